@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` (dashboard on the sample) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint bench sample system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.stamp-run
+
+# Debian's Chromium: figure export (kaleido) and the browser tests (Playwright, never
+# `playwright install`). Installed once; skipped when already present.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium (figure export, browser tests)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+run: $(VENV)/.stamp-run system-deps
+	$(BIN)/streamlit run app.py
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.stamp-dev system-deps lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.stamp-dev system-deps
+	$(BIN)/python -m benchmarks
+
+sample: $(VENV)/.stamp-run
+	$(BIN)/python -m analysis.simulation --sample data/sample
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

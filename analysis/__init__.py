@@ -1,0 +1,65 @@
+"""Infusion Outcomes: analysis of de-identified ketamine infusion outcome data.
+
+Import the package and call its functions; each returns a frozen result object::
+
+    import analysis
+    data = analysis.load_sample()
+    onset = analysis.fit_onset(data, instrument="MADRS")
+    onset.summary()
+
+Names are imported on first use, so ``import analysis`` stays fast and never imports a UI
+library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_API: dict[str, str] = {
+    # data contract, instruments, loading, simulation
+    "OutcomeData": "analysis.contract",
+    "DataError": "analysis.contract",
+    "DataWarning": "analysis.contract",
+    "Instrument": "analysis.instruments",
+    "get_instrument": "analysis.instruments",
+    "instrument_names": "analysis.instruments",
+    "register_instrument": "analysis.instruments",
+    "load": "analysis.loading",
+    "load_sample": "analysis.loading",
+    "simulate": "analysis.simulation",
+    # endpoints and time to event
+    "derive_endpoints": "analysis.endpoints",
+    "kaplan_meier": "analysis.survival.kaplan_meier",
+    "logrank": "analysis.survival.logrank",
+    "cox": "analysis.survival.cox",
+    "fit_parametric": "analysis.survival.parametric",
+    "turnbull": "analysis.survival.turnbull",
+    "fit_onset": "analysis.onset",
+    "fit_durability": "analysis.durability",
+    "relapse_hazards": "analysis.durability",
+    # longitudinal
+    "trajectory": "analysis.longitudinal.trajectories",
+    "fit_trajectory": "analysis.longitudinal.trajectories",
+    "mixed_model": "analysis.longitudinal.mixed_models",
+    "mmrm": "analysis.longitudinal.mmrm",
+    "table_one": "analysis.tables",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

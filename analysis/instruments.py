@@ -1,0 +1,139 @@
+"""Registry of rating-scale instruments: score ranges, items, cut-offs, aliases.
+
+Values follow ``DOMAIN.md`` (MADRS: Montgomery & Asberg 1979; HAM-D17: Hamilton 1960;
+QIDS-SR16: Rush et al. 2003; PHQ-9: Kroenke et al. 2001; BDI-II: Beck et al. 1996;
+CADSS: Bremner et al. 1998; GAD-7: Spitzer et al. 2006).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "Instrument",
+    "UnknownInstrumentError",
+    "get_instrument",
+    "instrument_names",
+    "register_instrument",
+    "resolve_instrument_names",
+]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A rating scale.
+
+    Attributes
+    ----------
+    name : canonical name used in every table (``"MADRS"``).
+    full_name : what the abbreviation stands for.
+    min_score, max_score : range of the total score.
+    n_items : number of items; ``item_min``/``item_max`` the range of one item.
+    higher_is_worse : True for symptom scales (all built-in ones).
+    remission_max : remission is ``score <= remission_max`` (None: not defined, e.g. CADSS).
+        A "< 5" cut-off is stored as ``remission_max = 4`` (scores are integers).
+    suicidality_item : item number of the suicidality item, or None.
+    domain : "depression", "dissociation" or "anxiety".
+    aliases : other spellings accepted in data (matched case-insensitively, ignoring
+        spaces, hyphens, underscores and dots).
+    """
+
+    name: str
+    full_name: str
+    min_score: float
+    max_score: float
+    n_items: int
+    item_min: float
+    item_max: float
+    higher_is_worse: bool = True
+    remission_max: float | None = None
+    suicidality_item: int | None = None
+    domain: str = "depression"
+    aliases: tuple[str, ...] = ()
+
+
+class UnknownInstrumentError(KeyError):
+    """An instrument name that is not in the registry; ``suggestion`` is the closest one."""
+
+    def __init__(self, name: str, suggestion: str | None):
+        self.name = name
+        self.suggestion = suggestion
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"Unknown instrument {name!r}.{hint} Known: {', '.join(instrument_names())}.")
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return self.args[0]
+
+
+_BUILT_IN = (
+    Instrument("MADRS", "Montgomery-Asberg Depression Rating Scale", 0, 60, 10, 0, 6,
+               remission_max=10, suicidality_item=10, aliases=("MADRS10", "MADRS-10")),
+    Instrument("HAM-D17", "Hamilton Depression Rating Scale, 17 items", 0, 52, 17, 0, 4,
+               remission_max=7, suicidality_item=3,
+               aliases=("HAMD", "HAM-D", "HAMD17", "HDRS", "HDRS17", "HRSD", "HRSD17", "HAMDTL17")),
+    Instrument("QIDS-SR16", "Quick Inventory of Depressive Symptomatology, self-report", 0, 27, 16, 0, 3,
+               remission_max=5, suicidality_item=12, aliases=("QIDS", "QIDS-SR", "QIDSSR", "QIDS16")),
+    Instrument("PHQ-9", "Patient Health Questionnaire, 9 items", 0, 27, 9, 0, 3,
+               remission_max=4, suicidality_item=9, aliases=("PHQ9", "PHQ")),
+    Instrument("BDI-II", "Beck Depression Inventory, second edition", 0, 63, 21, 0, 3,
+               remission_max=13, suicidality_item=9, aliases=("BDI2", "BDI", "BDIII")),
+    Instrument("CADSS", "Clinician-Administered Dissociative States Scale", 0, 92, 23, 0, 4,
+               domain="dissociation", aliases=("CADSS23",)),
+    Instrument("GAD-7", "Generalized Anxiety Disorder, 7 items", 0, 21, 7, 0, 3,
+               remission_max=4, domain="anxiety", aliases=("GAD7", "GAD")),
+)
+
+_REGISTRY: dict[str, Instrument] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s\-_.]", "", str(text)).upper()
+
+
+def register_instrument(instrument: Instrument, *, replace: bool = False) -> Instrument:
+    """Add an instrument (and its aliases) to the registry; returns it.
+
+    Raises ValueError if the name or an alias already means another instrument, unless
+    ``replace`` is True.
+    """
+    keys = {_key(instrument.name), *(_key(a) for a in instrument.aliases)}
+    clashes = {k for k in keys if _ALIASES.get(k, instrument.name) != instrument.name}
+    if clashes and not replace:
+        taken = ", ".join(sorted(f"{k} ({_ALIASES[k]})" for k in clashes))
+        raise ValueError(f"Instrument names already registered: {taken}. Pass replace=True to override.")
+    if instrument.min_score >= instrument.max_score:
+        raise ValueError(f"{instrument.name}: min_score must be below max_score.")
+    _REGISTRY[instrument.name] = instrument
+    _ALIASES.update(dict.fromkeys(keys, instrument.name))
+    return instrument
+
+
+for _instrument in _BUILT_IN:
+    register_instrument(_instrument)
+
+
+def instrument_names() -> list[str]:
+    """Canonical names of every registered instrument."""
+    return list(_REGISTRY)
+
+
+def get_instrument(name: str) -> Instrument:
+    """The instrument called ``name`` or one of its aliases (case-insensitive)."""
+    canonical = _ALIASES.get(_key(name))
+    if canonical is None:
+        raise UnknownInstrumentError(name, closest_instrument(name))
+    return _REGISTRY[canonical]
+
+
+def closest_instrument(name: str) -> str | None:
+    """The registered name closest in spelling to ``name``, or None if nothing is close."""
+    match = difflib.get_close_matches(_key(name), list(_ALIASES), n=1, cutoff=0.6)
+    return _ALIASES[match[0]] if match else None
+
+
+def resolve_instrument_names(names: list[str] | tuple[str, ...]) -> dict[str, str | None]:
+    """Map each distinct spelling to its canonical name (None when unknown)."""
+    return {n: _ALIASES.get(_key(n)) for n in dict.fromkeys(names)}

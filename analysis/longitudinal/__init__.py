@@ -1,0 +1,1 @@
+"""Longitudinal models: trajectories, linear mixed models, MMRM, responder rates."""

@@ -1,0 +1,553 @@
+"""Responder analysis: response and remission rates over time and across an infusion series,
+cumulative response by infusion number, and group differences.
+
+Response and remission come from :func:`analysis.derive_endpoints` (one implementation for the
+package): a rating is a response when the score is at least ``response`` (default 50%) below
+baseline, a remission when the score is at or below the instrument's cut-off::
+
+    import analysis
+    data = analysis.load_sample()
+    rates = analysis.responder_rates(data, by="route", time="infusion")
+    rates.table       # group, time_point, outcome, n, count, proportion, lower, upper
+    analysis.compare_responders(rates).table    # risk difference and odds ratio vs reference
+    series = analysis.series_response(data)     # infusions until first response
+
+Definitions
+-----------
+By time point (``time="visit" | "hours" | "days"``, time points as in :func:`analysis.trajectory`):
+a patient's status at a time point is that of their LAST rating in it (the state at the end of
+the window); n counts patients rated in it. Baseline is not a time point here.
+
+By infusion (``time="infusion"``): a patient is a responder after infusion k when any rating
+after infusion k and before infusion k+1 is a response (``Endpoints.by_infusion``); n counts
+patients with at least one rating in that interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.intervals import proportion_interval, wilson_interval
+from analysis.longitudinal.trajectories import (
+    BASELINE_LABEL,
+    assign_time_points,
+    describe_endpoints,
+    endpoint_instrument,
+    patient_groups,
+    resolve_endpoints,
+)
+
+__all__ = [
+    "ResponderComparison",
+    "ResponderRates",
+    "ResponderSettings",
+    "SeriesResponse",
+    "compare_responders",
+    "newcombe_difference_interval",
+    "odds_ratio_interval",
+    "responder_rates",
+    "series_response",
+    "wald_difference_interval",
+]
+
+_TIMES = ("visit", "hours", "days", "infusion")
+
+
+def _wilson(count: Any, n: Any, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    lower, upper = wilson_interval(np.asarray(count, dtype=float), np.asarray(n, dtype=float), alpha=alpha)
+    return np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+
+
+@dataclass(frozen=True)
+class ResponderSettings:
+    """How responder rates were computed."""
+
+    instrument: str
+    by: str | None
+    time: str
+    alpha: float
+    bin_edges: tuple[float, ...] | None
+    outcomes: tuple[str, ...]
+    interval: str = "wilson"
+    endpoint_definitions: tuple[str, ...] = ()
+
+    def describe(self) -> list[str]:
+        level = f"{100 * (1 - self.alpha):g}%"
+        if self.time == "infusion":
+            where = ("by infusion number: responder after infusion k = any responding rating after "
+                     "infusion k and before the next; n = patients rated in that interval")
+        else:
+            unit = {"visit": "visit", "hours": "hours since the first infusion",
+                    "days": "days since the first infusion"}[self.time]
+            where = (f"by {unit}: status of each patient's last rating in the time point; "
+                     "n = patients rated in it")
+        lines = [f"{self.instrument} {' and '.join(self.outcomes)} rates {where}"
+                 + (f", grouped by {self.by}" if self.by else "") + ".",
+                 f"{level} " + ("Wilson score intervals (Wilson 1927)." if self.interval == "wilson"
+                                else "Clopper-Pearson exact intervals (Clopper & Pearson 1934).")]
+        return lines + list(self.endpoint_definitions)
+
+
+@dataclass(frozen=True)
+class ResponderRates:
+    """Response and remission proportions by time point (or infusion number) and group.
+
+    table : group, time_point, time_order, infusion_number (Int64; NA unless by infusion),
+        time_hours (mean time of the ratings used, hours since the first infusion; NaN by
+        infusion), outcome ("response" | "remission"), n (patients), count, proportion (0-1),
+        lower, upper (Wilson).
+    """
+
+    table: pd.DataFrame
+    settings: ResponderSettings
+    n_patients: int
+    endpoints: Any = field(repr=False, compare=False, default=None)
+
+    def describe(self) -> list[str]:
+        """Plain-language definitions used (for tables, figures and exports)."""
+        return self.settings.describe()
+
+    def summary(self) -> pd.DataFrame:
+        """One row per group and time point: n and, per outcome, count, proportion, lower, upper."""
+        wide = self.table.pivot_table(index=["group", "time_order", "time_point"], columns="outcome",
+                                      values=["count", "proportion", "lower", "upper"], observed=True,
+                                      sort=True)
+        wide.columns = [f"{outcome}_{stat}" if stat != "proportion" else outcome
+                        for stat, outcome in wide.columns]
+        n = self.table.groupby(["group", "time_order", "time_point"], sort=True)["n"].first()
+        wide.insert(0, "n", n)
+        for outcome in self.settings.outcomes:
+            if f"{outcome}_count" in wide.columns:
+                wide[f"{outcome}_count"] = wide[f"{outcome}_count"].astype("Int64")
+        order = ["n"] + [c for o in self.settings.outcomes
+                         for c in (f"{o}_count", o, f"{o}_lower", f"{o}_upper") if c in wide.columns]
+        return wide[order].reset_index("time_order", drop=True)
+
+    def __repr__(self) -> str:
+        return (f"ResponderRates({self.settings.instrument} by {self.settings.time}; {self.n_patients} "
+                f"patients, {self.table['time_point'].nunique()} time points, "
+                f"{self.table['group'].nunique()} group(s))")
+
+
+def _outcomes(endpoints: Any) -> tuple[str, ...]:
+    if getattr(endpoints.settings, "remission_max", None) is None:
+        return ("response",)
+    return ("response", "remission")
+
+
+def responder_rates(
+    data: Any,
+    instrument: str = "MADRS",
+    by: str | None = None,
+    time: str = "visit",
+    bins: Sequence[float] | int | None = None,
+    alpha: float = 0.05,
+    interval: str = "wilson",
+    **endpoint_options: Any,
+) -> ResponderRates:
+    """Response and remission rates with Wilson intervals by time point or infusion number.
+
+    Parameters
+    ----------
+    data : OutcomeData or Endpoints
+        A dataset (endpoints derived with ``**endpoint_options``, e.g. ``response=0.5``,
+        ``remission=12``) or the result of ``derive_endpoints``.
+    by : str, optional
+        Patient-level column to group by (diagnosis, route, sex, dose_mg_per_kg = first dose).
+    time : {"visit", "hours", "days", "infusion"}
+        Time points (see the module docstring). ``bins`` as in :func:`analysis.trajectory`.
+    alpha : float
+        1 - confidence level.
+    interval : {"wilson", "clopper-pearson"}
+        Interval for each proportion (Wilson score by default).
+
+    References
+    ----------
+    Wilson EB. Probable inference, the law of succession, and statistical inference. J Am Stat
+    Assoc 1927;22:209-12.
+    """
+    if time not in _TIMES:
+        raise ValueError(f"time must be one of {_TIMES}, not {time!r}.")
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    groups = patient_groups(endpoints.patients, by)
+    outcomes = _outcomes(endpoints)
+    edges = None
+    if time == "infusion":
+        per = endpoints.by_infusion
+        per = per[per["n_ratings"].to_numpy() > 0]
+        status = pd.DataFrame({
+            "patient_id": per["patient_id"].astype(str).to_numpy(),
+            "time_order": per["infusion_number"].to_numpy(np.int64),
+            "response": per["responder"].astype(bool).to_numpy(),
+            "remission": per["remitter"].astype(bool).to_numpy(),
+            "time_hours": np.nan,
+        })
+        status["time_point"] = "infusion " + status["time_order"].astype(str)
+        status["infusion_number"] = status["time_order"]
+    else:
+        ratings = endpoints.ratings
+        frame = pd.DataFrame({
+            "patient_id": ratings["patient_id"].astype(str).to_numpy(),
+            "time_hours": ratings["time_hours"].to_numpy(float),
+            "visit": ratings["visit"].to_numpy() if "visit" in ratings.columns else None,
+            "response": ratings["responder"].astype(bool).to_numpy(),
+            "remission": ratings["remitter"].astype(bool).to_numpy(),
+        }, index=ratings.index)
+        points = assign_time_points(frame, time, bins, baseline=ratings["is_baseline"].astype(bool))
+        edges = points.edges
+        rated = points.frame[points.frame["time_point"] != BASELINE_LABEL]
+        rated = rated.sort_values(["patient_id", "time_order", "time_hours"], kind="stable")
+        status = rated.drop_duplicates(["patient_id", "time_order"], keep="last").reset_index(drop=True)
+        status["infusion_number"] = pd.NA
+    status["group"] = pd.Categorical(groups.reindex(status["patient_id"]).to_numpy(),
+                                     categories=groups.cat.categories, ordered=True)
+    status = status[status["group"].notna()]
+    keys = ["group", "time_order"]
+    grouped = status.groupby(keys, observed=True, sort=True)
+    base = grouped.agg(time_point=("time_point", "first"), n=("patient_id", "size"),
+                       time_hours=("time_hours", "mean")).reset_index()
+    parts = []
+    for outcome in outcomes:
+        part = base.copy()
+        part["outcome"] = outcome
+        part["count"] = grouped[outcome].sum().to_numpy().astype(np.int64)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    table["proportion"] = table["count"] / table["n"]
+    table["lower"], table["upper"] = proportion_interval(table["count"].to_numpy(), table["n"].to_numpy(),
+                                                         method=interval, alpha=alpha)
+    table["infusion_number"] = pd.array(table["time_order"] if time == "infusion" else [pd.NA] * len(table),
+                                        dtype="Int64")
+    table["group"] = table["group"].astype(str)
+    table = table.sort_values(["group", "time_order", "outcome"], kind="stable",
+                              key=lambda s: s.map({o: i for i, o in enumerate(outcomes)})
+                              if s.name == "outcome" else s)
+    table = table[["group", "time_point", "time_order", "infusion_number", "time_hours", "outcome", "n",
+                   "count", "proportion", "lower", "upper"]].reset_index(drop=True)
+    settings = ResponderSettings(instrument=instrument, by=by, time=time, alpha=alpha, bin_edges=edges,
+                                 outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints))
+    return ResponderRates(table=table, settings=settings, n_patients=int(status["patient_id"].nunique()),
+                          endpoints=endpoints)
+
+
+# ----------------------------------------------------------------------------------------
+# two-group comparisons
+# ----------------------------------------------------------------------------------------
+def newcombe_difference_interval(
+    count1: Any, n1: Any, count0: Any, n0: Any, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's hybrid score interval for p1 - p0 (method 10 of Newcombe 1998), from the
+    Wilson intervals (l, u) of each proportion::
+
+        lower = d - sqrt((p1 - l1)^2 + (u0 - p0)^2),  upper = d + sqrt((u1 - p1)^2 + (p0 - l0)^2)
+
+    Reference: Newcombe RG. Interval estimation for the difference between independent
+    proportions: comparison of eleven methods. Stat Med 1998;17:873-90.
+    """
+    count1, n1, count0, n0 = (np.asarray(v, dtype=float) for v in (count1, n1, count0, n0))
+    p1, p0 = count1 / n1, count0 / n0
+    l1, u1 = _wilson(count1, n1, alpha)
+    l0, u0 = _wilson(count0, n0, alpha)
+    d = p1 - p0
+    return d - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+
+
+def wald_difference_interval(
+    count1: Any, n1: Any, count0: Any, n0: Any, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wald interval for p1 - p0: d +/- z * sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n0)
+    (Agresti, Categorical Data Analysis, 3rd ed. 2013, section 3.1.2). Too narrow for small n or
+    proportions near 0 or 1; Newcombe's interval is the default for that reason."""
+    count1, n1, count0, n0 = (np.asarray(v, dtype=float) for v in (count1, n1, count0, n0))
+    p1, p0 = count1 / n1, count0 / n0
+    half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return p1 - p0 - half, p1 - p0 + half
+
+
+def odds_ratio_interval(
+    count1: Any, n1: Any, count0: Any, n0: Any, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Odds ratio of group 1 vs group 0 with Woolf's logit interval.
+
+    With cells a = count1, b = n1 - count1, c = count0, d = n0 - count0:
+    OR = a d / (b c), CI = exp(log OR +/- z sqrt(1/a + 1/b + 1/c + 1/d)). When any cell of a
+    table is 0, 0.5 is added to all four cells of that table (Haldane 1956; Anscombe 1956).
+    (statsmodels' ``Table2x2(shift_zeros=True)`` adds 0.5 to the zero cells only.)
+
+    Returns (odds_ratio, lower, upper, corrected) arrays; ``corrected`` is True where the 0.5
+    correction was applied.
+
+    References
+    ----------
+    Woolf B. On estimating the relation between blood group and disease. Ann Hum Genet
+    1955;19:251-3. Haldane JBS. The estimation and significance of the logarithm of a ratio of
+    frequencies. Ann Hum Genet 1956;20:309-11.
+    """
+    a = np.asarray(count1, dtype=float)
+    b = np.asarray(n1, dtype=float) - a
+    c = np.asarray(count0, dtype=float)
+    d = np.asarray(n0, dtype=float) - c
+    corrected = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    shift = np.where(corrected, 0.5, 0.0)
+    a, b, c, d = a + shift, b + shift, c + shift, d + shift
+    log_or = np.log(a) + np.log(d) - np.log(b) - np.log(c)
+    half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    return np.exp(log_or), np.exp(log_or - half), np.exp(log_or + half), corrected
+
+
+@dataclass(frozen=True)
+class ResponderComparison:
+    """Each group against a reference group, per time point and outcome.
+
+    table : time_point, time_order, infusion_number, outcome, group, reference, n, count,
+        proportion, n_reference, count_reference, proportion_reference, risk_difference,
+        risk_difference_lower, risk_difference_upper (proportion scale, group minus reference),
+        odds_ratio, odds_ratio_lower, odds_ratio_upper, zero_cell_corrected, p_fisher
+        (two-sided Fisher exact test).
+    """
+
+    table: pd.DataFrame
+    settings: dict[str, Any]
+    rates: ResponderRates = field(repr=False, compare=False)
+
+    def summary(self) -> pd.DataFrame:
+        """Proportions, risk difference and odds ratio (with CIs) and Fisher p per comparison."""
+        columns = ["proportion", "proportion_reference", "risk_difference", "risk_difference_lower",
+                   "risk_difference_upper", "odds_ratio", "odds_ratio_lower", "odds_ratio_upper", "p_fisher"]
+        return self.table.set_index(["time_point", "outcome", "group"])[columns]
+
+    def describe(self) -> list[str]:
+        s = self.settings
+        ci = ("Newcombe hybrid score (Newcombe 1998, method 10)" if s["difference_ci"] == "newcombe"
+              else "Wald")
+        return [f"Each level of {s['by']} compared with {s['reference']!r}.",
+                f"Risk difference (group minus reference) with {100 * (1 - s['alpha']):g}% {ci} interval.",
+                "Odds ratio with Woolf's logit interval; 0.5 added to every cell of a table with a zero "
+                "cell (Haldane-Anscombe).",
+                "p: two-sided Fisher exact test."] + self.rates.settings.describe()
+
+    def __repr__(self) -> str:
+        return (f"ResponderComparison({self.settings['by']} vs {self.settings['reference']!r}; "
+                f"{len(self.table)} comparisons)")
+
+
+def compare_responders(
+    data: Any,
+    instrument: str = "MADRS",
+    by: str | None = None,
+    time: str = "visit",
+    reference: Any = None,
+    difference_ci: str = "newcombe",
+    alpha: float = 0.05,
+    bins: Sequence[float] | int | None = None,
+    **endpoint_options: Any,
+) -> ResponderComparison:
+    """Group differences in response and remission rates: risk difference and odds ratio.
+
+    Parameters
+    ----------
+    data : ResponderRates, OutcomeData or Endpoints
+        Rates from :func:`responder_rates` (computed with ``by``), or data from which they are
+        computed with ``by``, ``time``, ``bins`` and ``**endpoint_options``.
+    reference : group level, optional
+        The comparator; default the first level (sorted order).
+    difference_ci : {"newcombe", "wald"}
+        Interval for the risk difference (see :func:`newcombe_difference_interval`).
+
+    Each non-reference group is compared with the reference at every time point where both
+    have rated patients. See :func:`odds_ratio_interval` for the odds ratio.
+    """
+    if difference_ci not in ("newcombe", "wald"):
+        raise ValueError("difference_ci must be 'newcombe' or 'wald'.")
+    if isinstance(data, ResponderRates):
+        rates = data
+        if endpoint_options:
+            raise TypeError("Endpoint options cannot be applied to already computed rates.")
+    else:
+        if by is None:
+            raise ValueError("compare_responders needs `by` (a patient-level column) to form groups.")
+        rates = responder_rates(data, instrument=instrument, by=by, time=time, bins=bins, alpha=alpha,
+                                **endpoint_options)
+    if rates.settings.by is None:
+        raise ValueError("These rates were computed without `by`; there are no groups to compare.")
+    table = rates.table
+    levels = list(dict.fromkeys(table["group"]))
+    if len(levels) < 2:
+        raise ValueError(f"Only one group ({levels}) in the data; nothing to compare.")
+    if reference is None:
+        reference = levels[0]
+    reference = str(reference) if str(reference) in levels else reference
+    if reference not in levels:
+        raise ValueError(f"reference {reference!r} is not a group; groups: {levels}.")
+    keys = ["time_order", "outcome"]
+    ref = table[table["group"] == reference][keys + ["n", "count", "proportion"]].rename(
+        columns={"n": "n_reference", "count": "count_reference", "proportion": "proportion_reference"})
+    other = table[table["group"] != reference]
+    out = other.merge(ref, on=keys, how="inner")
+    out.insert(out.columns.get_loc("group") + 1, "reference", reference)
+    args = (out["count"].to_numpy(), out["n"].to_numpy(), out["count_reference"].to_numpy(),
+            out["n_reference"].to_numpy())
+    out["risk_difference"] = out["proportion"] - out["proportion_reference"]
+    difference_interval = newcombe_difference_interval if difference_ci == "newcombe" else wald_difference_interval
+    out["risk_difference_lower"], out["risk_difference_upper"] = difference_interval(*args, alpha=alpha)
+    ratio, lower, upper, corrected = odds_ratio_interval(*args, alpha=alpha)
+    out["odds_ratio"], out["odds_ratio_lower"], out["odds_ratio_upper"] = ratio, lower, upper
+    out["zero_cell_corrected"] = corrected
+    # a loop over comparisons (a few dozen at most), not over patients
+    out["p_fisher"] = [stats.fisher_exact([[a, n1 - a], [c, n0 - c]]).pvalue
+                       for a, n1, c, n0 in zip(*args, strict=True)]
+    columns = ["time_point", "time_order", "infusion_number", "outcome", "group", "reference", "n", "count",
+               "proportion", "n_reference", "count_reference", "proportion_reference", "risk_difference",
+               "risk_difference_lower", "risk_difference_upper", "odds_ratio", "odds_ratio_lower",
+               "odds_ratio_upper", "zero_cell_corrected", "p_fisher"]
+    outcome_rank = out["outcome"].map({o: i for i, o in enumerate(rates.settings.outcomes)})
+    out = (out.assign(_rank=outcome_rank).sort_values(["time_order", "_rank", "group"], kind="stable")[columns]
+           .reset_index(drop=True))
+    settings = {"by": rates.settings.by, "reference": reference, "difference_ci": difference_ci, "alpha": alpha,
+                "time": rates.settings.time}
+    return ResponderComparison(table=out, settings=settings, rates=rates)
+
+
+# ----------------------------------------------------------------------------------------
+# cumulative response across a series
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeriesResponse:
+    """How many infusions until the first response.
+
+    patients : patient_id, group, responded, infusions_to_response (Int64, the infusion after
+        which the first responding rating came; NA for non-responders), last_rated_infusion
+        (the last infusion followed by a rating: where a non-responder is censored).
+    distribution : group, infusion_number, first_responses (patients whose first response
+        followed this infusion), censored (non-responders whose last rated infusion this was),
+        percent_of_responders, percent_of_patients.
+    cumulative : group, infusion_number, n (patients), at_risk, first_responses, censored,
+        cumulative_response (Kaplan-Meier 1 - S(k), 0-1), lower, upper (log-log interval on
+        S, reflected), cumulative_naive (first responses up to k / all patients).
+    """
+
+    patients: pd.DataFrame
+    distribution: pd.DataFrame
+    cumulative: pd.DataFrame
+    medians: pd.DataFrame
+    settings: dict[str, Any]
+    endpoints: Any = field(repr=False, compare=False, default=None)
+
+    def summary(self) -> pd.DataFrame:
+        """Per group: n, responders, proportion responding (Wilson CI), median infusions to
+        first response (Kaplan-Meier, with CI), mean infusions among responders."""
+        return self.medians.set_index("group")
+
+    def describe(self) -> list[str]:
+        return [
+            "Infusions to first response: the number of the infusion after which the first "
+            "responding rating came.",
+            "Cumulative response by infusion number: Kaplan-Meier in discrete time (infusion "
+            "number), so patients who stop or are lost early are censored at their last infusion "
+            "followed by a rating instead of being counted as non-responders; "
+            f"{100 * (1 - self.settings['alpha']):g}% log-log intervals (Greenwood). "
+            "cumulative_naive divides by all patients (a lower bound when patients stop early).",
+        ] + list(self.settings.get("endpoint_definitions", ()))
+
+    def __repr__(self) -> str:
+        p = self.patients
+        return (f"SeriesResponse({len(p)} patients, {int(p['responded'].sum())} responders, "
+                f"{p['group'].nunique()} group(s))")
+
+
+_MEDIAN_COLUMNS = ["group", "n", "responders", "proportion_responded", "proportion_lower", "proportion_upper",
+                   "median_infusions_to_response", "median_lower", "median_upper",
+                   "mean_infusions_among_responders"]
+
+
+def series_response(
+    data: Any,
+    instrument: str = "MADRS",
+    by: str | None = None,
+    alpha: float = 0.05,
+    **endpoint_options: Any,
+) -> SeriesResponse:
+    """Infusions until first response: distribution and cumulative proportion by infusion number.
+
+    The cumulative proportion is 1 - S(k) of a Kaplan-Meier estimate on the infusion number
+    (event = first response after infusion k; non-responders censored at their last infusion
+    followed by a rating; patients with no post-infusion rating are left out). A patient who
+    stops after 3 infusions without response thus lowers the denominator from infusion 4 on
+    rather than counting as a failure, which the naive proportion (also reported) does.
+
+    References
+    ----------
+    Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. J Am Stat Assoc
+    1958;53:457-81. Confidence limits: log-log transform with Greenwood's variance (Kalbfleisch &
+    Prentice 2002), as R's ``survfit(conf.type = "log-log")``.
+    """
+    from analysis.survival.kaplan_meier import kaplan_meier
+
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    groups = patient_groups(endpoints.patients, by)
+    per = endpoints.by_infusion
+    rated = per[per["n_ratings"].to_numpy() > 0]
+    last = rated.groupby(rated["patient_id"].astype(str))["infusion_number"].max()
+    pts = endpoints.patients
+    ids = pts["patient_id"].astype(str)
+    patients = pd.DataFrame({
+        "patient_id": ids.to_numpy(),
+        "group": groups.reindex(ids).astype(str).to_numpy(),
+        "responded": pts["responded"].astype(bool).to_numpy(),
+        "infusions_to_response": pd.array(pts["onset_infusion"], dtype="Int64"),
+        "last_rated_infusion": pd.array(last.reindex(ids).to_numpy(), dtype="Int64"),
+    })
+    patients = patients[patients["last_rated_infusion"].notna()].reset_index(drop=True)
+    time = np.where(patients["responded"], patients["infusions_to_response"].fillna(0).to_numpy(float),
+                    patients["last_rated_infusion"].to_numpy(float))
+    patients["_time"] = time
+    group_names = [g for g in groups.cat.categories if g in set(patients["group"])]
+
+    dist_rows, cum_rows, med_rows = [], [], []
+    for group in group_names:
+        part = patients[patients["group"] == group]
+        event = part["responded"].to_numpy(bool)
+        t = part["_time"].to_numpy(float)
+        numbers = np.arange(1, int(t.max()) + 1) if len(t) else np.array([], dtype=int)
+        first = np.bincount(t[event].astype(int), minlength=len(numbers) + 1)[1:]
+        censored = np.bincount(t[~event].astype(int), minlength=len(numbers) + 1)[1:]
+        at_risk = len(t) - np.r_[0, np.cumsum(first + censored)[:-1]]
+        km = kaplan_meier(t, event, ci="log-log", alpha=alpha)
+        at = km.at(numbers.astype(float))
+        n_resp = int(event.sum())
+        dist_rows.append(pd.DataFrame({
+            "group": group, "infusion_number": numbers, "first_responses": first, "censored": censored,
+            "percent_of_responders": 100 * first / n_resp if n_resp else np.nan,
+            "percent_of_patients": 100 * first / len(t)}))
+        cum_rows.append(pd.DataFrame({
+            "group": group, "infusion_number": numbers, "n": len(t), "at_risk": at_risk,
+            "first_responses": first, "censored": censored,
+            "cumulative_response": 1 - at["survival"].to_numpy(),
+            "lower": 1 - at["upper"].to_numpy(), "upper": 1 - at["lower"].to_numpy(),
+            "cumulative_naive": np.cumsum(first) / len(t)}))
+        lower, upper = _wilson(n_resp, len(t), alpha)
+        median_ci = km.median_ci
+        med_rows.append({
+            "group": group, "n": len(t), "responders": n_resp, "proportion_responded": n_resp / len(t),
+            "proportion_lower": float(lower), "proportion_upper": float(upper),
+            "median_infusions_to_response": km.median,
+            "median_lower": median_ci[0], "median_upper": median_ci[1],
+            "mean_infusions_among_responders": float(t[event].mean()) if n_resp else np.nan,
+        })
+    patients = patients.drop(columns="_time")
+    settings = {"instrument": instrument, "by": by, "alpha": alpha,
+                "endpoint_definitions": describe_endpoints(endpoints)}
+    return SeriesResponse(
+        patients=patients,
+        distribution=pd.concat(dist_rows, ignore_index=True) if dist_rows else pd.DataFrame(),
+        cumulative=pd.concat(cum_rows, ignore_index=True) if cum_rows else pd.DataFrame(),
+        medians=pd.DataFrame(med_rows, columns=_MEDIAN_COLUMNS),
+        settings=settings, endpoints=endpoints)

@@ -1,0 +1,561 @@
+"""Score trajectories: summaries by time point and group, and the usual mixed model.
+
+Both functions build on :func:`analysis.derive_endpoints` (one implementation of baseline,
+change and response for the whole package): pass an ``OutcomeData`` (endpoints are derived
+with ``**endpoint_options``) or an already derived ``Endpoints``::
+
+    import analysis
+    data = analysis.load_sample()
+    course = analysis.trajectory(data, instrument="MADRS", by="route", time="visit")
+    course.table          # group, time_point, n, mean, lower, upper, median, q1, q3, ...
+    course.individual     # one row per rating, for spaghetti plots
+
+Time points
+-----------
+``time="visit"`` uses the visit labels of the data, ordered by the median time (hours since
+the first infusion) at which each label was rated, i.e. in schedule order. The baseline rating
+is always its own time point, labelled ``"baseline"`` whatever its visit label.
+``time="hours"`` or ``"days"`` bins the time since the start of the first infusion; the bins
+are right-closed intervals ``(start, end]`` reported with the result. Default bins
+(:data:`DEFAULT_BIN_EDGES_HOURS`, :data:`DEFAULT_BIN_EDGES_DAYS`) follow the usual ketamine
+schedules (40-230 min; 1, 2, 3, 7, 14, 21, 28 days); ``bins`` may be a list of edges or an
+integer number of equal-count (quantile) bins.
+
+When a patient has several ratings in one time point (e.g. 40, 80 and 110 minutes in the
+``(0, 2] h`` bin) the patient contributes ONE value there: the mean of those ratings. So ``n``
+always counts patients, never ratings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "DEFAULT_BIN_EDGES_DAYS",
+    "DEFAULT_BIN_EDGES_HOURS",
+    "TrajectoryModel",
+    "TrajectoryResult",
+    "TrajectorySettings",
+    "fit_trajectory",
+    "trajectory",
+]
+
+# Right-closed bins (start, end] of time since the first infusion. Each bin holds one nominal
+# visit of the common schedules: 40/80 min, 110 min, 2-3 h, 230 min / 4 h, 6-12 h, day 1, 2, 3,
+# 5, 7, 10, 14, 21, 28, then 6, 8 and 12 weeks.
+DEFAULT_BIN_EDGES_HOURS: tuple[float, ...] = (
+    0.0, 1.5, 2.5, 6.0, 12.0, 36.0, 60.0, 84.0, 132.0, 204.0, 276.0, 420.0, 588.0, 756.0,
+    1176.0, 1512.0, 2184.0, np.inf,
+)
+# Days: the first 6 hours, 6-12 h, then the same daily visits (day 1 = (0.5, 1.5], day 7 =
+# (5.5, 8.5], day 14 = (11.5, 17.5], ...).
+DEFAULT_BIN_EDGES_DAYS: tuple[float, ...] = (
+    0.0, 0.25, 0.5, 1.5, 2.5, 3.5, 5.5, 8.5, 11.5, 17.5, 24.5, 31.5, 49.0, 63.0, 91.0, np.inf,
+)
+
+_VALUES = ("score", "change", "pct_change", "improvement_pct")
+_TIMES = ("visit", "hours", "days")
+BASELINE_LABEL = "baseline"
+
+
+# ----------------------------------------------------------------------------------------
+# helpers shared by the longitudinal and symptom modules (private)
+# ----------------------------------------------------------------------------------------
+def _is_endpoints(data: Any) -> bool:
+    return all(hasattr(data, name) for name in ("ratings", "patients", "by_infusion", "settings"))
+
+
+def resolve_endpoints(data: Any, instrument: str, endpoint_options: Mapping[str, Any]) -> Any:
+    """The Endpoints for ``data``: derived with ``derive_endpoints`` from an OutcomeData, or
+    ``data`` itself when it already is an Endpoints (then ``endpoint_options`` must be empty,
+    because the definitions were fixed when it was derived)."""
+    if _is_endpoints(data):
+        if endpoint_options:
+            raise TypeError(
+                "Endpoint options (" + ", ".join(sorted(endpoint_options)) + ") apply only when "
+                "`data` is an OutcomeData; these Endpoints were already derived with their own settings.")
+        return data
+    from analysis.endpoints import derive_endpoints
+
+    return derive_endpoints(data, instrument=instrument, **dict(endpoint_options))
+
+
+def endpoint_instrument(endpoints: Any, default: str) -> str:
+    return str(getattr(endpoints.settings, "instrument", default))
+
+
+def describe_endpoints(endpoints: Any) -> tuple[str, ...]:
+    describe = getattr(endpoints.settings, "describe", None)
+    return tuple(describe()) if callable(describe) else ()
+
+
+_BY_ALIASES = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg"}
+MISSING_GROUP = "missing"
+
+
+def patient_groups(patients: pd.DataFrame, by: str | None) -> pd.Series:
+    """Group label (string) of each patient, indexed by patient_id, as an ordered Categorical.
+
+    ``by=None`` puts everyone in group ``"all"``. ``by`` is a column of the endpoints' patient
+    table (``dose_mg_per_kg`` means the first infusion's dose); levels are sorted (numerically
+    for numbers) and a missing value becomes the group ``"missing"``, listed last.
+    """
+    ids = patients["patient_id"].astype(str).to_numpy()
+    if by is None:
+        return pd.Series(pd.Categorical(["all"] * len(ids), categories=["all"], ordered=True),
+                         index=pd.Index(ids, name="patient_id"), name="group")
+    column = by if by in patients.columns else _BY_ALIASES.get(by)
+    if column is None or column not in patients.columns:
+        available = ", ".join(str(c) for c in patients.columns if c != "patient_id")
+        raise KeyError(f"Cannot group by {by!r}: no such patient-level column. Available: {available}.")
+    raw = patients[column]
+    levels = [v for v in pd.unique(raw.dropna())]
+    try:
+        levels = sorted(levels)
+    except TypeError:
+        levels = sorted(levels, key=str)
+    names = [_level_name(v) for v in levels]
+    labels = raw.map(dict(zip(levels, names, strict=True))).astype(object)
+    labels = labels.where(raw.notna(), MISSING_GROUP)
+    categories = list(dict.fromkeys(names + ([MISSING_GROUP] if raw.isna().any() else [])))
+    return pd.Series(pd.Categorical(labels.to_numpy(), categories=categories, ordered=True),
+                     index=pd.Index(ids, name="patient_id"), name="group")
+
+
+def _level_name(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))  # 1.0 mg/kg -> "1", as 0.5 -> "0.5"
+    return str(value)
+
+
+def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided t-based interval for a mean: mean +/- t(1 - alpha/2, n - 1) * sd / sqrt(n)
+    (NaN when n < 2)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, np.where(n > 1, n - 1, np.nan)) * np.asarray(sd) / np.sqrt(n)
+    return np.asarray(mean) - half, np.asarray(mean) + half
+
+
+@dataclass(frozen=True)
+class TimePoints:
+    """Ratings with their time point, and one row per time point (in order)."""
+
+    frame: pd.DataFrame  # input rows kept, with time_point (str) and time_order (int)
+    points: pd.DataFrame  # time_point, time_order, bin_start_<unit>, bin_end_<unit>
+    n_dropped: int  # ratings without a visit label or outside the bins
+    edges: tuple[float, ...] | None
+
+
+def assign_time_points(
+    frame: pd.DataFrame,
+    time: str,
+    bins: Sequence[float] | int | None,
+    *,
+    baseline: pd.Series | None = None,
+) -> TimePoints:
+    """Give each rating (rows with time_hours and optionally visit) a time point.
+
+    ``baseline`` (bool per row) marks baseline ratings, which form the time point "baseline"
+    (order 0). See the module docstring for the rules.
+    """
+    if time not in _TIMES:
+        raise ValueError(f"time must be one of {_TIMES}, not {time!r}.")
+    is_baseline = (baseline if baseline is not None else pd.Series(False, index=frame.index)).to_numpy(bool)
+    hours = frame["time_hours"].to_numpy(float)
+    unit = "days" if time == "days" else "hours"
+    t = hours / 24.0 if unit == "days" else hours
+    label = np.full(len(frame), None, dtype=object)
+    start = np.full(len(frame), np.nan)
+    end = np.full(len(frame), np.nan)
+    edges_used: tuple[float, ...] | None = None
+    if time == "visit":
+        if "visit" not in frame.columns or frame["visit"].isna().all():
+            raise ValueError("The ratings have no visit labels; use time='hours' or time='days' "
+                             "(binned time since the first infusion) instead.")
+        visit = frame["visit"].astype(object).where(frame["visit"].notna(), None).to_numpy()
+        label[:] = visit
+    else:
+        if bins is None:
+            edges = np.asarray(DEFAULT_BIN_EDGES_DAYS if unit == "days" else DEFAULT_BIN_EDGES_HOURS)
+        elif isinstance(bins, int | np.integer):
+            if bins < 1:
+                raise ValueError("bins must be a positive number of bins or a list of edges.")
+            post = t[~is_baseline & np.isfinite(t)]
+            if post.size == 0:
+                edges = np.array([0.0, np.inf])
+            else:
+                # equal-count bins; the first starts at 0 (or just below the earliest time)
+                quantiles = np.unique(np.quantile(post, np.linspace(0, 1, int(bins) + 1)))
+                start_edge = 0.0 if quantiles[0] > 0 else np.nextafter(quantiles[0], -np.inf)
+                edges = np.concatenate([[start_edge], quantiles[1:] if quantiles.size > 1 else quantiles])
+        else:
+            edges = np.asarray(list(bins), dtype=float)
+            if edges.size < 2 or np.any(np.diff(edges) <= 0):
+                raise ValueError("bins must be at least two strictly increasing edges.")
+        edges_used = tuple(float(e) for e in edges)
+        index = np.searchsorted(edges, t, side="left") - 1  # (start, end]: t == end -> that bin
+        inside = (index >= 0) & (index < edges.size - 1) & np.isfinite(t)
+        start[inside] = edges[index[inside]]
+        end[inside] = edges[index[inside] + 1]
+        symbol = "d" if unit == "days" else "h"
+        bin_labels = np.array([f"({_fmt(a)}, {_fmt(b)}] {symbol}" for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                              dtype=object)
+        label[inside] = bin_labels[index[inside]]
+    label[is_baseline] = BASELINE_LABEL
+    start[is_baseline] = np.nan
+    end[is_baseline] = np.nan
+    keep = pd.notna(label)
+    out = frame.loc[keep].copy()
+    out["time_point"] = label[keep].astype(str)
+    start_col, end_col = f"bin_start_{unit}", f"bin_end_{unit}"
+    out[start_col] = start[keep]
+    out[end_col] = end[keep]
+    # schedule order: baseline first, then by median time (visits) or bin start (bins)
+    key = np.where(out["time_point"].to_numpy() == BASELINE_LABEL, -np.inf,
+                   out[start_col].to_numpy() if time != "visit" else out["time_hours"].to_numpy(float))
+    order_frame = pd.DataFrame({"time_point": out["time_point"].to_numpy(), "key": key})
+    points = (order_frame.groupby("time_point", sort=False)["key"].median().rename("sort_key").reset_index()
+              .sort_values(["sort_key", "time_point"], kind="stable").reset_index(drop=True))
+    points["time_order"] = np.arange(len(points), dtype=int)
+    bounds = out.groupby("time_point", sort=False)[[start_col, end_col]].first()
+    points = points.join(bounds, on="time_point")[["time_point", "time_order", start_col, end_col]]
+    out["time_order"] = out["time_point"].map(points.set_index("time_point")["time_order"]).astype(int)
+    return TimePoints(frame=out, points=points, n_dropped=int((~keep).sum()), edges=edges_used)
+
+
+def _fmt(x: float) -> str:
+    if np.isinf(x):
+        return "inf"
+    return f"{x:g}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
+
+
+def describe_statistics(values: pd.DataFrame, keys: list[str], column: str, alpha: float) -> pd.DataFrame:
+    """n, mean, sd, se, t-based CI, median, quartiles (R type 7), min and max of ``column``
+    per ``keys`` combination (observed combinations only)."""
+    grouped = values.groupby(keys, observed=True, sort=True)[column]
+    table = grouped.agg(n="count", mean="mean", sd="std", median="median", min="min", max="max")
+    quartiles = grouped.quantile([0.25, 0.75]).unstack(-1)
+    table["q1"] = quartiles[0.25]
+    table["q3"] = quartiles[0.75]
+    table["se"] = table["sd"] / np.sqrt(table["n"])
+    table["lower"], table["upper"] = t_interval(table["mean"].to_numpy(), table["sd"].to_numpy(),
+                                                table["n"].to_numpy(), alpha)
+    table["n"] = table["n"].astype("int64")
+    return table.reset_index()
+
+
+# ----------------------------------------------------------------------------------------
+# trajectory
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrajectorySettings:
+    """How a trajectory was summarised."""
+
+    instrument: str
+    by: str | None
+    time: str
+    value: str
+    alpha: float
+    bin_edges: tuple[float, ...] | None
+    endpoint_definitions: tuple[str, ...] = ()
+
+    def describe(self) -> list[str]:
+        what = {"score": "total score", "change": "change from baseline (points; negative = better)",
+                "pct_change": "percent change from baseline (-50 = halved)",
+                "improvement_pct": "percent improvement from baseline (50 = halved)"}[self.value]
+        unit = {"visit": "visit (in schedule order)", "hours": "hours since the first infusion",
+                "days": "days since the first infusion"}[self.time]
+        lines = [f"{self.instrument} {what} by {unit}"
+                 + (f", grouped by {self.by}" if self.by else "") + ".",
+                 f"Mean with {100 * (1 - self.alpha):g}% t-based CI; median and IQR (quartiles, R type 7).",
+                 "Each patient contributes one value per time point (the mean of their ratings in it)."]
+        if self.bin_edges is not None:
+            symbol = "d" if self.time == "days" else "h"
+            lines.append("Time bins (start, end] " + symbol + ": "
+                         + ", ".join(_fmt(e) for e in self.bin_edges) + ".")
+        return lines + list(self.endpoint_definitions)
+
+
+@dataclass(frozen=True)
+class TrajectoryResult:
+    """Summary of scores over time.
+
+    table : one row per group and time point: group, time_point (label), time_order (0 =
+        baseline), time_hours or time_days (mean actual time of the ratings summarised),
+        bin_start_<unit>, bin_end_<unit> (NaN for visits and baseline), n (patients), mean, sd,
+        se, lower, upper (t-based CI), median, q1, q3, min, max. Values are in the units of
+        ``settings.value`` (score points, or percent).
+    individual : one row per rating: patient_id, group, time_point, time_order, time_hours,
+        time_days, value (for spaghetti plots).
+    """
+
+    table: pd.DataFrame
+    individual: pd.DataFrame
+    settings: TrajectorySettings
+    n_patients: int
+    n_ratings: int
+    n_dropped: int
+    endpoints: Any = field(repr=False, compare=False, default=None)
+
+    def describe(self) -> list[str]:
+        """Plain-language definitions used (for tables, figures and exports)."""
+        return self.settings.describe()
+
+    def summary(self) -> pd.DataFrame:
+        """n, mean (CI), median (IQR) per group and time point, indexed by (group, time_point)."""
+        columns = ["n", "mean", "lower", "upper", "median", "q1", "q3"]
+        return self.table.set_index(["group", "time_point"])[columns]
+
+    def __repr__(self) -> str:
+        return (f"TrajectoryResult({self.settings.instrument} {self.settings.value} by {self.settings.time}; "
+                f"{self.n_patients} patients, {self.n_ratings} ratings, "
+                f"{self.table['time_point'].nunique()} time points, "
+                f"{self.table['group'].nunique()} group(s))")
+
+
+def trajectory(
+    data: Any,
+    instrument: str = "MADRS",
+    by: str | None = None,
+    time: str = "visit",
+    value: str = "score",
+    bins: Sequence[float] | int | None = None,
+    alpha: float = 0.05,
+    **endpoint_options: Any,
+) -> TrajectoryResult:
+    """Mean (t-based CI), median and IQR, and n of a score at each time point, per group.
+
+    Parameters
+    ----------
+    data : OutcomeData or Endpoints
+        A dataset (endpoints are derived with ``instrument`` and ``**endpoint_options``) or
+        the result of ``derive_endpoints`` (its instrument is used).
+    instrument : str
+        Rating scale (registry name or alias).
+    by : str, optional
+        Patient-level column to group by (diagnosis, route, sex, dose_mg_per_kg = first dose).
+    time : {"visit", "hours", "days"}
+        Visit labels in schedule order, or binned time since the start of the first infusion
+        (hours or days). See the module docstring.
+    value : {"score", "change", "pct_change", "improvement_pct"}
+        Total score (points), change from baseline (points), percent change from baseline
+        (-50 = halved) or percent improvement (= -pct_change).
+    bins : list of float or int, optional
+        Bin edges in the unit of ``time`` (right-closed), or a number of equal-count bins.
+        Default :data:`DEFAULT_BIN_EDGES_HOURS` / :data:`DEFAULT_BIN_EDGES_DAYS`.
+    alpha : float
+        1 - confidence level of the mean's interval.
+
+    Returns
+    -------
+    TrajectoryResult
+
+    References
+    ----------
+    Student's t interval for a mean; quartiles as R's ``quantile(type = 7)`` (Hyndman &
+    Fan, Am Stat 1996;50:361-5).
+    """
+    if value not in _VALUES:
+        raise ValueError(f"value must be one of {_VALUES}, not {value!r}.")
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    ratings = endpoints.ratings
+    groups = patient_groups(endpoints.patients, by)
+    frame = pd.DataFrame({
+        "patient_id": ratings["patient_id"].astype(str).to_numpy(),
+        "time_hours": ratings["time_hours"].to_numpy(float),
+        "visit": ratings["visit"].to_numpy() if "visit" in ratings.columns else None,
+        "value": ratings[value].to_numpy(float),
+    }, index=ratings.index)
+    frame["group"] = pd.Categorical(groups.reindex(frame["patient_id"]).to_numpy(),
+                                    categories=groups.cat.categories, ordered=True)
+    frame = frame[frame["group"].notna() & np.isfinite(frame["value"].to_numpy())]
+    is_baseline = ratings.loc[frame.index, "is_baseline"].astype(bool)
+    points = assign_time_points(frame, time, bins, baseline=is_baseline)
+    rated = points.frame
+    unit = "days" if time == "days" else "hours"
+    rated["time_days"] = rated["time_hours"] / 24.0
+
+    keys = ["group", "time_order", "time_point", "patient_id"]
+    per_patient = (rated.groupby(keys, observed=True, sort=True)
+                   .agg(value=("value", "mean"), time_hours=("time_hours", "mean")).reset_index())
+    table = describe_statistics(per_patient, ["group", "time_order", "time_point"], "value", alpha)
+    mean_time = per_patient.groupby(["group", "time_order"], observed=True)["time_hours"].mean()
+    table[f"time_{unit}"] = mean_time.reindex(pd.MultiIndex.from_frame(table[["group", "time_order"]])).to_numpy()
+    if unit == "days":
+        table["time_days"] = table["time_days"] / 24.0
+    table = table.merge(points.points.drop(columns="time_point"), on="time_order", how="left")
+    columns = ["group", "time_point", "time_order", f"time_{unit}", f"bin_start_{unit}", f"bin_end_{unit}",
+               "n", "mean", "sd", "se", "lower", "upper", "median", "q1", "q3", "min", "max"]
+    table = table[columns].sort_values(["group", "time_order"], kind="stable").reset_index(drop=True)
+    table["group"] = table["group"].astype(str)
+
+    individual = rated[["patient_id", "group", "time_point", "time_order", "time_hours", "time_days", "value"]]
+    individual = individual.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
+    individual["group"] = individual["group"].astype(str)
+    settings = TrajectorySettings(instrument=instrument, by=by, time=time, value=value, alpha=alpha,
+                                  bin_edges=points.edges, endpoint_definitions=describe_endpoints(endpoints))
+    return TrajectoryResult(table=table, individual=individual, settings=settings,
+                            n_patients=int(rated["patient_id"].nunique()), n_ratings=len(rated),
+                            n_dropped=points.n_dropped, endpoints=endpoints)
+
+
+# ----------------------------------------------------------------------------------------
+# fit_trajectory
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrajectoryModel:
+    """A linear mixed model of post-baseline scores, with the formula and rows it used.
+
+    model : the :func:`analysis.mixed_model` result (``.fixed``, ``.random``, ...).
+    formula, random : the fixed-effects formula and random-effects specification passed on.
+    frame : the analysis rows (one per post-baseline rating): patient_id, score, time_<unit>,
+        baseline_score, the ``by`` column (group labels as strings), covariates.
+    """
+
+    model: Any
+    formula: str
+    random: str
+    frame: pd.DataFrame
+    settings: dict[str, Any]
+    n_patients: int
+    n_ratings: int
+
+    @property
+    def fixed(self) -> pd.DataFrame:
+        return self.model.fixed
+
+    def describe(self) -> list[str]:
+        """The model in words, then the endpoint definitions used."""
+        unit = self.settings["time_unit"]
+        random = ("a random intercept and slope on time" if self.random != "~1" else "a random intercept")
+        return [f"Linear mixed model {self.formula} with {random} per patient "
+                f"({'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the first infusion; "
+                "post-baseline ratings, adjusted for the baseline score."] + list(self.settings["endpoint_definitions"])
+
+    def summary(self) -> pd.DataFrame:
+        """The fixed effects (estimate, se, lower, upper, p) indexed by term."""
+        return self.model.fixed
+
+    def __repr__(self) -> str:
+        return (f"TrajectoryModel({self.formula!r}, random={self.random!r}; "
+                f"{self.n_patients} patients, {self.n_ratings} ratings)")
+
+
+def trajectory_frame(
+    endpoints: Any,
+    by: str | None = None,
+    covariates: Sequence[str] = (),
+    time_unit: str = "days",
+) -> pd.DataFrame:
+    """The analysis rows of :func:`fit_trajectory`: post-baseline ratings with score,
+    time since the first infusion (``time_days`` or ``time_hours``), baseline score, the
+    ``by`` column (group labels) and patient covariates; rows with a missing value in any of them are dropped."""
+    if time_unit not in ("days", "hours"):
+        raise ValueError("time_unit must be 'days' or 'hours'.")
+    ratings = endpoints.ratings
+    post = ratings[~ratings["is_baseline"].astype(bool)]
+    frame = pd.DataFrame({
+        "patient_id": post["patient_id"].astype(str).to_numpy(),
+        "score": post["score"].to_numpy(float),
+        f"time_{time_unit}": post["time_hours"].to_numpy(float) / (24.0 if time_unit == "days" else 1.0),
+        "baseline_score": post["baseline_score"].to_numpy(float),
+    })
+    patients = endpoints.patients.assign(patient_id=endpoints.patients["patient_id"].astype(str))
+    if by is not None:
+        groups = patient_groups(endpoints.patients, by)
+        frame[by] = groups.reindex(frame["patient_id"]).astype(str).to_numpy()
+    for name in covariates:
+        column = name if name in patients.columns else _BY_ALIASES.get(name, name)
+        if column not in patients.columns:
+            available = ", ".join(str(c) for c in patients.columns if c != "patient_id")
+            raise KeyError(f"Unknown covariate {name!r}. Patient-level columns: {available}.")
+        frame[name] = patients.set_index("patient_id")[column].reindex(frame["patient_id"]).to_numpy()
+        if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype):
+            frame[name] = frame[name].astype(object)
+    return frame.dropna().reset_index(drop=True)
+
+
+def fit_trajectory(
+    data: Any,
+    instrument: str = "MADRS",
+    covariates: Sequence[str] = (),
+    by: str | None = None,
+    time_unit: str = "days",
+    random: str = "~time",
+    reml: bool = True,
+    alpha: float = 0.05,
+    **endpoint_options: Any,
+) -> TrajectoryModel:
+    """Linear mixed model of the score over time since the first infusion, adjusted for
+    baseline, with a group-by-time interaction when ``by`` is given.
+
+    The model (patsy formula, ``t`` = ``time_days`` or ``time_hours``)::
+
+        score ~ t + baseline_score [+ C(by) + C(by):t] [+ covariates]
+
+    with a random intercept (``random="~1"``) or random intercept and slope on ``t``
+    (``random="~time"``, the default) per patient, fitted by :func:`analysis.mixed_model`.
+    Post-baseline ratings only (the baseline enters as a covariate, the usual ANCOVA-style
+    adjustment). Time is linear; pass a richer formula to ``mixed_model`` directly for curvature.
+
+    Parameters
+    ----------
+    covariates : list of str
+        Patient-level columns of the endpoints' patient table (age, sex, diagnosis, route,
+        first_dose_mg_per_kg, peak_cadss, user covariates). Strings enter as categorical terms.
+    by : str, optional
+        Patient-level grouping column; its first sorted level is the reference. Its terms are
+        named after it, e.g. ``C(route)[T.IM]`` and ``C(route)[T.IM]:time_days`` (difference in
+        slope, points per day, against the reference level).
+    time_unit : {"days", "hours"}
+        Unit of the time term (and of its coefficient: points per day or per hour).
+    random : {"~time", "~1"}
+        Random slope on time (plus intercept), or random intercept only.
+    reml : bool
+        REML (default) or maximum likelihood.
+    alpha : float
+        1 - confidence level of the fixed effects' intervals.
+
+    Returns
+    -------
+    TrajectoryModel
+        ``.model`` (the mixed-model result), ``.formula``, ``.random``, ``.frame``, ``.fixed``.
+
+    References
+    ----------
+    Laird NM, Ware JH. Random-effects models for longitudinal data. Biometrics 1982;38:963-74.
+    """
+    if random not in ("~time", "~1") and random.replace(" ", "") != f"~time_{time_unit}":
+        raise ValueError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit)
+    if frame.empty:
+        raise ValueError("No post-baseline ratings with complete covariates to model.")
+    t = f"time_{time_unit}"
+    terms = [t, "baseline_score"]
+    if by is not None:
+        if by in covariates:
+            raise ValueError(f"{by!r} is the grouping variable; do not list it among the covariates too.")
+        if frame[by].nunique() < 2:
+            raise ValueError(f"Only one level of {by!r} among the analysed patients; cannot compare groups.")
+        terms += [f"C({by})", f"C({by}):{t}"]
+    for name in covariates:
+        terms.append(f"C({name})" if frame[name].dtype == object else name)
+    formula = "score ~ " + " + ".join(terms)
+    random_term = "~1" if random == "~1" else f"~{t}"
+    from analysis.longitudinal.mixed_models import mixed_model
+
+    model = mixed_model(frame, formula, groups="patient_id", random=random_term, reml=reml, alpha=alpha)
+    settings = {"instrument": instrument, "by": by, "covariates": tuple(covariates), "time_unit": time_unit,
+                "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints)}
+    return TrajectoryModel(model=model, formula=formula, random=random_term, frame=frame, settings=settings,
+                           n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame))

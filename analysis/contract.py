@@ -94,7 +94,10 @@ class DataError(ValueError):
         lines = [self.headline]
         for rec in self.problems.head(limit).itertuples(index=False):
             where = [str(rec.table)] if isinstance(rec.table, str) and rec.table else []
-            if not pd.isna(rec.row):
+            location = getattr(rec, "location", None)  # optional: "row 5 (line 6 of x.csv)"
+            if isinstance(location, str) and location:
+                where.append(location)
+            elif not pd.isna(rec.row):
                 where.append(f"row {rec.row}")
             if isinstance(rec.column, str) and rec.column:
                 where.append(f"column {rec.column!r}")

@@ -1,0 +1,1436 @@
+"""Load and validate outcome data: one file (single-file form) or separate tables.
+
+::
+
+    import analysis
+    data = analysis.load("export.csv")                       # single-file form
+    data = analysis.load(assessments="ratings.csv", infusions="infusions.xlsx",
+                         patients=patients_frame)             # separate tables
+    data = analysis.load_sample()                            # bundled simulated sample
+
+Every problem found is reported at once in a :class:`~analysis.contract.DataError`, whose
+``.problems`` table has the columns table, row, column, value, message and location (the row in
+words, e.g. "row 5 (line 6 of export.csv)"; empty for problems with a whole column or file). Up
+to 50 rows are listed one by one per kind of problem; one more line counts the rest.
+
+**Row numbers.** ``row`` (and ``source_row`` in the validated assessments) counts data rows from
+1 = the first row under the header. In a CSV file or a spreadsheet with one header line, row N is
+therefore line (spreadsheet row) N + 1; every message says both, e.g. "row 5 (line 6 of
+export.csv)". For a DataFrame, row N is position N - 1 (``frame.iloc[N - 1]``).
+
+**Single-file form.** One row per rating with the assessment columns (patient_id, instrument,
+score, a time, optional item, visit, infusion_number) plus columns repeated on every row:
+
+- patient-level: ``age``, ``sex``, ``diagnosis``. They must be constant within a patient, or the
+  file is refused, naming the patients and columns;
+- infusion-level: ``dose_mg_per_kg``, ``route``, ``duration_min`` and the start of the infusion
+  the row follows, ``infusion_time_hours`` (or ``infusion_time_min``/``infusion_time_days``/
+  ``infusion_date``). They describe infusion ``infusion_number`` and must be constant within it.
+  Without infusion_number, infusions are numbered by their start time; without a start time,
+  each patient is taken to have had one infusion;
+- any other column: if it is constant within every patient it becomes a patient covariate (on
+  ``.patients``); otherwise it is kept, unchanged, as an extra column of ``.assessments``. Both
+  classifications are listed in ``.warnings`` (code "extra_columns").
+
+**Identifiers.** Columns that look like HIPAA Safe Harbor identifiers by name or content (see
+:mod:`analysis.identifiers`) are refused. Calendar dates of assessments (``assessment_date``,
+``date``, ``datetime``, ...) together with infusion dates (``infusion_date``) are converted to
+hours since each patient's first infusion and dropped, with a warning. ``allow_identifiers=True``
+(for an analyst's own script; the dashboard never passes it) loads anyway: the identifying columns
+are dropped (``patient_id`` is kept) and a warning names them.
+
+**Warnings** (``OutcomeData.warnings``, :class:`~analysis.contract.DataWarning` with code, count,
+rows and patient_ids): ``empty_score`` (rows dropped), ``identical_duplicates`` (dropped),
+``no_baseline`` (per instrument), ``assumed_infusion`` (no infusion data: one IV infusion at 0),
+``assumed_route``, ``dose_missing``, ``dates_converted``, ``dates_dropped``, ``extra_columns``,
+``infusion_numbers_derived``, ``one_infusion_per_patient``, ``infusion_times_assumed``, ``patients_without_infusions``,
+``patients_without_assessments``, ``time_columns_ignored``, ``identifiers_allowed``, ``reading``
+(encoding, sheet chosen, blank rows skipped).
+
+**Why the checks are written out rather than a pandera schema.** Messages must name rows as the
+user numbers them (and lines of the file), suggest corrections, mask identifying values, apply
+per-instrument ranges to totals and items, and stay fast at millions of rows. Pandera reports
+positional indexes with generic check names ("in_range(0, 60)") and took about 6 s for four simple
+column checks on 2 million rows here; the checks below work on integer codes of distinct values and
+whole columns, so the whole load of 2 million rows takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.contract import (
+    ASSESSMENT_COLUMNS,
+    DIAGNOSES,
+    INFUSION_COLUMNS,
+    PATIENT_COLUMNS,
+    ROUTES,
+    DataError,
+    DataWarning,
+    OutcomeData,
+    problems_frame,
+)
+from analysis.identifiers import find_identifier_columns
+from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
+from analysis.readers import RawTable, locate, read_table, sheet_table
+
+__all__ = ["load", "load_sample"]
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+MAX_ROWS_PER_CHECK = 50  # rows listed one by one per kind of problem; the rest are counted
+
+TIME_COLUMNS = {"time_hours": 1.0, "time_min": 1 / 60, "time_days": 24.0}
+INFUSION_TIME_COLUMNS = {"infusion_time_hours": 1.0, "infusion_time_min": 1 / 60, "infusion_time_days": 24.0}
+
+# Accepted other spellings (compared after lower-casing; spaces, dots and hyphens -> "_").
+_COMMON_ALIASES = {
+    "patient_id": ("subject_id", "subjectid", "subject", "usubjid", "subjid", "record_id", "participant_id",
+                   "participant", "study_id", "studyid", "patientid", "pt_id", "pid", "patient_number",
+                   "patient_no", "id_patient"),
+    "infusion_number": ("infusion_no", "infusion_num", "infusion_nr", "infusion_index", "infusion_n",
+                        "infusion_count"),
+    "time_hours": ("time_h", "time_hr", "time_hrs", "hours", "hours_since_first_infusion"),
+    "time_min": ("time_minutes", "time_mins", "minutes", "minutes_since_first_infusion"),
+    "time_days": ("time_d", "time_day", "days", "days_since_first_infusion"),
+}
+_ASSESSMENT_ALIASES = {
+    "instrument": ("scale", "questionnaire", "instrument_name", "measure", "rating_scale"),
+    "score": ("total_score", "total", "score_total", "value", "aval", "qsstresn"),
+    "item": ("item_number", "item_no", "item_num", "question", "question_number"),
+    "visit": ("visit_name", "visit_label", "timepoint", "time_point", "avisit"),
+    "assessment_date": ("date", "datetime", "assessment_datetime", "visit_date", "visit_datetime",
+                        "rating_date", "rating_datetime", "date_time", "timestamp", "assessment_time"),
+}
+_INFUSION_ALIASES = {
+    "dose_mg_per_kg": ("dose", "dose_mg_kg", "dose_mgkg", "dose_mg/kg", "mg_per_kg", "mg_kg"),
+    "route": ("administration_route", "route_of_administration", "admin_route"),
+    "duration_min": ("duration", "duration_minutes", "infusion_duration", "infusion_duration_min"),
+}
+_INFUSION_TABLE_ALIASES = {"infusion_date": ("date", "datetime", "infusion_datetime", "start_date",
+                                             "start_datetime", "infusion_start", "date_time")}
+_SINGLE_INFUSION_ALIASES = {
+    "infusion_date": ("infusion_datetime", "infusion_start_date", "infusion_start"),
+    "infusion_time_hours": ("infusion_hours", "infusion_start_hours", "infusion_time_h"),
+    "infusion_time_min": ("infusion_minutes", "infusion_start_min"),
+    "infusion_time_days": ("infusion_days", "infusion_start_days", "infusion_day"),
+}
+_PATIENT_ALIASES = {"age": ("age_years", "age_at_baseline", "age_yrs"), "sex": ("gender",),
+                    "diagnosis": ("dx", "primary_diagnosis", "diagnosis_group")}
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+_ROUTE_WORDS = {r.lower(): r for r in ROUTES} | {
+    "intra_nasal": "intranasal", "nasal_spray": "intranasal", "sub_lingual": "sublingual",
+    "intravenous": "IV", "i.v.": "IV", "intramuscular": "IM", "i.m.": "IM", "in": "intranasal",
+    "nasal": "intranasal", "esketamine": "intranasal", "sl": "sublingual", "po": "oral",
+    "by_mouth": "oral", "pr": "rectal", "per_rectum": "rectal"}
+_DIAGNOSIS_WORDS = {d.lower(): d for d in DIAGNOSES} | {
+    "major_depressive_disorder": "MDD", "major_depression": "MDD", "depression": "MDD",
+    "treatment_resistant_depression": "TRD", "treatment-resistant_depression": "TRD",
+    "bipolar_disorder": "bipolar", "bipolar_depression": "bipolar", "bd": "bipolar",
+    "post-traumatic stress disorder": "PTSD", "treatment resistant depression": "TRD", "posttraumatic_stress_disorder": "PTSD"}
+# Keys compared in _key form (lower case; spaces, dots and hyphens -> '_').
+_ROUTE_WORDS = {_key(k): v for k, v in _ROUTE_WORDS.items()}
+_DIAGNOSIS_WORDS = {_key(k): v for k, v in _DIAGNOSIS_WORDS.items()}
+
+
+
+def _alias_map(*groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    mapping = {}
+    for group in groups:
+        for canonical, aliases in group.items():
+            mapping[canonical] = canonical
+            mapping.update({_key(a): canonical for a in aliases})
+    return mapping
+
+
+_ASSESSMENT_MAP = _alias_map(_COMMON_ALIASES, _ASSESSMENT_ALIASES)
+_INFUSION_MAP = _alias_map(_COMMON_ALIASES, _INFUSION_ALIASES, _INFUSION_TABLE_ALIASES)
+_PATIENT_MAP = _alias_map({"patient_id": _COMMON_ALIASES["patient_id"]}, _PATIENT_ALIASES)
+_SINGLE_MAP = _alias_map(_COMMON_ALIASES, _ASSESSMENT_ALIASES, _INFUSION_ALIASES, _SINGLE_INFUSION_ALIASES,
+                         _PATIENT_ALIASES)
+_NUMBER_COLUMNS = frozenset({"score", "item", "infusion_number", "dose_mg_per_kg", "duration_min", "age"}) \
+    | frozenset(TIME_COLUMNS) | frozenset(INFUSION_TIME_COLUMNS)
+# Spellings of numeric contract columns: the only CSV columns whose type the reader may infer.
+_NUMBER_READ = frozenset(a.replace("_", sep) for m in (_ASSESSMENT_MAP, _INFUSION_MAP, _PATIENT_MAP, _SINGLE_MAP)
+                         for a, c in m.items() if c in _NUMBER_COLUMNS for sep in ("_", " ", "-", "."))
+
+
+# --------------------------------------------------------------------------------------------
+# Collecting problems and warnings
+
+
+@dataclass
+class _Report:
+    """Problems (fatal) and warnings (not) found so far."""
+
+    allow_identifiers: bool = False
+    identifying_contract_column: bool = False  # then other messages could echo identifying values
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[DataWarning] = field(default_factory=list)
+
+    def add(self, raw: RawTable | None, table: str, message: str, *, column: str = "",
+            row: int | None = None, value: Any = "") -> None:
+        location = locate(raw.kind, raw.name, row) if (raw is not None and row is not None) else ""
+        self.problems.append({"table": table, "row": pd.NA if row is None else int(row), "column": column,
+                              "value": "" if value is None else str(value), "message": message,
+                              "location": location})
+
+    def add_rows(self, raw: RawTable, table: str, column: str, rows: np.ndarray, values: Iterable[Any],
+                 message: Callable[[Any], str], summary: str) -> None:
+        """One problem per row (at most MAX_ROWS_PER_CHECK), then one counting the rest."""
+        rows = np.asarray(rows)
+        for row, value in zip(rows[:MAX_ROWS_PER_CHECK], values, strict=False):
+            self.add(raw, table, message(value), column=column, row=int(row), value=_show(value))
+        if len(rows) > MAX_ROWS_PER_CHECK:
+            self.add(raw, table, f"... and {len(rows) - MAX_ROWS_PER_CHECK} more row(s): {summary}",
+                     column=column)
+
+    def warn(self, code: str, message: str, count: int, table: str = "assessments",
+             rows: Iterable[int] = (), patient_ids: Iterable[str] = ()) -> None:
+        self.warnings.append(DataWarning(code=code, message=message, count=int(count), table=table,
+                                         rows=tuple(np.asarray(rows, dtype=np.int64).tolist()),
+                                         patient_ids=tuple(str(p) for p in patient_ids)))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):  # (value shown, details for the message)
+        value = value[0]
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _numbering_note(raw: RawTable) -> str:
+    if raw.kind == "csv":
+        return "row 1 = the first data row = line 2 of the file"
+    if raw.kind == "xlsx":
+        return "row 1 = the first data row = spreadsheet row 2"
+    return "row 1 = the first data row"
+
+
+# --------------------------------------------------------------------------------------------
+# Column conversion (on distinct values: cheap at millions of rows)
+
+
+def _codes_and_labels(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), pd.Index(series.cat.categories, dtype=object)
+    values = series.to_numpy(dtype=object, na_value=None)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts) in a DataFrame: compare their text
+        codes, uniques = pd.factorize(np.array([None if v is None else str(v) for v in values], dtype=object),
+                                      use_na_sentinel=True)
+    return codes, pd.Index(uniques, dtype=object)
+
+
+def _label(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+# Categories already cleaned by _text during the current load (id -> the object, kept alive so
+# that an id cannot be reused); lets a column be cleaned once and then shared by several tables.
+_CLEAN: dict[int, pd.Index] = {}
+
+
+def _text(series: pd.Series) -> pd.Categorical:
+    """Text values as a categorical with sorted, stripped categories (empty -> missing)."""
+    if isinstance(series.dtype, pd.CategoricalDtype) and _CLEAN.get(id(series.cat.categories)) \
+            is series.cat.categories:
+        return series.array
+    codes, labels = _codes_and_labels(series)
+    if labels.inferred_type in {"string", "empty"}:
+        stripped = labels.str.strip()
+        cleaned = pd.Index(stripped.where(stripped != "", None), dtype=object)
+    else:
+        cleaned = pd.Index([_label(v) for v in labels], dtype=object)
+    new_codes, uniques = pd.factorize(cleaned.to_numpy(dtype=object), use_na_sentinel=True)
+    order = np.argsort(np.asarray(uniques, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    remap = np.append(np.where(new_codes >= 0, rank[new_codes] if len(rank) else -1, -1), -1)
+    final = remap[np.where(codes >= 0, codes, len(remap) - 1)]
+    categories = pd.Index(np.asarray(uniques, dtype=object)[order], dtype=object)
+    result = pd.Categorical.from_codes(final.astype(np.int32), categories=categories)
+    _CLEAN[id(result.categories)] = result.categories
+    return result
+
+
+def _parse_number(value: Any, decimal_comma: bool) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        return np.nan
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    text = str(value).strip().replace("\u2212", "-")
+    if decimal_comma:
+        text = text.replace(".", "").replace(",", ".") if re.fullmatch(r"-?\d{1,3}(\.\d{3})+,\d+", text) \
+            else text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, mask of entries that are present but not numbers)."""
+    dtype = series.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
+            and not isinstance(dtype, pd.CategoricalDtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        infinite = np.isinf(values)
+        if infinite.any():  # "inf" is not a usable score, time or dose
+            values = np.where(infinite, np.nan, values)
+        return values, infinite
+    codes, labels = _codes_and_labels(series)
+    present = np.array([_label(v) is not None for v in labels], dtype=bool)
+    parsed = np.array([_parse_number(v, decimal_comma) if p else np.nan for v, p in zip(labels, present,
+                                                                                            strict=True)],
+                      dtype="float64")
+    bad_label = present & ~np.isfinite(parsed)
+    parsed[bad_label] = np.nan
+    valid = codes >= 0
+    values = np.full(len(codes), np.nan)
+    values[valid] = parsed[codes[valid]]
+    bad = np.zeros(len(codes), dtype=bool)
+    bad[valid] = bad_label[codes[valid]]
+    return values, bad
+
+
+def _raw_values(series: pd.Series, positions: np.ndarray) -> list[Any]:
+    return series.iloc[positions[:MAX_ROWS_PER_CHECK]].tolist()
+
+
+def _string_series(values: pd.Categorical | pd.Series, index: pd.Index | None = None) -> pd.Series:
+    """Text as the contract's "string" dtype; categoricals via their (few) categories, which is
+    much faster than converting millions of values one by one."""
+    if isinstance(values, pd.Categorical) and values.categories.inferred_type in {"string", "empty"}:
+        lookup = np.append(np.asarray(values.categories, dtype=object), pd.NA)
+        codes = values.codes
+        strings = lookup[np.where(codes >= 0, codes, len(lookup) - 1)]
+        return pd.Series(pd.arrays.StringArray(strings), index=index)
+    return pd.Series(values, index=index).astype("string")
+
+
+# --------------------------------------------------------------------------------------------
+# Columns: aliases, missing columns, identifiers
+
+
+def _rename(frame: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename aliases to canonical names (the canonical spelling wins when both exist).
+    Returns the frame and {canonical: name in the file} for messages."""
+    renames, original = {}, {}
+    present = {_key(c) for c in frame.columns}
+    for column in frame.columns:
+        canonical = mapping.get(_key(column))
+        if canonical is None or canonical in original:
+            continue
+        if canonical != _key(column) and canonical in present:
+            continue
+        renames[column] = canonical
+        original[canonical] = column
+    frame = frame.copy(deep=False)
+    frame.columns = [renames.get(c, c) for c in frame.columns]
+    return frame, original
+
+
+def _unrecognised(raw: RawTable, frame: pd.DataFrame, known: set[str]) -> list[str]:
+    """Columns of the file that no contract column claimed (candidates for "did you mean")."""
+    return [c for c in raw.frame.columns if c != "source_row" and c not in known
+            and _SINGLE_MAP.get(_key(c)) not in frame.columns]
+
+
+def _require(report: _Report, raw: RawTable, table: str, frame: pd.DataFrame, required: Iterable[str],
+             known: set[str]) -> set[str]:
+    """Report required columns that are missing (suggesting the closest unrecognised column)."""
+    missing = {c for c in required if c not in frame.columns}
+    unknown = _unrecognised(raw, frame, known)
+    for column in sorted(missing):
+        near = difflib.get_close_matches(column, unknown, n=1, cutoff=0.6) or \
+            [c for c in unknown if _key(c) and (_key(c) in column or column in _key(c))][:1]
+        hint = f" Did you mean {near[0]!r}? Rename it to {column!r}." if near else ""
+        report.add(raw, table, f"Required column {column!r} is missing from {raw.name}.{hint}", column=column)
+    return missing
+
+
+def _require_time(report: _Report, raw: RawTable, table: str, frame: pd.DataFrame, options: dict[str, float],
+                  date_column: str, known: set[str]) -> str | None:
+    """The time column to use (first of options present, else the date column), or None."""
+    for column in options:
+        if column in frame.columns:
+            return column
+    if date_column in frame.columns:
+        return date_column
+    unknown = _unrecognised(raw, frame, known)
+    near = [m for c in options for m in difflib.get_close_matches(c, unknown, n=1, cutoff=0.6)]
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    report.add(raw, table, f"{raw.name} has no time column: give one of {', '.join(options)} (time since "
+               f"the start of the patient's first infusion), or calendar dates in {date_column!r} with the "
+               f"infusion dates.{hint}", column="time_hours")
+    return None
+
+
+def _screen_identifiers(report: _Report, raw: RawTable, table: str, frame: pd.DataFrame,
+                        known: set[str], date_columns: set[str], label_columns: set[str]) -> pd.DataFrame:
+    findings = find_identifier_columns(frame, known_columns=frozenset(known),
+                                       date_columns=frozenset(date_columns),
+                                       label_columns=frozenset(label_columns))
+    if not findings:
+        return frame
+    if not report.allow_identifiers:
+        report.identifying_contract_column |= any(f.column in known for f in findings)
+        for finding in findings:
+            report.add(raw, table, f"Column {finding.column!r} {finding.describe()}. Identifying information "
+                       "is not accepted: remove the column (or, in your own script only, pass "
+                       "allow_identifiers=True to drop it with a warning).",
+                       column=finding.column, value=finding.example)
+        return frame
+    dropped = [f.column for f in findings if f.column != "patient_id"]
+    kept = [f.column for f in findings if f.column == "patient_id"]
+    reasons = "; ".join(f"{f.column!r}: {f.reason}" for f in findings)
+    what = f"dropped {', '.join(map(repr, dropped))}" if dropped else ""
+    if kept:
+        what += ("; " if what else "") + "kept 'patient_id' (needed to link rows): replace it with " \
+            "pseudonymous study ids before sharing"
+    report.warn("identifiers_allowed", f"{raw.name}: columns looking like identifiers ({reasons}) were "
+                f"accepted because allow_identifiers=True: {what}.", len(findings), table=table)
+    return frame.drop(columns=dropped)
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+@dataclass
+class _Table:
+    """A table being validated: its canonical columns, the file it came from, its name."""
+
+    frame: pd.DataFrame
+    raw: RawTable
+    name: str
+
+
+def _source_rows(frame: pd.DataFrame) -> np.ndarray:
+    return frame["source_row"].to_numpy()
+
+
+def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
+    """Validate the assessment columns; returns converted columns (None when unusable)."""
+    frame, raw, name = t.frame, t.raw, t.name
+    known = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date"}
+    missing = _require(report, raw, name, frame, ("patient_id", "instrument", "score"), known)
+    time_column = _require_time(report, raw, name, frame, TIME_COLUMNS, "assessment_date", known)
+    rows = _source_rows(frame)
+    out: dict[str, Any] = {"source_row": rows}
+    n = len(frame)
+
+    if "patient_id" not in missing:
+        patient = _text(frame["patient_id"])
+        empty = np.flatnonzero(patient.codes < 0)
+        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
+                        lambda _: "patient_id is empty.", "patient_id is empty")
+        out["patient_id"] = patient
+
+    if "instrument" not in missing:
+        instrument = _text(frame["instrument"])
+        resolved = resolve_instrument_names(list(instrument.categories))
+        canonical = pd.Index([resolved[c] for c in instrument.categories], dtype=object)
+        for label, mapped in resolved.items():
+            if mapped is None:
+                where = np.flatnonzero(instrument.codes == instrument.categories.get_loc(label))
+                if not len(where):  # a category no row uses
+                    continue
+                hint = closest_instrument(label)
+                hint_text = f" Did you mean {hint!r}?" if hint else ""
+                report.add(raw, name, f"Unknown instrument {label!r} in {len(where)} row(s) (rows "
+                           f"{_row_list(rows[where])}).{hint_text} Known instruments: "
+                           f"{', '.join(_known_instruments())}; register others with "
+                           "analysis.register_instrument.", column="instrument", row=int(rows[where[0]]),
+                           value=_show(label))
+        empty = np.flatnonzero(instrument.codes < 0)
+        report.add_rows(raw, name, "instrument", rows[empty], [""] * len(empty),
+                        lambda _: "instrument is empty.", "instrument is empty")
+        names = sorted({c for c in canonical if c is not None})
+        lookup = np.array([names.index(c) if c is not None else -2 for c in canonical] + [-1], dtype=np.int64)
+        codes = lookup[np.where(instrument.codes >= 0, instrument.codes, len(canonical))]
+        out["instrument"] = (codes, pd.Index(names, dtype=object))
+
+    if "score" not in missing:
+        score, bad = _number(frame["score"], raw.decimal_comma)
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
+                        lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers")
+        out["score"] = score
+        out["score_bad"] = bad
+
+    if time_column is not None and time_column != "assessment_date":
+        values, bad = _number(frame[time_column], raw.decimal_comma)
+        where = np.flatnonzero(bad)
+        unit = {"time_hours": "hours", "time_min": "minutes", "time_days": "days"}[time_column]
+        report.add_rows(raw, name, time_column, rows[where], _raw_values(frame[time_column], where),
+                        lambda v: f"time {_show(v)!r} cannot be read as a number of {unit}.",
+                        "times that cannot be read")
+        empty = np.flatnonzero(np.isnan(values) & ~bad)
+        report.add_rows(raw, name, time_column, rows[empty], [""] * len(empty),
+                        lambda _: f"{time_column} is empty: every rating needs its time.", "empty times")
+        out["time_hours"] = values * TIME_COLUMNS[time_column]
+        out["time_bad"] = bad | np.isnan(values)
+        ignored = [c for c in TIME_COLUMNS if c in frame.columns and c != time_column]
+        if ignored:
+            report.warn("time_columns_ignored", f"{raw.name}: times were taken from {time_column!r}; "
+                        f"{', '.join(map(repr, ignored))} not used.", len(ignored), table=name)
+        if "assessment_date" in frame.columns:
+            report.warn("dates_dropped", f"{raw.name}: calendar dates in 'assessment_date' were removed "
+                        f"(dates identify people); times come from {time_column!r}.", n, table=name)
+    elif time_column == "assessment_date":
+        out["dates"] = _dates(report, raw, name, frame["assessment_date"], "assessment_date", rows)
+
+    if "item" in frame.columns:
+        item, bad = _number(frame["item"], raw.decimal_comma)
+        bad |= ~np.isnan(item) & ((item != np.round(item)) | (item < 1))
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "item", rows[where], _raw_values(frame["item"], where),
+                        lambda v: f"item {_show(v)!r} is not an item number (1, 2, ...; empty for a total "
+                                  "score).", "invalid item numbers")
+        out["item"] = np.where(bad, np.nan, item)
+    else:
+        out["item"] = np.full(n, np.nan)
+
+    if "infusion_number" in frame.columns:
+        number, bad = _number(frame["infusion_number"], raw.decimal_comma)
+        bad |= ~np.isnan(number) & ((number != np.round(number)) | (number < 0))
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "infusion_number", rows[where], _raw_values(frame["infusion_number"], where),
+                        lambda v: f"infusion_number {_show(v)!r} is not a whole number >= 0.",
+                        "invalid infusion numbers")
+        out["infusion_number"] = np.where(bad, np.nan, number)
+    else:
+        out["infusion_number"] = np.full(n, np.nan)
+
+    out["visit"] = _text(frame["visit"]) if "visit" in frame.columns else None
+    extras = [c for c in frame.columns if c not in known and c != "source_row"]
+    out["extras"] = frame[extras]
+    if any(k not in out for k in ("patient_id", "instrument", "score")):
+        return None
+    return out
+
+
+def _known_instruments() -> list[str]:
+    from analysis.instruments import instrument_names
+    return instrument_names()
+
+
+def _dates(report: _Report, raw: RawTable, table: str, series: pd.Series, column: str, rows: np.ndarray,
+           required: bool = True) -> np.ndarray:
+    """Calendar dates -> datetime64[ns] array (NaT where missing); unreadable ones (and, when
+    ``required``, empty ones) reported. ``rows``: the source rows of ``series``. Dates are never
+    echoed in messages."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        parsed_series = pd.to_datetime(series)
+        if parsed_series.dt.tz is not None:
+            parsed_series = parsed_series.dt.tz_convert(None)
+        values = parsed_series.to_numpy(dtype="datetime64[ns]")
+        bad = np.zeros(len(values), dtype=bool)
+    else:
+        codes, labels = _codes_and_labels(series)
+        texts = pd.Series([_label(v) for v in labels], dtype=object)
+        try:
+            parsed = pd.to_datetime(texts, errors="coerce", format="mixed", dayfirst=raw.decimal_comma)
+        except (ValueError, TypeError):  # e.g. mixed time zones
+            parsed = pd.to_datetime(texts, errors="coerce", format="mixed", dayfirst=raw.decimal_comma, utc=True)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert(None)
+        parsed_values = parsed.to_numpy(dtype="datetime64[ns]")
+        values = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+        valid = codes >= 0
+        values[valid] = parsed_values[codes[valid]]
+        bad_label = texts.notna().to_numpy() & np.isnat(parsed_values)
+        bad = np.zeros(len(codes), dtype=bool)
+        bad[valid] = bad_label[codes[valid]]
+    where = np.flatnonzero(bad | (np.isnat(values) if required else False))
+    report.add_rows(raw, table, column, rows[where], ["(a date, not shown)"] * len(where),
+                    lambda _: f"{column} is empty or not a readable date.", "unreadable dates")
+    return values
+
+
+def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
+    """Scores within the instrument's total or item range, whole numbers, items within n_items."""
+    codes, canonical = cols["instrument"]
+    if not len(canonical):
+        return
+    k = len(canonical)
+    lo_total, hi_total, lo_item, hi_item, n_items = (np.full(k + 1, np.nan) for _ in range(5))
+    for i, label in enumerate(canonical):
+        spec = get_instrument(label)
+        lo_total[i], hi_total[i] = spec.min_score, spec.max_score
+        lo_item[i], hi_item[i], n_items[i] = spec.item_min, spec.item_max, spec.n_items
+    index = np.where(codes >= 0, codes, k)
+    score, item = cols["score"], cols["item"]
+    is_item = ~np.isnan(item)
+    lo = np.where(is_item, lo_item[index], lo_total[index])
+    hi = np.where(is_item, hi_item[index], hi_total[index])
+    rows = cols["source_row"]
+    labels = np.asarray(list(canonical) + [None], dtype=object)  # index into it only for rows shown
+    out_of_range = ~np.isnan(score) & ~np.isnan(lo) & ((score < lo) | (score > hi))
+    where = np.flatnonzero(out_of_range)
+    shown = [(score[i], labels[index[i]], lo[i], hi[i], item[i]) for i in where[:MAX_ROWS_PER_CHECK]]
+    report.add_rows(t.raw, t.name, "score", rows[where], shown,
+                    lambda v: (f"score {_show(v[0])} is outside the {v[1]} "
+                               + (f"item range {_show(v[2])}-{_show(v[3])} (item {_show(v[4])})."
+                                  if not np.isnan(v[4]) else f"total score range {_show(v[2])}-{_show(v[3])}.")),
+                    "scores outside the instrument's range")
+    fractional = ~np.isnan(score) & ~out_of_range & (score != np.round(score))
+    where = np.flatnonzero(fractional)
+    report.add_rows(t.raw, t.name, "score", rows[where], score[where],
+                    lambda v: f"score {v} is not a whole number (scores are sums of item ratings).",
+                    "scores that are not whole numbers")
+    too_high = is_item & ~np.isnan(n_items[index]) & (item > n_items[index])
+    where = np.flatnonzero(too_high)
+    report.add_rows(t.raw, t.name, "item", rows[where],
+                    [(item[i], labels[index[i]], n_items[index[i]]) for i in where[:MAX_ROWS_PER_CHECK]],
+                    lambda v: f"item {_show(v[0])} does not exist: {v[1]} has {_show(v[2])} items.",
+                    "item numbers beyond the instrument's items")
+
+
+def _infusions(report: _Report, t: _Table, time_options: dict[str, float], date_column: str) -> dict[str, Any]:
+    frame, raw, name = t.frame, t.raw, t.name
+    rows = _source_rows(frame)
+    out: dict[str, Any] = {"source_row": rows}
+    known = set(INFUSION_COLUMNS) | set(time_options) | {date_column}
+    missing = _require(report, raw, name, frame, ("patient_id", "infusion_number"), known)
+    if "patient_id" not in missing:
+        patient = _text(frame["patient_id"])
+        empty = np.flatnonzero(patient.codes < 0)
+        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
+                        lambda _: "patient_id is empty.", "patient_id is empty")
+        out["patient_id"] = patient
+    if "infusion_number" not in missing:
+        number, bad = _number(frame["infusion_number"], raw.decimal_comma)
+        bad |= np.isnan(number) | (number != np.round(number)) | (number < 1)
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "infusion_number", rows[where], _raw_values(frame["infusion_number"], where),
+                        lambda v: f"infusion_number {_show(v)!r} is not a whole number 1, 2, ...",
+                        "invalid infusion numbers")
+        out["infusion_number"] = number
+        out["number_bad"] = bad
+    no_time = not any(c in frame.columns for c in time_options) and date_column not in frame.columns
+    if no_time and "infusion_number" in out and bool(np.all(out["infusion_number"][~out["number_bad"]] == 1)):
+        # One infusion per patient: its start is time 0 by definition.
+        out["time_hours"] = np.zeros(len(frame))
+        report.warn("infusion_times_assumed", f"{raw.name} has no infusion start times; every patient has one "
+                    "infusion, so it starts at time 0.", len(frame), table=name)
+        time_column = None
+    else:
+        time_column = _require_time(report, raw, name, frame, time_options, date_column, known)
+    if time_column is not None and time_column != date_column:
+        values, bad = _number(frame[time_column], raw.decimal_comma)
+        where = np.flatnonzero(bad | np.isnan(values))
+        report.add_rows(raw, name, time_column, rows[where], _raw_values(frame[time_column], where),
+                        lambda v: f"infusion start {_show(v)!r} is empty or not a number.",
+                        "unreadable infusion times")
+        out["time_hours"] = values * time_options[time_column]
+        if date_column in frame.columns:
+            report.warn("dates_dropped", f"{raw.name}: calendar dates in {date_column!r} were removed (dates "
+                        f"identify people); infusion times come from {time_column!r}.", len(frame), table=name)
+    elif time_column == date_column:
+        out["dates"] = _dates(report, raw, name, frame[date_column], date_column, rows)
+    if "dose_mg_per_kg" in frame.columns:
+        dose, bad = _number(frame["dose_mg_per_kg"], raw.decimal_comma)
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "dose_mg_per_kg", rows[where], _raw_values(frame["dose_mg_per_kg"], where),
+                        lambda v: f"dose {_show(v)!r} is not a number (mg/kg).", "doses that are not numbers")
+        where = np.flatnonzero(dose < 0)
+        report.add_rows(raw, name, "dose_mg_per_kg", rows[where], dose[where],
+                        lambda v: f"dose {_show(v)} mg/kg is negative.", "negative doses")
+        out["dose_mg_per_kg"] = dose
+    if "duration_min" in frame.columns:
+        duration, bad = _number(frame["duration_min"], raw.decimal_comma)
+        bad |= duration < 0
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "duration_min", rows[where], _raw_values(frame["duration_min"], where),
+                        lambda v: f"duration {_show(v)!r} is not a number of minutes >= 0.",
+                        "invalid durations")
+        out["duration_min"] = duration
+    if "route" in frame.columns:
+        out["route"] = _vocabulary(report, t, "route", _ROUTE_WORDS, ROUTES, "route")
+    extras = [c for c in frame.columns if c not in known and c != "source_row"]
+    out["extras"] = frame[extras]
+    return out
+
+
+def _vocabulary(report: _Report, t: _Table, column: str, words: dict[str, str], allowed: tuple[str, ...],
+                what: str, empty_is_problem: bool = True) -> np.ndarray:
+    """Normalise a fixed-vocabulary column (case-insensitive, common synonyms); report the rest."""
+    values = _text(t.frame[column])
+    rows = _source_rows(t.frame)
+    mapped = []
+    for label in values.categories:
+        canonical = words.get(_key(label))
+        if canonical is None:
+            where = np.flatnonzero(values.codes == values.categories.get_loc(label))
+            if not len(where):  # a category no row uses
+                mapped.append(None)
+                continue
+            near = difflib.get_close_matches(_key(label), [w for w in words if len(w) > 2], n=1, cutoff=0.6)
+            hint = words[near[0]] if near else None
+            hint_text = f" Did you mean {hint!r}?" if hint else ""
+            report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) (rows "
+                       f"{_row_list(_source_rows(t.frame)[where])}).{hint_text} Allowed: {', '.join(allowed)}.",
+                       column=column, row=int(rows[where[0]]), value=_show(label))
+        mapped.append(canonical)
+    lookup = np.asarray(mapped + [None], dtype=object)
+    result = lookup[np.where(values.codes >= 0, values.codes, len(mapped))]
+    if empty_is_problem:
+        where = np.flatnonzero(values.codes < 0)
+        report.add_rows(t.raw, t.name, column, rows[where], [""] * len(where), lambda _: f"{what} is empty.",
+                        f"empty {what}")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def load(path_or_buffer: Any = None, *, assessments: Any = None, infusions: Any = None, patients: Any = None,
+         allow_identifiers: bool = False, sheet: str | int | None = None) -> OutcomeData:
+    """Load and validate outcome data.
+
+    Parameters
+    ----------
+    path_or_buffer : the single-file form (one row per rating, patient- and infusion-level columns
+        repeated): a path, bytes, a file-like or upload object (``.name`` and ``.read()`` or
+        ``.getvalue()``) or a DataFrame. A directory (files ``assessments.*``, ``infusions.*``,
+        ``patients.*``) or an Excel workbook with sheets named assessments, infusions and patients
+        is read as the three-table form.
+    assessments, infusions, patients : the three-table form, each a path, buffer or DataFrame;
+        ``infusions`` and ``patients`` are optional (without infusions, one IV infusion at time 0
+        is assumed per patient and said so in ``.warnings``).
+    allow_identifiers : load even when columns look identifying; they are dropped (``patient_id``
+        is kept) and a warning names them. For an analyst's own script; the dashboard never
+        sets it.
+    sheet : worksheet of an Excel file (name or 0-based position; default the first).
+
+    Returns
+    -------
+    OutcomeData with times in hours since the start of each patient's first infusion.
+
+    Raises
+    ------
+    FileNotFoundError for a path that does not exist; TypeError for a call without data.
+    DataError listing every problem found (``.problems``: table, row, column, value, message,
+    location; row 1 = the first data row = line 2 of a CSV file).
+    """
+    single_given = path_or_buffer is not None
+    if single_given and any(x is not None for x in (assessments, infusions, patients)):
+        raise TypeError("Pass either one file (single-file form) or assessments=/infusions=/patients=, "
+                        "not both.")
+    if not single_given and assessments is None:
+        raise TypeError("Nothing to load: pass a file, or assessments= (with optional infusions= and "
+                        "patients=).")
+    try:
+        return _load(path_or_buffer, assessments, infusions, patients, allow_identifiers, sheet)
+    finally:
+        _CLEAN.clear()
+
+
+def _load(path_or_buffer: Any, assessments: Any, infusions: Any, patients: Any, allow_identifiers: bool,
+          sheet: str | int | None) -> OutcomeData:
+    single_given = path_or_buffer is not None
+    report = _Report(allow_identifiers=allow_identifiers)
+    if single_given and isinstance(path_or_buffer, (str, Path)) and Path(path_or_buffer).is_dir():
+        tables = _find_tables(Path(path_or_buffer))
+        return load(**tables, allow_identifiers=allow_identifiers, sheet=sheet)
+    raw = read_table(path_or_buffer, "file", sheet=sheet, number_columns=_NUMBER_READ) if single_given else None
+    by_sheet = {str(k).strip().lower(): k for k in raw.sheets} if raw is not None else {}
+    if raw is not None and "assessments" in by_sheet:
+        # A workbook with sheets named assessments (infusions, patients): the three-table form.
+        raw.notes.clear()
+        sheets = {t: sheet_table(raw, by_sheet[t], t) for t in ("assessments", "infusions", "patients")
+                  if t in by_sheet}
+        source = raw.name
+        a_table, i_table, p_table = _three_tables(report, sheets)
+    elif raw is not None:
+        source = raw.name
+        a_table, i_table, p_table = _split_single(report, raw)
+    else:
+        raws = {}
+        for name, given in (("assessments", assessments), ("infusions", infusions), ("patients", patients)):
+            if given is not None:
+                raws[name] = read_table(given, name, sheet=sheet, number_columns=_NUMBER_READ)
+        source = ", ".join(raw.name for raw in raws.values())
+        a_table, i_table, p_table = _three_tables(report, raws)
+    if report.identifying_contract_column:
+        # Stop here: later messages quote patient ids, instruments and values of contract columns.
+        raise _error(report, a_table.raw)
+    for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table) if t is not None}.values():
+        for note in raw_table.notes:
+            report.warn("reading", note + ".", 1, table="file")
+    return _validate(report, a_table, i_table, p_table, source)
+
+
+def _three_tables(report: _Report, raws: dict[str, RawTable]) -> tuple[_Table, _Table | None, _Table | None]:
+    """Column names and identifier checks of the three-table form (infusions, patients optional)."""
+    a_table = _prepare(report, raws["assessments"], "assessments", _ASSESSMENT_MAP,
+                       set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS), {"assessment_date"})
+    i_table = _prepare(report, raws["infusions"], "infusions", _INFUSION_MAP,
+                       set(INFUSION_COLUMNS) | set(TIME_COLUMNS), {"infusion_date"}) if "infusions" in raws else None
+    p_table = _prepare(report, raws["patients"], "patients", _PATIENT_MAP, set(PATIENT_COLUMNS), set()) \
+        if "patients" in raws else None
+    return a_table, i_table, p_table
+
+
+def load_sample(form: str = "tables") -> OutcomeData:
+    """The bundled simulated sample (``data/sample/``, see its README), validated like user data.
+
+    form : "tables" (assessments.csv, infusions.csv, patients.csv) or "single" (single_file.csv).
+    """
+    if form == "tables":
+        return load(assessments=SAMPLE_DIR / "assessments.csv", infusions=SAMPLE_DIR / "infusions.csv",
+                    patients=SAMPLE_DIR / "patients.csv")
+    if form == "single":
+        return load(SAMPLE_DIR / "single_file.csv")
+    raise ValueError(f"form must be 'tables' or 'single', not {form!r}.")
+
+
+def _find_tables(directory: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        stem = path.stem.lower()
+        if stem in {"assessments", "infusions", "patients"} and path.suffix.lower() in \
+                {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq"}:
+            found.setdefault(stem, path)
+    if "assessments" not in found:
+        raise DataError(problems_frame([{"table": "assessments", "row": pd.NA, "column": "", "value": "",
+                                         "message": f"{directory} has no assessments file (assessments.csv, "
+                                                    ".xlsx or .parquet)."}]),
+                        headline=f"{directory} cannot be loaded.")
+    return found
+
+
+def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str], known: set[str],
+             date_columns: set[str]) -> _Table:
+    frame, _ = _rename(raw.frame, mapping)
+    frame = _screen_identifiers(report, raw, name, frame, known | set(PATIENT_COLUMNS), date_columns,
+                                {"instrument", "route", "diagnosis", "sex"})
+    return _Table(frame, raw, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Single-file form
+
+
+_ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date"}
+_INFUSION_LEVEL = {"dose_mg_per_kg", "route", "duration_min", "infusion_date"} | set(INFUSION_TIME_COLUMNS)
+_PATIENT_LEVEL = {"age", "sex", "diagnosis"}
+
+
+_VOCABULARIES = {"route": _ROUTE_WORDS, "diagnosis": _DIAGNOSIS_WORDS}
+
+
+def _value_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (-1 = missing), for equality tests within groups;
+    routes and diagnoses are compared after normalisation ('iv' = 'IV' = 'intravenous')."""
+    words = _VOCABULARIES.get(str(values.name))
+    if words is not None:
+        labels = _text(values)
+        normal = [words.get(_key(c), c) for c in labels.categories]
+        remap = np.append(pd.factorize(np.asarray(normal, dtype=object))[0], -1)
+        return remap[np.where(labels.codes >= 0, labels.codes, len(normal))].astype(np.int64)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64)
+    array = values.to_numpy()
+    if array.dtype.kind == "O":
+        array = np.array([_label(v) for v in array], dtype=object) if len(array) < 10_000 else \
+            pd.Series(array).map(_label).to_numpy(dtype=object)
+    return pd.factorize(array, use_na_sentinel=True)[0].astype(np.int64)
+
+
+class _Groups:
+    """Rows grouped by an integer code (-1 = no group), for per-group reductions in O(n).
+
+    Rows are put in group order once (no sort at all when the file is already grouped, the usual
+    case); each reduction is then a ``reduceat`` over contiguous runs.
+    """
+
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        codes = np.asarray(codes, dtype=np.int64)
+        self.n_groups = n_groups
+        self.length = len(codes)
+        self.order = None if len(codes) < 2 or bool(np.all(codes[1:] >= codes[:-1])) \
+            else np.argsort(codes, kind="stable")
+        ordered = codes if self.order is None else codes[self.order]
+        self.offset = int(np.searchsorted(ordered, 0))  # rows without a group come first
+        ordered = ordered[self.offset:]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) \
+            else np.array([], dtype=np.int64)
+        self.group = ordered[self.starts] if len(ordered) else np.array([], dtype=np.int64)
+
+    def _arrange(self, values: np.ndarray) -> np.ndarray:
+        return (values if self.order is None else values[self.order])[self.offset:]
+
+    def varying(self, values: pd.Series) -> np.ndarray:
+        """Groups in which ``values`` takes more than one non-missing value."""
+        if not len(self.starts):
+            return np.array([], dtype=np.int64)
+        codes = self._arrange(_value_codes(values))
+        high = np.maximum.reduceat(codes, self.starts)
+        low = np.minimum.reduceat(np.where(codes < 0, np.iinfo(np.int64).max, codes), self.starts)
+        return self.group[(high >= 0) & (high > low)]
+
+    def first(self, valid: np.ndarray | None = None) -> np.ndarray:
+        """Row position of the first (``valid``) row of each group; -1 when there is none."""
+        out = np.full(self.n_groups, -1, dtype=np.int64)
+        if not len(self.starts):
+            return out
+        rows = (np.arange(self.length, dtype=np.int64) if self.order is None else self.order)[self.offset:]
+        if valid is None:
+            out[self.group] = rows[self.starts]
+            return out
+        never = np.iinfo(np.int64).max
+        firsts = np.minimum.reduceat(np.where(self._arrange(valid), rows, never), self.starts)
+        found = firsts != never
+        out[self.group[found]] = firsts[found]
+        return out
+
+
+def _take_first(frame: pd.DataFrame, columns: list[str], groups: _Groups) -> pd.DataFrame:
+    """One row per group: each column's first non-missing value in the group."""
+    out = {}
+    for column in columns:
+        series = frame[column]
+        first = groups.first(series.notna().to_numpy())
+        taken = series.iloc[np.maximum(first, 0)].reset_index(drop=True)
+        out[column] = taken.where(pd.Series(first >= 0), None if taken.dtype == object else np.nan) \
+            if (first < 0).any() else taken
+    return pd.DataFrame(out)
+
+
+def _split_single(report: _Report, raw: RawTable) -> tuple[_Table, _Table | None, _Table | None]:
+    frame, _ = _rename(raw.frame, _SINGLE_MAP)
+    known = _ASSESSMENT_LEVEL | _INFUSION_LEVEL | _PATIENT_LEVEL
+    frame = _screen_identifiers(report, raw, "file", frame, known, {"assessment_date", "infusion_date"},
+                                {"instrument", "route", "diagnosis", "sex"})
+    extras = [c for c in frame.columns if c not in known and c != "source_row"]
+    if "patient_id" not in frame.columns:
+        return _Table(frame, raw, "file"), None, None
+    patient = _text(frame["patient_id"])
+    frame["patient_id"] = pd.Series(patient, index=frame.index)
+    codes = patient.codes.astype(np.int64)
+    n_patients = len(patient.categories)
+    rows = _source_rows(frame)
+
+    patient_columns = [c for c in ("age", "sex", "diagnosis") if c in frame.columns]
+    covariates, kept = [], []
+    by_patient = _Groups(codes, n_patients)
+    for column in extras:
+        (covariates if len(by_patient.varying(frame[column])) == 0 else kept).append(column)
+    first_row = by_patient.first()
+    for column in patient_columns:
+        varying = by_patient.varying(frame[column])
+        if len(varying):
+            ids = [str(patient.categories[c]) for c in varying]
+            first_rows = [int(rows[first_row[c]]) for c in varying[:5]]
+            report.add(raw, "patients", f"{column!r} is a patient-level column but varies within "
+                       f"{len(ids)} patient(s): {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''} "
+                       f"(first rows of these patients: {', '.join(map(str, first_rows))}). Give each patient "
+                       "one value.", column=column, row=first_rows[0])
+    if extras:
+        parts = []
+        if covariates:
+            parts.append(f"{', '.join(map(repr, covariates))} (constant within each patient) became patient "
+                         "covariates")
+        if kept:
+            parts.append(f"{', '.join(map(repr, kept))} (varying within patients) were kept on the "
+                         "assessments table")
+        report.warn("extra_columns", f"Columns not in the data contract: {'; '.join(parts)}.", len(extras),
+                    table="file")
+
+    patients_frame = None
+    if patient_columns or covariates:
+        patients_frame = _take_first(frame, [*patient_columns, *covariates], by_patient)
+        patients_frame.insert(0, "patient_id", pd.Series(patient.categories, dtype=object))
+        patients_frame["source_row"] = rows[first_row]
+
+    infusion_columns = [c for c in frame.columns if c in _INFUSION_LEVEL]
+    infusions_frame = None
+    if infusion_columns:
+        infusions_frame = _single_infusions(report, raw, frame, patient, infusion_columns)
+    assessment_columns = [c for c in frame.columns if c in _ASSESSMENT_LEVEL or c in kept or c == "source_row"]
+    a_table = _Table(frame[assessment_columns], raw, "assessments")
+    p_table = _Table(patients_frame, raw, "patients") if patients_frame is not None else None
+    i_table = _Table(infusions_frame, raw, "infusions") if infusions_frame is not None else None
+    return a_table, i_table, p_table
+
+
+def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patient: pd.Categorical,
+                      infusion_columns: list[str]) -> pd.DataFrame:
+    """One row per (patient, infusion) from the infusion-level columns of the single-file form."""
+    codes = patient.codes.astype(np.int64)
+    rows = _source_rows(frame)
+    time_columns = [c for c in INFUSION_TIME_COLUMNS if c in frame.columns]
+    if "infusion_number" in frame.columns:
+        number, _ = _number(frame["infusion_number"], raw.decimal_comma)
+    elif time_columns or "infusion_date" in frame.columns:
+        start_column = time_columns[0] if time_columns else "infusion_date"
+        if start_column == "infusion_date":
+            dates = _dates(report, raw, "infusions", frame["infusion_date"], "infusion_date", rows, required=False)
+            start = dates.astype("int64").astype(float)
+            start[np.isnat(dates)] = np.nan
+        else:
+            start, _ = _number(frame[start_column], raw.decimal_comma)
+        number = pd.DataFrame({"p": codes, "t": start}).groupby("p")["t"].rank(method="dense").to_numpy()
+        report.warn("infusion_numbers_derived", f"{raw.name} has no infusion_number column: infusions were "
+                    f"numbered by their start ({start_column}) within each patient.", len(frame), table="infusions")
+    else:
+        number = np.ones(len(frame))
+        report.warn("one_infusion_per_patient", f"{raw.name} has infusion columns "
+                    f"({', '.join(infusion_columns)}) but no infusion_number or infusion start: each patient is "
+                    "taken to have had one infusion, at time 0.", len(frame), table="infusions")
+    keep = (codes >= 0) & ~np.isnan(number) & (number >= 1) & (number == np.round(number))
+    key = codes * (int(np.nanmax(number, initial=0)) + 2) + np.nan_to_num(number).astype(np.int64)
+    groups = np.full(len(frame), -1, dtype=np.int64)
+    kept_groups, uniques = pd.factorize(key[keep])
+    groups[keep] = kept_groups
+    n_groups = len(uniques)
+    by_infusion = _Groups(groups, n_groups)
+    first = by_infusion.first()
+    for column in infusion_columns:
+        varying = by_infusion.varying(frame[column])
+        if len(varying):
+            where = ", ".join(f"patient {patient.categories[codes[first[g]]]} infusion {_show(number[first[g]])}"
+                              for g in varying[:5])
+            report.add(raw, "infusions", f"{column!r} describes an infusion but takes different values within "
+                       f"{len(varying)} infusion(s): {where}{' ...' if len(varying) > 5 else ''}. Give one value "
+                       "per patient and infusion_number.", column=column, row=int(rows[first[varying[0]]]))
+    sub = _take_first(frame, infusion_columns, by_infusion)
+    sub.insert(0, "patient_id", frame["patient_id"].iloc[first].reset_index(drop=True))
+    sub["infusion_number"] = number[first]
+    sub["source_row"] = rows[first]
+    sub = sub.rename(columns={c: c.replace("infusion_", "", 1) for c in time_columns})
+    if not time_columns and "infusion_date" not in sub.columns:
+        later = sub["infusion_number"] > 1
+        if later.any():
+            report.add(raw, "infusions", f"{raw.name} describes {int(sub['infusion_number'].max())} infusions for some "
+                       "patients but gives no infusion start times: add infusion_time_hours (the start of the "
+                       "infusion each row follows, in hours since the patient's first infusion) or "
+                       "infusion_date.", column="infusion_time_hours", row=int(sub["source_row"][later].iloc[0]))
+            sub = sub.loc[~later].reset_index(drop=True)
+        sub["time_hours"] = 0.0
+    return sub
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of the assembled tables
+
+
+def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table: _Table | None,
+              source: str) -> OutcomeData:
+    cols = _assessments(report, a_table)
+    inf = None
+    if i_table is not None:
+        inf = _infusions(report, i_table, TIME_COLUMNS, "infusion_date")
+    pat = _patients(report, p_table) if p_table is not None else None
+    if cols is None:
+        raise _error(report, a_table.raw)
+
+    patient_codes = cols["patient_id"].codes
+    patient_ids = cols["patient_id"].categories
+    instrument_codes, instrument_names = cols["instrument"]
+    rows = cols["source_row"]
+
+    # Calendar dates -> hours since each patient's first infusion.
+    first_infusion_date = None
+    if inf is not None and "dates" in inf and "patient_id" in inf:
+        dates = inf["dates"]
+        ns = dates.astype("int64").astype("float64")
+        ns[np.isnat(dates)] = np.nan
+        ipc = inf["patient_id"].codes
+        first = pd.Series(ns).groupby(ipc).transform("min").to_numpy()
+        inf["time_hours"] = (ns - first) / 3.6e12
+        first_infusion_date = pd.Series(ns).groupby(np.asarray(inf["patient_id"]).astype(object)).min()
+        report.warn("dates_converted", f"Calendar dates of infusions ({i_table.raw.name}) were converted to "
+                    "hours since each patient's first infusion and removed.", len(dates), table="infusions")
+    if "dates" in cols:
+        if first_infusion_date is None:
+            report.add(a_table.raw, a_table.name, "Assessment times are given as calendar dates, but there are "
+                       "no infusion dates to measure them from: add infusion dates (infusion_date) or give "
+                       "times relative to the first infusion (time_hours, time_min or time_days).",
+                       column="assessment_date")
+            cols["time_hours"] = np.full(len(rows), np.nan)
+            cols["time_bad"] = np.ones(len(rows), dtype=bool)
+        else:
+            ns = cols["dates"].astype("int64").astype("float64")
+            ns[np.isnat(cols["dates"])] = np.nan
+            origin = pd.Series(np.asarray(cols["patient_id"]).astype(object)).map(first_infusion_date)
+            hours = (ns - origin.to_numpy(dtype="float64")) / 3.6e12
+            no_origin = np.flatnonzero(np.isnan(hours) & ~np.isnan(ns))
+            report.add_rows(a_table.raw, a_table.name, "assessment_date", rows[no_origin],
+                            [""] * len(no_origin), lambda _: "the patient has no infusion date to measure "
+                            "this date from.", "ratings without an infusion date")
+            cols["time_hours"] = hours
+            cols["time_bad"] = np.isnan(hours)
+            report.warn("dates_converted", f"Calendar dates of assessments ({a_table.raw.name}) were converted "
+                        "to hours since each patient's first infusion and removed.", len(ns))
+
+    _check_scores(report, a_table, cols)
+    score = cols["score"]
+    time_hours = cols.get("time_hours", np.full(len(rows), np.nan))
+    item = cols["item"]
+
+    # Rows with an empty score are dropped (listed).
+    empty_score = np.isnan(score) & ~cols["score_bad"]
+    keep = ~empty_score
+    if empty_score.any():
+        where = np.flatnonzero(empty_score)
+        report.warn("empty_score", f"{len(where)} row(s) with an empty score were dropped ({_numbering_note(a_table.raw)}"
+                    f"): rows {_row_list(rows[where], 10)}.", len(where), rows=rows[where],
+                    patient_ids=_unique_labels(cols["patient_id"], where))
+
+    # Duplicates: same patient, instrument, item and time.
+    item_key = np.where(np.isnan(item), -1.0, item)
+    order = np.lexsort((item_key, time_hours, instrument_codes, patient_codes))
+    order = order[keep[order]]
+    s_p, s_i = patient_codes[order], instrument_codes[order]
+    s_t, s_item, s_score = time_hours[order], item_key[order], score[order]
+    same = (s_p[1:] == s_p[:-1]) & (s_i[1:] == s_i[:-1]) & (s_t[1:] == s_t[:-1]) & (s_item[1:] == s_item[:-1]) \
+        & ~np.isnan(s_t[1:]) & (s_p[1:] >= 0) & (s_i[1:] >= 0)
+    identical = same & (s_score[1:] == s_score[:-1])
+    conflict = same & (s_score[1:] != s_score[:-1])
+    drop_positions = order[1:][identical]
+    if len(drop_positions):
+        keep[drop_positions] = False
+        report.warn("identical_duplicates", f"{len(drop_positions)} row(s) repeat another row exactly (same "
+                    f"patient, instrument, item, time and score) and were dropped: rows "
+                    f"{_row_list(np.sort(rows[drop_positions]), 10)} ({_numbering_note(a_table.raw)}).",
+                    len(drop_positions), rows=np.sort(rows[drop_positions]),
+                    patient_ids=_unique_labels(cols["patient_id"], drop_positions))
+    for k in np.flatnonzero(conflict)[:MAX_ROWS_PER_CHECK]:
+        first_pos, second_pos = order[k], order[k + 1]
+        what = "item " + _show(item[second_pos]) + " of " if not np.isnan(item[second_pos]) else ""
+        report.add(a_table.raw, a_table.name, f"patient {patient_ids[patient_codes[second_pos]]} has {what}"
+                   f"{instrument_names[instrument_codes[second_pos]]} rated twice at {_show(time_hours[second_pos])} "
+                   f"h with different scores ({_show(score[first_pos])} in row {rows[first_pos]}, "
+                   f"{_show(score[second_pos])} in row {rows[second_pos]}).", column="score",
+                   row=int(rows[second_pos]), value=_show(score[second_pos]))
+    if conflict.sum() > MAX_ROWS_PER_CHECK:
+        report.add(a_table.raw, a_table.name, f"... and {int(conflict.sum()) - MAX_ROWS_PER_CHECK} more ratings "
+                   "repeated with different scores.", column="score")
+
+    # Infusions: build, check numbering and times, or assume one IV infusion at 0.
+    infusions_out = _build_infusions(report, i_table, inf, cols) if inf is not None else None
+    patients_out = _build_patients(report, p_table, pat) if pat is not None else None
+
+    # Cross-table references.
+    used = np.bincount(patient_codes[patient_codes >= 0], minlength=len(patient_ids)) > 0
+    assessed = pd.Index(np.asarray(patient_ids, dtype=object)[used].astype(str))
+    if patients_out is not None and p_table is not None and p_table.raw is not a_table.raw:
+        missing = assessed.difference(pd.Index(patients_out["patient_id"].astype(str)))
+        _report_missing(report, a_table, cols, missing, "is not in the patients table")
+        if infusions_out is not None:
+            missing_inf = pd.Index(infusions_out["patient_id"].astype(str).unique()).difference(
+                pd.Index(patients_out["patient_id"].astype(str)))
+            for pid in missing_inf[:MAX_ROWS_PER_CHECK]:
+                report.add(i_table.raw, "infusions", f"patient {pid} has infusions but is not in the patients "
+                           "table.", column="patient_id", value=pid)
+        unassessed = pd.Index(patients_out["patient_id"].astype(str)).difference(assessed)
+        if len(unassessed):
+            report.warn("patients_without_assessments", f"{len(unassessed)} patient(s) in the patients table have "
+                        f"no ratings: {', '.join(unassessed[:10])}{' ...' if len(unassessed) > 10 else ''}.",
+                        len(unassessed), table="patients", patient_ids=unassessed)
+    if infusions_out is not None and i_table is not None and i_table.raw is not a_table.raw:
+        missing = assessed.difference(pd.Index(infusions_out["patient_id"].astype(str).unique()))
+        _report_missing(report, a_table, cols, missing, "has ratings but no infusions in the infusions table")
+    elif infusions_out is not None:
+        missing = assessed.difference(pd.Index(infusions_out["patient_id"].astype(str).unique()))
+        if len(missing):
+            report.warn("patients_without_infusions", f"{len(missing)} patient(s) have ratings but no row with an "
+                        f"infusion_number, so no infusion: {', '.join(missing[:10])}"
+                        f"{' ...' if len(missing) > 10 else ''}.", len(missing), table="infusions",
+                        patient_ids=missing[:1000])
+
+    if report.problems:
+        raise _error(report, a_table.raw)
+
+    # Assemble assessments, sorted by patient, instrument, time and item (the order used above).
+    positions = order[keep[order]]
+    assessments = pd.DataFrame({
+        "patient_id": _string_series(cols["patient_id"][positions]),
+        "instrument": _string_series(pd.Categorical.from_codes(instrument_codes[positions],
+                                                               categories=instrument_names)),
+        "item": _integers(item[positions]),
+        "score": score[positions].astype("float64"),
+        "time_hours": time_hours[positions].astype("float64"),
+        "visit": _string_series(cols["visit"][positions]) if cols["visit"] is not None
+        else pd.Series(pd.NA, index=range(len(positions)), dtype="string"),
+        "infusion_number": _integers(cols["infusion_number"][positions]),
+        "source_row": rows[positions].astype("int64"),
+    })
+    for column in cols["extras"].columns:
+        assessments[column] = _plain(cols["extras"][column].iloc[positions].reset_index(drop=True),
+                                     a_table.raw.decimal_comma)
+
+    if infusions_out is None:
+        infusions_out = pd.DataFrame({
+            "patient_id": pd.Series(assessed, dtype="string"),
+            "infusion_number": np.ones(len(assessed), dtype="int64"),
+            "time_hours": np.zeros(len(assessed)),
+            "dose_mg_per_kg": np.full(len(assessed), np.nan),
+            "route": pd.Series(["IV"] * len(assessed), dtype="string"),
+            "duration_min": np.full(len(assessed), np.nan),
+        })
+        report.warn("assumed_infusion", f"No infusion data given: one IV infusion at time 0 was assumed for each "
+                    f"of the {len(assessed)} patients (dose unknown).", len(assessed), table="infusions",
+                    patient_ids=assessed[:1000])
+    if patients_out is None:
+        patients_out = pd.DataFrame({"patient_id": pd.Series(assessed, dtype="string")})
+    for column, dtype in PATIENT_COLUMNS.items():
+        if column not in patients_out.columns:
+            patients_out[column] = pd.Series(pd.NA if dtype == "string" else np.nan,
+                                             index=patients_out.index, dtype=dtype)
+    patients_out = patients_out[list(PATIENT_COLUMNS) + [c for c in patients_out.columns
+                                                         if c not in PATIENT_COLUMNS]]
+
+    _baseline_warnings(report, positions, patient_codes, patient_ids, instrument_codes, instrument_names,
+                       time_hours, item)
+    return OutcomeData(assessments=assessments, infusions=infusions_out.reset_index(drop=True),
+                       patients=patients_out.sort_values("patient_id", kind="stable").reset_index(drop=True),
+                       warnings=tuple(report.warnings), source=source)
+
+
+def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Whole numbers held as floats (NaN = missing) -> nullable Int64."""
+    missing = np.isnan(values)
+    filled = values.copy()
+    filled[missing] = 0
+    data = filled.astype(np.int64)
+    return pd.arrays.IntegerArray(data, missing, copy=False)
+
+
+_TOP_CODED_AGE = re.compile(r"\s*(?:90\s*\+|>\s*89|>=\s*90|≥\s*90|90\s*(?:or|and)\s*(?:older|over|above))\s*",
+                            re.IGNORECASE)
+_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _plain(series: pd.Series, decimal_comma: bool = False) -> pd.Series:
+    """An extra (user) column as output: numbers when every value is a plain number (no leading
+    zeros, so codes like 007 stay text), else text."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in {"string", "empty"}:
+            return series.astype("string")
+        return series
+    categories = pd.Index(series.cat.categories)
+    if len(categories) and categories.inferred_type == "string" and \
+            categories.str.strip().str.fullmatch(_PLAIN_NUMBER).all() and \
+            (decimal_comma or not categories.str.contains(",", regex=False).any()):
+        return pd.Series(_number(series, decimal_comma)[0], index=series.index)
+    return series.astype(object).where(series.notna(), None).astype("string")
+
+
+def _unique_labels(values: pd.Categorical, positions: np.ndarray) -> list[str]:
+    codes = np.unique(values.codes[positions])
+    return [str(values.categories[c]) for c in codes if c >= 0][:1000]
+
+
+def _report_missing(report: _Report, t: _Table, cols: dict[str, Any], missing: pd.Index, what: str) -> None:
+    if not len(missing):
+        return
+    codes = cols["patient_id"].codes
+    categories = cols["patient_id"].categories
+    for pid in missing[:MAX_ROWS_PER_CHECK]:
+        first = int(cols["source_row"][np.flatnonzero(codes == categories.get_loc(pid))[0]])
+        report.add(t.raw, t.name, f"patient {pid} {what}.", column="patient_id", row=first, value=pid)
+    if len(missing) > MAX_ROWS_PER_CHECK:
+        report.add(t.raw, t.name, f"... and {len(missing) - MAX_ROWS_PER_CHECK} more patients that {what}.",
+                   column="patient_id")
+
+
+def _build_infusions(report: _Report, t: _Table, inf: dict[str, Any], cols: dict[str, Any]) -> pd.DataFrame | None:
+    if "patient_id" not in inf or "infusion_number" not in inf or "time_hours" not in inf:
+        return None
+    patient = inf["patient_id"]
+    codes = patient.codes
+    number = inf["infusion_number"]
+    time_hours = inf["time_hours"]
+    rows = inf["source_row"]
+    usable = (codes >= 0) & ~inf["number_bad"]
+    order = np.lexsort((number, codes))
+    order = order[usable[order]]
+    s_codes, s_number, s_time = codes[order], number[order], time_hours[order]
+    new_patient = np.r_[True, s_codes[1:] != s_codes[:-1]] if len(order) else np.array([], dtype=bool)
+    start = np.maximum.accumulate(np.where(new_patient, np.arange(len(order)), 0)) if len(order) else new_patient
+    expected = np.arange(len(order)) - start + 1
+    wrong_patients = np.unique(s_codes[s_number != expected])
+    for code in wrong_patients[:MAX_ROWS_PER_CHECK]:
+        numbers = s_number[s_codes == code]
+        first_row = int(rows[order][s_codes == code][0])
+        report.add(t.raw, t.name, f"infusion numbers of patient {patient.categories[code]} are "
+                   f"{', '.join(_show(x) for x in numbers[:12])}; expected 1, 2, ... {len(numbers)} (each once, "
+                   "no gaps).", column="infusion_number", row=first_row)
+    if len(wrong_patients) > MAX_ROWS_PER_CHECK:
+        report.add(t.raw, t.name, f"... and {len(wrong_patients) - MAX_ROWS_PER_CHECK} more patients with wrongly "
+                   "numbered infusions.", column="infusion_number")
+    first_not_zero = np.flatnonzero((s_number == 1) & ~np.isnan(s_time) & (np.abs(s_time) > 1e-9))
+    report.add_rows(t.raw, t.name, "time_hours", rows[order][first_not_zero],
+                    [(patient.categories[s_codes[i]], s_time[i]) for i in first_not_zero[:MAX_ROWS_PER_CHECK]],
+                    lambda v: f"the first infusion of patient {v[0]} starts at {_show(v[1])} h; the first infusion "
+                              "must start at 0 (all times are measured from it).", "first infusions not at 0")
+    not_increasing = np.flatnonzero(~new_patient & (np.r_[np.inf, np.diff(s_time)] <= 0)) if len(order) else []
+    report.add_rows(t.raw, t.name, "time_hours", rows[order][not_increasing],
+                    [(patient.categories[s_codes[i]], s_number[i]) for i in not_increasing[:MAX_ROWS_PER_CHECK]],
+                    lambda v: f"infusion {_show(v[1])} of patient {v[0]} does not start after the previous one.",
+                    "infusions out of order")
+    n = len(order)
+    frame = pd.DataFrame({
+        "patient_id": _string_series(patient[order]),
+        "infusion_number": s_number.astype("int64") if n and not np.isnan(s_number).any() else
+        np.nan_to_num(s_number).astype("int64"),
+        "time_hours": s_time.astype("float64"),
+        "dose_mg_per_kg": inf["dose_mg_per_kg"][order] if "dose_mg_per_kg" in inf else np.full(n, np.nan),
+        "route": pd.Series(inf["route"][order], dtype="string") if "route" in inf
+        else pd.Series(["IV"] * n, dtype="string"),
+        "duration_min": inf["duration_min"][order] if "duration_min" in inf else np.full(n, np.nan),
+    })
+    if "route" not in inf:
+        report.warn("assumed_route", f"{t.raw.name} has no route column: every infusion is taken to be IV.", n,
+                    table="infusions")
+    if "dose_mg_per_kg" not in inf:
+        report.warn("dose_missing", f"{t.raw.name} has no dose_mg_per_kg column: doses are unknown.", n,
+                    table="infusions")
+    for column in inf["extras"].columns:
+        if column != "patient_id":
+            frame[column] = _plain(inf["extras"][column].iloc[order].reset_index(drop=True), t.raw.decimal_comma)
+    return frame
+
+
+def _patients(report: _Report, t: _Table) -> dict[str, Any]:
+    frame, raw, name = t.frame, t.raw, t.name
+    rows = _source_rows(frame)
+    out: dict[str, Any] = {"source_row": rows}
+    known = set(PATIENT_COLUMNS)
+    missing = _require(report, raw, name, frame, ("patient_id",), known)
+    if "patient_id" not in missing:
+        patient = _text(frame["patient_id"])
+        empty = np.flatnonzero(patient.codes < 0)
+        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
+                        lambda _: "patient_id is empty.", "patient_id is empty")
+        out["patient_id"] = patient
+    if "age" in frame.columns:
+        ages = frame["age"]
+        if not pd.api.types.is_numeric_dtype(ages.dtype) or isinstance(ages.dtype, pd.CategoricalDtype):
+            # Safe Harbor exports write the top-coded age as "90+" or ">89".
+            text = ages.astype(object)
+            top_coded = text.map(lambda v: isinstance(v, str) and bool(_TOP_CODED_AGE.fullmatch(v)))
+            ages = text.where(~top_coded.astype(bool), 90)
+        age, bad = _number(ages, raw.decimal_comma)
+        bad |= (age < 0) | (age > 120)
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, name, "age", rows[where], _raw_values(frame["age"], where),
+                        lambda v: f"age {_show(v)!r} is not a number of years between 0 and 120.", "invalid ages")
+        old = np.flatnonzero(~bad & (age > 90))  # 90 itself is Safe Harbor's "90 or older" category
+        if len(old):
+            if report.allow_identifiers:
+                report.warn("identifiers_allowed", f"{len(old)} patient(s) older than 89: ages above 89 are "
+                            "identifiers under HIPAA Safe Harbor (accepted because allow_identifiers=True).",
+                            len(old), table=name, rows=rows[old])
+            else:
+                report.add_rows(raw, name, "age", rows[old], ["9x"] * len(old),
+                                lambda _: "ages above 89 identify people (HIPAA Safe Harbor): record every age of 90 "
+                                          "or more as 90 (meaning 90 or older).",
+                                "ages above 89")
+        out["age"] = age
+    if "sex" in frame.columns:
+        out["sex"] = _text(frame["sex"])
+    if "diagnosis" in frame.columns:
+        out["diagnosis"] = _vocabulary(report, t, "diagnosis", _DIAGNOSIS_WORDS, DIAGNOSES, "diagnosis",
+                                       empty_is_problem=False)
+    extras = [c for c in frame.columns if c not in known and c != "source_row"]
+    out["extras"] = frame[extras]
+    return out
+
+
+def _build_patients(report: _Report, t: _Table, pat: dict[str, Any]) -> pd.DataFrame | None:
+    if "patient_id" not in pat:
+        return None
+    patient = pat["patient_id"]
+    rows = pat["source_row"]
+    frame = pd.DataFrame({"patient_id": _string_series(patient)})
+    if "age" in pat:
+        frame["age"] = pat["age"]
+    if "sex" in pat:
+        frame["sex"] = _string_series(pat["sex"])
+    if "diagnosis" in pat:
+        frame["diagnosis"] = pd.Series(pat["diagnosis"], dtype="string")
+    for column in pat["extras"].columns:
+        frame[column] = _plain(pat["extras"][column].reset_index(drop=True), t.raw.decimal_comma)
+    duplicated = frame.duplicated("patient_id", keep=False).to_numpy() & (patient.codes >= 0)
+    if duplicated.any():
+        identical = frame.duplicated(keep="first").to_numpy() & duplicated
+        dropped = np.flatnonzero(identical)
+        frame_unique = frame.loc[~identical]
+        conflicts = frame_unique.duplicated("patient_id", keep=False).to_numpy()
+        for pid, group in frame_unique.loc[conflicts].groupby("patient_id", sort=True):
+            positions = group.index.to_numpy()[:MAX_ROWS_PER_CHECK]
+            report.add(t.raw, t.name, f"patient {pid} appears in {len(group)} rows with different values (rows "
+                       f"{_row_list(rows[positions])}); give one row per patient.", column="patient_id",
+                       row=int(rows[positions[0]]), value=pid)
+        if len(dropped):
+            report.warn("identical_duplicates", f"{len(dropped)} row(s) of the patients table repeat another row "
+                        f"exactly and were dropped: rows {_row_list(rows[dropped], 10)}.", len(dropped),
+                        table="patients", rows=rows[dropped])
+        frame = frame_unique
+    return frame.reset_index(drop=True)
+
+
+def _baseline_warnings(report: _Report, positions: np.ndarray, patient_codes: np.ndarray, patient_ids: pd.Index,
+                       instrument_codes: np.ndarray, instrument_names: pd.Index, time_hours: np.ndarray,
+                       item: np.ndarray) -> None:
+    """Warn about patients with no total-score rating at or before time 0, per instrument.
+    ``positions`` are the kept rows sorted by patient, instrument and time."""
+    totals = positions[np.isnan(item[positions])]
+    p, i, t = patient_codes[totals], instrument_codes[totals], time_hours[totals]
+    if not len(totals):
+        return
+    starts = np.flatnonzero(np.r_[True, (p[1:] != p[:-1]) | (i[1:] != i[:-1])])
+    lacking = starts[t[starts] > 0]
+    for code in np.unique(i[lacking]):
+        ids = [str(patient_ids[c]) for c in p[lacking][i[lacking] == code]]
+        report.warn("no_baseline", f"{len(ids)} patient(s) have no {instrument_names[code]} rating at or before "
+                    f"the first infusion (time 0), so no baseline: {', '.join(ids[:10])}"
+                    f"{' ...' if len(ids) > 10 else ''}. They are excluded from change-from-baseline analyses.",
+                    len(ids), patient_ids=ids)
+
+
+def _error(report: _Report, raw: RawTable) -> DataError:
+    # Whole-column and whole-file problems first, then by row; the order of checks otherwise.
+    tables = {"file": 0, "assessments": 1, "infusions": 2, "patients": 3}
+    ordered = sorted(report.problems, key=lambda p: (p["row"] is not pd.NA, tables.get(p["table"], 4),
+                                                     0 if p["row"] is pd.NA else p["row"]))
+    problems = problems_frame([{k: v for k, v in p.items() if k != "location"} for p in ordered])
+    problems["location"] = [p["location"] for p in ordered]
+    n = len(problems)
+    headline = (f"The data cannot be loaded: {n} problem(s) found. Rows are numbered as in your file "
+                f"({_numbering_note(raw)}). Nothing was loaded; fix these and load again.")
+    return DataError(problems, headline=headline)

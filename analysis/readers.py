@@ -1,0 +1,338 @@
+"""Reading one user table from a path, a buffer, an upload or a DataFrame.
+
+The format is decided from the file's first bytes, not its extension (a PNG renamed ``.csv`` is
+refused as an image, a zip renamed ``.xlsx`` as a zip archive). Supported: CSV and TSV (delimiter
+among ``,`` ``;`` tab ``|`` and encoding among UTF-8, UTF-8 with BOM, Windows-1252/Latin-1
+detected; ``;``-separated files are read with decimal commas, as European Excel writes them),
+Excel ``.xlsx`` and Parquet.
+
+Row numbering: every table gets a ``source_row`` column, 1 = the first data row. In a CSV file
+or a spreadsheet with one header line, row N is line (spreadsheet row) N + 1; :func:`locate`
+writes both, e.g. "row 5 (line 6 of visits.csv)".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.contract import DataError, problems_frame
+
+__all__ = ["RawTable", "locate", "read_table", "sheet_table"]
+
+# Leading bytes of common non-table files, with what to call them in a message.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Excel (.xls) or Office file (save it as .xlsx or CSV)"),
+    (b"SQLite format 3", "an SQLite database"),
+    (b"\x7fELF", "a program"),
+    (b"{\\rtf", "an RTF document"),
+)
+# Text formats that are not tables (checked on the start of the text, ignoring case and spaces).
+_TEXT_MAGIC = (("<!doctype html", "a web page (HTML)"), ("<html", "a web page (HTML)"),
+               ("<?xml", "an XML document"), ("{", "a JSON document"), ("[", "a JSON document"))
+_DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+@dataclass
+class RawTable:
+    """A table as read, before validation.
+
+    frame : the columns as in the file plus ``source_row`` (int64, 1 = first data row).
+    name : what to call the file in messages (its file name, or "the DataFrame").
+    kind : "csv", "xlsx", "parquet" or "dataframe".
+    decimal_comma : numbers in text columns use a decimal comma (``;`` files).
+    notes : facts worth a warning (blank lines skipped, sheet chosen, ...).
+    """
+
+    frame: pd.DataFrame
+    name: str
+    kind: str
+    decimal_comma: bool = False
+    notes: list[str] = field(default_factory=list)
+    sheets: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+
+def locate(kind: str, name: str, row: int) -> str:
+    """Where a data row is, in the numbering a person sees (row 1 = first data row)."""
+    if kind == "csv":
+        return f"row {row} (line {row + 1} of {name})"
+    if kind == "xlsx":
+        return f"row {row} (spreadsheet row {row + 1} of {name})"
+    if kind == "dataframe":
+        return f"row {row} (position {row - 1} in the DataFrame, counting from 0)"
+    return f"row {row} (data row {row} of {name}, counting from 1)"
+
+
+def _fail(message: str, table: str, name: str) -> DataError:
+    return DataError(problems_frame([{"table": table, "row": pd.NA, "column": "", "value": "",
+                                      "message": message}]),
+                     headline=f"{name[:1].upper()}{name[1:]} cannot be read as a table.")
+
+
+def _source_bytes(source: Any) -> tuple[bytes, str, str]:
+    """(content, display name, lower-case extension) of a path or buffer."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        return path.read_bytes(), path.name, path.suffix.lower()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "the uploaded data", ""
+    name = str(getattr(source, "name", "") or "the uploaded file")
+    name = Path(name).name or name
+    if hasattr(source, "getvalue"):
+        content = source.getvalue()
+    elif hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            with contextlib.suppress(OSError, ValueError):
+                source.seek(0)
+        content = source.read()
+    else:
+        raise TypeError(f"Cannot read a table from {type(source).__name__}: pass a path, a file-like "
+                        "object, bytes or a pandas DataFrame.")
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    return bytes(content), name, Path(name).suffix.lower()
+
+
+def read_table(source: Any, table: str, *, sheet: str | int | None = None,
+               number_columns: frozenset[str] = frozenset()) -> RawTable:
+    """Read one table; raises DataError when it is empty, not a table, or unreadable.
+
+    In a text file, only ``number_columns`` (names compared after lower-casing and stripping) are
+    left to the reader's type inference; every other column is read as text, so that identifiers
+    and codes such as ``007`` or ZIP ``02139`` keep their leading zeros.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True).copy()
+        frame.columns = [str(c) for c in frame.columns]
+        object_columns = [] if frame.columns.duplicated().any() else \
+            [c for c in frame.columns if frame[c].dtype == "object"]
+        for column in object_columns:
+            try:
+                pd.unique(frame[column])
+            except TypeError:  # unhashable cells (lists, dicts): keep their text
+                frame[column] = [None if v is None else str(v) for v in frame[column]]
+        return _finish(RawTable(frame, "the DataFrame", "dataframe"), table)
+    content, name, extension = _source_bytes(source)
+    if not content.strip():
+        raise _fail(f"{name} is empty.", table, name)
+    head = content[:16]
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise _fail(f"{name} is {what}, not a table. Export the data as CSV, Excel (.xlsx) or "
+                        "Parquet.", table, name)
+    if head.startswith(b"PAR1"):
+        raw = _read_parquet(content, name, table)
+    elif head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        raw = _read_xlsx(content, name, table, sheet)
+    else:
+        if extension in {".xlsx", ".xlsm", ".xls", ".parquet", ".pq"}:
+            kind = "an Excel workbook" if extension.startswith(".xl") else "a Parquet file"
+            looks = "text" if b"\x00" not in content[:4096] else "an unknown binary format"
+            raise _fail(f"{name} is named like {kind} ({extension}) but its content is {looks}. "
+                        "Save it again in that format, or rename it to .csv if it is a CSV file.",
+                        table, name)
+        raw = _read_text(content, name, table, number_columns)
+    return _finish(raw, table)
+
+
+def _finish(raw: RawTable, table: str) -> RawTable:
+    frame = raw.frame
+    names = [str(c).strip() for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise _fail(f"{raw.name} has more than one column called {', '.join(map(repr, duplicated))}. "
+                    "Give every column a distinct name.", table, raw.name)
+    frame.columns = names
+    if len(frame.columns) == 0:
+        raise _fail(f"{raw.name} has no columns.", table, raw.name)
+    frame["source_row"] = np.arange(1, len(frame) + 1, dtype="int64")
+    # Rows with nothing in them (blank lines, empty spreadsheet rows) are not data.
+    blank = np.ones(len(frame), dtype=bool)
+    for column in frame.columns[:-1]:
+        blank &= frame[column].isna().to_numpy()
+        if not blank.any():
+            break
+    if blank.any():
+        raw.notes.append(f"{int(blank.sum())} blank row(s) skipped")
+        frame = frame.loc[~blank].reset_index(drop=True)
+    if len(frame) == 0:
+        raise _fail(f"{raw.name} has column names but no data rows.", table, raw.name)
+    raw.frame = frame
+    return raw
+
+
+def _read_parquet(content: bytes, name: str, table: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.ParquetFile(pa.BufferReader(content)).schema_arrow
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        arrow = pq.read_table(pa.BufferReader(content), read_dictionary=text)
+    except Exception as error:  # pyarrow raises several types for corrupt files
+        raise _fail(f"{name} looks like a Parquet file but cannot be read ({type(error).__name__}).",
+                    table, name) from None
+    return RawTable(_arrow_to_pandas(arrow), name, "parquet")
+
+
+def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:
+    """Arrow table -> pandas, text columns as categoricals (fast and small at millions of rows)."""
+    import pyarrow as pa
+
+    for i, column in enumerate(arrow.columns):
+        kind = column.type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind) \
+                or pa.types.is_dictionary(kind) and not pa.types.is_string(kind.value_type):
+            # Lists, structs and raw bytes are not table cells: keep them as their text.
+            column = pa.chunked_array([pa.array([None if v is None else str(v) for v in column.to_pylist()],
+                                                pa.string())])
+            kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            arrow = arrow.set_column(i, arrow.field(i).name, column.dictionary_encode())
+    # split_blocks: one block per column, no copy into consolidated 2-D blocks.
+    # ignore_metadata: nullable integers arrive as float64 (validation converts them anyway).
+    return arrow.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=True)
+
+
+def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -> RawTable:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = set(archive.namelist())
+    except zipfile.BadZipFile:
+        raise _fail(f"{name} looks like a zip archive but is damaged.", table, name) from None
+    if "xl/workbook.xml" not in members:
+        raise _fail(f"{name} is a zip archive, not an Excel workbook. Unzip it and load the table "
+                    "inside.", table, name)
+    try:
+        sheets = pd.read_excel(io.BytesIO(content), sheet_name=None if sheet is None else sheet,
+                               dtype=object, engine="openpyxl")
+    except (ValueError, KeyError) as error:
+        raise _fail(f"{name}: {error}", table, name) from None
+    except Exception as error:  # openpyxl raises many types for damaged workbooks
+        raise _fail(f"{name} is an Excel workbook that cannot be read ({type(error).__name__}).",
+                    table, name) from None
+    if not isinstance(sheets, dict):
+        return RawTable(sheets, name, "xlsx")
+    if not sheets:
+        raise _fail(f"{name} has no worksheets.", table, name)
+    first = next(iter(sheets))
+    notes = []
+    if len(sheets) > 1:
+        notes.append(f"{name} has {len(sheets)} sheets; read the first, {first!r} (choose another with "
+                     "sheet=..., or name the sheets assessments, infusions and patients)")
+    return RawTable(sheets[first], name, "xlsx", notes=notes, sheets=dict(sheets))
+
+
+def sheet_table(raw: RawTable, sheet: str, table: str) -> RawTable:
+    """One named sheet of a workbook already read, as its own table."""
+    return _finish(RawTable(raw.sheets[sheet].copy(), f"sheet {sheet!r} of {raw.name}", "xlsx"), table)
+
+
+def _decode(content: bytes) -> tuple[str, bytes]:
+    """(encoding name, UTF-8 bytes): UTF-8 (BOM stripped) when valid, else Windows-1252/Latin-1."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", content.decode("utf-16").encode("utf-8")
+    if content.isascii():
+        return "ascii", content
+    try:
+        content.decode("utf-8")
+        return "utf-8", content
+    except UnicodeDecodeError:
+        pass
+    try:
+        return "cp1252", content.decode("cp1252").encode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1", content.decode("latin-1").encode("utf-8")
+
+
+def _header_fields(text: str) -> tuple[str, list[str]]:
+    """The delimiter (the most frequent candidate in the first line) and the header fields."""
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    delimiter = max(_DELIMITERS, key=lambda d: (counts[d], d == ","))
+    try:
+        fields = next(csv.reader([first_line], delimiter=delimiter), [])
+    except csv.Error:
+        fields = first_line.split(delimiter)
+    return delimiter, fields
+
+
+def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[str]) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sample = content[:65536]
+    if b"\x00" in sample:
+        raise _fail(f"{name} is a binary file, not a text table. Export the data as CSV, Excel "
+                    "(.xlsx) or Parquet.", table, name)
+    encoding, utf8 = _decode(content)
+    head_text = utf8[:65536].decode("utf-8", errors="replace")
+    start = head_text.lstrip().lower()
+    for magic, what in _TEXT_MAGIC:
+        if start.startswith(magic):
+            raise _fail(f"{name} is {what}, not a table. Export the data as CSV, Excel (.xlsx) or Parquet.",
+                        table, name)
+    delimiter, fields = _header_fields(head_text)
+    if not any(f.strip() for f in fields):
+        raise _fail(f"{name}: the first line should hold the column names, but it is empty.",
+                    table, name)
+    decimal_comma = delimiter == ";"
+    text_type = pa.dictionary(pa.int32(), pa.string())
+    column_types = {f: text_type for f in fields if f.strip().lower() not in number_columns}
+    invalid: list[tuple[int | None, int, int]] = []
+
+    def on_invalid_row(row: Any) -> str:
+        invalid.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    try:
+        arrow = pacsv.read_csv(
+            pa.py_buffer(utf8),
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as error:
+        # Arrow's message may quote the offending line: never echo data, only its shape.
+        detail = str(error).split(":", 1)[0].replace("CSV parse error", "the text could not be split "
+                                                     "into columns")
+        raise _fail(f"{name} cannot be read as a {_DELIMITER_NAMES[delimiter]}-separated table: "
+                    f"{detail}.", table, name) from None
+    if invalid:
+        numbers = sorted(n for n, _, _ in invalid if n is not None)
+        where = f" (lines {', '.join(map(str, numbers[:10]))})" if numbers else ""
+        expected = invalid[0][1]
+        records = [{"table": table, "row": pd.NA, "column": "", "value": "",
+                    "message": f"{len(invalid)} line(s){where} of {name} have a different number of "
+                               f"values than the {expected} column names in the first line "
+                               f"(file read as {_DELIMITER_NAMES[delimiter]}-separated, {encoding})."}]
+        raise DataError(problems_frame(records), headline=f"{name} is not a regular table.")
+    frame = _arrow_to_pandas(arrow)
+    raw = RawTable(frame, name, "csv", decimal_comma=decimal_comma)
+    if encoding in {"cp1252", "latin-1"}:
+        raw.notes.append(f"{name} was read as {encoding} text (not UTF-8)")
+    if decimal_comma:
+        raw.notes.append(f"{name} was read as semicolon-separated with decimal commas (European Excel)")
+    return raw

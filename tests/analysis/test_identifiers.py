@@ -1,0 +1,95 @@
+"""De-identification checks: column names and contents that look like Safe Harbor identifiers.
+
+Reference: the Safe Harbor list (45 CFR 164.514(b)(2)); the example values are made up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.identifiers import SAMPLE_SIZE, find_identifier_columns, mask_value, reason_for_name
+
+
+@pytest.mark.parametrize(("column", "reason"), [
+    ("email", "e-mail"), ("E-Mail Address", "e-mail"), ("phone_number", "phone"), ("Telephone", "phone"),
+    ("SSN", "social security"), ("mrn", "medical record"), ("MedicalRecordNumber", "medical record"),
+    ("first_name", "names"), ("LastName", "names"), ("patient_name", "names"), ("surname", "names"),
+    ("street_address", "street"), ("city", "street"), ("zip", "ZIP"), ("postal_code", "ZIP"),
+    ("dob", "dates of birth"), ("date_of_birth", "dates of birth"), ("BirthDate", "dates of birth"),
+    ("admission_date", "calendar dates"), ("ip_address", "IP"),
+])
+def test_identifying_column_names(column, reason):
+    found = reason_for_name(column)
+    assert found is not None and reason in found
+
+
+@pytest.mark.parametrize("column", ["patient_id", "instrument", "instrument_name", "score", "time_hours",
+                                    "visit", "route", "diagnosis", "age", "sex", "birth_year", "site",
+                                    "dose_mg_per_kg", "rater_code", "cohort", "infusion_number"])
+def test_ordinary_column_names_are_not_flagged(column):
+    assert reason_for_name(column) is None
+
+
+def test_mask_keeps_the_shape_not_the_value():
+    assert mask_value("jane.roe@example.org") == "xxxx.xxx@xxxxxxx.xxx"
+    assert mask_value("078-05-1120") == "999-99-9999"
+    assert mask_value("Zoë Müller") == "xxx xxxxxx"
+    assert mask_value("x" * 100).endswith("...") and len(mask_value("x" * 100)) == 27
+
+
+def _finding(frame: pd.DataFrame, **kwargs):
+    return {f.column: f for f in find_identifier_columns(frame, **kwargs)}
+
+
+def test_content_checks_find_identifiers_in_innocently_named_columns():
+    frame = pd.DataFrame({
+        "notes": ["fine", "reach me at (617) 555-0199", "ok"],
+        "contact": ["a.b@clinic.org", None, "c@d.net"],
+        "ref": ["078-05-1120", "219-09-9999", "457-55-5462"],
+        "clinician": ["Jane Roe", "John Smith", "Maria Garcia"],
+        "home": ["12 Elm Street", "4 Oak Avenue", "77 Sunset Blvd"],
+        "when": ["2024-01-02", "2024-02-03", "03/04/2024"],
+        "area": ["02139", "10025", "94110"],
+        "chart": [40012345, 40098765, 40055555],
+    })
+    found = _finding(frame)
+    expected = {"notes": "phone", "contact": "e-mail", "ref": "social security", "clinician": "names",
+                "home": "street", "when": "calendar dates", "area": "ZIP", "chart": "medical record"}
+    assert set(found) == set(expected)
+    for column, reason in expected.items():
+        assert reason in found[column].reason and found[column].by == "content"
+
+
+def test_ordinary_contents_are_not_flagged():
+    frame = pd.DataFrame({
+        "patient_id": ["K001", "K002", "P0000003"],
+        "visit": ["baseline", "Day One", "Week Two"],
+        "rater_code": ["r1", "r2", "r3"],
+        "score": [30.0, 12, 7],
+        "time_hours": [-1.0, 4, 1e4],
+        "bmi": [24.5, 31.0, 28.2],
+        "cohort": ["A", "B", "A"],
+    })
+    assert _finding(frame, known_columns=frozenset({"patient_id", "visit", "score", "time_hours"})) == {}
+
+
+def test_known_columns_are_still_checked_for_strong_patterns():
+    frame = pd.DataFrame({"visit": ["baseline", "call 617-555-0199"], "patient_id": ["a@b.org", "K2"]})
+    found = _finding(frame, known_columns=frozenset({"visit", "patient_id"}))
+    assert set(found) == {"visit", "patient_id"}
+
+
+def test_content_check_uses_a_bounded_sample_and_still_finds_a_rare_value():
+    values = np.array([f"note {i}" for i in range(50_000)], dtype=object)
+    values[SAMPLE_SIZE * 0] = "write to x.y@z.com"
+    found = _finding(pd.DataFrame({"comment": pd.Categorical(values)}))
+    # The first distinct value is always in the sample: a rare e-mail there is found.
+    assert "comment" in found and "e-mail" in found["comment"].reason
+
+
+def test_datetime_columns_are_dates_unless_converted_by_the_loader():
+    frame = pd.DataFrame({"assessment_date": pd.to_datetime(["2024-01-02"]), "seen": pd.to_datetime(["2024-01-02"])})
+    found = _finding(frame, date_columns=frozenset({"assessment_date"}))
+    assert set(found) == {"seen"}

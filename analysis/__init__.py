@@ -31,6 +31,7 @@ _API: dict[str, str] = {
     "load": "analysis.loading",
     "load_sample": "analysis.loading",
     "simulate": "analysis.simulation",
+    "SimulationTruth": "analysis.simulation",
     # endpoints and time to event
     "derive_endpoints": "analysis.endpoints",
     "kaplan_meier": "analysis.survival.kaplan_meier",
@@ -47,6 +48,14 @@ _API: dict[str, str] = {
     "mixed_model": "analysis.longitudinal.mixed_models",
     "mmrm": "analysis.longitudinal.mmrm",
     "table_one": "analysis.tables",
+    "responder_rates": "analysis.longitudinal.responders",
+    "series_response": "analysis.longitudinal.responders",
+    "compare_responders": "analysis.longitudinal.responders",
+    "dissociation_response": "analysis.symptoms",
+    "suicidality_course": "analysis.symptoms",
+    "response_phenotypes": "analysis.symptoms",
+    # cohort selection (dashboard filters)
+    "filter_cohort": "analysis.cohort",
 }
 
 __all__ = sorted(_API)

@@ -1,0 +1,294 @@
+"""Exports that leave the application: CSV tables, PNG/SVG figures, a self-contained HTML
+report, small-cell suppression, and the Python snippet that reproduces a result.
+
+Everything here is pure (no Streamlit), so an analyst's script produces the same files as the
+dashboard.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "ReportSection",
+    "figure_to_image",
+    "html_report",
+    "neutralise_formulas",
+    "python_code",
+    "suppress_small_groups",
+    "to_csv_bytes",
+]
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in which text cells (and column names) that a spreadsheet would run
+    as a formula -- a leading ``=``, ``+``, ``-``, ``@``, tab or carriage return -- are prefixed
+    with a single quote. Numeric columns are left as numbers (a negative number is not text).
+
+    Reference: OWASP, "CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection).
+    """
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
+                or isinstance(series.dtype, pd.CategoricalDtype)):
+            out[column] = series.astype(object).map(_neutralise)
+    out.columns = [_neutralise(str(c)) for c in out.columns]
+    if out.index.name is not None or not isinstance(out.index, pd.RangeIndex):
+        out.index = out.index.map(_neutralise)
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame, *, index: bool | None = None) -> bytes:
+    """UTF-8 CSV (with a byte-order mark so Excel reads accents) of ``frame`` with formula-like
+    cells neutralised. The index is written when it carries information (not a RangeIndex)."""
+    if index is None:
+        index = not isinstance(frame.index, pd.RangeIndex)
+    # every text field quoted: a bare carriage return inside a cell cannot split a row
+    return neutralise_formulas(frame).to_csv(index=index, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
+
+
+def suppress_small_groups(
+    frame: pd.DataFrame,
+    count_column: str,
+    min_cell_size: int = 5,
+    *,
+    keep_columns: Sequence[str] = (),
+    label: str = "group",
+) -> tuple[pd.DataFrame, str | None]:
+    """Blank out the rows of a summary table whose group has fewer than ``min_cell_size``
+    patients, as shared summaries do to protect privacy.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per group (the index or ``keep_columns`` name the group).
+    count_column : str
+        Column with the number of patients in each group.
+    min_cell_size : int
+        Groups with ``0 < n < min_cell_size`` are suppressed (default 5; some registries use 11).
+    keep_columns : sequence of str
+        Columns left visible on suppressed rows (group labels).
+
+    Returns
+    -------
+    (DataFrame, note)
+        The table with every other value of a suppressed row set to missing and a
+        ``suppressed`` column, and a sentence saying what was suppressed (None if nothing).
+    """
+    out = frame.copy()
+    counts = pd.to_numeric(out[count_column], errors="coerce")
+    small = ((counts > 0) & (counts < min_cell_size)).fillna(False).to_numpy(dtype=bool)
+    out["suppressed"] = small
+    if not small.any():
+        return out, None
+    blank = [c for c in out.columns if c not in set(keep_columns) | {"suppressed"}]
+    out[blank] = out[blank].astype(object)
+    out.loc[small, blank] = np.nan
+    if keep_columns:
+        names = out.loc[small, list(keep_columns)].astype(str).agg(" / ".join, axis=1).tolist()
+    else:
+        names = [str(i) for i in out.index[small]]
+    note = (f"{int(small.sum())} {label}(s) with fewer than {min_cell_size} patients suppressed "
+            f"({', '.join(names)}): their values are not shown.")
+    return out, note
+
+
+def _on_white(figure: Any) -> Any:
+    """A copy on a white background with dark text: exported files are read outside the app's
+    light or dark theme (the in-app figures are transparent and follow the theme)."""
+    import plotly.graph_objects as go
+
+    copy = go.Figure(figure)
+    copy.update_layout(paper_bgcolor="white", plot_bgcolor="white", font_color="#1a1a1a")
+    return copy
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures as images: one Chromium kept open by kaleido's sync server (Debian's /usr/bin/chromium
+# is found automatically), started on first use.
+_kaleido_lock = threading.Lock()
+_kaleido_started = False
+
+
+def figure_to_image(figure: Any, format: str = "png", *, width: int = 1000, height: int = 600,
+                    scale: float = 2.0) -> bytes:
+    """PNG or SVG bytes of a plotly figure, rendered by kaleido with one kept browser."""
+    global _kaleido_started
+    if format not in {"png", "svg"}:
+        raise ValueError(f"format must be 'png' or 'svg', not {format!r}")
+    import kaleido
+
+    figure = _on_white(figure)
+    with _kaleido_lock:
+        if not _kaleido_started:
+            kaleido.start_sync_server(silence_warnings=True)
+            _kaleido_started = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return figure.to_image(format=format, width=width, height=height,
+                                   scale=scale if format == "png" else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportSection:
+    """One block of a report: a heading, optional figures, tables and notes."""
+
+    title: str
+    figures: tuple[Any, ...] = ()
+    tables: tuple[tuple[str, pd.DataFrame], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
+color:#1a1a1a;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}th{background:#f2f2f2}
+td:first-child,th:first-child{text-align:left}
+.meta td{text-align:left}.note{color:#555;font-size:.9em}
+"""
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    return shown.to_html(index=not isinstance(shown.index, pd.RangeIndex), na_rep="", border=0,
+                         escape=True)
+
+
+def html_report(
+    title: str,
+    sections: Sequence[ReportSection],
+    *,
+    definitions: Sequence[str] = (),
+    filters: Sequence[str] = (),
+    dataset: str = "",
+    fingerprint: str = "",
+    software: Mapping[str, str] | None = None,
+    created: datetime | None = None,
+) -> str:
+    """A self-contained HTML report (plotly.js embedded once; opens offline in any browser)
+    with the definitions, filters, dataset fingerprint and software versions used."""
+    import plotly
+
+    created = created or datetime.now(UTC)
+    software = dict(software or {})
+    software.setdefault("plotly", plotly.__version__)
+    meta_rows = [
+        ("Dataset", dataset),
+        ("Dataset fingerprint (SHA-256, first 16 hex digits)", fingerprint),
+        ("Filters", "; ".join(filters) or "all patients"),
+        ("Created (UTC)", created.strftime("%Y-%m-%d %H:%M")),
+        ("Software", ", ".join(f"{k} {v}" for k, v in software.items())),
+    ]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<table class='meta'>",
+        *[f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta_rows],
+        "</table>",
+    ]
+    if definitions:
+        parts.append("<h2>Definitions</h2><ul>")
+        parts += [f"<li>{html.escape(d)}</li>" for d in definitions]
+        parts.append("</ul>")
+    plotly_included = False
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        for note in section.notes:
+            parts.append(f"<p class='note'>{html.escape(note)}</p>")
+        for figure in section.figures:
+            parts.append(_on_white(figure).to_html(full_html=False,
+                                        include_plotlyjs=not plotly_included and "inline",
+                                        config={"displaylogo": False}))
+            plotly_included = True
+        for name, frame in section.tables:
+            parts.append(f"<h3>{html.escape(name)}</h3>")
+            parts.append(_table_html(frame))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Call:
+    function: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return repr(value)
+
+
+def python_code(
+    dataset: str,
+    function: str,
+    *,
+    filters: Mapping[str, Any] | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    result_lines: Sequence[str] = ("print(result.summary())",),
+    fingerprint: str = "",
+) -> str:
+    """A short script that reproduces a dashboard result with the ``analysis`` API.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"sample"``, ``"simulated-<n>-<seed>"`` or the uploaded file's name.
+    function : str
+        Public ``analysis`` function, e.g. ``"fit_onset"``.
+    filters : mapping
+        Keyword arguments of :func:`analysis.filter_cohort` (empty ones are left out).
+    arguments : mapping
+        Keyword arguments of ``function`` after the data.
+    """
+    lines = ["import analysis", ""]
+    if dataset == "sample":
+        lines.append("data = analysis.load_sample()")
+    elif dataset.startswith("simulated-"):
+        _, n, seed = dataset.split("-")
+        lines.append(f"data = analysis.simulate(n_patients={int(n)}, seed={int(seed)})")
+    else:
+        lines.append(f"data = analysis.load({dataset!r})  # the file you uploaded")
+    if fingerprint:
+        lines.append(f"assert data.fingerprint == {fingerprint!r}  # the same data as the dashboard")
+    used = {k: v for k, v in (filters or {}).items() if v not in (None, [], (), "")}
+    if used:
+        args = ", ".join(f"{k}={_literal(v)}" for k, v in used.items())
+        lines.append(f"data = analysis.filter_cohort(data, {args})")
+    call_args = "".join(f", {k}={_literal(v)}" for k, v in (arguments or {}).items())
+    lines.append(f"result = analysis.{function}(data{call_args})")
+    lines += list(result_lines)
+    return "\n".join(lines) + "\n"

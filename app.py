@@ -1,0 +1,35 @@
+"""Infusion Outcomes dashboard: configures the page, draws the global sidebar, routes."""
+
+import streamlit as st
+
+from dashboard.state import render_sidebar
+
+st.set_page_config(page_title="Infusion Outcomes", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = "dashboard/app_pages/"
+page = st.navigation([
+    st.Page(PAGES + "data.py", title="Data", icon=":material/table:", default=True,
+            help="Choose the sample, a simulated dataset or upload your own; validation report, "
+                 "data dictionary, cohort summary and Table 1."),
+    st.Page(PAGES + "overview.py", title="Overview", icon=":material/dashboard:",
+            help="Headline figures with confidence intervals: response and remission rates, "
+                 "median onset in hours, median durability in days."),
+    st.Page(PAGES + "trajectories.py", title="Trajectories", icon=":material/show_chart:",
+            help="Scores over time by group, individual patients, mixed-model and MMRM results."),
+    st.Page(PAGES + "onset.py", title="Onset", icon=":material/bolt:",
+            help="Cumulative response against hours after the infusion, with the fitted "
+                 "mixture-cure curve."),
+    st.Page(PAGES + "durability.py", title="Durability", icon=":material/timelapse:",
+            help="Kaplan-Meier curve of sustained response in days, number at risk, parametric "
+                 "fit and sustained response at 7-28 days."),
+    st.Page(PAGES + "compare.py", title="Compare", icon=":material/compare_arrows:",
+            help="Log-rank test, Cox hazard ratios for relapse and responder differences "
+                 "between groups."),
+    st.Page(PAGES + "series.py", title="Series", icon=":material/format_list_numbered:",
+            help="Response and remission by infusion number, infusions to first response."),
+    st.Page(PAGES + "symptoms.py", title="Symptoms", icon=":material/psychology:",
+            help="Suicidality item over time, dissociation against improvement, response "
+                 "phenotypes."),
+])
+st.session_state["context"] = render_sidebar()
+page.run()

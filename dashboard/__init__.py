@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (UI only: statistics come from the ``analysis`` package)."""

@@ -1,0 +1,118 @@
+"""Overview: headline figures with confidence intervals and the definitions used."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import compute
+from dashboard.components import (
+    Report,
+    code_expander,
+    not_available,
+    page_guard,
+    python_snippet,
+    report_download,
+    require_data,
+    settings_definitions,
+    show_table,
+)
+from dashboard.context import current
+
+ctx = current()
+st.title("Overview")
+st.caption("Headline figures for the patients kept by the filters, each with its 95% confidence "
+           "interval. The definitions used are listed below.")
+require_data(ctx)
+report = Report("Overview", ctx)
+settings = ctx.settings
+options = settings.endpoint_options()
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
+
+
+def _card(label: str, value: str, detail: str) -> None:
+    with st.container(border=True):
+        st.metric(label, value)
+        st.caption(detail)
+
+
+def _num(value: float, unit: str) -> str:
+    return "not reached" if value is None or math.isnan(float(value)) else f"{float(value):.1f} {unit}"
+
+
+rows = []
+needed = compute.missing(["derive_endpoints"])
+if needed:
+    not_available("The headline figures", needed)
+else:
+    with page_guard("the headline figures"):
+        endpoints = compute.run(ctx, "derive_endpoints", "Deriving endpoints...", **options)
+        patients = endpoints.patients
+        n = len(patients)
+        small = n < settings.min_cell_size
+        with st.container(horizontal=True):
+            _card("Patients with a baseline", f"{n:,}",
+                  f"{len(endpoints.excluded)} without a baseline rating excluded")
+            if small:
+                st.warning(f"Fewer than {settings.min_cell_size} patients: figures are suppressed.")
+            else:
+                from analysis.intervals import wilson_interval
+
+                for label, column in (("Responded", "responded"), ("Remitted", "remitted")):
+                    k = int(patients[column].sum())
+                    low, high = wilson_interval(k, n)
+                    _card(label, _pct(k / n), f"{k} of {n}; 95% CI {_pct(low)} to {_pct(high)} (Wilson)")
+                    rows.append({"measure": f"{label} (any time)", "estimate": k / n, "lower": low,
+                                 "upper": high, "n": n, "unit": "proportion"})
+
+        if not small and compute.available("fit_onset"):
+            onset = compute.run(ctx, "fit_onset", "Fitting onset...", **options).summary().iloc[0]
+            with st.container(horizontal=True):
+                _card("Ever respond (mixture-cure model)", _pct(onset["response_probability"]),
+                      f"95% CI {_pct(onset['response_probability_lower'])} to "
+                      f"{_pct(onset['response_probability_upper'])}")
+                _card("Median onset among responders", _num(onset["median_onset_hours"], "h"),
+                      f"95% CI {_num(onset['median_onset_hours_lower'], 'h')} to "
+                      f"{_num(onset['median_onset_hours_upper'], 'h')}; hours since the infusion")
+            rows.append({"measure": "Response probability (mixture-cure model)",
+                         "estimate": onset["response_probability"],
+                         "lower": onset["response_probability_lower"],
+                         "upper": onset["response_probability_upper"], "n": onset["n"], "unit": "proportion"})
+            rows.append({"measure": "Median onset among responders", "estimate": onset["median_onset_hours"],
+                         "lower": onset["median_onset_hours_lower"], "upper": onset["median_onset_hours_upper"],
+                         "n": onset["responders"], "unit": "hours since the infusion"})
+        elif not small:
+            not_available("Median onset", ["fit_onset"])
+
+        if not small and compute.available("fit_durability"):
+            durability = compute.run(ctx, "fit_durability", "Fitting durability...", origin="response",
+                                     **options).summary().iloc[0]
+            with st.container(horizontal=True):
+                _card("Median durability", _num(durability["median_days"], "days"),
+                      f"95% CI {_num(durability['median_days_lower'], 'days')} to "
+                      f"{_num(durability['median_days_upper'], 'days')}; days since response")
+                _card("Still responding at 28 days", _pct(durability["sustained_28d"]),
+                      "Kaplan-Meier, among responders")
+            rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
+                         "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
+                         "n": durability["n_responders"], "unit": "days since response"})
+        elif not small:
+            not_available("Median durability", ["fit_durability"])
+
+        if rows:
+            table = pd.DataFrame(rows)
+            show_table(report, table, "Headline figures", count_column="n", keep_columns=["measure", "unit"])
+        definitions = settings_definitions(ctx, endpoints)
+        report.definitions = definitions
+        st.subheader("Definitions used")
+        for line in definitions:
+            st.markdown(f"- {line}")
+        code_expander(python_snippet(ctx, "derive_endpoints", options,
+                                     ("print(result.summary())",
+                                      "print(analysis.fit_onset(data, "
+                                      + ", ".join(f"{k}={v!r}" for k, v in options.items())
+                                      + ").summary())")), "overview")
+    report_download(report)

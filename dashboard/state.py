@@ -1,0 +1,244 @@
+"""The global sidebar: every setting lives in the URL (widgets bound to query parameters).
+
+The dataset is named in the URL as ``dataset=sample``, ``dataset=simulated-<n>-<seed>`` or, for
+an uploaded file, ``dataset=upload-<fingerprint>`` (a hash of the content: no patient data ever
+goes into a URL). Opening a link to an uploaded dataset asks for the file on the Data page and
+checks that it matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from analysis.contract import DIAGNOSES, ROUTES, OutcomeData
+from dashboard import compute
+
+# Fixed slider domains keep links stable whatever the data: a link made on one dataset means
+# the same on another.
+DOSE_DOMAIN = (0.0, 2.0)  # mg/kg
+AGE_DOMAIN = (0, 100)  # years
+# Bound widgets write their option *labels* into the URL, so the options themselves are short,
+# stable words (links keep working) and are mapped to the analysis arguments here.
+GROUPS = {"none": "no grouping", "diagnosis": "diagnosis", "route": "route of the first infusion",
+          "sex": "sex"}
+RELAPSE_RULES = {
+    "loss of response": "loss_of_response",
+    "score threshold": "absolute",
+    "fraction of baseline": "fraction_of_baseline",
+}
+DATASET_PATTERN = re.compile(r"^(sample|simulated-\d{1,6}-\d{1,9}|upload-[0-9a-f]{16})$")
+MAX_SIMULATED = 20_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the sidebar decides; hashable, so it keys the result caches."""
+
+    dataset: str = "sample"
+    instrument: str = "MADRS"
+    diagnosis: tuple[str, ...] = ()
+    route: tuple[str, ...] = ()
+    dose_range: tuple[float, float] | None = None
+    sex: tuple[str, ...] = ()
+    age_range: tuple[float, float] | None = None
+    group: str = "none"
+    response: float = 0.5
+    remission: float | None = None
+    relapse_rule: str = "loss_of_response"
+    relapse_score: float = 22.0
+    relapse_fraction: float = 0.75
+    confirm_visits: int = 1
+    min_cell_size: int = 5
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments of analysis.filter_cohort (only those in use)."""
+        out: dict[str, Any] = {}
+        if self.diagnosis:
+            out["diagnosis"] = list(self.diagnosis)
+        if self.route:
+            out["route"] = list(self.route)
+        if self.dose_range is not None:
+            out["dose_range"] = self.dose_range
+        if self.sex:
+            out["sex"] = list(self.sex)
+        if self.age_range is not None:
+            out["age_range"] = self.age_range
+        return out
+
+    def relapse(self) -> str | float | tuple[str, float]:
+        if self.relapse_rule == "absolute":
+            return float(self.relapse_score)
+        if self.relapse_rule == "fraction_of_baseline":
+            return ("fraction_of_baseline", float(self.relapse_fraction))
+        return "loss_of_response"
+
+    def endpoint_options(self) -> dict[str, Any]:
+        """Keyword arguments of the endpoint-based analysis functions."""
+        out: dict[str, Any] = {"instrument": self.instrument, "response": self.response}
+        if self.remission is not None:
+            out["remission"] = self.remission
+        out["relapse"] = self.relapse()
+        out["confirm_visits"] = self.confirm_visits
+        return out
+
+    @property
+    def by(self) -> str | None:
+        return None if self.group == "none" else self.group
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a page needs: the settings, the full and the filtered dataset (None while an
+    uploaded dataset named in the link has not been provided again)."""
+
+    settings: Settings
+    full: OutcomeData | None
+    data: OutcomeData | None
+    problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def n_kept(self) -> int:
+        return 0 if self.data is None else self.data.n_patients
+
+    @property
+    def n_total(self) -> int:
+        return 0 if self.full is None else self.full.n_patients
+
+
+def set_dataset(name: str) -> None:
+    """Switch dataset (call before the sidebar renders, e.g. from a callback, then rerun)."""
+    st.session_state["dataset"] = name
+
+
+def render_sidebar() -> Context:
+    """Draw the sidebar and return the page context. Called by app.py on every run."""
+    sb = st.sidebar
+    sb.text_input(
+        "Dataset", key="dataset", value="sample", bind="query-params", disabled=True,
+        help="Which dataset this view uses: the bundled sample, a simulated dataset, or an "
+             "uploaded file identified only by a fingerprint of its content. Change it on the "
+             "Data page.",
+    )
+    dataset = str(st.session_state.get("dataset") or "sample")
+    full: OutcomeData | None = None
+    problem: str | None = None
+    if not DATASET_PATTERN.match(dataset):
+        problem = (f"The link names a dataset this app does not know ({dataset[:40]!r}). "
+                   "Showing nothing until a dataset is chosen on the Data page.")
+    else:
+        try:
+            full = compute.base_data(dataset)
+        except compute.UploadMissing:
+            problem = ("This link refers to an uploaded dataset (fingerprint "
+                       f"{dataset.removeprefix('upload-')}). Upload the same file on the Data page "
+                       "to see this view; it is checked against the fingerprint.")
+        except Exception as error:  # a failing loader must not take the app down
+            compute.log_exception(error)
+            problem = "The dataset could not be loaded. See the Data page for details."
+
+    choices = (compute.sidebar_options(dataset, full) if full is not None else
+               {"instrument": ["MADRS"], "diagnosis": list(DIAGNOSES), "route": list(ROUTES), "sex": ["F", "M"]})
+    instruments = choices["instrument"]
+    sb.selectbox("Instrument", instruments, key="instrument", bind="query-params",
+                 help="Rating scale used for response, remission and relapse.")
+
+    with sb.expander("Filters", expanded=True):
+        st.multiselect("Diagnosis", choices["diagnosis"], key="diagnosis", bind="query-params",
+                       placeholder="All diagnoses")
+        st.multiselect("Route (first infusion)", choices["route"], key="route", bind="query-params",
+                       placeholder="All routes")
+        st.slider("Dose of first infusion (mg/kg)", DOSE_DOMAIN[0], DOSE_DOMAIN[1],
+                  value=DOSE_DOMAIN, step=0.05, key="dose", bind="query-params")
+        st.multiselect("Sex", choices["sex"], key="sex", bind="query-params", placeholder="All")
+        st.slider("Age (years)", AGE_DOMAIN[0], AGE_DOMAIN[1], value=AGE_DOMAIN, step=1,
+                  key="age", bind="query-params")
+
+    sb.selectbox("Compare groups by", list(GROUPS), key="group", bind="query-params",
+                 help="none, diagnosis, route (of the first infusion) or sex.")
+
+    with sb.expander("Definitions", expanded=False):
+        st.slider("Response: reduction from baseline (%)", 25, 75, value=50, step=5,
+                  key="response", bind="query-params",
+                  help="A rating is a response when the score fell by at least this much "
+                       "from baseline (50% is the universal convention).")
+        default_remission = compute.remission_default(instruments[0] if full is None else
+                                                      st.session_state.get("instrument"))
+        st.number_input("Remission: score at most", min_value=0.0, max_value=100.0, value=None,
+                        step=1.0, key="remission", bind="query-params",
+                        placeholder=f"instrument default ({default_remission})")
+        st.selectbox("Relapse rule", list(RELAPSE_RULES), key="relapse", bind="query-params",
+                     help="loss of response: no longer meets the response criterion; score "
+                          "threshold: score at or above a value (e.g. MADRS 22); fraction of "
+                          "baseline: score back to a fraction of the baseline score.")
+        rule = RELAPSE_RULES.get(st.session_state.get("relapse"), "loss_of_response")
+        if rule == "absolute":
+            st.number_input("Relapse: score at or above", min_value=0.0, max_value=100.0,
+                            value=22.0, step=1.0, key="relapse_score", bind="query-params")
+        elif rule == "fraction_of_baseline":
+            st.number_input("Relapse: score back to this fraction of baseline", min_value=0.05,
+                            max_value=1.5, value=0.75, step=0.05, key="relapse_fraction",
+                            bind="query-params")
+        st.segmented_control("Confirmation visits", [1, 2, 3], default=1, key="confirm",
+                             bind="query-params", required=True,
+                             help="Consecutive ratings needed to confirm a relapse.")
+    sb.number_input("Minimum cell size (patients)", min_value=1, max_value=50, value=5, step=1,
+                    key="min_cell", bind="query-params",
+                    help="Groups with fewer patients are suppressed in tables, figures and "
+                         "exports, as shared summaries require.")
+
+    settings = _settings_from_state(dataset)
+    data = None
+    if full is not None:
+        try:
+            data = compute.filtered_data(dataset, settings)
+        except Exception as error:
+            compute.log_exception(error)
+            problem = "The filters could not be applied to this dataset."
+    if data is not None:
+        sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")
+        if data.n_patients == 0:
+            problem = "No patient matches the filters. Widen them in the sidebar."
+    return Context(settings=settings, full=full, data=data, problem=problem)
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def _range(value: Any, domain: tuple[float, float]) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    low, high = (float(v) for v in value)
+    if low <= domain[0] and high >= domain[1]:
+        return None
+    return (low, high)
+
+
+def _settings_from_state(dataset: str) -> Settings:
+    state = st.session_state
+    remission = state.get("remission")
+    confirm = state.get("confirm") or 1
+    return Settings(
+        dataset=dataset,
+        instrument=str(state.get("instrument") or "MADRS"),
+        diagnosis=_tuple(state.get("diagnosis")),
+        route=_tuple(state.get("route")),
+        dose_range=_range(state.get("dose"), DOSE_DOMAIN),
+        sex=_tuple(state.get("sex")),
+        age_range=_range(state.get("age"), AGE_DOMAIN),
+        group=str(state.get("group") or "none"),
+        response=float(state.get("response") or 50) / 100.0,
+        remission=None if remission is None else float(remission),
+        relapse_rule=RELAPSE_RULES.get(state.get("relapse"), "loss_of_response"),
+        relapse_score=float(state.get("relapse_score") or 22.0),
+        relapse_fraction=float(state.get("relapse_fraction") or 0.75),
+        confirm_visits=int(confirm),
+        min_cell_size=int(state.get("min_cell") or 5),
+    )

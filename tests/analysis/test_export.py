@@ -1,0 +1,99 @@
+"""Exports: CSV formula neutralising, small-cell suppression, HTML report, images, snippets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from analysis.export import (
+    ReportSection,
+    figure_to_image,
+    html_report,
+    neutralise_formulas,
+    python_code,
+    suppress_small_groups,
+    to_csv_bytes,
+)
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\r=1",
+                                  "=HYPERLINK(\"http://x\")"])
+def test_formula_like_text_is_neutralised(cell):
+    frame = pd.DataFrame({"label": [cell], "n": [3]})
+    text = to_csv_bytes(frame).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[1][0] == "'" + cell
+    assert rows[1][1] == "3"
+
+
+def test_numbers_and_plain_text_are_unchanged():
+    frame = pd.DataFrame({"change": [-3.5, 2.0], "group": ["TRD", "a-b"], "p": [0.01, np.nan]})
+    out = neutralise_formulas(frame)
+    assert out["change"].tolist() == [-3.5, 2.0]
+    assert out["group"].tolist() == ["TRD", "a-b"]
+    back = pd.read_csv(io.BytesIO(to_csv_bytes(frame)), encoding="utf-8-sig")
+    assert back["change"].tolist() == [-3.5, 2.0]
+
+
+def test_column_names_and_index_are_neutralised():
+    frame = pd.DataFrame({"=cmd()": [1]}, index=pd.Index(["@x"], name="term"))
+    text = to_csv_bytes(frame).decode("utf-8-sig")
+    assert "'=cmd()" in text and "'@x" in text
+
+
+def test_suppression_blanks_small_groups_and_says_so():
+    frame = pd.DataFrame({"group": ["IV", "IM", "oral", "rectal"], "n": [40, 4, 5, 0],
+                          "rate": [0.5, 0.25, 0.4, np.nan]})
+    out, note = suppress_small_groups(frame, "n", 5, keep_columns=["group"])
+    assert out["suppressed"].tolist() == [False, True, False, False]  # an empty cell reveals no one
+    assert pd.isna(out.loc[1, "rate"]) and pd.isna(out.loc[1, "n"])
+    assert out.loc[1, "group"] == "IM"
+    assert out.loc[2, "rate"] == 0.4  # exactly k patients is not suppressed
+    assert "fewer than 5" in note and "IM" in note
+    _, none = suppress_small_groups(frame, "n", 4, keep_columns=["group"])
+    assert none is None
+
+
+def test_html_report_is_self_contained_and_complete():
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0.5]))
+    table = pd.DataFrame({"group": ["<script>"], "median_days": [19.25]})
+    text = html_report("Durability", [ReportSection("Curve", figures=(figure,), tables=(("Summary", table),),
+                                                    notes=("note here",))],
+                       definitions=["Response: >= 50% reduction"], filters=["diagnosis: TRD"],
+                       dataset="sample", fingerprint="0123456789abcdef", software={"analysis": "0.1.0"})
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<script src=" not in text  # plotly.js inline, no network needed
+    assert "plotly" in text.lower() and "0123456789abcdef" in text
+    assert "diagnosis: TRD" in text and "Response: &gt;= 50% reduction" in text
+    assert "analysis 0.1.0" in text and "note here" in text and "19.25" in text
+    assert "<td>&lt;script&gt;</td>" in text  # table content escaped
+
+
+def test_python_code_runs_and_names_filters():
+    code = python_code("sample", "fit_onset", filters={"diagnosis": ["TRD"], "route": None},
+                       arguments={"instrument": "MADRS", "response": 0.5, "relapse": ("fraction_of_baseline", 0.75)},
+                       fingerprint="abc")
+    assert "data = analysis.load_sample()" in code
+    assert "analysis.filter_cohort(data, diagnosis=['TRD'])" in code
+    assert "route" not in code
+    assert "relapse=('fraction_of_baseline', 0.75)" in code
+    compile(code, "<snippet>", "exec")
+    sim = python_code("simulated-500-3", "derive_endpoints")
+    assert "analysis.simulate(n_patients=500, seed=3)" in sim
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+def test_png_and_svg_export():
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0.5]))
+    png = figure_to_image(figure, "png", width=300, height=200, scale=1)
+    assert png.startswith(b"\x89PNG")
+    svg = figure_to_image(figure, "svg", width=300, height=200)
+    assert b"<svg" in svg[:500]
+    with pytest.raises(ValueError):
+        figure_to_image(figure, "jpg")

@@ -1,0 +1,276 @@
+"""The dashboard through Streamlit's AppTest on the bundled sample: every page, every sidebar
+control, settings restored from the URL, bad uploads, links to uploaded data."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import analysis
+import analysis.export
+from analysis.cohort import filter_cohort
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PAGES = ["data", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
+KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
+TIMEOUT = 120  # the first run imports statsmodels and fits on the sample
+
+
+def _app(**query: str | list[str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"dashboard/app_pages/{page}.py")
+    return at.run()
+
+
+def _kept(at: AppTest) -> tuple[int, int]:
+    for block in at.sidebar.markdown:
+        match = KEPT.search(block.value)
+        if match:
+            return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
+    raise AssertionError("no 'N of M patients kept' in the sidebar")
+
+
+def _problems(at: AppTest) -> pd.DataFrame:
+    frames = [d.value for d in at.dataframe if "message" in d.value.columns]
+    assert frames, "no problems table shown"
+    return frames[0]
+
+
+def _clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def sample() -> analysis.OutcomeData:
+    return analysis.load_sample()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_sample(page, sample):
+    at = _app()
+    at = _open(at, page)
+    _clean(at)
+    assert at.title[0].value.lower() == page
+    assert _kept(at) == (sample.n_patients, sample.n_patients)
+    if page != "data":
+        # the pages draw real results on the sample, not only "not available" notices
+        assert at.get("plotly_chart") or at.dataframe or at.metric, f"{page} shows nothing"
+
+
+@pytest.mark.parametrize("page", ["overview", "onset", "durability", "compare", "series", "symptoms",
+                                  "trajectories"])
+def test_pages_with_grouping_and_definitions(page):
+    at = _app(group="route", response="60", relapse="score threshold", relapse_score="20", confirm="2",
+              remission="8")
+    at = _open(at, page)
+    _clean(at)
+
+
+def test_every_sidebar_control_changes_the_view(sample):
+    at = _open(_app(), "data")  # filters: on the quick page
+    _clean(at)
+    n = sample.n_patients
+    diagnosis = str(sample.patients["diagnosis"].dropna().iloc[0])
+    at.multiselect(key="diagnosis").select(diagnosis).run()
+    _clean(at)
+    assert _kept(at) == (filter_cohort(sample, diagnosis=[diagnosis]).n_patients, n)
+    at.multiselect(key="diagnosis").unselect(diagnosis).run()
+    route = str(sample.infusions["route"].iloc[0])
+    at.multiselect(key="route").select(route).run()
+    _clean(at)
+    assert _kept(at)[0] == filter_cohort(sample, route=[route]).n_patients
+    at.multiselect(key="route").unselect(route).run()
+    at.slider(key="dose").set_range(0.4, 0.6).run()
+    _clean(at)
+    assert _kept(at)[0] == filter_cohort(sample, dose_range=(0.4, 0.6)).n_patients
+    at.slider(key="dose").set_range(0.0, 2.0).run()
+    sex = str(sample.patients["sex"].dropna().iloc[0])
+    at.multiselect(key="sex").select(sex).run()
+    _clean(at)
+    assert _kept(at)[0] == filter_cohort(sample, sex=[sex]).n_patients
+    at.multiselect(key="sex").unselect(sex).run()
+    at.slider(key="age").set_range(30, 50).run()
+    _clean(at)
+    assert _kept(at)[0] == filter_cohort(sample, age_range=(30, 50)).n_patients
+    at.slider(key="age").set_range(0, 100).run()
+    assert _kept(at) == (n, n)
+
+    at = _open(at, "overview")  # definitions: where they change the headline figures
+
+    responded_at_50 = [m.value for m in at.metric]
+    at.slider(key="response").set_value(75).run()
+    _clean(at)
+    assert [m.value for m in at.metric] != responded_at_50  # a stricter definition changes the rates
+    for key, value in (("group", "diagnosis"), ("relapse", "score threshold"), ("relapse", "fraction of baseline"),
+                       ("instrument", at.selectbox(key="instrument").options[-1])):
+        at.selectbox(key=key).select(value).run()
+        _clean(at)
+        if key == "relapse" and value == "score threshold":
+            at.number_input(key="relapse_score").set_value(25.0).run()
+            _clean(at)
+    assert at.selectbox(key="instrument").value == at.selectbox(key="instrument").options[-1]
+    at.number_input(key="relapse_fraction").set_value(0.9).run()
+    _clean(at)
+    at.number_input(key="remission").set_value(6.0).run()
+    _clean(at)
+    assert any("6" in line.value for line in at.markdown if "emission" in line.value)
+    at.segmented_control(key="confirm").set_value(2).run()
+    _clean(at)
+    at.number_input(key="min_cell").set_value(10).run()
+    _clean(at)
+
+
+def test_the_url_reopens_the_same_view(sample):
+    diagnosis = str(sample.patients["diagnosis"].dropna().iloc[0])
+    at = _app(diagnosis=[diagnosis], dose=["0.2", "1.5"], group="route", response="60")
+    at = _open(at, "onset")
+    _clean(at)
+    assert at.multiselect(key="diagnosis").value == [diagnosis]
+    assert at.slider(key="dose").value == (0.2, 1.5)
+    assert at.selectbox(key="group").value == "route"
+    assert at.slider(key="response").value == 60
+    expected = filter_cohort(sample, diagnosis=[diagnosis], dose_range=(0.2, 1.5)).n_patients
+    assert _kept(at) == (expected, sample.n_patients)
+
+
+def test_small_groups_are_suppressed_with_a_note():
+    at = _open(_app(group="diagnosis", min_cell="50"), "onset")
+    _clean(at)
+    notes = " ".join(c.value for c in at.caption)
+    assert "fewer than 50" in notes
+    table = at.dataframe[0].value
+    small = table["suppressed"].astype(bool)
+    assert small.any()
+    assert table.loc[small, "response_probability"].isna().all()
+    assert (table.loc[~small, "n"].astype(float) >= 50).all()
+
+
+def test_a_bad_upload_is_explained_in_words_and_the_app_keeps_working():
+    at = _open(_app(), "data")
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    at.file_uploader(key="upload_single").upload("export.csv", b"patient,when,madrs\nA,yesterday,abc\n").run()
+    assert not at.exception
+    assert at.error, "no error message for a bad file"
+    problems = _problems(at)
+    assert {"table", "row", "column", "value", "message"} <= set(problems.columns)
+    assert len(problems) >= 1
+    _clean(_open(at, "durability"))  # still on the sample, still working
+
+
+def test_an_upload_with_identifiers_is_refused():
+    frame = pd.DataFrame({"patient_id": ["A", "A"], "name": ["Jane Smith", "Jane Smith"],
+                          "instrument": ["MADRS", "MADRS"], "score": [30, 12], "time_hours": [-1, 24]})
+    at = _open(_app(), "data")
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    at.file_uploader(key="upload_single").upload("export.csv", frame.to_csv(index=False).encode()).run()
+    assert not at.exception
+    assert at.error
+    assert "name" in " ".join(_problems(at)["column"].astype(str))
+
+
+def _sample_single_file() -> bytes:
+    return (ROOT / "data" / "sample" / "single_file.csv").read_bytes()
+
+
+def test_a_good_upload_becomes_the_dataset_by_fingerprint_only():
+    at = _open(_app(), "data")
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    at.file_uploader(key="upload_single").upload("single_file.csv", _sample_single_file()).run()
+    _clean(at)
+    use = [b for b in at.button if b.label == "Use this dataset"]
+    assert use
+    use[0].click().run()
+    _clean(at)
+    expected = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
+    assert at.session_state["dataset"] == f"upload-{expected}"
+    _clean(_open(at, "overview"))
+
+
+def test_a_link_to_an_uploaded_dataset_asks_for_the_file_and_checks_it():
+    fingerprint = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
+    at = _open(_app(dataset=f"upload-{fingerprint}"), "durability")
+    assert not at.exception
+    assert any(fingerprint in i.value for i in at.info)
+    at = _open(at, "data")
+    assert any(fingerprint in w.value for w in at.warning)
+    # a different file is refused as not matching
+    other = pd.read_csv(io.BytesIO(_sample_single_file()))
+    other = other[other["patient_id"] != other["patient_id"].iloc[0]]
+    at.file_uploader(key="upload_single").upload("other.csv", other.to_csv(index=False).encode()).run()
+    assert any("does not match" in e.value for e in at.error)
+    # the right file opens the shared view
+    at = _open(_app(dataset=f"upload-{fingerprint}"), "data")
+    at.file_uploader(key="upload_single").upload("single_file.csv", _sample_single_file()).run()
+    _clean(at)
+    assert _kept(at)[1] > 0
+    _clean(_open(at, "durability"))
+
+
+def test_an_unknown_dataset_in_the_url_is_harmless():
+    at = _open(_app(dataset="../../etc/passwd"), "overview")
+    assert not at.exception
+    assert any("does not know" in i.value for i in at.info)
+
+
+def test_table_one_opens_on_demand_by_group(sample):
+    at = _open(_app(table1="true", group="diagnosis"), "data")
+    _clean(at)
+    tables = [d.value for d in at.dataframe if any(str(c).startswith("Overall") for c in d.value.columns)]
+    assert tables, "Table 1 not shown"
+    columns = [str(c) for c in tables[0].columns]
+    assert columns[0].startswith("Overall (n=")
+    assert len(columns) > 1  # one column per diagnosis
+
+
+def test_the_python_code_reproduces_the_result_shown():
+    at = _open(_app(diagnosis=["TRD", "MDD"], group="route", response="60"), "durability")
+    _clean(at)
+    shown = at.dataframe[0].value
+    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    assert "filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code
+    assert "response=0.6" in code and "by='route'" in code
+    namespace: dict = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "<snippet>", "exec"), namespace)
+    summary = namespace["result"].summary()
+    visible = shown[~shown.get("suppressed", pd.Series(False, index=shown.index)).astype(bool)]
+    assert len(visible) > 0
+    for row in visible.itertuples():
+        assert summary.loc[row.group, "n_responders"] == row.n_responders
+        assert summary.loc[row.group, "median_days"] == pytest.approx(row.median_days, nan_ok=True)
+
+
+def test_a_failing_analysis_shows_words_not_a_traceback():
+    from unittest.mock import patch
+
+    with patch.object(analysis, "fit_onset", side_effect=RuntimeError("internal detail xyz")):
+        at = _open(_app(response="35"), "onset")  # settings not cached by other tests
+    assert not at.exception
+    assert at.error and "could not be computed" in at.error[0].value + str(at.error[0].proto)
+    page_text = " ".join(e.value for e in at.error) + " ".join(m.value for m in at.markdown)
+    assert "internal detail xyz" not in page_text and "Traceback" not in page_text
+
+
+def test_a_simulated_dataset_is_named_in_the_url():
+    at = _open(_app(), "data")
+    at.segmented_control(key="data_source").set_value("Simulated").run()
+    at.number_input(key="sim_n").set_value(120).run()
+    at.number_input(key="sim_seed").set_value(3).run()
+    next(b for b in at.button if b.label == "Simulate").click().run()
+    _clean(at)
+    assert at.session_state["dataset"] == "simulated-120-3"
+    assert _kept(at) == (120, 120)
+    code = analysis.export.python_code("simulated-120-3", "fit_onset")
+    assert "analysis.simulate(n_patients=120, seed=3)" in code

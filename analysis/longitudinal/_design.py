@@ -1,0 +1,160 @@
+"""Formula -> design matrices for the longitudinal models (private helper).
+
+Wraps patsy so that the mixed model and the MMRM share one way of turning a formula and a
+DataFrame into ``y``, ``X`` and the term names (patsy's column names: ``Intercept``, ``week``,
+``C(group)[T.b]``, ...), and one way of building a reference grid for least-squares means.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import patsy
+
+
+@dataclass(frozen=True)
+class Design:
+    """Response, fixed-effects design and the rows of ``frame`` they came from."""
+
+    y: np.ndarray
+    X: np.ndarray
+    term_names: list[str]
+    design_info: patsy.DesignInfo
+    rows: pd.Index  # index labels of the analysis rows (complete cases)
+    response: str
+
+
+def formula_variables(formula: str, columns: pd.Index) -> list[str]:
+    """Names of the frame columns a formula (or one side of it) refers to, in order of appearance."""
+    names: list[str] = []
+    for side in formula.split("~"):
+        for piece in side.replace("|", "+").split("+"):
+            piece = piece.strip()
+            if not piece:
+                continue
+            try:
+                tree = ast.parse(piece.replace(":", "*").replace("^", "**"), mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id in columns and node.id not in names:
+                    names.append(node.id)
+    return names
+
+
+def complete_rows(frame: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """Rows of ``frame`` with no missing value in ``variables`` (SAS/R complete-case rule)."""
+    if not variables:
+        return frame
+    return frame.loc[frame[variables].notna().all(axis=1)]
+
+
+def as_categorical(frame: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """Text columns as pandas categoricals (sorted levels, as patsy would use): patsy codes
+    categoricals by their codes, far faster than sniffing a million Python strings."""
+    text = [name for name in variables
+            if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)]
+    if not text:
+        return frame
+    frame = frame.copy(deep=False)
+    for name in text:
+        frame[name] = pd.Categorical(frame[name])
+    return frame
+
+
+def build_design(frame: pd.DataFrame, formula: str) -> Design:
+    """Build ``y`` and ``X`` from a two-sided patsy formula on the complete-case rows of ``frame``.
+
+    Rows with a missing value in any variable of the formula are dropped. Raises ``ValueError``
+    for a one-sided formula or a rank-deficient design.
+    """
+    if "~" not in formula:
+        raise ValueError(f"formula must be two-sided (response ~ terms), got {formula!r}")
+    frame = as_categorical(frame, formula_variables(formula, frame.columns))
+    y_frame, x_frame = patsy.dmatrices(formula, frame, NA_action="drop", return_type="dataframe")
+    if y_frame.shape[1] != 1:
+        raise ValueError("the response must be a single numeric column")
+    X = np.asarray(x_frame, dtype=float)
+    if X.shape[0] == 0:
+        raise ValueError("no complete rows for the formula")
+    # rank from the Gram matrix of unit-norm columns: one pass over the rows, p x p eigenproblem
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    norms[norms == 0] = 1.0
+    gram = (X.T @ X) / np.outer(norms, norms)
+    eigenvalues = np.linalg.eigvalsh(gram)
+    rank = int(np.sum(eigenvalues > 1e-10 * eigenvalues.max()))
+    if rank < X.shape[1]:
+        raise ValueError(
+            f"fixed-effects design is rank deficient ({rank} < {X.shape[1]} columns); "
+            "remove redundant terms"
+        )
+    return Design(
+        y=np.asarray(y_frame, dtype=float)[:, 0],
+        X=X,
+        term_names=list(x_frame.columns),
+        design_info=x_frame.design_info,
+        rows=x_frame.index,
+        response=str(y_frame.columns[0]),
+    )
+
+
+def variable_kinds(design: Design, frame: pd.DataFrame) -> dict[str, list]:
+    """Map each right-hand-side variable to its levels (categorical) or to ``[]`` (numeric).
+
+    A variable is categorical if patsy treats any factor that uses it as categorical (a string
+    column, a pandas categorical, or a ``C(...)`` wrapper); its levels are patsy's, in patsy's order.
+    """
+    kinds: dict[str, list] = {}
+    for factor, info in design.design_info.factor_infos.items():
+        used = formula_variables(factor.code, frame.columns)
+        for name in used:
+            if info.type == "categorical":
+                if len(used) == 1:
+                    kinds[name] = list(info.categories)
+                else:
+                    kinds[name] = sorted(frame.loc[design.rows, name].unique())
+            else:
+                kinds.setdefault(name, [])
+    return kinds
+
+
+def reference_grid(
+    design: Design,
+    frame: pd.DataFrame,
+    fixed_values: dict[str, list],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Least-squares-means reference grid, SAS style.
+
+    For every combination of the variables in ``fixed_values`` (name -> values), the design row
+    is the equally weighted average over all levels of the other categorical variables, with
+    numeric covariates at their mean over the analysis rows. Returns the grid (one row per
+    combination, in the order of ``itertools.product``) and its design matrix ``L``.
+    """
+    kinds = variable_kinds(design, frame)
+    analysis = frame.loc[design.rows]
+    others = {name: levels for name, levels in kinds.items() if levels and name not in fixed_values}
+    means = {name: float(analysis[name].mean()) for name, levels in kinds.items()
+             if not levels and name not in fixed_values}
+    fixed_names = list(fixed_values)
+    other_names = list(others)
+    combos = list(itertools.product(*fixed_values.values()))
+    inner = list(itertools.product(*others.values())) or [()]
+    records = []
+    for combo in combos:
+        for rest in inner:
+            record = dict(zip(fixed_names, combo, strict=True))
+            record.update(zip(other_names, rest, strict=True))
+            record.update(means)
+            records.append(record)
+    full = pd.DataFrame.from_records(records)
+    for name in full.columns:
+        if name in analysis.columns and isinstance(analysis[name].dtype, pd.CategoricalDtype):
+            full[name] = pd.Categorical(full[name], categories=analysis[name].cat.categories)
+    (rows,) = patsy.build_design_matrices([design.design_info], full, NA_action="raise")
+    rows = np.asarray(rows, dtype=float).reshape(len(combos), len(inner), -1)
+    grid = pd.DataFrame.from_records(combos, columns=fixed_names)
+    return grid, rows.mean(axis=1)

@@ -13,6 +13,7 @@ interval-censored parametric fit on the intervals (previous rating, relapse-date
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import OutcomeData
-from analysis.endpoints import Endpoints, EndpointSettings, patient_groups, resolve_endpoints
+from analysis.endpoints import (
+    Endpoints,
+    EndpointSettings,
+    first_infusion_values,
+    group_order,
+    patient_groups,
+    plain_fit_note,
+    resolve_endpoints,
+)
 
 __all__ = ["DEFAULT_RELAPSE_COVARIATES", "DurabilityResult", "fit_durability", "relapse_hazards"]
 
@@ -52,7 +61,9 @@ class DurabilityResult:
     model_curve : interval-censored parametric fit: group, time_days, survival, lower, upper.
     logrank : LogRankResult across groups (None without ``by`` or with one group).
     settings : EndpointSettings (relapse rule, confirmation, origin); endpoints : Endpoints.
-    by, dist, alpha ; notes ; models : group -> ParametricResult ; km : group -> KaplanMeierResult.
+    by, dist, alpha ; notes : things the reader should know in plain words, including each
+        group's fitting problems (reported here and in the group's ``note`` column instead of as
+        Python warnings) ; models : group -> ParametricResult ; km : group -> KaplanMeierResult.
     """
 
     table: pd.DataFrame
@@ -94,8 +105,10 @@ def fit_durability(
         and origin are used; ``origin`` must then match).
     instrument : str
     by : str, optional
-        A column of ``Endpoints.patients`` (see ``analysis.endpoints.patient_groups``; numeric
-        columns with many values are cut at quartiles).
+        A column of ``Endpoints.patients`` or, when ``data`` is an OutcomeData, any other column
+        of its infusions table (value at the first infusion); see
+        ``analysis.endpoints.patient_groups``. Numeric columns with many values are cut at
+        quartiles.
     origin : {"response", "last_infusion"}
         Day 0 of the clock: response onset, or the start of the last infusion.
     dist : {"weibull", "loglogistic", "lognormal", "exponential"}
@@ -128,11 +141,12 @@ def fit_durability(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options, origin=origin)
     responders = endpoints.patients[endpoints.patients["responded"].to_numpy(dtype=bool)]
-    groups, group_note = patient_groups(responders, by)
+    infusions = data.infusions if isinstance(data, OutcomeData) else None
+    groups, group_note = patient_groups(responders, by, infusions)
     notes = [group_note] if group_note else []
     usable = groups.notna().to_numpy()
     g_values = groups.to_numpy(dtype=object)
-    levels = sorted(pd.unique(groups[usable]))
+    levels = group_order(groups[usable])
     time = responders["relapse_time_days"].to_numpy(dtype=float)
     event = responders["relapse_event"].to_numpy(dtype=bool)
     lower_all = responders["relapse_lower_days"].to_numpy(dtype=float)
@@ -150,6 +164,7 @@ def fit_durability(
         row: dict[str, Any] = {"group": level, "n_responders": n, "relapses": relapses, "dist": dist,
                                "note": ""}
         notes_row = []
+        where = f"group {level!r}: " if by is not None else ""
         if n == 0:
             rows.append(row)
             continue
@@ -178,13 +193,18 @@ def fit_durability(
                              f"relapses={relapses})")
         else:
             try:
-                from analysis.survival.parametric import fit_parametric
+                # quiet: problems of the fit go to the notes, not to Python warnings
+                from analysis.survival.parametric import fit_parametric_quiet
 
-                model = fit_parametric(lower_all[mask], upper_all[mask], dist=dist, alpha=alpha)
+                model = fit_parametric_quiet(lower_all[mask], upper_all[mask], dist=dist, alpha=alpha)
             except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
                 notes_row.append(f"parametric model not fitted: {exc}")
+                notes.append(f"{where}parametric model not fitted: {exc}")
             else:
                 models[level] = model
+                plain = [f"parametric model: {plain_fit_note(text, 'relapses')}" for text in model.notes]
+                notes_row += plain
+                notes.extend(f"{where}{text}" for text in plain)
                 row.update({"model_median_days": model.median,
                             "model_median_days_lower": model.median_ci[0],
                             "model_median_days_upper": model.median_ci[1]})
@@ -237,9 +257,12 @@ def relapse_hazards(
     covariates : list of str, optional
         Columns of ``Endpoints.patients``. Default: first_dose_mg_per_kg, route, diagnosis,
         baseline_score, peak_cadss, n_infusions, age, sex (``"dose_mg_per_kg"`` is accepted for
-        the first infusion's dose). Text columns are dummy-coded against their first level.
+        the first infusion's dose; any other column of the infusions table, e.g. ``duration_min``,
+        means its value at the first infusion). Text columns are dummy-coded against their first
+        level.
         Columns that are constant (or entirely missing) among responders are dropped with a
         ``UserWarning``; rows with any missing covariate are dropped by ``cox`` (``n_dropped``).
+        Both are also recorded in plain words in the result's ``notes``.
     instrument, ties, alpha : as in ``analysis.cox``.
     **endpoint_options
         Passed to ``derive_endpoints`` (relapse rule, confirm_visits, origin, ...).
@@ -260,11 +283,17 @@ def relapse_hazards(
     wanted = list(DEFAULT_RELAPSE_COVARIATES if covariates is None else covariates)
     aliases = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg",
                "baseline": "baseline_score", "cadss": "peak_cadss"}
+    infusions = data.infusions if isinstance(data, OutcomeData) else None
     used, dropped = [], []
     for name in wanted:
         column = name if name in frame.columns else aliases.get(name, name)
+        if (column not in frame.columns and infusions is not None and name in infusions.columns
+                and name not in ("patient_id", "infusion_number", "time_hours", "source_row")):
+            frame[name] = first_infusion_values(infusions, frame, name)  # e.g. duration_min
+            column = name
         if column not in frame.columns:
-            raise ValueError(f"covariate {name!r} is not a column of Endpoints.patients.")
+            raise ValueError(f"covariate {name!r} is not a column of Endpoints.patients"
+                             + (" or of the infusions table." if infusions is not None else "."))
         values = frame[column]
         if values.nunique(dropna=True) < 2:
             dropped.append(column)
@@ -274,11 +303,15 @@ def relapse_hazards(
         elif values.dtype == "boolean":
             frame[column] = values.astype(float)
         used.append(column)
+    notes = []
     if dropped:
-        warnings.warn(f"relapse_hazards: dropped constant or empty covariate(s) {', '.join(dropped)}",
-                      UserWarning, stacklevel=2)
+        notes.append(f"relapse_hazards: dropped constant or empty covariate(s) {', '.join(dropped)}")
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
     if not used:
         raise ValueError("relapse_hazards: no covariate varies among responders.")
     frame["relapse_event"] = frame["relapse_event"].astype(bool)
-    return cox(frame, duration="relapse_time_days", event="relapse_event", covariates=used, ties=ties,
-               alpha=alpha)
+    result = cox(frame, duration="relapse_time_days", event="relapse_event", covariates=used, ties=ties,
+                 alpha=alpha)
+    if result.n_dropped:
+        notes.append(f"relapse_hazards: {result.n_dropped} responder(s) with a missing covariate left out")
+    return dataclasses.replace(result, notes=(*notes, *result.notes)) if notes else result

@@ -627,12 +627,50 @@ def resolve_endpoints(data: OutcomeData | Endpoints, instrument: str, options: d
     return derive_endpoints(data, instrument=instrument, **options)
 
 
-def patient_groups(patients: pd.DataFrame, by: str | None) -> tuple[pd.Series, str | None]:
+def plain_fit_note(note: str, events: str) -> str:
+    """A parametric fit's technical note (``ParametricResult.notes``) in plain words, for the
+    notes of ``fit_onset`` (``events="responses"``) and ``fit_durability`` (``"relapses"``)."""
+    if "not positive definite" in note:
+        return (f"it cannot be estimated precisely from these data (too few {events}, or they all "
+                "fall in the same interval between ratings): its estimates have no confidence interval")
+    if "cure fraction is estimated at the boundary" in note:
+        return ("it puts the fraction who never have the event at 0% or 100%: follow-up after the last "
+                f"{events} may be too short, so treat its estimates with caution")
+    if "did not converge" in note:
+        return "its fit did not converge: treat its estimates with caution"
+    return note
+
+
+def group_order(labels: Any) -> list[str]:
+    """Distinct group labels in natural order: labels starting with a number ("5", "15",
+    "0.2-0.4") by that number, then the others alphabetically ("F", "M")."""
+    import re
+
+    def key(label: str) -> tuple[int, float, str]:
+        match = re.match(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", str(label))
+        return (0, float(match.group()), str(label)) if match else (1, 0.0, str(label))
+
+    return sorted(pd.unique(pd.Series(labels).dropna()), key=key)
+
+
+def first_infusion_values(infusions: pd.DataFrame, patients: pd.DataFrame, column: str) -> pd.Series:
+    """Value of an infusions-table ``column`` at each patient's first infusion (earliest start),
+    aligned with the rows of ``patients`` (missing for a patient without an infusion record)."""
+    first = infusions.sort_values(["patient_id", "time_hours"], kind="stable").drop_duplicates("patient_id")
+    lookup = pd.Series(first[column].to_numpy(), index=first["patient_id"].astype(str).to_numpy())
+    values = lookup.reindex(patients["patient_id"].astype(str).to_numpy())
+    return pd.Series(values.array, index=patients.index, name=column)
+
+
+def patient_groups(patients: pd.DataFrame, by: str | None,
+                   infusions: pd.DataFrame | None = None) -> tuple[pd.Series, str | None]:
     """Group label (string) per row of ``Endpoints.patients``, and a note on how it was formed.
 
     ``by`` names a column of ``Endpoints.patients`` (patient covariates, ``route`` and
     ``first_dose_mg_per_kg`` of the first infusion, ``baseline_score``, ``peak_cadss``,
-    ``n_infusions``...); ``"dose_mg_per_kg"`` means the first infusion's dose. A numeric column
+    ``n_infusions``...); ``"dose_mg_per_kg"`` means the first infusion's dose. Any other column
+    of the ``infusions`` table (when given), e.g. ``duration_min`` or a user's infusion-level
+    column, means its value at the patient's first infusion. A numeric column
     with more than 6 distinct values is cut at its quartiles (``pd.qcut``, ties merged) into
     labels such as ``"0.4-0.5"``; other values are used as they are. Patients with a missing
     value are left out (label NA). Without ``by`` every patient is in group ``"all"``.
@@ -640,11 +678,21 @@ def patient_groups(patients: pd.DataFrame, by: str | None) -> tuple[pd.Series, s
     if by is None:
         return pd.Series("all", index=patients.index, dtype="string"), None
     column = by if by in patients.columns else _BY_ALIASES.get(by, by)
-    if column not in patients.columns:
-        usable = ", ".join(c for c in patients.columns if c != "patient_id")
-        raise ValueError(f"by={by!r} is not a patient or first-infusion column; use one of: {usable}.")
-    values = patients[column]
     note = None
+    if column in patients.columns:
+        values = patients[column]
+    elif (infusions is not None and by in infusions.columns
+          and by not in ("patient_id", "infusion_number", "time_hours", "source_row")):
+        column = by
+        values = first_infusion_values(infusions, patients, by)
+        note = f"{by} is that of each patient's first infusion"
+    else:
+        usable = [c for c in patients.columns if c != "patient_id"]
+        if infusions is not None:
+            usable += [c for c in infusions.columns if c not in patients.columns and c not in
+                       ("patient_id", "infusion_number", "time_hours", "source_row")]
+        raise ValueError(f"by={by!r} is not a patient or first-infusion column; use one of: "
+                         f"{', '.join(usable)}.")
     if pd.api.types.is_bool_dtype(values):
         labels = values.astype("string")
     elif pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_NUMERIC_LEVELS:
@@ -654,7 +702,8 @@ def patient_groups(patients: pd.DataFrame, by: str | None) -> tuple[pd.Series, s
         names[0] = f"{values.min():.4g}-{cats[0].right:.4g}"
         labels = pd.Series(pd.Categorical.from_codes(bins.cat.codes.where(bins.notna(), -1), names),
                            index=values.index).astype("string")
-        note = f"{column} cut at its quartiles into {len(cats)} groups: {', '.join(names)}"
+        cut = f"{column} cut at its quartiles into {len(cats)} groups: {', '.join(names)}"
+        note = f"{note}; {cut}" if note else cut
     elif pd.api.types.is_numeric_dtype(values):
         labels = values.map(lambda v: f"{v:g}", na_action="ignore").astype("string")
     else:

@@ -27,7 +27,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import OutcomeData
-from analysis.endpoints import Endpoints, EndpointSettings, patient_groups, resolve_endpoints
+from analysis.endpoints import (
+    Endpoints,
+    EndpointSettings,
+    group_order,
+    patient_groups,
+    plain_fit_note,
+    resolve_endpoints,
+)
 from analysis.intervals import wilson_interval
 
 __all__ = ["OnsetResult", "fit_onset"]
@@ -59,7 +66,10 @@ class OnsetResult:
         band; ``"kaplan_meier"``: right-censored KM on the interval upper ends, log-log band).
     test : DataFrame (test, statistic, dof, p_value, note) comparing groups, None without ``by``.
     settings : EndpointSettings; endpoints : the Endpoints the fit used.
-    by, dist, alpha : settings of the fit. notes : things the reader should know.
+    by, dist, alpha : settings of the fit. notes : things the reader should know, in plain
+        words, including each group's fitting problems (cure fraction at the boundary, model not
+        identifiable, Turnbull not converged), which are reported here (and in the group's
+        ``note`` column) instead of as Python warnings.
     models : group -> fitted ParametricResult (cure model), where fitted.
     """
 
@@ -95,9 +105,10 @@ def _n_params(dist: str) -> int:
 
 
 def _fit_cure(lower: np.ndarray, upper: np.ndarray, dist: str, alpha: float):
-    from analysis.survival.parametric import fit_parametric
+    # quiet: problems of the fit are reported in the result's notes, not as warnings
+    from analysis.survival.parametric import fit_parametric_quiet
 
-    return fit_parametric(lower, upper, dist=dist, cure=True, alpha=alpha)
+    return fit_parametric_quiet(lower, upper, dist=dist, cure=True, alpha=alpha)
 
 
 def _model_row(model) -> dict[str, Any]:
@@ -116,10 +127,11 @@ def _model_row(model) -> dict[str, Any]:
     }
 
 
-def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> pd.DataFrame:
-    from analysis.survival.turnbull import turnbull
+def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    from analysis.survival.turnbull import turnbull_quiet
 
-    table = turnbull(lower, upper).table
+    fit = turnbull_quiet(lower, upper)
+    table = fit.table
     finite = np.isfinite(table["upper"].to_numpy(dtype=float))
     cum_after = 1.0 - table["survival"].to_numpy(dtype=float)
     cum_before = np.r_[0.0, cum_after[:-1]]
@@ -128,7 +140,7 @@ def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> pd.DataFrame:
     c = np.c_[cum_before, cum_after][finite].ravel()
     points = pd.DataFrame({"time_hours": np.r_[0.0, t], "cumulative_response": np.r_[0.0, c]})
     points = points.drop_duplicates(ignore_index=True)
-    return points.assign(lower=np.nan, upper=np.nan, source="turnbull")
+    return points.assign(lower=np.nan, upper=np.nan, source="turnbull"), fit.notes
 
 
 def _km_curve(lower: np.ndarray, upper: np.ndarray, alpha: float) -> pd.DataFrame:
@@ -166,7 +178,9 @@ def fit_onset(
         Rating scale whose total score defines response.
     by : str, optional
         A column of ``Endpoints.patients`` (diagnosis, sex, route or dose of the first
-        infusion, age...); numeric columns with many values are cut at quartiles (see
+        infusion, age...) or, when ``data`` is an OutcomeData, any other column of its
+        infusions table (``duration_min``, a user's infusion-level column; the value at the
+        first infusion); numeric columns with many values are cut at quartiles (see
         ``analysis.endpoints.patient_groups``).
     dist : {"loglogistic", "weibull", "lognormal", "exponential", "auto"}
         Onset-time distribution among responders in the cure model. Default log-logistic: its
@@ -206,11 +220,12 @@ def fit_onset(
     """
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     patients = endpoints.patients
-    groups, group_note = patient_groups(patients, by)
+    infusions = data.infusions if isinstance(data, OutcomeData) else None
+    groups, group_note = patient_groups(patients, by, infusions)
     notes = [group_note] if group_note else []
     lower_all, upper_all = _onset_intervals(patients)
     usable = groups.notna().to_numpy()
-    levels = sorted(pd.unique(groups[usable]))
+    levels = group_order(groups[usable])
 
     if dist == "auto":
         dist = _pick_dist(lower_all[usable], upper_all[usable], alpha, notes)
@@ -231,19 +246,27 @@ def fit_onset(
                                "observed_response": responders / n if n else np.nan,
                                "observed_response_lower": obs_lo, "observed_response_upper": obs_hi,
                                "dist": dist, "note": ""}
+        where = f"group {level!r}: " if by is not None else ""
+        row_notes: list[str] = []
         if n:
-            curves.append(_turnbull_curve(lower, upper).assign(group=level))
+            turnbull_points, turnbull_notes = _turnbull_curve(lower, upper)
+            curves.append(turnbull_points.assign(group=level))
             curves.append(_km_curve(lower, upper, alpha).assign(group=level))
+            row_notes += [f"Turnbull curve: {text}" for text in turnbull_notes]
         if n < MIN_PATIENTS or responders < MIN_RESPONDERS:
-            row["note"] = (f"too few patients to fit the cure model (n={n}, responders={responders}; "
-                           f"needs {MIN_PATIENTS} and {MIN_RESPONDERS})")
+            row_notes.append(f"too few patients to fit the cure model (n={n}, responders={responders}; "
+                             f"needs {MIN_PATIENTS} and {MIN_RESPONDERS})")
         else:
             try:
                 model = _fit_cure(lower, upper, dist, alpha)
             except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-                row["note"] = f"cure model not fitted: {exc}"
+                row_notes.append(f"cure model not fitted: {exc}")
             else:
                 models[level] = model
+                # e.g. the cure fraction at the boundary: the estimates are shown, with the caveat
+                plain = [f"cure model: {plain_fit_note(text, 'responses')}" for text in model.notes]
+                row_notes += plain
+                notes.extend(f"{where}{text}" for text in plain)
                 row.update(_model_row(model))
                 band = model.cumulative(grid)
                 curves.append(pd.DataFrame({
@@ -251,6 +274,9 @@ def fit_onset(
                     "cumulative_response": band["cumulative"].to_numpy(dtype=float),
                     "lower": band["lower"].to_numpy(dtype=float),
                     "upper": band["upper"].to_numpy(dtype=float), "source": "model"}))
+        notes.extend(f"{where}{text}" for text in row_notes
+                     if text.startswith("Turnbull") or text.startswith("cure model not fitted"))
+        row["note"] = "; ".join(row_notes)
         rows.append(row)
 
     table = pd.DataFrame(rows)
@@ -304,9 +330,14 @@ def _group_test(lower, upper, groups, levels, models, dist, alpha) -> pd.DataFra
             pooled = _fit_cure(lower[fitted], upper[fitted], dist, alpha)
             statistic = max(2.0 * (sum(m.loglik for m in models.values()) - pooled.loglik), 0.0)
             dof = (k - 1) * _n_params(dist)
+            caveats = [f"group {g!r}: {plain_fit_note(text, 'responses')}" for g, m in models.items()
+                       for text in m.notes]
+            caveats += [f"pooled model: {plain_fit_note(text, 'responses')}" for text in pooled.notes]
+            note = "group-specific vs pooled cure model (response probability and onset)"
+            if caveats:
+                note += "; interpret with care: " + "; ".join(caveats)
             rows.append({"test": "likelihood_ratio_cure", "statistic": statistic, "dof": dof,
-                         "p_value": float(stats.chi2.sf(statistic, dof)),
-                         "note": "group-specific vs pooled cure model (response probability and onset)"})
+                         "p_value": float(stats.chi2.sf(statistic, dof)), "note": note})
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             rows.append({"test": "likelihood_ratio_cure", "statistic": np.nan, "dof": np.nan,
                          "p_value": np.nan, "note": f"pooled model not fitted: {exc}"})

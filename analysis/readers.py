@@ -140,8 +140,10 @@ def read_table(source: Any, table: str, *, sheet: str | int | None = None,
                         "Parquet.", table, name)
     if head.startswith(b"PAR1"):
         raw = _read_parquet(content, name, table)
+        _note_misnamed(raw, extension, "a Parquet file", {".parquet", ".pq"})
     elif head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         raw = _read_xlsx(content, name, table, sheet)
+        _note_misnamed(raw, extension, "an Excel workbook", {".xlsx", ".xlsm"})
     else:
         if extension in {".xlsx", ".xlsm", ".xls", ".parquet", ".pq"}:
             kind = "an Excel workbook" if extension.startswith(".xl") else "a Parquet file"
@@ -151,6 +153,13 @@ def read_table(source: Any, table: str, *, sheet: str | int | None = None,
                         table, name)
         raw = _read_text(content, name, table, number_columns)
     return _finish(raw, table)
+
+
+def _note_misnamed(raw: RawTable, extension: str, kind: str, expected: set[str]) -> None:
+    """A binary table whose name says otherwise (an .xlsx saved as .csv) is read by its content,
+    and the mismatch is reported as a warning rather than silently accepted."""
+    if extension and extension not in expected:
+        raw.notes.append(f"{raw.name} is named like a {extension} file but is {kind}; it was read as {kind}")
 
 
 def _finish(raw: RawTable, table: str) -> RawTable:

@@ -286,6 +286,9 @@ class CoxResult:
     terms : dict mapping each covariate to its term names (several for a categorical one).
     n, n_events, n_dropped (rows with a missing value, dropped), ties, strata, alpha,
     n_iterations, converged : the settings and counts.
+    notes : tuple of str
+        Problems and choices in plain words (no convergence; for ``relapse_hazards``, covariates
+        dropped because they do not vary). Each is also issued as a warning.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -317,6 +320,7 @@ class CoxResult:
     _risk_sets: _RiskSets = field(repr=False, compare=False)
     _original_time: np.ndarray = field(repr=False, compare=False)
     _original_event: np.ndarray = field(repr=False, compare=False)
+    notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         strata = f", strata {list(self.strata)}" if self.strata else ""
@@ -526,42 +530,45 @@ def cox(
     loglik, score, info = null_loglik, score0, info0
     converged = False
     iterations = 0
-    while iterations < _MAX_ITERATIONS:
-        iterations += 1
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError:
-            break  # information vanished: coefficients running off to infinity
-        candidate = beta + step
-        new_loglik, new_score, new_info, _ = _derivatives(candidate, rs, efron)
-        halvings = 0
-        while not (np.isfinite(new_loglik) and new_loglik >= loglik - 1e-12 * abs(loglik)):
-            halvings += 1
-            if halvings > _MAX_HALVINGS:
-                break
-            candidate = (candidate + beta) / 2.0
+    # a diverging fit (monotone likelihood) overflows on the way; it is reported below instead
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while iterations < _MAX_ITERATIONS:
+            iterations += 1
+            try:
+                step = np.linalg.solve(info, score)
+            except np.linalg.LinAlgError:
+                break  # information vanished: coefficients running off to infinity
+            candidate = beta + step
             new_loglik, new_score, new_info, _ = _derivatives(candidate, rs, efron)
-        change = abs(new_loglik - loglik)
-        beta, loglik, score, info = candidate, new_loglik, new_score, new_info
-        largest_step = float(np.max(np.abs(step)))
-        if change <= 1e-10 * max(abs(loglik), 1.0) and largest_step <= 1e-6 * (1 + np.max(np.abs(beta))):
-            converged = True
-            break
-        if halvings > _MAX_HALVINGS or (change <= 1e-13 * max(abs(loglik), 1.0) and largest_step > 1e-2):
-            break  # no further gain in the likelihood although the steps do not shrink
+            halvings = 0
+            while not (np.isfinite(new_loglik) and new_loglik >= loglik - 1e-12 * abs(loglik)):
+                halvings += 1
+                if halvings > _MAX_HALVINGS:
+                    break
+                candidate = (candidate + beta) / 2.0
+                new_loglik, new_score, new_info, _ = _derivatives(candidate, rs, efron)
+            change = abs(new_loglik - loglik)
+            beta, loglik, score, info = candidate, new_loglik, new_score, new_info
+            largest_step = float(np.max(np.abs(step)))
+            if change <= 1e-10 * max(abs(loglik), 1.0) and largest_step <= 1e-6 * (1 + np.max(np.abs(beta))):
+                converged = True
+                break
+            if halvings > _MAX_HALVINGS or (change <= 1e-13 * max(abs(loglik), 1.0) and largest_step > 1e-2):
+                break  # no further gain in the likelihood although the steps do not shrink
 
+    notes: list[str] = []
     if not converged:
-        warnings.warn(
+        notes.append(
             f"Cox fit did not converge in {iterations} Newton-Raphson iterations; a coefficient may be "
-            "infinite (monotone likelihood: a covariate separates who has the event first)",
-            RuntimeWarning,
-            stacklevel=2,
+            "infinite (monotone likelihood: a covariate separates who has the event first)"
         )
+        warnings.warn(notes[-1], RuntimeWarning, stacklevel=2)
     try:
         covariance = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         covariance = np.linalg.pinv(info)
-    se = np.sqrt(np.diag(covariance))
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(covariance))
     z_statistic = beta / se
     with np.errstate(over="ignore"):
         table = pd.DataFrame(
@@ -610,4 +617,5 @@ def cox(
         _risk_sets=rs,
         _original_time=time,
         _original_event=event_values,
+        notes=tuple(notes),
     )

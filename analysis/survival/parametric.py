@@ -372,9 +372,16 @@ def _maximise(likelihood: _Likelihood, start: np.ndarray, scale: float) -> tuple
     def hess(theta: np.ndarray) -> np.ndarray:
         return -evaluate(theta)[2] / scale
 
-    result = optimize.minimize(
-        fun, start, jac=jac, hess=hess, method="trust-exact", options={"gtol": 1e-9, "maxiter": 500}
-    )
+    try:
+        result = optimize.minimize(
+            fun, start, jac=jac, hess=hess, method="trust-exact", options={"gtol": 1e-9, "maxiter": 500}
+        )
+    except ValueError as error:  # scipy: "array must not contain infs or NaNs" in the Hessian
+        raise ValueError(
+            "the likelihood maximisation failed: the parameters ran off towards a boundary where the "
+            "curvature is not finite (the data do not identify the model, e.g. every event before the "
+            "first observation time)"
+        ) from error
     theta = result.x
     converged = bool(result.success)
     if not converged:
@@ -445,6 +452,10 @@ class ParametricResult:
         Inverse observed information of (coefficients, ``Log(scale)``, ``logit(cure)``).
     dist, cure, alpha : settings. n, n_exact, n_right, n_left, n_interval : counts used;
     n_dropped : observations with lower 0 and upper inf (no information), dropped.
+    notes : tuple of str
+        Problems of the fit in plain words (not converged, information not positive definite,
+        cure fraction at the boundary); ``fit_parametric`` also issues each as a
+        ``RuntimeWarning``.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -470,6 +481,7 @@ class ParametricResult:
     iterations: int
     _design: _Design = field(repr=False)
     _theta: np.ndarray = field(repr=False)
+    notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         cure = f", cure fraction {self.cure_fraction:.3g}" if self.cure else ""
@@ -527,7 +539,8 @@ class ParametricResult:
             gradient[len(x)] = np.exp(log_scale) * w
         se = float(np.sqrt(gradient @ self.vcov.to_numpy() @ gradient))
         z = stats.norm.ppf(1.0 - self.alpha / 2.0)
-        return float(np.exp(log_median)), float(np.exp(log_median - z * se)), float(np.exp(log_median + z * se))
+        with np.errstate(over="ignore", invalid="ignore"):  # a median beyond float range is inf
+            return float(np.exp(log_median)), float(np.exp(log_median - z * se)), float(np.exp(log_median + z * se))
 
     def survival(self, times: Any, row: Any = None) -> pd.DataFrame:
         """Population survival S(t) (cured included) at ``times`` with a pointwise band.
@@ -629,6 +642,7 @@ def fit_parametric(
     Returns
     -------
     ParametricResult
+        Problems of the fit are in ``.notes`` and are also issued as ``RuntimeWarning``.
 
     References
     ----------
@@ -636,6 +650,25 @@ def fit_parametric(
     chapter 2 and 3 (AFT models; censored likelihood). Therneau T. survival: survreg.
     Farewell VT (1982). The use of mixture models for the analysis of survival data with
     long-term survivors. Biometrics 38:1041-1046.
+    """
+    result = fit_parametric_quiet(lower, upper, dist=dist, covariates=covariates, cure=cure, alpha=alpha)
+    for note in result.notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+    return result
+
+
+def fit_parametric_quiet(
+    lower: Any,
+    upper: Any,
+    dist: Distribution = "weibull",
+    covariates: pd.DataFrame | None = None,
+    cure: bool = False,
+    alpha: float = 0.05,
+) -> ParametricResult:
+    """``fit_parametric`` without warnings: problems of the fit are only recorded in ``.notes``.
+
+    For callers that report them in their own results (``fit_onset``, ``fit_durability``);
+    avoids the process-wide ``warnings.catch_warnings``, which is not thread-safe.
     """
     if dist not in DISTRIBUTIONS:
         raise ValueError(f"dist must be one of {DISTRIBUTIONS}, got {dist!r}")
@@ -695,26 +728,23 @@ def fit_parametric(
             positive = bool(eigenvalues.min() > 1e-10 * max(1.0, eigenvalues.max()))
         except np.linalg.LinAlgError:
             positive = False
+    notes: list[str] = []
     if positive:
         vcov = np.linalg.inv(information)
     else:
         vcov = np.full_like(information, np.nan)
-        warnings.warn(
+        notes.append(
             "the observed information is not positive definite: the model is not identifiable from these "
-            "data (standard errors set to NaN)",
-            RuntimeWarning,
-            stacklevel=2,
+            "data (standard errors set to NaN)"
         )
     if not converged:
-        warnings.warn(f"the likelihood maximisation did not converge ({message})", RuntimeWarning, stacklevel=2)
+        notes.append(f"the likelihood maximisation did not converge ({message})")
     if cure:
         pi_hat = float(special.expit(theta[-1]))
         if pi_hat < 1e-6 or pi_hat > 1 - 1e-6:
-            warnings.warn(
+            notes.append(
                 f"the cure fraction is estimated at the boundary ({pi_hat:.3g}): the cure model is not "
-                "identifiable from these data (too little follow-up after the last events?)",
-                RuntimeWarning,
-                stacklevel=2,
+                "identifiable from these data (too little follow-up after the last events?)"
             )
     se = np.sqrt(np.diag(vcov))
     p = x.shape[1]
@@ -755,6 +785,7 @@ def fit_parametric(
         iterations=iterations,
         _design=design,
         _theta=theta,
+        notes=tuple(notes),
     )
     median, median_lower, median_upper = result.median_for(None)
     object.__setattr__(result, "median", median)

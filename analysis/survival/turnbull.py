@@ -38,6 +38,9 @@ class TurnbullResult:
     iterations : int, converged : bool, tolerance : float
         Accelerated EM iterations run and whether the optimality (Kuhn-Tucker) condition was
         met to ``tolerance``.
+    notes : tuple of str
+        Problems in plain words (no convergence); ``turnbull`` also issues them as
+        ``RuntimeWarning``.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -50,6 +53,7 @@ class TurnbullResult:
     iterations: int
     converged: bool
     tolerance: float
+    notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -160,6 +164,15 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
     nonparametric maximum likelihood computation for interval-censored data. Computational
     Statistics & Data Analysis 52:2388-2402.
     """
+    result = turnbull_quiet(lower, upper, tolerance=tolerance, max_iterations=max_iterations)
+    for note in result.notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+    return result
+
+
+def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000) -> TurnbullResult:
+    """``turnbull`` without warnings: problems are only recorded in ``.notes`` (for callers that
+    report them in their own results)."""
     lower_values, upper_values = _validate_bounds_allow_zero(lower, upper)
     exact = lower_values == upper_values
     right = ~exact & np.isinf(upper_values)
@@ -256,12 +269,9 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
         if log_likelihood(probability) - current <= 1e-13 * max(1.0, abs(current)) and excess < _STALL_EXCESS:
             converged = True
             break
+    notes: list[str] = []
     if not converged:
-        warnings.warn(
-            f"Turnbull NPMLE did not converge in {max_iterations} iterations (gradient excess {excess:.2g})",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        notes.append(f"Turnbull NPMLE did not converge in {max_iterations} iterations (gradient excess {excess:.2g})")
     loglik = log_likelihood(probability)
     # masses EM only drives towards zero (never exactly reaching it) are reported as zero
     support = probability > _NEGLIGIBLE_MASS
@@ -288,6 +298,7 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
         iterations=iterations,
         converged=converged,
         tolerance=tolerance,
+        notes=tuple(notes),
     )
 
 

@@ -167,3 +167,79 @@ def test_accepts_derived_endpoints(data):
         fit_durability(ep, relapse=20)
     with pytest.raises(ValueError):
         fit_durability(ep, origin="last_infusion")
+
+
+def test_model_problems_become_notes_not_warnings(data, monkeypatch):
+    import dataclasses
+
+    import analysis.survival.parametric as parametric
+
+    real = parametric.fit_parametric_quiet
+
+    def troubled(lower, upper, **options):
+        # the real fit, flagged as problematic: what a small or odd group would produce
+        return dataclasses.replace(real(lower, upper, **options), notes=("the likelihood maximisation "
+                                                                          "did not converge (test)",))
+
+    monkeypatch.setattr(parametric, "fit_parametric_quiet", troubled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fit_durability(data, by="diagnosis")
+    s = result.summary()
+    for group in s.index:  # in plain words, per group
+        assert "parametric model: its fit did not converge" in s.loc[group, "note"]
+        assert f"group {group!r}: parametric model: its fit did not converge: treat its estimates with caution" \
+            in result.notes
+
+
+def test_real_fits_on_small_groups_do_not_warn():
+    simulation = pytest.importorskip("analysis.simulation")
+    small = simulation.simulate(40, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for by in (None, "route", "diagnosis", "sex"):
+            fit_durability(small, by=by)
+            fit_durability(small, by=by, origin="last_infusion", relapse=22, confirm_visits=2)
+
+
+def test_relapse_hazards_notes_dropped_covariates(data):
+    with pytest.warns(UserWarning, match="route"):
+        result = relapse_hazards(data)  # every patient IV: route cannot be estimated
+    assert any("dropped" in note and "route" in note for note in result.notes)
+    assert "route[IM]" not in result.table.index
+    assert relapse_hazards(data, covariates=["baseline_score", "age"]).notes == ()
+
+
+def test_by_infusion_level_column(data):
+    infusions = data.infusions.copy()
+    first = ~infusions["patient_id"].duplicated()
+    patient_number = pd.factorize(infusions["patient_id"])[0]
+    # the pump of the first infusion alternates by patient; later infusions use the other pump
+    pump_a = (patient_number % 2 == 0) == first.to_numpy()
+    infusions["pump"] = pd.array(np.where(pump_a, "A", "B"), dtype="string")
+    data2 = type(data)(data.assessments, infusions, data.patients)
+    result = fit_durability(data2, by="pump")
+    pump_of = dict(zip(infusions.loc[first, "patient_id"], infusions.loc[first, "pump"], strict=True))
+    responders = result.endpoints.patients.loc[result.endpoints.patients["responded"], "patient_id"]
+    expected = pd.Series([pump_of[p] for p in responders]).value_counts()
+    assert result.summary()["n_responders"].to_dict() == expected.to_dict()
+    assert result.logrank is not None and result.logrank.dof == 1
+
+
+def test_relapse_hazards_accepts_an_infusion_level_covariate(data):
+    infusions = data.infusions.copy()
+    first = ~infusions["patient_id"].duplicated()
+    patient_number = pd.factorize(infusions["patient_id"])[0]
+    minutes = np.where((patient_number % 3 == 0) == first.to_numpy(), 40.0, 15.0)
+    infusions["duration_min"] = minutes
+    with_infusions = type(data)(data.assessments, infusions, data.patients)
+    # the same value given as a patient covariate: the first infusion's duration
+    first_minutes = dict(zip(infusions.loc[first, "patient_id"], minutes[first.to_numpy()], strict=True))
+    patients = data.patients.assign(first_minutes=[first_minutes[p] for p in data.patients["patient_id"]])
+    as_patient = type(data)(data.assessments, data.infusions, patients)
+    a = relapse_hazards(with_infusions, covariates=["baseline_score", "duration_min"])
+    b = relapse_hazards(as_patient, covariates=["baseline_score", "first_minutes"])
+    assert list(a.table.index) == ["baseline_score", "duration_min"]
+    assert_allclose(a.table["coef"].to_numpy(), b.table["coef"].to_numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="infusions table"):
+        relapse_hazards(with_infusions, covariates=["no_such_column"])

@@ -437,3 +437,20 @@ def test_allow_identifiers_keeps_patient_ids_but_says_so():
     assert loaded.n_patients == 3
     (warning,) = [w for w in loaded.warnings if w.code == "identifiers_allowed"]
     assert "kept 'patient_id'" in warning.message and "40012345" not in warning.message
+
+
+@pytest.mark.parametrize(("source", "saved_as", "kind"), [
+    ("single.xlsx", "export.csv", "an Excel workbook"),
+    ("single.parquet", "export.csv", "a Parquet file"),
+    ("single.xlsx", "export.parquet", "an Excel workbook"),
+])
+def test_binary_table_with_the_wrong_extension_is_read_with_a_warning(tmp_path, source, saved_as, kind):
+    # read by content (refusing a readable table would help nobody), but never silently
+    misnamed = tmp_path / saved_as
+    misnamed.write_bytes((GOOD / source).read_bytes())
+    data = analysis.load(misnamed)
+    proper = analysis.load(GOOD / source)
+    pd.testing.assert_frame_equal(data.assessments, proper.assessments)
+    messages = [w.message for w in data.warnings if w.code == "reading"]
+    assert any(f"{saved_as} is named like a {Path(saved_as).suffix} file but is {kind}" in m for m in messages)
+    assert not any("named like" in w.message for w in proper.warnings)

@@ -168,3 +168,60 @@ def test_accepts_derived_endpoints():
     assert fit_onset(ep).endpoints is ep
     with pytest.raises(ValueError):
         fit_onset(ep, response=0.5)
+
+
+def _two_sites(fast, usual):
+    """Two known_onset_data sets as sites "fast" and "usual" of one dataset (ids kept apart)."""
+    from analysis.contract import OutcomeData
+
+    parts = []
+    for site, data in (("fast", fast), ("usual", usual)):
+        tables = {}
+        for name in ("assessments", "infusions", "patients"):
+            table = getattr(data, name).copy()
+            table["patient_id"] = (site + "-" + table["patient_id"].astype(str)).astype("string")
+            tables[name] = table
+        tables["patients"]["site"] = pd.array([site] * len(tables["patients"]), dtype="string")
+        parts.append(tables)
+    return OutcomeData(*(pd.concat([p[name] for p in parts], ignore_index=True)
+                         for name in ("assessments", "infusions", "patients")))
+
+
+def test_fit_problems_become_notes_not_warnings():
+    import warnings
+
+    # site "fast": every responder responds before the first rating (1 h), so the onset
+    # distribution cannot be estimated; site "usual": a well-posed cure model
+    fast = known_onset_data(40, seed=0, p_response=0.5, median_hours=0.1, shape=3.0)
+    usual = known_onset_data(200, seed=1, p_response=0.6, median_hours=4.0, shape=1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may leak as a Python warning
+        alone = fit_onset(fast)
+        fit = fit_onset(_two_sites(fast, usual), by="site")
+    assert "cure model" in alone.summary().loc["all", "note"]
+    assert "positive definite" not in " ".join(alone.notes)  # plain words, not the optimiser's
+    assert any(note.startswith("cure model") for note in alone.notes)
+    s = fit.summary()
+    assert "cure model" in s.loc["fast", "note"] and s.loc["usual", "note"] == ""
+    assert any(note.startswith("group 'fast': cure model") for note in fit.notes)
+    assert not any(note.startswith("group 'usual'") for note in fit.notes)
+    assert abs(s.loc["usual", "median_onset_hours"] - 4.0) < 1.5
+    assert fit.test is not None and set(fit.test["test"]) == {"likelihood_ratio_cure", "logrank_upper"}
+
+
+def test_by_accepts_an_infusion_level_column_and_orders_numeric_groups():
+    data = known_onset_data(240, seed=6, p_response=0.6, median_hours=4.0, shape=1.5)
+    infusions = data.infusions.copy()
+    minutes = np.tile([5.0, 15.0, 40.0], len(infusions) // 3 + 1)[: len(infusions)]
+    infusions["duration_min"] = minutes
+    infusions["setting"] = pd.array(np.where(minutes == 40.0, "hospital", "clinic"), dtype="string")
+    data = type(data)(data.assessments, infusions, data.patients)
+    fit = fit_onset(data, by="duration_min")
+    s = fit.summary()
+    assert list(s.index) == ["5", "15", "40"]  # numeric order, not "15" < "40" < "5"
+    assert list(s["n"]) == [80, 80, 80]
+    assert any("first infusion" in note for note in fit.notes)
+    by_setting = fit_onset(data, by="setting").summary()
+    assert by_setting.loc["hospital", "n"] == 80 and by_setting.loc["clinic", "n"] == 160
+    with pytest.raises(ValueError, match="setting"):  # the message lists the usable columns
+        fit_onset(data, by="no_such_column")

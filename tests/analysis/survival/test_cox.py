@@ -281,3 +281,5 @@ def test_monotone_likelihood_warns():
     with pytest.warns(RuntimeWarning, match="did not converge"):
         fit = cox(frame, duration="time", event="event", covariates=["flag"])
     assert not fit.converged and fit.table.loc["flag", "coef"] > 5
+    assert len(fit.notes) == 1 and "did not converge" in fit.notes[0]
+    assert cox(frame.assign(flag=np.tile([1, 0], 10)), duration="time", event="event", covariates=["flag"]).notes == ()

@@ -494,3 +494,23 @@ def test_duplicated_data_doubles_loglik_and_shrinks_se_by_root_two():
     assert_allclose(double.loglik, 2 * single.loglik, rtol=1e-9)
     assert_allclose(double.table["coef"], single.table["coef"], rtol=1e-6, atol=1e-9)
     assert_allclose(double.table["se"], single.table["se"] / np.sqrt(2), rtol=1e-6)
+
+
+def test_fit_problems_are_notes_as_well_as_warnings():
+    from analysis.survival.parametric import fit_parametric_quiet
+
+    # every event in (0, 1] and the rest censored at 5: nothing says how fast the events come
+    lower = np.r_[np.zeros(10), np.full(10, 5.0)]
+    upper = np.r_[np.ones(10), np.full(10, np.inf)]
+    with pytest.warns(RuntimeWarning, match="not positive definite"):
+        loud = fit_parametric(lower, upper, dist="weibull", cure=True)
+    assert any("not positive definite" in note for note in loud.notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = fit_parametric_quiet(lower, upper, dist="weibull", cure=True)
+    assert quiet.notes == loud.notes
+    assert np.isnan(quiet.table["se"]).all()
+    # a well-posed fit has no notes
+    rng = np.random.default_rng(2)
+    t = rng.weibull(1.5, 200) * 3.0
+    assert fit_parametric_quiet(np.floor(t), np.ceil(t), dist="weibull").notes == ()

@@ -271,3 +271,22 @@ def test_stabbing_set_covers_every_observation():
     chosen = _stabbing_set(first, last, limit=1000)
     assert ((first[:, None] <= chosen[None, :]) & (chosen[None, :] <= last[:, None])).any(axis=1).all()
     assert _stabbing_set(first, last, limit=1) is None
+
+
+def test_non_convergence_is_a_note_and_a_warning_and_quiet_variant_only_notes():
+    from analysis.survival.turnbull import turnbull_quiet
+
+    rng = np.random.default_rng(0)
+    lower = np.floor(rng.exponential(5.0, 200) / 2.0) * 2.0
+    upper = lower + rng.integers(1, 4, 200) * 2.0
+    with pytest.warns(RuntimeWarning, match="did not converge in 1 iterations"):
+        stopped = turnbull(lower, upper, max_iterations=1)
+    assert not stopped.converged and "did not converge" in stopped.notes[0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = turnbull_quiet(lower, upper, max_iterations=1)
+        full = turnbull_quiet(lower, upper)
+    assert quiet.notes == stopped.notes
+    assert full.converged and full.notes == ()

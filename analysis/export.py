@@ -75,6 +75,7 @@ def suppress_small_groups(
     *,
     keep_columns: Sequence[str] = (),
     label: str = "group",
+    complement_within: str | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """Blank out the rows of a summary table whose group has fewer than ``min_cell_size``
     patients, as shared summaries do to protect privacy.
@@ -89,6 +90,11 @@ def suppress_small_groups(
         Groups with ``0 < n < min_cell_size`` are suppressed (default 5; some registries use 11).
     keep_columns : sequence of str
         Columns left visible on suppressed rows (group labels).
+    complement_within : str, optional
+        Column whose values partition rows that add up to a known total (e.g. the phenotypes
+        of one group, which add up to the group's size). Where exactly one row of a partition
+        would be suppressed, the smallest other non-empty row of it is suppressed too
+        (complementary suppression), so the hidden count cannot be recovered by subtraction.
 
     Returns
     -------
@@ -99,6 +105,16 @@ def suppress_small_groups(
     out = frame.copy()
     counts = pd.to_numeric(out[count_column], errors="coerce")
     small = ((counts > 0) & (counts < min_cell_size)).fillna(False).to_numpy(dtype=bool)
+    primary = small.copy()
+    if complement_within is not None and small.any():
+        partition = out[complement_within].astype(str).to_numpy()
+        positive = (counts > 0).fillna(False).to_numpy(dtype=bool)
+        for part in np.unique(partition[small]):
+            rows = partition == part
+            if (small & rows).sum() == 1:
+                others = np.flatnonzero(rows & positive & ~small)
+                if others.size:
+                    small[others[np.argmin(counts.to_numpy(float)[others])]] = True
     out["suppressed"] = small
     if not small.any():
         return out, None
@@ -106,11 +122,15 @@ def suppress_small_groups(
     out[blank] = out[blank].astype(object)
     out.loc[small, blank] = np.nan
     if keep_columns:
-        names = out.loc[small, list(keep_columns)].astype(str).agg(" / ".join, axis=1).tolist()
+        names = out[list(keep_columns)].astype(str).agg(" / ".join, axis=1).to_numpy()
     else:
-        names = [str(i) for i in out.index[small]]
-    note = (f"{int(small.sum())} {label}(s) with fewer than {min_cell_size} patients suppressed "
-            f"({', '.join(names)}): their values are not shown.")
+        names = np.array([str(i) for i in out.index])
+    note = (f"{int(primary.sum())} {label}(s) with fewer than {min_cell_size} patients suppressed "
+            f"({', '.join(names[primary])}): their values are not shown.")
+    secondary = small & ~primary
+    if secondary.any():
+        note += (f" Also hidden so that they cannot be recovered by subtraction from the total: "
+                 f"{', '.join(names[secondary])}.")
     return out, note
 
 

@@ -81,6 +81,7 @@ def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, widt
     """Write the definitions used under the chart (in the figure, so exports carry them).
     ``axis_space``: pixels below the plot taken by the x tick labels and title."""
     figure.update_layout(template=TEMPLATE_NAME)
+    _legend_room(figure)
     if not definitions:
         return figure
     lines: list[str] = []
@@ -93,6 +94,37 @@ def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, widt
     bottom = axis_space + 25 + 15 * len(lines)
     figure.update_layout(margin=dict(b=bottom), height=(figure.layout.height or 480) + 15 * len(lines))
     return figure
+
+
+_ASSUMED_PLOT_WIDTH = 760  # px: a narrow column or a notebook; wider plots need fewer legend rows
+_LEGEND_ROW = 21  # px per row of the horizontal legend
+_TITLE_SPACE = 42  # px above the legend for the title
+
+
+def _legend_room(figure: go.Figure) -> None:
+    """Make room above the plot for the horizontal legend so it never overlaps the title.
+
+    Plotly wraps a horizontal legend into rows and grows it upwards from just above the plot;
+    with many entries (e.g. a model and an observed curve per group) the default top margin is
+    too small. The rows are estimated from the entries' text (about 7 px per character plus the
+    symbol) packed into a conservative plot width; the plot area keeps its height."""
+    names = [str(t.name) for t in figure.data if t.name and t.showlegend is not False]
+    if not names or figure.layout.showlegend is False:
+        return
+    rows, used = 1, 0
+    for name in names:
+        width = 50 + 7 * len(name)
+        if used and used + width > _ASSUMED_PLOT_WIDTH:
+            rows, used = rows + 1, 0
+        used += width
+    legend_y = figure.layout.legend.y if figure.layout.legend.y is not None else 1.01
+    extra_above = 30 if legend_y > 1.05 else 0  # e.g. panel titles between plot and legend
+    needed = _TITLE_SPACE + extra_above + _LEGEND_ROW * rows
+    current = figure.layout.margin.t
+    if current is None:
+        current = figure.layout.template.layout.margin.t or 80
+    if needed > current:
+        figure.update_layout(margin=dict(t=needed), height=(figure.layout.height or 450) + needed - current)
 
 
 def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
@@ -167,7 +199,7 @@ def onset_figure(
     """
     figure = go.Figure()
     groups = _groups(curve, exclude_groups)
-    colors = group_colors(groups)
+    colors = group_colors(_groups(curve))  # before exclusion: a group keeps its colour
     source = curve["source"] if "source" in curve.columns else pd.Series("turnbull", index=curve.index)
     for group in groups:
         color = colors[group]
@@ -224,7 +256,7 @@ def durability_figure(
     ``risk_table``: group, time_days, at_risk; ``model_curve``: group, time_days, survival.
     """
     groups = _groups(curve, exclude_groups)
-    colors = group_colors(groups)
+    colors = group_colors(_groups(curve))  # before exclusion: a group keeps its colour
     with_risk = risk_table is not None and not risk_table.empty
     if with_risk:
         figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
@@ -314,7 +346,15 @@ def forest_figure(
                      arrayminus=frame["hr"] - frame["hr_lower"], color=OKABE_ITO[0]),
         text=text, hovertemplate="%{y}: HR %{text}<extra></extra>", showlegend=False))
     figure.add_vline(x=1, line=dict(color="gray", dash="dot"))
-    figure.update_xaxes(type="log", title=x_title)
+    # explicit 1-2-5 ticks written in full: plotly's default log ticks label 0.3 as "3"
+    values = pd.concat([frame["hr_lower"], frame["hr_upper"], frame["hr"]]).to_numpy(float)
+    values = values[np.isfinite(values) & (values > 0)]
+    low, high = (min(values.min(), 1.0), max(values.max(), 1.0)) if values.size else (0.5, 2.0)
+    ticks = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+    below = [t for t in ticks if t <= low]
+    above = [t for t in ticks if t >= high]
+    shown = [t for t in ticks if (below[-1] if below else ticks[0]) <= t <= (above[0] if above else ticks[-1])]
+    figure.update_xaxes(type="log", title=x_title, tickvals=shown, ticktext=[f"{t:g}" for t in shown])
     figure.update_yaxes(title="Covariate (vs reference level)", automargin=True)
     figure.update_layout(title=title, height=max(320, 60 + 34 * len(frame)))
     return with_definitions(figure, definitions)
@@ -387,7 +427,7 @@ def trajectory_figure(
                                         line=dict(color=OKABE_ITO[(i + 5) % len(OKABE_ITO)], width=2.5),
                                         name=f"Patient {patient}"))
     groups = _groups(summary, exclude_groups)
-    colors = group_colors(groups)
+    colors = group_colors(_groups(summary))  # before exclusion: a group keeps its colour
     for group in groups:
         part = _select(summary, group).sort_values(sort_key)
         label = group if group != "all" else "All patients"
@@ -435,7 +475,7 @@ def rate_figure(
         frame[key] = "all"
     excluded = {str(g) for g in exclude_groups}
     names = [g for g in dict.fromkeys(frame[key].astype(str)) if g not in excluded]
-    colors = group_colors(names)
+    colors = group_colors(frame[key].astype(str))  # before exclusion: a group keeps its colour
     for name in names:
         part = frame[frame[key].astype(str) == name].sort_values(order or x)
         error = None
@@ -466,8 +506,10 @@ def bar_figure(
     group: str | None = None,
     definitions: Sequence[str] = (),
     title: str = "",
+    x_order: Sequence[Any] = (),
 ) -> go.Figure:
-    """Bars of ``y`` by ``x`` (one colour per ``group``)."""
+    """Bars of ``y`` by ``x`` (one colour per ``group``). ``x_order`` fixes the order of the
+    categories (e.g. the full list when some cells were left out), else order of appearance."""
     figure = go.Figure()
     names = list(dict.fromkeys(frame[group].astype(str))) if group else ["all"]
     colors = group_colors(names)
@@ -477,6 +519,8 @@ def bar_figure(
                                 marker_color=colors[name]))
     figure.update_xaxes(title=x_title)
     figure.update_yaxes(title=y_title)
+    if len(x_order):
+        figure.update_xaxes(categoryorder="array", categoryarray=[str(v) for v in x_order])
     figure.update_layout(title=title, barmode="group", height=440)
     return with_definitions(figure, definitions)
 
@@ -513,4 +557,5 @@ def scatter_figure(
     figure.update_layout(title=title, height=460)
     if facet:  # panel titles sit where the legend would: lift the legend above them
         figure.update_layout(legend=dict(y=1.1), margin=dict(t=120))
-    return with_definitions(figure, definitions)
+    # x titles of subplots sit a little lower than a single plot's: keep the notes clear of them
+    return with_definitions(figure, definitions, axis_space=70)

@@ -80,8 +80,8 @@ class TableOne:
             f"Patients with a baseline {s['instrument']} rating"
             + (f", by {s['by']}" if s["by"] else "") + f" ({len(self.excluded)} without one excluded).",
             "Continuous: mean (SD), or median [IQR] when the overall sample skewness exceeds "
-            f"{SKEWNESS_LIMIT:g} in absolute value" if s["continuous"] == "auto"
-            else f"Continuous: {'mean (SD)' if s['continuous'] == 'mean' else 'median [IQR]'}",
+            f"{SKEWNESS_LIMIT:g} in absolute value." if s["continuous"] == "auto"
+            else f"Continuous: {'mean (SD)' if s['continuous'] == 'mean' else 'median [IQR]'}.",
             "Categorical: n (%), percentages of patients with a known value; missing counts listed.",
         ]
         return lines + list(s["endpoint_definitions"])

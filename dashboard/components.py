@@ -95,12 +95,14 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
 
 
 def suppressed(ctx: Context, frame: pd.DataFrame, count_column: str | None,
-               keep_columns: Sequence[str] = (), label: str = "group") -> tuple[pd.DataFrame, str | None]:
-    """Apply the minimum cell size to a per-group table."""
+               keep_columns: Sequence[str] = (), label: str = "group",
+               complement_within: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """Apply the minimum cell size to a per-group table (see suppress_small_groups)."""
     if count_column is None or count_column not in frame.columns:
         return frame, None
     return suppress_small_groups(frame, count_column, ctx.settings.min_cell_size,
-                                 keep_columns=keep_columns, label=label)
+                                 keep_columns=keep_columns, label=label,
+                                 complement_within=complement_within)
 
 
 def small_groups(ctx: Context, counts: pd.Series) -> list[str]:
@@ -110,14 +112,16 @@ def small_groups(ctx: Context, counts: pd.Series) -> list[str]:
 
 
 def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: str | None = None,
-               keep_columns: Sequence[str] = (), note: str | None = None) -> pd.DataFrame:
+               keep_columns: Sequence[str] = (), note: str | None = None,
+               complement_within: str | None = None) -> pd.DataFrame:
     """A table (small groups suppressed) with a CSV download; returns what was shown."""
     shown, suppression = suppressed(ctx=report.ctx, frame=frame, count_column=count_column,
-                                    keep_columns=keep_columns)
+                                    keep_columns=keep_columns, complement_within=complement_within)
     if suppression is None and "suppressed" in shown.columns:
         shown = shown.drop(columns="suppressed")
+    st.markdown(f"**{name}**")  # several tables may follow one another: say which is which
     st.dataframe(shown, alt=name, key=f"table_{_slug(name)}",
-                 hide_index=isinstance(shown.index, pd.RangeIndex))
+                 hide_index=isinstance(shown.index, pd.RangeIndex), column_config=_p_value_format(shown))
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(text)
@@ -126,6 +130,14 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
                        key=f"csv_{_slug(name)}")
     report.add(ReportSection(name, tables=((name, shown),), notes=notes))
     return shown
+
+
+def _p_value_format(frame: pd.DataFrame) -> dict[str, Any]:
+    """p-values in 3 significant digits: the default display writes 6e-31 as 0.0000...0006."""
+    names = [str(c) for c in frame.columns
+             if str(c) in ("p", "p_value") or str(c).startswith("p_") or str(c).endswith("_p")]
+    return {name: st.column_config.NumberColumn(format="%.3g") for name in names
+            if pd.api.types.is_numeric_dtype(frame[name])}
 
 
 def code_expander(code: str, key: str) -> None:

@@ -222,33 +222,6 @@ def remission_default(instrument: str | None) -> str:
     return "none" if cutoff is None else f"<= {cutoff:g}"
 
 
-def mmrm_frame(endpoints: Any, by: str | None, max_visits: int = 6) -> tuple[pd.DataFrame, list[str]]:
-    """Rows for an MMRM of change from baseline: one per patient and visit (the last rating of
-    that visit label), restricted to the post-baseline visits attended by the most patients (at
-    most ``max_visits``, each by at least half the patients), with baseline score and group."""
-    ratings = endpoints.ratings
-    post = ratings[~ratings["is_baseline"].astype(bool) & ratings["visit"].notna()]
-    post = post.sort_values(["patient_id", "time_hours"]).drop_duplicates(["patient_id", "visit"], keep="last")
-    n_patients = post["patient_id"].nunique()
-    attendance = post.groupby("visit")["patient_id"].nunique().sort_values(ascending=False)
-    visits = [str(v) for v, n in attendance.items() if n >= 0.5 * n_patients][:max_visits]
-    order = post[post["visit"].isin(visits)].groupby("visit")["time_hours"].median().sort_values()
-    visits = [str(v) for v in order.index]
-    frame = post[post["visit"].isin(visits)]
-    out = pd.DataFrame({
-        "patient_id": frame["patient_id"].astype(str).to_numpy(),
-        "visit": pd.Categorical(frame["visit"].astype(str), categories=visits, ordered=True),
-        "change": frame["change"].to_numpy(float),
-        "baseline_score": frame["baseline_score"].to_numpy(float),
-    })
-    if by is not None:
-        from analysis.longitudinal.trajectories import patient_groups
-
-        groups = patient_groups(endpoints.patients, by)
-        out["group"] = groups.reindex(out["patient_id"]).astype(str).to_numpy()
-    return out.dropna().reset_index(drop=True), visits
-
-
 def cached_figure(ctx: Context, name: str, builder: Any, *args: Any, key: Hashable, **kwargs: Any) -> Any:
     """A figure built once per (settings, ``key``): ``key`` must hold every page option the
     figure depends on besides the sidebar settings."""

@@ -21,6 +21,11 @@ the window); n counts patients rated in it. Baseline is not a time point here.
 By infusion (``time="infusion"``): a patient is a responder after infusion k when any rating
 after infusion k and before infusion k+1 is a response (``Endpoints.by_infusion``); n counts
 patients with at least one rating in that interval.
+
+At any time (``time="any"``): a patient is a responder (remitter) when any post-baseline rating
+met the criterion (``Endpoints.patients.responded`` / ``remitted``); n counts every patient with
+a baseline, so a patient never rated after baseline counts as a non-responder. This is the
+headline rate of a case series.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ __all__ = [
     "wald_difference_interval",
 ]
 
-_TIMES = ("visit", "hours", "days", "infusion")
+_TIMES = ("visit", "hours", "days", "infusion", "any")
+ANY_TIME_LABEL = "any time"
 
 
 def _wilson(count: Any, n: Any, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +88,9 @@ class ResponderSettings:
         if self.time == "infusion":
             where = ("by infusion number: responder after infusion k = any responding rating after "
                      "infusion k and before the next; n = patients rated in that interval")
+        elif self.time == "any":
+            where = ("at any time: a patient counts when any post-baseline rating met the criterion; "
+                     "n = patients with a baseline rating")
         else:
             unit = {"visit": "visit", "hours": "hours since the first infusion",
                     "days": "days since the first infusion"}[self.time]
@@ -160,8 +169,9 @@ def responder_rates(
         ``remission=12``) or the result of ``derive_endpoints``.
     by : str, optional
         Patient-level column to group by (diagnosis, route, sex, dose_mg_per_kg = first dose).
-    time : {"visit", "hours", "days", "infusion"}
-        Time points (see the module docstring). ``bins`` as in :func:`analysis.trajectory`.
+    time : {"visit", "hours", "days", "infusion", "any"}
+        Time points (see the module docstring); ``"any"`` gives one row per group: the
+        proportion who ever responded (remitted). ``bins`` as in :func:`analysis.trajectory`.
     alpha : float
         1 - confidence level.
     interval : {"wilson", "clopper-pearson"}
@@ -191,6 +201,18 @@ def responder_rates(
         })
         status["time_point"] = "infusion " + status["time_order"].astype(str)
         status["infusion_number"] = status["time_order"]
+    elif time == "any":
+        pts = endpoints.patients
+        status = pd.DataFrame({
+            "patient_id": pts["patient_id"].astype(str).to_numpy(),
+            "time_order": np.ones(len(pts), dtype=np.int64),
+            "response": pts["responded"].fillna(False).astype(bool).to_numpy(),
+            "remission": (pts["remitted"].fillna(False).astype(bool).to_numpy() if "remitted" in pts.columns
+                          else np.zeros(len(pts), dtype=bool)),
+            "time_hours": np.nan,
+            "time_point": ANY_TIME_LABEL,
+            "infusion_number": pd.NA,
+        })
     else:
         ratings = endpoints.ratings
         frame = pd.DataFrame({

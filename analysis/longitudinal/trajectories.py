@@ -62,6 +62,7 @@ DEFAULT_BIN_EDGES_DAYS: tuple[float, ...] = (
 _VALUES = ("score", "change", "pct_change", "improvement_pct")
 _TIMES = ("visit", "hours", "days")
 BASELINE_LABEL = "baseline"
+TIME_ORIGINS = ("first_infusion", "last_infusion")
 
 
 # ----------------------------------------------------------------------------------------
@@ -437,7 +438,9 @@ class TrajectoryModel:
         unit = self.settings["time_unit"]
         random = ("a random intercept and slope on time" if self.random != "~1" else "a random intercept")
         return [f"Linear mixed model {self.formula} with {random} per patient "
-                f"({'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the first infusion; "
+                f"({'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the "
+                + ("most recent infusion" if self.settings.get("time_origin") == "last_infusion" else "first infusion")
+                + "; "
                 "post-baseline ratings, adjusted for the baseline score."] + list(self.settings["endpoint_definitions"])
 
     def summary(self) -> pd.DataFrame:
@@ -454,18 +457,24 @@ def trajectory_frame(
     by: str | None = None,
     covariates: Sequence[str] = (),
     time_unit: str = "days",
+    time_origin: str = "first_infusion",
 ) -> pd.DataFrame:
     """The analysis rows of :func:`fit_trajectory`: post-baseline ratings with score,
-    time since the first infusion (``time_days`` or ``time_hours``), baseline score, the
-    ``by`` column (group labels) and patient covariates; rows with a missing value in any of them are dropped."""
+    time (``time_days`` or ``time_hours``) since the first infusion or, with
+    ``time_origin="last_infusion"``, since the most recent infusion before the rating, baseline
+    score, the ``by`` column (group labels) and patient covariates; rows with a missing value in
+    any of them are dropped."""
     if time_unit not in ("days", "hours"):
         raise ValueError("time_unit must be 'days' or 'hours'.")
+    if time_origin not in TIME_ORIGINS:
+        raise ValueError(f"time_origin must be one of {TIME_ORIGINS}, not {time_origin!r}.")
     ratings = endpoints.ratings
     post = ratings[~ratings["is_baseline"].astype(bool)]
+    hours = post["time_hours" if time_origin == "first_infusion" else "hours_since_infusion"].to_numpy(float)
     frame = pd.DataFrame({
         "patient_id": post["patient_id"].astype(str).to_numpy(),
         "score": post["score"].to_numpy(float),
-        f"time_{time_unit}": post["time_hours"].to_numpy(float) / (24.0 if time_unit == "days" else 1.0),
+        f"time_{time_unit}": hours / (24.0 if time_unit == "days" else 1.0),
         "baseline_score": post["baseline_score"].to_numpy(float),
     })
     patients = endpoints.patients.assign(patient_id=endpoints.patients["patient_id"].astype(str))
@@ -492,6 +501,7 @@ def fit_trajectory(
     random: str = "~time",
     reml: bool = True,
     alpha: float = 0.05,
+    time_origin: str = "first_infusion",
     **endpoint_options: Any,
 ) -> TrajectoryModel:
     """Linear mixed model of the score over time since the first infusion, adjusted for
@@ -519,6 +529,10 @@ def fit_trajectory(
         Unit of the time term (and of its coefficient: points per day or per hour).
     random : {"~time", "~1"}
         Random slope on time (plus intercept), or random intercept only.
+    time_origin : {"first_infusion", "last_infusion"}
+        Time since the start of the first infusion (the course over a whole series, default)
+        or since the start of the most recent infusion before each rating (the response to
+        each infusion, pooled across the series; the time column keeps its name).
     reml : bool
         REML (default) or maximum likelihood.
     alpha : float
@@ -537,7 +551,8 @@ def fit_trajectory(
         raise ValueError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit)
+    frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit,
+                             time_origin=time_origin)
     if frame.empty:
         raise ValueError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
@@ -556,6 +571,7 @@ def fit_trajectory(
 
     model = mixed_model(frame, formula, groups="patient_id", random=random_term, reml=reml, alpha=alpha)
     settings = {"instrument": instrument, "by": by, "covariates": tuple(covariates), "time_unit": time_unit,
+                "time_origin": time_origin,
                 "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints)}
     return TrajectoryModel(model=model, formula=formula, random=random_term, frame=frame, settings=settings,
                            n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame))

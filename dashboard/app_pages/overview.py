@@ -44,7 +44,7 @@ def _num(value: float, unit: str) -> str:
 
 
 rows = []
-needed = compute.missing(["derive_endpoints"])
+needed = compute.missing(["derive_endpoints", "responder_rates"])
 if needed:
     not_available("The headline figures", needed)
 else:
@@ -59,14 +59,18 @@ else:
             if small:
                 st.warning(f"Fewer than {settings.min_cell_size} patients: figures are suppressed.")
             else:
-                from analysis.intervals import wilson_interval
-
-                for label, column in (("Responded", "responded"), ("Remitted", "remitted")):
-                    k = int(patients[column].sum())
-                    low, high = wilson_interval(k, n)
-                    _card(label, _pct(k / n), f"{k} of {n}; 95% CI {_pct(low)} to {_pct(high)} (Wilson)")
-                    rows.append({"measure": f"{label} (any time)", "estimate": k / n, "lower": low,
-                                 "upper": high, "n": n, "unit": "proportion"})
+                rates = compute.run(ctx, "responder_rates", "Counting responders...", time="any",
+                                    **options).table.set_index("outcome")
+                for label, outcome in (("Responded", "response"), ("Remitted", "remission")):
+                    if outcome not in rates.index:
+                        continue
+                    rate = rates.loc[outcome]
+                    k, n_rated = int(rate["count"]), int(rate["n"])
+                    _card(label, _pct(rate["proportion"]),
+                          f"{k} of {n_rated}; 95% CI {_pct(rate['lower'])} to {_pct(rate['upper'])} (Wilson)")
+                    rows.append({"measure": f"{label} (any time)", "estimate": rate["proportion"],
+                                 "lower": rate["lower"], "upper": rate["upper"], "n": n_rated,
+                                 "unit": "proportion"})
 
         if not small and compute.available("fit_onset"):
             onset = compute.run(ctx, "fit_onset", "Fitting onset...", **options).summary().iloc[0]
@@ -110,9 +114,10 @@ else:
         st.subheader("Definitions used")
         for line in definitions:
             st.markdown(f"- {line}")
-        code_expander(python_snippet(ctx, "derive_endpoints", options,
+        arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        code_expander(python_snippet(ctx, "responder_rates", {"time": "any", **options},
                                      ("print(result.summary())",
-                                      "print(analysis.fit_onset(data, "
-                                      + ", ".join(f"{k}={v!r}" for k, v in options.items())
-                                      + ").summary())")), "overview")
+                                      f"print(analysis.fit_onset(data, {arguments}).summary())",
+                                      f"print(analysis.fit_durability(data, origin='response', {arguments})"
+                                      ".summary())")), "overview")
     report_download(report)

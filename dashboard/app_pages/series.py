@@ -1,5 +1,6 @@
 """Series: response and remission by infusion number, infusions to first response."""
 
+import pandas as pd
 import streamlit as st
 
 from analysis import figures
@@ -15,6 +16,7 @@ from dashboard.components import (
     show_figure,
     show_table,
     small_groups,
+    suppressed,
 )
 from dashboard.context import current
 
@@ -70,19 +72,29 @@ else:
         summary = series.summary().reset_index()
         hidden = small_groups(ctx, summary.set_index("group")["n"]) if "n" in summary.columns else []
         cumulative = series.cumulative[series.cumulative["n"] >= k] if "n" in series.cumulative else series.cumulative
+        # a step of the curve at infusion j reveals the first responses at j: leave out the points
+        # whose count is suppressed in the table below (small cells and their complements)
+        masked, _ = suppressed(ctx, series.distribution, "first_responses",
+                               keep_columns=["group", "infusion_number"], complement_within="group")
+        if "suppressed" in masked:
+            hidden_cells = pd.MultiIndex.from_frame(
+                masked.loc[masked["suppressed"].astype(bool), ["group", "infusion_number"]].astype(str))
+            cells = pd.MultiIndex.from_frame(cumulative[["group", "infusion_number"]].astype(str))
+            cumulative = cumulative[~cells.isin(hidden_cells)]
         figure = figures.rate_figure(
             cumulative, x="infusion_number", rate="cumulative_response", lower="lower", upper="upper",
             series="group", exclude_groups=hidden, x_title="Infusion number",
             y_title="Responded by this infusion (%, Kaplan-Meier)", definitions=definitions,
             title="Cumulative response across the series")
-        show_figure(report, figure, "Cumulative response across the series",
-                    notes=[f"Groups with fewer than {k} patients are not drawn: {', '.join(hidden)}."]
-                    if hidden else [])
+        notes = [f"Groups with fewer than {k} patients are not drawn: {', '.join(hidden)}."] if hidden else []
+        if "suppressed" in masked and masked["suppressed"].any():
+            notes.append("Points whose number of first responses is suppressed in the table below are not drawn.")
+        show_figure(report, figure, "Cumulative response across the series", notes=notes)
         show_table(report, summary, "Infusions to first response", count_column="n" if "n" in summary else None,
                    keep_columns=["group"])
         distribution = series.distribution
         show_table(report, distribution, "First responses by infusion number", count_column="first_responses",
-                   keep_columns=["group", "infusion_number"])
+                   keep_columns=["group", "infusion_number"], complement_within="group")
         code_expander(python_snippet(ctx, "series_response", {"by": settings.by, **options},
                                      ("print(result.summary())", "print(result.cumulative)")), "series")
 report_download(report)

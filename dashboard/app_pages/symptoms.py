@@ -15,6 +15,7 @@ from dashboard.components import (
     show_figure,
     show_table,
     small_groups,
+    suppressed,
 )
 from dashboard.context import current
 
@@ -90,15 +91,20 @@ else:
         definitions = result.describe()
         report.definitions += definitions
         counts = result.counts
-        # each phenotype x group cell is a count of patients: small cells are suppressed
-        shown = counts[counts["n"] >= k]
+        # each phenotype x group cell is a count of patients: small cells are suppressed, with a
+        # complementary cell where one hidden count could be recovered from the group's total
+        masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
+        shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
         figure = figures.bar_figure(shown, x="phenotype", y="percent", group="group",
                                     x_title="Response phenotype", y_title="Patients in the group (%)",
-                                    definitions=definitions, title="Response phenotypes")
+                                    definitions=definitions, title="Response phenotypes",
+                                    x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
         show_figure(report, figure, "Response phenotypes",
-                    notes=[f"Cells with fewer than {k} patients are not drawn."] if len(shown) < len(counts) else [])
+                    notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
+                           "group, so the hidden count cannot be recovered from the total) are not drawn."]
+                    if len(shown) < len(counts) else [])
         show_table(report, counts, "Phenotype counts", count_column="n",
-                   keep_columns=["group", "phenotype"])
+                   keep_columns=["group", "phenotype"], complement_within="group")
         code_expander(python_snippet(ctx, "response_phenotypes", {"by": settings.by, **options},
                                      ("print(result.summary())",)), "phenotypes")
 report_download(report)

@@ -1,6 +1,5 @@
 """Trajectories: scores over time by group, individual patients, mixed model and MMRM."""
 
-import pandas as pd
 import streamlit as st
 
 from analysis import figures
@@ -21,6 +20,9 @@ from dashboard.context import current
 
 TIMES = ("visit", "hours", "days")
 VALUES = {"score": "score", "change": "change", "% change": "pct_change"}  # option -> analysis value
+ORIGINS = {"first infusion": "first_infusion", "most recent infusion": "last_infusion"}  # -> fit_trajectory
+COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_symmetry",
+               "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
 X_TITLES = {"visit": "Visit (schedule order)", "hours": "Hours since the first infusion",
             "days": "Days since the first infusion"}
 
@@ -60,9 +62,14 @@ else:
                                result.individual, key=(repr(settings), time, value))
             # patient ids are kept out of the URL on purpose (no patient data in links)
             highlight = st.multiselect("Highlight patients", ids, max_selections=5, key="traj_highlight")
-        individual = result.individual if spaghetti and not hidden else None
+        # a mean of fewer patients than the minimum cell size is neither shareable nor readable
+        # (its t interval spans far beyond the scale): such points are left out of the figure
+        drawn = table[table["n"] >= settings.min_cell_size]
+        individual = None
+        if spaghetti and not hidden:
+            individual = result.individual[result.individual["time_point"].isin(drawn["time_point"])]
         figure = compute.cached_figure(
-            ctx, "trajectory", figures.trajectory_figure, table,
+            ctx, "trajectory", figures.trajectory_figure, drawn,
             key=(time, value, spaghetti, tuple(highlight)), x=x, order="time_order", x_title=X_TITLES[time], y_title=unit,
             individual=individual, individual_x=x if time != "visit" else "time_point",
             individual_y="value", highlight=highlight, definitions=definitions, exclude_groups=hidden,
@@ -72,6 +79,9 @@ else:
         if hidden:
             notes.append(f"Groups with fewer than {settings.min_cell_size} patients are not drawn "
                          "(and individual lines are hidden): " + ", ".join(hidden) + ".")
+        if len(drawn) < len(table):
+            notes.append(f"Time points with fewer than {settings.min_cell_size} patients in a group are not "
+                         "drawn for that group.")
         show_figure(report, figure, "Scores over time", notes=notes)
         show_table(report, table, "Trajectory summary", count_column="n",
                    keep_columns=["group", "time_point"])
@@ -88,64 +98,79 @@ else:
                                           default="intercept and slope", key="lmm_random",
                                           bind="query-params", required=True)
             random = "~1" if choice == "intercept" else "~time"
+            since = st.segmented_control("Time since", list(ORIGINS), default="first infusion", key="lmm_origin",
+                                         bind="query-params", required=True,
+                                         help="first infusion: the course over the whole series; most recent "
+                                              "infusion: the response to each infusion, pooled over the series.")
+            time_origin = ORIGINS[since or "first infusion"]
             model = compute.run(ctx, "fit_trajectory", "Fitting the mixed model...", by=settings.by,
-                                random=random, **options)
+                                random=random, time_origin=time_origin, **options)
             st.caption(f"Linear mixed model {model.formula} with random {random} per patient "
                        f"(REML), {model.n_patients} patients, {model.n_ratings} post-baseline ratings. "
-                       "Time in days since the first infusion; estimates in score points.")
+                       f"Time in days since the {since or 'first infusion'}; estimates in score points.")
             show_table(report, model.fixed, "Mixed model fixed effects")
+            # variance components as fitted: no statistics here, only relabelling for the reader
+            random_cov = model.model.random.copy()
+            random_cov.index = random_cov.index.rename("random effect")
+            show_table(report, random_cov.reset_index(), "Mixed model random-effect covariance",
+                       note="Between-patient covariance of the random effects (points squared"
+                            + ("; slope in points per day" if len(random_cov) > 1 else "")
+                            + f"). Residual variance {model.model.residual_variance:.2f} points "
+                            f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
+                            f"{model.model.loglik:.2f}.")
             code_expander(python_snippet(ctx, "fit_trajectory", {"by": settings.by, "random": random,
-                                                                 **options}, ("print(result.summary())",)),
+                                                                 "time_origin": time_origin, **options},
+                                         ("print(result.summary())",)),
                           "lmm")
 
     st.subheader("MMRM")
-    if compute.missing(["mmrm", "derive_endpoints"]):
-        not_available("The MMRM", compute.missing(["mmrm", "derive_endpoints"]))
+    if compute.missing(["fit_mmrm"]):
+        not_available("The MMRM", ["fit_mmrm"])
     else:
         with page_guard("the MMRM"):
-            import analysis
-
-            endpoints = compute.run(ctx, "derive_endpoints", "Deriving endpoints...", **options)
-            frame, visits = compute.call(ctx, "mmrm_frame", "Preparing the MMRM...", compute.mmrm_frame,
-                                         endpoints, settings.by, key=repr(settings))
-            grouped = settings.by is not None and frame.get("group", pd.Series()).nunique() > 1
-            formula = "change ~ C(visit) + baseline_score" + (" + C(group) + C(group):C(visit)" if grouped else "")
-            if len(visits) < 2 or frame["patient_id"].nunique() < settings.min_cell_size:
-                st.info("Too few patients with repeated visits for an MMRM.")
-            else:
-                fit = compute.call(ctx, "mmrm", "Fitting the MMRM...", analysis.mmrm, frame, formula,
-                                   subject="patient_id", visit="visit", covariance="unstructured",
-                                   key=(repr(sorted(options.items())), settings.by, formula))
-                st.caption(f"MMRM of change from baseline (points): {formula}, unstructured covariance over "
-                           f"the visits attended by the most patients ({', '.join(visits)}), REML, "
-                           f"Satterthwaite df; {fit.n_subjects} patients, {fit.n_obs} ratings.")
-                lsmeans = compute.call(ctx, "mmrm_lsmeans", "Computing least-squares means...", fit.lsmeans,
-                                       "group" if grouped else None,
-                                       key=(repr(sorted(options.items())), settings.by, formula))
-                if grouped:
-                    sizes = frame.groupby("group")["patient_id"].nunique()
-                    lsmeans = lsmeans.merge(sizes.rename("patients").reset_index(), on="group", how="left")
-                show_table(report, lsmeans, "MMRM least-squares means (change from baseline, points)",
+            structure = st.segmented_control(
+                "Within-patient covariance", list(COVARIANCES), default="unstructured", key="mmrm_cov",
+                bind="query-params", required=True,
+                help="unstructured: any variance and correlation per visit pair (the regulatory "
+                     "default); compound symmetry: one correlation; AR(1): correlation decaying "
+                     "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
+            covariance = COVARIANCES[structure]
+            try:
+                fit = compute.run(ctx, "fit_mmrm", "Fitting the MMRM...", by=settings.by,
+                                  covariance=covariance, **options)
+            except ValueError as error:  # too few visits or patients: say why in words
+                st.info(f"No MMRM for these settings: {error}", icon=":material/info:")
+                fit = None
+            if fit is not None and fit.n_patients < settings.min_cell_size:
+                st.info(f"Fewer than {settings.min_cell_size} patients with repeated visits: the MMRM "
+                        "is not shown.", icon=":material/info:")
+            elif fit is not None:
+                definitions = fit.describe()
+                report.definitions += definitions[:1]
+                st.caption(f"{definitions[0]} {fit.n_patients} patients, {fit.n_ratings} ratings.")
+                grouped = fit.by is not None
+                show_table(report, fit.lsmeans(), "MMRM least-squares means (change from baseline, points)",
                            count_column="patients" if grouped else None,
-                           keep_columns=["visit", "group"] if grouped else ())
-                show_table(report, fit.fixed, "MMRM fixed effects")
-                steps = [
-                    "import pandas as pd",
-                    f"visits = {visits!r}",
-                    "ratings = result.ratings",
-                    "post = ratings[~ratings['is_baseline'] & ratings['visit'].isin(visits)]",
-                    "post = post.sort_values(['patient_id', 'time_hours'])"
-                    ".drop_duplicates(['patient_id', 'visit'], keep='last')",
-                    "frame = post[['patient_id', 'visit', 'change', 'baseline_score']].copy()",
-                    "frame['visit'] = pd.Categorical(frame['visit'], categories=visits, ordered=True)",
-                ]
+                           keep_columns=["visit", fit.by] if grouped else ())
                 if grouped:
-                    steps.append(f"frame['group'] = frame['patient_id'].map("
-                                 f"result.patients.set_index('patient_id')[{settings.by!r}]).astype(str)")
-                steps += ["frame = frame.dropna()",
-                          f"fit = analysis.mmrm(frame, {formula!r}, subject='patient_id', visit='visit',"
-                          " covariance='unstructured')",
-                          "print(fit.fixed)",
-                          f"print(fit.lsmeans({'group' if grouped else None!r}))"]
-                code_expander(python_snippet(ctx, "derive_endpoints", options, steps), "mmrm")
+                    differences = fit.lsmean_differences()
+                    sizes = fit.group_sizes
+                    reference = str(sizes.index[0])
+                    differences = differences.assign(
+                        patients=differences[fit.by].map(sizes).to_numpy(),
+                        patients_reference=int(sizes.iloc[0]))
+                    differences = differences.assign(
+                        n_smallest=differences[["patients", "patients_reference"]].min(axis=1))
+                    show_table(report, differences,
+                               f"MMRM differences from {reference} (change from baseline, points)",
+                               count_column="n_smallest", keep_columns=["visit", fit.by],
+                               note=f"estimate: least-squares mean of the group minus that of {reference} "
+                                    "(negative = more improvement than the reference).")
+                show_table(report, fit.fixed, "MMRM fixed effects")
+                lines = ["print(result.lsmeans())"]
+                if grouped:
+                    lines.append("print(result.lsmean_differences())")
+                code_expander(python_snippet(ctx, "fit_mmrm", {"by": settings.by, "covariance": covariance,
+                                                               **options}, lines + ["print(result.summary())"]),
+                              "mmrm")
 report_download(report)

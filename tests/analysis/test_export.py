@@ -97,3 +97,28 @@ def test_png_and_svg_export():
     assert b"<svg" in svg[:500]
     with pytest.raises(ValueError):
         figure_to_image(figure, "jpg")
+
+
+def test_complementary_suppression_stops_recovery_by_subtraction():
+    """Phenotype counts add up to the group size: one hidden cell could be recovered as the size
+    minus the others, so the smallest other non-empty cell of that group is hidden too."""
+    frame = pd.DataFrame({
+        "group": ["F", "F", "F", "M", "M", "M", "M"],
+        "phenotype": ["non", "rapid", "delayed", "non", "rapid", "transient", "delayed"],
+        "n": [57, 60, 24, 63, 41, 4, 18],
+        "group_n": [141, 141, 141, 126, 126, 126, 126],
+    })
+    plain, _ = suppress_small_groups(frame, "n", 5, keep_columns=["group", "phenotype"])
+    assert plain["suppressed"].tolist() == [False, False, False, False, False, True, False]
+    out, note = suppress_small_groups(frame, "n", 5, keep_columns=["group", "phenotype"],
+                                      complement_within="group")
+    # M / delayed (18) is the smallest other cell of M; F has nothing to hide
+    assert out["suppressed"].tolist() == [False, False, False, False, False, True, True]
+    visible = out[~out["suppressed"] & (out["group"] == "M")]
+    assert 126 - visible["n"].sum() == 4 + 18  # only the sum of two hidden cells is implied
+    assert "1 group(s) with fewer than 5" in note and "M / transient" in note
+    assert "recovered by subtraction" in note and "M / delayed" in note
+    # two small cells in one partition already protect each other
+    two = frame.assign(n=[57, 60, 24, 63, 41, 4, 3])
+    out2, _ = suppress_small_groups(two, "n", 5, keep_columns=["group"], complement_within="group")
+    assert out2["suppressed"].tolist() == [False, False, False, False, False, True, True]

@@ -144,3 +144,53 @@ def test_long_curves_are_thinned_but_keep_their_ends():
     assert line.x[0] == 0 and line.x[-1] == days[-1] and line.y[-1] == 100 * survival[-1]
     marks = next(t for t in figure.data if t.name == "All responders censored")
     assert 0 < len(marks.x) <= 250
+
+
+def test_a_long_legend_gets_room_above_the_plot_and_groups_keep_their_colours():
+    """Ten legend entries wrap into several rows: the top margin grows so the legend (which
+    plotly grows upwards from the plot) cannot reach the title, and the plot keeps its height.
+    A group excluded for its size does not shift the colours of the others."""
+    hours = np.array([0.0, 4.0, 24.0, 168.0])
+    parts = []
+    for group in ["IM", "IV", "intranasal", "oral", "sublingual"]:
+        for source in ("turnbull", "model"):
+            parts.append(pd.DataFrame({"group": group, "time_hours": hours, "cumulative_response":
+                                       [0.0, 0.3, 0.5, 0.6], "lower": 0.0, "upper": 1.0, "source": source}))
+    curve = pd.concat(parts, ignore_index=True)
+    few = figures.onset_figure(curve[curve["group"] == "IV"])
+    many = figures.onset_figure(curve)
+    shown = [t for t in many.data if t.name and t.showlegend is not False]
+    assert len(shown) == 10
+
+    def top(figure):
+        return figure.layout.margin.t or figure.layout.template.layout.margin.t
+
+    def height(figure):
+        return figure.layout.height or 450  # plotly's default
+
+    assert top(many) > top(few)
+    assert top(many) >= 42 + 21 * 3  # at least three legend rows and the title
+    assert height(many) - top(many) == height(few) - top(few)
+    full = {t.name: t.line.color for t in many.data if t.name and t.showlegend is not False}
+    without_oral = figures.onset_figure(curve, exclude_groups=["oral"])
+    kept = {t.name: t.line.color for t in without_oral.data if t.name and t.showlegend is not False}
+    assert kept and all(full[name] == color for name, color in kept.items())
+    assert not any(name.startswith("oral") for name in kept)
+
+
+def test_forest_figure_ticks_are_written_in_full():
+    """Plotly's default log ticks label 0.3 as "3"; a reader must see 0.2, 0.5, 1, 2."""
+    table = pd.DataFrame({"hr": [0.88, 0.99], "hr_lower": [0.26, 0.97], "hr_upper": [2.96, 1.03]},
+                         index=pd.Index(["dose", "baseline_score"], name="term"))
+    figure = figures.forest_figure(table)
+    ticks = list(figure.layout.xaxis.tickvals)
+    assert list(figure.layout.xaxis.ticktext) == ["0.2", "0.5", "1", "2", "5"]
+    assert ticks[0] <= 0.26 and ticks[-1] >= 2.96 and 1 in ticks
+
+
+def test_bar_figure_keeps_the_category_order_when_cells_are_left_out():
+    frame = pd.DataFrame({"phenotype": ["rapid", "delayed"], "percent": [40.0, 10.0], "group": "all"})
+    figure = figures.bar_figure(frame, x="phenotype", y="percent", x_title="Phenotype", y_title="%",
+                                x_order=["non-responder", "rapid", "delayed"])
+    assert list(figure.layout.xaxis.categoryarray) == ["non-responder", "rapid", "delayed"]
+    assert figure.layout.xaxis.categoryorder == "array"

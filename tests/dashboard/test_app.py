@@ -274,3 +274,85 @@ def test_a_simulated_dataset_is_named_in_the_url():
     assert _kept(at) == (120, 120)
     code = analysis.export.python_code("simulated-120-3", "fit_onset")
     assert "analysis.simulate(n_patients=120, seed=3)" in code
+
+
+def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals(sample):
+    from statsmodels.stats.proportion import proportion_confint
+
+    at = _open(_app(), "overview")
+    _clean(at)
+    patients = analysis.derive_endpoints(sample).patients
+    n = len(patients)
+    metrics = {m.label: m.value for m in at.metric}
+    captions = " ".join(c.value for c in at.caption)
+    for label, column in (("Responded", "responded"), ("Remitted", "remitted")):
+        k = int(patients[column].sum())
+        assert metrics[label] == f"{100 * k / n:.0f}%"
+        low, high = proportion_confint(k, n, method="wilson")
+        assert f"{k} of {n}; 95% CI {100 * low:.0f}% to {100 * high:.0f}% (Wilson)" in captions
+    code = next(c.value for c in at.code if "responder_rates" in c.value)
+    assert "time='any'" in code
+
+
+def test_trajectories_mmrm_by_group_comes_from_fit_mmrm_and_its_code_reproduces_it(sample):
+    at = _open(_app(group="sex", mmrm_cov="compound symmetry"), "trajectories")
+    _clean(at)
+    expected = analysis.fit_mmrm(sample, by="sex", covariance="compound_symmetry")
+    lsmeans = next(d.value for d in at.dataframe
+                   if {"visit", "sex", "estimate", "patients"} <= set(map(str, d.value.columns)))
+    assert list(lsmeans["estimate"]) == pytest.approx(list(expected.lsmeans()["estimate"]))
+    differences = next(d.value for d in at.dataframe
+                       if "n_smallest" in d.value.columns and "sex" in d.value.columns)
+    assert list(differences["estimate"]) == pytest.approx(list(expected.lsmean_differences()["estimate"]))
+    assert any("compound symmetry within-patient covariance" in c.value for c in at.caption)
+    code = next(c.value for c in at.code if "fit_mmrm" in c.value)
+    assert "covariance='compound_symmetry'" in code and "by='sex'" in code
+    namespace: dict = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "<snippet>", "exec"), namespace)
+    assert list(namespace["result"].lsmeans()["estimate"]) == pytest.approx(list(lsmeans["estimate"]))
+
+
+def test_no_hidden_phenotype_count_can_be_recovered_from_the_group_total():
+    at = _open(_app(group="sex"), "symptoms")
+    _clean(at)
+    table = next(d.value for d in at.dataframe if {"phenotype", "suppressed"} <= set(d.value.columns))
+    hidden = table.groupby("group")["suppressed"].sum()
+    assert hidden.max() >= 1, "the sample by sex has a phenotype cell below 5 patients"
+    assert not (hidden == 1).any(), hidden  # a lone hidden cell = group size minus the others
+
+
+def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample):
+    at = _open(_app(lmm_random="intercept", lmm_origin="most recent infusion"), "trajectories")
+    _clean(at)
+    expected = analysis.fit_trajectory(sample, random="~1", time_origin="last_infusion").model
+    random = next(d.value for d in at.dataframe if "random effect" in d.value.columns)
+    assert list(random["random effect"]) == ["Intercept"]
+    assert random["Intercept"].iloc[0] == pytest.approx(expected.random.iloc[0, 0])
+    assert any(f"Residual variance {expected.residual_variance:.2f}" in c.value for c in at.caption)
+    code = next(c.value for c in at.code if "fit_trajectory" in c.value)
+    assert "random='~1'" in code and "time_origin='last_infusion'" in code
+
+
+def test_the_series_curve_does_not_reveal_suppressed_first_response_counts():
+    import base64
+    import json
+
+    import numpy as np
+
+    def values(array):  # plotly writes numeric arrays as {"dtype": ..., "bdata": base64}
+        if isinstance(array, dict):
+            return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+        return list(array or [])
+
+    at = _open(_app(group="route"), "series")
+    _clean(at)
+    table = next(d.value for d in at.dataframe if {"first_responses", "suppressed"} <= set(d.value.columns))
+    hidden = {(str(g), int(i)) for g, i, s in table[["group", "infusion_number", "suppressed"]].itertuples(index=False)
+              if s}
+    assert hidden, "the sample by route has small first-response cells"
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    curve = next(s for s in specs if "Cumulative response" in json.dumps(s["layout"].get("title", "")))
+    drawn = {(str(trace["name"]), int(x)) for trace in curve["data"] if trace.get("name")
+             for x in values(trace.get("x")) if x is not None}
+    assert drawn, "no points drawn"
+    assert not (hidden & drawn), sorted(hidden & drawn)

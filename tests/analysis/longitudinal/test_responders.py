@@ -261,3 +261,33 @@ def test_rate_invariants(courses, baseline):
     day1 = table[(table["time_point"] == "day 1") & (table["outcome"] == "response")]
     assert day1["n"].item() == len(courses)
     assert day1["count"].item() == sum(c[0] <= baseline / 2 for c in courses)
+
+
+def test_rates_at_any_time_match_r_prop_test_wilson():
+    """Ever responded / remitted, n = every patient with a baseline (p6 has no post-baseline
+    rating and counts as a non-responder). R 4.2, Wilson = score interval without continuity
+    correction::
+
+        prop.test(4, 6, correct = FALSE)$conf.int   # 0.2999933151 0.9032285889
+        prop.test(3, 6, correct = FALSE)$conf.int   # 0.1876163065 0.8123836935
+    """
+    # p1 responds (14) and remits (10); p2 responds (15) and remits (9); p3 never (16, 25);
+    # p4 responds and remits; p5 responds (15) without remitting; p6 only has a baseline
+    ratings = VISITS + [("p5", -1, 30, "base"), ("p5", 4, 15, "h4"), ("p6", -1, 30, "base")]
+    rates = responder_rates(make_data(ratings), time="any")
+    table = rates.table.set_index("outcome")
+    assert list(table["time_point"]) == ["any time", "any time"]
+    assert list(table["n"]) == [6, 6]
+    assert (table.loc["response", "count"], table.loc["remission", "count"]) == (4, 3)
+    assert table.loc["response", ["lower", "upper"]].to_numpy(float) == pytest.approx(
+        [0.2999933151, 0.9032285889], rel=1e-8)
+    assert table.loc["remission", ["lower", "upper"]].to_numpy(float) == pytest.approx(
+        [0.1876163065, 0.8123836935], rel=1e-8)
+    assert "at any time" in rates.describe()[0]
+    # by group, and the group comparison works on the same definition
+    sexes = pd.concat([SEXES, pd.DataFrame({"patient_id": ["p5", "p6"], "age": 40.0, "sex": ["F", "M"],
+                                            "diagnosis": "TRD"})])
+    by_sex = responder_rates(make_data(ratings, patients=sexes), time="any", by="sex").table
+    response = by_sex[by_sex["outcome"] == "response"].set_index("group")
+    assert (response.loc["F", "count"], response.loc["F", "n"]) == (2, 3)  # p1, p5 of p1, p3, p5
+    assert (response.loc["M", "count"], response.loc["M", "n"]) == (2, 3)  # p2, p4 of p2, p4, p6

@@ -257,3 +257,38 @@ def test_quantile_bins_with_a_single_post_baseline_time():
     result = trajectory(make_data(ratings), time="hours", bins=3)
     assert result.settings.bin_edges == (0.0, 24.0)
     assert list(result.table["n"]) == [2, 2] and result.n_dropped == 0
+
+
+def test_fit_trajectory_time_since_the_most_recent_infusion():
+    """Two infusions (0 h and 168 h), ratings 4 h and 24 h after each: time since the most
+    recent infusion is 4, 24, 4, 24 h (worked out by hand), and the fit equals mixed_model on
+    that frame built here."""
+    rng = np.random.default_rng(8)
+    ratings, infusions, rows = [], [], []
+    for i in range(30):
+        pid = f"p{i:02d}"
+        baseline = float(rng.integers(26, 40))
+        ratings.append((pid, -1.0, baseline, "base"))
+        infusions += [(pid, 1, 0.0), (pid, 2, 168.0)]
+        for hours, since in ((4.0, 4.0), (24.0, 24.0), (172.0, 4.0), (192.0, 24.0)):
+            score = float(np.clip(np.round(baseline - 6 - 0.2 * since + rng.normal(0, 3)), 0, 60))
+            ratings.append((pid, hours, score, f"h{hours:g}"))
+            rows.append({"patient_id": pid, "score": score, "time_hours": since, "baseline_score": baseline})
+    infusion_table = pd.DataFrame(infusions, columns=["patient_id", "infusion_number", "time_hours"]).assign(
+        dose_mg_per_kg=0.5, route="IV")
+    data = make_data(ratings, infusions=infusion_table)
+    fit = fit_trajectory(data, time_unit="hours", time_origin="last_infusion", random="~1")
+    expected = pd.DataFrame(rows)
+    fitted = fit.frame.sort_values(["patient_id", "time_hours", "score"]).reset_index(drop=True)
+    by_hand = expected.sort_values(["patient_id", "time_hours", "score"]).reset_index(drop=True)
+    np.testing.assert_allclose(fitted["time_hours"], by_hand["time_hours"])
+    np.testing.assert_allclose(fitted["score"], by_hand["score"])
+    from analysis.longitudinal.mixed_models import mixed_model
+
+    direct = mixed_model(expected, "score ~ time_hours + baseline_score", groups="patient_id", random="~1")
+    pd.testing.assert_frame_equal(fit.fixed, direct.fixed)
+    assert "since the most recent infusion" in fit.describe()[0]
+    since_first = fit_trajectory(data, time_unit="hours", random="~1")
+    assert since_first.frame["time_hours"].max() == 192.0
+    with pytest.raises(ValueError, match="time_origin"):
+        fit_trajectory(data, time_origin="response")

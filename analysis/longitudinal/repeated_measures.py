@@ -1,0 +1,256 @@
+"""The usual MMRM of change from baseline, built from ``OutcomeData`` in one call.
+
+:func:`analysis.mmrm` fits any formula on a long frame; :func:`fit_mmrm` builds that frame and
+formula the way a ketamine-trial report does::
+
+    import analysis
+    data = analysis.load_sample()
+    fit = analysis.fit_mmrm(data, instrument="MADRS", by="route")
+    fit.lsmeans()                 # change from baseline per visit and route, SAS LSMEANS style
+    fit.lsmean_differences()      # each route minus the reference route, per visit
+    fit.frame                     # the analysis rows (patient_id, visit, change, baseline_score, route)
+
+Analysis rows
+-------------
+One row per patient and post-baseline visit label: the change from baseline (points) of the
+patient's LAST rating with that label (a repeated rating at the same nominal visit replaces the
+earlier one). Only the analysed visits are kept. Unless ``visits`` is given, these are the
+post-baseline visit labels attended by at least ``min_attendance`` (default half) of the
+patients with a post-baseline rating, keeping at most ``max_visits`` (default 6) of the most
+attended; they are ordered by the median time (hours since the first infusion) at which each
+was rated, i.e. in schedule order, which is also the order of the covariance matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from analysis.longitudinal.trajectories import (
+    describe_endpoints,
+    endpoint_instrument,
+    patient_groups,
+    resolve_endpoints,
+)
+
+__all__ = ["ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
+
+_DF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger", "residual": "residual"}
+_RESERVED = ("patient_id", "visit", "change", "baseline_score")
+
+
+def _post_baseline_visits(endpoints: Any) -> pd.DataFrame:
+    """Post-baseline ratings with a visit label, the last per patient and label."""
+    ratings = endpoints.ratings
+    if "visit" not in ratings.columns or ratings["visit"].isna().all():
+        raise ValueError("The ratings have no visit labels: an MMRM needs nominal visits. Use "
+                         "analysis.fit_trajectory (time as a continuous variable) instead.")
+    post = ratings[~ratings["is_baseline"].astype(bool) & ratings["visit"].notna()]
+    post = post.assign(visit=post["visit"].astype(str), patient_id=post["patient_id"].astype(str))
+    return (post.sort_values(["patient_id", "time_hours"], kind="stable")
+            .drop_duplicates(["patient_id", "visit"], keep="last"))
+
+
+def select_visits(endpoints: Any, max_visits: int = 6, min_attendance: float = 0.5) -> list[str]:
+    """Post-baseline visit labels for an MMRM: attended by at least ``min_attendance`` of the
+    patients with a post-baseline visit, at most ``max_visits`` of the most attended (ties kept
+    in schedule order), returned in schedule order (median hours since the first infusion)."""
+    if max_visits < 1:
+        raise ValueError("max_visits must be at least 1.")
+    if not 0 <= min_attendance <= 1:
+        raise ValueError("min_attendance is a fraction of patients, between 0 and 1.")
+    post = _post_baseline_visits(endpoints)
+    n_patients = post["patient_id"].nunique()
+    timing = post.groupby("visit")["time_hours"].median()
+    attendance = post.groupby("visit")["patient_id"].nunique()
+    table = pd.DataFrame({"attendance": attendance, "median_hours": timing})
+    table = table[table["attendance"] >= min_attendance * n_patients]
+    table = table.sort_values(["attendance", "median_hours"], ascending=[False, True], kind="stable")
+    chosen = table.head(max_visits).sort_values("median_hours", kind="stable")
+    return [str(v) for v in chosen.index]
+
+
+def mmrm_frame(endpoints: Any, visits: Sequence[str], by: str | None = None) -> pd.DataFrame:
+    """The analysis rows of :func:`fit_mmrm` for the given visit labels (see module docstring):
+    patient_id, visit (ordered Categorical in the order of ``visits``), change (points),
+    baseline_score (points) and, with ``by``, a column named ``by`` holding group labels."""
+    visits = [str(v) for v in visits]
+    if by is not None and by in _RESERVED:
+        raise ValueError(f"Cannot group by {by!r}: it is a column of the analysis rows.")
+    post = _post_baseline_visits(endpoints)
+    unknown = sorted(set(visits) - set(post["visit"]))
+    if unknown:
+        raise ValueError("No post-baseline rating has the visit label(s) " + ", ".join(map(repr, unknown))
+                         + ". Labels present: " + ", ".join(map(repr, sorted(set(post["visit"])))) + ".")
+    rows = post[post["visit"].isin(visits)]
+    frame = pd.DataFrame({
+        "patient_id": rows["patient_id"].to_numpy(),
+        "visit": pd.Categorical(rows["visit"].to_numpy(), categories=visits, ordered=True),
+        "change": rows["change"].to_numpy(float),
+        "baseline_score": rows["baseline_score"].to_numpy(float),
+    })
+    if by is not None:
+        groups = patient_groups(endpoints.patients, by)
+        frame[by] = groups.reindex(frame["patient_id"]).astype(str).to_numpy()
+    return frame.dropna().reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ChangeModel:
+    """An MMRM of change from baseline with the rows, formula and visits it used.
+
+    model : the :func:`analysis.mmrm` result (``.fixed``, ``.covariance``, ``.loglik``, ...).
+    formula : the patsy formula passed to ``mmrm``.
+    visits : the analysed visit labels in schedule order (rows/columns of the covariance).
+    frame : the analysis rows (see :func:`mmrm_frame`).
+    by : the grouping column (None without groups, or when only one group was present).
+    """
+
+    model: Any
+    formula: str
+    visits: tuple[str, ...]
+    frame: pd.DataFrame
+    by: str | None
+    settings: dict[str, Any]
+    n_patients: int
+    n_ratings: int
+    group_sizes: pd.Series = field(repr=False, compare=False, default=None)
+
+    @property
+    def fixed(self) -> pd.DataFrame:
+        return self.model.fixed
+
+    def lsmeans(self) -> pd.DataFrame:
+        """Least-squares mean change from baseline (points) per visit (and group), baseline held
+        at its mean over the analysis rows; columns visit, [by], estimate, se, df, statistic, p,
+        lower, upper and, with groups, ``patients`` (patients analysed in the group)."""
+        table = self.model.lsmeans(self.by)
+        if self.by is not None and self.group_sizes is not None:
+            table = table.merge(self.group_sizes.rename("patients").rename_axis(self.by).reset_index(),
+                                on=self.by, how="left")
+        return table
+
+    def lsmean_differences(self, reference: Any = None) -> pd.DataFrame:
+        """Each group minus ``reference`` (default: the first level in sorted order) at every
+        visit: visit, [by], estimate, se, df, statistic, p, lower, upper (points)."""
+        if self.by is None:
+            raise ValueError("No groups to compare: fit with by=... and at least two groups.")
+        return self.model.lsmean_differences(self.by, reference)
+
+    def describe(self) -> list[str]:
+        """The model in words, then the endpoint definitions used."""
+        s = self.settings
+        adjust = "baseline score" + (" and its interaction with visit" if s["baseline_by_visit"] else "")
+        group = f"; {self.by}, and {self.by} by visit" if self.by else ""
+        return [f"MMRM of change from baseline in {s['instrument']} (points) at the visits "
+                f"{', '.join(self.visits)}: visit, {adjust}{group} as fixed effects; "
+                f"{s['covariance'].replace('_', ' ')} within-patient covariance, "
+                f"{'REML' if s['reml'] else 'ML'}, {_DF_NAMES.get(s['df'], s['df'])} degrees of freedom. "
+                "Each patient's last rating at each visit label; least-squares means at the mean "
+                "baseline score."] + list(s["endpoint_definitions"])
+
+    def summary(self) -> pd.DataFrame:
+        """The fixed effects (estimate, se, df, statistic, p, lower, upper) indexed by term."""
+        return self.model.fixed
+
+    def __repr__(self) -> str:
+        return (f"ChangeModel({self.formula!r}, {self.settings['covariance']}; {self.n_patients} patients, "
+                f"{self.n_ratings} ratings, {len(self.visits)} visits)")
+
+
+def fit_mmrm(
+    data: Any,
+    instrument: str = "MADRS",
+    by: str | None = None,
+    visits: Sequence[str] | None = None,
+    covariance: str = "unstructured",
+    reml: bool = True,
+    df: str = "satterthwaite",
+    baseline_by_visit: bool = True,
+    max_visits: int = 6,
+    min_attendance: float = 0.5,
+    alpha: float = 0.05,
+    **endpoint_options: Any,
+) -> ChangeModel:
+    """MMRM of change from baseline over the nominal visits, adjusted for baseline, by group.
+
+    The model (patsy formula)::
+
+        change ~ C(visit) + baseline_score [+ baseline_score:C(visit)] [+ C(by) + C(by):C(visit)]
+
+    with the chosen covariance over visits within patient, fitted by :func:`analysis.mmrm`.
+    The baseline-by-visit interaction (on by default) is the usual primary analysis of
+    repeated depression scores (Mallinckrodt et al. 2008).
+
+    Parameters
+    ----------
+    data : OutcomeData or Endpoints
+        A dataset (endpoints derived with ``instrument`` and ``**endpoint_options``) or the
+        result of ``derive_endpoints``.
+    by : str, optional
+        Patient-level column to compare (diagnosis, route, sex, dose_mg_per_kg = first dose).
+        Its first level in sorted order is the reference of the differences. With a single
+        level present the group terms are left out.
+    visits : list of str, optional
+        Post-baseline visit labels to analyse. Default: chosen by :func:`select_visits` with
+        ``max_visits`` and ``min_attendance`` (see the module docstring).
+    covariance : {"unstructured", "compound_symmetry", "ar1", "toeplitz"}
+    reml : bool
+        REML (default, as SAS) or ML.
+    df : {"satterthwaite", "kenward-roger", "residual"}
+        Denominator degrees of freedom.
+    baseline_by_visit : bool
+        Let the baseline adjustment differ between visits.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    ChangeModel
+        ``.model`` (the MMRMResult), ``.lsmeans()``, ``.lsmean_differences()``, ``.frame``,
+        ``.formula``, ``.visits``.
+
+    References
+    ----------
+    Mallinckrodt CH, Lane PW, Schnell D, Peng Y, Mancuso JP (2008). Recommendations for the
+    primary analysis of continuous endpoints in longitudinal clinical trials. Drug Inf J
+    42:303-319.
+    """
+    from analysis.longitudinal.mmrm import mmrm
+
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    chosen = [str(v) for v in visits] if visits is not None else select_visits(endpoints, max_visits,
+                                                                                 min_attendance)
+    if len(dict.fromkeys(chosen)) != len(chosen):
+        raise ValueError("visits must not repeat a label.")
+    if len(chosen) < 2:
+        raise ValueError("An MMRM needs at least two post-baseline visits"
+                         + ("" if visits is not None else
+                            f" each attended by at least {min_attendance:.0%} of the patients") + ".")
+    frame = mmrm_frame(endpoints, chosen, by)
+    if frame.empty:
+        raise ValueError("No post-baseline rating at the chosen visits.")
+    grouped = by is not None and frame[by].nunique() > 1
+    terms = ["C(visit)", "baseline_score"]
+    if baseline_by_visit:
+        terms.append("baseline_score:C(visit)")
+    if grouped:
+        terms += [f"C({by})", f"C({by}):C(visit)"]
+    formula = "change ~ " + " + ".join(terms)
+    model = mmrm(frame, formula, subject="patient_id", visit="visit", covariance=covariance, reml=reml,
+                 alpha=alpha, df=df)
+    sizes = frame.groupby(by)["patient_id"].nunique() if grouped else None
+    settings = {"instrument": instrument, "by": by, "covariance": covariance, "reml": reml, "df": df,
+                "baseline_by_visit": baseline_by_visit, "alpha": alpha,
+                "visits_chosen": "given" if visits is not None else
+                f"most attended (at most {max_visits}, each by at least {min_attendance:.0%} of patients)",
+                "endpoint_definitions": describe_endpoints(endpoints)}
+    return ChangeModel(model=model, formula=formula, visits=tuple(chosen), frame=frame,
+                       by=by if grouped else None, settings=settings,
+                       n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame),
+                       group_sizes=sizes)
+

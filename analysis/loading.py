@@ -437,6 +437,22 @@ def _source_rows(frame: pd.DataFrame) -> np.ndarray:
     return frame["source_row"].to_numpy()
 
 
+def _patient_ids(report: _Report, t: _Table) -> pd.Categorical:
+    """The table's patient_id column as text; empty ids reported (every table needs them)."""
+    patient = _text(t.frame["patient_id"])
+    empty = np.flatnonzero(patient.codes < 0)
+    report.add_rows(t.raw, t.name, "patient_id", _source_rows(t.frame)[empty], [""] * len(empty),
+                    lambda _: "patient_id is empty.", "patient_id is empty")
+    return patient
+
+
+def _nanoseconds(dates: np.ndarray) -> np.ndarray:
+    """datetime64[ns] -> float nanoseconds since the epoch, NaN for NaT."""
+    ns = dates.astype("int64").astype("float64")
+    ns[np.isnat(dates)] = np.nan
+    return ns
+
+
 def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     """Validate the assessment columns; returns converted columns (None when unusable)."""
     frame, raw, name = t.frame, t.raw, t.name
@@ -448,11 +464,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     n = len(frame)
 
     if "patient_id" not in missing:
-        patient = _text(frame["patient_id"])
-        empty = np.flatnonzero(patient.codes < 0)
-        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
-                        lambda _: "patient_id is empty.", "patient_id is empty")
-        out["patient_id"] = patient
+        out["patient_id"] = _patient_ids(report, t)
 
     if "instrument" not in missing:
         instrument = _text(frame["instrument"])
@@ -508,27 +520,10 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     elif time_column == "assessment_date":
         out["dates"] = _dates(report, raw, name, frame["assessment_date"], "assessment_date", rows)
 
-    if "item" in frame.columns:
-        item, bad = _number(frame["item"], raw.decimal_comma)
-        bad |= ~np.isnan(item) & ((item != np.round(item)) | (item < 1))
-        where = np.flatnonzero(bad)
-        report.add_rows(raw, name, "item", rows[where], _raw_values(frame["item"], where),
-                        lambda v: f"item {_show(v)!r} is not an item number (1, 2, ...; empty for a total "
-                                  "score).", "invalid item numbers")
-        out["item"] = np.where(bad, np.nan, item)
-    else:
-        out["item"] = np.full(n, np.nan)
-
-    if "infusion_number" in frame.columns:
-        number, bad = _number(frame["infusion_number"], raw.decimal_comma)
-        bad |= ~np.isnan(number) & ((number != np.round(number)) | (number < 0))
-        where = np.flatnonzero(bad)
-        report.add_rows(raw, name, "infusion_number", rows[where], _raw_values(frame["infusion_number"], where),
-                        lambda v: f"infusion_number {_show(v)!r} is not a whole number >= 0.",
-                        "invalid infusion numbers")
-        out["infusion_number"] = np.where(bad, np.nan, number)
-    else:
-        out["infusion_number"] = np.full(n, np.nan)
+    out["item"] = _optional_whole(report, t, "item", 1, "an item number (1, 2, ...; empty for a total score)",
+                                  "invalid item numbers")
+    out["infusion_number"] = _optional_whole(report, t, "infusion_number", 0, "a whole number >= 0",
+                                             "invalid infusion numbers")
 
     out["visit"] = _text(frame["visit"]) if "visit" in frame.columns else None
     extras = [c for c in frame.columns if c not in known and c != "source_row"]
@@ -536,6 +531,19 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     if any(k not in out for k in ("patient_id", "instrument", "score")):
         return None
     return out
+
+
+def _optional_whole(report: _Report, t: _Table, column: str, minimum: int, what: str, summary: str) -> np.ndarray:
+    """An optional whole-number column as floats: NaN when the column is absent, a value empty, or
+    a value not a whole number >= ``minimum`` (reported: "<column> <value> is not <what>.")."""
+    if column not in t.frame.columns:
+        return np.full(len(t.frame), np.nan)
+    values, bad = _number(t.frame[column], t.raw.decimal_comma)
+    bad |= ~np.isnan(values) & ((values != np.round(values)) | (values < minimum))
+    where = np.flatnonzero(bad)
+    report.add_rows(t.raw, t.name, column, _source_rows(t.frame)[where], _raw_values(t.frame[column], where),
+                    lambda v: f"{column} {_show(v)!r} is not {what}.", summary)
+    return np.where(bad, np.nan, values)
 
 
 def _known_instruments() -> list[str]:
@@ -615,18 +623,15 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
                     "item numbers beyond the instrument's items")
 
 
-def _infusions(report: _Report, t: _Table, time_options: dict[str, float], date_column: str) -> dict[str, Any]:
+def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
     frame, raw, name = t.frame, t.raw, t.name
+    time_options, date_column = TIME_COLUMNS, "infusion_date"
     rows = _source_rows(frame)
     out: dict[str, Any] = {"source_row": rows}
     known = set(INFUSION_COLUMNS) | set(time_options) | {date_column}
     missing = _require(report, raw, name, frame, ("patient_id", "infusion_number"), known)
     if "patient_id" not in missing:
-        patient = _text(frame["patient_id"])
-        empty = np.flatnonzero(patient.codes < 0)
-        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
-                        lambda _: "patient_id is empty.", "patient_id is empty")
-        out["patient_id"] = patient
+        out["patient_id"] = _patient_ids(report, t)
     if "infusion_number" not in missing:
         number, bad = _number(frame["infusion_number"], raw.decimal_comma)
         bad |= np.isnan(number) | (number != np.round(number)) | (number < 1)
@@ -698,7 +703,7 @@ def _vocabulary(report: _Report, t: _Table, column: str, words: dict[str, str], 
             hint = words[near[0]] if near else None
             hint_text = f" Did you mean {hint!r}?" if hint else ""
             report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) (rows "
-                       f"{_row_list(_source_rows(t.frame)[where])}).{hint_text} Allowed: {', '.join(allowed)}.",
+                       f"{_row_list(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}.",
                        column=column, row=int(rows[where[0]]), value=_show(label))
         mapped.append(canonical)
     lookup = np.asarray(mapped + [None], dtype=object)
@@ -996,9 +1001,8 @@ def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patie
     elif time_columns or "infusion_date" in frame.columns:
         start_column = time_columns[0] if time_columns else "infusion_date"
         if start_column == "infusion_date":
-            dates = _dates(report, raw, "infusions", frame["infusion_date"], "infusion_date", rows, required=False)
-            start = dates.astype("int64").astype(float)
-            start[np.isnat(dates)] = np.nan
+            start = _nanoseconds(_dates(report, raw, "infusions", frame["infusion_date"], "infusion_date", rows,
+                                        required=False))
         else:
             start, _ = _number(frame[start_column], raw.decimal_comma)
         number = pd.DataFrame({"p": codes, "t": start}).groupby("p")["t"].rank(method="dense").to_numpy()
@@ -1051,7 +1055,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     cols = _assessments(report, a_table)
     inf = None
     if i_table is not None:
-        inf = _infusions(report, i_table, TIME_COLUMNS, "infusion_date")
+        inf = _infusions(report, i_table)
     pat = _patients(report, p_table) if p_table is not None else None
     if cols is None:
         raise _error(report, a_table.raw)
@@ -1064,15 +1068,13 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     # Calendar dates -> hours since each patient's first infusion.
     first_infusion_date = None
     if inf is not None and "dates" in inf and "patient_id" in inf:
-        dates = inf["dates"]
-        ns = dates.astype("int64").astype("float64")
-        ns[np.isnat(dates)] = np.nan
+        ns = _nanoseconds(inf["dates"])
         ipc = inf["patient_id"].codes
         first = pd.Series(ns).groupby(ipc).transform("min").to_numpy()
         inf["time_hours"] = (ns - first) / 3.6e12
         first_infusion_date = pd.Series(ns).groupby(np.asarray(inf["patient_id"]).astype(object)).min()
         report.warn("dates_converted", f"Calendar dates of infusions ({i_table.raw.name}) were converted to "
-                    "hours since each patient's first infusion and removed.", len(dates), table="infusions")
+                    "hours since each patient's first infusion and removed.", len(ns), table="infusions")
     if "dates" in cols:
         if first_infusion_date is None:
             report.add(a_table.raw, a_table.name, "Assessment times are given as calendar dates, but there are "
@@ -1082,8 +1084,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
             cols["time_hours"] = np.full(len(rows), np.nan)
             cols["time_bad"] = np.ones(len(rows), dtype=bool)
         else:
-            ns = cols["dates"].astype("int64").astype("float64")
-            ns[np.isnat(cols["dates"])] = np.nan
+            ns = _nanoseconds(cols["dates"])
             origin = pd.Series(np.asarray(cols["patient_id"]).astype(object)).map(first_infusion_date)
             hours = (ns - origin.to_numpy(dtype="float64")) / 3.6e12
             no_origin = np.flatnonzero(np.isnan(hours) & ~np.isnan(ns))
@@ -1140,7 +1141,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                    "repeated with different scores.", column="score")
 
     # Infusions: build, check numbering and times, or assume one IV infusion at 0.
-    infusions_out = _build_infusions(report, i_table, inf, cols) if inf is not None else None
+    infusions_out = _build_infusions(report, i_table, inf) if inf is not None else None
     patients_out = _build_patients(report, p_table, pat) if pat is not None else None
 
     # Cross-table references.
@@ -1267,7 +1268,7 @@ def _report_missing(report: _Report, t: _Table, cols: dict[str, Any], missing: p
                    column="patient_id")
 
 
-def _build_infusions(report: _Report, t: _Table, inf: dict[str, Any], cols: dict[str, Any]) -> pd.DataFrame | None:
+def _build_infusions(report: _Report, t: _Table, inf: dict[str, Any]) -> pd.DataFrame | None:
     if "patient_id" not in inf or "infusion_number" not in inf or "time_hours" not in inf:
         return None
     patient = inf["patient_id"]
@@ -1332,11 +1333,7 @@ def _patients(report: _Report, t: _Table) -> dict[str, Any]:
     known = set(PATIENT_COLUMNS)
     missing = _require(report, raw, name, frame, ("patient_id",), known)
     if "patient_id" not in missing:
-        patient = _text(frame["patient_id"])
-        empty = np.flatnonzero(patient.codes < 0)
-        report.add_rows(raw, name, "patient_id", rows[empty], [""] * len(empty),
-                        lambda _: "patient_id is empty.", "patient_id is empty")
-        out["patient_id"] = patient
+        out["patient_id"] = _patient_ids(report, t)
     if "age" in frame.columns:
         ages = frame["age"]
         if not pd.api.types.is_numeric_dtype(ages.dtype) or isinstance(ages.dtype, pd.CategoricalDtype):

@@ -81,10 +81,11 @@ def locate(kind: str, name: str, row: int) -> str:
     return f"row {row} (data row {row} of {name}, counting from 1)"
 
 
-def _fail(message: str, table: str, name: str) -> DataError:
+def _fail(message: str, table: str, name: str, headline: str | None = None) -> DataError:
+    """A DataError with one whole-file problem."""
     return DataError(problems_frame([{"table": table, "row": pd.NA, "column": "", "value": "",
                                       "message": message}]),
-                     headline=f"{name[:1].upper()}{name[1:]} cannot be read as a table.")
+                     headline=headline or f"{name[:1].upper()}{name[1:]} cannot be read as a table.")
 
 
 def _source_bytes(source: Any) -> tuple[bytes, str, str]:
@@ -333,11 +334,10 @@ def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[
         numbers = sorted(n for n, _, _ in invalid if n is not None)
         where = f" (lines {', '.join(map(str, numbers[:10]))})" if numbers else ""
         expected = invalid[0][1]
-        records = [{"table": table, "row": pd.NA, "column": "", "value": "",
-                    "message": f"{len(invalid)} line(s){where} of {name} have a different number of "
-                               f"values than the {expected} column names in the first line "
-                               f"(file read as {_DELIMITER_NAMES[delimiter]}-separated, {encoding})."}]
-        raise DataError(problems_frame(records), headline=f"{name} is not a regular table.")
+        raise _fail(f"{len(invalid)} line(s){where} of {name} have a different number of values than the "
+                    f"{expected} column names in the first line (file read as "
+                    f"{_DELIMITER_NAMES[delimiter]}-separated, {encoding}).", table, name,
+                    headline=f"{name} is not a regular table.")
     frame = _arrow_to_pandas(arrow)
     raw = RawTable(frame, name, "csv", decimal_comma=decimal_comma)
     if encoding in {"cp1252", "latin-1"}:

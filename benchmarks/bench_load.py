@@ -35,6 +35,9 @@ SCHEDULE = [(-1.0, "MADRS", "baseline"), (-1.0, "CADSS", "baseline"), (0.67, "CA
             (240.0, "MADRS", "day 10"), (336.0, "MADRS", "day 14"), (504.0, "MADRS", "day 21"),
             (672.0, "MADRS", "day 28"), (672.0, "CADSS", "day 28")]
 INFUSION_STARTS = np.array([0.0, 72.0, 168.0])
+ROOT = Path(__file__).resolve().parent.parent
+# Child processes see only the project (no site customisation from the caller's environment).
+CHILD_ENV = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
 
 
 def make_data(n_patients: int, seed: int = 0) -> pd.DataFrame:
@@ -91,9 +94,8 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "import_second
 
 
 def measure(path: Path) -> dict:
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=root, capture_output=True, text=True,
-                            check=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,
+                            check=True, env=CHILD_ENV)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -112,9 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         paths = {"parquet": Path(tmp) / "ratings.parquet", "csv": Path(tmp) / "ratings.csv"}
         # Generated in a child process so that this parent stays small (see CHILD's note on ru_maxrss).
-        root = Path(__file__).resolve().parent.parent
-        subprocess.run([sys.executable, __file__, "--write", tmp, "--patients", str(args.patients)], cwd=root,
-                       check=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+        subprocess.run([sys.executable, __file__, "--write", tmp, "--patients", str(args.patients)], cwd=ROOT,
+                       check=True, env=CHILD_ENV)
         print(f"{args.patients * RATINGS_PER_PATIENT:,} rows ({args.patients:,} patients x {RATINGS_PER_PATIENT} "
               f"ratings) written in {time.perf_counter() - start:.1f} s; CSV "
               f"{paths['csv'].stat().st_size / 1e6:.0f} MB, Parquet {paths['parquet'].stat().st_size / 1e6:.0f} MB")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from analysis import instruments
 from analysis.instruments import Instrument, UnknownInstrumentError, get_instrument, register_instrument
 
 # (name, range, remission_max, suicidality item), from ../shared/DOMAIN.md.
@@ -43,10 +44,14 @@ def test_unknown_instrument_suggests_closest():
     assert "Did you mean 'MADRS'" in str(error.value)
 
 
-def test_user_can_register_an_instrument_and_clashes_are_refused():
+def test_user_can_register_an_instrument_and_clashes_are_refused(monkeypatch):
+    # on copies of the registry, so the test instrument does not leak into other tests
+    monkeypatch.setattr(instruments, "_REGISTRY", dict(instruments._REGISTRY))
+    monkeypatch.setattr(instruments, "_ALIASES", dict(instruments._ALIASES))
     ymrs = Instrument("YMRS-TEST", "Young Mania Rating Scale", 0, 60, 11, 0, 8,
                       domain="mania", aliases=("YMRSTEST",))
     register_instrument(ymrs)
     assert get_instrument("ymrs_test") is ymrs
     with pytest.raises(ValueError, match="already registered"):
         register_instrument(Instrument("OTHER", "x", 0, 10, 1, 0, 10, aliases=("MADRS",)))
+    assert "YMRS-TEST" in instruments.instrument_names()

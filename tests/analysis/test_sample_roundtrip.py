@@ -4,17 +4,16 @@ files with ``python -m analysis.simulation --sample data/sample`` after a model 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from pandas.testing import assert_frame_equal
 
+from analysis.loading import load_sample
 from analysis.simulation import SAMPLE_ARGUMENTS, SAMPLE_COMMAND, sample_files, simulate
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 FILES = ("assessments.csv", "infusions.csv", "patients.csv", "single_file.csv", "README.md")
-HAS_LOADER = importlib.util.find_spec("analysis.loading") is not None
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +52,8 @@ def test_sample_is_mixed_and_documented(simulated):
         assert f"| {parameter} | {row['value']} |" in readme
 
 
-@pytest.mark.skipif(not HAS_LOADER, reason="analysis/loading.py (load_sample) does not exist yet")
 @pytest.mark.parametrize("form", ["tables", "single"])
 def test_load_sample_returns_the_simulated_tables(form, simulated):
-    from analysis.loading import load_sample
-
     loaded = load_sample(form)
     for name in ("assessments", "infusions", "patients"):
         assert_frame_equal(getattr(loaded, name).reset_index(drop=True),

@@ -162,9 +162,9 @@ def nearest_ratings(ratings: pd.DataFrame, windows_hours: Mapping[float, tuple[f
     rating nearest to it within its window (ties: the earlier rating). Columns: patient_id,
     target_hours, rating_time_hours plus the rating's columns."""
     post = ratings[~ratings["is_baseline"].astype(bool)]
+    t = post["time_hours"].to_numpy(float)
     parts = []
     for target, (start, end) in windows_hours.items():
-        t = post["time_hours"].to_numpy(float)
         inside = post[(t >= start) & (t <= end)].copy()
         inside["_distance"] = (inside["time_hours"] - target).abs()
         inside = inside.sort_values(["patient_id", "_distance", "time_hours"], kind="stable")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import patsy
+from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -158,3 +159,15 @@ def reference_grid(
     rows = np.asarray(rows, dtype=float).reshape(len(combos), len(inner), -1)
     grid = pd.DataFrame.from_records(combos, columns=fixed_names)
     return grid, rows.mean(axis=1)
+
+
+def t_table(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float) -> pd.DataFrame:
+    """estimate, se, df, statistic (estimate / se), two-sided t p-value and the
+    ``1 - alpha`` t interval (lower, upper) of linear combinations of fixed effects."""
+    statistic = estimate / se
+    quantile = stats.t.ppf(1 - alpha / 2, df)
+    return pd.DataFrame({
+        "estimate": estimate, "se": se, "df": df, "statistic": statistic,
+        "p": 2 * stats.t.sf(np.abs(statistic), df),
+        "lower": estimate - quantile * se, "upper": estimate + quantile * se,
+    })

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import optimize, stats
+from scipy import optimize
 
-from analysis.longitudinal._design import build_design, complete_rows, formula_variables
+from analysis.longitudinal._design import build_design, complete_rows, formula_variables, t_table
 
 __all__ = ["MixedModelResult", "mixed_model"]
 
@@ -372,20 +372,7 @@ def mixed_model(
     se = np.sqrt(np.diag(vcov))
 
     df = _satterthwaite_df(profile, theta, np.sqrt(sigma2), vcov, n - p)
-    t_value = beta / se
-    quantile = stats.t.ppf(1 - alpha / 2, df)
-    fixed = pd.DataFrame(
-        {
-            "estimate": beta,
-            "se": se,
-            "df": df,
-            "statistic": t_value,
-            "p": 2 * stats.t.sf(np.abs(t_value), df),
-            "lower": beta - quantile * se,
-            "upper": beta + quantile * se,
-        },
-        index=pd.Index(design.term_names, name="term"),
-    )
+    fixed = t_table(beta, se, df, alpha).set_axis(pd.Index(design.term_names, name="term"))
     names = list(Z_frame.columns)
     lam = fit["lambda"]
     random_cov = pd.DataFrame(sigma2 * lam @ lam.T, index=names, columns=names)

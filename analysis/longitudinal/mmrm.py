@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.special import expit, logit
 
 from analysis.longitudinal._design import (
@@ -36,6 +36,7 @@ from analysis.longitudinal._design import (
     complete_rows,
     formula_variables,
     reference_grid,
+    t_table,
     variable_kinds,
 )
 
@@ -536,13 +537,7 @@ class _Inference:
             df = self._kr_df(L)
         else:
             df = self._satterthwaite_df(L)
-        statistic = estimate / se
-        quantile = stats.t.ppf(1 - self.alpha / 2, df)
-        return pd.DataFrame({
-            "estimate": estimate, "se": se, "df": df, "statistic": statistic,
-            "p": 2 * stats.t.sf(np.abs(statistic), df),
-            "lower": estimate - quantile * se, "upper": estimate + quantile * se,
-        })
+        return t_table(estimate, se, df, self.alpha)
 
     def _group_levels(self, group: str) -> list:
         kinds = variable_kinds(self.design, self.frame)

@@ -58,11 +58,15 @@ def select_visits(endpoints: Any, max_visits: int = 6, min_attendance: float = 0
     """Post-baseline visit labels for an MMRM: attended by at least ``min_attendance`` of the
     patients with a post-baseline visit, at most ``max_visits`` of the most attended (ties kept
     in schedule order), returned in schedule order (median hours since the first infusion)."""
+    return _select_visits(_post_baseline_visits(endpoints), max_visits, min_attendance)
+
+
+def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float) -> list[str]:
+    """:func:`select_visits` on the rows of :func:`_post_baseline_visits`."""
     if max_visits < 1:
         raise ValueError("max_visits must be at least 1.")
     if not 0 <= min_attendance <= 1:
         raise ValueError("min_attendance is a fraction of patients, between 0 and 1.")
-    post = _post_baseline_visits(endpoints)
     n_patients = post["patient_id"].nunique()
     timing = post.groupby("visit")["time_hours"].median()
     attendance = post.groupby("visit")["patient_id"].nunique()
@@ -77,10 +81,14 @@ def mmrm_frame(endpoints: Any, visits: Sequence[str], by: str | None = None) -> 
     """The analysis rows of :func:`fit_mmrm` for the given visit labels (see module docstring):
     patient_id, visit (ordered Categorical in the order of ``visits``), change (points),
     baseline_score (points) and, with ``by``, a column named ``by`` holding group labels."""
+    return _mmrm_frame(_post_baseline_visits(endpoints), endpoints, visits, by)
+
+
+def _mmrm_frame(post: pd.DataFrame, endpoints: Any, visits: Sequence[str], by: str | None) -> pd.DataFrame:
+    """:func:`mmrm_frame` on the rows of :func:`_post_baseline_visits`."""
     visits = [str(v) for v in visits]
     if by is not None and by in _RESERVED:
         raise ValueError(f"Cannot group by {by!r}: it is a column of the analysis rows.")
-    post = _post_baseline_visits(endpoints)
     unknown = sorted(set(visits) - set(post["visit"]))
     if unknown:
         raise ValueError("No post-baseline rating has the visit label(s) " + ", ".join(map(repr, unknown))
@@ -223,15 +231,16 @@ def fit_mmrm(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    chosen = [str(v) for v in visits] if visits is not None else select_visits(endpoints, max_visits,
-                                                                                 min_attendance)
+    post = _post_baseline_visits(endpoints)  # once, for both the visit choice and the rows
+    chosen = ([str(v) for v in visits] if visits is not None
+              else _select_visits(post, max_visits, min_attendance))
     if len(dict.fromkeys(chosen)) != len(chosen):
         raise ValueError("visits must not repeat a label.")
     if len(chosen) < 2:
         raise ValueError("An MMRM needs at least two post-baseline visits"
                          + ("" if visits is not None else
                             f" each attended by at least {min_attendance:.0%} of the patients") + ".")
-    frame = mmrm_frame(endpoints, chosen, by)
+    frame = _mmrm_frame(post, endpoints, chosen, by)
     if frame.empty:
         raise ValueError("No post-baseline rating at the chosen visits.")
     grouped = by is not None and frame[by].nunique() > 1

@@ -65,11 +65,6 @@ _TIMES = ("visit", "hours", "days", "infusion", "any")
 ANY_TIME_LABEL = "any time"
 
 
-def _wilson(count: Any, n: Any, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    lower, upper = wilson_interval(np.asarray(count, dtype=float), np.asarray(n, dtype=float), alpha=alpha)
-    return np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
-
-
 @dataclass(frozen=True)
 class ResponderSettings:
     """How responder rates were computed."""
@@ -275,8 +270,8 @@ def newcombe_difference_interval(
     """
     count1, n1, count0, n0 = (np.asarray(v, dtype=float) for v in (count1, n1, count0, n0))
     p1, p0 = count1 / n1, count0 / n0
-    l1, u1 = _wilson(count1, n1, alpha)
-    l0, u0 = _wilson(count0, n0, alpha)
+    l1, u1 = wilson_interval(count1, n1, alpha)
+    l0, u0 = wilson_interval(count0, n0, alpha)
     d = p1 - p0
     return d - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
 
@@ -555,7 +550,7 @@ def series_response(
             "cumulative_response": 1 - at["survival"].to_numpy(),
             "lower": 1 - at["upper"].to_numpy(), "upper": 1 - at["lower"].to_numpy(),
             "cumulative_naive": np.cumsum(first) / len(t)}))
-        lower, upper = _wilson(n_resp, len(t), alpha)
+        lower, upper = wilson_interval(n_resp, len(t), alpha)
         median_ci = km.median_ci
         med_rows.append({
             "group": group, "n": len(t), "responders": n_resp, "proportion_responded": n_resp / len(t),

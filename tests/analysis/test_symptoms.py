@@ -23,27 +23,13 @@ from analysis.symptoms import (
     suicidality_course,
     suicidality_thresholds,
 )
+from tests.analysis.outcome_builders import outcome_data
 
 
 def make_data(rows, infusions=None, patients=None) -> OutcomeData:
     """rows: (patient, instrument, item or None, time_hours, score, visit)."""
-    a = pd.DataFrame(rows, columns=["patient_id", "instrument", "item", "time_hours", "score", "visit"])
-    a["item"] = pd.array(a["item"].where(a["item"].notna(), None), dtype="Int64")
-    a = a.astype({"patient_id": "string", "instrument": "string", "time_hours": float, "score": float,
-                  "visit": "string"})
-    a["infusion_number"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["source_row"] = np.arange(1, len(a) + 1, dtype=np.int64)
-    ids = list(dict.fromkeys(a["patient_id"]))
-    if infusions is None:
-        infusions = [(pid, 1, 0.0) for pid in ids]
-    i = pd.DataFrame(infusions, columns=["patient_id", "infusion_number", "time_hours"])
-    i["dose_mg_per_kg"] = 0.5
-    i["route"] = "IV"
-    i = i.astype({"patient_id": "string", "infusion_number": np.int64, "time_hours": float, "route": "string"})
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": ids, "age": 40.0, "sex": "F", "diagnosis": "TRD"})
-    patients = patients.astype({"patient_id": "string", "sex": "string", "diagnosis": "string"})
-    return OutcomeData(a, i, patients)
+    columns = ["patient_id", "instrument", "item", "time_hours", "score", "visit"]
+    return outcome_data(pd.DataFrame(rows, columns=columns), infusions, patients)
 
 
 def madrs(pid, course, items=None, cadss=None, times=(-1, 4, 24, 168)):

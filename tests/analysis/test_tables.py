@@ -12,6 +12,7 @@ from scipy import stats
 import analysis
 from analysis.contract import OutcomeData
 from analysis.tables import table_one
+from tests.analysis.outcome_builders import outcome_data
 
 
 def make_data(baselines, patients, routes=None, doses=None) -> OutcomeData:
@@ -22,19 +23,10 @@ def make_data(baselines, patients, routes=None, doses=None) -> OutcomeData:
         if base is not None:
             rows.append((pid, -1.0, float(base)))
         rows.append((pid, 24.0, float(base or 20) / 2))
-    a = pd.DataFrame(rows, columns=["patient_id", "time_hours", "score"])
-    a.insert(1, "instrument", "MADRS")
-    a = a.astype({"patient_id": "string", "instrument": "string"})
-    a["item"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["visit"] = pd.array([pd.NA] * len(a), dtype="string")
-    a["infusion_number"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["source_row"] = np.arange(1, len(a) + 1, dtype=np.int64)
     ids = list(baselines)
-    i = pd.DataFrame({"patient_id": ids, "infusion_number": 1, "time_hours": 0.0,
-                      "dose_mg_per_kg": doses or [0.5] * len(ids), "route": routes or ["IV"] * len(ids)})
-    i = i.astype({"patient_id": "string", "infusion_number": np.int64, "route": "string"})
-    patients = patients.astype({"patient_id": "string", "sex": "string", "diagnosis": "string"})
-    return OutcomeData(a, i, patients)
+    infusions = pd.DataFrame({"patient_id": ids, "infusion_number": 1, "time_hours": 0.0,
+                              "dose_mg_per_kg": doses or [0.5] * len(ids), "route": routes or ["IV"] * len(ids)})
+    return outcome_data(pd.DataFrame(rows, columns=["patient_id", "time_hours", "score"]), infusions, patients)
 
 
 BASELINES = {"a": 30, "b": 34, "c": 26, "d": 40, "e": 22, "f": 31, "g": None}

@@ -17,27 +17,7 @@ import analysis
 from analysis.contract import OutcomeData
 from analysis.endpoints import derive_endpoints
 from analysis.longitudinal.repeated_measures import fit_mmrm, mmrm_frame, select_visits
-
-
-def make_data(ratings, patients=None) -> OutcomeData:
-    """ratings: (patient, time_hours, score, visit); one IV 0.5 mg/kg infusion at 0 per patient."""
-    a = pd.DataFrame(ratings, columns=["patient_id", "time_hours", "score", "visit"])
-    a.insert(1, "instrument", "MADRS")
-    a = a.astype({"patient_id": "string", "instrument": "string", "time_hours": float, "score": float,
-                  "visit": "string"})
-    a["item"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["infusion_number"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["source_row"] = np.arange(1, len(a) + 1, dtype=np.int64)
-    ids = list(dict.fromkeys(a["patient_id"]))
-    infusions = pd.DataFrame({"patient_id": ids, "infusion_number": 1, "time_hours": 0.0,
-                              "dose_mg_per_kg": 0.5, "route": "IV"})
-    infusions = infusions.astype({"patient_id": "string", "infusion_number": np.int64, "time_hours": float,
-                                  "dose_mg_per_kg": float, "route": "string"})
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": ids, "age": 40.0, "sex": "F", "diagnosis": "TRD"})
-    patients = patients.astype({"patient_id": "string", "sex": "string", "diagnosis": "string"})
-    return OutcomeData(a, infusions, patients)
-
+from tests.analysis.outcome_builders import make_data
 
 # Six patients. Alphabetical order of the labels (d1 < d14 < d7 < h4) differs from the schedule.
 # Attendance: h4 6/6, d1 5/6, d7 3/6 (exactly half), d14 2/6. p1 is rated twice at "d1".
@@ -96,7 +76,7 @@ def _simulated(n_per_group: int = 200, seed: int = 3) -> tuple[OutcomeData, dict
                 score = np.clip(np.round(baseline + truth[arm][j] + level + rng.normal(0, 2)), 0, 60)
                 rows.append((pid, hours, float(score), label))
             patients.append({"patient_id": pid, "age": 40.0, "sex": arm, "diagnosis": "TRD"})
-    return make_data(rows, pd.DataFrame(patients)), truth
+    return make_data(rows, patients=pd.DataFrame(patients)), truth
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 import analysis
-from analysis.contract import OutcomeData
 from analysis.longitudinal.responders import (
     compare_responders,
     newcombe_difference_interval,
@@ -28,29 +27,7 @@ from analysis.longitudinal.responders import (
     series_response,
     wald_difference_interval,
 )
-
-
-def make_data(ratings, infusions=None, patients=None) -> OutcomeData:
-    """ratings: (patient, time_hours, score, visit); infusions: (patient, number, time_hours)."""
-    a = pd.DataFrame(ratings, columns=["patient_id", "time_hours", "score", "visit"])
-    a.insert(1, "instrument", "MADRS")
-    a = a.astype({"patient_id": "string", "instrument": "string", "time_hours": float, "score": float,
-                  "visit": "string"})
-    a["item"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["infusion_number"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["source_row"] = np.arange(1, len(a) + 1, dtype=np.int64)
-    ids = list(dict.fromkeys(a["patient_id"]))
-    if infusions is None:
-        infusions = [(pid, 1, 0.0) for pid in ids]
-    i = pd.DataFrame(infusions, columns=["patient_id", "infusion_number", "time_hours"])
-    i["dose_mg_per_kg"] = 0.5
-    i["route"] = "IV"
-    i = i.astype({"patient_id": "string", "infusion_number": np.int64, "time_hours": float, "route": "string"})
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": ids, "age": 40.0, "sex": "F", "diagnosis": "TRD"})
-    patients = patients.astype({"patient_id": "string", "sex": "string", "diagnosis": "string"})
-    return OutcomeData(a, i, patients)
-
+from tests.analysis.outcome_builders import make_data
 
 # Baseline 30 for everyone: response = score <= 15, remission (MADRS) = score <= 10.
 VISITS = [

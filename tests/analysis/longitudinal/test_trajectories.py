@@ -19,28 +19,7 @@ from analysis.longitudinal.trajectories import (
     trajectory,
     trajectory_frame,
 )
-
-
-def make_data(ratings, patients=None, infusions=None) -> OutcomeData:
-    """ratings: (patient, time_hours, score, visit); one IV 0.5 mg/kg infusion at 0 per patient."""
-    a = pd.DataFrame(ratings, columns=["patient_id", "time_hours", "score", "visit"])
-    a.insert(1, "instrument", "MADRS")
-    a = a.astype({"patient_id": "string", "instrument": "string", "time_hours": float, "score": float,
-                  "visit": "string"})
-    a["item"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["infusion_number"] = pd.array([pd.NA] * len(a), dtype="Int64")
-    a["source_row"] = np.arange(1, len(a) + 1, dtype=np.int64)
-    ids = list(dict.fromkeys(a["patient_id"]))
-    if infusions is None:
-        infusions = pd.DataFrame({"patient_id": ids, "infusion_number": 1, "time_hours": 0.0,
-                                  "dose_mg_per_kg": 0.5, "route": "IV"})
-    infusions = infusions.astype({"patient_id": "string", "infusion_number": np.int64, "time_hours": float,
-                                  "dose_mg_per_kg": float, "route": "string"})
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": ids, "age": 40.0, "sex": "F", "diagnosis": "TRD"})
-    patients = patients.astype({"patient_id": "string", "sex": "string", "diagnosis": "string"})
-    return OutcomeData(a, infusions, patients)
-
+from tests.analysis.outcome_builders import make_data
 
 # Visit labels whose alphabetical order ("d1" < "d7" < "h4" < "screen") differs from the schedule.
 RATINGS = [
@@ -54,7 +33,7 @@ PATIENTS = pd.DataFrame({"patient_id": ["p1", "p2", "p3", "p4"], "age": [30.0, 4
 
 
 def test_visits_in_schedule_order_with_hand_computed_statistics():
-    result = trajectory(make_data(RATINGS, PATIENTS))
+    result = trajectory(make_data(RATINGS, patients=PATIENTS))
     table = result.table
     assert list(table["time_point"]) == ["baseline", "h4", "d1", "d7"]
     assert list(table["time_order"]) == [0, 1, 2, 3]
@@ -74,7 +53,7 @@ def test_visits_in_schedule_order_with_hand_computed_statistics():
 
 
 def test_value_change_and_percent_change_and_baseline_zero():
-    data = make_data(RATINGS, PATIENTS)
+    data = make_data(RATINGS, patients=PATIENTS)
     change = trajectory(data, value="change").table.set_index("time_point")
     pct = trajectory(data, value="pct_change").table.set_index("time_point")
     improvement = trajectory(data, value="improvement_pct").table.set_index("time_point")
@@ -86,7 +65,7 @@ def test_value_change_and_percent_change_and_baseline_zero():
 
 
 def test_groups_and_individual_table():
-    result = trajectory(make_data(RATINGS, PATIENTS), by="sex")
+    result = trajectory(make_data(RATINGS, patients=PATIENTS), by="sex")
     table = result.table
     assert list(dict.fromkeys(table["group"])) == ["F", "M"]
     f_d7 = table[(table["group"] == "F") & (table["time_point"] == "d7")]
@@ -117,7 +96,7 @@ def test_binned_hours_average_within_bin_and_right_closed_edges():
 
 
 def test_days_default_bins_and_outside_bins_dropped():
-    data = make_data(RATINGS, PATIENTS)
+    data = make_data(RATINGS, patients=PATIENTS)
     days = trajectory(data, time="days")
     assert "time_days" in days.table.columns and "bin_start_days" in days.table.columns
     assert days.settings.bin_edges == DEFAULT_BIN_EDGES_DAYS
@@ -132,7 +111,7 @@ def test_days_default_bins_and_outside_bins_dropped():
 
 
 def test_endpoints_input_equals_data_input_and_options_are_checked():
-    data = make_data(RATINGS, PATIENTS)
+    data = make_data(RATINGS, patients=PATIENTS)
     ep = derive_endpoints(data, response=0.4)
     pd.testing.assert_frame_equal(trajectory(ep).table, trajectory(data, response=0.4).table)
     with pytest.raises(TypeError, match="already derived"):
@@ -172,7 +151,7 @@ def simulate_course(n_patients: int, seed: int, group_effect_per_day: float = -0
         rows += [(pid, 24.0 * day, s, f"day {day}") for pid, s in zip(ids, score, strict=True)]
     patients = pd.DataFrame({"patient_id": ids, "age": rng.normal(45, 10, n_patients), "sex": "F",
                              "diagnosis": "TRD", "arm": group})
-    return make_data(rows, patients), truth
+    return make_data(rows, patients=patients), truth
 
 
 def test_trajectory_means_recover_known_visit_means():
@@ -274,9 +253,7 @@ def test_fit_trajectory_time_since_the_most_recent_infusion():
             score = float(np.clip(np.round(baseline - 6 - 0.2 * since + rng.normal(0, 3)), 0, 60))
             ratings.append((pid, hours, score, f"h{hours:g}"))
             rows.append({"patient_id": pid, "score": score, "time_hours": since, "baseline_score": baseline})
-    infusion_table = pd.DataFrame(infusions, columns=["patient_id", "infusion_number", "time_hours"]).assign(
-        dose_mg_per_kg=0.5, route="IV")
-    data = make_data(ratings, infusions=infusion_table)
+    data = make_data(ratings, infusions=infusions)
     fit = fit_trajectory(data, time_unit="hours", time_origin="last_infusion", random="~1")
     expected = pd.DataFrame(rows)
     fitted = fit.frame.sort_values(["patient_id", "time_hours", "score"]).reset_index(drop=True)

@@ -26,11 +26,13 @@ from analysis.contract import OutcomeData
 from analysis.endpoints import (
     Endpoints,
     EndpointSettings,
-    first_infusion_values,
     group_order,
+    group_table,
+    patient_column,
     patient_groups,
     plain_fit_note,
     resolve_endpoints,
+    stack_frames,
 )
 
 __all__ = ["DEFAULT_RELAPSE_COVARIATES", "DurabilityResult", "fit_durability", "relapse_hazards"]
@@ -217,17 +219,10 @@ def fit_durability(
         row["note"] = "; ".join(notes_row)
         rows.append(row)
 
-    table = pd.DataFrame(rows)
-    if table.empty:
-        table = pd.DataFrame(columns=["group", *SUMMARY_COLUMNS])
-    table = table.set_index("group").reindex(columns=SUMMARY_COLUMNS)
-    curve_cols = ["group", "time_days", "survival", "lower", "upper", "at_risk", "events", "censored"]
-    risk_cols = ["group", "time_days", "at_risk", "events", "censored"]
-    model_cols = ["group", "time_days", "survival", "lower", "upper"]
-    curve = pd.concat(curves, ignore_index=True)[curve_cols] if curves else pd.DataFrame(columns=curve_cols)
-    risk_table = pd.concat(risks, ignore_index=True)[risk_cols] if risks else pd.DataFrame(columns=risk_cols)
-    model_curve = (pd.concat(model_curves, ignore_index=True)[model_cols] if model_curves
-                   else pd.DataFrame(columns=model_cols))
+    table = group_table(rows, SUMMARY_COLUMNS)
+    curve = stack_frames(curves, ["group", "time_days", "survival", "lower", "upper", "at_risk", "events", "censored"])
+    risk_table = stack_frames(risks, ["group", "time_days", "at_risk", "events", "censored"])
+    model_curve = stack_frames(model_curves, ["group", "time_days", "survival", "lower", "upper"])
     test = None
     if by is not None and len(levels) >= 2:
         from analysis.survival.logrank import logrank
@@ -281,20 +276,15 @@ def relapse_hazards(
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     frame = endpoints.patients[endpoints.patients["responded"].to_numpy(dtype=bool)].reset_index(drop=True)
     wanted = list(DEFAULT_RELAPSE_COVARIATES if covariates is None else covariates)
-    aliases = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg",
-               "baseline": "baseline_score", "cadss": "peak_cadss"}
     infusions = data.infusions if isinstance(data, OutcomeData) else None
     used, dropped = [], []
     for name in wanted:
-        column = name if name in frame.columns else aliases.get(name, name)
-        if (column not in frame.columns and infusions is not None and name in infusions.columns
-                and name not in ("patient_id", "infusion_number", "time_hours", "source_row")):
-            frame[name] = first_infusion_values(infusions, frame, name)  # e.g. duration_min
-            column = name
-        if column not in frame.columns:
+        column, values, at_first_infusion = patient_column(frame, name, infusions)
+        if values is None:
             raise ValueError(f"covariate {name!r} is not a column of Endpoints.patients"
                              + (" or of the infusions table." if infusions is not None else "."))
-        values = frame[column]
+        if at_first_infusion:
+            frame[column] = values  # e.g. duration_min
         if values.nunique(dropna=True) < 2:
             dropped.append(column)
             continue

@@ -160,11 +160,8 @@ def _first_per_group(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.n
 
 
 def _last_per_group(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    out = np.full(n_groups, -1, dtype=np.int64)
-    if len(rows):
-        keep = np.r_[group[1:] != group[:-1], True]
-        out[group[keep]] = rows[keep]
-    return out
+    """As ``_first_per_group``, the last row per group (-1 if none)."""
+    return _first_per_group(rows[::-1], group[::-1], n_groups)
 
 
 def _assign_infusions(code: np.ndarray, time: np.ndarray, inf_code: np.ndarray, inf_time: np.ndarray,
@@ -605,6 +602,8 @@ def _by_infusion(code, inf_pos, post, responder, remitter, pct_change, valid, n_
 MAX_NUMERIC_LEVELS = 6
 _BY_ALIASES = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg",
                "baseline": "baseline_score", "cadss": "peak_cadss"}
+# Keys and times of the infusions table: not usable as a patient-level column.
+_INFUSION_KEYS = ("patient_id", "infusion_number", "time_hours", "source_row")
 
 
 def resolve_endpoints(data: OutcomeData | Endpoints, instrument: str, options: dict[str, Any],
@@ -641,6 +640,17 @@ def plain_fit_note(note: str, events: str) -> str:
     return note
 
 
+def group_table(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Per-group result rows (dicts with a ``group`` key) as a table indexed by group with ``columns``."""
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["group", *columns])
+    return table.set_index("group").reindex(columns=columns)
+
+
+def stack_frames(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Per-group frames stacked into ``columns`` (an empty frame with those columns when none)."""
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
 def group_order(labels: Any) -> list[str]:
     """Distinct group labels in natural order: labels starting with a number ("5", "15",
     "0.2-0.4") by that number, then the others alphabetically ("F", "M")."""
@@ -662,6 +672,23 @@ def first_infusion_values(infusions: pd.DataFrame, patients: pd.DataFrame, colum
     return pd.Series(values.array, index=patients.index, name=column)
 
 
+def patient_column(patients: pd.DataFrame, name: str,
+                   infusions: pd.DataFrame | None = None) -> tuple[str, pd.Series | None, bool]:
+    """Resolve ``name`` to a patient-level column: ``(column, values, at_first_infusion)``.
+
+    ``name`` is a column of ``patients``, an alias (``"dose_mg_per_kg"``, ``"dose"``,
+    ``"baseline"``, ``"cadss"``), or (when ``infusions`` is given) a column of the infusions
+    table, whose value at each patient's first infusion is used (``at_first_infusion``).
+    ``values`` is None when ``name`` is none of these.
+    """
+    column = name if name in patients.columns else _BY_ALIASES.get(name, name)
+    if column in patients.columns:
+        return column, patients[column], False
+    if infusions is not None and name in infusions.columns and name not in _INFUSION_KEYS:
+        return name, first_infusion_values(infusions, patients, name), True
+    return column, None, False
+
+
 def patient_groups(patients: pd.DataFrame, by: str | None,
                    infusions: pd.DataFrame | None = None) -> tuple[pd.Series, str | None]:
     """Group label (string) per row of ``Endpoints.patients``, and a note on how it was formed.
@@ -677,22 +704,14 @@ def patient_groups(patients: pd.DataFrame, by: str | None,
     """
     if by is None:
         return pd.Series("all", index=patients.index, dtype="string"), None
-    column = by if by in patients.columns else _BY_ALIASES.get(by, by)
-    note = None
-    if column in patients.columns:
-        values = patients[column]
-    elif (infusions is not None and by in infusions.columns
-          and by not in ("patient_id", "infusion_number", "time_hours", "source_row")):
-        column = by
-        values = first_infusion_values(infusions, patients, by)
-        note = f"{by} is that of each patient's first infusion"
-    else:
+    column, values, at_first_infusion = patient_column(patients, by, infusions)
+    if values is None:
         usable = [c for c in patients.columns if c != "patient_id"]
         if infusions is not None:
-            usable += [c for c in infusions.columns if c not in patients.columns and c not in
-                       ("patient_id", "infusion_number", "time_hours", "source_row")]
+            usable += [c for c in infusions.columns if c not in patients.columns and c not in _INFUSION_KEYS]
         raise ValueError(f"by={by!r} is not a patient or first-infusion column; use one of: "
                          f"{', '.join(usable)}.")
+    note = f"{by} is that of each patient's first infusion" if at_first_infusion else None
     if pd.api.types.is_bool_dtype(values):
         labels = values.astype("string")
     elif pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_NUMERIC_LEVELS:

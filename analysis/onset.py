@@ -31,9 +31,11 @@ from analysis.endpoints import (
     Endpoints,
     EndpointSettings,
     group_order,
+    group_table,
     patient_groups,
     plain_fit_note,
     resolve_endpoints,
+    stack_frames,
 )
 from analysis.intervals import wilson_interval
 
@@ -279,13 +281,8 @@ def fit_onset(
         row["note"] = "; ".join(row_notes)
         rows.append(row)
 
-    table = pd.DataFrame(rows)
-    if table.empty:
-        table = pd.DataFrame(columns=["group", *SUMMARY_COLUMNS])
-    table = table.set_index("group").reindex(columns=SUMMARY_COLUMNS)
-    curve_columns = ["group", "time_hours", "cumulative_response", "lower", "upper", "source"]
-    curve = (pd.concat(curves, ignore_index=True)[curve_columns] if curves
-             else pd.DataFrame(columns=curve_columns))
+    table = group_table(rows, SUMMARY_COLUMNS)
+    curve = stack_frames(curves, ["group", "time_hours", "cumulative_response", "lower", "upper", "source"])
     test = None
     if by is not None:
         test = _group_test(lower_all[usable], upper_all[usable], g_values[usable], levels, models,

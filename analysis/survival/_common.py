@@ -1,4 +1,4 @@
-"""Private helpers shared by the Kaplan-Meier, log-rank and Cox estimators."""
+"""Private helpers shared by the survival estimators (input checks, normal and chi-square tails)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,74 @@ import pandas as pd
 from scipy import stats
 
 
+def as_float_array(values: Any, what: str) -> np.ndarray:
+    """One-dimensional float array (missing values as NaN)."""
+    array = np.asarray(pd.Series(values, copy=False).to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional")
+    return array
+
+
+def query_times(times: Any) -> np.ndarray:
+    """Times at which a fitted curve is evaluated, as a float array (NaN refused)."""
+    query = np.atleast_1d(np.asarray(times, dtype=float))
+    if np.isnan(query).any():
+        raise ValueError("times must not contain NaN")
+    return query
+
+
+def as_bounds(lower: Any, upper: Any, *, allow_zero_exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Check lower/upper bounds of event times; return float arrays.
+
+    An exact event at time 0 is refused unless ``allow_zero_exact`` (log-time models cannot
+    take it; the Turnbull NPMLE can).
+    """
+    lower_values = as_float_array(lower, "lower")
+    upper_values = as_float_array(upper, "upper")
+    if len(lower_values) != len(upper_values):
+        raise ValueError(f"lower and upper must have the same length ({len(lower_values)} vs {len(upper_values)})")
+    if len(lower_values) == 0:
+        raise ValueError("no observations: lower and upper are empty")
+    problems = []
+    for name, bad in (
+        ("lower is missing (NaN)", np.isnan(lower_values)),
+        ("upper is missing (NaN; use inf for right-censored)", np.isnan(upper_values)),
+        ("lower is negative or infinite", (lower_values < 0) | np.isinf(lower_values)),
+        ("upper is negative", upper_values < 0),
+        ("lower > upper", lower_values > upper_values),
+        (
+            "exact event at time 0 (log-time models need positive times)",
+            (lower_values == 0) & (upper_values == 0) & (not allow_zero_exact),
+        ),
+    ):
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            problems.append(f"{int(bad.sum())} row(s) where {name} (positions {rows}...)")
+    if problems:
+        raise ValueError("invalid event-time bounds: " + "; ".join(problems))
+    return lower_values, upper_values
+
+
+def censoring_kinds(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of exact, right-, left- and interval-censored rows of checked bounds (see ``as_bounds``).
+
+    A row with ``lower = 0`` and ``upper = inf`` counts as right-censored.
+    """
+    exact = lower == upper
+    right = ~exact & np.isinf(upper)
+    left = ~exact & (lower == 0) & ~right
+    interval = ~exact & ~right & ~left
+    return exact, right, left, interval
+
+
 def as_time_event(time: Any, event: Any, *, what: str = "time") -> tuple[np.ndarray, np.ndarray]:
     """Validate follow-up times and event indicators; return float times and boolean events.
 
     Raises ``ValueError`` naming the first offending rows, so an analyst sees which input is
     wrong rather than a NaN curve.
     """
-    time_values = np.asarray(pd.Series(time, copy=False).to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    time_values = as_float_array(time, what)
     event_series = pd.Series(event, copy=False)
-    if time_values.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional")
     if len(event_series) != len(time_values):
         raise ValueError(
             f"{what} and event must have the same length ({len(time_values)} vs {len(event_series)})"

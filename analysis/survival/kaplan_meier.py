@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.survival._common import as_time_event, group_starts, z_value
+from analysis.survival._common import as_time_event, group_starts, query_times, z_value
 
 CI_TYPES = ("log-log", "log", "plain")
 CIType = Literal["log-log", "log", "plain"]
@@ -107,9 +107,7 @@ class KaplanMeierResult:
         Before the first observed time S = 1 with se 0; after the last observed time the
         estimate is undefined and the row holds NaN (R's ``summary(fit, times)`` drops it).
         """
-        query = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(query).any():
-            raise ValueError("times must not contain NaN")
+        query = query_times(times)
         table_times = self.table["time"].to_numpy()
         index = np.searchsorted(table_times, query, side="right") - 1
         out = {"time": query}
@@ -128,9 +126,7 @@ class KaplanMeierResult:
 
         This is the table printed under survival plots.
         """
-        query = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(query).any():
-            raise ValueError("times must not contain NaN")
+        query = query_times(times)
         table_times = self.table["time"].to_numpy()
         at_risk = self.table["at_risk"].to_numpy()
         first_at_or_after = np.searchsorted(table_times, query, side="left")

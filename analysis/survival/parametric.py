@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from analysis.survival._common import as_bounds, censoring_kinds, query_times, z_value
+
 DISTRIBUTIONS = ("weibull", "loglogistic", "lognormal", "exponential")
 Distribution = Literal["weibull", "loglogistic", "lognormal", "exponential"]
 _LOG_HALF = float(np.log(0.5))
@@ -104,38 +106,6 @@ def _log_interval_prob(dist: str, z_lower: np.ndarray, z_upper: np.ndarray) -> n
 # --------------------------------------------------------------------------------------------
 # Data preparation
 # --------------------------------------------------------------------------------------------
-def _as_float_array(values: Any, what: str) -> np.ndarray:
-    array = np.asarray(pd.Series(values, copy=False).to_numpy(dtype=float, na_value=np.nan), dtype=float)
-    if array.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional")
-    return array
-
-
-def _validate_bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Check lower/upper bounds of event times; return float arrays."""
-    lower_values = _as_float_array(lower, "lower")
-    upper_values = _as_float_array(upper, "upper")
-    if len(lower_values) != len(upper_values):
-        raise ValueError(f"lower and upper must have the same length ({len(lower_values)} vs {len(upper_values)})")
-    if len(lower_values) == 0:
-        raise ValueError("no observations: lower and upper are empty")
-    problems = []
-    for name, bad in (
-        ("lower is missing (NaN)", np.isnan(lower_values)),
-        ("upper is missing (NaN; use inf for right-censored)", np.isnan(upper_values)),
-        ("lower is negative or infinite", (lower_values < 0) | np.isinf(lower_values)),
-        ("upper is negative", upper_values < 0),
-        ("lower > upper", lower_values > upper_values),
-        ("exact event at time 0 (log-time models need positive times)", (lower_values == 0) & (upper_values == 0)),
-    ):
-        if bad.any():
-            rows = np.flatnonzero(bad)[:5].tolist()
-            problems.append(f"{int(bad.sum())} row(s) where {name} (positions {rows}...)")
-    if problems:
-        raise ValueError("invalid event-time bounds: " + "; ".join(problems))
-    return lower_values, upper_values
-
-
 @dataclass(frozen=True)
 class _Design:
     """How covariates were coded, so a new covariate row can be coded the same way."""
@@ -538,7 +508,7 @@ class ParametricResult:
         if self.dist != "exponential":
             gradient[len(x)] = np.exp(log_scale) * w
         se = float(np.sqrt(gradient @ self.vcov.to_numpy() @ gradient))
-        z = stats.norm.ppf(1.0 - self.alpha / 2.0)
+        z = z_value(self.alpha)
         with np.errstate(over="ignore", invalid="ignore"):  # a median beyond float range is inf
             return float(np.exp(log_median)), float(np.exp(log_median - z * se)), float(np.exp(log_median + z * se))
 
@@ -549,9 +519,7 @@ class ParametricResult:
         complementary log-log scale, ``log(-log S)``, so it stays inside [0, 1]. ``row``:
         covariate values (None = baseline).
         """
-        query = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(query).any():
-            raise ValueError("times must not contain NaN")
+        query = query_times(times)
         x = self._design.row(row)
         beta, log_scale, gamma = self._split()
         sigma = np.exp(log_scale)
@@ -571,7 +539,7 @@ class ParametricResult:
             transformed_gradient = gradient / (survival * np.log(survival))[:, None]
             se = np.sqrt(np.einsum("ij,jk,ik->i", transformed_gradient, self.vcov.to_numpy(), transformed_gradient))
             u = np.log(-np.log(survival))
-            zq = stats.norm.ppf(1.0 - self.alpha / 2.0)
+            zq = z_value(self.alpha)
             lower = np.exp(-np.exp(u + zq * se))
             upper = np.exp(-np.exp(u - zq * se))
         degenerate = ~np.isfinite(se)
@@ -597,7 +565,7 @@ class ParametricResult:
 
 
 def _wald_rows(coef: np.ndarray, se: np.ndarray, alpha: float, index: list[str]) -> pd.DataFrame:
-    z = stats.norm.ppf(1.0 - alpha / 2.0)
+    z = z_value(alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_value = 2.0 * stats.norm.sf(np.abs(coef / se))
     return pd.DataFrame(
@@ -674,16 +642,13 @@ def fit_parametric_quiet(
         raise ValueError(f"dist must be one of {DISTRIBUTIONS}, got {dist!r}")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    lower_values, upper_values = _validate_bounds(lower, upper)
+    lower_values, upper_values = as_bounds(lower, upper)
     x_all, design = _design_matrix(covariates, len(lower_values))
     uninformative = (lower_values == 0) & np.isinf(upper_values)
     keep = ~uninformative
     lower_values, upper_values, x = lower_values[keep], upper_values[keep], x_all[keep]
     n = len(lower_values)
-    exact = lower_values == upper_values
-    right = ~exact & np.isinf(upper_values)
-    left = ~exact & (lower_values == 0)
-    interval = ~exact & ~right & ~left
+    exact, right, left, interval = censoring_kinds(lower_values, upper_values)
     n_events = int(n - right.sum())
     if n == 0:
         raise ValueError("no informative observations (every row has lower 0 and upper inf)")
@@ -754,7 +719,7 @@ def fit_parametric_quiet(
     else:
         log_scale = pd.Series({"coef": 0.0, "se": 0.0, "lower": 0.0, "upper": 0.0, "p": np.nan}, name="Log(scale)")
     names = list(design.terms) + (["Log(scale)"] if fit_scale else []) + (["logit(cure)"] if cure else [])
-    z = stats.norm.ppf(1.0 - alpha / 2.0)
+    z = z_value(alpha)
     if cure:
         gamma_se = se[-1]
         cure_fraction = float(special.expit(theta[-1]))

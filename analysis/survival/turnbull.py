@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from analysis.survival.parametric import _validate_bounds
+from analysis.survival._common import as_bounds, censoring_kinds, query_times
 
 _NEGLIGIBLE_MASS = 1e-12
 _STALL_EXCESS = 1e-6  # Kuhn-Tucker excess accepted once the likelihood no longer improves
@@ -84,9 +84,7 @@ class TurnbullResult:
         is not; there the value is interpolated linearly across the interval (the usual way to
         draw the curve). Inside an interval reaching infinity it is NaN.
         """
-        query = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(query).any():
-            raise ValueError("times must not contain NaN")
+        query = query_times(times)
         lower = self.table["lower"].to_numpy()
         upper = self.table["upper"].to_numpy()
         after = self.table["survival"].to_numpy()
@@ -106,7 +104,7 @@ class TurnbullResult:
         return pd.DataFrame({"time": query, "survival": survival})
 
 
-def _innermost_intervals(lower: np.ndarray, upper: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, ...]:
+def _innermost_intervals(lower: np.ndarray, upper: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Peto-Turnbull innermost intervals: a left endpoint immediately followed by a right endpoint.
 
     Observations are ``(lower, upper]``, or the point ``[t, t]`` when exact. At equal values, a
@@ -120,10 +118,7 @@ def _innermost_intervals(lower: np.ndarray, upper: np.ndarray, exact: np.ndarray
     sorted_kind = kind[order]
     is_left = sorted_kind != 1
     starts = np.flatnonzero(is_left[:-1] & ~is_left[1:])
-    left_values = sorted_values[starts]
-    right_values = sorted_values[starts + 1]
-    closed = sorted_kind[starts] == 0
-    return left_values, right_values, closed
+    return sorted_values[starts], sorted_values[starts + 1]
 
 
 def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000) -> TurnbullResult:
@@ -173,11 +168,8 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
 def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000) -> TurnbullResult:
     """``turnbull`` without warnings: problems are only recorded in ``.notes`` (for callers that
     report them in their own results)."""
-    lower_values, upper_values = _validate_bounds_allow_zero(lower, upper)
-    exact = lower_values == upper_values
-    right = ~exact & np.isinf(upper_values)
-    left = ~exact & (lower_values == 0) & ~right
-    interval = ~exact & ~right & ~left
+    lower_values, upper_values = as_bounds(lower, upper, allow_zero_exact=True)
+    exact, right, left, interval = censoring_kinds(lower_values, upper_values)
     n = len(lower_values)
     # pool identical observations
     keys = pd.DataFrame({"lower": lower_values, "upper": upper_values})
@@ -186,7 +178,7 @@ def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterati
     obs_upper = pooled["upper"].to_numpy(dtype=float)
     weight = pooled["count"].to_numpy(dtype=float)
     obs_exact = obs_lower == obs_upper
-    left_values, right_values, _closed = _innermost_intervals(obs_lower, obs_upper, obs_exact)
+    left_values, right_values = _innermost_intervals(obs_lower, obs_upper, obs_exact)
     m = len(left_values)
     # interval j lies in observation i when it starts at/after the observation's lower bound and
     # ends at/before its upper bound; an open observation (a, b] excludes a closed point at a.
@@ -300,20 +292,6 @@ def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterati
         tolerance=tolerance,
         notes=tuple(notes),
     )
-
-
-def _validate_bounds_allow_zero(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
-    """As the parametric checks, except that an exact time 0 is allowed (no log scale here)."""
-    lower_values = np.asarray(pd.Series(lower, copy=False).to_numpy(dtype=float, na_value=np.nan), dtype=float)
-    upper_values = np.asarray(pd.Series(upper, copy=False).to_numpy(dtype=float, na_value=np.nan), dtype=float)
-    zero_exact = (lower_values == 0) & (upper_values == 0)
-    if zero_exact.any():
-        # validate with those rows moved off zero, then restore them
-        shifted = upper_values.copy()
-        shifted[zero_exact] = 1.0
-        _validate_bounds(lower_values, shifted)
-        return lower_values, upper_values
-    return _validate_bounds(lower_values, upper_values)
 
 
 def _quadratic_step(

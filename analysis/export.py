@@ -12,7 +12,7 @@ import html
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,22 +256,6 @@ def html_report(
 
 
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Call:
-    function: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return repr(value)
-
-
 def python_code(
     dataset: str,
     function: str,
@@ -306,9 +290,9 @@ def python_code(
         lines.append(f"assert data.fingerprint == {fingerprint!r}  # the same data as the dashboard")
     used = {k: v for k, v in (filters or {}).items() if v not in (None, [], (), "")}
     if used:
-        args = ", ".join(f"{k}={_literal(v)}" for k, v in used.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in used.items())
         lines.append(f"data = analysis.filter_cohort(data, {args})")
-    call_args = "".join(f", {k}={_literal(v)}" for k, v in (arguments or {}).items())
+    call_args = "".join(f", {k}={v!r}" for k, v in (arguments or {}).items())
     lines.append(f"result = analysis.{function}(data{call_args})")
     lines += list(result_lines)
     return "\n".join(lines) + "\n"

@@ -145,17 +145,27 @@ def _category_space(categories: Sequence[str]) -> int:
     return 55 + int(6.5 * longest)
 
 
-def _groups(frame: pd.DataFrame, exclude_groups: Sequence[Any] = ()) -> list[str]:
-    if "group" not in frame.columns:
+def _category_axis(figure: go.Figure, frame: pd.DataFrame, x: str, order: str | None) -> int:
+    """Make ``x`` a categorical axis sorted by the ``order`` column (when ``frame`` has it) and
+    return the pixels below the plot that its tick labels need."""
+    if not (order and order in frame.columns):
+        return 55
+    categories = frame.sort_values(order)[x].astype(str).drop_duplicates().tolist()
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=categories)
+    return _category_space(categories)
+
+
+def _groups(frame: pd.DataFrame, exclude_groups: Sequence[Any] = (), column: str = "group") -> list[str]:
+    if column not in frame.columns:
         return ["all"]
     excluded = {str(g) for g in exclude_groups}
-    return [g for g in dict.fromkeys(frame["group"].astype(str)) if g not in excluded]
+    return [g for g in dict.fromkeys(frame[column].astype(str)) if g not in excluded]
 
 
-def _select(frame: pd.DataFrame, group: str) -> pd.DataFrame:
-    if "group" not in frame.columns:
+def _select(frame: pd.DataFrame, group: str, column: str = "group") -> pd.DataFrame:
+    if column not in frame.columns:
         return frame
-    return frame[frame["group"].astype(str) == group]
+    return frame[frame[column].astype(str) == group]
 
 
 def _band(figure: go.Figure, x, lower, upper, color: str, name: str, *, shape: str = "linear",
@@ -286,9 +296,8 @@ def durability_figure(
             line=dict(color=color, width=2.5, shape="hv"),
             hovertemplate="day %{x:.1f}: %{y:.1f}% still responding<extra></extra>"), **rows)
         if not censored_rows.empty:
-            censored = censored_rows
             figure.add_trace(go.Scatter(
-                x=censored["time_days"], y=100 * censored["survival"], mode="markers",
+                x=censored_rows["time_days"], y=100 * censored_rows["survival"], mode="markers",
                 marker=dict(symbol="line-ns-open", size=9, color=color), name=f"{label} censored",
                 legendgroup=label, showlegend=False,
                 hovertemplate="censored at day %{x:.1f}<extra></extra>"), **rows)
@@ -437,11 +446,7 @@ def trajectory_figure(
                          arrayminus=part[y] - part[lower], color=colors[group], thickness=1.2)
         figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
                                     line=dict(color=colors[group], width=2.5), error_y=error))
-    axis_space = 55
-    if order and order in summary.columns:
-        categories = summary.sort_values(order)[x].astype(str).drop_duplicates().tolist()
-        figure.update_xaxes(type="category", categoryorder="array", categoryarray=categories)
-        axis_space = _category_space(categories)
+    axis_space = _category_axis(figure, summary, x, order)
     figure.update_xaxes(title=x_title)
     figure.update_yaxes(title=y_title)
     figure.update_layout(title=title, height=480 + axis_space - 55)
@@ -470,14 +475,10 @@ def rate_figure(
     scale = 100 if percent else 1
     figure = go.Figure()
     key = series or "group"
-    frame = frame.copy()
-    if key not in frame.columns:
-        frame[key] = "all"
-    excluded = {str(g) for g in exclude_groups}
-    names = [g for g in dict.fromkeys(frame[key].astype(str)) if g not in excluded]
-    colors = group_colors(frame[key].astype(str))  # before exclusion: a group keeps its colour
+    names = _groups(frame, exclude_groups, key)
+    colors = group_colors(_groups(frame, column=key))  # before exclusion: a group keeps its colour
     for name in names:
-        part = frame[frame[key].astype(str) == name].sort_values(order or x)
+        part = _select(frame, name, key).sort_values(order or x)
         error = None
         if lower and upper:
             error = dict(type="data", symmetric=False, array=scale * (part[upper] - part[rate]),
@@ -485,11 +486,7 @@ def rate_figure(
         figure.add_trace(go.Scatter(x=part[x], y=scale * part[rate], mode="lines+markers",
                                     name=name if name != "all" else "All patients",
                                     line=dict(color=colors[name], width=2.5), error_y=error))
-    axis_space = 55
-    if order and order in frame.columns:
-        categories = frame.sort_values(order)[x].astype(str).drop_duplicates().tolist()
-        figure.update_xaxes(type="category", categoryorder="array", categoryarray=categories)
-        axis_space = _category_space(categories)
+    axis_space = _category_axis(figure, frame, x, order)
     figure.update_xaxes(title=x_title)
     figure.update_yaxes(title=y_title, range=[0, 100] if percent else None)
     figure.update_layout(title=title, height=460 + axis_space - 55)

@@ -21,23 +21,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.serve import APP_IDLE_JS, CHROMIUM, CHROMIUM_ARGS, SKELETONS_GONE_JS, start_server
+from dashboard.serve import (
+    APP_IDLE_JS,
+    CHARTS_DRAWN_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SKELETONS_GONE_JS,
+    start_server,
+)
 
-KEPT_JS = """([expected, differs]) => {
+# one predicate polled every frame (timing precision): the sidebar shows the expected kept count,
+# and dashboard.serve's checks pass (script finished, nothing stale, no placeholders, charts drawn)
+KEPT_JS = f"""([expected, differs]) => {{
   const bar = document.querySelector('[data-testid="stSidebar"]');
   if (!bar) return false;
   const m = bar.innerText.match(/([\\d,]+) of ([\\d,]+) patients kept/);
   if (!m) return false;
   if (expected !== null && m[1] !== expected) return false;
   if (differs !== null && m[1] === differs) return false;
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-stale="true"]')) return false;
-  // lazily loaded elements (tables, metrics, charts) drawn, not placeholders
-  if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return false;
-  return Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-    .every(chart => chart.querySelector('.main-svg'));
-}"""
+  return ({APP_IDLE_JS})() && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})();
+}}"""
 KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 
 

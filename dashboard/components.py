@@ -13,11 +13,13 @@ import pandas as pd
 import streamlit as st
 
 import analysis
+from analysis.cohort import describe_filters
 from analysis.contract import DataError
 from analysis.export import (
     ReportSection,
     figure_to_image,
     html_report,
+    python_code,
     suppress_small_groups,
     to_csv_bytes,
 )
@@ -53,12 +55,6 @@ def require_data(ctx: Context) -> None:
         st.info(ctx.problem or "Choose a dataset on the Data page.", icon=":material/info:")
         st.page_link(DATA_PAGE, label="Go to the Data page", icon=":material/table:")
         st.stop()
-
-
-def not_available(what: str, functions: Sequence[str]) -> None:
-    names = ", ".join(f"analysis.{f}" for f in functions)
-    st.info(f"{what} is not available yet: it needs {names}, which this version of the toolkit "
-            "does not provide yet.", icon=":material/hourglass_empty:")
 
 
 def _slug(text: str) -> str:
@@ -159,8 +155,6 @@ def dataset_label(ctx: Context) -> str:
 def report_download(report: Report) -> None:
     """The current view as a self-contained HTML report (built when clicked)."""
     ctx = report.ctx
-    from analysis.cohort import describe_filters
-
     filters = describe_filters(**ctx.settings.filters())
     definitions = list(dict.fromkeys(report.definitions + [
         f"Minimum cell size: groups with fewer than {ctx.settings.min_cell_size} patients are suppressed.",
@@ -216,8 +210,6 @@ def settings_definitions(ctx: Context, endpoints: Any = None) -> list[str]:
 
 def python_snippet(ctx: Context, function: str, arguments: dict[str, Any],
                    result_lines: Sequence[str] = ("print(result.summary())",)) -> str:
-    from analysis.export import python_code
-
     dataset = ctx.settings.dataset
     if dataset.startswith("upload-"):
         dataset = "your_file.csv"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -57,8 +57,14 @@ class _LRU:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._items
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The stored value, or ``make()`` stored under ``key`` (outside the lock: a slow
+        computation does not block other sessions' look-ups)."""
+        hit = self.get(key)
+        if hit is None:
+            hit = make()
+            self.put(key, hit)
+        return hit
 
 
 @st.cache_resource(show_spinner=False)
@@ -111,43 +117,15 @@ def filtered_data(dataset: str, settings: Settings) -> OutcomeData:
     if not filters:
         return base_data(dataset)
     key = ("filter_cohort", dataset, repr(sorted(filters.items())))
-    store = _store(dataset)
-    hit = store.get(key)
-    if hit is None:
-        hit = filter_cohort(base_data(dataset), **filters)
-        store.put(key, hit)
-    return hit
-
-
-def available(name: str) -> bool:
-    """Whether ``analysis.<name>`` can be imported right now."""
-    try:
-        getattr(analysis, name)
-    except Exception:
-        return False
-    return True
-
-
-def missing(names: Sequence[str]) -> list[str]:
-    return [name for name in names if not available(name)]
+    return _store(dataset).get_or_make(key, lambda: filter_cohort(base_data(dataset), **filters))
 
 
 def run(ctx: Context, function: str, label: str, *args: Any, key: Hashable = None,
         **kwargs: Any) -> Any:
     """``analysis.<function>(ctx.data, *args, **kwargs)``, cached by dataset, filters and
     arguments. Shows a spinner with elapsed time when the computation takes over 0.5 s."""
-    settings = ctx.settings
-    cache_key = (function, settings.dataset, repr(sorted(settings.filters().items())),
-                 repr(args) if key is None else key, repr(sorted(kwargs.items())))
-    store = _store(settings.dataset)
-    hit = store.get(cache_key)
-    if hit is not None:
-        return hit
-    func = getattr(analysis, function)
-    with st.spinner(label, show_time=True):  # Streamlit shows it only after 0.5 s
-        result = func(ctx.data, *args, **kwargs)
-    store.put(cache_key, result)
-    return result
+    return call(ctx, function, label, getattr(analysis, function), ctx.data, *args,
+                key=(repr(args) if key is None else key, repr(sorted(kwargs.items()))), **kwargs)
 
 
 def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashable, **kwargs: Any) -> Any:
@@ -155,14 +133,12 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
     under ``key`` (which must identify every input besides dataset and filters)."""
     settings = ctx.settings
     cache_key = (name, settings.dataset, repr(sorted(settings.filters().items())), key)
-    store = _store(settings.dataset)
-    hit = store.get(cache_key)
-    if hit is not None:
-        return hit
-    with st.spinner(label, show_time=True):
-        result = func(*args, **kwargs)
-    store.put(cache_key, result)
-    return result
+
+    def make() -> Any:
+        with st.spinner(label, show_time=True):  # Streamlit shows it only after 0.5 s
+            return func(*args, **kwargs)
+
+    return _store(settings.dataset).get_or_make(cache_key, make)
 
 
 def sidebar_options(dataset: str, data: OutcomeData) -> dict[str, list[str]]:
@@ -170,18 +146,12 @@ def sidebar_options(dataset: str, data: OutcomeData) -> dict[str, list[str]]:
     would cost a tenth of a second on 10,000 patients)."""
     from analysis.contract import DIAGNOSES, ROUTES
 
-    key = ("sidebar_options", dataset)
-    store = _store(dataset)
-    hit = store.get(key)
-    if hit is None:
-        hit = {
-            "instrument": outcome_instruments(data),
-            "diagnosis": values_of(data, "patients", "diagnosis", DIAGNOSES),
-            "route": values_of(data, "infusions", "route", ROUTES),
-            "sex": values_of(data, "patients", "sex", ("F", "M")),
-        }
-        store.put(key, hit)
-    return hit
+    return _store(dataset).get_or_make(("sidebar_options", dataset), lambda: {
+        "instrument": outcome_instruments(data),
+        "diagnosis": values_of(data, "patients", "diagnosis", DIAGNOSES),
+        "route": values_of(data, "infusions", "route", ROUTES),
+        "sex": values_of(data, "patients", "sex", ("F", "M")),
+    })
 
 
 def outcome_instruments(data: OutcomeData) -> list[str]:

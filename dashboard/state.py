@@ -9,7 +9,7 @@ checks that it matches.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -31,7 +31,6 @@ RELAPSE_RULES = {
     "fraction of baseline": "fraction_of_baseline",
 }
 DATASET_PATTERN = re.compile(r"^(sample|simulated-\d{1,6}-\d{1,9}|upload-[0-9a-f]{16})$")
-MAX_SIMULATED = 20_000
 
 
 @dataclass(frozen=True)
@@ -99,15 +98,6 @@ class Context:
     full: OutcomeData | None
     data: OutcomeData | None
     problem: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def n_kept(self) -> int:
-        return 0 if self.data is None else self.data.n_patients
-
-    @property
-    def n_total(self) -> int:
-        return 0 if self.full is None else self.full.n_patients
 
 
 def set_dataset(name: str) -> None:

@@ -20,10 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard.serve import (  # noqa: E402 - after the path is set
+    APP_IDLE_JS,
+    CHARTS_DRAWN_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SKELETONS_GONE_JS,
+)
+
+OUT = ROOT / "docs" / "screenshots"
 # URL path of each page (app.py: st.Page file names; the default page "Data" is the root).
 PAGES = {"data": "", "overview": "overview", "trajectories": "trajectories", "onset": "onset",
          "durability": "durability", "compare": "compare", "series": "series",
@@ -32,16 +40,7 @@ PAGES = {"data": "", "overview": "overview", "trajectories": "trajectories", "on
 QUERIES = {"compare": "group=diagnosis"}
 MAX_BYTES = 300_000
 
-APP_IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  return !document.querySelector('[data-stale="true"]');
-}"""
-CHARTS_DRAWN_JS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-  .every(chart => chart.querySelector('.main-svg'))"""
-SKELETONS_GONE_JS = """() => !document.querySelector(
-  '[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')"""
-BAD_TEXT = ("Traceback", "could not be computed", "not available")
+BAD_TEXT = ("Traceback", "could not be computed")
 
 
 def compress(png: bytes) -> bytes:

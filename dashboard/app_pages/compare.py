@@ -7,7 +7,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -42,8 +41,6 @@ st.subheader("Relapse by group (log-rank)")
 if settings.by is None:
     st.info("Choose a grouping in the sidebar (Compare groups by) to test differences between groups.",
             icon=":material/info:")
-elif compute.missing(["fit_durability"]):
-    not_available("The log-rank comparison", ["fit_durability"])
 else:
     with page_guard("the log-rank test"):
         durability = compute.run(ctx, "fit_durability", "Fitting durability...", by=settings.by,
@@ -62,41 +59,36 @@ else:
                       "logrank")
 
 st.subheader("What changes the risk of relapse (Cox model)")
-if compute.missing(["relapse_hazards"]):
-    not_available("The Cox model", ["relapse_hazards"])
-else:
-    with page_guard("the Cox model"):
-        covariates = st.multiselect("Covariates", list(COVARIATES), help=", ".join(
-                                        f"{k}: {v}" for k, v in COVARIATES.items()),
-                                    default=["first_dose_mg_per_kg", "baseline_score"],
-                                    key="cox_covariates", bind="query-params")
-        if not covariates:
-            st.info("Choose at least one covariate.")
+with page_guard("the Cox model"):
+    covariates = st.multiselect("Covariates", list(COVARIATES), help=", ".join(
+                                    f"{k}: {v}" for k, v in COVARIATES.items()),
+                                default=["first_dose_mg_per_kg", "baseline_score"],
+                                key="cox_covariates", bind="query-params")
+    if not covariates:
+        st.info("Choose at least one covariate.")
+    else:
+        cox = compute.run(ctx, "relapse_hazards", "Fitting the Cox model...", covariates=covariates,
+                          **options)
+        definitions = settings_definitions(ctx) + [
+            f"Cox proportional hazards model (Efron ties) of time to relapse among responders, "
+            f"{cox.n} responders, {cox.n_events} relapses. Categorical covariates against their "
+            "first level in sorted order."]
+        report.definitions = definitions
+        if cox.n < settings.min_cell_size:
+            st.warning(f"Fewer than {settings.min_cell_size} responders: the model is not shown.")
         else:
-            cox = compute.run(ctx, "relapse_hazards", "Fitting the Cox model...", covariates=covariates,
-                              **options)
-            definitions = settings_definitions(ctx) + [
-                f"Cox proportional hazards model (Efron ties) of time to relapse among responders, "
-                f"{cox.n} responders, {cox.n_events} relapses. Categorical covariates against their "
-                "first level in sorted order."]
-            report.definitions = definitions
-            if cox.n < settings.min_cell_size:
-                st.warning(f"Fewer than {settings.min_cell_size} responders: the model is not shown.")
-            else:
-                show_figure(report, figures.forest_figure(cox.table, definitions=definitions),
-                            "Hazard ratios for relapse")
-                show_table(report, cox.table, "Cox model",
-                           note="hr: hazard ratio per unit (or against the reference level); "
-                                "hr < 1 means longer-lasting response.")
-            code_expander(python_snippet(ctx, "relapse_hazards", {"covariates": covariates, **options},
-                                         ("print(result.table)",)), "cox")
+            show_figure(report, figures.forest_figure(cox.table, definitions=definitions),
+                        "Hazard ratios for relapse")
+            show_table(report, cox.table, "Cox model",
+                       note="hr: hazard ratio per unit (or against the reference level); "
+                            "hr < 1 means longer-lasting response.")
+        code_expander(python_snippet(ctx, "relapse_hazards", {"covariates": covariates, **options},
+                                     ("print(result.table)",)), "cox")
 
 st.subheader("Responders by group")
 if settings.by is None:
     st.info("Choose a grouping in the sidebar to compare response and remission rates.",
             icon=":material/info:")
-elif compute.missing(["compare_responders"]):
-    not_available("Responder differences", ["compare_responders"])
 else:
     with page_guard("the responder differences"):
         comparison = compute.run(ctx, "compare_responders", "Comparing responders...", by=settings.by,

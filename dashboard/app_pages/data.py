@@ -152,7 +152,7 @@ if ctx.data is not None and ctx.full is not None:
     with table1, page_guard("Table 1"):
         if not table1.open:
             st.caption("Open to compute Table 1 for the patients kept, by the sidebar's grouping.")
-        elif compute.available("table_one"):
+        else:
             by = ctx.settings.by
             instrument = ctx.settings.instrument
             table = compute.run(ctx, "table_one", "Building Table 1...", by=by, instrument=instrument)
@@ -166,9 +166,6 @@ if ctx.data is not None and ctx.full is not None:
                           f"suppressed: {', '.join(small)}." if small else ""))
             code_expander(python_snippet(ctx, "table_one", {"by": by, "instrument": instrument},
                                          ("print(result.summary())",)), "table_one")
-        else:
-            from dashboard.components import not_available
-            not_available("Table 1", ["table_one"])
 
 with st.expander("Data dictionary", icon=":material/menu_book:"):
     st.dataframe(data_dictionary(), hide_index=True, alt="Data dictionary", key="dictionary")

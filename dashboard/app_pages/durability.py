@@ -7,7 +7,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -28,45 +27,41 @@ st.title("Durability")
 st.caption("How long does response last? Time to relapse among responders, in days.")
 require_data(ctx)
 report = Report("Durability", ctx)
-needed = compute.missing(["fit_durability"])
-if needed:
-    not_available("The durability analysis", needed)
-else:
-    with page_guard("the durability curves"):
-        settings = ctx.settings
-        options = settings.endpoint_options()
-        with st.container(horizontal=True, vertical_alignment="bottom"):
-            choice = st.segmented_control("Count days from", list(ORIGINS), default="response",
-                                          key="origin", bind="query-params", required=True)
-            origin, origin_label = ORIGINS[choice or "response"]
-            show_model = st.toggle("Parametric fit", value=True, key="durability_model",
-                                   bind="query-params")
-        result = compute.run(ctx, "fit_durability", "Fitting the durability curves...", by=settings.by,
-                             origin=origin, **options)
-        summary = result.summary().reset_index()
-        summary = summary.rename(columns={summary.columns[0]: "group"})
-        definitions = settings_definitions(ctx, getattr(result, "endpoints", None) or result)
-        report.definitions = definitions
-        hidden = small_groups(ctx, summary.set_index("group")["n_responders"])
-        figure = compute.cached_figure(
-            ctx, "durability", figures.durability_figure, result.curve, key=(origin, show_model), risk_table=getattr(result, "risk_table", None),
-            model_curve=getattr(result, "model_curve", None) if show_model else None,
-            definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
-        )
-        notes = ["Shaded: 95% confidence band; ticks: censored patients; dotted line: median; "
-                 "dashed: parametric (interval-censored) fit; numbers below: patients at risk."]
-        if hidden:
-            notes.append(f"Groups with fewer than {settings.min_cell_size} responders are not drawn: "
-                         + ", ".join(hidden) + ".")
-        show_figure(report, figure, "Sustained response", notes=notes)
-        show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
-                   note="median_days: median time to relapse; sustained_7d ... sustained_28d: "
-                        "Kaplan-Meier probability of still responding at 7, 14, 21 and 28 days.")
-        logrank = getattr(result, "logrank", None)
-        if settings.by and logrank is not None:
-            st.markdown(f"**Log-rank test across {settings.by}:** chi-square {logrank.statistic:.2f} "
-                        f"on {logrank.dof} df, p = {logrank.p_value:.3g}")
-        code_expander(python_snippet(ctx, "fit_durability", {"by": settings.by, "origin": origin, **options},
-                                     ("print(result.summary())", "print(result.risk_table)")),
-                      "durability")
-    report_download(report)
+with page_guard("the durability curves"):
+    settings = ctx.settings
+    options = settings.endpoint_options()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        choice = st.segmented_control("Count days from", list(ORIGINS), default="response",
+                                      key="origin", bind="query-params", required=True)
+        origin, origin_label = ORIGINS[choice or "response"]
+        show_model = st.toggle("Parametric fit", value=True, key="durability_model",
+                               bind="query-params")
+    result = compute.run(ctx, "fit_durability", "Fitting the durability curves...", by=settings.by,
+                         origin=origin, **options)
+    summary = result.summary().reset_index()
+    summary = summary.rename(columns={summary.columns[0]: "group"})
+    definitions = settings_definitions(ctx, result.endpoints)
+    report.definitions = definitions
+    hidden = small_groups(ctx, summary.set_index("group")["n_responders"])
+    figure = compute.cached_figure(
+        ctx, "durability", figures.durability_figure, result.curve, key=(origin, show_model),
+        risk_table=result.risk_table, model_curve=result.model_curve if show_model else None,
+        definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
+    )
+    notes = ["Shaded: 95% confidence band; ticks: censored patients; dotted line: median; "
+             "dashed: parametric (interval-censored) fit; numbers below: patients at risk."]
+    if hidden:
+        notes.append(f"Groups with fewer than {settings.min_cell_size} responders are not drawn: "
+                     + ", ".join(hidden) + ".")
+    show_figure(report, figure, "Sustained response", notes=notes)
+    show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
+               note="median_days: median time to relapse; sustained_7d ... sustained_28d: "
+                    "Kaplan-Meier probability of still responding at 7, 14, 21 and 28 days.")
+    logrank = result.logrank
+    if settings.by and logrank is not None:
+        st.markdown(f"**Log-rank test across {settings.by}:** chi-square {logrank.statistic:.2f} "
+                    f"on {logrank.dof} df, p = {logrank.p_value:.3g}")
+    code_expander(python_snippet(ctx, "fit_durability", {"by": settings.by, "origin": origin, **options},
+                                 ("print(result.summary())", "print(result.risk_table)")),
+                  "durability")
+report_download(report)

@@ -7,7 +7,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -25,42 +24,37 @@ st.caption("How fast does response come, and how many respond? Hours since the i
            "preceded the first responding rating; response is interval-censored between visits.")
 require_data(ctx)
 report = Report("Onset", ctx)
-needed = compute.missing(["fit_onset"])
-if needed:
-    not_available("The onset analysis", needed)
-else:
-    with page_guard("the onset curves"):
-        settings = ctx.settings
-        options = settings.endpoint_options()
-        with st.container(horizontal=True):
-            log_time = st.toggle("Log time axis", key="onset_log", bind="query-params")
-            with_km = st.toggle("Kaplan-Meier at the visit (the papers' convention)", key="onset_km",
-                                bind="query-params")
-            whole = st.toggle("Whole follow-up (not only the first week)", key="onset_all",
-                              bind="query-params")
-        result = compute.run(ctx, "fit_onset", "Fitting the onset curves...", by=settings.by, **options)
-        summary = result.summary().reset_index()
-        summary = summary.rename(columns={summary.columns[0]: "group"})
-        definitions = settings_definitions(ctx, getattr(result, "endpoints", None) or result)
-        report.definitions = definitions
-        hidden = small_groups(ctx, summary.set_index("group")["n"])
-        sources = ("turnbull", "model") + (("kaplan_meier",) if with_km else ())
-        figure = compute.cached_figure(ctx, "onset", figures.onset_figure, result.curve,
-                                       key=(log_time, sources, whole), log_time=log_time, sources=sources,
-                                       max_hours=None if whole else 168.0, definitions=definitions,
-                                       exclude_groups=hidden)
-        notes = [f"Groups with fewer than {settings.min_cell_size} patients are not drawn: "
-                 + ", ".join(hidden) + "."] if hidden else []
-        show_figure(report, figure, "Cumulative response by hours since the infusion", notes=notes)
-        show_table(report, summary, "Onset summary", count_column="n", keep_columns=["group"],
-                   note="response_probability: fraction who ever respond (mixture-cure model); "
-                        "median_onset_hours: among those who respond; responding_by_4h/24h: "
-                        "cumulative fraction responding by 4 and 24 hours.")
-        test = getattr(result, "test", None)
-        if settings.by and test is not None:
-            show_table(report, test, f"Difference in onset between groups ({settings.by})")
-        for note in getattr(result, "notes", ()):
-            st.caption(note)
-        code_expander(python_snippet(ctx, "fit_onset", {"by": settings.by, **options},
-                                     ("print(result.summary())", "print(result.curve.head())")), "onset")
-    report_download(report)
+with page_guard("the onset curves"):
+    settings = ctx.settings
+    options = settings.endpoint_options()
+    with st.container(horizontal=True):
+        log_time = st.toggle("Log time axis", key="onset_log", bind="query-params")
+        with_km = st.toggle("Kaplan-Meier at the visit (the papers' convention)", key="onset_km",
+                            bind="query-params")
+        whole = st.toggle("Whole follow-up (not only the first week)", key="onset_all",
+                          bind="query-params")
+    result = compute.run(ctx, "fit_onset", "Fitting the onset curves...", by=settings.by, **options)
+    summary = result.summary().reset_index()
+    summary = summary.rename(columns={summary.columns[0]: "group"})
+    definitions = settings_definitions(ctx, result.endpoints)
+    report.definitions = definitions
+    hidden = small_groups(ctx, summary.set_index("group")["n"])
+    sources = ("turnbull", "model") + (("kaplan_meier",) if with_km else ())
+    figure = compute.cached_figure(ctx, "onset", figures.onset_figure, result.curve,
+                                   key=(log_time, sources, whole), log_time=log_time, sources=sources,
+                                   max_hours=None if whole else 168.0, definitions=definitions,
+                                   exclude_groups=hidden)
+    notes = [f"Groups with fewer than {settings.min_cell_size} patients are not drawn: "
+             + ", ".join(hidden) + "."] if hidden else []
+    show_figure(report, figure, "Cumulative response by hours since the infusion", notes=notes)
+    show_table(report, summary, "Onset summary", count_column="n", keep_columns=["group"],
+               note="response_probability: fraction who ever respond (mixture-cure model); "
+                    "median_onset_hours: among those who respond; responding_by_4h/24h: "
+                    "cumulative fraction responding by 4 and 24 hours.")
+    if settings.by and result.test is not None:
+        show_table(report, result.test, f"Difference in onset between groups ({settings.by})")
+    for note in result.notes:
+        st.caption(note)
+    code_expander(python_snippet(ctx, "fit_onset", {"by": settings.by, **options},
+                                 ("print(result.summary())", "print(result.curve.head())")), "onset")
+report_download(report)

@@ -9,7 +9,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -44,80 +43,70 @@ def _num(value: float, unit: str) -> str:
 
 
 rows = []
-needed = compute.missing(["derive_endpoints", "responder_rates"])
-if needed:
-    not_available("The headline figures", needed)
-else:
-    with page_guard("the headline figures"):
-        endpoints = compute.run(ctx, "derive_endpoints", "Deriving endpoints...", **options)
-        patients = endpoints.patients
-        n = len(patients)
-        small = n < settings.min_cell_size
+with page_guard("the headline figures"):
+    endpoints = compute.run(ctx, "derive_endpoints", "Deriving endpoints...", **options)
+    n = len(endpoints.patients)
+    small = n < settings.min_cell_size
+    with st.container(horizontal=True):
+        _card("Patients with a baseline", f"{n:,}",
+              f"{len(endpoints.excluded)} without a baseline rating excluded")
+        if small:
+            st.warning(f"Fewer than {settings.min_cell_size} patients: figures are suppressed.")
+        else:
+            rates = compute.run(ctx, "responder_rates", "Counting responders...", time="any",
+                                **options).table.set_index("outcome")
+            for label, outcome in (("Responded", "response"), ("Remitted", "remission")):
+                if outcome not in rates.index:
+                    continue
+                rate = rates.loc[outcome]
+                k, n_rated = int(rate["count"]), int(rate["n"])
+                _card(label, _pct(rate["proportion"]),
+                      f"{k} of {n_rated}; 95% CI {_pct(rate['lower'])} to {_pct(rate['upper'])} (Wilson)")
+                rows.append({"measure": f"{label} (any time)", "estimate": rate["proportion"],
+                             "lower": rate["lower"], "upper": rate["upper"], "n": n_rated,
+                             "unit": "proportion"})
+
+    if not small:
+        onset = compute.run(ctx, "fit_onset", "Fitting onset...", **options).summary().iloc[0]
         with st.container(horizontal=True):
-            _card("Patients with a baseline", f"{n:,}",
-                  f"{len(endpoints.excluded)} without a baseline rating excluded")
-            if small:
-                st.warning(f"Fewer than {settings.min_cell_size} patients: figures are suppressed.")
-            else:
-                rates = compute.run(ctx, "responder_rates", "Counting responders...", time="any",
-                                    **options).table.set_index("outcome")
-                for label, outcome in (("Responded", "response"), ("Remitted", "remission")):
-                    if outcome not in rates.index:
-                        continue
-                    rate = rates.loc[outcome]
-                    k, n_rated = int(rate["count"]), int(rate["n"])
-                    _card(label, _pct(rate["proportion"]),
-                          f"{k} of {n_rated}; 95% CI {_pct(rate['lower'])} to {_pct(rate['upper'])} (Wilson)")
-                    rows.append({"measure": f"{label} (any time)", "estimate": rate["proportion"],
-                                 "lower": rate["lower"], "upper": rate["upper"], "n": n_rated,
-                                 "unit": "proportion"})
+            _card("Ever respond (mixture-cure model)", _pct(onset["response_probability"]),
+                  f"95% CI {_pct(onset['response_probability_lower'])} to "
+                  f"{_pct(onset['response_probability_upper'])}")
+            _card("Median onset among responders", _num(onset["median_onset_hours"], "h"),
+                  f"95% CI {_num(onset['median_onset_hours_lower'], 'h')} to "
+                  f"{_num(onset['median_onset_hours_upper'], 'h')}; hours since the infusion")
+        rows.append({"measure": "Response probability (mixture-cure model)",
+                     "estimate": onset["response_probability"],
+                     "lower": onset["response_probability_lower"],
+                     "upper": onset["response_probability_upper"], "n": onset["n"], "unit": "proportion"})
+        rows.append({"measure": "Median onset among responders", "estimate": onset["median_onset_hours"],
+                     "lower": onset["median_onset_hours_lower"], "upper": onset["median_onset_hours_upper"],
+                     "n": onset["responders"], "unit": "hours since the infusion"})
 
-        if not small and compute.available("fit_onset"):
-            onset = compute.run(ctx, "fit_onset", "Fitting onset...", **options).summary().iloc[0]
-            with st.container(horizontal=True):
-                _card("Ever respond (mixture-cure model)", _pct(onset["response_probability"]),
-                      f"95% CI {_pct(onset['response_probability_lower'])} to "
-                      f"{_pct(onset['response_probability_upper'])}")
-                _card("Median onset among responders", _num(onset["median_onset_hours"], "h"),
-                      f"95% CI {_num(onset['median_onset_hours_lower'], 'h')} to "
-                      f"{_num(onset['median_onset_hours_upper'], 'h')}; hours since the infusion")
-            rows.append({"measure": "Response probability (mixture-cure model)",
-                         "estimate": onset["response_probability"],
-                         "lower": onset["response_probability_lower"],
-                         "upper": onset["response_probability_upper"], "n": onset["n"], "unit": "proportion"})
-            rows.append({"measure": "Median onset among responders", "estimate": onset["median_onset_hours"],
-                         "lower": onset["median_onset_hours_lower"], "upper": onset["median_onset_hours_upper"],
-                         "n": onset["responders"], "unit": "hours since the infusion"})
-        elif not small:
-            not_available("Median onset", ["fit_onset"])
+        durability = compute.run(ctx, "fit_durability", "Fitting durability...", origin="response",
+                                 **options).summary().iloc[0]
+        with st.container(horizontal=True):
+            _card("Median durability", _num(durability["median_days"], "days"),
+                  f"95% CI {_num(durability['median_days_lower'], 'days')} to "
+                  f"{_num(durability['median_days_upper'], 'days')}; days since response")
+            _card("Still responding at 28 days", _pct(durability["sustained_28d"]),
+                  "Kaplan-Meier, among responders")
+        rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
+                     "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
+                     "n": durability["n_responders"], "unit": "days since response"})
 
-        if not small and compute.available("fit_durability"):
-            durability = compute.run(ctx, "fit_durability", "Fitting durability...", origin="response",
-                                     **options).summary().iloc[0]
-            with st.container(horizontal=True):
-                _card("Median durability", _num(durability["median_days"], "days"),
-                      f"95% CI {_num(durability['median_days_lower'], 'days')} to "
-                      f"{_num(durability['median_days_upper'], 'days')}; days since response")
-                _card("Still responding at 28 days", _pct(durability["sustained_28d"]),
-                      "Kaplan-Meier, among responders")
-            rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
-                         "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
-                         "n": durability["n_responders"], "unit": "days since response"})
-        elif not small:
-            not_available("Median durability", ["fit_durability"])
-
-        if rows:
-            table = pd.DataFrame(rows)
-            show_table(report, table, "Headline figures", count_column="n", keep_columns=["measure", "unit"])
-        definitions = settings_definitions(ctx, endpoints)
-        report.definitions = definitions
-        st.subheader("Definitions used")
-        for line in definitions:
-            st.markdown(f"- {line}")
-        arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
-        code_expander(python_snippet(ctx, "responder_rates", {"time": "any", **options},
-                                     ("print(result.summary())",
-                                      f"print(analysis.fit_onset(data, {arguments}).summary())",
-                                      f"print(analysis.fit_durability(data, origin='response', {arguments})"
-                                      ".summary())")), "overview")
-    report_download(report)
+    if rows:
+        table = pd.DataFrame(rows)
+        show_table(report, table, "Headline figures", count_column="n", keep_columns=["measure", "unit"])
+    definitions = settings_definitions(ctx, endpoints)
+    report.definitions = definitions
+    st.subheader("Definitions used")
+    for line in definitions:
+        st.markdown(f"- {line}")
+    arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    code_expander(python_snippet(ctx, "responder_rates", {"time": "any", **options},
+                                 ("print(result.summary())",
+                                  f"print(analysis.fit_onset(data, {arguments}).summary())",
+                                  f"print(analysis.fit_durability(data, origin='response', {arguments})"
+                                  ".summary())")), "overview")
+report_download(report)

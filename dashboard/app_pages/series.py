@@ -8,7 +8,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -30,71 +29,65 @@ options = settings.endpoint_options()
 k = settings.min_cell_size
 
 st.subheader("Response and remission by infusion number")
-if compute.missing(["responder_rates"]):
-    not_available("Rates by infusion number", ["responder_rates"])
-else:
-    with page_guard("the rates by infusion number"):
-        rates = compute.run(ctx, "responder_rates", "Computing rates by infusion...", by=settings.by,
-                            time="infusion", **options)
-        definitions = list(rates.settings.describe())
-        report.definitions += definitions
-        table = rates.table
-        outcome = "all"
-        if settings.by:
-            outcome = st.segmented_control("Outcome", ["response", "remission"], default="response",
-                                           key="series_outcome", bind="query-params", required=True) or "response"
-            table = table[table["outcome"] == outcome]
-        shown = table[table["n"] >= k]
-        figure = figures.rate_figure(
-            shown, x="infusion_number", rate="proportion", lower="lower", upper="upper",
-            series="group" if settings.by else "outcome", x_title="Infusion number",
-            y_title="Patients meeting the criterion after it (%)", definitions=definitions,
-            title="Response and remission by infusion number" if outcome == "all"
-            else f"{outcome.capitalize()} by infusion number")
-        notes = ["95% Wilson intervals."]
-        if len(shown) < len(table):
-            notes.append(f"Points with fewer than {k} patients are not drawn.")
-        show_figure(report, figure, "Rates by infusion number", notes=notes)
-        show_table(report, rates.table, "Rates by infusion number", count_column="n",
-                   keep_columns=["group", "infusion_number", "outcome"])
-        code_expander(python_snippet(ctx, "responder_rates", {"by": settings.by, "time": "infusion", **options},
-                                     ("print(result.summary())",)), "rates_by_infusion")
+with page_guard("the rates by infusion number"):
+    rates = compute.run(ctx, "responder_rates", "Computing rates by infusion...", by=settings.by,
+                        time="infusion", **options)
+    definitions = list(rates.settings.describe())
+    report.definitions += definitions
+    table = rates.table
+    outcome = "all"
+    if settings.by:
+        outcome = st.segmented_control("Outcome", ["response", "remission"], default="response",
+                                       key="series_outcome", bind="query-params", required=True) or "response"
+        table = table[table["outcome"] == outcome]
+    shown = table[table["n"] >= k]
+    figure = figures.rate_figure(
+        shown, x="infusion_number", rate="proportion", lower="lower", upper="upper",
+        series="group" if settings.by else "outcome", x_title="Infusion number",
+        y_title="Patients meeting the criterion after it (%)", definitions=definitions,
+        title="Response and remission by infusion number" if outcome == "all"
+        else f"{outcome.capitalize()} by infusion number")
+    notes = ["95% Wilson intervals."]
+    if len(shown) < len(table):
+        notes.append(f"Points with fewer than {k} patients are not drawn.")
+    show_figure(report, figure, "Rates by infusion number", notes=notes)
+    show_table(report, rates.table, "Rates by infusion number", count_column="n",
+               keep_columns=["group", "infusion_number", "outcome"])
+    code_expander(python_snippet(ctx, "responder_rates", {"by": settings.by, "time": "infusion", **options},
+                                 ("print(result.summary())",)), "rates_by_infusion")
 
 st.subheader("Infusions to first response")
-if compute.missing(["series_response"]):
-    not_available("Infusions to first response", ["series_response"])
-else:
-    with page_guard("the infusions to first response"):
-        series = compute.run(ctx, "series_response", "Counting infusions to response...", by=settings.by,
-                             **options)
-        definitions = list(series.describe())
-        report.definitions += definitions
-        summary = series.summary().reset_index()
-        hidden = small_groups(ctx, summary.set_index("group")["n"]) if "n" in summary.columns else []
-        cumulative = series.cumulative[series.cumulative["n"] >= k] if "n" in series.cumulative else series.cumulative
-        # a step of the curve at infusion j reveals the first responses at j: leave out the points
-        # whose count is suppressed in the table below (small cells and their complements)
-        masked, _ = suppressed(ctx, series.distribution, "first_responses",
-                               keep_columns=["group", "infusion_number"], complement_within="group")
-        if "suppressed" in masked:
-            hidden_cells = pd.MultiIndex.from_frame(
-                masked.loc[masked["suppressed"].astype(bool), ["group", "infusion_number"]].astype(str))
-            cells = pd.MultiIndex.from_frame(cumulative[["group", "infusion_number"]].astype(str))
-            cumulative = cumulative[~cells.isin(hidden_cells)]
-        figure = figures.rate_figure(
-            cumulative, x="infusion_number", rate="cumulative_response", lower="lower", upper="upper",
-            series="group", exclude_groups=hidden, x_title="Infusion number",
-            y_title="Responded by this infusion (%, Kaplan-Meier)", definitions=definitions,
-            title="Cumulative response across the series")
-        notes = [f"Groups with fewer than {k} patients are not drawn: {', '.join(hidden)}."] if hidden else []
-        if "suppressed" in masked and masked["suppressed"].any():
-            notes.append("Points whose number of first responses is suppressed in the table below are not drawn.")
-        show_figure(report, figure, "Cumulative response across the series", notes=notes)
-        show_table(report, summary, "Infusions to first response", count_column="n" if "n" in summary else None,
-                   keep_columns=["group"])
-        distribution = series.distribution
-        show_table(report, distribution, "First responses by infusion number", count_column="first_responses",
-                   keep_columns=["group", "infusion_number"], complement_within="group")
-        code_expander(python_snippet(ctx, "series_response", {"by": settings.by, **options},
-                                     ("print(result.summary())", "print(result.cumulative)")), "series")
+with page_guard("the infusions to first response"):
+    series = compute.run(ctx, "series_response", "Counting infusions to response...", by=settings.by,
+                         **options)
+    definitions = list(series.describe())
+    report.definitions += definitions
+    summary = series.summary().reset_index()
+    hidden = small_groups(ctx, summary.set_index("group")["n"]) if "n" in summary.columns else []
+    cumulative = series.cumulative[series.cumulative["n"] >= k] if "n" in series.cumulative else series.cumulative
+    # a step of the curve at infusion j reveals the first responses at j: leave out the points
+    # whose count is suppressed in the table below (small cells and their complements)
+    masked, _ = suppressed(ctx, series.distribution, "first_responses",
+                           keep_columns=["group", "infusion_number"], complement_within="group")
+    if "suppressed" in masked:
+        hidden_cells = pd.MultiIndex.from_frame(
+            masked.loc[masked["suppressed"].astype(bool), ["group", "infusion_number"]].astype(str))
+        cells = pd.MultiIndex.from_frame(cumulative[["group", "infusion_number"]].astype(str))
+        cumulative = cumulative[~cells.isin(hidden_cells)]
+    figure = figures.rate_figure(
+        cumulative, x="infusion_number", rate="cumulative_response", lower="lower", upper="upper",
+        series="group", exclude_groups=hidden, x_title="Infusion number",
+        y_title="Responded by this infusion (%, Kaplan-Meier)", definitions=definitions,
+        title="Cumulative response across the series")
+    notes = [f"Groups with fewer than {k} patients are not drawn: {', '.join(hidden)}."] if hidden else []
+    if "suppressed" in masked and masked["suppressed"].any():
+        notes.append("Points whose number of first responses is suppressed in the table below are not drawn.")
+    show_figure(report, figure, "Cumulative response across the series", notes=notes)
+    show_table(report, summary, "Infusions to first response", count_column="n" if "n" in summary else None,
+               keep_columns=["group"])
+    distribution = series.distribution
+    show_table(report, distribution, "First responses by infusion number", count_column="first_responses",
+               keep_columns=["group", "infusion_number"], complement_within="group")
+    code_expander(python_snippet(ctx, "series_response", {"by": settings.by, **options},
+                                 ("print(result.summary())", "print(result.cumulative)")), "series")
 report_download(report)

@@ -7,7 +7,6 @@ from dashboard import compute
 from dashboard.components import (
     Report,
     code_expander,
-    not_available,
     page_guard,
     python_snippet,
     report_download,
@@ -30,81 +29,72 @@ options = settings.endpoint_options()
 k = settings.min_cell_size
 
 st.subheader("Suicidal ideation")
-if compute.missing(["suicidality_course"]):
-    not_available("The suicidality analysis", ["suicidality_course"])
-else:
-    with page_guard("the suicidality analysis"):
-        result = compute.run(ctx, "suicidality_course", "Following the suicidality item...",
-                             instrument=settings.instrument, by=settings.by)
-        definitions = result.describe()
-        report.definitions += definitions
-        course = result.course
-        hidden = small_groups(ctx, course.groupby("group")["n"].max())
-        shown = course[course["n"] >= k]
-        item = result.settings.get("item", "")
-        figure = figures.trajectory_figure(
-            shown, x="time_point", order="time_order", x_title="Visit (schedule order)",
-            y_title=f"{settings.instrument} item {item} score (points)", definitions=definitions,
-            exclude_groups=hidden, title="Suicidality item over time")
-        show_figure(report, figure, "Suicidality item over time",
-                    notes=[f"Time points with fewer than {k} patients are not drawn."])
-        show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
-                   keep_columns=["group", "measure"])
-        code_expander(python_snippet(ctx, "suicidality_course",
-                                     {"instrument": settings.instrument, "by": settings.by},
-                                     ("print(result.summary())",)), "suicidality")
+with page_guard("the suicidality analysis"):
+    result = compute.run(ctx, "suicidality_course", "Following the suicidality item...",
+                         instrument=settings.instrument, by=settings.by)
+    definitions = result.describe()
+    report.definitions += definitions
+    course = result.course
+    hidden = small_groups(ctx, course.groupby("group")["n"].max())
+    shown = course[course["n"] >= k]
+    item = result.settings.get("item", "")
+    figure = figures.trajectory_figure(
+        shown, x="time_point", order="time_order", x_title="Visit (schedule order)",
+        y_title=f"{settings.instrument} item {item} score (points)", definitions=definitions,
+        exclude_groups=hidden, title="Suicidality item over time")
+    show_figure(report, figure, "Suicidality item over time",
+                notes=[f"Time points with fewer than {k} patients are not drawn."])
+    show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
+               keep_columns=["group", "measure"])
+    code_expander(python_snippet(ctx, "suicidality_course",
+                                 {"instrument": settings.instrument, "by": settings.by},
+                                 ("print(result.summary())",)), "suicidality")
 
 st.subheader("Dissociation and improvement")
-if compute.missing(["dissociation_response"]):
-    not_available("Dissociation against improvement", ["dissociation_response"])
-else:
-    with page_guard("the dissociation analysis"):
-        result = compute.run(ctx, "dissociation_response", "Relating dissociation to improvement...",
-                             by=settings.by, **options)
-        definitions = result.describe()
-        report.definitions += definitions
-        pairs = result.pairs
-        sizes = pairs.groupby("group")["patient_id"].nunique()
-        hidden = small_groups(ctx, sizes)
-        pairs = pairs[~pairs["group"].astype(str).isin(hidden)]
-        if pairs.empty:
-            st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
-        else:
-            figure = figures.scatter_figure(
-                pairs, x="peak_cadss", y="improvement_pct", facet="time_point",
-                group="group" if settings.by else None,
-                x_title="Peak CADSS (points)", y_title="Improvement from baseline (%)",
-                definitions=definitions, title="Peak dissociation against improvement")
-            show_figure(report, figure, "Dissociation against improvement")
-        show_table(report, result.correlations, "Correlations", count_column="n",
-                   keep_columns=["group", "time_point", "method"])
-        code_expander(python_snippet(ctx, "dissociation_response", {"by": settings.by, **options},
-                                     ("print(result.summary())",)), "dissociation")
+with page_guard("the dissociation analysis"):
+    result = compute.run(ctx, "dissociation_response", "Relating dissociation to improvement...",
+                         by=settings.by, **options)
+    definitions = result.describe()
+    report.definitions += definitions
+    pairs = result.pairs
+    sizes = pairs.groupby("group")["patient_id"].nunique()
+    hidden = small_groups(ctx, sizes)
+    pairs = pairs[~pairs["group"].astype(str).isin(hidden)]
+    if pairs.empty:
+        st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
+    else:
+        figure = figures.scatter_figure(
+            pairs, x="peak_cadss", y="improvement_pct", facet="time_point",
+            group="group" if settings.by else None,
+            x_title="Peak CADSS (points)", y_title="Improvement from baseline (%)",
+            definitions=definitions, title="Peak dissociation against improvement")
+        show_figure(report, figure, "Dissociation against improvement")
+    show_table(report, result.correlations, "Correlations", count_column="n",
+               keep_columns=["group", "time_point", "method"])
+    code_expander(python_snippet(ctx, "dissociation_response", {"by": settings.by, **options},
+                                 ("print(result.summary())",)), "dissociation")
 
 st.subheader("Response phenotypes")
-if compute.missing(["response_phenotypes"]):
-    not_available("The response phenotypes", ["response_phenotypes"])
-else:
-    with page_guard("the response phenotypes"):
-        result = compute.run(ctx, "response_phenotypes", "Classifying patients...", by=settings.by,
-                             **options)
-        definitions = result.describe()
-        report.definitions += definitions
-        counts = result.counts
-        # each phenotype x group cell is a count of patients: small cells are suppressed, with a
-        # complementary cell where one hidden count could be recovered from the group's total
-        masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
-        shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
-        figure = figures.bar_figure(shown, x="phenotype", y="percent", group="group",
-                                    x_title="Response phenotype", y_title="Patients in the group (%)",
-                                    definitions=definitions, title="Response phenotypes",
-                                    x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
-        show_figure(report, figure, "Response phenotypes",
-                    notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
-                           "group, so the hidden count cannot be recovered from the total) are not drawn."]
-                    if len(shown) < len(counts) else [])
-        show_table(report, counts, "Phenotype counts", count_column="n",
-                   keep_columns=["group", "phenotype"], complement_within="group")
-        code_expander(python_snippet(ctx, "response_phenotypes", {"by": settings.by, **options},
-                                     ("print(result.summary())",)), "phenotypes")
+with page_guard("the response phenotypes"):
+    result = compute.run(ctx, "response_phenotypes", "Classifying patients...", by=settings.by,
+                         **options)
+    definitions = result.describe()
+    report.definitions += definitions
+    counts = result.counts
+    # each phenotype x group cell is a count of patients: small cells are suppressed, with a
+    # complementary cell where one hidden count could be recovered from the group's total
+    masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
+    shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
+    figure = figures.bar_figure(shown, x="phenotype", y="percent", group="group",
+                                x_title="Response phenotype", y_title="Patients in the group (%)",
+                                definitions=definitions, title="Response phenotypes",
+                                x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
+    show_figure(report, figure, "Response phenotypes",
+                notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
+                       "group, so the hidden count cannot be recovered from the total) are not drawn."]
+                if len(shown) < len(counts) else [])
+    show_table(report, counts, "Phenotype counts", count_column="n",
+               keep_columns=["group", "phenotype"], complement_within="group")
+    code_expander(python_snippet(ctx, "response_phenotypes", {"by": settings.by, **options},
+                                 ("print(result.summary())",)), "phenotypes")
 report_download(report)

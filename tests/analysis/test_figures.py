@@ -112,6 +112,11 @@ def test_rate_bar_and_scatter_figures_have_units():
                                  series="measure", x_title="Infusion number", y_title="Patients (%)")
     assert list(figure.data[0].y) == [30.0, 50.0]
     assert figure.layout.yaxis.title.text == "Patients (%)"
+    # an excluded series is not drawn and the others keep their colours
+    without = figures.rate_figure(rates, x="infusion_number", rate="rate", series="measure",
+                                  exclude_groups=["response"], x_title="Infusion number", y_title="Patients (%)")
+    assert [t.name for t in without.data] == ["remission"]
+    assert without.data[0].line.color == figure.data[1].line.color != figure.data[0].line.color
     bar = figures.bar_figure(pd.DataFrame({"k": [1, 2], "n": [5, 3]}), x="k", y="n", x_title="Infusion",
                              y_title="Responders (patients)")
     assert bar.layout.yaxis.title.text == "Responders (patients)"

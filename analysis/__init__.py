@@ -24,6 +24,7 @@ _API: dict[str, str] = {
     "OutcomeData": "analysis.contract",
     "DataError": "analysis.contract",
     "DataWarning": "analysis.contract",
+    "AnalysisError": "analysis.errors",
     "Instrument": "analysis.instruments",
     "get_instrument": "analysis.instruments",
     "instrument_names": "analysis.instruments",

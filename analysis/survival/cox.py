@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -304,10 +305,6 @@ class CoxResult:
     score_statistic: float
     score_dof: int
     score_p: float
-    concordance: float
-    concordant: float
-    discordant: float
-    tied_risk: float
     terms: dict[str, list[str]] = field(repr=False)
     n: int
     n_events: int
@@ -321,6 +318,30 @@ class CoxResult:
     _original_time: np.ndarray = field(repr=False, compare=False)
     _original_event: np.ndarray = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def _concordance_counts(self) -> tuple[float, float, float]:
+        # computed on first use only: O(n log n) and often not wanted
+        rs = self._risk_sets
+        return _concordance_counts(rs.time, rs.event, self.table["coef"].to_numpy() @ rs.xt, rs.stratum)
+
+    @property
+    def concordant(self) -> float:
+        return self._concordance_counts[0]
+
+    @property
+    def discordant(self) -> float:
+        return self._concordance_counts[1]
+
+    @property
+    def tied_risk(self) -> float:
+        return self._concordance_counts[2]
+
+    @property
+    def concordance(self) -> float:
+        concordant, discordant, tied = self._concordance_counts
+        comparable = concordant + discordant + tied
+        return (concordant + tied / 2.0) / comparable if comparable > 0 else float("nan")
 
     def __repr__(self) -> str:
         strata = f", strata {list(self.strata)}" if self.strata else ""
@@ -585,8 +606,6 @@ def cox(
         )
     wald_statistic = float(beta @ info @ beta)
     lr_statistic = 2.0 * (loglik - null_loglik)
-    concordant, discordant, tied = _concordance_counts(rs.time, rs.event, beta @ rs.xt, rs.stratum)
-    comparable = concordant + discordant + tied
     return CoxResult(
         table=table,
         covariance=pd.DataFrame(covariance, index=names, columns=names),
@@ -601,10 +620,6 @@ def cox(
         score_statistic=score_statistic,
         score_dof=p,
         score_p=chi2_sf(score_statistic, p),
-        concordance=(concordant + tied / 2.0) / comparable if comparable > 0 else float("nan"),
-        concordant=concordant,
-        discordant=discordant,
-        tied_risk=tied,
         terms=terms,
         n=len(time),
         n_events=int(event_values.sum()),

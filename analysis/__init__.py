@@ -35,6 +35,8 @@ _API: dict[str, str] = {
     "SimulationTruth": "analysis.simulation",
     # endpoints and time to event
     "derive_endpoints": "analysis.endpoints",
+    "group_patients": "analysis.grouping",
+    "Grouping": "analysis.grouping",
     "kaplan_meier": "analysis.survival.kaplan_meier",
     "logrank": "analysis.survival.logrank",
     "cox": "analysis.survival.cox",

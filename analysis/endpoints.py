@@ -598,12 +598,6 @@ def _by_infusion(code, inf_pos, post, responder, remitter, pct_change, valid, n_
 # --------------------------------------------------------------------------------------------
 # grouping patients for the fits (shared by fit_onset and fit_durability)
 
-# Numeric columns with more distinct values than this are cut into quartiles.
-MAX_NUMERIC_LEVELS = 6
-_BY_ALIASES = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg",
-               "baseline": "baseline_score", "cadss": "peak_cadss"}
-# Keys and times of the infusions table: not usable as a patient-level column.
-_INFUSION_KEYS = ("patient_id", "infusion_number", "time_hours", "source_row")
 
 
 def resolve_endpoints(data: OutcomeData | Endpoints, instrument: str, options: dict[str, Any],
@@ -652,83 +646,33 @@ def stack_frames(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 def group_order(labels: Any) -> list[str]:
-    """Distinct group labels in natural order: labels starting with a number ("5", "15",
-    "0.2-0.4") by that number, then the others alphabetically ("F", "M")."""
-    import re
+    """Distinct group labels in the package's one group order (``analysis.grouping``)."""
+    from analysis.grouping import order_levels
 
-    def key(label: str) -> tuple[int, float, str]:
-        match = re.match(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", str(label))
-        return (0, float(match.group()), str(label)) if match else (1, 0.0, str(label))
-
-    return sorted(pd.unique(pd.Series(labels).dropna()), key=key)
-
-
-def first_infusion_values(infusions: pd.DataFrame, patients: pd.DataFrame, column: str) -> pd.Series:
-    """Value of an infusions-table ``column`` at each patient's first infusion (earliest start),
-    aligned with the rows of ``patients`` (missing for a patient without an infusion record)."""
-    first = infusions.sort_values(["patient_id", "time_hours"], kind="stable").drop_duplicates("patient_id")
-    lookup = pd.Series(first[column].to_numpy(), index=first["patient_id"].astype(str).to_numpy())
-    values = lookup.reindex(patients["patient_id"].astype(str).to_numpy())
-    return pd.Series(values.array, index=patients.index, name=column)
+    if isinstance(getattr(labels, "dtype", None), pd.CategoricalDtype):
+        present = set(pd.Series(labels).dropna().astype(str))
+        return [str(c) for c in labels.cat.categories if str(c) in present]
+    return order_levels(labels)
 
 
 def patient_column(patients: pd.DataFrame, name: str,
                    infusions: pd.DataFrame | None = None) -> tuple[str, pd.Series | None, bool]:
-    """Resolve ``name`` to a patient-level column: ``(column, values, at_first_infusion)``.
+    """``name`` as a patient-level column: ``(column, values, at_first_infusion)``, values None
+    when unknown (delegates to ``analysis.grouping.patient_values``)."""
+    from analysis.errors import AnalysisError
+    from analysis.grouping import patient_values
 
-    ``name`` is a column of ``patients``, an alias (``"dose_mg_per_kg"``, ``"dose"``,
-    ``"baseline"``, ``"cadss"``), or (when ``infusions`` is given) a column of the infusions
-    table, whose value at each patient's first infusion is used (``at_first_infusion``).
-    ``values`` is None when ``name`` is none of these.
-    """
-    column = name if name in patients.columns else _BY_ALIASES.get(name, name)
-    if column in patients.columns:
-        return column, patients[column], False
-    if infusions is not None and name in infusions.columns and name not in _INFUSION_KEYS:
-        return name, first_infusion_values(infusions, patients, name), True
-    return column, None, False
+    try:
+        return patient_values(patients, name, infusions)
+    except AnalysisError:
+        return name, None, False
 
 
 def patient_groups(patients: pd.DataFrame, by: str | None,
                    infusions: pd.DataFrame | None = None) -> tuple[pd.Series, str | None]:
-    """Group label (string) per row of ``Endpoints.patients``, and a note on how it was formed.
+    """Group of each row of ``patients`` (an ordered Categorical, NA = left out) and a note on
+    how the groups were formed: ``analysis.grouping.group_patients`` (one meaning of ``by=``)."""
+    from analysis.grouping import group_patients
 
-    ``by`` names a column of ``Endpoints.patients`` (patient covariates, ``route`` and
-    ``first_dose_mg_per_kg`` of the first infusion, ``baseline_score``, ``peak_cadss``,
-    ``n_infusions``...); ``"dose_mg_per_kg"`` means the first infusion's dose. Any other column
-    of the ``infusions`` table (when given), e.g. ``duration_min`` or a user's infusion-level
-    column, means its value at the patient's first infusion. A numeric column
-    with more than 6 distinct values is cut at its quartiles (``pd.qcut``, ties merged) into
-    labels such as ``"0.4-0.5"``; other values are used as they are. Patients with a missing
-    value are left out (label NA). Without ``by`` every patient is in group ``"all"``.
-    """
-    if by is None:
-        return pd.Series("all", index=patients.index, dtype="string"), None
-    column, values, at_first_infusion = patient_column(patients, by, infusions)
-    if values is None:
-        usable = [c for c in patients.columns if c != "patient_id"]
-        if infusions is not None:
-            usable += [c for c in infusions.columns if c not in patients.columns and c not in _INFUSION_KEYS]
-        raise ValueError(f"by={by!r} is not a patient or first-infusion column; use one of: "
-                         f"{', '.join(usable)}.")
-    note = f"{by} is that of each patient's first infusion" if at_first_infusion else None
-    if pd.api.types.is_bool_dtype(values):
-        labels = values.astype("string")
-    elif pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_NUMERIC_LEVELS:
-        bins = pd.qcut(values.astype(float), 4, duplicates="drop")
-        cats = bins.cat.categories
-        names = [f"{iv.left:.4g}-{iv.right:.4g}" for iv in cats]
-        names[0] = f"{values.min():.4g}-{cats[0].right:.4g}"
-        labels = pd.Series(pd.Categorical.from_codes(bins.cat.codes.where(bins.notna(), -1), names),
-                           index=values.index).astype("string")
-        cut = f"{column} cut at its quartiles into {len(cats)} groups: {', '.join(names)}"
-        note = f"{note}; {cut}" if note else cut
-    elif pd.api.types.is_numeric_dtype(values):
-        labels = values.map(lambda v: f"{v:g}", na_action="ignore").astype("string")
-    else:
-        labels = values.astype("string")
-    missing = int(labels.isna().sum())
-    if missing:
-        extra = f"{missing} patient(s) with missing {column} left out"
-        note = f"{note}; {extra}" if note else extra
-    return labels, note
+    grouping = group_patients(patients, by, infusions=infusions)
+    return grouping.of(patients["patient_id"]), grouping.note()

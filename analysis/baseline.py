@@ -1,0 +1,135 @@
+"""The two anchors of every analysis: each patient's first infusion and baseline rating.
+
+One implementation of each rule for the package:
+
+- **first infusion**: the patient's infusion with the earliest start (``time_hours``); ties
+  are broken by ``infusion_number``, then by input order. A patient without an infusion
+  record has, by the data contract, one IV infusion assumed at time 0.
+- **baseline**: per instrument, the last total-score rating (``item`` NA) at or before the
+  start of the patient's first infusion; of several ratings at the same time, the last in
+  input order. A baseline of 0 is a baseline: only percent-based rules (percent change,
+  response, relapse as a fraction of baseline) cannot use it.
+
+::
+
+    import analysis
+    from analysis.baseline import baseline_scores, first_infusions
+    data = analysis.load_sample()
+    first_infusions(data)                   # patient_id, time_hours, dose_mg_per_kg, route, ...
+    baseline_scores(data, "MADRS")          # patient_id, baseline_score, baseline_time_hours
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.instruments import get_instrument
+
+__all__ = [
+    "ASSUMED_ROUTE",
+    "baseline_rule",
+    "baseline_scores",
+    "first_infusions",
+    "no_baseline_message",
+    "rated_against_baseline",
+]
+
+# Route of the one infusion assumed (data contract) for a patient without an infusion record.
+ASSUMED_ROUTE = "IV"
+
+
+def _infusions_of(data: Any) -> pd.DataFrame:
+    infusions = getattr(data, "infusions", data)
+    if not isinstance(infusions, pd.DataFrame):
+        raise AnalysisError("first_infusions needs an OutcomeData or its infusions table (a DataFrame).")
+    return infusions
+
+
+def first_infusions(data: Any) -> pd.DataFrame:
+    """One row per patient with an infusion record: every column of the infusions table at the
+    patient's first infusion (earliest start; ties by ``infusion_number``, then input order).
+
+    ``data`` is an OutcomeData or its infusions table. Patients without an infusion record
+    have no row (the contract assumes one IV infusion at time 0 for them).
+    """
+    infusions = _infusions_of(data)
+    if infusions.empty:
+        return infusions.iloc[:0].reset_index(drop=True)
+    keys = [c for c in ("patient_id", "time_hours", "infusion_number") if c in infusions.columns]
+    ordered = infusions.sort_values(keys, kind="stable")
+    return ordered.drop_duplicates("patient_id", keep="first").reset_index(drop=True)
+
+
+def baseline_rule(instrument: str) -> str:
+    """The baseline rule in one sentence (for ``describe()`` lines)."""
+    return (f"Baseline: the last {instrument} total-score rating at or before the start of the "
+            "first infusion.")
+
+
+def no_baseline_message(instrument: str, what: str) -> str:
+    """The message when no patient has a baseline rating of ``instrument`` (what = the analysis)."""
+    return (f"No patient has a {instrument} baseline (no baseline: no {instrument} total-score rating "
+            f"at or before the start of the first infusion), so {what} cannot be computed. Add the "
+            "pre-infusion ratings (time_hours <= 0), or choose another instrument.")
+
+
+def _total_ratings(data: Any, instrument: str) -> pd.DataFrame:
+    a = data.assessments
+    selected = (a["item"].isna() & (a["instrument"] == instrument)).fillna(False).to_numpy(bool)
+    return a.loc[selected]
+
+
+def _first_start_hours(data: Any, patient_ids: pd.Series) -> np.ndarray:
+    first = first_infusions(data)
+    if first.empty:
+        return np.zeros(len(patient_ids))
+    lookup = pd.Series(first["time_hours"].to_numpy(float), index=first["patient_id"].astype(str).to_numpy())
+    return lookup.reindex(patient_ids.astype(str).to_numpy()).fillna(0.0).to_numpy(float)
+
+
+def rated_against_baseline(data: Any, instrument: str) -> pd.DataFrame:
+    """Every total-score rating of ``instrument`` from the baseline on, with the baseline.
+
+    One row per rating of the patients who have a baseline (including a baseline of 0):
+    patient_id (str), time_hours, visit, score, baseline_score, change (points, score -
+    baseline), is_baseline; ratings before the baseline are dropped. Sorted by patient and
+    time, ties in input order.
+    """
+    name = get_instrument(instrument).name
+    rows = _total_ratings(data, name)
+    ids = rows["patient_id"].astype(str)
+    frame = pd.DataFrame({
+        "patient_id": ids.to_numpy(),
+        "time_hours": rows["time_hours"].to_numpy(float),
+        "visit": (rows["visit"].array if "visit" in rows.columns
+                  else pd.array([pd.NA] * len(rows), dtype="string")),
+        "score": rows["score"].to_numpy(float),
+        "first_start_hours": _first_start_hours(data, ids),
+    })
+    frame = frame.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
+    pre = frame["time_hours"].to_numpy(float) <= frame["first_start_hours"].to_numpy(float)
+    n_pre = pd.Series(pre).groupby(frame["patient_id"].to_numpy()).transform("sum").to_numpy()
+    position = frame.groupby("patient_id", sort=False).cumcount().to_numpy()
+    has_baseline = n_pre > 0
+    keep = has_baseline & (position >= n_pre - 1)
+    frame = frame.loc[keep].reset_index(drop=True)
+    is_baseline = (position[keep] == n_pre[keep] - 1)
+    baseline = pd.Series(np.where(is_baseline, frame["score"].to_numpy(float), np.nan))
+    frame["baseline_score"] = baseline.groupby(frame["patient_id"].to_numpy()).transform("max").to_numpy()
+    frame["change"] = frame["score"] - frame["baseline_score"]
+    frame["is_baseline"] = is_baseline
+    return frame.drop(columns="first_start_hours")
+
+
+def baseline_scores(data: Any, instrument: str) -> pd.DataFrame:
+    """One row per patient with a baseline of ``instrument``: patient_id (str), baseline_score,
+    baseline_time_hours (hours since the start of the first infusion; 0 or negative)."""
+    rated = rated_against_baseline(data, instrument)
+    base = rated.loc[rated["is_baseline"].to_numpy(bool)]
+    return pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
+                         "baseline_score": base["score"].to_numpy(float),
+                         "baseline_time_hours": base["time_hours"].to_numpy(float)})

@@ -31,6 +31,7 @@ _API: dict[str, str] = {
     "register_instrument": "analysis.instruments",
     "load": "analysis.loading",
     "load_sample": "analysis.loading",
+    "read_adtte": "analysis.cdisc",
     "simulate": "analysis.simulation",
     "SimulationTruth": "analysis.simulation",
     # endpoints and time to event

@@ -83,6 +83,10 @@ _BUILT_IN = (
                domain="dissociation", aliases=("CADSS23",)),
     Instrument("GAD-7", "Generalized Anxiety Disorder, 7 items", 0, 21, 7, 0, 3,
                remission_max=4, domain="anxiety", aliases=("GAD7", "GAD")),
+    # Global change rated once (1 = marked improvement, 4 = no change, 7 = marked worsening; no
+    # baseline): the CDISC pilot's primary endpoint (Schneider et al. 1997, Alzheimer Dis Assoc Disord).
+    Instrument("CIBIC+", "Clinician's Interview-Based Impression of Change plus caregiver input", 1, 7, 1, 1, 7,
+               domain="global change", aliases=("CIBIC", "CIBICPLUS", "CIBICVAL", "CIBIC-PLUS")),
 )
 
 _REGISTRY: dict[str, Instrument] = {}

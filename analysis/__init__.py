@@ -43,6 +43,8 @@ _API: dict[str, str] = {
     "cox": "analysis.survival.cox",
     "fit_parametric": "analysis.survival.parametric",
     "turnbull": "analysis.survival.turnbull",
+    "cumulative_incidence": "analysis.survival.competing",
+    "fine_gray": "analysis.survival.competing",
     "fit_onset": "analysis.onset",
     "fit_durability": "analysis.durability",
     "relapse_hazards": "analysis.durability",

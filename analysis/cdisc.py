@@ -62,8 +62,9 @@ import pandas as pd
 
 from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
+from analysis.loading.times import iso_durations, study_day_hours
 
-__all__ = ["read", "read_adtte", "study_day_hours", "suggest", "to_long"]
+__all__ = ["classify", "read", "read_adtte", "read_dataset", "resolve_instrument", "suggest", "to_long"]
 
 SAS_EXTENSIONS = (".xpt", ".xport", ".sas7bdat")
 # SAS formats that hold calendar dates or times (numeric variables).
@@ -71,8 +72,6 @@ _DATE_FORMAT = re.compile(r"^(?:DATE|DATETIME|E8601D|IS8601D|B8601D|YYMMDD|MMDDY
                           r"IS8601T|TOD|DTDATE|WEEKDATE|MONYY|NLDATE)", re.IGNORECASE)
 _DATE_NAME = re.compile(r"(?:DTC|DTM|DT|TM)$")
 _TOTAL_WORDS = re.compile(r"\btotal\b|\btot\b|\bsum\b", re.IGNORECASE)
-_ISO_DURATION = re.compile(r"^(?P<sign>[-+])?P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?"
-                           r"(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 # Suffixes a parameter code or category adds to an instrument's name ("CIBICVAL", "HAMDTOT").
 _NAME_SUFFIXES = re.compile(r"(?:TOTALSCORE|TOTAL|SCORE|TOT|VAL|TL)$")
 _ADSL_SKIP = {"STUDYID", "USUBJID", "SUBJID", "DOMAIN"}
@@ -165,38 +164,15 @@ def _error(message: str, headline: str, column: str = "", rows: Iterable[int] = 
     return DataError(problems_frame(records), headline=headline)
 
 
-def study_day_hours(study_day: Any) -> np.ndarray:
-    """Hours from the first dose to the start of a CDISC study day (day 1 = first dose, no day 0).
-
-    Day d >= 1 -> (d - 1) * 24; day d <= -1 -> d * 24. Missing stays NaN. Day 0 is not a
-    study day: the caller must refuse it.
-    """
-    day = pd.to_numeric(pd.Series(study_day), errors="coerce").to_numpy(dtype="float64")
-    return np.where(day >= 1, (day - 1) * 24.0, day * 24.0)
-
-
 def _study_day_time(frame: pd.DataFrame, column: str, dataset: str) -> np.ndarray:
-    day = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
-    zero = np.flatnonzero(day == 0)
-    if len(zero):
-        raise _error(f"{dataset}.{column} is 0 in {len(zero)} row(s): CDISC study days have no day 0 "
-                     "(day 1 is the day of the first dose, the day before is -1). Correct the "
-                     "derivation of the study day.", f"{dataset} has an invalid study day.", column,
-                     zero + 1)
-    return study_day_hours(day)
-
-
-def iso_duration_hours(values: pd.Series) -> np.ndarray:
-    """ISO 8601 durations (``PT40M``, ``-PT1H``, ``P1DT2H``) in hours; NaN when blank or unreadable."""
-    codes, uniques = pd.factorize(values.astype("string").str.strip().str.upper(), use_na_sentinel=True)
-    hours = np.full(len(uniques) + 1, np.nan)
-    for position, text in enumerate(uniques):
-        match = _ISO_DURATION.match(str(text))
-        if match and any(match.group(g) for g in "dhms"):
-            parts = {g: float(match.group(g) or 0) for g in "dhms"}
-            value = parts["d"] * 24 + parts["h"] + parts["m"] / 60 + parts["s"] / 3600
-            hours[position] = -value if match.group("sign") == "-" else value
-    return hours[np.where(codes < 0, len(uniques), codes)]
+    """Hours since the first dose from a study-day column; DataError for day 0 or a fractional day."""
+    hours, bad = study_day_hours(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64"))
+    rows = np.flatnonzero(bad)
+    if len(rows):
+        raise _error(f"{dataset}.{column} is 0 or not a whole day in {len(rows)} row(s): CDISC study days have "
+                     "no day 0 (day 1 is the day of the first dose, the day before is -1). Correct the "
+                     "derivation of the study day.", f"{dataset} has an invalid study day.", column, rows + 1)
+    return hours
 
 
 def _is_date_variable(frame: pd.DataFrame, column: str) -> bool:
@@ -493,7 +469,7 @@ def _findings_time(name: str, frame: pd.DataFrame, p: str, notes: list[str]) -> 
         hours = np.full(len(frame), np.nan)
         rule = f"{name}: no {day_column}, so no time from study days"
     if f"{p}ELTM" in frame.columns:
-        elapsed = iso_duration_hours(frame[f"{p}ELTM"])
+        elapsed, _ = iso_durations(frame[f"{p}ELTM"])
         has = ~np.isnan(elapsed)
         reference = f" after {p}TPTREF (the dose of that day)" if f"{p}TPTREF" in frame.columns else ""
         hours = np.where(has, np.nan_to_num(hours) + elapsed, hours)

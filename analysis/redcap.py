@@ -1,0 +1,545 @@
+"""REDCap exports (records + data dictionary, optionally events) read into the long single-file form.
+
+::
+
+    from analysis import redcap
+    project = redcap.read("export/")        # data.csv, dictionary.csv, event.csv (optional)
+    mapping = redcap.suggest(project.records, project.dictionary, project.events)
+    long_frame, notes = redcap.to_long(project.records, project.dictionary, project.events, mapping)
+    data = analysis.load(long_frame)
+
+**Reading rules**, in this order (each one that applies is said in the notes):
+
+1. Fields flagged ``identifier = y`` in the dictionary are dropped before anything else reads
+   the records (checkbox columns ``field___code`` included), with a note naming them.
+2. Every column that remains, text fields included, goes through the project's identifier
+   screen (:func:`analysis.identifiers.find_identifier_columns`): a finding refuses the export
+   (DataError naming the columns, values masked); ``allow_identifiers=True`` drops them instead.
+3. The record id is the first column, whatever its name. ``redcap_event_name`` is the visit,
+   labelled with the events export's ``event_name`` when given; its time comes from
+   ``visit_times`` (event name or label -> hours since the first infusion) or from a label that
+   says it ("Day 7", "week 2", "baseline"); the arm (``_arm_N``) becomes the covariate ``arm``.
+   Repeating instruments: each ``redcap_repeat_instance`` is its own rating, its visit labelled
+   "<event> #<instance>".
+4. Ratings: a form or field whose name is a registered instrument (form ``madrs`` or field
+   ``madrs_total``; items ``madrs_1`` ... ``madrs_10``), or ``columns={"score": field}`` with
+   ``instrument=``. Other fields with one value per record become patient covariates; radio,
+   dropdown, yes/no and true/false codes are decoded with the dictionary's choices, checkboxes
+   (``field___code``) become one text covariate listing the checked labels.
+5. ``<form>_complete`` is the form status (0 incomplete, 1 unverified, 2 complete); a blank
+   status (a form never opened, "gray", in exports that write blank instead of 0) is read as
+   not started, and the form's fields on that row as not collected.
+6. Decimal commas: fields validated ``number_comma_decimal`` (and ``number_Ndp_comma_decimal``)
+   are read with the comma as decimal mark.
+7. A label-style export (column headers are field labels, values are choice labels) is
+   detected and read back to field names and codes.
+
+Reference: REDCap data dictionary and export formats (Vanderbilt, REDCap Help & FAQ "Data
+Dictionary", "Data Export"); test projects from OuhscBbmc/REDCapR ``inst/test-data/projects``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.contract import DataError, problems_frame
+from analysis.identifiers import find_identifier_columns
+from analysis.instruments import get_instrument, resolve_instrument_names
+from analysis.loading.times import parse_visit_label
+
+__all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
+
+# Data dictionary headers, web ("Variable / Field Name") and API ("field_name") style.
+_DICTIONARY_HEADERS = {
+    "field_name": ("field_name", "variable / field name", "variable_field_name"),
+    "form_name": ("form_name", "form name"),
+    "field_type": ("field_type", "field type"),
+    "field_label": ("field_label", "field label"),
+    "choices": ("select_choices_or_calculations", "choices, calculations, or slider labels"),
+    "validation": ("text_validation_type_or_show_slider_number", "text validation type or show slider number"),
+    "identifier": ("identifier", "identifier?"),
+}
+_SYSTEM = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
+           "redcap_survey_identifier"}
+_LABEL_SYSTEM = {"event name": "redcap_event_name", "repeat instrument": "redcap_repeat_instrument",
+                 "repeat instance": "redcap_repeat_instance", "data access group": "redcap_data_access_group",
+                 "survey identifier": "redcap_survey_identifier"}
+_CODED = {"radio", "dropdown", "yesno", "truefalse"}
+_YESNO = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "False"}}
+_STATUS = {"0": "incomplete", "1": "unverified", "2": "complete"}
+_TOTAL = re.compile(r"(?:^|_)(?:total|tot|score|sum)(?:_|$)", re.IGNORECASE)
+_ITEM = re.compile(r"^(?P<stem>.*?)[_.]?(?:q|item|i)?[_.]?(?P<n>\d{1,2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RedcapProject:
+    """A REDCap export: records, data dictionary (normalised headers) and events (or None)."""
+
+    records: pd.DataFrame
+    dictionary: pd.DataFrame
+    events: pd.DataFrame | None = None
+    source: str = ""
+
+
+def _error(message: str, headline: str, column: str = "") -> DataError:
+    return DataError(problems_frame([{"table": "file", "row": pd.NA, "column": column, "value": "",
+                                      "message": message}]), headline=headline)
+
+
+def _read_csv(source: Any) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def read(source: Any) -> RedcapProject:
+    """Read a REDCap export from a folder (``data.csv`` or ``records.csv``, ``dictionary.csv`` or
+    ``metadata.csv``, optional ``event.csv``/``events.csv``) or a dict of names -> files/frames.
+
+    Every cell is read as text (codes keep leading zeros; decimal commas are handled later).
+    """
+    if isinstance(source, MappingABC):
+        named = {Path(str(k)).stem.lower(): v for k, v in source.items()}
+    elif isinstance(source, (str, Path)) and Path(source).is_dir():
+        named = {p.stem.lower(): p for p in sorted(Path(source).iterdir()) if p.suffix.lower() == ".csv"}
+    else:
+        raise _error(f"{source} is not a REDCap export folder: give the folder holding the records export "
+                     "(data.csv) and the data dictionary (dictionary.csv).", "No REDCap export found.")
+    pick = lambda *names: next((named[n] for n in names if n in named), None)  # noqa: E731
+    records = pick("data", "records", "record", "export")
+    dictionary = pick("dictionary", "data_dictionary", "datadictionary", "metadata")
+    events = pick("event", "events")
+    if records is None or dictionary is None:
+        raise _error(f"the REDCap export needs the records (data.csv) and the data dictionary "
+                     f"(dictionary.csv); found: {', '.join(named) or 'nothing'}.", "The REDCap export is incomplete.")
+    return RedcapProject(_read_csv(records), _read_csv(dictionary),
+                         _read_csv(events) if events is not None else None, str(source))
+
+
+def dictionary_frame(dictionary: pd.DataFrame) -> pd.DataFrame:
+    """The dictionary with standard columns (field_name, form_name, field_type, field_label,
+    choices, validation, identifier), whichever header style (web or API) it was exported in."""
+    lowered = {str(c).strip().lower(): c for c in dictionary.columns}
+    out = {}
+    for name, spellings in _DICTIONARY_HEADERS.items():
+        column = next((lowered[s] for s in spellings if s in lowered), None)
+        if column is None and name in {"field_name", "field_type"}:
+            raise _error(f"the data dictionary has no {spellings[0]!r} (or {spellings[1]!r}) column: export "
+                         "the data dictionary from REDCap (Project Setup > Data Dictionary).",
+                         "The REDCap data dictionary cannot be read.", name)
+        out[name] = dictionary[column].astype("string").fillna("").str.strip() if column is not None \
+            else pd.Series("", index=dictionary.index, dtype="string")
+    frame = pd.DataFrame(out)
+    frame["field_type"] = frame["field_type"].str.lower()
+    frame["identifier"] = frame["identifier"].str.lower().isin(["y", "yes", "1"])
+    return frame[frame["field_name"] != ""].reset_index(drop=True)
+
+
+def _choices(text: str) -> dict[str, str]:
+    """'0, Female | 1, Male' -> {'0': 'Female', '1': 'Male'}."""
+    out = {}
+    for part in str(text).split("|"):
+        code, _, label = part.partition(",")
+        if code.strip():
+            out[code.strip()] = label.strip()
+    return out
+
+
+def _split(records: Any, dictionary: Any, events: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Accept (records, dictionary, events), a RedcapProject, or a dict of frames as the loader gives."""
+    if isinstance(records, RedcapProject):
+        return records.records, records.dictionary, records.events
+    if isinstance(records, MappingABC):
+        project = read(records)
+        return project.records, project.dictionary, project.events
+    if dictionary is None:
+        raise _error("a REDCap records export needs its data dictionary to be read (codes, forms and "
+                     "identifier flags are in it): pass dictionary= (Project Setup > Data Dictionary).",
+                     "The REDCap data dictionary is missing.")
+    return _read_csv(records), _read_csv(dictionary), None if events is None else _read_csv(events)
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+
+
+def _drop_flagged(records: pd.DataFrame, fields: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Step 1: remove every column of a field flagged identifier = y (before anything reads them)."""
+    flagged = fields.loc[fields["identifier"], "field_name"].tolist()
+    id_column = records.columns[0]
+    if id_column in flagged:
+        raise _error(f"the record id field {id_column!r} is flagged as an identifier in the data dictionary: "
+                     "export with pseudonymous record ids (REDCap's de-identified export) and load that.",
+                     "The REDCap record id is identifying.", str(id_column))
+    columns = [c for c in records.columns if c in flagged or str(c).split("___")[0] in flagged]
+    if columns:
+        notes.append(f"Fields flagged identifier = y in the data dictionary were dropped before reading: "
+                     f"{', '.join(flagged)}.")
+    return records.drop(columns=columns)
+
+
+def _label_style(records: pd.DataFrame, fields: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Step 7: headers written as field labels -> field names (checkbox 'Label (choice=X)' too)."""
+    names = set(fields["field_name"])
+    plain = [str(c) for c in records.columns]
+    known = sum(c in names or c.split("___")[0] in names or c in _SYSTEM or c.endswith("_complete")
+                for c in plain[1:])
+    if known >= max(1, (len(plain) - 1) / 2):
+        return records
+    by_label = {}
+    for row in fields.itertuples(index=False):
+        by_label.setdefault(row.field_label.strip().lower(), row.field_name)
+        if row.field_type == "checkbox":
+            for code, label in _choices(row.choices).items():
+                by_label[f"{row.field_label.strip().lower()} (choice={label.lower()})"] = f"{row.field_name}___{code}"
+    forms = list(dict.fromkeys(fields["form_name"]))
+    rename, statuses = {}, iter(forms)
+    for column in plain[1:]:
+        low = column.strip().lower()
+        if low in _LABEL_SYSTEM:
+            rename[column] = _LABEL_SYSTEM[low]
+        elif low == "complete?":
+            rename[column] = f"{next(statuses, 'form')}_complete"
+        elif low in by_label:
+            rename[column] = by_label[low]
+    if len(rename) < (len(plain) - 1) / 2:
+        return records
+    notes.append(f"Label-style export detected (headers are field labels): {len(rename)} column(s) read back to "
+                 "field names; choice labels are read back to their codes.")
+    return records.rename(columns=rename)
+
+
+def _screen(records: pd.DataFrame, allow_identifiers: bool, notes: list[str]) -> pd.DataFrame:
+    """Step 2: the identifier screen on every column left, text fields included."""
+    judged = records.drop(columns=[c for c in records.columns if c in _SYSTEM or str(c).endswith("_complete")])
+    findings = find_identifier_columns(judged, known_columns=frozenset({judged.columns[0]}))
+    findings = [f for f in findings if f.column != judged.columns[0]]
+    if not findings:
+        return records
+    described = "; ".join(f"{f.column!r} {f.describe()}" for f in findings)
+    if not allow_identifiers:
+        problems = [{"table": "records", "row": pd.NA, "column": f.column, "value": f.example,
+                     "message": f"Field {f.column!r} {f.describe()}. Identifying information is not accepted: "
+                                "remove the field from the export, flag it identifier = y in the data dictionary "
+                                "(it is then dropped), or in your own script pass allow_identifiers=True."}
+                    for f in findings]
+        raise DataError(problems_frame(problems), headline=f"The REDCap export has {len(findings)} field(s) "
+                        "that look identifying.")
+    notes.append(f"Fields looking like identifiers dropped (allow_identifiers=True): {described}.")
+    return records.drop(columns=[f.column for f in findings])
+
+
+def _numbers(series: pd.Series, comma: bool) -> pd.Series:
+    text = series.astype("string").str.strip().replace("", pd.NA)
+    if comma:
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce")
+
+
+def _status_blank(records: pd.DataFrame, fields: pd.DataFrame, notes: list[str]) -> dict[str, np.ndarray]:
+    """Step 5: per form, rows where the form was not started (status 0 with no data, or blank)."""
+    not_started = {}
+    blank_forms = []
+    for form in dict.fromkeys(fields["form_name"]):
+        column = f"{form}_complete"
+        if column not in records.columns:
+            continue
+        status = records[column].astype("string").str.strip().fillna("")
+        blank = (status == "").to_numpy()
+        if blank.any():
+            blank_forms.append(form)
+        not_started[form] = blank
+    if blank_forms:
+        notes.append(f"Blank form status (a form never opened, exported blank instead of 0) read as not started "
+                     f"for {', '.join(blank_forms)}.")
+    return not_started
+
+
+# --------------------------------------------------------------------------------------------
+# Converting
+
+
+def _settings(mapping: Any) -> dict[str, Any]:
+    get = (lambda k, d: mapping.get(k, d)) if isinstance(mapping, dict) else \
+        (lambda k, d: getattr(mapping, k, d) if mapping is not None else d)
+    return {"columns": dict(get("columns", {}) or {}), "instrument": get("instrument", None),
+            "visit_times": dict(get("visit_times", {}) or {}), "value_maps": dict(get("value_maps", {}) or {})}
+
+
+def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, Any]) -> pd.DataFrame:
+    """Fields holding ratings: field_name, instrument, item (NA = total)."""
+    score = settings["columns"].get("score")
+    rows = []
+    if score:
+        if score not in present:
+            raise _error(f"columns={{'score': {score!r}}}: there is no field {score!r} in the records.",
+                         "The mapping names a field that is not in the export.", score)
+        named = _rating_fields(fields, present, {**settings, "columns": {}})
+        named = named.loc[named["field_name"] == score, "instrument"]
+        instrument = settings["instrument"] or (named.iloc[0] if len(named) else None)
+        if not instrument:
+            raise _error(f"the field {score!r} is read as a score but no instrument is named: pass instrument=, e.g. "
+                         f"analysis.load(path, instrument=\"MADRS\", columns={{'score': {score!r}}}).",
+                         "The instrument of the REDCap scores is not known.", score)
+        rows.append((score, get_instrument(instrument).name, pd.NA))
+    else:
+        numeric = fields[fields["field_type"].isin(["text", "calc", "radio", "dropdown", "slider"])
+                         & fields["field_name"].isin(present)]
+        form_instrument = resolve_instrument_names(list(dict.fromkeys(fields["form_name"])))
+        for field in numeric.itertuples(index=False):
+            name = field.field_name
+            stem = _TOTAL.sub("", name) if _TOTAL.search(name) else None
+            match = _ITEM.match(name)
+            by_form = form_instrument.get(field.form_name)
+            if stem is not None:
+                instrument = resolve_instrument_names([stem])[stem] or by_form
+                if instrument:
+                    rows.append((name, instrument, pd.NA))
+                    continue
+            if match:
+                stem_instrument = resolve_instrument_names([match.group("stem")])[match.group("stem")]
+                instrument = stem_instrument or by_form
+                if instrument:
+                    rows.append((name, instrument, int(match.group("n"))))
+                    continue
+            whole = resolve_instrument_names([name])[name]
+            if whole:
+                rows.append((name, whole, pd.NA))
+    out = pd.DataFrame(rows, columns=["field_name", "instrument", "item"])
+    out["item"] = out["item"].astype("Int64")
+    return out.drop_duplicates("field_name")
+
+
+def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[str, Any],
+            notes: list[str]) -> tuple[pd.Series, pd.Series, pd.Series | None]:
+    """(visit label, time in hours, arm) per record row from redcap_event_name."""
+    if "redcap_event_name" not in records.columns:
+        return pd.Series(pd.NA, index=records.index, dtype="string"), pd.Series(np.nan, index=records.index), None
+    unique = records["redcap_event_name"].astype("string").str.strip()
+    labels: dict[str, str] = {}
+    if events is not None and {"unique_event_name", "event_name"} <= set(events.columns):
+        labels = dict(zip(events["unique_event_name"].astype(str).str.strip(),
+                          events["event_name"].astype(str).str.strip(), strict=False))
+        notes.append("Visit labels from the events export (event_name of each unique_event_name).")
+    distinct = [u for u in pd.unique(unique.dropna())]
+    label_of = {u: labels.get(u) or re.sub(r"_arm_\d+$", "", u).replace("_", " ") for u in distinct}
+    times = {}
+    said, missing = [], []
+    for event in distinct:
+        label = label_of[event]
+        given = settings["visit_times"].get(event, settings["visit_times"].get(label))
+        if given is not None:
+            times[event] = float(given)
+            said.append(f"{label!r} = {float(given):g} h (visit_times)")
+            continue
+        parsed = parse_visit_label(label)
+        if parsed is not None:
+            times[event] = parsed[0]
+            said.append(f"{label!r} = {parsed[0]:g} h ({parsed[1]})")
+        else:
+            missing.append(label)
+    if said:
+        notes.append("Event times: " + "; ".join(said) + ".")
+    if missing:
+        notes.append(f"Events without a time (their labels do not say it): {', '.join(map(repr, missing))}; give "
+                     "visit_times={event: hours since the first infusion} to time them, or they are read as visits "
+                     "only.")
+    arm = unique.str.extract(r"_arm_(\d+)$", expand=False)
+    visit = unique.map(label_of).astype("string")
+    time = unique.map(times).astype("float64")
+    notes.append(f"redcap_event_name read as the visit ({len(distinct)} event(s)); the record id "
+                 f"{records.columns[0]!r} (first column) is the patient.")
+    return visit, time, arm if arm.notna().any() else None
+
+
+def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: Any = None, *,
+            allow_identifiers: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Convert a REDCap export into the project's long single-file form (see the module docstring).
+
+    Parameters
+    ----------
+    records : the records export (path, buffer or DataFrame; raw or label style), a
+        :class:`RedcapProject`, or a dict ``{"data": ..., "dictionary": ..., "event": ...}``.
+    dictionary : the data dictionary (web or API header style).
+    events : the events export (optional): its event names label the visits.
+    mapping : an :class:`analysis.Mapping` (layout ``"redcap"``) or None. Used: ``instrument`` and
+        ``columns={"score": field}`` (a score field not named like an instrument),
+        ``visit_times`` (unique event name or event label -> hours since the first infusion),
+        ``value_maps`` (field -> {code or label: value}).
+    allow_identifiers : drop fields the identifier screen flags instead of refusing the export.
+
+    Returns
+    -------
+    (frame, notes) : one row per rating (patient_id, instrument, item, score, visit, time_hours,
+        and patient covariates); ``notes`` says every reading decision in sentences.
+
+    Raises
+    ------
+    DataError: no data dictionary, a record id flagged identifying, fields that look identifying,
+    or no rating-scale field.
+    """
+    records, dictionary, events = _split(records, dictionary, events)
+    settings = _settings(mapping)
+    notes: list[str] = []
+    fields = dictionary_frame(dictionary)
+    records = records.reset_index(drop=True)
+    records.columns = [str(c).strip() for c in records.columns]
+    records = _drop_flagged(records, fields, notes)                      # 1: before anything else
+    records = _label_style(records, fields, notes)
+    records = _drop_flagged(records, fields, [])                         # label headers read back
+    records = _screen(records, allow_identifiers, notes)                 # 2
+    if records.empty or len(records.columns) < 2:
+        raise _error("the records export has no rows or no fields besides the record id.", "No REDCap records.")
+    patient = records[records.columns[0]].astype("string").str.strip()
+    present = set(records.columns)
+    rating_fields = _rating_fields(fields, present, settings)
+    if rating_fields.empty:
+        forms = ", ".join(dict.fromkeys(fields["form_name"]))
+        raise _error(f"no rating-scale field found: no form or field is named like a registered instrument (forms: "
+                     f"{forms}). Name the field holding the total score and its instrument, e.g. "
+                     "analysis.load(path, instrument=\"MADRS\", columns={'score': 'madrs_total'}).",
+                     "The REDCap export holds no ratings the toolkit knows.")
+    visit, time, arm = _events(records, events, settings, notes)
+    if "redcap_repeat_instance" in records.columns:
+        instance = records["redcap_repeat_instance"].astype("string").str.strip().replace("", pd.NA)
+        if instance.notna().any():
+            base = visit.fillna("")
+            visit = (base.str.cat(("#" + instance).fillna(""), sep=" ").str.strip()).replace("", pd.NA)
+            notes.append(f"Repeating instruments: {int(instance.notna().sum())} repeat instance row(s), each its own "
+                         "rating, visit labelled '<event> #<instance>'.")
+    not_started = _status_blank(records, fields, notes)
+    form_of = dict(zip(fields["field_name"], fields["form_name"], strict=False))
+    comma_fields = set(fields.loc[fields["validation"].str.contains("comma_decimal", na=False), "field_name"])
+    pieces = []
+    for row in rating_fields.itertuples(index=False):
+        score = _numbers(records[row.field_name], row.field_name in comma_fields)
+        blank = not_started.get(form_of.get(row.field_name, ""), np.zeros(len(records), dtype=bool))
+        score = score.mask(blank)
+        pieces.append(pd.DataFrame({"patient_id": patient, "instrument": row.instrument, "item": row.item,
+                                    "score": score, "visit": visit, "time_hours": time, "_row": records.index}))
+    long_frame = pd.concat(pieces, ignore_index=True)
+    long_frame = long_frame[long_frame["score"].notna()]
+    long_frame["item"] = long_frame["item"].astype("Int64")
+    totals = rating_fields["item"].isna().sum()
+    notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
+                 + ", ".join(f"{r.field_name} -> {r.instrument}{'' if pd.isna(r.item) else f' item {r.item}'}"
+                             for r in rating_fields.head(12).itertuples(index=False))
+                 + (" ..." if len(rating_fields) > 12 else "") + f"; {len(long_frame)} rating(s).")
+    if comma_fields & set(rating_fields["field_name"]):
+        notes.append(f"Decimal comma read in {', '.join(sorted(comma_fields & set(rating_fields['field_name'])))}.")
+    covariates = _covariates(records, fields, patient, set(rating_fields["field_name"]), comma_fields,
+                             not_started, settings, notes)
+    if arm is not None:
+        covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
+    long_frame = long_frame.drop(columns="_row").merge(covariates, left_on="patient_id", right_index=True, how="left")
+    if long_frame["time_hours"].isna().all():
+        long_frame = long_frame.drop(columns="time_hours")
+    if long_frame["visit"].isna().all():
+        long_frame = long_frame.drop(columns="visit")
+    return long_frame.reset_index(drop=True), notes
+
+
+def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series, rating: set[str], comma: set[str],
+                not_started: dict[str, np.ndarray], settings: dict[str, Any], notes: list[str]) -> pd.DataFrame:
+    """Fields with at most one value per record -> patient covariates, codes decoded."""
+    value_maps = settings["value_maps"]
+    out: dict[str, pd.Series] = {}
+    varying = []
+    skipped_types = {"file", "descriptive", "signature"}
+    decoded = []
+    for field in fields.itertuples(index=False):
+        name = field.field_name
+        if name in rating or name == records.columns[0] or field.field_type in skipped_types:
+            continue
+        if field.field_type == "checkbox":
+            options = [(f"{name}___{code}", label) for code, label in _choices(field.choices).items()
+                       if f"{name}___{code}" in records.columns]
+            if not options:
+                continue
+            joined = np.full(len(records), "", dtype=object)
+            for column, label in options:
+                joined = joined + np.where((records[column].astype("string").str.strip() == "1").to_numpy(),
+                                           label + "; ", "")
+            values = pd.Series(joined, index=records.index, dtype="string").str.removesuffix("; ")
+            blank = not_started.get(field.form_name)
+            if blank is not None:
+                values = values.mask(blank)
+            decoded.append(name)
+        elif name in records.columns:
+            values = records[name].astype("string").str.strip().replace("", pd.NA)
+            blank = not_started.get(field.form_name)
+            if blank is not None:
+                values = values.mask(blank)
+            choices = _YESNO.get(field.field_type) or (_choices(field.choices) if field.field_type in _CODED else {})
+            if choices:
+                labels_given = set(values.dropna()) <= set(choices.values()) and not set(values.dropna()) <= set(choices)
+                values = values if labels_given else values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v)
+                decoded.append(name)
+            elif name in comma or "number" in field.validation or field.validation == "integer" or \
+                    field.field_type == "calc":
+                values = _numbers(values, name in comma)
+        else:
+            continue
+        if name in value_maps:
+            values = values.map(lambda v, m=value_maps[name]: m.get(str(v), v) if pd.notna(v) else v)
+        per_patient = values.groupby(patient).nunique(dropna=True)
+        if (per_patient > 1).any():
+            varying.append(name)
+            continue
+        out[name] = values.groupby(patient).first()
+    frame = pd.DataFrame(out)
+    if decoded:
+        notes.append(f"Coded fields decoded with the dictionary's choices: {', '.join(decoded)}.")
+    if varying:
+        notes.append(f"Fields with more than one value per record that are not ratings were not read: "
+                     f"{', '.join(varying[:12])}{' ...' if len(varying) > 12 else ''}.")
+    if len(frame.columns):
+        notes.append(f"Patient covariates: {', '.join(frame.columns)}.")
+    return frame
+
+
+def suggest(records: Any, dictionary: Any = None, events: Any = None, **hints: Any) -> Any:
+    """The :class:`analysis.Mapping` (layout ``"redcap"``) the export would be read with, with reasons.
+
+    ``records`` may also be a dict of frames ``{"data": ..., "dictionary": ..., "event": ...}``.
+    Identifier-flagged fields are dropped before anything is suggested.
+    """
+    from analysis.mapping import Mapping
+
+    records, dictionary, events = _split(records, dictionary, events)
+    settings = _settings(hints)
+    fields = dictionary_frame(dictionary)
+    notes: list[str] = []
+    records = _drop_flagged(records.reset_index(drop=True), fields, notes)
+    records = _label_style(records, fields, notes)
+    columns = {"patient_id": str(records.columns[0])}
+    reasons = {"layout": "layout redcap: a records export with its data dictionary",
+               "patient_id": f"column {records.columns[0]!r} read as patient id (the first column of a REDCap export)"}
+    if "redcap_event_name" in records.columns:
+        columns["visit"] = "redcap_event_name"
+        reasons["visit"] = "column 'redcap_event_name' read as visit (times from the event labels or visit_times)"
+    rating_fields = _rating_fields(fields, set(records.columns), settings)
+    totals = rating_fields[rating_fields["item"].isna()]
+    ambiguities = []
+    if len(totals) == 1:
+        columns["score"] = str(totals["field_name"].iloc[0])
+        reasons["score"] = f"field {columns['score']!r} read as the {totals['instrument'].iloc[0]} total score (name)"
+    elif len(totals) > 1:
+        reasons["ratings"] = "fields read as total scores: " + ", ".join(
+            f"{r.field_name} ({r.instrument})" for r in totals.itertuples(index=False))
+    elif rating_fields.empty:
+        ambiguities.append("no field is named like a registered instrument: name the score field and its "
+                           "instrument (columns={'score': field}, instrument=...)")
+    if notes:
+        reasons["identifiers"] = notes[0]
+    columns.update(settings["columns"])
+    return Mapping(layout="redcap", columns=columns, instrument=settings["instrument"],
+                   visit_times=settings["visit_times"], value_maps=settings["value_maps"], reasons=reasons,
+                   ambiguities=tuple(ambiguities))

@@ -35,7 +35,9 @@ __all__ = [
     "baseline_scores",
     "first_infusions",
     "no_baseline_message",
+    "no_scale_message",
     "rated_against_baseline",
+    "require_baseline",
 ]
 
 # Route of the one infusion assumed (data contract) for a patient without an infusion record.
@@ -74,7 +76,29 @@ def no_baseline_message(instrument: str, what: str) -> str:
     """The message when no patient has a baseline rating of ``instrument`` (what = the analysis)."""
     return (f"No patient has a {instrument} baseline (no baseline: no {instrument} total-score rating "
             f"at or before the start of the first infusion), so {what} cannot be computed. Add the "
-            "pre-infusion ratings (time_hours <= 0), or choose another instrument.")
+            "pre-infusion ratings (time_hours <= 0) or a baseline column, or choose another instrument.")
+
+
+def no_scale_message(instrument: str, what: str, present: list[str]) -> str:
+    """The message when the data has no total-score rating of the depression scale asked for."""
+    others = f"; the data has {', '.join(present)}" if present else "; the data has no total scores at all"
+    return (f"{what[0].upper()}{what[1:]} needs a depression scale and the data has no {instrument} "
+            f"total-score ratings{others}. Choose one of them with instrument=..., or load {instrument} ratings.")
+
+
+def require_baseline(endpoints: Any, what: str, present: list[str] | None = None) -> None:
+    """Raise AnalysisError, in words, when derived endpoints hold no patient: no ratings of the
+    scale (``no_scale_message``), no baseline (``no_baseline_message``) or only baselines of 0."""
+    if len(endpoints.patients):
+        return
+    instrument = str(getattr(endpoints.settings, "instrument", "the instrument"))
+    reasons = endpoints.excluded["reason"].astype(str) if len(endpoints.excluded) else pd.Series(dtype=str)
+    if reasons.str.contains("baseline score is 0").any() and not reasons.str.contains("no baseline").any():
+        raise AnalysisError(f"Every {instrument} baseline is 0, so {what} (which divides by the baseline) "
+                            "cannot be computed; raw scores and absolute change can (value='score' or 'change').")
+    if reasons.str.contains("no baseline").any():
+        raise AnalysisError(no_baseline_message(instrument, what))
+    raise AnalysisError(no_scale_message(instrument, what, [p for p in (present or []) if p != instrument]))
 
 
 def _total_ratings(data: Any, instrument: str) -> pd.DataFrame:

@@ -22,14 +22,15 @@ __all__ = ["describe_filters", "filter_cohort", "first_infusions"]
 
 
 def first_infusions(data: OutcomeData) -> pd.DataFrame:
-    """One row per patient: the route and dose (mg/kg) of the patient's first infusion."""
-    infusions = data.infusions
-    if infusions.empty:
+    """One row per patient: the route and dose (mg/kg) of the patient's first infusion
+    (:func:`analysis.baseline.first_infusions`, the package's one first-infusion rule)."""
+    from analysis.baseline import first_infusions as first_rows
+
+    first = first_rows(data)
+    if first.empty:
         return pd.DataFrame({"patient_id": pd.Series(dtype="string"),
                              "route": pd.Series(dtype="string"),
                              "dose_mg_per_kg": pd.Series(dtype="float64")})
-    ordered = infusions.sort_values(["patient_id", "infusion_number", "time_hours"], kind="stable")
-    first = ordered.drop_duplicates("patient_id", keep="first")
     columns = [c for c in ("patient_id", "route", "dose_mg_per_kg") if c in first.columns]
     return first[columns].reset_index(drop=True)
 

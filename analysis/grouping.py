@@ -92,7 +92,8 @@ _INFUSION_KEYS = ("patient_id", "infusion_number", "time_hours", "source_row")
 # Columns of Endpoints.patients that are outcomes, never a grouping.
 _OUTCOMES = ("n_ratings", "responded", "onset_infusion", "onset_lower_hours", "onset_upper_hours",
              "onset_time_hours", "remitted", "relapsed", "relapse_lower_days", "relapse_upper_days",
-             "relapse_time_days", "relapse_event")
+             "relapse_time_days", "relapse_event", "last_rating_hours", "durability_origin_hours",
+             "relapse_status", "intercurrent_event", "intercurrent_days")
 # Marker (dropped before notes are shown) of a value taken at the first infusion.
 _FROM_INFUSIONS = "\0first-infusion"
 # Name in labels, unit in descriptions (and in labels where short), per known column.

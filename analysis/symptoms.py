@@ -26,15 +26,17 @@ import pandas as pd
 from scipy import stats
 
 from analysis.contract import OutcomeData
+from analysis.errors import AnalysisError
 from analysis.instruments import get_instrument
 from analysis.intervals import wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
+    _is_endpoints,
     assign_time_points,
     describe_endpoints,
     describe_statistics,
     endpoint_instrument,
-    patient_groups,
+    grouping_for,
     resolve_endpoints,
 )
 
@@ -92,7 +94,7 @@ def correlation_interval(r: Any, n: Any, alpha: float = 0.05, method: str = "pea
         elif method == "spearman":
             se = np.sqrt((1.0 + r**2 / 2.0) / (n - 3))
         else:
-            raise ValueError("method must be 'pearson' or 'spearman'.")
+            raise AnalysisError("method must be 'pearson' or 'spearman'.")
         z = np.arctanh(np.clip(r, -1.0, 1.0))
         half = stats.norm.ppf(1 - alpha / 2) * se
         lower, upper = np.tanh(z - half), np.tanh(z + half)
@@ -182,6 +184,7 @@ def dissociation_response(
     windows_hours: Mapping[float, tuple[float, float]] | None = None,
     cadss_window_hours: tuple[float, float] | None = None,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> DissociationResult:
     """Correlation of peak dissociation with percent improvement at 4 h, 24 h and day 7.
@@ -192,7 +195,8 @@ def dissociation_response(
     instrument : str
         Depression instrument whose percent improvement is used.
     by : str, optional
-        Patient-level grouping column (correlations per group).
+        Grouping (:func:`analysis.group_patients`; correlations per group). ``group_bins``:
+        cut points or number of groups for a numeric ``by``.
     windows_hours : mapping target_hours -> (start, end), optional
         Target times in hours since the start of the first infusion and the window in which
         the nearest rating counts (default :data:`DEFAULT_IMPROVEMENT_WINDOWS_HOURS`).
@@ -211,7 +215,7 @@ def dissociation_response(
     windows = dict(DEFAULT_IMPROVEMENT_WINDOWS_HOURS if windows_hours is None else windows_hours)
     for target, (start, end) in windows.items():
         if not start <= target <= end:
-            raise ValueError(f"Window {start, end} does not contain its target {target} h.")
+            raise AnalysisError(f"Window {start, end} does not contain its target {target} h.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
     patients = endpoints.patients
@@ -220,23 +224,23 @@ def dissociation_response(
         peak = pd.Series(patients["peak_cadss"].to_numpy(float), index=ids.to_numpy())
     else:
         if not isinstance(data, OutcomeData):
-            raise TypeError("cadss_window_hours needs the OutcomeData (CADSS ratings), not Endpoints.")
+            raise AnalysisError("cadss_window_hours needs the OutcomeData (CADSS ratings), not Endpoints.")
         peak = _peak_cadss_first_infusion(data, tuple(cadss_window_hours)).reindex(ids.to_numpy())
     if not np.isfinite(peak.to_numpy(float)).any():
-        raise ValueError("No CADSS total scores in the dissociation window: the data has no peak "
+        raise AnalysisError("No CADSS total scores in the dissociation window: the data has no peak "
                          "dissociation to correlate (add CADSS ratings, instrument 'CADSS').")
-    groups = patient_groups(patients, by)
+    groups = grouping_for(data, endpoints, by, bins=group_bins).labels
     nearest = nearest_ratings(endpoints.ratings, windows)
     pairs = pd.DataFrame({
         "patient_id": nearest["patient_id"].astype(str).to_numpy(),
-        "group": groups.reindex(nearest["patient_id"].astype(str)).astype(str).to_numpy(),
+        "group": groups.reindex(nearest["patient_id"].astype(str)).astype(object).to_numpy(),
         "time_point": [_time_label(t) for t in nearest["target_hours"]],
         "target_hours": nearest["target_hours"].to_numpy(float),
         "rating_time_hours": nearest["rating_time_hours"].to_numpy(float),
         "peak_cadss": peak.reindex(nearest["patient_id"].astype(str)).to_numpy(float),
         "improvement_pct": nearest["improvement_pct"].to_numpy(float),
     })
-    pairs = pairs[np.isfinite(pairs["peak_cadss"]) & np.isfinite(pairs["improvement_pct"])]
+    pairs = pairs[np.isfinite(pairs["peak_cadss"]) & np.isfinite(pairs["improvement_pct"]) & pairs["group"].notna()]
     pairs = pairs.sort_values(["target_hours", "group", "patient_id"], kind="stable").reset_index(drop=True)
     rows = []
     group_names = [g for g in groups.cat.categories if g in set(pairs["group"])]
@@ -320,15 +324,6 @@ class SuicidalityResult:
                 f"patients, {int(p['eligible'].sum())} with ideation at baseline)")
 
 
-def _patient_table(data: OutcomeData) -> pd.DataFrame:
-    from analysis.cohort import first_infusions
-
-    patients = data.patients.assign(patient_id=data.patients["patient_id"].astype(str))
-    first = first_infusions(data).rename(columns={"dose_mg_per_kg": "first_dose_mg_per_kg"})
-    first["patient_id"] = first["patient_id"].astype(str)
-    return patients.merge(first, on="patient_id", how="left")
-
-
 def suicidality_course(
     data: OutcomeData,
     instrument: str = "MADRS",
@@ -340,6 +335,7 @@ def suicidality_course(
     by_hours: float = 24.0,
     sustained_hours: float = 168.0,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
 ) -> SuicidalityResult:
     """The suicidality item over time and the proportion whose suicidal ideation resolves.
 
@@ -349,8 +345,8 @@ def suicidality_course(
         Must hold item-level rows (``item`` = the instrument's suicidality item: MADRS 10,
         HAM-D17 3, QIDS-SR16 12, PHQ-9 9, BDI-II 9).
     by : str, optional
-        Patient-level grouping column (patients table, or route / dose_mg_per_kg of the first
-        infusion).
+        Grouping (:func:`analysis.group_patients`: a patient or first-infusion column,
+        ``course``, ``dose_band``); ``group_bins``: cut points or number of groups.
     time, bins : time points as in :func:`analysis.trajectory` (hours/days since the first
         infusion). Each patient contributes the last item rating in a time point.
     present_min, resolved_max : float, optional
@@ -370,10 +366,10 @@ def suicidality_course(
     2018;175:150-8.
     """
     if not isinstance(data, OutcomeData):
-        raise TypeError("suicidality_course needs the OutcomeData (item-level ratings), not derived endpoints.")
+        raise AnalysisError("suicidality_course needs the OutcomeData (item-level ratings), not derived endpoints.")
     inst = get_instrument(instrument)
     if inst.suicidality_item is None:
-        raise ValueError(f"{inst.name} has no suicidality item in the instrument registry.")
+        raise AnalysisError(f"{inst.name} has no suicidality item in the instrument registry.")
     item = int(inst.suicidality_item)
     default_present, default_resolved = suicidality_thresholds(inst.name)
     present_min = default_present if present_min is None else present_min
@@ -386,7 +382,7 @@ def suicidality_course(
         detail = ("it has other item-level rows but none for that item" if has_items
                   else f"it has only total scores for {inst.name}" if (a["instrument"] == inst.name).any()
                   else f"it has no {inst.name} ratings at all")
-        raise ValueError(f"No {inst.name} item {item} (suicidality item) ratings in the data: {detail}. "
+        raise AnalysisError(f"No {inst.name} item {item} (suicidality item) ratings in the data: {detail}. "
                          f"Load item-level rows (instrument {inst.name!r}, item = {item}) to analyse suicidality.")
     frame = pd.DataFrame({
         "patient_id": rows["patient_id"].astype(str).to_numpy(),
@@ -401,8 +397,9 @@ def suicidality_course(
     is_baseline[last_pre] = True
     frame = frame[~pre | is_baseline]
     is_baseline = is_baseline[frame.index]
-    patients_table = _patient_table(data)
-    groups = patient_groups(patients_table, by)
+    from analysis.grouping import group_patients
+
+    groups = group_patients(data, by, bins=group_bins, instrument=inst.name).labels
     frame["group"] = pd.Categorical(groups.reindex(frame["patient_id"]).to_numpy(),
                                     categories=groups.cat.categories, ordered=True)
     frame = frame[frame["group"].notna()]
@@ -549,6 +546,7 @@ def response_phenotypes(
     sustain_days: float = 14.0,
     min_followup_days: float = 7.0,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> PhenotypeResult:
     """Classify each patient: non-responder, rapid and sustained, rapid and transient, delayed
@@ -582,14 +580,17 @@ def response_phenotypes(
         ``origin`` must stay "response".
     """
     if endpoint_options.get("origin", "response") != "response":
-        raise ValueError("Response phenotypes measure durability from response onset; use origin='response'.")
+        raise AnalysisError("Response phenotypes measure durability from response onset; use origin='response'.")
+    if not _is_endpoints(data):
+        endpoint_options = {**endpoint_options, "origin": "response"}
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     if getattr(endpoints.settings, "origin", "response") != "response":
-        raise ValueError("These endpoints count relapse from the last infusion; phenotypes need origin='response'.")
+        raise AnalysisError("These endpoints count relapse from the last infusion; phenotypes need origin='response'.")
     instrument = endpoint_instrument(endpoints, instrument)
     p = endpoints.patients
+    groups = grouping_for(data, endpoints, by, bins=group_bins).labels
+    p = p[groups.reindex(p["patient_id"].astype(str)).notna().to_numpy()]
     ids = p["patient_id"].astype(str)
-    groups = patient_groups(p, by)
     ratings = endpoints.ratings
     post = ratings[~ratings["is_baseline"].astype(bool)]
     last_hours = post.groupby(post["patient_id"].astype(str))["time_hours"].max().reindex(ids)

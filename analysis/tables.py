@@ -13,6 +13,7 @@ Patients are those with a baseline rating of the instrument (the analysed cohort
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +22,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.baseline import first_infusions, rated_against_baseline, require_baseline
+from analysis.errors import AnalysisError
 from analysis.longitudinal.trajectories import (
+    _is_endpoints,
+    _zero_baseline_count,
     describe_endpoints,
     endpoint_instrument,
-    patient_groups,
+    grouping_for,
     resolve_endpoints,
 )
 
@@ -35,7 +40,8 @@ OVERALL = "overall"
 _OUTCOME_COLUMNS = {
     "patient_id", "n_ratings", "responded", "onset_infusion", "onset_lower_hours", "onset_upper_hours",
     "onset_time_hours", "remitted", "relapsed", "relapse_lower_days", "relapse_upper_days",
-    "relapse_time_days", "relapse_event",
+    "relapse_time_days", "relapse_event", "last_rating_hours", "durability_origin_hours", "relapse_status",
+    "intercurrent_event", "intercurrent_days", "n_series_infusions", "n_boosters",
 }
 _LABELS = {
     "age": "Age, years",
@@ -78,13 +84,14 @@ class TableOne:
         s = self.settings
         lines = [
             f"Patients with a baseline {s['instrument']} rating"
-            + (f", by {s['by']}" if s["by"] else "") + f" ({len(self.excluded)} without one excluded).",
+            + (f", {s.get('grouping') or 'by ' + s['by']}" if s["by"] else "")
+            + f" ({len(self.excluded)} without one excluded).",
             "Continuous: mean (SD), or median [IQR] when the overall sample skewness exceeds "
             f"{SKEWNESS_LIMIT:g} in absolute value." if s["continuous"] == "auto"
             else f"Continuous: {'mean (SD)' if s['continuous'] == 'mean' else 'median [IQR]'}.",
             "Categorical: n (%), percentages of patients with a known value; missing counts listed.",
         ]
-        return lines + list(s["endpoint_definitions"])
+        return lines + list(s["endpoint_definitions"]) + [f"Note: {n}." for n in s.get("notes", ())]
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.group_sizes.items())
@@ -115,6 +122,7 @@ def table_one(
     continuous: str | Mapping[str, str] = "auto",
     labels: Mapping[str, str] | None = None,
     digits: int | Mapping[str, int] = 1,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> TableOne:
     """Baseline characteristics by group: n; mean (SD) or median [IQR]; n (%); missing counts.
@@ -122,10 +130,15 @@ def table_one(
     Parameters
     ----------
     data : OutcomeData or Endpoints
-        Patients with a baseline rating of ``instrument`` are described.
+        Patients with a baseline rating of ``instrument`` are described, including those whose
+        baseline is 0 (Table 1 divides by nothing; with derived Endpoints, which leave them
+        out, a note says how many are missing).
     by : str, optional
-        Patient-level grouping column (diagnosis, route, sex, dose_mg_per_kg = first dose).
-        An "overall" column is always included.
+        Grouping (:func:`analysis.group_patients`: a patient or first-infusion column,
+        ``course``, ``dose_band``, ``baseline``; numeric columns cut at quartiles). An
+        "overall" column is always included.
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by``.
     variables : list of str, optional
         Columns of the endpoints' patient table to describe, in order. Default: age, sex,
         diagnosis, user covariates, baseline score, dose and route of the first infusion,
@@ -149,11 +162,14 @@ def table_one(
     Epidemiol 2019;114:125-32. Quartiles: R type 7 (Hyndman & Fan 1996).
     """
     if isinstance(continuous, str) and continuous not in ("auto", "mean", "median"):
-        raise ValueError("continuous must be 'auto', 'mean', 'median' or a mapping of those.")
+        raise AnalysisError("continuous must be 'auto', 'mean', 'median' or a mapping of those.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    patients = endpoints.patients.reset_index(drop=True)
+    patients, excluded, notes = _described_patients(data, endpoints, instrument)
+    if patients.empty:
+        require_baseline(endpoints, "Table 1", list(getattr(data, "instruments", []) or []))
     label_map = {**_LABELS, "baseline_score": f"Baseline {instrument} score", **dict(labels or {})}
+    default_variables = variables is None
     if variables is None:
         standard = ["age", "sex", "diagnosis"]
         fixed = ["baseline_score", "first_dose_mg_per_kg", "route", "n_infusions", "peak_cadss"]
@@ -161,16 +177,16 @@ def table_one(
         variables = [c for c in standard + user + fixed if c in patients.columns]
         if "peak_cadss" in variables and patients["peak_cadss"].isna().all():
             variables.remove("peak_cadss")
-        if by is not None:
-            variables = [v for v in variables if v != by and not (by == "dose_mg_per_kg"
-                                                                  and v == "first_dose_mg_per_kg")]
+    grouping = grouping_for(data, endpoints, by, bins=group_bins)
+    if by is not None and default_variables:
+        variables = [v for v in variables if v != grouping.column]
     missing_columns = [v for v in variables if v not in patients.columns]
     if missing_columns:
-        raise KeyError(f"Unknown variable(s) {missing_columns}; patient-level columns: "
-                       + ", ".join(c for c in patients.columns if c not in _OUTCOME_COLUMNS) + ".")
-    group_series = patient_groups(patients, by)
-    groups = group_series.astype(str).to_numpy()
-    columns = [OVERALL] + ([str(g) for g in group_series.cat.categories if (groups == g).any()] if by else [])
+        raise AnalysisError(f"Unknown variable(s) {missing_columns}; patient-level columns: "
+                            + ", ".join(c for c in patients.columns if c not in _OUTCOME_COLUMNS) + ".")
+    group_series = grouping.of(patients["patient_id"])
+    groups = group_series.astype(object).to_numpy()
+    columns = [OVERALL] + ([str(g) for g in grouping.levels if (groups == g).any()] if by else [])
     masks = {OVERALL: np.ones(len(patients), dtype=bool)}
     if by:
         for g in columns[1:]:
@@ -225,9 +241,52 @@ def table_one(
         percent_digits = int(digits)
     display = _display(table, sizes, columns, decimals, percent_digits)
     settings = {"instrument": instrument, "by": by, "variables": tuple(variables), "continuous": continuous,
-                "digits": digits, "endpoint_definitions": describe_endpoints(endpoints)}
-    return TableOne(table=table, display=display, group_sizes=sizes, settings=settings,
-                    excluded=getattr(endpoints, "excluded", pd.DataFrame()))
+                "digits": digits, "endpoint_definitions": describe_endpoints(endpoints),
+                "grouping": grouping.description if by else None, "reference": grouping.reference if by else None,
+                "notes": tuple(notes) + (grouping.notes if by else ())}
+    return TableOne(table=table, display=display, group_sizes=sizes, settings=settings, excluded=excluded)
+
+
+def _described_patients(data: Any, endpoints: Any, instrument: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(patients described, patients excluded, notes): the endpoints' patients plus those whose
+    baseline is 0, which derived endpoints leave out (percent change is undefined for them) but
+    Table 1 describes (it divides by nothing)."""
+    patients = endpoints.patients.reset_index(drop=True)
+    excluded = getattr(endpoints, "excluded", pd.DataFrame(columns=["patient_id", "reason"]))
+    n_zero = _zero_baseline_count(data, endpoints, instrument)
+    if not n_zero:
+        return patients, excluded, []
+    if _is_endpoints(data):
+        return patients, excluded, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
+                                    "Endpoints; pass the OutcomeData to describe them too"]
+    zero = excluded["reason"].astype(str).str.contains("baseline score is 0").to_numpy()
+    zero_ids = pd.Index(excluded.loc[zero, "patient_id"].astype(str))
+    base = rated_against_baseline(data, instrument)
+    base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(zero_ids)]
+    extra = pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
+                          "baseline_score": base["score"].to_numpy(float)})
+    covariates = data.patients.assign(patient_id=data.patients["patient_id"].astype(str)).drop_duplicates("patient_id")
+    extra = extra.merge(covariates.drop(columns=[c for c in covariates.columns if c in ("baseline_score",)]),
+                        on="patient_id", how="left")
+    first = first_infusions(data)
+    first = first.assign(patient_id=first["patient_id"].astype(str)).set_index("patient_id")
+    ids = extra["patient_id"].to_numpy()
+    if "dose_mg_per_kg" in first.columns:
+        extra["first_dose_mg_per_kg"] = first["dose_mg_per_kg"].reindex(ids).to_numpy(float)
+    if "route" in first.columns:
+        route = first["route"].reindex(ids)
+        extra["route"] = route.where(route.notna(), "IV").to_numpy()  # contract: no record = one IV infusion
+    counts = data.infusions.groupby(data.infusions["patient_id"].astype(str)).size()
+    extra["n_infusions"] = counts.reindex(ids).fillna(1).astype(np.int64).to_numpy()
+    combined = pd.concat([patients.assign(patient_id=patients["patient_id"].astype(str)),
+                          extra.reindex(columns=patients.columns)], ignore_index=True)
+    for column in patients.columns:  # keep the endpoints' dtypes (the extra rows are few)
+        with contextlib.suppress(TypeError, ValueError):
+            combined[column] = combined[column].astype(patients[column].dtype)
+    notes = [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included"]
+    if "peak_cadss" in patients.columns and patients["peak_cadss"].notna().any():
+        notes.append(f"peak CADSS is not derived for the {n_zero} patient(s) with a baseline of 0 (shown as missing)")
+    return combined, excluded[~zero].reset_index(drop=True), notes
 
 
 def _display(table: pd.DataFrame, sizes: pd.Series, columns: list[str], decimals: Mapping[str, int],

@@ -16,6 +16,8 @@ import pandas as pd
 import patsy
 from scipy import stats
 
+from analysis.errors import AnalysisError
+
 
 @dataclass(frozen=True)
 class Design:
@@ -74,14 +76,14 @@ def build_design(frame: pd.DataFrame, formula: str) -> Design:
     for a one-sided formula or a rank-deficient design.
     """
     if "~" not in formula:
-        raise ValueError(f"formula must be two-sided (response ~ terms), got {formula!r}")
+        raise AnalysisError(f"formula must be two-sided (response ~ terms), got {formula!r}")
     frame = as_categorical(frame, formula_variables(formula, frame.columns))
     y_frame, x_frame = patsy.dmatrices(formula, frame, NA_action="drop", return_type="dataframe")
     if y_frame.shape[1] != 1:
-        raise ValueError("the response must be a single numeric column")
+        raise AnalysisError("the response must be a single numeric column")
     X = np.asarray(x_frame, dtype=float)
     if X.shape[0] == 0:
-        raise ValueError("no complete rows for the formula")
+        raise AnalysisError("no complete rows for the formula")
     # rank from the Gram matrix of unit-norm columns: one pass over the rows, p x p eigenproblem
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
     norms[norms == 0] = 1.0
@@ -89,7 +91,7 @@ def build_design(frame: pd.DataFrame, formula: str) -> Design:
     eigenvalues = np.linalg.eigvalsh(gram)
     rank = int(np.sum(eigenvalues > 1e-10 * eigenvalues.max()))
     if rank < X.shape[1]:
-        raise ValueError(
+        raise AnalysisError(
             f"fixed-effects design is rank deficient ({rank} < {X.shape[1]} columns); "
             "remove redundant terms"
         )

@@ -28,6 +28,7 @@ import pandas as pd
 import patsy
 from scipy import optimize
 
+from analysis.errors import AnalysisError
 from analysis.longitudinal._design import build_design, complete_rows, formula_variables, t_table
 
 __all__ = ["MixedModelResult", "mixed_model"]
@@ -335,7 +336,7 @@ def mixed_model(
     random_formula = random if random.strip().startswith("~") else f"~{random}"
     used = formula_variables(formula, frame.columns) + formula_variables(random_formula, frame.columns)
     if groups not in frame.columns:
-        raise KeyError(f"groups column {groups!r} not in frame")
+        raise AnalysisError(f"groups column {groups!r} not in frame")
     data = complete_rows(frame, list(dict.fromkeys([*used, groups])))
     design = build_design(data, formula)
     data = data.loc[design.rows]

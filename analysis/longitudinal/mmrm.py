@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import expit, logit
 
+from analysis.errors import AnalysisError
 from analysis.longitudinal._design import (
     Design,
     build_design,
@@ -542,16 +543,16 @@ class _Inference:
     def _group_levels(self, group: str) -> list:
         kinds = variable_kinds(self.design, self.frame)
         if group not in kinds:
-            raise KeyError(f"{group!r} is not a variable of the model formula")
+            raise AnalysisError(f"{group!r} is not a variable of the model formula")
         if not kinds[group]:
-            raise ValueError(f"{group!r} is numeric in the model; LS means need a categorical variable")
+            raise AnalysisError(f"{group!r} is numeric in the model; LS means need a categorical variable")
         return kinds[group]
 
     def grid(self, group: str | None) -> tuple[pd.DataFrame, np.ndarray]:
         fixed: dict[str, list] = {self.visit: self.visit_levels}
         if group is not None:
             if group == self.visit:
-                raise ValueError("group must differ from the visit variable")
+                raise AnalysisError("group must differ from the visit variable")
             fixed[group] = self._group_levels(group)
         grid, L = reference_grid(self.design, self.frame, fixed)
         return grid.rename(columns={self.visit: "visit"}), L
@@ -560,7 +561,7 @@ class _Inference:
         levels = self._group_levels(group)
         reference = levels[0] if reference is None else reference
         if reference not in levels:
-            raise ValueError(f"reference {reference!r} is not a level of {group!r}: {levels}")
+            raise AnalysisError(f"reference {reference!r} is not a level of {group!r}: {levels}")
         grid, L = self.grid(group)
         blocks, labels = [], []
         for level in levels:
@@ -618,18 +619,18 @@ def mmrm(
     Mallinckrodt et al. (2008), Drug Inf J 42:303; Kenward & Roger (1997), Biometrics 53:983.
     """
     if covariance not in _STRUCTURES:
-        raise ValueError(f"covariance must be one of {COVARIANCE_STRUCTURES}, got {covariance!r}")
+        raise AnalysisError(f"covariance must be one of {COVARIANCE_STRUCTURES}, got {covariance!r}")
     if df not in DF_METHODS:
-        raise ValueError(f"df must be one of {DF_METHODS}, got {df!r}")
+        raise AnalysisError(f"df must be one of {DF_METHODS}, got {df!r}")
     for column in (subject, visit):
         if column not in frame.columns:
-            raise KeyError(f"column {column!r} not in frame")
+            raise AnalysisError(f"column {column!r} not in frame")
     used = list(dict.fromkeys([*formula_variables(formula, frame.columns), subject, visit]))
     data = complete_rows(frame, used)
     design = build_design(data, formula)
     data = data.loc[design.rows]
     if data.duplicated([subject, visit]).any():
-        raise ValueError(f"more than one row per {subject!r} and {visit!r}")
+        raise AnalysisError(f"more than one row per {subject!r} and {visit!r}")
 
     visit_values = data[visit]
     if isinstance(visit_values.dtype, pd.CategoricalDtype):

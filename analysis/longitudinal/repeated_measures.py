@@ -29,24 +29,28 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.baseline import require_baseline
+from analysis.errors import AnalysisError
 from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
-    patient_groups,
+    group_column,
+    grouping_for,
+    model_groups,
     resolve_endpoints,
 )
 
 __all__ = ["ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
 
 _DF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger", "residual": "residual"}
-_RESERVED = ("patient_id", "visit", "change", "baseline_score")
 
 
 def _post_baseline_visits(endpoints: Any) -> pd.DataFrame:
     """Post-baseline ratings with a visit label, the last per patient and label."""
     ratings = endpoints.ratings
+    require_baseline(endpoints, "an MMRM of change from baseline")
     if "visit" not in ratings.columns or ratings["visit"].isna().all():
-        raise ValueError("The ratings have no visit labels: an MMRM needs nominal visits. Use "
+        raise AnalysisError("The ratings have no visit labels: an MMRM needs nominal visits. Use "
                          "analysis.fit_trajectory (time as a continuous variable) instead.")
     post = ratings[~ratings["is_baseline"].astype(bool) & ratings["visit"].notna()]
     post = post.assign(visit=post["visit"].astype(str), patient_id=post["patient_id"].astype(str))
@@ -64,9 +68,9 @@ def select_visits(endpoints: Any, max_visits: int = 6, min_attendance: float = 0
 def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float) -> list[str]:
     """:func:`select_visits` on the rows of :func:`_post_baseline_visits`."""
     if max_visits < 1:
-        raise ValueError("max_visits must be at least 1.")
+        raise AnalysisError("max_visits must be at least 1.")
     if not 0 <= min_attendance <= 1:
-        raise ValueError("min_attendance is a fraction of patients, between 0 and 1.")
+        raise AnalysisError("min_attendance is a fraction of patients, between 0 and 1.")
     n_patients = post["patient_id"].nunique()
     timing = post.groupby("visit")["time_hours"].median()
     attendance = post.groupby("visit")["patient_id"].nunique()
@@ -77,21 +81,22 @@ def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float) -
     return [str(v) for v in chosen.index]
 
 
-def mmrm_frame(endpoints: Any, visits: Sequence[str], by: str | None = None) -> pd.DataFrame:
+def mmrm_frame(endpoints: Any, visits: Sequence[str], by: str | None = None, grouping: Any = None) -> pd.DataFrame:
     """The analysis rows of :func:`fit_mmrm` for the given visit labels (see module docstring):
     patient_id, visit (ordered Categorical in the order of ``visits``), change (points),
-    baseline_score (points) and, with ``by``, a column named ``by`` holding group labels."""
-    return _mmrm_frame(_post_baseline_visits(endpoints), endpoints, visits, by)
+    baseline_score (points) and, with ``by``, a column named ``by`` (``<by>_group`` when ``by``
+    is one of those columns) holding the groups (:func:`analysis.group_patients`; a
+    Categorical with the reference group first)."""
+    return _mmrm_frame(_post_baseline_visits(endpoints), endpoints, visits, by, grouping)
 
 
-def _mmrm_frame(post: pd.DataFrame, endpoints: Any, visits: Sequence[str], by: str | None) -> pd.DataFrame:
+def _mmrm_frame(post: pd.DataFrame, endpoints: Any, visits: Sequence[str], by: str | None,
+                grouping: Any = None) -> pd.DataFrame:
     """:func:`mmrm_frame` on the rows of :func:`_post_baseline_visits`."""
     visits = [str(v) for v in visits]
-    if by is not None and by in _RESERVED:
-        raise ValueError(f"Cannot group by {by!r}: it is a column of the analysis rows.")
     unknown = sorted(set(visits) - set(post["visit"]))
     if unknown:
-        raise ValueError("No post-baseline rating has the visit label(s) " + ", ".join(map(repr, unknown))
+        raise AnalysisError("No post-baseline rating has the visit label(s) " + ", ".join(map(repr, unknown))
                          + ". Labels present: " + ", ".join(map(repr, sorted(set(post["visit"])))) + ".")
     rows = post[post["visit"].isin(visits)]
     frame = pd.DataFrame({
@@ -101,9 +106,12 @@ def _mmrm_frame(post: pd.DataFrame, endpoints: Any, visits: Sequence[str], by: s
         "baseline_score": rows["baseline_score"].to_numpy(float),
     })
     if by is not None:
-        groups = patient_groups(endpoints.patients, by)
-        frame[by] = groups.reindex(frame["patient_id"]).astype(str).to_numpy()
-    return frame.dropna().reset_index(drop=True)
+        grouping = grouping if grouping is not None else grouping_for(endpoints, endpoints, by)
+        frame[group_column(by)] = model_groups(grouping, frame["patient_id"])
+    frame = frame.dropna().reset_index(drop=True)
+    if by is not None:
+        frame[group_column(by)] = frame[group_column(by)].cat.remove_unused_categories()
+    return frame
 
 
 @dataclass(frozen=True)
@@ -136,17 +144,27 @@ class ChangeModel:
         at its mean over the analysis rows; columns visit, [by], estimate, se, df, statistic, p,
         lower, upper and, with groups, ``patients`` (patients analysed in the group)."""
         table = self.model.lsmeans(self.by)
+        levels = self.settings.get("levels")
+        if self.by is not None and levels:
+            # the one group order of analysis.group_patients (the model puts the reference first)
+            rank = {level: i for i, level in enumerate(levels)}
+            table = (table.assign(_visit=pd.Categorical(table["visit"], categories=list(self.visits)),
+                                  _rank=table[self.by].astype(str).map(rank))
+                     .sort_values(["_visit", "_rank"], kind="stable").drop(columns=["_visit", "_rank"])
+                     .reset_index(drop=True))
         if self.by is not None and self.group_sizes is not None:
             table = table.merge(self.group_sizes.rename("patients").rename_axis(self.by).reset_index(),
                                 on=self.by, how="left")
         return table
 
     def lsmean_differences(self, reference: Any = None) -> pd.DataFrame:
-        """Each group minus ``reference`` (default: the first level in sorted order) at every
-        visit: visit, [by], estimate, se, df, statistic, p, lower, upper (points)."""
+        """Each group minus ``reference`` (default: the reference group of the fit, see
+        :func:`analysis.group_patients`) at every visit: visit, [by], estimate, se, df,
+        statistic, p, lower, upper (points)."""
         if self.by is None:
-            raise ValueError("No groups to compare: fit with by=... and at least two groups.")
-        return self.model.lsmean_differences(self.by, reference)
+            raise AnalysisError("No groups to compare: fit with by=... and at least two groups.")
+        return self.model.lsmean_differences(self.by, reference if reference is not None
+                                             else self.settings.get("reference"))
 
     def describe(self) -> list[str]:
         """The model in words, then the endpoint definitions used."""
@@ -181,6 +199,8 @@ def fit_mmrm(
     max_visits: int = 6,
     min_attendance: float = 0.5,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
+    reference: str | None = None,
     **endpoint_options: Any,
 ) -> ChangeModel:
     """MMRM of change from baseline over the nominal visits, adjusted for baseline, by group.
@@ -199,9 +219,14 @@ def fit_mmrm(
         A dataset (endpoints derived with ``instrument`` and ``**endpoint_options``) or the
         result of ``derive_endpoints``.
     by : str, optional
-        Patient-level column to compare (diagnosis, route, sex, dose_mg_per_kg = first dose).
-        Its first level in sorted order is the reference of the differences. With a single
-        level present the group terms are left out.
+        Grouping to compare (:func:`analysis.group_patients`: a patient or first-infusion
+        column, ``course``, ``dose_band``, ``baseline``). With a single group present the group
+        terms are left out.
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by``.
+    reference : str, optional
+        Reference group of the fixed effects and of ``lsmean_differences`` (default:
+        ``group_patients``' rule).
     visits : list of str, optional
         Post-baseline visit labels to analyse. Default: chosen by :func:`select_visits` with
         ``max_visits`` and ``min_attendance`` (see the module docstring).
@@ -235,31 +260,36 @@ def fit_mmrm(
     chosen = ([str(v) for v in visits] if visits is not None
               else _select_visits(post, max_visits, min_attendance))
     if len(dict.fromkeys(chosen)) != len(chosen):
-        raise ValueError("visits must not repeat a label.")
+        raise AnalysisError("visits must not repeat a label.")
     if len(chosen) < 2:
-        raise ValueError("An MMRM needs at least two post-baseline visits"
+        raise AnalysisError("An MMRM needs at least two post-baseline visits"
                          + ("" if visits is not None else
                             f" each attended by at least {min_attendance:.0%} of the patients") + ".")
-    frame = _mmrm_frame(post, endpoints, chosen, by)
+    grouping = grouping_for(data, endpoints, by, bins=group_bins, reference=reference) if by is not None else None
+    frame = _mmrm_frame(post, endpoints, chosen, by, grouping)
     if frame.empty:
-        raise ValueError("No post-baseline rating at the chosen visits.")
-    grouped = by is not None and frame[by].nunique() > 1
+        raise AnalysisError("No post-baseline rating at the chosen visits.")
+    column = group_column(by) if by is not None else None
+    grouped = column is not None and frame[column].nunique() > 1
     terms = ["C(visit)", "baseline_score"]
     if baseline_by_visit:
         terms.append("baseline_score:C(visit)")
     if grouped:
-        terms += [f"C({by})", f"C({by}):C(visit)"]
+        terms += [f"C({column})", f"C({column}):C(visit)"]
     formula = "change ~ " + " + ".join(terms)
     model = mmrm(frame, formula, subject="patient_id", visit="visit", covariance=covariance, reml=reml,
                  alpha=alpha, df=df)
-    sizes = frame.groupby(by)["patient_id"].nunique() if grouped else None
-    settings = {"instrument": instrument, "by": by, "covariance": covariance, "reml": reml, "df": df,
+    sizes = frame.groupby(column, observed=True)["patient_id"].nunique() if grouped else None
+    used_reference = str(frame[column].cat.categories[0]) if grouped else None
+    settings = {"instrument": instrument, "by": by, "reference": used_reference,
+                "levels": tuple(grouping.levels) if grouping is not None else (),
+                "grouping": grouping.description if grouping is not None else None, "covariance": covariance, "reml": reml, "df": df,
                 "baseline_by_visit": baseline_by_visit, "alpha": alpha,
                 "visits_chosen": "given" if visits is not None else
                 f"most attended (at most {max_visits}, each by at least {min_attendance:.0%} of patients)",
                 "endpoint_definitions": describe_endpoints(endpoints)}
     return ChangeModel(model=model, formula=formula, visits=tuple(chosen), frame=frame,
-                       by=by if grouped else None, settings=settings,
+                       by=column if grouped else None, settings=settings,
                        n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame),
                        group_sizes=sizes)
 

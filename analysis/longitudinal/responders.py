@@ -38,13 +38,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.baseline import require_baseline
+from analysis.errors import AnalysisError
 from analysis.intervals import proportion_interval, wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
     assign_time_points,
     describe_endpoints,
     endpoint_instrument,
-    patient_groups,
+    grouping_for,
     resolve_endpoints,
 )
 
@@ -77,6 +79,7 @@ class ResponderSettings:
     outcomes: tuple[str, ...]
     interval: str = "wilson"
     endpoint_definitions: tuple[str, ...] = ()
+    grouping: str | None = None
 
     def describe(self) -> list[str]:
         level = f"{100 * (1 - self.alpha):g}%"
@@ -92,7 +95,7 @@ class ResponderSettings:
             where = (f"by {unit}: status of each patient's last rating in the time point; "
                      "n = patients rated in it")
         lines = [f"{self.instrument} {' and '.join(self.outcomes)} rates {where}"
-                 + (f", grouped by {self.by}" if self.by else "") + ".",
+                 + (f", {self.grouping or 'grouped by ' + self.by}" if self.by else "") + ".",
                  f"{level} " + ("Wilson score intervals (Wilson 1927)." if self.interval == "wilson"
                                 else "Clopper-Pearson exact intervals (Clopper & Pearson 1934).")]
         return lines + list(self.endpoint_definitions)
@@ -105,13 +108,15 @@ class ResponderRates:
     table : group, time_point, time_order, infusion_number (Int64; NA unless by infusion),
         time_hours (mean time of the ratings used, hours since the first infusion; NaN by
         infusion), outcome ("response" | "remission"), n (patients), count, proportion (0-1),
-        lower, upper (Wilson).
+        lower, upper (Wilson). Groups in the one order of :func:`analysis.group_patients`.
+    grouping : the :class:`analysis.Grouping` used (levels, reference, description).
     """
 
     table: pd.DataFrame
     settings: ResponderSettings
     n_patients: int
     endpoints: Any = field(repr=False, compare=False, default=None)
+    grouping: Any = field(repr=False, compare=False, default=None)
 
     def describe(self) -> list[str]:
         """Plain-language definitions used (for tables, figures and exports)."""
@@ -131,7 +136,12 @@ class ResponderRates:
                 wide[f"{outcome}_count"] = wide[f"{outcome}_count"].astype("Int64")
         order = ["n"] + [c for o in self.settings.outcomes
                          for c in (f"{o}_count", o, f"{o}_lower", f"{o}_upper") if c in wide.columns]
-        return wide[order].reset_index("time_order", drop=True)
+        wide = wide[order]
+        if self.grouping is not None:
+            rank = {level: i for i, level in enumerate(self.grouping.levels)}
+            keys = pd.Series([rank.get(g, len(rank)) for g in wide.index.get_level_values("group")])
+            wide = wide.iloc[np.lexsort((wide.index.get_level_values("time_order"), keys.to_numpy()))]
+        return wide.reset_index("time_order", drop=True)
 
     def __repr__(self) -> str:
         return (f"ResponderRates({self.settings.instrument} by {self.settings.time}; {self.n_patients} "
@@ -153,6 +163,7 @@ def responder_rates(
     bins: Sequence[float] | int | None = None,
     alpha: float = 0.05,
     interval: str = "wilson",
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> ResponderRates:
     """Response and remission rates with Wilson intervals by time point or infusion number.
@@ -163,7 +174,10 @@ def responder_rates(
         A dataset (endpoints derived with ``**endpoint_options``, e.g. ``response=0.5``,
         ``remission=12``) or the result of ``derive_endpoints``.
     by : str, optional
-        Patient-level column to group by (diagnosis, route, sex, dose_mg_per_kg = first dose).
+        Grouping (:func:`analysis.group_patients`: a patient or first-infusion column,
+        ``course``, ``dose_band``, ``baseline``; numeric columns cut at quartiles).
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by``.
     time : {"visit", "hours", "days", "infusion", "any"}
         Time points (see the module docstring); ``"any"`` gives one row per group: the
         proportion who ever responded (remitted). ``bins`` as in :func:`analysis.trajectory`.
@@ -178,10 +192,12 @@ def responder_rates(
     Assoc 1927;22:209-12.
     """
     if time not in _TIMES:
-        raise ValueError(f"time must be one of {_TIMES}, not {time!r}.")
+        raise AnalysisError(f"time must be one of {_TIMES}, not {time!r}.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    groups = patient_groups(endpoints.patients, by)
+    require_baseline(endpoints, "responder rates", list(getattr(data, "instruments", []) or []))
+    grouping = grouping_for(data, endpoints, by, bins=group_bins)
+    groups = grouping.labels
     outcomes = _outcomes(endpoints)
     edges = None
     if time == "infusion":
@@ -242,16 +258,17 @@ def responder_rates(
                                                          method=interval, alpha=alpha)
     table["infusion_number"] = pd.array(table["time_order"] if time == "infusion" else [pd.NA] * len(table),
                                         dtype="Int64")
-    table["group"] = table["group"].astype(str)
     table = table.sort_values(["group", "time_order", "outcome"], kind="stable",
                               key=lambda s: s.map({o: i for i, o in enumerate(outcomes)})
                               if s.name == "outcome" else s)
+    table["group"] = table["group"].astype(str)
     table = table[["group", "time_point", "time_order", "infusion_number", "time_hours", "outcome", "n",
                    "count", "proportion", "lower", "upper"]].reset_index(drop=True)
     settings = ResponderSettings(instrument=instrument, by=by, time=time, alpha=alpha, bin_edges=edges,
-                                 outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints))
+                                 outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints),
+                                 grouping=grouping.description if by else None)
     return ResponderRates(table=table, settings=settings, n_patients=int(status["patient_id"].nunique()),
-                          endpoints=endpoints)
+                          endpoints=endpoints, grouping=grouping)
 
 
 # ----------------------------------------------------------------------------------------
@@ -364,6 +381,7 @@ def compare_responders(
     difference_ci: str = "newcombe",
     alpha: float = 0.05,
     bins: Sequence[float] | int | None = None,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> ResponderComparison:
     """Group differences in response and remission rates: risk difference and odds ratio.
@@ -374,7 +392,10 @@ def compare_responders(
         Rates from :func:`responder_rates` (computed with ``by``), or data from which they are
         computed with ``by``, ``time``, ``bins`` and ``**endpoint_options``.
     reference : group level, optional
-        The comparator; default the first level (sorted order).
+        The comparator; default the grouping's reference (:func:`analysis.group_patients`:
+        e.g. IV, single, 0.5 mg/kg, the lowest quartile, else the largest group).
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by``.
     difference_ci : {"newcombe", "wald"}
         Interval for the risk difference (see :func:`newcombe_difference_interval`).
 
@@ -382,27 +403,28 @@ def compare_responders(
     have rated patients. See :func:`odds_ratio_interval` for the odds ratio.
     """
     if difference_ci not in ("newcombe", "wald"):
-        raise ValueError("difference_ci must be 'newcombe' or 'wald'.")
+        raise AnalysisError("difference_ci must be 'newcombe' or 'wald'.")
     if isinstance(data, ResponderRates):
         rates = data
         if endpoint_options:
-            raise TypeError("Endpoint options cannot be applied to already computed rates.")
+            raise AnalysisError("Endpoint options cannot be applied to already computed rates.")
     else:
         if by is None:
-            raise ValueError("compare_responders needs `by` (a patient-level column) to form groups.")
+            raise AnalysisError("compare_responders needs `by` (a patient-level column) to form groups.")
         rates = responder_rates(data, instrument=instrument, by=by, time=time, bins=bins, alpha=alpha,
-                                **endpoint_options)
+                                group_bins=group_bins, **endpoint_options)
     if rates.settings.by is None:
-        raise ValueError("These rates were computed without `by`; there are no groups to compare.")
+        raise AnalysisError("These rates were computed without `by`; there are no groups to compare.")
     table = rates.table
     levels = list(dict.fromkeys(table["group"]))
     if len(levels) < 2:
-        raise ValueError(f"Only one group ({levels}) in the data; nothing to compare.")
+        raise AnalysisError(f"Only one group ({levels}) in the data; nothing to compare.")
     if reference is None:
-        reference = levels[0]
+        preferred = getattr(rates.grouping, "reference", None)
+        reference = preferred if preferred in levels else levels[0]
     reference = str(reference) if str(reference) in levels else reference
     if reference not in levels:
-        raise ValueError(f"reference {reference!r} is not a group; groups: {levels}.")
+        raise AnalysisError(f"reference {reference!r} is not a group; groups: {levels}.")
     keys = ["time_order", "outcome"]
     ref = table[table["group"] == reference][keys + ["n", "count", "proportion"]].rename(
         columns={"n": "n_reference", "count": "count_reference", "proportion": "proportion_reference"})
@@ -489,6 +511,7 @@ def series_response(
     instrument: str = "MADRS",
     by: str | None = None,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> SeriesResponse:
     """Infusions until first response: distribution and cumulative proportion by infusion number.
@@ -509,7 +532,9 @@ def series_response(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    groups = patient_groups(endpoints.patients, by)
+    require_baseline(endpoints, "infusions to response", list(getattr(data, "instruments", []) or []))
+    grouping = grouping_for(data, endpoints, by, bins=group_bins)
+    groups = grouping.labels
     per = endpoints.by_infusion
     rated = per[per["n_ratings"].to_numpy() > 0]
     last = rated.groupby(rated["patient_id"].astype(str))["infusion_number"].max()
@@ -517,12 +542,12 @@ def series_response(
     ids = pts["patient_id"].astype(str)
     patients = pd.DataFrame({
         "patient_id": ids.to_numpy(),
-        "group": groups.reindex(ids).astype(str).to_numpy(),
+        "group": groups.reindex(ids).astype(object).to_numpy(),
         "responded": pts["responded"].astype(bool).to_numpy(),
         "infusions_to_response": pd.array(pts["onset_infusion"], dtype="Int64"),
         "last_rated_infusion": pd.array(last.reindex(ids).to_numpy(), dtype="Int64"),
     })
-    patients = patients[patients["last_rated_infusion"].notna()].reset_index(drop=True)
+    patients = patients[patients["last_rated_infusion"].notna() & patients["group"].notna()].reset_index(drop=True)
     time = np.where(patients["responded"], patients["infusions_to_response"].fillna(0).to_numpy(float),
                     patients["last_rated_infusion"].to_numpy(float))
     patients["_time"] = time

@@ -36,6 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.baseline import require_baseline
+from analysis.errors import AnalysisError
+
 __all__ = [
     "DEFAULT_BIN_EDGES_DAYS",
     "DEFAULT_BIN_EDGES_HOURS",
@@ -78,7 +81,7 @@ def resolve_endpoints(data: Any, instrument: str, endpoint_options: Mapping[str,
     because the definitions were fixed when it was derived)."""
     if _is_endpoints(data):
         if endpoint_options:
-            raise TypeError(
+            raise AnalysisError(
                 "Endpoint options (" + ", ".join(sorted(endpoint_options)) + ") apply only when "
                 "`data` is an OutcomeData; these Endpoints were already derived with their own settings.")
         return data
@@ -96,43 +99,25 @@ def describe_endpoints(endpoints: Any) -> tuple[str, ...]:
     return tuple(describe()) if callable(describe) else ()
 
 
-_BY_ALIASES = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg"}
-MISSING_GROUP = "missing"
+def grouping_for(data: Any, endpoints: Any, by: str | None, *, bins: Any = None,
+                 reference: Any = None) -> Any:
+    """The patients' groups for ``by`` (:func:`analysis.grouping.group_patients`, one meaning
+    of ``by=``): formed over all patients of ``data`` when it is an OutcomeData, so every
+    analysis of one dataset cuts at the same values, else over the patients of the Endpoints.
+    ``.labels`` is indexed by patient_id (an ordered Categorical, NA = left out)."""
+    from analysis.grouping import group_patients
+
+    source = endpoints if _is_endpoints(data) else data
+    return group_patients(source, by, bins=bins, reference=reference,
+                          instrument=endpoint_instrument(endpoints, "MADRS"))
 
 
-def patient_groups(patients: pd.DataFrame, by: str | None) -> pd.Series:
-    """Group label (string) of each patient, indexed by patient_id, as an ordered Categorical.
-
-    ``by=None`` puts everyone in group ``"all"``. ``by`` is a column of the endpoints' patient
-    table (``dose_mg_per_kg`` means the first infusion's dose); levels are sorted (numerically
-    for numbers) and a missing value becomes the group ``"missing"``, listed last.
-    """
-    ids = patients["patient_id"].astype(str).to_numpy()
-    if by is None:
-        return pd.Series(pd.Categorical(["all"] * len(ids), categories=["all"], ordered=True),
-                         index=pd.Index(ids, name="patient_id"), name="group")
-    column = by if by in patients.columns else _BY_ALIASES.get(by)
-    if column is None or column not in patients.columns:
-        available = ", ".join(str(c) for c in patients.columns if c != "patient_id")
-        raise KeyError(f"Cannot group by {by!r}: no such patient-level column. Available: {available}.")
-    raw = patients[column]
-    levels = [v for v in pd.unique(raw.dropna())]
-    try:
-        levels = sorted(levels)
-    except TypeError:
-        levels = sorted(levels, key=str)
-    names = [_level_name(v) for v in levels]
-    labels = raw.map(dict(zip(levels, names, strict=True))).astype(object)
-    labels = labels.where(raw.notna(), MISSING_GROUP)
-    categories = list(dict.fromkeys(names + ([MISSING_GROUP] if raw.isna().any() else [])))
-    return pd.Series(pd.Categorical(labels.to_numpy(), categories=categories, ordered=True),
-                     index=pd.Index(ids, name="patient_id"), name="group")
-
-
-def _level_name(value: Any) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))  # 1.0 mg/kg -> "1", as 0.5 -> "0.5"
-    return str(value)
+def model_groups(grouping: Any, patient_ids: pd.Series) -> pd.Categorical:
+    """Group labels of ``patient_ids`` for a model frame: a Categorical whose first category is
+    the reference (patsy's treatment contrast), the others in the one group order."""
+    levels = [grouping.reference] + [g for g in grouping.levels if g != grouping.reference]
+    return pd.Categorical(grouping.labels.reindex(patient_ids.astype(str).to_numpy()).astype(object).to_numpy(),
+                          categories=levels)
 
 
 def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +152,7 @@ def assign_time_points(
     (order 0). See the module docstring for the rules.
     """
     if time not in _TIMES:
-        raise ValueError(f"time must be one of {_TIMES}, not {time!r}.")
+        raise AnalysisError(f"time must be one of {_TIMES}, not {time!r}.")
     is_baseline = (baseline if baseline is not None else pd.Series(False, index=frame.index)).to_numpy(bool)
     hours = frame["time_hours"].to_numpy(float)
     unit = "days" if time == "days" else "hours"
@@ -178,7 +163,7 @@ def assign_time_points(
     edges_used: tuple[float, ...] | None = None
     if time == "visit":
         if "visit" not in frame.columns or frame["visit"].isna().all():
-            raise ValueError("The ratings have no visit labels; use time='hours' or time='days' "
+            raise AnalysisError("The ratings have no visit labels; use time='hours' or time='days' "
                              "(binned time since the first infusion) instead.")
         visit = frame["visit"].astype(object).where(frame["visit"].notna(), None).to_numpy()
         label[:] = visit
@@ -187,7 +172,7 @@ def assign_time_points(
             edges = np.asarray(DEFAULT_BIN_EDGES_DAYS if unit == "days" else DEFAULT_BIN_EDGES_HOURS)
         elif isinstance(bins, int | np.integer):
             if bins < 1:
-                raise ValueError("bins must be a positive number of bins or a list of edges.")
+                raise AnalysisError("bins must be a positive number of bins or a list of edges.")
             post = t[~is_baseline & np.isfinite(t)]
             if post.size == 0:
                 edges = np.array([0.0, np.inf])
@@ -199,7 +184,7 @@ def assign_time_points(
         else:
             edges = np.asarray(list(bins), dtype=float)
             if edges.size < 2 or np.any(np.diff(edges) <= 0):
-                raise ValueError("bins must be at least two strictly increasing edges.")
+                raise AnalysisError("bins must be at least two strictly increasing edges.")
         edges_used = tuple(float(e) for e in edges)
         index = np.searchsorted(edges, t, side="left") - 1  # (start, end]: t == end -> that bin
         inside = (index >= 0) & (index < edges.size - 1) & np.isfinite(t)
@@ -266,6 +251,7 @@ class TrajectorySettings:
     alpha: float
     bin_edges: tuple[float, ...] | None
     endpoint_definitions: tuple[str, ...] = ()
+    grouping: str | None = None
 
     def describe(self) -> list[str]:
         what = {"score": "total score", "change": "change from baseline (points; negative = better)",
@@ -274,7 +260,7 @@ class TrajectorySettings:
         unit = {"visit": "visit (in schedule order)", "hours": "hours since the first infusion",
                 "days": "days since the first infusion"}[self.time]
         lines = [f"{self.instrument} {what} by {unit}"
-                 + (f", grouped by {self.by}" if self.by else "") + ".",
+                 + (f", {self.grouping or 'grouped by ' + self.by}" if self.by else "") + ".",
                  f"Mean with {100 * (1 - self.alpha):g}% t-based CI; median and IQR (quartiles, R type 7).",
                  "Each patient contributes one value per time point (the mean of their ratings in it)."]
         if self.bin_edges is not None:
@@ -295,6 +281,8 @@ class TrajectoryResult:
         ``settings.value`` (score points, or percent).
     individual : one row per rating: patient_id, group, time_point, time_order, time_hours,
         time_days, value (for spaghetti plots).
+    notes : who was left out or added, in sentences (e.g. patients with a baseline of 0).
+    grouping : the :class:`analysis.Grouping` used (levels, reference, description).
     """
 
     table: pd.DataFrame
@@ -304,10 +292,12 @@ class TrajectoryResult:
     n_ratings: int
     n_dropped: int
     endpoints: Any = field(repr=False, compare=False, default=None)
+    notes: tuple[str, ...] = ()
+    grouping: Any = field(repr=False, compare=False, default=None)
 
     def describe(self) -> list[str]:
-        """Plain-language definitions used (for tables, figures and exports)."""
-        return self.settings.describe()
+        """Plain-language definitions used (for tables, figures and exports), then the notes."""
+        return self.settings.describe() + [f"Note: {n}." for n in self.notes]
 
     def summary(self) -> pd.DataFrame:
         """n, mean (CI), median (IQR) per group and time point, indexed by (group, time_point)."""
@@ -321,6 +311,51 @@ class TrajectoryResult:
                 f"{self.table['group'].nunique()} group(s))")
 
 
+def _instruments(data: Any) -> list[str]:
+    return list(getattr(data, "instruments", []) or [])
+
+
+def _zero_baseline_count(data: Any, endpoints: Any, instrument: str) -> int:
+    """Patients whose baseline is 0 (left out of the Endpoints, which divide by the baseline)."""
+    excluded = getattr(endpoints, "excluded", None)
+    if excluded is None or excluded.empty:
+        return 0
+    return int(excluded["reason"].astype(str).str.contains("baseline score is 0").sum())
+
+
+def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple[pd.DataFrame, list[str]]:
+    """The ratings a trajectory of ``value`` summarises, and notes on who is left out.
+
+    Raw scores and absolute change do not divide by the baseline, so patients whose baseline
+    is 0 are kept (their ratings are added from :func:`analysis.baseline.rated_against_baseline`,
+    the same baseline rule); percent views leave them out and say how many.
+    """
+    ratings = endpoints.ratings
+    n_zero = _zero_baseline_count(data, endpoints, instrument)
+    if not n_zero:
+        return ratings, []
+    if value in ("pct_change", "improvement_pct"):
+        return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 left out: percent "
+                         "change from a baseline of 0 is undefined"]
+    if _is_endpoints(data):
+        return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
+                         "Endpoints; pass the OutcomeData to include them in raw-score and change views"]
+    from analysis.baseline import rated_against_baseline
+
+    rated = rated_against_baseline(data, instrument)
+    zero_ids = set(endpoints.excluded.loc[endpoints.excluded["reason"].astype(str)
+                                          .str.contains("baseline score is 0"), "patient_id"].astype(str))
+    extra = rated[rated["patient_id"].isin(zero_ids)]
+    extra = pd.DataFrame({"patient_id": extra["patient_id"].to_numpy(), "time_hours": extra["time_hours"].to_numpy(),
+                          "visit": extra["visit"].array, "score": extra["score"].to_numpy(),
+                          "change": extra["change"].to_numpy(), "is_baseline": extra["is_baseline"].to_numpy()})
+    columns = ["patient_id", "time_hours", "visit", "score", "change", "is_baseline"]
+    combined = pd.concat([ratings[columns].assign(patient_id=ratings["patient_id"].astype(str)), extra],
+                         ignore_index=True)
+    return combined, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included (raw scores and "
+                      "change need no division by the baseline)"]
+
+
 def trajectory(
     data: Any,
     instrument: str = "MADRS",
@@ -329,6 +364,7 @@ def trajectory(
     value: str = "score",
     bins: Sequence[float] | int | None = None,
     alpha: float = 0.05,
+    group_bins: Sequence[float] | int | None = None,
     **endpoint_options: Any,
 ) -> TrajectoryResult:
     """Mean (t-based CI), median and IQR, and n of a score at each time point, per group.
@@ -341,7 +377,8 @@ def trajectory(
     instrument : str
         Rating scale (registry name or alias).
     by : str, optional
-        Patient-level column to group by (diagnosis, route, sex, dose_mg_per_kg = first dose).
+        Grouping (:func:`analysis.group_patients`: a patient or first-infusion column,
+        ``course``, ``dose_band``, ``baseline``; numeric columns cut at quartiles).
     time : {"visit", "hours", "days"}
         Visit labels in schedule order, or binned time since the start of the first infusion
         (hours or days). See the module docstring.
@@ -353,10 +390,14 @@ def trajectory(
         Default :data:`DEFAULT_BIN_EDGES_HOURS` / :data:`DEFAULT_BIN_EDGES_DAYS`.
     alpha : float
         1 - confidence level of the mean's interval.
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by`` (``bins=`` of ``group_patients``).
 
     Returns
     -------
     TrajectoryResult
+        Patients with a baseline of 0 are kept for ``value="score"`` and ``"change"`` and left
+        out (counted in ``notes``) for the percent views.
 
     References
     ----------
@@ -364,11 +405,14 @@ def trajectory(
     Fan, Am Stat 1996;50:361-5).
     """
     if value not in _VALUES:
-        raise ValueError(f"value must be one of {_VALUES}, not {value!r}.")
+        raise AnalysisError(f"value must be one of {_VALUES}, not {value!r}.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    ratings = endpoints.ratings
-    groups = patient_groups(endpoints.patients, by)
+    ratings, notes = _ratings_for(data, endpoints, value, instrument)
+    if ratings.empty:
+        require_baseline(endpoints, "a trajectory", _instruments(data))
+    grouping = grouping_for(data, endpoints, by, bins=group_bins)
+    groups = grouping.labels
     frame = pd.DataFrame({
         "patient_id": ratings["patient_id"].astype(str).to_numpy(),
         "time_hours": ratings["time_hours"].to_numpy(float),
@@ -402,10 +446,12 @@ def trajectory(
     individual = individual.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
     individual["group"] = individual["group"].astype(str)
     settings = TrajectorySettings(instrument=instrument, by=by, time=time, value=value, alpha=alpha,
-                                  bin_edges=points.edges, endpoint_definitions=describe_endpoints(endpoints))
+                                  bin_edges=points.edges, endpoint_definitions=describe_endpoints(endpoints),
+                                  grouping=grouping.description if by else None)
     return TrajectoryResult(table=table, individual=individual, settings=settings,
                             n_patients=int(rated["patient_id"].nunique()), n_ratings=len(rated),
-                            n_dropped=points.n_dropped, endpoints=endpoints)
+                            n_dropped=points.n_dropped, endpoints=endpoints,
+                            notes=tuple(notes) + grouping.notes, grouping=grouping)
 
 
 # ----------------------------------------------------------------------------------------
@@ -458,16 +504,18 @@ def trajectory_frame(
     covariates: Sequence[str] = (),
     time_unit: str = "days",
     time_origin: str = "first_infusion",
+    grouping: Any = None,
 ) -> pd.DataFrame:
     """The analysis rows of :func:`fit_trajectory`: post-baseline ratings with score,
     time (``time_days`` or ``time_hours``) since the first infusion or, with
     ``time_origin="last_infusion"``, since the most recent infusion before the rating, baseline
-    score, the ``by`` column (group labels) and patient covariates; rows with a missing value in
-    any of them are dropped."""
+    score, the ``by`` column (group labels, reference first; from ``grouping`` when given, else
+    :func:`analysis.group_patients` on the endpoints) and patient covariates; rows with a
+    missing value in any of them are dropped."""
     if time_unit not in ("days", "hours"):
-        raise ValueError("time_unit must be 'days' or 'hours'.")
+        raise AnalysisError("time_unit must be 'days' or 'hours'.")
     if time_origin not in TIME_ORIGINS:
-        raise ValueError(f"time_origin must be one of {TIME_ORIGINS}, not {time_origin!r}.")
+        raise AnalysisError(f"time_origin must be one of {TIME_ORIGINS}, not {time_origin!r}.")
     ratings = endpoints.ratings
     post = ratings[~ratings["is_baseline"].astype(bool)]
     hours = post["time_hours" if time_origin == "first_infusion" else "hours_since_infusion"].to_numpy(float)
@@ -477,19 +525,35 @@ def trajectory_frame(
         f"time_{time_unit}": hours / (24.0 if time_unit == "days" else 1.0),
         "baseline_score": post["baseline_score"].to_numpy(float),
     })
-    patients = endpoints.patients.assign(patient_id=endpoints.patients["patient_id"].astype(str))
+    patients = endpoints.patients
     if by is not None:
-        groups = patient_groups(endpoints.patients, by)
-        frame[by] = groups.reindex(frame["patient_id"]).astype(str).to_numpy()
+        grouping = grouping if grouping is not None else grouping_for(endpoints, endpoints, by)
+        frame[group_column(by)] = model_groups(grouping, frame["patient_id"])
+    from analysis.grouping import patient_values
+
     for name in covariates:
-        column = name if name in patients.columns else _BY_ALIASES.get(name, name)
-        if column not in patients.columns:
+        try:
+            _, values, _ = patient_values(patients, name)
+        except AnalysisError:
             available = ", ".join(str(c) for c in patients.columns if c != "patient_id")
-            raise KeyError(f"Unknown covariate {name!r}. Patient-level columns: {available}.")
-        frame[name] = patients.set_index("patient_id")[column].reindex(frame["patient_id"]).to_numpy()
+            raise AnalysisError(f"Unknown covariate {name!r}. Patient-level columns: {available}.") from None
+        lookup = pd.Series(values.to_numpy(), index=patients["patient_id"].astype(str).to_numpy())
+        frame[name] = lookup.reindex(frame["patient_id"]).to_numpy()
         if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype):
             frame[name] = frame[name].astype(object)
-    return frame.dropna().reset_index(drop=True)
+    frame = frame.dropna().reset_index(drop=True)
+    if by is not None:
+        frame[group_column(by)] = frame[group_column(by)].cat.remove_unused_categories()
+    return frame
+
+
+_MODEL_COLUMNS = ("patient_id", "score", "change", "visit", "baseline_score", "time_days", "time_hours")
+
+
+def group_column(by: str) -> str:
+    """Name of the group column in a model frame: ``by`` itself, or ``<by>_group`` when ``by``
+    is one of the frame's own variables (e.g. ``baseline_score``)."""
+    return f"{by}_group" if by in _MODEL_COLUMNS else by
 
 
 def fit_trajectory(
@@ -502,6 +566,8 @@ def fit_trajectory(
     reml: bool = True,
     alpha: float = 0.05,
     time_origin: str = "first_infusion",
+    group_bins: Sequence[float] | int | None = None,
+    reference: str | None = None,
     **endpoint_options: Any,
 ) -> TrajectoryModel:
     """Linear mixed model of the score over time since the first infusion, adjusted for
@@ -522,9 +588,14 @@ def fit_trajectory(
         Patient-level columns of the endpoints' patient table (age, sex, diagnosis, route,
         first_dose_mg_per_kg, peak_cadss, user covariates). Strings enter as categorical terms.
     by : str, optional
-        Patient-level grouping column; its first sorted level is the reference. Its terms are
-        named after it, e.g. ``C(route)[T.IM]`` and ``C(route)[T.IM]:time_days`` (difference in
-        slope, points per day, against the reference level).
+        Grouping (:func:`analysis.group_patients`). Its terms are named after it, e.g.
+        ``C(route)[T.IM]`` and ``C(route)[T.IM]:time_days`` (difference in slope, points per
+        day, against the reference group).
+    group_bins : list of float or int, optional
+        Cut points or number of groups for a numeric ``by``.
+    reference : str, optional
+        The reference group (default: ``analysis.group_patients``' rule, e.g. IV, single, the
+        lowest quartile).
     time_unit : {"days", "hours"}
         Unit of the time term (and of its coefficient: points per day or per hour).
     random : {"~time", "~1"}
@@ -548,21 +619,24 @@ def fit_trajectory(
     Laird NM, Ware JH. Random-effects models for longitudinal data. Biometrics 1982;38:963-74.
     """
     if random not in ("~time", "~1") and random.replace(" ", "") != f"~time_{time_unit}":
-        raise ValueError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
+        raise AnalysisError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
+    require_baseline(endpoints, "a trajectory model", _instruments(data))
+    grouping = grouping_for(data, endpoints, by, bins=group_bins, reference=reference) if by is not None else None
     frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit,
-                             time_origin=time_origin)
+                             time_origin=time_origin, grouping=grouping)
     if frame.empty:
-        raise ValueError("No post-baseline ratings with complete covariates to model.")
+        raise AnalysisError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
     terms = [t, "baseline_score"]
     if by is not None:
         if by in covariates:
-            raise ValueError(f"{by!r} is the grouping variable; do not list it among the covariates too.")
-        if frame[by].nunique() < 2:
-            raise ValueError(f"Only one level of {by!r} among the analysed patients; cannot compare groups.")
-        terms += [f"C({by})", f"C({by}):{t}"]
+            raise AnalysisError(f"{by!r} is the grouping variable; do not list it among the covariates too.")
+        column = group_column(by)
+        if frame[column].nunique() < 2:
+            raise AnalysisError(f"Only one group of {by!r} among the analysed patients; cannot compare groups.")
+        terms += [f"C({column})", f"C({column}):{t}"]
     for name in covariates:
         terms.append(f"C({name})" if frame[name].dtype == object else name)
     formula = "score ~ " + " + ".join(terms)
@@ -571,7 +645,8 @@ def fit_trajectory(
 
     model = mixed_model(frame, formula, groups="patient_id", random=random_term, reml=reml, alpha=alpha)
     settings = {"instrument": instrument, "by": by, "covariates": tuple(covariates), "time_unit": time_unit,
-                "time_origin": time_origin,
+                "time_origin": time_origin, "reference": grouping.reference if grouping is not None else None,
+                "grouping": grouping.description if grouping is not None else None,
                 "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints)}
     return TrajectoryModel(model=model, formula=formula, random=random_term, frame=frame, settings=settings,
                            n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame))

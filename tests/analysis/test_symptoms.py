@@ -107,7 +107,7 @@ def test_dissociation_windows_and_errors():
     assert list(only_24.correlations["time_point"].unique()) == ["24 h"]
     first = dissociation_response(data, cadss_window_hours=(0, 1))
     assert first.pairs.set_index(["time_point", "patient_id"]).loc[("24 h", "p3"), "peak_cadss"] == 40
-    with pytest.raises(TypeError, match="OutcomeData"):
+    with pytest.raises(ValueError, match="OutcomeData"):
         dissociation_response(derive_endpoints(data), cadss_window_hours=(0, 1))
     with pytest.raises(ValueError, match="does not contain"):
         dissociation_response(data, windows_hours={4.0: (5.0, 8.0)})
@@ -187,7 +187,7 @@ def test_suicidality_thresholds_parameters_and_messages():
         suicidality_course(totals_only)
     with pytest.raises(ValueError, match="no suicidality item"):
         suicidality_course(totals_only, instrument="CADSS")
-    with pytest.raises(TypeError, match="OutcomeData"):
+    with pytest.raises(ValueError, match="OutcomeData"):
         suicidality_course(derive_endpoints(totals_only))
 
 

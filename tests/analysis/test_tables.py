@@ -104,7 +104,7 @@ def test_by_group_display_and_sizes():
 
 
 def test_unknown_variable_and_bad_option():
-    with pytest.raises(KeyError, match="Unknown variable"):
+    with pytest.raises(ValueError, match="Unknown variable"):
         table_one(DATA, variables=["age", "height"])
     with pytest.raises(ValueError, match="continuous must be"):
         table_one(DATA, continuous="mode")

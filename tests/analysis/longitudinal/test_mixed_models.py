@@ -195,7 +195,7 @@ def test_rejects_bad_input():
     sleep = _sleepstudy()
     with pytest.raises(ValueError, match="two-sided"):
         mixed_model(sleep, "Days", groups="Subject")
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="groups column 'patient' not in frame"):
         mixed_model(sleep, "Reaction ~ Days", groups="patient")
     with pytest.raises(ValueError, match="rank deficient"):
         mixed_model(sleep.assign(Days2=sleep["Days"] * 2), "Reaction ~ Days + Days2", groups="Subject")

@@ -392,7 +392,7 @@ def test_summary_and_errors(ad_un):
         mmrm(ad, AD_FORMULA, subject="PATIENT", visit="VISIT", df="containment")
     with pytest.raises(ValueError, match="more than one row"):
         mmrm(pd.concat([ad, ad.head(1)]), AD_FORMULA, subject="PATIENT", visit="VISIT")
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="'GENDER' is not a variable of the model formula"):
         ad_un.lsmeans(group="GENDER")
     with pytest.raises(ValueError, match="reference"):
         ad_un.lsmean_differences(group="THERAPY", reference="ACTIVE")

@@ -2,7 +2,12 @@
 
 import streamlit as st
 
+from dashboard import security
 from dashboard.state import render_sidebar
+
+security.install_log_redaction()
+security.start_retention_sweeper()
+cleared = security.bind_session_to_browser()  # before anything of the session is read
 
 st.set_page_config(page_title="Infusion Outcomes", page_icon=":material/monitoring:", layout="wide")
 
@@ -31,5 +36,10 @@ page = st.navigation([
             help="Suicidality item over time, dissociation against improvement, response "
                  "phenotypes."),
 ])
-st.session_state["context"] = render_sidebar()
+context = st.session_state["context"] = render_sidebar()
+if cleared:
+    st.info("This session was opened from another browser, so its data was cleared. Choose a dataset "
+            "on the Data page.", icon=":material/lock:")
+for note in context.url_notes:  # markdown-safe: the values are escaped by dashboard.state
+    st.warning(note, icon=":material/link_off:")
 page.run()

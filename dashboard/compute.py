@@ -1,16 +1,28 @@
-"""Data access and result caches for the pages.
+"""Data access and result caches for the pages, bounded in bytes and shared without duplication.
 
 Results are cached by (dataset, filters, function, settings). The sample and simulated datasets
-are shared by every session (one process-wide LRU store); an uploaded dataset and its results
-live only in the uploading session's state, so nothing of it is visible to anyone else.
+and their results are shared by every session (process-wide stores, bounded in bytes, least
+recently used first out); an uploaded dataset and its results live only in the uploading
+session's state, bound to the browser that uploaded it (dashboard.security), so nothing of it is
+visible to anyone else.
+
+Work a URL can cause is bounded: ``simulated-<n>-<seed>`` only for n in SIMULATED_SIZES, at most
+MAX_SIMULATED_DATASETS of them held, one simulation at a time and at most COMPUTE_SLOTS other
+computations at a time; concurrent requests for the same key wait for one computation
+(single-flight). The stores are module globals, not Streamlit caches, so the "Clear cache"
+command a client can send does not empty them: only restarting the server does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -19,17 +31,37 @@ import streamlit as st
 import analysis
 from analysis.cohort import filter_cohort
 from analysis.contract import OutcomeData
+from dashboard import security
 
 if TYPE_CHECKING:
     from dashboard.state import Context, Settings
 
 logger = logging.getLogger("dashboard")
-MAX_SIMULATED = 20_000
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else default
+
+
+# Simulated datasets a link may name (patients); anything else is refused with a note.
+SIMULATED_SIZES: tuple[int, ...] = (100, 300, 1000, 3000, 10_000, 20_000)
+MAX_SIMULATED = max(SIMULATED_SIZES)
+MAX_SEED = 10**9
+MAX_SIMULATED_DATASETS = _env_int("INFUSION_OUTCOMES_MAX_SIMULATED_DATASETS", 4)
+DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 800)
+RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 400)
+SESSION_CACHE_MB = _env_int("INFUSION_OUTCOMES_SESSION_CACHE_MB", 150)
+COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 2)
 MAX_UPLOADS_PER_SESSION = 2
 
 
 class UploadMissing(LookupError):
-    """The URL names an uploaded dataset this session does not have."""
+    """The URL names an uploaded dataset this session (and this browser) does not have."""
+
+
+class InvalidDataset(ValueError):
+    """The URL names a dataset this server does not make; the message says why, in words."""
 
 
 def log_exception(error: BaseException) -> None:
@@ -37,74 +69,203 @@ def log_exception(error: BaseException) -> None:
     logger.error("dashboard error", exc_info=error)
 
 
-class _LRU:
-    def __init__(self, max_entries: int):
+def nbytes(value: Any) -> int:
+    """Approximate memory held by a cached value (bytes): pandas' deep memory use for data,
+    the pickled size for anything else."""
+    if isinstance(value, OutcomeData):
+        frames = (value.assessments, value.infusions, value.patients, value.events)
+        return sum(nbytes(f) for f in frames) + 1024
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True, index=True).sum())
+    if isinstance(value, pd.Series):
+        return int(value.memory_usage(deep=True, index=True))
+    try:
+        return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:
+        return 1 << 20
+
+
+@dataclass
+class _Flight:
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: Exception | None = None
+    finished: bool = False
+
+
+class ByteBoundedStore:
+    """A thread-safe LRU store bounded by the bytes of its values (and optionally by count),
+    with single-flight computation: concurrent ``get_or_make`` calls for one key run ``make``
+    once and all get its value."""
+
+    def __init__(self, max_bytes: int, max_entries: int | None = None):
+        self.max_bytes = max_bytes
         self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._flights: dict[Hashable, _Flight] = {}
         self._lock = threading.Lock()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
             if key not in self._items:
                 return None
             self._items.move_to_end(key)
-            return self._items[key]
+            return self._items[key][0]
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: Any, size: int | None = None) -> None:
+        """Store ``value`` (its size measured unless given); a value larger than the whole
+        store is returned to the caller but not kept."""
+        size = nbytes(value) if size is None else size
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            if key in self._items:
+                self.bytes -= self._items.pop(key)[1]
+            if size > self.max_bytes:
+                return
+            self._items[key] = (value, size)
+            self.bytes += size
+            while self._items and (self.bytes > self.max_bytes or
+                                   self.max_entries is not None and len(self._items) > self.max_entries):
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.bytes -= dropped
 
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The stored value, or ``make()`` stored under ``key`` (outside the lock: a slow
-        computation does not block other sessions' look-ups)."""
-        hit = self.get(key)
-        if hit is None:
-            hit = make()
-            self.put(key, hit)
-        return hit
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any],
+                    waiting: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Any:
+        """The stored value, or ``make()`` stored under ``key``. Only one caller runs ``make``
+        for a key at a time; the others wait (inside ``waiting()``, e.g. a spinner) and get the
+        same value or the same error. ``make`` runs outside the lock."""
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+                flight = self._flights.get(key)
+                owner = flight is None
+                if owner:
+                    flight = self._flights[key] = _Flight()
+            assert flight is not None
+            if owner:
+                break
+            with waiting() if waiting is not None else contextlib.nullcontext():
+                flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            if flight.finished:
+                return flight.value
+            # the computing run was stopped (a rerun or a closed tab): take over
+        try:
+            value = make()
+            flight.value, flight.finished = value, True
+            self.put(key, value)
+            return value
+        except Exception as error:
+            flight.error = error
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
 
 
-@st.cache_resource(show_spinner=False)
-def _shared_results() -> _LRU:
-    return _LRU(512)
+# Process-wide stores and slots (module globals: one per server process).
+_DATASETS = ByteBoundedStore(DATASET_CACHE_MB << 20, max_entries=MAX_SIMULATED_DATASETS + 1)
+_RESULTS = ByteBoundedStore(RESULT_CACHE_MB << 20)
+_SIMULATION_SLOT = threading.BoundedSemaphore(1)
+_COMPUTE_SLOTS = threading.BoundedSemaphore(COMPUTE_SLOTS)
 
 
-def _session_results() -> _LRU:
+def parse_dataset(name: str) -> tuple[str, int, int]:
+    """("sample" | "simulated" | "upload", patients, seed) of a dataset name; raises
+    InvalidDataset naming what is wrong (the message quotes the value escaped for markdown)."""
+    if name == "sample":
+        return "sample", 0, 0
+    if name.startswith("upload-"):
+        fingerprint = name.removeprefix("upload-")
+        if len(fingerprint) == 16 and all(c in "0123456789abcdef" for c in fingerprint):
+            return "upload", 0, 0
+        raise InvalidDataset(f"dataset={security.md(name, 60)} is not an uploaded dataset's fingerprint "
+                             "(16 hexadecimal characters).")
+    parts = name.split("-")
+    if len(parts) == 3 and parts[0] == "simulated" and parts[1].isdigit() and parts[2].isdigit() \
+            and len(parts[1]) <= 6 and len(parts[2]) <= 10:
+        n, seed = int(parts[1]), int(parts[2])
+        if n not in SIMULATED_SIZES:
+            raise InvalidDataset(f"dataset={security.md(name, 60)}: {n:,} patients is not one of the simulated "
+                                 f"sizes this server makes ({', '.join(f'{s:,}' for s in SIMULATED_SIZES)}).")
+        if seed > MAX_SEED:
+            raise InvalidDataset(f"dataset={security.md(name, 60)}: the seed must be at most {MAX_SEED:,}.")
+        return "simulated", n, seed
+    raise InvalidDataset(f"dataset={security.md(name, 60)} is not a dataset this app knows (sample, "
+                         "simulated-<patients>-<seed> or upload-<fingerprint>).")
+
+
+def _slot(semaphore: threading.BoundedSemaphore) -> contextlib.AbstractContextManager[Any]:
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        with semaphore:
+            yield
+    return held()
+
+
+def _waiting(label: str) -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    return lambda: st.spinner(label, show_time=True)
+
+
+def _make_dataset(name: str) -> OutcomeData:
+    kind, n, seed = parse_dataset(name)
+    if kind == "sample":
+        return analysis.load_sample()
+    with st.spinner("Simulating the dataset...", show_time=True), _slot(_SIMULATION_SLOT):
+        return analysis.simulate(n_patients=n, seed=seed)
+
+
+def _shared_dataset(name: str) -> OutcomeData:
+    return _DATASETS.get_or_make(name, lambda: _make_dataset(name),
+                                 waiting=_waiting("Loading the dataset (being prepared for another view)..."))
+
+
+def _session_results() -> ByteBoundedStore:
     if "_results" not in st.session_state:
-        st.session_state["_results"] = _LRU(128)
+        st.session_state["_results"] = ByteBoundedStore(SESSION_CACHE_MB << 20)
     return st.session_state["_results"]
 
 
-def _store(dataset: str) -> _LRU:
-    return _session_results() if dataset.startswith("upload-") else _shared_results()
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the dataset...")
-def _shared_dataset(name: str) -> OutcomeData:
-    if name == "sample":
-        return analysis.load_sample()
-    _, n, seed = name.split("-")
-    return analysis.simulate(n_patients=min(int(n), MAX_SIMULATED), seed=int(seed))
+def _store(dataset: str) -> ByteBoundedStore:
+    return _session_results() if dataset.startswith("upload-") else _RESULTS
 
 
 def base_data(name: str) -> OutcomeData:
-    """The full dataset named in the URL (sample, simulated-<n>-<seed>, upload-<fingerprint>)."""
-    if name.startswith("upload-"):
-        uploads: dict[str, OutcomeData] = st.session_state.get("uploads", {})
+    """The full dataset named in the URL (sample, simulated-<n>-<seed>, upload-<fingerprint>).
+    Raises InvalidDataset for a name this server does not make, UploadMissing for an upload this
+    browser has not provided in this session."""
+    kind, _, _ = parse_dataset(name)
+    if kind == "upload":
+        uploads: dict[str, tuple[str | None, OutcomeData]] = st.session_state.get("uploads", {})
         fingerprint = name.removeprefix("upload-")
-        if fingerprint in uploads:
-            return uploads[fingerprint]
+        held = uploads.get(fingerprint)
+        if held is not None and held[0] == security.browser_secret():
+            return held[1]
         raise UploadMissing(fingerprint)
     return _shared_dataset(name)
 
 
 def register_upload(data: OutcomeData) -> str:
-    """Keep an uploaded dataset in this session only; returns its dataset name for the URL."""
-    uploads: dict[str, OutcomeData] = dict(st.session_state.get("uploads", {}))
-    uploads[data.fingerprint] = data
+    """Keep an uploaded dataset in this session only, bound to this browser's secret; returns
+    its dataset name for the URL."""
+    uploads: dict[str, tuple[str | None, OutcomeData]] = dict(st.session_state.get("uploads", {}))
+    uploads[data.fingerprint] = (security.browser_secret(), data)
     while len(uploads) > MAX_UPLOADS_PER_SESSION:
         uploads.pop(next(iter(uploads)))
     st.session_state["uploads"] = uploads
@@ -117,7 +278,11 @@ def filtered_data(dataset: str, settings: Settings) -> OutcomeData:
     if not filters:
         return base_data(dataset)
     key = ("filter_cohort", dataset, repr(sorted(filters.items())))
-    return _store(dataset).get_or_make(key, lambda: filter_cohort(base_data(dataset), **filters))
+    def make() -> OutcomeData:
+        with _slot(_COMPUTE_SLOTS):
+            return filter_cohort(base_data(dataset), **filters)
+
+    return _store(dataset).get_or_make(key, make, waiting=_waiting("Applying the filters..."))
 
 
 def run(ctx: Context, function: str, label: str, *args: Any, key: Hashable = None,
@@ -135,10 +300,10 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
     cache_key = (name, settings.dataset, repr(sorted(settings.filters().items())), key)
 
     def make() -> Any:
-        with st.spinner(label, show_time=True):  # Streamlit shows it only after 0.5 s
+        with st.spinner(label, show_time=True), _slot(_COMPUTE_SLOTS):  # shown only after 0.5 s
             return func(*args, **kwargs)
 
-    return _store(settings.dataset).get_or_make(cache_key, make)
+    return _store(settings.dataset).get_or_make(cache_key, make, waiting=_waiting(label))
 
 
 def sidebar_options(dataset: str, data: OutcomeData) -> dict[str, list[str]]:

@@ -8,14 +8,14 @@ checks that it matches.
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from analysis.contract import DIAGNOSES, ROUTES, OutcomeData
-from dashboard import compute
+from dashboard import compute, security
 
 # Fixed slider domains keep links stable whatever the data: a link made on one dataset means
 # the same on another.
@@ -30,7 +30,14 @@ RELAPSE_RULES = {
     "score threshold": "absolute",
     "fraction of baseline": "fraction_of_baseline",
 }
-DATASET_PATTERN = re.compile(r"^(sample|simulated-\d{1,6}-\d{1,9}|upload-[0-9a-f]{16})$")
+# The smallest cell size the server allows; a link may raise it, never lower it.
+MIN_CELL_FLOOR = max(1, int(os.environ.get("INFUSION_OUTCOMES_MIN_CELL_SIZE", "5") or 5))
+# Sidebar widgets bound to the URL: query key -> what to call it in a note.
+URL_KEYS = {"dataset": "Dataset", "instrument": "Instrument", "diagnosis": "Diagnosis", "route": "Route",
+            "dose": "Dose", "sex": "Sex", "age": "Age", "group": "Compare groups by",
+            "response": "Response", "remission": "Remission", "relapse": "Relapse rule",
+            "relapse_score": "Relapse score", "relapse_fraction": "Relapse fraction",
+            "confirm": "Confirmation visits", "min_cell": "Minimum cell size"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class Settings:
     relapse_score: float = 22.0
     relapse_fraction: float = 0.75
     confirm_visits: int = 1
-    min_cell_size: int = 5
+    min_cell_size: int = MIN_CELL_FLOOR
 
     def filters(self) -> dict[str, Any]:
         """Keyword arguments of analysis.filter_cohort (only those in use)."""
@@ -98,6 +105,8 @@ class Context:
     full: OutcomeData | None
     data: OutcomeData | None
     problem: str | None = None
+    # link values that were not valid here, in words (markdown-safe), shown above the page
+    url_notes: tuple[str, ...] = ()
 
 
 def set_dataset(name: str) -> None:
@@ -108,6 +117,11 @@ def set_dataset(name: str) -> None:
 def render_sidebar() -> Context:
     """Draw the sidebar and return the page context. Called by app.py on every run."""
     sb = st.sidebar
+    # the link's values, checked on the session's first run only (later differences are the
+    # user's own changes)
+    first_run = not st.session_state.get("_link_checked")
+    st.session_state["_link_checked"] = True
+    link = {key: st.query_params.get_all(key) for key in URL_KEYS if first_run and key in st.query_params}
     sb.text_input(
         "Dataset", key="dataset", value="sample", bind="query-params", disabled=True,
         help="Which dataset this view uses: the bundled sample, a simulated dataset, or an "
@@ -117,9 +131,10 @@ def render_sidebar() -> Context:
     dataset = str(st.session_state.get("dataset") or "sample")
     full: OutcomeData | None = None
     problem: str | None = None
-    if not DATASET_PATTERN.match(dataset):
-        problem = (f"The link names a dataset this app does not know ({dataset[:40]!r}). "
-                   "Showing nothing until a dataset is chosen on the Data page.")
+    try:
+        compute.parse_dataset(dataset)
+    except compute.InvalidDataset as error:
+        problem = f"{error} Showing nothing until a dataset is chosen on the Data page."
     else:
         try:
             full = compute.base_data(dataset)
@@ -176,11 +191,13 @@ def render_sidebar() -> Context:
         st.segmented_control("Confirmation visits", [1, 2, 3], default=1, key="confirm",
                              bind="query-params", required=True,
                              help="Consecutive ratings needed to confirm a relapse.")
-    sb.number_input("Minimum cell size (patients)", min_value=1, max_value=50, value=5, step=1,
-                    key="min_cell", bind="query-params",
+    sb.number_input("Minimum cell size (patients)", min_value=MIN_CELL_FLOOR, max_value=50,
+                    value=MIN_CELL_FLOOR, step=1, key="min_cell", bind="query-params",
                     help="Groups with fewer patients are suppressed in tables, figures and "
-                         "exports, as shared summaries require.")
+                         f"exports, as shared summaries require. This server's minimum is {MIN_CELL_FLOOR}; "
+                         "a link may only raise it.")
 
+    url_notes = _url_notes(link)
     settings = _settings_from_state(dataset)
     data = None
     if full is not None:
@@ -193,7 +210,28 @@ def render_sidebar() -> Context:
         sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")
         if data.n_patients == 0:
             problem = "No patient matches the filters. Widen them in the sidebar."
-    return Context(settings=settings, full=full, data=data, problem=problem)
+    return Context(settings=settings, full=full, data=data, problem=problem, url_notes=url_notes)
+
+
+def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:
+    """One sentence per link value a sidebar widget refused (Streamlit drops an invalid value
+    from the URL and uses the default; the user must see that, with the value named)."""
+    notes = []
+    for key, values in link.items():
+        if key == "dataset":
+            continue  # an unknown dataset is the page's problem, already named
+        kept = st.query_params.get_all(key)
+        if kept == values:
+            continue
+        refused = [v for v in values if v not in kept] or values
+        shown = ", ".join(security.md(v, 40) for v in refused[:3])
+        if key == "min_cell":
+            notes.append(f"The link asks for a minimum cell size of {shown}; this server's minimum is "
+                         f"{MIN_CELL_FLOOR} (links may only raise it), so {MIN_CELL_FLOOR} is used.")
+        else:
+            notes.append(f"The link's value {shown} for {URL_KEYS[key]} is not valid here and was "
+                         "replaced by the default.")
+    return tuple(notes)
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
@@ -230,5 +268,5 @@ def _settings_from_state(dataset: str) -> Settings:
         relapse_score=float(state.get("relapse_score") or 22.0),
         relapse_fraction=float(state.get("relapse_fraction") or 0.75),
         confirm_visits=int(confirm),
-        min_cell_size=int(state.get("min_cell") or 5),
+        min_cell_size=max(MIN_CELL_FLOOR, int(state.get("min_cell") or MIN_CELL_FLOOR)),
     )

@@ -1,8 +1,12 @@
-"""Settings -> analysis arguments (the mapping every page and every Python snippet relies on)."""
+"""Settings -> analysis arguments (the mapping every page and every Python snippet relies on),
+and the dataset names a link may use."""
 
 from __future__ import annotations
 
-from dashboard.state import DATASET_PATTERN, Settings, _range
+import pytest
+
+from dashboard import compute
+from dashboard.state import MIN_CELL_FLOOR, Settings, _range
 
 
 def test_filters_leave_out_what_is_not_used():
@@ -29,7 +33,18 @@ def test_a_full_range_is_no_filter():
 
 
 def test_only_known_dataset_names_are_accepted():
-    for good in ("sample", "simulated-10000-0", "upload-0123456789abcdef"):
-        assert DATASET_PATTERN.match(good)
-    for bad in ("../etc/passwd", "upload-XYZ", "simulated-1e9-0", "sample; rm", "upload-0123456789abcdef0"):
-        assert not DATASET_PATTERN.match(bad)
+    assert compute.parse_dataset("sample") == ("sample", 0, 0)
+    assert compute.parse_dataset("simulated-10000-0") == ("simulated", 10_000, 0)
+    assert compute.parse_dataset("upload-0123456789abcdef")[0] == "upload"
+    for bad in ("../etc/passwd", "upload-XYZ", "simulated-1e9-0", "sample; rm", "upload-0123456789abcdef0",
+                "simulated-20001-0", "simulated-12345-0", f"simulated-1000-{compute.MAX_SEED + 1}",
+                "simulated-1000-0-0", "[x](https://evil.example)"):
+        with pytest.raises(compute.InvalidDataset) as refused:
+            compute.parse_dataset(bad)
+        # the refused value is named, escaped: no markdown link or image survives
+        assert "dataset=" in str(refused.value)
+        assert "](" not in str(refused.value)
+
+
+def test_the_default_cell_size_is_the_server_floor():
+    assert Settings().min_cell_size == MIN_CELL_FLOOR >= 1

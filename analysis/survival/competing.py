@@ -376,6 +376,31 @@ class CumulativeIncidenceResult:
         result = pd.concat(frames, ignore_index=True)[AT_COLUMNS]
         return result.astype({"event": np.int64})
 
+    def risk_table(self, times: Any) -> pd.DataFrame:
+        """Per group and time: ``n_risk`` (follow-up >= time), and the cumulative counts up to the
+        time of censorings (``n_censor``) and of each event code (``n_event_<code>``): the table
+        printed under cumulative incidence plots."""
+        query = query_times(times)
+        frames = []
+        first_event = self.events[0]
+        for group, steps in self.table.groupby("group", sort=False, observed=True):
+            steps = steps[steps["event"] == first_event]
+            step_times = steps["time"].to_numpy()
+            first_at_or_after = np.searchsorted(step_times, query, side="left")
+            through = np.searchsorted(step_times, query, side="right")
+            out: dict[str, Any] = {
+                "group": group,
+                "time": query,
+                "n_risk": np.append(steps["n_risk"].to_numpy(), 0)[first_at_or_after],
+                "n_censor": np.concatenate(([0], np.cumsum(steps["n_censor"].to_numpy())))[through],
+            }
+            group_steps = self.table[self.table["group"] == group]
+            for code in self.events:
+                counts = group_steps.loc[group_steps["event"] == code, "n_event"].to_numpy()
+                out[f"n_event_{code}"] = np.concatenate(([0], np.cumsum(counts)))[through]
+            frames.append(pd.DataFrame(out))
+        return pd.concat(frames, ignore_index=True)
+
     def summary(self) -> pd.DataFrame:
         """One row per group and event: counts, the last follow-up time and the cumulative
         incidence there with its interval, and Gray's p-value for the event (NaN without groups)."""

@@ -15,6 +15,9 @@ infusions (one row per infusion; when absent one IV infusion at time 0 is assume
 patients (one row per patient)
     patient_id, age (float64, years), sex (str), diagnosis (MDD, TRD, bipolar, PTSD, other),
     plus any other column kept as a user covariate.
+events (optional, one row per clinical event; empty when none were given)
+    patient_id, time_hours (float64, since the first infusion), event (booster, rescue,
+    hospitalisation, discontinued, adverse_event, or the user's own label), detail (str, optional).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import pandas as pd
 __all__ = [
     "ASSESSMENT_COLUMNS",
     "DIAGNOSES",
+    "EVENT_COLUMNS",
+    "EVENT_TYPES",
     "INFUSION_COLUMNS",
     "PATIENT_COLUMNS",
     "ROUTES",
@@ -65,6 +70,19 @@ PATIENT_COLUMNS: dict[str, str] = {
     "sex": "string",
     "diagnosis": "string",
 }
+EVENT_COLUMNS: dict[str, str] = {
+    "patient_id": "string",
+    "time_hours": "float64",
+    "event": "string",
+    "detail": "string",
+}
+# Event kinds with a meaning the analyses know; any other label is kept as the user wrote it.
+EVENT_TYPES = ("booster", "rescue", "hospitalisation", "discontinued", "adverse_event")
+
+
+def empty_events() -> pd.DataFrame:
+    """An events table with no rows and the contract's columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in EVENT_COLUMNS.items()})
 
 PROBLEM_COLUMNS = ("table", "row", "column", "value", "message")
 
@@ -130,6 +148,13 @@ class OutcomeData:
     Treat the tables as read-only: every analysis function takes an OutcomeData and returns
     a new result, it never changes the data. ``truth`` holds the simulator's parameters for
     simulated data (None otherwise).
+
+    ``events`` holds clinical events (boosters, rescue medication, hospitalisations,
+    discontinuations, adverse events; empty when none were given). ``mapping`` is the
+    :class:`analysis.Mapping` used to read the source (None for data built in code).
+    ``has_clock_time`` is False when the source gave only visit labels or numbers without a
+    time: ``assessments.time_hours`` then holds the visit order (not hours), and analyses that
+    need clock time (onset in hours, durability in days) must refuse such data.
     """
 
     assessments: pd.DataFrame
@@ -138,6 +163,9 @@ class OutcomeData:
     warnings: tuple[DataWarning, ...] = ()
     source: str = ""
     truth: Any = None
+    events: pd.DataFrame = field(default_factory=empty_events)
+    mapping: Any = None
+    has_clock_time: bool = True
     _fingerprint: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -156,7 +184,7 @@ class OutcomeData:
         if not self._fingerprint:
             digest = hashlib.sha256()
             for table in (self.assessments.drop(columns="source_row", errors="ignore"),
-                          self.infusions, self.patients):
+                          self.infusions, self.patients, self.events):
                 digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
                 digest.update("|".join(map(str, table.columns)).encode())
             self._fingerprint.append(digest.hexdigest()[:16])
@@ -173,9 +201,200 @@ class OutcomeData:
         )
         per_instrument["patients_total"] = self.n_patients
         per_instrument["infusions_total"] = len(self.infusions)
+        per_instrument["events_total"] = len(self.events)
+        per_instrument["clock_time"] = self.has_clock_time
+        if self.mapping is not None:
+            per_instrument.attrs["mapping"] = list(self.mapping.describe())
         return per_instrument
+
+    def describe_mapping(self) -> list[str]:
+        """How the source was read (sentences from :meth:`analysis.Mapping.describe`)."""
+        return [] if self.mapping is None else list(self.mapping.describe())
 
     def __repr__(self) -> str:
         return (f"OutcomeData({self.n_patients} patients, {len(self.assessments)} ratings, "
                 f"{len(self.infusions)} infusions, instruments={self.instruments}, "
                 f"{len(self.warnings)} warning(s))")
+
+
+# --------------------------------------------------------------------------------------------
+# The declarative contract: one spec per column the loader reads or writes.
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the data contract.
+
+    table : "assessments", "infusions", "patients", "events", or "file" for a column read only
+        in the single-file form (an infusion's start repeated on each rating row).
+    name : the column's name in the contract (also its role in an :class:`analysis.Mapping`).
+    dtype : pandas dtype of the validated column; "input" for a column that is read and
+        converted into another (``stored_as``), e.g. ``time_weeks`` -> ``time_hours``.
+    required : the table cannot be loaded without it ("one of time" columns say so in ``checks``).
+    aliases : other names accepted in files (compared lower-case, spaces/dots/hyphens as "_").
+    unit : unit of the values ("hours", "mg/kg", "years", ...), "" when not a quantity.
+    checks : what is checked, in words (shown in the data dictionary).
+    meaning : what the column holds.
+    stored_as : the validated column an input column becomes ("" when it is stored as itself).
+    """
+
+    table: str
+    name: str
+    dtype: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    unit: str = ""
+    checks: str = ""
+    meaning: str = ""
+    stored_as: str = ""
+
+
+_ONE_TIME = "one time column (or dates) is required"
+CONTRACT: tuple[ColumnSpec, ...] = (
+    # assessments
+    ColumnSpec("assessments", "patient_id", "string", True,
+               ("subject_id", "subjectid", "subject", "usubjid", "subjid", "record_id", "participant_id",
+                "participant", "study_id", "patientid", "pt_id", "pid", "patient_number", "patient_no", "id_patient"),
+               checks="not empty; pseudonymous (identifier screen)", meaning="the patient's study id"),
+    ColumnSpec("assessments", "instrument", "string", True,
+               ("scale", "questionnaire", "instrument_name", "measure", "rating_scale"),
+               checks="a registered instrument or alias (or Mapping.instrument for a file naming none)",
+               meaning="rating scale, canonical registry name"),
+    ColumnSpec("assessments", "item", "Int64", False,
+               ("item_number", "item_no", "item_num", "question", "question_number"),
+               checks="whole number 1..n_items of the instrument; empty for a total score",
+               meaning="item number (empty = total score)"),
+    ColumnSpec("assessments", "score", "float64", True,
+               ("total_score", "total", "score_total", "value", "aval", "qsstresn"),
+               checks="whole number within the instrument's total (or item) range",
+               meaning="the rating"),
+    ColumnSpec("assessments", "time_hours", "float64", False,
+               ("time_h", "time_hr", "time_hrs", "hours", "hours_since_first_infusion"), "hours",
+               _ONE_TIME, "time since the start of the first infusion (negative = before)"),
+    ColumnSpec("assessments", "time_min", "input", False,
+               ("time_minutes", "time_mins", "minutes", "minutes_since_first_infusion", "mins"), "minutes",
+               _ONE_TIME, "time since the first infusion", "time_hours"),
+    ColumnSpec("assessments", "time_days", "input", False,
+               ("time_d", "time_day", "days", "day", "days_since_first_infusion"), "days",
+               _ONE_TIME + "; day 0 = the day of the first infusion", "time since the first infusion",
+               "time_hours"),
+    ColumnSpec("assessments", "time_weeks", "input", False,
+               ("week", "weeks", "wk", "wks", "time_week", "time_wk", "weeks_since_first_infusion"), "weeks",
+               _ONE_TIME, "time since the first infusion", "time_hours"),
+    ColumnSpec("assessments", "time_months", "input", False,
+               ("month", "months", "time_month", "months_since_first_infusion"), "months (30.4375 days)",
+               _ONE_TIME, "time since the first infusion", "time_hours"),
+    ColumnSpec("assessments", "study_day", "input", False,
+               ("ady", "qsdy", "rsdy", "dy", "studyday", "study_day_number"), "days",
+               "CDISC rule: day 1 = the day of the first dose, day -1 the day before, no day 0",
+               "study day of the rating", "time_hours"),
+    ColumnSpec("assessments", "elapsed_iso", "input", False,
+               ("qseltm", "rseltm", "eltm", "elapsed_time", "iso_duration"), "ISO 8601 duration",
+               "e.g. PT40M, PT4H, P7D, -PT1H: time since the first infusion (added to study_day if both)",
+               "elapsed time", "time_hours"),
+    ColumnSpec("assessments", "visit", "string", False,
+               ("visit_name", "visit_label", "timepoint", "time_point", "avisit", "redcap_event_name"),
+               checks="labels such as 'day 7', '4h', 'week 2', 'baseline' are read as times when no time "
+                      "column exists; other labels need Mapping.visit_times",
+               meaning="visit label"),
+    ColumnSpec("assessments", "visit_number", "input", False,
+               ("avisitn", "visitnum", "visit_no", "visit_num", "visit_nr", "measurement", "measurement_number",
+                "assessment_number"),
+               checks="used for the visit order when nothing gives a clock time (has_clock_time=False)",
+               meaning="visit or measurement number", stored_as="visit"),
+    ColumnSpec("assessments", "baseline_score", "input", False, ("base", "basval", "baseline_score"),
+               checks="constant within patient and instrument",
+               meaning="the baseline rating held as a column (ADaM BASE): becomes a rating at baseline",
+               stored_as="score"),
+    ColumnSpec("assessments", "infusion_number", "Int64", False,
+               ("infusion_no", "infusion_num", "infusion_nr", "infusion_index", "infusion_n", "infusion_count"),
+               checks="whole number >= 0", meaning="the infusion the rating follows"),
+    ColumnSpec("assessments", "assessment_date", "input", False,
+               ("date", "datetime", "assessment_datetime", "visit_date", "visit_datetime", "rating_date",
+                "rating_datetime", "date_time", "timestamp", "assessment_time"), "calendar date",
+               _ONE_TIME + "; converted to hours since the first infusion date, then removed",
+               "date of the rating", "time_hours"),
+    ColumnSpec("assessments", "source_row", "int64", False, (),
+               meaning="row in the user's file (1 = first data row), for messages"),
+    # infusions
+    ColumnSpec("infusions", "patient_id", "string", True, meaning="the patient's study id"),
+    ColumnSpec("infusions", "infusion_number", "int64", True,
+               checks="1, 2, ... within each patient, each once, no gaps", meaning="infusion number"),
+    ColumnSpec("infusions", "time_hours", "float64", False, (), "hours",
+               "the first infusion starts at 0; later ones start after the previous",
+               "start of the infusion since the start of the first"),
+    ColumnSpec("infusions", "infusion_date", "input", False,
+               ("date", "datetime", "infusion_datetime", "start_date", "start_datetime", "infusion_start",
+                "date_time"), "calendar date", "converted to hours, then removed", "date of the infusion",
+               "time_hours"),
+    ColumnSpec("infusions", "dose_mg_per_kg", "float64", False,
+               ("dose", "dose_mg_kg", "dose_mgkg", "dose_mg/kg", "mg_per_kg", "mg_kg"), "mg/kg",
+               ">= 0; text such as '0.5 mg/kg' is read; 'placebo' = 0 (with a warning)", "ketamine dose"),
+    ColumnSpec("infusions", "dose_mg", "input", False, ("dose_in_mg", "total_dose_mg", "exdose_mg"), "mg",
+               "divided by weight_kg", "dose in milligrams", "dose_mg_per_kg"),
+    ColumnSpec("infusions", "weight_kg", "input", False, ("weight", "body_weight", "weight_in_kg", "wt_kg"),
+               "kg", "> 0", "body weight, to convert a dose in mg to mg/kg", "dose_mg_per_kg"),
+    ColumnSpec("infusions", "route", "string", False,
+               ("administration_route", "route_of_administration", "admin_route", "exroute"),
+               checks="IV, IM, intranasal, sublingual, oral or rectal (synonyms such as 'INTRAVENOUS', "
+                      "'iv drip' read); IV assumed when absent (and said)",
+               meaning="route of administration"),
+    ColumnSpec("infusions", "duration_min", "float64", False,
+               ("duration", "duration_minutes", "infusion_duration", "infusion_duration_min"), "minutes",
+               ">= 0", "duration of the infusion"),
+    # single-file form: the start of the infusion each rating follows
+    ColumnSpec("file", "infusion_time_hours", "input", False,
+               ("infusion_hours", "infusion_start_hours", "infusion_time_h"), "hours",
+               "constant within patient and infusion_number", "start of the infusion the row follows",
+               "infusions.time_hours"),
+    ColumnSpec("file", "infusion_time_min", "input", False, ("infusion_minutes", "infusion_start_min"),
+               "minutes", "as infusion_time_hours", "start of the infusion the row follows",
+               "infusions.time_hours"),
+    ColumnSpec("file", "infusion_time_days", "input", False,
+               ("infusion_days", "infusion_start_days", "infusion_day"), "days", "as infusion_time_hours",
+               "start of the infusion the row follows", "infusions.time_hours"),
+    ColumnSpec("file", "infusion_date", "input", False,
+               ("infusion_datetime", "infusion_start_date", "infusion_start"), "calendar date",
+               "converted to hours, then removed", "date of the infusion the row follows",
+               "infusions.time_hours"),
+    # patients
+    ColumnSpec("patients", "patient_id", "string", True, meaning="the patient's study id"),
+    ColumnSpec("patients", "age", "float64", False, ("age_years", "age_at_baseline", "age_yrs"), "years",
+               "0-120; ages above 89 refused (HIPAA Safe Harbor: write 90 for 90 or older)", "age"),
+    ColumnSpec("patients", "sex", "string", False, ("gender",),
+               checks="read as F or M (female/male, woman/man, f/m); numeric codes 1 = M, 2 = F (the "
+                      "CDISC/ISO 5218 order) with a warning, or as given in Mapping.value_maps",
+               meaning="sex"),
+    ColumnSpec("patients", "diagnosis", "string", False, ("dx", "primary_diagnosis", "diagnosis_group"),
+               checks="MDD, TRD, bipolar, PTSD or other (labels such as 'Major depressive disorder', "
+                      "'Bipolar II' read; the label as written kept in diagnosis_label)",
+               meaning="diagnosis group"),
+    # events
+    ColumnSpec("events", "patient_id", "string", True, meaning="the patient's study id"),
+    ColumnSpec("events", "time_hours", "float64", True, (), "hours", "a number (other time units and dates "
+               "accepted as for assessments)", "time of the event since the first infusion"),
+    ColumnSpec("events", "event", "string", True, ("event_type", "event_name", "kind"),
+               checks="booster, rescue, hospitalisation, discontinued, adverse_event, or any other label",
+               meaning="what happened"),
+    ColumnSpec("events", "detail", "string", False, ("description", "comment", "details", "note"),
+               meaning="free-text detail (screened for identifiers)"),
+)
+
+TABLES = ("assessments", "infusions", "patients", "events")
+
+
+def column_specs(table: str) -> tuple[ColumnSpec, ...]:
+    """The specs of one table ("file" = columns of the single-file form only)."""
+    return tuple(spec for spec in CONTRACT if spec.table == table)
+
+
+def data_dictionary() -> pd.DataFrame:
+    """The data contract as a table (one row per column): table, column, type, required, unit,
+    accepted names, checks, meaning. The README's tables and the dashboard's dictionary are
+    generated from it (``docs/make_data_dictionary.py``)."""
+    rows = [{"table": s.table, "column": s.name,
+             "type": f"read into {s.stored_as}" if s.dtype == "input" else s.dtype,
+             "required": "yes" if s.required else ("one time" if s.checks.startswith(_ONE_TIME) else "no"),
+             "unit": s.unit, "also accepted as": ", ".join(s.aliases), "checks": s.checks, "meaning": s.meaning}
+            for s in CONTRACT if s.name != "source_row"]
+    return pd.DataFrame(rows)

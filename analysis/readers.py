@@ -4,7 +4,10 @@ The format is decided from the file's first bytes, not its extension (a PNG rena
 refused as an image, a zip renamed ``.xlsx`` as a zip archive). Supported: CSV and TSV (delimiter
 among ``,`` ``;`` tab ``|`` and encoding among UTF-8, UTF-8 with BOM, Windows-1252/Latin-1
 detected; ``;``-separated files are read with decimal commas, as European Excel writes them),
-Excel ``.xlsx`` and Parquet.
+Excel ``.xlsx`` and Parquet, and through pyreadstat (never pandas' SAS reader, which reads some
+zeros as 5.4e-79) SAS transport ``.xpt`` (v5 and v8), SAS ``.sas7bdat``, SPSS ``.sav``/``.zsav``
+and Stata ``.dta``, keeping their variable labels (``RawTable.labels``) and value labels
+(``RawTable.value_labels``).
 
 Row numbering: every table gets a ``source_row`` column, 1 = the first data row. In a CSV file
 or a spreadsheet with one header line, row N is line (spreadsheet row) N + 1; :func:`locate`
@@ -60,6 +63,8 @@ class RawTable:
     kind : "csv", "xlsx", "parquet" or "dataframe".
     decimal_comma : numbers in text columns use a decimal comma (``;`` files).
     notes : facts worth a warning (blank lines skipped, sheet chosen, ...).
+    labels : column -> variable label (SAS, SPSS, Stata files).
+    value_labels : column -> {code: label} (SPSS and Stata value labels, SAS formats).
     """
 
     frame: pd.DataFrame
@@ -68,6 +73,8 @@ class RawTable:
     decimal_comma: bool = False
     notes: list[str] = field(default_factory=list)
     sheets: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+    value_labels: dict[str, dict[Any, str]] = field(default_factory=dict, repr=False)
 
 
 def locate(kind: str, name: str, row: int) -> str:
@@ -78,6 +85,8 @@ def locate(kind: str, name: str, row: int) -> str:
         return f"row {row} (spreadsheet row {row + 1} of {name})"
     if kind == "dataframe":
         return f"row {row} (position {row - 1} in the DataFrame, counting from 0)"
+    if kind in {"xpt", "sas7bdat", "sav", "dta"}:
+        return f"row {row} (observation {row} of {name})"
     return f"row {row} (data row {row} of {name}, counting from 1)"
 
 
@@ -139,7 +148,10 @@ def read_table(source: Any, table: str, *, sheet: str | int | None = None,
         if head.startswith(magic):
             raise _fail(f"{name} is {what}, not a table. Export the data as CSV, Excel (.xlsx) or "
                         "Parquet.", table, name)
-    if head.startswith(b"PAR1"):
+    stat_kind = _statistical_format(content, extension)
+    if stat_kind is not None:
+        raw = _read_statistical(content, name, table, stat_kind)
+    elif head.startswith(b"PAR1"):
         raw = _read_parquet(content, name, table)
         _note_misnamed(raw, extension, "a Parquet file", {".parquet", ".pq"})
     elif head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -154,6 +166,53 @@ def read_table(source: Any, table: str, *, sheet: str | int | None = None,
                         table, name)
         raw = _read_text(content, name, table, number_columns)
     return _finish(raw, table)
+
+
+# First bytes of the statistical formats pyreadstat reads (SAS XPORT v5/v8 library header, the
+# sas7bdat magic number at offset 12, SPSS "$FL2"/"$FL3", Stata 13+ "<stata_dta>").
+_SAS_XPORT = (b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!", b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!")
+_SAS7BDAT_MAGIC = bytes([0xc2, 0xea, 0x81, 0x60, 0xb3, 0x14, 0x11, 0xcf, 0xbd, 0x92, 0x08, 0x00, 0x09, 0xc7,
+                         0x31, 0x8c, 0x18, 0x1f, 0x10, 0x11])
+_STAT_NAMES = {"xpt": "a SAS transport file", "sas7bdat": "a SAS dataset", "sav": "an SPSS file",
+               "dta": "a Stata file"}
+
+
+def _statistical_format(content: bytes, extension: str) -> str | None:
+    if content.startswith(_SAS_XPORT):
+        return "xpt"
+    if content[12:32] == _SAS7BDAT_MAGIC:
+        return "sas7bdat"
+    if content.startswith((b"$FL2", b"$FL3")):
+        return "sav"
+    if content.startswith(b"<stata_dta>") or (extension == ".dta" and content[:1] in b"\x71\x72\x73\x6e\x6f"
+                                               and content[1:2] in b"\x01\x02"):
+        return "dta"
+    return None
+
+
+def _read_statistical(content: bytes, name: str, table: str, kind: str) -> RawTable:
+    """SAS, SPSS or Stata file -> RawTable via pyreadstat (which reads from a path)."""
+    import tempfile
+
+    import pyreadstat
+
+    reader = {"xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat,
+              "sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta}[kind]
+    with tempfile.NamedTemporaryFile(suffix=f".{kind}") as handle:
+        handle.write(content)
+        handle.flush()
+        try:
+            frame, meta = reader(handle.name)
+        except Exception as error:  # pyreadstat raises ReadstatError/PyreadstatError with a short text
+            raise _fail(f"{name} looks like {_STAT_NAMES[kind]} but cannot be read ({type(error).__name__}: "
+                        f"{str(error)[:120]}).", table, name) from None
+    labels = {c: lab for c, lab in zip(meta.column_names, meta.column_labels or [], strict=False) if lab}
+    value_labels: dict[str, dict[Any, str]] = {}
+    for column, label_set in (meta.variable_to_label or {}).items():
+        if label_set in (meta.value_labels or {}):
+            value_labels[column] = dict(meta.value_labels[label_set])
+    frame.attrs["labels"] = labels
+    return RawTable(frame, name, kind, labels=labels, value_labels=value_labels)
 
 
 def _note_misnamed(raw: RawTable, extension: str, kind: str, expected: set[str]) -> None:

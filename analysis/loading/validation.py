@@ -70,97 +70,72 @@ import pandas as pd
 from analysis.contract import (
     ASSESSMENT_COLUMNS,
     DIAGNOSES,
+    EVENT_COLUMNS,
     INFUSION_COLUMNS,
     PATIENT_COLUMNS,
     ROUTES,
     DataError,
     DataWarning,
     OutcomeData,
+    column_specs,
+    empty_events,
     problems_frame,
 )
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
-from analysis.readers import RawTable, locate, read_table, sheet_table
+from analysis.loading.times import HOURS_PER
+from analysis.loading.vocabularies import (
+    SEX_CODES,
+    closest_word,
+    diagnosis_of,
+    dose_of,
+    key,
+    route_of,
+    sex_of,
+)
+from analysis.readers import RawTable, locate
 
-__all__ = ["load", "load_sample"]
+__all__: list[str] = []  # the checks behind analysis.loading.load (see analysis.loading.reading)
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 MAX_ROWS_PER_CHECK = 50  # rows listed one by one per kind of problem; the rest are counted
 
-TIME_COLUMNS = {"time_hours": 1.0, "time_min": 1 / 60, "time_days": 24.0}
+# Time columns the validation reads directly, with their factor to hours (a month: 30.4375 days).
+TIME_COLUMNS = {"time_hours": 1.0, "time_min": 1 / 60, "time_days": 24.0, "time_weeks": HOURS_PER["weeks"],
+                "time_months": HOURS_PER["months"]}
 INFUSION_TIME_COLUMNS = {"infusion_time_hours": 1.0, "infusion_time_min": 1 / 60, "infusion_time_days": 24.0}
-
-# Accepted other spellings (compared after lower-casing; spaces, dots and hyphens -> "_").
-_COMMON_ALIASES = {
-    "patient_id": ("subject_id", "subjectid", "subject", "usubjid", "subjid", "record_id", "participant_id",
-                   "participant", "study_id", "studyid", "patientid", "pt_id", "pid", "patient_number",
-                   "patient_no", "id_patient"),
-    "infusion_number": ("infusion_no", "infusion_num", "infusion_nr", "infusion_index", "infusion_n",
-                        "infusion_count"),
-    "time_hours": ("time_h", "time_hr", "time_hrs", "hours", "hours_since_first_infusion"),
-    "time_min": ("time_minutes", "time_mins", "minutes", "minutes_since_first_infusion"),
-    "time_days": ("time_d", "time_day", "days", "days_since_first_infusion"),
-}
-_ASSESSMENT_ALIASES = {
-    "instrument": ("scale", "questionnaire", "instrument_name", "measure", "rating_scale"),
-    "score": ("total_score", "total", "score_total", "value", "aval", "qsstresn"),
-    "item": ("item_number", "item_no", "item_num", "question", "question_number"),
-    "visit": ("visit_name", "visit_label", "timepoint", "time_point", "avisit"),
-    "assessment_date": ("date", "datetime", "assessment_datetime", "visit_date", "visit_datetime",
-                        "rating_date", "rating_datetime", "date_time", "timestamp", "assessment_time"),
-}
-_INFUSION_ALIASES = {
-    "dose_mg_per_kg": ("dose", "dose_mg_kg", "dose_mgkg", "dose_mg/kg", "mg_per_kg", "mg_kg"),
-    "route": ("administration_route", "route_of_administration", "admin_route"),
-    "duration_min": ("duration", "duration_minutes", "infusion_duration", "infusion_duration_min"),
-}
-_INFUSION_TABLE_ALIASES = {"infusion_date": ("date", "datetime", "infusion_datetime", "start_date",
-                                             "start_datetime", "infusion_start", "date_time")}
-_SINGLE_INFUSION_ALIASES = {
-    "infusion_date": ("infusion_datetime", "infusion_start_date", "infusion_start"),
-    "infusion_time_hours": ("infusion_hours", "infusion_start_hours", "infusion_time_h"),
-    "infusion_time_min": ("infusion_minutes", "infusion_start_min"),
-    "infusion_time_days": ("infusion_days", "infusion_start_days", "infusion_day"),
-}
-_PATIENT_ALIASES = {"age": ("age_years", "age_at_baseline", "age_yrs"), "sex": ("gender",),
-                    "diagnosis": ("dx", "primary_diagnosis", "diagnosis_group")}
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
+_key = key
+# Columns read by the mapping step (analysis.loading.layouts) rather than by these checks.
+_MAPPED_ONLY = {"study_day", "elapsed_iso", "visit_number", "baseline_score"}
 
 
-_ROUTE_WORDS = {r.lower(): r for r in ROUTES} | {
-    "intra_nasal": "intranasal", "nasal_spray": "intranasal", "sub_lingual": "sublingual",
-    "intravenous": "IV", "i.v.": "IV", "intramuscular": "IM", "i.m.": "IM", "in": "intranasal",
-    "nasal": "intranasal", "esketamine": "intranasal", "sl": "sublingual", "po": "oral",
-    "by_mouth": "oral", "pr": "rectal", "per_rectum": "rectal"}
-_DIAGNOSIS_WORDS = {d.lower(): d for d in DIAGNOSES} | {
-    "major_depressive_disorder": "MDD", "major_depression": "MDD", "depression": "MDD",
-    "treatment_resistant_depression": "TRD", "treatment-resistant_depression": "TRD",
-    "bipolar_disorder": "bipolar", "bipolar_depression": "bipolar", "bd": "bipolar",
-    "post-traumatic stress disorder": "PTSD", "treatment resistant depression": "TRD", "posttraumatic_stress_disorder": "PTSD"}
-# Keys compared in _key form (lower case; spaces, dots and hyphens -> '_').
-_ROUTE_WORDS = {_key(k): v for k, v in _ROUTE_WORDS.items()}
-_DIAGNOSIS_WORDS = {_key(k): v for k, v in _DIAGNOSIS_WORDS.items()}
-
-
-
-def _alias_map(*groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    mapping = {}
-    for group in groups:
-        for canonical, aliases in group.items():
-            mapping[canonical] = canonical
-            mapping.update({_key(a): canonical for a in aliases})
+def _alias_map(*tables: str, skip: frozenset[tuple[str, str]] = frozenset()) -> dict[str, str]:
+    """Accepted spelling (comparison key) -> contract column, from the contract's specs; the
+    first table listed wins a spelling claimed twice ("date" is an assessment date in the
+    single-file form, an infusion date in the infusions table)."""
+    mapping: dict[str, str] = {}
+    for table in tables:
+        for spec in column_specs(table):
+            if spec.name in _MAPPED_ONLY or spec.name == "source_row" or (table, spec.name) in skip:
+                continue
+            mapping.setdefault(spec.name, spec.name)
+            for alias in spec.aliases:
+                mapping.setdefault(_key(alias), spec.name)
     return mapping
 
 
-_ASSESSMENT_MAP = _alias_map(_COMMON_ALIASES, _ASSESSMENT_ALIASES)
-_INFUSION_MAP = _alias_map(_COMMON_ALIASES, _INFUSION_ALIASES, _INFUSION_TABLE_ALIASES)
-_PATIENT_MAP = _alias_map({"patient_id": _COMMON_ALIASES["patient_id"]}, _PATIENT_ALIASES)
-_SINGLE_MAP = _alias_map(_COMMON_ALIASES, _ASSESSMENT_ALIASES, _INFUSION_ALIASES, _SINGLE_INFUSION_ALIASES,
-                         _PATIENT_ALIASES)
-_NUMBER_COLUMNS = frozenset({"score", "item", "infusion_number", "dose_mg_per_kg", "duration_min", "age"}) \
-    | frozenset(TIME_COLUMNS) | frozenset(INFUSION_TIME_COLUMNS)
+_ASSESSMENT_MAP = _alias_map("assessments")
+_INFUSION_MAP = _alias_map("infusions") | {k: v for k, v in _alias_map("assessments").items()
+                                           if v in {"patient_id", "infusion_number"} | set(TIME_COLUMNS)}
+_PATIENT_MAP = _alias_map("patients") | {k: v for k, v in _ASSESSMENT_MAP.items() if v == "patient_id"}
+_EVENT_MAP = _alias_map("events") | {k: v for k, v in _ASSESSMENT_MAP.items()
+                                     if v in {"patient_id", "assessment_date"} | set(TIME_COLUMNS)}
+_SINGLE_MAP = _alias_map("assessments", "file", "infusions", "patients", "events",
+                         skip=frozenset({("infusions", "infusion_date"), ("events", "time_hours"),
+                                         ("events", "patient_id"), ("infusions", "patient_id"),
+                                         ("infusions", "infusion_number"), ("infusions", "time_hours")}))
+_NUMBER_COLUMNS = frozenset({"score", "item", "infusion_number", "dose_mg_per_kg", "duration_min", "age", "dose_mg",
+                             "weight_kg"}) | frozenset(TIME_COLUMNS) | frozenset(INFUSION_TIME_COLUMNS)
 # Spellings of numeric contract columns: the only CSV columns whose type the reader may infer.
 _NUMBER_READ = frozenset(a.replace("_", sep) for m in (_ASSESSMENT_MAP, _INFUSION_MAP, _PATIENT_MAP, _SINGLE_MAP)
                          for a, c in m.items() if c in _NUMBER_COLUMNS for sep in ("_", " ", "-", "."))
@@ -175,6 +150,8 @@ class _Report:
     """Problems (fatal) and warnings (not) found so far."""
 
     allow_identifiers: bool = False
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    times_explained: bool = False  # a missing time already reported for the whole file
     identifying_contract_column: bool = False  # then other messages could echo identifying values
     problems: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[DataWarning] = field(default_factory=list)
@@ -369,9 +346,13 @@ def _require(report: _Report, raw: RawTable, table: str, frame: pd.DataFrame, re
     missing = {c for c in required if c not in frame.columns}
     unknown = _unrecognised(raw, frame, known)
     for column in sorted(missing):
-        near = difflib.get_close_matches(column, unknown, n=1, cutoff=0.6) or \
-            [c for c in unknown if _key(c) and (_key(c) in column or column in _key(c))][:1]
+        # Only a close spelling of this very column ('scor' for 'score'), never an unrelated column
+        # ('treatment' is not an instrument column).
+        near = difflib.get_close_matches(column, unknown, n=1, cutoff=0.75) or \
+            [c for c in unknown if len(_key(c)) >= 4 and (_key(c) in column or column in _key(c))][:1]
         hint = f" Did you mean {near[0]!r}? Rename it to {column!r}." if near else ""
+        if column == "instrument" and not near:
+            hint = " If every rating is of one instrument, say which: analysis.load(path, instrument=\"MADRS\")."
         report.add(raw, table, f"Required column {column!r} is missing from {raw.name}.{hint}", column=column)
     return missing
 
@@ -385,7 +366,7 @@ def _require_time(report: _Report, raw: RawTable, table: str, frame: pd.DataFram
     if date_column in frame.columns:
         return date_column
     unknown = _unrecognised(raw, frame, known)
-    near = [m for c in options for m in difflib.get_close_matches(c, unknown, n=1, cutoff=0.6)]
+    near = [m for c in options for m in difflib.get_close_matches(c, unknown, n=1, cutoff=0.75)]
     hint = f" Did you mean {near[0]!r}?" if near else ""
     report.add(raw, table, f"{raw.name} has no time column: give one of {', '.join(options)} (time since "
                f"the start of the patient's first infusion), or calendar dates in {date_column!r} with the "
@@ -501,11 +482,12 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     if time_column is not None and time_column != "assessment_date":
         values, bad = _number(frame[time_column], raw.decimal_comma)
         where = np.flatnonzero(bad)
-        unit = {"time_hours": "hours", "time_min": "minutes", "time_days": "days"}[time_column]
+        unit = {"time_hours": "hours", "time_min": "minutes", "time_days": "days", "time_weeks": "weeks",
+                "time_months": "months"}[time_column]
         report.add_rows(raw, name, time_column, rows[where], _raw_values(frame[time_column], where),
                         lambda v: f"time {_show(v)!r} cannot be read as a number of {unit}.",
                         "times that cannot be read")
-        empty = np.flatnonzero(np.isnan(values) & ~bad)
+        empty = np.flatnonzero(np.isnan(values) & ~bad) if not report.times_explained else np.array([], dtype=int)
         report.add_rows(raw, name, time_column, rows[empty], [""] * len(empty),
                         lambda _: f"{time_column} is empty: every rating needs its time.", "empty times")
         out["time_hours"] = values * TIME_COLUMNS[time_column]
@@ -628,7 +610,7 @@ def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
     time_options, date_column = TIME_COLUMNS, "infusion_date"
     rows = _source_rows(frame)
     out: dict[str, Any] = {"source_row": rows}
-    known = set(INFUSION_COLUMNS) | set(time_options) | {date_column}
+    known = set(INFUSION_COLUMNS) | set(time_options) | {date_column, "dose_mg", "weight_kg"}
     missing = _require(report, raw, name, frame, ("patient_id", "infusion_number"), known)
     if "patient_id" not in missing:
         out["patient_id"] = _patient_ids(report, t)
@@ -662,15 +644,8 @@ def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
                         f"identify people); infusion times come from {time_column!r}.", len(frame), table=name)
     elif time_column == date_column:
         out["dates"] = _dates(report, raw, name, frame[date_column], date_column, rows)
-    if "dose_mg_per_kg" in frame.columns:
-        dose, bad = _number(frame["dose_mg_per_kg"], raw.decimal_comma)
-        where = np.flatnonzero(bad)
-        report.add_rows(raw, name, "dose_mg_per_kg", rows[where], _raw_values(frame["dose_mg_per_kg"], where),
-                        lambda v: f"dose {_show(v)!r} is not a number (mg/kg).", "doses that are not numbers")
-        where = np.flatnonzero(dose < 0)
-        report.add_rows(raw, name, "dose_mg_per_kg", rows[where], dose[where],
-                        lambda v: f"dose {_show(v)} mg/kg is negative.", "negative doses")
-        out["dose_mg_per_kg"] = dose
+    if "dose_mg_per_kg" in frame.columns or "dose_mg" in frame.columns:
+        out["dose_mg_per_kg"] = _dose(report, t)
     if "duration_min" in frame.columns:
         duration, bad = _number(frame["duration_min"], raw.decimal_comma)
         bad |= duration < 0
@@ -680,30 +655,87 @@ def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
                         "invalid durations")
         out["duration_min"] = duration
     if "route" in frame.columns:
-        out["route"] = _vocabulary(report, t, "route", _ROUTE_WORDS, ROUTES, "route")
+        out["route"] = _vocabulary(report, t, "route", ROUTES, "route")
     extras = [c for c in frame.columns if c not in known and c != "source_row"]
     out["extras"] = frame[extras]
     return out
 
 
-def _vocabulary(report: _Report, t: _Table, column: str, words: dict[str, str], allowed: tuple[str, ...],
-                what: str, empty_is_problem: bool = True) -> np.ndarray:
-    """Normalise a fixed-vocabulary column (case-insensitive, common synonyms); report the rest."""
+def _dose(report: _Report, t: _Table) -> np.ndarray:
+    """Doses in mg/kg from numbers or text ('0.5 mg/kg'; 'placebo' = 0, warned), or from a dose in
+    mg (text '35 mg' or a dose_mg column) divided by weight_kg."""
+    frame, raw, name = t.frame, t.raw, t.name
+    rows = _source_rows(frame)
+    column = "dose_mg_per_kg" if "dose_mg_per_kg" in frame.columns else "dose_mg"
+    dose, bad = _number(frame[column], raw.decimal_comma)
+    in_mg = np.full(len(frame), column == "dose_mg")
+    if bad.any():
+        codes, labels = _codes_and_labels(frame[column])
+        parsed = [dose_of(str(label)) for label in labels]
+        values = np.array([np.nan if p is None else p[0] for p in parsed] + [np.nan])
+        units = np.array([None if p is None else p[1] for p in parsed] + [None], dtype=object)
+        index = np.where(codes >= 0, codes, len(parsed))
+        dose = np.where(bad, values[index], dose)
+        unit = np.where(bad, units[index], None)
+        placebo = np.flatnonzero(unit == "placebo")
+        if len(placebo):
+            report.warn("placebo_dose", f"{len(placebo)} infusion(s) given as placebo (or saline) were read as dose 0 "
+                        "mg/kg.", len(placebo), table=name, rows=rows[placebo])
+        in_mg |= unit == "mg"
+        bad = bad & np.isnan(dose)
+    where = np.flatnonzero(bad)
+    report.add_rows(raw, name, column, rows[where], _raw_values(frame[column], where),
+                    lambda x: f"dose {_show(x)!r} is not a number (mg/kg), a dose such as '0.5 mg/kg' or '35 mg', "
+                              "or 'placebo'.", "doses that cannot be read")
+    if in_mg.any():
+        if "weight_kg" in frame.columns:
+            weight, bad_weight = _number(frame["weight_kg"], raw.decimal_comma)
+            bad_weight |= ~(weight > 0)
+            where = np.flatnonzero(in_mg & bad_weight)
+            report.add_rows(raw, name, "weight_kg", rows[where], _raw_values(frame["weight_kg"], where),
+                            lambda x: f"weight {_show(x)!r} is not a number of kg above 0, so the dose in mg cannot "
+                                      "be read as mg/kg.", "unusable weights")
+            dose = np.where(in_mg, dose / np.where(bad_weight, np.nan, weight), dose)
+            report.warn("dose_from_mg", f"{int(in_mg.sum())} dose(s) in mg were divided by the weight in kg.",
+                        int(in_mg.sum()), table=name)
+        else:
+            where = np.flatnonzero(in_mg & ~np.isnan(dose))
+            report.add_rows(raw, name, column, rows[where], dose[where],
+                            lambda x: f"dose {_show(x)} mg is not per kg and there is no weight column to convert "
+                                      "it: add weight_kg, or give the dose in mg/kg.", "doses in mg without weight")
+            dose = np.where(in_mg, np.nan, dose)
+    where = np.flatnonzero(dose < 0)
+    report.add_rows(raw, name, column, rows[where], dose[where], lambda x: f"dose {_show(x)} mg/kg is negative.",
+                    "negative doses")
+    return dose
+
+
+_NORMALISE: dict[str, Callable[[str], str | None]] = {"route": route_of, "diagnosis": diagnosis_of}
+
+
+def _vocabulary(report: _Report, t: _Table, column: str, allowed: tuple[str, ...], what: str,
+                empty_is_problem: bool = True) -> np.ndarray:
+    """Normalise a fixed-vocabulary column (the mapping's value_maps first, then the synonyms of
+    :mod:`analysis.loading.vocabularies`), once per distinct label; report the rest."""
     values = _text(t.frame[column])
     rows = _source_rows(t.frame)
+    normalise = _NORMALISE[column]
+    given = report.value_maps.get(column, {})
     mapped = []
     for label in values.categories:
-        canonical = words.get(_key(label))
+        canonical = given.get(str(label)) or normalise(label)
+        if canonical is not None and canonical not in allowed:
+            canonical = normalise(canonical)
         if canonical is None:
             where = np.flatnonzero(values.codes == values.categories.get_loc(label))
             if not len(where):  # a category no row uses
                 mapped.append(None)
                 continue
-            near = difflib.get_close_matches(_key(label), [w for w in words if len(w) > 2], n=1, cutoff=0.6)
-            hint = words[near[0]] if near else None
+            hint = closest_word(column, str(label))
             hint_text = f" Did you mean {hint!r}?" if hint else ""
             report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) (rows "
-                       f"{_row_list(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}.",
+                       f"{_row_list(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}; to read it as one of them, "
+                       f"pass value_maps={{{column!r}: {{{_show(label)!r}: {allowed[-1]!r}}}}} to analysis.load.",
                        column=column, row=int(rows[where[0]]), value=_show(label))
         mapped.append(canonical)
     lookup = np.asarray(mapped + [None], dtype=object)
@@ -716,84 +748,24 @@ def _vocabulary(report: _Report, t: _Table, column: str, words: dict[str, str], 
 
 
 # --------------------------------------------------------------------------------------------
-# Public API
+# Entry points used by analysis.loading.reading
 
 
-def load(path_or_buffer: Any = None, *, assessments: Any = None, infusions: Any = None, patients: Any = None,
-         allow_identifiers: bool = False, sheet: str | int | None = None) -> OutcomeData:
-    """Load and validate outcome data.
-
-    Parameters
-    ----------
-    path_or_buffer : the single-file form (one row per rating, patient- and infusion-level columns
-        repeated): a path, bytes, a file-like or upload object (``.name`` and ``.read()`` or
-        ``.getvalue()``) or a DataFrame. A directory (files ``assessments.*``, ``infusions.*``,
-        ``patients.*``) or an Excel workbook with sheets named assessments, infusions and patients
-        is read as the three-table form.
-    assessments, infusions, patients : the three-table form, each a path, buffer or DataFrame;
-        ``infusions`` and ``patients`` are optional (without infusions, one IV infusion at time 0
-        is assumed per patient and said so in ``.warnings``).
-    allow_identifiers : load even when columns look identifying; they are dropped (``patient_id``
-        is kept) and a warning names them. For an analyst's own script; the dashboard never
-        sets it.
-    sheet : worksheet of an Excel file (name or 0-based position; default the first).
-
-    Returns
-    -------
-    OutcomeData with times in hours since the start of each patient's first infusion.
-
-    Raises
-    ------
-    FileNotFoundError for a path that does not exist; TypeError for a call without data.
-    DataError listing every problem found (``.problems``: table, row, column, value, message,
-    location; row 1 = the first data row = line 2 of a CSV file).
-    """
-    single_given = path_or_buffer is not None
-    if single_given and any(x is not None for x in (assessments, infusions, patients)):
-        raise TypeError("Pass either one file (single-file form) or assessments=/infusions=/patients=, "
-                        "not both.")
-    if not single_given and assessments is None:
-        raise TypeError("Nothing to load: pass a file, or assessments= (with optional infusions= and "
-                        "patients=).")
-    try:
-        return _load(path_or_buffer, assessments, infusions, patients, allow_identifiers, sheet)
-    finally:
-        _CLEAN.clear()
-
-
-def _load(path_or_buffer: Any, assessments: Any, infusions: Any, patients: Any, allow_identifiers: bool,
-          sheet: str | int | None) -> OutcomeData:
-    single_given = path_or_buffer is not None
-    report = _Report(allow_identifiers=allow_identifiers)
-    if single_given and isinstance(path_or_buffer, (str, Path)) and Path(path_or_buffer).is_dir():
-        tables = _find_tables(Path(path_or_buffer))
-        return load(**tables, allow_identifiers=allow_identifiers, sheet=sheet)
-    raw = read_table(path_or_buffer, "file", sheet=sheet, number_columns=_NUMBER_READ) if single_given else None
-    by_sheet = {str(k).strip().lower(): k for k in raw.sheets} if raw is not None else {}
-    if raw is not None and "assessments" in by_sheet:
-        # A workbook with sheets named assessments (infusions, patients): the three-table form.
-        raw.notes.clear()
-        sheets = {t: sheet_table(raw, by_sheet[t], t) for t in ("assessments", "infusions", "patients")
-                  if t in by_sheet}
-        source = raw.name
-        a_table, i_table, p_table = _three_tables(report, sheets)
-    elif raw is not None:
-        source = raw.name
-        a_table, i_table, p_table = _split_single(report, raw)
-    else:
-        raws = {}
-        for name, given in (("assessments", assessments), ("infusions", infusions), ("patients", patients)):
-            if given is not None:
-                raws[name] = read_table(given, name, sheet=sheet, number_columns=_NUMBER_READ)
-        source = ", ".join(raw.name for raw in raws.values())
-        a_table, i_table, p_table = _three_tables(report, raws)
+def _load_single(report: _Report, raw: RawTable, source: str, *, mapping: Any = None, events: RawTable | None = None,
+                 has_clock_time: bool = True) -> OutcomeData:
+    """Validate a long single-file table whose columns already carry contract names."""
+    a_table, i_table, p_table = _split_single(report, raw, rename=mapping is None)
+    e_table = None
+    if events is not None:
+        e_table = _Table(_screen_identifiers(report, events, "events", events.frame, set(EVENT_COLUMNS) | set(TIME_COLUMNS),
+                                             {"assessment_date"}, {"event"}), events, "events")
     if report.identifying_contract_column:
         # Stop here: later messages quote patient ids, instruments and values of contract columns.
         raise _error(report, a_table.raw)
-    for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table) if t is not None}.values():
-        for note in raw_table.notes:
-            report.warn("reading", note + ".", 1, table="file")
-    return _validate(report, a_table, i_table, p_table, source)
+    for note in raw.notes:
+        report.warn("reading", note + ".", 1, table="file")
+    return _validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping,
+                     has_clock_time=has_clock_time)
 
 
 def _three_tables(report: _Report, raws: dict[str, RawTable]) -> tuple[_Table, _Table | None, _Table | None]:
@@ -805,34 +777,6 @@ def _three_tables(report: _Report, raws: dict[str, RawTable]) -> tuple[_Table, _
     p_table = _prepare(report, raws["patients"], "patients", _PATIENT_MAP, set(PATIENT_COLUMNS), set()) \
         if "patients" in raws else None
     return a_table, i_table, p_table
-
-
-def load_sample(form: str = "tables") -> OutcomeData:
-    """The bundled simulated sample (``data/sample/``, see its README), validated like user data.
-
-    form : "tables" (assessments.csv, infusions.csv, patients.csv) or "single" (single_file.csv).
-    """
-    if form == "tables":
-        return load(assessments=SAMPLE_DIR / "assessments.csv", infusions=SAMPLE_DIR / "infusions.csv",
-                    patients=SAMPLE_DIR / "patients.csv")
-    if form == "single":
-        return load(SAMPLE_DIR / "single_file.csv")
-    raise ValueError(f"form must be 'tables' or 'single', not {form!r}.")
-
-
-def _find_tables(directory: Path) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for path in sorted(directory.iterdir()):
-        stem = path.stem.lower()
-        if stem in {"assessments", "infusions", "patients"} and path.suffix.lower() in \
-                {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq"}:
-            found.setdefault(stem, path)
-    if "assessments" not in found:
-        raise DataError(problems_frame([{"table": "assessments", "row": pd.NA, "column": "", "value": "",
-                                         "message": f"{directory} has no assessments file (assessments.csv, "
-                                                    ".xlsx or .parquet)."}]),
-                        headline=f"{directory} cannot be loaded.")
-    return found
 
 
 def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str], known: set[str],
@@ -848,20 +792,18 @@ def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str],
 
 
 _ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date"}
-_INFUSION_LEVEL = {"dose_mg_per_kg", "route", "duration_min", "infusion_date"} | set(INFUSION_TIME_COLUMNS)
+_INFUSION_LEVEL = {"dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min", "infusion_date"} \
+    | set(INFUSION_TIME_COLUMNS)
 _PATIENT_LEVEL = {"age", "sex", "diagnosis"}
-
-
-_VOCABULARIES = {"route": _ROUTE_WORDS, "diagnosis": _DIAGNOSIS_WORDS}
 
 
 def _value_codes(values: pd.Series) -> np.ndarray:
     """Integer codes of a column's values (-1 = missing), for equality tests within groups;
     routes and diagnoses are compared after normalisation ('iv' = 'IV' = 'intravenous')."""
-    words = _VOCABULARIES.get(str(values.name))
-    if words is not None:
+    normalise = _NORMALISE.get(str(values.name))
+    if normalise is not None:
         labels = _text(values)
-        normal = [words.get(_key(c), c) for c in labels.categories]
+        normal = [normalise(c) or c for c in labels.categories]
         remap = np.append(pd.factorize(np.asarray(normal, dtype=object))[0], -1)
         return remap[np.where(labels.codes >= 0, labels.codes, len(normal))].astype(np.int64)
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -933,8 +875,10 @@ def _take_first(frame: pd.DataFrame, columns: list[str], groups: _Groups) -> pd.
     return pd.DataFrame(out)
 
 
-def _split_single(report: _Report, raw: RawTable) -> tuple[_Table, _Table | None, _Table | None]:
-    frame, _ = _rename(raw.frame, _SINGLE_MAP)
+def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[_Table, _Table | None, _Table | None]:
+    """Split the single-file form into its tables; ``rename`` accepts the contract's other
+    spellings (off when a mapping has already named every column)."""
+    frame = _rename(raw.frame, _SINGLE_MAP)[0] if rename else raw.frame
     known = _ASSESSMENT_LEVEL | _INFUSION_LEVEL | _PATIENT_LEVEL
     frame = _screen_identifiers(report, raw, "file", frame, known, {"assessment_date", "infusion_date"},
                                 {"instrument", "route", "diagnosis", "sex"})
@@ -1051,7 +995,8 @@ def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patie
 
 
 def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table: _Table | None,
-              source: str) -> OutcomeData:
+              source: str, *, e_table: _Table | None = None, mapping: Any = None,
+              has_clock_time: bool = True) -> OutcomeData:
     cols = _assessments(report, a_table)
     inf = None
     if i_table is not None:
@@ -1172,6 +1117,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                         f"{' ...' if len(missing) > 10 else ''}.", len(missing), table="infusions",
                         patient_ids=missing[:1000])
 
+    events_out = _events(report, e_table, assessed) if e_table is not None else empty_events()
     if report.problems:
         raise _error(report, a_table.raw)
 
@@ -1218,7 +1164,54 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                        time_hours, item)
     return OutcomeData(assessments=assessments, infusions=infusions_out.reset_index(drop=True),
                        patients=patients_out.sort_values("patient_id", kind="stable").reset_index(drop=True),
-                       warnings=tuple(report.warnings), source=source)
+                       warnings=tuple(report.warnings), source=source, events=events_out, mapping=mapping,
+                       has_clock_time=has_clock_time)
+
+
+_EVENT_WORDS = {"booster": "booster", "booster_infusion": "booster", "maintenance_infusion": "booster",
+                "rescue": "rescue", "rescue_medication": "rescue", "rescue_treatment": "rescue",
+                "hospitalisation": "hospitalisation", "hospitalization": "hospitalisation",
+                "hospitalised": "hospitalisation", "hospitalized": "hospitalisation", "admission": "hospitalisation",
+                "discontinued": "discontinued", "discontinuation": "discontinued", "dropout": "discontinued",
+                "drop_out": "discontinued", "withdrawn": "discontinued", "withdrawal": "discontinued",
+                "adverse_event": "adverse_event", "ae": "adverse_event", "sae": "adverse_event",
+                "serious_adverse_event": "adverse_event", "side_effect": "adverse_event"}
+
+
+def _events(report: _Report, t: _Table, assessed: pd.Index) -> pd.DataFrame:
+    """The events table: patient, time (hours since the first infusion), event kind, detail."""
+    frame, raw, name = t.frame, t.raw, t.name
+    rows = _source_rows(frame)
+    known = set(EVENT_COLUMNS) | set(TIME_COLUMNS)
+    missing = _require(report, raw, name, frame, ("patient_id", "event"), known)
+    time_column = _require_time(report, raw, name, frame, TIME_COLUMNS, "assessment_date", known)
+    if missing or time_column is None:
+        return empty_events()
+    if time_column == "assessment_date":
+        report.add(raw, name, "event times are calendar dates: give them as time since the first infusion "
+                   "(time_hours, time_days, ...).", column="assessment_date")
+        return empty_events()
+    patient = _patient_ids(report, t)
+    values, bad = _number(frame[time_column], raw.decimal_comma)
+    where = np.flatnonzero(bad | np.isnan(values))
+    report.add_rows(raw, name, time_column, rows[where], _raw_values(frame[time_column], where),
+                    lambda x: f"event time {_show(x)!r} is empty or not a number.", "unreadable event times")
+    event = _text(frame["event"])
+    kinds = [_EVENT_WORDS.get(_key(c), str(c)) for c in event.categories]
+    lookup = np.asarray(kinds + [None], dtype=object)
+    labels = lookup[np.where(event.codes >= 0, event.codes, len(kinds))]
+    where = np.flatnonzero(event.codes < 0)
+    report.add_rows(raw, name, "event", rows[where], [""] * len(where), lambda _: "event is empty.", "empty events")
+    out = pd.DataFrame({"patient_id": _string_series(patient), "time_hours": values * TIME_COLUMNS[time_column],
+                        "event": pd.Series(labels, dtype="string"),
+                        "detail": _string_series(_text(frame["detail"])) if "detail" in frame.columns
+                        else pd.Series(pd.NA, index=range(len(frame)), dtype="string")})
+    unknown = pd.Index(out["patient_id"].dropna().unique()).difference(assessed)
+    if len(unknown):
+        report.warn("events_without_ratings", f"{len(unknown)} patient(s) have events but no ratings: "
+                    f"{', '.join(map(str, unknown[:10]))}{' ...' if len(unknown) > 10 else ''}.", len(unknown),
+                    table="events", patient_ids=unknown[:1000])
+    return out.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
 
 
 def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:
@@ -1359,13 +1352,33 @@ def _patients(report: _Report, t: _Table) -> dict[str, Any]:
                                 "ages above 89")
         out["age"] = age
     if "sex" in frame.columns:
-        out["sex"] = _text(frame["sex"])
+        out["sex"] = _sex(report, t)
     if "diagnosis" in frame.columns:
-        out["diagnosis"] = _vocabulary(report, t, "diagnosis", _DIAGNOSIS_WORDS, DIAGNOSES, "diagnosis",
+        out["diagnosis"] = _vocabulary(report, t, "diagnosis", DIAGNOSES, "diagnosis",
                                        empty_is_problem=False)
+        labels = _text(frame["diagnosis"])
+        if any(str(c) not in DIAGNOSES for c in labels.categories):
+            # The label as written ("Bipolar II") is kept next to the group it was read as.
+            out["diagnosis_label"] = labels
     extras = [c for c in frame.columns if c not in known and c != "source_row"]
     out["extras"] = frame[extras]
     return out
+
+
+def _sex(report: _Report, t: _Table) -> pd.Categorical:
+    """Sex as F/M where the label says it (female, Woman, f; 1/2 as ISO 5218 with a warning);
+    other labels kept as written. The mapping's value_maps win."""
+    values = _text(t.frame["sex"])
+    given = report.value_maps.get("sex", {})
+    mapped = [given.get(str(c)) or sex_of(str(c)) or str(c) for c in values.categories]
+    numeric = [str(c) for c in values.categories if str(c) not in given and str(c).split(".")[0] in SEX_CODES]
+    if numeric:
+        report.warn("sex_codes", f"sex codes {', '.join(sorted(numeric))} were read as 1 = M, 2 = F (ISO 5218, CDISC); "
+                    "if your file uses another coding, pass value_maps={'sex': {'1': 'F', '2': 'M'}}.",
+                    int(np.isin(values.codes, [values.categories.get_loc(c) for c in values.categories
+                                               if str(c) in numeric]).sum()), table="patients")
+    return pd.Categorical(np.asarray(mapped + [None], dtype=object)[np.where(values.codes >= 0, values.codes,
+                                                                            len(mapped))])
 
 
 def _build_patients(report: _Report, t: _Table, pat: dict[str, Any]) -> pd.DataFrame | None:
@@ -1380,6 +1393,8 @@ def _build_patients(report: _Report, t: _Table, pat: dict[str, Any]) -> pd.DataF
         frame["sex"] = _string_series(pat["sex"])
     if "diagnosis" in pat:
         frame["diagnosis"] = pd.Series(pat["diagnosis"], dtype="string")
+    if "diagnosis_label" in pat:
+        frame["diagnosis_label"] = _string_series(pat["diagnosis_label"])
     for column in pat["extras"].columns:
         frame[column] = _plain(pat["extras"][column].reset_index(drop=True), t.raw.decimal_comma)
     duplicated = frame.duplicated("patient_id", keep=False).to_numpy() & (patient.codes >= 0)

@@ -1,0 +1,333 @@
+"""The mapping step: a table as read + a :class:`~analysis.mapping.Mapping` -> the long
+single-file form with contract column names, ready for :mod:`analysis.loading.validation`.
+
+In order: record filters; value labels of SPSS/Stata/SAS files for label columns; the wide layout
+melted to one row per rating (ids by row when there is no id column); role columns renamed to
+their contract names; times from study days (CDISC rule), ISO 8601 durations, a time column of
+the mapping's ``time_unit``, or visit labels (``visit_times`` first, then the label's own words),
+else the visit order (``has_clock_time=False``); the default instrument; a baseline held as a
+column turned into a baseline rating; event rows split off into the events table. Columns the
+mapping drops are screened for identifiers first, so no layout bypasses the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.identifiers import find_identifier_columns
+from analysis.loading import validation as v
+from analysis.loading.suggest import role_aliases
+from analysis.loading.times import BASELINE_HOURS, iso_durations, parse_visit_label, study_day_hours
+from analysis.loading.vocabularies import key
+from analysis.loading.wide import melt_wide, parse_wide_header
+from analysis.mapping import Mapping
+from analysis.readers import RawTable
+
+__all__ = ["Mapped", "apply_mapping", "recognised_columns"]
+
+_LABEL_ROLES = {"sex", "diagnosis", "route", "instrument", "event", "visit"}
+_ROLE_TIME_COLUMN = {"time": None, "time_min": "time_min", "time_minutes": "time_min", "time_hours": "time_hours",
+                     "time_days": "time_days", "time_weeks": "time_weeks", "time_months": "time_months"}
+_UNIT_COLUMN = {"minutes": "time_min", "hours": "time_hours", "days": "time_days", "weeks": "time_weeks",
+                "months": "time_months"}
+
+
+@dataclass
+class Mapped:
+    """The result of the mapping step: the long table, the events rows, whether times are clock times."""
+
+    raw: RawTable
+    events: RawTable | None
+    has_clock_time: bool
+
+
+def recognised_columns(columns: Any) -> int:
+    """How many column names a mapping would recognise (to find the data sheet of a workbook)."""
+    aliases = role_aliases()
+    return sum(1 for c in columns if key(c) in aliases or parse_wide_header(str(c)) is not None)
+
+
+def _passes(series: pd.Series, op: str, value: Any) -> np.ndarray:
+    text = series.astype("string").str.strip()
+    empty = text.isna() | (text == "")
+    if op == "empty":
+        return empty.to_numpy()
+    if op == "not empty":
+        return (~empty).to_numpy()
+    if op in {"in", "not in"}:
+        inside = text.isin(list(value)).fillna(False).to_numpy(dtype=bool)
+        return inside if op == "in" else ~inside
+    equal = (text == str(value)).fillna(False).to_numpy(dtype=bool)
+    return equal if op == "==" else ~equal
+
+
+def _filter_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    keep = np.ones(len(frame), dtype=bool)
+    for column, op, value in mapping.record_filters:
+        if column not in frame.columns:
+            report.add(raw, "file", f"the mapping filters on column {column!r}, which {raw.name} does not have. "
+                       "Remove the filter or name an existing column.", column=column)
+            continue
+        passed = _passes(frame[column], op, value)
+        if (~passed & keep).any():
+            shown = "" if op in {"empty", "not empty"} else f" {value!r}"
+            report.warn("records_filtered", f"{int((~passed & keep).sum())} row(s) of {raw.name} left out: only "
+                        f"rows where {column!r} {op}{shown} are read (record_filters).", int((~passed & keep).sum()),
+                        table="file")
+        keep &= passed
+    return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
+
+
+def _screen_dropped(report: v._Report, raw: RawTable, frame: pd.DataFrame, dropped: list[str]) -> None:
+    """Columns the mapping does not carry on are screened here, with the same words as the rest."""
+    if not dropped:
+        return
+    for finding in find_identifier_columns(frame[dropped]):
+        if report.allow_identifiers:
+            report.warn("identifiers_allowed", f"{raw.name}: column {finding.column!r} looks identifying "
+                        f"({finding.reason}); it is not read (allow_identifiers=True).", 1, table="file")
+            continue
+        report.add(raw, "file", f"Column {finding.column!r} {finding.describe()}. Identifying information is "
+                   "not accepted, even in a column the mapping does not read: remove the column (or, in your own "
+                   "script only, pass allow_identifiers=True).", column=finding.column, value=finding.example)
+
+
+def _time_of_label(label: Any, visit_times: dict[str, float]) -> float:
+    if label is None or (isinstance(label, float) and np.isnan(label)):
+        return np.nan
+    if isinstance(label, (int, float)):
+        return float(label)
+    text = str(label).strip()
+    if text in visit_times:
+        return visit_times[text]
+    parsed = parse_visit_label(text)
+    return np.nan if parsed is None else parsed[0]
+
+
+def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    wide = {c: s for c, s in mapping.wide_columns.items() if c in frame.columns}
+    missing = [c for c in mapping.wide_columns if c not in frame.columns]
+    if missing:
+        report.add(raw, "file", f"the mapping reads wide column(s) {', '.join(map(repr, missing[:5]))}, which "
+                   f"{raw.name} does not have.", column=missing[0])
+    keep = [c for c in frame.columns if c not in wide]
+    long = melt_wide(frame, wide, keep)
+    times = long.pop("wide_time")
+    column = long.pop("wide_column")
+    distinct = pd.unique(times.astype(object))
+    hours = {t if isinstance(t, str) else ("" if t is None else float(t)): _time_of_label(t, mapping.visit_times)
+             for t in distinct if t is not None}
+    unknown = sorted({str(t) for t in distinct if isinstance(t, str) and np.isnan(hours[t])})
+    if unknown:
+        fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
+        report.add(raw, "file", f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
+                   f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
+                   column=next(c for c, s in wide.items() if s[1] in unknown))
+    if len(long):
+        time_values = np.array([np.nan if t is None else hours.get(t if isinstance(t, str) else float(t), np.nan)
+                                for t in distinct], dtype=float)
+        codes = pd.Index(distinct).get_indexer(times.astype(object))
+        long["wide_hours"] = time_values[codes]
+        labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+        long["wide_visit"] = column.map(labels)
+    else:
+        long["wide_hours"] = pd.Series([], dtype=float)
+        long["wide_visit"] = pd.Series([], dtype=object)
+    return long
+
+
+def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
+    """Rewrite ``raw`` into the long single-file form described by ``mapping`` (see the module)."""
+    frame = _filter_rows(report, raw, raw.frame, mapping)
+    roles = {role: column for role, column in mapping.columns.items() if column in frame.columns}
+    absent = {role: column for role, column in mapping.columns.items() if column not in frame.columns}
+    for role, column in absent.items():
+        near = [c for c in frame.columns if key(c) == key(column)]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        report.add(raw, "file", f"the mapping reads {role} from column {column!r}, which {raw.name} does not "
+                   f"have{hint}.", column=column)
+    # Value labels of statistical files, for columns holding labels (sex 1 -> "Male").
+    for role, column in roles.items():
+        labels = raw.value_labels.get(column)
+        if role in _LABEL_ROLES and labels and role not in mapping.value_maps:
+            frame = frame.copy(deep=False) if frame is raw.frame else frame
+            frame[column] = frame[column].map(lambda x, lab=labels: lab.get(x, x))
+    dropped = [c for r, c in roles.items() if r == "ignore"]
+    wide_layout = mapping.layout == "wide" and bool(mapping.wide_columns)
+    if wide_layout:
+        frame = _melt(report, raw, frame, mapping)
+    rename = {column: role for role, column in roles.items() if role not in {"ignore", "covariate"}}
+    out = frame.drop(columns=dropped).rename(columns=rename)
+    # A source column named like a contract column but mapped elsewhere keeps its data, renamed.
+    clashes = [c for c in frame.columns if c in set(rename.values()) and c not in rename and c not in roles.values()]
+    if clashes:
+        out = frame.drop(columns=dropped).rename(columns={c: f"{c}_unmapped" for c in clashes}).rename(columns=rename)
+    out = out.loc[:, ~out.columns.duplicated()]
+    _screen_dropped(report, raw, raw.frame, dropped)
+
+    n = len(out)
+    has_clock_time = True
+    time_column = _time_column(roles, mapping)
+    if "time" in out.columns and time_column is not None:
+        out = out.rename(columns={"time": time_column})
+    if "study_day" in out.columns:
+        days, bad_text = v._number(out["study_day"], raw.decimal_comma)
+        hours, day_zero = study_day_hours(days)
+        rows = out["source_row"].to_numpy()
+        where = np.flatnonzero(day_zero)
+        report.add_rows(raw, "assessments", roles["study_day"], rows[where], days[where],
+                        lambda x: f"study day {v._show(x)} does not exist: CDISC study days are whole numbers and "
+                                  "skip 0 (day 1 is the day of the first dose, day -1 the day before).",
+                        "study days that do not exist")
+        if "elapsed_iso" in out.columns:
+            elapsed, _ = iso_durations(out["elapsed_iso"])
+            hours = hours + np.nan_to_num(elapsed)
+            out = out.drop(columns="elapsed_iso")
+        out["time_hours"] = hours
+        out = out.drop(columns="study_day")
+    elif "elapsed_iso" in out.columns:
+        elapsed, bad = iso_durations(out["elapsed_iso"])
+        rows = out["source_row"].to_numpy()
+        where = np.flatnonzero(bad)
+        report.add_rows(raw, "assessments", roles["elapsed_iso"], rows[where], list(out["elapsed_iso"].iloc[where]),
+                        lambda x: f"elapsed time {v._show(x)!r} is not an ISO 8601 duration (e.g. PT40M, PT4H, "
+                                  "P7D, -PT1H).", "unreadable elapsed times")
+        out["time_hours"] = elapsed
+        out = out.drop(columns="elapsed_iso")
+    time_given = any(c in out.columns for c in v.TIME_COLUMNS) or "assessment_date" in out.columns
+    if wide_layout:
+        row_hours = out.pop("wide_hours").to_numpy(dtype=float)
+        wide_visit = out.pop("wide_visit")
+        if time_given:
+            first = next(c for c in v.TIME_COLUMNS if c in out.columns) if any(c in out.columns for c in v.TIME_COLUMNS) \
+                else None
+            if first is not None:
+                values, _ = v._number(out[first], raw.decimal_comma)
+                out[first] = np.where(np.isnan(row_hours), values, row_hours / v.TIME_COLUMNS[first])
+        else:
+            out["time_hours"] = row_hours
+            time_given = True
+        if "visit" not in out.columns:
+            out["visit"] = wide_visit
+        if "patient_id" not in out.columns:
+            out.insert(0, "patient_id", "R" + out["source_row"].astype(str))
+            report.warn("ids_by_row", f"{raw.name} has no patient id column: each row is one patient, numbered by "
+                        "its row (row 1 = patient R1). Name the id column with columns={'patient_id': ...} if "
+                        "there is one.", n, table="file")
+    if not time_given:
+        out, has_clock_time = _times_from_visits(report, raw, out, mapping, roles)
+    elif "visit_number" in out.columns:
+        out = out.drop(columns="visit_number")
+    if "instrument" not in out.columns and mapping.instrument:
+        out["instrument"] = mapping.instrument
+    if "baseline_score" in out.columns:
+        out = _baseline_rows(report, raw, out)
+    events = None
+    if "event" in out.columns:
+        out, events = _split_events(raw, out)
+    mapped = RawTable(out.reset_index(drop=True), raw.name, raw.kind, decimal_comma=raw.decimal_comma,
+                      notes=list(raw.notes), labels=raw.labels)
+    return Mapped(mapped, events, has_clock_time)
+
+
+def _time_column(roles: dict[str, str], mapping: Mapping) -> str | None:
+    if "time" in roles:
+        return _UNIT_COLUMN.get(mapping.time_unit or "")
+    return None
+
+
+def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapping: Mapping,
+                       roles: dict[str, str]) -> tuple[pd.DataFrame, bool]:
+    """Times from visit labels (visit_times first, then their words); else the visit order."""
+    if "visit" in out.columns:
+        labels = out["visit"].astype("string").str.strip()
+        distinct = pd.unique(labels.dropna())
+        hours = {lab: _time_of_label(lab, mapping.visit_times) for lab in distinct}
+        unknown = [lab for lab, h in hours.items() if np.isnan(h)]
+        if not unknown:
+            out["time_hours"] = labels.map(hours).astype(float).to_numpy()
+            report.warn("times_from_visits", f"{raw.name} has no time column: times were read from the visit labels "
+                        f"({', '.join(f'{k!r} = {h:g} h' for k, h in list(hours.items())[:6])}"
+                        f"{' ...' if len(hours) > 6 else ''}).", len(out), table="file")
+            return out.drop(columns=["visit_number"], errors="ignore"), True
+        if "visit_number" not in out.columns:
+            fix = ", ".join(f"{lab!r}: ..." for lab in unknown[:4])
+            report.add(raw, "file", f"{raw.name} has no time column and the visit label(s) "
+                       f"{', '.join(map(repr, unknown[:10]))}{' ...' if len(unknown) > 10 else ''} say no time. Give "
+                       f"their hours since the first infusion: analysis.load(path, visit_times={{{fix}}}), or name a "
+                       "visit-number column with columns={'visit_number': ...} to load by visit only.",
+                       column=roles.get("visit", "visit"))
+            out["time_hours"] = np.nan
+            report.times_explained = True
+            return out, True
+    if "visit_number" in out.columns:
+        number, _ = v._number(out["visit_number"], raw.decimal_comma)
+        order = pd.Series(number).rank(method="dense").to_numpy() - 1
+        baseline = order[np.nanargmin(number)] if np.isfinite(number).any() else 0
+        if "visit" in out.columns:
+            is_base = out["visit"].astype("string").map(
+                lambda lab: parse_visit_label(lab) is not None and parse_visit_label(lab)[0] == BASELINE_HOURS,
+                na_action="ignore").fillna(False).to_numpy(dtype=bool)
+            if is_base.any():
+                baseline = float(np.nanmax(order[is_base]))
+        out["time_hours"] = order - baseline
+        if "visit" not in out.columns:
+            out["visit"] = out["visit_number"].astype("string")
+        out = out.drop(columns="visit_number")
+        report.warn("visit_order_only", f"{raw.name} gives visits but no clock time: ratings are ordered by visit "
+                    "(time_hours holds the visit's position, 0 = baseline visit, not hours; "
+                    "OutcomeData.has_clock_time is False). Analyses by visit work; onset in hours and durability "
+                    "in days need times (visit_times={label: hours}).", len(out), table="file")
+        return out, False
+    return out, True
+
+
+def _baseline_rows(report: v._Report, raw: RawTable, out: pd.DataFrame) -> pd.DataFrame:
+    """A baseline held as a column (ADaM BASE, baseline_madrs) -> one baseline rating per patient
+    and instrument that has no rating at or before time 0."""
+    base, _ = v._number(out["baseline_score"], raw.decimal_comma)
+    out = out.drop(columns="baseline_score")
+    if "patient_id" not in out.columns or "instrument" not in out.columns:
+        return out
+    time = next((c for c in v.TIME_COLUMNS if c in out.columns), None)
+    hours = v._number(out[time], raw.decimal_comma)[0] * v.TIME_COLUMNS[time] if time else np.full(len(out), np.nan)
+    item = v._number(out["item"], raw.decimal_comma)[0] if "item" in out.columns else np.full(len(out), np.nan)
+    key_frame = pd.DataFrame({"p": out["patient_id"].astype("string").to_numpy(),
+                              "i": out["instrument"].astype("string").to_numpy()})
+    has_baseline = pd.Series((hours <= 0) & np.isnan(item)).groupby([key_frame["p"], key_frame["i"]]).transform("any")
+    candidates = np.flatnonzero(~np.isnan(base) & ~has_baseline.to_numpy(dtype=bool))
+    firsts = key_frame.iloc[candidates].drop_duplicates().index.to_numpy()
+    if not len(firsts):
+        return out
+    rows = out.iloc[firsts].copy()
+    rows["score"] = base[firsts]
+    if time:
+        rows[time] = BASELINE_HOURS / v.TIME_COLUMNS[time]
+    if "item" in rows.columns:
+        rows["item"] = np.nan
+    for column in ("infusion_number",):
+        if column in rows.columns:
+            rows[column] = np.nan
+    rows["visit"] = "baseline"
+    report.warn("baseline_from_column", f"{len(firsts)} baseline rating(s) were made from the baseline column (one "
+                "per patient and instrument without a rating at or before time 0), at time 0 with visit "
+                "'baseline'.", len(firsts), table="file")
+    return pd.concat([out, rows], ignore_index=True)
+
+
+def _split_events(raw: RawTable, out: pd.DataFrame) -> tuple[pd.DataFrame, RawTable | None]:
+    """Rows naming an event become the events table; those without a score leave the ratings."""
+    event = out["event"].astype("string").str.strip()
+    is_event = (event.fillna("") != "").to_numpy()
+    columns = [c for c in ("patient_id", *v.TIME_COLUMNS, "assessment_date", "event", "detail", "source_row")
+               if c in out.columns]
+    events = RawTable(out.loc[is_event, columns].reset_index(drop=True), raw.name, raw.kind,
+                      decimal_comma=raw.decimal_comma) if is_event.any() else None
+    no_score = is_event & out["score"].isna().to_numpy() if "score" in out.columns else is_event
+    ratings = out.loc[~no_score].drop(columns=[c for c in ("event", "detail") if c in out.columns])
+    return ratings, events
+

@@ -1,0 +1,246 @@
+"""Sources -> tables: files, folders, workbooks and standards, then the mapping, then validation.
+
+This module holds :func:`load`, the one entry point; the checks live in
+:mod:`analysis.loading.validation`, the mapping step in :mod:`analysis.loading.layouts`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.contract import DataError, OutcomeData, problems_frame
+from analysis.loading import validation as v
+from analysis.loading.layouts import apply_mapping, recognised_columns
+from analysis.loading.suggest import detect_layout, suggest_for_frame
+from analysis.mapping import Mapping, standard_suggester
+from analysis.readers import RawTable, read_table, sheet_table
+
+__all__ = ["load", "load_sample", "read_source_frames"]
+
+_TABLE_NAMES = ("assessments", "infusions", "patients", "events")
+_TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq", ".sav", ".dta", ".xpt", ".sas7bdat"}
+_STANDARD_SUFFIXES = {".xpt", ".xport", ".sas7bdat"}
+
+
+def _headline_error(message: str, headline: str, table: str = "file") -> DataError:
+    return DataError(problems_frame([{"table": table, "row": pd.NA, "column": "", "value": "", "message": message}]),
+                     headline=headline)
+
+
+def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
+    """The data sheet of a workbook: the one given, else the one with most recognised columns."""
+    if sheet is not None or len(raw.sheets) < 2:
+        return raw
+    scores = {name: recognised_columns(frame.columns) for name, frame in raw.sheets.items()}
+    best = max(scores, key=lambda n: (scores[n], -list(raw.sheets).index(n)))
+    first = next(iter(raw.sheets))
+    if best == first:
+        return raw
+    chosen = sheet_table(raw, best, "file")
+    chosen.name = raw.name
+    chosen.notes = [f"{raw.name} has {len(raw.sheets)} sheets; read {best!r}, the one holding the data "
+                    f"({scores[best]} recognised columns; choose another with sheet=...)"]
+    chosen.sheets = raw.sheets
+    return chosen
+
+
+def read_source_frames(source: Any, sheet: Any = None) -> dict[str, pd.DataFrame]:
+    """The tables of a source as read (name -> frame with ``source_row``), for suggesting a mapping."""
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        files = [p for p in sorted(Path(source).iterdir()) if p.suffix.lower() in _TABLE_SUFFIXES]
+        if not files:
+            raise _headline_error(f"{source} holds no table files (CSV, Excel, Parquet, SAS, SPSS, Stata).",
+                                  f"{source} cannot be read.")
+        return {p.stem: read_table(p, p.stem, number_columns=v._NUMBER_READ).frame for p in files}
+    raw = _pick_sheet(read_table(source, "file", sheet=sheet, number_columns=v._NUMBER_READ), sheet)
+    return {"file": raw.frame}
+
+
+def load(path_or_buffer: Any = None, *, mapping: Mapping | str | Path | None = None, assessments: Any = None,
+         infusions: Any = None, patients: Any = None, events: Any = None, allow_identifiers: bool = False,
+         **hints: Any) -> OutcomeData:
+    """Load and validate outcome data.
+
+    Parameters
+    ----------
+    path_or_buffer : a file (path, bytes, upload object or DataFrame) in any layout - long (one
+        row per rating, patient- and infusion-level columns repeated), wide (columns per time
+        point, instrument or item), CDISC (SDTM/ADaM ``.xpt``) or REDCap - or a folder: the
+        three-table form (``assessments.*``, optional ``infusions.*``, ``patients.*``,
+        ``events.*``) or a folder of CDISC datasets. An Excel workbook with sheets named
+        assessments, infusions (and patients, events) is the three-table form.
+    mapping : how to read the source (:class:`analysis.Mapping`, its JSON text or a path to its
+        JSON file); default :func:`analysis.suggest_mapping` of the source with ``hints``.
+    assessments, infusions, patients, events : the table form, each a path, buffer or DataFrame;
+        only ``assessments`` is required (without infusions, one IV infusion at time 0 is
+        assumed per patient and said so in ``.warnings``).
+    allow_identifiers : load even when columns look identifying; they are dropped (``patient_id``
+        is kept) and a warning names them. For an analyst's own script; the dashboard never
+        sets it.
+    **hints : Mapping fields as keywords, winning over the suggestion: ``instrument="HAM-D17"``,
+        ``columns={"score": "depression"}``, ``time_unit="weeks"``, ``visit_times={...}``,
+        ``sheet=...`` (name or 0-based position), ``value_maps=...``, ``record_filters=...``,
+        ``layout=...``.
+
+    Returns
+    -------
+    OutcomeData with times in hours since the start of each patient's first infusion
+    (``has_clock_time`` False when only visit numbers were given), the mapping used on
+    ``.mapping``.
+
+    Raises
+    ------
+    FileNotFoundError for a path that does not exist; TypeError for a call without data or with
+    an unknown keyword. DataError listing every problem found (``.problems``: table, row,
+    column, value, message, location; row 1 = the first data row = line 2 of a CSV file).
+    """
+    unknown = set(hints) - {f for f in Mapping.__dataclass_fields__}
+    if unknown:
+        raise TypeError(f"load() got unknown keyword(s) {', '.join(sorted(unknown))}; the keywords are "
+                        "mapping=, assessments=, infusions=, patients=, events=, allow_identifiers= and the "
+                        f"Mapping fields {', '.join(Mapping.__dataclass_fields__)}.")
+    tables_given = any(x is not None for x in (assessments, infusions, patients, events))
+    if path_or_buffer is not None and tables_given:
+        raise TypeError("Pass either one file (single-file form) or assessments=/infusions=/patients=/events=, "
+                        "not both.")
+    if path_or_buffer is None and assessments is None:
+        raise TypeError("Nothing to load: pass a file, or assessments= (with optional infusions=, patients= "
+                        "and events=).")
+    if isinstance(mapping, (str, Path)):
+        mapping = Mapping.from_json(mapping)
+    try:
+        if tables_given:
+            return _load_tables({"assessments": assessments, "infusions": infusions, "patients": patients,
+                                 "events": events}, allow_identifiers, hints.get("sheet"))
+        return _load_source(path_or_buffer, mapping, allow_identifiers, hints)
+    finally:
+        v._CLEAN.clear()
+
+
+def _load_tables(given: dict[str, Any], allow_identifiers: bool, sheet: Any) -> OutcomeData:
+    report = v._Report(allow_identifiers=allow_identifiers)
+    raws = {name: read_table(source, name, sheet=sheet, number_columns=v._NUMBER_READ)
+            for name, source in given.items() if source is not None}
+    source = ", ".join(raw.name for raw in raws.values())
+    return _validate_tables(report, raws, source)
+
+
+def _validate_tables(report: v._Report, raws: dict[str, RawTable], source: str,
+                     mapping: Mapping | None = None) -> OutcomeData:
+    a_table, i_table, p_table = v._three_tables(report, raws)
+    e_table = v._prepare(report, raws["events"], "events", v._EVENT_MAP, set(v.EVENT_COLUMNS) | set(v.TIME_COLUMNS),
+                         {"assessment_date"}) if "events" in raws else None
+    if report.identifying_contract_column:
+        raise v._error(report, a_table.raw)
+    for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table, e_table) if t is not None}.values():
+        for note in raw_table.notes:
+            report.warn("reading", note + ".", 1, table="file")
+    return v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping)
+
+
+def _find_tables(directory: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        stem = path.stem.lower()
+        if stem in _TABLE_NAMES and path.suffix.lower() in _TABLE_SUFFIXES:
+            found.setdefault(stem, path)
+    return found
+
+
+def _standard(layout: str) -> Any:
+    try:
+        return importlib.import_module(f"analysis.{layout}")
+    except ImportError:
+        return None
+
+
+def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, hints: dict[str, Any]) -> OutcomeData:
+    sheet = hints.get("sheet", mapping.sheet if mapping is not None else None)
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        folder = Path(source)
+        tables = _find_tables(folder)
+        if "assessments" in tables:
+            return _load_tables(tables, allow_identifiers, sheet)
+        if any(p.suffix.lower() in _STANDARD_SUFFIXES for p in folder.iterdir()) or \
+                (mapping is not None and mapping.layout in {"cdisc", "redcap"}) or hints.get("layout"):
+            layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or "cdisc"
+            return _load_standard(layout, folder, mapping, allow_identifiers, hints)
+        raise _headline_error(f"{folder} has no assessments file (assessments.csv, .xlsx or .parquet) and no "
+                              "CDISC datasets (.xpt, .sas7bdat).", f"{folder} cannot be loaded.", "assessments")
+    if isinstance(source, (str, Path)) and not Path(source).exists():
+        raise FileNotFoundError(f"{source} does not exist.")
+    raw = read_table(source, "file", sheet=sheet, number_columns=v._NUMBER_READ)
+    by_sheet = {str(k).strip().lower(): k for k in raw.sheets}
+    if "assessments" in by_sheet and sheet is None:
+        # A workbook with sheets named assessments (infusions, patients, events): the table form.
+        raws = {t: sheet_table(raw, by_sheet[t], t) for t in _TABLE_NAMES if t in by_sheet}
+        return _validate_tables(v._Report(allow_identifiers=allow_identifiers), raws, raw.name)
+    raw = _pick_sheet(raw, sheet)
+    layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or \
+        detect_layout(list(raw.frame.columns))
+    if layout in {"cdisc", "redcap"} and _standard(layout) is not None and \
+            getattr(_standard(layout), "to_long", None) is not None:
+        frame = raw.frame.drop(columns="source_row")
+        frame.attrs["labels"] = raw.labels
+        return _load_standard(layout, {Path(raw.name).stem.upper(): frame}, mapping, allow_identifiers, hints,
+                              name=raw.name)
+    if layout == "redcap":
+        raise _headline_error(f"{raw.name} is a REDCap export, but the REDCap reader (analysis.redcap) is not "
+                              "available in this installation.", f"{raw.name} cannot be loaded.")
+    if mapping is None:
+        mapping = suggest_for_frame(raw.frame, layout=layout, hints=dict(hints))
+        from analysis.loading.suggest import _apply_hints
+        mapping = _apply_hints(mapping, hints)
+    elif hints:
+        from analysis.loading.suggest import _apply_hints
+        mapping = _apply_hints(mapping, hints)
+    return _load_mapped(raw, mapping, allow_identifiers)
+
+
+def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool) -> OutcomeData:
+    report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
+    mapped = apply_mapping(report, raw, mapping)
+    return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
+                          has_clock_time=mapped.has_clock_time)
+
+
+def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_identifiers: bool,
+                   hints: dict[str, Any], name: str | None = None) -> OutcomeData:
+    module = _standard(layout)
+    if module is None or not hasattr(module, "to_long"):
+        raise _headline_error(f"{name or source} looks like {layout.upper()} data, but the {layout} reader "
+                              f"(analysis.{layout}) is not available.", f"{name or source} cannot be loaded.")
+    frames = module.read(source) if not isinstance(source, dict) else source
+    if mapping is None:
+        suggester = standard_suggester(layout)
+        mapping = suggester(frames, **hints) if suggester is not None else Mapping(layout=layout)
+    long_frame, notes = module.to_long(frames, mapping)
+    raw = read_table(long_frame, "file")
+    raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
+    raw.kind = "dataframe"
+    raw.notes.extend(n.rstrip(".") for n in notes)
+    report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
+    long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
+                           value_maps=mapping.value_maps)
+    mapped = apply_mapping(report, raw, long_mapping)
+    return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
+                          has_clock_time=mapped.has_clock_time)
+
+
+def load_sample(form: str = "tables") -> OutcomeData:
+    """The bundled simulated sample (``data/sample/``, see its README), validated like user data.
+
+    form : "tables" (assessments.csv, infusions.csv, patients.csv) or "single" (single_file.csv).
+    """
+    if form == "tables":
+        return load(assessments=v.SAMPLE_DIR / "assessments.csv", infusions=v.SAMPLE_DIR / "infusions.csv",
+                    patients=v.SAMPLE_DIR / "patients.csv")
+    if form == "single":
+        return load(v.SAMPLE_DIR / "single_file.csv")
+    raise ValueError(f"form must be 'tables' or 'single', not {form!r}.")
+
+

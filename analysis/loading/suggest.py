@@ -1,0 +1,226 @@
+"""Guessing a :class:`~analysis.mapping.Mapping`: the layout and the role of every column.
+
+Roles come from the contract's names and aliases (:data:`analysis.contract.CONTRACT`), a few
+common clinic spellings (``id``, ``ID``), wide headers (:mod:`analysis.loading.wide`) and, for
+CDISC and REDCap, the standards readers. Each guess records its reason; a guess that could be
+wrong (a ``day`` column without day 0, ``2m`` read as months) is listed as an ambiguity.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from analysis.contract import CONTRACT
+from analysis.loading.times import parse_visit_label
+from analysis.loading.vocabularies import key
+from analysis.loading.wide import is_name_digits, parse_wide_header
+from analysis.mapping import Mapping, _role_words, standard_suggester
+
+__all__ = ["detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
+
+# Column names tried, in this order, when no contract name or alias matches patient_id.
+_ID_FALLBACK = ("id", "patient", "case", "case_id", "case_no", "subject_no", "record")
+_TIME_ROLE_ORDER = ("time_hours", "time_minutes", "time_days", "time_weeks", "time_months", "study_day",
+                    "elapsed_iso")
+_CDISC_KEYS = {"usubjid", "studyid", "domain", "paramcd", "aval", "avisit", "avisitn", "ady", "qstestcd",
+               "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute"}
+_REDCAP_KEYS = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+                "redcap_data_access_group", "variable_field_name", "field_type", "choices_calculations_or_slider_labels"}
+
+
+def role_aliases() -> dict[str, str]:
+    """Comparison key of every accepted column name -> its role (first spec wins)."""
+    out: dict[str, str] = {}
+    for spec in CONTRACT:
+        if spec.name == "source_row":
+            continue
+        for name in (spec.name, *spec.aliases):
+            out.setdefault(key(name), spec.name)
+    return out
+
+
+def detect_layout(columns: list[str]) -> str | None:
+    """"cdisc" or "redcap" when the column names say so, else None."""
+    keys = {key(c) for c in columns}
+    if keys & _REDCAP_KEYS:
+        return "redcap"
+    if "usubjid" in keys and len(keys & _CDISC_KEYS) >= 3:
+        return "cdisc"
+    return None
+
+
+def suggest(source: Any, **hints: Any) -> Mapping:
+    """See :func:`analysis.suggest_mapping`."""
+    from analysis.loading.reading import read_source_frames
+
+    frames = read_source_frames(source, sheet=hints.get("sheet"))
+    names = [c for frame in frames.values() for c in frame.columns]
+    layout = hints.get("layout") or detect_layout(names)
+    if layout in {"cdisc", "redcap"}:
+        standard = standard_suggester(layout)
+        if standard is not None:
+            mapping = standard(frames)
+            return _apply_hints(mapping, hints)
+        if layout == "redcap" or len(frames) > 1:
+            reasons = {"layout": f"layout {layout} recognised from the column names "
+                                 f"({', '.join(sorted({key(c) for c in names} & (_CDISC_KEYS | _REDCAP_KEYS))[:4])})"}
+            return _apply_hints(Mapping(layout=layout, reasons=reasons), hints)
+    frame = next(iter(frames.values()))
+    mapping = suggest_for_frame(frame, layout=layout, hints=hints)
+    return _apply_hints(mapping, hints)
+
+
+def _apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
+    if not hints:
+        return mapping
+    changes = {k: v for k, v in hints.items() if k != "columns"}
+    columns = hints.get("columns") or {}
+    if "time_unit" in hints and hints["time_unit"]:
+        # A time unit given by hand re-labels the time column the suggestion found.
+        time_roles = [r for r in mapping.columns if r in _TIME_ROLE_ORDER or r == "time"]
+        if time_roles and not any(r.startswith("time") for r in columns):
+            source = mapping.columns[time_roles[0]]
+            columns = {**columns, time_roles[0]: "", "time": source}
+    if columns:
+        # A column given for a role is taken from whatever other role the suggestion gave it.
+        taken = {v: r for r, v in mapping.columns.items()}
+        cleared = {taken[v]: "" for r, v in columns.items() if v and v in taken and taken[v] != r}
+        changes["columns"] = {**cleared, **columns}
+    return mapping.replace(**changes)
+
+
+def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
+                      hints: dict[str, Any] | None = None) -> Mapping:
+    """A mapping for one table (long or wide; a single-file CDISC BDS dataset as long)."""
+    hints = hints or {}
+    aliases = role_aliases()
+    columns: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    ambiguities: list[str] = []
+    source_columns = [c for c in frame.columns if c != "source_row"]
+    taken: set[str] = set()
+
+    def claim(role: str, column: str, why: str) -> None:
+        columns[role] = column
+        taken.add(column)
+        reasons[role] = f"column {column!r} read as {_role_words(role, hints.get('time_unit'))} ({why})"
+
+    for column in source_columns:  # exact contract names first, then aliases
+        if key(column) in {s.name for s in CONTRACT} and key(column) not in columns:
+            claim(key(column), column, "name")
+    for column in source_columns:
+        role = aliases.get(key(column))
+        if column in taken or role is None or role in columns:
+            continue
+        claim(role, column, "name" if key(column) == role else f"name: {column!r} is a known name for {role}")
+    if "patient_id" not in columns:
+        for fallback in _ID_FALLBACK:
+            found = [c for c in source_columns if key(c) == fallback and c not in taken]
+            if found:
+                claim("patient_id", found[0], "name")
+                break
+
+    wide = {}
+    for column in source_columns:
+        if column in taken:
+            continue
+        header = parse_wide_header(column)
+        if header is not None:
+            time = header.hours if header.hours is not None else header.time_label
+            wide[column] = (header.instrument, time, header.item)
+    for column, (instrument, time, item) in list(wide.items()):
+        # "PHQ_9" alone is the PHQ-9 total; among phq_1 ... phq_8 it is item 9.
+        if item is not None and is_name_digits(column, parse_wide_header(column)) and not any(
+                v[0] == instrument and v[2] is not None and c != column for c, v in wide.items()):
+            wide[column] = (instrument, time, None)
+    is_wide = bool(wide) and "score" not in columns and layout != "cdisc"
+    if layout == "cdisc":
+        layout_reason = "layout cdisc (a BDS/SDTM dataset) read as one row per rating: " \
+                        "USUBJID identifies the patient"
+        columns.pop("time_days", None) if "study_day" in columns else None
+        if "DTYPE" in frame.columns or "dtype" in {key(c) for c in frame.columns}:
+            dtype_column = next(c for c in frame.columns if key(c) == "dtype")
+            hints.setdefault("record_filters", ((dtype_column, "empty", ""),))
+            reasons["dtype"] = (f"rows with {dtype_column!r} set (derived records such as LOCF) are left out; "
+                                f"keep them with record_filters=()")
+        flags = [c for c in frame.columns if key(c).startswith("anl") and key(c).endswith("fl")]
+        if flags:
+            ambiguities.append(f"analysis flag(s) {', '.join(map(repr, flags))} present but not used: pass "
+                               f"record_filters=[({flags[0]!r}, '==', 'Y')] to keep only flagged records")
+        if "instrument" not in columns:
+            for candidate in ("PARAMCD", "QSCAT", "RSCAT", "PARAM"):
+                found = [c for c in frame.columns if key(c) == key(candidate)]
+                if found:
+                    claim("instrument", found[0], "CDISC parameter code, read through the instrument aliases")
+                    break
+    elif is_wide:
+        layout = "wide"
+        timed = {c for c, v in wide.items() if v[1] is not None}
+        untimed_labels = sorted({str(v[1]) for v in wide.values() if isinstance(v[1], str)})
+        layout_reason = None
+        if len(timed) < len(wide) and not any(r in columns for r in (*_TIME_ROLE_ORDER, "visit", "visit_number",
+                                                                     "assessment_date")):
+            ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
+                               "column: add one, or give the columns' times in wide_columns")
+        reasons["wide"] = _wide_reason(wide)
+        if untimed_labels:
+            ambiguities.append(f"time label(s) {', '.join(map(repr, untimed_labels[:8]))} in the headers say no "
+                               "time: give them with visit_times={label: hours}")
+        months = sorted(c for c in wide if _says_m_months(c))
+        if months:
+            ambiguities.append(f"'m' in {', '.join(map(repr, months[:3]))} read as months (minutes would be "
+                               "written 'min')")
+        posts = [c for c, v in wide.items() if isinstance(v[1], float) and abs(v[1] - 40 / 60) < 1e-9
+                 and "post" in c.lower()]
+        if posts:
+            ambiguities.append(f"{', '.join(map(repr, posts[:3]))}: 'post' taken as the end of a 40-minute "
+                               "infusion (0.67 h); set visit_times={'post': hours} otherwise")
+        if "patient_id" not in columns:
+            ambiguities.append("no patient id column: patients are numbered by row (row 1 = patient R1)")
+    else:
+        layout = layout or "long"
+        layout_reason = None
+        wide = {}
+    time_roles = [r for r in _TIME_ROLE_ORDER if r in columns]
+    if len(time_roles) > 1:
+        ambiguities.append(f"several time columns ({', '.join(repr(columns[r]) for r in time_roles)}); "
+                           f"{columns[time_roles[0]]!r} is used")
+    if "time_days" in columns and columns["time_days"] in frame.columns:
+        days = pd.to_numeric(frame[columns["time_days"]].astype("string"), errors="coerce")
+        if days.notna().any() and not (days == 0).any() and days.min() >= 1 and "study" not in \
+                columns["time_days"].lower():
+            ambiguities.append(f"column {columns['time_days']!r} has no day 0: read as days since the first "
+                               "infusion; if day 1 is the day of the first infusion (CDISC study day), pass "
+                               f"columns={{'study_day': {columns['time_days']!r}}}")
+    if not time_roles and "visit" in columns and "assessment_date" not in columns and columns["visit"] in frame:
+        labels = pd.unique(frame[columns["visit"]].dropna().astype(str))
+        unparsed = [lab for lab in labels if parse_visit_label(lab) is None and lab not in hints.get("visit_times", {})]
+        if len(unparsed) and len(unparsed) < len(labels):
+            ambiguities.append(f"visit labels {', '.join(map(repr, unparsed[:8]))} say no time: give them with "
+                               "visit_times={label: hours}")
+        reasons["visit_times"] = (f"times read from the visit labels in {columns['visit']!r}" if not len(unparsed)
+                                  else f"visit labels in {columns['visit']!r} give the times where they say it")
+    if layout == "long" and "instrument" not in columns and not hints.get("instrument"):
+        ambiguities.append("no instrument column: name the instrument, e.g. analysis.load(path, "
+                           "instrument=\"MADRS\")")
+    if layout_reason is None:
+        layout_reason = {"wide": "layout wide: one row per patient (or visit), columns per instrument, time "
+                                 "or item",
+                         "long": "layout long: one row per rating"}.get(layout, f"layout {layout}")
+    reasons = {"layout": layout_reason, **reasons}
+    return Mapping(layout=layout, columns=columns, reasons=reasons, wide_columns=wide if layout == "wide" else {},
+                   ambiguities=tuple(ambiguities),
+                   record_filters=hints.get("record_filters", ()) if layout == "cdisc" else ())
+
+
+def _says_m_months(column: str) -> bool:
+    return bool(re.search(r"\d\s*m\b|\bm\s*\d", column.lower().replace("_", " ").replace(".", " ")))
+
+
+def _wide_reason(wide: dict[str, tuple[str, Any, int | None]]) -> str:
+    from analysis.mapping import _describe_wide
+    return _describe_wide(wide)
+

@@ -1,0 +1,134 @@
+"""The wide layout: one column per time point, instrument and/or item.
+
+Headers are read as an instrument (any registry name or alias) followed or preceded by a time
+label and/or an item number, in the forms clinics write: ``MADRS 4h``, ``madrs_day7``,
+``MADRS D14``, ``bdi.2m``, ``BDI_wk2``, ``HAMD_w3``, ``madrs_1`` ... ``madrs_10`` (items),
+``cadss_pre`` / ``cadss_post``, ``MADRS_baseline``, ``baseline_madrs``, ``madrs_3_day7``.
+A header with an instrument and neither a time nor an item is a total score whose time comes from
+the row (a long-over-time, wide-over-instruments file).
+
+:func:`melt_wide` turns such a table into the long form (one row per rating), vectorised: each
+wide column is one block of the output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.instruments import get_instrument, resolve_instrument_names
+from analysis.loading.times import parse_visit_label
+
+__all__ = ["WideHeader", "is_name_digits", "melt_wide", "parse_wide_header"]
+
+
+@dataclass(frozen=True)
+class WideHeader:
+    """What a wide header says: instrument, time label (None: from the row), item (None: total)."""
+
+    instrument: str
+    time_label: str | None
+    hours: float | None
+    item: int | None
+
+
+_TOTAL_WORDS = {"total", "tot", "score", "sum", "totalscore"}
+_ITEM = re.compile(r"(?:item|itm|i|q|question)?(\d{1,2})", re.I)
+
+
+def _instrument(token: str) -> str | None:
+    return resolve_instrument_names([token]).get(token)
+
+
+def parse_wide_header(header: str) -> WideHeader | None:
+    """The instrument, time and item a header names; None when it names no instrument.
+
+    >>> parse_wide_header("madrs_day7")
+    WideHeader(instrument='MADRS', time_label='day7', hours=168.0, item=None)
+    """
+    text = str(header).strip()
+    tokens = [t for t in re.split(r"[\s_.]+", text) if t]
+    if not tokens:
+        return None
+    instrument, rest = None, []
+    for size in (1, 2):  # "HAM D17" split by a space needs two tokens
+        head, tail = "".join(tokens[:size]), tokens[size:]
+        if len(tokens) >= size and (found := _instrument(head)) is not None:
+            instrument, rest = found, tail
+            break
+        back, front = "".join(tokens[-size:]), tokens[:-size]
+        if len(tokens) > size and (found := _instrument(back)) is not None:
+            instrument, rest = found, front
+            break
+    if instrument is None:  # glued: "madrs4h", "bdi2m"
+        glued = re.fullmatch(r"([A-Za-z][A-Za-z\-]*?)-?(\d.*)", tokens[0])
+        if glued and (found := _instrument(glued.group(1))) is not None and _instrument(tokens[0]) is None:
+            instrument, rest = found, [glued.group(2), *tokens[1:]]
+    if instrument is None:
+        return None
+    rest = [t for t in rest if t.lower() not in _TOTAL_WORDS]
+    if not rest:
+        return WideHeader(instrument, None, None, None)
+    n_items = get_instrument(instrument).n_items
+    whole = parse_visit_label(" ".join(rest))
+    if whole is not None:
+        return WideHeader(instrument, " ".join(rest), whole[0], None)
+    for position, token in enumerate(rest):
+        match = _ITEM.fullmatch(token)
+        if not match or not 1 <= int(match.group(1)) <= n_items:
+            continue
+        item = int(match.group(1))
+        remaining = rest[:position] + rest[position + 1:]
+        if not remaining:
+            return WideHeader(instrument, None, None, item)
+        parsed = parse_visit_label(" ".join(remaining))
+        if parsed is not None:
+            return WideHeader(instrument, " ".join(remaining), parsed[0], item)
+    return WideHeader(instrument, " ".join(rest), None, None)
+
+
+def is_name_digits(header: str, parsed: WideHeader) -> bool:
+    """True when a header such as ``PHQ_9`` or ``GAD 7`` could be the instrument's own name
+    (a total score) rather than its item: the caller decides from the sibling columns."""
+    if parsed.item is None or parsed.time_label is not None:
+        return False
+    squashed = re.sub(r"[\s_.\-]+", "", str(header)).upper()
+    return squashed == re.sub(r"[\s_.\-]+", "", parsed.instrument).upper()
+
+
+def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | None]],
+              keep: list[str]) -> pd.DataFrame:
+    """Wide -> long: one row per (source row, wide column) with a value.
+
+    columns : source column -> (instrument, time (hours, a label, or None = from the row), item).
+    keep : columns repeated on every output row (patient id, covariates, a row time or visit).
+    Returns the long frame with ``instrument``, ``item``, ``score``, ``wide_time`` (object: hours
+    or label or None), ``wide_column`` and ``source_row`` plus ``keep``; rows with an empty cell
+    are left out.
+    """
+    wide = list(columns)
+    blocks = []
+    for column in wide:
+        values = frame[column]
+        present = values.notna().to_numpy()
+        if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == "string":
+            text = values.astype("string").str.strip()
+            present &= (text.fillna("") != "").to_numpy()
+        blocks.append(np.flatnonzero(present))
+    counts = np.array([len(b) for b in blocks], dtype=np.int64)
+    rows = np.concatenate(blocks) if blocks else np.array([], dtype=np.int64)
+    which = np.repeat(np.arange(len(wide)), counts)
+    out = {c: frame[c].iloc[rows].reset_index(drop=True) for c in keep}
+    scores = pd.concat([frame[c].iloc[b].astype(object) for c, b in zip(wide, blocks, strict=True)],
+                       ignore_index=True) if len(rows) else pd.Series([], dtype=object)
+    spec = [columns[c] for c in wide]
+    out["instrument"] = pd.Series(np.asarray([s[0] for s in spec] + [None], dtype=object)[which])
+    out["item"] = pd.Series(np.asarray([np.nan if s[2] is None else float(s[2]) for s in spec] + [np.nan])[which])
+    out["score"] = scores
+    out["wide_time"] = pd.Series(np.asarray([s[1] for s in spec] + [None], dtype=object)[which])
+    out["wide_column"] = pd.Series(np.asarray(wide + [None], dtype=object)[which])
+    out["source_row"] = frame["source_row"].to_numpy()[rows] if "source_row" in frame else rows + 1
+    return pd.DataFrame(out)

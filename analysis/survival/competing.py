@@ -293,10 +293,11 @@ def _gray_test(time: np.ndarray, codes: np.ndarray, groups: np.ndarray, n_groups
         variance += np.einsum("tik,tjk,tk->ij", u, u, t3)
     c_end = c[-1, :g1, :]
     variance += (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
-    try:
-        return float(score @ np.linalg.solve(variance, score))
-    except np.linalg.LinAlgError:
+    # cuminc reports -1 when its QR of the variance is rank deficient (tolerance 1e-7); we say NaN
+    singular_values = np.linalg.svd(variance, compute_uv=False)
+    if not np.all(np.isfinite(singular_values)) or singular_values.min() <= 1e-7 * singular_values.max():
         return float("nan")
+    return float(score @ np.linalg.solve(variance, score))
 
 
 # ----------------------------------------------------------------------------------------
@@ -504,7 +505,7 @@ def cumulative_incidence(
             if not np.isfinite(statistic):
                 notes.append(
                     f"Gray's test for event {cause} could not be computed: its variance matrix is singular "
-                    "(a group without subjects at risk at the event times of this cause)"
+                    "(too few events of this cause, or subjects at risk, in some groups); R's cuminc prints -1"
                 )
             test_rows.append(
                 {"event": int(cause), "statistic": statistic, "dof": dof, "p_value": chi2_sf(statistic, dof)}
@@ -800,6 +801,7 @@ def fine_gray(
     loglik = null_loglik
     converged = False
     iterations = 0
+    last_step = np.full(p, np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while iterations < _MAX_ITERATIONS:
             iterations += 1
@@ -817,6 +819,7 @@ def fine_gray(
                 candidate = (candidate + beta) / 2.0
                 new = _fine_gray_derivatives(candidate, subdata)
             change = abs(new[0] - loglik)
+            last_step = candidate - beta
             beta, (loglik, score, information, _) = candidate, new
             largest_step = float(np.max(np.abs(step)))
             if change <= 1e-10 * max(abs(loglik), 1.0) and largest_step <= 1e-6 * (1 + np.max(np.abs(beta))):
@@ -826,17 +829,26 @@ def fine_gray(
                 break
 
     notes: list[str] = []
-    if not converged:
-        notes.append(
-            f"Fine-Gray fit did not converge in {iterations} Newton-Raphson iterations; a coefficient may be "
-            "infinite (a covariate level with no events of interest, or one that separates them)"
-        )
-        warnings.warn(notes[-1], RuntimeWarning, stacklevel=2)
     try:
         covariance = _fine_gray_sandwich(beta, subdata, information)
     except np.linalg.LinAlgError:
         covariance = np.full((p, p), np.nan)
         notes.append("the information matrix is singular: covariates are collinear; no standard errors")
+    if not converged:
+        # a coefficient still moving when the iterations stop is running off to infinity: its
+        # estimate, SE and p-value would be printed as results, so they are blanked instead
+        diverging = np.abs(last_step) > 1e-4 * (1.0 + np.abs(beta))
+        diverging_names = [name for name, moving in zip(names, diverging, strict=True) if moving]
+        notes.append(
+            f"Fine-Gray fit did not converge in {iterations} Newton-Raphson iterations; the coefficient(s) of "
+            f"{diverging_names or names} seem infinite (a covariate level with no events of interest, or one "
+            "that separates who has them) and are reported as NaN; merge sparse levels or drop the covariate"
+        )
+        warnings.warn(notes[-1], RuntimeWarning, stacklevel=2)
+        blank = diverging if diverging.any() else np.ones(p, dtype=bool)
+        covariance[blank, :] = np.nan
+        covariance[:, blank] = np.nan
+        beta = np.where(blank, np.nan, beta)
     with np.errstate(invalid="ignore", over="ignore"):
         se = np.sqrt(np.diag(covariance))
         z_statistic = beta / se

@@ -91,11 +91,14 @@ for (g in c("a", "b", "c")) {
 }
 toy$z <- factor(toy$z, levels = c("high", "low", "mid"))  # sorted levels: "high" is the reference
 tcov <- model.matrix(~ x + z, data = toy)[, -1]
-for (k in c(1, 3)) {  # cause 2 diverges (crr: converged FALSE), left out
+for (k in c(1, 3)) {
   f <- crr(toy$time, toy$event, tcov, failcode = k, gtol = 1e-12, maxiter = 50)  # converge fully
   py(paste0("TOY_CRR", k, "_COEF"), f$coef); py(paste0("TOY_CRR", k, "_SE"), sqrt(diag(f$var)))
   cat("# TOY_CRR", k, "converged", f$converged, "\n")
 }
+# cause 2: z[low] has no cause-2 events, its coefficient runs off to -infinity
+f <- crr(toy$time, toy$event, tcov, failcode = 2, maxiter = 50)
+py("TOY_CRR2_COEF", f$coef); py("TOY_CRR2_SE", sqrt(diag(f$var))); cat("# TOY_CRR 2 converged", f$converged, "\n")
 """
 
 TOY = {
@@ -191,4 +194,7 @@ TOY_CRR1_SE = [0.3373979253, 0.8778991659, 0.7708975817]
 TOY_CRR3_COEF = [-0.3624271538, 1.06551239, 0.7467411983]
 TOY_CRR3_SE = [0.2713293276, 0.7158940733, 0.6649986899]
 # TOY_CRR 3 converged TRUE
+TOY_CRR2_COEF = [0.04790448292, -13.87868697, 1.235128103]
+TOY_CRR2_SE = [0.4860904433, 1.238334746, 1.10516127]
+# TOY_CRR 2 converged TRUE
 # fmt: on

@@ -341,3 +341,24 @@ def test_fine_gray_bad_input_is_refused_in_words(mgus2: pd.DataFrame) -> None:
         fine_gray(mgus2.assign(one=1.0), duration="etime", event="event", covariates=["age", "one"])
     with pytest.raises(analysis.AnalysisError, match="at least one covariate"):
         fine_gray(mgus2, duration="etime", event="event", covariates=[])
+
+
+def test_fine_gray_blanks_a_diverging_coefficient_instead_of_printing_it() -> None:
+    # z[low] has no cause-2 events: crr stops at -13.9 (SE 1.24) and calls it converged; the
+    # other terms agree with crr, the diverging one is NaN with a note and a warning.
+    frame = pd.DataFrame(R.TOY)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        fit = fine_gray(frame, duration="time", event="event", covariates=["x", "z"], event_of_interest=2)
+    assert not fit.converged
+    assert "z[low]" in fit.notes[0] and "NaN" in fit.notes[0]
+    assert fit.table.loc["z[low]"].isna().all()
+    kept = ["x", "z[mid]"]
+    assert_allclose(fit.table.loc[kept, "coef"], np.array(R.TOY_CRR2_COEF)[[0, 2]], rtol=1e-6)
+    assert_allclose(fit.table.loc[kept, "se"], np.array(R.TOY_CRR2_SE)[[0, 2]], rtol=1e-5)
+
+
+def test_gray_test_is_nan_with_a_note_where_cuminc_prints_minus_one() -> None:
+    fit = cumulative_incidence([1.0, 2.0, 3.0, 4.0], [1, 0, 2, 1], group=["x", "x", "y", "y"])
+    assert_allclose(fit.test["statistic"].iloc[0], 1.0)  # cuminc: stat 1, p 0.3173105
+    assert np.isnan(fit.test["statistic"].iloc[1]) and np.isnan(fit.test["p_value"].iloc[1])
+    assert "event 2 could not be computed" in fit.notes[0]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.instruments import get_instrument
+from analysis.instruments import UnknownInstrumentError, get_instrument
 
 __all__ = [
     "ASSUMED_ROUTE",
@@ -80,10 +80,21 @@ def no_baseline_message(instrument: str, what: str) -> str:
 
 
 def no_scale_message(instrument: str, what: str, present: list[str]) -> str:
-    """The message when the data has no total-score rating of the depression scale asked for."""
-    others = f"; the data has {', '.join(present)}" if present else "; the data has no total scores at all"
-    return (f"{what[0].upper()}{what[1:]} needs a depression scale and the data has no {instrument} "
-            f"total-score ratings{others}. Choose one of them with instrument=..., or load {instrument} ratings.")
+    """The message when the data has no total-score rating of the depression scale asked for
+    (``present``: instruments in the data; the depression scales among them are offered)."""
+    scales = [name for name in present if _domain(name) == "depression" and name != instrument]
+    head = (f"{what[0].upper()}{what[1:]} needs a depression scale and the data has no {instrument} "
+            "total-score ratings")
+    if scales:
+        return f"{head}; it has {', '.join(scales)}: choose one with instrument=\"{scales[0]}\"."
+    return f"{head} and no other depression scale: load {instrument} ratings (or those of another depression scale)."
+
+
+def _domain(name: str) -> str:
+    try:
+        return str(get_instrument(name).domain)
+    except UnknownInstrumentError:  # an unregistered name in the data: not offered as a scale
+        return ""
 
 
 def require_baseline(endpoints: Any, what: str, present: list[str] | None = None) -> None:

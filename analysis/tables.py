@@ -24,13 +24,14 @@ from scipy import stats
 
 from analysis.baseline import first_infusions, rated_against_baseline, require_baseline
 from analysis.errors import AnalysisError
+from analysis.grouping import course_of_patients
 from analysis.longitudinal.trajectories import (
     _is_endpoints,
-    _zero_baseline_count,
     describe_endpoints,
     endpoint_instrument,
     grouping_for,
     resolve_endpoints,
+    zero_baseline_ids,
 )
 
 __all__ = ["TableOne", "table_one"]
@@ -50,6 +51,7 @@ _LABELS = {
     "first_dose_mg_per_kg": "Dose of first infusion, mg/kg",
     "route": "Route of first infusion",
     "n_infusions": "Number of infusions",
+    "course": "Course (single infusion or series)",
     "peak_cadss": "Peak CADSS (0-4 h after an infusion)",
 }
 SKEWNESS_LIMIT = 1.0
@@ -253,16 +255,15 @@ def _described_patients(data: Any, endpoints: Any, instrument: str) -> tuple[pd.
     Table 1 describes (it divides by nothing)."""
     patients = endpoints.patients.reset_index(drop=True)
     excluded = getattr(endpoints, "excluded", pd.DataFrame(columns=["patient_id", "reason"]))
-    n_zero = _zero_baseline_count(data, endpoints, instrument)
+    zero_ids = zero_baseline_ids(data, endpoints, instrument)
+    n_zero = len(zero_ids)
     if not n_zero:
         return patients, excluded, []
     if _is_endpoints(data):
         return patients, excluded, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
                                     "Endpoints; pass the OutcomeData to describe them too"]
-    zero = excluded["reason"].astype(str).str.contains("baseline score is 0").to_numpy()
-    zero_ids = pd.Index(excluded.loc[zero, "patient_id"].astype(str))
     base = rated_against_baseline(data, instrument)
-    base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(zero_ids)]
+    base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(set(zero_ids))]
     extra = pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
                           "baseline_score": base["score"].to_numpy(float)})
     covariates = data.patients.assign(patient_id=data.patients["patient_id"].astype(str)).drop_duplicates("patient_id")
@@ -276,17 +277,20 @@ def _described_patients(data: Any, endpoints: Any, instrument: str) -> tuple[pd.
     if "route" in first.columns:
         route = first["route"].reindex(ids)
         extra["route"] = route.where(route.notna(), "IV").to_numpy()  # contract: no record = one IV infusion
-    counts = data.infusions.groupby(data.infusions["patient_id"].astype(str)).size()
-    extra["n_infusions"] = counts.reindex(ids).fillna(1).astype(np.int64).to_numpy()
-    combined = pd.concat([patients.assign(patient_id=patients["patient_id"].astype(str)),
-                          extra.reindex(columns=patients.columns)], ignore_index=True)
-    for column in patients.columns:  # keep the endpoints' dtypes (the extra rows are few)
+    course = course_of_patients(data.infusions, extra["patient_id"]).set_index("patient_id")
+    for column in ("course", "n_infusions", "n_series_infusions"):
+        extra[column] = course[column].reindex(ids).to_numpy()
+    extra = extra.reindex(columns=patients.columns)
+    for column in patients.columns:  # the endpoints' dtypes (the extra rows are few)
         with contextlib.suppress(TypeError, ValueError):
-            combined[column] = combined[column].astype(patients[column].dtype)
+            extra[column] = extra[column].astype(patients[column].dtype)
+    combined = pd.concat([patients.assign(patient_id=patients["patient_id"].astype(str)), extra],
+                         ignore_index=True)
     notes = [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included"]
     if "peak_cadss" in patients.columns and patients["peak_cadss"].notna().any():
         notes.append(f"peak CADSS is not derived for the {n_zero} patient(s) with a baseline of 0 (shown as missing)")
-    return combined, excluded[~zero].reset_index(drop=True), notes
+    kept = ~excluded["patient_id"].astype(str).isin(set(zero_ids)).to_numpy()
+    return combined, excluded[kept].reset_index(drop=True), notes
 
 
 def _display(table: pd.DataFrame, sizes: pd.Series, columns: list[str], decimals: Mapping[str, int],

@@ -256,6 +256,7 @@ def fit_mmrm(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
+    require_baseline(endpoints, "an MMRM of change from baseline", list(getattr(data, "instruments", []) or []))
     post = _post_baseline_visits(endpoints)  # once, for both the visit choice and the rows
     chosen = ([str(v) for v in visits] if visits is not None
               else _select_visits(post, max_visits, min_attendance))

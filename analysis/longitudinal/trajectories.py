@@ -315,12 +315,22 @@ def _instruments(data: Any) -> list[str]:
     return list(getattr(data, "instruments", []) or [])
 
 
-def _zero_baseline_count(data: Any, endpoints: Any, instrument: str) -> int:
-    """Patients whose baseline is 0 (left out of the Endpoints, which divide by the baseline)."""
-    excluded = getattr(endpoints, "excluded", None)
-    if excluded is None or excluded.empty:
-        return 0
-    return int(excluded["reason"].astype(str).str.contains("baseline score is 0").sum())
+def zero_baseline_ids(data: Any, endpoints: Any, instrument: str) -> pd.Index:
+    """Patients whose baseline is 0 and who are therefore not in the Endpoints (which divide by
+    the baseline): found with the baseline rule on an OutcomeData, from the exclusion reasons of
+    derived Endpoints."""
+    if _is_endpoints(data):
+        excluded = getattr(endpoints, "excluded", None)
+        if excluded is None or excluded.empty:
+            return pd.Index([], dtype=object)
+        zero = excluded["reason"].astype(str).str.contains("baseline score is 0").to_numpy()
+        return pd.Index(excluded.loc[zero, "patient_id"].astype(str).to_numpy())
+    from analysis.baseline import baseline_scores
+
+    base = baseline_scores(data, instrument)
+    zero = base.loc[base["baseline_score"].to_numpy(float) == 0, "patient_id"]
+    analysed = set(endpoints.patients["patient_id"].astype(str))
+    return pd.Index([pid for pid in zero.to_numpy() if pid not in analysed])
 
 
 def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple[pd.DataFrame, list[str]]:
@@ -331,7 +341,8 @@ def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tupl
     the same baseline rule); percent views leave them out and say how many.
     """
     ratings = endpoints.ratings
-    n_zero = _zero_baseline_count(data, endpoints, instrument)
+    zero_ids = zero_baseline_ids(data, endpoints, instrument)
+    n_zero = len(zero_ids)
     if not n_zero:
         return ratings, []
     if value in ("pct_change", "improvement_pct"):
@@ -343,9 +354,7 @@ def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tupl
     from analysis.baseline import rated_against_baseline
 
     rated = rated_against_baseline(data, instrument)
-    zero_ids = set(endpoints.excluded.loc[endpoints.excluded["reason"].astype(str)
-                                          .str.contains("baseline score is 0"), "patient_id"].astype(str))
-    extra = rated[rated["patient_id"].isin(zero_ids)]
+    extra = rated[rated["patient_id"].isin(set(zero_ids))]
     extra = pd.DataFrame({"patient_id": extra["patient_id"].to_numpy(), "time_hours": extra["time_hours"].to_numpy(),
                           "visit": extra["visit"].array, "score": extra["score"].to_numpy(),
                           "change": extra["change"].to_numpy(), "is_baseline": extra["is_baseline"].to_numpy()})

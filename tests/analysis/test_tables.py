@@ -128,3 +128,48 @@ def test_recovers_simulated_cohort_composition():
 
 def test_public_api_name():
     assert analysis.table_one is table_one
+
+
+def test_baseline_zero_patients_are_described_and_counted():
+    # 5 patients with a baseline, 2 of them 0 (Table 1 divides by nothing), 1 without a baseline
+    baselines = {"a": 30, "b": 0, "c": 20, "d": 0, "e": 10, "f": None}
+    patients = pd.DataFrame({"patient_id": list(baselines), "age": [30.0, 40, 50, 60, 70, 80],
+                             "sex": ["F", "M", "F", "M", "F", "M"], "diagnosis": "TRD"})
+    data = make_data(baselines, patients, routes=["IV", "IM", "IV", "IM", "IV", "IV"])
+    t1 = table_one(data, by="route")
+    assert t1.group_sizes.to_dict() == {"overall": 5, "IV": 3, "IM": 2}
+    table = t1.table
+
+    def cell(variable: str, group: str, statistic: str) -> float:
+        return float(table.loc[(table["variable"] == variable) & (table["group"] == group), statistic].item())
+
+    assert cell("baseline_score", "overall", "mean") == pytest.approx(12.0)
+    assert cell("baseline_score", "overall", "sd") == pytest.approx(np.std([30, 0, 20, 0, 10], ddof=1))
+    assert cell("age", "IM", "mean") == pytest.approx(50.0)  # b (40) and d (60)
+    assert t1.excluded["patient_id"].tolist() == ["f"]
+    assert "Note: 2 patient(s) with a baseline MADRS score of 0 included." in t1.describe()
+    assert t1.display.loc["n"].tolist() == ["5", "3", "2"]
+
+
+def test_baseline_zero_from_endpoints_is_said():
+    from analysis.endpoints import derive_endpoints
+
+    baselines = {"a": 30, "b": 0, "c": 20}
+    patients = pd.DataFrame({"patient_id": list(baselines), "age": 40.0, "sex": "F", "diagnosis": "TRD"})
+    t1 = table_one(derive_endpoints(make_data(baselines, patients)))
+    assert t1.group_sizes["overall"] == 2
+    assert any("1 patient(s) with a baseline MADRS score of 0 are not in these Endpoints" in line
+               for line in t1.describe())
+
+
+def test_table_one_groups_follow_group_patients_and_drop_the_grouping_variable():
+    data = analysis.load_sample()
+    t1 = table_one(data, by="age")
+    assert list(t1.group_sizes.index) == ["overall", "age 18-34", "age 35-42", "age 43-50", "age 51-77"]
+    assert "age" not in t1.settings["variables"]
+    assert t1.settings["grouping"] == "grouped by age quartiles (years)"
+    t1 = table_one(data, by="course")
+    assert list(t1.group_sizes.index) == ["overall", "single", "series"]
+    assert "course" not in t1.settings["variables"]
+    with pytest.raises(ValueError, match="Table 1 needs a depression scale and the data has no PHQ-9"):
+        table_one(data, instrument="PHQ-9")

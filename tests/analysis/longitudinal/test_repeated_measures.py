@@ -150,3 +150,21 @@ def test_options_visits_structures_and_errors(simulated):
 
 def test_public_api():
     assert analysis.fit_mmrm is fit_mmrm
+
+
+def test_visits_without_a_baseline_say_no_baseline_not_no_visit_labels():
+    # visit labels exist, but every rating is after the first infusion: the problem is the baseline
+    data = make_data([(p, t, s, v) for p, s in (("a", 20), ("b", 25), ("c", 30))
+                      for t, v in ((24.0, "day 1"), (168.0, "day 7"), (336.0, "day 14"))])
+    with pytest.raises(ValueError) as error:
+        fit_mmrm(data)
+    message = str(error.value)
+    assert message.startswith("No patient has a MADRS baseline (no baseline:")
+    assert "an MMRM of change from baseline cannot be computed" in message
+    assert "visit labels" not in message
+
+
+def test_group_column_that_is_also_a_model_variable_gets_its_own_name():
+    fit = fit_mmrm(analysis.load_sample(), by="baseline_score")
+    assert "baseline_score_group" in fit.frame.columns and fit.by == "baseline_score_group"
+    assert fit.settings["reference"] == fit.frame["baseline_score_group"].cat.categories[0]

@@ -208,7 +208,8 @@ def test_series_response_recovers_simulated_truth():
     """analysis.simulate with every patient on a 6-infusion series: the infusion after which each
     patient first responds is known (truth.latent.onset_infusion), and so is P(ever respond)."""
     data = analysis.simulate(400, seed=2, series_fraction=1.0, route_probabilities={"IV": 1.0},
-                             dose_probabilities={0.5: 1.0}, diagnosis_probabilities={"TRD": 1.0})
+                             dose_probabilities={0.5: 1.0}, diagnosis_probabilities={"TRD": 1.0},
+                             early_dropout_probability=0.0, series_stop_probability=0.0)
     series = series_response(data)
     latent = data.truth.latent.assign(patient_id=data.truth.latent["patient_id"].astype(str))
     latent = latent.set_index("patient_id").loc[series.patients["patient_id"]]

@@ -269,3 +269,52 @@ def test_fit_trajectory_time_since_the_most_recent_infusion():
     assert since_first.frame["time_hours"].max() == 192.0
     with pytest.raises(ValueError, match="time_origin"):
         fit_trajectory(data, time_origin="response")
+
+
+# Five patients, two with a baseline of 0 (normal for a scale such as CADSS): hand counts.
+ZERO_BASELINE = [row for pid, base, day1, day7 in [("z1", 30, 15, 20), ("z2", 0, 4, 6), ("z3", 20, 10, 12),
+                                                   ("z4", 0, 2, 1), ("z5", 10, 5, 8)]
+                 for row in [(pid, -1.0, base, "baseline"), (pid, 24.0, day1, "day 1"), (pid, 168.0, day7, "day 7")]]
+
+
+def test_baseline_zero_patients_stay_in_raw_score_and_change_trajectories():
+    data = make_data(ZERO_BASELINE)
+    score = trajectory(data, value="score").table.set_index("time_point")
+    assert score["n"].tolist() == [5, 5, 5]
+    assert score["mean"].tolist() == pytest.approx([12.0, 36 / 5, 47 / 5])  # (15+4+10+2+5)/5, ...
+    change = trajectory(data, value="change").table.set_index("time_point")
+    assert change["n"].tolist() == [5, 5, 5]
+    assert change.loc["day 1", "mean"] == pytest.approx((-15 + 4 - 10 + 2 - 5) / 5)
+    result = trajectory(data, value="score")
+    assert result.n_patients == 5
+    assert result.notes == ("2 patient(s) with a baseline MADRS score of 0 included (raw scores and change "
+                            "need no division by the baseline)",)
+
+
+def test_percent_views_leave_baseline_zero_out_and_say_how_many():
+    result = trajectory(make_data(ZERO_BASELINE), value="pct_change")
+    assert result.table["n"].tolist() == [3, 3, 3]
+    assert result.table.set_index("time_point").loc["day 1", "mean"] == pytest.approx(-50.0)
+    assert result.notes == ("2 patient(s) with a baseline MADRS score of 0 left out: percent change from a "
+                            "baseline of 0 is undefined",)
+    assert "Note: 2 patient(s) with a baseline MADRS score of 0 left out" in " ".join(result.describe())
+
+
+def test_endpoints_input_says_that_baseline_zero_patients_are_missing():
+    result = trajectory(derive_endpoints(make_data(ZERO_BASELINE)), value="score")
+    assert result.table["n"].tolist() == [3, 3, 3]
+    assert result.notes[0].startswith("2 patient(s) with a baseline MADRS score of 0 are not in these Endpoints; "
+                                      "pass the OutcomeData")
+
+
+def test_missing_baseline_and_missing_scale_messages():
+    no_baseline = make_data([(p, t, 20, v) for p in ("a", "b") for t, v in ((24.0, "day 1"), (168.0, "day 7"))])
+    for function in (trajectory, fit_trajectory):
+        with pytest.raises(ValueError, match=r"^No patient has a MADRS baseline \(no baseline: no MADRS "
+                                             r"total-score rating at or before the start of the first infusion\)"):
+            function(no_baseline)
+    sample = analysis.load_sample()
+    with pytest.raises(ValueError, match=r"^A trajectory needs a depression scale and the data has no PHQ-9 "
+                                         r"total-score ratings; it has MADRS, QIDS-SR16: choose one with "
+                                         r'instrument="MADRS"\.$'):
+        trajectory(sample, instrument="PHQ-9")

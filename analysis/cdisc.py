@@ -76,6 +76,7 @@ _TOTAL_WORDS = re.compile(r"\btotal\b|\btot\b|\bsum\b", re.IGNORECASE)
 _NAME_SUFFIXES = re.compile(r"(?:TOTALSCORE|TOTAL|SCORE|TOT|VAL|TL)$")
 _ADSL_SKIP = {"STUDYID", "USUBJID", "SUBJID", "DOMAIN"}
 _PATIENT_RENAME = {"AGE": "age", "SEX": "sex"}
+_COVARIATE_TEXT = re.compile(r"^(?:TRT|ARM|ACTARM|AGE|SEX|RACE|ETHNIC|SITE|COUNTRY|REGION)|FL$|GR\d+$|BL$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,6 +434,12 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
     item = np.where(is_total, np.nan, _item_numbers(frame[f"{p}TESTCD"]))
     keep = instrument.notna().to_numpy() & (is_total | ~np.isnan(item))
     unread = ~keep & instrument.notna().to_numpy()
+    no_result = keep & np.isnan(score)
+    if no_result.any():
+        status = f" ({p}STAT NOT DONE or a logically skipped item)" if f"{p}STAT" in frame.columns else \
+            " (not done or a logically skipped item, e.g. HAM-D item 16 part B)"
+        notes.append(f"{name}: {int(no_result.sum())} row(s) without a result{status} left out.")
+        keep &= ~no_result
     if unread.any():
         shown = pd.unique(frame.loc[unread, f"{p}TESTCD"].astype("string"))[:5]
         notes.append(f"{name}: {int(unread.sum())} row(s) neither a total nor a numbered item ({p}TESTCD "
@@ -587,7 +594,11 @@ def _patients(frames: dict[str, pd.DataFrame], kinds: dict[str, str], notes: lis
         return None
     frame = frames[source]
     dates = [c for c in frame.columns if c not in _ADSL_SKIP and _is_date_variable(frame, c)]
-    keep = [c for c in frame.columns if c not in _ADSL_SKIP and c not in dates]
+    candidates = [c for c in frame.columns if c not in _ADSL_SKIP and c not in dates]
+    # Text variables are read only when they are coded covariates (treatment, demographics, site,
+    # flags, groupings); free text such as DCSREAS is not needed and could identify.
+    keep = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) or _COVARIATE_TEXT.search(str(c))]
+    unread = [c for c in candidates if c not in keep]
     patients = frame[keep].copy()
     patients.insert(0, "patient_id", frame["USUBJID"].astype("string").str.strip())
     treatment = "TRT01P" if "TRT01P" in frame.columns else "ARM" if "ARM" in frame.columns else None
@@ -605,7 +616,8 @@ def _patients(frames: dict[str, pd.DataFrame], kinds: dict[str, str], notes: lis
     patients = patients.drop_duplicates("patient_id")
     notes.append(f"{source}: patient covariates {', '.join(c for c in patients.columns if c != 'patient_id')}"
                  f"{f'; {treatment} read as treatment' if treatment else ''}"
-                 f"{'; calendar dates not passed on (identifying): ' + ', '.join(dates) if dates else ''}.")
+                 f"{'; calendar dates not passed on (identifying): ' + ', '.join(dates) if dates else ''}"
+                 f"{'; text variables not read (not coded covariates): ' + ', '.join(unread) if unread else ''}.")
     return patients
 
 

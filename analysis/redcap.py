@@ -25,7 +25,8 @@
    ``madrs_total``; items ``madrs_1`` ... ``madrs_10``), or ``columns={"score": field}`` with
    ``instrument=``. Other fields with one value per record become patient covariates; radio,
    dropdown, yes/no and true/false codes are decoded with the dictionary's choices, checkboxes
-   (``field___code``) become one text covariate listing the checked labels.
+   (``field___code``) become one text covariate listing the checked labels. Free-text paragraph
+   fields (type ``notes``) and file uploads are not read.
 5. ``<form>_complete`` is the form status (0 incomplete, 1 unverified, 2 complete); a blank
    status (a form never opened, "gray", in exports that write blank instead of 0) is read as
    not started, and the form's fields on that row as not collected.
@@ -200,20 +201,21 @@ def _label_style(records: pd.DataFrame, fields: pd.DataFrame, notes: list[str]) 
             for code, label in _choices(row.choices).items():
                 by_label[f"{row.field_label.strip().lower()} (choice={label.lower()})"] = f"{row.field_name}___{code}"
     forms = list(dict.fromkeys(fields["form_name"]))
-    rename, statuses = {}, iter(forms)
+    # By position: several forms' status columns are all headed "Complete?", in form order.
+    renamed, statuses, found = [plain[0]], iter(forms), 0
     for column in plain[1:]:
         low = column.strip().lower()
-        if low in _LABEL_SYSTEM:
-            rename[column] = _LABEL_SYSTEM[low]
-        elif low == "complete?":
-            rename[column] = f"{next(statuses, 'form')}_complete"
-        elif low in by_label:
-            rename[column] = by_label[low]
-    if len(rename) < (len(plain) - 1) / 2:
+        name = _LABEL_SYSTEM.get(low) or (f"{next(statuses, 'form')}_complete" if low == "complete?" else None) \
+            or by_label.get(low)
+        found += name is not None
+        renamed.append(name or column)
+    if found < (len(plain) - 1) / 2:
         return records
-    notes.append(f"Label-style export detected (headers are field labels): {len(rename)} column(s) read back to "
-                 "field names; choice labels are read back to their codes.")
-    return records.rename(columns=rename)
+    notes.append(f"Label-style export detected (headers are field labels): {found} column(s) read back to "
+                 "field names; choice labels are decoded as labels.")
+    records = records.copy()
+    records.columns = renamed
+    return records
 
 
 def _screen(records: pd.DataFrame, allow_identifiers: bool, notes: list[str]) -> pd.DataFrame:
@@ -452,7 +454,12 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
     value_maps = settings["value_maps"]
     out: dict[str, pd.Series] = {}
     varying = []
-    skipped_types = {"file", "descriptive", "signature"}
+    # Free-text paragraphs ("notes") are not read: ratings do not need them and names hide in them
+    # where no screen can find them ("call up Trudy on the telephone").
+    skipped_types = {"file", "descriptive", "signature", "notes"}
+    paragraphs = [f for f in fields.loc[fields["field_type"] == "notes", "field_name"] if f in records.columns]
+    if paragraphs:
+        notes.append(f"Free-text (notes) fields not read, as they may hold identifying text: {', '.join(paragraphs)}.")
     decoded = []
     for field in fields.itertuples(index=False):
         name = field.field_name
@@ -480,7 +487,8 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
             choices = _YESNO.get(field.field_type) or (_choices(field.choices) if field.field_type in _CODED else {})
             if choices:
                 labels_given = set(values.dropna()) <= set(choices.values()) and not set(values.dropna()) <= set(choices)
-                values = values if labels_given else values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v)
+                values = values if labels_given else \
+                    values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v).astype("string")
                 decoded.append(name)
             elif name in comma or "number" in field.validation or field.validation == "integer" or \
                     field.field_type == "calc":

@@ -346,6 +346,24 @@ def _header_fields(text: str) -> tuple[str, list[str]]:
     return delimiter, fields
 
 
+def _irregular_lines(text: str, delimiter: str, expected: int, limit: int = 10) -> list[int]:
+    """Line numbers (1 = the header line) of records whose number of values differs from
+    ``expected``; used only to word an error, when Arrow does not give the line."""
+    lines: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for record in reader:
+            if record and len(record) != expected:
+                lines.append(start)
+                if len(lines) >= limit:
+                    break
+            start = reader.line_num + 1
+    except csv.Error:
+        lines.append(start)
+    return lines
+
+
 def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[str]) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -390,7 +408,8 @@ def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[
         raise _fail(f"{name} cannot be read as a {_DELIMITER_NAMES[delimiter]}-separated table: "
                     f"{detail}.", table, name) from None
     if invalid:
-        numbers = sorted(n for n, _, _ in invalid if n is not None)
+        numbers = sorted(n for n, _, _ in invalid if n is not None) or \
+            _irregular_lines(utf8.decode("utf-8", errors="replace"), delimiter, invalid[0][1])
         where = f" (lines {', '.join(map(str, numbers[:10]))})" if numbers else ""
         expected = invalid[0][1]
         raise _fail(f"{len(invalid)} line(s){where} of {name} have a different number of values than the "

@@ -208,7 +208,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
             if first is not None:
                 values, _ = v._number(out[first], raw.decimal_comma)
                 out[first] = np.where(np.isnan(row_hours), values, row_hours / v.TIME_COLUMNS[first])
-        else:
+        elif not np.isnan(row_hours).any() or not ({"visit", "visit_number"} & set(out.columns)):
             out["time_hours"] = row_hours
             time_given = True
         if "visit" not in out.columns:
@@ -220,6 +220,9 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
                         "there is one.", n, table="file")
     if not time_given:
         out, has_clock_time = _times_from_visits(report, raw, out, mapping, roles)
+        if wide_layout and "time_hours" in out.columns:
+            # Headers that say their time win over the row's visit (cadss_post on a baseline row).
+            out["time_hours"] = np.where(np.isnan(row_hours), out["time_hours"].to_numpy(dtype=float), row_hours)
     elif "visit_number" in out.columns:
         out = out.drop(columns="visit_number")
     if "instrument" not in out.columns and mapping.instrument:

@@ -99,6 +99,8 @@ __all__: list[str] = []  # the checks behind analysis.loading.load (see analysis
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 MAX_ROWS_PER_CHECK = 50  # rows listed one by one per kind of problem; the rest are counted
+# Largest item or infusion number accepted: far above any real series, far below int64 overflow.
+MAX_COUNT = 100_000
 
 # Time columns the validation reads directly, with their factor to hours (a month: 30.4375 days).
 TIME_COLUMNS = {"time_hours": 1.0, "time_min": 1 / 60, "time_days": 24.0, "time_weeks": HOURS_PER["weeks"],
@@ -502,9 +504,10 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     elif time_column == "assessment_date":
         out["dates"] = _dates(report, raw, name, frame["assessment_date"], "assessment_date", rows)
 
-    out["item"] = _optional_whole(report, t, "item", 1, "an item number (1, 2, ...; empty for a total score)",
+    out["item"] = _optional_whole(report, t, "item", 1, "an item number (1, 2, ... up to 100,000; empty for a total "
+                                  "score)",
                                   "invalid item numbers")
-    out["infusion_number"] = _optional_whole(report, t, "infusion_number", 0, "a whole number >= 0",
+    out["infusion_number"] = _optional_whole(report, t, "infusion_number", 0, "a whole number from 0 to 100,000",
                                              "invalid infusion numbers")
 
     out["visit"] = _text(frame["visit"]) if "visit" in frame.columns else None
@@ -521,7 +524,7 @@ def _optional_whole(report: _Report, t: _Table, column: str, minimum: int, what:
     if column not in t.frame.columns:
         return np.full(len(t.frame), np.nan)
     values, bad = _number(t.frame[column], t.raw.decimal_comma)
-    bad |= ~np.isnan(values) & ((values != np.round(values)) | (values < minimum))
+    bad |= ~np.isnan(values) & ((values != np.round(values)) | (values < minimum) | (values > MAX_COUNT))
     where = np.flatnonzero(bad)
     report.add_rows(t.raw, t.name, column, _source_rows(t.frame)[where], _raw_values(t.frame[column], where),
                     lambda v: f"{column} {_show(v)!r} is not {what}.", summary)
@@ -616,10 +619,10 @@ def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
         out["patient_id"] = _patient_ids(report, t)
     if "infusion_number" not in missing:
         number, bad = _number(frame["infusion_number"], raw.decimal_comma)
-        bad |= np.isnan(number) | (number != np.round(number)) | (number < 1)
+        bad |= np.isnan(number) | (number != np.round(number)) | (number < 1) | (number > MAX_COUNT)
         where = np.flatnonzero(bad)
         report.add_rows(raw, name, "infusion_number", rows[where], _raw_values(frame["infusion_number"], where),
-                        lambda v: f"infusion_number {_show(v)!r} is not a whole number 1, 2, ...",
+                        lambda v: f"infusion_number {_show(v)!r} is not a whole number 1, 2, ... (up to 100,000)",
                         "invalid infusion numbers")
         out["infusion_number"] = number
         out["number_bad"] = bad
@@ -957,7 +960,7 @@ def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patie
         report.warn("one_infusion_per_patient", f"{raw.name} has infusion columns "
                     f"({', '.join(infusion_columns)}) but no infusion_number or infusion start: each patient is "
                     "taken to have had one infusion, at time 0.", len(frame), table="infusions")
-    keep = (codes >= 0) & ~np.isnan(number) & (number >= 1) & (number == np.round(number))
+    keep = (codes >= 0) & ~np.isnan(number) & (number >= 1) & (number == np.round(number)) & (number <= MAX_COUNT)
     key = codes * (int(np.nanmax(number, initial=0)) + 2) + np.nan_to_num(number).astype(np.int64)
     groups = np.full(len(frame), -1, dtype=np.int64)
     kept_groups, uniques = pd.factorize(key[keep])

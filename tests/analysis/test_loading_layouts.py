@@ -1,0 +1,357 @@
+"""Layouts, time forms, vocabularies, formats and the mapping: round trips and messages.
+
+References: every round trip writes data simulated here (numpy, fixed seed) in one layout and
+checks that loading gives back the same patients, ratings, times and covariates; time rules are
+checked against values worked out by hand from their definitions (CDISC SDTMIG 3.4 section 4.4.4
+study days; ISO 8601 durations).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import analysis
+from analysis import DataError, Mapping
+from analysis.loading.times import iso_duration_hours, parse_visit_label, study_day_hours
+from analysis.loading.vocabularies import diagnosis_of, dose_of, route_of, sex_of
+from analysis.loading.wide import parse_wide_header
+
+VISITS = {"baseline": 0.0, "40 min": 40 / 60, "4h": 4.0, "day 1": 24.0, "day 7": 168.0, "week 2": 336.0,
+          "day 28": 672.0}
+
+
+def simulated_long(n_patients: int = 30, seed: int = 1) -> pd.DataFrame:
+    """One MADRS total per patient and visit, with age, sex and diagnosis."""
+    rng = np.random.default_rng(seed)
+    ids = [f"P{i:03d}" for i in range(1, n_patients + 1)]
+    frame = pd.DataFrame({"patient_id": np.repeat(ids, len(VISITS)),
+                          "visit": np.tile(list(VISITS), n_patients),
+                          "time_hours": np.tile(list(VISITS.values()), n_patients),
+                          "score": rng.integers(0, 61, n_patients * len(VISITS)).astype(float)})
+    covariates = pd.DataFrame({"patient_id": ids, "age": rng.integers(18, 80, n_patients).astype(float),
+                               "sex": rng.choice(["F", "M"], n_patients),
+                               "diagnosis": rng.choice(["MDD", "TRD", "bipolar"], n_patients)})
+    return frame.merge(covariates, on="patient_id")
+
+
+def to_wide(long: pd.DataFrame, header: str = "MADRS {visit}") -> pd.DataFrame:
+    wide = long.pivot(index="patient_id", columns="visit", values="score")[list(VISITS)]
+    wide.columns = [header.format(visit=v) for v in wide.columns]
+    covariates = long.drop_duplicates("patient_id").set_index("patient_id")[["age", "sex", "diagnosis"]]
+    return covariates.join(wide).reset_index()
+
+
+def ratings(data: analysis.OutcomeData) -> pd.DataFrame:
+    a = data.assessments
+    return a[["patient_id", "time_hours", "score"]].astype({"patient_id": str}).sort_values(
+        ["patient_id", "time_hours"]).reset_index(drop=True)
+
+
+def expected_ratings(long: pd.DataFrame) -> pd.DataFrame:
+    return long[["patient_id", "time_hours", "score"]].sort_values(["patient_id", "time_hours"]).reset_index(drop=True)
+
+
+# -- round trips --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["MADRS {visit}", "madrs_{visit}", "{visit} MADRS"])
+def test_wide_round_trip_gives_back_patients_ratings_times_and_covariates(header):
+    long = simulated_long()
+    wide = to_wide(long, header)
+    data = analysis.load(wide)
+    assert data.mapping.layout == "wide"
+    pd.testing.assert_frame_equal(ratings(data), expected_ratings(long), check_dtype=False, atol=1e-9)
+    patients = data.patients.astype({"patient_id": object}).set_index("patient_id")[["age", "sex", "diagnosis"]]
+    patients = patients.astype(object)
+    truth = long.drop_duplicates("patient_id").set_index("patient_id")[["age", "sex", "diagnosis"]].astype(object)
+    pd.testing.assert_frame_equal(patients.sort_index(), truth.sort_index(), check_names=False)
+    assert any("wide layout" in s for s in data.mapping.describe())
+
+
+def test_wide_excel_with_several_sheets_finds_the_data_sheet(tmp_path):
+    long = simulated_long(8)
+    path = tmp_path / "clinic.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"note": ["exported by the clinic"]}).to_excel(writer, sheet_name="About", index=False)
+        to_wide(long).to_excel(writer, sheet_name="Scores", index=False)
+    data = analysis.load(path)
+    pd.testing.assert_frame_equal(ratings(data), expected_ratings(long), check_dtype=False, atol=1e-9)
+    assert any("'Scores'" in str(w) for w in data.warnings)
+    assert analysis.load(path, sheet="Scores").fingerprint == data.fingerprint
+
+
+def test_wide_without_an_id_column_numbers_patients_by_row_with_a_warning():
+    wide = to_wide(simulated_long(5)).drop(columns="patient_id")
+    data = analysis.load(wide)
+    assert sorted(data.patients["patient_id"]) == ["R1", "R2", "R3", "R4", "R5"]
+    assert any(w.code == "ids_by_row" for w in data.warnings)
+
+
+def test_wide_items_and_pre_post_headers():
+    frame = pd.DataFrame({"id": ["a", "b"], **{f"madrs_{i}": [1, 2] for i in range(1, 11)},
+                          "cadss_pre": [0, 1], "cadss_post": [20, 30], "visit": ["baseline", "baseline"]})
+    data = analysis.load(frame)
+    madrs = data.assessments[data.assessments["instrument"] == "MADRS"]
+    assert sorted(madrs["item"].dropna().unique()) == list(range(1, 11))
+    cadss = data.assessments[data.assessments["instrument"] == "CADSS"].sort_values(["patient_id", "time_hours"])
+    assert cadss["time_hours"].tolist() == pytest.approx([0, 40 / 60, 0, 40 / 60])
+    assert any("'post' taken as the end of a 40-minute infusion" in s for s in data.mapping.describe())
+
+
+@pytest.mark.parametrize(("unit", "factor"), [("week", 168.0), ("wk", 168.0), ("months", 730.5), ("day", 24.0),
+                                              ("minutes", 1 / 60)])
+def test_long_time_columns_in_other_units_round_trip(unit, factor):
+    long = simulated_long(6)
+    frame = long.assign(**{unit: long["time_hours"] / factor}).drop(columns=["time_hours", "visit"])
+    frame["instrument"] = "MADRS"
+    data = analysis.load(frame)
+    pd.testing.assert_frame_equal(ratings(data), expected_ratings(long), check_dtype=False, atol=1e-9)
+
+
+def test_cdisc_study_day_rule_and_iso_durations():
+    hours, bad = study_day_hours(np.array([1, 2, 8, -1, 0, 1.5]))
+    assert hours[:4].tolist() == [0, 24, 168, -24] and bad.tolist() == [False] * 4 + [True, True]
+    assert iso_duration_hours("PT40M") == pytest.approx(2 / 3)
+    assert iso_duration_hours("-PT1H") == -1
+    assert iso_duration_hours("P1DT2H") == 26
+    assert iso_duration_hours("P2W") == 336
+    assert iso_duration_hours("PT") is None and iso_duration_hours("40M") is None
+    frame = pd.DataFrame({"USUBJ": ["a", "a", "a"], "study_day": [-1, 1, 8], "score": [30, 20, 10],
+                          "instrument": "MADRS"})
+    data = analysis.load(frame, columns={"patient_id": "USUBJ", "study_day": "study_day"})
+    assert data.assessments["time_hours"].tolist() == [-24, 0, 168]
+    with pytest.raises(DataError, match="no day 0|skip 0"):
+        analysis.load(frame.assign(study_day=[0, 1, 8]), columns={"patient_id": "USUBJ", "study_day": "study_day"})
+
+
+@pytest.mark.parametrize(("label", "hours"), [("day 7", 168), ("4h", 4), ("week 2", 336), ("2 months", 1461),
+                                               ("baseline", 0), ("D14", 336), ("40 min", 2 / 3),
+                                               ("day 3 40 min", 72 + 2 / 3), ("PT40M", 2 / 3), ("W3", 504)])
+def test_visit_labels_that_say_their_time(label, hours):
+    assert parse_visit_label(label)[0] == pytest.approx(hours)
+
+
+def test_visit_labels_without_time_need_visit_times_and_the_message_says_how():
+    frame = pd.DataFrame({"id": ["a", "a"], "visit": ["Screening", "V2"], "score": [30, 20], "instrument": "MADRS"})
+    with pytest.raises(DataError) as caught:
+        analysis.load(frame)
+    assert "visit_times={'Screening': ..., 'V2': ...}" in str(caught.value)
+    data = analysis.load(frame, visit_times={"Screening": -24, "V2": 24})
+    assert data.assessments["time_hours"].tolist() == [-24, 24] and data.has_clock_time
+
+
+def test_visit_only_data_loads_without_clock_time():
+    frame = pd.DataFrame({"id": ["a"] * 3 + ["b"] * 3, "visitnum": [1, 2, 3] * 2, "score": [30, 20, 10] * 2,
+                          "instrument": "HAM-D17"})
+    data = analysis.load(frame)
+    assert data.has_clock_time is False
+    assert data.assessments["time_hours"].tolist() == [0, 1, 2] * 2
+    assert any(w.code == "visit_order_only" for w in data.warnings)
+
+
+def test_baseline_held_as_a_column_becomes_a_baseline_rating():
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"], "ADY": [8, 15, 8], "AVAL": [20, 15, 25],
+                          "BASE": [32, 32, 0], "PARAMCD": "MADRS"})
+    data = analysis.load(frame, layout="long", columns={"study_day": "ADY", "instrument": "PARAMCD"})
+    base = data.assessments[data.assessments["visit"] == "baseline"].set_index("patient_id")["score"]
+    assert base.to_dict() == {"S1": 32.0, "S2": 0.0}  # a baseline of 0 is kept (CADSS-like)
+    assert not any(w.code == "no_baseline" for w in data.warnings)
+
+
+# -- vocabularies ---------------------------------------------------------------------------------
+
+
+def test_vocabularies_as_people_write_them():
+    assert diagnosis_of("Major depressive disorder") == "MDD"
+    assert diagnosis_of("Bipolar II") == diagnosis_of("bipolar I disorder") == "bipolar"
+    assert diagnosis_of("Treatment-resistant depression") == "TRD" and diagnosis_of("Schizophrenia") is None
+    assert route_of("INTRAVENOUS") == route_of("iv drip") == "IV" and route_of("nasal spray") == "intranasal"
+    assert route_of("intravenus") is None  # a misspelling is suggested, never guessed
+    assert sex_of("female") == sex_of("W") == "F" and sex_of("Male") == "M" and sex_of("2") == "F"
+    assert dose_of("0.5 mg/kg") == (0.5, "mg/kg") and dose_of("35 mg") == (35.0, "mg")
+    assert dose_of("placebo") == (0.0, "placebo") and dose_of("lots") is None
+
+
+def test_diagnosis_labels_sex_codes_and_doses_in_a_file():
+    frame = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "time_hours": [-1, 4] * 2, "score": [30, 10, 28, 20],
+                          "instrument": "MADRS", "diagnosis": ["Bipolar II"] * 2 + ["Major depressive disorder"] * 2,
+                          "sex": [1, 1, 2, 2], "dose_mg": [35, 35, 0, 0], "weight_kg": [70, 70, 80, 80],
+                          "route": ["iv drip"] * 4})
+    data = analysis.load(frame)
+    patients = data.patients.set_index("patient_id")
+    assert patients["diagnosis"].tolist() == ["bipolar", "MDD"]
+    assert patients["diagnosis_label"].tolist() == ["Bipolar II", "Major depressive disorder"]
+    assert patients["sex"].tolist() == ["M", "F"] and any(w.code == "sex_codes" for w in data.warnings)
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.0]
+    assert data.infusions["route"].tolist() == ["IV", "IV"]
+    text = frame.drop(columns=["dose_mg", "weight_kg"]).assign(dose=["0.5 mg/kg"] * 2 + ["placebo"] * 2)
+    data = analysis.load(text)
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.0]
+    assert any(w.code == "placebo_dose" for w in data.warnings)
+    with pytest.raises(DataError, match="value_maps"):
+        analysis.load(frame.assign(diagnosis="Schizoaffective"))
+    mapped = analysis.load(frame.assign(diagnosis="Schizoaffective"),
+                           value_maps={"diagnosis": {"Schizoaffective": "other"}})
+    assert set(mapped.patients["diagnosis"]) == {"other"}
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+def test_did_you_mean_only_suggests_close_accepted_names():
+    frame = pd.DataFrame({"patient_id": ["a", "a"], "week": [0, 1], "treatment": ["ketamine"] * 2,
+                          "score": [20, 10]})
+    with pytest.raises(DataError) as caught:
+        analysis.load(frame)
+    text = str(caught.value)
+    assert "treatment" not in text and "time_weeks" not in text
+    assert 'analysis.load(path, instrument="MADRS")' in text
+    assert analysis.load(frame, instrument="HAM-D17").assessments["time_hours"].tolist() == [0, 168]
+
+
+def test_overflowing_infusion_number_and_malformed_line_are_named():
+    text = b"patient_id,instrument,score,time_hours,infusion_number\nK1,MADRS,30,-1,\nK1,MADRS,20,4,9223372036854775808\n"
+    with pytest.raises(DataError, match=r"row 2 \(line 3"):
+        analysis.load(io.BytesIO(text))
+    broken = b'patient_id,instrument,score,time_hours\nK1,MADRS,30,-1\nK1,MADRS,"20,4\nK1,MADRS,3,5\n'
+    with pytest.raises(DataError, match=r"lines 3"):
+        analysis.load(io.BytesIO(broken))
+
+
+# -- identifiers in every layout ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["wide", "ignored"])
+def test_identifier_screen_is_never_bypassed_by_a_layout(how):
+    wide = to_wide(simulated_long(4))
+    wide["email"] = [f"person{i}@clinic.org" for i in range(len(wide))]
+    wide = wide.rename(columns={"email": "contact"})
+    mapping = analysis.suggest_mapping(wide)
+    if how == "ignored":
+        mapping = mapping.replace(columns={"ignore": "contact"})
+    with pytest.raises(DataError, match="contact"):
+        analysis.load(wide, mapping=mapping)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["MADRS 4h", "madrs_day7", "BDI_wk2", "cadss_pre", "madrs_1", "PHQ-9 week 2",
+                                 "HAMD_w3", "age", "sex", "id", "diagnosis", "MADRS visit 9", "contact"]),
+                min_size=1, max_size=6, unique=True),
+       st.lists(st.one_of(st.integers(-5, 80).map(str), st.sampled_from(["", "x", "F", "MDD", "a@b.org", "1e400",
+                                                                       "Bipolar II", "nan"])),
+                min_size=1, max_size=40), st.integers(1, 6))
+def test_wide_random_tables_load_or_raise_data_error(headers, cells, n_rows):
+    rows = [[cells[(r * len(headers) + c) % len(cells)] for c in range(len(headers))] for r in range(n_rows)]
+    text = ",".join(headers) + "\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    try:
+        data = analysis.load(io.BytesIO(text.encode()))
+    except DataError as error:
+        assert len(error.problems) >= 1
+        return
+    assert isinstance(data, analysis.OutcomeData)
+    assert data.assessments["score"].notna().all()
+
+
+# -- the mapping object -------------------------------------------------------------------------
+
+_label = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+mappings = st.builds(
+    Mapping,
+    layout=st.sampled_from(["long", "wide", "cdisc", "redcap"]),
+    columns=st.dictionaries(st.sampled_from(["patient_id", "score", "time_weeks", "visit", "sex"]), _label),
+    instrument=st.one_of(st.none(), st.sampled_from(["MADRS", "BDI-II"])),
+    time_unit=st.one_of(st.none(), st.sampled_from(["minutes", "hours", "days", "weeks", "months"])),
+    visit_times=st.dictionaries(_label, st.floats(-1e6, 1e6, allow_nan=False)),
+    sheet=st.one_of(st.none(), _label, st.integers(0, 9)),
+    value_maps=st.dictionaries(st.sampled_from(["diagnosis", "sex"]), st.dictionaries(_label, _label, max_size=3)),
+    record_filters=st.lists(st.tuples(_label, st.sampled_from(["==", "!=", "empty"]), _label), max_size=3)
+    .map(tuple),
+    wide_columns=st.dictionaries(_label, st.tuples(st.sampled_from(["MADRS", "CADSS"]),
+                                                   st.one_of(st.none(), _label, st.floats(-100, 1e4, allow_nan=False)),
+                                                   st.one_of(st.none(), st.integers(1, 10)))),
+    ambiguities=st.lists(_label, max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(mappings)
+def test_mapping_json_round_trips_exactly(mapping):
+    again = Mapping.from_json(mapping.to_json())
+    assert again == mapping
+    assert again.to_json() == mapping.to_json()
+    assert hash(again) == hash(mapping)
+
+
+def test_mapping_from_a_file_replace_and_bad_json(tmp_path):
+    mapping = analysis.suggest_mapping(to_wide(simulated_long(3)))
+    path = tmp_path / "clinic.mapping.json"
+    path.write_text(mapping.to_json())
+    assert Mapping.from_json(path) == mapping == Mapping.from_json(str(path))
+    changed = mapping.replace(columns={"age": ""}, instrument="MADRS")
+    assert "age" not in changed.columns and any("set by hand" in s for s in changed.describe())
+    with pytest.raises(DataError, match="unknown role"):
+        Mapping(columns={"favourite_colour": "x"})
+    with pytest.raises(DataError, match="not valid JSON"):
+        Mapping.from_json("{not json")
+
+
+def test_suggest_mapping_reasons_and_ambiguities():
+    frame = pd.DataFrame({"subject": ["a"], "day": [1], "score": [3], "instrument": ["MADRS"]})
+    sentences = analysis.suggest_mapping(frame).describe()
+    assert "column 'subject' read as patient id (name: 'subject' is a known name for patient_id)" in sentences
+    assert any(s.startswith("ambiguous: column 'day' has no day 0") for s in sentences)
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("MADRS 4h", ("MADRS", 4.0, None)), ("madrs_day7", ("MADRS", 168.0, None)), ("MADRS D14", ("MADRS", 336.0, None)),
+    ("bdi.2m", ("BDI-II", 1461.0, None)), ("BDI_wk2", ("BDI-II", 336.0, None)), ("HAMD_w3", ("HAM-D17", 504.0, None)),
+    ("madrs_10", ("MADRS", None, 10)), ("MADRS_baseline", ("MADRS", 0.0, None)), ("age", None)])
+def test_wide_headers_as_clinics_write_them(header, expected):
+    parsed = parse_wide_header(header)
+    assert (None if parsed is None else (parsed.instrument, parsed.hours, parsed.item)) == expected
+
+
+# -- formats through pyreadstat -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sav", "dta", "xpt"])
+def test_spss_stata_and_sas_files_load_like_csv_with_labels(tmp_path, kind):
+    import pyreadstat
+
+    long = simulated_long(5).drop(columns="visit")
+    long["instrument"] = "MADRS"
+    frame = long.rename(columns={"patient_id": "subjid", "time_hours": "hours"})
+    path = tmp_path / f"export.{kind}"
+    labels = ["Subject", "Hours since first infusion", "MADRS total", "Age", "Sex", "Diagnosis", "Scale"]
+    writer = {"sav": pyreadstat.write_sav, "dta": pyreadstat.write_dta, "xpt": pyreadstat.write_xport}[kind]
+    writer(frame, str(path), column_labels=labels)
+    data = analysis.load(path)
+    pd.testing.assert_frame_equal(ratings(data), expected_ratings(long), check_dtype=False, atol=1e-9)
+    assert set(data.patients["sex"]) <= {"F", "M"}
+
+
+def test_events_from_folder_argument_and_single_file(tmp_path):
+    long = simulated_long(3).drop(columns="visit")
+    long["instrument"] = "MADRS"
+    events = pd.DataFrame({"patient_id": ["P001", "P002"], "time_days": [10, 20],
+                           "event": ["Hospitalization", "booster infusion"], "detail": ["", "second series"]})
+    long.to_csv(tmp_path / "assessments.csv", index=False)
+    events.to_csv(tmp_path / "events.csv", index=False)
+    from_folder = analysis.load(tmp_path)
+    from_argument = analysis.load(assessments=long, events=events)
+    for data in (from_folder, from_argument):
+        assert data.events["event"].tolist() == ["hospitalisation", "booster"]
+        assert data.events["time_hours"].tolist() == [240, 480]
+    assert from_argument.fingerprint != analysis.load(assessments=long).fingerprint
+    single = pd.concat([long, pd.DataFrame({"patient_id": ["P001"], "time_hours": [300.0], "event": ["rescue"],
+                                            "instrument": ["MADRS"]})], ignore_index=True)
+    data = analysis.load(single)
+    assert data.events[["patient_id", "event"]].values.tolist() == [["P001", "rescue"]]
+    assert len(data.assessments) == len(long)
+    assert list(analysis.load_sample().events.columns) == ["patient_id", "time_hours", "event", "detail"]

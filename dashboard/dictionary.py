@@ -1,40 +1,29 @@
-"""The data dictionary shown on the Data page (columns of the data contract, in words)."""
+"""The data dictionary shown on the Data page: the loader's own contract, rendered.
+
+There is one description of the columns, :data:`analysis.contract.CONTRACT`; this module only
+chooses how the dashboard shows it, so the page, the README and the loader cannot disagree on
+what is required.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
+import streamlit as st
 
-from analysis.contract import ASSESSMENT_COLUMNS, INFUSION_COLUMNS, PATIENT_COLUMNS
+from analysis.contract import data_dictionary
 
-_DESCRIPTIONS = {
-    ("assessments", "patient_id"): ("yes", "Pseudonymous patient identifier (never a name or record number)."),
-    ("assessments", "instrument"): ("yes", "Rating scale, e.g. MADRS, HAM-D17, QIDS-SR16, PHQ-9, BDI-II, CADSS, GAD-7 (aliases accepted)."),
-    ("assessments", "item"): ("no", "Item number for item-level rows; empty for the total score."),
-    ("assessments", "score"): ("yes", "Total (or item) score, an integer within the instrument's range."),
-    ("assessments", "time_hours"): ("yes", "Hours since the start of the first infusion (negative = before). time_min or time_days are accepted and converted."),
-    ("assessments", "visit"): ("no", "Visit label, e.g. 'baseline', '40 min', 'day 7'."),
-    ("assessments", "infusion_number"): ("no", "Infusion the rating belongs to (1, 2, ...)."),
-    ("assessments", "source_row"): ("added", "Row number in your file (1 = first data row), used in messages."),
-    ("infusions", "patient_id"): ("yes", "Pseudonymous patient identifier."),
-    ("infusions", "infusion_number"): ("yes", "1, 2, ... in time order."),
-    ("infusions", "time_hours"): ("yes", "Start of the infusion in hours since the first infusion (the first is 0)."),
-    ("infusions", "dose_mg_per_kg"): ("yes", "Ketamine dose in mg per kg of body weight (0.5 is standard)."),
-    ("infusions", "route"): ("yes", "IV, IM, intranasal, sublingual, oral or rectal."),
-    ("infusions", "duration_min"): ("no", "Infusion duration in minutes (40 is standard)."),
-    ("patients", "patient_id"): ("yes", "Pseudonymous patient identifier."),
-    ("patients", "age"): ("no", "Age in years."),
-    ("patients", "sex"): ("no", "Sex as recorded."),
-    ("patients", "diagnosis"): ("no", "MDD, TRD, bipolar, PTSD or other. Other columns are kept as covariates."),
-}
+__all__ = ["data_dictionary", "show_data_dictionary"]
 
 
-def data_dictionary() -> pd.DataFrame:
-    """One row per column of the three tables: table, column, type, required, meaning."""
-    rows = []
-    for table, columns in (("assessments", ASSESSMENT_COLUMNS), ("infusions", INFUSION_COLUMNS),
-                           ("patients", PATIENT_COLUMNS)):
-        for column, dtype in columns.items():
-            required, meaning = _DESCRIPTIONS.get((table, column), ("no", ""))
-            rows.append({"table": table, "column": column, "type": dtype, "required": required,
-                         "meaning": meaning})
-    return pd.DataFrame(rows)
+def show_data_dictionary(key: str = "dictionary") -> pd.DataFrame:
+    """The contract as a table, one tab per table; returns the full dictionary shown."""
+    dictionary = data_dictionary()
+    tables = list(dict.fromkeys(dictionary["table"]))
+    labels = [("single-file form only" if t == "file" else t) for t in tables]
+    for table, tab in zip(tables, st.tabs(labels), strict=True):
+        with tab:
+            st.dataframe(dictionary[dictionary["table"] == table].drop(columns="table"), hide_index=True,
+                         alt=f"Data dictionary: {table}", key=f"{key}_{table}",
+                         column_config={"meaning": st.column_config.TextColumn(width="large"),
+                                        "checks": st.column_config.TextColumn(width="large")})
+    return dictionary

@@ -1,12 +1,9 @@
 """Data: choose the sample, a simulated dataset or an upload; validation report, warnings,
 data dictionary, cohort summary and Table 1."""
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-import analysis
 from analysis.contract import DataError
 from dashboard import compute
 from dashboard.components import (
@@ -18,8 +15,12 @@ from dashboard.components import (
     show_table,
 )
 from dashboard.context import current
-from dashboard.dictionary import data_dictionary
+from dashboard.dictionary import show_data_dictionary
+from dashboard.mapping_ui import reading_step, show_problems
 from dashboard.state import set_dataset
+from dashboard.templates import MIME as TEMPLATE_MIME
+from dashboard.templates import template_bytes
+from dashboard.uploads import collect
 
 ctx = current()
 dataset = ctx.settings.dataset
@@ -28,29 +29,27 @@ st.title("Data")
 st.caption("De-identified data only: pseudonymous ids and times relative to the first infusion. "
            "Files with names, dates of birth, addresses, phone numbers or record numbers are refused.")
 
-FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+# Formats the loader reads (by content, not by extension), and zip archives of them.
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "parquet", "pq", "xpt", "sas7bdat", "sav", "dta", "zip"]
+TEMPLATES = (("long", "csv", "Long CSV"), ("long", "xlsx", "Long Excel"), ("wide", "csv", "Wide CSV"),
+             ("wide", "xlsx", "Wide Excel"))
 
 
-def _validated(files: dict[str, object]) -> object:
-    """Load uploaded files once per content (per session); returns OutcomeData or DataError."""
-    digest = hashlib.sha256()
-    for role, file in files.items():
-        digest.update(role.encode())
-        digest.update(file.getvalue())
-    key = digest.hexdigest()
-    cache = st.session_state.setdefault("_validated_uploads", {})
-    if key not in cache:
-        try:
-            with st.spinner("Checking the file(s)...", show_time=True):
-                if "single" in files:
-                    cache[key] = analysis.load(files["single"])
-                else:
-                    cache[key] = analysis.load(**files)
-        except DataError as error:
-            cache[key] = error
-        while len(cache) > 4:
-            cache.pop(next(iter(cache)))
-    return cache[key]
+def _use(data: object) -> None:
+    """The Load button: keep the dataset in this session and switch the view to it."""
+    set_dataset(compute.register_upload(data))
+
+
+def _templates() -> None:
+    st.markdown("**Templates**")
+    st.caption("Simulated example files in the two layouts the loader reads without a mapping: long (one "
+               "row per rating) and wide (one row per patient, one column per time point).")
+    for layout, file_format, label in TEMPLATES:
+        st.download_button(label, data=lambda layout=layout, file_format=file_format:
+                           template_bytes(layout, file_format),
+                           file_name=f"infusion_outcomes_{layout}_template.{file_format}",
+                           mime=TEMPLATE_MIME[file_format], on_click="ignore", icon=":material/download:",
+                           key=f"template_{layout}_{file_format}", width="stretch")
 
 
 with page_guard("the dataset choice"):
@@ -80,51 +79,44 @@ with page_guard("the dataset choice"):
         if expected and ctx.full is None:
             st.warning(f"This link refers to an uploaded dataset with fingerprint {expected}. "
                        "Upload the same file(s) to open the shared view.", icon=":material/link:")
-        form = st.radio("Form", ["One file", "Three tables"], horizontal=True, key="upload_form",
-                        help="One file: assessment rows with patient and infusion columns repeated. "
-                             "Three tables: assessments (required), infusions and patients.")
-        files: dict[str, object] = {}
-        if form == "One file":
-            single = st.file_uploader("Data file (CSV, TSV, Excel, Parquet)", type=FILE_TYPES,
-                                      key="upload_single")
-            if single is not None:
-                files["single"] = single
-        else:
-            for role in ("assessments", "infusions", "patients"):
-                upload = st.file_uploader(f"{role.capitalize()} table", type=FILE_TYPES, key=f"upload_{role}")
-                if upload is not None:
-                    files[role] = upload
-            if files and "assessments" not in files:
-                st.info("The assessments table is required.", icon=":material/info:")
-                files = {}
-        if files:
-            result = _validated(files)
-            if isinstance(result, DataError):
-                st.error(result.headline, icon=":material/error:", title="The file was not loaded")
-                st.dataframe(result.problems, hide_index=True, alt="Problems found in the file",
-                             key="upload_problems")
-                st.caption("Each row is one problem: the table, the row as numbered in your file "
-                           "(1 = first data row), the column, the value and what is wrong. Fix them "
-                           "and upload again; the app keeps working with the current dataset.")
-            else:
+        upload_column, template_column = st.columns([3, 1])
+        with upload_column:
+            uploaded = st.file_uploader(
+                "Your data: one file, several files or a zipped folder", type=FILE_TYPES,
+                accept_multiple_files=True, key="upload_files",
+                help="CSV, TSV, Excel, Parquet, SAS (.xpt, .sas7bdat), SPSS (.sav), Stata (.dta) or a zip "
+                     "of them: a long or wide export, the three tables (assessments, infusions, patients), "
+                     "CDISC datasets or a REDCap export with its data dictionary.")
+            saved_mapping = st.file_uploader(
+                "A saved mapping (optional)", type=["json"], key="upload_mapping",
+                help="The mapping.json downloaded from this page with an earlier export: the same reading "
+                     "is applied to this one.")
+        with template_column:
+            _templates()
+        upload = None
+        if uploaded:
+            try:
+                upload = collect(uploaded)
+            except DataError as error:
+                show_problems(error, "upload_problems")
+        if upload is not None:
+            result = reading_step(upload, saved_mapping.getvalue() if saved_mapping is not None else None)
+            if result is not None:
                 fingerprint = result.fingerprint
                 if expected and ctx.full is None and fingerprint != expected:
                     st.error(f"This file does not match the link: its fingerprint is {fingerprint}, "
                              f"the link expects {expected}.", icon=":material/error:")
-                    compute.register_upload(result)
-                    st.button("Use this file instead", on_click=set_dataset,
-                              args=(f"upload-{fingerprint}",))
+                    st.button("Use this file instead", on_click=_use, args=(result,))
                 elif expected == fingerprint:
                     if ctx.full is None:
                         compute.register_upload(result)
                         st.rerun()
                     st.success(f"Using your file (fingerprint {fingerprint}).", icon=":material/check_circle:")
                 else:
-                    compute.register_upload(result)
                     st.success(f"The file is valid: {result.n_patients} patients.",
                                icon=":material/check_circle:")
-                    st.button("Use this dataset", on_click=set_dataset, args=(f"upload-{fingerprint}",),
-                              type="primary")
+                    st.button("Load", on_click=_use, args=(result,), type="primary", icon=":material/upload:",
+                              key="load_upload", help="Use this dataset on every page.")
 
 if ctx.data is not None and ctx.full is not None:
     with page_guard("the cohort summary"):
@@ -168,9 +160,10 @@ if ctx.data is not None and ctx.full is not None:
                                          ("print(result.summary())",)), "table_one")
 
 with st.expander("Data dictionary", icon=":material/menu_book:"):
-    st.dataframe(data_dictionary(), hide_index=True, alt="Data dictionary", key="dictionary")
-    st.caption("Times are relative to the start of the first infusion. The single-file form holds "
-               "the assessment columns with patient and infusion columns repeated on every row.")
+    show_data_dictionary()
+    st.caption("Generated from the loader's contract (analysis.contract.CONTRACT). Times are relative to the "
+               "start of the first infusion. The single-file form holds the assessment columns with patient "
+               "and infusion columns repeated on every row; a wide file has one row per patient.")
 
 if ctx.data is not None:
     report_download(report)

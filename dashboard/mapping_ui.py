@@ -1,0 +1,485 @@
+"""The reading step of the Data page: how an upload will be read, edited in place, previewed.
+
+``reading_step(upload, saved_mapping)`` draws, in order: the files read; the suggested (or saved)
+:class:`analysis.Mapping` in sentences; its settings (layout, instrument, time unit, sheet) and
+each column's role in a select box; for a wide file, what every wide column holds; the visit
+times; the identifier screen; the first rows **as they will be read** (the contract's columns,
+after the mapping) or the problems in words; value maps for labels the loader did not know; the
+mapping as a JSON download. It returns the validated dataset when the reading succeeds.
+
+Everything a user controls (file names, column names, labels) reaches the page only through
+widgets that show text as text (``st.dataframe``, ``st.text``, select boxes with escaped labels,
+or :func:`dashboard.security.md`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import analysis
+from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
+from analysis.identifiers import find_identifier_columns
+from analysis.instruments import instrument_names
+from analysis.loading.reading import read_source_frames
+from analysis.loading.suggest import role_aliases
+from analysis.loading.times import parse_visit_label
+from analysis.loading.vocabularies import key as comparison_key
+from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
+from dashboard.security import md
+from dashboard.uploads import Upload, as_source
+
+__all__ = ["read_upload_once", "reading_step", "show_problems"]
+
+BY_NAME = "(by its name)"  # a column the mapping does not name: read by its own name or kept
+WIDE = "(wide measure)"
+NOT_SET = "(not set)"
+VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M")}
+_DATE_ROLES = {"assessment_date", "infusion_date"}
+_LABEL_ROLES = {"instrument", "route", "diagnosis", "sex", "visit", "event"}
+MAX_VISIT_LABELS = 60
+PREVIEW_ROWS = 12
+_CACHE_SIZE = 4
+
+
+# --------------------------------------------------------------------------------------------
+# Reading (one place: the bounded worker replaces analysis.load here)
+
+
+def _load(upload: Upload, mapping: Mapping | None) -> OutcomeData:
+    with as_source(upload) as source:
+        return analysis.load(source, mapping=mapping)
+
+
+def _remember(name: str, key: Any, compute: Any) -> Any:
+    """``compute()`` once per key in this session (a few entries kept); DataError is a result."""
+    cache = st.session_state.setdefault(name, {})
+    if key not in cache:
+        try:
+            cache[key] = compute()
+        except DataError as error:
+            cache[key] = error
+        while len(cache) > _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
+def read_upload_once(upload: Upload, mapping: Mapping | None) -> OutcomeData | DataError:
+    """The upload read with ``mapping``, once per content and mapping in this session."""
+    with st.spinner("Reading the file(s)...", show_time=True):
+        return _remember("_read_uploads", (upload.digest, mapping.to_json() if mapping else ""),
+                         lambda: _load(upload, mapping))
+
+
+def _suggested(upload: Upload, sheet: str | int | None) -> Mapping | DataError:
+    def suggest() -> Mapping:
+        with as_source(upload) as source:
+            return analysis.suggest_mapping(source) if sheet is None else analysis.suggest_mapping(source, sheet=sheet)
+
+    return _remember("_suggested_mappings", (upload.digest, sheet), suggest)
+
+
+def _frames(upload: Upload, sheet: str | int | None) -> dict[str, pd.DataFrame] | DataError:
+    def read() -> dict[str, pd.DataFrame]:
+        with as_source(upload) as source:
+            return read_source_frames(source, sheet=sheet)
+
+    return _remember("_source_frames", (upload.digest, sheet), read)
+
+
+def _sheet_names(upload: Upload) -> list[str]:
+    """Worksheet names of a single uploaded workbook (empty for anything else)."""
+    if len(upload.files) != 1 or not upload.files[0].content.startswith(b"PK"):
+        return []
+    import io
+
+    from openpyxl import load_workbook
+
+    try:
+        return list(load_workbook(io.BytesIO(upload.files[0].content), read_only=True).sheetnames)
+    except Exception:  # not a workbook: the reader says what it is
+        return []
+
+
+# --------------------------------------------------------------------------------------------
+# Showing problems
+
+
+def show_problems(error: DataError, key: str, title: str = "The file was not loaded") -> None:
+    """A DataError as a headline and a table (which rows and why), never a traceback."""
+    st.error(md(error.headline, limit=400), icon=":material/error:", title=title)
+    st.dataframe(error.problems, hide_index=True, alt="Problems found", key=key)
+    st.caption("Each row is one problem: the table, the row as numbered in your file (1 = first data "
+               "row), the column, the value and what is wrong. Change the reading above, or fix the file "
+               "and upload it again; the app keeps working with the current dataset.")
+
+
+def _identifier_problems(frames: dict[str, pd.DataFrame], mapping: Mapping) -> pd.DataFrame:
+    """The identifier screen (analysis.identifiers) on the tables as read, before anything of
+    their content is shown: columns the mapping reads as contract columns are judged by content
+    only, as the loader judges them."""
+    aliases = role_aliases()
+    roles = {column: role for role, column in mapping.columns.items()}
+    records = []
+    for name, frame in frames.items():
+        columns = [c for c in frame.columns if c != "source_row"]
+        by_alias = {c: aliases[comparison_key(c)] for c in columns if comparison_key(c) in aliases}
+        role_of = {**by_alias, **roles}
+        known = {c for c in columns if c in role_of and role_of[c] not in {"ignore", "covariate"}}
+        known |= set(mapping.wide_columns)
+        dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
+        labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
+        for finding in find_identifier_columns(frame[columns], known_columns=frozenset(known),
+                                               date_columns=frozenset(dates), label_columns=frozenset(labels)):
+            records.append({"table": name, "row": pd.NA, "column": finding.column, "value": finding.example,
+                            "message": f"Column {finding.column!r} {finding.describe()}. Identifying "
+                                       "information is not accepted: remove the column from the export "
+                                       "and upload it again."})
+    return problems_frame(records)
+
+
+# --------------------------------------------------------------------------------------------
+# The editor
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:10]
+
+
+def _index(options: list[Any], value: Any) -> int:
+    return options.index(value) if value in options else 0
+
+
+def _settings(base: Mapping, prefix: str) -> dict[str, Any]:
+    """Layout, instrument and time unit; returns the fields that differ from ``base``."""
+    left, middle, right = st.columns(3)
+    layouts = list(LAYOUTS)
+    layout = left.selectbox("Layout", layouts, index=_index(layouts, base.layout), key=f"{prefix}_layout",
+                            help="long: one row per rating; wide: one row per patient and a column per "
+                                 "time point, instrument or item; cdisc: SDTM/ADaM datasets; redcap: a "
+                                 "REDCap records export with its data dictionary.")
+    instruments = [NOT_SET, *instrument_names()]
+    instrument = middle.selectbox("Instrument (when the file names none)", instruments,
+                                  index=_index(instruments, base.instrument), key=f"{prefix}_instrument",
+                                  help="Every rating is read as this instrument when no column names it.")
+    units = [NOT_SET, *TIME_UNITS]
+    unit = right.selectbox("Time unit of the 'time' column", units, index=_index(units, base.time_unit),
+                           key=f"{prefix}_time_unit",
+                           help="The unit of the column whose role is 'time' (a month is 30.4375 days).")
+    changes: dict[str, Any] = {}
+    if layout != base.layout:
+        changes["layout"] = layout
+    if (None if instrument == NOT_SET else instrument) != base.instrument:
+        changes["instrument"] = None if instrument == NOT_SET else instrument
+    if (None if unit == NOT_SET else unit) != base.time_unit:
+        changes["time_unit"] = None if unit == NOT_SET else unit
+    return changes
+
+
+def _roles(base: Mapping, columns: list[str], layout: str, prefix: str) -> tuple[dict[str, str | None], list[str],
+                                                                                 list[str]]:
+    """One select box per source column. Returns (role changes for Mapping.replace, columns
+    chosen as wide measures, problems in words)."""
+    current = {column: role for role, column in base.columns.items()}
+    options = [BY_NAME, *ROLES] + ([WIDE] if layout == "wide" else [])
+    chosen: dict[str, str] = {}
+    grid = st.columns(4)
+    for position, column in enumerate(columns):
+        value = current.get(column) or (WIDE if column in base.wide_columns and layout == "wide" else BY_NAME)
+        chosen[column] = grid[position % 4].selectbox(
+            md(column, limit=80), options, index=_index(options, value), key=f"{prefix}_role_{position}",
+            help="The contract column this source column holds (see the data dictionary below). "
+                 f"'{BY_NAME}': read by its own name when it is a contract name, else kept as a covariate "
+                 "or an extra column; 'ignore': not read.")
+    problems = []
+    by_role: dict[str, list[str]] = {}
+    for column, role in chosen.items():
+        if role not in (BY_NAME, WIDE):
+            by_role.setdefault(role, []).append(column)
+    for role, given in by_role.items():
+        if len(given) > 1:
+            # A Mapping holds one source column per role (columns: role -> column).
+            problems.append(f"The role {role!r} is given to {len(given)} columns ({', '.join(map(repr, given))}); "
+                            f"a mapping reads one column per role. Keep it on one of them and set the others "
+                            f"to '{BY_NAME}' or another role.")
+    wanted = {role: given[0] for role, given in by_role.items()}
+    changes: dict[str, str | None] = {role: column for role, column in wanted.items()
+                                      if base.columns.get(role) != column}
+    # Roles whose column this file does not have stay: the reading then says so in words.
+    changes.update({role: None for role, column in base.columns.items() if role not in wanted and column in chosen})
+    wide = [column for column, role in chosen.items() if role == WIDE]
+    return changes, wide, problems
+
+
+def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[str, Any, int | None]]:
+    """What every wide column holds (instrument, time, item), editable in place."""
+    from analysis.loading.wide import parse_wide_header
+
+    rows = []
+    for column in wide:
+        spec = base.wide_columns.get(column)
+        if spec is None:
+            parsed = parse_wide_header(column)
+            spec = (parsed.instrument, parsed.hours if parsed.hours is not None else parsed.time_label,
+                    parsed.item) if parsed is not None else (base.instrument or "", None, None)
+        instrument, time, item = spec
+        rows.append({"column": column, "instrument": instrument,
+                     "time": "" if time is None else (f"{time:g}" if isinstance(time, float) else str(time)),
+                     "item": item})
+    table = pd.DataFrame(rows, columns=["column", "instrument", "time", "item"]).astype({"item": "Int64"})
+    st.markdown("**Wide columns**")
+    edited = st.data_editor(
+        table, hide_index=True, disabled=["column"], key=f"{prefix}_wide_{_digest(*wide)}",
+        column_config={
+            "column": st.column_config.TextColumn("column in the file"),
+            "instrument": st.column_config.SelectboxColumn("instrument", options=list(instrument_names()),
+                                                           required=True),
+            "time": st.column_config.TextColumn("time", help="Hours since the start of the first infusion (a "
+                                                "number), a visit label (timed by the visit table below), "
+                                                "or empty when the row has a time column."),
+            "item": st.column_config.NumberColumn("item", min_value=1, step=1,
+                                                  help="Item number; empty for a total score."),
+        })
+    specs = {}
+    for row in edited.itertuples(index=False):
+        text = str(row.time).strip() if isinstance(row.time, str) else ""
+        try:
+            time: Any = float(text) if text else None
+        except ValueError:
+            time = text
+        item = None if pd.isna(row.item) else int(row.item)
+        specs[str(row.column)] = (str(row.instrument or ""), time, item)
+    return specs
+
+
+def _visit_labels(frame: pd.DataFrame | None, mapping: Mapping) -> list[str]:
+    """Visit labels the reading has to time: the visit column's labels, wide time labels and the
+    labels the mapping already times."""
+    labels: list[str] = list(mapping.visit_times)
+    visit = mapping.columns.get("visit")
+    if frame is not None and visit in frame.columns:
+        distinct = pd.Series(frame[visit].dropna().astype(str).str.strip().unique())
+        labels.extend(distinct[distinct != ""].head(MAX_VISIT_LABELS).tolist())
+    labels.extend(t for _, t, _ in mapping.wide_columns.values() if isinstance(t, str) and t)
+    return list(dict.fromkeys(labels))[:MAX_VISIT_LABELS]
+
+
+def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, float]:
+    """Hours since the first infusion for each visit label, editable in place."""
+    rows = []
+    for label in labels:
+        parsed = parse_visit_label(label)
+        rows.append({"visit": label, "hours": mapping.visit_times.get(label, math.nan),
+                     "read from the label": (f"{parsed[0]:g} h ({parsed[1]})" if parsed is not None
+                                             else "needs a time")})
+    st.markdown("**Visit times**")
+    st.caption("Hours since the start of the first infusion for each visit label. Leave a time empty to "
+               "use what the label says; a time given here wins over the label.")
+    edited = st.data_editor(
+        pd.DataFrame(rows, columns=["visit", "hours", "read from the label"]), hide_index=True,
+        disabled=["visit", "read from the label"], key=f"{prefix}_visits_{_digest(*labels)}",
+        column_config={"hours": st.column_config.NumberColumn("hours", format="%g",
+                                                              help="e.g. -1 for a baseline an hour before, "
+                                                                   "168 for day 7")})
+    return {str(r.visit): float(r.hours) for r in edited.itertuples(index=False) if pd.notna(r.hours)}
+
+
+def _unknown_labels(error: DataError) -> list[tuple[str, str]]:
+    """(role, label) of the labels the loader did not understand in vocabulary columns."""
+    problems = error.problems
+    if problems.empty:
+        return []
+    wanted = problems["column"].isin(list(VALUE_CHOICES)) & problems["message"].astype(str).str.startswith("Unknown")
+    wanted &= problems["value"].astype(str).str.strip() != ""
+    return list(dict.fromkeys(zip(problems.loc[wanted, "column"].astype(str),
+                                  problems.loc[wanted, "value"].astype(str), strict=True)))
+
+
+def _value_key(prefix: str, role: str, label: str) -> str:
+    return f"{prefix}_value_{role}_{_digest(label)}"
+
+
+def _value_maps(base: Mapping, prefix: str) -> dict[str, dict[str, str]]:
+    """The value maps: the mapping's own, and the choices made for unknown labels (their select
+    boxes, drawn under the preview, keep their state in the session)."""
+    maps = {role: dict(values) for role, values in base.value_maps.items()}
+    for role, label in st.session_state.get(f"{prefix}_unknown", []):
+        choice = st.session_state.get(_value_key(prefix, role, label))
+        if choice and choice != NOT_SET:
+            maps.setdefault(role, {})[label] = choice
+    return {role: values for role, values in maps.items() if values}
+
+
+def _value_boxes(prefix: str, error: DataError | None) -> None:
+    """A select box for each label the loader did not know (remembered across reruns)."""
+    known = list(st.session_state.get(f"{prefix}_unknown", []))
+    if error is not None:
+        known.extend(pair for pair in _unknown_labels(error) if pair not in known)
+    st.session_state[f"{prefix}_unknown"] = known
+    if not known:
+        return
+    st.markdown("**Labels to read as**")
+    st.caption("The loader did not recognise these labels. Choose what each one means; the choice is saved "
+               "in the mapping.")
+    grid = st.columns(3)
+    for position, (role, label) in enumerate(known):
+        options = [NOT_SET, *VALUE_CHOICES[role]]
+        grid[position % 3].selectbox(md(f"{role}: {label}", limit=80), options, key=_value_key(prefix, role, label))
+
+
+# --------------------------------------------------------------------------------------------
+# The step
+
+
+def _describe(mapping: Mapping) -> None:
+    st.markdown("\n".join(f"- {md(sentence, limit=300)}" for sentence in mapping.describe()))
+
+
+def _preview(data: OutcomeData) -> None:
+    st.markdown(f"**The first rows as they will be read** ({data.n_patients:,} patients, "
+                f"{len(data.assessments):,} ratings, {len(data.infusions):,} infusions)")
+    tabs = st.tabs(["assessments", "patients", "infusions"])
+    for tab, (name, table) in zip(tabs, (("assessments", data.assessments), ("patients", data.patients),
+                                         ("infusions", data.infusions)), strict=True):
+        with tab:
+            st.dataframe(table.drop(columns="source_row", errors="ignore").head(PREVIEW_ROWS), hide_index=True,
+                         alt=f"Preview of the {name} table", key=f"preview_{name}")
+    if not data.has_clock_time:
+        st.info("The file gives visits but no clock time: analyses by visit work (MMRM, responder rates "
+                "and trajectories by visit, Table 1); onset in hours and durability in days need times "
+                "(add a time column or visit times).", icon=":material/schedule:")
+    if data.warnings:
+        st.markdown("**Warnings** (nothing was dropped silently)")
+        st.dataframe(pd.DataFrame([{"finding": w.message, "count": w.count, "table": w.table}
+                                   for w in data.warnings]), hide_index=True, alt="Reading warnings",
+                     key="preview_warnings")
+
+
+def _base(upload: Upload, saved: bytes | None, sheet: str | int | None) -> Mapping | DataError:
+    """The saved mapping when one was uploaded (its sheet kept), else the suggestion."""
+    if saved is None:
+        return _suggested(upload, sheet)
+    try:
+        text = saved.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return DataError(problems_frame([{"table": "mapping", "row": pd.NA, "column": "", "value": "",
+                                          "message": "the saved mapping is not UTF-8 text: upload the .json "
+                                                     "file downloaded from this page."}]),
+                         headline="The saved mapping cannot be read.")
+    try:
+        return Mapping.from_json(text)
+    except DataError as error:
+        return error
+
+
+def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | None:
+    """Draw the reading step for ``upload`` (and a saved mapping's JSON bytes, if given);
+    returns the validated dataset when the reading succeeds, else None."""
+    st.dataframe(pd.DataFrame({"file": upload.names, "size_kB": [round(len(f.content) / 1024, 1)
+                                                                for f in upload.files]}),
+                 hide_index=True, alt="Files read", key="upload_file_list")
+    for note in upload.notes:
+        st.caption(md(note))
+    tables = [f for f in upload.files if f.stem in ("assessments", "infusions", "patients", "events")]
+    if len(upload.files) > 1 and any(f.stem == "assessments" for f in tables):
+        st.info("Read as the table form: assessments, with infusions, patients and events when given, "
+                "by the column names of the data dictionary.", icon=":material/table:")
+        result = read_upload_once(upload, None)
+        return _outcome(result, None, "tables")
+
+    sheets = _sheet_names(upload)
+    upload_prefix = f"map_{upload.digest[:10]}_{_digest(saved or b'')}"
+    sheet: str | int | None = None
+    if len(sheets) > 1:
+        choice = st.selectbox("Sheet", ["(found automatically)", *sheets], key=f"{upload_prefix}_sheet",
+                              help="The worksheet holding the data.")
+        sheet = None if choice == "(found automatically)" else choice
+    base = _base(upload, saved, sheet)
+    if isinstance(base, DataError):
+        show_problems(base, "mapping_problems", "The file could not be read")
+        return None
+    if saved is not None and sheet is not None and sheet != base.sheet:
+        base = base.replace(sheet=sheet)
+    elif sheet is None and saved is None and base.sheet is not None:
+        sheet = base.sheet
+    prefix = f"{upload_prefix}_{_digest(sheet)}"
+    frames = _frames(upload, base.sheet if saved is not None else sheet)
+    if isinstance(frames, DataError):
+        show_problems(frames, "reading_problems", "The file could not be read")
+        return None
+    frame = next(iter(frames.values())) if len(frames) == 1 else None
+
+    st.subheader("How the file will be read")
+    changes = _settings(base, prefix)
+    layout = changes.get("layout", base.layout)
+    wide: list[str] = []
+    role_problems: list[str] = []
+    if frame is not None and layout in ("long", "wide"):
+        columns = [c for c in frame.columns if c != "source_row"]
+        with st.expander(f"Column roles ({len(columns)} columns)", expanded=True, icon=":material/view_column:"):
+            roles, wide, role_problems = _roles(base, columns, layout, prefix)
+            if wide:
+                changes["wide_columns"] = _wide_table(base, wide, prefix)
+            elif base.wide_columns and layout == "wide":
+                changes["wide_columns"] = {}
+        if roles:
+            changes["columns"] = roles
+    elif frame is None:
+        st.caption(md(f"{len(frames)} tables read together ({', '.join(frames)}); their columns are read by "
+                      "the standard's rules.", limit=400))
+    if role_problems:
+        show_problems(DataError(problems_frame([{"table": "mapping", "row": pd.NA, "column": "", "value": "",
+                                                 "message": p} for p in role_problems]),
+                                headline="The column roles are not consistent."), "role_problems",
+                      "The mapping needs a change")
+        return None
+    try:
+        mapping = base.replace(**changes) if changes else base
+    except DataError as error:
+        show_problems(error, "mapping_problems", "The mapping needs a change")
+        return None
+
+    identifying = _identifier_problems(frames, mapping)
+    if len(identifying):
+        st.error(f"The file was not loaded: {len(identifying)} column(s) look like identifying information. "
+                 "Nothing of its content is shown.", icon=":material/gpp_bad:", title="Identifiers found")
+        st.dataframe(identifying, hide_index=True, alt="Identifying columns", key="identifier_problems")
+        st.caption("Values are never shown: the examples keep only their shape (letters as x, digits as 9). "
+                   "Remove these columns from the export and upload it again.")
+        return None
+
+    visit_times = _visit_table(mapping, _visit_labels(frame, mapping), prefix) \
+        if _visit_labels(frame, mapping) else {}
+    value_maps = _value_maps(mapping, prefix)
+    final: dict[str, Any] = {}
+    if visit_times != mapping.visit_times:
+        final["visit_times"] = visit_times
+    if value_maps != mapping.value_maps:
+        final["value_maps"] = value_maps
+    mapping = mapping.replace(**final) if final else mapping
+
+    with st.expander("In words", expanded=True, icon=":material/notes:"):
+        _describe(mapping)
+    result = read_upload_once(upload, mapping)
+    outcome = _outcome(result, mapping, prefix)
+    _value_boxes(prefix, result if isinstance(result, DataError) else None)
+    return outcome
+
+
+def _outcome(result: OutcomeData | DataError, mapping: Mapping | None, prefix: str) -> OutcomeData | None:
+    if isinstance(result, DataError):
+        show_problems(result, "upload_problems")
+    else:
+        _preview(result)
+    if mapping is not None:
+        with st.expander("The mapping as JSON", icon=":material/data_object:"):
+            st.code(mapping.to_json(), language="json")
+        st.download_button("Download this mapping (JSON)", data=mapping.to_json(), file_name="mapping.json",
+                           mime="application/json", on_click="ignore", icon=":material/download:",
+                           key="mapping_json",
+                           help="Upload it with next month's export: the same reading is applied.")
+    return result if isinstance(result, OutcomeData) else None

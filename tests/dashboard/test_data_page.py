@@ -1,0 +1,279 @@
+"""The Data page's reading step: uploads (files, zip archives), the mapping shown and edited in
+place, its JSON re-applied to the next export, messages in words for a bad mapping, identifier
+refusal without echoing values, templates that load as they are, and a dictionary generated from
+the loader's contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import analysis
+from analysis.contract import CONTRACT, DataError
+from dashboard import uploads
+from dashboard.templates import TEMPLATE_FORMATS, template_bytes, template_frame
+from dashboard.uploads import collect
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+TIMEOUT = 120  # the first run imports the analysis stack
+
+
+# --------------------------------------------------------------------------------------------
+# Files as a clinic exports them
+
+
+def _clinic_wide(first_patient: int = 1) -> pd.DataFrame:
+    """The wide template as a clinic would write it: its own column names and a diagnosis label
+    the loader does not know."""
+    wide = template_frame("wide").rename(columns={"patient_id": "Subject", "diagnosis": "Dx",
+                                                  "MADRS_40min": "MADRS 40 min", "MADRS_day7": "madrs_day7"})
+    wide["Subject"] = [f"C{first_patient + i:03d}" for i in range(len(wide))]
+    wide.loc[0, "Dx"] = "Bipolar II"
+    wide.loc[1, "Dx"] = "Schizoaffective"
+    return wide
+
+
+def _excel(frame: pd.DataFrame, sheet: str = "export") -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False, sheet_name=sheet)
+    return buffer.getvalue()
+
+
+def _upload_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("dashboard/app_pages/data.py")
+    at.run()
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _problems(at: AppTest) -> pd.DataFrame:
+    frames = [d.value for d in at.dataframe if "message" in d.value.columns]
+    assert frames, "no problems table shown"
+    return pd.concat(frames, ignore_index=True)
+
+
+def _value_box(at: AppTest, label: str):
+    boxes = [s for s in at.selectbox if label in s.label.replace("\\", "")]
+    assert boxes, f"no select box for {label!r}"
+    return boxes[0]
+
+
+def _mapping_json(at: AppTest) -> str:
+    return next(c.value for c in at.code if '"infusion-outcomes-mapping"' in c.value)
+
+
+def _load_button(at: AppTest):
+    buttons = [b for b in at.button if b.key == "load_upload"]
+    assert buttons, "no Load button"
+    return buttons[0]
+
+
+def _previews(at: AppTest) -> list[pd.DataFrame]:
+    """The preview tables (the assessments as read: contract columns)."""
+    return [d.value for d in at.dataframe if {"patient_id", "instrument", "score", "time_hours"} <= set(d.value.columns)
+            and "message" not in d.value.columns]
+
+
+def _all_text(at: AppTest) -> str:
+    """Everything the page shows as text: messages, labels, options, tables, code."""
+    parts: list[str] = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "code", "text", "title",
+                 "subheader"):
+        parts.extend(str(e.value) for e in at.get(kind))
+    for box in at.selectbox:
+        parts.append(box.label)
+        parts.extend(map(str, box.options))
+    for frame in at.dataframe:
+        parts.append(frame.value.to_csv())
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# The reading step in AppTest
+
+
+def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
+    content = _excel(_clinic_wide())
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
+    _no_exception(at)
+    # the mapping step: layout and roles detected, each column's role in a select box
+    prefix = next(k for k in at.session_state if str(k).endswith("_layout"))[:-len("_layout")]
+    assert at.selectbox(key=f"{prefix}_layout").value == "wide"
+    roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
+    assert roles["Subject"] == "patient_id" and roles["Dx"] == "diagnosis"
+    assert roles["MADRS 40 min"] == roles["madrs_day7"] == "(wide measure)"
+    # the unknown label stops the reading, in words, and offers a value map
+    assert "Schizoaffective" in " ".join(_problems(at)["message"])
+    assert not [b for b in at.button if b.key == "load_upload"]
+    _value_box(at, "diagnosis: Schizoaffective").select("other").run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    # the preview shows the rows as they will be read: contract columns, not the file's
+    preview = _previews(at)[0]
+    assert {"patient_id", "instrument", "score", "time_hours"} <= set(preview.columns)
+    assert set(preview["patient_id"]) <= {"C001", "C002", "C003", "C004"}
+    assert "Dx" not in preview.columns and "MADRS 40 min" not in preview.columns
+    _load_button(at).click().run()
+    _no_exception(at)
+    mapping = analysis.Mapping.from_json(_mapping_json(at))
+    expected = analysis.load(io.BytesIO(content), mapping=mapping)
+    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    # the page's dataset is, by its fingerprint, the file read with the mapping shown
+    loaded = expected
+    assert loaded.n_patients == 4
+    diagnoses = loaded.patients.set_index("patient_id")["diagnosis"]
+    assert diagnoses["C001"] == "bipolar" and diagnoses["C002"] == "other"
+    # times from the headers: 40 min and day 7, in hours since the first infusion
+    ratings = loaded.assessments[loaded.assessments["patient_id"] == "C003"]
+    assert {round(40 / 60, 6), 168.0} <= set(ratings["time_hours"].round(6))
+
+
+def test_a_saved_mapping_is_re_applied_to_the_next_export():
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("january.xlsx", _excel(_clinic_wide())).run()
+    _value_box(at, "diagnosis: Schizoaffective").select("other").run()
+    _no_exception(at)
+    saved = _mapping_json(at)
+    assert json.loads(saved)["value_maps"] == {"diagnosis": {"Schizoaffective": "other"}}
+
+    february = _excel(_clinic_wide(first_patient=11))
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("february.xlsx", february).run()
+    at.file_uploader(key="upload_mapping").upload("mapping.json", saved.encode()).run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]  # no label to choose again
+    assert json.loads(_mapping_json(at))["value_maps"] == {"diagnosis": {"Schizoaffective": "other"}}
+    _load_button(at).click().run()
+    _no_exception(at)
+    expected = analysis.load(io.BytesIO(february), mapping=analysis.Mapping.from_json(saved))
+    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    assert set(expected.patients["patient_id"]) == {"C011", "C012", "C013", "C014"}
+
+
+def test_a_bad_mapping_is_explained_in_words():
+    content = _excel(_clinic_wide())
+    # a mapping for another export: a patient column this file does not have
+    other = analysis.Mapping(layout="wide", columns={"patient_id": "record", "diagnosis": "Dx"})
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
+    at.file_uploader(key="upload_mapping").upload("mapping.json", other.to_json().encode()).run()
+    _no_exception(at)
+    assert at.error
+    messages = " ".join(_problems(at)["message"])
+    assert "'record'" in messages and "does not have" in messages
+    # the same role given to two columns
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
+    age = next(box for box in at.selectbox if box.label == "age")
+    age.select("patient_id").run()
+    _no_exception(at)
+    messages = " ".join(_problems(at)["message"])
+    assert "'patient_id' is given to 2 columns" in messages
+    # a file that is not a mapping
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
+    at.file_uploader(key="upload_mapping").upload("mapping.json", b"{not json").run()
+    _no_exception(at)
+    assert "not valid JSON" in " ".join(_problems(at)["message"])
+    _clean = [b for b in at.button if b.key == "load_upload"]
+    assert not _clean  # nothing to load
+
+
+def test_an_upload_with_an_identifier_column_is_refused_without_echoing_values():
+    frame = template_frame("long").assign(patient_name="Jane Smith", phone="(617) 555-0142")
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("export.csv", frame.to_csv(index=False).encode()).run()
+    _no_exception(at)
+    assert at.error
+    refused = _problems(at)
+    assert {"patient_name", "phone"} <= set(refused["column"])
+    text = _all_text(at)
+    for value in ("Jane", "Smith", "555", "0142"):
+        assert value not in text, value
+    assert not _previews(at)
+    assert not [b for b in at.button if b.key == "load_upload"]
+
+
+def test_a_zipped_folder_of_three_tables_loads():
+    sample = ROOT / "data" / "sample"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in ("assessments.csv", "infusions.csv", "patients.csv"):
+            zipped.write(sample / name, f"export/{name}")
+        zipped.writestr("__MACOSX/export/._assessments.csv", b"\x00\x05")
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("export.zip", archive.getvalue()).run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    _load_button(at).click().run()
+    assert at.session_state["dataset"] == f"upload-{analysis.load_sample().fingerprint}"
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads, templates and the dictionary without a browser
+
+
+def _file(name: str, content: bytes) -> SimpleNamespace:
+    return SimpleNamespace(name=name, getvalue=lambda: content)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, content in members.items():
+            zipped.writestr(name, content)
+    return archive.getvalue()
+
+
+def test_zip_archives_are_unpacked_within_bounds(monkeypatch):
+    upload = collect([_file("a.zip", _zip({"x/assessments.csv": b"a,b\n1,2\n", "x/.DS_Store": b"junk"})),
+                      _file("notes.xlsx", template_bytes("wide", "xlsx"))])
+    assert upload.names == ["assessments.csv", "notes.xlsx"]  # folders flattened, metadata skipped
+    with pytest.raises(DataError, match="(?i)more than one uploaded file"):
+        collect([_file("a.zip", _zip({"one/t.csv": b"a\n1\n", "two/t.csv": b"a\n2\n"}))])
+    monkeypatch.setattr(uploads, "MAX_UNPACKED_BYTES", 1000)
+    bomb = _zip({"big.csv": b"a\n" + b"1\n" * 100_000})
+    assert len(bomb) < 1000  # small on the wire, 200 kB unpacked
+    with pytest.raises(DataError, match="unpacks to more than"):
+        uploads._unpack("bomb.zip", bomb, [uploads.MAX_UNPACKED_BYTES])
+    broken = collect([_file("broken.zip", b"PK\x03\x04" + b"\x00" * 40)])  # passed on: the reader says why
+    with pytest.raises(DataError, match="damaged"), uploads.as_source(broken) as source:
+        analysis.load(source)
+
+
+@pytest.mark.parametrize("file_format", TEMPLATE_FORMATS)
+def test_the_templates_load_as_they_are_and_agree(file_format):
+    long = analysis.load(io.BytesIO(template_bytes("long", file_format)))
+    wide = analysis.load(io.BytesIO(template_bytes("wide", file_format)))
+    assert long.n_patients == wide.n_patients == 4
+    key = ["patient_id", "score"]
+    assert (long.assessments[key].sort_values(key).reset_index(drop=True)
+            .equals(wide.assessments[key].sort_values(key).reset_index(drop=True)))
+    assert long.patients[["patient_id", "age", "sex", "diagnosis"]].equals(
+        wide.patients[["patient_id", "age", "sex", "diagnosis"]])
+    assert not [w for w in long.warnings if w.code != "reading"]
+
+
+def test_the_dictionary_is_the_loaders_contract():
+    from dashboard.dictionary import data_dictionary
+
+    shown = data_dictionary()
+    required = {(s.table, s.name) for s in CONTRACT if s.required}
+    marked = {(r.table, r.column) for r in shown.itertuples() if r.required == "yes"}
+    assert marked == required
+    # dose and route are optional for the loader, so they are shown as optional
+    assert ("infusions", "dose_mg_per_kg") not in marked and ("infusions", "route") not in marked

@@ -112,9 +112,10 @@ def require_baseline(endpoints: Any, what: str, present: list[str] | None = None
     raise AnalysisError(no_scale_message(instrument, what, [p for p in (present or []) if p != instrument]))
 
 
-def _total_ratings(data: Any, instrument: str) -> pd.DataFrame:
+def _ratings_of(data: Any, instrument: str, item: int | None) -> pd.DataFrame:
     a = data.assessments
-    selected = (a["item"].isna() & (a["instrument"] == instrument)).fillna(False).to_numpy(bool)
+    which = a["item"].isna() if item is None else (a["item"] == item)
+    selected = (which & (a["instrument"] == instrument)).fillna(False).to_numpy(bool)
     return a.loc[selected]
 
 
@@ -126,16 +127,19 @@ def _first_start_hours(data: Any, patient_ids: pd.Series) -> np.ndarray:
     return lookup.reindex(patient_ids.astype(str).to_numpy()).fillna(0.0).to_numpy(float)
 
 
-def rated_against_baseline(data: Any, instrument: str) -> pd.DataFrame:
-    """Every total-score rating of ``instrument`` from the baseline on, with the baseline.
+def rated_against_baseline(data: Any, instrument: str, *, item: int | None = None,
+                           keep_without_baseline: bool = False) -> pd.DataFrame:
+    """Every rating of ``instrument`` from the baseline on, with the baseline.
 
-    One row per rating of the patients who have a baseline (including a baseline of 0):
-    patient_id (str), time_hours, visit, score, baseline_score, change (points, score -
-    baseline), is_baseline; ratings before the baseline are dropped. Sorted by patient and
-    time, ties in input order.
+    One row per total-score rating (or, with ``item``, per rating of that item) of the
+    patients who have a baseline (including a baseline of 0): patient_id (str), time_hours,
+    visit, score, baseline_score, change (points, score - baseline), is_baseline; ratings
+    before the baseline are dropped. With ``keep_without_baseline`` the post-infusion ratings of
+    patients without a baseline are kept too (baseline_score and change NaN). Sorted by patient
+    and time, ties in input order.
     """
     name = get_instrument(instrument).name
-    rows = _total_ratings(data, name)
+    rows = _ratings_of(data, name, item)
     ids = rows["patient_id"].astype(str)
     frame = pd.DataFrame({
         "patient_id": ids.to_numpy(),
@@ -150,9 +154,9 @@ def rated_against_baseline(data: Any, instrument: str) -> pd.DataFrame:
     n_pre = pd.Series(pre).groupby(frame["patient_id"].to_numpy()).transform("sum").to_numpy()
     position = frame.groupby("patient_id", sort=False).cumcount().to_numpy()
     has_baseline = n_pre > 0
-    keep = has_baseline & (position >= n_pre - 1)
+    keep = (has_baseline & (position >= n_pre - 1)) | (keep_without_baseline & ~has_baseline)
     frame = frame.loc[keep].reset_index(drop=True)
-    is_baseline = (position[keep] == n_pre[keep] - 1)
+    is_baseline = has_baseline[keep] & (position[keep] == n_pre[keep] - 1)
     baseline = pd.Series(np.where(is_baseline, frame["score"].to_numpy(float), np.nan))
     frame["baseline_score"] = baseline.groupby(frame["patient_id"].to_numpy()).transform("max").to_numpy()
     frame["change"] = frame["score"] - frame["baseline_score"]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.baseline import require_baseline
+from analysis.baseline import rated_against_baseline, require_baseline
 from analysis.contract import OutcomeData
 from analysis.errors import AnalysisError
 from analysis.instruments import get_instrument
@@ -386,19 +386,13 @@ def suicidality_course(
                   else f"it has no {inst.name} ratings at all")
         raise AnalysisError(f"No {inst.name} item {item} (suicidality item) ratings in the data: {detail}. "
                          f"Load item-level rows (instrument {inst.name!r}, item = {item}) to analyse suicidality.")
-    frame = pd.DataFrame({
-        "patient_id": rows["patient_id"].astype(str).to_numpy(),
-        "time_hours": rows["time_hours"].to_numpy(float),
-        "visit": rows["visit"].to_numpy() if "visit" in rows.columns else None,
-        "value": rows["score"].to_numpy(float),
-    }).sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
-    # baseline: the last item rating at or before the first infusion (time 0); earlier ones dropped
-    pre = frame["time_hours"].to_numpy() <= 0
-    last_pre = frame[pre].groupby("patient_id").tail(1).index
-    is_baseline = pd.Series(False, index=frame.index)
-    is_baseline[last_pre] = True
-    frame = frame[~pre | is_baseline]
-    is_baseline = is_baseline[frame.index]
+    # the package's baseline rule, on the item (patients without a baseline keep their later ratings)
+    rated_item = rated_against_baseline(data, inst.name, item=item, keep_without_baseline=True)
+    frame = pd.DataFrame({"patient_id": rated_item["patient_id"].to_numpy(),
+                          "time_hours": rated_item["time_hours"].to_numpy(float),
+                          "visit": rated_item["visit"].to_numpy(),
+                          "value": rated_item["score"].to_numpy(float)})
+    is_baseline = pd.Series(rated_item["is_baseline"].to_numpy(bool), index=frame.index)
     from analysis.grouping import group_patients
 
     groups = group_patients(data, by, bins=group_bins, instrument=inst.name).labels

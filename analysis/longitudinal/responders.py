@@ -447,8 +447,9 @@ def compare_responders(
                "risk_difference_lower", "risk_difference_upper", "odds_ratio", "odds_ratio_lower",
                "odds_ratio_upper", "zero_cell_corrected", "p_fisher"]
     outcome_rank = out["outcome"].map({o: i for i, o in enumerate(rates.settings.outcomes)})
-    out = (out.assign(_rank=outcome_rank).sort_values(["time_order", "_rank", "group"], kind="stable")[columns]
-           .reset_index(drop=True))
+    group_rank = out["group"].map({g: i for i, g in enumerate(levels)})  # rates' group order
+    out = (out.assign(_rank=outcome_rank, _group=group_rank)
+           .sort_values(["time_order", "_rank", "_group"], kind="stable")[columns].reset_index(drop=True))
     settings = {"by": rates.settings.by, "reference": reference, "difference_ci": difference_ci, "alpha": alpha,
                 "time": rates.settings.time}
     return ResponderComparison(table=out, settings=settings, rates=rates)

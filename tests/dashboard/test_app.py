@@ -155,7 +155,7 @@ def test_small_groups_are_suppressed_with_a_note():
 def test_a_bad_upload_is_explained_in_words_and_the_app_keeps_working():
     at = _open(_app(), "data")
     at.segmented_control(key="data_source").set_value("Upload").run()
-    at.file_uploader(key="upload_single").upload("export.csv", b"patient,when,madrs\nA,yesterday,abc\n").run()
+    at.file_uploader(key="upload_files").upload("export.csv", b"patient,when,madrs\nA,yesterday,abc\n").run()
     assert not at.exception
     assert at.error, "no error message for a bad file"
     problems = _problems(at)
@@ -169,7 +169,7 @@ def test_an_upload_with_identifiers_is_refused():
                           "instrument": ["MADRS", "MADRS"], "score": [30, 12], "time_hours": [-1, 24]})
     at = _open(_app(), "data")
     at.segmented_control(key="data_source").set_value("Upload").run()
-    at.file_uploader(key="upload_single").upload("export.csv", frame.to_csv(index=False).encode()).run()
+    at.file_uploader(key="upload_files").upload("export.csv", frame.to_csv(index=False).encode()).run()
     assert not at.exception
     assert at.error
     assert "name" in " ".join(_problems(at)["column"].astype(str))
@@ -182,9 +182,9 @@ def _sample_single_file() -> bytes:
 def test_a_good_upload_becomes_the_dataset_by_fingerprint_only():
     at = _open(_app(), "data")
     at.segmented_control(key="data_source").set_value("Upload").run()
-    at.file_uploader(key="upload_single").upload("single_file.csv", _sample_single_file()).run()
+    at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
     _clean(at)
-    use = [b for b in at.button if b.label == "Use this dataset"]
+    use = [b for b in at.button if b.key == "load_upload"]  # the reading step's Load button
     assert use
     use[0].click().run()
     _clean(at)
@@ -203,11 +203,11 @@ def test_a_link_to_an_uploaded_dataset_asks_for_the_file_and_checks_it():
     # a different file is refused as not matching
     other = pd.read_csv(io.BytesIO(_sample_single_file()))
     other = other[other["patient_id"] != other["patient_id"].iloc[0]]
-    at.file_uploader(key="upload_single").upload("other.csv", other.to_csv(index=False).encode()).run()
+    at.file_uploader(key="upload_files").upload("other.csv", other.to_csv(index=False).encode()).run()
     assert any("does not match" in e.value for e in at.error)
     # the right file opens the shared view
     at = _open(_app(dataset=f"upload-{fingerprint}"), "data")
-    at.file_uploader(key="upload_single").upload("single_file.csv", _sample_single_file()).run()
+    at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
     _clean(at)
     assert _kept(at)[1] > 0
     _clean(_open(at, "durability"))

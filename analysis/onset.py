@@ -30,13 +30,12 @@ from analysis.contract import OutcomeData
 from analysis.endpoints import (
     Endpoints,
     EndpointSettings,
-    group_order,
     group_table,
-    patient_groups,
     plain_fit_note,
     resolve_endpoints,
     stack_frames,
 )
+from analysis.errors import AnalysisError
 from analysis.intervals import wilson_interval
 
 __all__ = ["OnsetResult", "fit_onset"]
@@ -44,6 +43,13 @@ __all__ = ["OnsetResult", "fit_onset"]
 # Below these counts a group's cure model is not fitted (its row holds NaN and a note).
 MIN_PATIENTS = 10
 MIN_RESPONDERS = 3
+# Onset in hours needs ratings inside the first day after an infusion: at least this share of a
+# group's patients must have a rating within FIRST_DAY_HOURS of an infusion.
+FIRST_DAY_HOURS = 24.0
+MIN_FIRST_DAY_SHARE = 0.5
+# A median onset interval whose upper limit is more than this many times its lower limit (or
+# not finite) is reported as "cannot be computed" rather than printed.
+MAX_CI_RATIO = 100.0
 # An onset whose upper end is 0 h (a rating at the very start of an infusion) is treated as
 # "responded within the first minute", since the parametric models live on t > 0.
 _ZERO_ONSET_HOURS = 1.0 / 60.0
@@ -167,6 +173,8 @@ def fit_onset(
     dist: str = "loglogistic",
     alpha: float = 0.05,
     max_hours: float | None = None,
+    bins: Any = None,
+    reference: str | None = None,
     **endpoint_options: Any,
 ) -> OnsetResult:
     """Cumulative proportion responding against hours after the infusion, per group.
@@ -179,11 +187,9 @@ def fit_onset(
     instrument : str
         Rating scale whose total score defines response.
     by : str, optional
-        A column of ``Endpoints.patients`` (diagnosis, sex, route or dose of the first
-        infusion, age...) or, when ``data`` is an OutcomeData, any other column of its
-        infusions table (``duration_min``, a user's infusion-level column; the value at the
-        first infusion); numeric columns with many values are cut at quartiles (see
-        ``analysis.endpoints.patient_groups``).
+        Grouping (``analysis.grouping.group_patients``): a patient-level column (diagnosis,
+        sex, age...), an infusion-level column (its value at the first infusion), ``"course"``,
+        ``"dose_band"``; numeric columns are cut at quartiles unless ``bins`` is given.
     dist : {"loglogistic", "weibull", "lognormal", "exponential", "auto"}
         Onset-time distribution among responders in the cure model. Default log-logistic: its
         hazard can rise and then fall (responses cluster in the first hours after an infusion,
@@ -195,6 +201,7 @@ def fit_onset(
         1 - confidence level of every interval.
     max_hours : float, optional
         Right end of the model curve (default: the largest finite onset upper end).
+    bins, reference : passed to ``group_patients``.
     **endpoint_options
         Passed to ``derive_endpoints`` (response, remission, ...).
 
@@ -209,10 +216,14 @@ def fit_onset(
     Notes
     -----
     Onset hours are counted from the infusion that preceded the first responding rating (for a
-    series, often not the first infusion). With ``by``, ``test`` holds a likelihood-ratio test
-    of group-specific against one pooled cure model (``dof = (groups - 1) x parameters``: the
-    whole curve, cure fraction and timing together) and a log-rank test on the intervals'
-    upper ends (the right-censored convention).
+    series, often not the first infusion). Values the data cannot support are NaN with the
+    reason in ``note`` and ``notes``: onset in hours needs ratings inside the first day after an
+    infusion (at least half the group's patients with one); a median beyond the last onset
+    interval is an extrapolation; a confidence interval that cannot be computed (no finite
+    limit, or limits more than 100-fold apart) is left out. With ``by``, ``test`` holds a
+    likelihood-ratio test of group-specific against one pooled cure model (``dof = (groups - 1)
+    x parameters``: the whole curve, cure fraction and timing together) and a log-rank test on
+    the intervals' upper ends (the right-censored convention).
 
     References
     ----------
@@ -220,14 +231,22 @@ def fit_onset(
     and truncated data. JRSS B 38:290-295. Farewell VT (1982). The use of mixture models for the
     analysis of survival data with long-term survivors. Biometrics 38:1041-1046.
     """
+    from analysis.grouping import group_patients
+
+    if isinstance(data, OutcomeData) and not getattr(data, "has_clock_time", True):
+        raise AnalysisError("fit_onset needs clock times (hours since the infusion), but this dataset gives "
+                            "only visit labels or numbers. Add time_hours (or dates) to the assessments.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     patients = endpoints.patients
-    infusions = data.infusions if isinstance(data, OutcomeData) else None
-    groups, group_note = patient_groups(patients, by, infusions)
-    notes = [group_note] if group_note else []
+    grouping = group_patients(data if isinstance(data, OutcomeData) else endpoints, by, bins=bins,
+                              reference=reference, instrument=endpoints.settings.instrument,
+                              infusions=None if isinstance(data, OutcomeData) else endpoints.infusions)
+    notes = [grouping.note()] if grouping.note() else []
+    labels = grouping.of(patients["patient_id"])
     lower_all, upper_all = _onset_intervals(patients)
-    usable = groups.notna().to_numpy()
-    levels = group_order(groups[usable])
+    usable = labels.notna().to_numpy()
+    levels = list(grouping.levels)
+    first_day = _rated_in_first_day(endpoints)
 
     if dist == "auto":
         dist = _pick_dist(lower_all[usable], upper_all[usable], alpha, notes)
@@ -237,7 +256,7 @@ def fit_onset(
     grid = grid[grid <= grid_max]
 
     rows, curves, models = [], [], {}
-    g_values = groups.to_numpy(dtype=object)
+    g_values = labels.astype(object).to_numpy()
     for level in levels:
         mask = usable & (g_values == level)
         lower, upper = lower_all[mask], upper_all[mask]
@@ -266,18 +285,17 @@ def fit_onset(
             else:
                 models[level] = model
                 # e.g. the cure fraction at the boundary: the estimates are shown, with the caveat
-                plain = [f"cure model: {plain_fit_note(text, 'responses')}" for text in model.notes]
-                row_notes += plain
-                notes.extend(f"{where}{text}" for text in plain)
+                row_notes += [f"cure model: {plain_fit_note(text, 'responses')}" for text in model.notes]
                 row.update(_model_row(model))
+                longest = float(upper[np.isfinite(upper)].max()) if responders else 0.0
+                row_notes += _supported(row, int(first_day[mask].sum()), n, longest)
                 band = model.cumulative(grid)
                 curves.append(pd.DataFrame({
                     "group": level, "time_hours": grid,
                     "cumulative_response": band["cumulative"].to_numpy(dtype=float),
                     "lower": band["lower"].to_numpy(dtype=float),
                     "upper": band["upper"].to_numpy(dtype=float), "source": "model"}))
-        notes.extend(f"{where}{text}" for text in row_notes
-                     if text.startswith("Turnbull") or text.startswith("cure model not fitted"))
+        notes.extend(f"{where}{text}" for text in row_notes)
         row["note"] = "; ".join(row_notes)
         rows.append(row)
 
@@ -285,12 +303,52 @@ def fit_onset(
     curve = stack_frames(curves, ["group", "time_hours", "cumulative_response", "lower", "upper", "source"])
     test = None
     if by is not None:
-        test = _group_test(lower_all[usable], upper_all[usable], g_values[usable], levels, models,
-                           dist, alpha)
+        test = _group_test(lower_all[usable], upper_all[usable], g_values[usable],
+                           [lv for lv in levels if (g_values[usable] == lv).any()], models, dist, alpha)
     notes.append("responding_by_4h/24h are from the cure model: the proportion of all patients "
                  "responding within that many hours of the infusion")
     return OnsetResult(table, curve, test, endpoints.settings, endpoints, by, dist, alpha,
                        tuple(notes), models)
+
+
+def _rated_in_first_day(endpoints: Endpoints) -> np.ndarray:
+    """Per row of ``endpoints.patients``: has a rating within the first day after an infusion."""
+    r = endpoints.ratings
+    since = r["hours_since_infusion"].to_numpy(dtype=float)
+    early = (since > 0) & (since <= FIRST_DAY_HOURS)
+    ids = pd.Index(endpoints.patients["patient_id"].astype(str))
+    code = ids.get_indexer(r["patient_id"].astype(str).to_numpy()[early])
+    return np.bincount(code[code >= 0], minlength=len(ids)) > 0
+
+
+def _supported(row: dict[str, Any], n_first_day: int, n: int, longest_hours: float) -> list[str]:
+    """Blank (NaN) the model values the data cannot support, returning the reasons."""
+    notes = []
+    hours = ("median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper",
+             "responding_by_4h", "responding_by_24h")
+    if n_first_day < MIN_FIRST_DAY_SHARE * n:
+        row.update(dict.fromkeys(hours, np.nan))
+        notes.append(f"onset in hours needs ratings inside the first day after an infusion; only {n_first_day} "
+                     f"of {n} patients have one, so the median onset (hours) and the proportions responding "
+                     "by 4 h and 24 h are not estimated")
+    else:
+        median = row["median_onset_hours"]
+        lo, hi = row["median_onset_hours_lower"], row["median_onset_hours_upper"]
+        if not np.isfinite(median) or median > longest_hours:
+            notes.append(f"the model's median onset ({median:.1f} h) lies beyond the last observed onset "
+                         f"({longest_hours:.1f} h): an extrapolation, not estimated")
+            row.update(dict.fromkeys(hours[:3], np.nan))
+        elif not (np.isfinite(lo) and np.isfinite(hi) and lo > 0 and hi / lo <= MAX_CI_RATIO):
+            notes.append("the confidence interval of the median onset cannot be computed from these data "
+                         "(the model's estimate is too imprecise)")
+            row["median_onset_hours_lower"] = row["median_onset_hours_upper"] = np.nan
+    p_lo, p_hi = row["response_probability_lower"], row["response_probability_upper"]
+    if not (np.isfinite(p_lo) and np.isfinite(p_hi)) or p_hi - p_lo >= 1.0 - 1e-9:
+        row["response_probability_lower"] = row["response_probability_upper"] = np.nan
+        notes.append("the confidence interval of the response probability cannot be computed: the cure "
+                     "model cannot separate who never responds from who responds late (follow-up too short "
+                     "or too few responses)")
+    return notes
 
 
 def _pick_dist(lower: np.ndarray, upper: np.ndarray, alpha: float, notes: list[str]) -> str:

@@ -44,9 +44,12 @@ def test_kaplan_meier_matches_lifelines(fit):
         row = fit.summary().loc[group]
         assert row["n_responders"] == len(rows)
         assert row["relapses"] == int(rows["relapse_event"].sum())
-        assert row["median_days"] == pytest.approx(kmf.median_survival_time_)
+        assert row["km_median_days"] == pytest.approx(kmf.median_survival_time_)
         for day in (7, 14, 21, 28):
-            assert row[f"sustained_{day}d"] == pytest.approx(float(kmf.predict(day)), rel=1e-10)
+            if day <= rows["relapse_time_days"].max():
+                assert row[f"km_sustained_{day}d"] == pytest.approx(float(kmf.predict(day)), rel=1e-10)
+            else:  # beyond the last follow-up: not estimated
+                assert np.isnan(row[f"km_sustained_{day}d"]) and np.isnan(row[f"sustained_{day}d"])
 
 
 def test_risk_table_and_logrank(fit):
@@ -83,7 +86,8 @@ def test_model_curve_and_invariants(fit):
     assert (s["median_days_lower"] <= s["median_days"]).all()
     assert (s["model_median_days_lower"] < s["model_median_days"]).all()
     assert (s["model_median_days"] < s["model_median_days_upper"]).all()
-    assert fit.settings.origin == "response" and fit.settings.relapse == "loss_of_response"
+    assert fit.settings.origin == "auto" and fit.settings.relapse == "loss_of_response"
+    assert (s["origin"] == "auto").all() and any(n.startswith("origin: ") for n in fit.notes)
 
 
 def test_options_reach_endpoints(data):
@@ -207,7 +211,8 @@ def test_relapse_hazards_notes_dropped_covariates(data):
         result = relapse_hazards(data)  # every patient IV: route cannot be estimated
     assert any("dropped" in note and "route" in note for note in result.notes)
     assert "route[IM]" not in result.table.index
-    assert relapse_hazards(data, covariates=["baseline_score", "age"]).notes == ()
+    quiet = relapse_hazards(data, covariates=["baseline_score", "age"]).notes
+    assert len(quiet) == 1 and quiet[0].startswith("relapse_hazards: time to relapse in days from response onset")
 
 
 def test_by_infusion_level_column(data):

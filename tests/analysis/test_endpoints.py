@@ -127,16 +127,20 @@ T_INF = [("T", 1, 0), ("T", 2, 48)]
 
 def test_origin_and_confirmation_with_series():
     data = make_data(T, T_INF)
-    p = row(derive_endpoints(data), "T")
+    p = row(derive_endpoints(data, origin="response"), "T")
     # first loss of response at 47 h; previous rating is the response itself -> lower 0
     assert (p["relapse_lower_days"], p["relapse_upper_days"]) == pytest.approx((0.0, 43 / 24))
-    p2 = row(derive_endpoints(data, confirm_visits=2), "T")
+    p2 = row(derive_endpoints(data, confirm_visits=2, origin="response"), "T")
     # 47 h not confirmed (52 h responds); 72 h and 120 h both qualify -> dated 72 h
     assert (p2["relapse_lower_days"], p2["relapse_upper_days"]) == pytest.approx((48 / 24, 68 / 24))
     p3 = row(derive_endpoints(data, origin="last_infusion"), "T")
     # clock starts at 48 h; only ratings after it count: 52 h responds, 72 h does not
     assert (p3["relapse_lower_days"], p3["relapse_upper_days"]) == pytest.approx((4 / 24, 1.0))
     assert p3["relapse_time_days"] == pytest.approx(1.0)
+    # two infusions 2 days apart are a series: origin="auto" counts from its last infusion
+    auto = row(derive_endpoints(data), "T")
+    assert auto["course"] == "series" and auto["durability_origin_hours"] == pytest.approx(48.0)
+    assert (auto["relapse_lower_days"], auto["relapse_upper_days"]) == pytest.approx((4 / 24, 1.0))
 
 
 def test_never_responder_missing_baseline_and_zero_baseline():

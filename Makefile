@@ -24,6 +24,9 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium (figure export, browser tests)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "Installing Debian's nginx (the reverse-proxy test, deploy/)"; \
+	  $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
 
 run: $(VENV)/.stamp-run system-deps
 	$(BIN)/streamlit run app.py

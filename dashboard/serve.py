@@ -48,8 +48,10 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_server(log_path: Path, port: int | None = None, timeout_s: float = 90.0) -> Server:
-    """Run the app headless and return once its health check answers."""
+def start_server(log_path: Path, port: int | None = None, timeout_s: float = 90.0,
+                 env: dict[str, str] | None = None) -> Server:
+    """Run the app headless and return once its health check answers. ``env``: variables added
+    to this process's environment (e.g. STREAMLIT_SERVER_TRUSTED_USER_HEADERS, INFUSION_OUTCOMES_*)."""
     port = port or free_port()
     log = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
     process = subprocess.Popen(
@@ -57,6 +59,7 @@ def start_server(log_path: Path, port: int | None = None, timeout_s: float = 90.
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s

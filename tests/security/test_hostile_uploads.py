@@ -61,11 +61,11 @@ def _million_row_xlsx() -> bytes:
 
 def _zip_bomb() -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        with archive.open("visits.csv", "w", force_zip64=True) as stream:
-            zeros = b"0" * 2**20
-            for _ in range(320):  # 320 MB of zeros, 0.3 MB compressed
-                stream.write(zeros)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive, \
+            archive.open("visits.csv", "w", force_zip64=True) as stream:
+        zeros = b"0" * 2**20
+        for _ in range(320):  # 320 MB of zeros, 0.3 MB compressed
+            stream.write(zeros)
     return buffer.getvalue()
 
 

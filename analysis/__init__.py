@@ -37,6 +37,7 @@ _API: dict[str, str] = {
     "read_adtte": "analysis.cdisc",
     "simulate": "analysis.simulation",
     "SimulationTruth": "analysis.simulation",
+    "Scenario": "analysis.simulation",
     # endpoints and time to event
     "derive_endpoints": "analysis.endpoints",
     "group_patients": "analysis.grouping",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import threading
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -146,28 +147,91 @@ def _on_white(figure: Any) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # Figures as images: one Chromium kept open by kaleido's sync server (Debian's /usr/bin/chromium
-# is found automatically), started on first use.
+# is found automatically), started on first use. A missing or broken Chromium is said in a
+# sentence within EXPORT_TIMEOUT_S instead of a render that hangs.
+EXPORT_TIMEOUT_S = 10.0
 _kaleido_lock = threading.Lock()
 _kaleido_started = False
+_chromium_checked: str | None = None
+_NO_CHROMIUM = ("Figure export (PNG, SVG) needs the Chromium browser on the server, and {what}. Install it "
+                "(Debian: apt-get install chromium, or make system-deps) or set BROWSER_PATH to it; the "
+                "figures on screen and the CSV and HTML exports work without it.")
+
+
+def _check_chromium() -> None:
+    """Raise AnalysisError unless a Chromium that kaleido would use exists and starts."""
+    global _chromium_checked
+    if _chromium_checked is not None:
+        return
+    import subprocess
+
+    from analysis.errors import AnalysisError
+
+    try:
+        from choreographer.browsers.chromium import Chromium
+
+        path = Chromium.find_browser(skip_local=False)
+    except Exception:
+        path = None
+    if not path:
+        raise AnalysisError(_NO_CHROMIUM.format(what="none was found"))
+    try:
+        subprocess.run([str(path), "--headless", "--version"], capture_output=True, timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        raise AnalysisError(_NO_CHROMIUM.format(what=f"{path} does not start")) from None
+    _chromium_checked = str(path)
+
+
+def _render(figure: Any, format: str, width: int, height: int, scale: float) -> bytes:
+    global _kaleido_started
+    import kaleido
+
+    if not _kaleido_started:
+        kaleido.start_sync_server(silence_warnings=True)
+        _kaleido_started = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return figure.to_image(format=format, width=width, height=height, scale=scale if format == "png" else 1)
 
 
 def figure_to_image(figure: Any, format: str = "png", *, width: int = 1000, height: int = 600,
-                    scale: float = 2.0) -> bytes:
-    """PNG or SVG bytes of a plotly figure, rendered by kaleido with one kept browser."""
-    global _kaleido_started
+                    scale: float = 2.0, timeout_s: float = EXPORT_TIMEOUT_S) -> bytes:
+    """PNG or SVG bytes of a plotly figure, rendered by kaleido with one kept browser.
+
+    Raises AnalysisError, in a sentence and within ``timeout_s`` seconds, when Chromium is
+    missing, does not start, or the render does not finish (the render is then left to end on
+    its own; later exports wait for it at most ``timeout_s``)."""
+    import concurrent.futures
+
+    from analysis.errors import AnalysisError
+
     if format not in {"png", "svg"}:
         raise ValueError(f"format must be 'png' or 'svg', not {format!r}")
-    import kaleido
-
+    started = time.monotonic()
+    _check_chromium()
     figure = _on_white(figure)
-    with _kaleido_lock:
-        if not _kaleido_started:
-            kaleido.start_sync_server(silence_warnings=True)
-            _kaleido_started = True
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return figure.to_image(format=format, width=width, height=height,
-                                   scale=scale if format == "png" else 1)
+    if not _kaleido_lock.acquire(timeout=max(0.1, timeout_s - (time.monotonic() - started))):
+        raise AnalysisError(f"Figure export is busy with an earlier figure that has not finished within "
+                            f"{timeout_s:g} s; try again in a minute.")
+    released = False
+    try:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaleido")
+        future = pool.submit(_render, figure, format, width, height, scale)
+        # the lock is released when the render ends, even after this call has given up
+        future.add_done_callback(lambda _: _kaleido_lock.release())
+        released = True
+        pool.shutdown(wait=False)
+        try:
+            return future.result(timeout=max(0.1, timeout_s - (time.monotonic() - started)))
+        except concurrent.futures.TimeoutError:
+            raise AnalysisError(_NO_CHROMIUM.format(
+                what=f"the browser did not render the figure within {timeout_s:g} s")) from None
+        except Exception as error:
+            raise AnalysisError(_NO_CHROMIUM.format(
+                what=f"the browser failed while rendering ({type(error).__name__})")) from None
+    finally:
+        if not released:
+            _kaleido_lock.release()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -122,3 +122,25 @@ def test_complementary_suppression_stops_recovery_by_subtraction():
     two = frame.assign(n=[57, 60, 24, 63, 41, 4, 3])
     out2, _ = suppress_small_groups(two, "n", 5, keep_columns=["group"], complement_within="group")
     assert out2["suppressed"].tolist() == [False, False, False, False, False, True, True]
+
+
+def test_missing_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
+    import time
+
+    import analysis.export as export
+    from analysis.errors import AnalysisError
+
+    monkeypatch.setattr(export, "_chromium_checked", None)
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
+                        classmethod(lambda cls, **kw: None))
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))
+    start = time.perf_counter()
+    with pytest.raises(AnalysisError, match="needs the Chromium browser"):
+        figure_to_image(figure, "png")
+    assert time.perf_counter() - start < 10
+    # a binary that exists but does not start
+    monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
+                        classmethod(lambda cls, **kw: "/bin/false"))
+    with pytest.raises(AnalysisError, match="does not start"):
+        figure_to_image(figure, "svg")

@@ -160,13 +160,17 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     wide_layout = mapping.layout == "wide" and bool(mapping.wide_columns)
     if wide_layout:
         frame = _melt(report, raw, frame, mapping)
-    rename = {column: role for role, column in roles.items() if role not in {"ignore", "covariate"}}
-    out = frame.drop(columns=dropped).rename(columns=rename)
+    rename = {column: role for role, column in roles.items()
+              if role not in {"ignore", "covariate"} and column != role}
     # A source column named like a contract column but mapped elsewhere keeps its data, renamed.
-    clashes = [c for c in frame.columns if c in set(rename.values()) and c not in rename and c not in roles.values()]
-    if clashes:
-        out = frame.drop(columns=dropped).rename(columns={c: f"{c}_unmapped" for c in clashes}).rename(columns=rename)
-    out = out.loc[:, ~out.columns.duplicated()]
+    clashes = {c: f"{c}_unmapped" for c in frame.columns
+               if c in set(rename.values()) and c not in rename and c not in roles.values()}
+    # Columns are relabelled on a shallow copy: millions of rows are never copied here.
+    out = frame.drop(columns=dropped) if dropped else frame.copy(deep=False)
+    if clashes or rename:
+        out.columns = [rename.get(c, clashes.get(c, c)) for c in out.columns]
+    if out.columns.duplicated().any():
+        out = out.loc[:, ~out.columns.duplicated()]
     _screen_dropped(report, raw, raw.frame, dropped)
 
     n = len(out)

@@ -279,3 +279,24 @@ def test_analyses_never_change_the_data(grouped_data):
     analysis.relapse_hazards(grouped_data, covariates=["sex", "baseline_score", "dose_mg_per_kg"])
     for name, table in before.items():
         pd.testing.assert_frame_equal(getattr(grouped_data, name), table, obj=name)
+
+
+def test_readme_data_dictionary_is_generated_from_the_contract():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    dictionary = analysis.data_dictionary()
+    assert {"table", "column", "type", "required", "unit", "also accepted as", "checks", "meaning"} <= set(dictionary)
+    # Dose and route are optional in the loader, so they must be optional in the dictionary too.
+    infusions = dictionary[dictionary["table"] == "infusions"].set_index("column")
+    assert infusions.loc[["dose_mg_per_kg", "route"], "required"].tolist() == ["no", "no"]
+    check = subprocess.run([sys.executable, str(root / "docs" / "make_data_dictionary.py"), "--check"], cwd=root)
+    assert check.returncode == 0, "README.md's data dictionary is out of date: run docs/make_data_dictionary.py"
+
+
+def test_loaded_data_carries_mapping_events_and_clock_time():
+    data = analysis.load_sample("single")
+    assert isinstance(data.mapping, analysis.Mapping) and data.mapping.describe()
+    assert list(data.events.columns) == ["patient_id", "time_hours", "event", "detail"] and data.has_clock_time

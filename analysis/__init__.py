@@ -52,6 +52,9 @@ _API: dict[str, str] = {
     "fit_onset": "analysis.onset",
     "fit_durability": "analysis.durability",
     "relapse_hazards": "analysis.durability",
+    "fit_response_state": "analysis.response_state",
+    "milestones": "analysis.milestones",
+    "landmark": "analysis.milestones",
     # longitudinal
     "trajectory": "analysis.longitudinal.trajectories",
     "fit_trajectory": "analysis.longitudinal.trajectories",

@@ -38,6 +38,7 @@ from analysis.longitudinal.trajectories import (
     describe_statistics,
     endpoint_instrument,
     grouping_for,
+    percent_notes,
     resolve_endpoints,
 )
 
@@ -145,7 +146,8 @@ class DissociationResult:
                 f"Improvement: percent improvement of the {s['instrument']} score from baseline, hours since "
                 f"the first infusion ({windows}; ties go to the earlier rating).",
                 f"Pearson r and Spearman rho with {100 * (1 - s['alpha']):g}% Fisher z intervals "
-                "(Spearman: Bonett-Wright standard error)."] + list(s["endpoint_definitions"])
+                "(Spearman: Bonett-Wright standard error)."] + list(s["endpoint_definitions"]) \
+            + [f"Note: {n}." for n in s.get("notes", ())]
 
     def __repr__(self) -> str:
         return f"DissociationResult({self.pairs['patient_id'].nunique()} patients with pairs)"
@@ -261,7 +263,8 @@ def dissociation_response(
                                                "window_end_hours", "method", "n", "estimate", "lower",
                                                "upper", "p"])
     settings = {"instrument": instrument, "by": by, "windows_hours": windows, "alpha": alpha,
-                "cadss_window_hours": cadss_window_hours, "endpoint_definitions": describe_endpoints(endpoints)}
+                "cadss_window_hours": cadss_window_hours, "endpoint_definitions": describe_endpoints(endpoints),
+                "notes": tuple(percent_notes(data, endpoints, instrument, "percent improvement"))}
     return DissociationResult(correlations=correlations, pairs=pairs, settings=settings, endpoints=endpoints)
 
 
@@ -525,7 +528,7 @@ class PhenotypeResult:
             "after the first infusion.",
             "Unclassifiable: no post-baseline rating, a non-responder followed for less than that, or a "
             "rapid responder censored before the sustain horizon.",
-        ] + list(s["endpoint_definitions"])
+        ] + list(s["endpoint_definitions"]) + [f"Note: {n}." for n in s.get("notes", ())]
 
     def __repr__(self) -> str:
         counts = self.patients["phenotype"].value_counts()
@@ -648,5 +651,6 @@ def response_phenotypes(
     settings = {"instrument": instrument, "by": by, "rapid_hours": rapid_hours,
                 "visit_window_hours": visit_window_hours, "sustain_days": sustain_days,
                 "min_followup_days": min_followup_days, "alpha": alpha,
-                "endpoint_definitions": describe_endpoints(endpoints)}
+                "endpoint_definitions": describe_endpoints(endpoints),
+                "notes": tuple(percent_notes(data, endpoints, instrument, "response"))}
     return PhenotypeResult(patients=patients, counts=counts, settings=settings, endpoints=endpoints)

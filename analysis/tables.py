@@ -13,7 +13,6 @@ Patients are those with a baseline rating of the instrument (the analysed cohort
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,16 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.baseline import first_infusions, rated_against_baseline, require_baseline
+from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
-from analysis.grouping import course_of_patients
 from analysis.longitudinal.trajectories import (
-    _is_endpoints,
     describe_endpoints,
     endpoint_instrument,
     grouping_for,
+    patients_with_zero_baseline,
     resolve_endpoints,
-    zero_baseline_ids,
 )
 
 __all__ = ["TableOne", "table_one"]
@@ -167,7 +164,7 @@ def table_one(
         raise AnalysisError("continuous must be 'auto', 'mean', 'median' or a mapping of those.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    patients, excluded, notes = _described_patients(data, endpoints, instrument)
+    patients, excluded, notes = patients_with_zero_baseline(data, endpoints, instrument)
     if patients.empty:
         require_baseline(endpoints, "Table 1", list(getattr(data, "instruments", []) or []))
     label_map = {**_LABELS, "baseline_score": f"Baseline {instrument} score", **dict(labels or {})}
@@ -247,50 +244,6 @@ def table_one(
                 "grouping": grouping.description if by else None, "reference": grouping.reference if by else None,
                 "notes": tuple(notes) + (grouping.notes if by else ())}
     return TableOne(table=table, display=display, group_sizes=sizes, settings=settings, excluded=excluded)
-
-
-def _described_patients(data: Any, endpoints: Any, instrument: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(patients described, patients excluded, notes): the endpoints' patients plus those whose
-    baseline is 0, which derived endpoints leave out (percent change is undefined for them) but
-    Table 1 describes (it divides by nothing)."""
-    patients = endpoints.patients.reset_index(drop=True)
-    excluded = getattr(endpoints, "excluded", pd.DataFrame(columns=["patient_id", "reason"]))
-    zero_ids = zero_baseline_ids(data, endpoints, instrument)
-    n_zero = len(zero_ids)
-    if not n_zero:
-        return patients, excluded, []
-    if _is_endpoints(data):
-        return patients, excluded, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
-                                    "Endpoints; pass the OutcomeData to describe them too"]
-    base = rated_against_baseline(data, instrument)
-    base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(set(zero_ids))]
-    extra = pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
-                          "baseline_score": base["score"].to_numpy(float)})
-    covariates = data.patients.assign(patient_id=data.patients["patient_id"].astype(str)).drop_duplicates("patient_id")
-    extra = extra.merge(covariates.drop(columns=[c for c in covariates.columns if c in ("baseline_score",)]),
-                        on="patient_id", how="left")
-    first = first_infusions(data)
-    first = first.assign(patient_id=first["patient_id"].astype(str)).set_index("patient_id")
-    ids = extra["patient_id"].to_numpy()
-    if "dose_mg_per_kg" in first.columns:
-        extra["first_dose_mg_per_kg"] = first["dose_mg_per_kg"].reindex(ids).to_numpy(float)
-    if "route" in first.columns:
-        route = first["route"].reindex(ids)
-        extra["route"] = route.where(route.notna(), "IV").to_numpy()  # contract: no record = one IV infusion
-    course = course_of_patients(data.infusions, extra["patient_id"]).set_index("patient_id")
-    for column in ("course", "n_infusions", "n_series_infusions"):
-        extra[column] = course[column].reindex(ids).to_numpy()
-    extra = extra.reindex(columns=patients.columns)
-    for column in patients.columns:  # the endpoints' dtypes (the extra rows are few)
-        with contextlib.suppress(TypeError, ValueError):
-            extra[column] = extra[column].astype(patients[column].dtype)
-    combined = pd.concat([patients.assign(patient_id=patients["patient_id"].astype(str)), extra],
-                         ignore_index=True)
-    notes = [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included"]
-    if "peak_cadss" in patients.columns and patients["peak_cadss"].notna().any():
-        notes.append(f"peak CADSS is not derived for the {n_zero} patient(s) with a baseline of 0 (shown as missing)")
-    kept = ~excluded["patient_id"].astype(str).isin(set(zero_ids)).to_numpy()
-    return combined, excluded[kept].reset_index(drop=True), notes
 
 
 def _display(table: pd.DataFrame, sizes: pd.Series, columns: list[str], decimals: Mapping[str, int],

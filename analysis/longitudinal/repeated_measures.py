@@ -37,6 +37,7 @@ from analysis.longitudinal.trajectories import (
     group_column,
     grouping_for,
     model_groups,
+    ratings_for,
     resolve_endpoints,
 )
 
@@ -45,10 +46,12 @@ __all__ = ["ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
 _DF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger", "residual": "residual"}
 
 
-def _post_baseline_visits(endpoints: Any) -> pd.DataFrame:
-    """Post-baseline ratings with a visit label, the last per patient and label."""
-    ratings = endpoints.ratings
-    require_baseline(endpoints, "an MMRM of change from baseline")
+def _post_baseline_visits(endpoints: Any, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Post-baseline ratings with a visit label, the last per patient and label (of
+    ``ratings``, default ``endpoints.ratings``)."""
+    ratings = endpoints.ratings if ratings is None else ratings
+    if ratings.empty:
+        require_baseline(endpoints, "an MMRM of change from baseline")
     if "visit" not in ratings.columns or ratings["visit"].isna().all():
         raise AnalysisError("The ratings have no visit labels: an MMRM needs nominal visits. Use "
                          "analysis.fit_trajectory (time as a continuous variable) instead.")
@@ -176,7 +179,7 @@ class ChangeModel:
                 f"{s['covariance'].replace('_', ' ')} within-patient covariance, "
                 f"{'REML' if s['reml'] else 'ML'}, {_DF_NAMES.get(s['df'], s['df'])} degrees of freedom. "
                 "Each patient's last rating at each visit label; least-squares means at the mean "
-                "baseline score."] + list(s["endpoint_definitions"])
+                "baseline score."] + list(s["endpoint_definitions"]) + [f"Note: {n}." for n in s.get("notes", ())]
 
     def summary(self) -> pd.DataFrame:
         """The fixed effects (estimate, se, df, statistic, p, lower, upper) indexed by term."""
@@ -256,8 +259,11 @@ def fit_mmrm(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "an MMRM of change from baseline", list(getattr(data, "instruments", []) or []))
-    post = _post_baseline_visits(endpoints)  # once, for both the visit choice and the rows
+    # change from baseline divides by nothing: patients with a baseline of 0 are kept
+    ratings, notes = ratings_for(data, endpoints, "change", instrument)
+    if ratings.empty:
+        require_baseline(endpoints, "an MMRM of change from baseline", list(getattr(data, "instruments", []) or []))
+    post = _post_baseline_visits(endpoints, ratings)  # once, for both the visit choice and the rows
     chosen = ([str(v) for v in visits] if visits is not None
               else _select_visits(post, max_visits, min_attendance))
     if len(dict.fromkeys(chosen)) != len(chosen):
@@ -284,6 +290,7 @@ def fit_mmrm(
     used_reference = str(frame[column].cat.categories[0]) if grouped else None
     settings = {"instrument": instrument, "by": by, "reference": used_reference,
                 "levels": tuple(grouping.levels) if grouping is not None else (),
+                "notes": tuple(notes) + (grouping.notes if grouping is not None else ()),
                 "grouping": grouping.description if grouping is not None else None, "covariance": covariance, "reml": reml, "df": df,
                 "baseline_by_visit": baseline_by_visit, "alpha": alpha,
                 "visits_chosen": "given" if visits is not None else

@@ -47,6 +47,7 @@ from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
     grouping_for,
+    percent_notes,
     resolve_endpoints,
 )
 
@@ -110,6 +111,7 @@ class ResponderRates:
         infusion), outcome ("response" | "remission"), n (patients), count, proportion (0-1),
         lower, upper (Wilson). Groups in the one order of :func:`analysis.group_patients`.
     grouping : the :class:`analysis.Grouping` used (levels, reference, description).
+    notes : who was left out, in sentences (e.g. patients with a baseline of 0).
     """
 
     table: pd.DataFrame
@@ -117,10 +119,11 @@ class ResponderRates:
     n_patients: int
     endpoints: Any = field(repr=False, compare=False, default=None)
     grouping: Any = field(repr=False, compare=False, default=None)
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
-        """Plain-language definitions used (for tables, figures and exports)."""
-        return self.settings.describe()
+        """Plain-language definitions used (for tables, figures and exports), then the notes."""
+        return self.settings.describe() + [f"Note: {n}." for n in self.notes]
 
     def summary(self) -> pd.DataFrame:
         """One row per group and time point: n and, per outcome, count, proportion, lower, upper."""
@@ -267,8 +270,9 @@ def responder_rates(
     settings = ResponderSettings(instrument=instrument, by=by, time=time, alpha=alpha, bin_edges=edges,
                                  outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints),
                                  grouping=grouping.description if by else None)
+    notes = percent_notes(data, endpoints, instrument, "response") + list(grouping.notes if by else ())
     return ResponderRates(table=table, settings=settings, n_patients=int(status["patient_id"].nunique()),
-                          endpoints=endpoints, grouping=grouping)
+                          endpoints=endpoints, grouping=grouping, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------------------
@@ -494,7 +498,7 @@ class SeriesResponse:
             "followed by a rating instead of being counted as non-responders; "
             f"{100 * (1 - self.settings['alpha']):g}% log-log intervals (Greenwood). "
             "cumulative_naive divides by all patients (a lower bound when patients stop early).",
-        ] + list(self.settings.get("endpoint_definitions", ()))
+        ] + list(self.settings.get("endpoint_definitions", ())) + [f"Note: {n}." for n in self.settings.get("notes", ())]
 
     def __repr__(self) -> str:
         p = self.patients
@@ -587,7 +591,9 @@ def series_response(
         })
     patients = patients.drop(columns="_time")
     settings = {"instrument": instrument, "by": by, "alpha": alpha,
-                "endpoint_definitions": describe_endpoints(endpoints)}
+                "endpoint_definitions": describe_endpoints(endpoints),
+                "notes": tuple(percent_notes(data, endpoints, instrument, "response")
+                               + list(grouping.notes if by else ()))}
     return SeriesResponse(
         patients=patients,
         distribution=pd.concat(dist_rows, ignore_index=True) if dist_rows else pd.DataFrame(),

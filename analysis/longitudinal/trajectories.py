@@ -333,7 +333,68 @@ def zero_baseline_ids(data: Any, endpoints: Any, instrument: str) -> pd.Index:
     return pd.Index([pid for pid in zero.to_numpy() if pid not in analysed])
 
 
-def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple[pd.DataFrame, list[str]]:
+def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(patients, excluded, notes): the endpoints' patients plus those whose baseline is 0,
+    which derived endpoints leave out (percent change is undefined for them) but analyses that
+    divide by nothing (Table 1, raw-score models) keep: their covariates, first-infusion dose
+    and route, course and number of infusions, with the columns and dtypes of
+    ``Endpoints.patients`` (outcome columns missing)."""
+    import contextlib
+
+    from analysis.baseline import first_infusions, rated_against_baseline
+    from analysis.grouping import course_of_patients
+
+    patients = endpoints.patients.reset_index(drop=True)
+    excluded = getattr(endpoints, "excluded", pd.DataFrame(columns=["patient_id", "reason"]))
+    zero_ids = zero_baseline_ids(data, endpoints, instrument)
+    n_zero = len(zero_ids)
+    if not n_zero:
+        return patients, excluded, []
+    if _is_endpoints(data):
+        return patients, excluded, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
+                                    "Endpoints; pass the OutcomeData to include them"]
+    base = rated_against_baseline(data, instrument)
+    base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(set(zero_ids))]
+    extra = pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
+                          "baseline_score": base["score"].to_numpy(float)})
+    covariates = data.patients.assign(patient_id=data.patients["patient_id"].astype(str)).drop_duplicates("patient_id")
+    extra = extra.merge(covariates.drop(columns=[c for c in covariates.columns if c in ("baseline_score",)]),
+                        on="patient_id", how="left")
+    first = first_infusions(data)
+    first = first.assign(patient_id=first["patient_id"].astype(str)).set_index("patient_id")
+    ids = extra["patient_id"].to_numpy()
+    if "dose_mg_per_kg" in first.columns:
+        extra["first_dose_mg_per_kg"] = first["dose_mg_per_kg"].reindex(ids).to_numpy(float)
+    if "route" in first.columns:
+        route = first["route"].reindex(ids)
+        extra["route"] = route.where(route.notna(), "IV").to_numpy()  # contract: no record = one IV infusion
+    course = course_of_patients(data.infusions, extra["patient_id"]).set_index("patient_id")
+    for column in ("course", "n_infusions", "n_series_infusions"):
+        extra[column] = course[column].reindex(ids).to_numpy()
+    extra = extra.reindex(columns=patients.columns)
+    for column in patients.columns:  # the endpoints' dtypes (the extra rows are few)
+        with contextlib.suppress(TypeError, ValueError):
+            extra[column] = extra[column].astype(patients[column].dtype)
+    combined = pd.concat([patients.assign(patient_id=patients["patient_id"].astype(str)), extra],
+                         ignore_index=True)
+    notes = [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included"]
+    if "peak_cadss" in patients.columns and patients["peak_cadss"].notna().any():
+        notes.append(f"peak CADSS is not derived for the {n_zero} patient(s) with a baseline of 0 (shown as missing)")
+    kept = ~excluded["patient_id"].astype(str).isin(set(zero_ids)).to_numpy()
+    return combined, excluded[kept].reset_index(drop=True), notes
+
+
+def percent_notes(data: Any, endpoints: Any, instrument: str, what: str) -> list[str]:
+    """The note of a percent-based analysis (response, percent improvement) on who it leaves out
+    because their baseline is 0 (empty when nobody)."""
+    n_zero = len(zero_baseline_ids(data, endpoints, instrument))
+    if not n_zero:
+        return []
+    return [f"{n_zero} patient(s) with a baseline {instrument} score of 0 left out: {what} is a percent "
+            "change from baseline, undefined for a baseline of 0"]
+
+
+def ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple[pd.DataFrame, list[str]]:
     """The ratings a trajectory of ``value`` summarises, and notes on who is left out.
 
     Raw scores and absolute change do not divide by the baseline, so patients whose baseline
@@ -357,9 +418,12 @@ def _ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tupl
     extra = rated[rated["patient_id"].isin(set(zero_ids))]
     extra = pd.DataFrame({"patient_id": extra["patient_id"].to_numpy(), "time_hours": extra["time_hours"].to_numpy(),
                           "visit": extra["visit"].array, "score": extra["score"].to_numpy(),
-                          "change": extra["change"].to_numpy(), "is_baseline": extra["is_baseline"].to_numpy()})
-    columns = ["patient_id", "time_hours", "visit", "score", "change", "is_baseline"]
-    combined = pd.concat([ratings[columns].assign(patient_id=ratings["patient_id"].astype(str)), extra],
+                          "change": extra["change"].to_numpy(), "baseline_score": extra["baseline_score"].to_numpy(),
+                          "is_baseline": extra["is_baseline"].to_numpy(),
+                          # hours since the most recent infusion are derived only by derive_endpoints
+                          "hours_since_infusion": np.nan})
+    columns = [c for c in extra.columns if c in ratings.columns]
+    combined = pd.concat([ratings[columns].assign(patient_id=ratings["patient_id"].astype(str)), extra[columns]],
                          ignore_index=True)
     return combined, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 included (raw scores and "
                       "change need no division by the baseline)"]
@@ -417,7 +481,7 @@ def trajectory(
         raise AnalysisError(f"value must be one of {_VALUES}, not {value!r}.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    ratings, notes = _ratings_for(data, endpoints, value, instrument)
+    ratings, notes = ratings_for(data, endpoints, value, instrument)
     if ratings.empty:
         require_baseline(endpoints, "a trajectory", _instruments(data))
     grouping = grouping_for(data, endpoints, by, bins=group_bins)
@@ -496,7 +560,8 @@ class TrajectoryModel:
                 f"({'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the "
                 + ("most recent infusion" if self.settings.get("time_origin") == "last_infusion" else "first infusion")
                 + "; "
-                "post-baseline ratings, adjusted for the baseline score."] + list(self.settings["endpoint_definitions"])
+                "post-baseline ratings, adjusted for the baseline score."] + list(self.settings["endpoint_definitions"]) \
+            + [f"Note: {n}." for n in self.settings.get("notes", ())]
 
     def summary(self) -> pd.DataFrame:
         """The fixed effects (estimate, se, lower, upper, p) indexed by term."""
@@ -514,18 +579,22 @@ def trajectory_frame(
     time_unit: str = "days",
     time_origin: str = "first_infusion",
     grouping: Any = None,
+    ratings: pd.DataFrame | None = None,
+    patients: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The analysis rows of :func:`fit_trajectory`: post-baseline ratings with score,
     time (``time_days`` or ``time_hours``) since the first infusion or, with
     ``time_origin="last_infusion"``, since the most recent infusion before the rating, baseline
     score, the ``by`` column (group labels, reference first; from ``grouping`` when given, else
     :func:`analysis.group_patients` on the endpoints) and patient covariates; rows with a
-    missing value in any of them are dropped."""
+    missing value in any of them are dropped. ``ratings`` (default ``endpoints.ratings``) may
+    add the ratings of patients with a baseline of 0 (:func:`ratings_for`), and ``patients``
+    (default ``endpoints.patients``) their covariates (:func:`patients_with_zero_baseline`)."""
     if time_unit not in ("days", "hours"):
         raise AnalysisError("time_unit must be 'days' or 'hours'.")
     if time_origin not in TIME_ORIGINS:
         raise AnalysisError(f"time_origin must be one of {TIME_ORIGINS}, not {time_origin!r}.")
-    ratings = endpoints.ratings
+    ratings = endpoints.ratings if ratings is None else ratings
     post = ratings[~ratings["is_baseline"].astype(bool)]
     hours = post["time_hours" if time_origin == "first_infusion" else "hours_since_infusion"].to_numpy(float)
     frame = pd.DataFrame({
@@ -534,7 +603,7 @@ def trajectory_frame(
         f"time_{time_unit}": hours / (24.0 if time_unit == "days" else 1.0),
         "baseline_score": post["baseline_score"].to_numpy(float),
     })
-    patients = endpoints.patients
+    patients = endpoints.patients if patients is None else patients
     if by is not None:
         grouping = grouping if grouping is not None else grouping_for(endpoints, endpoints, by)
         frame[group_column(by)] = model_groups(grouping, frame["patient_id"])
@@ -633,8 +702,16 @@ def fit_trajectory(
     instrument = endpoint_instrument(endpoints, instrument)
     require_baseline(endpoints, "a trajectory model", _instruments(data))
     grouping = grouping_for(data, endpoints, by, bins=group_bins, reference=reference) if by is not None else None
+    # the model does not divide by the baseline: patients with a baseline of 0 are kept
+    ratings, notes = ratings_for(data, endpoints, "score", instrument)
+    if time_origin == "last_infusion" and len(ratings) > len(endpoints.ratings):
+        ratings = endpoints.ratings
+        notes = [notes[0].replace(" included (raw scores and change need no division by the baseline)",
+                                  " left out: hours since the most recent infusion are derived only for "
+                                  "patients with a positive baseline")]
+    patients = patients_with_zero_baseline(data, endpoints, instrument)[0] if covariates else None
     frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit,
-                             time_origin=time_origin, grouping=grouping)
+                             time_origin=time_origin, grouping=grouping, ratings=ratings, patients=patients)
     if frame.empty:
         raise AnalysisError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
@@ -656,6 +733,7 @@ def fit_trajectory(
     settings = {"instrument": instrument, "by": by, "covariates": tuple(covariates), "time_unit": time_unit,
                 "time_origin": time_origin, "reference": grouping.reference if grouping is not None else None,
                 "grouping": grouping.description if grouping is not None else None,
+                "notes": tuple(notes) + (grouping.notes if grouping is not None else ()),
                 "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints)}
     return TrajectoryModel(model=model, formula=formula, random=random_term, frame=frame, settings=settings,
                            n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame))

@@ -168,3 +168,37 @@ def test_group_column_that_is_also_a_model_variable_gets_its_own_name():
     fit = fit_mmrm(analysis.load_sample(), by="baseline_score")
     assert "baseline_score_group" in fit.frame.columns and fit.by == "baseline_score_group"
     assert fit.settings["reference"] == fit.frame["baseline_score_group"].cat.categories[0]
+
+
+def _with_zero_baselines():
+    """12 patients, the first 3 with a MADRS baseline of 0; visits day 1, 7 and 14."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(12):
+        base = 0 if i < 3 else 20 + i
+        rows += [(f"z{i}", -1.0, base, "baseline")]
+        rows += [(f"z{i}", hours, round(base * f) + int(rng.integers(0, 4)), visit)
+                 for hours, f, visit in ((24.0, 0.5, "day 1"), (168.0, 0.7, "day 7"), (336.0, 0.8, "day 14"))]
+    patients = pd.DataFrame({"patient_id": [f"z{i}" for i in range(12)], "age": np.arange(12) * 3 + 20.0,
+                             "sex": "F", "diagnosis": "TRD"})
+    return make_data(rows, patients=patients)
+
+
+def test_change_models_keep_patients_whose_baseline_is_zero():
+    data = _with_zero_baselines()
+    fit = fit_mmrm(data)
+    assert fit.n_patients == 12 and fit.n_ratings == 36
+    assert fit.settings["notes"][0].startswith("3 patient(s) with a baseline MADRS score of 0 included")
+    assert fit_mmrm(derive_endpoints(data)).n_patients == 9
+    model = analysis.fit_trajectory(data, covariates=["age"])
+    assert model.n_patients == 12
+    # hours since the most recent infusion are derived by derive_endpoints only: said, not hidden
+    model = analysis.fit_trajectory(data, time_origin="last_infusion")
+    assert model.n_patients == 9 and "left out: hours since the most recent infusion" in model.settings["notes"][0]
+
+
+def test_percent_based_rates_say_how_many_baseline_zero_patients_they_leave_out():
+    rates = analysis.responder_rates(_with_zero_baselines(), time="any")
+    assert rates.table["n"].tolist() == [9, 9]
+    assert rates.notes == ("3 patient(s) with a baseline MADRS score of 0 left out: response is a percent change "
+                           "from baseline, undefined for a baseline of 0",)

@@ -105,7 +105,8 @@ def test_instrument_registry_names_and_aliases(alias, name):
 def test_derive_endpoints_parameters_and_tables(data):
     assert _defaults(analysis.derive_endpoints) | {"data": None} == {
         "data": None, "instrument": "MADRS", "response": 0.5, "remission": None,
-        "relapse": "loss_of_response", "confirm_visits": 1, "origin": "response"}
+        "relapse": "loss_of_response", "confirm_visits": 1, "origin": "auto", "series_gap_days": 7.0,
+        "intercurrent": None, "competing": None}
     endpoints = analysis.derive_endpoints(data)
     settings = endpoints.settings
     for field in ("instrument", "response", "remission_max", "relapse", "confirm_visits", "origin"):
@@ -244,7 +245,7 @@ def test_fit_onset_contract(data, grouped_data):
 
 def test_fit_durability_and_relapse_hazards_contract(data, grouped_data):
     defaults = _defaults(analysis.fit_durability)
-    assert (defaults["instrument"], defaults["by"], defaults["origin"]) == ("MADRS", None, "response")
+    assert (defaults["instrument"], defaults["by"], defaults["origin"]) == ("MADRS", None, None)  # None = auto
     fit = analysis.fit_durability(data)
     _has_columns(fit.summary(), DURABILITY_SUMMARY)
     assert list(fit.summary().index) == ["all"]
@@ -252,7 +253,7 @@ def test_fit_durability_and_relapse_hazards_contract(data, grouped_data):
                                        "censored"]
     assert list(fit.risk_table.columns) == ["group", "time_days", "at_risk", "events", "censored"]
     assert list(fit.model_curve.columns) == ["group", "time_days", "survival", "lower", "upper"]
-    assert fit.logrank is None and fit.settings.origin == "response"
+    assert fit.logrank is None and fit.settings.origin == "auto"
     by_sex = analysis.fit_durability(grouped_data, by="sex", origin="last_infusion")
     assert by_sex.settings.origin == "last_infusion"
     assert by_sex.logrank is not None and 0 <= by_sex.logrank.p_value <= 1

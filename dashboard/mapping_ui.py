@@ -21,7 +21,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-import analysis
 from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import instrument_names
@@ -31,9 +30,10 @@ from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from dashboard.security import md
-from dashboard.uploads import Upload, as_source
+from dashboard.upload_worker import UploadLimits, check_file, read_upload, suggest_upload_mapping
+from dashboard.uploads import Upload, as_source, collect
 
-__all__ = ["read_upload_once", "reading_step", "show_problems"]
+__all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems"]
 
 BY_NAME = "(by its name)"  # a column the mapping does not name: read by its own name or kept
 WIDE = "(wide measure)"
@@ -47,12 +47,37 @@ _CACHE_SIZE = 4
 
 
 # --------------------------------------------------------------------------------------------
-# Reading (one place: the bounded worker replaces analysis.load here)
+# Reading: every parse of the data goes through the limited worker, except the column listing
+
+
+def _pairs(upload: Upload) -> list[tuple[str, bytes]]:
+    return [(file.name, file.content) for file in upload.files]
 
 
 def _load(upload: Upload, mapping: Mapping | None) -> OutcomeData:
-    with as_source(upload) as source:
-        return analysis.load(source, mapping=mapping)
+    """analysis.load in the limited worker process (dashboard.upload_worker)."""
+    return read_upload(_pairs(upload), mapping.to_json() if mapping is not None else None)
+
+
+def collect_checked(uploaded: list[Any]) -> Upload:
+    """The uploaded files (zip archives unpacked), each checked against the upload limits on its
+    container's metadata before anything of it is read in this process."""
+    limits = UploadLimits.from_env()
+    pairs = [(getattr(u, "name", "") or "the uploaded file", bytes(u.getvalue())) for u in uploaded]
+    total = sum(len(content) for _, content in pairs)
+    if total > limits.max_upload_mb * 2**20:
+        raise DataError(problems_frame([{"table": "file", "row": pd.NA, "column": "", "value": "",
+                                         "message": f"The upload is {total / 2**20:,.1f} MB; this server reads at "
+                                                    f"most {limits.max_upload_mb:g} MB per upload."}]),
+                        headline="The upload is too large for this server.")
+    for name, content in pairs:
+        check_file(name, content, limits)
+    upload = collect(uploaded)
+    originals = {(name, len(content)) for name, content in pairs}
+    for file in upload.files:
+        if (file.name, len(file.content)) not in originals:  # unpacked from an archive
+            check_file(file.name, file.content, limits)
+    return upload
 
 
 def _remember(name: str, key: Any, compute: Any) -> Any:
@@ -77,13 +102,16 @@ def read_upload_once(upload: Upload, mapping: Mapping | None) -> OutcomeData | D
 
 def _suggested(upload: Upload, sheet: str | int | None) -> Mapping | DataError:
     def suggest() -> Mapping:
-        with as_source(upload) as source:
-            return analysis.suggest_mapping(source) if sheet is None else analysis.suggest_mapping(source, sheet=sheet)
+        hints = {"sheet": sheet} if sheet is not None else None
+        return Mapping.from_json(suggest_upload_mapping(_pairs(upload), hints))
 
     return _remember("_suggested_mappings", (upload.digest, sheet), suggest)
 
 
 def _frames(upload: Upload, sheet: str | int | None) -> dict[str, pd.DataFrame] | DataError:
+    """The tables as read, for their column names, visit labels and the identifier screen (in this
+    process, after collect_checked's limits)."""
+
     def read() -> dict[str, pd.DataFrame]:
         with as_source(upload) as source:
             return read_source_frames(source, sheet=sheet)
@@ -219,7 +247,7 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
     """What every wide column holds (instrument, time, item), editable in place."""
     from analysis.loading.wide import parse_wide_header
 
-    rows = []
+    rows, original = [], {}
     for column in wide:
         spec = base.wide_columns.get(column)
         if spec is None:
@@ -228,8 +256,9 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
                     parsed.item) if parsed is not None else (base.instrument or "", None, None)
         instrument, time, item = spec
         rows.append({"column": column, "instrument": instrument,
-                     "time": "" if time is None else (f"{time:g}" if isinstance(time, float) else str(time)),
+                     "time": "" if time is None else (f"{time:.4g}" if isinstance(time, float) else str(time)),
                      "item": item})
+        original[column] = (spec, rows[-1])
     table = pd.DataFrame(rows, columns=["column", "instrument", "time", "item"]).astype({"item": "Int64"})
     st.markdown("**Wide columns**")
     edited = st.data_editor(
@@ -246,12 +275,16 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
         })
     specs = {}
     for row in edited.itertuples(index=False):
+        spec, shown = original[str(row.column)]
+        item = None if pd.isna(row.item) else int(row.item)
+        if (row.instrument, row.time, item) == (shown["instrument"], shown["time"], shown["item"]):
+            specs[str(row.column)] = spec  # unchanged: the exact value, not its rounded display
+            continue
         text = str(row.time).strip() if isinstance(row.time, str) else ""
         try:
             time: Any = float(text) if text else None
         except ValueError:
             time = text
-        item = None if pd.isna(row.item) else int(row.item)
         specs[str(row.column)] = (str(row.instrument or ""), time, item)
     return specs
 
@@ -379,9 +412,10 @@ def _base(upload: Upload, saved: bytes | None, sheet: str | int | None) -> Mappi
 def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | None:
     """Draw the reading step for ``upload`` (and a saved mapping's JSON bytes, if given);
     returns the validated dataset when the reading succeeds, else None."""
-    st.dataframe(pd.DataFrame({"file": upload.names, "size_kB": [round(len(f.content) / 1024, 1)
-                                                                for f in upload.files]}),
-                 hide_index=True, alt="Files read", key="upload_file_list")
+    if upload.notes or len(upload.files) > 1:  # one file: the uploader already names it
+        st.dataframe(pd.DataFrame({"file": upload.names, "size_kB": [round(len(f.content) / 1024, 1)
+                                                                    for f in upload.files]}),
+                     hide_index=True, alt="Files read", key="upload_file_list")
     for note in upload.notes:
         st.caption(md(note))
     tables = [f for f in upload.files if f.stem in ("assessments", "infusions", "patients", "events")]
@@ -465,9 +499,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     with st.expander("In words", expanded=True, icon=":material/notes:"):
         _describe(mapping)
     result = read_upload_once(upload, mapping)
-    outcome = _outcome(result, mapping, prefix)
-    _value_boxes(prefix, result if isinstance(result, DataError) else None)
-    return outcome
+    return _outcome(result, mapping, prefix)
 
 
 def _outcome(result: OutcomeData | DataError, mapping: Mapping | None, prefix: str) -> OutcomeData | None:
@@ -475,6 +507,8 @@ def _outcome(result: OutcomeData | DataError, mapping: Mapping | None, prefix: s
         show_problems(result, "upload_problems")
     else:
         _preview(result)
+    if mapping is not None:
+        _value_boxes(prefix, result if isinstance(result, DataError) else None)
     if mapping is not None:
         with st.expander("The mapping as JSON", icon=":material/data_object:"):
             st.code(mapping.to_json(), language="json")

@@ -16,11 +16,10 @@ from dashboard.components import (
 )
 from dashboard.context import current
 from dashboard.dictionary import show_data_dictionary
-from dashboard.mapping_ui import reading_step, show_problems
+from dashboard.mapping_ui import collect_checked, reading_step, show_problems
 from dashboard.state import set_dataset
 from dashboard.templates import MIME as TEMPLATE_MIME
 from dashboard.templates import template_bytes
-from dashboard.uploads import collect
 
 ctx = current()
 dataset = ctx.settings.dataset
@@ -96,7 +95,7 @@ with page_guard("the dataset choice"):
         upload = None
         if uploaded:
             try:
-                upload = collect(uploaded)
+                upload = collect_checked(uploaded)
             except DataError as error:
                 show_problems(error, "upload_problems")
         if upload is not None:

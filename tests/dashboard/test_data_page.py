@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import analysis
+import analysis.contract
 from analysis.contract import CONTRACT, DataError
 from dashboard import uploads
 from dashboard.templates import TEMPLATE_FORMATS, template_bytes, template_frame
@@ -132,7 +133,10 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     mapping = analysis.Mapping.from_json(_mapping_json(at))
     expected = analysis.load(io.BytesIO(content), mapping=mapping)
     assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
-    # the page's dataset is, by its fingerprint, the file read with the mapping shown
+    # the page's dataset is, by its fingerprint, the file read with the mapping shown, and that
+    # mapping is the suggestion plus the one choice made (the editor changed nothing else)
+    assert expected.fingerprint == analysis.load(io.BytesIO(content), value_maps={
+        "diagnosis": {"Schizoaffective": "other"}}).fingerprint
     loaded = expected
     assert loaded.n_patients == 4
     diagnoses = loaded.patients.set_index("patient_id")["diagnosis"]
@@ -191,6 +195,31 @@ def test_a_bad_mapping_is_explained_in_words():
     assert "not valid JSON" in " ".join(_problems(at)["message"])
     _clean = [b for b in at.button if b.key == "load_upload"]
     assert not _clean  # nothing to load
+
+
+def test_visit_labels_get_their_times_in_the_table_editor():
+    hours = {"screening": -24.0, "V2": 0.5, "V3": 4.0, "V4": 24.0, "V5": 168.0, "V6": 336.0}
+    frame = template_frame("long").drop(columns="time_hours")
+    frame["visit"] = frame["visit"].map(dict(zip(["baseline", "40 min", "230 min", "day 1", "day 7", "day 14"],
+                                                 hours, strict=True)))
+    content = frame.to_csv(index=False).encode()
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("visits.csv", content).run()
+    _no_exception(at)
+    assert "say no time" in " ".join(_problems(at)["message"])  # the labels that need a time, in words
+    editor = next(d for d in at.data_editor if "_visits_" in str(d.key))
+    labels = editor.value["visit"].tolist()
+    assert set(labels) == set(hours)
+    at.session_state[editor.key] = {"edited_rows": {i: {"hours": hours[label]} for i, label in enumerate(labels)},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert json.loads(_mapping_json(at))["visit_times"] == hours
+    _load_button(at).click().run()
+    expected = analysis.load(io.BytesIO(content), visit_times=hours)
+    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    assert sorted(expected.assessments["time_hours"].unique()) == sorted(hours.values())
 
 
 def test_an_upload_with_an_identifier_column_is_refused_without_echoing_values():
@@ -268,12 +297,19 @@ def test_the_templates_load_as_they_are_and_agree(file_format):
     assert not [w for w in long.warnings if w.code != "reading"]
 
 
-def test_the_dictionary_is_the_loaders_contract():
-    from dashboard.dictionary import data_dictionary
-
-    shown = data_dictionary()
-    required = {(s.table, s.name) for s in CONTRACT if s.required}
-    marked = {(r.table, r.column) for r in shown.itertuples() if r.required == "yes"}
-    assert marked == required
-    # dose and route are optional for the loader, so they are shown as optional
+def test_the_dictionary_shown_is_the_loaders_contract():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("dashboard/app_pages/data.py")
+    at.run()
+    shown = pd.concat([d.value for d in at.dataframe if {"column", "required", "also accepted as"}
+                       <= set(d.value.columns)], ignore_index=True)
+    contract = analysis.contract.data_dictionary()
+    assert shown["column"].tolist() == contract["column"].tolist()
+    marked = {(t, c) for t, c, r in zip(contract["table"], shown["column"], shown["required"], strict=True)
+              if r == "yes"}
+    assert marked == {(s.table, s.name) for s in CONTRACT if s.required}
+    # dose and route are optional for the loader, so they are shown as optional ...
     assert ("infusions", "dose_mg_per_kg") not in marked and ("infusions", "route") not in marked
+    # ... and the loader indeed reads infusions without them
+    frame = template_frame("long").drop(columns=["dose_mg_per_kg", "route"])
+    assert analysis.load(frame).n_patients == 4

@@ -31,7 +31,7 @@ from analysis.loading.vocabularies import key as comparison_key
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from dashboard.security import md
 from dashboard.upload_worker import UploadLimits, check_file, read_upload, suggest_upload_mapping
-from dashboard.uploads import Upload, as_source, collect
+from dashboard.uploads import TABLE_ROLES, Upload, as_source, collect
 
 __all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems"]
 
@@ -409,6 +409,30 @@ def _base(upload: Upload, saved: bytes | None, sheet: str | int | None) -> Mappi
         return error
 
 
+def _table_names(upload: Upload) -> Upload:
+    """Several files: which table each one is (by its name unless chosen here)."""
+    choices = [BY_NAME, *TABLE_ROLES]
+    with st.expander("Which table is each file?", expanded=not any(f.stem in TABLE_ROLES for f in upload.files),
+                     icon=":material/folder_open:"):
+        st.caption("For the table form (assessments required; infusions, patients and events optional). Files "
+                   "named assessments, infusions, patients or events are read as those tables; CDISC datasets "
+                   "and REDCap exports are read by their own names.")
+        grid = st.columns(4)
+        tables = {file.name: grid[i % 4].selectbox(md(file.name, limit=80), choices,
+                                                   key=f"tables_{upload.digest[:10]}_{i}")
+                  for i, file in enumerate(upload.files)}
+    chosen = {name: table for name, table in tables.items() if table != BY_NAME}
+    renamed = upload.with_table_names(chosen) if chosen else upload
+    stems = [f.stem for f in renamed.files if f.stem in TABLE_ROLES]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise DataError(problems_frame([{"table": t, "row": pd.NA, "column": "", "value": "",
+                                         "message": f"More than one file would be read as the {t} table; choose "
+                                                    "one of them."} for t in twice]),
+                        headline="Each table can come from one file only.")
+    return renamed
+
+
 def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | None:
     """Draw the reading step for ``upload`` (and a saved mapping's JSON bytes, if given);
     returns the validated dataset when the reading succeeds, else None."""
@@ -418,8 +442,13 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
                      hide_index=True, alt="Files read", key="upload_file_list")
     for note in upload.notes:
         st.caption(md(note))
-    tables = [f for f in upload.files if f.stem in ("assessments", "infusions", "patients", "events")]
-    if len(upload.files) > 1 and any(f.stem == "assessments" for f in tables):
+    if len(upload.files) > 1:
+        try:
+            upload = _table_names(upload)
+        except DataError as error:
+            show_problems(error, "table_problems", "The files cannot be read together")
+            return None
+    if len(upload.files) > 1 and any(f.stem == "assessments" for f in upload.files):
         st.info("Read as the table form: assessments, with infusions, patients and events when given, "
                 "by the column names of the data dictionary.", icon=":material/table:")
         result = read_upload_once(upload, None)

@@ -31,7 +31,7 @@ __all__ = ["MAX_ARCHIVE_MEMBERS", "MAX_UNPACKED_BYTES", "Upload", "UploadedTable
 
 MAX_ARCHIVE_MEMBERS = 200
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # all members of all archives together, unpacked
-TABLE_ROLES = ("assessments", "infusions", "patients")
+TABLE_ROLES = ("assessments", "infusions", "patients", "events")
 _SKIPPED_PARTS = ("__MACOSX",)
 
 
@@ -69,8 +69,9 @@ class Upload:
         return [file.name for file in self.files]
 
     def with_table_names(self, tables: dict[str, str]) -> Upload:
-        """The same files, some renamed to ``assessments``/``infusions``/``patients`` (keeping
-        their extension) so that a folder of differently named files reads as the three tables."""
+        """The same files, some renamed to ``assessments``/``infusions``/``patients``/``events``
+        (keeping their extension) so that a folder of differently named files reads as the table
+        form."""
         renamed = []
         for file in self.files:
             role = tables.get(file.name)

@@ -252,6 +252,31 @@ def test_a_zipped_folder_of_three_tables_loads():
     assert at.session_state["dataset"] == f"upload-{analysis.load_sample().fingerprint}"
 
 
+def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
+    sample = ROOT / "data" / "sample"
+    at = _upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    for name, own in (("assessments.csv", "ratings_2026.csv"), ("infusions.csv", "doses.csv"),
+                      ("patients.csv", "demographics.csv")):
+        uploader.upload(own, (sample / name).read_bytes())
+    uploader.run()
+    _no_exception(at)
+    assert at.error  # no file is called assessments: said in words, nothing loaded
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["ratings_2026.csv"].select("assessments").run()
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["doses.csv"].select("assessments").run()
+    assert "More than one file would be read as the assessments table" in " ".join(_problems(at)["message"])
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["doses.csv"].select("infusions").run()
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["demographics.csv"].select("patients").run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    _load_button(at).click().run()
+    assert at.session_state["dataset"] == f"upload-{analysis.load_sample().fingerprint}"
+
+
 # --------------------------------------------------------------------------------------------
 # Uploads, templates and the dictionary without a browser
 

@@ -731,13 +731,16 @@ def _truth_rows(s: Scenario, patients: int = TRUTH_PATIENTS, seed: int = TRUTH_S
                     p = float(np.mean(days > t))
                     add(course, "sustained_response", p, math.sqrt(p * (1 - p) / days.size), simulated, t,
                         strategy, "P(no relapse by day t of the auto clock), responders")
-        for t in IN_RESPONSE_DAYS:
-            minute = t * _MIN_PER_DAY
-            inside = responder & (latent["onset"] <= minute) & (latent["relapse"] > minute)
-            p = float(inside.mean())
-            add(course, "in_response", p, math.sqrt(p * (1 - p) / patients), simulated, t,
-                ("treatment_policy", "treatment_policy"),
-                "P(responded and not relapsed at day t since the first infusion), all treated")
+        for rescue_strategy in RESCUE_STRATEGIES:
+            for t in IN_RESPONSE_DAYS:
+                minute = t * _MIN_PER_DAY
+                inside = responder & (latent["onset"] <= minute) & (latent["relapse"] > minute)
+                if rescue_strategy == "composite":
+                    inside &= latent["rescue"] > minute
+                p = float(inside.mean())
+                add(course, "in_response", p, math.sqrt(p * (1 - p) / patients), simulated, t,
+                    ("treatment_policy", rescue_strategy),
+                    "P(responded and not relapsed at day t since the first infusion), all treated")
         first = (np.fmin(relapse_tp, rescue) - clock) / _MIN_PER_DAY
         relapse_first = relapse_tp <= rescue
         for t in CIF_DAYS:
@@ -832,7 +835,8 @@ class SimulationTruth:
         rescue strategy (``composite``: rescue counts as relapse, the default of
         ``fit_durability``; ``hypothetical``: the relapse clock runs on through rescue, what
         censoring at rescue estimates); ``in_response`` at days 1/7/14/28 since the first
-        infusion (responded and not yet relapsed, among all treated; events ignored);
+        infusion (responded and not yet relapsed, among all treated; rescue composite: not
+        rescued either, the default of ``fit_response_state``; hypothetical: rescue ignored);
         ``cif_relapse`` / ``cif_rescue`` at days 7/14/28 of the durability clock (the first of
         relapse and rescue, responders, boosters as given: the Aalen-Johansen target);
         ``dropout_after_first_infusion``, ``stopped_before_last_series_infusion``,

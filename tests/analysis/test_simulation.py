@@ -248,7 +248,13 @@ def test_single_infusion_truths_match_the_closed_forms(default_truth):
         inside = integrate.quad(lambda h, t=t: onset_density(h) * weibull_survival(t - h / 24, median, shape), 0,
                                 24 * t,
                                 limit=200)[0]
-        assert_close_to_truth(true_row(default_truth, "in_response", "single", t), p_single * inside, 1e-4)
+        assert_close_to_truth(true_row(default_truth, "in_response", "single", t, rescue="hypothetical"),
+                              p_single * inside, 1e-4)
+        # rescue composite: also not rescued, rescue hazard in response from onset
+        inside = integrate.quad(lambda h, t=t: onset_density(h) * weibull_survival(t - h / 24, median, shape)
+                                * math.exp(-hazard * (t - h / 24)), 0, 24 * t, limit=200)[0]
+        assert_close_to_truth(true_row(default_truth, "in_response", "single", t, rescue="composite"),
+                              p_single * inside, 1e-4)
 
 
 def test_series_truths_with_boosters_match_the_renewal_formula():
@@ -289,7 +295,7 @@ def test_series_truths_with_boosters_match_the_renewal_formula():
                                    rescue="hypothetical"), tp_median, 0.01)
     p_series = true_row(table, "response_proportion", "series")["value"]
     for day in (14, 28):
-        assert_close_to_truth(true_row(table, "in_response", "series", day),
+        assert_close_to_truth(true_row(table, "in_response", "series", day, rescue="hypothetical"),
                               p_series * survival_with_boosters(day - 11), 2e-4)
 
 

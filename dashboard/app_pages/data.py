@@ -1,6 +1,8 @@
 """Data: choose the sample, a simulated dataset or an upload; validation report, warnings,
 data dictionary, cohort summary and Table 1."""
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -75,6 +77,8 @@ with page_guard("the dataset choice"):
                    "methods behave.")
     else:
         expected = dataset.removeprefix("upload-") if dataset.startswith("upload-") else None
+        if expected is not None and not re.fullmatch(r"[0-9a-f]{16}", expected):
+            expected = None  # not a fingerprint (the sidebar says so): never echoed into markdown
         if expected and ctx.full is None:
             st.warning(f"This link refers to an uploaded dataset with fingerprint {expected}. "
                        "Upload the same file(s) to open the shared view.", icon=":material/link:")

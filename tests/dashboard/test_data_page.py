@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -235,6 +236,22 @@ def test_an_upload_with_an_identifier_column_is_refused_without_echoing_values()
         assert value not in text, value
     assert not _previews(at)
     assert not [b for b in at.button if b.key == "load_upload"]
+
+
+def test_file_names_column_names_and_labels_are_shown_as_text_never_as_markup():
+    markup = "<img src=x onerror=alert(1)>"
+    frame = template_frame("long").rename(columns={"sex": f"sex {markup}"})
+    frame.loc[0:5, "diagnosis"] = f"[click](javascript:alert(1)) {markup}"
+    at = _upload_page()
+    at.file_uploader(key="upload_files").upload("[x](javascript:alert(1)).csv",
+                                                frame.to_csv(index=False).encode()).run()
+    _no_exception(at)
+    rendered = [str(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success")
+                for e in at.get(kind)] + [box.label for box in at.selectbox]
+    assert any("img" in text for text in rendered)  # the column name and the label are shown ...
+    for text in rendered:  # ... with every markup character escaped
+        assert not re.search(r"(?<!\\)<img", text), text
+        assert not re.search(r"(?<!\\)\[(x|click)(?<!\\)\]\(", text), text
 
 
 def test_a_zipped_folder_of_three_tables_loads():

@@ -112,62 +112,67 @@ def require_baseline(endpoints: Any, what: str, present: list[str] | None = None
     raise AnalysisError(no_scale_message(instrument, what, [p for p in (present or []) if p != instrument]))
 
 
-def _ratings_of(data: Any, instrument: str, item: int | None) -> pd.DataFrame:
+def _ratings_of(data: Any, instrument: str, item: int | None, patient_ids: Any) -> pd.DataFrame:
     a = data.assessments
-    which = a["item"].isna() if item is None else (a["item"] == item)
-    selected = (which & (a["instrument"] == instrument)).fillna(False).to_numpy(bool)
+    which = a["item"].isna().to_numpy(bool) if item is None else (a["item"] == item).fillna(False).to_numpy(bool)
+    selected = which & (np.asarray(a["instrument"].array) == instrument)
+    if patient_ids is not None:
+        selected &= a["patient_id"].isin(pd.Index(pd.Series(patient_ids).astype(str))).to_numpy(bool)
     return a.loc[selected]
 
 
-def _first_start_hours(data: Any, patient_ids: pd.Series) -> np.ndarray:
-    first = first_infusions(data)
-    if first.empty:
-        return np.zeros(len(patient_ids))
-    lookup = pd.Series(first["time_hours"].to_numpy(float), index=first["patient_id"].astype(str).to_numpy())
-    return lookup.reindex(patient_ids.astype(str).to_numpy()).fillna(0.0).to_numpy(float)
-
-
 def rated_against_baseline(data: Any, instrument: str, *, item: int | None = None,
-                           keep_without_baseline: bool = False) -> pd.DataFrame:
+                           keep_without_baseline: bool = False, patient_ids: Any = None) -> pd.DataFrame:
     """Every rating of ``instrument`` from the baseline on, with the baseline.
 
     One row per total-score rating (or, with ``item``, per rating of that item) of the
     patients who have a baseline (including a baseline of 0): patient_id (str), time_hours,
     visit, score, baseline_score, change (points, score - baseline), is_baseline; ratings
     before the baseline are dropped. With ``keep_without_baseline`` the post-infusion ratings of
-    patients without a baseline are kept too (baseline_score and change NaN). Sorted by patient
-    and time, ties in input order.
+    patients without a baseline are kept too (baseline_score and change NaN). ``patient_ids``
+    restricts the rows to those patients. Sorted by patient and time, ties in input order.
+    Vectorised on integer patient codes (no Python loop over patients).
     """
     name = get_instrument(instrument).name
-    rows = _ratings_of(data, name, item)
-    ids = rows["patient_id"].astype(str)
+    rows = _ratings_of(data, name, item, patient_ids)
+    codes, uniques = pd.factorize(rows["patient_id"].astype("string"), sort=True)
+    time = rows["time_hours"].to_numpy(float)
+    order = np.lexsort((np.arange(len(rows)), time, codes))  # patient, time, input order
+    codes, time = codes[order], time[order]
+    score = rows["score"].to_numpy(float)[order]
+    first = first_infusions(data)
+    start_by_id = pd.Series(first["time_hours"].to_numpy(float), index=first["patient_id"].astype(str).to_numpy())
+    first_start = start_by_id.reindex(np.asarray(uniques, dtype=object)).fillna(0.0).to_numpy(float)
+    n_codes = len(uniques)
+    pre = time <= first_start[codes]
+    n_pre = np.bincount(codes[pre], minlength=n_codes)  # the pre-infusion rows open each block
+    block_start = np.r_[0, np.cumsum(np.bincount(codes, minlength=n_codes))[:-1]].astype(np.int64)
+    position = np.arange(len(codes)) - block_start[codes]
+    has_baseline = n_pre[codes] > 0
+    keep = (has_baseline & (position >= n_pre[codes] - 1)) | (keep_without_baseline & ~has_baseline)
+    is_baseline = has_baseline & (position == n_pre[codes] - 1)
+    baseline_by_code = np.full(n_codes, np.nan)
+    baseline_by_code[codes[is_baseline]] = score[is_baseline]
+    visit = (rows["visit"].array.take(order) if "visit" in rows.columns
+             else pd.array([pd.NA] * len(rows), dtype="string"))
+    baseline = baseline_by_code[codes]
     frame = pd.DataFrame({
-        "patient_id": ids.to_numpy(),
-        "time_hours": rows["time_hours"].to_numpy(float),
-        "visit": (rows["visit"].array if "visit" in rows.columns
-                  else pd.array([pd.NA] * len(rows), dtype="string")),
-        "score": rows["score"].to_numpy(float),
-        "first_start_hours": _first_start_hours(data, ids),
+        "patient_id": np.asarray(uniques, dtype=object)[codes],
+        "time_hours": time,
+        "visit": visit,
+        "score": score,
+        "baseline_score": baseline,
+        "change": score - baseline,
+        "is_baseline": is_baseline,
     })
-    frame = frame.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
-    pre = frame["time_hours"].to_numpy(float) <= frame["first_start_hours"].to_numpy(float)
-    n_pre = pd.Series(pre).groupby(frame["patient_id"].to_numpy()).transform("sum").to_numpy()
-    position = frame.groupby("patient_id", sort=False).cumcount().to_numpy()
-    has_baseline = n_pre > 0
-    keep = (has_baseline & (position >= n_pre - 1)) | (keep_without_baseline & ~has_baseline)
-    frame = frame.loc[keep].reset_index(drop=True)
-    is_baseline = has_baseline[keep] & (position[keep] == n_pre[keep] - 1)
-    baseline = pd.Series(np.where(is_baseline, frame["score"].to_numpy(float), np.nan))
-    frame["baseline_score"] = baseline.groupby(frame["patient_id"].to_numpy()).transform("max").to_numpy()
-    frame["change"] = frame["score"] - frame["baseline_score"]
-    frame["is_baseline"] = is_baseline
-    return frame.drop(columns="first_start_hours")
+    return frame.loc[keep].reset_index(drop=True)
 
 
-def baseline_scores(data: Any, instrument: str) -> pd.DataFrame:
+def baseline_scores(data: Any, instrument: str, patient_ids: Any = None) -> pd.DataFrame:
     """One row per patient with a baseline of ``instrument``: patient_id (str), baseline_score,
-    baseline_time_hours (hours since the start of the first infusion; 0 or negative)."""
-    rated = rated_against_baseline(data, instrument)
+    baseline_time_hours (hours since the start of the first infusion; 0 or negative).
+    ``patient_ids`` restricts the search to those patients."""
+    rated = rated_against_baseline(data, instrument, patient_ids=patient_ids)
     base = rated.loc[rated["is_baseline"].to_numpy(bool)]
     return pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
                          "baseline_score": base["score"].to_numpy(float),

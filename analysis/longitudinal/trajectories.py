@@ -327,10 +327,14 @@ def zero_baseline_ids(data: Any, endpoints: Any, instrument: str) -> pd.Index:
         return pd.Index(excluded.loc[zero, "patient_id"].astype(str).to_numpy())
     from analysis.baseline import baseline_scores
 
-    base = baseline_scores(data, instrument)
+    excluded = getattr(endpoints, "excluded", None)
+    if excluded is None or excluded.empty:
+        return pd.Index([], dtype=object)
+    # only excluded patients can be missing; the baseline rule says whose baseline is 0
+    base = baseline_scores(data, instrument, patient_ids=excluded["patient_id"])
     zero = base.loc[base["baseline_score"].to_numpy(float) == 0, "patient_id"]
-    analysed = set(endpoints.patients["patient_id"].astype(str))
-    return pd.Index([pid for pid in zero.to_numpy() if pid not in analysed])
+    analysed = endpoints.patients["patient_id"].astype(str)
+    return pd.Index(zero[~zero.isin(analysed)].to_numpy())
 
 
 def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -353,7 +357,7 @@ def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> t
     if _is_endpoints(data):
         return patients, excluded, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
                                     "Endpoints; pass the OutcomeData to include them"]
-    base = rated_against_baseline(data, instrument)
+    base = rated_against_baseline(data, instrument, patient_ids=zero_ids)
     base = base[base["is_baseline"].to_numpy(bool) & base["patient_id"].isin(set(zero_ids))]
     extra = pd.DataFrame({"patient_id": base["patient_id"].to_numpy(),
                           "baseline_score": base["score"].to_numpy(float)})
@@ -414,7 +418,7 @@ def ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple
                          "Endpoints; pass the OutcomeData to include them in raw-score and change views"]
     from analysis.baseline import rated_against_baseline
 
-    rated = rated_against_baseline(data, instrument)
+    rated = rated_against_baseline(data, instrument, patient_ids=zero_ids)
     extra = rated[rated["patient_id"].isin(set(zero_ids))]
     extra = pd.DataFrame({"patient_id": extra["patient_id"].to_numpy(), "time_hours": extra["time_hours"].to_numpy(),
                           "visit": extra["visit"].array, "score": extra["score"].to_numpy(),

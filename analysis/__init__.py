@@ -53,8 +53,8 @@ _API: dict[str, str] = {
     "fit_durability": "analysis.durability",
     "relapse_hazards": "analysis.durability",
     "fit_response_state": "analysis.response_state",
-    "milestones": "analysis.milestones",
-    "landmark": "analysis.milestones",
+    "milestones": "analysis.sustained",
+    "landmark": "analysis.sustained",
     # longitudinal
     "trajectory": "analysis.longitudinal.trajectories",
     "fit_trajectory": "analysis.longitudinal.trajectories",

@@ -108,6 +108,8 @@ class DurabilityResult:
         relapse (event 1) and of the competing events (event 2): group, event, time_days, cif,
         lower, upper; else empty.
     reference : the comparison group; landmark_days : the landmark (None: all responders).
+    intervals : group -> (relapse_lower_days, relapse_upper_days) of its responders (as fitted);
+    n_bootstrap : resamples used for Turnbull intervals.
     """
 
     table: pd.DataFrame
@@ -128,6 +130,8 @@ class DurabilityResult:
     cumulative_incidence: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     reference: str | None = None
     landmark_days: float | None = None
+    intervals: dict = field(default_factory=dict, repr=False)
+    n_bootstrap: int = N_BOOTSTRAP
 
     def summary(self) -> pd.DataFrame:
         """One row per group: n_responders, relapses, the headline median days to relapse with
@@ -502,10 +506,11 @@ def fit_durability(
     grid = np.linspace(0.0, max(max_time, 1.0), 201)
 
     rows, curves, risks, model_curves, npmle_curves, cifs = [], [], [], [], [], []
-    models, kms, npmles = {}, {}, {}
+    models, kms, npmles, intervals = {}, {}, {}, {}
     for level in grouping.levels:
         mask = usable & (g_values == level)
         group = _Group(level, lower_all[mask], upper_all[mask], time[mask], event[mask], status[mask])
+        intervals[level] = (group.lower, group.upper)
         row, row_notes, fitted = _fit_group(group, dist, alpha, estimator, n_bootstrap, competing_on, grid)
         row["origin"] = settings.origin
         row["note"] = "; ".join(row_notes)
@@ -564,7 +569,7 @@ def fit_durability(
                  "reverse Kaplan-Meier median follow-up")
     return DurabilityResult(table, curve, risk_table, model_curve, test, settings, endpoints, by, dist, alpha,
                             tuple(notes), models, kms, npmles, npmle_curve, cif_frame, grouping.reference,
-                            None if landmark_days is None else float(landmark_days))
+                            None if landmark_days is None else float(landmark_days), intervals, int(n_bootstrap))
 
 
 def relapse_hazards(

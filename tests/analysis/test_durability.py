@@ -248,3 +248,200 @@ def test_relapse_hazards_accepts_an_infusion_level_covariate(data):
     assert_allclose(a.table["coef"].to_numpy(), b.table["coef"].to_numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="infusions table"):
         relapse_hazards(with_infusions, covariates=["no_such_column"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the headline median: Turnbull against R, truth recovery, what cannot be estimated
+
+# R 4.2, survival 3.4: the Turnbull estimate of survfit on interval2 data and its median.
+R_TURNBULL_SCRIPT = r"""
+library(survival)
+L0 <- c(21, 3, 21, 28, 35, 10, 10, 10, 7, 21, 10, 10, 14, 10, 21, 14, 21, 10, 14, 10, 14, 14, 14, 28, 3, 21, 28, 10, 21, 7, 21, 21, 21, 21, 0, 10, 7, 7, 14, 10)
+R0 <- c(28, 7, 28, NA, NA, 14, NA, NA, 10, NA, 14, 14, 21, 14, 28, NA, NA, 14, NA, 14, NA, NA, NA, 35, 7, 28, NA, NA, 28, 10, 28, 28, NA, NA, 3, NA, 10, 10, 21, NA)
+L1 <- c(10, 21, 35, 7, 21, 10, 7, 10, 14, 28, 10, 3, 10, 10, 14, 21, 14, 3, 3, 7, 3, 14, 10, 3, 14)
+R1 <- c(NA, NA, NA, 10, NA, NA, 10, NA, NA, NA, 14, 7, NA, 14, 21, NA, NA, 7, 7, 10, 7, NA, 14, 7, 21)
+L2 <- c(7, 21, 21, 21, 28, 21, 0, 10, 14, 21, 28, 3, 14, 28, 14, 10, 28, 35, 10, 3, 21, 10, 3, 14, 21, 14, 14, 10, 14, 10, 14, 14, 10, 14, 10, 28, 21, 14, 14, 14, 35, 21, 28, 14, 14, 28, 28, 10, 7, 28, 3, 21, 14, 10, 28, 3, 28, 28, 7, 7)
+R2 <- c(10, NA, NA, NA, NA, NA, 3, 14, NA, NA, NA, 7, 21, NA, NA, NA, 35, NA, NA, 7, NA, 14, 7, NA, NA, NA, 21, NA, NA, NA, 21, NA, NA, NA, NA, 35, 28, NA, NA, 21, NA, NA, NA, 21, 21, NA, NA, NA, 10, 35, 7, 28, 21, NA, NA, 7, NA, NA, 10, 10)
+for (k in 0:2) {
+  l <- get(paste0("L", k)); r <- get(paste0("R", k))
+  f <- survfit(Surv(l, r, type = "interval2") ~ 1)
+  cat(sprintf("case %d: median %s\n", k, format(summary(f)$table["median"], digits = 10)))
+  s <- summary(f)
+  cat(sprintf("case %d times: %s\n", k, paste(format(s$time, digits = 10), collapse = ", ")))
+  cat(sprintf("case %d surv: %s\n", k, paste(format(s$surv, digits = 10), collapse = ", ")))
+}
+"""
+R_TURNBULL_OUTPUT = """
+case 0: median 24.5
+case 0 times:  1.5,  5.0,  8.5, 12.0, 17.5, 24.5, 31.5
+case 0 surv: 0.9750000000, 0.9250000000, 0.8250000000, 0.6482142857, 0.5719537815, 0.2079831933, 0.1039915966
+case 1: median 17.5
+case 1 times:  5.0,  8.5, 12.0, 17.5
+case 1 surv: 0.8000000000, 0.6800000000, 0.5230769231, 0.3736263736
+case 2: median 31.5
+case 2 times:  1.5,  5.0,  8.5, 12.0, 17.5, 24.5, 31.5
+case 2 surv: 0.9833333333, 0.9000000000, 0.8333333333, 0.7936507937, 0.6144393241, 0.5376344086, 0.2150537634
+"""
+
+
+def _r_cases():
+    import re
+
+    values = dict(re.findall(r"^([LR]\d) <- c\((.*)\)$", R_TURNBULL_SCRIPT, flags=re.M))
+    cases = {}
+    for k in range(3):
+        lower = np.array([float(v) for v in values[f"L{k}"].split(",")])
+        upper = np.array([np.inf if v.strip() == "NA" else float(v) for v in values[f"R{k}"].split(",")])
+        median = float(re.search(rf"case {k}: median (\S+)", R_TURNBULL_OUTPUT).group(1))
+        times = [float(v) for v in re.search(rf"case {k} times: (.*)", R_TURNBULL_OUTPUT).group(1).split(",")]
+        surv = [float(v) for v in re.search(rf"case {k} surv: (.*)", R_TURNBULL_OUTPUT).group(1).split(",")]
+        cases[k] = (lower, upper, median, times, surv)
+    return cases
+
+
+@pytest.mark.parametrize("case", [0, 1, 2])
+def test_turnbull_median_matches_r(case):
+    from analysis.durability import turnbull_median
+    from analysis.survival.turnbull import turnbull
+
+    lower, upper, median, times, surv = _r_cases()[case]
+    fit = turnbull(lower, upper)
+    table = fit.table[np.isfinite(fit.table["upper"])]
+    # R places each support interval's mass at its midpoint
+    assert_allclose(0.5 * (table["lower"] + table["upper"]), times)
+    assert_allclose(table["survival"], surv, atol=5e-9)
+    assert turnbull_median(fit) == pytest.approx(median)
+
+
+def _planned_course(data):
+    """The planned course of the simulator as a patient column (the derived course of patients who
+    stopped after the first infusion of a planned series is "single")."""
+    import dataclasses
+
+    return dataclasses.replace(data, patients=data.patients.assign(planned=data.patients["course"]),
+                               _fingerprint=[])
+
+
+def test_headline_median_recovers_the_truth_where_kaplan_meier_is_late():
+    simulation = pytest.importorskip("analysis.simulation")
+    data = _planned_course(simulation.simulate(n_patients=2000, seed=1))
+    s = fit_durability(data, by="planned").summary()
+    for course in ("single", "series"):
+        truth = data.truth.value("durability_median_days", course)  # auto clock, default strategies
+        row = s.loc[course]
+        assert row["median_days_lower"] <= truth <= row["median_days_upper"], (course, row["median_days"], truth)
+        assert row["estimator"] in ("weibull", "turnbull") and row["origin"] == "auto"
+        for day in (7, 14, 28):
+            p = data.truth.value("sustained_response", course, day)
+            assert row[f"sustained_{day}d_lower"] - 0.01 <= p <= row[f"sustained_{day}d_upper"] + 0.01
+    single = s.loc["single"]
+    truth = data.truth.value("durability_median_days", "single")
+    # the visit-dated Kaplan-Meier median is late (biased upward); the interval-based one is not
+    assert single["km_median_days"] - truth > 1.0
+    assert abs(single["median_days"] - truth) < single["km_median_days"] - truth
+
+
+def test_turnbull_headline_and_bootstrap_interval_cover_the_truth():
+    simulation = pytest.importorskip("analysis.simulation")
+    data = _planned_course(simulation.simulate(n_patients=1500, seed=4, series_fraction=0.0))
+    s = fit_durability(data, estimator="turnbull", n_bootstrap=100).summary().loc["all"]
+    truth = data.truth.value("durability_median_days", "single")
+    assert s["estimator"] == "turnbull"
+    assert s["median_days_lower"] <= truth <= s["median_days_upper"]
+    assert s["median_days_lower"] < s["median_days"] < s["median_days_upper"]
+
+
+def test_reverse_kaplan_meier_follow_up_against_lifelines(fit):
+    lifelines = pytest.importorskip("lifelines")
+    responders = fit.endpoints.patients[fit.endpoints.patients["responded"]]
+    for group, rows in responders.groupby("diagnosis"):
+        reverse = lifelines.KaplanMeierFitter().fit(rows["relapse_time_days"], ~rows["relapse_event"].astype(bool))
+        assert fit.summary().loc[group, "median_followup_days"] == pytest.approx(reverse.median_survival_time_)
+
+
+def test_median_beyond_follow_up_is_nan_with_a_reason():
+    simulation = pytest.importorskip("analysis.simulation")
+    # long durability, short follow-up: fewer than half relapse while followed
+    data = simulation.simulate(n_patients=400, seed=2, series_fraction=0.0, durability_median_days=200.0)
+    fit = fit_durability(data)
+    row = fit.summary().loc["all"]
+    assert np.isnan(row["median_days"]) and np.isnan(row["median_days_lower"]) and np.isnan(row["median_days_upper"])
+    assert any("not reached" in n or "beyond the last follow-up" in n for n in fit.notes)
+    assert np.isfinite(row["median_followup_days"])
+    if np.isfinite(row["model_median_days"]) and row["model_median_days"] > row["last_followup_days"]:
+        assert any("an extrapolation of the model" in n for n in fit.notes)
+    # never 0 or infinity in the headline
+    headline = row[["median_days", "median_days_lower", "median_days_upper"]].to_numpy(float)
+    assert not np.any(np.isinf(headline)) and not np.any(headline == 0)
+
+
+def test_competing_rescue_gives_the_cumulative_incidence_headline():
+    simulation = pytest.importorskip("analysis.simulation")
+    from analysis.survival.competing import cumulative_incidence
+
+    data = _planned_course(simulation.simulate(n_patients=2000, seed=3, series_fraction=0.0))
+    fit = fit_durability(data, competing="rescue")
+    row = fit.summary().loc["all"]
+    assert row["estimator"] == "aalen_johansen" and row["competing_events"] > 0
+    assert any("Aalen-Johansen" in n for n in fit.notes) and any("rescue a competing risk" in n for n in fit.notes)
+    p = fit.endpoints.patients[fit.endpoints.patients["responded"]]
+    status = p["relapse_status"].to_numpy()
+    times = np.where(status == 1, 0.5 * (p["relapse_lower_days"] + np.where(
+        np.isfinite(p["relapse_upper_days"]), p["relapse_upper_days"], p["relapse_lower_days"])),
+        p["relapse_time_days"])
+    reference = cumulative_incidence(times, status).at([14.0])
+    cif14 = reference[reference["event"] == 1]["cif"].iloc[0]
+    assert row["sustained_14d"] == pytest.approx(1 - cif14)
+    # against the truth: cumulative incidence of relapse (relapse before rescue) by day 14
+    truth = data.truth.value("cif_relapse", "single", 14)
+    assert row["sustained_14d_lower"] - 0.02 <= 1 - truth <= row["sustained_14d_upper"] + 0.02
+    assert set(fit.cumulative_incidence["event"]) == {1, 2}
+
+
+def test_landmark_and_milestones(data):
+    import analysis
+
+    full = fit_durability(data, by="diagnosis", origin="response")
+    late = analysis.landmark(data, day=7, by="diagnosis", origin="response")
+    responders = full.endpoints.patients[full.endpoints.patients["responded"]]
+    still = responders[responders["relapse_time_days"] > 7]
+    assert late.summary()["n_responders"].sum() == len(still)
+    assert late.landmark_days == 7 and any("landmark analysis from day 7" in n for n in late.notes)
+    km = late.km["MDD"].table["time"]
+    assert km.min() > 0 and km.max() <= full.km["MDD"].table["time"].max() - 7 + 1e-9
+
+    table = analysis.milestones(data, days=[7, 14], by="diagnosis", origin="response")
+    assert list(table.columns[:7]) == ["group", "time_days", "n_responders", "estimator", "sustained", "lower",
+                                       "upper"]
+    ref = table[table["group"] == table["reference"]]
+    other = table[table["group"] != table["reference"]].set_index("time_days")
+    assert ref["difference"].isna().all()
+    expected = other["sustained"] - ref.set_index("time_days")["sustained"]
+    assert_allclose(other["difference"], expected)
+    assert (other["difference_lower"] < other["difference"]).all() and (other["difference"] < other["difference_upper"]).all()
+    summary = full.summary()
+    for _, r in table.iterrows():
+        assert r["sustained"] == pytest.approx(summary.loc[r["group"], f"sustained_{int(r['time_days'])}d"])
+
+
+def test_milestone_difference_recovers_a_true_hazard_ratio():
+    simulation = pytest.importorskip("analysis.simulation")
+    import analysis
+
+    data = simulation.simulate(n_patients=3000, seed=11, series_fraction=0.0,
+                               diagnosis_probabilities={"TRD": 0.5, "MDD": 0.5},
+                               relapse_hazard_ratios={"diagnosis": {"MDD": 2.0}}, rescue_hazard_per_day=0.0,
+                               rescue_hazard_after_response_per_day=0.0)
+    truth = data.truth
+    shape = truth.durability_shape
+    # a 99% interval: one seed in a hundred would fail by chance
+    table = analysis.milestones(data, days=[14], by="diagnosis", reference="TRD", alpha=0.01).set_index("group")
+    medians = truth.durability_median_days_by_group["single"]
+
+    def sustained(median):  # Weibull: S(t) = 2 ** -((t / median) ** shape)
+        return 2.0 ** -((14.0 / median) ** shape)
+
+    true_difference = sustained(medians["diagnosis=MDD"]) - sustained(medians["all"])
+    row = table.loc["MDD"]
+    assert row["difference_lower"] <= true_difference <= row["difference_upper"]
+    assert row["p_value"] < 0.01

@@ -24,6 +24,7 @@ from analysis.export import (
     to_csv_bytes,
 )
 from dashboard import compute
+from dashboard.security import md
 from dashboard.state import Context
 
 DATA_PAGE = "dashboard/app_pages/data.py"
@@ -36,7 +37,7 @@ def page_guard(what: str) -> Iterator[None]:
     try:
         yield
     except DataError as error:
-        st.error(error.headline, icon=":material/error:")
+        st.error(md(error.headline, 1000), icon=":material/error:")  # headlines quote file names
         st.dataframe(error.problems, hide_index=True, alt="Problems found in the data")
     except Exception as error:
         compute.log_exception(error)
@@ -115,12 +116,12 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
                                     keep_columns=keep_columns, complement_within=complement_within)
     if suppression is None and "suppressed" in shown.columns:
         shown = shown.drop(columns="suppressed")
-    st.markdown(f"**{name}**")  # several tables may follow one another: say which is which
+    st.markdown(f"**{md(name)}**")  # several tables may follow one another: say which is which
     st.dataframe(shown, alt=name, key=f"table_{_slug(name)}",
                  hide_index=isinstance(shown.index, pd.RangeIndex), column_config=_p_value_format(shown))
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
-        st.caption(text)
+        st.caption(md(text, 2000))  # suppression notes name group labels from the data
     st.download_button("CSV", data=lambda: to_csv_bytes(shown), file_name=f"{_slug(name)}.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:",
                        key=f"csv_{_slug(name)}")
@@ -182,7 +183,7 @@ def report_download(report: Report) -> None:
 
 def definitions_caption(lines: Sequence[str]) -> None:
     if lines:
-        st.caption("Definitions: " + " ".join(s if s.endswith(".") else s + "." for s in lines))
+        st.caption(md("Definitions: " + " ".join(s if s.endswith(".") else s + "." for s in lines), 4000))
 
 
 def settings_definitions(ctx: Context, endpoints: Any = None) -> list[str]:

@@ -30,18 +30,26 @@ XSRF_COOKIE = "_streamlit_xsrf"
 OWNER_KEY = "_owner"
 SESSION_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
 SWEEP_INTERVAL_S = float(os.environ.get("INFUSION_OUTCOMES_SWEEP_INTERVAL_S", "30"))
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^%@?;,/'\"])")
+# Characters that open markdown constructs anywhere in a line: links and images ([ ]), HTML and
+# autolinks (< >), emphasis and strike (* _ ~), code (`), LaTeX ($), e-mail autolinks (@),
+# tables (|), entities (&) and the escape itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$@|&])")
+_LINE_START = re.compile(r"^(\s*\d*)([#>+=-]|(?<=\d)[.)])")  # headings, quotes, lists, setext rules
+_AUTOLINK = re.compile(r"(?i)\b(www)\.|\b([a-z][a-z0-9+.-]{1,20}):(?=//)|\b(mailto|javascript|data):")
 
 
 def md(text: Any, limit: int = 200) -> str:
     """``text`` (a URL value, file name, label, id or message from a user) as markdown that
-    renders as exactly those characters: every ASCII punctuation mark backslash-escaped (so no
-    link, image, emphasis, directive such as ``:red[...]``, icon, LaTeX or HTML), line breaks
-    made spaces, cut to ``limit`` characters."""
+    renders as exactly those characters: no link, image, autolink, emphasis, code, LaTeX, HTML,
+    heading or list can come out of it. Line breaks become spaces; cut to ``limit`` characters.
+    Only the characters that could open such a construct are backslash-escaped, so ordinary
+    sentences keep their text (``95% CI (Wilson).``)."""
     plain = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
     if len(plain) > limit:
         plain = plain[:limit] + "..."
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
+    plain = _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
+    plain = _AUTOLINK.sub(lambda m: f"{m.group(1)}\\." if m.group(1) else f"{m.group(2) or m.group(3)}\\:", plain)
+    return _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", plain)
 
 
 # --------------------------------------------------------------------------------------------

@@ -131,10 +131,12 @@ def render_sidebar() -> Context:
     dataset = str(st.session_state.get("dataset") or "sample")
     full: OutcomeData | None = None
     problem: str | None = None
+    dataset_note = None
     try:
         compute.parse_dataset(dataset)
     except compute.InvalidDataset as error:
-        problem = f"{error} Showing nothing until a dataset is chosen on the Data page."
+        dataset_note = f"The link names a dataset this server does not make: {error}"
+        problem = "No dataset: choose one on the Data page."
     else:
         try:
             full = compute.base_data(dataset)
@@ -197,7 +199,7 @@ def render_sidebar() -> Context:
                          f"exports, as shared summaries require. This server's minimum is {MIN_CELL_FLOOR}; "
                          "a link may only raise it.")
 
-    url_notes = _url_notes(link)
+    url_notes = ((dataset_note,) if dataset_note else ()) + _url_notes(link)
     settings = _settings_from_state(dataset)
     data = None
     if full is not None:
@@ -221,8 +223,8 @@ def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:
         if key == "dataset":
             continue  # an unknown dataset is the page's problem, already named
         kept = st.query_params.get_all(key)
-        if kept == values:
-            continue
+        if kept == values or _same(values, st.session_state.get(key)):
+            continue  # kept, or dropped from the URL because it equals the default
         refused = [v for v in values if v not in kept] or values
         shown = ", ".join(security.md(v, 40) for v in refused[:3])
         if key == "min_cell":
@@ -232,6 +234,22 @@ def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:
             notes.append(f"The link's value {shown} for {URL_KEYS[key]} is not valid here and was "
                          "replaced by the default.")
     return tuple(notes)
+
+
+def _same(link_values: list[str], state_value: Any) -> bool:
+    """Whether the widget holds what the link asked for (numbers compared as numbers)."""
+    held = list(state_value) if isinstance(state_value, (list, tuple)) else [state_value]
+    if len(held) != len(link_values):
+        return False
+    for asked, value in zip(link_values, held, strict=True):
+        if str(value) == asked:
+            continue
+        try:
+            if float(asked) != float(value):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
 
 
 def _tuple(value: Any) -> tuple[str, ...]:

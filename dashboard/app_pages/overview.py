@@ -17,6 +17,7 @@ from dashboard.components import (
     show_table,
 )
 from dashboard.context import current
+from dashboard.security import md
 
 ctx = current()
 st.title("Overview")
@@ -102,7 +103,7 @@ with page_guard("the headline figures"):
     report.definitions = definitions
     st.subheader("Definitions used")
     for line in definitions:
-        st.markdown(f"- {line}")
+        st.markdown(f"- {md(line, 1000)}")
     arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
     code_expander(python_snippet(ctx, "responder_rates", {"time": "any", **options},
                                  ("print(result.summary())",

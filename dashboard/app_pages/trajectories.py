@@ -16,6 +16,7 @@ from dashboard.components import (
     small_groups,
 )
 from dashboard.context import current
+from dashboard.security import md
 
 TIMES = ("visit", "hours", "days")
 VALUES = {"score": "score", "change": "change", "% change": "pct_change"}  # option -> analysis value
@@ -128,7 +129,7 @@ with page_guard("the MMRM"):
         fit = compute.run(ctx, "fit_mmrm", "Fitting the MMRM...", by=settings.by,
                           covariance=covariance, **options)
     except ValueError as error:  # too few visits or patients: say why in words
-        st.info(f"No MMRM for these settings: {error}", icon=":material/info:")
+        st.info(f"No MMRM for these settings: {md(error, 1000)}", icon=":material/info:")
         fit = None
     if fit is not None and fit.n_patients < settings.min_cell_size:
         st.info(f"Fewer than {settings.min_cell_size} patients with repeated visits: the MMRM "
@@ -136,7 +137,7 @@ with page_guard("the MMRM"):
     elif fit is not None:
         definitions = fit.describe()
         report.definitions += definitions[:1]
-        st.caption(f"{definitions[0]} {fit.n_patients} patients, {fit.n_ratings} ratings.")
+        st.caption(f"{md(definitions[0], 1000)} {fit.n_patients} patients, {fit.n_ratings} ratings.")
         grouped = fit.by is not None
         show_table(report, fit.lsmeans(), "MMRM least-squares means (change from baseline, points)",
                    count_column="patients" if grouped else None,

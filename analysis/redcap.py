@@ -387,6 +387,8 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     DataError: no data dictionary, a record id flagged identifying, fields that look identifying,
     or no rating-scale field.
     """
+    if hasattr(dictionary, "layout") and isinstance(records, (RedcapProject, MappingABC)):
+        mapping, dictionary = dictionary, None  # to_long(project, mapping), as analysis.load calls it
     records, dictionary, events = _split(records, dictionary, events)
     settings = _settings(mapping)
     notes: list[str] = []
@@ -423,12 +425,12 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     for row in rating_fields.itertuples(index=False):
         score = _numbers(records[row.field_name], row.field_name in comma_fields)
         blank = not_started.get(form_of.get(row.field_name, ""), np.zeros(len(records), dtype=bool))
-        score = score.mask(blank)
-        pieces.append(pd.DataFrame({"patient_id": patient, "instrument": row.instrument, "item": row.item,
-                                    "score": score, "visit": visit, "time_hours": time, "_row": records.index}))
+        rated = (score.notna() & ~blank).to_numpy()
+        pieces.append(pd.DataFrame({
+            "patient_id": patient[rated], "instrument": row.instrument,
+            "item": pd.array([row.item] * int(rated.sum()), dtype="Int64"), "score": score[rated].astype("float64"),
+            "visit": visit[rated].astype("string"), "time_hours": time[rated].astype("float64")}))
     long_frame = pd.concat(pieces, ignore_index=True)
-    long_frame = long_frame[long_frame["score"].notna()]
-    long_frame["item"] = long_frame["item"].astype("Int64")
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
                  + ", ".join(f"{r.field_name} -> {r.instrument}{'' if pd.isna(r.item) else f' item {r.item}'}"
@@ -440,7 +442,7 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
                              not_started, settings, notes)
     if arm is not None:
         covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
-    long_frame = long_frame.drop(columns="_row").merge(covariates, left_on="patient_id", right_index=True, how="left")
+    long_frame = long_frame.merge(covariates, left_on="patient_id", right_index=True, how="left")
     if long_frame["time_hours"].isna().all():
         long_frame = long_frame.drop(columns="time_hours")
     if long_frame["visit"].isna().all():

@@ -406,3 +406,11 @@ def test_xport_text_codes_survive_a_hash_collision():
     rows = np.array([[0, mix ^ 5], [1, 5], [0, mix ^ 5]], dtype=np.uint64)  # rows 0 and 1 hash alike
     codes, first = _factorize_bytes(rows.view(np.uint8).reshape(3, 16))
     assert list(codes) == [0, 1, 0] and list(first) == [0, 1]
+
+
+@needs_pilot
+def test_analysis_load_reads_the_pilot_folder_through_the_cdisc_layout():
+    data = analysis.load(PILOT)
+    assert data.n_patients == 236 and len(data.assessments) == 537
+    assert data.mapping.layout == "cdisc" and ("DTYPE", "empty", "") in data.mapping.record_filters
+    assert any("derived record(s) (DTYPE LOCF) left out" in str(w) for w in data.warnings)

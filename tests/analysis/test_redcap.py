@@ -298,3 +298,15 @@ def test_random_redcap_tables_load_or_raise_data_error(n_rows, values, events, i
     assert "someone.secret" not in everything_said(frame, notes, error)
     if not secret_flagged:
         assert error is not None  # the identifier screen is never bypassed
+
+
+def test_analysis_load_reads_a_redcap_folder(tmp_path: Path):
+    records, dictionary, events = madrs_project()
+    records.to_csv(tmp_path / "data.csv", index=False)
+    dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
+    events.to_csv(tmp_path / "event.csv", index=False)
+    data = analysis.load(tmp_path, layout="redcap")
+    assert data.n_patients == 4 and data.mapping.layout == "redcap"
+    assert len(data.assessments[data.assessments["item"].isna()]) == 12
+    said = " ".join(str(w) for w in data.warnings) + data.assessments.to_csv() + data.patients.to_csv()
+    assert "Person0" not in said and "555" not in said

@@ -42,4 +42,7 @@ if cleared:
             "on the Data page.", icon=":material/lock:")
 for note in context.url_notes:  # markdown-safe: the values are escaped by dashboard.state
     st.warning(note, icon=":material/link_off:")
-page.run()
+try:
+    page.run()
+finally:  # between runs the session refers to shared datasets only weakly (memory stays bounded)
+    st.session_state["context"] = context.detached()

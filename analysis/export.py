@@ -148,38 +148,59 @@ def _on_white(figure: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Figures as images: one Chromium kept open by kaleido's sync server (Debian's /usr/bin/chromium
 # is found automatically), started on first use. A missing or broken Chromium is said in a
-# sentence within EXPORT_TIMEOUT_S instead of a render that hangs.
-EXPORT_TIMEOUT_S = 10.0
+# sentence within seconds (its --version is checked first, 5 s at most); a render that hangs is
+# given up after EXPORT_TIMEOUT_S (the first one starts the browser: slow on a loaded machine).
+EXPORT_TIMEOUT_S = 60.0
 _kaleido_lock = threading.Lock()
 _kaleido_started = False
 _chromium_checked: str | None = None
+_chromium_failed: tuple[float, str] | None = None  # (when, why)
 _NO_CHROMIUM = ("Figure export (PNG, SVG) needs the Chromium browser on the server, and {what}. Install it "
                 "(Debian: apt-get install chromium, or make system-deps) or set BROWSER_PATH to it; the "
                 "figures on screen and the CSV and HTML exports work without it.")
 
 
 def _check_chromium() -> None:
-    """Raise AnalysisError unless a Chromium that kaleido would use exists and starts."""
-    global _chromium_checked
+    """Raise AnalysisError unless a Chromium that kaleido would use exists and starts (a success
+    is remembered; a failure is checked again after a minute)."""
+    global _chromium_checked, _chromium_failed
     if _chromium_checked is not None:
         return
     import subprocess
 
     from analysis.errors import AnalysisError
 
+    if _chromium_failed is not None and time.monotonic() - _chromium_failed[0] < 60:
+        raise AnalysisError(_chromium_failed[1])
     try:
         from choreographer.browsers.chromium import Chromium
 
         path = Chromium.find_browser(skip_local=False)
     except Exception:
         path = None
+    problem = None
     if not path:
-        raise AnalysisError(_NO_CHROMIUM.format(what="none was found"))
-    try:
-        subprocess.run([str(path), "--headless", "--version"], capture_output=True, timeout=5, check=True)
-    except (OSError, subprocess.SubprocessError):
-        raise AnalysisError(_NO_CHROMIUM.format(what=f"{path} does not start")) from None
+        problem = _NO_CHROMIUM.format(what="none was found")
+    else:
+        try:
+            subprocess.run([str(path), "--headless", "--version"], capture_output=True, timeout=5, check=True)
+        except (OSError, subprocess.SubprocessError):
+            problem = _NO_CHROMIUM.format(what=f"{path} does not start")
+    if problem is not None:
+        _chromium_failed = (time.monotonic(), problem)
+        raise AnalysisError(problem)
     _chromium_checked = str(path)
+
+
+def image_export_problem() -> str | None:
+    """Why PNG/SVG export cannot work on this machine, in a sentence (None when it can)."""
+    from analysis.errors import AnalysisError
+
+    try:
+        _check_chromium()
+    except AnalysisError as error:
+        return str(error)
+    return None
 
 
 def _render(figure: Any, format: str, width: int, height: int, scale: float) -> bytes:

@@ -19,6 +19,7 @@ from analysis.export import (
     ReportSection,
     figure_to_image,
     html_report,
+    image_export_problem,
     python_code,
     suppress_small_groups,
     to_csv_bytes,
@@ -80,14 +81,18 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
     st.plotly_chart(figure, key=f"chart_{_slug(name)}", alt=name,
                     config={"displaylogo": False, "toImageButtonOptions": {"filename": _slug(name)}})
     for note in notes:
-        st.caption(note)
+        st.caption(md(note, 2000))
+    # without a working Chromium the buttons would fail on click with no reason: say it here
+    problem = image_export_problem()
     with st.container(horizontal=True):
         st.download_button("PNG", data=lambda: figure_to_image(figure, "png"),
                            file_name=f"{_slug(name)}.png", mime="image/png", on_click="ignore",
-                           icon=":material/image:", key=f"png_{_slug(name)}")
+                           icon=":material/image:", key=f"png_{_slug(name)}", disabled=problem is not None)
         st.download_button("SVG", data=lambda: figure_to_image(figure, "svg"),
                            file_name=f"{_slug(name)}.svg", mime="image/svg+xml", on_click="ignore",
-                           icon=":material/draw:", key=f"svg_{_slug(name)}")
+                           icon=":material/draw:", key=f"svg_{_slug(name)}", disabled=problem is not None)
+    if problem is not None:
+        st.caption(md(problem, 1000))
     report.add(ReportSection(name, figures=(figure,), notes=tuple(notes)))
 
 

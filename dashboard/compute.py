@@ -52,7 +52,7 @@ MAX_SIMULATED_DATASETS = _env_int("INFUSION_OUTCOMES_MAX_SIMULATED_DATASETS", 4)
 DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 800)
 RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 400)
 SESSION_CACHE_MB = _env_int("INFUSION_OUTCOMES_SESSION_CACHE_MB", 150)
-COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 2)
+COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 1)
 MAX_UPLOADS_PER_SESSION = 2
 
 
@@ -76,13 +76,27 @@ def nbytes(value: Any) -> int:
         frames = (value.assessments, value.infusions, value.patients, value.events)
         return sum(nbytes(f) for f in frames) + 1024
     if isinstance(value, pd.DataFrame):
-        return int(value.memory_usage(deep=True, index=True).sum())
+        return int(value.memory_usage(deep=False, index=True).sum()) + sum(
+            _text_bytes(value[c]) for c in value.columns if value[c].dtype == object or value[c].dtype == "string")
     if isinstance(value, pd.Series):
-        return int(value.memory_usage(deep=True, index=True))
+        return int(value.memory_usage(deep=False, index=True)) + (
+            _text_bytes(value) if value.dtype == object or value.dtype == "string" else 0)
     try:
         return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:
         return 1 << 20
+
+
+def _text_bytes(column: pd.Series, sample: int = 2000) -> int:
+    """Bytes of the Python objects behind a text column, from an even sample of its values (a full
+    deep count holds the interpreter for a second on a million rows)."""
+    n = len(column)
+    if n == 0:
+        return 0
+    step = max(1, n // sample)
+    values = column.iloc[::step]
+    per_value = float(values.memory_usage(deep=True, index=False) - values.memory_usage(deep=False, index=False))
+    return int(per_value / len(values) * n)
 
 
 @dataclass

@@ -9,7 +9,8 @@ checks that it matches.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
@@ -107,6 +108,17 @@ class Context:
     problem: str | None = None
     # link values that were not valid here, in words (markdown-safe), shown above the page
     url_notes: tuple[str, ...] = ()
+
+    def detached(self) -> Context:
+        """This context as kept in the session between runs: shared datasets referenced weakly, so
+        that a session (even one whose tab closed) never keeps a dataset the byte-bounded caches
+        have let go. Private data (uploads) is the session's own and stays as it is."""
+        def weak(data: OutcomeData | None) -> Any:
+            return None if data is None else weakref.proxy(data)
+
+        if not self.settings.dataset.startswith(("sample", "simulated-")):
+            return self  # private data: held by the session anyway
+        return replace(self, full=weak(self.full), data=weak(self.data))
 
 
 def set_dataset(name: str) -> None:

@@ -131,6 +131,7 @@ def test_missing_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
     from analysis.errors import AnalysisError
 
     monkeypatch.setattr(export, "_chromium_checked", None)
+    monkeypatch.setattr(export, "_chromium_failed", None)
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
                         classmethod(lambda cls, **kw: None))
@@ -142,5 +143,7 @@ def test_missing_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
     # a binary that exists but does not start
     monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
                         classmethod(lambda cls, **kw: "/bin/false"))
+    monkeypatch.setattr(export, "_chromium_failed", None)
     with pytest.raises(AnalysisError, match="does not start"):
         figure_to_image(figure, "svg")
+    assert "does not start" in export.image_export_problem()

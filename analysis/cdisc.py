@@ -74,7 +74,7 @@ SAS_EXTENSIONS = (".xpt", ".xport", ".sas7bdat")
 # SAS formats that hold calendar dates or times (numeric variables).
 _DATE_FORMAT = re.compile(r"^(?:DATE|DATETIME|E8601D|IS8601D|B8601D|YYMMDD|MMDDYY|DDMMYY|TIME|E8601T|"
                           r"IS8601T|TOD|DTDATE|WEEKDATE|MONYY|NLDATE)", re.IGNORECASE)
-_DATE_NAME = re.compile(r"(?:DTC|DTM|DT|TM)$")
+_DATE_NAME = re.compile(r"(?:DTC|DTM|DT|(?<!EL)TM)$")  # --ELTM is an elapsed time, not a clock time
 _TOTAL_WORDS = re.compile(r"\btotal\b|\btot\b|\bsum\b", re.IGNORECASE)
 # Suffixes a parameter code or category adds to an instrument's name ("CIBICVAL", "HAMDTOT").
 _NAME_SUFFIXES = re.compile(r"(?:TOTALSCORE|TOTAL|SCORE|TOT|VAL|TL)$")

@@ -300,6 +300,10 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
             stem = _TOTAL.sub("", name) if _TOTAL.search(name) else None
             match = _ITEM.match(name)
             by_form = form_instrument.get(field.form_name)
+            whole = resolve_instrument_names([name])[name]
+            if whole:  # a field named as the instrument ("phq9") holds its total
+                rows.append((name, whole, pd.NA))
+                continue
             if stem is not None:
                 instrument = resolve_instrument_names([stem])[stem] or by_form
                 if instrument:
@@ -310,10 +314,6 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
                 instrument = stem_instrument or by_form
                 if instrument:
                     rows.append((name, instrument, int(match.group("n"))))
-                    continue
-            whole = resolve_instrument_names([name])[name]
-            if whole:
-                rows.append((name, whole, pd.NA))
     out = pd.DataFrame(rows, columns=["field_name", "instrument", "item"])
     out["item"] = out["item"].astype("Int64")
     return out.drop_duplicates("field_name")

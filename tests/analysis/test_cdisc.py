@@ -414,3 +414,22 @@ def test_analysis_load_reads_the_pilot_folder_through_the_cdisc_layout():
     assert data.n_patients == 236 and len(data.assessments) == 537
     assert data.mapping.layout == "cdisc" and ("DTYPE", "empty", "") in data.mapping.record_filters
     assert any("derived record(s) (DTYPE LOCF) left out" in str(w) for w in data.warnings)
+
+
+def test_ex_dates_and_doses_in_mg_with_the_adsl_weight():
+    ratings = pd.DataFrame({"USUBJID": ["P1"] * 3, "PARAMCD": "MADRSTOT", "PARAM": "MADRS Total Score",
+                            "AVAL": [30.0, 14.0, 9.0], "ABLFL": ["Y", "", ""], "AVISIT": ["Baseline", "Day 2", "Day 8"],
+                            "ADY": [1.0, 2.0, 8.0]})
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["P1"], "TRT01P": ["Ketamine"], "AGE": [40.0], "SEX": ["M"],
+                         "WEIGHTBL": [80.0], "DCSREAS": ["Adverse Event"]})
+    ex = pd.DataFrame({"USUBJID": ["P1", "P1"], "EXTRT": "KETAMINE", "EXDOSE": [40.0, 40.0], "EXDOSU": "mg",
+                       "EXROUTE": "INTRAVENOUS", "EXSTDTC": ["2024-05-02T09:00", "2024-05-05T09:00"]})
+    long_frame, notes = cdisc.to_long({"ADMADRS": ratings, "ADSL": adsl, "EX": ex})
+    assert_allclose(long_frame["dose_mg_per_kg"], 0.5)  # 40 mg / 80 kg
+    assert list(long_frame["infusion_time_hours"]) == [0.0, 0.0, 72.0]
+    assert list(long_frame["infusion_number"]) == [1, 1, 2]
+    assert "DCSREAS" not in long_frame.columns and "EXSTDTC" not in long_frame.columns
+    assert any("divided by the baseline weight" in n for n in notes)
+    assert any("text variables not read" in n and "DCSREAS" in n for n in notes)
+    data = analysis.load(long_frame)
+    assert_allclose(data.infusions["time_hours"], [0.0, 72.0])

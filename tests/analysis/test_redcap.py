@@ -310,3 +310,17 @@ def test_analysis_load_reads_a_redcap_folder(tmp_path: Path):
     assert len(data.assessments[data.assessments["item"].isna()]) == 12
     said = " ".join(str(w) for w in data.warnings) + data.assessments.to_csv() + data.patients.to_csv()
     assert "Person0" not in said and "555" not in said
+
+
+def test_field_named_as_an_instrument_is_its_total_and_items_are_numbered():
+    records = pd.DataFrame({"id": ["1", "1", "2"], "redcap_event_name": ["baseline_arm_1", "week_2_arm_1"] + ["baseline_arm_1"],
+                            "phq9": ["12", "5", "20"], "phq9_9": ["1", "0", "2"]})
+    dictionary = pd.DataFrame({"field_name": ["id", "phq9", "phq9_9"], "form_name": ["phq", "phq", "phq"],
+                               "field_type": ["text", "calc", "radio"],
+                               "select_choices_or_calculations": ["", "", "0, 0 | 1, 1 | 2, 2 | 3, 3"]})
+    frame, notes = redcap.to_long(records, dictionary)
+    assert set(frame["instrument"]) == {"PHQ-9"}
+    assert sorted(frame.loc[frame["item"].isna(), "score"]) == [5.0, 12.0, 20.0]
+    assert list(frame.loc[frame["item"].notna(), "item"].unique()) == [9]
+    assert sorted(frame["time_hours"].unique()) == [0.0, 336.0]  # "baseline", "week 2" from the event names
+    assert analysis.load(frame).n_patients == 2

@@ -187,11 +187,14 @@ def _bootstrap_npmle(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, see
     rng = np.random.default_rng(seed)
     medians = np.full(n_bootstrap, np.nan)
     survival = np.full((n_bootstrap, len(days)), np.nan)
+    seen: dict[bytes, tuple[float, np.ndarray]] = {}  # small groups draw the same resample often
     for b in range(n_bootstrap):  # loops over replicates; each replicate is vectorised
         counts = rng.multinomial(len(lower), weight / weight.sum())
-        fit = turnbull_quiet(np.repeat(p_lower, counts), np.repeat(p_upper, counts))
-        medians[b] = turnbull_median(fit)
-        survival[b] = fit.survival_at(days)["survival"].to_numpy(float)
+        key = counts.tobytes()
+        if key not in seen:
+            fit = turnbull_quiet(np.repeat(p_lower, counts), np.repeat(p_upper, counts))
+            seen[key] = (turnbull_median(fit), fit.survival_at(days)["survival"].to_numpy(float))
+        medians[b], survival[b] = seen[key]
     return medians, survival
 
 
@@ -201,7 +204,8 @@ def _percentile_interval(values: np.ndarray, alpha: float, not_reached_high: boo
     v = np.where(np.isnan(values), np.inf, values) if not_reached_high else values[np.isfinite(values)]
     if not len(v):
         return np.nan, np.nan
-    lo, hi = np.quantile(v, [alpha / 2, 1 - alpha / 2])
+    # no interpolation between order statistics: a replicate "not reached" (inf) stays inf
+    lo, hi = np.quantile(v, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     return float(lo), float(hi) if np.isfinite(hi) else np.nan
 
 

@@ -236,7 +236,9 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     events = None
     if "event" in out.columns:
         out, events = _split_events(raw, out)
-    mapped = RawTable(out.reset_index(drop=True), raw.name, raw.kind, decimal_comma=raw.decimal_comma,
+    if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
+        out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
+    mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
                       notes=list(raw.notes), labels=raw.labels)
     return Mapped(mapped, events, has_clock_time)
 

@@ -113,12 +113,21 @@ def load(path_or_buffer: Any = None, *, mapping: Mapping | str | Path | None = N
     if isinstance(mapping, (str, Path)):
         mapping = Mapping.from_json(mapping)
     try:
-        if tables_given:
-            return _load_tables({"assessments": assessments, "infusions": infusions, "patients": patients,
-                                 "events": events}, allow_identifiers, hints.get("sheet"))
-        return _load_source(path_or_buffer, mapping, allow_identifiers, hints)
+        # Copy-on-write while loading: selecting, relabelling and re-indexing columns of a table of
+        # millions of rows then shares their data instead of copying it.
+        with pd.option_context("mode.copy_on_write", True):
+            return _load_any(path_or_buffer, mapping, assessments, infusions, patients, events, allow_identifiers,
+                             hints, tables_given)
     finally:
         v._CLEAN.clear()
+
+
+def _load_any(path_or_buffer: Any, mapping: Mapping | None, assessments: Any, infusions: Any, patients: Any,
+              events: Any, allow_identifiers: bool, hints: dict[str, Any], tables_given: bool) -> OutcomeData:
+    if tables_given:
+        return _load_tables({"assessments": assessments, "infusions": infusions, "patients": patients,
+                             "events": events}, allow_identifiers, hints.get("sheet"))
+    return _load_source(path_or_buffer, mapping, allow_identifiers, hints)
 
 
 def _load_tables(given: dict[str, Any], allow_identifiers: bool, sheet: Any) -> OutcomeData:

@@ -303,6 +303,9 @@ def _raw_values(series: pd.Series, positions: np.ndarray) -> list[Any]:
     return series.iloc[positions[:MAX_ROWS_PER_CHECK]].tolist()
 
 
+_EMPTY_STRINGS = pd.arrays.StringArray(np.array([], dtype=object))
+
+
 def _string_series(values: pd.Categorical | pd.Series, index: pd.Index | None = None) -> pd.Series:
     """Text as the contract's "string" dtype; categoricals via their (few) categories, which is
     much faster than converting millions of values one by one."""
@@ -310,7 +313,11 @@ def _string_series(values: pd.Categorical | pd.Series, index: pd.Index | None = 
         lookup = np.append(np.asarray(values.categories, dtype=object), pd.NA)
         codes = values.codes
         strings = lookup[np.where(codes >= 0, codes, len(lookup) - 1)]
-        return pd.Series(pd.arrays.StringArray(strings), index=index)
+        if len(strings) < 100_000:
+            return pd.Series(pd.arrays.StringArray(strings), index=index)
+        # Every element is one of the (checked) categories or NA, so the per-element validation of
+        # StringArray (0.4 s per 4 million rows) is skipped; pandas is pinned (requirements.txt).
+        return pd.Series(_EMPTY_STRINGS._from_backing_data(strings), index=index)
     return pd.Series(values, index=index).astype("string")
 
 
@@ -875,7 +882,7 @@ def _take_first(frame: pd.DataFrame, columns: list[str], groups: _Groups) -> pd.
         taken = series.iloc[np.maximum(first, 0)].reset_index(drop=True)
         out[column] = taken.where(pd.Series(first >= 0), None if taken.dtype == object else np.nan) \
             if (first < 0).any() else taken
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[_Table, _Table | None, _Table | None]:
@@ -1131,13 +1138,13 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
         "instrument": _string_series(pd.Categorical.from_codes(instrument_codes[positions],
                                                                categories=instrument_names)),
         "item": _integers(item[positions]),
-        "score": score[positions].astype("float64"),
-        "time_hours": time_hours[positions].astype("float64"),
+        "score": score[positions].astype("float64", copy=False),
+        "time_hours": time_hours[positions].astype("float64", copy=False),
         "visit": _string_series(cols["visit"][positions]) if cols["visit"] is not None
         else pd.Series(pd.NA, index=range(len(positions)), dtype="string"),
         "infusion_number": _integers(cols["infusion_number"][positions]),
-        "source_row": rows[positions].astype("int64"),
-    })
+        "source_row": rows[positions].astype("int64", copy=False),
+    }, copy=False)  # copy=False: one block per column, no stacking of millions of rows
     for column in cols["extras"].columns:
         assessments[column] = _plain(cols["extras"][column].iloc[positions].reset_index(drop=True),
                                      a_table.raw.decimal_comma)
@@ -1231,7 +1238,16 @@ def _rating_order(patient: np.ndarray, instrument: np.ndarray, time_hours: np.nd
     The four keys become one int64 (mixed-radix code) so the sort is one pass over one array
     (a four-key lexsort was the slowest step at millions of rows); a file already in that
     order, the usual case, is recognised in O(n) and not sorted at all."""
-    keys = [_dense_codes(k) for k in (patient, instrument, time_hours, item)]
+    # Patient and instrument codes are already dense (-1/-2 = missing or unknown); items are small
+    # whole numbers (-1 = total); only the times need codes.
+    keys = [(patient.astype(np.int64) + 2, int(patient.max(initial=0)) + 3),
+            (instrument.astype(np.int64) + 2, int(instrument.max(initial=0)) + 3),
+            _dense_codes(time_hours)]
+    item_codes = np.nan_to_num(item, nan=-1.0) + 1
+    if len(item_codes) and (item_codes.min() < 0 or item_codes.max() > MAX_COUNT):
+        keys.append(_dense_codes(item))
+    else:
+        keys.append((item_codes.astype(np.int64), int(item_codes.max(initial=0)) + 1))
     if float(np.prod([float(size) for _, size in keys])) >= 2.0 ** 62:
         return np.lexsort((item, time_hours, instrument, patient))
     combined = np.zeros(len(patient), dtype=np.int64)
@@ -1262,9 +1278,7 @@ def _radix_order(values: np.ndarray, bits: int) -> np.ndarray:
 def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:
     """Whole numbers held as floats (NaN = missing) -> nullable Int64."""
     missing = np.isnan(values)
-    filled = values.copy()
-    filled[missing] = 0
-    data = filled.astype(np.int64)
+    data = np.where(missing, 0.0, values).astype(np.int64)
     return pd.arrays.IntegerArray(data, missing, copy=False)
 
 

@@ -113,7 +113,7 @@ def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | N
     blocks = []
     for column in wide:
         values = frame[column]
-        present = values.notna().to_numpy()
+        present = values.notna().to_numpy().copy()
         if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == "string":
             text = values.astype("string").str.strip()
             present &= (text.fillna("") != "").to_numpy()
@@ -131,4 +131,4 @@ def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | N
     out["wide_time"] = pd.Series(np.asarray([s[1] for s in spec] + [None], dtype=object)[which])
     out["wide_column"] = pd.Series(np.asarray(wide + [None], dtype=object)[which])
     out["source_row"] = frame["source_row"].to_numpy()[rows] if "source_row" in frame else rows + 1
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)

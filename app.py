@@ -4,12 +4,15 @@ import streamlit as st
 
 from dashboard import security
 from dashboard.state import render_sidebar
+from dashboard.workspace import session as workspace
+from dashboard.workspace.panels import saved_views_panel
 
 security.install_log_redaction()
 security.start_retention_sweeper()
 cleared = security.bind_session_to_browser()  # before anything of the session is read
 
 st.set_page_config(page_title="Infusion Outcomes", page_icon=":material/monitoring:", layout="wide")
+workspace.gate()  # team mode: the sign-in page until signed in
 
 PAGES = "dashboard/app_pages/"
 page = st.navigation([
@@ -35,8 +38,10 @@ page = st.navigation([
     st.Page(PAGES + "symptoms.py", title="Symptoms", icon=":material/psychology:",
             help="Suicidality item over time, dissociation against improvement, response "
                  "phenotypes."),
-])
+] + workspace.extra_pages(PAGES))
+workspace.apply_view_link()  # ?view=<id>: the saved view's settings and page
 context = st.session_state["context"] = render_sidebar()
+saved_views_panel(context.settings.dataset, page.url_path)
 if cleared:
     st.info("This session was opened from another browser, so its data was cleared. Choose a dataset "
             "on the Data page.", icon=":material/lock:")

@@ -27,6 +27,7 @@ from analysis.export import (
 from dashboard import compute
 from dashboard.security import md
 from dashboard.state import Context
+from dashboard.workspace import session as workspace
 
 DATA_PAGE = "dashboard/app_pages/data.py"
 
@@ -116,7 +117,11 @@ def small_groups(ctx: Context, counts: pd.Series) -> list[str]:
 def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: str | None = None,
                keep_columns: Sequence[str] = (), note: str | None = None,
                complement_within: str | None = None) -> pd.DataFrame:
-    """A table (small groups suppressed) with a CSV download; returns what was shown."""
+    """A table (small groups suppressed) with a CSV download; returns what was shown. A workspace
+    viewer (``ctx.row_level`` False) is not shown tables with a row per patient."""
+    if not report.ctx.row_level and "patient_id" in frame.columns:
+        st.caption(f"{md(name)}: one row per patient, not shown to viewers of a shared dataset.")
+        return frame.iloc[0:0]
     shown, suppression = suppressed(ctx=report.ctx, frame=frame, count_column=count_column,
                                     keep_columns=keep_columns, complement_within=complement_within)
     if suppression is None and "suppressed" in shown.columns:
@@ -127,11 +132,19 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(md(text, 2000))  # suppression notes name group labels from the data
-    st.download_button("CSV", data=lambda: to_csv_bytes(shown), file_name=f"{_slug(name)}.csv",
+    dataset = report.ctx.settings.dataset
+    st.download_button("CSV", data=lambda: audited_export(dataset, f"{_slug(name)}.csv", to_csv_bytes(shown)),
+                       file_name=f"{_slug(name)}.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:",
                        key=f"csv_{_slug(name)}")
     report.add(ReportSection(name, tables=((name, shown),), notes=notes))
     return shown
+
+
+def audited_export(dataset: str, file_name: str, content: bytes) -> bytes:
+    """``content``, with the export recorded in the audit trail when the dataset is stored."""
+    workspace.audit_export(dataset, file_name)
+    return content
 
 
 def _p_value_format(frame: pd.DataFrame) -> dict[str, Any]:
@@ -178,7 +191,7 @@ def report_download(report: Report) -> None:
             software={"analysis": analysis.__version__, "plotly": plotly.__version__,
                       "streamlit": streamlit.__version__, "pandas": pd.__version__},
         )
-        return text.encode("utf-8")
+        return audited_export(ctx.settings.dataset, f"report_{_slug(report.title)}.html", text.encode("utf-8"))
 
     st.divider()
     st.download_button("Download this view as an HTML report", data=build,

@@ -32,6 +32,7 @@ import analysis
 from analysis.cohort import filter_cohort
 from analysis.contract import OutcomeData
 from dashboard import security
+from dashboard.workspace import session as workspace
 
 if TYPE_CHECKING:
     from dashboard.state import Context, Settings
@@ -205,6 +206,10 @@ def parse_dataset(name: str) -> tuple[str, int, int]:
     InvalidDataset naming what is wrong (the message quotes the value escaped for markdown)."""
     if name == "sample":
         return "sample", 0, 0
+    if workspace.is_workspace(name):
+        if workspace.valid_name(name):
+            return "workspace", 0, 0
+        raise InvalidDataset(f"dataset={security.md(name, 60)} is not a stored dataset's id.")
     if name.startswith("upload-"):
         fingerprint = name.removeprefix("upload-")
         if len(fingerprint) == 16 and all(c in "0123456789abcdef" for c in fingerprint):
@@ -257,7 +262,7 @@ def _session_results() -> ByteBoundedStore:
 
 
 def _store(dataset: str) -> ByteBoundedStore:
-    return _session_results() if dataset.startswith("upload-") else _RESULTS
+    return _session_results() if dataset.startswith(("upload-", workspace.PREFIX)) else _RESULTS
 
 
 def base_data(name: str) -> OutcomeData:
@@ -265,6 +270,8 @@ def base_data(name: str) -> OutcomeData:
     Raises InvalidDataset for a name this server does not make, UploadMissing for an upload this
     browser has not provided in this session."""
     kind, _, _ = parse_dataset(name)
+    if kind == "workspace":
+        return workspace.open_dataset(name)
     if kind == "upload":
         uploads: dict[str, tuple[str | None, OutcomeData]] = st.session_state.get("uploads", {})
         fingerprint = name.removeprefix("upload-")
@@ -317,7 +324,8 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
         with st.spinner(label, show_time=True), _slot(_COMPUTE_SLOTS):  # shown only after 0.5 s
             return func(*args, **kwargs)
 
-    return _store(settings.dataset).get_or_make(cache_key, make, waiting=_waiting(label))
+    shared = workspace.shared_result(settings.dataset, cache_key, make)  # across processes, stored data only
+    return _store(settings.dataset).get_or_make(cache_key, shared, waiting=_waiting(label))
 
 
 def sidebar_options(dataset: str, data: OutcomeData) -> dict[str, list[str]]:

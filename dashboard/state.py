@@ -17,6 +17,8 @@ import streamlit as st
 
 from analysis.contract import DIAGNOSES, ROUTES, OutcomeData
 from dashboard import compute, security
+from dashboard.workspace import session as workspace
+from dashboard.workspace.store import NotFoundOrNotShared, WorkspaceUnavailable
 
 # Fixed slider domains keep links stable whatever the data: a link made on one dataset means
 # the same on another.
@@ -108,6 +110,8 @@ class Context:
     problem: str | None = None
     # link values that were not valid here, in words (markdown-safe), shown above the page
     url_notes: tuple[str, ...] = ()
+    # False for a workspace viewer: aggregates only (no individual lines, timelines, row-level CSV)
+    row_level: bool = True
 
     def detached(self) -> Context:
         """This context as kept in the session between runs: shared datasets referenced weakly, so
@@ -152,6 +156,8 @@ def render_sidebar() -> Context:
     else:
         try:
             full = compute.base_data(dataset)
+        except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
+            problem = str(error)
         except compute.UploadMissing:
             problem = ("This link refers to an uploaded dataset (fingerprint "
                        f"{dataset.removeprefix('upload-')}). Upload the same file on the Data page "
@@ -224,7 +230,8 @@ def render_sidebar() -> Context:
         sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")
         if data.n_patients == 0:
             problem = "No patient matches the filters. Widen them in the sidebar."
-    return Context(settings=settings, full=full, data=data, problem=problem, url_notes=url_notes)
+    return Context(settings=settings, full=full, data=data, problem=problem, url_notes=url_notes,
+                   row_level=workspace.row_level(dataset))
 
 
 def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from dashboard.mapping_ui import collect_checked, reading_step, show_problems
 from dashboard.state import set_dataset
 from dashboard.templates import MIME as TEMPLATE_MIME
 from dashboard.templates import template_bytes
+from dashboard.workspace import session as workspace
 
 ctx = current()
 dataset = ctx.settings.dataset
@@ -36,9 +37,10 @@ TEMPLATES = (("long", "csv", "Long CSV"), ("long", "xlsx", "Long Excel"), ("wide
              ("wide", "xlsx", "Wide Excel"))
 
 
-def _use(data: object) -> None:
-    """The Load button: keep the dataset in this session and switch the view to it."""
-    set_dataset(compute.register_upload(data))
+def _use(data: object, name: str = "upload") -> None:
+    """The Load button: store the dataset in the workspace (or, when it cannot be, keep it in this
+    session) and switch the view to it."""
+    set_dataset(workspace.store_upload(data, name) or compute.register_upload(data))
 
 
 def _templates() -> None:
@@ -118,7 +120,8 @@ with page_guard("the dataset choice"):
                 else:
                     st.success(f"The file is valid: {result.n_patients} patients.",
                                icon=":material/check_circle:")
-                    st.button("Load", on_click=_use, args=(result,), type="primary", icon=":material/upload:",
+                    st.button("Load", on_click=_use, args=(result, ", ".join(upload.names)[:200]), type="primary",
+                              icon=":material/upload:",
                               key="load_upload", help="Use this dataset on every page.")
 
 if ctx.data is not None and ctx.full is not None:

@@ -60,7 +60,9 @@ with page_guard("the dissociation analysis"):
     sizes = pairs.groupby("group")["patient_id"].nunique()
     hidden = small_groups(ctx, sizes)
     pairs = pairs[~pairs["group"].astype(str).isin(hidden)]
-    if pairs.empty:
+    if not ctx.row_level:
+        st.caption("One point per patient: not shown to viewers of a shared dataset (aggregates only).")
+    elif pairs.empty:
         st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
     else:
         figure = figures.scatter_figure(

@@ -40,7 +40,9 @@ with page_guard("the trajectories"):
         value = VALUES[st.segmented_control("Value", list(VALUES), default="score", key="traj_value",
                                             bind="query-params", required=True) or "score"]
         spaghetti = st.toggle("Individual patients", value=True, key="traj_individual",
-                              bind="query-params")
+                              bind="query-params", disabled=not ctx.row_level,
+                              help=None if ctx.row_level else "Viewers of a shared dataset see aggregates only.")
+        spaghetti = spaghetti and ctx.row_level
     result = compute.run(ctx, "trajectory", "Summarising trajectories...", by=settings.by, time=time,
                          value=value, **options)
     table = result.table

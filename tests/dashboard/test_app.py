@@ -189,7 +189,7 @@ def test_a_good_upload_becomes_the_dataset_by_fingerprint_only():
     use[0].click().run()
     _clean(at)
     expected = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
-    assert at.session_state["dataset"] == f"upload-{expected}"
+    assert at.session_state["context"].full.fingerprint == expected  # stored: dataset=ws-<id>
     _clean(_open(at, "overview"))
 
 

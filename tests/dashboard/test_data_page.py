@@ -133,7 +133,7 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     _no_exception(at)
     mapping = analysis.Mapping.from_json(_mapping_json(at))
     expected = analysis.load(io.BytesIO(content), mapping=mapping)
-    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
     # the page's dataset is, by its fingerprint, the file read with the mapping shown, and that
     # mapping is the suggestion plus the one choice made (the editor changed nothing else)
     assert expected.fingerprint == analysis.load(io.BytesIO(content), value_maps={
@@ -165,7 +165,7 @@ def test_a_saved_mapping_is_re_applied_to_the_next_export():
     _load_button(at).click().run()
     _no_exception(at)
     expected = analysis.load(io.BytesIO(february), mapping=analysis.Mapping.from_json(saved))
-    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
     assert set(expected.patients["patient_id"]) == {"C011", "C012", "C013", "C014"}
 
 
@@ -219,7 +219,7 @@ def test_visit_labels_get_their_times_in_the_table_editor():
     assert json.loads(_mapping_json(at))["visit_times"] == hours
     _load_button(at).click().run()
     expected = analysis.load(io.BytesIO(content), visit_times=hours)
-    assert at.session_state["dataset"] == f"upload-{expected.fingerprint}"
+    assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
     assert sorted(expected.assessments["time_hours"].unique()) == sorted(hours.values())
 
 
@@ -266,7 +266,7 @@ def test_a_zipped_folder_of_three_tables_loads():
     _no_exception(at)
     assert not at.error, [e.value for e in at.error]
     _load_button(at).click().run()
-    assert at.session_state["dataset"] == f"upload-{analysis.load_sample().fingerprint}"
+    assert at.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
 
 
 def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
@@ -291,7 +291,7 @@ def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
     _no_exception(at)
     assert not at.error, [e.value for e in at.error]
     _load_button(at).click().run()
-    assert at.session_state["dataset"] == f"upload-{analysis.load_sample().fingerprint}"
+    assert at.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""Share: your stored datasets, who may open the one in use (owner), and deletion."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import current
+from dashboard.security import md
+from dashboard.state import set_dataset
+from dashboard.workspace import ROLES, session
+from dashboard.workspace.store import NotFoundOrNotShared, WorkspaceError, WorkspaceUnavailable
+
+ctx = current()
+dataset = ctx.settings.dataset
+st.title("Share")
+st.caption("Datasets you loaded are kept in the workspace (validated tables only, never the file). "
+           "Share one with a colleague or a group: analysts see everything and may export rows; "
+           "viewers see aggregates only, with small cells always suppressed.")
+who = session.principal()
+try:
+    ws = session.workspace()
+    mine = ws.list_datasets(who) if who is not None else []
+except WorkspaceUnavailable as error:
+    session.unavailable_page(error)
+
+if session.is_workspace(dataset) and session.role(dataset) == "owner":
+    dataset_id = dataset.removeprefix(session.PREFIX)
+    st.subheader("Share this dataset")
+    with st.form("share_form", clear_on_submit=True):
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            kind = st.segmented_control("With", ["person", "group"], default="person", key="share_kind",
+                                        required=True)
+            grantee = st.text_input("E-mail address or group name", key="share_grantee", max_chars=320)
+            role = st.selectbox("Role", ROLES, key="share_role",
+                                help="viewer: aggregates only; analyst: row-level views and exports.")
+        submitted = st.form_submit_button("Share", icon=":material/person_add:", type="primary")
+    try:
+        if submitted:
+            ws.share(who, dataset_id, grantee, role, kind="group" if kind == "group" else "user")
+            st.success(f"Shared with {md(grantee, 80)} as {role}.", icon=":material/check_circle:")
+        grants = ws.grants(who, dataset_id)
+    except (WorkspaceError, NotFoundOrNotShared, WorkspaceUnavailable) as error:
+        st.error(md(error), icon=":material/error:")
+        grants = []
+    if grants:
+        st.dataframe(pd.DataFrame([{"with": g.grantee, "kind": g.kind, "role": g.role} for g in grants]),
+                     hide_index=True, key="grants_table")
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            revoke = st.selectbox("Stop sharing with", [f"{g.kind}: {g.grantee}" for g in grants],
+                                  key="revoke_choice")
+            if st.button("Stop sharing", icon=":material/person_remove:", key="revoke"):
+                kind_text, _, name = revoke.partition(": ")
+                ws.unshare(who, dataset_id, name, kind=kind_text)
+                st.rerun()
+    st.caption("The link to this dataset (it opens only for the people and groups above):")
+    st.code(f"{session.link_base()}?dataset={dataset}", language=None, wrap_lines=True)
+elif session.is_workspace(dataset) and session.role(dataset) is not None:
+    st.info(f"This dataset was shared with you as {session.role(dataset)}; only its owner can share it.",
+            icon=":material/info:")
+else:
+    st.info("Load an upload on the Data page (or open one of your datasets below) to share it.",
+            icon=":material/info:")
+
+st.subheader("Your datasets")
+if not mine:
+    st.caption("None yet: uploads you load on the Data page appear here.")
+for info in mine:
+    with st.container(border=True, horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{md(info.name, 80)}** · {info.n_patients:,} patients · {info.role} · "
+                    f"owner {md(info.owner, 60)} · {info.created_at:%Y-%m-%d %H:%M} UTC")
+        name = session.PREFIX + info.id
+        st.button("Open", key=f"open_{info.id}", on_click=set_dataset, args=(name,), icon=":material/open_in_new:",
+                  disabled=name == dataset)
+        if info.role == "owner":
+            confirm = st.checkbox("Confirm deletion", key=f"confirm_delete_{info.id}")
+            if st.button("Delete", key=f"delete_{info.id}", disabled=not confirm, icon=":material/delete:",
+                         help="Removes the dataset with its saved views, shares and cached results."):
+                try:
+                    ws.delete_dataset(who, info.id)
+                    session.forget(info.id)
+                except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
+                    st.error(md(error), icon=":material/error:")
+                else:
+                    if name == dataset:
+                        set_dataset("sample")
+                    st.rerun()

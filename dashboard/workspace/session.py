@@ -1,0 +1,343 @@
+"""The workspace in a Streamlit session: who is signed in, the dataset a link opens, the viewer
+restriction, saved-view links, exports in the audit trail.
+
+Local mode (no ``[auth]`` in secrets.toml): one user, ``local``, who is also the administrator.
+Team mode: ``st.login`` (OpenID Connect) before anything else is drawn; the user is their e-mail.
+A stored dataset is named in links as ``dataset=ws-<opaque id>``; every run checks the user's
+access again (a revoked grant or a deleted dataset closes the view at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from analysis.contract import OutcomeData
+from dashboard.workspace.config import LOCAL_USER, WorkspaceConfig, default_database_path, load_config
+from dashboard.workspace.store import (
+    NotFoundOrNotShared,
+    Principal,
+    Workspace,
+    WorkspaceError,
+    WorkspaceUnavailable,
+)
+
+logger = logging.getLogger("dashboard.workspace")
+
+PREFIX = "ws-"
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
+RETENTION_INTERVAL_S = 3600.0
+DATA_CACHE_MB = 600
+
+_LOCK = threading.Lock()
+_workspace: Workspace | None = None
+_config: WorkspaceConfig | None = None
+_last_retention = 0.0
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        return {key: st.secrets[key] for key in st.secrets}
+    except Exception:  # no secrets.toml: local mode
+        return {}
+
+
+def config() -> WorkspaceConfig:
+    """This server's workspace configuration (read once per process)."""
+    global _config
+    if _config is None:
+        _config = load_config(_secrets())
+    return _config
+
+
+def _cache_secret(cfg: WorkspaceConfig) -> bytes:
+    """The key that signs shared cached results: from secrets.toml in team mode (every replica
+    needs the same), else a random key kept next to the local database (mode 0600)."""
+    secrets = _secrets()
+    for section, key in (("workspace", "cache_secret"), ("auth", "cookie_secret")):
+        value = (secrets.get(section) or {}).get(key)
+        if value:
+            return str(value).encode()
+    path = default_database_path().with_name("cache.key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        import secrets as random
+
+        path.touch(mode=0o600)
+        path.write_text(random.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def workspace() -> Workspace:
+    """The process's workspace, created (and migrated) on first use. Raises WorkspaceUnavailable
+    while the database cannot be reached; the next call tries again."""
+    global _workspace
+    if _workspace is not None:
+        return _workspace
+    with _LOCK:
+        if _workspace is None:
+            cfg = config()
+            _workspace = Workspace(cfg.url, cache_secret=_cache_secret(cfg), retention_days=cfg.retention_days,
+                                   audit_retention_days=cfg.audit_retention_days)
+        return _workspace
+
+
+def principal() -> Principal | None:
+    """Who this session is: the local user, the signed-in user, or None (team mode, not signed in)."""
+    cfg = config()
+    if not cfg.team:
+        return Principal(LOCAL_USER, "You", admin=True)
+    try:
+        user = st.user
+        if not user.is_logged_in:
+            return None
+        email = str(user.get("email") or "").strip().lower()
+    except Exception:
+        return None
+    if not email:
+        return None
+    claimed = user.get("groups") or ()
+    groups = frozenset(str(g) for g in (claimed if isinstance(claimed, (list, tuple)) else [claimed]))
+    return Principal(email, str(user.get("name") or email), groups=groups | cfg.groups_of(email),
+                     admin=email in cfg.admins)
+
+
+def unavailable_page(error: WorkspaceUnavailable) -> None:
+    """The page shown while the database is away: what happened, what to do; then stop."""
+    st.title("Infusion Outcomes")
+    st.error(str(error), icon=":material/cloud_off:")
+    st.button("Try again", icon=":material/refresh:", type="primary")
+    st.stop()
+
+
+def _retention() -> None:
+    global _last_retention
+    now = time.monotonic()
+    if now - _last_retention < RETENTION_INTERVAL_S:
+        return
+    _last_retention = now
+    try:
+        removed = workspace().apply_retention()
+        if any(removed):
+            logger.info("retention: %d dataset(s) and %d audit entries removed", *removed)
+    except Exception as error:
+        logger.warning("retention not applied (%s)", type(error).__name__)
+        _last_retention = 0.0
+
+
+def gate() -> Principal:
+    """Call from app.py before the page: in team mode, the sign-in page until the user is signed
+    in (the sign-in audited once per session); the database-unavailable page when it is away."""
+    cfg = config()
+    who = principal()
+    if who is None:
+        st.title("Infusion Outcomes")
+        st.write("Sign in with your institution's account to open the datasets shared with you.")
+        st.button("Sign in", on_click=st.login, type="primary", icon=":material/login:", key="sign_in")
+        st.stop()
+    assert who is not None
+    if cfg.team:
+        try:
+            if st.session_state.get("_ws_signed_in") != who.email:
+                workspace().record(who, "sign-in", detail="openid connect")
+                st.session_state["_ws_signed_in"] = who.email
+        except WorkspaceUnavailable as error:
+            unavailable_page(error)
+        with st.sidebar:
+            st.caption(f"Signed in as {who.email}")
+            st.button("Sign out", on_click=st.logout, icon=":material/logout:", key="sign_out")
+    _retention()
+    return who
+
+
+def extra_pages(folder: str) -> list[Any]:
+    """The Share page for everyone, the Admin page for administrators (st.Page objects)."""
+    pages = [st.Page(folder + "share.py", title="Share", icon=":material/share:",
+                     help="Your stored datasets, who may open them, and saved views with short links.")]
+    who = principal()
+    if who is not None and who.admin:
+        pages.append(st.Page(folder + "admin.py", title="Admin", icon=":material/admin_panel_settings:",
+                             help="The audit trail: sign-ins, uploads, opens, exports, shares, deletions."))
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
+# Datasets in the session
+
+
+def is_workspace(dataset: str) -> bool:
+    return dataset.startswith(PREFIX)
+
+
+def valid_name(dataset: str) -> bool:
+    """``ws-`` and 22 URL-safe characters (the form of every id the workspace makes)."""
+    ident = dataset.removeprefix(PREFIX)
+    return len(ident) == 22 and all(c.isalnum() or c in "-_" for c in ident)
+
+
+def _data_store() -> Any:
+    from dashboard.compute import ByteBoundedStore
+
+    global _data
+    with _LOCK:
+        if _data is None:
+            _data = ByteBoundedStore(DATA_CACHE_MB << 20)
+        return _data
+
+
+_data: Any = None
+
+
+def open_dataset(dataset: str) -> OutcomeData:
+    """The stored dataset a link names, after checking (on every run) that this user may open it.
+    Raises NotFoundOrNotShared or WorkspaceUnavailable (messages in words)."""
+    who = principal()
+    if who is None:
+        raise NotFoundOrNotShared()
+    dataset_id = dataset.removeprefix(PREFIX)
+    ws = workspace()
+    role = ws.role(who, dataset_id)
+    st.session_state["_ws_role"] = (dataset_id, role)
+    opened: set[str] = st.session_state.setdefault("_ws_opened", set())
+    if dataset_id not in opened:
+        ws.record(who, "open", dataset_id, detail=role)
+        opened.add(dataset_id)
+    # held once per process for every session that passed the check above
+    return _data_store().get_or_make(dataset_id, lambda: ws.open_dataset(who, dataset_id, audit=False)[0])
+
+
+def role(dataset: str) -> str | None:
+    """This user's role on the stored dataset opened in this run (None for other datasets)."""
+    held = st.session_state.get("_ws_role")
+    if not is_workspace(dataset) or not held or held[0] != dataset.removeprefix(PREFIX):
+        return None
+    return str(held[1])
+
+
+def row_level(dataset: str) -> bool:
+    """False for a viewer: aggregates only (no individual lines, timelines or row-level CSV)."""
+    return role(dataset) != "viewer"
+
+
+def store_upload(data: OutcomeData, name: str) -> str | None:
+    """Keep validated data in the workspace (identifier screen first); returns its link name, or
+    None when it could not be stored (the reason shown as a toast)."""
+    who = principal()
+    if who is None:
+        return None
+    try:
+        info = workspace().save_dataset(who, data, name)
+    except (WorkspaceError, WorkspaceUnavailable) as error:
+        st.toast(f"Kept for this session only: {error}", icon=":material/warning:")
+        return None
+    return PREFIX + info.id
+
+
+def forget(dataset_id: str) -> None:
+    """Drop a deleted dataset from this process's memory."""
+    store = _data_store()
+    with store._lock:
+        held = store._items.pop(dataset_id, None)
+        if held is not None:
+            store.bytes -= held[1]
+
+
+def shared_result(dataset: str, key: Hashable, make: Callable[[], Any]) -> Callable[[], Any]:
+    """``make`` backed by the database's result cache for a stored dataset (figures excluded:
+    cheap to draw, large to keep). The caller has already opened the dataset, so its access was
+    checked in this run."""
+    if not is_workspace(dataset) or (isinstance(key, tuple) and str(key[0]).startswith("figure:")):
+        return make
+    dataset_id = dataset.removeprefix(PREFIX)
+
+    def cached() -> Any:
+        try:
+            ws = workspace()
+            hit = ws.cache_get(dataset_id, key)
+        except WorkspaceUnavailable:
+            return make()
+        if hit is not None:
+            return hit
+        value = make()
+        with contextlib.suppress(WorkspaceUnavailable):
+            ws.cache_put(dataset_id, key, value)
+        return value
+
+    return cached
+
+
+def audit_export(dataset: str, what: str) -> None:
+    """Record an export (CSV, report) of a stored dataset in the audit trail."""
+    if not is_workspace(dataset):
+        return
+    who = principal()
+    try:
+        if who is not None:
+            workspace().record(who, "export", dataset.removeprefix(PREFIX), detail=str(what)[:200])
+    except Exception as error:
+        logger.warning("export not audited (%s)", type(error).__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# Saved views
+
+
+def page_script(url_path: str) -> str | None:
+    """The page file of a saved view's page (``""`` is the default page, Data)."""
+    name = url_path.strip("/") or "data"
+    if not name.replace("_", "").isalnum() or not (PAGES / f"{name}.py").exists():
+        return None
+    return f"dashboard/app_pages/{name}.py"
+
+
+def apply_view_link() -> None:
+    """A link ``?view=<id>``: replace the URL by the saved view's state and go to its page, or
+    say in words that it is not there. Call before the sidebar on every run."""
+    view_id = st.query_params.get("view")
+    if not view_id:
+        return
+    who = principal()
+    try:
+        if who is None:
+            raise NotFoundOrNotShared()
+        view = workspace().view(who, str(view_id))
+    except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
+        del st.query_params["view"]
+        st.session_state["_ws_view_problem"] = str(error)
+        return
+    state = {k: v for k, v in view.state.items() if not k.startswith("_")}
+    page_value = state.pop("page", None) or [""]
+    page = page_script(page_value[0])
+    st.session_state.pop("_link_checked", None)
+    st.switch_page(page or "dashboard/app_pages/data.py", query_params=state)
+
+
+def view_problem() -> str | None:
+    return st.session_state.pop("_ws_view_problem", None)
+
+
+def link_base() -> str:
+    """The app's address as this browser reached it (scheme and host), for copyable links."""
+    try:
+        parts = urlsplit(str(st.context.url))
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}/"
+    except Exception:
+        pass
+    return "/"
+
+
+def current_state(url_path: str) -> dict[str, list[str]]:
+    """The view as saved: the query parameters of this run and the page."""
+    state = {key: st.query_params.get_all(key) for key in st.query_params}
+    state.pop("view", None)
+    state["page"] = [url_path]
+    return state

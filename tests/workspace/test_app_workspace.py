@@ -1,0 +1,214 @@
+"""The workspace in the app (AppTest): a loaded upload is stored and reopens in a new session and a
+new process, links by opaque id, viewers see aggregates only, saved-view links, the admin page,
+the database away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import analysis
+from dashboard import security
+from dashboard.workspace import NOT_SHARED, Principal, WorkspaceConfig, load_config, session
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+TIMEOUT = 120
+OWNER = Principal("owner@clinic.org")
+VIEWER = Principal("viewer@clinic.org")
+STRANGER = Principal("stranger@elsewhere.org")
+
+
+def _reset() -> None:
+    if session._workspace is not None:
+        session._workspace.close()
+    session._workspace = None
+    session._data = None
+    session._config = None
+
+
+@pytest.fixture
+def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkspaceConfig]:
+    """Local mode on a workspace in tmp_path (AppTest gives every run the same browser)."""
+    monkeypatch.setattr(security, "browser_secret", lambda: "one-browser")
+    _reset()
+    session._config = load_config({}, {"INFUSION_OUTCOMES_DB": str(tmp_path / "workspace.db")})
+    yield session._config
+    _reset()
+
+
+@pytest.fixture
+def team(local: WorkspaceConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Principal | None]]:
+    """Team mode; ``who["user"]`` is the signed-in user (st.user is not settable in AppTest: the
+    sign-in itself is tested end to end in test_sign_in.py)."""
+    session._config = WorkspaceConfig(url=local.url, team=True, admins=frozenset({"it@clinic.org"}))
+    who: dict[str, Principal | None] = {"user": None}
+    monkeypatch.setattr(session, "principal", lambda: who["user"])
+    yield who
+
+
+def _app(page: str | None = None, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page is not None:
+        at.switch_page(f"dashboard/app_pages/{page}.py")
+        at.run()
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("info", "warning", "error", "caption", "markdown")
+                    for e in getattr(at, kind))
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_an_upload_is_stored_and_reopens_in_a_new_session_and_process(local: WorkspaceConfig) -> None:
+    content = (ROOT / "tests/data/good/single_utf8.csv").read_bytes()
+    expected = analysis.load(ROOT / "tests/data/good/single_utf8.csv").fingerprint
+    at = _app("data")
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    at.file_uploader(key="upload_files").upload("single_utf8.csv", content).run()
+    _ok(at)
+    next(b for b in at.button if b.key == "load_upload").click().run()
+    _ok(at)
+    dataset = at.session_state["dataset"]
+    assert dataset.startswith("ws-") and expected not in dataset  # an opaque id, not the fingerprint
+    assert at.session_state["context"].full.fingerprint == expected
+    # a refresh (new session) and a restart (new process: nothing held in memory) open it again
+    for restart in (False, True):
+        if restart:
+            config = session._config
+            _reset()
+            session._config = config
+        again = _app("overview", dataset=dataset)
+        _ok(again)
+        assert again.session_state["context"].full.fingerprint == expected
+    trail = session.workspace().audit_trail(Principal("local", admin=True))
+    assert trail["action"].tolist()[::-1] == ["upload", "open", "open", "open"]
+
+
+def test_a_link_to_a_dataset_not_shared_says_so_and_nothing_more(team: dict) -> None:
+    dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
+    team["user"] = STRANGER
+    for dataset in (f"ws-{dataset_id}", "ws-" + "B" * 22):
+        at = _app("overview", dataset=dataset)
+        assert not at.exception
+        assert at.session_state["context"].full is None
+        assert NOT_SHARED in _texts(at)
+
+
+def test_a_viewer_sees_aggregates_only(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    dataset = f"ws-{dataset_id}"
+
+    team["user"] = OWNER
+    owner = _app("trajectories", dataset=dataset)
+    _ok(owner)
+    assert owner.session_state["context"].row_level
+    assert not owner.toggle(key="traj_individual").disabled and owner.toggle(key="traj_individual").value
+
+    team["user"] = VIEWER
+    viewer = _app("trajectories", dataset=dataset)
+    _ok(viewer)
+    ctx = viewer.session_state["context"]
+    assert not ctx.row_level and ctx.settings.min_cell_size >= 5
+    assert viewer.toggle(key="traj_individual").disabled
+    assert not [m for m in viewer.multiselect if m.key == "traj_highlight"]  # no patient ids offered
+    figure = viewer.get("plotly_chart")[0].proto.spec
+    owner_figure = owner.get("plotly_chart")[0].proto.spec
+    assert owner_figure.count('"name":"patient') > 0 or len(owner_figure) > len(figure)
+    symptoms = _app("symptoms", dataset=dataset)
+    _ok(symptoms)
+    assert "not shown to viewers" in _texts(symptoms)
+    # the viewer cannot share, and the Share page says so
+    share = _app("share", dataset=dataset)
+    _ok(share)
+    assert "shared with you as viewer" in _texts(share)
+    trail = ws.audit_trail(Principal("it@clinic.org", admin=True))
+    assert ((trail["user"] == VIEWER.email) & (trail["action"] == "open") & (trail["detail"] == "viewer")).any()
+
+
+def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    team["user"] = OWNER
+    at = _app("durability", dataset=f"ws-{dataset_id}", group="sex", response="40")
+    _ok(at)
+    at.text_input(key="save_view_name").input("By sex, 40%")
+    next(b for b in at.button if "Save view" in str(b.label)).click().run()
+    _ok(at)
+    views = ws.views(OWNER, dataset_id)
+    assert [v.name for v in views] == ["By sex, 40%"]
+    assert views[0].state["page"] == ["durability"] and views[0].state["group"] == ["sex"]
+    assert any(f"?view={views[0].id}" in c.value for c in at.code)  # the short link to copy
+
+    team["user"] = VIEWER  # a colleague opens the short link
+    opened = _app(view=views[0].id)
+    _ok(opened)
+    assert [t.value for t in opened.title] == ["Durability"]
+    assert opened.session_state["group"] == "sex" and opened.session_state["response"] == 40
+    assert opened.session_state["dataset"] == f"ws-{dataset_id}"
+
+    team["user"] = STRANGER
+    refused = _app(view=views[0].id)
+    assert not refused.exception and NOT_SHARED in _texts(refused)
+
+
+def test_share_panel_and_admin_page(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    team["user"] = OWNER
+    at = _app("share", dataset=f"ws-{dataset_id}")
+    _ok(at)
+    at.text_input(key="share_grantee").input("Viewer@Clinic.org")
+    at.selectbox(key="share_role").select("viewer")
+    next(b for b in at.button if b.label == "Share").click().run()
+    _ok(at)
+    assert [(g.grantee, g.role) for g in ws.grants(OWNER, dataset_id)] == [("viewer@clinic.org", "viewer")]
+    with pytest.raises(ValueError, match="navigation page"):  # not routed for someone not an admin
+        _app("admin")
+
+    team["user"] = Principal("it@clinic.org", admin=True)
+    admin = _app("admin")
+    _ok(admin)
+    trail = next(d.value for d in admin.dataframe if "action" in d.value.columns)
+    assert {"upload", "share"} <= set(trail["action"])
+    assert isinstance(trail, pd.DataFrame) and "user" in trail.columns
+
+
+def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: object) -> None:
+    url = postgres.create_database("ws_app_away")  # type: ignore[attr-defined]
+    session._config = WorkspaceConfig(url=url, team=True)
+    team["user"] = OWNER
+    dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
+    link = f"ws-{dataset_id}"
+    _ok(_app("overview", dataset=link))
+    postgres.stop("immediate")  # type: ignore[attr-defined]
+    try:
+        at = _app("overview", dataset=link)
+        assert not at.exception
+        assert any("cannot be reached" in e.value for e in at.error)  # the sign-in audit needs it
+        assert [b.label for b in at.button] == ["Try again"]
+        # unreachable at start (a new process)
+        _reset()
+        session._config = WorkspaceConfig(url=url, team=True)
+        at = _app("overview", dataset=link)
+        assert not at.exception and any("cannot be reached" in e.value for e in at.error)
+    finally:
+        postgres.start()  # type: ignore[attr-defined]
+    back = _app("overview", dataset=link)
+    _ok(back)
+    assert back.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint

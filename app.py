@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import security
+from dashboard import compute, security
 from dashboard.state import render_sidebar
 from dashboard.workspace import session as workspace
 from dashboard.workspace.panels import saved_views_panel
@@ -48,6 +48,7 @@ if cleared:
 for note in context.url_notes:  # markdown-safe: the values are escaped by dashboard.state
     st.warning(note, icon=":material/link_off:")
 try:
-    page.run()
+    with compute.page_slot(context.full):
+        page.run()
 finally:  # between runs the session refers to shared datasets only weakly (memory stays bounded)
     st.session_state["context"] = context.detached()

@@ -50,10 +50,14 @@ SIMULATED_SIZES: tuple[int, ...] = (100, 300, 1000, 3000, 10_000, 20_000)
 MAX_SIMULATED = max(SIMULATED_SIZES)
 MAX_SEED = 10**9
 MAX_SIMULATED_DATASETS = _env_int("INFUSION_OUTCOMES_MAX_SIMULATED_DATASETS", 4)
-DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 800)
-RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 400)
+DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 700)
+RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 300)
 SESSION_CACHE_MB = _env_int("INFUSION_OUTCOMES_SESSION_CACHE_MB", 150)
 COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 1)
+# Pages on datasets with more ratings than this are drawn at most LARGE_PAGE_SLOTS at a time: a
+# page's own work on a large dataset (tables, figures) is then bounded whatever the page does.
+LARGE_DATASET_RATINGS = _env_int("INFUSION_OUTCOMES_LARGE_DATASET_RATINGS", 200_000)
+LARGE_PAGE_SLOTS = _env_int("INFUSION_OUTCOMES_LARGE_PAGE_SLOTS", 2)
 MAX_UPLOADS_PER_SESSION = 2
 
 
@@ -199,6 +203,24 @@ _DATASETS = ByteBoundedStore(DATASET_CACHE_MB << 20, max_entries=MAX_SIMULATED_D
 _RESULTS = ByteBoundedStore(RESULT_CACHE_MB << 20)
 _SIMULATION_SLOT = threading.BoundedSemaphore(1)
 _COMPUTE_SLOTS = threading.BoundedSemaphore(COMPUTE_SLOTS)
+_PAGE_SLOTS = threading.BoundedSemaphore(LARGE_PAGE_SLOTS)
+
+
+@contextlib.contextmanager
+def page_slot(data: OutcomeData | None) -> Iterator[None]:
+    """Hold one of LARGE_PAGE_SLOTS while a page on a large dataset is drawn (others wait with a
+    spinner); pages on small datasets, such as the sample, never wait."""
+    if data is None or len(data.assessments) <= LARGE_DATASET_RATINGS:
+        yield
+        return
+    if not _PAGE_SLOTS.acquire(blocking=False):
+        with st.spinner("Waiting for the server: other views of large datasets are being drawn...",
+                        show_time=True):
+            _PAGE_SLOTS.acquire()
+    try:
+        yield
+    finally:
+        _PAGE_SLOTS.release()
 
 
 def parse_dataset(name: str) -> tuple[str, int, int]:
@@ -227,7 +249,7 @@ def parse_dataset(name: str) -> tuple[str, int, int]:
             raise InvalidDataset(f"dataset={security.md(name, 60)}: the seed must be at most {MAX_SEED:,}.")
         return "simulated", n, seed
     raise InvalidDataset(f"dataset={security.md(name, 60)} is not a dataset this app knows (sample, "
-                         "simulated-<patients>-<seed> or upload-<fingerprint>).")
+                         "simulated-(patients)-(seed) or upload-(fingerprint)).")
 
 
 def _slot(semaphore: threading.BoundedSemaphore) -> contextlib.AbstractContextManager[Any]:

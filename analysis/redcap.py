@@ -76,7 +76,9 @@ _CODED = {"radio", "dropdown", "yesno", "truefalse"}
 _YESNO = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "False"}}
 _STATUS = {"0": "incomplete", "1": "unverified", "2": "complete"}
 _TOTAL = re.compile(r"(?:^|_)(?:total|tot|score|sum)(?:_|$)", re.IGNORECASE)
-_ITEM = re.compile(r"^(?P<stem>.*?)[_.]?(?:q|item|i)?[_.]?(?P<n>\d{1,2})$", re.IGNORECASE)
+# An item number follows a separator, then perhaps "q"/"item" ("madrs_10", "phq9_q1", "bdi.item3"); digits
+# right after the name ("phq9", "madrs10") are part of the instrument's name.
+_ITEM = re.compile(r"^(?P<stem>.+?)[_.](?:q|item|i)?[_.]?(?P<n>\d{1,2})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,11 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
             stem = _TOTAL.sub("", name) if _TOTAL.search(name) else None
             match = _ITEM.match(name)
             by_form = form_instrument.get(field.form_name)
+            if match:
+                stem_instrument = resolve_instrument_names([match.group("stem")])[match.group("stem")]
+                if stem_instrument or by_form:
+                    rows.append((name, stem_instrument or by_form, int(match.group("n"))))
+                    continue
             whole = resolve_instrument_names([name])[name]
             if whole:  # a field named as the instrument ("phq9") holds its total
                 rows.append((name, whole, pd.NA))
@@ -308,12 +315,6 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
                 instrument = resolve_instrument_names([stem])[stem] or by_form
                 if instrument:
                     rows.append((name, instrument, pd.NA))
-                    continue
-            if match:
-                stem_instrument = resolve_instrument_names([match.group("stem")])[match.group("stem")]
-                instrument = stem_instrument or by_form
-                if instrument:
-                    rows.append((name, instrument, int(match.group("n"))))
     out = pd.DataFrame(rows, columns=["field_name", "instrument", "item"])
     out["item"] = out["item"].astype("Int64")
     return out.drop_duplicates("field_name")

@@ -247,7 +247,7 @@ def load_sample(form: str = "tables") -> OutcomeData:
     """
     if form == "tables":
         return load(assessments=v.SAMPLE_DIR / "assessments.csv", infusions=v.SAMPLE_DIR / "infusions.csv",
-                    patients=v.SAMPLE_DIR / "patients.csv")
+                    patients=v.SAMPLE_DIR / "patients.csv", events=v.SAMPLE_DIR / "events.csv")
     if form == "single":
         return load(v.SAMPLE_DIR / "single_file.csv")
     raise ValueError(f"form must be 'tables' or 'single', not {form!r}.")

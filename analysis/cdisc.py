@@ -361,8 +361,10 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None) -> tuple[pd.Da
         ``instrument`` (for ratings whose category or parameter names no registered scale),
         ``columns`` (``{"visit": "VISIT"}`` to prefer VISIT; ``{"score": "QSORRES"}``),
         ``visit_times`` (visit label -> hours since the first dose, for rows without a study day)
-        and ``record_filters`` (column -> required value; default DTYPE blank and ANL01FL "Y";
-        ``{}`` keeps derived records).
+        and ``record_filters`` ((column, operator, value) triples or {column: value}). With
+        ``mapping=None`` the defaults apply (DTYPE empty, ANL01FL == "Y"), as in the mapping
+        :func:`suggest` returns; a Mapping's filters are applied exactly as they are, so
+        ``record_filters=()`` keeps derived records.
 
     Returns
     -------

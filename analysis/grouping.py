@@ -7,7 +7,7 @@ gives the same groups, in the same order, with the same reference group everywhe
     import analysis
     data = analysis.load_sample()
     g = analysis.group_patients(data, "age")
-    g.levels        # ('age 18-34', 'age 35-45', ...)  quartiles, in numeric order
+    g.levels        # ('age 18-34', 'age 35-42', 'age 43-50', 'age 51-77'): quartiles, numeric order
     g.reference     # 'age 18-34'
     g.description   # 'grouped by age quartiles (years)'
     g.labels        # patient_id -> ordered Categorical (NA = left out, e.g. unknown age)

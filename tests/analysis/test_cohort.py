@@ -108,3 +108,17 @@ def test_first_infusions_one_row_per_patient():
 ])
 def test_describe_filters(kwargs, text):
     assert text in describe_filters(**kwargs)
+
+
+def test_first_infusion_is_the_one_rule_of_analysis_baseline():
+    # rows out of order: the first infusion is the earliest start, as everywhere in the package
+    data = _data()
+    shuffled = data.infusions.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    mixed = OutcomeData(data.assessments, shuffled, data.patients)
+    from analysis.baseline import first_infusions as the_rule
+
+    ours = first_infusions(mixed).set_index("patient_id").sort_index()
+    rule = the_rule(mixed).set_index("patient_id").sort_index()
+    assert ours["route"].tolist() == rule["route"].tolist()
+    assert ours["dose_mg_per_kg"].tolist() == rule["dose_mg_per_kg"].tolist()
+    assert (rule["time_hours"] == 0.0).all() and "oral" not in set(ours["route"])

@@ -37,6 +37,10 @@ from analysis.errors import AnalysisError
 __all__ = ["ResponseStateResult", "fit_response_state", "state_intervals"]
 
 N_BOOTSTRAP = 200
+# Estimates end where fewer than this share of the group's patients are still followed: beyond
+# it the two NPMLE tails are set by a handful of patients and their difference is not reliable
+# (the relapse curve can even overtake the response curve).
+MIN_FOLLOWED_SHARE = 0.1
 SUMMARY_DAYS = (1, 7, 14, 28)
 AT_COLUMNS = ["group", "time_days", "in_response", "lower", "upper"]
 
@@ -72,11 +76,12 @@ class ResponseStateResult:
     Attributes
     ----------
     curve : group, time_days, in_response, lower, upper, responded (P(responded by t)),
-        relapsed (P(responded and relapsed by t)), on a grid to the last follow-up.
-    table : indexed by group: n, responders, last_followup_days, and in_response_<d>d with
-        lower/upper at days 1, 7, 14, 28 (NaN after the last follow-up).
+        relapsed (P(responded and relapsed by t)), on a grid to ``estimable_until_days``.
+    table : indexed by group: n, responders, last_followup_days, estimable_until_days (the day
+        after which fewer than 10% of the group is still followed), and in_response_<d>d with
+        lower/upper at days 1, 7, 14, 28 (NaN after estimable_until_days).
     settings : EndpointSettings ; by, alpha, n_bootstrap ; notes : the method and caveats.
-    levels : groups in order ; last_followup : group -> last day with a rating.
+    levels : groups in order ; last_followup : group -> estimable_until_days.
     """
 
     curve: pd.DataFrame = field(repr=False)
@@ -92,8 +97,8 @@ class ResponseStateResult:
 
     def at(self, days: Any) -> pd.DataFrame:
         """Probability of being in response at ``days`` since the first infusion, per group:
-        columns group, time_days, in_response, lower, upper (NaN after the group's last
-        follow-up)."""
+        columns group, time_days, in_response, lower, upper (NaN after the day when fewer than
+        10% of the group is still followed)."""
         query = np.atleast_1d(np.asarray(days, dtype=float))
         frames = [self._at_level(level, query) for level in self.levels if level in self._fits]
         return pd.concat(frames, ignore_index=True)[AT_COLUMNS] if frames else pd.DataFrame(columns=AT_COLUMNS)
@@ -188,7 +193,7 @@ def fit_response_state(
             continue
         parts = {k: v[mask] for k, v in intervals.items()}
         last = float(np.nanmax(last_all[mask]))
-        last_followup[level] = last
+        last_followup[level] = float(np.nanquantile(last_all[mask], 1.0 - MIN_FOLLOWED_SHARE))
         estimate = (turnbull_quiet(parts["response_lower"], parts["response_upper"]),
                     turnbull_quiet(parts["relapse_lower"], parts["relapse_upper"]))
         replicates = []
@@ -197,13 +202,13 @@ def fit_response_state(
             replicates.append((turnbull_quiet(parts["response_lower"][take], parts["response_upper"][take]),
                                turnbull_quiet(parts["relapse_lower"][take], parts["relapse_upper"][take])))
         fits[level] = (estimate, replicates)
-        grid = np.linspace(0.0, last, 201)
+        grid = np.linspace(0.0, last_followup[level], 201)
         curve_part = {"group": level, "time_days": grid,
                       "responded": 1.0 - estimate[0].survival_at(grid)["survival"].to_numpy(float),
                       "relapsed": 1.0 - estimate[1].survival_at(grid)["survival"].to_numpy(float)}
         curves.append(pd.DataFrame(curve_part))
         rows.append({"group": level, "n": n, "responders": int(patients["responded"].to_numpy(bool)[mask].sum()),
-                     "last_followup_days": last})
+                     "last_followup_days": last, "estimable_until_days": last_followup[level]})
     result = ResponseStateResult(pd.DataFrame(), pd.DataFrame(), endpoints.settings, by, float(alpha),
                                  int(n_bootstrap), tuple(notes), tuple(fits), last_followup, fits)
     table = pd.DataFrame(rows).set_index("group") if rows else pd.DataFrame()
@@ -216,7 +221,8 @@ def fit_response_state(
                 table[name] = part[column].reindex(table.index)
         beyond = [d for d in SUMMARY_DAYS if any(d > v for v in last_followup.values())]
         if beyond:
-            notes.append("P(in response) after a group's last follow-up is not estimated (NaN): days "
+            notes.append(f"P(in response) after the day when fewer than {MIN_FOLLOWED_SHARE:.0%} of a group's "
+                         "patients are still followed (estimable_until_days) is not estimated (NaN): days "
                          + ", ".join(map(str, beyond)))
     curve = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     if len(curve):

@@ -393,3 +393,36 @@ def test_fits_on_tiny_data_do_not_crash():
     dur = fit_durability(data, by="route")
     assert dur.summary().loc["IV", "n_responders"] == 3
     assert np.isnan(dur.summary().loc["IV", "model_median_days"])
+
+
+def test_derivation_is_cached_by_dataset_and_settings():
+    from analysis.endpoints import clear_cache
+
+    clear_cache()
+    data = make_data(A + T, A_INF + T_INF)
+    first = derive_endpoints(data)
+    assert derive_endpoints(data) is first  # same dataset, same settings: reused
+    assert derive_endpoints(data, relapse=22) is not first
+    # an identical dataset built again has the same fingerprint: reused too
+    assert derive_endpoints(make_data(A + T, A_INF + T_INF)) is first
+    other = make_data(A, A_INF)
+    assert derive_endpoints(other) is not first
+    clear_cache()
+    again = derive_endpoints(data)
+    assert again is not first
+    pd.testing.assert_frame_equal(again.patients, first.patients)
+
+
+def test_series_origin_uses_the_grouping_course_rule():
+    from analysis.grouping import course_of_patients
+
+    data = make_data(A + T, A_INF + T_INF)
+    ep = derive_endpoints(data)
+    course = course_of_patients(data.infusions, ep.patients["patient_id"]).set_index("patient_id")
+    p = ep.patients.set_index("patient_id")
+    assert (p["course"] == course["course"].reindex(p.index)).all()
+    assert (p["n_series_infusions"] == course["n_series_infusions"].reindex(p.index)).all()
+    describe = " ".join(ep.settings.describe())
+    assert "origin='auto'" in describe and "last infusion of the induction series" in describe
+    with pytest.raises(ValueError, match="series_gap_days"):
+        derive_endpoints(data, series_gap_days=0)

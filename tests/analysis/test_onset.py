@@ -225,3 +225,40 @@ def test_by_accepts_an_infusion_level_column_and_orders_numeric_groups():
     assert by_setting.loc["hospital", "n"] == 80 and by_setting.loc["clinic", "n"] == 160
     with pytest.raises(ValueError, match="setting"):  # the message lists the usable columns
         fit_onset(data, by="no_such_column")
+
+
+def test_weekly_visits_give_no_onset_in_hours_but_say_why():
+    # ratings only at days 7, 14, 21 after one infusion: onset in hours cannot be estimated
+    from tests.analysis.outcome_builders import make_data
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(60):
+        responder = rng.random() < 0.65
+        for hours in (-1.0, 168.0, 336.0, 504.0):
+            score = 30.0 if hours < 0 or not responder else 10.0
+            rows.append((f"W{k}", hours, score, None))
+    fit = fit_onset(make_data(rows))
+    row = fit.summary().loc["all"]
+    for column in ("median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper",
+                   "responding_by_4h", "responding_by_24h"):
+        assert np.isnan(row[column]), column
+    assert "onset in hours needs ratings inside the first day" in row["note"]
+    assert "0 of 60 patients" in row["note"]
+    assert any("onset in hours needs ratings inside the first day" in n for n in fit.notes)
+    # the observed proportion is still reported, with its Wilson interval
+    assert 0 < row["observed_response_lower"] < row["observed_response"] < row["observed_response_upper"] < 1
+    # every value printed is a finite number or NaN with a reason: never 0 h to inf h
+    numbers = row[[c for c in fit.summary().columns if c.endswith(("_lower", "_upper"))]].astype(float)
+    assert not np.isinf(numbers).any()
+    for column in ("response_probability_lower", "response_probability_upper"):
+        if np.isnan(row[column]):
+            assert "confidence interval of the response probability cannot be computed" in row["note"]
+
+
+def test_ratings_in_the_first_day_keep_the_hours_estimate():
+    data = known_onset_data(400, seed=8, p_response=0.6, median_hours=4.0, shape=1.5)
+    row = fit_onset(data).summary().loc["all"]
+    assert 2.5 < row["median_onset_hours"] < 6.0
+    assert row["median_onset_hours_lower"] < row["median_onset_hours"] < row["median_onset_hours_upper"]
+    assert "first day" not in row["note"]

@@ -58,7 +58,7 @@ def md(text: Any, limit: int = 200) -> str:
 
 def _xsrf_token(cookie: str | None) -> bytes | None:
     """The stable token inside Streamlit's XSRF cookie (its mask changes on every page load)."""
-    if not cookie:
+    if not isinstance(cookie, str) or not cookie:
         return None
     try:
         from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
@@ -79,7 +79,7 @@ def browser_secret() -> str | None:
         return None
     parts = []
     proxy = cookies.get(BROWSER_COOKIE)
-    if proxy:
+    if isinstance(proxy, str) and proxy:  # AppTest hands a MagicMock: no browser, no secret
         parts.append(b"proxy:" + str(proxy).encode())
     xsrf = _xsrf_token(cookies.get(XSRF_COOKIE))
     if xsrf:

@@ -254,11 +254,11 @@ def test_file_names_column_names_and_labels_are_shown_as_text_never_as_markup():
         assert not re.search(r"(?<!\\)\[(x|click)(?<!\\)\]\(", text), text
 
 
-def test_a_zipped_folder_of_three_tables_loads():
+def test_a_zipped_folder_of_the_sample_tables_loads():
     sample = ROOT / "data" / "sample"
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
-        for name in ("assessments.csv", "infusions.csv", "patients.csv"):
+        for name in ("assessments.csv", "infusions.csv", "patients.csv", "events.csv"):
             zipped.write(sample / name, f"export/{name}")
         zipped.writestr("__MACOSX/export/._assessments.csv", b"\x00\x05")
     at = _upload_page()

@@ -180,18 +180,21 @@ def report_download(report: Report) -> None:
     ]))
     sections = list(report.sections)
     fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
+    # the click handler lives as long as the session: it captures plain values, never the context
+    # (which holds the whole dataset)
+    title, label, dataset = report.title, dataset_label(ctx), ctx.settings.dataset
 
     def build() -> bytes:
         import plotly
         import streamlit
 
         text = html_report(
-            f"Infusion Outcomes: {report.title}", sections, definitions=definitions, filters=filters,
-            dataset=dataset_label(ctx), fingerprint=fingerprint,
+            f"Infusion Outcomes: {title}", sections, definitions=definitions, filters=filters,
+            dataset=label, fingerprint=fingerprint,
             software={"analysis": analysis.__version__, "plotly": plotly.__version__,
                       "streamlit": streamlit.__version__, "pandas": pd.__version__},
         )
-        return audited_export(ctx.settings.dataset, f"report_{_slug(report.title)}.html", text.encode("utf-8"))
+        return audited_export(dataset, f"report_{_slug(title)}.html", text.encode("utf-8"))
 
     st.divider()
     st.download_button("Download this view as an HTML report", data=build,

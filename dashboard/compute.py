@@ -16,10 +16,13 @@ command a client can send does not empty them: only restarting the server does.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +66,10 @@ MAX_UPLOADS_PER_SESSION = 2
 
 class UploadMissing(LookupError):
     """The URL names an uploaded dataset this session (and this browser) does not have."""
+
+
+class ServerBusy(RuntimeError):
+    """The server holds as many simulated datasets as it allows; the message says what to do."""
 
 
 class InvalidDataset(ValueError):
@@ -159,6 +166,15 @@ class ByteBoundedStore:
         with self._lock:
             self._items.clear()
             self.bytes = 0
+
+    def drop_oldest(self) -> bool:
+        """Let go of the least recently used value; False when the store is empty."""
+        with self._lock:
+            if not self._items:
+                return False
+            _, (_, size) = self._items.popitem(last=False)
+            self.bytes -= size
+            return True
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any],
                     waiting: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> Any:
@@ -264,12 +280,50 @@ def _waiting(label: str) -> Callable[[], contextlib.AbstractContextManager[Any]]
     return lambda: st.spinner(label, show_time=True)
 
 
+# Simulated datasets alive anywhere in the process (the store, a running page, a callback a
+# closed tab still holds), with their sizes: the budget below bounds them all, not just the store.
+_ALIVE: weakref.WeakValueDictionary[str, OutcomeData] = weakref.WeakValueDictionary()
+_ALIVE_BYTES: dict[str, int] = {}
+_ALIVE_LOCK = threading.Lock()
+BYTES_PER_SIMULATED_PATIENT = 17_000  # measured: 20,000 patients hold 323 MB
+SIMULATION_WAIT_S = 30.0
+
+
+def _alive_bytes() -> int:
+    with _ALIVE_LOCK:
+        for name in [n for n in _ALIVE_BYTES if n not in _ALIVE]:
+            del _ALIVE_BYTES[name]
+        return sum(_ALIVE_BYTES.values())
+
+
+def _room_for(need: int) -> None:
+    """Wait until ``need`` more bytes of simulated data fit in DATASET_CACHE_MB (letting go of the
+    store's oldest datasets first); ServerBusy after SIMULATION_WAIT_S."""
+    budget = DATASET_CACHE_MB << 20
+    deadline = time.monotonic() + SIMULATION_WAIT_S
+    while _alive_bytes() + need > budget:
+        if not _DATASETS.drop_oldest():
+            gc.collect()
+            if _alive_bytes() + need <= budget:
+                return
+            if time.monotonic() > deadline:
+                raise ServerBusy("The server is holding as many simulated datasets as it allows (other views "
+                                 "use them). Try again in a minute, or choose a smaller size or the sample.")
+            time.sleep(1.0)
+        gc.collect()
+
+
 def _make_dataset(name: str) -> OutcomeData:
     kind, n, seed = parse_dataset(name)
     if kind == "sample":
         return analysis.load_sample()
     with st.spinner("Simulating the dataset...", show_time=True), _slot(_SIMULATION_SLOT):
-        return analysis.simulate(n_patients=n, seed=seed)
+        _room_for(n * BYTES_PER_SIMULATED_PATIENT)
+        data = analysis.simulate(n_patients=n, seed=seed)
+    with _ALIVE_LOCK:
+        _ALIVE[name] = data
+        _ALIVE_BYTES[name] = nbytes(data)
+    return data
 
 
 def _shared_dataset(name: str) -> OutcomeData:

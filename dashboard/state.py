@@ -158,6 +158,8 @@ def render_sidebar() -> Context:
             full = compute.base_data(dataset)
         except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
             problem = str(error)
+        except compute.ServerBusy as error:
+            problem = str(error)
         except compute.UploadMissing:
             problem = ("This link refers to an uploaded dataset (fingerprint "
                        f"{dataset.removeprefix('upload-')}). Upload the same file on the Data page "

@@ -291,7 +291,9 @@ def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
     _no_exception(at)
     assert not at.error, [e.value for e in at.error]
     _load_button(at).click().run()
-    assert at.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
+    three_tables = analysis.load(assessments=sample / "assessments.csv", infusions=sample / "infusions.csv",
+                                 patients=sample / "patients.csv")
+    assert at.session_state["context"].full.fingerprint == three_tables.fingerprint
 
 
 # --------------------------------------------------------------------------------------------

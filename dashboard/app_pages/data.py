@@ -69,9 +69,9 @@ with page_guard("the dataset choice"):
                        "(see data/sample/README.md).", icon=":material/check_circle:")
     elif source == "Simulated":
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            n = st.number_input("Patients", min_value=20, max_value=compute.MAX_SIMULATED, value=1000,
-                                step=100, key="sim_n")
-            seed = st.number_input("Seed", min_value=0, max_value=10**9, value=0, step=1, key="sim_seed")
+            n = st.selectbox("Patients", compute.SIMULATED_SIZES, index=compute.SIMULATED_SIZES.index(1000),
+                             key="sim_n", help="The sizes this server simulates (a bound on what links can cost).")
+            seed = st.number_input("Seed", min_value=0, max_value=compute.MAX_SEED, value=0, step=1, key="sim_seed")
             target = f"simulated-{int(n)}-{int(seed)}"
             st.button("Simulate", on_click=set_dataset, args=(target,), icon=":material/casino:",
                       disabled=target == dataset)

@@ -216,7 +216,8 @@ def test_a_link_to_an_uploaded_dataset_asks_for_the_file_and_checks_it():
 def test_an_unknown_dataset_in_the_url_is_harmless():
     at = _open(_app(dataset="../../etc/passwd"), "overview")
     assert not at.exception
-    assert any("does not know" in i.value for i in at.info)
+    assert any("does not make" in w.value and "passwd" in w.value for w in at.warning)  # named
+    assert any("No dataset" in i.value for i in at.info)
 
 
 def test_table_one_opens_on_demand_by_group(sample):
@@ -260,14 +261,14 @@ def test_a_failing_analysis_shows_words_not_a_traceback():
 def test_a_simulated_dataset_is_named_in_the_url():
     at = _open(_app(), "data")
     at.segmented_control(key="data_source").set_value("Simulated").run()
-    at.number_input(key="sim_n").set_value(120).run()
+    at.selectbox(key="sim_n").set_value(100).run()
     at.number_input(key="sim_seed").set_value(3).run()
     next(b for b in at.button if b.label == "Simulate").click().run()
     _clean(at)
-    assert at.session_state["dataset"] == "simulated-120-3"
-    assert _kept(at) == (120, 120)
-    code = analysis.export.python_code("simulated-120-3", "fit_onset")
-    assert "analysis.simulate(n_patients=120, seed=3)" in code
+    assert at.session_state["dataset"] == "simulated-100-3"
+    assert _kept(at) == (100, 100)
+    code = analysis.export.python_code("simulated-100-3", "fit_onset")
+    assert "analysis.simulate(n_patients=100, seed=3)" in code
 
 
 def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals(sample):

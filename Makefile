@@ -26,10 +26,10 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
 	  echo "Installing Debian's nginx (the reverse-proxy test, deploy/)"; \
-	  $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "Installing Debian's postgresql (the workspace tests start a throwaway cluster)"; \
-	  $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 run: $(VENV)/.stamp-run system-deps
 	$(BIN)/streamlit run app.py

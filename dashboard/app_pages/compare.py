@@ -44,7 +44,7 @@ if settings.by is None:
 else:
     with page_guard("the log-rank test"):
         durability = compute.run(ctx, "fit_durability", "Fitting durability...", by=settings.by,
-                                 origin="response", **options)
+                                 **options)
         logrank = durability.logrank
         if logrank is None:
             st.info("Only one group has responders: nothing to compare.")

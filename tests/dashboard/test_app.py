@@ -289,6 +289,23 @@ def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals
     assert "time='any'" in code
 
 
+def test_overview_durability_is_the_interval_censored_headline_on_the_course_aware_clock(sample):
+    at = _open(_app(), "overview")
+    _clean(at)
+    expected = analysis.fit_durability(sample).summary().iloc[0]  # origin="auto" by default
+    assert expected["origin"] == "auto"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Median durability"] == f"{expected['median_days']:.1f} days"
+    captions = " ".join(c.value for c in at.caption)
+    assert "last induction infusion after a series" in captions
+    assert "interval-censored" in captions or "Turnbull" in captions
+    headline = next(d.value for d in at.dataframe if "measure" in d.value.columns)
+    km = headline[headline["measure"].str.contains("Kaplan-Meier at the detection visit")]
+    assert km.iloc[0]["estimate"] == pytest.approx(expected["km_median_days"])
+    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    assert "origin=" not in code
+
+
 def test_trajectories_mmrm_by_group_comes_from_fit_mmrm_and_its_code_reproduces_it(sample):
     at = _open(_app(group="sex", mmrm_cov="compound symmetry"), "trajectories")
     _clean(at)

@@ -397,7 +397,8 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None) -> tuple[pd.Da
     ratings = [r for r in ratings if r is not None and len(r)]
     if not ratings:
         raise _error("No rating-scale data found: give an SDTM QS or RS dataset or an ADaM BDS dataset "
-                     f"(PARAMCD, AVAL) with USUBJID. Datasets given: {', '.join(frames) or 'none'}.",
+                     f"(PARAMCD, AVAL) with USUBJID (or the folder holding them with the others). Datasets "
+                     f"given: {', '.join(frames) or 'none'}.",
                      "No ratings in the CDISC data.")
     long_frame = pd.concat(ratings, ignore_index=True)
     for column in ("patient_id", "instrument", "visit"):

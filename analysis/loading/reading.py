@@ -167,6 +167,17 @@ def _standard(layout: str) -> Any:
         return None
 
 
+def _folder_layout(folder: Path) -> str | None:
+    """"cdisc" for a folder holding SAS datasets, "redcap" when the header rows of its CSV files
+    (records export, data dictionary) name REDCap columns, else None. Reads header rows only."""
+    files = sorted(folder.iterdir())
+    if any(p.suffix.lower() in _STANDARD_SUFFIXES for p in files):
+        return "cdisc"
+    names = [str(c) for p in files if p.suffix.lower() == ".csv"
+             for c in pd.read_csv(p, nrows=0, encoding="utf-8-sig").columns]
+    return "redcap" if detect_layout(names) == "redcap" else None
+
+
 def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, hints: dict[str, Any]) -> OutcomeData:
     sheet = hints.get("sheet", mapping.sheet if mapping is not None else None)
     if isinstance(source, (str, Path)) and Path(source).is_dir():
@@ -174,12 +185,12 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
         tables = _find_tables(folder)
         if "assessments" in tables:
             return _load_tables(tables, allow_identifiers, sheet)
-        if any(p.suffix.lower() in _STANDARD_SUFFIXES for p in folder.iterdir()) or \
-                (mapping is not None and mapping.layout in {"cdisc", "redcap"}) or hints.get("layout"):
-            layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or "cdisc"
+        layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or _folder_layout(folder)
+        if layout is not None:
             return _load_standard(layout, folder, mapping, allow_identifiers, hints)
-        raise _headline_error(f"{folder} has no assessments file (assessments.csv, .xlsx or .parquet) and no "
-                              "CDISC datasets (.xpt, .sas7bdat).", f"{folder} cannot be loaded.", "assessments")
+        raise _headline_error(f"{folder} has no assessments file (assessments.csv, .xlsx or .parquet), no "
+                              "CDISC datasets (.xpt, .sas7bdat) and no REDCap export (data.csv with its "
+                              "dictionary.csv).", f"{folder} cannot be loaded.", "assessments")
     if isinstance(source, (str, Path)) and not Path(source).exists():
         raise FileNotFoundError(f"{source} does not exist.")
     raw = read_table(source, "file", sheet=sheet, number_columns=v._NUMBER_READ)
@@ -227,7 +238,9 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     if mapping is None:
         suggester = standard_suggester(layout)
         mapping = suggester(frames, **hints) if suggester is not None else Mapping(layout=layout)
-    long_frame, notes = module.to_long(frames, mapping)
+    # Only the REDCap reader screens identifiers itself (the CDISC reader leaves that to validation).
+    long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers) if layout == "redcap"
+                         else module.to_long(frames, mapping))
     raw = read_table(long_frame, "file")
     raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
     raw.kind = "dataframe"

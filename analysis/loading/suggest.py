@@ -26,7 +26,9 @@ _ID_FALLBACK = ("id", "patient", "case", "case_id", "case_no", "subject_no", "re
 _TIME_ROLE_ORDER = ("time_hours", "time_minutes", "time_days", "time_weeks", "time_months", "study_day",
                     "elapsed_iso")
 _CDISC_KEYS = {"usubjid", "studyid", "domain", "paramcd", "aval", "avisit", "avisitn", "ady", "qstestcd",
-               "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute"}
+               "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute",
+               # ADSL (subject level): read as CDISC, so a lone ADSL says it holds no ratings.
+               "subjid", "siteid", "trt01p", "saffl", "ittfl", "rfstdtc"}
 _REDCAP_KEYS = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
                 "redcap_data_access_group", "variable_field_name", "field_type", "choices_calculations_or_slider_labels"}
 

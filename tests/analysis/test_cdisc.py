@@ -416,6 +416,16 @@ def test_analysis_load_reads_the_pilot_folder_through_the_cdisc_layout():
     assert any("derived record(s) (DTYPE LOCF) left out" in str(w) for w in data.warnings)
 
 
+@needs_pilot
+def test_a_lone_adsl_file_is_read_as_cdisc_and_says_it_holds_no_ratings():
+    # Before: read as a plain long file, refused for its date columns, then asked for instrument="MADRS".
+    with pytest.raises(DataError) as raised:
+        analysis.load(PILOT / "adsl.xpt")
+    assert "No rating-scale data found" in str(raised.value) and "Datasets given: ADSL" in str(raised.value)
+    assert "instrument=" not in str(raised.value)
+    assert analysis.suggest_mapping(PILOT / "adsl.xpt").layout == "cdisc"
+
+
 def test_ex_dates_and_doses_in_mg_with_the_adsl_weight():
     ratings = pd.DataFrame({"USUBJID": ["P1"] * 3, "PARAMCD": "MADRSTOT", "PARAM": "MADRS Total Score",
                             "AVAL": [30.0, 14.0, 9.0], "ABLFL": ["Y", "", ""], "AVISIT": ["Baseline", "Day 2", "Day 8"],

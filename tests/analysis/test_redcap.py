@@ -312,6 +312,37 @@ def test_analysis_load_reads_a_redcap_folder(tmp_path: Path):
     assert "Person0" not in said and "555" not in said
 
 
+def test_a_redcap_folder_loads_without_the_layout_hint(tmp_path: Path):
+    records, dictionary, events = madrs_project()
+    records.to_csv(tmp_path / "data.csv", index=False)
+    dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
+    data = analysis.load(tmp_path)
+    assert data.mapping.layout == "redcap" and data.n_patients == 4
+
+
+def test_load_passes_allow_identifiers_to_the_redcap_reader(tmp_path: Path):
+    records, dictionary, events = madrs_project()
+    records["clinic_phone"] = "(555) 010-7777"  # looks identifying by name, not flagged in the dictionary
+    records.to_csv(tmp_path / "data.csv", index=False)
+    dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
+    events.to_csv(tmp_path / "event.csv", index=False)
+    with pytest.raises(DataError, match="allow_identifiers=True"):
+        analysis.load(tmp_path)
+    data = analysis.load(tmp_path, allow_identifiers=True)  # the fix the message names
+    assert data.n_patients == 4
+    said = " ".join(str(w) for w in data.warnings) + data.assessments.to_csv() + data.patients.to_csv()
+    assert "clinic_phone" in said and "7777" not in said
+
+
+@needs_real
+@pytest.mark.parametrize("project", PROJECTS)
+def test_real_redcap_folders_are_recognised_without_hints(project: str):
+    # These test projects hold no rating scale: the error says so (not "no assessments file").
+    with pytest.raises(DataError) as raised:
+        analysis.load(REAL / project, allow_identifiers=True)
+    assert "holds no ratings the toolkit knows" in str(raised.value)
+
+
 def test_field_named_as_an_instrument_is_its_total_and_items_are_numbered():
     records = pd.DataFrame({"id": ["1", "1", "2"], "redcap_event_name": ["baseline_arm_1", "week_2_arm_1"] + ["baseline_arm_1"],
                             "phq9": ["12", "5", "20"], "phq9_9": ["1", "0", "2"]})

@@ -501,3 +501,25 @@ def group_patients(
                                       ordered=True), index=ids, name="group")
     return Grouping(by=by, column=column, labels=result, levels=tuple(levels), reference=str(reference),
                     description=description, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------
+# the groups of one analysis (used by the longitudinal, symptom and table modules)
+
+def grouping_for(data: Any, endpoints: Any, by: str | None, *, bins: Any = None,
+                 reference: Any = None) -> Grouping:
+    """The patients' groups for ``by`` in an analysis of ``data`` summarised by ``endpoints``:
+    formed over all patients of ``data`` when it is an OutcomeData, so every analysis of one
+    dataset cuts at the same values, else over the patients of the Endpoints (instrument: the
+    endpoints'). ``.labels`` is indexed by patient_id (an ordered Categorical, NA = left out)."""
+    source = endpoints if _is_endpoints(data) else data
+    return group_patients(source, by, bins=bins, reference=reference,
+                          instrument=str(getattr(endpoints.settings, "instrument", "MADRS")))
+
+
+def model_groups(grouping: Grouping, patient_ids: pd.Series) -> pd.Categorical:
+    """Group labels of ``patient_ids`` for a model frame: a Categorical whose first category is
+    the reference (patsy's treatment contrast), the others in the one group order."""
+    levels = [grouping.reference] + [g for g in grouping.levels if g != grouping.reference]
+    return pd.Categorical(grouping.labels.reindex(patient_ids.astype(str).to_numpy()).astype(object).to_numpy(),
+                          categories=levels)

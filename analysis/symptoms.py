@@ -28,16 +28,15 @@ from scipy import stats
 from analysis.baseline import rated_against_baseline, require_baseline
 from analysis.contract import OutcomeData
 from analysis.errors import AnalysisError
+from analysis.grouping import _is_endpoints, group_patients, grouping_for
 from analysis.instruments import get_instrument
 from analysis.intervals import wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
-    _is_endpoints,
     assign_time_points,
     describe_endpoints,
     describe_statistics,
     endpoint_instrument,
-    grouping_for,
     percent_notes,
     resolve_endpoints,
 )
@@ -396,7 +395,6 @@ def suicidality_course(
                           "visit": rated_item["visit"].to_numpy(),
                           "value": rated_item["score"].to_numpy(float)})
     is_baseline = pd.Series(rated_item["is_baseline"].to_numpy(bool), index=frame.index)
-    from analysis.grouping import group_patients
 
     groups = group_patients(data, by, bins=group_bins, instrument=inst.name).labels
     frame["group"] = pd.Categorical(groups.reindex(frame["patient_id"]).to_numpy(),

@@ -23,10 +23,10 @@ from scipy import stats
 
 from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
+from analysis.grouping import grouping_for
 from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
-    grouping_for,
     patients_with_zero_baseline,
     resolve_endpoints,
 )

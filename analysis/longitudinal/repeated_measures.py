@@ -31,12 +31,11 @@ import pandas as pd
 
 from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
+from analysis.grouping import grouping_for, model_groups
 from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
     group_column,
-    grouping_for,
-    model_groups,
     ratings_for,
     resolve_endpoints,
 )

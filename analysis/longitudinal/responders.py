@@ -40,13 +40,13 @@ from scipy import stats
 
 from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
+from analysis.grouping import grouping_for
 from analysis.intervals import proportion_interval, wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
     assign_time_points,
     describe_endpoints,
     endpoint_instrument,
-    grouping_for,
     percent_notes,
     resolve_endpoints,
 )

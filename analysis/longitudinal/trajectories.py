@@ -38,6 +38,7 @@ from scipy import stats
 
 from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
+from analysis.grouping import _is_endpoints, course_of_patients, grouping_for, model_groups, patient_values
 
 __all__ = [
     "DEFAULT_BIN_EDGES_DAYS",
@@ -71,10 +72,6 @@ TIME_ORIGINS = ("first_infusion", "last_infusion")
 # ----------------------------------------------------------------------------------------
 # helpers shared by the longitudinal and symptom modules (private)
 # ----------------------------------------------------------------------------------------
-def _is_endpoints(data: Any) -> bool:
-    return all(hasattr(data, name) for name in ("ratings", "patients", "by_infusion", "settings"))
-
-
 def resolve_endpoints(data: Any, instrument: str, endpoint_options: Mapping[str, Any]) -> Any:
     """The Endpoints for ``data``: derived with ``derive_endpoints`` from an OutcomeData, or
     ``data`` itself when it already is an Endpoints (then ``endpoint_options`` must be empty,
@@ -97,27 +94,6 @@ def endpoint_instrument(endpoints: Any, default: str) -> str:
 def describe_endpoints(endpoints: Any) -> tuple[str, ...]:
     describe = getattr(endpoints.settings, "describe", None)
     return tuple(describe()) if callable(describe) else ()
-
-
-def grouping_for(data: Any, endpoints: Any, by: str | None, *, bins: Any = None,
-                 reference: Any = None) -> Any:
-    """The patients' groups for ``by`` (:func:`analysis.grouping.group_patients`, one meaning
-    of ``by=``): formed over all patients of ``data`` when it is an OutcomeData, so every
-    analysis of one dataset cuts at the same values, else over the patients of the Endpoints.
-    ``.labels`` is indexed by patient_id (an ordered Categorical, NA = left out)."""
-    from analysis.grouping import group_patients
-
-    source = endpoints if _is_endpoints(data) else data
-    return group_patients(source, by, bins=bins, reference=reference,
-                          instrument=endpoint_instrument(endpoints, "MADRS"))
-
-
-def model_groups(grouping: Any, patient_ids: pd.Series) -> pd.Categorical:
-    """Group labels of ``patient_ids`` for a model frame: a Categorical whose first category is
-    the reference (patsy's treatment contrast), the others in the one group order."""
-    levels = [grouping.reference] + [g for g in grouping.levels if g != grouping.reference]
-    return pd.Categorical(grouping.labels.reindex(patient_ids.astype(str).to_numpy()).astype(object).to_numpy(),
-                          categories=levels)
 
 
 def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +322,6 @@ def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> t
     import contextlib
 
     from analysis.baseline import first_infusions, rated_against_baseline
-    from analysis.grouping import course_of_patients
 
     patients = endpoints.patients.reset_index(drop=True)
     excluded = getattr(endpoints, "excluded", pd.DataFrame(columns=["patient_id", "reason"]))
@@ -611,8 +586,6 @@ def trajectory_frame(
     if by is not None:
         grouping = grouping if grouping is not None else grouping_for(endpoints, endpoints, by)
         frame[group_column(by)] = model_groups(grouping, frame["patient_id"])
-    from analysis.grouping import patient_values
-
     for name in covariates:
         try:
             _, values, _ = patient_values(patients, name)

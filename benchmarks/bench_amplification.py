@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboard.serve import start_server  # noqa: E402
+from dashboard.serve import memory_mb, start_server  # noqa: E402
 
 
 def _protocol_client() -> type:
@@ -43,14 +43,6 @@ def _protocol_client() -> type:
 
 
 Client = _protocol_client()
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _open(url: str, query: str) -> float:
@@ -80,7 +72,7 @@ class Watch:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.25):
-            self.rss.append((time.perf_counter() - self.t0, _rss_mb(self.pid)))
+            self.rss.append((time.perf_counter() - self.t0, memory_mb(self.pid)))
 
     def _browse(self) -> None:
         while not self._stop.wait(0.5):
@@ -123,7 +115,7 @@ def main() -> None:
     server = start_server(log)
     try:
         pid = server.process.pid
-        print(f"server RSS at start {_rss_mb(pid):.0f} MB")
+        print(f"server RSS at start {memory_mb(pid):.0f} MB")
         watch = Watch(server.url, pid).start()
         start = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def memory_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """A process's memory in MB from /proc/<pid>/status: ``VmRSS`` (resident now) or ``VmHWM``
+    (its peak); 0 when the field is absent."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def free_port() -> int:
@@ -75,6 +87,17 @@ def start_server(log_path: Path, port: int | None = None, timeout_s: float = 90.
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(f"streamlit did not answer its health check within {timeout_s:.0f} s")
+
+
+@contextmanager
+def serving(log_path: Path, **options: object) -> Iterator[Server]:
+    """``start_server(log_path, **options)`` for the length of a ``with`` block (test fixtures,
+    scripts), stopped afterwards."""
+    server = start_server(log_path, **options)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # JavaScript predicate: the script run has finished and nothing on the page is stale.

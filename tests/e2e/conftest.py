@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, Server, start_server
+from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, Server, serving
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
@@ -17,11 +17,10 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    server = start_server(log)
     try:
-        yield server
+        with serving(log) as server:
+            yield server
     finally:
-        server.stop()
         print(f"\nstreamlit log: {log}")
 
 

@@ -6,14 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from dashboard.serve import Server, start_server
+from dashboard.serve import Server, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    running = start_server(log)
-    try:
+    with serving(tmp_path_factory.mktemp("streamlit") / "server.log") as running:
         yield running
-    finally:
-        running.stop()

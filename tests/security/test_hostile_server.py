@@ -10,20 +10,13 @@ import time
 import pytest
 import requests
 
+from dashboard.serve import memory_mb
 from tests.security.corpus import HOSTILE
 from tests.security.protocol import Client
 
 SERVER_RSS_CAP_MB = 1500
 UPLOAD_LINK = "dataset=upload-00000000000000aa"
 BYSTANDER_LINK = "dataset=sample"
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class _Watch:
@@ -50,7 +43,7 @@ class _Watch:
             except requests.RequestException:
                 ok = False
             self.health_s.append(time.perf_counter() - start if ok else 99.0)
-            self.rss_mb.append(_rss_mb(self.pid))
+            self.rss_mb.append(memory_mb(self.pid))
 
     def _second_session(self) -> None:
         while not self._stop.wait(0.3):

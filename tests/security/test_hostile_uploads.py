@@ -16,19 +16,12 @@ import pandas as pd
 import pytest
 
 from analysis.contract import DataError
+from dashboard.serve import memory_mb
 from dashboard.upload_worker import UploadLimits, read_upload
 from tests.security.corpus import HOSTILE
 
 SERVER_GROWTH_CAP_MB = 300  # the server process may grow by at most this while reading
 ANSWER_WITHIN_S = 30
-
-
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class _Bystander:
@@ -59,7 +52,7 @@ class _Bystander:
 def test_hostile_file_is_answered_in_words(name):
     make, expected = HOSTILE[name]
     content = make()
-    before_mb = _peak_rss_mb()
+    before_mb = memory_mb(field="VmHWM")
     with _Bystander() as bystander:
         start = time.perf_counter()
         try:
@@ -72,7 +65,7 @@ def test_hostile_file_is_answered_in_words(name):
     del content
     assert elapsed < ANSWER_WITHIN_S, f"{name}: answered after {elapsed:.1f} s"
     assert bystander.longest_gap_s < 1.0, f"{name}: the server process stalled {bystander.longest_gap_s:.2f} s"
-    growth = _peak_rss_mb() - before_mb
+    growth = memory_mb(field="VmHWM") - before_mb
     assert growth < SERVER_GROWTH_CAP_MB + 0, f"{name}: server process grew {growth:.0f} MB"
     assert expected in answer, answer
     if not answer.startswith("loaded"):  # in words: a sentence, not an exception type alone

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.serve import start_server
+from dashboard.serve import serving
 from tests.security.protocol import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,10 @@ def _uploaded_bytes(url: str) -> float:
 
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("retention") / "server.log", env={
-        "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S), "INFUSION_OUTCOMES_SWEEP_INTERVAL_S": SWEEP_S})
-    try:
+    with serving(tmp_path_factory.mktemp("retention") / "server.log", env={
+            "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S), "INFUSION_OUTCOMES_SWEEP_INTERVAL_S": SWEEP_S}) \
+            as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_closed_tabs_upload_leaves_memory_after_the_ttl(short_lived):

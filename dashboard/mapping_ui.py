@@ -30,8 +30,8 @@ from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from dashboard.security import md
-from dashboard.upload_worker import UploadLimits, check_file, read_upload, suggest_upload_mapping
-from dashboard.uploads import TABLE_ROLES, Upload, as_source, collect
+from dashboard.upload_worker import UploadLimits, collect_within_limits, read_upload, suggest_upload_mapping
+from dashboard.uploads import TABLE_ROLES, Upload, as_source
 
 __all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems"]
 
@@ -61,34 +61,31 @@ def _load(upload: Upload, mapping: Mapping | None) -> OutcomeData:
 
 def collect_checked(uploaded: list[Any]) -> Upload:
     """The uploaded files (zip archives unpacked), each checked against the upload limits on its
-    container's metadata before anything of it is read in this process."""
-    limits = UploadLimits.from_env()
+    container's metadata before anything of it is read in this process
+    (:func:`dashboard.upload_worker.collect_within_limits`); once per content in this session, as
+    the page reruns on every widget change."""
     pairs = [(getattr(u, "name", "") or "the uploaded file", bytes(u.getvalue())) for u in uploaded]
-    total = sum(len(content) for _, content in pairs)
-    if total > limits.max_upload_mb * 2**20:
-        raise DataError(problems_frame([{"table": "file", "row": pd.NA, "column": "", "value": "",
-                                         "message": f"The upload is {total / 2**20:,.1f} MB; this server reads at "
-                                                    f"most {limits.max_upload_mb:g} MB per upload."}]),
-                        headline="The upload is too large for this server.")
+    key = hashlib.sha256()
     for name, content in pairs:
-        check_file(name, content, limits)
-    upload = collect(uploaded)
-    originals = {(name, len(content)) for name, content in pairs}
-    for file in upload.files:
-        if (file.name, len(file.content)) not in originals:  # unpacked from an archive
-            check_file(file.name, file.content, limits)
-    return upload
+        key.update(f"{name}\x1f{len(content)}\x1f".encode("utf-8", errors="replace"))
+        key.update(content)
+    checked = _remember("_checked_uploads", key.hexdigest(),
+                        lambda: collect_within_limits(pairs, UploadLimits.from_env()), size=1)
+    if isinstance(checked, DataError):
+        raise checked
+    return checked
 
 
-def _remember(name: str, key: Any, compute: Any) -> Any:
-    """``compute()`` once per key in this session (a few entries kept); DataError is a result."""
+def _remember(name: str, key: Any, compute: Any, size: int = _CACHE_SIZE) -> Any:
+    """``compute()`` once per key in this session (the last ``size`` entries kept); DataError is
+    a result."""
     cache = st.session_state.setdefault(name, {})
     if key not in cache:
         try:
             cache[key] = compute()
         except DataError as error:
             cache[key] = error
-        while len(cache) > _CACHE_SIZE:
+        while len(cache) > size:
             cache.pop(next(iter(cache)))
     return cache[key]
 

@@ -50,7 +50,7 @@ import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
 
-__all__ = ["UploadLimits", "read_upload", "suggest_upload_mapping"]
+__all__ = ["UploadLimits", "check_file", "collect_within_limits", "read_upload", "suggest_upload_mapping"]
 
 _DELIMITERS = (b",", b";", b"\t", b"|")
 
@@ -313,10 +313,24 @@ class _Uploaded:
         return self._content
 
 
-def _collect(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, limits: UploadLimits) -> Any:
-    """Every file checked, archives unpacked (dashboard.uploads.collect) and their members checked."""
+def _label(files: Sequence[tuple[str, bytes]]) -> str:
+    return files[0][0] if len(files) == 1 else "This upload"
+
+
+def _check_total(files: Sequence[tuple[str, bytes]], limits: UploadLimits) -> None:
+    total = sum(len(content) for _, content in files)
+    if total > limits.max_upload_mb * 2**20:
+        raise _too_big(_label(files), f"is {total / 2**20:,.1f} MB", f"{limits.max_upload_mb:g} MB per upload",
+                       "INFUSION_OUTCOMES_MAX_UPLOAD_MB")
+
+
+def collect_within_limits(files: Sequence[tuple[str, bytes]], limits: UploadLimits) -> Any:
+    """``dashboard.uploads.collect`` of ``(name, content)`` pairs with the limits applied: the
+    total size, every file's container metadata (:func:`check_file`), then each member unpacked
+    from an archive; reads no table data. Returns the ``Upload``; raises DataError in words."""
     from dashboard.uploads import collect
 
+    _check_total(files, limits)
     for name, content in files:
         check_file(name, content, limits)
     upload = collect([_Uploaded(name, content) for name, content in files])
@@ -324,6 +338,11 @@ def _collect(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | Non
     for file in upload.files:
         if (file.name, len(file.content)) in unpacked:
             check_file(file.name, file.content, limits)
+    return upload
+
+
+def _collect(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, limits: UploadLimits) -> Any:
+    upload = collect_within_limits(files, limits)
     return upload.with_table_names(dict(tables)) if tables else upload
 
 
@@ -405,11 +424,8 @@ def _run(task: str, files: Sequence[tuple[str, bytes]], tables: Mapping[str, str
     files = [(PurePath(str(name)).name[:200] or "the uploaded file", bytes(content)) for name, content in files]
     if not files:
         raise _refusal("No file was given.", "Nothing to read.")
-    label = files[0][0] if len(files) == 1 else "This upload"
-    total = sum(len(content) for _, content in files)
-    if total > limits.max_upload_mb * 2**20:
-        raise _too_big(label, f"is {total / 2**20:,.1f} MB", f"{limits.max_upload_mb:g} MB per upload",
-                       "INFUSION_OUTCOMES_MAX_UPLOAD_MB")
+    label = _label(files)
+    _check_total(files, limits)
     request = pickle.dumps((task, files, dict(tables) if tables else None, mapping_json, dict(hints or {}), limits),
                            protocol=pickle.HIGHEST_PROTOCOL)
     slots = _slots(limits.workers)

@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -54,7 +55,7 @@ class Upload:
     files: tuple[UploadedTable, ...]
     notes: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """SHA-256 of the names and contents (the cache key of everything read from it)."""
         digest = hashlib.sha256()

@@ -85,6 +85,8 @@ def locate(kind: str, name: str, row: int) -> str:
         return f"row {row} (spreadsheet row {row + 1} of {name})"
     if kind == "dataframe":
         return f"row {row} (position {row - 1} in the DataFrame, counting from 0)"
+    if kind == "converted":  # a CDISC or REDCap source, converted to one row per rating before validation
+        return f"row {row} (rating {row} as read from {name}, counting from 1; not a line of its files)"
     if kind in {"xpt", "sas7bdat", "sav", "dta"}:
         return f"row {row} (observation {row} of {name})"
     return f"row {row} (data row {row} of {name}, counting from 1)"

@@ -243,7 +243,7 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
                          else module.to_long(frames, mapping))
     raw = read_table(long_frame, "file")
     raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
-    raw.kind = "dataframe"
+    raw.kind = "converted"
     raw.notes.extend(n.rstrip(".") for n in notes)
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,

@@ -203,6 +203,8 @@ def _numbering_note(raw: RawTable) -> str:
         return "row 1 = the first data row = line 2 of the file"
     if raw.kind == "xlsx":
         return "row 1 = the first data row = spreadsheet row 2"
+    if raw.kind == "converted":
+        return "row 1 = the first rating read from the export, one row per rating; not a line of its files"
     return "row 1 = the first data row"
 
 
@@ -1502,6 +1504,6 @@ def _error(report: _Report, raw: RawTable) -> DataError:
     problems = problems_frame([{k: v for k, v in p.items() if k != "location"} for p in ordered])
     problems["location"] = [p["location"] for p in ordered]
     n = len(problems)
-    headline = (f"The data cannot be loaded: {n} problem(s) found. Rows are numbered as in your file "
-                f"({_numbering_note(raw)}). Nothing was loaded; fix these and load again.")
+    headline = (f"The data cannot be loaded: {n} problem(s) found. Rows are numbered "
+                f"{'' if raw.kind == 'converted' else 'as in your file '}({_numbering_note(raw)}). Nothing was loaded; fix these and load again.")
     return DataError(problems, headline=headline)

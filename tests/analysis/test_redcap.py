@@ -334,6 +334,19 @@ def test_load_passes_allow_identifiers_to_the_redcap_reader(tmp_path: Path):
     assert "clinic_phone" in said and "7777" not in said
 
 
+def test_rows_in_problems_of_a_redcap_export_are_not_called_lines_of_a_file(tmp_path: Path):
+    records, dictionary, events = madrs_project()
+    records.loc[4, "madrs_total"] = "75"  # out of the MADRS range 0-60
+    records.to_csv(tmp_path / "data.csv", index=False)
+    dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
+    events.to_csv(tmp_path / "event.csv", index=False)
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    said = str(raised.value)
+    assert "75" in said and "outside the MADRS" in said
+    assert "as in your file" not in said and "in the DataFrame" not in said and "not a line of its files" in said
+
+
 @needs_real
 @pytest.mark.parametrize("project", PROJECTS)
 def test_real_redcap_folders_are_recognised_without_hints(project: str):

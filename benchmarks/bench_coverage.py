@@ -29,13 +29,10 @@ design and the intercurrent strategies the analysis used by default, read from
 - for information only: the Kaplan-Meier median at the detection visit (``km_median_days``, the
   papers' convention), whose coverage says how far the old headline was from the truth.
 
-A row whose function is not in ``analysis`` yet is skipped with a message, so the study runs
-while the APIs are being added.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 import warnings
@@ -63,36 +60,6 @@ ROWS = (
     ("onset", "median onset hours (cure model)", "single", True),
     ("km_median", "KM median at the detection visit (info)", None, False),
 )
-# where each public name is expected (the package map may not list it yet)
-API_MODULES = {"fit_durability": "analysis.durability", "fit_response_state": "analysis.response_state",
-               "fit_onset": "analysis.onset", "cumulative_incidence": "analysis.survival.competing"}
-
-
-def api(name: str) -> Any:
-    """``analysis.<name>``, else from its module, else None (the row is skipped)."""
-    import analysis
-
-    try:
-        found = getattr(analysis, name, None)
-    except ImportError:
-        found = None
-    if found is None:
-        try:
-            found = getattr(importlib.import_module(API_MODULES[name]), name, None)
-        except ImportError:
-            found = None
-    return found
-
-
-def default_strategies() -> tuple[str, str]:
-    """The booster and rescue strategies ``fit_durability`` uses by default."""
-    try:
-        from analysis.intercurrent import DEFAULT_STRATEGIES
-    except ImportError:
-        return "treatment_policy", "hypothetical"  # before intercurrent events existed
-    return DEFAULT_STRATEGIES.get("booster", "treatment_policy"), DEFAULT_STRATEGIES.get("rescue", "hypothetical")
-
-
 def _step_value(steps: Any, day: float, column: str) -> float:
     times = steps["time_days"].to_numpy(float)
     index = np.searchsorted(times, day, side="right") - 1
@@ -103,72 +70,67 @@ def one_dataset(args: tuple[str, int, int, int]) -> list[dict[str, Any]]:
     """Estimates, intervals and truths of every row for one simulated dataset."""
     design, seed, n_patients, n_bootstrap = args
     warnings.simplefilter("ignore", RuntimeWarning)  # Turnbull convergence notes, not results
+    import analysis
     from analysis.errors import AnalysisError
+    from analysis.intercurrent import DEFAULT_STRATEGIES
     from analysis.simulation import simulate
 
     data = simulate(n_patients=n_patients, seed=seed, **COHORT, **DESIGNS[design])
     truth = data.truth
-    booster, rescue = default_strategies()
+    booster, rescue = DEFAULT_STRATEGIES["booster"], DEFAULT_STRATEGIES["rescue"]
     out: list[dict[str, Any]] = []
 
     def add(key: str, true: float, estimate: float = np.nan, lower: float = np.nan, upper: float = np.nan,
-            skipped: str = "", note: str = "") -> None:
+            note: str = "") -> None:
         out.append({"design": design, "seed": seed, "key": key, "truth": true, "estimate": estimate,
-                    "lower": lower, "upper": upper, "skipped": skipped, "note": note})
+                    "lower": lower, "upper": upper, "note": note})
 
-    def guarded(keys: tuple[str, ...], name: str, compute: Any) -> None:
-        function = api(name)
-        if function is None:
-            for key in keys:
-                add(key, np.nan, skipped=f"analysis.{name} does not exist yet")
-            return
+    def guarded(keys: tuple[str, ...], compute: Any) -> None:
         try:
-            compute(function)
+            compute()
         except (AnalysisError, ValueError) as error:  # a fit that cannot run counts as not covering
             for key in keys:
                 add(key, np.nan, note=f"failed: {error}"[:200])
 
-    def durability(fit_durability: Any) -> None:
-        row = fit_durability(data).summary().iloc[0]
+    def durability() -> None:
+        row = analysis.fit_durability(data).summary().iloc[0]
         add("median", truth.value("durability_median_days", design, booster=booster, rescue=rescue),
             row["median_days"], row["median_days_lower"], row["median_days_upper"], note=str(row.get("estimator")))
         add("km_median", truth.value("durability_median_days", design, booster=booster, rescue=rescue),
             row["km_median_days"], row["km_median_days_lower"], row["km_median_days_upper"])
 
-    def incidence(fit_durability: Any) -> None:
-        cif = fit_durability(data, competing="rescue").cumulative_incidence
+    def incidence() -> None:
+        cif = analysis.fit_durability(data, competing="rescue").cumulative_incidence
         if cif.empty:
             raise ValueError("fit_durability(competing='rescue') gave no cumulative incidence")
         steps = cif[cif["event"] == 1].sort_values("time_days", kind="stable")
         add("cif28", truth.value("cif_relapse", design, 28, booster=booster, rescue="competing"),
             *(_step_value(steps, 28.0, c) for c in ("cif", "lower", "upper")))
 
-    def state(fit_response_state: Any) -> None:
-        at = fit_response_state(data, n_bootstrap=n_bootstrap, seed=seed).at([14]).iloc[0]
+    def state() -> None:
+        at = analysis.fit_response_state(data, n_bootstrap=n_bootstrap, seed=seed).at([14]).iloc[0]
         add("state14", truth.value("in_response", design, 14, booster=booster, rescue=rescue),
             at["in_response"], at["lower"], at["upper"])
 
-    def onset(fit_onset: Any) -> None:
-        row = fit_onset(data, dist="loglogistic").summary().iloc[0]
+    def onset() -> None:
+        row = analysis.fit_onset(data, dist="loglogistic").summary().iloc[0]
         add("p_respond", truth.response_probability_by_diagnosis["TRD"], row["response_probability"],
             row["response_probability_lower"], row["response_probability_upper"])
         add("onset", truth.onset_median_hours, row["median_onset_hours"], row["median_onset_hours_lower"],
             row["median_onset_hours_upper"])
 
-    guarded(("median", "km_median"), "fit_durability", durability)
-    if api("cumulative_incidence") is None:
-        add("cif28", np.nan, skipped="analysis.cumulative_incidence does not exist yet")
-    else:
-        guarded(("cif28",), "fit_durability", incidence)
-    guarded(("state14",), "fit_response_state", state)
+    guarded(("median", "km_median"), durability)
+    guarded(("cif28",), incidence)
+    guarded(("state14",), state)
     if design == "single":
-        guarded(("p_respond", "onset"), "fit_onset", onset)
+        guarded(("p_respond", "onset"), onset)
     return out
 
 
 def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
     import pandas as pd
 
+    from analysis.intercurrent import DEFAULT_STRATEGIES
     from analysis.intervals import wilson_interval
 
     argv = sys.argv[1:] if argv is None else argv
@@ -182,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
         parts = pool.map(one_dataset, jobs, chunksize=max(1, len(jobs) // (8 * workers)))
     frame = pd.DataFrame([row for part in parts for row in part])
     elapsed = time.perf_counter() - t0
-    booster, rescue = default_strategies()
+    booster, rescue = DEFAULT_STRATEGIES["booster"], DEFAULT_STRATEGIES["rescue"]
     print(f"{n_sets} simulated datasets x {n_patients} patients per design (TRD, IV 0.5 mg/kg, default "
           f"Scenario), {workers} workers, fit_response_state n_bootstrap={n_bootstrap}, {elapsed:.0f} s on a "
           f"shared 2-core machine; strategies: booster {booster}, rescue {rescue}")
@@ -195,9 +157,6 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
                 continue
             rows = frame[(frame["design"] == design) & (frame["key"] == key)]
             if rows.empty:
-                continue
-            if (rows["skipped"] != "").all():
-                print(f"{design:<8}{label:<44}  skipped: {rows['skipped'].iloc[0]}")
                 continue
             ok = rows[["lower", "upper"]].notna().all(axis=1) & np.isfinite(rows["upper"])
             covered = ok & (rows["lower"] <= rows["truth"]) & (rows["truth"] <= rows["upper"])

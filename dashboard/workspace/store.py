@@ -240,13 +240,18 @@ class Workspace:
     # Access
 
     @staticmethod
-    def _role_of(session: Session, who: Principal, dataset: Dataset) -> str | None:
-        if dataset.owner == who.email:
-            return "owner"
+    def _grants_to(who: Principal) -> Any:
+        """The SQL condition: a grant to ``who`` or to one of their groups."""
         clauses = [(Grant.kind == "user") & (Grant.grantee == who.email)]
         if who.groups:
             clauses.append((Grant.kind == "group") & Grant.grantee.in_(sorted(who.groups)))
-        roles = session.scalars(select(Grant.role).where(Grant.dataset_id == dataset.id, or_(*clauses))).all()
+        return or_(*clauses)
+
+    @classmethod
+    def _role_of(cls, session: Session, who: Principal, dataset: Dataset) -> str | None:
+        if dataset.owner == who.email:
+            return "owner"
+        roles = session.scalars(select(Grant.role).where(Grant.dataset_id == dataset.id, cls._grants_to(who))).all()
         return max(roles, key=_RANK.__getitem__) if roles else None
 
     def _dataset_for(self, session: Session, who: Principal, dataset_id: str, minimum: str = "viewer"
@@ -325,14 +330,15 @@ class Workspace:
 
     def list_datasets(self, who: Principal) -> list[DatasetInfo]:
         """Datasets ``who`` owns or that are shared with them or their groups, newest first."""
-        with self._session() as session:
-            clauses = [(Grant.kind == "user") & (Grant.grantee == who.email)]
-            if who.groups:
-                clauses.append((Grant.kind == "group") & Grant.grantee.in_(sorted(who.groups)))
-            shared = select(Grant.dataset_id).where(or_(*clauses))
-            rows = session.scalars(select(Dataset).where(or_(Dataset.owner == who.email, Dataset.id.in_(shared)))
+        with self._session() as session:  # two queries, however many datasets
+            granted: dict[str, str] = {}
+            for dataset_id, role in session.execute(select(Grant.dataset_id, Grant.role)
+                                                    .where(self._grants_to(who))).tuples():
+                if _RANK[role] > _RANK.get(granted.get(dataset_id, ""), 0):
+                    granted[dataset_id] = role
+            rows = session.scalars(select(Dataset).where(or_(Dataset.owner == who.email, Dataset.id.in_(list(granted))))
                                    .order_by(Dataset.created_at.desc())).all()
-            return [self._info(d, self._role_of(session, who, d) or "viewer") for d in rows]
+            return [self._info(d, "owner" if d.owner == who.email else granted[d.id]) for d in rows]
 
     def delete_dataset(self, who: Principal, dataset_id: str) -> None:
         """The owner removes a dataset with everything derived from it (tables, grants, views,

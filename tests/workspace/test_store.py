@@ -105,7 +105,9 @@ def test_access_roles_and_no_existence_leak(ws: Workspace, sample: analysis.Outc
     ws.share(OWNER, dataset_id, "depression-unit", "analyst", kind="group")
     in_group = Principal("colleague@clinic.org", groups=frozenset({"depression-unit"}))
     assert ws.role(in_group, dataset_id) == "analyst"  # the best of the person's grants
-    assert [d.id for d in ws.list_datasets(COLLEAGUE)] == [dataset_id]
+    assert [(d.id, d.role) for d in ws.list_datasets(COLLEAGUE)] == [(dataset_id, "viewer")]
+    assert [(d.id, d.role) for d in ws.list_datasets(in_group)] == [(dataset_id, "analyst")]
+    assert [(d.id, d.role) for d in ws.list_datasets(OWNER)] == [(dataset_id, "owner")]
     assert ws.list_datasets(STRANGER) == []
     # only the owner shares, deletes or lists grants
     for action in (lambda: ws.share(COLLEAGUE, dataset_id, "x@y.org", "analyst"),

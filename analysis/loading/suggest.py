@@ -58,6 +58,12 @@ def suggest(source: Any, **hints: Any) -> Mapping:
     """See :func:`analysis.suggest_mapping`."""
     from analysis.loading.reading import read_source_frames
 
+    unknown = set(hints) - set(Mapping.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"suggest_mapping() got unknown keyword(s) {', '.join(sorted(unknown))}; the keywords are "
+                        f"the Mapping fields {', '.join(Mapping.__dataclass_fields__)}"
+                        + (" (allow_identifiers is for load(): a suggestion reads no identifying values)"
+                           if "allow_identifiers" in unknown else "") + ".")
     frames = read_source_frames(source, sheet=hints.get("sheet"))
     names = [c for frame in frames.values() for c in frame.columns]
     layout = hints.get("layout") or detect_layout(names)

@@ -308,6 +308,14 @@ def test_suggest_mapping_reasons_and_ambiguities():
     assert any(s.startswith("ambiguous: column 'day' has no day 0") for s in sentences)
 
 
+def test_suggest_mapping_names_an_unknown_keyword_in_words():
+    frame = pd.DataFrame({"subject": ["a"], "day": [1], "score": [3], "instrument": ["MADRS"]})
+    with pytest.raises(TypeError, match="allow_identifiers is for load"):
+        analysis.suggest_mapping(frame, allow_identifiers=True)
+    with pytest.raises(TypeError, match="unknown keyword.*instrumnet"):
+        analysis.suggest_mapping(frame, instrumnet="MADRS")
+
+
 @pytest.mark.parametrize(("header", "expected"), [
     ("MADRS 4h", ("MADRS", 4.0, None)), ("madrs_day7", ("MADRS", 168.0, None)), ("MADRS D14", ("MADRS", 336.0, None)),
     ("bdi.2m", ("BDI-II", 1461.0, None)), ("BDI_wk2", ("BDI-II", 336.0, None)), ("HAMD_w3", ("HAM-D17", 504.0, None)),

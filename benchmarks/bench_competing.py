@@ -16,11 +16,8 @@ No asserts: times are wall-clock on whatever machine runs this and vary on a sha
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.survival.competing import cumulative_incidence, fine_gray
-
-
-def _timed(function: Callable[[], object], repeats: int) -> tuple[float, float, object]:
-    times = []
-    result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times), result
+from benchmarks.bench_survival import timed_repeats
 
 
 def _competing_data(n: int, seed: int, decimals: int | None = None) -> pd.DataFrame:
@@ -76,7 +64,7 @@ def _run_design(frame: pd.DataFrame, label: str, repeats: int, lifelines: bool) 
     print(f"\n{len(frame):,} subjects, two causes, {label}: {n_times:,} distinct times")
     for by in (None, "group2", "group4"):
         group = None if by is None else frame[by]
-        best, median, fit = _timed(
+        best, median, fit = timed_repeats(
             lambda group=group: cumulative_incidence(frame["time_days"], frame["event"], group=group), repeats
         )
         groups = "no groups" if by is None else f"{frame[by].nunique()} groups + Gray's test"
@@ -94,9 +82,9 @@ def _run_design(frame: pd.DataFrame, label: str, repeats: int, lifelines: bool) 
                         frame["time_days"], frame["event"], event_of_interest=1
                     )
 
-            best, median, _ = _timed(lifelines_fit, 1)
+            best, median, _ = timed_repeats(lifelines_fit, 1)
             _report("lifelines AalenJohansenFitter, one cause", best, median, "1 run")
-    best, median, fit = _timed(
+    best, median, fit = timed_repeats(
         lambda: fine_gray(frame, duration="time_days", event="event", covariates=["score", "arm", "site"]), repeats
     )
     _report("fine_gray, 4 terms, robust SE", best, median,

@@ -35,7 +35,8 @@ from analysis.survival.cox import cox
 from analysis.survival.kaplan_meier import kaplan_meier
 
 
-def _timed(function: Callable[[], object], repeats: int) -> tuple[float, float, object]:
+def timed_repeats(function: Callable[[], object], repeats: int) -> tuple[float, float, object]:
+    """(best, median) wall seconds of ``repeats`` calls of ``function``, and its last result."""
     times = []
     result = None
     for _ in range(repeats):
@@ -66,8 +67,8 @@ def bench_kaplan_meier(n: int, repeats: int) -> float:
     rng = np.random.default_rng(0)
     time_days = np.round(rng.exponential(20.0, n), 2)
     event = (rng.random(n) < 0.7).astype(float)
-    ours_best, ours_median, ours = _timed(lambda: kaplan_meier(time_days, event), repeats)
-    sm_best, sm_median, sm = _timed(lambda: SurvfuncRight(time_days, event), repeats)
+    ours_best, ours_median, ours = timed_repeats(lambda: kaplan_meier(time_days, event), repeats)
+    sm_best, sm_median, sm = timed_repeats(lambda: SurvfuncRight(time_days, event), repeats)
     agree = np.max(np.abs(ours.table.loc[ours.table["events"] > 0, "survival"].to_numpy() - sm.surv_prob))
     ratio = ours_best / sm_best
     print(f"Kaplan-Meier, n = {n:,} ({len(ours.table):,} distinct times), best/median of {repeats}:")
@@ -82,12 +83,12 @@ def bench_cox_lifelines(n: int, repeats: int, decimals: int | None = None) -> fl
 
     frame = _cox_data(n, 5, seed=1, decimals=decimals)
     covariates = [f"x{i}" for i in range(5)]
-    ours_best, ours_median, ours = _timed(
+    ours_best, ours_median, ours = timed_repeats(
         lambda: cox(frame, duration="time", event="event", covariates=covariates, ties="efron"), repeats
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ll_best, ll_median, fitted = _timed(
+        ll_best, ll_median, fitted = timed_repeats(
             lambda: CoxPHFitter().fit(frame, duration_col="time", event_col="event"), max(1, repeats // 2)
         )
     coef_diff = np.max(np.abs(fitted.params_[covariates].to_numpy() - ours.table["coef"].to_numpy()))
@@ -106,7 +107,7 @@ def bench_cox_statsmodels(n: int, repeats: int) -> float:
 
     frame = _cox_data(n, 3, seed=2)
     covariates = [f"x{i}" for i in range(3)]
-    ours_best, ours_median, ours = _timed(
+    ours_best, ours_median, ours = timed_repeats(
         lambda: cox(frame, duration="time", event="event", covariates=covariates, ties="efron"), repeats
     )
     start = time.perf_counter()

@@ -373,12 +373,15 @@ def percent_notes(data: Any, endpoints: Any, instrument: str, what: str) -> list
             "change from baseline, undefined for a baseline of 0"]
 
 
-def ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple[pd.DataFrame, list[str]]:
+def ratings_for(data: Any, endpoints: Any, value: str, instrument: str,
+                time_origin: str = "first_infusion") -> tuple[pd.DataFrame, list[str]]:
     """The ratings a trajectory of ``value`` summarises, and notes on who is left out.
 
     Raw scores and absolute change do not divide by the baseline, so patients whose baseline
     is 0 are kept (their ratings are added from :func:`analysis.baseline.rated_against_baseline`,
-    the same baseline rule); percent views leave them out and say how many.
+    the same baseline rule); percent views leave them out and say how many, and so does
+    ``time_origin="last_infusion"`` (hours since the most recent infusion are derived only by
+    ``derive_endpoints``, which leaves those patients out).
     """
     ratings = endpoints.ratings
     zero_ids = zero_baseline_ids(data, endpoints, instrument)
@@ -391,6 +394,9 @@ def ratings_for(data: Any, endpoints: Any, value: str, instrument: str) -> tuple
     if _is_endpoints(data):
         return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
                          "Endpoints; pass the OutcomeData to include them in raw-score and change views"]
+    if time_origin == "last_infusion":
+        return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 left out: hours since "
+                         "the most recent infusion are derived only for patients with a positive baseline"]
     from analysis.baseline import rated_against_baseline
 
     rated = rated_against_baseline(data, instrument, patient_ids=zero_ids)
@@ -680,12 +686,7 @@ def fit_trajectory(
     require_baseline(endpoints, "a trajectory model", _instruments(data))
     grouping = grouping_for(data, endpoints, by, bins=group_bins, reference=reference) if by is not None else None
     # the model does not divide by the baseline: patients with a baseline of 0 are kept
-    ratings, notes = ratings_for(data, endpoints, "score", instrument)
-    if time_origin == "last_infusion" and len(ratings) > len(endpoints.ratings):
-        ratings = endpoints.ratings
-        notes = [notes[0].replace(" included (raw scores and change need no division by the baseline)",
-                                  " left out: hours since the most recent infusion are derived only for "
-                                  "patients with a positive baseline")]
+    ratings, notes = ratings_for(data, endpoints, "score", instrument, time_origin)
     patients = patients_with_zero_baseline(data, endpoints, instrument)[0] if covariates else None
     frame = trajectory_frame(endpoints, by=by, covariates=covariates, time_unit=time_unit,
                              time_origin=time_origin, grouping=grouping, ratings=ratings, patients=patients)

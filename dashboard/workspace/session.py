@@ -137,6 +137,7 @@ def gate() -> Principal:
     """Call from app.py before the page: in team mode, the sign-in page until the user is signed
     in (the sign-in audited once per session); the database-unavailable page when it is away."""
     cfg = config()
+    st.session_state.pop("_ws_role", None)  # access to a stored dataset is checked afresh in each run
     who = principal()
     if who is None:
         st.title("Infusion Outcomes")
@@ -197,18 +198,20 @@ _data: Any = None
 
 
 def open_dataset(dataset: str) -> OutcomeData:
-    """The stored dataset a link names, after checking (on every run) that this user may open it.
-    Raises NotFoundOrNotShared or WorkspaceUnavailable (messages in words)."""
+    """The stored dataset a link names, after checking (once per run: :func:`gate` forgets the
+    previous run's answer) that this user may open it. Raises NotFoundOrNotShared or
+    WorkspaceUnavailable (messages in words)."""
     who = principal()
     if who is None:
         raise NotFoundOrNotShared()
     dataset_id = dataset.removeprefix(PREFIX)
     ws = workspace()
-    role = ws.role(who, dataset_id)
-    st.session_state["_ws_role"] = (dataset_id, role)
+    if role(dataset) is None:  # not yet checked in this run
+        st.session_state["_ws_role"] = (dataset_id, ws.role(who, dataset_id))
+    role_now = st.session_state["_ws_role"][1]
     opened: set[str] = st.session_state.setdefault("_ws_opened", set())
     if dataset_id not in opened:
-        ws.record(who, "open", dataset_id, detail=role)
+        ws.record(who, "open", dataset_id, detail=role_now)
         opened.add(dataset_id)
     # held once per process for every session that passed the check above
     return _data_store().get_or_make(dataset_id, lambda: ws.open_dataset(who, dataset_id, audit=False)[0])

@@ -140,6 +140,21 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
     assert ((trail["user"] == VIEWER.email) & (trail["action"] == "open") & (trail["detail"] == "viewer")).any()
 
 
+def test_a_revoked_grant_closes_the_open_view_at_the_next_run(team: dict) -> None:
+    """Access is checked once per run, not once per session: the same session loses the dataset."""
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    team["user"] = VIEWER
+    at = _app("overview", dataset=f"ws-{dataset_id}")
+    _ok(at)
+    assert at.session_state["context"].full is not None
+    ws.unshare(OWNER, dataset_id, VIEWER.email)
+    at.run()
+    assert not at.exception
+    assert at.session_state["context"].full is None and NOT_SHARED in _texts(at)
+
+
 def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
     ws = session.workspace()
     dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id

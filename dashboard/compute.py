@@ -268,14 +268,6 @@ def parse_dataset(name: str) -> tuple[str, int, int]:
                          "simulated-(patients)-(seed) or upload-(fingerprint)).")
 
 
-def _slot(semaphore: threading.BoundedSemaphore) -> contextlib.AbstractContextManager[Any]:
-    @contextlib.contextmanager
-    def held() -> Iterator[None]:
-        with semaphore:
-            yield
-    return held()
-
-
 def _waiting(label: str) -> Callable[[], contextlib.AbstractContextManager[Any]]:
     return lambda: st.spinner(label, show_time=True)
 
@@ -317,7 +309,7 @@ def _make_dataset(name: str) -> OutcomeData:
     kind, n, seed = parse_dataset(name)
     if kind == "sample":
         return analysis.load_sample()
-    with st.spinner("Simulating the dataset...", show_time=True), _slot(_SIMULATION_SLOT):
+    with st.spinner("Simulating the dataset...", show_time=True), _SIMULATION_SLOT:
         _room_for(n * BYTES_PER_SIMULATED_PATIENT)
         data = analysis.simulate(n_patients=n, seed=seed)
     with _ALIVE_LOCK:
@@ -376,7 +368,7 @@ def filtered_data(dataset: str, settings: Settings) -> OutcomeData:
         return base_data(dataset)
     key = ("filter_cohort", dataset, repr(sorted(filters.items())))
     def make() -> OutcomeData:
-        with _slot(_COMPUTE_SLOTS):
+        with _COMPUTE_SLOTS:
             return filter_cohort(base_data(dataset), **filters)
 
     return _store(dataset).get_or_make(key, make, waiting=_waiting("Applying the filters..."))
@@ -397,7 +389,7 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
     cache_key = (name, settings.dataset, repr(sorted(settings.filters().items())), key)
 
     def make() -> Any:
-        with st.spinner(label, show_time=True), _slot(_COMPUTE_SLOTS):  # shown only after 0.5 s
+        with st.spinner(label, show_time=True), _COMPUTE_SLOTS:  # shown only after 0.5 s
             return func(*args, **kwargs)
 
     shared = workspace.shared_result(settings.dataset, cache_key, make)  # across processes, stored data only

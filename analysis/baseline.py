@@ -97,9 +97,11 @@ def _domain(name: str) -> str:
         return ""
 
 
-def require_baseline(endpoints: Any, what: str, present: list[str] | None = None) -> None:
+def require_baseline(endpoints: Any, what: str, present: list[str] | None = None, *, data: Any = None) -> None:
     """Raise AnalysisError, in words, when derived endpoints hold no patient: no ratings of the
-    scale (``no_scale_message``), no baseline (``no_baseline_message``) or only baselines of 0."""
+    scale (``no_scale_message``), no baseline (``no_baseline_message``) or only baselines of 0.
+    ``present``: the instruments in the data (default: ``data.instruments`` when ``data``, the
+    OutcomeData or Endpoints analysed, has them)."""
     if len(endpoints.patients):
         return
     instrument = str(getattr(endpoints.settings, "instrument", "the instrument"))
@@ -109,7 +111,9 @@ def require_baseline(endpoints: Any, what: str, present: list[str] | None = None
                             "cannot be computed; raw scores and absolute change can (value='score' or 'change').")
     if reasons.str.contains("no baseline").any():
         raise AnalysisError(no_baseline_message(instrument, what))
-    raise AnalysisError(no_scale_message(instrument, what, [p for p in (present or []) if p != instrument]))
+    if present is None:
+        present = list(getattr(data, "instruments", []) or [])
+    raise AnalysisError(no_scale_message(instrument, what, [p for p in present if p != instrument]))
 
 
 def _ratings_of(data: Any, instrument: str, item: int | None, patient_ids: Any) -> pd.DataFrame:
@@ -119,6 +123,19 @@ def _ratings_of(data: Any, instrument: str, item: int | None, patient_ids: Any) 
     if patient_ids is not None:
         selected &= a["patient_id"].isin(pd.Index(pd.Series(patient_ids).astype(str))).to_numpy(bool)
     return a.loc[selected]
+
+
+def baseline_blocks(codes: np.ndarray, time: np.ndarray, first_start: np.ndarray,
+                    n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline rule on arrays: ratings sorted by (patient code, time, input order),
+    ``first_start`` the start (hours) of each code's first infusion. Returns ``(n_pre,
+    block_start)`` per code: how many ratings lie at or before the first infusion (they open
+    the code's block; the baseline is the last of them, row ``block_start + n_pre - 1``, when
+    ``n_pre > 0``) and the code's first row."""
+    pre = time <= first_start[codes]
+    n_pre = np.bincount(codes[pre], minlength=n_codes)
+    block_start = np.r_[0, np.cumsum(np.bincount(codes, minlength=n_codes))[:-1]].astype(np.int64)
+    return n_pre, block_start
 
 
 def rated_against_baseline(data: Any, instrument: str, *, item: int | None = None,
@@ -144,9 +161,7 @@ def rated_against_baseline(data: Any, instrument: str, *, item: int | None = Non
     start_by_id = pd.Series(first["time_hours"].to_numpy(float), index=first["patient_id"].astype(str).to_numpy())
     first_start = start_by_id.reindex(np.asarray(uniques, dtype=object)).fillna(0.0).to_numpy(float)
     n_codes = len(uniques)
-    pre = time <= first_start[codes]
-    n_pre = np.bincount(codes[pre], minlength=n_codes)  # the pre-infusion rows open each block
-    block_start = np.r_[0, np.cumsum(np.bincount(codes, minlength=n_codes))[:-1]].astype(np.int64)
+    n_pre, block_start = baseline_blocks(codes, time, first_start, n_codes)
     position = np.arange(len(codes)) - block_start[codes]
     has_baseline = n_pre[codes] > 0
     keep = (has_baseline & (position >= n_pre[codes] - 1)) | (keep_without_baseline & ~has_baseline)

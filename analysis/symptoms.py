@@ -220,7 +220,7 @@ def dissociation_response(
             raise AnalysisError(f"Window {start, end} does not contain its target {target} h.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "dissociation against improvement", list(getattr(data, "instruments", []) or []))
+    require_baseline(endpoints, "dissociation against improvement", data=data)
     patients = endpoints.patients
     ids = patients["patient_id"].astype(str)
     if cadss_window_hours is None:
@@ -584,7 +584,7 @@ def response_phenotypes(
     if getattr(endpoints.settings, "origin", "response") != "response":
         raise AnalysisError("These endpoints count relapse from the last infusion; phenotypes need origin='response'.")
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "response phenotypes", list(getattr(data, "instruments", []) or []))
+    require_baseline(endpoints, "response phenotypes", data=data)
     p = endpoints.patients
     groups = grouping_for(data, endpoints, by, bins=group_bins).labels
     p = p[groups.reindex(p["patient_id"].astype(str)).notna().to_numpy()]

@@ -166,7 +166,7 @@ def table_one(
     instrument = endpoint_instrument(endpoints, instrument)
     patients, excluded, notes = patients_with_zero_baseline(data, endpoints, instrument)
     if patients.empty:
-        require_baseline(endpoints, "Table 1", list(getattr(data, "instruments", []) or []))
+        require_baseline(endpoints, "Table 1", data=data)
     label_map = {**_LABELS, "baseline_score": f"Baseline {instrument} score", **dict(labels or {})}
     default_variables = variables is None
     if variables is None:

@@ -261,7 +261,7 @@ def fit_mmrm(
     # change from baseline divides by nothing: patients with a baseline of 0 are kept
     ratings, notes = ratings_for(data, endpoints, "change", instrument)
     if ratings.empty:
-        require_baseline(endpoints, "an MMRM of change from baseline", list(getattr(data, "instruments", []) or []))
+        require_baseline(endpoints, "an MMRM of change from baseline", data=data)
     post = _post_baseline_visits(endpoints, ratings)  # once, for both the visit choice and the rows
     chosen = ([str(v) for v in visits] if visits is not None
               else _select_visits(post, max_visits, min_attendance))

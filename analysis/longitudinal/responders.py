@@ -198,7 +198,7 @@ def responder_rates(
         raise AnalysisError(f"time must be one of {_TIMES}, not {time!r}.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "responder rates", list(getattr(data, "instruments", []) or []))
+    require_baseline(endpoints, "responder rates", data=data)
     grouping = grouping_for(data, endpoints, by, bins=group_bins)
     groups = grouping.labels
     outcomes = _outcomes(endpoints)
@@ -537,7 +537,7 @@ def series_response(
 
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "infusions to response", list(getattr(data, "instruments", []) or []))
+    require_baseline(endpoints, "infusions to response", data=data)
     grouping = grouping_for(data, endpoints, by, bins=group_bins)
     groups = grouping.labels
     per = endpoints.by_infusion

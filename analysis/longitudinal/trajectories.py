@@ -287,10 +287,6 @@ class TrajectoryResult:
                 f"{self.table['group'].nunique()} group(s))")
 
 
-def _instruments(data: Any) -> list[str]:
-    return list(getattr(data, "instruments", []) or [])
-
-
 def zero_baseline_ids(data: Any, endpoints: Any, instrument: str) -> pd.Index:
     """Patients whose baseline is 0 and who are therefore not in the Endpoints (which divide by
     the baseline): found with the baseline rule on an OutcomeData, from the exclusion reasons of
@@ -468,7 +464,7 @@ def trajectory(
     instrument = endpoint_instrument(endpoints, instrument)
     ratings, notes = ratings_for(data, endpoints, value, instrument)
     if ratings.empty:
-        require_baseline(endpoints, "a trajectory", _instruments(data))
+        require_baseline(endpoints, "a trajectory", data=data)
     grouping = grouping_for(data, endpoints, by, bins=group_bins)
     groups = grouping.labels
     frame = pd.DataFrame({
@@ -683,7 +679,7 @@ def fit_trajectory(
         raise AnalysisError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
-    require_baseline(endpoints, "a trajectory model", _instruments(data))
+    require_baseline(endpoints, "a trajectory model", data=data)
     grouping = grouping_for(data, endpoints, by, bins=group_bins, reference=reference) if by is not None else None
     # the model does not divide by the baseline: patients with a baseline of 0 are kept
     ratings, notes = ratings_for(data, endpoints, "score", instrument, time_origin)

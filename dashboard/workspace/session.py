@@ -119,18 +119,28 @@ def unavailable_page(error: WorkspaceUnavailable) -> None:
 
 
 def _retention() -> None:
+    """Apply the retention periods at most once an hour per process, in a background thread: no
+    run waits for the sweep, and a database that is away costs no run its connect timeout. Nothing
+    to do (and no connection made) when both periods are 0."""
     global _last_retention
-    now = time.monotonic()
-    if now - _last_retention < RETENTION_INTERVAL_S:
+    cfg = config()
+    if not (cfg.retention_days or cfg.audit_retention_days):
         return
-    _last_retention = now
+    with _LOCK:
+        now = time.monotonic()
+        if _last_retention and now - _last_retention < RETENTION_INTERVAL_S:
+            return
+        _last_retention = now  # a failed sweep is tried again an hour later
+    threading.Thread(target=_apply_retention, name="workspace-retention", daemon=True).start()
+
+
+def _apply_retention() -> None:
     try:
         removed = workspace().apply_retention()
         if any(removed):
             logger.info("retention: %d dataset(s) and %d audit entries removed", *removed)
     except Exception as error:
         logger.warning("retention not applied (%s)", type(error).__name__)
-        _last_retention = 0.0
 
 
 def gate() -> Principal:

@@ -4,16 +4,21 @@ the database away."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 import analysis
 from dashboard import security
-from dashboard.workspace import NOT_SHARED, Principal, WorkspaceConfig, load_config, session
+from dashboard.workspace import NOT_SHARED, Principal, Workspace, WorkspaceConfig, load_config, session
+from dashboard.workspace.models import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -153,6 +158,26 @@ def test_a_revoked_grant_closes_the_open_view_at_the_next_run(team: dict) -> Non
     at.run()
     assert not at.exception
     assert at.session_state["context"].full is None and NOT_SHARED in _texts(at)
+
+
+def test_retention_runs_in_the_background_and_only_when_configured(local: WorkspaceConfig,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "_last_retention", 0.0)
+    _ok(_app())  # the sample in local mode, no retention period: no run connects to the database
+    assert session._workspace is None
+    ws = Workspace(local.url)
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "old").id
+    with ws.engine.begin() as connection:
+        connection.execute(update(Dataset).values(created_at=datetime(2000, 1, 1)))
+    session._config = dataclasses.replace(local, retention_days=365)
+    _ok(_app())
+    deadline = time.monotonic() + 30
+    while ws.list_datasets(OWNER) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ws.list_datasets(OWNER) == []
+    trail = ws.audit_trail(Principal("it", admin=True))
+    assert ((trail["action"] == "retention") & (trail["dataset_id"] == dataset_id)).any()
+    ws.close()
 
 
 def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:

@@ -4,9 +4,10 @@ The format is decided from the file's first bytes, not its extension (a PNG rena
 refused as an image, a zip renamed ``.xlsx`` as a zip archive). Supported: CSV and TSV (delimiter
 among ``,`` ``;`` tab ``|`` and encoding among UTF-8, UTF-8 with BOM, Windows-1252/Latin-1
 detected; ``;``-separated files are read with decimal commas, as European Excel writes them),
-Excel ``.xlsx`` and Parquet, and through pyreadstat (never pandas' SAS reader, which reads some
-zeros as 5.4e-79) SAS transport ``.xpt`` (v5 and v8), SAS ``.sas7bdat``, SPSS ``.sav``/``.zsav``
-and Stata ``.dta``, keeping their variable labels (``RawTable.labels``) and value labels
+Excel ``.xlsx`` and Parquet, SAS transport v5 ``.xpt`` through :mod:`analysis.xport` (the reader
+analysis.cdisc uses, equal to pyreadstat), and through pyreadstat (never pandas' SAS reader, which
+reads some zeros as 5.4e-79) SAS transport v8, SAS ``.sas7bdat``, SPSS ``.sav``/``.zsav`` and Stata
+``.dta``, keeping their variable labels (``RawTable.labels``) and value labels
 (``RawTable.value_labels``).
 
 Row numbering: every table gets a ``source_row`` column, 1 = the first data row. In a CSV file
@@ -21,6 +22,7 @@ import csv
 import io
 import os
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +195,24 @@ def _statistical_format(content: bytes, extension: str) -> str | None:
 
 
 def _read_statistical(content: bytes, name: str, table: str, kind: str) -> RawTable:
-    """SAS, SPSS or Stata file -> RawTable via pyreadstat (which reads from a path)."""
+    """SAS, SPSS or Stata file -> RawTable: SAS XPORT v5 by the vectorised :mod:`analysis.xport`
+    (equal to pyreadstat, the reader analysis.cdisc uses), everything else via pyreadstat."""
     import tempfile
+
+    from analysis.xport import is_xport_v5, read_xport_v5
+
+    if kind == "xpt" and is_xport_v5(content[:80]):
+        try:
+            frame = read_xport_v5(content, name)
+        except (ValueError, struct.error) as error:
+            raise _fail(f"{name} looks like {_STAT_NAMES[kind]} but cannot be read ({type(error).__name__}: "
+                        f"{str(error)[:120]}).", table, name) from None
+        labels = {c: lab for c, lab in frame.attrs["labels"].items() if lab}
+        # Text as pyreadstat gives it (object, blank = ""), so the table reads as any other file.
+        for column in frame.columns[[isinstance(t, pd.CategoricalDtype) for t in frame.dtypes]]:
+            frame[column] = frame[column].astype(object)
+        frame.attrs = {"labels": labels}
+        return RawTable(frame, name, kind, labels=labels)
 
     import pyreadstat
 

@@ -344,6 +344,26 @@ def test_spss_stata_and_sas_files_load_like_csv_with_labels(tmp_path, kind):
     assert set(data.patients["sex"]) <= {"F", "M"}
 
 
+def test_one_xpt_v5_file_is_read_by_the_xport_reader_and_loads_as_through_pyreadstat(tmp_path, monkeypatch):
+    import pyreadstat
+
+    from analysis import xport
+
+    frame = pd.DataFrame({"subject": ["P1", "P1", "P2", "P2"], "scale": ["MADRS"] * 4, "hours": [0, 24, -1, 168.0],
+                          "score": [30, 12, 25, 0.0], "sex": ["F", "F", "M", "M"], "site": ["A", "A", "", "B"]})
+    path = tmp_path / "export.xpt"
+    pyreadstat.write_xport(frame, str(path), file_format_version=5, column_labels=["Subject"] + [""] * 5)
+    calls = []
+    monkeypatch.setattr(xport, "read_xport_v5", lambda *a, _read=xport.read_xport_v5: calls.append(1) or _read(*a))
+    fast = analysis.load(path)
+    assert calls  # the vectorised reader, not pyreadstat
+    monkeypatch.setattr(xport, "is_xport_v5", lambda head: False)  # pyreadstat's reading of the same file
+    slow = analysis.load(path)
+    for table in ("assessments", "patients", "infusions"):
+        pd.testing.assert_frame_equal(getattr(fast, table), getattr(slow, table))
+    assert [str(w) for w in fast.warnings] == [str(w) for w in slow.warnings]  # blank site "" is missing in both
+
+
 def test_events_from_folder_argument_and_single_file(tmp_path):
     long = simulated_long(3).drop(columns="visit")
     long["instrument"] = "MADRS"

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.baseline import require_baseline
+from analysis.baseline import ASSUMED_ROUTE, require_baseline
 from analysis.errors import AnalysisError
 from analysis.grouping import _is_endpoints, course_of_patients, grouping_for, model_groups, patient_values
 
@@ -342,7 +342,7 @@ def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> t
         extra["first_dose_mg_per_kg"] = first["dose_mg_per_kg"].reindex(ids).to_numpy(float)
     if "route" in first.columns:
         route = first["route"].reindex(ids)
-        extra["route"] = route.where(route.notna(), "IV").to_numpy()  # contract: no record = one IV infusion
+        extra["route"] = route.where(route.notna(), ASSUMED_ROUTE).to_numpy()  # no record: the assumed infusion
     course = course_of_patients(data.infusions, extra["patient_id"]).set_index("patient_id")
     for column in ("course", "n_infusions", "n_series_infusions"):
         extra[column] = course[column].reindex(ids).to_numpy()

@@ -437,7 +437,7 @@ def _rename_override(settings: dict[str, Any], role: str, default: str, frame: p
     return chosen if chosen in frame.columns else default
 
 
-def _instrument_column(name: str, frame: pd.DataFrame, labels: pd.Series, codes: pd.Series | None,
+def _instrument_column(name: str, labels: pd.Series, codes: pd.Series | None,
                        settings: dict[str, Any], notes: list[str], what: str) -> pd.Series:
     """Canonical instrument per row from the category/parameter labels (and codes), or the hint."""
     labels = _text(labels)
@@ -476,7 +476,7 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
     """SDTM QS / RS / FT rows -> ratings (patient_id, instrument, item, score, time_hours, visit)."""
     p = _findings_prefix(frame)
     n_rows = len(frame)
-    instrument = _instrument_column(name, frame, frame[f"{p}CAT"], None, settings, notes, f"{p}CAT")
+    instrument = _instrument_column(name, frame[f"{p}CAT"], None, settings, notes, f"{p}CAT")
     score_column = _rename_override(settings, "score", f"{p}STRESN", frame)
     if score_column not in frame.columns:
         score_column = f"{p}ORRES"
@@ -585,7 +585,7 @@ def _bds(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: list[s
     """ADaM BDS rows -> ratings; baseline from ABLFL or BASE."""
     frame = frame[_filter_records(name, frame, settings, notes)].reset_index(drop=True)
     param = frame["PARAM"] if "PARAM" in frame.columns else frame["PARAMCD"]
-    instrument = _instrument_column(name, frame, frame["PARAMCD"], param, settings, notes, "PARAMCD")
+    instrument = _instrument_column(name, frame["PARAMCD"], param, settings, notes, "PARAMCD")
     total = param.astype("string").str.contains(_TOTAL_WORDS, na=False).to_numpy() | \
         frame["PARAMCD"].map(lambda v: resolve_instrument(v) is not None).to_numpy(dtype=bool)
     item = np.where(total, np.nan, _item_numbers(frame["PARAMCD"]))

@@ -169,15 +169,32 @@ def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterati
     """``turnbull`` without warnings: problems are only recorded in ``.notes`` (for callers that
     report them in their own results)."""
     lower_values, upper_values = as_bounds(lower, upper, allow_zero_exact=True)
-    exact, right, left, interval = censoring_kinds(lower_values, upper_values)
-    n = len(lower_values)
-    # pool identical observations
-    keys = pd.DataFrame({"lower": lower_values, "upper": upper_values})
-    pooled = keys.groupby(["lower", "upper"], sort=True).size().reset_index(name="count")
-    obs_lower = pooled["lower"].to_numpy(dtype=float)
-    obs_upper = pooled["upper"].to_numpy(dtype=float)
-    weight = pooled["count"].to_numpy(dtype=float)
-    obs_exact = obs_lower == obs_upper
+    obs_lower, obs_upper, weight = pool_bounds(lower_values, upper_values)
+    return turnbull_pooled(obs_lower, obs_upper, weight, tolerance=tolerance, max_iterations=max_iterations)
+
+
+def pool_bounds(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical (lower, upper) observations pooled: the distinct pairs sorted by lower, then
+    upper, and how many times each occurs (float weights), from bounds checked by ``as_bounds``."""
+    order = np.lexsort((upper, lower))
+    lower, upper = lower[order], upper[order]
+    starts = np.r_[0, np.flatnonzero((lower[1:] != lower[:-1]) | (upper[1:] != upper[:-1])) + 1].astype(np.intp)
+    weight = np.diff(np.r_[starts, len(lower)]).astype(float)
+    return lower[starts], upper[starts], weight
+
+
+def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.ndarray, tolerance: float = 1e-10,
+                    max_iterations: int = 1_000) -> TurnbullResult:
+    """``turnbull_quiet`` on observations already checked and pooled by ``pool_bounds``
+    (distinct pairs sorted by lower, then upper, with their counts as ``weight``). A bootstrap
+    replicate is the same pairs with new counts: pairs with count 0 are dropped here, so the
+    replicates skip checking and pooling again."""
+    used = weight > 0
+    if not used.all():
+        obs_lower, obs_upper, weight = obs_lower[used], obs_upper[used], weight[used]
+    exact, right, left, interval = censoring_kinds(obs_lower, obs_upper)
+    n = int(weight.sum())
+    obs_exact = exact
     left_values, right_values = _innermost_intervals(obs_lower, obs_upper, obs_exact)
     m = len(left_values)
     # interval j lies in observation i when it starts at/after the observation's lower bound and
@@ -282,10 +299,10 @@ def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterati
     return TurnbullResult(
         table=table,
         n=n,
-        n_exact=int(exact.sum()),
-        n_right=int(right.sum()),
-        n_left=int(left.sum()),
-        n_interval=int(interval.sum()),
+        n_exact=int(weight[exact].sum()),
+        n_right=int(weight[right].sum()),
+        n_left=int(weight[left].sum()),
+        n_interval=int(weight[interval].sum()),
         loglik=loglik,
         iterations=iterations,
         converged=converged,

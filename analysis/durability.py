@@ -47,6 +47,7 @@ from analysis.contract import OutcomeData
 from analysis.endpoints import (
     Endpoints,
     EndpointSettings,
+    fit_grouping,
     group_table,
     patient_column,
     plain_fit_note,
@@ -178,12 +179,10 @@ def _fit_distance(model: Any, npmle: Any, lower: np.ndarray, upper: np.ndarray, 
 def _bootstrap_npmle(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int,
                      days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap replicates (resampling responders) of the Turnbull median and S(days)."""
-    from analysis.survival.turnbull import turnbull_quiet
+    from analysis.survival.turnbull import pool_bounds, turnbull_pooled
 
-    pairs = pd.DataFrame({"lower": lower, "upper": upper}).value_counts(sort=False).reset_index(name="n")
-    p_lower = pairs["lower"].to_numpy(float)
-    p_upper = pairs["upper"].to_numpy(float)
-    weight = pairs["n"].to_numpy(float)
+    # checked and pooled once: a replicate is the same distinct pairs with new counts
+    p_lower, p_upper, weight = pool_bounds(np.asarray(lower, float), np.asarray(upper, float))
     rng = np.random.default_rng(seed)
     medians = np.full(n_bootstrap, np.nan)
     survival = np.full((n_bootstrap, len(days)), np.nan)
@@ -192,7 +191,7 @@ def _bootstrap_npmle(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, see
         counts = rng.multinomial(len(lower), weight / weight.sum())
         key = counts.tobytes()
         if key not in seen:
-            fit = turnbull_quiet(np.repeat(p_lower, counts), np.repeat(p_upper, counts))
+            fit = turnbull_pooled(p_lower, p_upper, counts.astype(float))
             seen[key] = (turnbull_median(fit), fit.survival_at(days)["survival"].to_numpy(float))
         medians[b], survival[b] = seen[key]
     return medians, survival
@@ -426,6 +425,7 @@ def fit_durability(
     reference: str | None = None,
     landmark_days: float | None = None,
     n_bootstrap: int = N_BOOTSTRAP,
+    group_bins: Any = None,
     **endpoint_options: Any,
 ) -> DurabilityResult:
     """Time to relapse (days) among responders, per group.
@@ -451,7 +451,8 @@ def fit_durability(
         NPMLE, else the NPMLE.
     competing, intercurrent :
         Intercurrent-event strategies (``analysis.intercurrent``), e.g. ``competing="rescue"``.
-    bins, reference : passed to ``group_patients``.
+    group_bins, reference : passed to ``group_patients`` (``group_bins``: cut points or number
+        of groups, as in the other ``by=`` functions; ``bins`` is the older name of it).
     landmark_days : float, optional
         Landmark analysis: only responders still in response (no relapse seen) and followed at
         this day of the clock, with times counted from it.
@@ -476,8 +477,6 @@ def fit_durability(
     note on quantifying follow-up in studies of failure time. Control Clin Trials 17:343-346.
     Aalen OO, Johansen S (1978). Scand J Stat 5:141-150. ICH E9(R1) (2019) on estimands.
     """
-    from analysis.grouping import group_patients
-
     _check_clock(data, "fit_durability")
     if estimator not in ESTIMATORS:
         raise AnalysisError(f"estimator={estimator!r}: use one of {', '.join(ESTIMATORS)}.")
@@ -490,9 +489,7 @@ def fit_durability(
     settings = endpoints.settings
     notes = [f"origin: {settings.origin_text} (origin={settings.origin!r})"]
     responders = _responders(endpoints, landmark_days, notes)
-    grouping = group_patients(data if isinstance(data, OutcomeData) else endpoints, by, bins=bins,
-                              reference=reference, instrument=settings.instrument, gap_days=settings.series_gap_days,
-                              infusions=None if isinstance(data, OutcomeData) else endpoints.infusions)
+    grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference, gap_days=settings.series_gap_days)
     if grouping.note():
         notes.append(grouping.note())
     labels = grouping.of(responders["patient_id"])

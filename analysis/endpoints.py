@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.baseline import baseline_blocks
 from analysis.contract import OutcomeData
 from analysis.errors import AnalysisError
 from analysis.grouping import SERIES_GAP_DAYS, course_of_patients
@@ -530,9 +531,7 @@ def _baseline(data: OutcomeData, sel: np.ndarray, a_code: np.ndarray, patient_co
     time = a_time[order]
     score = a["score"].to_numpy(dtype=float)[rows_src]
     counts = np.bincount(code, minlength=n_codes)
-    start = np.r_[0, np.cumsum(counts)[:-1]]
-    pre = time <= inf.first_time[code]
-    n_pre = np.bincount(code[pre], minlength=n_codes)  # pre rows form a prefix of each block
+    n_pre, start = baseline_blocks(code, time, inf.first_time, n_codes)  # analysis.baseline's rule
     base_idx = start + n_pre - 1
     baseline_all = np.full(n_codes, np.nan)
     has_base = n_pre > 0
@@ -850,6 +849,25 @@ def resolve_endpoints(data: OutcomeData | Endpoints, instrument: str, options: d
     if origin is not None:
         options = {**options, "origin": origin}
     return derive_endpoints(data, instrument=instrument, **options)
+
+
+def fit_grouping(data: OutcomeData | Endpoints, endpoints: Endpoints, by: str | None, bins: Any,
+                 group_bins: Any, reference: str | None, gap_days: float = SERIES_GAP_DAYS) -> Any:
+    """The groups of ``by`` for a fit (``analysis.grouping.group_patients``), formed over all
+    patients of ``data`` when it is an OutcomeData, else over the Endpoints' patients.
+
+    ``group_bins`` is the name the other ``by=`` functions use; ``bins`` is kept for the fits
+    that had it. Giving both (different values) is an AnalysisError.
+    """
+    from analysis.grouping import group_patients
+
+    if bins is not None and group_bins is not None and not np.array_equal(np.asarray(bins), np.asarray(group_bins)):
+        raise AnalysisError(f"bins={bins!r} and group_bins={group_bins!r} are the same setting (cut points or "
+                            "number of groups); give only group_bins=.")
+    outcome = isinstance(data, OutcomeData)
+    return group_patients(data if outcome else endpoints, by, bins=group_bins if group_bins is not None else bins,
+                          reference=reference, instrument=endpoints.settings.instrument, gap_days=gap_days,
+                          infusions=None if outcome else endpoints.infusions)
 
 
 def plain_fit_note(note: str, events: str) -> str:

@@ -30,6 +30,7 @@ from analysis.contract import OutcomeData
 from analysis.endpoints import (
     Endpoints,
     EndpointSettings,
+    fit_grouping,
     group_table,
     plain_fit_note,
     resolve_endpoints,
@@ -175,6 +176,7 @@ def fit_onset(
     max_hours: float | None = None,
     bins: Any = None,
     reference: str | None = None,
+    group_bins: Any = None,
     **endpoint_options: Any,
 ) -> OnsetResult:
     """Cumulative proportion responding against hours after the infusion, per group.
@@ -201,7 +203,8 @@ def fit_onset(
         1 - confidence level of every interval.
     max_hours : float, optional
         Right end of the model curve (default: the largest finite onset upper end).
-    bins, reference : passed to ``group_patients``.
+    group_bins, reference : passed to ``group_patients`` (``group_bins``: cut points or number
+        of groups, as in the other ``by=`` functions; ``bins`` is the older name of it).
     **endpoint_options
         Passed to ``derive_endpoints`` (response, remission, ...).
 
@@ -231,16 +234,12 @@ def fit_onset(
     and truncated data. JRSS B 38:290-295. Farewell VT (1982). The use of mixture models for the
     analysis of survival data with long-term survivors. Biometrics 38:1041-1046.
     """
-    from analysis.grouping import group_patients
-
     if isinstance(data, OutcomeData) and not getattr(data, "has_clock_time", True):
         raise AnalysisError("fit_onset needs clock times (hours since the infusion), but this dataset gives "
                             "only visit labels or numbers. Add time_hours (or dates) to the assessments.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     patients = endpoints.patients
-    grouping = group_patients(data if isinstance(data, OutcomeData) else endpoints, by, bins=bins,
-                              reference=reference, instrument=endpoints.settings.instrument,
-                              infusions=None if isinstance(data, OutcomeData) else endpoints.infusions)
+    grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference)
     notes = [grouping.note()] if grouping.note() else []
     labels = grouping.of(patients["patient_id"])
     lower_all, upper_all = _onset_intervals(patients)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import OutcomeData
-from analysis.endpoints import Endpoints, EndpointSettings, resolve_endpoints
+from analysis.endpoints import Endpoints, EndpointSettings, fit_grouping, resolve_endpoints
 from analysis.errors import AnalysisError
 
 __all__ = ["ResponseStateResult", "fit_response_state", "state_intervals"]
@@ -129,6 +129,7 @@ def fit_response_state(
     seed: int = 0,
     bins: Any = None,
     reference: str | None = None,
+    group_bins: Any = None,
     **endpoint_options: Any,
 ) -> ResponseStateResult:
     """Probability of being in response (responded and not yet relapsed) at each day since the
@@ -146,7 +147,8 @@ def fit_response_state(
         Bootstrap resamples of the patients (0: no band).
     seed : int
         Seed of the resampling (the same seed gives the same band).
-    bins, reference : passed to ``group_patients``.
+    group_bins, reference : passed to ``group_patients`` (``group_bins``: cut points or number
+        of groups, as in the other ``by=`` functions; ``bins`` is the older name of it).
     **endpoint_options
         Passed to ``derive_endpoints`` (response, relapse rule, origin, intercurrent ...).
 
@@ -160,7 +162,6 @@ def fit_response_state(
     with application to tumor shrinkage. Biometrics 34:571-580 (probability of being in
     response as a difference of two distribution functions).
     """
-    from analysis.grouping import group_patients
     from analysis.survival.turnbull import turnbull_quiet
 
     if isinstance(data, OutcomeData) and not getattr(data, "has_clock_time", True):
@@ -173,9 +174,7 @@ def fit_response_state(
     if patients.empty:
         raise AnalysisError(f"fit_response_state: no patient has a {endpoints.settings.instrument} baseline, so "
                             "nobody can be followed for response.")
-    grouping = group_patients(data if isinstance(data, OutcomeData) else endpoints, by, bins=bins,
-                              reference=reference, instrument=endpoints.settings.instrument,
-                              infusions=None if isinstance(data, OutcomeData) else endpoints.infusions)
+    grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference)
     labels = grouping.of(patients["patient_id"]).astype(object).to_numpy()
     intervals = state_intervals(patients)
     last_all = patients["last_rating_hours"].to_numpy(float) / 24.0

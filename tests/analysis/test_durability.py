@@ -445,3 +445,13 @@ def test_milestone_difference_recovers_a_true_hazard_ratio():
     row = table.loc["MDD"]
     assert row["difference_lower"] <= true_difference <= row["difference_upper"]
     assert row["p_value"] < 0.01
+
+
+def test_group_bins_is_the_name_of_bins(data):
+    # group_bins= (the name the other by= functions use) and the older bins= cut the same way
+    new = fit_durability(data, by="age", group_bins=3, n_bootstrap=20).summary()
+    old = fit_durability(data, by="age", bins=3, n_bootstrap=20).summary()
+    assert len(new) == 3  # tertiles, not the default quartiles
+    pd.testing.assert_frame_equal(new, old)
+    with pytest.raises(ValueError, match="same setting"):
+        fit_durability(data, by="age", bins=3, group_bins=2, n_bootstrap=20)

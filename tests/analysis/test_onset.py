@@ -262,3 +262,15 @@ def test_ratings_in_the_first_day_keep_the_hours_estimate():
     assert 2.5 < row["median_onset_hours"] < 6.0
     assert row["median_onset_hours_lower"] < row["median_onset_hours"] < row["median_onset_hours_upper"]
     assert "first day" not in row["note"]
+
+
+def test_group_bins_is_the_name_of_bins():
+    data = known_onset_data(240, seed=6, p_response=0.6, median_hours=4.0, shape=1.5)
+    infusions = data.infusions.copy()
+    infusions["duration_min"] = np.tile([5.0, 15.0, 40.0], len(infusions) // 3 + 1)[: len(infusions)]
+    data = type(data)(data.assessments, infusions, data.patients)
+    new = fit_onset(data, by="duration_min", group_bins=[0, 10, 60]).summary()
+    assert list(new["n"]) == [80, 160]  # two groups: below and above 10 min
+    pd.testing.assert_frame_equal(new, fit_onset(data, by="duration_min", bins=[0, 10, 60]).summary())
+    with pytest.raises(ValueError, match="same setting"):
+        fit_onset(data, by="duration_min", bins=[0, 10, 60], group_bins=[0, 20, 60])

@@ -33,7 +33,7 @@ from dashboard.security import md
 from dashboard.upload_worker import UploadLimits, collect_within_limits, read_upload, suggest_upload_mapping
 from dashboard.uploads import TABLE_ROLES, Upload, as_source
 
-__all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems"]
+__all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems", "show_warnings"]
 
 BY_NAME = "(by its name)"  # a column the mapping does not name: read by its own name or kept
 WIDE = "(wide measure)"
@@ -141,6 +141,16 @@ def show_problems(error: DataError, key: str, title: str = "The file was not loa
     st.caption("Each row is one problem: the table, the row as numbered in your file (1 = first data "
                "row), the column, the value and what is wrong. Change the reading above, or fix the file "
                "and upload it again; the app keeps working with the current dataset.")
+
+
+def show_warnings(data: OutcomeData, heading: str) -> None:
+    """The loader's warnings under ``heading``, one wrapped line each with its count and table
+    (a table cell would cut the sentences short); nothing when there are none."""
+    if not data.warnings:
+        return
+    st.markdown(heading)
+    st.markdown("\n".join(f"- {md(w.message, limit=600)} ({w.count:,} in the {md(w.table, limit=40)} table)"
+                           for w in data.warnings))
 
 
 def _identifier_problems(frames: dict[str, pd.DataFrame], mapping: Mapping) -> pd.DataFrame:
@@ -382,11 +392,7 @@ def _preview(data: OutcomeData) -> None:
         st.info("The file gives visits but no clock time: analyses by visit work (MMRM, responder rates "
                 "and trajectories by visit, Table 1); onset in hours and durability in days need times "
                 "(add a time column or visit times).", icon=":material/schedule:")
-    if data.warnings:
-        st.markdown("**Warnings** (nothing was dropped silently)")
-        st.dataframe(pd.DataFrame([{"finding": w.message, "count": w.count, "table": w.table}
-                                   for w in data.warnings]), hide_index=True, alt="Reading warnings",
-                     key="preview_warnings")
+    show_warnings(data, "**Warnings** (nothing was dropped silently)")
 
 
 def _base(upload: Upload, saved: bytes | None, sheet: str | int | None) -> Mapping | DataError:
@@ -512,8 +518,8 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
                    "Remove these columns from the export and upload it again.")
         return None
 
-    visit_times = _visit_table(mapping, _visit_labels(frame, mapping), prefix) \
-        if _visit_labels(frame, mapping) else {}
+    labels = _visit_labels(frame, mapping)
+    visit_times = _visit_table(mapping, labels, prefix) if labels else {}
     value_maps = _value_maps(mapping, prefix)
     final: dict[str, Any] = {}
     if visit_times != mapping.visit_times:

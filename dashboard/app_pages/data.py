@@ -3,7 +3,6 @@ data dictionary, cohort summary and Table 1."""
 
 import re
 
-import pandas as pd
 import streamlit as st
 
 from analysis.contract import DataError
@@ -18,7 +17,7 @@ from dashboard.components import (
 )
 from dashboard.context import current
 from dashboard.dictionary import show_data_dictionary
-from dashboard.mapping_ui import collect_checked, reading_step, show_problems
+from dashboard.mapping_ui import collect_checked, reading_step, show_problems, show_warnings
 from dashboard.state import set_dataset
 from dashboard.templates import MIME as TEMPLATE_MIME
 from dashboard.templates import template_bytes
@@ -84,7 +83,7 @@ with page_guard("the dataset choice"):
         if expected and ctx.full is None:
             st.warning(f"This link refers to an uploaded dataset with fingerprint {expected}. "
                        "Upload the same file(s) to open the shared view.", icon=":material/link:")
-        upload_column, template_column = st.columns([3, 1])
+        upload_column, template_column = st.columns([2, 1])
         with upload_column:
             uploaded = st.file_uploader(
                 "Your data: one file, several files or a zipped folder", type=FILE_TYPES,
@@ -136,11 +135,7 @@ if ctx.data is not None and ctx.full is not None:
             st.metric("Instruments", ", ".join(map(str, data.instruments)) or "none", border=True)
         st.caption(f"Dataset fingerprint {ctx.full.fingerprint} (SHA-256 of the content: identifies "
                    "the data without revealing it).")
-        if ctx.full.warnings:
-            st.markdown("**Warnings from validation** (nothing was dropped silently)")
-            warnings = pd.DataFrame([{"finding": w.message, "count": w.count, "table": w.table}
-                                     for w in ctx.full.warnings])
-            st.dataframe(warnings, hide_index=True, alt="Validation warnings", key="warnings_table")
+        show_warnings(ctx.full, "**Warnings from validation** (nothing was dropped silently)")
         show_table(report, data.summary().reset_index(), "Ratings by instrument",
                    note="first_time_hours/last_time_hours: hours since the first infusion.")
 

@@ -65,8 +65,9 @@ if not mine:
     st.caption("None yet: uploads you load on the Data page appear here.")
 for info in mine:
     with st.container(border=True, horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{md(info.name, 80)}** · {info.n_patients:,} patients · {info.role} · "
-                    f"owner {md(info.owner, 60)} · {info.created_at:%Y-%m-%d %H:%M} UTC")
+        whose = "yours" if info.role == "owner" else f"{info.role}, shared by {md(info.owner, 60)}"
+        st.markdown(f"**{md(info.name, 80)}** · {info.n_patients:,} patients · {whose} · "
+                    f"{info.created_at:%Y-%m-%d %H:%M} UTC")
         name = session.PREFIX + info.id
         st.button("Open", key=f"open_{info.id}", on_click=set_dataset, args=(name,), icon=":material/open_in_new:",
                   disabled=name == dataset)

@@ -110,7 +110,9 @@ class DurabilityResult:
         lower, upper; else empty.
     reference : the comparison group; landmark_days : the landmark (None: all responders).
     intervals : group -> (relapse_lower_days, relapse_upper_days) of its responders (as fitted);
-    n_bootstrap : resamples used for Turnbull intervals.
+    n_bootstrap : resamples used for Turnbull intervals; bootstrap_fits : group -> the
+        ``n_bootstrap`` replicates' TurnbullResults (groups whose headline is the NPMLE), so
+        other days can be read off the same resamples without refitting.
     """
 
     table: pd.DataFrame
@@ -133,6 +135,7 @@ class DurabilityResult:
     landmark_days: float | None = None
     intervals: dict = field(default_factory=dict, repr=False)
     n_bootstrap: int = N_BOOTSTRAP
+    bootstrap_fits: dict = field(default_factory=dict, repr=False, compare=False)
 
     def summary(self) -> pd.DataFrame:
         """One row per group: n_responders, relapses, the headline median days to relapse with
@@ -176,24 +179,38 @@ def _fit_distance(model: Any, npmle: Any, lower: np.ndarray, upper: np.ndarray, 
     return float(np.nanmean(np.abs(s_np - s_model)))
 
 
-def _bootstrap_npmle(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int,
-                     days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap replicates (resampling responders) of the Turnbull median and S(days)."""
+def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int) -> list[Any]:
+    """Turnbull NPMLEs of ``n_bootstrap`` resamples of the responders (one TurnbullResult per
+    replicate; a resample drawn again reuses its fit)."""
     from analysis.survival.turnbull import pool_bounds, turnbull_pooled
 
     # checked and pooled once: a replicate is the same distinct pairs with new counts
     p_lower, p_upper, weight = pool_bounds(np.asarray(lower, float), np.asarray(upper, float))
     rng = np.random.default_rng(seed)
-    medians = np.full(n_bootstrap, np.nan)
-    survival = np.full((n_bootstrap, len(days)), np.nan)
-    seen: dict[bytes, tuple[float, np.ndarray]] = {}  # small groups draw the same resample often
-    for b in range(n_bootstrap):  # loops over replicates; each replicate is vectorised
+    fits: list[Any] = []
+    seen: dict[bytes, Any] = {}  # small groups draw the same resample often
+    for _ in range(n_bootstrap):  # loops over replicates; each replicate is vectorised
         counts = rng.multinomial(len(lower), weight / weight.sum())
         key = counts.tobytes()
         if key not in seen:
-            fit = turnbull_pooled(p_lower, p_upper, counts.astype(float))
-            seen[key] = (turnbull_median(fit), fit.survival_at(days)["survival"].to_numpy(float))
-        medians[b], survival[b] = seen[key]
+            seen[key] = turnbull_pooled(p_lower, p_upper, counts.astype(float))
+        fits.append(seen[key])
+    return fits
+
+
+def _bootstrap_npmle(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int,
+                     days: np.ndarray, fits: list[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap replicates (resampling responders) of the Turnbull median and S(days);
+    ``fits``: the replicates' fits already made by ``_bootstrap_fits`` with these inputs."""
+    if fits is None:
+        fits = _bootstrap_fits(lower, upper, n_bootstrap, seed)
+    medians = np.full(n_bootstrap, np.nan)
+    survival = np.full((n_bootstrap, len(days)), np.nan)
+    done: dict[int, tuple[float, np.ndarray]] = {}
+    for b, fit in enumerate(fits):
+        if id(fit) not in done:
+            done[id(fit)] = (turnbull_median(fit), fit.survival_at(days)["survival"].to_numpy(float))
+        medians[b], survival[b] = done[id(fit)]
     return medians, survival
 
 
@@ -302,7 +319,8 @@ def _fit_group(g: _Group, dist: str, alpha: float, estimator: str, n_bootstrap: 
     else:
         row["estimator"] = "turnbull"
         median = turnbull_median(npmle)
-        boot_median, boot_survival = _bootstrap_npmle(g.lower, g.upper, n_bootstrap, 0, days)
+        fitted["bootstrap"] = _bootstrap_fits(g.lower, g.upper, n_bootstrap, 0)
+        boot_median, boot_survival = _bootstrap_npmle(g.lower, g.upper, n_bootstrap, 0, days, fitted["bootstrap"])
         lo, hi = _percentile_interval(boot_median, alpha, not_reached_high=True)
         s_hat = npmle.survival_at(days)["survival"].to_numpy(float)
         s_lo, s_hi = np.full(len(days), np.nan), np.full(len(days), np.nan)
@@ -507,7 +525,7 @@ def fit_durability(
     grid = np.linspace(0.0, max(max_time, 1.0), 201)
 
     rows, curves, risks, model_curves, npmle_curves, cifs = [], [], [], [], [], []
-    models, kms, npmles, intervals = {}, {}, {}, {}
+    models, kms, npmles, intervals, bootstrap_fits = {}, {}, {}, {}, {}
     for level in grouping.levels:
         mask = usable & (g_values == level)
         group = _Group(level, lower_all[mask], upper_all[mask], time[mask], event[mask], status[mask])
@@ -548,6 +566,8 @@ def fit_durability(
             model_curves.append(fitted["model_curve"].assign(group=level))
         if "cif" in fitted:
             cifs.append(fitted["cif"].assign(group=level))
+        if "bootstrap" in fitted:
+            bootstrap_fits[level] = fitted["bootstrap"]
 
     table = group_table(rows, SUMMARY_COLUMNS)
     curve = stack_frames(curves, ["group", "time_days", "survival", "lower", "upper", "at_risk", "events", "censored"])
@@ -570,7 +590,8 @@ def fit_durability(
                  "reverse Kaplan-Meier median follow-up")
     return DurabilityResult(table, curve, risk_table, model_curve, test, settings, endpoints, by, dist, alpha,
                             tuple(notes), models, kms, npmles, npmle_curve, cif_frame, grouping.reference,
-                            None if landmark_days is None else float(landmark_days), intervals, int(n_bootstrap))
+                            None if landmark_days is None else float(landmark_days), intervals, int(n_bootstrap),
+                            bootstrap_fits)
 
 
 def relapse_hazards(

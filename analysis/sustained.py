@@ -107,7 +107,8 @@ def _proportions(fit: Any, level: str, query: np.ndarray) -> dict[str, np.ndarra
         from analysis.durability import _bootstrap_npmle
 
         lower, upper = fit.intervals[level]
-        _, boot = _bootstrap_npmle(lower, upper, fit.n_bootstrap, 0, query)
+        # the resamples of fit_durability (same seed), read at these days: no refitting
+        _, boot = _bootstrap_npmle(lower, upper, fit.n_bootstrap, 0, query, fit.bootstrap_fits.get(level))
         s = fit.npmle[level].survival_at(query)["survival"].to_numpy(float)
         lo, hi = (np.quantile(boot, [fit.alpha / 2, 1 - fit.alpha / 2], axis=0) if fit.n_bootstrap
                   else (np.full(len(query), np.nan), np.full(len(query), np.nan)))

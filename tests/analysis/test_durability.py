@@ -455,3 +455,20 @@ def test_group_bins_is_the_name_of_bins(data):
     pd.testing.assert_frame_equal(new, old)
     with pytest.raises(ValueError, match="same setting"):
         fit_durability(data, by="age", bins=3, group_bins=2, n_bootstrap=20)
+
+
+def test_stored_bootstrap_fits_are_the_resamples_refitted(data):
+    # milestones reads other days off fit.bootstrap_fits: they must be the replicates a fresh
+    # bootstrap with the same seed would fit
+    from analysis.durability import _bootstrap_npmle
+
+    fit = fit_durability(data, by="diagnosis", estimator="turnbull", n_bootstrap=30)
+    assert set(fit.bootstrap_fits) == set(fit.npmle) and len(fit.bootstrap_fits)
+    query = np.array([3.0, 10.0, 17.5])
+    for level, fits in fit.bootstrap_fits.items():
+        lower, upper = fit.intervals[level]
+        assert len(fits) == 30
+        stored = _bootstrap_npmle(lower, upper, 30, 0, query, fits)
+        fresh = _bootstrap_npmle(lower, upper, 30, 0, query)
+        assert_allclose(stored[0], fresh[0], equal_nan=True)
+        assert_allclose(stored[1], fresh[1], equal_nan=True)

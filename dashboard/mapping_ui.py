@@ -44,6 +44,7 @@ _LABEL_ROLES = {"instrument", "route", "diagnosis", "sex", "visit", "event"}
 MAX_VISIT_LABELS = 60
 PREVIEW_ROWS = 12
 _CACHE_SIZE = 4
+_BOX_PX = 200  # select boxes of the editor grids (four to a row at 1440 px, two at 800 px)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,11 +223,12 @@ def _roles(base: Mapping, columns: list[str], layout: str, prefix: str) -> tuple
     current = {column: role for role, column in base.columns.items()}
     options = [BY_NAME, *ROLES] + ([WIDE] if layout == "wide" else [])
     chosen: dict[str, str] = {}
-    grid = st.columns(4)
+    grid = st.container(horizontal=True)  # boxes of a fixed width wrap to the screen's width
     for position, column in enumerate(columns):
         value = current.get(column) or (WIDE if column in base.wide_columns and layout == "wide" else BY_NAME)
-        chosen[column] = grid[position % 4].selectbox(
+        chosen[column] = grid.selectbox(
             md(column, limit=80), options, index=_index(options, value), key=f"{prefix}_role_{position}",
+            width=_BOX_PX,
             help="The contract column this source column holds (see the data dictionary below). "
                  f"'{BY_NAME}': read by its own name when it is a contract name, else kept as a covariate "
                  "or an extra column; 'ignore': not read.")
@@ -365,10 +367,11 @@ def _value_boxes(prefix: str, error: DataError | None) -> None:
     st.markdown("**Labels to read as**")
     st.caption("The loader did not recognise these labels. Choose what each one means; the choice is saved "
                "in the mapping.")
-    grid = st.columns(3)
-    for position, (role, label) in enumerate(known):
+    grid = st.container(horizontal=True)
+    for role, label in known:
         options = [NOT_SET, *VALUE_CHOICES[role]]
-        grid[position % 3].selectbox(md(f"{role}: {label}", limit=80), options, key=_value_key(prefix, role, label))
+        grid.selectbox(md(f"{role}: {label}", limit=80), options, key=_value_key(prefix, role, label),
+                       width=_BOX_PX)
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,9 +423,9 @@ def _table_names(upload: Upload) -> Upload:
         st.caption("For the table form (assessments required; infusions, patients and events optional). Files "
                    "named assessments, infusions, patients or events are read as those tables; CDISC datasets "
                    "and REDCap exports are read by their own names.")
-        grid = st.columns(4)
-        tables = {file.name: grid[i % 4].selectbox(md(file.name, limit=80), choices,
-                                                   key=f"tables_{upload.digest[:10]}_{i}")
+        grid = st.container(horizontal=True)
+        tables = {file.name: grid.selectbox(md(file.name, limit=80), choices, width=_BOX_PX,
+                                            key=f"tables_{upload.digest[:10]}_{i}")
                   for i, file in enumerate(upload.files)}
     chosen = {name: table for name, table in tables.items() if table != BY_NAME}
     renamed = upload.with_table_names(chosen) if chosen else upload

@@ -145,6 +145,19 @@ def dictionary_frame(dictionary: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["field_name"] != ""].reset_index(drop=True)
 
 
+def _number_fields(fields: pd.DataFrame, present: set[str], limit: int = 6) -> list[str]:
+    """Fields in the records that the dictionary says hold numbers (calc, or text validated as
+    integer/number): the candidates for a score field, named in messages."""
+    numeric = (fields["field_type"] == "calc") | fields["validation"].str.lower().str.startswith(("integer", "number"))
+    return [f for f in fields.loc[numeric, "field_name"] if f in present][:limit]
+
+
+def _score_hint(fields: pd.DataFrame, present: set[str]) -> str:
+    """"; number fields: a, b" (or "") for the no-rating-field messages."""
+    candidates = _number_fields(fields, present)
+    return f"; number fields in the export: {', '.join(candidates)}" if candidates else ""
+
+
 def _choices(text: str) -> dict[str, str]:
     """'0, Female | 1, Male' -> {'0': 'Female', '1': 'Male'}."""
     out = {}
@@ -408,8 +421,8 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     if rating_fields.empty:
         forms = ", ".join(dict.fromkeys(fields["form_name"]))
         raise _error(f"no rating-scale field found: no form or field is named like a registered instrument (forms: "
-                     f"{forms}). Name the field holding the total score and its instrument, e.g. "
-                     "analysis.load(path, instrument=\"MADRS\", columns={'score': 'madrs_total'}).",
+                     f"{forms}{_score_hint(fields, present)}). Name the field holding the total score and its "
+                     "instrument, e.g. analysis.load(path, instrument=\"MADRS\", columns={'score': 'madrs_total'}).",
                      "The REDCap export holds no ratings the toolkit knows.")
     visit, time, arm = _events(records, events, settings, notes)
     if "redcap_repeat_instance" in records.columns:
@@ -505,7 +518,8 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
             varying.append(name)
             continue
         out[name] = values.groupby(patient).first()
-    frame = pd.DataFrame(out)
+    # Indexed by record id (string) even with no covariate, so the ratings merge onto it.
+    frame = pd.DataFrame(out) if out else pd.DataFrame(index=patient.groupby(patient).first().index)
     if decoded:
         notes.append(f"Coded fields decoded with the dictionary's choices: {', '.join(decoded)}.")
     if varying:
@@ -547,7 +561,8 @@ def suggest(records: Any, dictionary: Any = None, events: Any = None, **hints: A
             f"{r.field_name} ({r.instrument})" for r in totals.itertuples(index=False))
     elif rating_fields.empty:
         ambiguities.append("no field is named like a registered instrument: name the score field and its "
-                           "instrument (columns={'score': field}, instrument=...)")
+                           "instrument (columns={'score': field}, instrument=...)"
+                           + _score_hint(fields, set(records.columns)))
     if notes:
         reasons["identifiers"] = notes[0]
     columns.update(settings["columns"])

@@ -354,6 +354,9 @@ def test_real_redcap_folders_are_recognised_without_hints(project: str):
     with pytest.raises(DataError) as raised:
         analysis.load(REAL / project, allow_identifiers=True)
     assert "holds no ratings the toolkit knows" in str(raised.value)
+    if project == "repeating-instruments":  # the number fields are named as candidates for the score
+        assert "number fields in the export: bp_systolic, bp_diastolic" in str(raised.value)
+        assert "bp_systolic" in analysis.suggest_mapping(REAL / project).describe()[-1]
 
 
 def test_field_named_as_an_instrument_is_its_total_and_items_are_numbered():

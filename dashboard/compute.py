@@ -167,6 +167,13 @@ class ByteBoundedStore:
             self._items.clear()
             self.bytes = 0
 
+    def discard(self, key: Hashable) -> None:
+        """Let go of the value under ``key`` (nothing when absent)."""
+        with self._lock:
+            held = self._items.pop(key, None)
+            if held is not None:
+                self.bytes -= held[1]
+
     def drop_oldest(self) -> bool:
         """Let go of the least recently used value; False when the store is empty."""
         with self._lock:

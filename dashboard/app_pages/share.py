@@ -7,7 +7,21 @@ from dashboard.context import current
 from dashboard.security import md
 from dashboard.state import set_dataset
 from dashboard.workspace import ROLES, session
-from dashboard.workspace.store import NotFoundOrNotShared, WorkspaceError, WorkspaceUnavailable
+from dashboard.workspace.store import NotFoundOrNotShared, Principal, WorkspaceError, WorkspaceUnavailable
+
+
+def _delete(who: Principal, dataset_id: str) -> None:
+    """The Delete button's callback: it runs before the sidebar is drawn, so the dataset in use
+    can still be switched to the sample."""
+    try:
+        session.workspace().delete_dataset(who, dataset_id)
+    except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
+        st.session_state["_share_delete_error"] = str(error)
+        return
+    session.forget(dataset_id)
+    if st.session_state.get("dataset") == session.PREFIX + dataset_id:
+        set_dataset("sample")
+
 
 ctx = current()
 dataset = ctx.settings.dataset
@@ -61,6 +75,8 @@ else:
             icon=":material/info:")
 
 st.subheader("Your datasets")
+if problem := st.session_state.pop("_share_delete_error", None):
+    st.error(md(problem), icon=":material/error:")
 if not mine:
     st.caption("None yet: uploads you load on the Data page appear here.")
 for info in mine:
@@ -73,14 +89,6 @@ for info in mine:
                   disabled=name == dataset)
         if info.role == "owner":
             confirm = st.checkbox("Confirm deletion", key=f"confirm_delete_{info.id}")
-            if st.button("Delete", key=f"delete_{info.id}", disabled=not confirm, icon=":material/delete:",
-                         help="Removes the dataset with its saved views, shares and cached results."):
-                try:
-                    ws.delete_dataset(who, info.id)
-                    session.forget(info.id)
-                except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
-                    st.error(md(error), icon=":material/error:")
-                else:
-                    if name == dataset:
-                        set_dataset("sample")
-                    st.rerun()
+            st.button("Delete", key=f"delete_{info.id}", disabled=not confirm, icon=":material/delete:",
+                      on_click=_delete, args=(who, info.id),
+                      help="Removes the dataset with its saved views, shares and cached results.")

@@ -256,11 +256,7 @@ def store_upload(data: OutcomeData, name: str) -> str | None:
 
 def forget(dataset_id: str) -> None:
     """Drop a deleted dataset from this process's memory."""
-    store = _data_store()
-    with store._lock:
-        held = store._items.pop(dataset_id, None)
-        if held is not None:
-            store.bytes -= held[1]
+    _data_store().discard(dataset_id)
 
 
 def shared_result(dataset: str, key: Hashable, make: Callable[[], Any]) -> Callable[[], Any]:

@@ -180,6 +180,21 @@ def test_retention_runs_in_the_background_and_only_when_configured(local: Worksp
     ws.close()
 
 
+def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    team["user"] = OWNER
+    at = _app("share", dataset=f"ws-{dataset_id}")
+    _ok(at)
+    held = session._data_store()
+    assert dataset_id in held and held.bytes > 0
+    at.checkbox(key=f"confirm_delete_{dataset_id}").check().run()
+    at.button(key=f"delete_{dataset_id}").click().run()
+    _ok(at)
+    assert dataset_id not in held and held.bytes == 0
+    assert at.session_state["dataset"] == "sample" and ws.list_datasets(OWNER) == []
+
+
 def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
     ws = session.workspace()
     dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id

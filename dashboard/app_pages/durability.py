@@ -55,8 +55,10 @@ with page_guard("the durability curves"):
                      + ", ".join(hidden) + ".")
     show_figure(report, figure, "Sustained response", notes=notes)
     show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
-               note="median_days: median time to relapse; sustained_7d ... sustained_28d: "
-                    "Kaplan-Meier probability of still responding at 7, 14, 21 and 28 days.")
+               note="median_days: median time to relapse; sustained_7d ... sustained_28d: probability of "
+                    "still responding at 7, 14, 21 and 28 days; both from the relapse interval (estimator "
+                    "column). km_median_days and km_sustained_*d: Kaplan-Meier at the visit at which relapse "
+                    "was seen (the papers' convention, late by up to one visit interval).")
     logrank = result.logrank
     if settings.by and logrank is not None:
         st.markdown(f"**Log-rank test across {settings.by}:** chi-square {logrank.statistic:.2f} "

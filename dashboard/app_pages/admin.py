@@ -7,17 +7,16 @@ from dashboard.workspace import session
 from dashboard.workspace.store import WorkspaceError, WorkspaceUnavailable
 
 st.title("Audit trail")
-who = session.principal()
+who = session.principal()  # app.py routes here only for administrators; the store checks again
 cfg = session.config()
-if who is None or not who.admin:
-    st.info("Only an administrator of this server can read the audit trail.", icon=":material/lock:")
-    st.stop()
 st.caption("Times in UTC. Entries are kept "
            + (f"for {cfg.audit_retention_days} days" if cfg.audit_retention_days else "until removed by hand")
            + "; datasets " + (f"for {cfg.retention_days} days" if cfg.retention_days else "until their owner deletes them")
            + " (set retention_days and audit_retention_days in secrets.toml [workspace]).")
 limit = st.segmented_control("Show the latest", [100, 1000, 10000], default=1000, key="audit_limit", required=True)
 try:
+    if who is None:
+        raise WorkspaceError("Only an administrator of this server can read the audit trail.")
     trail = session.workspace().audit_trail(who, limit=int(limit or 1000))
 except WorkspaceUnavailable as error:
     session.unavailable_page(error)

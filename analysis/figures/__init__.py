@@ -1,0 +1,42 @@
+"""Figure builders: pure functions from results (or their tidy tables) to plotly figures.
+
+One template for every figure: the Okabe-Ito colour-blind-safe palette, units on every axis
+(onset in hours, durability in days), the definitions used written under the chart, and a
+transparent background with mid-grey grid lines so a figure reads in light and dark themes.
+The same functions work in a notebook and in exported reports::
+
+    import analysis
+    from analysis import figures
+    onset = analysis.fit_onset(analysis.load_sample())
+    figures.onset_figure(onset.curve, definitions=onset.settings.describe()).show()
+
+Reference: Okabe M, Ito K. Color Universal Design (CUD): how to make figures and presentations
+that are friendly to colorblind people (2008), https://jfly.uni-koeln.de/color/.
+"""
+
+from __future__ import annotations
+
+from analysis.figures._style import OKABE_ITO, TEMPLATE_NAME, group_colors, with_definitions
+from analysis.figures.longitudinal import (
+    bar_figure,
+    rate_figure,
+    scatter_figure,
+    spaghetti_patients,
+    trajectory_figure,
+)
+from analysis.figures.survival import durability_figure, forest_figure, onset_figure
+
+__all__ = [
+    "OKABE_ITO",
+    "TEMPLATE_NAME",
+    "bar_figure",
+    "durability_figure",
+    "forest_figure",
+    "group_colors",
+    "onset_figure",
+    "rate_figure",
+    "scatter_figure",
+    "spaghetti_patients",
+    "trajectory_figure",
+    "with_definitions",
+]

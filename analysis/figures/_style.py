@@ -1,0 +1,150 @@
+"""The figure template and helpers shared by every figure builder (palette, bands, legend room)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+# Okabe-Ito, black moved last so it is not the first group's colour on a dark background.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+TEMPLATE_NAME = "infusion_outcomes"
+_GRID = "rgba(128,128,128,0.25)"
+
+pio.templates[TEMPLATE_NAME] = go.layout.Template(
+    layout=go.Layout(
+        colorway=list(OKABE_ITO),
+        font=dict(family="Inter, 'Source Sans Pro', Arial, sans-serif", size=13),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis=dict(gridcolor=_GRID, zerolinecolor=_GRID, linecolor="rgba(128,128,128,0.6)",
+                   showline=True, ticks="outside"),
+        yaxis=dict(gridcolor=_GRID, zerolinecolor=_GRID, linecolor="rgba(128,128,128,0.6)",
+                   showline=True, ticks="outside"),
+        title=dict(x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=8), font=dict(size=16)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
+        hovermode="closest",
+        margin=dict(l=70, r=20, t=95, b=80),
+    )
+)
+
+
+def group_colors(groups: Iterable[Any]) -> dict[str, str]:
+    """A fixed colour per group, in order of appearance (Okabe-Ito, then repeating)."""
+    names = list(dict.fromkeys(str(g) for g in groups))
+    return {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(names)}
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    value = hex_color.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, width: int = 130,
+                     axis_space: int = 55) -> go.Figure:
+    """Write the definitions used under the chart (in the figure, so exports carry them).
+    ``axis_space``: pixels below the plot taken by the x tick labels and title."""
+    figure.update_layout(template=TEMPLATE_NAME)
+    legend_room(figure)
+    if not definitions:
+        return figure
+    lines: list[str] = []
+    for text in definitions:
+        lines += textwrap.wrap(str(text), width) or [""]
+    figure.add_annotation(
+        text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left",
+        yanchor="top", yshift=-axis_space, showarrow=False, align="left", font=dict(size=11),
+    )
+    bottom = axis_space + 25 + 15 * len(lines)
+    figure.update_layout(margin=dict(b=bottom), height=(figure.layout.height or 480) + 15 * len(lines))
+    return figure
+
+
+_ASSUMED_PLOT_WIDTH = 760  # px: a narrow column or a notebook; wider plots need fewer legend rows
+_LEGEND_ROW = 21  # px per row of the horizontal legend
+_TITLE_SPACE = 42  # px above the legend for the title
+
+
+def legend_room(figure: go.Figure) -> None:
+    """Make room above the plot for the horizontal legend so it never overlaps the title.
+
+    Plotly wraps a horizontal legend into rows and grows it upwards from just above the plot;
+    with many entries (e.g. a model and an observed curve per group) the default top margin is
+    too small. The rows are estimated from the entries' text (about 7 px per character plus the
+    symbol) packed into a conservative plot width; the plot area keeps its height."""
+    names = [str(t.name) for t in figure.data if t.name and t.showlegend is not False]
+    if not names or figure.layout.showlegend is False:
+        return
+    rows, used = 1, 0
+    for name in names:
+        width = 50 + 7 * len(name)
+        if used and used + width > _ASSUMED_PLOT_WIDTH:
+            rows, used = rows + 1, 0
+        used += width
+    legend_y = figure.layout.legend.y if figure.layout.legend.y is not None else 1.01
+    extra_above = 30 if legend_y > 1.05 else 0  # e.g. panel titles between plot and legend
+    needed = _TITLE_SPACE + extra_above + _LEGEND_ROW * rows
+    current = figure.layout.margin.t
+    if current is None:
+        current = figure.layout.template.layout.margin.t or 80
+    if needed > current:
+        figure.update_layout(margin=dict(t=needed), height=(figure.layout.height or 450) + needed - current)
+
+
+def thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """At most ``max_points`` rows, evenly spaced, first and last kept: a curve with thousands
+    of distinct times draws the same at screen resolution and renders far faster."""
+    if len(frame) <= max_points:
+        return frame
+    index = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[index]
+
+
+def category_space(categories: Sequence[str]) -> int:
+    """Pixels below the plot for category tick labels: plotly turns long or many labels by
+    up to 90 degrees, so reserve room for the longest one (about 6.5 px per character)."""
+    longest = max((len(c) for c in categories), default=0)
+    if len(categories) <= 8 and longest <= 10:
+        return 55
+    return 55 + int(6.5 * longest)
+
+
+def category_axis(figure: go.Figure, frame: pd.DataFrame, x: str, order: str | None) -> int:
+    """Make ``x`` a categorical axis sorted by the ``order`` column (when ``frame`` has it) and
+    return the pixels below the plot that its tick labels need."""
+    if not (order and order in frame.columns):
+        return 55
+    categories = frame.sort_values(order)[x].astype(str).drop_duplicates().tolist()
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=categories)
+    return category_space(categories)
+
+
+def groups_in(frame: pd.DataFrame, exclude_groups: Sequence[Any] = (), column: str = "group") -> list[str]:
+    if column not in frame.columns:
+        return ["all"]
+    excluded = {str(g) for g in exclude_groups}
+    return [g for g in dict.fromkeys(frame[column].astype(str)) if g not in excluded]
+
+
+def rows_of(frame: pd.DataFrame, group: str, column: str = "group") -> pd.DataFrame:
+    if column not in frame.columns:
+        return frame
+    return frame[frame[column].astype(str) == group]
+
+
+def band(figure: go.Figure, x, lower, upper, color: str, name: str, *, shape: str = "linear",
+          row: int | None = None, col: int | None = None, legendgroup: str | None = None) -> None:
+    kwargs = dict(row=row, col=col) if row else {}
+    figure.add_trace(go.Scatter(x=x, y=upper, mode="lines", line=dict(width=0, shape=shape),
+                                hoverinfo="skip", showlegend=False, legendgroup=legendgroup), **kwargs)
+    figure.add_trace(go.Scatter(x=x, y=lower, mode="lines", line=dict(width=0, shape=shape),
+                                fill="tonexty", fillcolor=rgba(color, 0.18), hoverinfo="skip",
+                                name=f"{name} 95% CI", showlegend=False, legendgroup=legendgroup),
+                     **kwargs)
+

@@ -1,0 +1,209 @@
+"""Figures of ratings over time: trajectories, rates by visit, bars and scatter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis.figures._style import (
+    OKABE_ITO,
+    category_axis,
+    group_colors,
+    groups_in,
+    rows_of,
+    with_definitions,
+)
+
+
+def spaghetti_patients(individual: pd.DataFrame, max_patients: int = 200) -> list[str]:
+    """The patients drawn as individual lines: all, or a fixed random subset (seed 0) of
+    ``max_patients``."""
+    ids = pd.unique(individual["patient_id"].astype(str))
+    if len(ids) > max_patients:
+        ids = np.random.default_rng(0).choice(ids, size=max_patients, replace=False)
+    return sorted(str(i) for i in ids)
+
+
+def _spaghetti(individual: pd.DataFrame, x: str, y: str, max_patients: int,
+               sort_by: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """x and y arrays of all patients' lines separated by NaN gaps (one fast trace)."""
+    if individual["patient_id"].nunique() > max_patients:
+        keep = spaghetti_patients(individual, max_patients)
+        individual = individual[individual["patient_id"].astype(str).isin(keep)]
+    ordered = individual.sort_values(["patient_id", sort_by or x], kind="stable")
+    codes = pd.factorize(ordered["patient_id"])[0]
+    new_patient = np.r_[False, codes[1:] != codes[:-1]]
+    positions = np.arange(len(ordered)) + np.cumsum(new_patient)
+    total = len(ordered) + int(new_patient.sum())
+    xs = np.full(total, None, dtype=object)
+    ys = np.full(total, np.nan)
+    xs[positions] = ordered[x].to_numpy()
+    ys[positions] = ordered[y].to_numpy(float)
+    return xs, ys
+
+
+def trajectory_figure(
+    summary: pd.DataFrame,
+    *,
+    x: str,
+    y: str = "mean",
+    lower: str | None = "lower",
+    upper: str | None = "upper",
+    x_title: str,
+    y_title: str,
+    order: str | None = None,
+    individual: pd.DataFrame | None = None,
+    individual_x: str | None = None,
+    individual_y: str | None = None,
+    highlight: Sequence[Any] = (),
+    max_individuals: int = 200,
+    definitions: Sequence[str] = (),
+    exclude_groups: Sequence[Any] = (),
+    title: str = "Scores over time",
+) -> go.Figure:
+    """Mean (with 95% CI) over time per group, optionally over thin grey individual
+    trajectories (``individual`` with patient_id; at most ``max_individuals`` patients drawn,
+    a fixed random subset) with some patients highlighted. ``order`` sorts categorical x
+    values (e.g. visit labels by schedule order)."""
+    figure = go.Figure()
+    sort_key = order or x
+    if individual is not None and not individual.empty:
+        ix, iy = individual_x or x, individual_y or y
+        sort_by = order if order and order in individual.columns else ix
+        xs, ys = _spaghetti(individual, ix, iy, max_individuals, sort_by)
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
+                                    line=dict(color="rgba(128,128,128,0.22)", width=1),
+                                    name="Individual patients", hoverinfo="skip"))
+        for i, patient in enumerate(highlight):
+            part = individual[individual["patient_id"].astype(str) == str(patient)]
+            if order and order in part.columns:
+                part = part.sort_values(order)
+            figure.add_trace(go.Scatter(x=part[ix], y=part[iy], mode="lines+markers",
+                                        line=dict(color=OKABE_ITO[(i + 5) % len(OKABE_ITO)], width=2.5),
+                                        name=f"Patient {patient}"))
+    groups = groups_in(summary, exclude_groups)
+    colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour
+    for group in groups:
+        part = rows_of(summary, group).sort_values(sort_key)
+        label = group if group != "all" else "All patients"
+        error = None
+        if lower and upper and {lower, upper} <= set(part.columns):
+            error = dict(type="data", symmetric=False, array=part[upper] - part[y],
+                         arrayminus=part[y] - part[lower], color=colors[group], thickness=1.2)
+        figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
+                                    line=dict(color=colors[group], width=2.5), error_y=error))
+    axis_space = category_axis(figure, summary, x, order)
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title=y_title)
+    figure.update_layout(title=title, height=480 + axis_space - 55)
+    return with_definitions(figure, definitions, axis_space=axis_space)
+
+
+def rate_figure(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    rate: str,
+    lower: str | None = None,
+    upper: str | None = None,
+    x_title: str,
+    y_title: str,
+    series: str | None = None,
+    order: str | None = None,
+    definitions: Sequence[str] = (),
+    exclude_groups: Sequence[Any] = (),
+    title: str = "",
+    percent: bool = True,
+) -> go.Figure:
+    """Proportions (0-1) with 95% CI by a discrete x (infusion number, time point), one line
+    per ``series`` value (e.g. group, or response vs remission); ``order`` sorts categorical x
+    values."""
+    scale = 100 if percent else 1
+    figure = go.Figure()
+    key = series or "group"
+    names = groups_in(frame, exclude_groups, key)
+    colors = group_colors(groups_in(frame, column=key))  # before exclusion: a group keeps its colour
+    for name in names:
+        part = rows_of(frame, name, key).sort_values(order or x)
+        error = None
+        if lower and upper:
+            error = dict(type="data", symmetric=False, array=scale * (part[upper] - part[rate]),
+                         arrayminus=scale * (part[rate] - part[lower]), color=colors[name])
+        figure.add_trace(go.Scatter(x=part[x], y=scale * part[rate], mode="lines+markers",
+                                    name=name if name != "all" else "All patients",
+                                    line=dict(color=colors[name], width=2.5), error_y=error))
+    axis_space = category_axis(figure, frame, x, order)
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title=y_title, range=[0, 100] if percent else None)
+    figure.update_layout(title=title, height=460 + axis_space - 55)
+    return with_definitions(figure, definitions, axis_space=axis_space)
+
+
+def bar_figure(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    x_title: str,
+    y_title: str,
+    group: str | None = None,
+    definitions: Sequence[str] = (),
+    title: str = "",
+    x_order: Sequence[Any] = (),
+) -> go.Figure:
+    """Bars of ``y`` by ``x`` (one colour per ``group``). ``x_order`` fixes the order of the
+    categories (e.g. the full list when some cells were left out), else order of appearance."""
+    figure = go.Figure()
+    names = list(dict.fromkeys(frame[group].astype(str))) if group else ["all"]
+    colors = group_colors(names)
+    for name in names:
+        part = frame[frame[group].astype(str) == name] if group else frame
+        figure.add_trace(go.Bar(x=part[x], y=part[y], name=name if name != "all" else "All patients",
+                                marker_color=colors[name]))
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title=y_title)
+    if len(x_order):
+        figure.update_xaxes(categoryorder="array", categoryarray=[str(v) for v in x_order])
+    figure.update_layout(title=title, barmode="group", height=440)
+    return with_definitions(figure, definitions)
+
+
+def scatter_figure(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    x_title: str,
+    y_title: str,
+    group: str | None = None,
+    facet: str | None = None,
+    definitions: Sequence[str] = (),
+    title: str = "",
+) -> go.Figure:
+    """Scatter of paired values (e.g. peak CADSS against % improvement), one panel per
+    ``facet`` value, one colour per ``group``."""
+    facets = list(dict.fromkeys(frame[facet].astype(str))) if facet else [None]
+    figure = make_subplots(rows=1, cols=len(facets), shared_yaxes=True,
+                           subplot_titles=[str(f) for f in facets] if facet else None)
+    names = list(dict.fromkeys(frame[group].astype(str))) if group else ["all"]
+    colors = group_colors(names)
+    for j, panel in enumerate(facets, start=1):
+        part = frame[frame[facet].astype(str) == panel] if facet else frame
+        for name in names:
+            sub = part[part[group].astype(str) == name] if group else part
+            figure.add_trace(go.Scatter(x=sub[x], y=sub[y], mode="markers",
+                                        marker=dict(color=colors[name], size=6, opacity=0.7),
+                                        name=name if name != "all" else "Patients",
+                                        legendgroup=name, showlegend=j == 1), row=1, col=j)
+        figure.update_xaxes(title=x_title, row=1, col=j)
+    figure.update_yaxes(title=y_title, row=1, col=1)
+    figure.update_layout(title=title, height=460)
+    if facet:  # panel titles sit where the legend would: lift the legend above them
+        figure.update_layout(legend=dict(y=1.1), margin=dict(t=120))
+    # x titles of subplots sit a little lower than a single plot's: keep the notes clear of them
+    return with_definitions(figure, definitions, axis_space=70)

@@ -10,12 +10,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-run: requirements.txt | $(BIN)/python
+# The package itself is installed editable (pyproject.toml), so a "Python code" snippet saved
+# anywhere runs with $(BIN)/python; reinstalled only when pyproject.toml changes.
+EDITABLE := $(BIN)/pip install --quiet --no-deps -e .
+
+$(VENV)/.stamp-run: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(EDITABLE)
 	touch $@
 
-$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(EDITABLE)
 	touch $@ $(VENV)/.stamp-run
 
 # Debian's Chromium: figure export (kaleido) and the browser tests (Playwright, never

@@ -22,16 +22,22 @@ import pandas as pd
 import streamlit as st
 
 from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
-from analysis.identifiers import find_identifier_columns
 from analysis.instruments import instrument_names
-from analysis.loading.reading import read_source_frames
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from dashboard.security import md
-from dashboard.upload_worker import UploadLimits, collect_within_limits, read_upload, suggest_upload_mapping
-from dashboard.uploads import TABLE_ROLES, Upload, as_source
+from dashboard.source_outline import MAX_LABELS, TableOutline, identifier_findings
+from dashboard.tables import show_problems_table
+from dashboard.upload_worker import (
+    UploadLimits,
+    collect_within_limits,
+    outline_upload,
+    read_upload,
+    suggest_upload_mapping,
+)
+from dashboard.uploads import TABLE_ROLES, Upload
 
 __all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems", "show_warnings"]
 
@@ -41,14 +47,14 @@ NOT_SET = "(not set)"
 VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M")}
 _DATE_ROLES = {"assessment_date", "infusion_date"}
 _LABEL_ROLES = {"instrument", "route", "diagnosis", "sex", "visit", "event"}
-MAX_VISIT_LABELS = 60
+
 PREVIEW_ROWS = 12
 _CACHE_SIZE = 4
 _BOX_PX = 200  # select boxes of the editor grids (four to a row at 1440 px, two at 800 px)
 
 
 # --------------------------------------------------------------------------------------------
-# Reading: every parse of the data goes through the limited worker, except the column listing
+# Reading: every parse of the data goes through the limited worker
 
 
 def _pairs(upload: Upload) -> list[tuple[str, bytes]]:
@@ -106,15 +112,9 @@ def _suggested(upload: Upload, sheet: str | int | None) -> Mapping | DataError:
     return _remember("_suggested_mappings", (upload.digest, sheet), suggest)
 
 
-def _frames(upload: Upload, sheet: str | int | None) -> dict[str, pd.DataFrame] | DataError:
-    """The tables as read, for their column names, visit labels and the identifier screen (in this
-    process, after collect_checked's limits)."""
-
-    def read() -> dict[str, pd.DataFrame]:
-        with as_source(upload) as source:
-            return read_source_frames(source, sheet=sheet)
-
-    return _remember("_source_frames", (upload.digest, sheet), read)
+def _outlines(upload: Upload, sheet: str | int | None) -> dict[str, TableOutline] | DataError:
+    """The tables' columns, first labels and identifier verdicts, read in the limited worker."""
+    return _remember("_source_outlines", (upload.digest, sheet), lambda: outline_upload(_pairs(upload), sheet))
 
 
 def _sheet_names(upload: Upload) -> list[str]:
@@ -138,7 +138,7 @@ def _sheet_names(upload: Upload) -> list[str]:
 def show_problems(error: DataError, key: str, title: str = "The file was not loaded") -> None:
     """A DataError as a headline and a table (which rows and why), never a traceback."""
     st.error(md(error.headline, limit=400), icon=":material/error:", title=title)
-    st.dataframe(error.problems, hide_index=True, alt="Problems found", key=key)
+    show_problems_table(error.problems, key=key)
     st.caption("Each row is one problem: the table, the row as numbered in your file (1 = first data "
                "row), the column, the value and what is wrong. Change the reading above, or fix the file "
                "and upload it again; the app keeps working with the current dataset.")
@@ -154,23 +154,21 @@ def show_warnings(data: OutcomeData, heading: str) -> None:
                            for w in data.warnings))
 
 
-def _identifier_problems(frames: dict[str, pd.DataFrame], mapping: Mapping) -> pd.DataFrame:
+def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) -> pd.DataFrame:
     """The identifier screen (analysis.identifiers) on the tables as read, before anything of
     their content is shown: columns the mapping reads as contract columns are judged by content
     only, as the loader judges them."""
     aliases = role_aliases()
     roles = {column: role for role, column in mapping.columns.items()}
     records = []
-    for name, frame in frames.items():
-        columns = [c for c in frame.columns if c != "source_row"]
-        by_alias = {c: aliases[comparison_key(c)] for c in columns if comparison_key(c) in aliases}
+    for name, table in outlines.items():
+        by_alias = {c: aliases[comparison_key(c)] for c in table.columns if comparison_key(c) in aliases}
         role_of = {**by_alias, **roles}
-        known = {c for c in columns if c in role_of and role_of[c] not in {"ignore", "covariate"}}
+        known = {c for c in table.columns if c in role_of and role_of[c] not in {"ignore", "covariate"}}
         known |= set(mapping.wide_columns)
         dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
         labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
-        for finding in find_identifier_columns(frame[columns], known_columns=frozenset(known),
-                                               date_columns=frozenset(dates), label_columns=frozenset(labels)):
+        for finding in identifier_findings(table, known, dates, labels):
             records.append({"table": name, "row": pd.NA, "column": finding.column, "value": finding.example,
                             "message": f"Column {finding.column!r} {finding.describe()}. Identifying "
                                        "information is not accepted: remove the column from the export "
@@ -298,16 +296,15 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
     return specs
 
 
-def _visit_labels(frame: pd.DataFrame | None, mapping: Mapping) -> list[str]:
+def _visit_labels(table: TableOutline | None, mapping: Mapping) -> list[str]:
     """Visit labels the reading has to time: the visit column's labels, wide time labels and the
     labels the mapping already times."""
     labels: list[str] = list(mapping.visit_times)
     visit = mapping.columns.get("visit")
-    if frame is not None and visit in frame.columns:
-        distinct = pd.Series(frame[visit].dropna().astype(str).str.strip().unique())
-        labels.extend(distinct[distinct != ""].head(MAX_VISIT_LABELS).tolist())
+    if table is not None and visit in table.labels:
+        labels.extend(table.labels[visit])
     labels.extend(t for _, t, _ in mapping.wide_columns.values() if isinstance(t, str) and t)
-    return list(dict.fromkeys(labels))[:MAX_VISIT_LABELS]
+    return list(dict.fromkeys(labels))[:MAX_LABELS]
 
 
 def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, float]:
@@ -476,19 +473,19 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     elif sheet is None and saved is None and base.sheet is not None:
         sheet = base.sheet
     prefix = f"{upload_prefix}_{_digest(sheet)}"
-    frames = _frames(upload, base.sheet if saved is not None else sheet)
-    if isinstance(frames, DataError):
-        show_problems(frames, "reading_problems", "The file could not be read")
+    outlines = _outlines(upload, base.sheet if saved is not None else sheet)
+    if isinstance(outlines, DataError):
+        show_problems(outlines, "reading_problems", "The file could not be read")
         return None
-    frame = next(iter(frames.values())) if len(frames) == 1 else None
+    table = next(iter(outlines.values())) if len(outlines) == 1 else None
 
     st.subheader("How the file will be read")
     changes = _settings(base, prefix)
     layout = changes.get("layout", base.layout)
     wide: list[str] = []
     role_problems: list[str] = []
-    if frame is not None and layout in ("long", "wide"):
-        columns = [c for c in frame.columns if c != "source_row"]
+    if table is not None and layout in ("long", "wide"):
+        columns = list(table.columns)
         with st.expander(f"Column roles ({len(columns)} columns)", expanded=True, icon=":material/view_column:"):
             roles, wide, role_problems = _roles(base, columns, layout, prefix)
             if wide:
@@ -497,8 +494,8 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
                 changes["wide_columns"] = {}
         if roles:
             changes["columns"] = roles
-    elif frame is None:
-        st.caption(md(f"{len(frames)} tables read together ({', '.join(frames)}); their columns are read by "
+    elif table is None:
+        st.caption(md(f"{len(outlines)} tables read together ({', '.join(outlines)}); their columns are read by "
                       "the standard's rules.", limit=400))
     if role_problems:
         show_problems(DataError(problems_frame([{"table": "mapping", "row": pd.NA, "column": "", "value": "",
@@ -512,7 +509,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
         show_problems(error, "mapping_problems", "The mapping needs a change")
         return None
 
-    identifying = _identifier_problems(frames, mapping)
+    identifying = _identifier_problems(outlines, mapping)
     if len(identifying):
         st.error(f"The file was not loaded: {len(identifying)} column(s) look like identifying information. "
                  "Nothing of its content is shown.", icon=":material/gpp_bad:", title="Identifiers found")
@@ -521,7 +518,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
                    "Remove these columns from the export and upload it again.")
         return None
 
-    labels = _visit_labels(frame, mapping)
+    labels = _visit_labels(table, mapping)
     visit_times = _visit_table(mapping, labels, prefix) if labels else {}
     value_maps = _value_maps(mapping, prefix)
     final: dict[str, Any] = {}

@@ -367,7 +367,18 @@ def _suggest(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | Non
         return analysis.suggest_mapping(source, **dict(hints)).to_json()
 
 
-_TASKS = {"load": _load, "suggest": _suggest}
+def _outline(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, mapping_json: str | None,
+             hints: Mapping[str, Any], limits: UploadLimits) -> Any:
+    from analysis.loading.reading import read_source_frames
+    from dashboard.source_outline import outline_table
+    from dashboard.uploads import as_source
+
+    with as_source(_collect(files, tables, limits)) as source:
+        frames = read_source_frames(source, sheet=hints.get("sheet"))
+    return {name: outline_table(frame) for name, frame in frames.items()}
+
+
+_TASKS = {"load": _load, "suggest": _suggest, "outline": _outline}
 
 
 def _address_space() -> int:
@@ -512,6 +523,14 @@ def suggest_upload_mapping(files: Sequence[tuple[str, bytes]], hints: Mapping[st
     mapping as JSON (``analysis.Mapping.from_json`` turns it back into a Mapping). Raises
     DataError as :func:`read_upload` does."""
     return _run("suggest", files, tables, None, hints, limits)
+
+
+def outline_upload(files: Sequence[tuple[str, bytes]], sheet: str | int | None = None, *,
+                   tables: Mapping[str, str] | None = None, limits: UploadLimits | None = None) -> dict[str, Any]:
+    """What the mapping step shows of the uploaded tables (name ->
+    :class:`dashboard.source_outline.TableOutline`: columns, first labels, identifier verdicts),
+    read in the limited worker; raises DataError as :func:`read_upload` does."""
+    return _run("outline", files, tables, None, {"sheet": sheet} if sheet is not None else None, limits)
 
 
 if __name__ == "__main__":

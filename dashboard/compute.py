@@ -16,10 +16,13 @@ command a client can send does not empty them: only restarting the server does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import inspect
 import logging
 import os
 import pickle
+import secrets
 import threading
 import time
 import weakref
@@ -76,9 +79,12 @@ class InvalidDataset(ValueError):
     """The URL names a dataset this server does not make; the message says why, in words."""
 
 
-def log_exception(error: BaseException) -> None:
-    """Write the full error to the server log (never to the page)."""
-    logger.error("dashboard error", exc_info=error)
+def log_exception(error: BaseException) -> str:
+    """Write the full error to the server log (never to the page) under a short random id, and
+    return the id (the page shows it, so a user's report finds the log line)."""
+    error_id = secrets.token_hex(4)
+    logger.error("dashboard error %s", error_id, exc_info=error)
+    return error_id
 
 
 def nbytes(value: Any) -> int:
@@ -173,6 +179,12 @@ class ByteBoundedStore:
             held = self._items.pop(key, None)
             if held is not None:
                 self.bytes -= held[1]
+
+    def discard_where(self, matches: Callable[[Hashable], bool]) -> None:
+        """Let go of every value whose key ``matches``."""
+        with self._lock:
+            for key in [k for k in self._items if matches(k)]:
+                self.bytes -= self._items.pop(key)[1]
 
     def drop_oldest(self) -> bool:
         """Let go of the least recently used value; False when the store is empty."""
@@ -337,7 +349,8 @@ def _session_results() -> ByteBoundedStore:
 
 
 def _store(dataset: str) -> ByteBoundedStore:
-    return _session_results() if dataset.startswith(("upload-", workspace.PREFIX)) else _RESULTS
+    # a stored dataset's results are shared by the sessions allowed to open it (checked every run)
+    return _session_results() if dataset.startswith("upload-") else _RESULTS
 
 
 def base_data(name: str) -> OutcomeData:
@@ -346,7 +359,9 @@ def base_data(name: str) -> OutcomeData:
     browser has not provided in this session."""
     kind, _, _ = parse_dataset(name)
     if kind == "workspace":
-        return workspace.open_dataset(name)
+        workspace.check_access(name)  # every run: a revoked grant or a deletion closes the view at once
+        return _DATASETS.get_or_make(name, lambda: workspace.load_dataset(name),
+                                     waiting=_waiting("Opening the stored dataset..."))
     if kind == "upload":
         uploads: dict[str, tuple[str | None, OutcomeData]] = st.session_state.get("uploads", {})
         fingerprint = name.removeprefix("upload-")
@@ -355,6 +370,12 @@ def base_data(name: str) -> OutcomeData:
             return held[1]
         raise UploadMissing(fingerprint)
     return _shared_dataset(name)
+
+
+def forget_dataset(name: str) -> None:
+    """Let go of a deleted dataset and every result computed from it in this process."""
+    _DATASETS.discard(name)
+    _RESULTS.discard_where(lambda key: isinstance(key, tuple) and len(key) > 1 and key[1] == name)
 
 
 def register_upload(data: OutcomeData) -> str:
@@ -381,12 +402,45 @@ def filtered_data(dataset: str, settings: Settings) -> OutcomeData:
     return _store(dataset).get_or_make(key, make, waiting=_waiting("Applying the filters..."))
 
 
+def call_arguments(ctx: Context, function: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments ``analysis.<function>`` is called with for ``arguments``: those given,
+    plus the sidebar's group cut points and reference group when the call groups by the sidebar's
+    grouping (Settings.call_arguments). Both ``run`` and the page's Python snippet use it."""
+    return ctx.settings.call_arguments(_parameters(function), arguments)
+
+
+@functools.cache
+def _parameters(function: str) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(getattr(analysis, function)).parameters)
+    except (AttributeError, TypeError, ValueError):
+        return frozenset()
+
+
 def run(ctx: Context, function: str, label: str, *args: Any, key: Hashable = None,
         **kwargs: Any) -> Any:
-    """``analysis.<function>(ctx.data, *args, **kwargs)``, cached by dataset, filters and
-    arguments. Shows a spinner with elapsed time when the computation takes over 0.5 s."""
+    """``analysis.<function>(ctx.data, *args, **kwargs)`` (with call_arguments' grouping), cached
+    by dataset, filters and arguments. Shows a spinner with elapsed time when the computation
+    takes over 0.5 s."""
+    kwargs = call_arguments(ctx, function, kwargs)
     return call(ctx, function, label, getattr(analysis, function), ctx.data, *args,
                 key=(repr(args) if key is None else key, repr(sorted(kwargs.items()))), **kwargs)
+
+
+def group_levels(settings: Settings, data: OutcomeData) -> tuple[list[str], str]:
+    """(groups in their one order, default reference group) of the sidebar's grouping of the
+    filtered patients, as analysis.group_patients forms them for every analysis (cached).
+    Raises AnalysisError when the grouping does not apply to the data."""
+    grouping = settings.grouping()
+    grouping.pop("reference", None)
+    key = ("group_levels", settings.dataset, repr(sorted(settings.filters().items())),
+           repr(sorted(grouping.items())), settings.instrument)
+
+    def make() -> tuple[list[str], str]:
+        found = analysis.group_patients(data, instrument=settings.instrument, **grouping)
+        return list(found.levels), found.reference
+
+    return _store(settings.dataset).get_or_make(key, make)
 
 
 def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashable, **kwargs: Any) -> Any:
@@ -413,7 +467,30 @@ def sidebar_options(dataset: str, data: OutcomeData) -> dict[str, list[str]]:
         "diagnosis": values_of(data, "patients", "diagnosis", DIAGNOSES),
         "route": values_of(data, "infusions", "route", ROUTES),
         "sex": values_of(data, "patients", "sex", ("F", "M")),
+        "covariates": user_covariates(data),
     })
+
+
+def user_covariates(data: OutcomeData) -> list[str]:
+    """The dataset's own columns patients can be grouped by: patient columns, then infusion columns
+    (their value at the first infusion) beyond the contract's, that are numeric (cut at quartiles
+    when they have many values) or have 2 to analysis.grouping.MAX_GROUPS values (not free text
+    or ids)."""
+    from analysis.contract import INFUSION_COLUMNS, PATIENT_COLUMNS
+    from analysis.grouping import MAX_GROUPS
+
+    names: list[str] = []
+    for frame, known in ((data.patients, PATIENT_COLUMNS), (data.infusions, INFUSION_COLUMNS)):
+        for column in frame.columns:
+            name = str(column)
+            if name in known or name in names or name in ("course", "source_row"):
+                continue  # course: the app's own single/series rule is offered instead
+            values = frame[column]
+            distinct = values.nunique(dropna=True)
+            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            if distinct >= 2 and (numeric or distinct <= MAX_GROUPS):
+                names.append(name)
+    return names
 
 
 def outcome_instruments(data: OutcomeData) -> list[str]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
+from analysis import errors as analysis_errors
 from analysis.contract import DIAGNOSES, ROUTES, OutcomeData
 from dashboard import compute, security
 from dashboard.workspace import session as workspace
@@ -26,8 +28,15 @@ DOSE_DOMAIN = (0.0, 2.0)  # mg/kg
 AGE_DOMAIN = (0, 100)  # years
 # Bound widgets write their option *labels* into the URL, so the options themselves are short,
 # stable words (links keep working) and are mapped to the analysis arguments here.
-GROUPS = {"none": "no grouping", "diagnosis": "diagnosis", "route": "route of the first infusion",
-          "sex": "sex"}
+GROUPS = {"none": "no grouping", "course": "course (single infusion or series)",
+          "dose band": "dose band of the first infusion", "route": "route of the first infusion",
+          "diagnosis": "diagnosis", "sex": "sex", "age band": "age band"}
+# Option word -> the analysis' by= (the others are the column itself: route, sex, a user covariate).
+GROUP_BY = {"none": None, "course": "course", "dose band": "dose_band", "age band": "age"}
+# Age bands (years, both ends included, as analysis.group_patients cuts): fixed cut points rather
+# than quartiles, so a link means the same bands on every dataset.
+AGE_BANDS_YEARS = (0.0, 34.0, 49.0, 64.0, 120.0)
+GROUP_BINS: dict[str, tuple[float, ...]] = {"age band": AGE_BANDS_YEARS}
 RELAPSE_RULES = {
     "loss of response": "loss_of_response",
     "score threshold": "absolute",
@@ -38,6 +47,7 @@ MIN_CELL_FLOOR = max(1, int(os.environ.get("INFUSION_OUTCOMES_MIN_CELL_SIZE", "5
 # Sidebar widgets bound to the URL: query key -> what to call it in a note.
 URL_KEYS = {"dataset": "Dataset", "instrument": "Instrument", "diagnosis": "Diagnosis", "route": "Route",
             "dose": "Dose", "sex": "Sex", "age": "Age", "group": "Compare groups by",
+            "reference": "Reference group",
             "response": "Response", "remission": "Remission", "relapse": "Relapse rule",
             "relapse_score": "Relapse score", "relapse_fraction": "Relapse fraction",
             "confirm": "Confirmation visits", "min_cell": "Minimum cell size"}
@@ -55,6 +65,10 @@ class Settings:
     sex: tuple[str, ...] = ()
     age_range: tuple[float, float] | None = None
     group: str = "none"
+    # the groups' cut points (numeric by=; None = the library's rule) and the comparison group
+    # (None = the library's default reference)
+    group_bins: tuple[float, ...] | None = None
+    reference: str | None = None
     response: float = 0.5
     remission: float | None = None
     relapse_rule: str = "loss_of_response"
@@ -96,7 +110,39 @@ class Settings:
 
     @property
     def by(self) -> str | None:
-        return None if self.group == "none" else self.group
+        """The analyses' ``by=`` for the sidebar's grouping (None: no grouping)."""
+        return GROUP_BY.get(self.group, self.group)
+
+    @property
+    def group_label(self) -> str:
+        """The grouping in words (for sentences such as "Log-rank test across ...")."""
+        return GROUPS.get(self.group, self.group)
+
+    def grouping(self) -> dict[str, Any]:
+        """Keyword arguments of analysis.group_patients for the sidebar's grouping (bins= and
+        reference= only when set)."""
+        out: dict[str, Any] = {"by": self.by}
+        if self.by is not None and self.group_bins is not None:
+            out["bins"] = list(self.group_bins)
+        if self.by is not None and self.reference is not None:
+            out["reference"] = self.reference
+        return out
+
+    def call_arguments(self, accepted: Collection[str], arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` of an analysis call with the sidebar's group cut points and reference
+        added, when the call groups by the sidebar's grouping (``by=settings.by``) and the function
+        accepts them (``accepted``: its parameter names). What a page runs and the snippet it
+        shows both go through here, so they cannot differ."""
+        by = arguments.get("by")
+        if by is None or by != self.by:
+            return dict(arguments)
+        out = dict(arguments)
+        if self.group_bins is not None and "group_bins" in accepted and "group_bins" not in out \
+                and "bins" not in out:
+            out["group_bins"] = list(self.group_bins)
+        if self.reference is not None and "reference" in accepted and "reference" not in out:
+            out["reference"] = self.reference
+        return out
 
 
 @dataclass(frozen=True)
@@ -112,6 +158,10 @@ class Context:
     url_notes: tuple[str, ...] = ()
     # False for a workspace viewer: aggregates only (no individual lines, timelines, row-level CSV)
     row_level: bool = True
+    # the sidebar grouping's groups in their one order (analysis.group_patients levels: figures
+    # colour by it, so a group keeps its colour on every page) and its reference group
+    group_levels: tuple[str, ...] = ()
+    group_reference: str | None = None
 
     def detached(self) -> Context:
         """This context as kept in the session between runs: shared datasets referenced weakly, so
@@ -120,7 +170,7 @@ class Context:
         def weak(data: OutcomeData | None) -> Any:
             return None if data is None else weakref.proxy(data)
 
-        if not self.settings.dataset.startswith(("sample", "simulated-")):
+        if not self.settings.dataset.startswith(("sample", "simulated-", workspace.PREFIX)):
             return self  # private data: held by the session anyway
         return replace(self, full=weak(self.full), data=weak(self.data))
 
@@ -165,8 +215,11 @@ def render_sidebar() -> Context:
                        f"{dataset.removeprefix('upload-')}). Upload the same file on the Data page "
                        "to see this view; it is checked against the fingerprint.")
         except Exception as error:  # a failing loader must not take the app down
-            compute.log_exception(error)
-            problem = "The dataset could not be loaded. See the Data page for details."
+            error_id = compute.log_exception(error)
+            problem = (f"The dataset could not be loaded (error id {error_id}, in the server log). Choose "
+                       "another dataset on the Data page.")
+    if (label := workspace.dataset_label(dataset)) is not None:  # the stored dataset's name, not its id
+        sb.caption(security.md(label, 200))
 
     choices = (compute.sidebar_options(dataset, full) if full is not None else
                {"instrument": ["MADRS"], "diagnosis": list(DIAGNOSES), "route": list(ROUTES), "sex": ["F", "M"]})
@@ -185,8 +238,14 @@ def render_sidebar() -> Context:
         st.slider("Age (years)", AGE_DOMAIN[0], AGE_DOMAIN[1], value=AGE_DOMAIN, step=1,
                   key="age", bind="query-params")
 
-    sb.selectbox("Compare groups by", list(GROUPS), key="group", bind="query-params",
-                 help="none, diagnosis, route (of the first infusion) or sex.")
+    covariates = [c for c in choices.get("covariates", []) if c not in GROUPS]
+    sb.selectbox("Compare groups by", list(GROUPS) + covariates, key="group", bind="query-params",
+                 help="course: single infusion or induction series; dose band: first dose below, at or above "
+                      "the standard 0.5 mg/kg; route of the first infusion; diagnosis; sex; age band "
+                      f"({_bands(AGE_BANDS_YEARS)} years)"
+                      + (f"; or a covariate of this dataset ({', '.join(covariates)})" if covariates else "")
+                      + ". Numeric covariates are cut at their quartiles.")
+    reference_slot = sb.container()  # filled once the filtered patients (and so the groups) are known
 
     with sb.expander("Definitions", expanded=False):
         st.slider("Response: reduction from baseline (%)", 25, 75, value=50, step=5,
@@ -219,21 +278,51 @@ def render_sidebar() -> Context:
                          f"exports, as shared summaries require. This server's minimum is {MIN_CELL_FLOOR}; "
                          "a link may only raise it.")
 
-    url_notes = ((dataset_note,) if dataset_note else ()) + _url_notes(link)
     settings = _settings_from_state(dataset)
     data = None
     if full is not None:
         try:
             data = compute.filtered_data(dataset, settings)
         except Exception as error:
-            compute.log_exception(error)
-            problem = "The filters could not be applied to this dataset."
+            error_id = compute.log_exception(error)
+            problem = (f"The filters could not be applied to this dataset (error id {error_id}, in the server "
+                       "log). Widen or clear them in the sidebar.")
+    levels, default_reference = _group_levels(settings, data)
+    if len(levels) > 1:
+        reference_slot.selectbox(
+            "Reference group", levels, index=levels.index(default_reference), key="reference",
+            bind="query-params",
+            help="The group the others are compared with (hazard ratios, risk differences, odds ratios); "
+                 "by default the standard (single infusion, 0.5 mg/kg, IV), the lowest band or the largest group.")
+        chosen = st.session_state.get("reference")
+        if chosen is not None and chosen != default_reference:
+            settings = replace(settings, reference=str(chosen))
+    url_notes = ((dataset_note,) if dataset_note else ()) + _url_notes(link)
     if data is not None:
         sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")
         if data.n_patients == 0:
             problem = "No patient matches the filters. Widen them in the sidebar."
     return Context(settings=settings, full=full, data=data, problem=problem, url_notes=url_notes,
-                   row_level=workspace.row_level(dataset))
+                   row_level=workspace.row_level(dataset), group_levels=tuple(levels),
+                   group_reference=settings.reference or default_reference)
+
+
+def _bands(edges: tuple[float, ...]) -> str:
+    """Age bands in words: 'up to 34, 35-49, 50-64, 65 and over' for (0, 34, 49, 64, 120)."""
+    inner = [f"{edges[i] + 1:g}-{edges[i + 1]:g}" for i in range(1, len(edges) - 2)]
+    return ", ".join([f"up to {edges[1]:g}"] + inner + [f"{edges[-2] + 1:g} and over"])
+
+
+def _group_levels(settings: Settings, data: OutcomeData | None) -> tuple[list[str], str | None]:
+    """(groups in order, default reference) of the sidebar's grouping of the filtered patients, as
+    every analysis forms them; nothing without a grouping or when it does not apply to the data
+    (the pages then say why, in the library's words)."""
+    if data is None or settings.by is None:
+        return [], None
+    try:
+        return compute.group_levels(settings, data)
+    except analysis_errors.AnalysisError:
+        return [], None
 
 
 def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:
@@ -289,7 +378,9 @@ def _range(value: Any, domain: tuple[float, float]) -> tuple[float, float] | Non
 
 
 def _settings_from_state(dataset: str) -> Settings:
+    """The settings of the sidebar's widgets (the reference group is added once the groups are known)."""
     state = st.session_state
+    group = str(state.get("group") or "none")
     remission = state.get("remission")
     confirm = state.get("confirm") or 1
     return Settings(
@@ -300,7 +391,8 @@ def _settings_from_state(dataset: str) -> Settings:
         dose_range=_range(state.get("dose"), DOSE_DOMAIN),
         sex=_tuple(state.get("sex")),
         age_range=_range(state.get("age"), AGE_DOMAIN),
-        group=str(state.get("group") or "none"),
+        group=group,
+        group_bins=GROUP_BINS.get(group),
         response=float(state.get("response") or 50) / 100.0,
         remission=None if remission is None else float(remission),
         relapse_rule=RELAPSE_RULES.get(state.get("relapse"), "loss_of_response"),

@@ -16,7 +16,6 @@ from dashboard.components import (
     show_table,
 )
 from dashboard.context import current
-from dashboard.state import GROUPS
 
 COVARIATES = {
     "first_dose_mg_per_kg": "Dose (mg/kg)",
@@ -49,7 +48,7 @@ else:
         if logrank is None:
             st.info("Only one group has responders: nothing to compare.")
         else:
-            st.markdown(f"Log-rank test of time to relapse across **{GROUPS[settings.group]}**: "
+            st.markdown(f"Log-rank test of time to relapse across **{settings.group_label}**: "
                         f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}.")
             show_table(report, logrank.table, "Observed and expected relapses", count_column="n",
                        keep_columns=["group"],

@@ -1,0 +1,250 @@
+"""Tables for people: headers in words with units, values rounded as a reader expects (proportions
+as %, p-values as 0.023 or <0.001, days and hours to 1 decimal, "not reached" for a median the
+curve never reached), the key columns first and pinned, long text wrapped.
+
+Only the display changes: the frame itself (what a CSV download, the report and tests read) keeps
+its raw columns and values. Formatting is a pandas Styler (Streamlit shows its display values)
+for tables a person reads; a long row-level table gets Streamlit's column formats instead, which
+cost nothing per row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+# Columns that say what a row is: shown first (in this order) and pinned while scrolling sideways.
+KEY_COLUMNS = ("measure", "instrument", "group", "course", "phenotype", "outcome", "time_point", "visit",
+               "infusion_number", "reference", "covariate", "term", "random effect", "table", "row", "column")
+# Raw column -> header in words, with its unit.
+COLUMN_LABELS: dict[str, str] = {
+    "n": "Patients", "count": "Count", "patients": "Patients", "ratings": "Ratings",
+    "responders": "Responders", "n_responders": "Responders", "relapses": "Relapses",
+    "n_reference": "Patients (reference)", "count_reference": "Count (reference)",
+    "proportion": "Proportion", "proportion_reference": "Proportion (reference)",
+    "lower": "Lower 95% CI", "upper": "Upper 95% CI", "estimate": "Estimate", "unit": "Unit",
+    "p": "p", "p_value": "p", "p_fisher": "p (Fisher exact)", "hr": "Hazard ratio",
+    "coef": "Coefficient (log hazard ratio)", "se": "Standard error", "z": "z",
+    "odds_ratio": "Odds ratio", "risk_difference": "Risk difference",
+    "median_days": "Median (days)", "km_median_days": "Median, Kaplan-Meier (days)",
+    "model_median_days": "Median, parametric model (days)", "median_onset_hours": "Median onset (hours)",
+    "median_followup_days": "Median follow-up (days)", "last_followup_days": "Last follow-up (days)",
+    "median_infusions_to_response": "Median infusions to response",
+    "mean_infusions_among_responders": "Mean infusions among responders",
+    "sustained_7d": "Still responding at 7 days", "sustained_14d": "Still responding at 14 days",
+    "sustained_21d": "Still responding at 21 days", "sustained_28d": "Still responding at 28 days",
+    "response_probability": "Ever respond (mixture-cure)", "observed_response": "Responded (observed)",
+    "responding_by_4h": "Responding by 4 h", "responding_by_24h": "Responding by 24 h",
+    "first_time_hours": "First rating (hours)", "last_time_hours": "Last rating (hours)",
+    "time_hours": "Time (hours since first infusion)", "time_days": "Time (days)",
+    "bin_start_hours": "Bin start (hours)", "bin_end_hours": "Bin end (hours)",
+    "estimator": "Estimator", "dist": "Distribution", "model_fit_distance": "Model fit distance",
+    "competing_events": "Competing events", "origin": "Clock starts", "note": "Note",
+    "suppressed": "Suppressed (small cell)", "zero_cell_corrected": "Zero-cell corrected",
+    "time_point": "Time point", "infusion_number": "Infusion", "sd": "SD", "q1": "Lower quartile",
+    "q3": "Upper quartile", "aic": "AIC", "message": "What is wrong", "value": "Value",
+    "table": "Table", "row": "Row in your file", "column": "Column", "patient_id": "Patient",
+    "first_dose_mg_per_kg": "First dose (mg/kg)", "dose_mg_per_kg": "Dose (mg/kg)",
+    "baseline_score": "Baseline score", "peak_cadss": "Peak CADSS", "n_infusions": "Infusions",
+    "age": "Age (years)", "duration_min": "Duration (min)", "n_smallest": "Patients (smaller group)",
+}
+_UNITS = {"days": "days", "d": "days", "hours": "hours", "h": "hours", "min": "min", "pct": "%",
+          "years": "years"}
+_TIME_UNITS = ("_days", "_hours", "_min")
+_PROPORTION = re.compile(r"(proportion|probability|^(km_)?sustained_|^observed_response|^responding_by|"
+                         r"^risk_difference|_rate$|^rate$)")
+# Above this many rows, formats per column (free) instead of a Styler (a cost per cell).
+STYLED_ROWS = 2000
+# Text longer than this many characters makes the rows taller, so it wraps instead of being cut.
+WRAP_CHARACTERS = 40
+_LINE_PX, _ROW_PADDING_PX, _MIN_WRAP_ROW_PX, _MAX_ROW_PX = 21, 10, 66, 260  # Streamlit wraps above 4rem
+MISSING = "–"
+
+
+def column_label(name: Any) -> str:
+    """The header of a raw column in words, with its unit ('median_days_lower' -> 'Median (days),
+    lower 95% CI'); unknown names are humanised ('n_series_infusions' -> 'N series infusions')."""
+    text = str(name)
+    if text in COLUMN_LABELS:
+        return COLUMN_LABELS[text]
+    for bound, words in (("_lower", "lower 95% CI"), ("_upper", "upper 95% CI")):
+        if text.endswith(bound) and len(text) > len(bound):
+            return f"{column_label(text.removesuffix(bound))}, {words}"
+    parts = text.split("_")
+    unit = ""
+    if len(parts) > 1 and parts[-1] in _UNITS:
+        unit = _UNITS[parts.pop()]
+    elif text.endswith("_mg_per_kg"):
+        parts, unit = text.removesuffix("_mg_per_kg").split("_"), "mg/kg"
+    words = " ".join(p for p in parts if p)
+    words = words[:1].upper() + words[1:] if words else text
+    return f"{words} ({unit})" if unit else words
+
+
+def key_first(columns: Sequence[Any]) -> list[str]:
+    """Column names with the key columns (KEY_COLUMNS) first, the others in their order."""
+    names = [str(c) for c in columns]
+    keys = [c for c in KEY_COLUMNS if c in names]
+    return keys + [c for c in names if c not in keys]
+
+
+def _is_p_value(name: str) -> bool:
+    return name in ("p", "p_value") or name.startswith("p_") or name.endswith("_p")
+
+
+def _base(name: str) -> str:
+    return re.sub(r"_(lower|upper)$", "", name)
+
+
+def _kind(name: str, column: pd.Series, frame: pd.DataFrame) -> str:
+    """How a column's values read: p, proportion, median, time, count, ratio, number, bool or text."""
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if not pd.api.types.is_numeric_dtype(column):
+        return "text"
+    base = _base(name)
+    if _is_p_value(name):
+        return "p"
+    finite = pd.to_numeric(column, errors="coerce").dropna()
+    within_unit = finite.empty or bool(((finite >= -1) & (finite <= 1)).all())
+    if within_unit and (_PROPORTION.search(base) or (base in ("lower", "upper") and "proportion" in frame.columns)):
+        return "proportion"
+    if "median" in base:
+        return "median"
+    if base.endswith(_TIME_UNITS) or base in ("time_hours", "time_days"):
+        return "time"
+    if base in ("hr", "odds_ratio") or base.endswith(("_ratio", "_hr")):
+        return "ratio"
+    if pd.api.types.is_integer_dtype(column) or base in ("n", "count", "patients", "responders", "relapses") \
+            or base.startswith("n_") or base.endswith(("_count", "_total")):
+        return "count"
+    return "number"
+
+
+def p_value_text(value: Any) -> str:
+    """0.023, 0.41 or <0.001 (a p-value as papers print it)."""
+    if value is None or pd.isna(value):
+        return MISSING
+    p = float(value)
+    return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def _number(decimals: int, missing: str = MISSING) -> Callable[[Any], str]:
+    def text(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return missing
+        number = float(value)
+        if math.isinf(number):
+            return "not estimable"
+        return f"{number:,.{decimals}f}"
+    return text
+
+
+def _percent(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{100 * float(value):.1f}%"
+
+
+def _count(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{float(value):,.0f}"
+
+
+def _text(value: Any) -> str:
+    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
+        return MISSING
+    return str(value)
+
+
+_FORMATTERS: dict[str, Callable[[Any], str]] = {
+    "p": p_value_text, "proportion": _percent, "median": _number(1, "not reached"), "time": _number(1),
+    "ratio": _number(2), "count": _count, "number": _number(2), "bool": lambda v: "yes" if v is True or v == 1
+    else ("no" if v is False or v == 0 else MISSING), "text": _text,
+}
+# The same rules as Streamlit formats, for long tables (no "not reached": missing shows the placeholder).
+_COLUMN_FORMATS = {"p": "%.3f", "proportion": "percent", "median": "%.1f", "time": "%.1f", "ratio": "%.2f",
+                   "count": "%,d", "number": "%.2f"}
+
+
+def _row_units(frame: pd.DataFrame) -> pd.Series | None:
+    """A table whose rows carry their own unit (the headline figures: one row a proportion, the next
+    hours): True for the rows in proportion."""
+    if "unit" not in frame.columns:
+        return None
+    return frame["unit"].astype(str).str.startswith("proportion")
+
+
+def _row_height(frame: pd.DataFrame, text_columns: Sequence[str]) -> int | None:
+    """Rows tall enough for the longest text to wrap (at ~WRAP_CHARACTERS a line), or None."""
+    longest = 0
+    for name in text_columns:
+        lengths = frame[name].astype(str).str.len()
+        if len(lengths):
+            longest = max(longest, int(lengths.max()))
+    if longest <= WRAP_CHARACTERS:
+        return None
+    lines = math.ceil(longest / WRAP_CHARACTERS)
+    return int(min(_MAX_ROW_PX, max(_MIN_WRAP_ROW_PX, lines * _LINE_PX + _ROW_PADDING_PX)))
+
+
+def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments of st.dataframe that show ``frame`` for people (``data`` a Styler, or the frame
+    itself when long; ``column_config`` with headers in words; ``column_order`` key columns first;
+    ``row_height`` when text must wrap; ``placeholder`` for missing values)."""
+    names = [str(c) for c in frame.columns]
+    frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
+    kinds = {name: _kind(name, frame[name], frame) for name in names}
+    text_columns = [n for n, k in kinds.items() if k == "text"]
+    row_height = _row_height(frame, text_columns)
+    keys = set(KEY_COLUMNS)
+    styled = len(frame) <= STYLED_ROWS
+    config: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        label, pinned = column_label(name), (name in keys and name in names[:6] and len(names) > 4) or None
+        tip = (help_text or {}).get(name, name if label != name else None)
+        width = "large" if name in text_columns and row_height else None
+        if styled or kind in ("text", "bool"):
+            config[name] = st.column_config.Column(label, help=tip, pinned=pinned, width=width)
+        else:
+            config[name] = st.column_config.NumberColumn(label, help=tip, pinned=pinned,
+                                                         format=_COLUMN_FORMATS.get(kind))
+    data: Any = frame
+    if styled:
+        formats = {name: _FORMATTERS[kind] for name, kind in kinds.items()}
+        styler = frame.style.format(formats)
+        in_proportion = _row_units(frame)
+        if in_proportion is not None and in_proportion.any():
+            estimates = [c for c in ("estimate", "lower", "upper") if c in names]
+            styler = styler.format(_percent, subset=pd.IndexSlice[in_proportion.to_numpy(), estimates])
+            styler = styler.format(_number(1, "not reached"),
+                                   subset=pd.IndexSlice[(~in_proportion).to_numpy(), estimates])
+        data = styler
+    options: dict[str, Any] = {"data": data, "column_config": config, "column_order": key_first(names),
+                               "placeholder": MISSING}
+    if row_height is not None:
+        options["row_height"] = row_height
+    return options
+
+
+def show_problems_table(problems: pd.DataFrame, key: str | None = None) -> None:
+    """DataError.problems as a table that a person reads at 800 px: the message first, wrapped (never
+    cut), rows as numbered in the user's file, nothing shown as None."""
+    frame = problems.reset_index(drop=True)
+    order = [c for c in ("message", "table", "row", "column", "value") if c in frame.columns]
+    frame = frame[order + [c for c in frame.columns if c not in order]]
+    options = display_options(frame)
+    options["column_order"] = list(frame.columns)
+    options["column_config"]["message"] = st.column_config.Column(COLUMN_LABELS["message"], width="large")
+    longest = int(frame["message"].astype(str).str.len().max()) if "message" in frame and len(frame) else 0
+    if longest:  # the message column is ~half the table at 800 px: wrap at fewer characters
+        lines = math.ceil(longest / (WRAP_CHARACTERS - 5))
+        options["row_height"] = int(min(_MAX_ROW_PX, max(_MIN_WRAP_ROW_PX, lines * _LINE_PX + _ROW_PADDING_PX)))
+    st.dataframe(hide_index=True, key=key, alt="Problems found in the data", **options)

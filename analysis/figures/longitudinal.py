@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from analysis.figures._style import (
     OKABE_ITO,
     category_axis,
+    category_space,
     group_colors,
     groups_in,
     rows_of,
@@ -65,43 +66,92 @@ def trajectory_figure(
     definitions: Sequence[str] = (),
     exclude_groups: Sequence[Any] = (),
     title: str = "Scores over time",
+    facet: str | None = None,
+    log_x: bool = False,
+    y_from_zero: bool = False,
 ) -> go.Figure:
     """Mean (with 95% CI) over time per group, optionally over thin grey individual
     trajectories (``individual`` with patient_id; at most ``max_individuals`` patients drawn,
-    a fixed random subset) with some patients highlighted. ``order`` sorts categorical x
-    values (e.g. visit labels by schedule order)."""
-    figure = go.Figure()
-    sort_key = order or x
-    if individual is not None and not individual.empty:
-        ix, iy = individual_x or x, individual_y or y
-        sort_by = order if order and order in individual.columns else ix
-        xs, ys = _spaghetti(individual, ix, iy, max_individuals, sort_by)
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
-                                    line=dict(color="rgba(128,128,128,0.22)", width=1),
-                                    name="Individual patients", hoverinfo="skip"))
-        for i, patient in enumerate(highlight):
-            part = individual[individual["patient_id"].astype(str) == str(patient)]
-            if order and order in part.columns:
-                part = part.sort_values(order)
-            figure.add_trace(go.Scatter(x=part[ix], y=part[iy], mode="lines+markers",
-                                        line=dict(color=OKABE_ITO[(i + 5) % len(OKABE_ITO)], width=2.5),
-                                        name=f"Patient {patient}"))
+    a fixed random subset) with some patients highlighted.
+
+    A numeric ``x`` (e.g. ``time_mid_days``, the bins' mid-points) gives a numeric axis, with
+    the individual lines at their ratings' actual times (``individual_x``, e.g. ``time_days``)
+    on the same axis; ``log_x`` makes it logarithmic (points at or before 0, e.g. the baseline,
+    cannot be drawn there and are left out). A text ``x`` (visit labels) gives a categorical
+    axis sorted by ``order``; ``facet`` (e.g. ``course``) draws one panel per value, each with
+    its own categories, so two schedules never share an axis. ``y_from_zero`` starts the y
+    axis at 0 (scores that cannot be negative)."""
+    numeric = pd.api.types.is_numeric_dtype(summary[x]) if x in summary.columns else False
+    panels = list(dict.fromkeys(summary[facet].astype(str))) if facet and facet in summary.columns else [None]
+    figure = (make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.04,
+                            subplot_titles=[f"{facet}: {p}" for p in panels])
+              if panels != [None] else go.Figure())
     groups = groups_in(summary, exclude_groups)
     colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour
-    for group in groups:
-        part = rows_of(summary, group).sort_values(sort_key)
-        label = group if group != "all" else "All patients"
-        error = None
-        if lower and upper and {lower, upper} <= set(part.columns):
-            error = dict(type="data", symmetric=False, array=part[upper] - part[y],
-                         arrayminus=part[y] - part[lower], color=colors[group], thickness=1.2)
-        figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
-                                    line=dict(color=colors[group], width=2.5), error_y=error))
-    axis_space = category_axis(figure, summary, x, order)
-    figure.update_xaxes(title=x_title)
-    figure.update_yaxes(title=y_title)
-    figure.update_layout(title=title, height=480 + axis_space - 55)
-    return with_definitions(figure, definitions, axis_space=axis_space)
+    ix, iy = individual_x or x, individual_y or y
+    longest = 55
+    in_legend: set[str] = set()  # each name once, the first time it is drawn
+
+    def first(name: str) -> bool:
+        seen = name in in_legend
+        in_legend.add(name)
+        return not seen
+
+    for j, panel in enumerate(panels, start=1):
+        where = dict(row=1, col=j) if panel is not None else {}
+        part_summary = summary if panel is None else summary[summary[facet].astype(str) == panel]
+        part_individual = individual
+        if individual is not None and panel is not None and facet in individual.columns:
+            part_individual = individual[individual[facet].astype(str) == panel]
+        if log_x:
+            part_summary = part_summary[part_summary[x] > 0]
+            if part_individual is not None:
+                part_individual = part_individual[part_individual[ix] > 0]
+        if part_individual is not None and not part_individual.empty:
+            sort_by = order if (not numeric and order and order in part_individual.columns) else ix
+            xs, ys = _spaghetti(part_individual, ix, iy, max_individuals, sort_by)
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
+                                        line=dict(color="rgba(128,128,128,0.22)", width=1),
+                                        name="Individual patients", legendgroup="individual",
+                                        showlegend=first("Individual patients"), hoverinfo="skip"), **where)
+            for i, patient in enumerate(highlight):
+                one = part_individual[part_individual["patient_id"].astype(str) == str(patient)]
+                one = one.sort_values(sort_by)
+                figure.add_trace(go.Scatter(x=one[ix], y=one[iy], mode="lines+markers",
+                                            line=dict(color=OKABE_ITO[(i + 5) % len(OKABE_ITO)], width=2.5),
+                                            name=f"Patient {patient}", legendgroup=f"patient {patient}",
+                                            showlegend=first(f"Patient {patient}")), **where)
+        for group in groups:
+            part = rows_of(part_summary, group).sort_values(x if numeric else (order or x))
+            if part.empty:
+                continue
+            label = group if group != "all" else "All patients"
+            error = None
+            if lower and upper and {lower, upper} <= set(part.columns):
+                error = dict(type="data", symmetric=False, array=part[upper] - part[y],
+                             arrayminus=part[y] - part[lower], color=colors[group], thickness=1.2)
+            figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
+                                        legendgroup=label, showlegend=first(label),
+                                        line=dict(color=colors[group], width=2.5), error_y=error), **where)
+        axis = dict(title=x_title)
+        if numeric:
+            axis["type"] = "log" if log_x else "linear"
+        elif order and order in part_summary.columns:
+            categories = part_summary.sort_values(order)[x].astype(str).drop_duplicates().tolist()
+            axis.update(type="category", categoryorder="array", categoryarray=categories)
+            longest = max(longest, category_space(categories))
+        figure.update_xaxes(**axis, **where)
+    if panels != [None]:
+        # panel titles sit where the legend would: lift the legend above them
+        figure.update_layout(legend=dict(y=1.1), margin=dict(t=120))
+    figure.update_yaxes(title=y_title, row=1, col=1) if panels != [None] else figure.update_yaxes(title=y_title)
+    if y_from_zero:
+        top = np.nanmax(np.r_[summary[upper] if upper in summary.columns else summary[y], summary[y]])
+        if individual is not None and not individual.empty:
+            top = max(top, float(np.nanmax(individual[iy].to_numpy(float))))
+        figure.update_yaxes(range=[0, float(top) * 1.05 + 1e-9], rangemode="tozero")
+    figure.update_layout(title=title, height=480 + longest - 55)
+    return with_definitions(figure, definitions, axis_space=longest)
 
 
 def rate_figure(

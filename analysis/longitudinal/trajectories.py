@@ -13,10 +13,16 @@ with ``**endpoint_options``) or an already derived ``Endpoints``::
 Time points
 -----------
 ``time="visit"`` uses the visit labels of the data, ordered by the median time (hours since
-the first infusion) at which each label was rated, i.e. in schedule order. The baseline rating
-is always its own time point, labelled ``"baseline"`` whatever its visit label.
-``time="hours"`` or ``"days"`` bins the time since the start of the first infusion; the bins
-are right-closed intervals ``(start, end]`` reported with the result. Default bins
+the first infusion) at which each label was rated, i.e. in schedule order. Single-infusion and
+series patients (:func:`analysis.course_of_patients`) follow different schedules, so visits are
+summarised per course (column ``course``; ``time_order`` counts within the course): a "day 14"
+of the single schedule and a "follow-up day 7" of the series are never put on one axis. The
+baseline rating is always its own time point, labelled ``"baseline"`` whatever its visit label.
+``time="hours"`` or ``"days"`` bins the time since the start of the first infusion (or, with
+``time_origin="last_infusion"``, of the most recent infusion); the bins are right-closed
+intervals ``(start, end]`` reported with the result, and each bin's mean is meant to be drawn at
+the bin's mid-point ``time_mid_<unit>`` (the open last bin, and the baseline, at the mean time
+of their ratings), on a numeric axis. Default bins
 (:data:`DEFAULT_BIN_EDGES_HOURS`, :data:`DEFAULT_BIN_EDGES_DAYS`) follow the usual ketamine
 schedules (40-230 min; 1, 2, 3, 7, 14, 21, 28 days); ``bins`` may be a list of edges or an
 integer number of equal-count (quantile) bins.
@@ -46,6 +52,7 @@ __all__ = [
     "TrajectoryModel",
     "TrajectoryResult",
     "TrajectorySettings",
+    "TIME_EFFECTS",
     "fit_trajectory",
     "trajectory",
 ]
@@ -228,13 +235,15 @@ class TrajectorySettings:
     bin_edges: tuple[float, ...] | None
     endpoint_definitions: tuple[str, ...] = ()
     grouping: str | None = None
+    time_origin: str = "first_infusion"
 
     def describe(self) -> list[str]:
         what = {"score": "total score", "change": "change from baseline (points; negative = better)",
                 "pct_change": "percent change from baseline (-50 = halved)",
                 "improvement_pct": "percent improvement from baseline (50 = halved)"}[self.value]
-        unit = {"visit": "visit (in schedule order)", "hours": "hours since the first infusion",
-                "days": "days since the first infusion"}[self.time]
+        since = "the most recent infusion" if self.time_origin == "last_infusion" else "the first infusion"
+        unit = {"visit": "visit (each course's schedule in its own order)", "hours": f"hours since {since}",
+                "days": f"days since {since}"}[self.time]
         lines = [f"{self.instrument} {what} by {unit}"
                  + (f", {self.grouping or 'grouped by ' + self.by}" if self.by else "") + ".",
                  f"Mean with {100 * (1 - self.alpha):g}% t-based CI; median and IQR (quartiles, R type 7).",
@@ -242,7 +251,11 @@ class TrajectorySettings:
         if self.bin_edges is not None:
             symbol = "d" if self.time == "days" else "h"
             lines.append("Time bins (start, end] " + symbol + ": "
-                         + ", ".join(_fmt(e) for e in self.bin_edges) + ".")
+                         + ", ".join(_fmt(e) for e in self.bin_edges) + "; each mean is drawn at its bin's "
+                         "mid-point (the open last bin and the baseline at their ratings' mean time).")
+        else:
+            lines.append("Visits: single-infusion and series patients follow different schedules, so each "
+                         "course's visits are summarised separately, in that course's schedule order.")
         return lines + list(self.endpoint_definitions)
 
 
@@ -250,13 +263,16 @@ class TrajectorySettings:
 class TrajectoryResult:
     """Summary of scores over time.
 
-    table : one row per group and time point: group, time_point (label), time_order (0 =
-        baseline), time_hours or time_days (mean actual time of the ratings summarised),
+    table : one row per group and time point (and course, for visits): group, [course],
+        time_point (label), time_order (0 = baseline; within the course for visits),
+        time_hours or time_days (mean actual time of the ratings summarised), for bins
+        time_mid_<unit> (the bin's mid-point, where the mean is drawn),
         bin_start_<unit>, bin_end_<unit> (NaN for visits and baseline), n (patients), mean, sd,
         se, lower, upper (t-based CI), median, q1, q3, min, max. Values are in the units of
         ``settings.value`` (score points, or percent).
-    individual : one row per rating: patient_id, group, time_point, time_order, time_hours,
-        time_days, value (for spaghetti plots).
+    individual : one row per rating: patient_id, group, course, time_point, time_order,
+        time_hours, time_days (on the clock of ``settings.time_origin``), value (for spaghetti
+        plots on the same numeric axis).
     notes : who was left out or added, in sentences (e.g. patients with a baseline of 0).
     grouping : the :class:`analysis.Grouping` used (levels, reference, description).
     """
@@ -359,6 +375,39 @@ def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> t
     return combined, excluded[kept].reset_index(drop=True), notes
 
 
+def patient_courses(data: Any, endpoints: Any, patient_ids: pd.Series) -> np.ndarray:
+    """``single`` or ``series`` for each id (:func:`analysis.course_of_patients`, the package's
+    one course rule): from the infusions of an OutcomeData, else the Endpoints' patient table."""
+    ids = patient_ids.astype(str)
+    if _is_endpoints(data):
+        patients = endpoints.patients
+        lookup = pd.Series(patients["course"].astype(str).to_numpy(), index=patients["patient_id"].astype(str))
+    else:
+        course = course_of_patients(data.infusions, pd.unique(ids.to_numpy()))
+        lookup = pd.Series(course["course"].to_numpy(), index=course["patient_id"].to_numpy())
+    return lookup.reindex(ids.to_numpy()).fillna("single").to_numpy(dtype=object)
+
+
+def hours_since_last_infusion(ratings: pd.DataFrame, infusions: pd.DataFrame) -> np.ndarray:
+    """Hours from the start of the most recent infusion at or before each rating (the rule of
+    ``derive_endpoints``): NaN for baseline ratings and for ratings before any infusion; a
+    patient without an infusion record has the contract's assumed infusion at time 0."""
+    rows = pd.DataFrame({"patient_id": ratings["patient_id"].astype(str).to_numpy(),
+                         "time_hours": ratings["time_hours"].to_numpy(float), "_row": np.arange(len(ratings))})
+    starts = pd.DataFrame({"patient_id": infusions["patient_id"].astype(str).to_numpy(),
+                           "infusion_hours": infusions["time_hours"].to_numpy(float)})
+    merged = pd.merge_asof(rows.sort_values("time_hours"), starts.sort_values("infusion_hours"),
+                           left_on="time_hours", right_on="infusion_hours", by="patient_id",
+                           direction="backward").sort_values("_row")
+    since = (merged["time_hours"] - merged["infusion_hours"]).to_numpy(float)
+    no_record = ~rows["patient_id"].isin(set(starts["patient_id"])).to_numpy()
+    since[no_record] = rows["time_hours"].to_numpy(float)[no_record]
+    if "is_baseline" in ratings.columns:
+        since[ratings["is_baseline"].to_numpy(bool)] = np.nan
+    since[since < 0] = np.nan
+    return since
+
+
 def percent_notes(data: Any, endpoints: Any, instrument: str, what: str) -> list[str]:
     """The note of a percent-based analysis (response, percent improvement) on who it leaves out
     because their baseline is 0 (empty when nobody)."""
@@ -375,9 +424,9 @@ def ratings_for(data: Any, endpoints: Any, value: str, instrument: str,
 
     Raw scores and absolute change do not divide by the baseline, so patients whose baseline
     is 0 are kept (their ratings are added from :func:`analysis.baseline.rated_against_baseline`,
-    the same baseline rule); percent views leave them out and say how many, and so does
-    ``time_origin="last_infusion"`` (hours since the most recent infusion are derived only by
-    ``derive_endpoints``, which leaves those patients out).
+    the same baseline rule, with the hours since their most recent infusion from
+    :func:`hours_since_last_infusion`); percent views leave them out and say how many.
+    ``time_origin`` is accepted for the callers' symmetry; every row carries both clocks.
     """
     ratings = endpoints.ratings
     zero_ids = zero_baseline_ids(data, endpoints, instrument)
@@ -390,19 +439,16 @@ def ratings_for(data: Any, endpoints: Any, value: str, instrument: str,
     if _is_endpoints(data):
         return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 are not in these "
                          "Endpoints; pass the OutcomeData to include them in raw-score and change views"]
-    if time_origin == "last_infusion":
-        return ratings, [f"{n_zero} patient(s) with a baseline {instrument} score of 0 left out: hours since "
-                         "the most recent infusion are derived only for patients with a positive baseline"]
     from analysis.baseline import rated_against_baseline
 
     rated = rated_against_baseline(data, instrument, patient_ids=zero_ids)
     extra = rated[rated["patient_id"].isin(set(zero_ids))]
-    extra = pd.DataFrame({"patient_id": extra["patient_id"].to_numpy(), "time_hours": extra["time_hours"].to_numpy(),
+    extra = pd.DataFrame({"patient_id": extra["patient_id"].astype(str).to_numpy(),
+                          "time_hours": extra["time_hours"].to_numpy(float),
                           "visit": extra["visit"].array, "score": extra["score"].to_numpy(),
                           "change": extra["change"].to_numpy(), "baseline_score": extra["baseline_score"].to_numpy(),
-                          "is_baseline": extra["is_baseline"].to_numpy(),
-                          # hours since the most recent infusion are derived only by derive_endpoints
-                          "hours_since_infusion": np.nan})
+                          "is_baseline": extra["is_baseline"].to_numpy(bool)})
+    extra["hours_since_infusion"] = hours_since_last_infusion(extra, data.infusions)
     columns = [c for c in extra.columns if c in ratings.columns]
     combined = pd.concat([ratings[columns].assign(patient_id=ratings["patient_id"].astype(str)), extra[columns]],
                          ignore_index=True)
@@ -419,6 +465,7 @@ def trajectory(
     bins: Sequence[float] | int | None = None,
     alpha: float = 0.05,
     group_bins: Sequence[float] | int | None = None,
+    time_origin: str = "first_infusion",
     **endpoint_options: Any,
 ) -> TrajectoryResult:
     """Mean (t-based CI), median and IQR, and n of a score at each time point, per group.
@@ -446,6 +493,10 @@ def trajectory(
         1 - confidence level of the mean's interval.
     group_bins : list of float or int, optional
         Cut points or number of groups for a numeric ``by`` (``bins=`` of ``group_patients``).
+    time_origin : {"first_infusion", "last_infusion"}
+        For ``time="hours"``/``"days"``: time since the start of the first infusion (default)
+        or since the start of the most recent infusion before each rating (every infusion's
+        response on one clock). Ignored for visits, which are split by course instead.
 
     Returns
     -------
@@ -460,6 +511,8 @@ def trajectory(
     """
     if value not in _VALUES:
         raise AnalysisError(f"value must be one of {_VALUES}, not {value!r}.")
+    if time_origin not in TIME_ORIGINS:
+        raise AnalysisError(f"time_origin must be one of {TIME_ORIGINS}, not {time_origin!r}.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
     ratings, notes = ratings_for(data, endpoints, value, instrument)
@@ -467,9 +520,13 @@ def trajectory(
         require_baseline(endpoints, "a trajectory", data=data)
     grouping = grouping_for(data, endpoints, by, bins=group_bins)
     groups = grouping.labels
+    hours = ratings["time_hours"].to_numpy(float)
+    if time_origin == "last_infusion" and time != "visit":
+        since = ratings["hours_since_infusion"].to_numpy(float)
+        hours = np.where(ratings["is_baseline"].to_numpy(bool), hours, since)
     frame = pd.DataFrame({
         "patient_id": ratings["patient_id"].astype(str).to_numpy(),
-        "time_hours": ratings["time_hours"].to_numpy(float),
+        "time_hours": hours,
         "visit": ratings["visit"].to_numpy() if "visit" in ratings.columns else None,
         "value": ratings[value].to_numpy(float),
     }, index=ratings.index)
@@ -481,27 +538,43 @@ def trajectory(
     rated = points.frame
     unit = "days" if time == "days" else "hours"
     rated["time_days"] = rated["time_hours"] / 24.0
+    rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
+    split = ["course"] if time == "visit" else []
+    if time == "visit":
+        # one schedule per course: a label's place is its rank among that course's labels, so the
+        # single-infusion and series schedules are never interleaved on one axis
+        rated["time_order"] = (rated.groupby("course", sort=False)["time_order"].rank(method="dense")
+                               .astype(int) - 1)
 
-    keys = ["group", "time_order", "time_point", "patient_id"]
+    keys = ["group", *split, "time_order", "time_point", "patient_id"]
     per_patient = (rated.groupby(keys, observed=True, sort=True)
                    .agg(value=("value", "mean"), time_hours=("time_hours", "mean")).reset_index())
-    table = describe_statistics(per_patient, ["group", "time_order", "time_point"], "value", alpha)
-    mean_time = per_patient.groupby(["group", "time_order"], observed=True)["time_hours"].mean()
-    table[f"time_{unit}"] = mean_time.reindex(pd.MultiIndex.from_frame(table[["group", "time_order"]])).to_numpy()
+    cell = ["group", *split, "time_order"]
+    table = describe_statistics(per_patient, [*cell, "time_point"], "value", alpha)
+    mean_time = per_patient.groupby(cell, observed=True)["time_hours"].mean()
+    table[f"time_{unit}"] = mean_time.reindex(pd.MultiIndex.from_frame(table[cell])).to_numpy()
     if unit == "days":
         table["time_days"] = table["time_days"] / 24.0
-    table = table.merge(points.points.drop(columns="time_point"), on="time_order", how="left")
-    columns = ["group", "time_point", "time_order", f"time_{unit}", f"bin_start_{unit}", f"bin_end_{unit}",
-               "n", "mean", "sd", "se", "lower", "upper", "median", "q1", "q3", "min", "max"]
-    table = table[columns].sort_values(["group", "time_order"], kind="stable").reset_index(drop=True)
+    bounds = points.points.drop(columns="time_order")
+    table = table.merge(bounds, on="time_point", how="left")
+    columns = ["group", *split, "time_point", "time_order", f"time_{unit}"]
+    if time != "visit":
+        start, end = table[f"bin_start_{unit}"], table[f"bin_end_{unit}"]
+        # the bin's mid-point; the open last bin and the baseline sit at their ratings' mean time
+        table[f"time_mid_{unit}"] = np.where(np.isfinite(end), (start + end) / 2, table[f"time_{unit}"])
+        columns.append(f"time_mid_{unit}")
+    columns += [f"bin_start_{unit}", f"bin_end_{unit}",
+                "n", "mean", "sd", "se", "lower", "upper", "median", "q1", "q3", "min", "max"]
+    table = table[columns].sort_values(cell, kind="stable").reset_index(drop=True)
     table["group"] = table["group"].astype(str)
 
-    individual = rated[["patient_id", "group", "time_point", "time_order", "time_hours", "time_days", "value"]]
+    individual = rated[["patient_id", "group", "course", "time_point", "time_order", "time_hours", "time_days",
+                        "value"]]
     individual = individual.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
     individual["group"] = individual["group"].astype(str)
     settings = TrajectorySettings(instrument=instrument, by=by, time=time, value=value, alpha=alpha,
                                   bin_edges=points.edges, endpoint_definitions=describe_endpoints(endpoints),
-                                  grouping=grouping.description if by else None)
+                                  grouping=grouping.description if by else None, time_origin=time_origin)
     return TrajectoryResult(table=table, individual=individual, settings=settings,
                             n_patients=int(rated["patient_id"].nunique()), n_ratings=len(rated),
                             n_dropped=points.n_dropped, endpoints=endpoints,
@@ -538,7 +611,8 @@ class TrajectoryModel:
         unit = self.settings["time_unit"]
         random = ("a random intercept and slope on time" if self.random != "~1" else "a random intercept")
         return [f"Linear mixed model {self.formula} with {random} per patient "
-                f"({'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the "
+                f"({time_effect_words(self.settings['time_effect'], self.settings['knots'], unit)}; "
+                f"{'REML' if self.settings['reml'] else 'ML'}); time in {unit} since the "
                 + ("most recent infusion" if self.settings.get("time_origin") == "last_infusion" else "first infusion")
                 + "; "
                 "post-baseline ratings, adjusted for the baseline score."] + list(self.settings["endpoint_definitions"]) \
@@ -547,6 +621,51 @@ class TrajectoryModel:
     def summary(self) -> pd.DataFrame:
         """The fixed effects (estimate, se, lower, upper, p) indexed by term."""
         return self.model.fixed
+
+    def residuals(self) -> pd.DataFrame:
+        """One row per analysed rating: patient_id, time_<unit>, score, fitted (fixed plus the
+        patient's random effects), residual (score - fitted, points): for a residual-versus-fitted
+        check (no trend, even spread)."""
+        t = f"time_{self.settings['time_unit']}"
+        fitted = self.model.predict(self.frame, include_random=True).to_numpy(float)
+        score = self.frame["score"].to_numpy(float)
+        return pd.DataFrame({"patient_id": self.frame["patient_id"].to_numpy(), t: self.frame[t].to_numpy(float),
+                             "score": score, "fitted": fitted, "residual": score - fitted})
+
+    def residual_check(self, n_bins: int = 10, against: str = "fitted") -> pd.DataFrame:
+        """Mean residual (points) with its 95% t interval per equal-count bin of the fitted values
+        (``against="fitted"``) or of time (``against="time"``): a model that fits the curve has
+        mean residuals near 0 in every bin, with no trend (columns low, high, n, mean_residual,
+        lower, upper; low/high bound the bin in the unit of what it is against)."""
+        if against not in ("fitted", "time"):
+            raise AnalysisError("against must be 'fitted' or 'time'.")
+        residuals = self.residuals()
+        key = "fitted" if against == "fitted" else f"time_{self.settings['time_unit']}"
+        return residual_bins(residuals.assign(_key=residuals[key]), n_bins)
+
+    def curve(self, n_points: int = 120) -> pd.DataFrame:
+        """The fitted population mean (fixed effects only) over the observed time range, at the
+        mean baseline score and, for covariates, their mean (numeric) or reference level: columns
+        [group], time_<unit>, fitted (points)."""
+        unit = self.settings["time_unit"]
+        t = f"time_{unit}"
+        grid_t = np.linspace(float(self.frame[t].min()), float(self.frame[t].max()), n_points)
+        base = {"baseline_score": float(self.frame["baseline_score"].mean())}
+        for name in self.settings["covariates"]:
+            values = self.frame[name]
+            base[name] = values.mean() if pd.api.types.is_numeric_dtype(values) else values.mode().iloc[0]
+        by = self.settings["by"]
+        column = group_column(by) if by is not None else None
+        levels = list(self.frame[column].cat.categories) if column else [None]
+        parts = []
+        for level in levels:
+            grid = pd.DataFrame({t: grid_t, **base})
+            grid = add_time_terms(grid, t, self.settings["time_effect"], self.settings["knots"])
+            if column:
+                grid[column] = pd.Categorical([level] * len(grid), categories=levels)
+            fitted = self.model.predict(grid, include_random=False).to_numpy(float)
+            parts.append(pd.DataFrame({"group": level if column else "all", t: grid_t, "fitted": fitted}))
+        return pd.concat(parts, ignore_index=True)
 
     def __repr__(self) -> str:
         return (f"TrajectoryModel({self.formula!r}, random={self.random!r}; "
@@ -605,6 +724,62 @@ def trajectory_frame(
 
 
 _MODEL_COLUMNS = ("patient_id", "score", "change", "visit", "baseline_score", "time_days", "time_hours")
+TIME_EFFECTS = ("linear", "piecewise", "spline")
+# Default knots of the piecewise-linear time effect, in days since the time origin: the fall
+# within the first day after an infusion, the early course to day 7, and the drift after it.
+DEFAULT_KNOTS_DAYS: tuple[float, ...] = (1.0, 7.0)
+DEFAULT_SPLINE_DF = 4
+
+
+def knot_column(t: str, knot: float) -> str:
+    """Name of the piecewise term ``max(t - knot, 0)``, e.g. ``time_days_after_7``."""
+    return f"{t}_after_{knot:g}".replace(".", "_").replace("-", "m")
+
+
+def add_time_terms(frame: pd.DataFrame, t: str, time_effect: str, knots: Sequence[float]) -> pd.DataFrame:
+    """The piecewise terms ``max(t - k, 0)`` per knot as columns (for ``time_effect="piecewise"``)."""
+    if time_effect != "piecewise":
+        return frame
+    values = frame[t].to_numpy(float)
+    return frame.assign(**{knot_column(t, k): np.maximum(values - k, 0.0) for k in knots})
+
+
+def time_terms(t: str, time_effect: str, knots: Sequence[float]) -> list[str]:
+    """The formula terms of the time effect."""
+    if time_effect == "linear":
+        return [t]
+    if time_effect == "piecewise":
+        return [t] + [knot_column(t, k) for k in knots]
+    inner = ", ".join(f"{k:g}" for k in knots)
+    return [f"cr({t}, knots=({inner},), constraints='center')" if knots
+            else f"cr({t}, df={DEFAULT_SPLINE_DF}, constraints='center')"]
+
+
+def time_effect_words(time_effect: str, knots: Sequence[float], unit: str) -> str:
+    if time_effect == "linear":
+        return "time as a straight line"
+    if time_effect == "piecewise":
+        return ("piecewise-linear time with knots at " + ", ".join(f"{k:g}" for k in knots) + f" {unit}: "
+                "a separate slope before the first knot, between knots and after the last")
+    return (f"time as a natural cubic regression spline (patsy cr, {DEFAULT_SPLINE_DF} degrees of freedom, "
+            "knots at quantiles of the rating times; linear beyond the boundary knots)" if not knots else
+            "time as a natural cubic regression spline (patsy cr) with interior knots at "
+            + ", ".join(f"{k:g}" for k in knots) + f" {unit}")
+
+
+def residual_bins(residuals: pd.DataFrame, n_bins: int = 10, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean residual with its t interval per equal-count bin of ``_key`` (default ``fitted``):
+    low, high (the bin's range), n, mean_residual, lower, upper (points)."""
+    key = residuals["_key" if "_key" in residuals.columns else "fitted"].to_numpy(float)
+    edges = np.unique(np.quantile(key, np.linspace(0, 1, n_bins + 1)))
+    index = np.clip(np.searchsorted(edges, key, side="right") - 1, 0, max(len(edges) - 2, 0))
+    frame = pd.DataFrame({"bin": index, "key": key, "residual": residuals["residual"].to_numpy(float)})
+    table = frame.groupby("bin").agg(low=("key", "min"), high=("key", "max"),
+                                     n=("residual", "size"), mean_residual=("residual", "mean"),
+                                     sd=("residual", "std")).reset_index(drop=True)
+    table["lower"], table["upper"] = t_interval(table["mean_residual"].to_numpy(), table["sd"].to_numpy(),
+                                                table["n"].to_numpy(), alpha)
+    return table.drop(columns="sd")
 
 
 def group_column(by: str) -> str:
@@ -625,6 +800,8 @@ def fit_trajectory(
     time_origin: str = "first_infusion",
     group_bins: Sequence[float] | int | None = None,
     reference: str | None = None,
+    time_effect: str = "linear",
+    knots: Sequence[float] | None = None,
     **endpoint_options: Any,
 ) -> TrajectoryModel:
     """Linear mixed model of the score over time since the first infusion, adjusted for
@@ -637,7 +814,15 @@ def fit_trajectory(
     with a random intercept (``random="~1"``) or random intercept and slope on ``t``
     (``random="~time"``, the default) per patient, fitted by :func:`analysis.mixed_model`.
     Post-baseline ratings only (the baseline enters as a covariate, the usual ANCOVA-style
-    adjustment). Time is linear; pass a richer formula to ``mixed_model`` directly for curvature.
+    adjustment). ``time_effect`` gives the shape of ``t``: a straight line (``"linear"``), a
+    piecewise-linear curve ``t + max(t - k1, 0) + max(t - k2, 0) ...`` (``"piecewise"``, knots
+    ``k`` in the time unit; default day 1 and day 7, :data:`DEFAULT_KNOTS_DAYS`: the fall within
+    a day of an infusion, the early course to day 7 and the drift, e.g. relapse, after it; each
+    knot term's coefficient is the CHANGE of slope at the knot) or a natural cubic regression
+    spline (``"spline"``, patsy ``cr``, linear beyond the boundary knots; ``knots`` = interior
+    knots, default 4 degrees of freedom at quantiles). A group's interaction applies to every
+    time term. The random slope (``random="~time"``) is on ``t`` itself. Check the fit with
+    ``.residual_check()`` or ``.residuals()`` (residual against fitted).
 
     Parameters
     ----------
@@ -665,11 +850,16 @@ def fit_trajectory(
         REML (default) or maximum likelihood.
     alpha : float
         1 - confidence level of the fixed effects' intervals.
+    time_effect : {"linear", "piecewise", "spline"}
+        Shape of the time effect (see above).
+    knots : list of float, optional
+        Knots in ``time_unit`` (piecewise default: 1 and 7 days = 24 and 168 hours).
 
     Returns
     -------
     TrajectoryModel
-        ``.model`` (the mixed-model result), ``.formula``, ``.random``, ``.frame``, ``.fixed``.
+        ``.model`` (the mixed-model result), ``.formula``, ``.random``, ``.frame``, ``.fixed``,
+        ``.curve()`` (fitted mean over time), ``.residuals()``, ``.residual_check()``.
 
     References
     ----------
@@ -677,6 +867,14 @@ def fit_trajectory(
     """
     if random not in ("~time", "~1") and random.replace(" ", "") != f"~time_{time_unit}":
         raise AnalysisError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
+    if time_effect not in TIME_EFFECTS:
+        raise AnalysisError(f"time_effect must be one of {TIME_EFFECTS}, not {time_effect!r}.")
+    if knots is None:
+        knots = (tuple(k * (24.0 if time_unit == "hours" else 1.0) for k in DEFAULT_KNOTS_DAYS)
+                 if time_effect == "piecewise" else ())
+    knots = tuple(float(k) for k in knots)
+    if len(set(knots)) != len(knots) or any(np.diff(knots) <= 0) if knots else False:
+        raise AnalysisError("knots must be distinct and increasing.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
     instrument = endpoint_instrument(endpoints, instrument)
     require_baseline(endpoints, "a trajectory model", data=data)
@@ -689,14 +887,21 @@ def fit_trajectory(
     if frame.empty:
         raise AnalysisError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
-    terms = [t, "baseline_score"]
+    frame = add_time_terms(frame, t, time_effect, knots)
+    shape = time_terms(t, time_effect, knots)
+    if time_effect == "piecewise":
+        empty = [k for k in knots if not (frame[t] > k).any()]
+        if empty:
+            raise AnalysisError("No rating after the knot(s) " + ", ".join(f"{k:g}" for k in empty)
+                                + f" {time_unit}: choose knots inside the follow-up.")
+    terms = [*shape, "baseline_score"]
     if by is not None:
         if by in covariates:
             raise AnalysisError(f"{by!r} is the grouping variable; do not list it among the covariates too.")
         column = group_column(by)
         if frame[column].nunique() < 2:
             raise AnalysisError(f"Only one group of {by!r} among the analysed patients; cannot compare groups.")
-        terms += [f"C({column})", f"C({column}):{t}"]
+        terms += [f"C({column})"] + [f"C({column}):{term}" for term in shape]
     for name in covariates:
         terms.append(f"C({name})" if frame[name].dtype == object else name)
     formula = "score ~ " + " + ".join(terms)
@@ -708,6 +913,7 @@ def fit_trajectory(
                 "time_origin": time_origin, "reference": grouping.reference if grouping is not None else None,
                 "grouping": grouping.description if grouping is not None else None,
                 "notes": tuple(notes) + (grouping.notes if grouping is not None else ()),
-                "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints)}
+                "random": random_term, "reml": reml, "alpha": alpha, "endpoint_definitions": describe_endpoints(endpoints),
+                "time_effect": time_effect, "knots": knots}
     return TrajectoryModel(model=model, formula=formula, random=random_term, frame=frame, settings=settings,
                            n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame))

@@ -192,9 +192,22 @@ def test_change_models_keep_patients_whose_baseline_is_zero():
     assert fit_mmrm(derive_endpoints(data)).n_patients == 9
     model = analysis.fit_trajectory(data, covariates=["age"])
     assert model.n_patients == 12
-    # hours since the most recent infusion are derived by derive_endpoints only: said, not hidden
+    # a baseline of 0 divides nothing: the model on the clock of the most recent infusion keeps all 12
     model = analysis.fit_trajectory(data, time_origin="last_infusion")
-    assert model.n_patients == 9 and "left out: hours since the most recent infusion" in model.settings["notes"][0]
+    assert model.n_patients == 12 and model.n_ratings == 36
+    assert model.settings["notes"][0].startswith("3 patient(s) with a baseline MADRS score of 0 included")
+    # their clock follows derive_endpoints' rule: no infusion record = the assumed infusion at 0 h,
+    # so the time since the most recent infusion equals the time since the first (1, 7, 14 days)
+    zero = model.frame[model.frame["patient_id"].isin(["z0", "z1", "z2"])]
+    assert sorted(zero["time_days"].unique()) == [1.0, 7.0, 14.0]
+    # and, for patients with a positive baseline, the same numbers derive_endpoints gives
+    derived = derive_endpoints(data).ratings
+    post = derived[~derived["is_baseline"]]
+    from analysis.longitudinal.trajectories import hours_since_last_infusion
+    np.testing.assert_allclose(hours_since_last_infusion(post, data.infusions),
+                               post["hours_since_infusion"].to_numpy(float))
+    # percent views still leave them out and say how many
+    assert analysis.trajectory(data, value="pct_change").n_patients == 9
 
 
 def test_percent_based_rates_say_how_many_baseline_zero_patients_they_leave_out():

@@ -223,7 +223,7 @@ def test_fit_trajectory_matches_lme4():
 
 def test_trajectory_baseline_recovers_simulated_latent_baseline():
     data = analysis.simulate(300, seed=6)
-    baseline = trajectory(data).table.set_index("time_point").loc["baseline"]
+    baseline = trajectory(data, time="days").table.set_index("time_point").loc["baseline"]  # courses pooled
     latent = data.truth.latent["baseline_true"].to_numpy()
     # observed = latent + N(0, noise_sd) rounded: the means differ by about noise_sd / sqrt(n)
     assert baseline["n"] == 300

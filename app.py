@@ -38,6 +38,9 @@ page = st.navigation([
     st.Page(PAGES + "symptoms.py", title="Symptoms", icon=":material/psychology:",
             help="Suicidality item over time, dissociation against improvement, response "
                  "phenotypes."),
+    st.Page(PAGES + "report.py", title="Report", icon=":material/article:",
+            help="The results collected with Add to report on any page: order, annotate, export as "
+                 "one HTML file or a PDF."),
 ] + workspace.extra_pages(PAGES))
 workspace.apply_view_link()  # ?view=<id>: the saved view's settings and page
 context = st.session_state["context"] = render_sidebar()

@@ -23,10 +23,13 @@ import pandas as pd
 __all__ = [
     "FORMULA_PREFIXES",
     "ReportSection",
+    "SnippetStep",
     "figure_to_image",
     "html_report",
     "neutralise_formulas",
+    "pdf_report",
     "python_code",
+    "python_script",
     "suppress_small_groups",
     "to_csv_bytes",
 ]
@@ -258,23 +261,71 @@ def figure_to_image(figure: Any, format: str = "png", *, width: int = 1000, heig
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReportSection:
-    """One block of a report: a heading, optional figures, tables and notes."""
+    """One block of a report: a heading, optional figures, tables and notes; a card of a report
+    that spans pages also says where it came from (page, dataset, fingerprint, filters,
+    definitions), carries the Python code that reproduces it and the reader's annotation."""
 
     title: str
     figures: tuple[Any, ...] = ()
     tables: tuple[tuple[str, pd.DataFrame], ...] = ()
     notes: tuple[str, ...] = ()
+    code: str = ""
+    page: str = ""
+    dataset: str = ""
+    fingerprint: str = ""
+    filters: tuple[str, ...] | None = None
+    definitions: tuple[str, ...] = ()
+    annotation: str = ""
 
 
 _CSS = """
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
-color:#1a1a1a;line-height:1.45;padding:0 1em}
+color:#1a1a1a;line-height:1.45;padding:0 1em;overflow-wrap:anywhere}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+h3{font-size:1.05em}h4{font-size:.95em;margin:1em 0 .3em}
+.table-wrap{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}th{background:#f2f2f2}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right;vertical-align:top}th{background:#f2f2f2}
 td:first-child,th:first-child{text-align:left}
 .meta td{text-align:left}.note{color:#555;font-size:.9em}
+.annotation{border-left:3px solid #4a7bd0;padding:.2em .8em;white-space:pre-wrap}
+.figure{width:100%;max-width:100%;overflow:hidden}.figure .plot{width:100%}
+pre{background:#f6f6f6;padding:.6em;font-size:.8em;white-space:pre-wrap;overflow-wrap:anywhere}
+.card{break-inside:auto}
+@media print{body{max-width:none;margin:0;padding:0}h2{break-after:avoid}
+.table-wrap{overflow:visible}table{font-size:7pt;width:100%}th{overflow-wrap:anywhere}
+.figure{break-inside:avoid}}
 """
+
+# plotly.js (4.8 MB) travels gzip-compressed and base64-encoded (2.0 MB) and is unpacked by the
+# browser (DecompressionStream: Chrome 80, Firefox 113, Safari 16.4); the figures are drawn once
+# it is loaded and `document.body.dataset.ready` is then "1". A report made for printing
+# (``for_print``) embeds it plainly and draws synchronously, at a fixed width that fits A4.
+_LOADER = """
+(async () => {
+  const packed = document.getElementById('plotly-js-gzip').textContent.trim();
+  const bytes = Uint8Array.from(atob(packed), c => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  (0, eval)(await new Response(stream).text());
+  drawFigures();
+})().catch(error => {
+  for (const el of document.querySelectorAll('.figure .plot')) {
+    el.textContent = 'This browser could not unpack the embedded plotting library (' + error + '); '
+      + 'open the report in a current Chrome, Edge, Firefox or Safari.';
+  }
+});
+"""
+_DRAW = """
+function drawFigures() {
+  for (const el of document.querySelectorAll('.figure')) {
+    const spec = JSON.parse(el.querySelector('script[type="application/json"]').textContent);
+    Plotly.newPlot(el.querySelector('.plot'), spec.data, spec.layout, spec.config);
+  }
+  document.body.dataset.ready = '1';
+}
+"""
+PRINT_FIGURE_WIDTH_PX = 680  # A4 portrait minus Chromium's default margins, at 96 px per inch
 
 
 def _table_html(frame: pd.DataFrame) -> str:
@@ -282,8 +333,50 @@ def _table_html(frame: pd.DataFrame) -> str:
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    return shown.to_html(index=not isinstance(shown.index, pd.RangeIndex), na_rep="", border=0,
-                         escape=True)
+    table = shown.to_html(index=not isinstance(shown.index, pd.RangeIndex), na_rep="", border=0, escape=True)
+    return f"<div class='table-wrap'>{table}</div>"
+
+
+def _figure_json(figure: Any, *, for_print: bool) -> str:
+    """The figure as JSON safe inside a <script> element (every ``<`` escaped)."""
+    import json
+
+    import plotly.io as pio
+
+    spec = json.loads(pio.to_json(_on_white(figure), validate=False))
+    layout = spec.setdefault("layout", {})
+    if for_print:
+        layout["width"] = PRINT_FIGURE_WIDTH_PX
+    else:
+        layout.pop("width", None)
+        layout["autosize"] = True
+    config = {"displaylogo": False, "responsive": not for_print, "staticPlot": for_print}
+    text = json.dumps({"data": spec.get("data", []), "layout": layout, "config": config},
+                      separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _plotly_js(*, packed: bool) -> str:
+    from plotly.offline import get_plotlyjs
+
+    if not packed:
+        return f"<script>{get_plotlyjs()}</script>"
+    global _PACKED_PLOTLY
+    if _PACKED_PLOTLY is None:
+        import base64
+        import gzip
+
+        _PACKED_PLOTLY = base64.b64encode(gzip.compress(get_plotlyjs().encode("utf-8"), 9)).decode("ascii")
+    return f"<script id='plotly-js-gzip' type='application/octet-stream'>{_PACKED_PLOTLY}</script>"
+
+
+_PACKED_PLOTLY: str | None = None
+
+
+def _meta_table(rows: Sequence[tuple[str, str]]) -> list[str]:
+    return ["<div class='table-wrap'><table class='meta'>",
+            *[f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows],
+            "</table></div>"]
 
 
 def html_report(
@@ -291,56 +384,185 @@ def html_report(
     sections: Sequence[ReportSection],
     *,
     definitions: Sequence[str] = (),
-    filters: Sequence[str] = (),
+    filters: Sequence[str] | None = (),
     dataset: str = "",
     fingerprint: str = "",
     software: Mapping[str, str] | None = None,
     created: datetime | None = None,
+    for_print: bool = False,
 ) -> str:
-    """A self-contained HTML report (plotly.js embedded once; opens offline in any browser)
-    with the definitions, filters, dataset fingerprint and software versions used."""
+    """A self-contained HTML report (plotly.js embedded once, compressed; opens offline in any
+    current browser) with the definitions, filters, dataset fingerprint and software versions
+    used. Sections that carry their own dataset, filters, definitions or code (cards of a report
+    that spans pages) show them under their heading. ``filters=None`` and an empty ``dataset``
+    leave those rows out of the header (each card names its own). ``for_print`` embeds plotly.js
+    plainly and draws at a fixed width, for printing to PDF (see :func:`pdf_report`)."""
     import plotly
 
     created = created or datetime.now(UTC)
     software = dict(software or {})
     software.setdefault("plotly", plotly.__version__)
-    meta_rows = [
-        ("Dataset", dataset),
-        ("Dataset fingerprint (SHA-256, first 16 hex digits)", fingerprint),
-        ("Filters", "; ".join(filters) or "all patients"),
-        ("Created (UTC)", created.strftime("%Y-%m-%d %H:%M")),
-        ("Software", ", ".join(f"{k} {v}" for k, v in software.items())),
-    ]
+    meta_rows = [("Dataset", dataset)] if dataset else []
+    if fingerprint:
+        meta_rows.append(("Dataset fingerprint (SHA-256, first 16 hex digits)", fingerprint))
+    if filters is not None:
+        meta_rows.append(("Filters", "; ".join(filters) or "all patients"))
+    meta_rows += [("Created (UTC)", created.strftime("%Y-%m-%d %H:%M")),
+                  ("Software", ", ".join(f"{k} {v}" for k, v in software.items()))]
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        "<table class='meta'>",
-        *[f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta_rows],
-        "</table>",
+        *_meta_table(meta_rows),
     ]
     if definitions:
         parts.append("<h2>Definitions</h2><ul>")
         parts += [f"<li>{html.escape(d)}</li>" for d in definitions]
         parts.append("</ul>")
-    plotly_included = False
+    n_figures = 0
     for section in sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        parts.append(f"<section class='card'><h2>{html.escape(section.title)}</h2>")
+        if section.annotation:
+            parts.append(f"<p class='annotation'>{html.escape(section.annotation)}</p>")
         for note in section.notes:
             parts.append(f"<p class='note'>{html.escape(note)}</p>")
         for figure in section.figures:
-            parts.append(_on_white(figure).to_html(full_html=False,
-                                        include_plotlyjs=not plotly_included and "inline",
-                                        config={"displaylogo": False}))
-            plotly_included = True
+            parts.append(f"<div class='figure'><div class='plot' id='figure-{n_figures}'></div>"
+                         f"<script type='application/json'>{_figure_json(figure, for_print=for_print)}"
+                         "</script></div>")
+            n_figures += 1
         for name, frame in section.tables:
             parts.append(f"<h3>{html.escape(name)}</h3>")
             parts.append(_table_html(frame))
+        card_rows = [(label, value) for label, value in (
+            ("Page", section.page), ("Dataset", section.dataset),
+            ("Dataset fingerprint", section.fingerprint),
+            ("Filters", None if section.filters is None else "; ".join(section.filters) or "all patients"),
+        ) if value]
+        if card_rows:
+            parts.append("<h4>Data</h4>")
+            parts += _meta_table(card_rows)
+        if section.definitions:
+            parts.append("<h4>Definitions</h4><ul>")
+            parts += [f"<li>{html.escape(d)}</li>" for d in section.definitions]
+            parts.append("</ul>")
+        if section.code:
+            parts.append(f"<h4>Python code</h4><pre><code>{html.escape(section.code)}</code></pre>")
+        parts.append("</section>")
+    if n_figures:
+        parts.append(_plotly_js(packed=not for_print))
+        parts.append(f"<script>{_DRAW}{'drawFigures();' if for_print else _LOADER}</script>")
+    else:
+        parts.append("<script>document.body.dataset.ready = '1';</script>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
+PDF_TIMEOUT_S = 90.0
+
+
+def pdf_report(report_html: str, *, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
+    """PDF bytes of an HTML report made with ``html_report(..., for_print=True)``, printed by
+    headless Chromium (A4; the one kaleido uses, e.g. Debian's /usr/bin/chromium).
+
+    Raises AnalysisError in a sentence, within seconds, when Chromium is missing or does not
+    start, and when printing does not finish within ``timeout_s`` seconds."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from analysis.errors import AnalysisError
+
+    _check_chromium()
+    assert _chromium_checked is not None
+    with tempfile.TemporaryDirectory(prefix="report-pdf-") as folder:
+        page, out = Path(folder) / "report.html", Path(folder) / "report.pdf"
+        page.write_text(report_html, encoding="utf-8")
+        command = [_chromium_checked, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-background-networking", "--disable-extensions", "--no-first-run",
+                   f"--user-data-dir={folder}/profile", "--no-pdf-header-footer",
+                   "--run-all-compositor-stages-before-draw", "--virtual-time-budget=20000",
+                   f"--print-to-pdf={out}", page.as_uri()]
+        try:
+            subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise AnalysisError(_NO_CHROMIUM.format(
+                what=f"the browser did not print the report within {timeout_s:g} s")) from None
+        if not out.exists() or out.stat().st_size == 0:
+            raise AnalysisError(_NO_CHROMIUM.format(what="the browser did not print the report"))
+        return out.read_bytes()
+
+
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SnippetStep:
+    """One call of a snippet: ``variable = analysis.<function>(data, **arguments)``, then
+    ``print(variable.<expression>)`` for each of ``prints`` (e.g. ``"summary()"``)."""
+
+    variable: str
+    function: str
+    arguments: Mapping[str, Any]
+    prints: tuple[str, ...] = ("summary()",)
+
+
+_SNIPPET_HEAD = [
+    "import pandas as pd",
+    "",
+    "import analysis",
+    "",
+    "# every row and column printed in full",
+    'pd.set_option("display.max_rows", None, "display.max_columns", None, "display.width", 250)',
+    "",
+]
+
+
+def python_script(
+    dataset: str,
+    steps: Sequence[SnippetStep],
+    *,
+    filters: Mapping[str, Any] | None = None,
+    fingerprint: str = "",
+) -> str:
+    """A script that reproduces dashboard results with the ``analysis`` API: loads the dataset,
+    checks its fingerprint, applies the filters, makes each call and prints what was shown.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"sample"``, ``"simulated-<n>-<seed>"``, ``"file"`` (an uploaded or stored dataset: the
+        analyst writes the path of their file into the script) or a file path.
+    steps : sequence of SnippetStep
+        The calls, in order, on the filtered data.
+    filters : mapping
+        Keyword arguments of :func:`analysis.filter_cohort` (empty ones are left out).
+    """
+    lines = list(_SNIPPET_HEAD)
+    if dataset == "sample":
+        lines.append("data = analysis.load_sample()")
+    elif dataset.startswith("simulated-"):
+        _, n, seed = dataset.split("-")
+        lines.append(f"data = analysis.simulate(n_patients={int(n)}, seed={int(seed)})")
+    elif dataset == "file":
+        lines += ["# The file you uploaded: write its path here. If you mapped its columns on the Data page,",
+                  "# pass the same mapping: analysis.load(DATA_FILE, mapping=...).",
+                  'DATA_FILE = "path/to/your_file.csv"',
+                  "data = analysis.load(DATA_FILE)"]
+    else:
+        lines.append(f"data = analysis.load({dataset!r})  # the file you uploaded")
+    if fingerprint:
+        lines.append(f"assert data.fingerprint == {fingerprint!r}, 'not the data the dashboard used'")
+    used = {k: v for k, v in (filters or {}).items() if v not in (None, [], (), "")}
+    if used:
+        args = ", ".join(f"{k}={v!r}" for k, v in used.items())
+        lines.append(f"data = analysis.filter_cohort(data, {args})")
+    for step in steps:
+        call_args = "".join(f", {k}={v!r}" for k, v in step.arguments.items())
+        lines += ["", f"{step.variable} = analysis.{step.function}(data{call_args})"]
+        lines += [f"print({step.variable}.{expression})" for expression in step.prints]
+    return "\n".join(lines) + "\n"
+
+
 def python_code(
     dataset: str,
     function: str,
@@ -350,34 +572,8 @@ def python_code(
     result_lines: Sequence[str] = ("print(result.summary())",),
     fingerprint: str = "",
 ) -> str:
-    """A short script that reproduces a dashboard result with the ``analysis`` API.
-
-    Parameters
-    ----------
-    dataset : str
-        ``"sample"``, ``"simulated-<n>-<seed>"`` or the uploaded file's name.
-    function : str
-        Public ``analysis`` function, e.g. ``"fit_onset"``.
-    filters : mapping
-        Keyword arguments of :func:`analysis.filter_cohort` (empty ones are left out).
-    arguments : mapping
-        Keyword arguments of ``function`` after the data.
-    """
-    lines = ["import analysis", ""]
-    if dataset == "sample":
-        lines.append("data = analysis.load_sample()")
-    elif dataset.startswith("simulated-"):
-        _, n, seed = dataset.split("-")
-        lines.append(f"data = analysis.simulate(n_patients={int(n)}, seed={int(seed)})")
-    else:
-        lines.append(f"data = analysis.load({dataset!r})  # the file you uploaded")
-    if fingerprint:
-        lines.append(f"assert data.fingerprint == {fingerprint!r}  # the same data as the dashboard")
-    used = {k: v for k, v in (filters or {}).items() if v not in (None, [], (), "")}
-    if used:
-        args = ", ".join(f"{k}={v!r}" for k, v in used.items())
-        lines.append(f"data = analysis.filter_cohort(data, {args})")
-    call_args = "".join(f", {k}={v!r}" for k, v in (arguments or {}).items())
-    lines.append(f"result = analysis.{function}(data{call_args})")
-    lines += list(result_lines)
-    return "\n".join(lines) + "\n"
+    """A short script that reproduces one result as ``result`` (see :func:`python_script`), then
+    runs ``result_lines``."""
+    script = python_script(dataset, [SnippetStep("result", function, dict(arguments or {}), prints=())],
+                           filters=filters, fingerprint=fingerprint)
+    return script + "".join(line + "\n" for line in result_lines)

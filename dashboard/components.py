@@ -3,30 +3,22 @@ downloads, the "Python code" expander and the HTML report export."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-import analysis
-from analysis.cohort import describe_filters
 from analysis.contract import DataError
-from analysis.export import (
-    ReportSection,
-    figure_to_image,
-    html_report,
-    image_export_problem,
-    python_code,
-    suppress_small_groups,
-    to_csv_bytes,
-)
+from analysis.errors import AnalysisError
+from analysis.export import ReportSection, suppress_small_groups, to_csv_bytes
 from dashboard import compute
+from dashboard.report import Report, dataset_label, report_download, show_figure, show_text  # noqa: F401
+from dashboard.report import slug as _slug
 from dashboard.security import md
 from dashboard.state import Context
+from dashboard.tables import display_options, show_problems_table
 from dashboard.workspace import session as workspace
 
 DATA_PAGE = "dashboard/app_pages/data.py"
@@ -34,22 +26,43 @@ DATA_PAGE = "dashboard/app_pages/data.py"
 
 @contextmanager
 def page_guard(what: str) -> Iterator[None]:
-    """Catch any error of a page body and say in words what failed; the traceback goes to the
-    server log only. (st.stop and st.rerun pass through: they are not Exceptions.)"""
+    """Say in words what stopped a part of a page: a data problem (DataError: its headline and the
+    table of problems) or an analysis that cannot run on these patients (AnalysisError: the
+    library's sentence, its notes and what to do next) as what they are; anything unexpected as a
+    generic box with an error id the user can quote, the traceback in the server log under that id
+    only. (st.stop and st.rerun pass through: they are not Exceptions.)"""
     try:
         yield
     except DataError as error:
         st.error(md(error.headline, 1000), icon=":material/error:")  # headlines quote file names
-        st.dataframe(error.problems, hide_index=True, alt="Problems found in the data")
+        show_problems_table(error.problems)
+    except AnalysisError as error:
+        show_analysis_problem(error, what)
+    except compute.ServerBusy as error:
+        st.warning(md(str(error), 1000), icon=":material/hourglass_top:")
     except Exception as error:
-        compute.log_exception(error)
+        error_id = compute.log_exception(error)
         st.error(
             f"Something went wrong while computing {what}. The other pages still work; try "
             "different settings or filters. The details were written to the server log for the "
-            "maintainers.",
+            f"maintainers: quote error id **{error_id}** when you report it.",
             icon=":material/error:",
             title="This view could not be computed",
         )
+
+
+NEXT_STEP = ("Change the settings or filters in the sidebar (or the options above), or choose another "
+             "dataset on the Data page.")
+
+
+def show_analysis_problem(error: AnalysisError, what: str) -> None:
+    """An AnalysisError in words: the library's message (it says what is missing and what to do),
+    any notes the library attached (``error.notes`` or ``add_note``), then the next step."""
+    notes = [str(n) for n in (list(getattr(error, "notes", None) or ()) + list(getattr(error, "__notes__", ())))]
+    st.warning(md(str(error), 2000), icon=":material/info:", title=f"No result for {md(what, 200)}")
+    for note in dict.fromkeys(notes):
+        st.caption(md(note, 1000))
+    st.caption(NEXT_STEP)
 
 
 def require_data(ctx: Context) -> None:
@@ -58,43 +71,6 @@ def require_data(ctx: Context) -> None:
         st.info(ctx.problem or "Choose a dataset on the Data page.", icon=":material/info:")
         st.page_link(DATA_PAGE, label="Go to the Data page", icon=":material/table:")
         st.stop()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "item"
-
-
-@dataclass
-class Report:
-    """Collects what a page shows, for the HTML report export."""
-
-    title: str
-    ctx: Context
-    definitions: list[str] = field(default_factory=list)
-    sections: list[ReportSection] = field(default_factory=list)
-
-    def add(self, section: ReportSection) -> None:
-        self.sections.append(section)
-
-
-def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] = ()) -> None:
-    """A figure with PNG and SVG downloads (rendered on click by kaleido)."""
-    st.plotly_chart(figure, key=f"chart_{_slug(name)}", alt=name,
-                    config={"displaylogo": False, "toImageButtonOptions": {"filename": _slug(name)}})
-    for note in notes:
-        st.caption(md(note, 2000))
-    # without a working Chromium the buttons would fail on click with no reason: say it here
-    problem = image_export_problem()
-    with st.container(horizontal=True):
-        st.download_button("PNG", data=lambda: figure_to_image(figure, "png"),
-                           file_name=f"{_slug(name)}.png", mime="image/png", on_click="ignore",
-                           icon=":material/image:", key=f"png_{_slug(name)}", disabled=problem is not None)
-        st.download_button("SVG", data=lambda: figure_to_image(figure, "svg"),
-                           file_name=f"{_slug(name)}.svg", mime="image/svg+xml", on_click="ignore",
-                           icon=":material/draw:", key=f"svg_{_slug(name)}", disabled=problem is not None)
-    if problem is not None:
-        st.caption(md(problem, 1000))
-    report.add(ReportSection(name, figures=(figure,), notes=tuple(notes)))
 
 
 def suppressed(ctx: Context, frame: pd.DataFrame, count_column: str | None,
@@ -127,8 +103,8 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     if suppression is None and "suppressed" in shown.columns:
         shown = shown.drop(columns="suppressed")
     st.markdown(f"**{md(name)}**")  # several tables may follow one another: say which is which
-    st.dataframe(shown, alt=name, key=f"table_{_slug(name)}",
-                 hide_index=isinstance(shown.index, pd.RangeIndex), column_config=_p_value_format(shown))
+    st.dataframe(alt=name, key=f"table_{_slug(name)}", hide_index=isinstance(shown.index, pd.RangeIndex),
+                 **display_options(shown))  # headers in words, rounded; the CSV keeps raw columns
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(md(text, 2000))  # suppression notes name group labels from the data
@@ -145,61 +121,6 @@ def audited_export(dataset: str, file_name: str, content: bytes) -> bytes:
     """``content``, with the export recorded in the audit trail when the dataset is stored."""
     workspace.audit_export(dataset, file_name)
     return content
-
-
-def _p_value_format(frame: pd.DataFrame) -> dict[str, Any]:
-    """p-values in 3 significant digits: the default display writes 6e-31 as 0.0000...0006."""
-    names = [str(c) for c in frame.columns
-             if str(c) in ("p", "p_value") or str(c).startswith("p_") or str(c).endswith("_p")]
-    return {name: st.column_config.NumberColumn(format="%.3g") for name in names
-            if pd.api.types.is_numeric_dtype(frame[name])}
-
-
-def code_expander(code: str, key: str) -> None:
-    with st.expander("Python code", icon=":material/code:", key=f"code_{_slug(key)}"):
-        st.caption("Reproduces this result from the same data and settings with the analysis API.")
-        st.code(code, language="python")
-
-
-def dataset_label(ctx: Context) -> str:
-    name = ctx.settings.dataset
-    if name == "sample":
-        return "bundled sample (data/sample)"
-    if name.startswith("simulated-"):
-        _, n, seed = name.split("-")
-        return f"simulated, {n} patients, seed {seed}"
-    return "uploaded file"
-
-
-def report_download(report: Report) -> None:
-    """The current view as a self-contained HTML report (built when clicked)."""
-    ctx = report.ctx
-    filters = describe_filters(**ctx.settings.filters())
-    definitions = list(dict.fromkeys(report.definitions + [
-        f"Minimum cell size: groups with fewer than {ctx.settings.min_cell_size} patients are suppressed.",
-    ]))
-    sections = list(report.sections)
-    fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
-    # the click handler lives as long as the session: it captures plain values, never the context
-    # (which holds the whole dataset)
-    title, label, dataset = report.title, dataset_label(ctx), ctx.settings.dataset
-
-    def build() -> bytes:
-        import plotly
-        import streamlit
-
-        text = html_report(
-            f"Infusion Outcomes: {title}", sections, definitions=definitions, filters=filters,
-            dataset=label, fingerprint=fingerprint,
-            software={"analysis": analysis.__version__, "plotly": plotly.__version__,
-                      "streamlit": streamlit.__version__, "pandas": pd.__version__},
-        )
-        return audited_export(dataset, f"report_{_slug(title)}.html", text.encode("utf-8"))
-
-    st.divider()
-    st.download_button("Download this view as an HTML report", data=build,
-                       file_name=f"report_{_slug(report.title)}.html", mime="text/html",
-                       on_click="ignore", icon=":material/description:", key="report_html")
 
 
 def definitions_caption(lines: Sequence[str]) -> None:
@@ -228,13 +149,3 @@ def settings_definitions(ctx: Context, endpoints: Any = None) -> list[str]:
             "fraction_of_baseline": f"score back to {s.relapse_fraction:g} x baseline"}[s.relapse_rule]
     lines.append(f"Relapse: {rule}, confirmed at {s.confirm_visits} consecutive visit(s).")
     return lines
-
-
-def python_snippet(ctx: Context, function: str, arguments: dict[str, Any],
-                   result_lines: Sequence[str] = ("print(result.summary())",)) -> str:
-    dataset = ctx.settings.dataset
-    if dataset.startswith("upload-"):
-        dataset = "your_file.csv"
-    fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
-    return python_code(dataset, function, filters=ctx.settings.filters(), arguments=arguments,
-                       result_lines=result_lines, fingerprint=fingerprint)

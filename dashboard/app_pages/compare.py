@@ -3,17 +3,17 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     settings_definitions,
     show_figure,
     show_table,
+    show_text,
 )
 from dashboard.context import current
 
@@ -42,20 +42,19 @@ if settings.by is None:
             icon=":material/info:")
 else:
     with page_guard("the log-rank test"):
-        durability = compute.run(ctx, "fit_durability", "Fitting durability...", by=settings.by,
-                                 **options)
+        logrank_call = Call("fit_durability", {"by": settings.by, **options},
+                            prints=("logrank.summary()", "logrank.table"))
+        durability = calls.run(ctx, logrank_call, "Fitting durability...", report)
         logrank = durability.logrank
         if logrank is None:
             st.info("Only one group has responders: nothing to compare.")
         else:
-            st.markdown(f"Log-rank test of time to relapse across **{settings.group_label}**: "
+            show_text(report, "Log-rank test", f"Log-rank test of time to relapse across **{settings.group_label}**: "
                         f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}.")
             show_table(report, logrank.table, "Observed and expected relapses", count_column="n",
                        keep_columns=["group"],
                        note="expected: relapses expected if all groups shared one curve.")
-        code_expander(python_snippet(ctx, "fit_durability", {"by": settings.by, **options},
-                                     ("print(result.logrank.p_value)", "print(result.logrank.table)")),
-                      "logrank")
+        calls.code_expander(ctx, logrank_call)
 
 st.subheader("What changes the risk of relapse (Cox model)")
 with page_guard("the Cox model"):
@@ -66,8 +65,8 @@ with page_guard("the Cox model"):
     if not covariates:
         st.info("Choose at least one covariate.")
     else:
-        cox = compute.run(ctx, "relapse_hazards", "Fitting the Cox model...", covariates=covariates,
-                          **options)
+        cox_call = Call("relapse_hazards", {"covariates": covariates, **options}, prints=("table",))
+        cox = calls.run(ctx, cox_call, "Fitting the Cox model...", report)
         definitions = settings_definitions(ctx) + [
             f"Cox proportional hazards model (Efron ties) of time to relapse among responders, "
             f"{cox.n} responders, {cox.n_events} relapses. Categorical covariates against their "
@@ -81,8 +80,7 @@ with page_guard("the Cox model"):
             show_table(report, cox.table, "Cox model",
                        note="hr: hazard ratio per unit (or against the reference level); "
                             "hr < 1 means longer-lasting response.")
-        code_expander(python_snippet(ctx, "relapse_hazards", {"covariates": covariates, **options},
-                                     ("print(result.table)",)), "cox")
+        calls.code_expander(ctx, cox_call)
 
 st.subheader("Responders by group")
 if settings.by is None:
@@ -90,8 +88,9 @@ if settings.by is None:
             icon=":material/info:")
 else:
     with page_guard("the responder differences"):
-        comparison = compute.run(ctx, "compare_responders", "Comparing responders...", by=settings.by,
-                                 time="visit", **options)
+        responders_call = Call("compare_responders", {"by": settings.by, "time": "visit", **options},
+                               prints=("table",))
+        comparison = calls.run(ctx, responders_call, "Comparing responders...", report)
         table = comparison.table
         report.definitions += list(comparison.describe())
         points = list(dict.fromkeys(table.sort_values("time_order")["time_point"].astype(str)))
@@ -110,6 +109,5 @@ else:
                        keep_columns=["time_point", "outcome", "group", "reference"],
                        note="risk_difference: group minus reference (proportion scale) with 95% Newcombe "
                             "interval; odds_ratio with Woolf interval; p_fisher: Fisher exact test.")
-        code_expander(python_snippet(ctx, "compare_responders", {"by": settings.by, "time": "visit", **options},
-                                     ("print(result.summary())",)), "compare_responders")
+        calls.code_expander(ctx, responders_call)
 report_download(report)

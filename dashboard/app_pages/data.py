@@ -6,12 +6,11 @@ import re
 import streamlit as st
 
 from analysis.contract import DataError
-from dashboard import compute
+from dashboard import calls, compute
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     show_table,
 )
@@ -148,7 +147,8 @@ if ctx.data is not None and ctx.full is not None:
         else:
             by = ctx.settings.by
             instrument = ctx.settings.instrument
-            table = compute.run(ctx, "table_one", "Building Table 1...", by=by, instrument=instrument)
+            table_one = Call("table_one", {"by": by, "instrument": instrument})
+            table = calls.run(ctx, table_one, "Building Table 1...", report)
             display = table.summary()
             sizes = table.group_sizes
             small = [str(g) for g, n in sizes.items() if 0 < n < ctx.settings.min_cell_size]
@@ -157,8 +157,7 @@ if ctx.data is not None and ctx.full is not None:
                        note=" ".join(table.describe()[:3])
                        + (f" Columns of groups with fewer than {ctx.settings.min_cell_size} patients are "
                           f"suppressed: {', '.join(small)}." if small else ""))
-            code_expander(python_snippet(ctx, "table_one", {"by": by, "instrument": instrument},
-                                         ("print(result.summary())",)), "table_one")
+            calls.code_expander(ctx, table_one)
 
 with st.expander("Data dictionary", icon=":material/menu_book:"):
     show_data_dictionary()

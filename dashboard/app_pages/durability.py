@@ -3,17 +3,17 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls, compute
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     settings_definitions,
     show_figure,
     show_table,
+    show_text,
     small_groups,
 )
 from dashboard.context import current
@@ -36,8 +36,9 @@ with page_guard("the durability curves"):
         origin, origin_label = ORIGINS[choice or "response"]
         show_model = st.toggle("Parametric fit", value=True, key="durability_model",
                                bind="query-params")
-    result = compute.run(ctx, "fit_durability", "Fitting the durability curves...", by=settings.by,
-                         origin=origin, **options)
+    durability = Call("fit_durability", {"by": settings.by, "origin": origin, **options},
+                      prints=("summary()", "risk_table") + (("logrank.summary()",) if settings.by else ()))
+    result = calls.run(ctx, durability, "Fitting the durability curves...", report)
     summary = result.summary().reset_index()
     summary = summary.rename(columns={summary.columns[0]: "group"})
     definitions = settings_definitions(ctx, result.endpoints)
@@ -61,9 +62,7 @@ with page_guard("the durability curves"):
                     "was seen (the papers' convention, late by up to one visit interval).")
     logrank = result.logrank
     if settings.by and logrank is not None:
-        st.markdown(f"**Log-rank test across {settings.by}:** chi-square {logrank.statistic:.2f} "
-                    f"on {logrank.dof} df, p = {logrank.p_value:.3g}")
-    code_expander(python_snippet(ctx, "fit_durability", {"by": settings.by, "origin": origin, **options},
-                                 ("print(result.summary())", "print(result.risk_table)")),
-                  "durability")
+        show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
+                  f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}")
+    calls.code_expander(ctx, durability)
 report_download(report)

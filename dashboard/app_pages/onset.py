@@ -3,12 +3,11 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls, compute
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     settings_definitions,
@@ -33,7 +32,9 @@ with page_guard("the onset curves"):
                             bind="query-params")
         whole = st.toggle("Whole follow-up (not only the first week)", key="onset_all",
                           bind="query-params")
-    result = compute.run(ctx, "fit_onset", "Fitting the onset curves...", by=settings.by, **options)
+    onset = Call("fit_onset", {"by": settings.by, **options},
+                 prints=("summary()",) + (("test",) if settings.by else ()))
+    result = calls.run(ctx, onset, "Fitting the onset curves...", report)
     summary = result.summary().reset_index()
     summary = summary.rename(columns={summary.columns[0]: "group"})
     definitions = settings_definitions(ctx, result.endpoints)
@@ -55,6 +56,5 @@ with page_guard("the onset curves"):
         show_table(report, result.test, f"Difference in onset between groups ({settings.by})")
     for note in result.notes:
         st.caption(note)
-    code_expander(python_snippet(ctx, "fit_onset", {"by": settings.by, **options},
-                                 ("print(result.summary())", "print(result.curve.head())")), "onset")
+    calls.code_expander(ctx, onset)
 report_download(report)

@@ -5,12 +5,11 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import compute
+from dashboard import calls
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     settings_definitions,
@@ -51,8 +50,13 @@ def _num(value: float, unit: str) -> str:
 
 
 rows = []
+# the library default origin="auto" for durability (see _CLOCK)
+endpoints_call = Call("derive_endpoints", options, prints=("summary()",), name="endpoints")
+rates_call = Call("responder_rates", {"time": "any", **options}, name="rates")
+onset_call = Call("fit_onset", options, name="onset")
+durability_call = Call("fit_durability", options, name="durability")
 with page_guard("the headline figures"):
-    endpoints = compute.run(ctx, "derive_endpoints", "Deriving endpoints...", **options)
+    endpoints = calls.run(ctx, endpoints_call, "Deriving endpoints...", report)
     n = len(endpoints.patients)
     small = n < settings.min_cell_size
     with st.container(horizontal=True):
@@ -61,8 +65,7 @@ with page_guard("the headline figures"):
         if small:
             st.warning(f"Fewer than {settings.min_cell_size} patients: figures are suppressed.")
         else:
-            rates = compute.run(ctx, "responder_rates", "Counting responders...", time="any",
-                                **options).table.set_index("outcome")
+            rates = calls.run(ctx, rates_call, "Counting responders...", report).table.set_index("outcome")
             for label, outcome in (("Responded", "response"), ("Remitted", "remission")):
                 if outcome not in rates.index:
                     continue
@@ -75,7 +78,7 @@ with page_guard("the headline figures"):
                              "unit": "proportion"})
 
     if not small:
-        onset = compute.run(ctx, "fit_onset", "Fitting onset...", **options).summary().iloc[0]
+        onset = calls.run(ctx, onset_call, "Fitting onset...", report).summary().iloc[0]
         with st.container(horizontal=True):
             _card("Ever respond (mixture-cure model)", _pct(onset["response_probability"]),
                   f"95% CI {_pct(onset['response_probability_lower'])} to "
@@ -91,8 +94,7 @@ with page_guard("the headline figures"):
                      "lower": onset["median_onset_hours_lower"], "upper": onset["median_onset_hours_upper"],
                      "n": onset["responders"], "unit": "hours since the infusion"})
 
-        durability = compute.run(ctx, "fit_durability", "Fitting durability...",
-                                 **options).summary().iloc[0]
+        durability = calls.run(ctx, durability_call, "Fitting durability...", report).summary().iloc[0]
         estimator = _ESTIMATORS.get(str(durability["estimator"]), str(durability["estimator"]))
         with st.container(horizontal=True):
             _card("Median durability", _num(durability["median_days"], "days"),
@@ -116,10 +118,6 @@ with page_guard("the headline figures"):
     st.subheader("Definitions used")
     for line in definitions:
         st.markdown(f"- {md(line, 1000)}")
-    arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
-    code_expander(python_snippet(ctx, "responder_rates", {"time": "any", **options},
-                                 ("print(result.summary())",
-                                  f"print(analysis.fit_onset(data, {arguments}).summary())",
-                                  f"print(analysis.fit_durability(data, {arguments})"
-                                  ".summary())")), "overview")
+    calls.code_expander(ctx, *(c for c in (endpoints_call, rates_call, onset_call, durability_call)
+                               if c is endpoints_call or not small))
 report_download(report)

@@ -4,12 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     show_figure,
@@ -30,8 +29,8 @@ k = settings.min_cell_size
 
 st.subheader("Response and remission by infusion number")
 with page_guard("the rates by infusion number"):
-    rates = compute.run(ctx, "responder_rates", "Computing rates by infusion...", by=settings.by,
-                        time="infusion", **options)
+    rates_call = Call("responder_rates", {"by": settings.by, "time": "infusion", **options}, prints=("table",))
+    rates = calls.run(ctx, rates_call, "Computing rates by infusion...", report)
     definitions = list(rates.settings.describe())
     report.definitions += definitions
     table = rates.table
@@ -53,13 +52,13 @@ with page_guard("the rates by infusion number"):
     show_figure(report, figure, "Rates by infusion number", notes=notes)
     show_table(report, rates.table, "Rates by infusion number", count_column="n",
                keep_columns=["group", "infusion_number", "outcome"])
-    code_expander(python_snippet(ctx, "responder_rates", {"by": settings.by, "time": "infusion", **options},
-                                 ("print(result.summary())",)), "rates_by_infusion")
+    calls.code_expander(ctx, rates_call)
 
 st.subheader("Infusions to first response")
 with page_guard("the infusions to first response"):
-    series = compute.run(ctx, "series_response", "Counting infusions to response...", by=settings.by,
-                         **options)
+    series_call = Call("series_response", {"by": settings.by, **options},
+                       prints=("summary()", "cumulative", "distribution"))
+    series = calls.run(ctx, series_call, "Counting infusions to response...", report)
     definitions = list(series.describe())
     report.definitions += definitions
     summary = series.summary().reset_index()
@@ -88,6 +87,5 @@ with page_guard("the infusions to first response"):
     distribution = series.distribution
     show_table(report, distribution, "First responses by infusion number", count_column="first_responses",
                keep_columns=["group", "infusion_number"], complement_within="group")
-    code_expander(python_snippet(ctx, "series_response", {"by": settings.by, **options},
-                                 ("print(result.summary())", "print(result.cumulative)")), "series")
+    calls.code_expander(ctx, series_call)
 report_download(report)

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     show_figure,
@@ -30,8 +29,9 @@ k = settings.min_cell_size
 
 st.subheader("Suicidal ideation")
 with page_guard("the suicidality analysis"):
-    result = compute.run(ctx, "suicidality_course", "Following the suicidality item...",
-                         instrument=settings.instrument, by=settings.by)
+    suicidality = Call("suicidality_course", {"instrument": settings.instrument, "by": settings.by},
+                       prints=("summary()", "course"))
+    result = calls.run(ctx, suicidality, "Following the suicidality item...", report)
     definitions = result.describe()
     report.definitions += definitions
     course = result.course
@@ -46,14 +46,12 @@ with page_guard("the suicidality analysis"):
                 notes=[f"Time points with fewer than {k} patients are not drawn."])
     show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
                keep_columns=["group", "measure"])
-    code_expander(python_snippet(ctx, "suicidality_course",
-                                 {"instrument": settings.instrument, "by": settings.by},
-                                 ("print(result.summary())",)), "suicidality")
+    calls.code_expander(ctx, suicidality)
 
 st.subheader("Dissociation and improvement")
 with page_guard("the dissociation analysis"):
-    result = compute.run(ctx, "dissociation_response", "Relating dissociation to improvement...",
-                         by=settings.by, **options)
+    dissociation = Call("dissociation_response", {"by": settings.by, **options}, prints=("correlations",))
+    result = calls.run(ctx, dissociation, "Relating dissociation to improvement...", report)
     definitions = result.describe()
     report.definitions += definitions
     pairs = result.pairs
@@ -73,13 +71,12 @@ with page_guard("the dissociation analysis"):
         show_figure(report, figure, "Dissociation against improvement")
     show_table(report, result.correlations, "Correlations", count_column="n",
                keep_columns=["group", "time_point", "method"])
-    code_expander(python_snippet(ctx, "dissociation_response", {"by": settings.by, **options},
-                                 ("print(result.summary())",)), "dissociation")
+    calls.code_expander(ctx, dissociation)
 
 st.subheader("Response phenotypes")
 with page_guard("the response phenotypes"):
-    result = compute.run(ctx, "response_phenotypes", "Classifying patients...", by=settings.by,
-                         **options)
+    phenotypes = Call("response_phenotypes", {"by": settings.by, **options}, prints=("counts",))
+    result = calls.run(ctx, phenotypes, "Classifying patients...", report)
     definitions = result.describe()
     report.definitions += definitions
     counts = result.counts
@@ -97,6 +94,5 @@ with page_guard("the response phenotypes"):
                 if len(shown) < len(counts) else [])
     show_table(report, counts, "Phenotype counts", count_column="n",
                keep_columns=["group", "phenotype"], complement_within="group")
-    code_expander(python_snippet(ctx, "response_phenotypes", {"by": settings.by, **options},
-                                 ("print(result.summary())",)), "phenotypes")
+    calls.code_expander(ctx, phenotypes)
 report_download(report)

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import compute
+from dashboard import calls, compute
+from dashboard.calls import Call
 from dashboard.components import (
     Report,
-    code_expander,
     page_guard,
-    python_snippet,
     report_download,
     require_data,
     show_figure,
@@ -43,8 +42,9 @@ with page_guard("the trajectories"):
                               bind="query-params", disabled=not ctx.row_level,
                               help=None if ctx.row_level else "Viewers of a shared dataset see aggregates only.")
         spaghetti = spaghetti and ctx.row_level
-    result = compute.run(ctx, "trajectory", "Summarising trajectories...", by=settings.by, time=time,
-                         value=value, **options)
+    trajectory = Call("trajectory", {"by": settings.by, "time": time, "value": value, **options},
+                      prints=("table",))
+    result = calls.run(ctx, trajectory, "Summarising trajectories...", report)
     table = result.table
     definitions = list(result.settings.describe())
     report.definitions = definitions
@@ -83,9 +83,7 @@ with page_guard("the trajectories"):
     show_figure(report, figure, "Scores over time", notes=notes)
     show_table(report, table, "Trajectory summary", count_column="n",
                keep_columns=["group", "time_point"])
-    code_expander(python_snippet(ctx, "trajectory", {"by": settings.by, "time": time, "value": value,
-                                                     **options}, ("print(result.summary())",)),
-                  "trajectory")
+    calls.code_expander(ctx, trajectory)
 
 st.subheader("Mixed model")
 with page_guard("the mixed model"):
@@ -98,8 +96,9 @@ with page_guard("the mixed model"):
                                  help="first infusion: the course over the whole series; most recent "
                                       "infusion: the response to each infusion, pooled over the series.")
     time_origin = ORIGINS[since or "first infusion"]
-    model = compute.run(ctx, "fit_trajectory", "Fitting the mixed model...", by=settings.by,
-                        random=random, time_origin=time_origin, **options)
+    mixed = Call("fit_trajectory", {"by": settings.by, "random": random, "time_origin": time_origin,
+                                    **options}, prints=("fixed", "model.random"))
+    model = calls.run(ctx, mixed, "Fitting the mixed model...", report)
     st.caption(f"Linear mixed model {model.formula} with random {random} per patient "
                f"(REML), {model.n_patients} patients, {model.n_ratings} post-baseline ratings. "
                f"Time in days since the {since or 'first infusion'}; estimates in score points.")
@@ -113,10 +112,7 @@ with page_guard("the mixed model"):
                     + f"). Residual variance {model.model.residual_variance:.2f} points "
                     f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
                     f"{model.model.loglik:.2f}.")
-    code_expander(python_snippet(ctx, "fit_trajectory", {"by": settings.by, "random": random,
-                                                         "time_origin": time_origin, **options},
-                                 ("print(result.summary())",)),
-                  "lmm")
+    calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")
 with page_guard("the MMRM"):
@@ -128,8 +124,9 @@ with page_guard("the MMRM"):
              "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
     covariance = COVARIANCES[structure]
     try:
-        fit = compute.run(ctx, "fit_mmrm", "Fitting the MMRM...", by=settings.by,
-                          covariance=covariance, **options)
+        mmrm = Call("fit_mmrm", {"by": settings.by, "covariance": covariance, **options},
+                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
+        fit = calls.run(ctx, mmrm, "Fitting the MMRM...", report)
     except ValueError as error:  # too few visits or patients: say why in words
         st.info(f"No MMRM for these settings: {md(error, 1000)}", icon=":material/info:")
         fit = None
@@ -159,10 +156,5 @@ with page_guard("the MMRM"):
                        note=f"estimate: least-squares mean of the group minus that of {reference} "
                             "(negative = more improvement than the reference).")
         show_table(report, fit.fixed, "MMRM fixed effects")
-        lines = ["print(result.lsmeans())"]
-        if grouped:
-            lines.append("print(result.lsmean_differences())")
-        code_expander(python_snippet(ctx, "fit_mmrm", {"by": settings.by, "covariance": covariance,
-                                                       **options}, lines + ["print(result.summary())"]),
-                      "mmrm")
+        calls.code_expander(ctx, mmrm)
 report_download(report)

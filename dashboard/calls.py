@@ -1,0 +1,82 @@
+"""Call descriptions: each analysis on a page is one ``Call`` that the page executes (through
+dashboard.compute, with its caches) *and* renders as the "Python code" snippet, so the code shown
+is the code run.
+
+    durability = Call("fit_durability", {"by": "route", "origin": "response", **options},
+                      prints=("summary()", "risk_table"))
+    result = calls.run(ctx, durability, "Fitting the durability curves...", report)
+    calls.code_expander(ctx, durability)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from analysis.export import SnippetStep, python_script
+from dashboard import compute
+
+if TYPE_CHECKING:
+    from dashboard.report import Report
+    from dashboard.state import Context
+
+
+@dataclass(frozen=True)
+class Call:
+    """``analysis.<function>(data, **arguments)`` on the filtered dataset.
+
+    function : public name in ``analysis`` (e.g. ``"fit_durability"``).
+    arguments : keyword arguments after the data, exactly as passed.
+    prints : what the snippet prints of the result, as attribute or method expressions
+        (``"summary()"``, ``"logrank.table"``): the columns the page shows.
+    name : the result's variable name in the snippet.
+    """
+
+    function: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    prints: tuple[str, ...] = ("summary()",)
+    name: str = "result"
+
+    def step(self, ctx: Context) -> SnippetStep:
+        """The snippet's line for this call, with the arguments compute.run passes (the sidebar's
+        group cut points and reference group added by compute.call_arguments)."""
+        arguments = compute.call_arguments(ctx, self.function, dict(self.arguments))
+        return SnippetStep(variable=self.name, function=self.function, arguments=arguments,
+                           prints=tuple(self.prints))
+
+
+def run(ctx: Context, call: Call, label: str, report: Report | None = None) -> Any:
+    """Execute ``call`` on ``ctx.data`` through compute.run (same cache keys as before), and note
+    it on ``report`` so that the results added next carry its snippet."""
+    result = compute.run(ctx, call.function, label, **dict(call.arguments))
+    if report is not None:
+        report.note_call(call)
+    return result
+
+
+def dataset_source(ctx: Context) -> str:
+    """How a snippet loads the dataset: ``sample``, ``simulated-<n>-<seed>``, or ``file`` for an
+    upload or a stored dataset (the analyst puts the path of their file in the snippet)."""
+    name = ctx.settings.dataset
+    return name if name == "sample" or name.startswith("simulated-") else "file"
+
+
+def snippet(ctx: Context, calls: Sequence[Call]) -> str:
+    """The script that reproduces ``calls`` from the same dataset and filters."""
+    fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
+    return python_script(dataset_source(ctx), [c.step(ctx) for c in calls], filters=ctx.settings.filters(),
+                         fingerprint=fingerprint)
+
+
+def code_expander(ctx: Context, *calls: Call, key: str | None = None) -> None:
+    """The "Python code" expander showing the snippet of ``calls``."""
+    from dashboard.report import slug
+
+    with st.expander("Python code", icon=":material/code:",
+                     key=f"code_{slug(key or '_'.join(c.name + c.function for c in calls))}"):
+        st.caption("Reproduces this result from the same data and settings with the analysis API "
+                   "(runs from any folder with the project's Python: `make run` installs the package).")
+        st.code(snippet(ctx, calls), language="python")

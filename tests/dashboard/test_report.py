@@ -1,0 +1,188 @@
+"""The report that spans pages: "Add to report" on three pages, the Report page (order, annotate,
+remove), its HTML (plotly.js once, every card with its snippet, fits the page) and PDF exports."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.export import ReportSection, html_report, image_export_problem, pdf_report
+from dashboard import report
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+TIMEOUT = 180
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (/usr/bin/chromium)")
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"dashboard/app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _add(at: AppTest, key: str) -> None:
+    buttons = [b for b in at.button if b.key == key]
+    assert buttons, f"no Add to report button {key}; have {[b.key for b in at.button if b.label == 'Add to report']}"
+    buttons[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def collected() -> AppTest:
+    """Cards added from Durability (figure and the log-rank result), Compare (a table) and
+    Symptoms (a figure), grouped by route."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["group"] = "route"
+    at.run()
+    _open(at, "durability")
+    _add(at, "add_figure_durability_sustained_response")
+    _add(at, "add_table_durability_log_rank_test")  # the page's report keeps the log-rank result
+    _open(at, "compare")
+    _add(at, "add_table_compare_observed_and_expected_relapses")
+    _open(at, "symptoms")
+    _add(at, "add_figure_symptoms_response_phenotypes")
+    return at
+
+
+def _cards(at: AppTest) -> list[report.Card]:
+    return list(at.session_state[report.CARDS_KEY])
+
+
+def test_cards_from_three_pages_keep_their_origin_and_code(collected):
+    cards = _cards(collected)
+    assert [(c.page, c.title) for c in cards] == [
+        ("Durability", "Sustained response"), ("Durability", "Log-rank test"),
+        ("Compare", "Observed and expected relapses"), ("Symptoms", "Response phenotypes")]
+    durability = cards[0]
+    assert durability.figures and "analysis.fit_durability(data, by='route'" in durability.code
+    assert durability.fingerprint and durability.dataset == "sample"
+    assert any("Response" in d for d in durability.definitions)
+    assert "chi-square" in cards[1].notes[0] and "logrank.summary()" in cards[1].code
+    assert cards[2].tables and "print(result.logrank.table)" in cards[2].code
+    assert "analysis.response_phenotypes(data, by='route'" in cards[3].code
+    # each card holds the code of its own calls only
+    assert "fit_durability" not in cards[3].code
+
+
+def test_report_page_orders_annotates_and_removes(collected):
+    at = _open(collected, "report")
+    titles = [m.value for m in at.markdown if re.match(r"\*\*\d+\. ", m.value)]
+    assert len(titles) == 4 and "Sustained response" in titles[0]
+    first, second = (c.id for c in _cards(at)[:2])
+    at.button(key=f"down_{first}").click().run()
+    assert [c.id for c in _cards(at)[:2]] == [second, first]
+    at.button(key=f"up_{first}").click().run()
+    assert [c.id for c in _cards(at)[:2]] == [first, second]
+    at.text_area(key=f"note_{first}").input("Median <b>not</b> reached in IM.").run()
+    assert _cards(at)[0].annotation == "Median <b>not</b> reached in IM."
+    at.button(key=f"remove_{second}").click().run()
+    assert second not in [c.id for c in _cards(at)] and len(_cards(at)) == 3
+    assert not at.exception
+
+
+def test_exported_html_holds_every_card_once_with_plotly_js_once(collected):
+    cards = _cards(collected)
+    text = report.report_html(cards, "Three pages")
+    for card in cards:
+        assert f"<h2>{card.title}</h2>" in text
+        assert card.fingerprint in text
+    assert text.count("id='plotly-js-gzip'") == 1
+    assert text.count("class='figure'") == sum(len(c.figures) for c in cards)
+    assert "Median &lt;b&gt;not&lt;/b&gt; reached in IM." in text  # annotations escaped
+    assert "analysis.fit_durability(data, by=&#x27;route&#x27;" in text
+    assert len(text) < 2_600_000, len(text)
+
+
+@needs_chromium
+def test_exported_pdf_is_a_pdf_with_the_card_titles(collected):
+    from pypdf import PdfReader
+
+    cards = _cards(collected)
+    started = time.perf_counter()
+    pdf = pdf_report(report.report_html(cards, "Three pages", for_print=True))
+    print(f"PDF of {len(cards)} cards: {len(pdf) / 1e3:.0f} kB in {time.perf_counter() - started:.1f} s")
+    assert pdf.startswith(b"%PDF-")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    for card in cards:
+        assert card.title in text
+    assert "Python code" in text
+
+
+def _figure(seed: int) -> go.Figure:
+    return go.Figure(go.Scatter(x=list(range(50)), y=[(seed * i) % 17 for i in range(50)], name=f"curve {seed}"))
+
+
+def test_report_size_grows_by_the_figures_data_not_by_plotly_js():
+    sizes = {}
+    for n in (1, 2, 8):
+        sections = [ReportSection(f"Figure {i}", figures=(_figure(i),)) for i in range(n)]
+        sizes[n] = len(html_report("Size", sections).encode())
+    per_figure = (sizes[8] - sizes[2]) / 6
+    print(f"report size: 1 figure {sizes[1] / 1e6:.2f} MB, 8 figures {sizes[8] / 1e6:.2f} MB, "
+          f"{per_figure / 1e3:.1f} kB per further figure")
+    assert sizes[1] < 2_100_000  # plotly.js itself is 4.8 MB uncompressed
+    assert per_figure < 20_000  # a figure's own JSON, not another copy of plotly.js
+    assert sizes[2] - sizes[1] < 20_000
+
+
+def test_figure_data_cannot_close_the_script_element():
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], name="</script><img src=x onerror=alert(1)>"))
+    table = pd.DataFrame({"group": ["<script>alert(1)</script>"], "n": [3]})
+    text = html_report("<Title>", [ReportSection("<b>card</b>", figures=(figure,), tables=(("t", table),),
+                                                 code="print('<x>')", annotation="<i>note</i>")])
+    assert "<img src=x" not in text and "<script>alert" not in text
+    assert "&lt;b&gt;card&lt;/b&gt;" in text and "&lt;i&gt;note&lt;/i&gt;" in text
+
+
+@needs_chromium
+def test_html_report_draws_every_figure_and_fits_an_800_px_window(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    wide = pd.DataFrame({f"a_rather_long_column_name_{i}": [0.123456 * i, 12.5] for i in range(24)})
+    sections = [ReportSection(f"Figure {i}", figures=(_figure(i),), tables=(("Wide table", wide),),
+                              code="x = 1  # " + "a long comment " * 30) for i in range(3)]
+    path = tmp_path / "report.html"
+    path.write_text(html_report("Fit", sections), encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(path.as_uri())
+            page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+            drawn = page.evaluate("document.querySelectorAll('.figure .main-svg').length")
+            scroll, client = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert drawn >= 3  # plotly draws two or three svg layers per figure
+    assert scroll <= client, f"the report overflows an 800 px window ({scroll} > {client} px)"
+
+
+def test_pdf_without_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
+    import analysis.export as export
+    from analysis.errors import AnalysisError
+
+    monkeypatch.setattr(export, "_chromium_checked", None)
+    monkeypatch.setattr(export, "_chromium_failed", None)
+    monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
+                        classmethod(lambda cls, **kw: None))
+    started = time.perf_counter()
+    with pytest.raises(AnalysisError, match="needs the Chromium browser"):
+        pdf_report("<html></html>")
+    assert time.perf_counter() - started < 10
+    assert "needs the Chromium browser" in image_export_problem()

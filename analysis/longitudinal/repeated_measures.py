@@ -14,11 +14,21 @@ Analysis rows
 -------------
 One row per patient and post-baseline visit label: the change from baseline (points) of the
 patient's LAST rating with that label (a repeated rating at the same nominal visit replaces the
-earlier one). Only the analysed visits are kept. Unless ``visits`` is given, these are the
-post-baseline visit labels attended by at least ``min_attendance`` (default half) of the
-patients with a post-baseline rating, keeping at most ``max_visits`` (default 6) of the most
-attended; they are ordered by the median time (hours since the first infusion) at which each
-was rated, i.e. in schedule order, which is also the order of the covariance matrix.
+earlier one). Only the analysed visits are kept, ordered by the median time (hours since the
+first infusion) at which each was rated, i.e. in schedule order, which is also the order of the
+covariance matrix.
+
+Default visits (``visits=None``): the protocol's follow-up visits most patients attended. The
+schedule is that of the course (single infusion or series, :func:`analysis.course_of_patients`)
+with the most patients, because the two courses are rated at different labels and an MMRM
+needs patients who share visits. For each target day in ``target_days`` (default day 1, 7, 14
+and 28, :data:`DEFAULT_TARGET_DAYS`) the label of that schedule rated at a median of between
+half and one and a half times the target days after the most recent infusion and attended by
+at least ``min_attendance`` (default half) of the schedule's patients is taken, the nearest
+one when several qualify (then the most attended). With ``target_days=None`` (or when fewer than two targets are found)
+the rule is attendance alone: labels attended by at least ``min_attendance`` of the patients
+with a post-baseline rating, at most ``max_visits`` of the most attended. The result says which
+patients had each chosen visit (:attr:`ChangeModel.attendance`).
 """
 
 from __future__ import annotations
@@ -36,11 +46,14 @@ from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
     group_column,
+    patient_courses,
     ratings_for,
     resolve_endpoints,
 )
 
-__all__ = ["ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
+__all__ = ["DEFAULT_TARGET_DAYS", "ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
+
+DEFAULT_TARGET_DAYS: tuple[float, ...] = (1.0, 7.0, 14.0, 28.0)
 
 _DF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger", "residual": "residual"}
 
@@ -60,19 +73,28 @@ def _post_baseline_visits(endpoints: Any, ratings: pd.DataFrame | None = None) -
             .drop_duplicates(["patient_id", "visit"], keep="last"))
 
 
-def select_visits(endpoints: Any, max_visits: int = 6, min_attendance: float = 0.5) -> list[str]:
-    """Post-baseline visit labels for an MMRM: attended by at least ``min_attendance`` of the
-    patients with a post-baseline visit, at most ``max_visits`` of the most attended (ties kept
-    in schedule order), returned in schedule order (median hours since the first infusion)."""
-    return _select_visits(_post_baseline_visits(endpoints), max_visits, min_attendance)
+def select_visits(endpoints: Any, max_visits: int = 6, min_attendance: float = 0.5,
+                  target_days: Sequence[float] | None = DEFAULT_TARGET_DAYS) -> list[str]:
+    """Post-baseline visit labels for an MMRM, in schedule order (median hours since the first
+    infusion): the labels nearest the ``target_days`` of the largest course's schedule, or with
+    ``target_days=None`` those attended by at least ``min_attendance`` of the patients with a
+    post-baseline visit, at most ``max_visits`` of the most attended (see the module docstring)."""
+    post = _post_baseline_visits(endpoints)
+    post = post.assign(course=patient_courses(endpoints, endpoints, post["patient_id"]))
+    return _select_visits(post, max_visits, min_attendance, target_days)
 
 
-def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float) -> list[str]:
-    """:func:`select_visits` on the rows of :func:`_post_baseline_visits`."""
+def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float,
+                   target_days: Sequence[float] | None = DEFAULT_TARGET_DAYS) -> list[str]:
+    """:func:`select_visits` on the rows of :func:`_post_baseline_visits` (with ``course``)."""
     if max_visits < 1:
         raise AnalysisError("max_visits must be at least 1.")
     if not 0 <= min_attendance <= 1:
         raise AnalysisError("min_attendance is a fraction of patients, between 0 and 1.")
+    if target_days:
+        chosen = _target_visits(post, target_days, min_attendance)
+        if len(chosen) >= 2:
+            return chosen[:max_visits] if len(chosen) > max_visits else chosen
     n_patients = post["patient_id"].nunique()
     timing = post.groupby("visit")["time_hours"].median()
     attendance = post.groupby("visit")["patient_id"].nunique()
@@ -81,6 +103,46 @@ def _select_visits(post: pd.DataFrame, max_visits: int, min_attendance: float) -
     table = table.sort_values(["attendance", "median_hours"], ascending=[False, True], kind="stable")
     chosen = table.head(max_visits).sort_values("median_hours", kind="stable")
     return [str(v) for v in chosen.index]
+
+
+def _target_visits(post: pd.DataFrame, target_days: Sequence[float], min_attendance: float) -> list[str]:
+    """The labels of the largest course's schedule nearest each target day (module docstring)."""
+    if "course" not in post.columns or post.empty:
+        return []
+    courses = post.drop_duplicates("patient_id")["course"].value_counts()
+    schedule = courses.index[0]
+    own = post[post["course"] == schedule]
+    n_patients = own["patient_id"].nunique()
+    since = own["hours_since_infusion"] if "hours_since_infusion" in own.columns else own["time_hours"]
+    table = pd.DataFrame({
+        "attendance": own.groupby("visit")["patient_id"].nunique(),
+        "median_days": since.groupby(own["visit"]).median() / 24.0,
+        "median_hours": own.groupby("visit")["time_hours"].median(),
+        # a label belongs to the schedule whose patients hold most of its ratings
+        "share": own.groupby("visit")["patient_id"].nunique() / post.groupby("visit")["patient_id"].nunique(),
+    }).dropna(subset=["attendance"])
+    table = table[(table["attendance"] >= min_attendance * n_patients) & (table["share"] > 0.5)]
+    chosen: list[str] = []
+    for target in target_days:
+        near = table[(table["median_days"] >= 0.5 * target) & (table["median_days"] <= 1.5 * target)
+                     & ~table.index.isin(chosen)]
+        if near.empty:
+            continue
+        distance = (near["median_days"] - target).abs()
+        best = near.assign(distance=distance).sort_values(["distance", "attendance"], ascending=[True, False],
+                                                           kind="stable")
+        chosen.append(str(best.index[0]))
+    return [str(v) for v in table.loc[chosen].sort_values("median_hours", kind="stable").index]
+
+
+def visit_attendance(post: pd.DataFrame, visits: Sequence[str]) -> pd.DataFrame:
+    """Patients rated at each visit label, in total and per course: visit, patients, single,
+    series (the patients a summary "at visit X" is about)."""
+    rows = post[post["visit"].isin(list(visits))].drop_duplicates(["patient_id", "visit"])
+    counts = rows.groupby(["visit", "course"]).size().unstack("course", fill_value=0)
+    counts = counts.reindex(index=list(visits), columns=["single", "series"], fill_value=0).astype(int)
+    counts.insert(0, "patients", counts.sum(axis=1))
+    return counts.rename_axis(index="visit", columns=None).reset_index()
 
 
 def mmrm_frame(endpoints: Any, visits: Sequence[str], by: str | None = None, grouping: Any = None) -> pd.DataFrame:
@@ -136,6 +198,7 @@ class ChangeModel:
     n_patients: int
     n_ratings: int
     group_sizes: pd.Series = field(repr=False, compare=False, default=None)
+    attendance: pd.DataFrame = field(repr=False, compare=False, default=None)
 
     @property
     def fixed(self) -> pd.DataFrame:
@@ -178,7 +241,25 @@ class ChangeModel:
                 f"{s['covariance'].replace('_', ' ')} within-patient covariance, "
                 f"{'REML' if s['reml'] else 'ML'}, {_DF_NAMES.get(s['df'], s['df'])} degrees of freedom. "
                 "Each patient's last rating at each visit label; least-squares means at the mean "
-                "baseline score."] + list(s["endpoint_definitions"]) + [f"Note: {n}." for n in s.get("notes", ())]
+                "baseline score."] + self._attendance_words() + list(s["endpoint_definitions"]) \
+            + [f"Note: {n}." for n in s.get("notes", ())]
+
+    def _attendance_words(self) -> list[str]:
+        if self.attendance is None or self.attendance.empty:
+            return []
+        parts = [f"{row.visit}: {row.patients} (single {row.single}, series {row.series})"
+                 for row in self.attendance.itertuples()]
+        return [f"Visits chosen {self.settings['visits_chosen']}. Patients rated at each visit: "
+                + "; ".join(parts) + "."]
+
+    def residuals(self) -> pd.DataFrame:
+        """One row per analysed rating: patient_id, visit, change, fitted (the model mean, fixed
+        effects), residual (points): for a residual-versus-fitted check."""
+        design = self.model._inference.design
+        fitted = design.X @ self.model.fixed["estimate"].to_numpy(float)
+        rows = self.frame.loc[design.rows]
+        return pd.DataFrame({"patient_id": rows["patient_id"].to_numpy(), "visit": rows["visit"].astype(str).to_numpy(),
+                             "change": design.y, "fitted": fitted, "residual": design.y - fitted})
 
     def summary(self) -> pd.DataFrame:
         """The fixed effects (estimate, se, df, statistic, p, lower, upper) indexed by term."""
@@ -203,6 +284,7 @@ def fit_mmrm(
     alpha: float = 0.05,
     group_bins: Sequence[float] | int | None = None,
     reference: str | None = None,
+    target_days: Sequence[float] | None = DEFAULT_TARGET_DAYS,
     **endpoint_options: Any,
 ) -> ChangeModel:
     """MMRM of change from baseline over the nominal visits, adjusted for baseline, by group.
@@ -231,7 +313,10 @@ def fit_mmrm(
         ``group_patients``' rule).
     visits : list of str, optional
         Post-baseline visit labels to analyse. Default: chosen by :func:`select_visits` with
-        ``max_visits`` and ``min_attendance`` (see the module docstring).
+        ``target_days``, ``max_visits`` and ``min_attendance`` (see the module docstring).
+    target_days : list of float, optional
+        Days after the most recent infusion whose nearest protocol visits are analysed by
+        default (1, 7, 14, 28); None = the most attended visits.
     covariance : {"unstructured", "compound_symmetry", "ar1", "toeplitz"}
     reml : bool
         REML (default, as SAS) or ML.
@@ -263,8 +348,9 @@ def fit_mmrm(
     if ratings.empty:
         require_baseline(endpoints, "an MMRM of change from baseline", data=data)
     post = _post_baseline_visits(endpoints, ratings)  # once, for both the visit choice and the rows
+    post = post.assign(course=patient_courses(data, endpoints, post["patient_id"]))
     chosen = ([str(v) for v in visits] if visits is not None
-              else _select_visits(post, max_visits, min_attendance))
+              else _select_visits(post, max_visits, min_attendance, target_days))
     if len(dict.fromkeys(chosen)) != len(chosen):
         raise AnalysisError("visits must not repeat a label.")
     if len(chosen) < 2:
@@ -292,11 +378,14 @@ def fit_mmrm(
                 "notes": tuple(notes) + (grouping.notes if grouping is not None else ()),
                 "grouping": grouping.description if grouping is not None else None, "covariance": covariance, "reml": reml, "df": df,
                 "baseline_by_visit": baseline_by_visit, "alpha": alpha,
-                "visits_chosen": "given" if visits is not None else
-                f"most attended (at most {max_visits}, each by at least {min_attendance:.0%} of patients)",
+                "visits_chosen": "as given" if visits is not None else
+                (f"nearest days {', '.join(f'{d:g}' for d in target_days)} after the most recent infusion in "
+                 f"the largest course's schedule, each attended by at least {min_attendance:.0%} of its patients"
+                 if target_days else
+                 f"by attendance (at most {max_visits}, each by at least {min_attendance:.0%} of patients)"),
                 "endpoint_definitions": describe_endpoints(endpoints)}
     return ChangeModel(model=model, formula=formula, visits=tuple(chosen), frame=frame,
                        by=column if grouped else None, settings=settings,
                        n_patients=int(frame["patient_id"].nunique()), n_ratings=len(frame),
-                       group_sizes=sizes)
+                       group_sizes=sizes, attendance=visit_attendance(post, chosen))
 

@@ -35,12 +35,34 @@ RATINGS = [
 
 def test_visit_selection_rule_attendance_cap_and_schedule_order():
     endpoints = derive_endpoints(make_data(RATINGS))
-    assert select_visits(endpoints) == ["h4", "d1", "d7"]  # d7 by exactly half is kept, d14 not
-    assert select_visits(endpoints, max_visits=2) == ["h4", "d1"]  # the two most attended
-    assert select_visits(endpoints, min_attendance=0.6) == ["h4", "d1"]
-    assert select_visits(endpoints, min_attendance=0.0) == ["h4", "d1", "d7", "d14"]
+    # the attendance rule (target_days=None)
+    by_attendance = {"target_days": None}
+    assert select_visits(endpoints, **by_attendance) == ["h4", "d1", "d7"]  # d7 by exactly half is kept, d14 not
+    assert select_visits(endpoints, max_visits=2, **by_attendance) == ["h4", "d1"]  # the two most attended
+    assert select_visits(endpoints, min_attendance=0.6, **by_attendance) == ["h4", "d1"]
+    assert select_visits(endpoints, min_attendance=0.0, **by_attendance) == ["h4", "d1", "d7", "d14"]
     with pytest.raises(ValueError, match="max_visits"):
         select_visits(endpoints, max_visits=0)
+    # the default: the visits nearest day 1, 7, 14 and 28 (h4 is an onset visit, not a follow-up one;
+    # d14 was attended by 2 of 6 patients, under half; nothing is near day 28)
+    assert select_visits(endpoints) == ["d1", "d7"]
+    assert select_visits(endpoints, min_attendance=0.0) == ["d1", "d7", "d14"]
+
+
+def test_default_visits_follow_the_largest_course_and_say_who_attended():
+    data = analysis.load_sample()
+    fit = fit_mmrm(data)
+    # the sample's single-infusion schedule (198 of 300 patients): day 1, 7, 14, 28 -- not the
+    # 40-230 min onset visits, and no series label interleaved
+    assert fit.visits == ("day 1", "day 7", "day 14", "day 28")
+    attendance = fit.attendance.set_index("visit")
+    assert (attendance["series"] == 0).all()
+    expected = (fit.frame.groupby("visit", observed=True)["patient_id"].nunique())
+    assert attendance["patients"].to_dict() == {str(k): int(v) for k, v in expected.items()}
+    assert "Patients rated at each visit: day 1: 165 (single 165, series 0)" in fit.describe()[1]
+    residuals = fit.residuals()
+    assert len(residuals) == fit.n_ratings
+    np.testing.assert_allclose(residuals["change"] - residuals["fitted"], residuals["residual"])
 
 
 def test_analysis_rows_keep_the_last_rating_of_a_repeated_visit():
@@ -86,7 +108,7 @@ def simulated():
 
 def test_fit_equals_mmrm_on_a_frame_built_by_hand(simulated):
     data, _ = simulated
-    fit = fit_mmrm(data, by="sex")
+    fit = fit_mmrm(data, by="sex", target_days=None)  # all three visits
     # the same analysis rows built here directly from the raw ratings
     a = data.assessments
     baseline = a[a["time_hours"] < 0].set_index("patient_id")["score"]
@@ -114,7 +136,7 @@ def test_fit_equals_mmrm_on_a_frame_built_by_hand(simulated):
 
 def test_lsmean_differences_recover_simulated_group_effects(simulated):
     data, truth = simulated
-    fit = fit_mmrm(data, by="sex")
+    fit = fit_mmrm(data, by="sex", target_days=None)
     diff = fit.lsmean_differences().set_index("visit")
     expected = truth["M"] - truth["F"]  # M minus the reference F
     assert list(diff["sex"]) == ["M"] * 3

@@ -17,6 +17,7 @@ that are friendly to colorblind people (2008), https://jfly.uni-koeln.de/color/.
 from __future__ import annotations
 
 from analysis.figures._style import OKABE_ITO, TEMPLATE_NAME, group_colors, with_definitions
+from analysis.figures.forest import forest_figure, per_unit_hazard_ratios
 from analysis.figures.longitudinal import (
     bar_figure,
     rate_figure,
@@ -24,16 +25,18 @@ from analysis.figures.longitudinal import (
     spaghetti_patients,
     trajectory_figure,
 )
-from analysis.figures.survival import durability_figure, forest_figure, onset_figure
+from analysis.figures.survival import durability_figure, durability_result_figure, onset_figure
 
 __all__ = [
     "OKABE_ITO",
     "TEMPLATE_NAME",
     "bar_figure",
     "durability_figure",
+    "durability_result_figure",
     "forest_figure",
     "group_colors",
     "onset_figure",
+    "per_unit_hazard_ratios",
     "rate_figure",
     "scatter_figure",
     "spaghetti_patients",

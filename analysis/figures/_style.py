@@ -34,10 +34,43 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
 )
 
 
-def group_colors(groups: Iterable[Any]) -> dict[str, str]:
-    """A fixed colour per group, in order of appearance (Okabe-Ito, then repeating)."""
+def group_colors(groups: Iterable[Any], reference: Any = None) -> dict[str, str]:
+    """The one mapping from group label to colour used by every figure: the ``reference`` group
+    (when given and present) takes the first Okabe-Ito colour, the others follow in order of
+    appearance (then repeating). Pass all the grouping's levels in their order
+    (``Grouping.levels``) and its reference, before leaving any group out, so a group keeps its
+    colour on every page and in every figure."""
     names = list(dict.fromkeys(str(g) for g in groups))
+    if reference is not None and str(reference) in names:
+        names.remove(str(reference))
+        names.insert(0, str(reference))
     return {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(names)}
+
+
+# With more groups than this in one panel, curves and bands overlap beyond reading: figures draw
+# one panel per group (small multiples) or leave the bands out by default.
+MAX_OVERLAID_GROUPS = 3
+
+
+def time_ticks(upper: float, step: float, max_ticks: int = 12) -> list[float]:
+    """Ticks 0, step, 2 step, ... up to the first at or after ``upper``; the step is widened to a
+    multiple of ``step`` so there are at most ``max_ticks`` ticks (7-day ticks stay on weeks)."""
+    upper = max(float(upper), float(step)) if np.isfinite(upper) else float(step)
+    multiple = max(1, int(np.ceil(np.ceil(upper / step) / (max_ticks - 1))))
+    spacing = step * multiple
+    return [spacing * i for i in range(int(np.ceil(upper / spacing - 1e-9)) + 1)]
+
+
+def hour_ticks(upper: float, log: bool = False) -> list[float]:
+    """Hour ticks a clinician reads at a glance: 0, 4, 8, 12, 24 ... within a day, 12- or 24-hour
+    steps over days, whole weeks beyond; on a log axis 0.25, 0.5, 1, 2, 4, 8, 24, 48, 168 ..."""
+    if log:
+        base = [0.25, 0.5, 1, 2, 4, 8, 24, 48, 168, 336, 672, 1344]
+        return [t for t in base if t <= upper * 1.0001] or base[:2]
+    for limit, step in ((12, 2), (24, 4), (72, 12), (168, 24), (672, 168)):
+        if upper <= limit:
+            return time_ticks(upper, step)
+    return time_ticks(upper, 168)
 
 
 def rgba(hex_color: str, alpha: float) -> str:
@@ -89,6 +122,8 @@ def legend_room(figure: go.Figure) -> None:
         used += width
     legend_y = figure.layout.legend.y if figure.layout.legend.y is not None else 1.01
     extra_above = 30 if legend_y > 1.05 else 0  # e.g. panel titles between plot and legend
+    if figure.layout.title.subtitle.text:
+        extra_above += 22
     needed = _TITLE_SPACE + extra_above + _LEGEND_ROW * rows
     current = figure.layout.margin.t
     if current is None:

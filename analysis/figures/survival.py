@@ -1,4 +1,4 @@
-"""Survival-type figures: onset (hours), durability (days) and the Cox forest plot."""
+"""Survival-type figures: onset (hours) and durability (days); the Cox forest plot is in ``forest``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.figures._style import OKABE_ITO, band, group_colors, groups_in, rows_of, thin, with_definitions
+from analysis.figures._style import (
+    MAX_OVERLAID_GROUPS,
+    OKABE_ITO,
+    band,
+    group_colors,
+    groups_in,
+    hour_ticks,
+    rows_of,
+    thin,
+    time_ticks,
+    with_definitions,
+)
 
 _ONSET_SOURCES = {
     # source -> (legend suffix, line shape, dash, width)
@@ -78,6 +89,69 @@ def onset_figure(
     return with_definitions(figure, definitions)
 
 
+# fit_durability's ``estimator`` column -> the legend's words
+ESTIMATOR_NAMES = {
+    "weibull": "Weibull model (interval-censored)",
+    "loglogistic": "log-logistic model (interval-censored)",
+    "lognormal": "log-normal model (interval-censored)",
+    "exponential": "exponential model (interval-censored)",
+    "turnbull": "Turnbull NPMLE (interval-censored)",
+    "aalen_johansen": "Aalen-Johansen cumulative incidence (competing risks)",
+}
+KM_LABEL = "Kaplan-Meier at the detection visit"
+_LEGEND_GREY = "rgba(128,128,128,0.9)"
+
+
+def format_p(p: float) -> str:
+    """A p-value as printed on a figure: 'p = 0.034', 'p < 0.001'; 'p not computed' for NaN."""
+    if p is None or not np.isfinite(p):
+        return "p not computed"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def median_text(median: float, lower: float, upper: float, unit: str) -> str:
+    """'15.3 d (95% CI 12.2-19.3)'; 'not reached' for a NaN median; a NaN limit 'not estimated'."""
+    def value(v: float) -> str:
+        return f"{v:.1f}" if v is not None and np.isfinite(v) else "not estimated"
+    if median is None or not np.isfinite(median):
+        return "not reached"
+    return f"{median:.1f} {unit} (95% CI {value(lower)}–{value(upper)})"
+
+
+def _legend_key(figure: go.Figure, name: str, *, dash: str = "solid", symbol: str | None = None,
+                width: float = 2.5) -> None:
+    """A grey legend entry naming a line style (the estimator), shared by all groups."""
+    if symbol:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=name,
+                                    marker=dict(symbol=symbol, size=10, color=_LEGEND_GREY)))
+    else:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, legendgroup=name,
+                                    line=dict(color=_LEGEND_GREY, dash=dash, width=width)))
+
+
+def _axis_name(kind: str, index: int) -> str:
+    return kind if index == 1 else f"{kind}{index}"
+
+
+def _risk_rows(figure: go.Figure, table: pd.DataFrame, groups: Sequence[str], colors: dict[str, str],
+               ticks: Sequence[float], row: int, col: int, label_of, names: Sequence[str] | None = None) -> None:
+    """Number at risk, one text row per group, each number exactly at its tick's day."""
+    for i, group in enumerate(groups):
+        part = rows_of(table, group)
+        part = part[np.isin(part["time_days"].to_numpy(float).round(9), np.round(ticks, 9))]
+        figure.add_trace(go.Scatter(
+            x=part["time_days"].to_numpy(float), y=[i] * len(part), mode="text", name=f"{label_of(group)} at risk",
+            text=part["at_risk"].astype("Int64").astype(str), textfont=dict(color=colors[group], size=11),
+            showlegend=False, hovertemplate="day %{x:g}: %{text} at risk<extra>" + label_of(group) + "</extra>",
+            cliponaxis=False), row=row, col=col)
+    figure.update_yaxes(tickvals=list(range(len(groups))), range=[len(groups) - 0.5, -0.5],
+                        ticktext=[f"<span style='color:{colors[g]}'>{name}</span>" for g, name in
+                                  zip(groups, names or [label_of(g) for g in groups], strict=True)],
+                        showgrid=False, showline=False, zeroline=False, ticks="", automargin=True,
+                        fixedrange=True, row=row, col=col)
+    figure.update_xaxes(showticklabels=False, showgrid=False, showline=False, ticks="", row=row, col=col)
+
+
 def durability_figure(
     curve: pd.DataFrame,
     *,
@@ -85,34 +159,104 @@ def durability_figure(
     model_curve: pd.DataFrame | None = None,
     definitions: Sequence[str] = (),
     exclude_groups: Sequence[Any] = (),
-    marks_days: Sequence[float] = (7, 14, 21, 28),
+    marks_days: Sequence[float] = (),
     origin_label: str = "Days since response",
     max_points: int = 600,
-    title: str = "Sustained response (Kaplan-Meier)",
+    title: str | None = None,
+    headline: pd.DataFrame | None = None,
+    medians: pd.DataFrame | None = None,
+    test_text: str | None = None,
+    show_km: bool = True,
+    bands: bool | None = None,
+    facets: bool | None = None,
+    reference: Any = None,
+    colors: dict[str, str] | None = None,
+    incidence: bool = False,
+    tick_step_days: float = 7.0,
 ) -> go.Figure:
-    """Kaplan-Meier curve of sustained response with 95% CI band, censor marks, a median line,
-    an optional parametric overlay and a number-at-risk table aligned under the time axis.
-    Curves with more than ``max_points`` distinct times are thinned evenly for drawing.
+    """Survival of response (or cumulative incidence of relapse) against days, survminer-style.
 
-    ``curve``: group (optional), time_days, survival, lower, upper, censored;
-    ``risk_table``: group, time_days, at_risk; ``model_curve``: group, time_days, survival.
+    ``curve``: Kaplan-Meier steps at the detection visit: group (optional), time_days, survival,
+    lower, upper, censored (censor marks are drawn on it). ``headline`` (optional): the headline
+    estimate per group: group, time_days, survival (or, with ``incidence``, the cumulative
+    incidence of relapse, 0-1), lower, upper (may be NaN), estimator (legend words); drawn solid,
+    the Kaplan-Meier curve then thin and dotted (``show_km``). Without ``headline`` the
+    Kaplan-Meier curve is the solid one and ``model_curve`` (group, time_days, survival) a dashed
+    parametric overlay. ``medians``: group, median_days, median_days_lower, median_days_upper
+    (NaN = not reached / not estimated): marked at 50% with its CI and written on the plot with
+    ``test_text`` (e.g. the log-rank p-value). ``risk_table``: group, time_days, at_risk: drawn
+    under the plot, its numbers exactly on the x ticks (every ``tick_step_days`` days, widened to
+    whole multiples when follow-up is long). ``bands`` (default: at most three groups) draws the
+    95% bands; ``facets`` (default: more than three groups) draws one panel per group with the
+    ``reference`` group in grey for comparison. ``colors``: the group -> colour mapping
+    (default ``group_colors(groups, reference)``). Curves with more than ``max_points`` distinct
+    times are thinned evenly for drawing; ``marks_days`` adds faint vertical lines.
     """
+    all_groups = groups_in(curve)
     groups = groups_in(curve, exclude_groups)
-    colors = group_colors(groups_in(curve))  # before exclusion: a group keeps its colour
+    colors = colors or group_colors(all_groups, reference)  # before exclusion: a group keeps its colour
+    bands = len(groups) <= MAX_OVERLAID_GROUPS if bands is None else bands
     with_risk = risk_table is not None and not risk_table.empty
-    if with_risk:
-        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
-                               vertical_spacing=0.08)
-        rows = dict(row=1, col=1)
-    else:
-        figure = go.Figure()
-        rows = {}
-    for group in groups:
+
+    def label_of(group: str) -> str:
+        return "All responders" if group == "all" else group
+
+    if title is None:
+        title = ("Cumulative incidence of relapse among responders" if incidence
+                 else "Sustained response among responders")
+    y_title = "Relapsed (cumulative incidence, %)" if incidence else "Still responding (%)"
+    times = [curve["time_days"].max()] + ([headline["time_days"].max()] if headline is not None and len(headline) else [])
+    facets = (len(groups) > MAX_OVERLAID_GROUPS if facets is None else facets) and len(groups) > 1
+    ticks = time_ticks(float(np.nanmax(times)) if len(curve) else tick_step_days, tick_step_days,
+                       max_ticks=7 if facets else 12)  # narrow panels: fewer ticks
+    span = ticks[-1] - ticks[0]
+    x_range = [-0.03 * span, ticks[-1] + 0.03 * span]
+
+    # layout: one panel, or a grid of panels; each panel has its risk table under it
+    n_panels = len(groups) if facets else 1
+    n_cols = 1 if n_panels == 1 else 2  # two columns stay readable at 800 px
+    n_rows = int(np.ceil(n_panels / n_cols))
+    plot_px = 360 if n_panels == 1 else 230
+    risk_px = (22 * (1 if facets else len(groups)) + 12) if with_risk else 0
+    gap_px = 40 if facets else 62  # tick labels (and the axis title) between a panel and its risk table
+    between_px = 60 if facets else 0  # panel titles
+    rows_px = []
+    for _ in range(n_rows):
+        rows_px += [plot_px] + ([risk_px] if with_risk else [])
+    per_row = 2 if with_risk else 1
+    spacing_px = [gap_px if (with_risk and k % 2 == 0) else between_px for k in range(len(rows_px) - 1)]
+    area = sum(rows_px) + sum(spacing_px)
+    # make_subplots takes one vertical spacing: use the largest gap, heights set exactly below
+    figure = make_subplots(rows=len(rows_px), cols=n_cols, shared_xaxes="all", horizontal_spacing=0.08,
+                           vertical_spacing=0.0, row_heights=rows_px,
+                           subplot_titles=None)
+    # domains in pixels, top to bottom
+    top = area
+    domains = []
+    for k, px in enumerate(rows_px):
+        domains.append(((top - px) / area, top / area))
+        top -= px + (spacing_px[k] if k < len(spacing_px) else 0)
+    for k, (low, high) in enumerate(domains):
+        for c in range(n_cols):
+            index = k * n_cols + c + 1
+            figure.layout[_axis_name("yaxis", index)].domain = [max(low, 0.0), min(high, 1.0)]
+
+    def cell(panel: int, risk: bool = False) -> dict[str, int]:
+        r, c = divmod(panel, n_cols)
+        return dict(row=r * per_row + 1 + (1 if risk else 0), col=c + 1)
+
+    def axis_index(panel: int, risk: bool = False) -> int:
+        where = cell(panel, risk)
+        return (where["row"] - 1) * n_cols + where["col"]
+
+    headline_names: dict[str, None] = {}
+    for i, group in enumerate(groups):
+        panel = i if facets else 0
+        where = cell(panel)
         color = colors[group]
-        label = group if group != "all" else "All responders"
-        part = rows_of(curve, group).sort_values("time_days")
-        # start every curve at (0, 1) so the first step is drawn
-        if part.empty or part["time_days"].iloc[0] > 0:
+        label = label_of(group)
+        part = rows_of(curve, group).sort_values("time_days", kind="stable")
+        if part.empty or part["time_days"].iloc[0] > 0:  # start every curve at (0, 1)
             start = pd.DataFrame({"time_days": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0],
                                   "censored": [0]})
             part = pd.concat([start, part], ignore_index=True)
@@ -120,82 +264,216 @@ def durability_figure(
         if "censored" in part.columns:
             censored_rows = thin(part[pd.to_numeric(part["censored"], errors="coerce").fillna(0) > 0], max_points // 2)
         part = thin(part, max_points)
-        if {"lower", "upper"} <= set(part.columns):
-            band(figure, part["time_days"], 100 * part["lower"], 100 * part["upper"], color, label,
-                  shape="hv", legendgroup=label, **rows)
-        figure.add_trace(go.Scatter(
-            x=part["time_days"], y=100 * part["survival"], mode="lines", name=label, legendgroup=label,
-            line=dict(color=color, width=2.5, shape="hv"),
-            hovertemplate="day %{x:.1f}: %{y:.1f}% still responding<extra></extra>"), **rows)
-        if not censored_rows.empty:
+        km_y = (lambda s: 100 * (1 - s)) if incidence else (lambda s: 100 * s)
+        lead = None if headline is None else rows_of(headline, group).sort_values("time_days", kind="stable")
+        if facets and reference is not None and str(reference) != group and headline is not None:
+            ref = thin(rows_of(headline, str(reference)).sort_values("time_days", kind="stable"), max_points)
             figure.add_trace(go.Scatter(
-                x=censored_rows["time_days"], y=100 * censored_rows["survival"], mode="markers",
-                marker=dict(symbol="line-ns-open", size=9, color=color), name=f"{label} censored",
-                legendgroup=label, showlegend=False,
-                hovertemplate="censored at day %{x:.1f}<extra></extra>"), **rows)
-        if model_curve is not None and not model_curve.empty:
+                x=ref["time_days"], y=100 * ref["survival"], mode="lines", name=f"reference: {reference}",
+                legendgroup="reference", showlegend=i == next(j for j, g in enumerate(groups) if g != str(reference)),
+                line=dict(color="rgba(128,128,128,0.7)", width=1.5),
+                hovertemplate="day %{x:.1f}: %{y:.1f}%<extra>reference " + str(reference) + "</extra>"), **where)
+        if lead is not None and not lead.empty:
+            estimator = str(lead["estimator"].iloc[0]) if "estimator" in lead.columns else "headline"
+            headline_names[estimator] = None
+            lead = thin(lead, max_points)
+            shape = "hv" if incidence else "linear"
+            if bands and {"lower", "upper"} <= set(lead.columns) and lead["lower"].notna().any():
+                band(figure, lead["time_days"], 100 * lead["lower"], 100 * lead["upper"], color, label,
+                     shape=shape, legendgroup=label, **where)
+            figure.add_trace(go.Scatter(
+                x=lead["time_days"], y=100 * lead["survival"], mode="lines", name=label, legendgroup=label,
+                showlegend=not facets, line=dict(color=color, width=2.5, shape=shape),
+                hovertemplate="day %{x:.1f}: %{y:.1f}%<extra>" + f"{label}, {estimator}" + "</extra>"), **where)
+        if show_km or lead is None or lead.empty:
+            solid = lead is None or lead.empty
+            if solid and bands and {"lower", "upper"} <= set(part.columns):
+                band(figure, part["time_days"], km_y(part["lower"]), km_y(part["upper"]), color, label,
+                     shape="hv", legendgroup=label, **where)
+            figure.add_trace(go.Scatter(
+                x=part["time_days"], y=km_y(part["survival"]), mode="lines",
+                name=label if solid else f"{label}: {KM_LABEL}", legendgroup=label,
+                showlegend=solid and not facets,
+                line=dict(color=color, width=2.5 if solid else 1.4, shape="hv", dash="solid" if solid else "dot"),
+                hovertemplate="day %{x:.1f}: %{y:.1f}%<extra>" + f"{label}, {KM_LABEL}" + "</extra>"), **where)
+            if not censored_rows.empty:
+                figure.add_trace(go.Scatter(
+                    x=censored_rows["time_days"], y=km_y(censored_rows["survival"]), mode="markers",
+                    marker=dict(symbol="line-ns-open", size=9, color=color), name=f"{label} censored",
+                    legendgroup=label, showlegend=False,
+                    hovertemplate="censored at day %{x:.1f}<extra>" + label + "</extra>"), **where)
+        if model_curve is not None and not model_curve.empty and (lead is None or lead.empty):
             model = thin(rows_of(model_curve, group).sort_values("time_days"), max_points)
             if not model.empty:
                 figure.add_trace(go.Scatter(
-                    x=model["time_days"], y=100 * model["survival"], mode="lines",
+                    x=model["time_days"], y=km_y(model["survival"]), mode="lines",
                     line=dict(color=color, width=1.8, dash="dash"), name=f"{label} (parametric fit)",
-                    legendgroup=label,
-                    hovertemplate="day %{x:.1f}: %{y:.1f}% (parametric)<extra></extra>"), **rows)
-    figure.add_hline(y=50, line=dict(color="gray", dash="dot"), annotation_text="median",
-                     annotation_position="bottom right", **rows)
-    for day in marks_days:
-        figure.add_vline(x=day, line=dict(color="rgba(128,128,128,0.35)", width=1), **rows)
-    if with_risk:
+                    legendgroup=label, showlegend=not facets,
+                    hovertemplate="day %{x:.1f}: %{y:.1f}% (parametric)<extra></extra>"), **where)
+        if medians is not None and group in set(medians["group"].astype(str)):
+            m = medians[medians["group"].astype(str) == group].iloc[0]
+            median, lo, hi = (float(m[c]) for c in ("median_days", "median_days_lower", "median_days_upper"))
+            if np.isfinite(median):
+                err_plus = (hi - median) if np.isfinite(hi) else None
+                err_minus = (median - lo) if np.isfinite(lo) else None
+                figure.add_trace(go.Scatter(
+                    x=[median], y=[50], mode="markers", name=f"{label} median", legendgroup=label,
+                    showlegend=False, marker=dict(symbol="diamond", size=9, color=color,
+                                                  line=dict(color="white", width=1)),
+                    error_x=dict(type="data", symmetric=False, array=[err_plus or 0], arrayminus=[err_minus or 0],
+                                 color=color, thickness=2, width=5, visible=bool(err_plus or err_minus)),
+                    hovertemplate=f"median {median_text(median, lo, hi, 'days')}<extra>{label}</extra>"), **where)
+                figure.add_trace(go.Scatter(
+                    x=[median, median], y=[0, 50], mode="lines", showlegend=False, hoverinfo="skip",
+                    line=dict(color=color, width=1, dash="dot"), legendgroup=label), **where)
+        if facets:
+            text = [f"<b>{label}</b>"]
+            if medians is not None and group in set(medians["group"].astype(str)):
+                m = medians[medians["group"].astype(str) == group].iloc[0]
+                text.append("median " + median_text(m["median_days"], m["median_days_lower"],
+                                                    m["median_days_upper"], "d"))
+            index = axis_index(panel)
+            figure.add_annotation(text="<br>".join(text), xref=f"{_axis_name('x', index)} domain",
+                                  yref=f"{_axis_name('y', index)} domain", x=0.99 if not incidence else 0.01,
+                                  y=0.98, xanchor="right" if not incidence else "left", yanchor="top",
+                                  showarrow=False, align="right" if not incidence else "left",
+                                  font=dict(size=11), bgcolor="rgba(128,128,128,0.08)")
+        if with_risk and facets:
+            _risk_rows(figure, rows_of(risk_table, group), [group], colors, ticks, label_of=label_of,
+                       names=["at risk"], **cell(panel, risk=True))
+    if with_risk and not facets:
         table = risk_table[risk_table["group"].astype(str).isin(groups)] if "group" in risk_table else risk_table
-        for i, group in enumerate(groups):
-            part = rows_of(table, group)
-            figure.add_trace(go.Scatter(
-                x=part["time_days"], y=[i] * len(part), mode="text",
-                text=part["at_risk"].astype("Int64").astype(str), textfont=dict(color=colors[group], size=11),
-                showlegend=False, hoverinfo="skip"), row=2, col=1)
-        figure.update_yaxes(tickvals=list(range(len(groups))),
-                            ticktext=[g if g != "all" else "All" for g in groups], autorange="reversed",
-                            showgrid=False, showline=False, ticks="", title="At risk", row=2, col=1)
-        figure.update_xaxes(title=origin_label, row=2, col=1, showgrid=False)
-        figure.update_yaxes(title="Still responding (%)", range=[0, 102], row=1, col=1)
-        figure.update_layout(height=560)
-    else:
-        figure.update_xaxes(title=origin_label)
-        figure.update_yaxes(title="Still responding (%)", range=[0, 102])
-        figure.update_layout(height=480)
-    figure.update_layout(title=title)
-    return with_definitions(figure, definitions)
+        _risk_rows(figure, table, groups, colors, ticks, label_of=label_of, **cell(0, risk=True))
+
+    # the text on the plot: medians with CIs (one panel) and the test
+    lines = []
+    if medians is not None and not facets:
+        which = ", ".join(headline_names) if headline_names else KM_LABEL
+        lines.append(f"Median (95% CI), {which}:" if len(groups) > 1 or True else "")
+        for group in groups:
+            part = medians[medians["group"].astype(str) == group]
+            if part.empty:
+                continue
+            m = part.iloc[0]
+            lines.append(f"<span style='color:{colors[group]}'>■</span> {label_of(group)}: "
+                         + median_text(m["median_days"], m["median_days_lower"], m["median_days_upper"], "d"))
+    if test_text and not facets:
+        lines.append(test_text)
+    subtitle = test_text if test_text and facets else None  # inside a panel it would cover a curve
+    if lines:
+        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain",
+                              x=0.99 if not incidence else 0.01, y=0.98 if not incidence else 0.98,
+                              xanchor="right" if not incidence else "left", yanchor="top", showarrow=False,
+                              align="left", font=dict(size=12), bgcolor="rgba(128,128,128,0.10)",
+                              borderpad=4)
+    # style keys: the estimator of each line, named once
+    if headline_names:
+        for name in headline_names:
+            _legend_key(figure, name)
+        if show_km:
+            _legend_key(figure, KM_LABEL, dash="dot", width=1.6)
+    if show_km or not headline_names:
+        _legend_key(figure, "censored", symbol="line-ns-open")
+    if medians is not None:
+        _legend_key(figure, "median, 95% CI", symbol="diamond")
+    for panel in range(n_panels):
+        index = axis_index(panel)
+        figure.add_hline(y=50, line=dict(color="gray", dash="dot", width=1), **cell(panel))
+        for day in marks_days:
+            figure.add_vline(x=day, line=dict(color="rgba(128,128,128,0.35)", width=1), **cell(panel))
+        figure.update_xaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], range=x_range,
+                            showticklabels=True, title=origin_label if not (facets and with_risk) else None,
+                            **cell(panel))
+        figure.update_yaxes(range=[0, 102], title=y_title if panel % n_cols == 0 else None,
+                            tickvals=[0, 25, 50, 75, 100], **cell(panel))
+        if with_risk and facets and panel >= n_panels - n_cols:  # the bottom panel of each column
+            figure.update_xaxes(title=dict(text=origin_label, standoff=2), **cell(panel, risk=True))
+        if with_risk and not facets:
+            figure.add_annotation(text="Number at risk", xref=f"{_axis_name('x', axis_index(panel, True))} domain",
+                                  yref=f"{_axis_name('y', axis_index(panel, True))} domain", x=0, y=1,
+                                  xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11),
+                                  yshift=-2)
+        del index
+    # unused cells of the grid (e.g. 5 groups in 3 columns) stay empty
+    for panel in range(n_panels, n_rows * n_cols):
+        for risk in (False, True) if with_risk else (False,):
+            index = axis_index(panel, risk)
+            figure.layout[_axis_name("xaxis", index)].visible = False
+            figure.layout[_axis_name("yaxis", index)].visible = False
+    margin_t = 95 + (40 if subtitle else 0)
+    figure.update_layout(title=dict(text=title, subtitle=dict(text=subtitle, font=dict(size=12))),
+                         height=int(area + margin_t + 40), margin=dict(t=margin_t),
+                         showlegend=True)
+    return with_definitions(figure, definitions, axis_space=20 if with_risk else 55)
 
 
-def forest_figure(
-    table: pd.DataFrame,
+def durability_curves(result: Any, *, incidence: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The headline curve per group of a ``DurabilityResult`` (as its ``estimator`` column
+    says) and the medians to mark: the interval-censored model's curve with its band, the
+    Turnbull NPMLE (no band), or, with a competing strategy, the Aalen-Johansen cumulative
+    incidence of relapse (groups without a competing event: 1 - their headline survival).
+    Returns (headline, medians, incidence)."""
+    table = result.summary()
+    estimators = table["estimator"].astype(str)
+    incidence = bool((estimators == "aalen_johansen").any()) if incidence is None else incidence
+    frames = []
+    for group, estimator in estimators.items():
+        group = str(group)
+        if estimator == "aalen_johansen":
+            cif = rows_of(result.cumulative_incidence, group)
+            part = cif[cif["event"] == 1].rename(columns={"cif": "survival"})[["time_days", "survival", "lower", "upper"]]
+            if not incidence:
+                part = part.assign(survival=1 - part["survival"], lower=1 - part["upper"], upper=1 - part["lower"])
+        elif estimator == "turnbull":
+            part = rows_of(result.npmle_curve, group)[["time_days", "survival"]].assign(lower=np.nan, upper=np.nan)
+        elif estimator in ESTIMATOR_NAMES:
+            part = rows_of(result.model_curve, group)[["time_days", "survival", "lower", "upper"]]
+        else:
+            continue
+        if incidence and estimator != "aalen_johansen":
+            part = part.assign(survival=1 - part["survival"], lower=1 - part["upper"], upper=1 - part["lower"])
+        frames.append(part.assign(group=group, estimator=ESTIMATOR_NAMES.get(estimator, estimator)))
+    headline = (pd.concat(frames, ignore_index=True) if frames else
+                pd.DataFrame(columns=["time_days", "survival", "lower", "upper", "group", "estimator"]))
+    medians = table[["median_days", "median_days_lower", "median_days_upper"]].rename_axis("group").reset_index()
+    medians["group"] = medians["group"].astype(str)
+    return headline, medians, incidence
+
+
+def durability_result_figure(
+    result: Any,
     *,
+    show_km: bool = True,
+    bands: bool | None = None,
+    facets: bool | None = None,
+    exclude_groups: Sequence[Any] = (),
     definitions: Sequence[str] = (),
-    title: str = "Hazard ratios for relapse (Cox model)",
-    x_title: str = "Hazard ratio of relapse (log scale; < 1 = longer response)",
+    origin_label: str = "Days since response",
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
 ) -> go.Figure:
-    """Forest plot of hazard ratios with 95% CI; ``table`` indexed by term with hr, hr_lower,
-    hr_upper (and optionally p)."""
-    frame = table.reset_index().rename(columns={table.index.name or "index": "term"})
-    frame = frame.iloc[::-1]
-    text = [f"{hr:.2f} ({lo:.2f}-{hi:.2f})" for hr, lo, hi in
-            zip(frame["hr"], frame["hr_lower"], frame["hr_upper"], strict=True)]
-    figure = go.Figure(go.Scatter(
-        x=frame["hr"], y=frame["term"].astype(str), mode="markers",
-        marker=dict(symbol="square", size=10, color=OKABE_ITO[0]),
-        error_x=dict(type="data", symmetric=False, array=frame["hr_upper"] - frame["hr"],
-                     arrayminus=frame["hr"] - frame["hr_lower"], color=OKABE_ITO[0]),
-        text=text, hovertemplate="%{y}: HR %{text}<extra></extra>", showlegend=False))
-    figure.add_vline(x=1, line=dict(color="gray", dash="dot"))
-    # explicit 1-2-5 ticks written in full: plotly's default log ticks label 0.3 as "3"
-    values = pd.concat([frame["hr_lower"], frame["hr_upper"], frame["hr"]]).to_numpy(float)
-    values = values[np.isfinite(values) & (values > 0)]
-    low, high = (min(values.min(), 1.0), max(values.max(), 1.0)) if values.size else (0.5, 2.0)
-    ticks = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
-    below = [t for t in ticks if t <= low]
-    above = [t for t in ticks if t >= high]
-    shown = [t for t in ticks if (below[-1] if below else ticks[0]) <= t <= (above[0] if above else ticks[-1])]
-    figure.update_xaxes(type="log", title=x_title, tickvals=shown, ticktext=[f"{t:g}" for t in shown])
-    figure.update_yaxes(title="Covariate (vs reference level)", automargin=True)
-    figure.update_layout(title=title, height=max(320, 60 + 34 * len(frame)))
-    return with_definitions(figure, definitions)
+    """The durability figure of a ``DurabilityResult`` (``analysis.fit_durability``): its
+    headline estimate per group, named in the legend (interval-censored model or Turnbull NPMLE;
+    with a competing strategy the Aalen-Johansen cumulative incidence of relapse replaces
+    1 - survival), the Kaplan-Meier curve at the detection visit with censor marks
+    (``show_km``), the median and its 95% CI marked and written on the plot, the log-rank p-value
+    when grouped, and the number at risk under the 7-day ticks. ``bands``/``facets`` as in
+    ``durability_figure``; group colours from ``group_colors(levels, result.reference)``.
+
+    Example::
+
+        fit = analysis.fit_durability(analysis.load_sample(), by="course")
+        figures.durability_result_figure(fit).show()
+    """
+    headline, medians, incidence = durability_curves(result)
+    levels = [str(g) for g in result.summary().index]
+    test_text = None
+    if result.by is not None and result.logrank is not None:
+        test = result.logrank
+        test_text = (f"Log-rank test (detection visit): χ² = {test.statistic:.2f}, {test.dof} df, "
+                     f"{format_p(test.p_value)}")
+    return durability_figure(
+        result.curve, risk_table=result.risk_table, headline=headline, medians=medians, test_text=test_text,
+        show_km=show_km and not incidence, bands=bands, facets=facets, reference=result.reference,
+        colors=colors or group_colors(levels, result.reference), incidence=incidence,
+        exclude_groups=exclude_groups, definitions=definitions, origin_label=origin_label, title=title)

@@ -16,11 +16,18 @@ that are friendly to colorblind people (2008), https://jfly.uni-koeln.de/color/.
 
 from __future__ import annotations
 
-from analysis.figures._style import OKABE_ITO, TEMPLATE_NAME, group_colors, with_definitions
+from analysis.figures._style import (
+    MAX_OVERLAID_GROUPS,
+    OKABE_ITO,
+    TEMPLATE_NAME,
+    group_colors,
+    with_definitions,
+)
 from analysis.figures.forest import forest_figure, per_unit_hazard_ratios
 from analysis.figures.longitudinal import (
     bar_figure,
     rate_figure,
+    residual_figure,
     scatter_figure,
     spaghetti_patients,
     trajectory_figure,
@@ -28,6 +35,7 @@ from analysis.figures.longitudinal import (
 from analysis.figures.survival import durability_figure, durability_result_figure, onset_figure
 
 __all__ = [
+    "MAX_OVERLAID_GROUPS",
     "OKABE_ITO",
     "TEMPLATE_NAME",
     "bar_figure",
@@ -38,6 +46,7 @@ __all__ = [
     "onset_figure",
     "per_unit_hazard_ratios",
     "rate_figure",
+    "residual_figure",
     "scatter_figure",
     "spaghetti_patients",
     "trajectory_figure",

@@ -1,4 +1,5 @@
-"""Durability: Kaplan-Meier curve of sustained response in days among responders."""
+"""Durability: sustained response in days among responders (headline estimator, Kaplan-Meier at the
+detection visit, number at risk; cumulative incidence of relapse with a competing strategy)."""
 
 import streamlit as st
 
@@ -21,6 +22,9 @@ from dashboard.context import current
 # option (also the URL value) -> analysis origin and axis title
 ORIGINS = {"response": ("response", "Days since response"),
            "last infusion": ("last_infusion", "Days since the last infusion")}
+# option (URL value) -> the rescue strategy (analysis.intercurrent); "relapse" is the library default
+RESCUE = {"relapse": "composite", "competing risk": "competing", "censoring": "hypothetical"}
+PANELS = ("auto", "one", "per group")
 
 ctx = current()
 st.title("Durability")
@@ -34,9 +38,27 @@ with page_guard("the durability curves"):
         choice = st.segmented_control("Count days from", list(ORIGINS), default="response",
                                       key="origin", bind="query-params", required=True)
         origin, origin_label = ORIGINS[choice or "response"]
-        show_model = st.toggle("Parametric fit", value=True, key="durability_model",
-                               bind="query-params")
-    durability = Call("fit_durability", {"by": settings.by, "origin": origin, **options},
+        events = getattr(ctx.data, "events", None)
+        has_rescue = events is not None and "event" in events and bool((events["event"] == "rescue").any())
+        rescue = "relapse"
+        if has_rescue:
+            rescue = st.segmented_control(
+                "Rescue treatment counts as", list(RESCUE), default="relapse", key="rescue",
+                bind="query-params", required=True,
+                help="relapse: a composite event (the default); competing risk: relapse can no longer "
+                     "be seen after it, and the figure shows the cumulative incidence of relapse "
+                     "(Aalen-Johansen) instead of 1 - survival; censoring: follow-up ends at rescue "
+                     "(hypothetical strategy).") or "relapse"
+        panels = st.segmented_control("Panels", PANELS, default="auto", key="durability_panels",
+                                      bind="query-params", required=True,
+                                      help="auto: one panel per group with more than three groups") or "auto"
+        show_km = st.toggle("Kaplan-Meier at the detection visit", value=True, key="durability_km",
+                            bind="query-params", help="The papers' convention: relapse dated at the visit "
+                            "where it was seen (late by up to one visit interval); censor marks on it.")
+        show_bands = st.toggle("95% bands", value=True, key="durability_bands", bind="query-params",
+                               help="Left out when more than three groups share one panel.")
+    strategy = {} if RESCUE[rescue] == "composite" else {"intercurrent": {"rescue": RESCUE[rescue]}}
+    durability = Call("fit_durability", {"by": settings.by, "origin": origin, **strategy, **options},
                       prints=("summary()", "risk_table") + (("logrank.summary()",) if settings.by else ()))
     result = calls.run(ctx, durability, "Fitting the durability curves...", report)
     summary = result.summary().reset_index()
@@ -44,13 +66,26 @@ with page_guard("the durability curves"):
     definitions = settings_definitions(ctx, result.endpoints)
     report.definitions = definitions
     hidden = small_groups(ctx, summary.set_index("group")["n_responders"])
+    n_shown = len(summary) - len(hidden)
+    facets = {"auto": None, "one": False, "per group": True}[panels]
+    one_panel = facets is False or (facets is None and n_shown <= figures.MAX_OVERLAID_GROUPS)
+    bands = show_bands and (not one_panel or n_shown <= figures.MAX_OVERLAID_GROUPS)
     figure = compute.cached_figure(
-        ctx, "durability", figures.durability_figure, result.curve, key=(origin, show_model),
-        risk_table=result.risk_table, model_curve=result.model_curve if show_model else None,
+        ctx, "durability", figures.durability_result_figure, result,
+        key=(origin, rescue, panels, show_km, bands), show_km=show_km, bands=bands, facets=facets,
         definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
     )
-    notes = ["Shaded: 95% confidence band; ticks: censored patients; dotted line: median; "
-             "dashed: parametric (interval-censored) fit; numbers below: patients at risk."]
+    incidence = bool((summary["estimator"] == "aalen_johansen").any())
+    notes = [("Solid: cumulative incidence of relapse (Aalen-Johansen, rescue as a competing risk)"
+              if incidence else "Solid: the headline estimate named in the legend (it uses the interval in "
+              "which relapse happened)")
+             + "; shaded: its 95% confidence band"
+             + ("; dotted steps: Kaplan-Meier at the detection visit, ticks on it: censored patients"
+                if show_km and not incidence else "")
+             + "; diamond and bar: the median and its 95% CI; numbers below: patients still in response "
+             "and followed, at each tick's day."]
+    if show_bands and not bands:
+        notes.append("Bands are left out: more than three groups share one panel (choose Panels: per group).")
     if hidden:
         notes.append(f"Groups with fewer than {settings.min_cell_size} responders are not drawn: "
                      + ", ".join(hidden) + ".")

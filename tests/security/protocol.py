@@ -53,9 +53,14 @@ class Run:
 class Client:
     """One browser (its own cookie jar) talking to one server."""
 
-    def __init__(self, base_url: str, *, with_cookie: bool = True, with_origin: bool = True):
+    def __init__(self, base_url: str, *, with_cookie: bool = True, with_origin: bool = True,
+                 verify_tls: bool = True):
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        self.http.verify = verify_tls  # False: a proxy's self-signed test certificate (https:// only)
+        if not verify_tls:
+            self.http.trust_env = False  # else REQUESTS_CA_BUNDLE in the environment turns verifying back on
+        self.verify_tls = verify_tls
         self.with_cookie = with_cookie
         self.with_origin = with_origin
         self.session_id: str | None = None
@@ -76,9 +81,16 @@ class Client:
         if resume_session_id:
             protocols.append(resume_session_id)
         url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/_stcore/stream"
+        tls = None
+        if url.startswith("wss://") and not self.verify_tls:
+            import ssl
+
+            tls = ssl.create_default_context()
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
         self.socket = connect(url, subprotocols=protocols, additional_headers=headers,
                               origin=self.base_url if self.with_origin else None, open_timeout=10,
-                              max_size=2**28)
+                              max_size=2**28, ssl=tls)
 
     def close(self) -> None:
         if self.socket is not None:

@@ -61,6 +61,7 @@ _API: dict[str, str] = {
     "mixed_model": "analysis.longitudinal.mixed_models",
     "mmrm": "analysis.longitudinal.mmrm",
     "fit_mmrm": "analysis.longitudinal.repeated_measures",
+    "visit_schedule": "analysis.longitudinal.repeated_measures",
     "table_one": "analysis.tables",
     "responder_rates": "analysis.longitudinal.responders",
     "series_response": "analysis.longitudinal.responders",

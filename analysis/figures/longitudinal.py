@@ -69,6 +69,9 @@ def trajectory_figure(
     facet: str | None = None,
     log_x: bool = False,
     y_from_zero: bool = False,
+    curves: pd.DataFrame | None = None,
+    curve_x: str | None = None,
+    curve_name: str = "model",
 ) -> go.Figure:
     """Mean (with 95% CI) over time per group, optionally over thin grey individual
     trajectories (``individual`` with patient_id; at most ``max_individuals`` patients drawn,
@@ -79,8 +82,9 @@ def trajectory_figure(
     on the same axis; ``log_x`` makes it logarithmic (points at or before 0, e.g. the baseline,
     cannot be drawn there and are left out). A text ``x`` (visit labels) gives a categorical
     axis sorted by ``order``; ``facet`` (e.g. ``course``) draws one panel per value, each with
-    its own categories, so two schedules never share an axis. ``y_from_zero`` starts the y
-    axis at 0 (scores that cannot be negative)."""
+    axis ``y_from_zero`` starts the y
+    axis at 0 (scores that cannot be negative). ``curves`` (group, ``curve_x``, fitted) adds a
+    fitted model's mean per group as a dashed line of the group's colour (numeric x only)."""
     numeric = pd.api.types.is_numeric_dtype(summary[x]) if x in summary.columns else False
     panels = list(dict.fromkeys(summary[facet].astype(str))) if facet and facet in summary.columns else [None]
     figure = (make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.04,
@@ -133,6 +137,17 @@ def trajectory_figure(
             figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=label,
                                         legendgroup=label, showlegend=first(label),
                                         line=dict(color=colors[group], width=2.5), error_y=error), **where)
+        if curves is not None and numeric and panel is None:
+            for group in groups:
+                line = rows_of(curves, group).sort_values(curve_x or x)
+                if log_x:
+                    line = line[line[curve_x or x] > 0]
+                if line.empty:
+                    continue
+                name = f"{group if group != 'all' else 'All patients'}: {curve_name}"
+                figure.add_trace(go.Scatter(x=line[curve_x or x], y=line["fitted"], mode="lines", name=name,
+                                            legendgroup=name, showlegend=first(name),
+                                            line=dict(color=colors.get(group, OKABE_ITO[0]), width=2, dash="dash")))
         axis = dict(title=x_title)
         if numeric:
             axis["type"] = "log" if log_x else "linear"
@@ -189,6 +204,12 @@ def rate_figure(
                                     line=dict(color=colors[name], width=2.5), error_y=error))
     axis_space = category_axis(figure, frame, x, order)
     figure.update_xaxes(title=x_title)
+    values = pd.to_numeric(frame[x], errors="coerce") if x in frame.columns else pd.Series(dtype=float)
+    if len(values) and values.notna().all() and (values % 1 == 0).all():
+        # counts (infusion number): ticks on whole numbers only, never 1.5 or 2.5
+        span = float(values.max() - values.min())
+        figure.update_xaxes(tickmode="linear", tick0=float(values.min()), dtick=max(1, int(np.ceil(span / 15))),
+                            tickformat="d")
     figure.update_yaxes(title=y_title, range=[0, 100] if percent else None)
     figure.update_layout(title=title, height=460 + axis_space - 55)
     return with_definitions(figure, definitions, axis_space=axis_space)
@@ -234,9 +255,18 @@ def scatter_figure(
     facet: str | None = None,
     definitions: Sequence[str] = (),
     title: str = "",
+    max_points: int | None = None,
 ) -> go.Figure:
     """Scatter of paired values (e.g. peak CADSS against % improvement), one panel per
-    ``facet`` value, one colour per ``group``."""
+    ``facet`` value, one colour per ``group``. ``max_points``: at most this many points per
+    panel, a fixed random subset (seed 0), so 20,000 patients draw as fast as 2,000."""
+    if max_points is not None and facet:
+        rng = np.random.default_rng(0)
+        order = pd.Series(rng.random(len(frame)), index=frame.index)
+        rank = order.groupby(frame[facet].astype(str).to_numpy()).rank(method="first")
+        frame = frame[rank.to_numpy() <= max_points]
+    elif max_points is not None and len(frame) > max_points:
+        frame = frame.iloc[np.sort(np.random.default_rng(0).choice(len(frame), max_points, replace=False))]
     facets = list(dict.fromkeys(frame[facet].astype(str))) if facet else [None]
     figure = make_subplots(rows=1, cols=len(facets), shared_yaxes=True,
                            subplot_titles=[str(f) for f in facets] if facet else None)
@@ -257,3 +287,37 @@ def scatter_figure(
         figure.update_layout(legend=dict(y=1.1), margin=dict(t=120))
     # x titles of subplots sit a little lower than a single plot's: keep the notes clear of them
     return with_definitions(figure, definitions, axis_space=70)
+
+
+def residual_figure(
+    bins: pd.DataFrame,
+    *,
+    residuals: pd.DataFrame | None = None,
+    x_title: str = "Fitted value (points)",
+    max_points: int = 2000,
+    definitions: Sequence[str] = (),
+    title: str = "Residuals against fitted values",
+) -> go.Figure:
+    """Residual check: the mean residual (95% CI) per bin of the fitted values (``bins`` from
+    ``residual_check()``: low, high, mean_residual, lower, upper) at each bin's mid-point, a
+    zero line, and optionally the residuals themselves (``residuals`` with fitted and residual;
+    at most ``max_points``, a fixed random subset, seed 0) in grey. A model that fits has the
+    binned means on the zero line, without a trend."""
+    figure = go.Figure()
+    if residuals is not None and not residuals.empty:
+        shown = residuals
+        if len(shown) > max_points:
+            shown = shown.iloc[np.sort(np.random.default_rng(0).choice(len(shown), max_points, replace=False))]
+        figure.add_trace(go.Scatter(x=shown["fitted"], y=shown["residual"], mode="markers", name="Ratings",
+                                    marker=dict(color="rgba(128,128,128,0.35)", size=4), hoverinfo="skip"))
+    middle = (bins["low"] + bins["high"]) / 2
+    figure.add_trace(go.Scatter(
+        x=middle, y=bins["mean_residual"], mode="lines+markers", name="Mean residual per bin (95% CI)",
+        line=dict(color=OKABE_ITO[0], width=2.5),
+        error_y=dict(type="data", symmetric=False, array=bins["upper"] - bins["mean_residual"],
+                     arrayminus=bins["mean_residual"] - bins["lower"], color=OKABE_ITO[0], thickness=1.2)))
+    figure.add_hline(y=0, line=dict(color="rgba(128,128,128,0.9)", width=1, dash="dot"))
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title="Residual: observed - fitted (points)")
+    figure.update_layout(title=title, height=420)
+    return with_definitions(figure, definitions)

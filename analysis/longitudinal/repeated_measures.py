@@ -51,7 +51,7 @@ from analysis.longitudinal.trajectories import (
     resolve_endpoints,
 )
 
-__all__ = ["DEFAULT_TARGET_DAYS", "ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits"]
+__all__ = ["DEFAULT_TARGET_DAYS", "ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits", "visit_schedule"]
 
 DEFAULT_TARGET_DAYS: tuple[float, ...] = (1.0, 7.0, 14.0, 28.0)
 
@@ -252,6 +252,13 @@ class ChangeModel:
         return [f"Visits chosen {self.settings['visits_chosen']}. Patients rated at each visit: "
                 + "; ".join(parts) + "."]
 
+    def residual_check(self, n_bins: int = 10) -> pd.DataFrame:
+        """Mean residual (points, 95% t interval) per equal-count bin of the fitted values: low,
+        high, n, mean_residual, lower, upper; near 0 without a trend when the mean model fits."""
+        from analysis.longitudinal.trajectories import residual_bins
+
+        return residual_bins(self.residuals(), n_bins)
+
     def residuals(self) -> pd.DataFrame:
         """One row per analysed rating: patient_id, visit, change, fitted (the model mean, fixed
         effects), residual (points): for a residual-versus-fitted check."""
@@ -268,6 +275,36 @@ class ChangeModel:
     def __repr__(self) -> str:
         return (f"ChangeModel({self.formula!r}, {self.settings['covariance']}; {self.n_patients} patients, "
                 f"{self.n_ratings} ratings, {len(self.visits)} visits)")
+
+
+def visit_schedule(
+    data: Any,
+    instrument: str = "MADRS",
+    min_attendance: float = 0.5,
+    max_visits: int = 6,
+    target_days: Sequence[float] | None = DEFAULT_TARGET_DAYS,
+    **endpoint_options: Any,
+) -> pd.DataFrame:
+    """The post-baseline visit labels an MMRM can use, in schedule order: visit, median_hours
+    (since the first infusion), median_days_since_infusion (since the most recent one),
+    patients (rated at the label), single, series (of them, per course) and default (True for
+    the visits :func:`fit_mmrm` analyses when ``visits`` is not given, same rule and arguments)."""
+    endpoints = resolve_endpoints(data, instrument, endpoint_options)
+    instrument = endpoint_instrument(endpoints, instrument)
+    ratings, _ = ratings_for(data, endpoints, "change", instrument)
+    if ratings.empty:
+        require_baseline(endpoints, "an MMRM of change from baseline", data=data)
+    post = _post_baseline_visits(endpoints, ratings)
+    post = post.assign(course=patient_courses(data, endpoints, post["patient_id"]))
+    timing = post.groupby("visit").agg(median_hours=("time_hours", "median"),
+                                       median_since=("hours_since_infusion", "median"))
+    order = [str(v) for v in timing.sort_values("median_hours", kind="stable").index]
+    table = visit_attendance(post, order)
+    table.insert(1, "median_hours", timing["median_hours"].reindex(order).to_numpy())
+    table.insert(2, "median_days_since_infusion", timing["median_since"].reindex(order).to_numpy() / 24.0)
+    chosen = set(_select_visits(post, max_visits, min_attendance, target_days))
+    table["default"] = table["visit"].isin(chosen)
+    return table
 
 
 def fit_mmrm(

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import calls
+from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -17,6 +17,8 @@ from dashboard.components import (
 )
 from dashboard.context import current
 
+MAX_POINTS = 2000  # scatter points per panel: beyond this the cloud reads the same and draws slower
+
 ctx = current()
 st.title("Symptoms")
 st.caption("Beyond the total score: suicidal ideation, dissociation during the infusion, and "
@@ -29,21 +31,25 @@ k = settings.min_cell_size
 
 st.subheader("Suicidal ideation")
 with page_guard("the suicidality analysis"):
-    suicidality = Call("suicidality_course", {"instrument": settings.instrument, "by": settings.by},
-                       prints=("summary()", "course"))
+    # days since the first infusion (binned, as Trajectories): one numeric clock, so the
+    # single-infusion and series schedules are not interleaved on a visit axis
+    suicidality = Call("suicidality_course", {"instrument": settings.instrument, "by": settings.by,
+                                              "time": "days"}, prints=("summary()", "course"))
     result = calls.run(ctx, suicidality, "Following the suicidality item...", report)
     definitions = result.describe()
     report.definitions += definitions
     course = result.course
     hidden = small_groups(ctx, course.groupby("group")["n"].max())
-    shown = course[course["n"] >= k]
+    shown = course[course["n"] >= k].assign(time_days=lambda c: c["time_hours"] / 24.0)
     item = result.settings.get("item", "")
-    figure = figures.trajectory_figure(
-        shown, x="time_point", order="time_order", x_title="Visit (schedule order)",
-        y_title=f"{settings.instrument} item {item} score (points)", definitions=definitions,
-        exclude_groups=hidden, title="Suicidality item over time")
+    figure = compute.cached_figure(
+        ctx, "suicidality", figures.trajectory_figure, shown, key=("suicidality",), x="time_days",
+        x_title="Days since the first infusion", y_title=f"{settings.instrument} item {item} score (points)",
+        definitions=definitions, exclude_groups=hidden, y_from_zero=True, title="Suicidality item over time")
     show_figure(report, figure, "Suicidality item over time",
-                notes=[f"Time points with fewer than {k} patients are not drawn."])
+                notes=["Mean item score (95% CI) per day bin, drawn at the mean time of the ratings in the bin; "
+                       "the axis starts at 0, the item's lowest score.",
+                       f"Time points with fewer than {k} patients are not drawn."])
     show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
                keep_columns=["group", "measure"])
     calls.code_expander(ctx, suicidality)
@@ -63,12 +69,17 @@ with page_guard("the dissociation analysis"):
     elif pairs.empty:
         st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
     else:
-        figure = figures.scatter_figure(
-            pairs, x="peak_cadss", y="improvement_pct", facet="time_point",
-            group="group" if settings.by else None,
+        figure = compute.cached_figure(
+            ctx, "dissociation", figures.scatter_figure, pairs, key=("dissociation",),
+            x="peak_cadss", y="improvement_pct", facet="time_point",
+            group="group" if settings.by else None, max_points=MAX_POINTS,
             x_title="Peak CADSS (points)", y_title="Improvement from baseline (%)",
             definitions=definitions, title="Peak dissociation against improvement")
-        show_figure(report, figure, "Dissociation against improvement")
+        per_panel = pairs.groupby("time_point").size()
+        show_figure(report, figure, "Dissociation against improvement",
+                    notes=[f"At most {MAX_POINTS:,} patients per panel are drawn (a fixed random subset of "
+                           f"{int(per_panel.max()):,}); the correlations below use all of them."]
+                    if per_panel.max() > MAX_POINTS else [])
     show_table(report, result.correlations, "Correlations", count_column="n",
                keep_columns=["group", "time_point", "method"])
     calls.code_expander(ctx, dissociation)
@@ -84,10 +95,11 @@ with page_guard("the response phenotypes"):
     # complementary cell where one hidden count could be recovered from the group's total
     masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
     shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
-    figure = figures.bar_figure(shown, x="phenotype", y="percent", group="group",
-                                x_title="Response phenotype", y_title="Patients in the group (%)",
-                                definitions=definitions, title="Response phenotypes",
-                                x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
+    figure = compute.cached_figure(
+        ctx, "phenotypes", figures.bar_figure, shown, key=("phenotypes",), x="phenotype", y="percent",
+        group="group", x_title="Response phenotype", y_title="Patients in the group (%)",
+        definitions=definitions, title="Response phenotypes",
+        x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
     show_figure(report, figure, "Response phenotypes",
                 notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
                        "group, so the hidden count cannot be recovered from the total) are not drawn."]

@@ -1,5 +1,6 @@
 """Trajectories: scores over time by group, individual patients, mixed model and MMRM."""
 
+import pandas as pd
 import streamlit as st
 
 from analysis import figures
@@ -19,11 +20,18 @@ from dashboard.security import md
 
 TIMES = ("visit", "hours", "days")
 VALUES = {"score": "score", "change": "change", "% change": "pct_change"}  # option -> analysis value
-ORIGINS = {"first infusion": "first_infusion", "most recent infusion": "last_infusion"}  # -> fit_trajectory
+ORIGINS = {"first infusion": "first_infusion", "most recent infusion": "last_infusion"}  # -> time_origin
+SHAPES = {"piecewise (knots day 1, 7)": "piecewise", "natural spline": "spline",
+          "straight line": "linear"}  # option -> fit_trajectory(time_effect=)
 COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_symmetry",
                "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
-X_TITLES = {"visit": "Visit (schedule order)", "hours": "Hours since the first infusion",
-            "days": "Days since the first infusion"}
+
+
+def x_title(time: str, since: str, log_x: bool = False) -> str:
+    if time == "visit":
+        return "Visit (each course's own schedule)"
+    return f"{time.capitalize()} since the {since}" + (" (log scale)" if log_x else "")
+
 
 ctx = current()
 st.title("Trajectories")
@@ -32,18 +40,32 @@ require_data(ctx)
 report = Report("Trajectories", ctx)
 settings = ctx.settings
 options = settings.endpoint_options()
+k = settings.min_cell_size
 with page_guard("the trajectories"):
     with st.container(horizontal=True, vertical_alignment="bottom"):
         time = st.segmented_control("Time axis", TIMES, default="visit", key="traj_time",
                                     bind="query-params", required=True) or "visit"
         value = VALUES[st.segmented_control("Value", list(VALUES), default="score", key="traj_value",
                                             bind="query-params", required=True) or "score"]
+        since = "first infusion"
+        log_x = False
+        if time != "visit":
+            since = st.segmented_control("Time since", list(ORIGINS), default="first infusion", key="traj_origin",
+                                         bind="query-params", required=True,
+                                         help="first infusion: the course over the whole series; most recent "
+                                              "infusion: every infusion's response on one clock.") or "first infusion"
+        if time == "hours":
+            log_x = st.toggle("Log scale", value=False, key="traj_log", bind="query-params",
+                              help="Hours on a logarithmic axis: minutes after an infusion and weeks of "
+                                   "follow-up both readable. The baseline (before the infusion) is not drawn.")
         spaghetti = st.toggle("Individual patients", value=True, key="traj_individual",
                               bind="query-params", disabled=not ctx.row_level,
                               help=None if ctx.row_level else "Viewers of a shared dataset see aggregates only.")
         spaghetti = spaghetti and ctx.row_level
-    trajectory = Call("trajectory", {"by": settings.by, "time": time, "value": value, **options},
-                      prints=("table",))
+    arguments = {"by": settings.by, "time": time, "value": value}
+    if time != "visit" and ORIGINS[since] != "first_infusion":
+        arguments["time_origin"] = ORIGINS[since]
+    trajectory = Call("trajectory", {**arguments, **options}, prints=("table",))
     result = calls.run(ctx, trajectory, "Summarising trajectories...", report)
     table = result.table
     definitions = list(result.settings.describe())
@@ -53,7 +75,11 @@ with page_guard("the trajectories"):
     unit = {"score": f"{settings.instrument} total score (points)",
             "change": "Change from baseline (points; negative = better)",
             "pct_change": "Change from baseline (%; -50 = halved)"}[value]
-    x = "time_point" if time == "visit" else f"time_{time}"
+    visits = time == "visit"
+    # visits: one panel per course (their schedules differ); bins: numeric, means at mid-points
+    x = "time_point" if visits else f"time_mid_{time}"
+    individual_x = "time_point" if visits else f"time_{time}"
+    cell = ["group", "course", "time_point"] if visits else ["group", "time_point"]
     highlight: list[str] = []
     if spaghetti:
         ids = compute.call(ctx, "spaghetti_patients", "Drawing...", figures.spaghetti_patients,
@@ -62,46 +88,86 @@ with page_guard("the trajectories"):
         highlight = st.multiselect("Highlight patients", ids, max_selections=5, key="traj_highlight")
     # a mean of fewer patients than the minimum cell size is neither shareable nor readable
     # (its t interval spans far beyond the scale): such points are left out of the figure
-    drawn = table[table["n"] >= settings.min_cell_size]
+    drawn = table[table["n"] >= k]
     individual = None
     if spaghetti and not hidden:
-        individual = result.individual[result.individual["time_point"].isin(drawn["time_point"])]
+        shown_cells = pd.MultiIndex.from_frame(drawn[cell].astype(str))
+        individual = result.individual[
+            pd.MultiIndex.from_frame(result.individual[cell].astype(str)).isin(shown_cells)]
     figure = compute.cached_figure(
         ctx, "trajectory", figures.trajectory_figure, drawn,
-        key=(time, value, spaghetti, tuple(highlight)), x=x, order="time_order", x_title=X_TITLES[time], y_title=unit,
-        individual=individual, individual_x=x if time != "visit" else "time_point",
-        individual_y="value", highlight=highlight, definitions=definitions, exclude_groups=hidden,
+        key=(time, value, since, log_x, spaghetti, tuple(highlight)), x=x, order="time_order" if visits else None,
+        facet="course" if visits else None, log_x=log_x, x_title=x_title(time, since, log_x), y_title=unit,
+        individual=individual, individual_x=individual_x, individual_y="value", highlight=highlight,
+        definitions=definitions, exclude_groups=hidden, y_from_zero=value == "score",
         title=f"{settings.instrument} over time",
     )
     notes = ["Points: mean with 95% CI; grey lines: up to 200 patients (a fixed random subset)."]
+    if visits:
+        per_course = result.individual.groupby("course")["patient_id"].nunique()
+        notes.append("Single-infusion and series patients are rated on different schedules, so each course "
+                     "has its own panel, in its own visit order: "
+                     + ", ".join(f"{course} {n} patients" for course, n in per_course.items())
+                     + ". For one clock across courses, choose hours or days since the most recent infusion.")
+    else:
+        notes.append(f"Means are drawn at the mid-points of the time bins (edges under the chart); grey lines "
+                     f"at each rating's own time, on the same {time} axis.")
+    if log_x:
+        notes.append("The baseline (rated before the first infusion) cannot be placed on a log axis and is not "
+                     "drawn; it is in the table.")
     if hidden:
-        notes.append(f"Groups with fewer than {settings.min_cell_size} patients are not drawn "
+        notes.append(f"Groups with fewer than {k} patients are not drawn "
                      "(and individual lines are hidden): " + ", ".join(hidden) + ".")
     if len(drawn) < len(table):
-        notes.append(f"Time points with fewer than {settings.min_cell_size} patients in a group are not "
-                     "drawn for that group.")
+        notes.append(f"Time points with fewer than {k} patients in a group are not drawn for that group.")
     show_figure(report, figure, "Scores over time", notes=notes)
-    show_table(report, table, "Trajectory summary", count_column="n",
-               keep_columns=["group", "time_point"])
+    show_table(report, table, "Trajectory summary", count_column="n", keep_columns=cell)
     calls.code_expander(ctx, trajectory)
 
 st.subheader("Mixed model")
 with page_guard("the mixed model"):
-    choice = st.segmented_control("Random effects per patient", ["intercept and slope", "intercept"],
-                                  default="intercept and slope", key="lmm_random",
-                                  bind="query-params", required=True)
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        shape_label = st.segmented_control(
+            "Time effect", list(SHAPES), default=list(SHAPES)[0], key="lmm_shape", bind="query-params",
+            required=True,
+            help="piecewise: a straight line between knots at day 1 and day 7 (the fall after an infusion, "
+                 "the early course, then the drift or relapse); natural spline: a smooth curve (patsy cr, "
+                 "4 degrees of freedom); straight line: one slope over the whole follow-up.") or list(SHAPES)[0]
+        choice = st.segmented_control("Random effects per patient", ["intercept and slope", "intercept"],
+                                      default="intercept and slope", key="lmm_random",
+                                      bind="query-params", required=True)
+        lmm_since = st.segmented_control("Time since", list(ORIGINS), default="first infusion", key="lmm_origin",
+                                         bind="query-params", required=True,
+                                         help="first infusion: the course over the whole series; most recent "
+                                              "infusion: the response to each infusion, pooled over the series."
+                                         ) or "first infusion"
     random = "~1" if choice == "intercept" else "~time"
-    since = st.segmented_control("Time since", list(ORIGINS), default="first infusion", key="lmm_origin",
-                                 bind="query-params", required=True,
-                                 help="first infusion: the course over the whole series; most recent "
-                                      "infusion: the response to each infusion, pooled over the series.")
-    time_origin = ORIGINS[since or "first infusion"]
+    time_origin = ORIGINS[lmm_since]
+    time_effect = SHAPES[shape_label]
     mixed = Call("fit_trajectory", {"by": settings.by, "random": random, "time_origin": time_origin,
-                                    **options}, prints=("fixed", "model.random"))
+                                    "time_effect": time_effect, **options}, prints=("fixed", "model.random"))
     model = calls.run(ctx, mixed, "Fitting the mixed model...", report)
-    st.caption(f"Linear mixed model {model.formula} with random {random} per patient "
-               f"(REML), {model.n_patients} patients, {model.n_ratings} post-baseline ratings. "
-               f"Time in days since the {since or 'first infusion'}; estimates in score points.")
+    words = model.describe()
+    st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
+               "estimates in score points (slopes per day).")
+    # the fitted mean over the observed means on the same clock: does the model follow the curve?
+    observed_call = Call("trajectory", {"by": settings.by, "time": "days",
+                                        **({"time_origin": time_origin} if time_origin != "first_infusion" else {}),
+                                        **options}, prints=("table",))
+    observed = calls.run(ctx, observed_call, "Summarising trajectories...", report).table
+    observed = observed[(observed["n"] >= k) & (observed["time_point"] != "baseline")]
+    hidden_model = small_groups(ctx, observed.groupby("group")["n"].max()) if not observed.empty else []
+    curve = compute.call(ctx, "trajectory_curve", "Drawing...", model.curve,
+                         key=(repr(settings), random, time_origin, time_effect))
+    fit_figure = compute.cached_figure(
+        ctx, "trajectory_model", figures.trajectory_figure, observed,
+        key=(random, time_origin, time_effect), x="time_mid_days", x_title=x_title("days", lmm_since),
+        y_title=f"{settings.instrument} total score (points)", curves=curve, curve_x="time_days",
+        curve_name="mixed model", exclude_groups=hidden_model, definitions=words[:1],
+        title="Mixed model against the observed means")
+    show_figure(report, fit_figure, "Mixed model fit", notes=[
+        "Dashed: the model's mean at the mean baseline score; points: observed means (95% CI) of the "
+        "post-baseline ratings in the same day bins. A model that fits the curve passes through the points."])
     show_table(report, model.fixed, "Mixed model fixed effects")
     # variance components as fitted: no statistics here, only relabelling for the reader
     random_cov = model.model.random.copy()
@@ -112,31 +178,57 @@ with page_guard("the mixed model"):
                     + f"). Residual variance {model.model.residual_variance:.2f} points "
                     f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
                     f"{model.model.loglik:.2f}.")
+    residual_bins = compute.call(ctx, "trajectory_residuals", "Checking residuals...", model.residual_check,
+                                 key=(repr(settings), random, time_origin, time_effect))
+    residuals = None
+    if ctx.row_level:
+        residuals = compute.call(ctx, "trajectory_residual_rows", "Checking residuals...", model.residuals,
+                                 key=(repr(settings), random, time_origin, time_effect))
+    residual_fig = compute.cached_figure(
+        ctx, "trajectory_residuals", figures.residual_figure, residual_bins,
+        key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals,
+        title="Mixed model: residuals against fitted values")
+    show_figure(report, residual_fig, "Mixed model residual check", notes=[
+        "Residual = observed score - fitted (fixed effects plus the patient's random effects), mean per tenth "
+        "of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time effect "
+        "fits; a U or a slope: try another time effect."
+        + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
     calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")
 with page_guard("the MMRM"):
-    structure = st.segmented_control(
-        "Within-patient covariance", list(COVARIANCES), default="unstructured", key="mmrm_cov",
-        bind="query-params", required=True,
-        help="unstructured: any variance and correlation per visit pair (the regulatory "
-             "default); compound symmetry: one correlation; AR(1): correlation decaying "
-             "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
+    schedule_call = Call("visit_schedule", dict(options), prints=("to_string()",))
+    schedule = calls.run(ctx, schedule_call, "Listing the visits...")
+    labels = schedule["visit"].tolist()
+    defaults = schedule.loc[schedule["default"], "visit"].tolist()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        chosen = st.multiselect(
+            "Visits", labels, default=defaults, key="mmrm_visits",
+            help="Post-baseline visit labels to model (schedule order). Default: the visits nearest day 1, 7, "
+                 "14 and 28 after the most recent infusion in the schedule of the larger course, each attended "
+                 "by at least half of its patients. The two courses are rated at different labels: mixing "
+                 "them leaves visit pairs no patient shares.")
+        structure = st.segmented_control(
+            "Within-patient covariance", list(COVARIANCES), default="unstructured", key="mmrm_cov",
+            bind="query-params", required=True,
+            help="unstructured: any variance and correlation per visit pair (the regulatory "
+                 "default); compound symmetry: one correlation; AR(1): correlation decaying "
+                 "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
     covariance = COVARIANCES[structure]
-    try:
-        mmrm = Call("fit_mmrm", {"by": settings.by, "covariance": covariance, **options},
-                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
-        fit = calls.run(ctx, mmrm, "Fitting the MMRM...", report)
-    except ValueError as error:  # too few visits or patients: say why in words
-        st.info(f"No MMRM for these settings: {md(error, 1000)}", icon=":material/info:")
-        fit = None
-    if fit is not None and fit.n_patients < settings.min_cell_size:
-        st.info(f"Fewer than {settings.min_cell_size} patients with repeated visits: the MMRM "
-                "is not shown.", icon=":material/info:")
-    elif fit is not None:
+    chosen = [v for v in labels if v in set(chosen)]  # schedule order
+    mmrm_arguments = {"by": settings.by, "covariance": covariance}
+    if chosen != defaults:
+        mmrm_arguments["visits"] = chosen
+    mmrm = Call("fit_mmrm", {**mmrm_arguments, **options},
+                prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
+    fit = calls.run(ctx, mmrm, "Fitting the MMRM...", report)
+    if fit.n_patients < k:
+        st.info(f"Fewer than {k} patients with repeated visits: the MMRM is not shown.", icon=":material/info:")
+    else:
         definitions = fit.describe()
-        report.definitions += definitions[:1]
+        report.definitions += definitions[:2]
         st.caption(f"{md(definitions[0], 1000)} {fit.n_patients} patients, {fit.n_ratings} ratings.")
+        st.caption(md(definitions[1], 1500))
         grouped = fit.by is not None
         show_table(report, fit.lsmeans(), "MMRM least-squares means (change from baseline, points)",
                    count_column="patients" if grouped else None,
@@ -156,5 +248,17 @@ with page_guard("the MMRM"):
                        note=f"estimate: least-squares mean of the group minus that of {reference} "
                             "(negative = more improvement than the reference).")
         show_table(report, fit.fixed, "MMRM fixed effects")
-        calls.code_expander(ctx, mmrm)
+        mmrm_bins = compute.call(ctx, "mmrm_residuals", "Checking residuals...", fit.residual_check,
+                                 key=(repr(settings), covariance, tuple(chosen)))
+        mmrm_rows = (compute.call(ctx, "mmrm_residual_rows", "Checking residuals...", fit.residuals,
+                                  key=(repr(settings), covariance, tuple(chosen))) if ctx.row_level else None)
+        show_figure(report, compute.cached_figure(
+            ctx, "mmrm_residuals", figures.residual_figure, mmrm_bins,
+            key=(covariance, tuple(chosen), ctx.row_level), residuals=mmrm_rows,
+            x_title="Fitted change from baseline (points)", title="MMRM: residuals against fitted values"),
+            "MMRM residual check", notes=[
+                "Residual = observed change - the model's mean for the visit, group and baseline; mean per "
+                "tenth of the fitted values with 95% CI. Means near the zero line, without a trend: the "
+                "mean model fits."])
+        calls.code_expander(ctx, schedule_call, mmrm)
 report_download(report)

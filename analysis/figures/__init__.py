@@ -32,7 +32,12 @@ from analysis.figures.longitudinal import (
     spaghetti_patients,
     trajectory_figure,
 )
-from analysis.figures.survival import durability_figure, durability_result_figure, onset_figure
+from analysis.figures.survival import (
+    durability_figure,
+    durability_result_figure,
+    onset_figure,
+    onset_result_figure,
+)
 
 __all__ = [
     "MAX_OVERLAID_GROUPS",
@@ -44,6 +49,7 @@ __all__ = [
     "forest_figure",
     "group_colors",
     "onset_figure",
+    "onset_result_figure",
     "per_unit_hazard_ratios",
     "rate_figure",
     "residual_figure",

@@ -12,7 +12,6 @@ from plotly.subplots import make_subplots
 
 from analysis.figures._style import (
     MAX_OVERLAID_GROUPS,
-    OKABE_ITO,
     band,
     group_colors,
     groups_in,
@@ -41,23 +40,35 @@ def onset_figure(
     exclude_groups: Sequence[Any] = (),
     markers_hours: Sequence[float] = (4.0, 24.0),
     title: str = "Cumulative response after the infusion",
+    medians: pd.DataFrame | None = None,
+    test_text: str | None = None,
+    bands: bool | None = None,
+    reference: Any = None,
+    colors: dict[str, str] | None = None,
 ) -> go.Figure:
     """Cumulative proportion responding against hours since the infusion.
 
     ``curve`` has columns group (optional), time_hours, cumulative_response (0-1), lower, upper,
     source: "turnbull" (non-parametric, interval-censored; drawn as given), "kaplan_meier"
     (right-censored at the visit; steps) and "model" (fitted mixture-cure curve). Bands are
-    drawn where lower/upper are given. Vertical markers at 4 h and 24 h; the time axis is cut
-    at ``max_hours`` (None: whole follow-up).
+    drawn where lower/upper are given (``bands``, default: at most three groups). Vertical
+    markers at 4 h and 24 h; hour ticks 0, 24, 48 ... (4-hourly within a day); the time axis is
+    cut at ``max_hours`` (None: whole follow-up). ``medians``: group, median_onset_hours,
+    median_onset_hours_lower, median_onset_hours_upper: the median onset among responders, marked
+    on the model curve with its CI and written on the plot with ``test_text`` (e.g. the test's
+    p-value). ``colors``: the group -> colour mapping (default ``group_colors(groups, reference)``).
     """
     figure = go.Figure()
     groups = groups_in(curve, exclude_groups)
-    colors = group_colors(groups_in(curve))  # before exclusion: a group keeps its colour
+    colors = colors or group_colors(groups_in(curve), reference)  # before exclusion: a group keeps its colour
+    bands = len(groups) <= MAX_OVERLAID_GROUPS if bands is None else bands
     source = curve["source"] if "source" in curve.columns else pd.Series("turnbull", index=curve.index)
+    drawn: dict[str, None] = {}
     for group in groups:
         color = colors[group]
         part = rows_of(curve, group)
         label = group if group != "all" else "All patients"
+        named = False  # one legend entry per group (its colour); the line styles are keyed once below
         for name in sources:
             suffix, shape, dash, width = _ONSET_SOURCES.get(name, (name, "linear", "solid", 2.0))
             line = thin(part[source.loc[part.index] == name].sort_values("time_hours", kind="stable"), 800)
@@ -65,28 +76,103 @@ def onset_figure(
                 line = line[line["time_hours"] > 0]
             if line.empty:
                 continue
-            if {"lower", "upper"} <= set(line.columns) and line["lower"].notna().any():
+            if bands and {"lower", "upper"} <= set(line.columns) and line["lower"].notna().any():
                 band(figure, line["time_hours"], 100 * line["lower"], 100 * line["upper"], color, label,
-                      shape=shape, legendgroup=label)
+                     shape=shape, legendgroup=label)
+            drawn[name] = None
             figure.add_trace(go.Scatter(
                 x=line["time_hours"], y=100 * line["cumulative_response"], mode="lines",
-                line=dict(color=color, width=width, dash=dash, shape=shape), name=f"{label}: {suffix}",
-                legendgroup=label,
-                hovertemplate="%{x:.1f} h: %{y:.1f}% responding<extra>" + suffix + "</extra>"))
+                line=dict(color=color, width=width, dash=dash, shape=shape),
+                name=label if not named else f"{label}: {suffix}", legendgroup=label, showlegend=not named,
+                hovertemplate="%{x:.1f} h: %{y:.1f}% responding<extra>" + f"{label}, {suffix}" + "</extra>"))
+            named = True
+        if medians is not None and group in set(medians["group"].astype(str)):
+            m = medians[medians["group"].astype(str) == group].iloc[0]
+            median, lo, hi = (float(m[c]) for c in ("median_onset_hours", "median_onset_hours_lower",
+                                                      "median_onset_hours_upper"))
+            model = part[source.loc[part.index] == "model"].sort_values("time_hours")
+            if np.isfinite(median) and not model.empty:
+                y = 100 * float(np.interp(median, model["time_hours"], model["cumulative_response"]))
+                figure.add_trace(go.Scatter(
+                    x=[median], y=[y], mode="markers", name=f"{label} median onset", legendgroup=label,
+                    showlegend=False, marker=dict(symbol="diamond", size=9, color=color,
+                                                  line=dict(color="white", width=1)),
+                    error_x=dict(type="data", symmetric=False,
+                                 array=[hi - median if np.isfinite(hi) else 0],
+                                 arrayminus=[median - lo if np.isfinite(lo) else 0], color=color, thickness=2,
+                                 width=5),
+                    hovertemplate=f"median onset {median_text(median, lo, hi, 'h')}<extra>{label}</extra>"))
+    for name in drawn:
+        suffix, _, dash, width = _ONSET_SOURCES.get(name, (name, "linear", "solid", 2.0))
+        _legend_key(figure, suffix, dash=dash, width=width)
+    if medians is not None:
+        _legend_key(figure, "median onset, 95% CI", symbol="diamond")
     for hours in markers_hours:
         # a trace, not a shape: trace coordinates stay in hours on a log axis too
         figure.add_trace(go.Scatter(x=[hours, hours], y=[0, 100], mode="lines+text",
                                     line=dict(color="gray", dash="dot", width=1),
                                     text=["", f" {hours:g} h"], textposition="bottom right",
                                     showlegend=False, hoverinfo="skip"))
+    lines = []
+    if medians is not None:
+        lines.append("Median onset among responders (95% CI), mixture-cure model:")
+        for group in groups:
+            part = medians[medians["group"].astype(str) == group]
+            if part.empty:
+                continue
+            m = part.iloc[0]
+            label = group if group != "all" else "All patients"
+            lines.append(f"<span style='color:{colors[group]}'>\u25a0</span> {label}: "
+                         + median_text(m["median_onset_hours"], m["median_onset_hours_lower"],
+                                       m["median_onset_hours_upper"], "h"))
+    if test_text:
+        lines.append(test_text)
+    if lines:
+        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=0.99, y=0.02,
+                              xanchor="right", yanchor="bottom", showarrow=False, align="left",
+                              font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
     figure.update_layout(title=title, height=500)
-    figure.update_xaxes(title="Hours since the infusion" + (" (log scale)" if log_time else ""),
-                        type="log" if log_time else "linear")
+    upper = float(curve["time_hours"].max()) if len(curve) else 168.0
     if max_hours is not None:
-        upper = min(float(max_hours), float(curve["time_hours"].max()) if len(curve) else float(max_hours))
+        upper = min(float(max_hours), upper)
+    ticks = hour_ticks(upper, log=log_time)
+    figure.update_xaxes(title="Hours since the infusion" + (" (log scale)" if log_time else ""),
+                        type="log" if log_time else "linear", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    if max_hours is not None:
         figure.update_xaxes(range=[np.log10(0.25), np.log10(upper)] if log_time else [0, upper])
     figure.update_yaxes(title="Patients responding (%)", range=[0, 100])
     return with_definitions(figure, definitions)
+
+
+def onset_result_figure(
+    result: Any,
+    *,
+    log_time: bool = False,
+    sources: Sequence[str] = ("turnbull", "model"),
+    max_hours: float | None = 168.0,
+    bands: bool | None = None,
+    exclude_groups: Sequence[Any] = (),
+    definitions: Sequence[str] = (),
+    reference: Any = None,
+    colors: dict[str, str] | None = None,
+) -> go.Figure:
+    """The onset figure of an ``OnsetResult`` (``analysis.fit_onset``): curves as in
+    ``onset_figure``, the median onset among responders marked with its CI and written on the
+    plot, and with groups the tests' p-values (log-rank on the intervals' upper ends and the
+    likelihood-ratio test of group-specific cure models). ``reference``: the grouping's
+    reference group (first colour)."""
+    table = result.summary()
+    medians = table[["median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper"]]
+    medians = medians.rename_axis("group").reset_index().assign(group=lambda f: f["group"].astype(str))
+    test_text = None
+    if result.by is not None and result.test is not None and len(result.test):
+        words = {"logrank_upper": "Log-rank (visit of response)", "likelihood_ratio_cure": "cure-model LR test"}
+        test_text = "; ".join(f"{words.get(str(r['test']), str(r['test']))}: {format_p(float(r['p_value']))}"
+                              for _, r in result.test.iterrows())
+    levels = [str(g) for g in table.index]
+    return onset_figure(result.curve, log_time=log_time, sources=sources, max_hours=max_hours, bands=bands,
+                        exclude_groups=exclude_groups, definitions=definitions, medians=medians,
+                        test_text=test_text, colors=colors or group_colors(levels, reference))
 
 
 # fit_durability's ``estimator`` column -> the legend's words

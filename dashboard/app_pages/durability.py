@@ -74,6 +74,7 @@ with page_guard("the durability curves"):
         ctx, "durability", figures.durability_result_figure, result,
         key=(origin, rescue, panels, show_km, bands), show_km=show_km, bands=bands, facets=facets,
         definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
+        colors=figures.group_colors(ctx.group_levels or summary["group"].astype(str), ctx.group_reference),
     )
     incidence = bool((summary["estimator"] == "aalen_johansen").any())
     notes = [("Solid: cumulative incidence of relapse (Aalen-Johansen, rescue as a competing risk)"

@@ -32,6 +32,8 @@ with page_guard("the onset curves"):
                             bind="query-params")
         whole = st.toggle("Whole follow-up (not only the first week)", key="onset_all",
                           bind="query-params")
+        show_bands = st.toggle("95% bands", value=True, key="onset_bands", bind="query-params",
+                               help="Left out when more than three groups are drawn.")
     onset = Call("fit_onset", {"by": settings.by, **options},
                  prints=("summary()",) + (("test",) if settings.by else ()))
     result = calls.run(ctx, onset, "Fitting the onset curves...", report)
@@ -41,12 +43,20 @@ with page_guard("the onset curves"):
     report.definitions = definitions
     hidden = small_groups(ctx, summary.set_index("group")["n"])
     sources = ("turnbull", "model") + (("kaplan_meier",) if with_km else ())
-    figure = compute.cached_figure(ctx, "onset", figures.onset_figure, result.curve,
-                                   key=(log_time, sources, whole), log_time=log_time, sources=sources,
+    bands = show_bands and len(summary) - len(hidden) <= figures.MAX_OVERLAID_GROUPS
+    colors = figures.group_colors(ctx.group_levels or summary["group"].astype(str), ctx.group_reference)
+    figure = compute.cached_figure(ctx, "onset", figures.onset_result_figure, result,
+                                   key=(log_time, sources, whole, bands, tuple(colors.items())),
+                                   log_time=log_time, sources=sources, bands=bands,
                                    max_hours=None if whole else 168.0, definitions=definitions,
-                                   exclude_groups=hidden)
-    notes = [f"Groups with fewer than {settings.min_cell_size} patients are not drawn: "
-             + ", ".join(hidden) + "."] if hidden else []
+                                   exclude_groups=hidden, colors=colors)
+    notes = ["Solid: observed cumulative response (Turnbull, interval-censored); dashed: the mixture-cure "
+             "model with its 95% band; diamond and bar: the median onset among responders and its 95% CI."]
+    if show_bands and not bands:
+        notes.append("Bands are left out: more than three groups are drawn.")
+    if hidden:
+        notes.append(f"Groups with fewer than {settings.min_cell_size} patients are not drawn: "
+                     + ", ".join(hidden) + ".")
     show_figure(report, figure, "Cumulative response by hours since the infusion", notes=notes)
     show_table(report, summary, "Onset summary", count_column="n", keep_columns=["group"],
                note="response_probability: fraction who ever respond (mixture-cure model); "

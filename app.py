@@ -1,5 +1,7 @@
 """Infusion Outcomes dashboard: configures the page, draws the global sidebar, routes."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import compute, security
@@ -7,11 +9,13 @@ from dashboard.state import render_sidebar
 from dashboard.workspace import session as workspace
 from dashboard.workspace.panels import saved_views_panel
 
+ICON = Path(__file__).parent / "dashboard" / "icon.svg"  # served by the app: no request to a font CDN
+
 security.install_log_redaction()
 security.start_retention_sweeper()
 cleared = security.bind_session_to_browser()  # before anything of the session is read
 
-st.set_page_config(page_title="Infusion Outcomes", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_title="Infusion Outcomes", page_icon=str(ICON), layout="wide")
 workspace.gate()  # team mode: the sign-in page until signed in
 
 PAGES = "dashboard/app_pages/"
@@ -38,12 +42,15 @@ page = st.navigation([
     st.Page(PAGES + "symptoms.py", title="Symptoms", icon=":material/psychology:",
             help="Suicidality item over time, dissociation against improvement, response "
                  "phenotypes."),
+    st.Page(PAGES + "timeline.py", title="Timeline", icon=":material/view_timeline:",
+            help="A swimmer plot of one patient or a sample: infusions, ratings, response, relapse, "
+                 "boosters and other events in days."),
     st.Page(PAGES + "report.py", title="Report", icon=":material/article:",
             help="The results collected with Add to report on any page: order, annotate, export as "
                  "one HTML file or a PDF."),
 ] + workspace.extra_pages(PAGES))
 workspace.apply_view_link()  # ?view=<id>: the saved view's settings and page
-context = st.session_state["context"] = render_sidebar()
+context = st.session_state["context"] = render_sidebar(page)
 saved_views_panel(context.settings.dataset, page.url_path)
 if cleared:
     st.info("This session was opened from another browser, so its data was cleared. Choose a dataset "

@@ -62,6 +62,7 @@ _API: dict[str, str] = {
     "mmrm": "analysis.longitudinal.mmrm",
     "fit_mmrm": "analysis.longitudinal.repeated_measures",
     "visit_schedule": "analysis.longitudinal.repeated_measures",
+    "patient_timeline": "analysis.longitudinal.timeline",
     "table_one": "analysis.tables",
     "responder_rates": "analysis.longitudinal.responders",
     "series_response": "analysis.longitudinal.responders",

@@ -38,6 +38,7 @@ from analysis.figures.survival import (
     onset_figure,
     onset_result_figure,
 )
+from analysis.figures.timeline import timeline_figure, timeline_rows
 
 __all__ = [
     "MAX_OVERLAID_GROUPS",
@@ -56,5 +57,7 @@ __all__ = [
     "scatter_figure",
     "spaghetti_patients",
     "trajectory_figure",
+    "timeline_figure",
+    "timeline_rows",
     "with_definitions",
 ]

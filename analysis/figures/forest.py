@@ -84,10 +84,12 @@ def per_unit_hazard_ratios(cox: Any, units: Mapping[str, tuple[float, str]] | No
         dummy = len(terms) > 1 or terms[0] != column
         reference = None
         if dummy and levels is not None and column in levels:
-            coded = {t[len(column) + 1:-1] for t in terms}
-            rest = sorted((v for v in pd.unique(pd.Series(list(levels[column])).dropna()) if str(v) not in coded),
-                          key=_level_key)
-            reference = str(rest[0]) if rest else None
+            # cox codes levels[1:] of the sorted observed levels: the reference sorts before every
+            # coded level; a level of the data absent from the fitted rows could too (then unnamed)
+            observed = [str(v) for v in pd.unique(pd.Series(list(levels[column])).dropna())]
+            coded = sorted({t[len(column) + 1:-1] for t in terms}, key=_level_key)
+            below = [v for v in observed if v not in coded and _level_key(v) < _level_key(coded[0])]
+            reference = below[0] if len(below) == 1 else None
         for term in terms:
             row = cox.table.loc[term]
             if dummy:

@@ -16,17 +16,22 @@ from dashboard.components import (
     show_text,
 )
 from dashboard.context import current
+from dashboard.security import md
 
+# covariate -> words, with the unit its hazard ratio is given per (figures.COVARIATE_UNITS)
 COVARIATES = {
-    "first_dose_mg_per_kg": "Dose (mg/kg)",
+    "first_dose_mg_per_kg": "Dose (per 0.1 mg/kg)",
     "route": "Route",
     "diagnosis": "Diagnosis",
-    "baseline_score": "Baseline severity",
-    "peak_cadss": "Peak dissociation (CADSS)",
-    "n_infusions": "Number of infusions",
-    "age": "Age (years)",
+    "baseline_score": "Baseline severity (per 5 points)",
+    "peak_cadss": "Peak dissociation, CADSS (per 5 points)",
+    "n_infusions": "Number of infusions (per infusion)",
+    "age": "Age (per 10 years)",
     "sex": "Sex",
 }
+# patient columns that are keys or outcomes, never a covariate
+_NOT_COVARIATES = {"patient_id", "site", "course"}
+COURSE_WORDS = {"single": "single-infusion", "series": "series"}
 
 ctx = current()
 st.title("Compare")
@@ -58,8 +63,11 @@ else:
 
 st.subheader("What changes the risk of relapse (Cox model)")
 with page_guard("the Cox model"):
-    covariates = st.multiselect("Covariates", list(COVARIATES), help=", ".join(
-                                    f"{k}: {v}" for k, v in COVARIATES.items()),
+    extra = [str(c) for c in ctx.data.patients.columns if c not in COVARIATES and c not in _NOT_COVARIATES]
+    covariates = st.multiselect("Covariates", list(COVARIATES) + extra,
+                                format_func=lambda c: COVARIATES.get(c, f"{c} (your column)"),
+                                help="Continuous covariates are given per the unit in brackets; categorical "
+                                     "ones against their first level in sorted order (named on each row).",
                                 default=["first_dose_mg_per_kg", "baseline_score"],
                                 key="cox_covariates", bind="query-params")
     if not covariates:
@@ -75,11 +83,17 @@ with page_guard("the Cox model"):
         if cox.n < settings.min_cell_size:
             st.warning(f"Fewer than {settings.min_cell_size} responders: the model is not shown.")
         else:
-            show_figure(report, figures.forest_figure(cox.table, definitions=definitions),
+            # levels seen in the data name each dummy-coded covariate's reference level
+            levels = {c: ctx.data.patients[c].dropna().unique() for c in covariates if c in ctx.data.patients}
+            if "route" in covariates:
+                levels["route"] = ctx.data.infusions["route"].dropna().unique()
+            per_unit = figures.per_unit_hazard_ratios(cox, levels=levels)
+            show_figure(report, figures.forest_figure(per_unit, definitions=definitions),
                         "Hazard ratios for relapse")
-            show_table(report, cox.table, "Cox model",
-                       note="hr: hazard ratio per unit (or against the reference level); "
-                            "hr < 1 means longer-lasting response.")
+            show_table(report, per_unit.drop(columns=["coef", "se"]), "Cox model",
+                       note="hr: hazard ratio per the unit on each row (dose per 0.1 mg/kg, age per 10 years, "
+                            "scores per 5 points), or against the reference level; hr < 1 means longer-lasting "
+                            "response. The Python code prints them per 1 unit: HR per k units = HR ** k.")
         calls.code_expander(ctx, cox_call)
 
 st.subheader("Responders by group")
@@ -90,6 +104,10 @@ else:
     with page_guard("the responder differences"):
         responders_call = Call("compare_responders", {"by": settings.by, "time": "visit", **options},
                                prints=("table",))
+        coverage_call = Call("responder_rates", {"by": "course", "time": "visit", **options}, prints=("table",),
+                             name="rated_by_course")
+        totals_call = Call("responder_rates", {"by": "course", "time": "any", **options}, prints=("table",),
+                           name="patients_by_course")
         comparison = calls.run(ctx, responders_call, "Comparing responders...", report)
         table = comparison.table
         report.definitions += list(comparison.describe())
@@ -100,6 +118,25 @@ else:
             default = next((p for p in points if "24" in p or "day 1" in p.lower()), points[-1])
             point = st.selectbox("Time point", points, index=points.index(default), key="compare_time",
                                  bind="query-params")
+            # which patients a visit label covers: schedules differ (single infusion vs series)
+            coverage = calls.run(ctx, coverage_call, "Counting who was rated at each visit...", report).table
+            totals = calls.run(ctx, totals_call, "Counting patients...", report).table
+            rated = coverage[(coverage["outcome"] == "response") & (coverage["time_point"].astype(str) == point)]
+            rated_n = rated.set_index(rated["group"].astype(str))["n"]
+            total_n = totals[totals["outcome"] == "response"].set_index("group")["n"]
+            total_n.index = total_n.index.astype(str)
+            def count(n: float) -> str:  # small cells are not printed
+                return f"fewer than {settings.min_cell_size}" if 0 < n < settings.min_cell_size else f"{int(n)}"
+
+            schedules = [f"{count(rated_n.get(course, 0))} of {count(n)} {COURSE_WORDS.get(course, course)} patients"
+                         for course, n in total_n.items()]
+            only = [c for c in total_n.index if rated_n.get(c, 0) > 0]
+            show_text(report, "Who had this visit",
+                      f"**{int(rated_n.sum())} of {int(total_n.sum())} patients had a '{md(point)}' rating** "
+                      f"({'; '.join(schedules)})"
+                      + (f": this time point belongs to the {COURSE_WORDS.get(only[0], only[0])} schedule only"
+                         if len(only) == 1 and len(total_n) > 1 else "")
+                      + ". The differences below compare only these patients.")
             # both arms of a comparison must reach the minimum cell size
             shown = table[table["time_point"].astype(str) == point].reset_index(drop=True)
             shown = shown.drop(columns=[c for c in ("time_order", "infusion_number") if c in shown
@@ -109,5 +146,5 @@ else:
                        keep_columns=["time_point", "outcome", "group", "reference"],
                        note="risk_difference: group minus reference (proportion scale) with 95% Newcombe "
                             "interval; odds_ratio with Woolf interval; p_fisher: Fisher exact test.")
-        calls.code_expander(ctx, responders_call)
+        calls.code_expander(ctx, responders_call, coverage_call, totals_call)
 report_download(report)

@@ -464,7 +464,9 @@ PDF_TIMEOUT_S = 90.0
 
 def pdf_report(report_html: str, *, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
     """PDF bytes of an HTML report made with ``html_report(..., for_print=True)``, printed by
-    headless Chromium (A4; the one kaleido uses, e.g. Debian's /usr/bin/chromium).
+    headless Chromium (A4; the one kaleido uses, e.g. Debian's /usr/bin/chromium). The figures of
+    such a report are drawn by a script at the end of the page, before the load event Chromium
+    prints at.
 
     Raises AnalysisError in a sentence, within seconds, when Chromium is missing or does not
     start, and when printing does not finish within ``timeout_s`` seconds."""
@@ -482,7 +484,7 @@ def pdf_report(report_html: str, *, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
         command = [_chromium_checked, "--headless", "--no-sandbox", "--disable-gpu",
                    "--disable-background-networking", "--disable-extensions", "--no-first-run",
                    f"--user-data-dir={folder}/profile", "--no-pdf-header-footer",
-                   "--run-all-compositor-stages-before-draw", "--virtual-time-budget=20000",
+                   "--run-all-compositor-stages-before-draw",
                    f"--print-to-pdf={out}", page.as_uri()]
         try:
             subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)

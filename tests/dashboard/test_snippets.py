@@ -1,0 +1,118 @@
+"""Code shown = code run: every page's "Python code" snippets, saved to a temporary folder and run
+there with the project's interpreter (a separate process, outside the repository, no PYTHONPATH:
+the package is installed editable), print every number of the page's tables."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+TIMEOUT = 180
+# a filter and a grouping, so that the snippets must reproduce both
+QUERY = {"diagnosis": ["TRD", "MDD"], "group": "route"}
+PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
+# columns a page computes from the results for display (counts for the minimum cell size), not
+# numbers of an analysis result
+DERIVED = {"n_smallest", "patients", "patients_reference", "suppressed"}
+NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?(?![\w.])", re.IGNORECASE)
+
+
+def _numbers(text: str) -> list[float]:
+    return sorted(float(token) for token in NUMBER.findall(text))
+
+
+def _tolerance(value: float) -> float:
+    """Half a unit of the last decimal the page's value carries, at least what pandas' six
+    printed decimals (or significant digits) lose."""
+    text = repr(float(value))
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 12
+    return max(0.5 * 10.0 ** -decimals, 1e-6 + 1e-6 * abs(value))
+
+
+def _found(value: float, printed: list[float]) -> bool:
+    import bisect
+
+    tol = _tolerance(value)
+    i = bisect.bisect_left(printed, value - tol)
+    return i < len(printed) and printed[i] <= value + tol
+
+
+def _page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in QUERY.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"dashboard/app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _run_snippet(code: str, folder: Path, name: str) -> str:
+    path = folder / f"{name}.py"
+    path.write_text(code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, path.name], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, f"{name} failed outside the repository:\n{code}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(page, tmp_path):
+    at = _page(page)
+    snippets = [c.value for c in at.code if "import analysis" in c.value]
+    assert snippets, f"{page}: no Python code shown"
+    for code in snippets:
+        assert "analysis.load_sample()" in code and "assert data.fingerprint ==" in code
+        assert "analysis.filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code
+    printed = _numbers("\n".join(_run_snippet(code, tmp_path, f"{page}_{i}") for i, code in enumerate(snippets)))
+    tables = [d.value for d in at.dataframe]
+    assert tables, f"{page}: no table shown"
+    checked = 0
+    for table in tables:
+        frame = table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
+        for column in frame.columns:
+            if str(column) in DERIVED or not pd.api.types.is_numeric_dtype(frame[column]) \
+                    or pd.api.types.is_bool_dtype(frame[column]):
+                continue
+            for value in frame[column]:
+                if value is None or pd.isna(value) or math.isinf(float(value)):
+                    continue
+                assert _found(float(value), printed), (
+                    f"{page}: {column}={value!r} of a table on the page is not printed by its snippet")
+                checked += 1
+    assert checked >= 10, f"{page}: only {checked} numbers compared"
+
+
+def test_the_comparison_can_fail(tmp_path):
+    """The same check finds a page value the snippet does not print (a changed setting)."""
+    at = _page("durability")
+    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    printed = _numbers(_run_snippet(code.replace("response=0.5", "response=0.6"), tmp_path, "changed"))
+    summary = at.dataframe[0].value
+    medians = [v for v in summary["median_days"] if pd.notna(v)] if "median_days" in summary else []
+    assert medians, "the durability summary shows median_days"
+    assert not all(_found(float(v), printed) for v in medians)
+
+
+def test_an_uploaded_dataset_gets_a_path_placeholder_with_a_comment():
+    from analysis.export import SnippetStep, python_script
+
+    code = python_script("file", [SnippetStep("result", "fit_onset", {"by": "route"})],
+                         fingerprint="0123456789abcdef")
+    assert 'DATA_FILE = "path/to/your_file.csv"' in code
+    assert "# The file you uploaded: write its path here." in code
+    assert "assert data.fingerprint == '0123456789abcdef'" in code
+    assert code.rstrip().endswith("print(result.summary())")
+    compile(code, "<snippet>", "exec")

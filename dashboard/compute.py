@@ -65,6 +65,8 @@ COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 1)
 LARGE_DATASET_RATINGS = _env_int("INFUSION_OUTCOMES_LARGE_DATASET_RATINGS", 200_000)
 LARGE_PAGE_SLOTS = _env_int("INFUSION_OUTCOMES_LARGE_PAGE_SLOTS", 2)
 MAX_UPLOADS_PER_SESSION = 2
+# Computations slower than this (seconds) are named in the server log with their time.
+SLOW_COMPUTE_S = 0.5
 
 
 class UploadMissing(LookupError):
@@ -451,7 +453,12 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
 
     def make() -> Any:
         with st.spinner(label, show_time=True), _COMPUTE_SLOTS:  # shown only after 0.5 s
-            return func(*args, **kwargs)
+            start = time.perf_counter()
+            value = func(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        if seconds > SLOW_COMPUTE_S:  # where a page's time goes (benchmarks/bench_pages.py)
+            logger.info("computed %s in %.2f s", name, seconds)
+        return value
 
     shared = workspace.shared_result(settings.dataset, cache_key, make)  # across processes, stored data only
     return _store(settings.dataset).get_or_make(cache_key, shared, waiting=_waiting(label))

@@ -180,8 +180,15 @@ def set_dataset(name: str) -> None:
     st.session_state["dataset"] = name
 
 
-def render_sidebar() -> Context:
-    """Draw the sidebar and return the page context. Called by app.py on every run."""
+# session key: the page a link to an uploaded dataset named, opened once the file is supplied
+LINK_PAGE = "_link_page"
+
+
+def render_sidebar(page: Any = None) -> Context:
+    """Draw the sidebar and return the page context. Called by app.py on every run with the page
+    being shown (st.navigation's StreamlitPage): when a link names an uploaded dataset this session
+    does not hold, the page it named is remembered, and the Data page opens it once the matching
+    file is supplied (return_to_link_page)."""
     sb = st.sidebar
     # the link's values, checked on the session's first run only (later differences are the
     # user's own changes)
@@ -211,6 +218,8 @@ def render_sidebar() -> Context:
         except compute.ServerBusy as error:
             problem = str(error)
         except compute.UploadMissing:
+            if first_run and page is not None and not getattr(page, "default", False):
+                st.session_state[LINK_PAGE] = page
             problem = ("This link refers to an uploaded dataset (fingerprint "
                        f"{dataset.removeprefix('upload-')}). Upload the same file on the Data page "
                        "to see this view; it is checked against the fingerprint.")
@@ -323,6 +332,17 @@ def _group_levels(settings: Settings, data: OutcomeData | None) -> tuple[list[st
         return compute.group_levels(settings, data)
     except analysis_errors.AnalysisError:
         return [], None
+
+
+def return_to_link_page() -> None:
+    """Open the page the link to an uploaded dataset named (with the link's settings, which the
+    sidebar's widgets hold), if there was one; otherwise rerun where we are."""
+    page = st.session_state.pop(LINK_PAGE, None)
+    if page is not None:
+        # the settings live in the bound widgets (which write them back into the URL); {} rather
+        # than the default None, which would try to clear the bound parameters and fail
+        st.switch_page(page, query_params={})
+    st.rerun()
 
 
 def _url_notes(link: dict[str, list[str]]) -> tuple[str, ...]:

@@ -111,10 +111,11 @@ def _kind(name: str, column: pd.Series, frame: pd.DataFrame) -> str:
     base = _base(name)
     if _is_p_value(name):
         return "p"
-    finite = pd.to_numeric(column, errors="coerce").dropna()
-    within_unit = finite.empty or bool(((finite >= -1) & (finite <= 1)).all())
-    if within_unit and (_PROPORTION.search(base) or (base in ("lower", "upper") and "proportion" in frame.columns)):
-        return "proportion"
+    if _PROPORTION.search(base) or (base in ("lower", "upper") and "proportion" in frame.columns):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0 or (finite.min() >= -1 and finite.max() <= 1):
+            return "proportion"
     if "median" in base:
         return "median"
     if base.endswith(_TIME_UNITS) or base in ("time_hours", "time_days"):

@@ -17,7 +17,7 @@ from dashboard.components import (
 from dashboard.context import current
 from dashboard.dictionary import show_data_dictionary
 from dashboard.mapping_ui import collect_checked, reading_step, show_problems, show_warnings
-from dashboard.state import set_dataset
+from dashboard.state import return_to_link_page, set_dataset
 from dashboard.templates import MIME as TEMPLATE_MIME
 from dashboard.templates import template_bytes
 from dashboard.workspace import session as workspace
@@ -113,7 +113,7 @@ with page_guard("the dataset choice"):
                 elif expected == fingerprint:
                     if ctx.full is None:
                         compute.register_upload(result)
-                        st.rerun()
+                        return_to_link_page()  # the page the link named, with its settings
                     st.success(f"Using your file (fingerprint {fingerprint}).", icon=":material/check_circle:")
                 else:
                     st.success(f"The file is valid: {result.n_patients} patients.",

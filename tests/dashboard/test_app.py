@@ -368,3 +368,197 @@ def test_the_series_curve_does_not_reveal_suppressed_first_response_counts():
              for x in values(trace.get("x")) if x is not None}
     assert drawn, "no points drawn"
     assert not (hidden & drawn), sorted(hidden & drawn)
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping by anything meaningful, the reference group, messages in words, tables for people,
+# links to uploads (issue 10)
+
+GROUPED_PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "data"]
+
+
+def _with_covariates() -> bytes:
+    """The sample's single file with two user covariates: smoker (yes/no) and bmi (numeric)."""
+    frame = pd.read_csv(io.BytesIO(_sample_single_file()))
+    ids = list(dict.fromkeys(frame["patient_id"]))
+    frame["smoker"] = frame["patient_id"].map({p: "yes" if i % 3 == 0 else "no" for i, p in enumerate(ids)})
+    frame["bmi"] = frame["patient_id"].map({p: 20.0 + (i * 7) % 15 for i, p in enumerate(ids)})
+    return frame.to_csv(index=False).encode()
+
+
+@pytest.fixture(scope="module")
+def covariate_app() -> AppTest:
+    """The app with the covariate file uploaded and loaded."""
+    at = _open(_app(), "data")
+    at.segmented_control(key="data_source").set_value("Upload").run()
+    at.file_uploader(key="upload_files").upload("with_covariates.csv", _with_covariates()).run()
+    next(b for b in at.button if b.key == "load_upload").click().run()
+    _clean(at)
+    return at
+
+
+@pytest.mark.parametrize("group", ["course", "dose band"])
+@pytest.mark.parametrize("page", GROUPED_PAGES)
+def test_every_page_groups_by_course_and_dose_band(page, group, sample):
+    at = _open(_app(group=group, table1="true"), page)
+    _clean(at)
+    assert not at.warning, [w.value for w in at.warning]  # nothing refused, no analysis problem
+    levels = analysis.group_patients(sample, group.replace(" ", "_")).levels
+    reference = at.selectbox(key="reference")
+    assert list(reference.options) == list(levels)
+    assert at.session_state["context"].group_levels == tuple(levels)
+
+
+@pytest.mark.parametrize("page", GROUPED_PAGES)
+def test_every_page_groups_by_a_user_covariate(covariate_app, page):
+    at = covariate_app
+    options = at.selectbox(key="group").options
+    assert "smoker" in options and "bmi" in options  # the dataset's own columns are offered
+    at.selectbox(key="group").select("smoker").run()
+    at = _open(at, page)
+    _clean(at)
+    assert at.session_state["context"].group_levels == ("no", "yes")
+    assert at.session_state["context"].settings.by == "smoker"
+
+
+def test_a_numeric_covariate_is_cut_at_its_quartiles(covariate_app):
+    at = covariate_app
+    at.selectbox(key="group").select("bmi").run()
+    at = _open(at, "overview")
+    _clean(at)
+    data = at.session_state["context"].data
+    assert at.session_state["context"].group_levels == analysis.group_patients(data, "bmi").levels
+    assert len(at.session_state["context"].group_levels) == 4
+
+
+def test_the_reference_group_reaches_the_analysis_and_the_link(sample):
+    at = _open(_app(group="course", reference="series"), "compare")
+    _clean(at)
+    assert at.selectbox(key="reference").value == "series"
+    settings = at.session_state["context"].settings
+    assert settings.reference == "series" and settings.by == "course"
+    table = next(d.value for d in at.dataframe if {"group", "reference", "risk_difference"} <= set(d.value.columns))
+    assert set(table["reference"].astype(str)) == {"series"}
+    expected = analysis.compare_responders(sample, by="course", reference="series", time="visit").table
+    assert set(expected["group"].astype(str)) == set(table["group"].astype(str)) == {"single"}
+    # the default reference (single) is not written into the call, so cache and snippet stay the same
+    at.selectbox(key="reference").select("single").run()
+    assert at.session_state["context"].settings.reference is None
+
+
+def test_age_bands_are_fixed_cut_points():
+    from dashboard.state import AGE_BANDS_YEARS
+
+    at = _open(_app(group="age band"), "onset")
+    _clean(at)
+    data = at.session_state["context"].data
+    expected = analysis.group_patients(data, "age", bins=list(AGE_BANDS_YEARS)).levels
+    assert at.session_state["context"].group_levels == expected
+    assert at.session_state["context"].settings.call_arguments({"group_bins", "reference"}, {"by": "age"}) == \
+        {"by": "age", "group_bins": list(AGE_BANDS_YEARS)}
+
+
+def test_a_link_with_an_unknown_group_or_reference_names_it():
+    at = _app(group="shoe size", reference="nobody")  # notes: on the link's first run
+    assert not at.exception
+    notes = " ".join(w.value for w in at.warning)
+    assert "shoe size" in notes and "Compare groups by" in notes
+    at = _app(group="course", reference="nobody")
+    notes = " ".join(w.value for w in at.warning)
+    assert "nobody" in notes and "Reference group" in notes
+    assert at.selectbox(key="reference").value == "single"
+    _clean(_open(at, "overview"))
+
+
+def test_an_analysis_problem_is_shown_in_its_own_words_with_the_next_step():
+    from unittest.mock import patch
+
+    problem = analysis.AnalysisError("No patient responded, so there is no onset to fit: lower the response "
+                                     "threshold.")
+    problem.add_note("3 patients had no rating after the infusion.")
+    with patch.object(analysis, "fit_onset", side_effect=problem):
+        at = _open(_app(response="40"), "onset")
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]  # not the generic box
+    shown = " ".join(w.value for w in at.warning)
+    assert "No patient responded" in shown and "lower the response threshold" in shown
+    captions = " ".join(c.value for c in at.caption)
+    assert "3 patients had no rating" in captions and "sidebar" in captions
+
+
+def test_an_unexpected_error_gets_an_id_in_the_box_and_in_the_log(caplog):
+    from unittest.mock import patch
+
+    with caplog.at_level("ERROR", logger="dashboard"), \
+            patch.object(analysis, "fit_onset", side_effect=KeyError("internal detail")):
+        at = _open(_app(response="45"), "onset")
+    assert not at.exception
+    box = at.error[0].value
+    match = re.search(r"error id \*\*([0-9a-f]{8})\*\*", box)
+    assert match, box
+    assert any(match.group(1) in record.getMessage() and record.exc_info for record in caplog.records)
+    assert "internal detail" not in box and "Traceback" not in box
+
+
+def test_a_data_problem_inside_a_page_shows_every_message_whole():
+    def script():
+        import pandas as pd
+
+        from analysis.contract import DataError, problems_frame
+        from dashboard.components import page_guard
+
+        long = "The score 75 is above the MADRS maximum of 60: " + "check the export's scale column. " * 6
+        with page_guard("the check"):
+            raise DataError(problems_frame([{"table": "assessments", "row": 12, "column": "score", "value": 75,
+                                             "message": long},
+                                            {"table": "patients", "row": pd.NA, "column": None, "value": None,
+                                             "message": "No patients table: one IV infusion at time 0 assumed."}]))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.error
+    table = at.dataframe[0]
+    assert list(table.value["message"].str.len()) == [len(m) for m in table.value["message"]]  # raw, whole
+    # the rows are tall enough for the longest message to wrap at 800 px (Streamlit wraps above 64 px)
+    longest = int(table.value["message"].str.len().max())
+    assert table.proto.row_height >= 21 * (longest // 40) > 64
+    shown = table.proto.arrow_data.styler.display_values
+    assert b"None" not in shown
+
+
+def test_tables_show_words_units_and_rounding_but_export_raw_columns():
+    from dashboard.tables import column_label, display_options, key_first, p_value_text
+
+    frame = pd.DataFrame({"n_responders": [40, 12], "median_days": [12.345, float("nan")],
+                          "sustained_28d": [0.4567, 0.1], "p_value": [0.0004, 0.0312], "group": ["a", "b"]})
+    options = display_options(frame)
+    assert options["column_order"][0] == "group"  # the key column first
+    assert key_first(frame.columns)[0] == "group"
+    labels = {name: config["label"] for name, config in options["column_config"].items()}
+    assert labels["median_days"] == "Median (days)" and labels["n_responders"] == "Responders"
+    assert column_label("median_days_lower") == "Median (days), lower 95% CI"
+    assert column_label("n_series_infusions") == "N series infusions"
+    text = options["data"].to_string()
+    for shown in ("12.3", "not reached", "45.7%", "10.0%", "<0.001", "0.031"):
+        assert shown in text, shown
+    assert p_value_text(0.41) == "0.41"
+    assert options["data"].data is frame  # the data (and the CSV) keep the raw values
+
+
+def test_a_link_to_an_upload_lands_on_its_page_with_its_settings_once_the_file_is_supplied():
+    fingerprint = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
+    # the link names the Durability page: open it as the link does (a first run on that page)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in {"dataset": f"upload-{fingerprint}", "group": "route", "response": "60"}.items():
+        at.query_params[key] = value
+    at.switch_page("dashboard/app_pages/durability.py")
+    at.run()
+    assert any(fingerprint in i.value for i in at.info)  # asks for the file
+    at = _open(at, "data")
+    at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
+    _clean(at)
+    assert at.title[0].value == "Durability"  # back on the page the link named
+    settings = at.session_state["context"].settings
+    assert settings.group == "route" and settings.response == 0.6
+    assert at.session_state["context"].full.fingerprint == fingerprint
+    assert at.dataframe, "the durability results are shown"

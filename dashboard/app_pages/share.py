@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard import compute
 from dashboard.context import current
 from dashboard.security import md
 from dashboard.state import set_dataset
@@ -18,9 +19,18 @@ def _delete(who: Principal, dataset_id: str) -> None:
     except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
         st.session_state["_share_delete_error"] = str(error)
         return
-    session.forget(dataset_id)
+    compute.forget_dataset(session.PREFIX + dataset_id)
     if st.session_state.get("dataset") == session.PREFIX + dataset_id:
         set_dataset("sample")
+
+
+def _unshare(who: Principal, dataset_id: str) -> None:
+    """The Stop sharing button's callback (errors shown on the next run, like deletion's)."""
+    kind, _, grantee = str(st.session_state.get("revoke_choice") or "").partition(": ")
+    try:
+        session.workspace().unshare(who, dataset_id, grantee, kind=kind)
+    except (NotFoundOrNotShared, WorkspaceUnavailable) as error:
+        st.session_state["_share_revoke_error"] = str(error)
 
 
 ctx = current()
@@ -36,7 +46,15 @@ try:
 except WorkspaceUnavailable as error:
     session.unavailable_page(error)
 
-if session.is_workspace(dataset) and session.role(dataset) == "owner":
+if session.is_workspace(dataset) and session.role(dataset) == "owner" and not session.config().team:
+    st.subheader("The link to this dataset")
+    st.info("This server runs in local mode: one user, no sign-in, so there is nobody to share with by "
+            "e-mail. The link reopens this dataset (and a saved view's link its view) in any browser on "
+            "this machine, after a refresh or a restart. To share with colleagues, run the team "
+            "deployment (sign-in and a shared database; see the README's Deploy section).",
+            icon=":material/person:")
+    st.code(f"{session.link_base()}?dataset={dataset}", language=None, wrap_lines=True)
+elif session.is_workspace(dataset) and session.role(dataset) == "owner":
     dataset_id = dataset.removeprefix(session.PREFIX)
     st.subheader("Share this dataset")
     with st.form("share_form", clear_on_submit=True):
@@ -55,16 +73,15 @@ if session.is_workspace(dataset) and session.role(dataset) == "owner":
     except (WorkspaceError, NotFoundOrNotShared, WorkspaceUnavailable) as error:
         st.error(md(error), icon=":material/error:")
         grants = []
+    if problem := st.session_state.pop("_share_revoke_error", None):
+        st.error(md(problem), icon=":material/error:")
     if grants:
         st.dataframe(pd.DataFrame([{"with": g.grantee, "kind": g.kind, "role": g.role} for g in grants]),
                      hide_index=True, key="grants_table")
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            revoke = st.selectbox("Stop sharing with", [f"{g.kind}: {g.grantee}" for g in grants],
-                                  key="revoke_choice")
-            if st.button("Stop sharing", icon=":material/person_remove:", key="revoke"):
-                kind_text, _, name = revoke.partition(": ")
-                ws.unshare(who, dataset_id, name, kind=kind_text)
-                st.rerun()
+            st.selectbox("Stop sharing with", [f"{g.kind}: {g.grantee}" for g in grants], key="revoke_choice")
+            st.button("Stop sharing", icon=":material/person_remove:", key="revoke", on_click=_unshare,
+                      args=(who, dataset_id))
     st.caption("The link to this dataset (it opens only for the people and groups above):")
     st.code(f"{session.link_base()}?dataset={dataset}", language=None, wrap_lines=True)
 elif session.is_workspace(dataset) and session.role(dataset) is not None:

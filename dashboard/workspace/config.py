@@ -82,6 +82,14 @@ class WorkspaceConfig:
     def backend(self) -> str:
         return self.url.split(":", 1)[0].split("+", 1)[0]
 
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite database file (None for a server database or an in-memory one)."""
+        prefix = "sqlite:///"
+        if not self.url.startswith(prefix) or self.url == prefix or ":memory:" in self.url:
+            return None
+        return Path(self.url[len(prefix):].split("?", 1)[0])
+
     def groups_of(self, email: str) -> frozenset[str]:
         """The configured groups an e-mail address belongs to (case-insensitive)."""
         who = email.strip().lower()

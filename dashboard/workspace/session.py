@@ -10,10 +10,13 @@ access again (a revoked grant or a deleted dataset closes the view at once).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +24,10 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from analysis.contract import OutcomeData
-from dashboard.workspace.config import LOCAL_USER, WorkspaceConfig, default_database_path, load_config
+from dashboard.security import md
+from dashboard.workspace.config import LOCAL_USER, WorkspaceConfig, load_config
 from dashboard.workspace.store import (
+    DatasetInfo,
     NotFoundOrNotShared,
     Principal,
     Workspace,
@@ -35,7 +40,6 @@ logger = logging.getLogger("dashboard.workspace")
 PREFIX = "ws-"
 PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 RETENTION_INTERVAL_S = 3600.0
-DATA_CACHE_MB = 600
 
 _LOCK = threading.Lock()
 _workspace: Workspace | None = None
@@ -58,22 +62,32 @@ def config() -> WorkspaceConfig:
     return _config
 
 
-def _cache_secret(cfg: WorkspaceConfig) -> bytes:
-    """The key that signs shared cached results: from secrets.toml in team mode (every replica
-    needs the same), else a random key kept next to the local database (mode 0600)."""
+def _cache_secret(cfg: WorkspaceConfig) -> bytes | None:
+    """The key that signs shared cached results: from secrets.toml (every replica needs the same),
+    else a random key in a file beside the SQLite database (mode 0600, made by the first process
+    that needs it). None (no shared result cache) for a server database without a configured key."""
     secrets = _secrets()
     for section, key in (("workspace", "cache_secret"), ("auth", "cookie_secret")):
         value = (secrets.get(section) or {}).get(key)
         if value:
             return str(value).encode()
-    path = default_database_path().with_name("cache.key")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+    database = cfg.database_file
+    if database is None:
+        logger.warning("no [workspace] cache_secret in secrets.toml: results are not shared between processes")
+        return None
+    path = database.with_name(database.name + ".cache-key")
+    with contextlib.suppress(FileExistsError):
         import secrets as random
 
-        path.touch(mode=0o600)
-        path.write_text(random.token_hex(32))
-    return path.read_text().strip().encode()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(random.token_hex(32))
+    for _ in range(50):  # another process may be writing it this very moment
+        key = path.read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.01)
+    raise RuntimeError(f"The result cache key {path} is empty; delete it and restart the server.")
 
 
 def workspace() -> Workspace:
@@ -143,11 +157,23 @@ def _apply_retention() -> None:
         logger.warning("retention not applied (%s)", type(error).__name__)
 
 
+def _sign_in_detail() -> str:
+    """The sign-in as the audit trail names it: when the identity provider issued the token and a
+    digest of the token's nonce. Every new browser tab of a signed-in user is a new session; the
+    same words let the trail record each sign-in once, not each tab."""
+    claims = {key: st.user.get(key) for key in ("iat", "nonce", "iss")}
+    issued = claims["iat"]
+    when = (datetime.fromtimestamp(int(issued), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if isinstance(issued, (int, float)) else "unknown time")
+    digest = hashlib.sha256(repr(sorted(claims.items())).encode()).hexdigest()[:12]
+    return f"openid connect, token issued {when} ({digest})"
+
+
 def gate() -> Principal:
     """Call from app.py before the page: in team mode, the sign-in page until the user is signed
     in (the sign-in audited once per session); the database-unavailable page when it is away."""
     cfg = config()
-    st.session_state.pop("_ws_role", None)  # access to a stored dataset is checked afresh in each run
+    st.session_state.pop("_ws_access", None)  # access to a stored dataset is checked afresh in each run
     who = principal()
     if who is None:
         st.title("Infusion Outcomes")
@@ -158,12 +184,12 @@ def gate() -> Principal:
     if cfg.team:
         try:
             if st.session_state.get("_ws_signed_in") != who.email:
-                workspace().record(who, "sign-in", detail="openid connect")
+                workspace().record_once(who, "sign-in", detail=_sign_in_detail())
                 st.session_state["_ws_signed_in"] = who.email
         except WorkspaceUnavailable as error:
             unavailable_page(error)
         with st.sidebar:
-            st.caption(f"Signed in as {who.email}")
+            st.caption(f"Signed in as {md(who.email, 320)}")
             st.button("Sign out", on_click=st.logout, icon=":material/logout:", key="sign_out")
     _retention()
     return who
@@ -194,45 +220,54 @@ def valid_name(dataset: str) -> bool:
     return len(ident) == 22 and all(c.isalnum() or c in "-_" for c in ident)
 
 
-def _data_store() -> Any:
-    from dashboard.compute import ByteBoundedStore
-
-    global _data
-    with _LOCK:
-        if _data is None:
-            _data = ByteBoundedStore(DATA_CACHE_MB << 20)
-        return _data
-
-
-_data: Any = None
-
-
-def open_dataset(dataset: str) -> OutcomeData:
-    """The stored dataset a link names, after checking (once per run: :func:`gate` forgets the
-    previous run's answer) that this user may open it. Raises NotFoundOrNotShared or
-    WorkspaceUnavailable (messages in words)."""
+def check_access(dataset: str) -> DatasetInfo:
+    """Check (once per run: :func:`gate` forgets the previous run's answer) that this user may open
+    the stored dataset a link names; the session's first open of it is audited. Raises
+    NotFoundOrNotShared or WorkspaceUnavailable (messages in words)."""
     who = principal()
     if who is None:
         raise NotFoundOrNotShared()
     dataset_id = dataset.removeprefix(PREFIX)
-    ws = workspace()
-    if role(dataset) is None:  # not yet checked in this run
-        st.session_state["_ws_role"] = (dataset_id, ws.role(who, dataset_id))
-    role_now = st.session_state["_ws_role"][1]
+    held = st.session_state.get("_ws_access")
+    if held is not None and held.id == dataset_id:
+        return held
     opened: set[str] = st.session_state.setdefault("_ws_opened", set())
-    if dataset_id not in opened:
-        ws.record(who, "open", dataset_id, detail=role_now)
-        opened.add(dataset_id)
-    # held once per process for every session that passed the check above
-    return _data_store().get_or_make(dataset_id, lambda: ws.open_dataset(who, dataset_id, audit=False)[0])
+    info = workspace().info(who, dataset_id, record_open=dataset_id not in opened)
+    opened.add(dataset_id)
+    st.session_state["_ws_access"] = info
+    return info
+
+
+def load_dataset(dataset: str) -> OutcomeData:
+    """The stored dataset's tables (call after :func:`check_access` in the same run; the caller
+    keeps it in the process's dataset store, whoever opens it next)."""
+    who = principal()
+    if who is None:
+        raise NotFoundOrNotShared()
+    return workspace().open_dataset(who, dataset.removeprefix(PREFIX), audit=False)[0]
+
+
+def _access(dataset: str) -> DatasetInfo | None:
+    held = st.session_state.get("_ws_access")
+    if not is_workspace(dataset) or held is None or held.id != dataset.removeprefix(PREFIX):
+        return None
+    return held
 
 
 def role(dataset: str) -> str | None:
     """This user's role on the stored dataset opened in this run (None for other datasets)."""
-    held = st.session_state.get("_ws_role")
-    if not is_workspace(dataset) or not held or held[0] != dataset.removeprefix(PREFIX):
+    info = _access(dataset)
+    return None if info is None else info.role
+
+
+def dataset_label(dataset: str) -> str | None:
+    """What the sidebar calls the stored dataset opened in this run: its name, whose it is and its
+    size (None for other datasets)."""
+    info = _access(dataset)
+    if info is None:
         return None
-    return str(held[1])
+    whose = "yours" if info.role == "owner" else f"shared by {info.owner} ({info.role})"
+    return f"{info.name} · {info.n_patients:,} patients · {whose}"
 
 
 def row_level(dataset: str) -> bool:
@@ -252,11 +287,6 @@ def store_upload(data: OutcomeData, name: str) -> str | None:
         st.toast(f"Kept for this session only: {error}", icon=":material/warning:")
         return None
     return PREFIX + info.id
-
-
-def forget(dataset_id: str) -> None:
-    """Drop a deleted dataset from this process's memory."""
-    _data_store().discard(dataset_id)
 
 
 def shared_result(dataset: str, key: Hashable, make: Callable[[], Any]) -> Callable[[], Any]:

@@ -231,11 +231,6 @@ class Workspace:
         with self._guard(), self._sessions.begin() as session:
             yield session
 
-    def ping(self) -> None:
-        """Raise WorkspaceUnavailable unless the database answers."""
-        with self._guard(), self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
     # ----------------------------------------------------------------------------------------
     # Access
 
@@ -261,11 +256,6 @@ class Workspace:
         if dataset is None or role is None or _RANK[role] < _RANK[minimum]:
             raise NotFoundOrNotShared()
         return dataset, role
-
-    def role(self, who: Principal, dataset_id: str) -> str:
-        """owner, analyst or viewer; NotFoundOrNotShared when the dataset is not open to ``who``."""
-        with self._session() as session:
-            return self._dataset_for(session, who, dataset_id)[1]
 
     # ----------------------------------------------------------------------------------------
     # Datasets
@@ -323,9 +313,15 @@ class Workspace:
                            source=dataset.source, mapping=mapping, has_clock_time=dataset.has_clock_time)
         return data, role
 
-    def info(self, who: Principal, dataset_id: str) -> DatasetInfo:
+    def info(self, who: Principal, dataset_id: str, *, record_open: bool = False) -> DatasetInfo:
+        """The dataset as ``who`` may see it (its ``role``: owner, analyst or viewer);
+        NotFoundOrNotShared when it is not open to them. ``record_open`` audits an open in the same
+        transaction (the app does so on a session's first view of the dataset, then holds the
+        tables once per process)."""
         with self._session() as session:
             dataset, role = self._dataset_for(session, who, dataset_id)
+            if record_open:
+                self._audit(session, who, "open", dataset.id, detail=role)
             return self._info(dataset, role)
 
     def list_datasets(self, who: Principal) -> list[DatasetInfo]:
@@ -477,6 +473,20 @@ class Workspace:
         with self._session() as session:
             self._audit(session, who, action, dataset_id, view_id, detail)
 
+    def record_once(self, who: Principal, action: str, detail: str) -> bool:
+        """Add an audit entry unless ``who`` already has one with this action and detail (a
+        sign-in seen again from another browser tab). Returns True when added."""
+        if action not in ACTIONS:
+            raise WorkspaceError(f"Unknown audit action {action!r}.")
+        detail = str(detail)[:500]
+        with self._session() as session:
+            seen = session.scalars(select(AuditEvent.id).where(AuditEvent.user == who.email,
+                                                              AuditEvent.action == action,
+                                                              AuditEvent.detail == detail).limit(1)).first()
+            if seen is None:
+                self._audit(session, who, action, None, detail=detail)
+            return seen is None
+
     def audit_trail(self, who: Principal, *, since: datetime | None = None, limit: int = 10_000) -> pd.DataFrame:
         """The audit trail, newest first (admins only): at (UTC), user, action, dataset_id, view_id,
         detail."""
@@ -542,7 +552,3 @@ class Workspace:
         except DBAPIError:  # another process stored the same result first
             return False
         return True
-
-    def cached_results(self, dataset_id: str) -> int:
-        with self._session() as session:
-            return len(session.scalars(select(ResultCache.key).where(ResultCache.dataset_id == dataset_id)).all())

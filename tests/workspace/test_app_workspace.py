@@ -16,7 +16,7 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 import analysis
-from dashboard import security
+from dashboard import compute, security
 from dashboard.workspace import NOT_SHARED, Principal, Workspace, WorkspaceConfig, load_config, session
 from dashboard.workspace.models import Dataset
 
@@ -29,11 +29,13 @@ STRANGER = Principal("stranger@elsewhere.org")
 
 
 def _reset() -> None:
+    """As a new server process: no workspace connection, no dataset or result held in memory."""
     if session._workspace is not None:
         session._workspace.close()
     session._workspace = None
-    session._data = None
     session._config = None
+    compute._DATASETS.clear()
+    compute._RESULTS.clear()
 
 
 @pytest.fixture
@@ -186,12 +188,14 @@ def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dic
     team["user"] = OWNER
     at = _app("share", dataset=f"ws-{dataset_id}")
     _ok(at)
-    held = session._data_store()
-    assert dataset_id in held and held.bytes > 0
+    name = f"ws-{dataset_id}"
+    assert list(compute._DATASETS._items) == [name]  # held once for the process, in the shared budget
+    assert any(isinstance(k, tuple) and k[1] == name for k in compute._RESULTS._items)  # e.g. sidebar options
     at.checkbox(key=f"confirm_delete_{dataset_id}").check().run()
     at.button(key=f"delete_{dataset_id}").click().run()
     _ok(at)
-    assert dataset_id not in held and held.bytes == 0
+    assert list(compute._DATASETS._items) == ["sample"]  # the page switched to the sample
+    assert not any(isinstance(k, tuple) and k[1] == name for k in compute._RESULTS._items)
     assert at.session_state["dataset"] == "sample" and ws.list_datasets(OWNER) == []
 
 

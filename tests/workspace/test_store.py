@@ -101,10 +101,10 @@ def test_access_roles_and_no_existence_leak(ws: Workspace, sample: analysis.Outc
     assert str(not_shared.value) == str(missing.value) == NOT_SHARED
 
     ws.share(OWNER, dataset_id, "Colleague@Clinic.org", "viewer")
-    assert ws.role(COLLEAGUE, dataset_id) == "viewer"
+    assert ws.info(COLLEAGUE, dataset_id).role == "viewer"
     ws.share(OWNER, dataset_id, "depression-unit", "analyst", kind="group")
     in_group = Principal("colleague@clinic.org", groups=frozenset({"depression-unit"}))
-    assert ws.role(in_group, dataset_id) == "analyst"  # the best of the person's grants
+    assert ws.info(in_group, dataset_id).role == "analyst"  # the best of the person's grants
     assert [(d.id, d.role) for d in ws.list_datasets(COLLEAGUE)] == [(dataset_id, "viewer")]
     assert [(d.id, d.role) for d in ws.list_datasets(in_group)] == [(dataset_id, "analyst")]
     assert [(d.id, d.role) for d in ws.list_datasets(OWNER)] == [(dataset_id, "owner")]
@@ -123,7 +123,7 @@ def test_access_roles_and_no_existence_leak(ws: Workspace, sample: analysis.Outc
         ("user", "colleague@clinic.org", "viewer"), ("group", "depression-unit", "analyst")}
     ws.unshare(OWNER, dataset_id, "colleague@clinic.org")
     with pytest.raises(NotFoundOrNotShared):
-        ws.role(COLLEAGUE, dataset_id)
+        ws.info(COLLEAGUE, dataset_id).role
 
 
 def test_saved_views(ws: Workspace, sample: analysis.OutcomeData) -> None:

@@ -147,3 +147,44 @@ def test_missing_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
     with pytest.raises(AnalysisError, match="does not start"):
         figure_to_image(figure, "svg")
     assert "does not start" in export.image_export_problem()
+
+
+def test_python_script_runs_each_step_on_the_filtered_data_and_prints_what_is_asked():
+    from analysis.export import SnippetStep, python_script
+
+    code = python_script("sample", [SnippetStep("rates", "responder_rates", {"time": "any"}),
+                                    SnippetStep("onset", "fit_onset", {"by": "route"}, prints=("summary()", "test"))],
+                         filters={"sex": ["F"]}, fingerprint="")
+    lines = code.splitlines()
+    assert lines.index("data = analysis.filter_cohort(data, sex=['F'])") < lines.index(
+        "rates = analysis.responder_rates(data, time='any')")
+    assert lines[-2:] == ["print(onset.summary())", "print(onset.test)"]
+    assert "display.max_rows" in code  # whole tables printed, not elided with ...
+    namespace: dict = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "<snippet>", "exec"), namespace)
+    import analysis
+
+    women = analysis.filter_cohort(analysis.load_sample(), sex=["F"])
+    pd.testing.assert_frame_equal(namespace["rates"].table, analysis.responder_rates(women, time="any").table)
+    assert namespace["data"].n_patients == women.n_patients < analysis.load_sample().n_patients
+
+
+def test_report_cards_name_their_page_data_and_code_and_plotly_js_is_packed_once():
+    import base64
+    import gzip
+
+    from plotly.offline import get_plotlyjs
+
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0.5]))
+    cards = [ReportSection(f"Card {i}", figures=(figure,), page="Onset", dataset="bundled sample",
+                           fingerprint="feedfacefeedface", filters=("sex: F",), definitions=("Response: 50%",),
+                           code="import analysis\n", annotation="checked") for i in range(3)]
+    text = html_report("Cards", cards, filters=None)
+    assert text.count("id='plotly-js-gzip'") == 1 and text.count("class='figure'") == 3
+    packed = text.split("id='plotly-js-gzip' type='application/octet-stream'>")[1].split("</script>")[0]
+    assert gzip.decompress(base64.b64decode(packed)).decode("utf-8") == get_plotlyjs()
+    assert text.count("feedfacefeedface") == 3 and text.count("sex: F") == 3
+    assert text.count("<pre><code>import analysis\n</code></pre>") == 3
+    assert "<th>Filters</th><td>all patients</td>" not in text  # filters=None: each card names its own
+    printable = html_report("Cards", cards, for_print=True)
+    assert "plotly-js-gzip" not in printable and '"width":680' in printable

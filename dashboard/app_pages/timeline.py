@@ -42,7 +42,7 @@ with page_guard("the patient timelines"):
     definitions = timeline.describe()
     report.definitions = definitions
     figure = compute.cached_figure(ctx, "timeline", figures.timeline_figure, timeline,
-                                   key=tuple(sorted(arguments.items(), key=str)), definitions=definitions,
+                                   key=repr(sorted(arguments.items())), definitions=definitions,
                                    title="Patient timeline" if mode == "one patient" else "Patient timelines")
     show_figure(report, figure, "Patient timelines", notes=[
         "Grey bar: follow-up from the baseline rating to the last record. Triangles: infusions (colour = route, "

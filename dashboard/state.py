@@ -306,6 +306,7 @@ def render_sidebar(page: Any = None) -> Context:
         chosen = st.session_state.get("reference")
         if chosen is not None and chosen != default_reference:
             settings = replace(settings, reference=str(chosen))
+    sb.caption("Theme: light, dark or your system's, in the menu at the top right of the page (⋮).")
     url_notes = ((dataset_note,) if dataset_note else ()) + _url_notes(link)
     if data is not None:
         sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")

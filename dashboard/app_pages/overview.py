@@ -41,7 +41,8 @@ def _pct(value: float) -> str:
 
 def _card(label: str, value: str, detail: str) -> None:
     with st.container(border=True):
-        st.metric(label, value)
+        st.markdown(f"**{label}**")  # a metric's own label is cut at the card's width (800 px); this wraps
+        st.metric(label, value, label_visibility="collapsed")
         st.caption(detail)
 
 

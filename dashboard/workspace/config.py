@@ -12,10 +12,12 @@ Team mode: ``.streamlit/secrets.toml`` has an ``[auth]`` section (OpenID Connect
     admins = ["it-lead@hospital.org"]          # may read and export the audit trail
     retention_days = 365                       # datasets older than this are removed (0: keep)
     audit_retention_days = 730                 # audit entries older than this are removed (0: keep)
+    cache_secret = "..."                       # signs results shared by replicas (default: [auth] cookie_secret)
     [workspace.groups]                         # groups besides those in the identity token
     depression-unit = ["a@hospital.org", "b@hospital.org"]
 
-The connection string is never taken from a link.
+The connection string is never taken from a link. In local mode the key that signs cached results
+is kept beside the SQLite file (``workspace.db.cache-key``, mode 0600).
 """
 
 from __future__ import annotations

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, Server, serving
+from dashboard.serve import Server, serving
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
@@ -22,20 +21,6 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             yield server
     finally:
         print(f"\nstreamlit log: {log}")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHROMIUM, CHROMIUM_ARGS, Server, free_port, start_server
+from dashboard.serve import APP_IDLE_JS, Server, free_port, start_server
 from dashboard.workspace import NOT_SHARED, Principal, Workspace
 
 pytestmark = pytest.mark.e2e
@@ -76,20 +75,6 @@ admins = ["{ADMIN}"]
     finally:
         server.stop()
         print(f"\nstreamlit log: {folder / 'server.log'}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _idle(page: object) -> None:

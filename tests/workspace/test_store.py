@@ -123,7 +123,7 @@ def test_access_roles_and_no_existence_leak(ws: Workspace, sample: analysis.Outc
         ("user", "colleague@clinic.org", "viewer"), ("group", "depression-unit", "analyst")}
     ws.unshare(OWNER, dataset_id, "colleague@clinic.org")
     with pytest.raises(NotFoundOrNotShared):
-        ws.info(COLLEAGUE, dataset_id).role
+        ws.info(COLLEAGUE, dataset_id)
 
 
 def test_saved_views(ws: Workspace, sample: analysis.OutcomeData) -> None:

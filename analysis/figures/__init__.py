@@ -37,6 +37,7 @@ from analysis.figures.survival import (
     durability_result_figure,
     onset_figure,
     onset_result_figure,
+    response_state_figure,
 )
 from analysis.figures.timeline import timeline_figure, timeline_rows
 
@@ -53,6 +54,7 @@ __all__ = [
     "onset_result_figure",
     "per_unit_hazard_ratios",
     "rate_figure",
+    "response_state_figure",
     "residual_figure",
     "scatter_figure",
     "spaghetti_patients",

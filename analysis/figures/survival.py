@@ -563,3 +563,66 @@ def durability_result_figure(
         show_km=show_km and not incidence, bands=bands, facets=facets, reference=result.reference,
         colors=colors or group_colors(levels, result.reference), incidence=incidence,
         exclude_groups=exclude_groups, definitions=definitions, origin_label=origin_label, title=title)
+
+
+def response_state_figure(
+    result: Any,
+    *,
+    definitions: Sequence[str] = (),
+    exclude_groups: Sequence[Any] = (),
+    marks_days: Sequence[float] = (1, 7, 14, 28),
+    bands: bool | None = None,
+    reference: Any = None,
+    colors: dict[str, str] | None = None,
+    max_points: int = 600,
+    title: str = "Patients in response, day by day",
+) -> go.Figure:
+    """Probability of being in response (responded and not yet relapsed) against days since the
+    first infusion, among all treated patients, with its 95% bootstrap band, from a
+    ``ResponseStateResult`` (``analysis.fit_response_state``). The values at ``marks_days`` are
+    marked and written on the plot; the curve ends where fewer than 10% of a group is still
+    followed (``estimable_until_days``). Ticks every 7 days."""
+    curve = result.curve
+    levels = [str(g) for g in result.levels] or groups_in(curve)
+    colors = colors or group_colors(levels, reference)
+    groups = [g for g in levels if g not in {str(x) for x in exclude_groups}]
+    bands = len(groups) <= MAX_OVERLAID_GROUPS if bands is None else bands
+    figure = go.Figure()
+    marks = result.at(list(marks_days))
+    lines = []
+    for group in groups:
+        color = colors[group]
+        label = "All patients" if group == "all" else group
+        part = thin(rows_of(curve, group).sort_values("time_days", kind="stable"), max_points)
+        if part.empty:
+            continue
+        if bands and part["lower"].notna().any():
+            band(figure, part["time_days"], 100 * part["lower"], 100 * part["upper"], color, label,
+                 legendgroup=label)
+        figure.add_trace(go.Scatter(
+            x=part["time_days"], y=100 * part["in_response"], mode="lines", name=label, legendgroup=label,
+            line=dict(color=color, width=2.5),
+            hovertemplate="day %{x:.1f}: %{y:.1f}% in response<extra>" + label + "</extra>"))
+        at = rows_of(marks, group).dropna(subset=["in_response"])
+        if not at.empty:
+            figure.add_trace(go.Scatter(
+                x=at["time_days"], y=100 * at["in_response"], mode="markers", name=f"{label} at days",
+                legendgroup=label, showlegend=False, marker=dict(size=8, color=color, line=dict(color="white", width=1)),
+                error_y=dict(type="data", symmetric=False, array=100 * (at["upper"] - at["in_response"]),
+                             arrayminus=100 * (at["in_response"] - at["lower"]), color=color, thickness=1.5, width=4),
+                hovertemplate="day %{x:g}: %{y:.0f}% in response<extra>" + label + "</extra>"))
+        cells = [f"day {d:g} {100 * v:.0f}% ({100 * lo:.0f}\u2013{100 * hi:.0f})"
+                 for d, v, lo, hi in zip(at["time_days"], at["in_response"], at["lower"], at["upper"], strict=True)]
+        missing = [f"day {d:g} not estimated" for d in marks_days if d not in set(at["time_days"])]
+        lines.append(f"<span style='color:{color}'>\u25a0</span> {label}: " + "; ".join(cells + missing))
+    if lines:
+        figure.add_annotation(text="In response (95% CI):<br>" + "<br>".join(lines), xref="x domain",
+                              yref="y domain", x=0.99, y=0.98, xanchor="right", yanchor="top", showarrow=False,
+                              align="left", font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
+    upper = float(curve["time_days"].max()) if len(curve) else 28.0
+    ticks = time_ticks(upper, 7.0)
+    figure.update_xaxes(title="Days since the first infusion", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
+                        range=[0, ticks[-1]])
+    figure.update_yaxes(title="Patients in response (%)", range=[0, 100])
+    figure.update_layout(title=title, height=460)
+    return with_definitions(figure, definitions)

@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import calls
+from analysis import figures
+from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -13,6 +14,7 @@ from dashboard.components import (
     report_download,
     require_data,
     settings_definitions,
+    show_figure,
     show_table,
 )
 from dashboard.context import current
@@ -50,12 +52,33 @@ def _num(value: float, unit: str) -> str:
     return "not reached" if value is None or math.isnan(float(value)) else f"{float(value):.1f} {unit}"
 
 
+def _missing(value: float) -> bool:
+    return value is None or math.isnan(float(value))
+
+
+def _why(note: str, *words: str) -> str:
+    """The parts of a summary row's ``note`` (the library's reasons, "; "-joined) that concern an
+    estimate left out (NaN): those naming one of ``words``, else the whole note."""
+    parts = [p for p in str(note or "").split("; ") if p]
+    chosen = [p for p in parts if any(w in p for w in words)]
+    return md("; ".join(chosen or parts) or "the data do not support this estimate", 600)
+
+
+def _value(value: float, text: str, note: str, *words: str) -> tuple[str, str]:
+    """(card value, reason): the number, or "not reached" / "not estimated" with the library's reason."""
+    if not _missing(value):
+        return text, ""
+    reason = _why(note, *words)
+    return ("not reached" if "not reached" in reason else "not estimated"), reason
+
+
 rows = []
 # the library default origin="auto" for durability (see _CLOCK)
 endpoints_call = Call("derive_endpoints", options, prints=("summary()",), name="endpoints")
 rates_call = Call("responder_rates", {"time": "any", **options}, name="rates")
 onset_call = Call("fit_onset", options, name="onset")
 durability_call = Call("fit_durability", options, name="durability")
+state_call = Call("fit_response_state", options, name="state", prints=("summary()",))
 with page_guard("the headline figures"):
     endpoints = calls.run(ctx, endpoints_call, "Deriving endpoints...", report)
     n = len(endpoints.patients)
@@ -81,10 +104,14 @@ with page_guard("the headline figures"):
     if not small:
         onset = calls.run(ctx, onset_call, "Fitting onset...", report).summary().iloc[0]
         with st.container(horizontal=True):
-            _card("Ever respond (mixture-cure model)", _pct(onset["response_probability"]),
+            shown, why = _value(onset["response_probability"], _pct(onset["response_probability"]),
+                                onset["note"], "cure model", "response probability", "cure fraction")
+            _card("Ever respond (mixture-cure model)", shown, why or
                   f"95% CI {_pct(onset['response_probability_lower'])} to "
                   f"{_pct(onset['response_probability_upper'])}")
-            _card("Median onset among responders", _num(onset["median_onset_hours"], "h"),
+            shown, why = _value(onset["median_onset_hours"], _num(onset["median_onset_hours"], "h"),
+                                onset["note"], "median", "cure model")
+            _card("Median onset among responders", shown, why or
                   f"95% CI {_num(onset['median_onset_hours_lower'], 'h')} to "
                   f"{_num(onset['median_onset_hours_upper'], 'h')}; hours since the infusion")
         rows.append({"measure": "Response probability (mixture-cure model)",
@@ -98,11 +125,20 @@ with page_guard("the headline figures"):
         durability = calls.run(ctx, durability_call, "Fitting durability...", report).summary().iloc[0]
         estimator = _ESTIMATORS.get(str(durability["estimator"]), str(durability["estimator"]))
         with st.container(horizontal=True):
-            _card("Median durability", _num(durability["median_days"], "days"),
+            shown, why = _value(durability["median_days"], _num(durability["median_days"], "days"),
+                                durability["note"], "median")
+            limits = "; ".join(dict.fromkeys(_why(durability["note"], "confidence limit")
+                                             for limit in ("median_days_lower", "median_days_upper")
+                                             if not why and _missing(durability[limit])))
+            _card("Median durability", shown, why or
                   f"95% CI {_num(durability['median_days_lower'], 'days')} to "
-                  f"{_num(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}")
-            _card("Still responding at 28 days", _pct(durability["sustained_28d"]),
-                  f"{estimator}, among responders")
+                  f"{_num(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}"
+                  + (f" ({limits})" if limits else ""))
+            shown, why = _value(durability["sustained_28d"], _pct(durability["sustained_28d"]),
+                                durability["note"], "sustained", "follow-up")
+            _card("Still responding at 28 days", shown, why or
+                  f"95% CI {_pct(durability['sustained_28d_lower'])} to "
+                  f"{_pct(durability['sustained_28d_upper'])}; {estimator}, among responders")
         rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
                      "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
                      "n": durability["n_responders"], "unit": f"days, {_CLOCK}"})
@@ -110,6 +146,14 @@ with page_guard("the headline figures"):
                      "estimate": durability["km_median_days"], "lower": durability["km_median_days_lower"],
                      "upper": durability["km_median_days_upper"], "n": durability["n_responders"],
                      "unit": f"days, {_CLOCK}"})
+
+        state = calls.run(ctx, state_call, "Estimating who is in response day by day...", report)
+        figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, state, key=(),
+                                       definitions=list(state.notes))
+        show_figure(report, figure, "Patients in response day by day", notes=[
+            "Among all treated patients (responders or not): the share who have responded and not yet "
+            "relapsed, by day since the first infusion (Turnbull estimates of onset and relapse, 95% bootstrap "
+            "band); points: days 1, 7, 14 and 28. The curve ends where fewer than 10% are still followed."])
 
     if rows:
         table = pd.DataFrame(rows)
@@ -119,6 +163,6 @@ with page_guard("the headline figures"):
     st.subheader("Definitions used")
     for line in definitions:
         st.markdown(f"- {md(line, 1000)}")
-    calls.code_expander(ctx, *(c for c in (endpoints_call, rates_call, onset_call, durability_call)
+    calls.code_expander(ctx, *(c for c in (endpoints_call, rates_call, onset_call, durability_call, state_call)
                                if c is endpoints_call or not small))
 report_download(report)

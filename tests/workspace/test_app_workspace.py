@@ -17,7 +17,15 @@ from streamlit.testing.v1 import AppTest
 
 import analysis
 from dashboard import compute, security
-from dashboard.workspace import NOT_SHARED, Principal, Workspace, WorkspaceConfig, load_config, session
+from dashboard.workspace import (
+    NOT_SHARED,
+    Principal,
+    Workspace,
+    WorkspaceConfig,
+    WorkspaceUnavailable,
+    load_config,
+    session,
+)
 from dashboard.workspace.models import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +137,7 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
     team["user"] = VIEWER
     viewer = _app("trajectories", dataset=dataset)
     _ok(viewer)
+    assert "sample · 300 patients · shared by owner" in _texts(viewer)  # the name, not the id
     ctx = viewer.session_state["context"]
     assert not ctx.row_level and ctx.settings.min_cell_size >= 5
     assert viewer.toggle(key="traj_individual").disabled
@@ -271,3 +280,60 @@ def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: 
     back = _app("overview", dataset=link)
     _ok(back)
     assert back.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
+
+
+def test_results_of_a_stored_dataset_are_kept_once_per_process(team: dict) -> None:
+    """Keyed by dataset id and settings, shared by the sessions allowed to open the dataset: the
+    viewer's run computes nothing the owner's run computed; a stranger gets none of it."""
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    name = f"ws-{dataset_id}"
+
+    def results() -> set:
+        return {k for k in compute._RESULTS._items if isinstance(k, tuple) and k[1] == name}
+
+    team["user"] = OWNER
+    _ok(_app("durability", dataset=name, group="sex"))
+    computed = results()
+    assert {k[0] for k in computed} - {"sidebar_options", "group_levels", "filter_cohort"}  # fits
+    team["user"] = VIEWER
+    viewer = _app("durability", dataset=name, group="sex")
+    _ok(viewer)
+    assert results() == computed and "_results" not in viewer.session_state
+    team["user"] = STRANGER
+    stranger = _app("durability", dataset=name, group="sex")
+    assert NOT_SHARED in _texts(stranger) and stranger.session_state["context"].data is None
+
+
+def test_local_mode_share_page_gives_the_link_and_the_cache_key_lives_beside_the_database(
+        local: WorkspaceConfig, tmp_path: Path) -> None:
+    dataset_id = session.workspace().save_dataset(Principal("local"), analysis.load_sample(), "sample").id
+    at = _app("share", dataset=f"ws-{dataset_id}")
+    _ok(at)
+    assert "local mode" in _texts(at)
+    assert not [t for t in at.text_input if t.key == "share_grantee"]  # nobody to share with by e-mail
+    assert any(f"?dataset=ws-{dataset_id}" in c.value for c in at.code)
+    key = tmp_path / "workspace.db.cache-key"
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
+
+
+def test_stop_sharing_while_the_database_is_away_says_so(team: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    team["user"] = OWNER
+    at = _app("share", dataset=f"ws-{dataset_id}")
+    _ok(at)
+
+    def away(*_args: object, **_kwargs: object) -> None:
+        raise WorkspaceUnavailable("postgresql")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Workspace, "unshare", away)
+        at.button(key="revoke").click().run()
+    assert not at.exception
+    assert any("cannot be reached" in e.value for e in at.error)
+    at.button(key="revoke").click().run()
+    _ok(at)
+    assert ws.grants(OWNER, dataset_id) == []

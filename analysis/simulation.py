@@ -49,10 +49,13 @@ Boosters
 Rescue treatment (ECT, esketamine, a new antidepressant; ``rescue_probabilities``)
     A constant hazard per day: ``rescue_hazard_per_day`` while in response (from the durability
     origin), ``rescue_hazard_after_response_per_day`` out of response (after relapse, and for
-    non-responders from the end of the course). Only the first rescue is recorded. Rescue does not
-    change the scores or boosters, and while in response it is independent of the relapse time:
-    it is a competing event for "relapse while on ketamine alone", and censoring at it is
-    non-informative (the hypothetical strategy recovers the latent relapse distribution).
+    non-responders from the end of the course), in whole minutes. Only the first rescue is
+    recorded. A clinician starts rescue at an assessment: the patient's MADRS is rated first (an
+    unscheduled rating, visit ``rescue``, never missed, at the time of the rescue), so a relapse
+    that led to rescue is seen no later than the rescue itself. Rescue does not change the scores
+    or boosters, and while in response it is independent of the relapse time: it is a competing
+    event for "relapse while on ketamine alone", and censoring at it is non-informative (the
+    hypothetical strategy recovers the latent relapse distribution).
 Leaving care (dropout)
     Non-informative (independent of the latent course): with ``early_dropout_probability`` a
     patient leaves after the first infusion (series: never returns for the second; single: leaves
@@ -86,7 +89,8 @@ Visits
 Single infusion: baseline (-24 h or -1 h), 40, 80, 110, 230 min, day 1, 2, 3, then the
 follow-up days. Series (default 6 infusions on days 0, 2, 4, 7, 9, 11): baseline, around each
 series infusion "pre" (1 h before, from infusion 2), 40 min, 4 h and 24 h, around each booster
-"pre", 40 min and 24 h, and follow-up days counted from the last series infusion. Follow-up visits
+"pre", 40 min and 24 h, and follow-up days counted from the last series infusion; for every course
+a ``rescue`` visit (MADRS) at the time of a rescue seen in care. Follow-up visits
 are jittered by up to ``followup_jitter_hours``. CADSS at baseline and at 40 min (also 80, 110,
 230 min for single infusions, "pre" and 4 h in a series); the 40-minute CADSS of every infusion
 given is always recorded and the baseline is never missed; every other visit is missed with
@@ -616,7 +620,8 @@ def _latent(s: Scenario, n: int, rng_cohort: np.random.Generator, rng_latent: np
         in_response_hazard = hazard_in * (relapse - origin)
         responder_rescue = np.where(e_rescue < in_response_hazard, origin + e_rescue / hazard_in,
                                     relapse + (e_rescue - in_response_hazard) / hazard_out)
-        rescue = np.where(responder, responder_rescue, course_end + e_rescue / hazard_out)
+        # recorded to the minute, like the visits (the rating at the rescue shares its time)
+        rescue = np.ceil(np.where(responder, responder_rescue, course_end + e_rescue / hazard_out))
     rescue_kinds = list(s.rescue_probabilities)
     rescue_kind = rng_latent.choice(len(rescue_kinds), size=n, p=list(s.rescue_probabilities.values()))
 
@@ -1073,6 +1078,16 @@ def simulate(scenario: Scenario | int | None = None, seed: int | None = None, *,
             row, slot = np.nonzero(wanted)
             parts.append({"patient": members[row], "instrument": np.full(row.size, code),
                           "time_min": time_min[row, slot], "label": slot_code[slot], "main": slots.main[slot]})
+    # rescue is started at an assessment: the MADRS rating of that visit comes first (a scheduled
+    # MADRS rating at the same minute is that assessment)
+    rescued = np.flatnonzero(_rescue_in_care(s, lat))
+    madrs = [p for p in parts if p["instrument"][:1].tolist() == [_MADRS]]
+    scheduled = np.concatenate([p["patient"] * 10**9 + np.rint(p["time_min"]).astype(np.int64) for p in madrs])
+    rescued = rescued[~np.isin(rescued * 10**9 + np.rint(lat["rescue"][rescued]).astype(np.int64), scheduled)]
+    parts.append({"patient": rescued, "instrument": np.full(rescued.size, _MADRS),
+                  "time_min": lat["rescue"][rescued],
+                  "label": np.full(rescued.size, label_codes.setdefault("rescue", len(label_codes))),
+                  "main": np.zeros(rescued.size, dtype=bool)})
     ratings = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     pat, t_min, instrument = ratings["patient"], ratings["time_min"], ratings["instrument"]
     follows = np.sum(given_min[pat] <= t_min[:, None], axis=1)
@@ -1206,6 +1221,11 @@ def _followup_end(s: Scenario, course_end: np.ndarray) -> np.ndarray:
     return course_end + max(s.followup_days) * _MIN_PER_DAY + s.followup_jitter_hours * 60.0
 
 
+def _rescue_in_care(s: Scenario, lat: dict[str, np.ndarray]) -> np.ndarray:
+    """Patients whose rescue happens while they are in care and followed (recorded)."""
+    return lat["rescue"] <= np.fmin(lat["dropout"], _followup_end(s, lat["course_end"]))
+
+
 def _event_table(s: Scenario, ids: np.ndarray, lat: dict[str, np.ndarray], given: np.ndarray) -> pd.DataFrame:
     """Boosters given, the first rescue and leaving care, as seen while the patient is in care."""
     n_induction = len(s.series_days)
@@ -1225,7 +1245,7 @@ def _event_table(s: Scenario, ids: np.ndarray, lat: dict[str, np.ndarray], given
 
     for j in range(given.shape[1] - n_induction):
         add(given[:, n_induction + j], lat["inf_min"][:, n_induction + j], "booster", f"booster {j + 1}")
-    add(lat["rescue"] <= np.fmin(dropout, end), lat["rescue"], "rescue", lat["rescue_kind"])
+    add(_rescue_in_care(s, lat), lat["rescue"], "rescue", lat["rescue_kind"])
     left = dropout < end
     planned_stop = lat["stop_time"] <= dropout
     why = np.where(planned_stop & lat["series"],

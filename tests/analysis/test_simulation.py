@@ -200,6 +200,21 @@ def test_events_agree_with_the_infusions_the_ratings_and_the_latent_course(big):
     assert rescue.index.is_unique
     np.testing.assert_allclose(rescue["time_hours"], latent.loc[rescue.index, "rescue_time_hours"])
     assert set(rescue["detail"]) == {"ECT", "esketamine", "new antidepressant"}
+    # rescue is started at an assessment: one MADRS rating (visit "rescue") at its time, in whole
+    # minutes, which shows the relapse when the rescue came after it (never masked until a later visit)
+    madrs = big.assessments[(big.assessments["instrument"] == "MADRS") & big.assessments["item"].isna()]
+    at_rescue = madrs.merge(rescue["time_hours"].reset_index(), on=["patient_id", "time_hours"]).set_index(
+        "patient_id")  # the visit "rescue", or a scheduled visit that fell on the same minute
+    assert at_rescue.index.is_unique and set(at_rescue.index) == set(rescue.index)
+    assert (at_rescue["visit"] == "rescue").mean() > 0.95
+    assert set(madrs.loc[madrs["visit"] == "rescue", "patient_id"]) <= set(rescue.index)
+    np.testing.assert_allclose(rescue["time_hours"] * 60, np.round(rescue["time_hours"] * 60), atol=1e-6)
+    baseline = madrs[madrs["visit"] == "baseline"].set_index("patient_id")["score"]
+    after_relapse = rescue.index[(rescue["time_hours"] >= latent.loc[rescue.index, "relapse_time_hours"])
+                                 & latent.loc[rescue.index, "responder"]]
+    assert len(after_relapse) > 50
+    score = at_rescue.loc[after_relapse, "score"]
+    assert (score > 0.5 * baseline.loc[after_relapse]).mean() > 0.99  # not responding: the relapse is seen
     gone = e[e["event"] == "discontinued"].set_index("patient_id")
     np.testing.assert_allclose(gone["time_hours"], latent.loc[gone.index, "dropout_time_hours"])
     # nothing is seen after leaving care
@@ -490,7 +505,7 @@ def test_visit_schedules():
                  early_dropout_probability=0.0, series_stop_probability=0.0)
     data = simulate(300, seed=4, booster_fraction=0.0, **quiet)
     a = data.assessments
-    madrs = a[(a["instrument"] == "MADRS") & a["item"].isna()]
+    madrs = a[(a["instrument"] == "MADRS") & a["item"].isna() & (a["visit"] != "rescue")]
     per_patient = madrs.groupby("patient_id").size()
     course = data.patients.set_index("patient_id")["course"]
     assert (per_patient[course == "single"] == 1 + 4 + 3 + 6).all()  # baseline, minutes, days 1-3, follow-up

@@ -1,5 +1,6 @@
 """Small UI pieces shared by the pages: the error boundary, figure and table blocks with their
-downloads, the "Python code" expander and the HTML report export."""
+downloads. The figure block, the page's report and "Add to report" live in dashboard.report (and
+are importable from here); the "Python code" expander in dashboard.calls."""
 
 from __future__ import annotations
 

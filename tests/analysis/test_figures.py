@@ -3,11 +3,17 @@ small groups left out, risk table under the time axis."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 
+import analysis
 from analysis import figures
+from analysis.figures import forest as forest_module
+from analysis.figures import survival as survival_module
 
 
 def _onset_curve() -> pd.DataFrame:
@@ -48,8 +54,11 @@ def test_onset_figure_units_markers_definitions_and_palette():
     titles = _axis_titles(figure)
     assert any("Hours" in t for t in titles) and any("%" in t for t in titles)
     assert "Response: a reduction of at least 50%." in _annotation_text(figure)
-    colors = {t.line.color for t in figure.data if t.name and "observed" in t.name}
+    colors = {t.line.color for t in figure.data if t.name in {"IV", "IM", "oral"}}
     assert colors == set(figures.OKABE_ITO[:3])
+    # the line styles are named once each, in grey, not once per group
+    keys = [t.name for t in figure.data if len(t.x) == 1 and t.x[0] is None]
+    assert keys == ["observed, interval-censored (Turnbull)", "mixture-cure model"]
     markers = [t for t in figure.data if t.text is not None and any("h" in str(x) for x in t.text)]
     assert sorted(t.x[0] for t in markers) == [4.0, 24.0]
     assert figure.layout.template.layout.colorway == figures.OKABE_ITO
@@ -66,12 +75,14 @@ def test_durability_figure_has_risk_table_censor_marks_and_overlay():
     curve, risk, model = _durability()
     figure = figures.durability_figure(curve, risk_table=risk, model_curve=model, definitions=["Relapse: x."])
     titles = _axis_titles(figure)
-    assert "Days since response" in titles and "Still responding (%)" in titles and "At risk" in titles
+    assert "Days since response" in titles and "Still responding (%)" in titles
+    assert "Number at risk" in _annotation_text(figure)
     text_traces = [t for t in figure.data if t.mode == "text"]
     assert len(text_traces) == 2 and list(text_traces[0].text) == ["30", "22", "15", "8", "3"]
-    # the risk table shares the time axis with the curve
+    # the risk table shares the time axis with the curve, its numbers on the 7-day ticks
     assert figure.layout.xaxis.matches == "x2" or figure.layout.xaxis2.matches == "x"
-    censor = [t for t in figure.data if t.name and t.name.endswith("censored")]
+    assert list(text_traces[0].x) == list(figure.layout.xaxis.tickvals)[:5] == [0, 7, 14, 21, 28]
+    censor = [t for t in figure.data if t.name and t.name.endswith(" censored")]
     assert sum(len(t.x) for t in censor) == 2 * 3
     assert any("parametric" in (t.name or "") for t in figure.data)
     # every curve starts at 100% on day 0
@@ -136,6 +147,10 @@ def test_group_colors_are_stable_and_colour_blind_safe():
     colors = figures.group_colors(["b", "a", "b", "c"])
     assert list(colors) == ["b", "a", "c"]
     assert set(colors.values()) <= set(figures.OKABE_ITO)
+    # the reference group takes the first colour; the others keep the order of the levels
+    with_reference = figures.group_colors(["MDD", "TRD", "PTSD"], reference="TRD")
+    assert with_reference == {"TRD": figures.OKABE_ITO[0], "MDD": figures.OKABE_ITO[1], "PTSD": figures.OKABE_ITO[2]}
+    assert figures.group_colors(["MDD", "TRD"], reference="absent") == figures.group_colors(["MDD", "TRD"])
 
 
 def test_long_curves_are_thinned_but_keep_their_ends():
@@ -157,15 +172,16 @@ def test_a_long_legend_gets_room_above_the_plot_and_groups_keep_their_colours():
     A group excluded for its size does not shift the colours of the others."""
     hours = np.array([0.0, 4.0, 24.0, 168.0])
     parts = []
-    for group in ["IM", "IV", "intranasal", "oral", "sublingual"]:
+    names = [f"dose band {i} (0.{i}0-0.{i + 1}0 mg/kg)" for i in range(1, 9)]
+    for group in names:
         for source in ("turnbull", "model"):
             parts.append(pd.DataFrame({"group": group, "time_hours": hours, "cumulative_response":
                                        [0.0, 0.3, 0.5, 0.6], "lower": 0.0, "upper": 1.0, "source": source}))
     curve = pd.concat(parts, ignore_index=True)
-    few = figures.onset_figure(curve[curve["group"] == "IV"])
+    few = figures.onset_figure(curve[curve["group"] == names[0]])
     many = figures.onset_figure(curve)
     shown = [t for t in many.data if t.name and t.showlegend is not False]
-    assert len(shown) == 10
+    assert len(shown) == 10  # 8 groups and the 2 line styles
 
     def top(figure):
         return figure.layout.margin.t or figure.layout.template.layout.margin.t
@@ -177,10 +193,10 @@ def test_a_long_legend_gets_room_above_the_plot_and_groups_keep_their_colours():
     assert top(many) >= 42 + 21 * 3  # at least three legend rows and the title
     assert height(many) - top(many) == height(few) - top(few)
     full = {t.name: t.line.color for t in many.data if t.name and t.showlegend is not False}
-    without_oral = figures.onset_figure(curve, exclude_groups=["oral"])
+    without_oral = figures.onset_figure(curve, exclude_groups=[names[3]])
     kept = {t.name: t.line.color for t in without_oral.data if t.name and t.showlegend is not False}
     assert kept and all(full[name] == color for name, color in kept.items())
-    assert not any(name.startswith("oral") for name in kept)
+    assert not any(name.startswith(names[3]) for name in kept)
 
 
 def test_forest_figure_ticks_are_written_in_full():
@@ -199,3 +215,217 @@ def test_bar_figure_keeps_the_category_order_when_cells_are_left_out():
                                 x_order=["non-responder", "rapid", "delayed"])
     assert list(figure.layout.xaxis.categoryarray) == ["non-responder", "rapid", "delayed"]
     assert figure.layout.xaxis.categoryorder == "array"
+
+
+# --------------------------------------------------------------------------------------------
+# survival figures read back against the fits they draw (bundled sample)
+
+
+
+@pytest.fixture(scope="module")
+def sample() -> analysis.OutcomeData:
+    return analysis.load_sample()
+
+
+@pytest.fixture(scope="module")
+def by_course(sample):
+    return analysis.fit_durability(sample, by="course")
+
+
+def _risk_traces(figure: go.Figure) -> list:
+    return [t for t in figure.data if t.mode == "text" and (t.name or "").endswith("at risk")]
+
+
+def _legend_names(figure: go.Figure) -> list[str]:
+    return [t.name for t in figure.data if t.name and t.showlegend is not False]
+
+
+def test_durability_result_figure_risk_table_falls_on_the_7_day_ticks(by_course):
+    figure = figures.durability_result_figure(by_course)
+    ticks = list(figure.layout.xaxis.tickvals)
+    assert ticks[0] == 0 and all(b - a == 7 for a, b in zip(ticks, ticks[1:], strict=False))
+    assert ticks[-1] >= by_course.curve["time_days"].max()
+    risk = _risk_traces(figure)
+    assert [t.name for t in risk] == ["single at risk", "series at risk"]
+    for trace in risk:
+        group = trace.name.removesuffix(" at risk")
+        assert list(trace.x) == ticks  # one number under every tick, exactly on it
+        table = by_course.risk_table
+        expected = table[table["group"] == group].set_index("time_days")["at_risk"]
+        assert [int(v) for v in trace.text] == [int(expected[t]) for t in ticks]
+    # the risk table's axis is the curve's axis
+    assert figure.layout.xaxis.matches == "x2" or figure.layout.xaxis2.matches == "x"
+
+
+def test_durability_result_figure_writes_medians_estimator_and_log_rank(by_course):
+    figure = figures.durability_result_figure(by_course)
+    text = _annotation_text(figure)
+    table = by_course.summary()
+    for group, row in table.iterrows():
+        median = survival_module.median_text(row["median_days"], row["median_days_lower"], row["median_days_upper"], "d")
+        assert f"{group}: {median}" in text
+        assert re.match(r"\d+\.\d d \(95% CI \d+\.\d\u2013\d+\.\d\)", median)
+    assert survival_module.format_p(by_course.logrank.p_value) in text and "Log-rank" in text
+    names = _legend_names(figure)
+    assert survival_module.ESTIMATOR_NAMES["weibull"] in names and survival_module.KM_LABEL in names
+    # the headline line is the interval-censored model; the median diamond sits on it at 50%
+    single = next(t for t in figure.data if t.name == "single" and t.mode == "lines")
+    model = by_course.model_curve.query("group == 'single'")
+    np.testing.assert_allclose(np.interp(model["time_days"], single.x, single.y), 100 * model["survival"], atol=1e-9)
+    diamond = next(t for t in figure.data if t.name == "single median")
+    assert diamond.x[0] == pytest.approx(table.loc["single", "median_days"]) and diamond.y[0] == 50
+    assert diamond.error_x.array[0] == pytest.approx(table.loc["single", "median_days_upper"]
+                                                     - table.loc["single", "median_days"])
+    # censor marks: one per censored responder (curve rows weighted by their count)
+    marks = [t for t in figure.data if (t.name or "").endswith(" censored")]
+    drawn = sum(len(t.x) for t in marks)
+    rows_with_censoring = int((by_course.curve["censored"] > 0).sum())
+    assert drawn == rows_with_censoring
+
+
+def test_durability_without_kaplan_meier_keeps_only_the_headline(by_course):
+    figure = figures.durability_result_figure(by_course, show_km=False)
+    assert survival_module.KM_LABEL not in _legend_names(figure)
+    assert not any((t.name or "").endswith(" censored") for t in figure.data)
+
+
+def test_a_competing_strategy_draws_the_aalen_johansen_incidence(sample):
+    fit = analysis.fit_durability(sample, by="course", competing="rescue")
+    assert set(fit.summary()["estimator"]) == {"aalen_johansen"}
+    figure = figures.durability_result_figure(fit)
+    assert "cumulative incidence" in figure.layout.yaxis.title.text
+    assert "Cumulative incidence of relapse" in figure.layout.title.text
+    names = _legend_names(figure)
+    assert survival_module.ESTIMATOR_NAMES["aalen_johansen"] in names
+    assert survival_module.KM_LABEL not in names  # 1 - KM is what the incidence replaces
+    line = next(t for t in figure.data if t.name == "series" and t.mode == "lines")
+    cif = fit.cumulative_incidence.query("group == 'series' and event == 1")
+    np.testing.assert_allclose(line.y, 100 * cif["cif"].to_numpy(), atol=1e-9)
+    median = fit.summary().loc["series"]
+    assert "series: " + survival_module.median_text(median["median_days"], median["median_days_lower"],
+                                                    median["median_days_upper"], "d") in _annotation_text(figure)
+
+
+def test_more_than_three_groups_get_one_panel_each_with_the_reference_in_grey(sample, by_course):
+    fit = analysis.fit_durability(sample, by="diagnosis")
+    levels = [str(g) for g in fit.summary().index]
+    assert len(levels) > figures.MAX_OVERLAID_GROUPS
+    figure = figures.durability_result_figure(fit)
+    risk = _risk_traces(figure)
+    assert len(risk) == len(levels)  # a risk row under every panel
+    # every panel's curve on its own axes, the reference group's curve repeated in grey for comparison
+    axes = {t.xaxis for t in figure.data if t.name in levels and t.mode == "lines"}
+    assert len(axes) == len(levels)
+    greys = [t for t in figure.data if (t.name or "") == f"reference: {fit.reference}"]
+    assert len(greys) == len(levels) - 1
+    text = _annotation_text(figure)
+    assert all(f"<b>{g}</b>" in text for g in levels)
+    assert "Log-rank" in figure.layout.title.subtitle.text
+    # one panel on request: bands left out by default with so many groups
+    one = figures.durability_result_figure(fit, facets=False)
+    assert not any(t.fill == "tonexty" for t in one.data)
+    assert any(t.fill == "tonexty" for t in figures.durability_result_figure(by_course).data)
+
+
+def test_group_colours_follow_the_reference_on_every_figure(sample):
+    durability = analysis.fit_durability(sample, by="diagnosis")
+    onset = analysis.fit_onset(sample, by="diagnosis")
+    levels = [str(g) for g in durability.summary().index]
+    colors = figures.group_colors(levels, durability.reference)
+    assert colors[durability.reference] == figures.OKABE_ITO[0]
+    d_fig = figures.durability_result_figure(durability, facets=False)
+    o_fig = figures.onset_result_figure(onset, reference=durability.reference)
+    for figure in (d_fig, o_fig):
+        drawn = {t.name: t.line.color for t in figure.data if t.name in levels and t.showlegend is not False}
+        assert drawn == colors
+
+
+def test_onset_result_figure_writes_medians_and_test_p_values(sample):
+    fit = analysis.fit_onset(sample, by="course")
+    figure = figures.onset_result_figure(fit)
+    text = _annotation_text(figure)
+    for group, row in fit.summary().iterrows():
+        assert f"{group}: " + survival_module.median_text(row["median_onset_hours"], row["median_onset_hours_lower"],
+                                                          row["median_onset_hours_upper"], "h") in text
+    logrank = fit.test.set_index("test").loc["logrank_upper", "p_value"]
+    assert survival_module.format_p(logrank) in text
+    assert list(figure.layout.xaxis.tickvals) == [0, 24, 48, 72, 96, 120, 144, 168]
+
+
+def test_hour_and_day_ticks():
+    assert figures._style.time_ticks(56.8, 7) == [0, 7, 14, 21, 28, 35, 42, 49, 56, 63]
+    assert figures._style.time_ticks(200, 7)[1] == 21  # at most 12 ticks: whole weeks widened
+    assert figures._style.hour_ticks(20) == [0, 4, 8, 12, 16, 20]
+    assert figures._style.hour_ticks(168) == [0, 24, 48, 72, 96, 120, 144, 168]
+    assert figures._style.hour_ticks(168, log=True) == [0.25, 0.5, 1, 2, 4, 8, 24, 48, 168]
+
+
+def test_response_state_figure_marks_the_days_it_writes(sample):
+    state = analysis.fit_response_state(sample, n_bootstrap=50)
+    figure = figures.response_state_figure(state)
+    at = state.at([1, 7, 14, 28])
+    points = next(t for t in figure.data if t.name == "All patients at days")
+    np.testing.assert_allclose(points.y, 100 * at["in_response"].to_numpy())
+    for _, row in at.iterrows():
+        assert f"day {row['time_days']:g} {100 * row['in_response']:.0f}%" in _annotation_text(figure)
+
+
+# --------------------------------------------------------------------------------------------
+# forest plot: per-unit hazard ratios equal Cox refitted on the rescaled covariates
+
+
+def _cox_frame(n: int = 400, seed: int = 7) -> pd.DataFrame:
+    """Simulated responders with a known dose and age effect (exponential times, 30% censored)."""
+    rng = np.random.default_rng(seed)
+    dose = rng.uniform(0.2, 1.0, n)
+    age = rng.uniform(18, 75, n)
+    diagnosis = rng.choice(["MDD", "TRD", "PTSD"], n)
+    hazard = 0.05 * np.exp(-1.5 * dose + 0.02 * age + 0.4 * (diagnosis == "PTSD"))
+    time = rng.exponential(1 / hazard)
+    censor = rng.uniform(0, np.quantile(time, 0.9), n)
+    return pd.DataFrame({"first_dose_mg_per_kg": dose, "age": age, "diagnosis": diagnosis,
+                         "days": np.minimum(time, censor), "relapse": time <= censor})
+
+
+def test_per_unit_hazard_ratios_equal_cox_on_rescaled_data():
+    frame = _cox_frame()
+    covariates = ["first_dose_mg_per_kg", "age", "diagnosis"]
+    fit = analysis.cox(frame, duration="days", event="relapse", covariates=covariates)
+    per_unit = figures.per_unit_hazard_ratios(fit, levels={"diagnosis": frame["diagnosis"]})
+    rescaled = frame.assign(first_dose_mg_per_kg=frame["first_dose_mg_per_kg"] / 0.1, age=frame["age"] / 10)
+    refit = analysis.cox(rescaled, duration="days", event="relapse", covariates=covariates).table
+    for column in ("hr", "hr_lower", "hr_upper", "p", "coef", "se"):
+        np.testing.assert_allclose(per_unit[column].to_numpy(), refit.loc[per_unit.index, column].to_numpy(),
+                                   rtol=1e-6)
+    assert per_unit.loc["first_dose_mg_per_kg", "label"] == "Dose (first infusion), per 0.1 mg/kg"
+    assert per_unit.loc["age", "label"] == "Age, per 10 years"
+    assert per_unit.loc["diagnosis[PTSD]", "label"] == "Diagnosis: PTSD vs MDD"
+    # per 1 mg/kg the same model gives HR ** 10 (the 0.26-2.96 style interval of the issue)
+    assert per_unit.loc["first_dose_mg_per_kg", "hr"] ** 10 == pytest.approx(fit.table.loc["first_dose_mg_per_kg", "hr"])
+
+
+def test_forest_figure_prints_hr_ci_and_p_per_row_as_in_the_cox_table():
+    frame = _cox_frame()
+    fit = analysis.cox(frame, duration="days", event="relapse", covariates=["first_dose_mg_per_kg", "age", "diagnosis"])
+    table = figures.per_unit_hazard_ratios(fit, levels={"diagnosis": frame["diagnosis"]})
+    figure = figures.forest_figure(table)
+    points = figure.data[0]
+    rows = next(t for t in figure.data if t.mode == "text")
+    assert list(rows.y) == list(points.y) == list(table["label"][::-1])
+    for label, text in zip(rows.y, rows.text, strict=True):
+        row = table[table["label"] == label].iloc[0]
+        hr, lower, upper, p = (float(x) for x in re.match(
+            r"([\d.]+) \(([\d.]+)\u2013([\d.]+)\), p (?:< )?([\d.]+)", text).groups())
+        assert hr == pytest.approx(row["hr"], abs=0.006 if row["hr"] >= 0.1 else 0.0006)
+        assert lower == pytest.approx(row["hr_lower"], abs=0.006 if row["hr_lower"] >= 0.1 else 0.0006)
+        assert upper == pytest.approx(row["hr_upper"], abs=0.006)
+        assert p == pytest.approx(row["p"], abs=0.006) or (row["p"] < 0.001 and p == 0.001)
+    np.testing.assert_allclose(points.x, table["hr"][::-1])
+
+
+def test_forest_reference_level_is_left_unnamed_when_ambiguous():
+    frame = _cox_frame()
+    fit = analysis.cox(frame, duration="days", event="relapse", covariates=["diagnosis"])
+    # "ADHD" is a level of the data absent from the fitted rows that sorts before them all
+    table = forest_module.per_unit_hazard_ratios(fit, levels={"diagnosis": [*frame["diagnosis"], "ADHD"]})
+    assert table["unit"].eq("vs the reference level").all()

@@ -16,8 +16,10 @@ command a client can send does not empty them: only restarting the server does.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
+import hashlib
 import inspect
 import logging
 import os
@@ -31,6 +33,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -89,18 +92,44 @@ def log_exception(error: BaseException) -> str:
     return error_id
 
 
-def nbytes(value: Any) -> int:
-    """Approximate memory held by a cached value (bytes): pandas' deep memory use for data,
-    the pickled size for anything else."""
+def nbytes(value: Any, _seen: set[int] | None = None) -> int:
+    """Approximate memory held by a cached value (bytes), measured from its structure: pandas'
+    memory use for tables (text sampled), array sizes, the fields of result dataclasses. The data
+    and derived endpoints a result refers to are not counted again inside it (they are held, and
+    counted, where they are stored); objects of unknown shape are measured by their pickled size.
+    (Pickling every result to measure it cost seconds per page at 20,000 patients.)"""
+    from analysis.endpoints import Endpoints
+
+    nested = _seen is not None
+    seen = set() if _seen is None else _seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
     if isinstance(value, OutcomeData):
+        if nested:
+            return 0
         frames = (value.assessments, value.infusions, value.patients, value.events)
-        return sum(nbytes(f) for f in frames) + 1024
+        return sum(nbytes(f, seen) for f in frames) + 1024
     if isinstance(value, pd.DataFrame):
         return int(value.memory_usage(deep=False, index=True).sum()) + sum(
             _text_bytes(value[c]) for c in value.columns if value[c].dtype == object or value[c].dtype == "string")
     if isinstance(value, pd.Series):
         return int(value.memory_usage(deep=False, index=True)) + (
             _text_bytes(value) if value.dtype == object or value.dtype == "string" else 0)
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (str, bytes)):
+        return len(value) + 50
+    if value is None or isinstance(value, (bool, int, float, np.generic)):
+        return 32
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if nested and isinstance(value, Endpoints):
+            return 0
+        return 256 + sum(nbytes(getattr(value, f.name), seen) for f in dataclasses.fields(value))
+    if isinstance(value, (list, tuple, set, frozenset)) and len(value) <= 10_000:
+        return 64 + sum(nbytes(v, seen) for v in value)
+    if isinstance(value, dict) and len(value) <= 10_000:
+        return 64 + sum(nbytes(k, seen) + nbytes(v, seen) for k, v in value.items())
     try:
         return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:
@@ -399,7 +428,12 @@ def filtered_data(dataset: str, settings: Settings) -> OutcomeData:
     key = ("filter_cohort", dataset, repr(sorted(filters.items())))
     def make() -> OutcomeData:
         with _COMPUTE_SLOTS:
-            return filter_cohort(base_data(dataset), **filters)
+            full = base_data(dataset)
+            kept = filter_cohort(full, **filters)
+        # identified by the full dataset's fingerprint and the filters rather than by hashing the kept
+        # rows again (a second a filter change at 10,000 patients); the analyses' caches key on it
+        name = hashlib.sha256(f"{full.fingerprint}|{sorted(filters.items())!r}".encode()).hexdigest()[:16]
+        return dataclasses.replace(kept, _fingerprint=[name])
 
     return _store(dataset).get_or_make(key, make, waiting=_waiting("Applying the filters..."))
 

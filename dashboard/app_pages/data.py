@@ -135,7 +135,9 @@ if ctx.data is not None and ctx.full is not None:
         st.caption(f"Dataset fingerprint {ctx.full.fingerprint} (SHA-256 of the content: identifies "
                    "the data without revealing it).")
         show_warnings(ctx.full, "**Warnings from validation** (nothing was dropped silently)")
-        show_table(report, data.summary().reset_index(), "Ratings by instrument",
+        by_instrument = compute.call(ctx, "summary", "Counting ratings...", lambda: data.summary().reset_index(),
+                                     key="ratings_by_instrument")  # a pass over every rating: once
+        show_table(report, by_instrument, "Ratings by instrument",
                    note="first_time_hours/last_time_hours: hours since the first infusion.")
 
     # computed only when opened (and remembered in the link): keeps the first page quick

@@ -51,3 +51,60 @@ def test_only_known_dataset_names_are_accepted():
 
 def test_the_default_cell_size_is_the_server_floor():
     assert Settings().min_cell_size == MIN_CELL_FLOOR >= 1
+
+
+def test_group_options_map_to_the_analysis_grouping():
+    from dashboard.state import AGE_BANDS_YEARS, GROUPS
+
+    assert {"none", "course", "dose band", "route", "diagnosis", "sex", "age band"} <= set(GROUPS)
+    assert Settings(group="course").by == "course"
+    assert Settings(group="dose band").by == "dose_band"
+    assert Settings(group="age band", group_bins=AGE_BANDS_YEARS).grouping() == \
+        {"by": "age", "bins": list(AGE_BANDS_YEARS)}
+    assert Settings(group="smoker").by == "smoker"  # a user covariate: the column itself
+    assert Settings(group="smoker").group_label == "smoker"
+    assert Settings(group="none").grouping() == {"by": None}
+
+
+def test_call_arguments_add_cut_points_and_reference_only_to_the_sidebar_grouping():
+    settings = Settings(group="age band", group_bins=(0.0, 34.0, 120.0), reference="age 35-80")
+    accepts = {"by", "group_bins", "reference"}
+    assert settings.call_arguments(accepts, {"by": "age", "instrument": "MADRS"}) == {
+        "by": "age", "instrument": "MADRS", "group_bins": [0.0, 34.0, 120.0], "reference": "age 35-80"}
+    assert settings.call_arguments(accepts, {"by": "sex"}) == {"by": "sex"}  # another grouping: untouched
+    assert settings.call_arguments(accepts, {"instrument": "MADRS"}) == {"instrument": "MADRS"}
+    assert settings.call_arguments({"by"}, {"by": "age"}) == {"by": "age"}  # not accepted: not passed
+    given = {"by": "age", "reference": "age 18-34"}
+    assert settings.call_arguments(accepts, given)["reference"] == "age 18-34"  # the page's own choice wins
+
+
+def test_call_arguments_follow_the_function_signatures():
+    settings = Settings(group="course", reference="series")
+    ctx = type("Ctx", (), {"settings": settings})()
+    assert compute.call_arguments(ctx, "fit_durability", {"by": "course"}) == {"by": "course", "reference": "series"}
+    assert compute.call_arguments(ctx, "table_one", {"by": "course"}) == {"by": "course"}  # no reference=
+
+
+def test_user_covariates_are_the_datasets_own_groupable_columns():
+    import analysis
+
+    data = analysis.load_sample()
+    n = len(data.patients)
+    patients = data.patients.assign(smoker=["yes", "no"] * (n // 2) + ["yes"] * (n % 2),
+                                    bmi=[20.0 + i % 17 for i in range(n)],
+                                    note=[f"free text {i}" for i in range(n)], constant="x")
+    data = type(data)(assessments=data.assessments, infusions=data.infusions, patients=patients)
+    assert compute.user_covariates(data) == ["smoker", "bmi"]  # not free text, not a constant, not course
+
+
+def test_result_sizes_are_measured_without_pickling_the_data_they_refer_to():
+    import analysis
+
+    data = analysis.load_sample()
+    endpoints = analysis.derive_endpoints(data)
+    rates = analysis.responder_rates(data, time="any")
+    whole = compute.nbytes(endpoints)
+    assert whole >= int(endpoints.ratings.memory_usage(deep=False).sum())
+    # the endpoints a result carries are held (and counted) where they are cached
+    assert compute.nbytes(rates) < whole
+    assert compute.nbytes(rates) >= int(rates.table.memory_usage(deep=False).sum())

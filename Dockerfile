@@ -23,6 +23,9 @@ COPY --chown=app:app dashboard/ dashboard/
 COPY --chown=app:app data/sample/ data/sample/
 COPY --chown=app:app .streamlit/ .streamlit/
 COPY --chown=app:app app.py pyproject.toml README.md ./
+# the package itself, editable (paths stay in /app: the bundled sample is found), so a "Python
+# code" snippet runs in the container from any folder
+RUN pip install --no-deps -e .
 
 USER app
 EXPOSE 8501

@@ -500,12 +500,16 @@ def pdf_report(report_html: str, *, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
 @dataclass(frozen=True)
 class SnippetStep:
     """One call of a snippet: ``variable = analysis.<function>(data, **arguments)``, then
-    ``print(variable.<expression>)`` for each of ``prints`` (e.g. ``"summary()"``)."""
+    ``print(variable.<expression>)`` for each of ``prints`` (e.g. ``"summary()"``); an expression
+    holding ``{}`` is printed with the variable in its place (e.g.
+    ``"per_unit_hazard_ratios({})"``, with ``imports=("from analysis.figures import
+    per_unit_hazard_ratios",)``)."""
 
     variable: str
     function: str
     arguments: Mapping[str, Any]
     prints: tuple[str, ...] = ("summary()",)
+    imports: tuple[str, ...] = ()
 
 
 _SNIPPET_HEAD = [
@@ -540,6 +544,8 @@ def python_script(
         Keyword arguments of :func:`analysis.filter_cohort` (empty ones are left out).
     """
     lines = list(_SNIPPET_HEAD)
+    imports = list(dict.fromkeys(line for step in steps for line in step.imports))
+    lines[3:3] = imports
     if dataset == "sample":
         lines.append("data = analysis.load_sample()")
     elif dataset.startswith("simulated-"):
@@ -561,7 +567,8 @@ def python_script(
     for step in steps:
         call_args = "".join(f", {k}={v!r}" for k, v in step.arguments.items())
         lines += ["", f"{step.variable} = analysis.{step.function}(data{call_args})"]
-        lines += [f"print({step.variable}.{expression})" for expression in step.prints]
+        lines += [f"print({expression.format(step.variable)})" if "{}" in expression
+                  else f"print({step.variable}.{expression})" for expression in step.prints]
     return "\n".join(lines) + "\n"
 
 

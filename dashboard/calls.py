@@ -31,7 +31,10 @@ class Call:
     function : public name in ``analysis`` (e.g. ``"fit_durability"``).
     arguments : keyword arguments after the data, exactly as passed.
     prints : what the snippet prints of the result, as attribute or method expressions
-        (``"summary()"``, ``"logrank.table"``): the columns the page shows.
+        (``"summary()"``, ``"logrank.table"``), or expressions with ``{}`` for the result
+        (``"per_unit_hazard_ratios({})"``, a table the page derives from it): the columns the
+        page shows.
+    imports : import lines those expressions need.
     name : the result's variable name in the snippet.
     """
 
@@ -39,13 +42,14 @@ class Call:
     arguments: Mapping[str, Any] = field(default_factory=dict)
     prints: tuple[str, ...] = ("summary()",)
     name: str = "result"
+    imports: tuple[str, ...] = ()
 
     def step(self, ctx: Context) -> SnippetStep:
         """The snippet's line for this call, with the arguments compute.run passes (the sidebar's
         group cut points and reference group added by compute.call_arguments)."""
         arguments = compute.call_arguments(ctx, self.function, dict(self.arguments))
         return SnippetStep(variable=self.name, function=self.function, arguments=arguments,
-                           prints=tuple(self.prints))
+                           prints=tuple(self.prints), imports=tuple(self.imports))
 
 
 def run(ctx: Context, call: Call, label: str, report: Report | None = None) -> Any:

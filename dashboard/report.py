@@ -133,8 +133,7 @@ def annotate_card(card_id: str, text: str) -> None:
 def report_html(held: Sequence[Card], title: str = "Infusion Outcomes report", *, for_print: bool = False,
                 created: datetime | None = None) -> str:
     """The cards as one self-contained HTML report (plotly.js once)."""
-    minimum = "Minimum cell size: groups below the server's minimum were suppressed on every card."
-    return html_report(title, [c.section() for c in held], definitions=[minimum], filters=None,
+    return html_report(title, [c.section() for c in held], filters=None,
                        software=software_versions(), created=created, for_print=for_print)
 
 
@@ -187,13 +186,15 @@ class Report:
         filters = tuple(describe_filters(**ctx.settings.filters()))
         dataset, label = ctx.settings.dataset, dataset_label(ctx)
         fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
+        minimum = (f"Minimum cell size: groups with fewer than {ctx.settings.min_cell_size} patients are "
+                   "suppressed.",)
 
         def add_to_report() -> None:
             import plotly.io as pio
 
             card = Card(id=uuid.uuid4().hex[:10], page=page, title=section.title,
                         figures=tuple(pio.to_json(f, validate=False) for f in section.figures),
-                        tables=section.tables, notes=section.notes, definitions=tuple(definitions),
+                        tables=section.tables, notes=section.notes, definitions=tuple(dict.fromkeys([*definitions, *minimum])),
                         filters=filters, dataset=dataset, dataset_label=label, fingerprint=fingerprint,
                         code=section.code, added=datetime.now(UTC))
             problem = add_card(card)

@@ -73,7 +73,9 @@ with page_guard("the Cox model"):
     if not covariates:
         st.info("Choose at least one covariate.")
     else:
-        cox_call = Call("relapse_hazards", {"covariates": covariates, **options}, prints=("table",))
+        cox_call = Call("relapse_hazards", {"covariates": covariates, **options},
+                        prints=("table", "per_unit_hazard_ratios({})"),
+                        imports=("from analysis.figures import per_unit_hazard_ratios",))
         cox = calls.run(ctx, cox_call, "Fitting the Cox model...", report)
         definitions = settings_definitions(ctx) + [
             f"Cox proportional hazards model (Efron ties) of time to relapse among responders, "
@@ -93,7 +95,7 @@ with page_guard("the Cox model"):
             show_table(report, per_unit.drop(columns=["coef", "se"]), "Cox model",
                        note="hr: hazard ratio per the unit on each row (dose per 0.1 mg/kg, age per 10 years, "
                             "scores per 5 points), or against the reference level; hr < 1 means longer-lasting "
-                            "response. The Python code prints them per 1 unit: HR per k units = HR ** k.")
+                            "response. The Python code prints them per 1 unit and per these units.")
         calls.code_expander(ctx, cox_call)
 
 st.subheader("Responders by group")

@@ -298,7 +298,10 @@ def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:
             arrow = arrow.set_column(i, arrow.field(i).name, column.dictionary_encode())
     # split_blocks: one block per column, no copy into consolidated 2-D blocks.
     # ignore_metadata: nullable integers arrive as float64 (validation converts them anyway).
-    return arrow.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=True)
+    frame = arrow.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=True)
+    del arrow
+    pa.default_memory_pool().release_unused()  # hand the Arrow buffers freed above back (peak memory)
+    return frame
 
 
 def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -> RawTable:

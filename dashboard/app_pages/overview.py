@@ -52,6 +52,11 @@ def _num(value: float, unit: str) -> str:
     return "not reached" if value is None or math.isnan(float(value)) else f"{float(value):.1f} {unit}"
 
 
+def _limit(value: float, unit: str) -> str:
+    """A confidence limit: NaN means the data do not bound it (the reason is in the note)."""
+    return "not estimated" if _missing(value) else f"{float(value):.1f} {unit}"
+
+
 def _missing(value: float) -> bool:
     return value is None or math.isnan(float(value))
 
@@ -131,8 +136,8 @@ with page_guard("the headline figures"):
                                              for limit in ("median_days_lower", "median_days_upper")
                                              if not why and _missing(durability[limit])))
             _card("Median durability", shown, why or
-                  f"95% CI {_num(durability['median_days_lower'], 'days')} to "
-                  f"{_num(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}"
+                  f"95% CI {_limit(durability['median_days_lower'], 'days')} to "
+                  f"{_limit(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}"
                   + (f" ({limits})" if limits else ""))
             shown, why = _value(durability["sustained_28d"], _pct(durability["sustained_28d"]),
                                 durability["note"], "sustained", "follow-up")

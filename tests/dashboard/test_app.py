@@ -336,13 +336,14 @@ def test_no_hidden_phenotype_count_can_be_recovered_from_the_group_total():
 def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample):
     at = _open(_app(lmm_random="intercept", lmm_origin="most recent infusion"), "trajectories")
     _clean(at)
-    expected = analysis.fit_trajectory(sample, random="~1", time_origin="last_infusion").model
+    expected = analysis.fit_trajectory(sample, random="~1", time_origin="last_infusion",
+                                       time_effect="piecewise").model  # the page's default time effect
     random = next(d.value for d in at.dataframe if "random effect" in d.value.columns)
     assert list(random["random effect"]) == ["Intercept"]
     assert random["Intercept"].iloc[0] == pytest.approx(expected.random.iloc[0, 0])
     assert any(f"Residual variance {expected.residual_variance:.2f}" in c.value for c in at.caption)
     code = next(c.value for c in at.code if "fit_trajectory" in c.value)
-    assert "random='~1'" in code and "time_origin='last_infusion'" in code
+    assert "random='~1'" in code and "time_origin='last_infusion'" in code and "time_effect='piecewise'" in code
 
 
 def test_the_series_curve_does_not_reveal_suppressed_first_response_counts():

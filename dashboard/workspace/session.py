@@ -4,7 +4,10 @@ restriction, saved-view links, exports in the audit trail.
 Local mode (no ``[auth]`` in secrets.toml): one user, ``local``, who is also the administrator.
 Team mode: ``st.login`` (OpenID Connect) before anything else is drawn; the user is their e-mail.
 A stored dataset is named in links as ``dataset=ws-<opaque id>``; every run checks the user's
-access again (a revoked grant or a deleted dataset closes the view at once).
+access again (a revoked grant or a deleted dataset closes the view at once). Its tables are then
+held once per process in dashboard.compute's dataset store (within its byte budget), and its results
+in the process's result store, keyed by dataset id and settings: only sessions that passed the check
+in the same run read them.
 """
 
 from __future__ import annotations

@@ -80,6 +80,8 @@ def test_upload_share_open_save_refresh_restart_reopen(local_server: LocalServer
     url = local_server.server.url  # type: ignore[union-attr]
     me = browser.new_context(viewport={"width": 1400, "height": 1200})
     colleague = browser.new_context(viewport={"width": 1400, "height": 1200})
+    for context in (me, colleague):
+        context.set_default_timeout(TIMEOUT_MS)  # a loaded machine draws a page in tens of seconds
     try:
         # upload and load the file
         page = me.new_page()
@@ -130,6 +132,7 @@ def test_upload_share_open_save_refresh_restart_reopen(local_server: LocalServer
         local_server.stop()
         local_server.start()
         fresh = browser.new_context(viewport={"width": 1400, "height": 1200})
+        fresh.set_default_timeout(TIMEOUT_MS)
         try:
             again = fresh.new_page()
             again.goto(view_link)

@@ -77,6 +77,14 @@ def _app(page: str | None = None, **query: str) -> AppTest:
     return at
 
 
+def _shared_sample() -> tuple[Workspace, str]:
+    """The sample stored by OWNER and shared with VIEWER as viewer: the workspace and its id."""
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    return ws, dataset_id
+
+
 def _texts(at: AppTest) -> str:
     return " ".join(str(e.value) for kind in ("info", "warning", "error", "caption", "markdown")
                     for e in getattr(at, kind))
@@ -123,9 +131,7 @@ def test_a_link_to_a_dataset_not_shared_says_so_and_nothing_more(team: dict) -> 
 
 
 def test_a_viewer_sees_aggregates_only(team: dict) -> None:
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
-    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    ws, dataset_id = _shared_sample()
     dataset = f"ws-{dataset_id}"
 
     team["user"] = OWNER
@@ -158,9 +164,7 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
 
 def test_a_revoked_grant_closes_the_open_view_at_the_next_run(team: dict) -> None:
     """Access is checked once per run, not once per session: the same session loses the dataset."""
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
-    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    ws, dataset_id = _shared_sample()
     team["user"] = VIEWER
     at = _app("overview", dataset=f"ws-{dataset_id}")
     _ok(at)
@@ -209,9 +213,7 @@ def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dic
 
 
 def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
-    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    ws, dataset_id = _shared_sample()
     team["user"] = OWNER
     at = _app("durability", dataset=f"ws-{dataset_id}", group="sex", response="40")
     _ok(at)
@@ -285,9 +287,7 @@ def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: 
 def test_results_of_a_stored_dataset_are_kept_once_per_process(team: dict) -> None:
     """Keyed by dataset id and settings, shared by the sessions allowed to open the dataset: the
     viewer's run computes nothing the owner's run computed; a stranger gets none of it."""
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
-    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    ws, dataset_id = _shared_sample()
     name = f"ws-{dataset_id}"
 
     def results() -> set:
@@ -319,9 +319,7 @@ def test_local_mode_share_page_gives_the_link_and_the_cache_key_lives_beside_the
 
 
 def test_stop_sharing_while_the_database_is_away_says_so(team: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
-    ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
+    ws, dataset_id = _shared_sample()
     team["user"] = OWNER
     at = _app("share", dataset=f"ws-{dataset_id}")
     _ok(at)

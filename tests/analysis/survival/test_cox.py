@@ -231,6 +231,20 @@ def test_concordance_matches_brute_force_with_ties_and_strata():
     assert _concordance_counts(time, event, risk, stratum) == (concordant, discordant, tied)
 
 
+def test_concordance_is_computed_when_asked_for_not_on_every_fit(rossi, monkeypatch):
+    import analysis.survival.cox as cox_module
+
+    calls = []
+    counting = cox_module._concordance_counts
+    monkeypatch.setattr(cox_module, "_concordance_counts", lambda *a: calls.append(1) or counting(*a))
+    fit = cox(rossi, duration="week", event="arrest", covariates=ROSSI_COVARIATES)
+    fit.tests(), fit.coef
+    assert calls == []
+    c = fit.concordance
+    assert calls == [1] and fit.concordant + fit.discordant + fit.tied_risk > 0 and calls == [1]  # once, then kept
+    assert 0.5 < c < 1
+
+
 def test_errors_are_clear(rossi):
     with pytest.raises(ValueError, match="singular"):
         cox(rossi.assign(fin2=rossi["fin"]), duration="week", event="arrest", covariates=["fin", "fin2"])

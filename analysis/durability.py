@@ -49,12 +49,12 @@ from analysis.endpoints import (
     EndpointSettings,
     fit_grouping,
     group_table,
-    patient_column,
     plain_fit_note,
     resolve_endpoints,
     stack_frames,
 )
 from analysis.errors import AnalysisError
+from analysis.grouping import patient_values
 
 __all__ = ["DEFAULT_RELAPSE_COVARIATES", "DurabilityResult", "fit_durability", "relapse_hazards",
            "turnbull_median"]
@@ -507,7 +507,7 @@ def fit_durability(
     settings = endpoints.settings
     notes = [f"origin: {settings.origin_text} (origin={settings.origin!r})"]
     responders = _responders(endpoints, landmark_days, notes)
-    grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference, gap_days=settings.series_gap_days)
+    grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference)
     if grouping.note():
         notes.append(grouping.note())
     labels = grouping.of(responders["patient_id"])
@@ -639,10 +639,12 @@ def relapse_hazards(
     infusions = data.infusions if isinstance(data, OutcomeData) else endpoints.infusions
     used, dropped = [], []
     for name in wanted:
-        column, values, at_first_infusion = patient_column(frame, name, infusions)
-        if values is None:
+        try:  # a column of the patient table as it is; else an alias or first-infusion value, as by= reads it
+            column, values, at_first_infusion = ((name, frame[name], False) if name in frame.columns
+                                                 else patient_values(frame, name, infusions))
+        except AnalysisError as error:
             raise AnalysisError(f"covariate {name!r} is not a column of Endpoints.patients"
-                                + (" or of the infusions table." if infusions is not None else "."))
+                                + (" or of the infusions table." if infusions is not None else ".")) from error
         if at_first_infusion:
             frame[column] = values  # e.g. duration_min
         if values.nunique(dropna=True) < 2:

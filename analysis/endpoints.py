@@ -36,7 +36,7 @@ import pandas as pd
 from analysis.baseline import baseline_blocks
 from analysis.contract import OutcomeData
 from analysis.errors import AnalysisError
-from analysis.grouping import SERIES_GAP_DAYS, course_of_patients
+from analysis.grouping import SERIES_GAP_DAYS, series_blocks
 from analysis.instruments import get_instrument
 from analysis.intercurrent import (
     apply_strategies,
@@ -494,7 +494,7 @@ def _derive(data: OutcomeData, settings: EndpointSettings) -> Endpoints:
 def _index_infusions(data: OutcomeData, inf_code_raw: np.ndarray, uniques: pd.Index,
                      gap_days: float) -> _Infusions:
     """Stage "infusions": sorted infusions, first and last start, and the induction series
-    (``analysis.grouping.course_of_patients``: the package's one course rule)."""
+    (``analysis.grouping.series_blocks``: the package's one course rule)."""
     n_codes = len(uniques)
     infusions = data.infusions
     inf_time_raw = infusions["time_hours"].to_numpy(dtype=float)
@@ -508,11 +508,11 @@ def _index_infusions(data: OutcomeData, inf_code_raw: np.ndarray, uniques: pd.In
     # contract: with no infusion recorded, one infusion at time 0 is assumed
     first_time = np.where(has, time[np.minimum(start, max(len(time) - 1, 0))] if len(time) else 0.0, 0.0)
     last_time = np.where(has, time[np.maximum(start + n - 1, 0)] if len(time) else 0.0, 0.0)
-    course = course_of_patients(infusions, uniques.astype(str), gap_days=gap_days)
-    at = pd.Index(course["patient_id"]).get_indexer(uniques.astype(str))
-    series_end = np.where(has, course["series_end_hours"].to_numpy(dtype=float)[at], 0.0)
-    n_series = course["n_series_infusions"].to_numpy(dtype=np.int64)[at]
-    is_series = (course["course"].to_numpy() == "series")[at]
+    n_series, series_end = series_blocks(code, time, n_codes, gap_days)
+    # contract: with no infusion recorded, one infusion at time 0 is assumed (a single infusion)
+    n_series = np.where(has, n_series, 1).astype(np.int64)
+    series_end = np.where(has, series_end, 0.0)
+    is_series = n_series >= 2
     booster = np.flatnonzero(time > series_end[code]) if len(code) else np.zeros(0, dtype=np.int64)
     return _Infusions(order, code, time, number, n, start, has, first_time, last_time, series_end, n_series,
                       is_series, booster)
@@ -852,9 +852,10 @@ def resolve_endpoints(data: OutcomeData | Endpoints, instrument: str, options: d
 
 
 def fit_grouping(data: OutcomeData | Endpoints, endpoints: Endpoints, by: str | None, bins: Any,
-                 group_bins: Any, reference: str | None, gap_days: float = SERIES_GAP_DAYS) -> Any:
+                 group_bins: Any, reference: str | None) -> Any:
     """The groups of ``by`` for a fit (``analysis.grouping.group_patients``), formed over all
-    patients of ``data`` when it is an OutcomeData, else over the Endpoints' patients.
+    patients of ``data`` when it is an OutcomeData, else over the Endpoints' patients; ``course``
+    uses the endpoints' ``series_gap_days`` (the series rule of the clock).
 
     ``group_bins`` is the name the other ``by=`` functions use; ``bins`` is kept for the fits
     that had it. Giving both (different values) is an AnalysisError.
@@ -866,7 +867,8 @@ def fit_grouping(data: OutcomeData | Endpoints, endpoints: Endpoints, by: str | 
                             "number of groups); give only group_bins=.")
     outcome = isinstance(data, OutcomeData)
     return group_patients(data if outcome else endpoints, by, bins=group_bins if group_bins is not None else bins,
-                          reference=reference, instrument=endpoints.settings.instrument, gap_days=gap_days,
+                          reference=reference, instrument=endpoints.settings.instrument,
+                          gap_days=endpoints.settings.series_gap_days,
                           infusions=None if outcome else endpoints.infusions)
 
 
@@ -893,41 +895,3 @@ def group_table(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 def stack_frames(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     """Per-group frames stacked into ``columns`` (an empty frame with those columns when none)."""
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-
-
-# Aliases of Endpoints.patients columns, for covariates (relapse_hazards)
-_BY_ALIASES = {"dose_mg_per_kg": "first_dose_mg_per_kg", "dose": "first_dose_mg_per_kg",
-               "baseline": "baseline_score", "cadss": "peak_cadss"}
-# Keys and times of the infusions table: not usable as a patient-level column.
-_INFUSION_KEYS = ("patient_id", "infusion_number", "time_hours", "source_row")
-
-
-def first_infusion_values(infusions: pd.DataFrame, patients: pd.DataFrame, column: str) -> pd.Series:
-    """Value of an infusions-table ``column`` at each patient's first infusion
-    (``analysis.baseline.first_infusions``), aligned with the rows of ``patients`` (missing for
-    a patient without an infusion record)."""
-    from analysis.baseline import first_infusions
-
-    first = first_infusions(infusions)
-    lookup = pd.Series(first[column].to_numpy(), index=first["patient_id"].astype(str).to_numpy())
-    values = lookup.reindex(patients["patient_id"].astype(str).to_numpy())
-    return pd.Series(values.array, index=patients.index, name=column)
-
-
-def patient_column(patients: pd.DataFrame, name: str,
-                   infusions: pd.DataFrame | None = None) -> tuple[str, pd.Series | None, bool]:
-    """Resolve ``name`` to a patient-level column: ``(column, values, at_first_infusion)``.
-
-    ``name`` is a column of ``patients``, an alias (``"dose_mg_per_kg"``, ``"dose"``,
-    ``"baseline"``, ``"cadss"``), or (when ``infusions`` is given) a column of the infusions
-    table, whose value at each patient's first infusion is used (``at_first_infusion``).
-    ``values`` is None when ``name`` is none of these.
-    """
-    column = name if name in patients.columns else _BY_ALIASES.get(name, name)
-    if column in patients.columns:
-        return column, patients[column], False
-    if infusions is not None and name in infusions.columns and name not in _INFUSION_KEYS:
-        return name, first_infusion_values(infusions, patients, name), True
-    return column, None, False
-
-

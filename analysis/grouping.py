@@ -63,6 +63,7 @@ __all__ = [
     "STANDARD_DOSE_MG_PER_KG",
     "Grouping",
     "course_of_patients",
+    "series_blocks",
     "dose_bands",
     "group_patients",
     "order_levels",
@@ -152,6 +153,27 @@ class Grouping:
 # --------------------------------------------------------------------------------------------
 # course and dose bands
 
+def series_blocks(code: np.ndarray, time_hours: np.ndarray, n_codes: int,
+                  gap_days: float = SERIES_GAP_DAYS) -> tuple[np.ndarray, np.ndarray]:
+    """The course rule on arrays: infusions sorted by (patient code, start time) ->
+    ``(n_series_infusions, series_end_hours)`` per code (0 and NaN for a code without
+    infusions). The induction series runs from the first infusion while each next one starts at
+    most ``gap_days`` days after the previous one (see :func:`course_of_patients`)."""
+    n = len(code)
+    new_patient = np.r_[True, code[1:] != code[:-1]] if n else np.zeros(0, dtype=bool)
+    gap = np.diff(time_hours, prepend=np.nan)
+    breaks = ~new_patient & (gap > 24.0 * gap_days)
+    # the number of breaks so far, counted afresh for every patient: 0 = still in the series
+    seen = np.cumsum(breaks)
+    start = np.flatnonzero(new_patient)
+    in_series = seen == np.repeat(seen[start] if n else seen, np.diff(np.r_[start, n]))
+    n_series = np.bincount(code[in_series], minlength=n_codes)
+    series_end = np.full(n_codes, np.nan)
+    last = np.flatnonzero(in_series & np.r_[~in_series[1:] | new_patient[1:], True]) if n else start
+    series_end[code[last]] = time_hours[last]
+    return n_series, series_end
+
+
 def course_of_patients(infusions: pd.DataFrame, patient_ids: Any = None, *,
                        gap_days: float = SERIES_GAP_DAYS) -> pd.DataFrame:
     """Single infusion or induction series, per patient (the package's one course rule).
@@ -174,18 +196,13 @@ def course_of_patients(infusions: pd.DataFrame, patient_ids: Any = None, *,
     else:
         frame = pd.DataFrame({"patient_id": infusions["patient_id"].astype(str).to_numpy(),
                               "time_hours": infusions["time_hours"].to_numpy(float)})
-    frame = frame.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
-    ids = frame["patient_id"].to_numpy()
-    new_patient = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, bool)
-    gap = np.diff(frame["time_hours"].to_numpy(float), prepend=np.nan)
-    breaks = (~new_patient) & (gap > 24.0 * gap_days)
-    in_series = pd.Series(breaks).groupby(ids).cumsum().to_numpy() == 0 if len(ids) else breaks
-    series = frame.loc[in_series]
-    per = pd.DataFrame({
-        "n_series_infusions": series.groupby("patient_id")["time_hours"].size(),
-        "series_end_hours": series.groupby("patient_id")["time_hours"].max(),
-        "n_infusions": frame.groupby("patient_id")["time_hours"].size(),
-    })
+    code, uniques = pd.factorize(frame["patient_id"], sort=True)
+    time = frame["time_hours"].to_numpy(float)
+    order = np.lexsort((time, code))
+    n_series, series_end = series_blocks(code[order], time[order], len(uniques), gap_days)
+    per = pd.DataFrame({"n_series_infusions": n_series, "series_end_hours": series_end,
+                        "n_infusions": np.bincount(code, minlength=len(uniques))},
+                       index=pd.Index(np.asarray(uniques, dtype=object), name="patient_id"))
     if patient_ids is not None:
         wanted = pd.Index(pd.Series(patient_ids).astype(str).unique())
         per = per.reindex(wanted)

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.errors import AnalysisError
+
 
 def as_float_array(values: Any, what: str) -> np.ndarray:
     """One-dimensional float array (missing values as NaN)."""
@@ -69,26 +71,42 @@ def censoring_kinds(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, n
     return exact, right, left, interval
 
 
-def as_time_event(time: Any, event: Any, *, what: str = "time") -> tuple[np.ndarray, np.ndarray]:
-    """Validate follow-up times and event indicators; return float times and boolean events.
+def as_times(time: Any, *, what: str = "time", non_negative: bool = False) -> np.ndarray:
+    """Validate follow-up times (one per subject, finite; ``non_negative``: counted from the
+    time origin); return them as floats. Raises ``AnalysisError`` naming the first offending
+    rows, so an analyst sees which input is wrong rather than a NaN curve."""
+    try:
+        values = as_float_array(time, what)
+    except (TypeError, ValueError) as error:
+        raise AnalysisError(f"{what} must be numbers (one follow-up time per subject): {error}") from error
+    if len(values) == 0:
+        raise AnalysisError(f"{what} is empty: at least one subject is needed")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise AnalysisError(
+            f"{what} has {int(bad.sum())} missing or infinite value(s) (positions {rows}...); "
+            "drop those subjects or give their last follow-up time"
+        )
+    if non_negative:
+        negative = values < 0
+        if negative.any():
+            rows = np.flatnonzero(negative)[:5].tolist()
+            raise AnalysisError(
+                f"{what} has {int(negative.sum())} negative value(s) (positions {rows}...); times are "
+                "counted from the time origin and cannot be negative"
+            )
+    return values
 
-    Raises ``ValueError`` naming the first offending rows, so an analyst sees which input is
-    wrong rather than a NaN curve.
-    """
-    time_values = as_float_array(time, what)
+
+def as_time_event(time: Any, event: Any, *, what: str = "time") -> tuple[np.ndarray, np.ndarray]:
+    """Validate follow-up times (``as_times``) and event indicators; return float times and
+    boolean events. Raises ``AnalysisError`` (a ValueError) naming the first offending rows."""
+    time_values = as_times(time, what=what)
     event_series = pd.Series(event, copy=False)
     if len(event_series) != len(time_values):
-        raise ValueError(
+        raise AnalysisError(
             f"{what} and event must have the same length ({len(time_values)} vs {len(event_series)})"
-        )
-    if len(time_values) == 0:
-        raise ValueError(f"{what} is empty: at least one observation is needed")
-    bad_time = ~np.isfinite(time_values)
-    if bad_time.any():
-        rows = np.flatnonzero(bad_time)[:5].tolist()
-        raise ValueError(
-            f"{what} has {int(bad_time.sum())} missing or infinite value(s) (positions {rows}...); "
-            "drop or impute them before estimating"
         )
     if event_series.dtype == bool:
         event_values = event_series.to_numpy(dtype=bool)
@@ -97,7 +115,7 @@ def as_time_event(time: Any, event: Any, *, what: str = "time") -> tuple[np.ndar
         bad_event = ~np.isin(numeric, (0.0, 1.0))
         if bad_event.any():
             rows = np.flatnonzero(bad_event)[:5].tolist()
-            raise ValueError(
+            raise AnalysisError(
                 f"event must be 0/1 or boolean (1 = event observed, 0 = censored); "
                 f"{int(bad_event.sum())} value(s) are missing or not 0/1 (positions {rows}...)"
             )

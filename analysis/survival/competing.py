@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import AnalysisError
-from analysis.survival._common import as_float_array, chi2_sf, group_starts, query_times, z_value
+from analysis.survival._common import as_times, chi2_sf, group_starts, query_times, z_value
 from analysis.survival.cox import _design
 
 __all__ = [
@@ -50,30 +50,6 @@ _GRAY_BLOCK_ELEMENTS = 2_000_000  # (time, group, group) values held at once in 
 # ----------------------------------------------------------------------------------------
 # input checks
 # ----------------------------------------------------------------------------------------
-def _check_times(time: Any, what: str = "time") -> np.ndarray:
-    try:
-        values = as_float_array(time, what)
-    except (TypeError, ValueError) as error:
-        raise AnalysisError(f"{what} must be numbers (one follow-up time per subject): {error}") from error
-    if len(values) == 0:
-        raise AnalysisError(f"{what} is empty: at least one subject is needed")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
-        raise AnalysisError(
-            f"{what} has {int(bad.sum())} missing or infinite value(s) (positions {rows}...); "
-            "drop those subjects or give their last follow-up time"
-        )
-    negative = values < 0
-    if negative.any():
-        rows = np.flatnonzero(negative)[:5].tolist()
-        raise AnalysisError(
-            f"{what} has {int(negative.sum())} negative value(s) (positions {rows}...); times are "
-            "counted from the time origin and cannot be negative"
-        )
-    return values
-
-
 def _check_codes(event: Any, n: int, what: str = "event") -> np.ndarray:
     series = pd.Series(event, copy=False)
     if len(series) != n:
@@ -464,7 +440,7 @@ def cumulative_incidence(
     Therneau T, Crowson C, Atkinson E. Multi-state models and competing risks (survival vignette).
     """
     z = z_value(alpha)
-    time_values = _check_times(time)
+    time_values = as_times(time, non_negative=True)
     n = len(time_values)
     codes = _check_codes(event, n)
     group_codes, labels, group_name = _check_groups(group, n)
@@ -782,7 +758,7 @@ def fine_gray(
     data = frame.loc[complete, used]
     if len(data) == 0:
         raise AnalysisError("no complete rows: every row has a missing value in a used column")
-    time = _check_times(data[duration], what=duration)
+    time = as_times(data[duration], what=duration, non_negative=True)
     codes = _check_codes(data[event], len(time), what=event)
     if not (codes == event_of_interest).any():
         seen = sorted(int(c) for c in np.unique(codes[codes > 0]))

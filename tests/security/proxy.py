@@ -72,7 +72,8 @@ def start_proxy(work: Path, apps: list[Server], port: int | None = None) -> tupl
     by benchmarks/bench_sessions.py."""
     nginx = nginx_path()
     cert, key = work / "cert.pem", work / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj",
                     f"/CN={HOST}", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     port = port or free_port()
     servers = " ".join(f"server {app.url.removeprefix('http://')} max_fails=1 fail_timeout=10s;" for app in apps)

@@ -81,3 +81,17 @@ def test_needs_patients_with_a_baseline():
         fit_response_state(make_data(rows), n_bootstrap=0)
     with pytest.raises(ValueError, match="n_bootstrap"):
         fit_response_state(make_data([("A", -1.0, 30.0, None), ("A", 24.0, 10.0, None)]), n_bootstrap=-1)
+
+
+def test_course_groups_follow_the_series_gap_given():
+    """by="course" uses the endpoints' series_gap_days, as the clock does (fit_onset too)."""
+    import analysis
+
+    data = analysis.simulate(n_patients=120, seed=4, series_fraction=0.5)
+    default = fit_response_state(data, by="course", n_bootstrap=0)
+    assert list(default.table.index) == ["single", "series"]
+    # infusions of the simulated series are 2-3 days apart: with a 1-day gap nobody has a series
+    narrow = fit_response_state(data, by="course", n_bootstrap=0, series_gap_days=1)
+    assert list(narrow.table.index) == ["single"]
+    onset = analysis.fit_onset(data, by="course", series_gap_days=1)
+    assert list(onset.summary().index) == ["single"]

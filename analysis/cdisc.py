@@ -351,7 +351,8 @@ def _passes(series: pd.Series, operator: str, value: Any) -> np.ndarray:
 # Converting
 
 
-def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None) -> tuple[pd.DataFrame, list[str]]:
+def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
+            origins: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Convert CDISC datasets into the project's long single-file form.
 
     Parameters
@@ -365,6 +366,9 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None) -> tuple[pd.Da
         ``mapping=None`` the defaults apply (DTYPE empty, ANL01FL == "Y"), as in the mapping
         :func:`suggest` returns; a Mapping's filters are applied exactly as they are, so
         ``record_filters=()`` keeps derived records.
+    origins : also return, per rating, the dataset file it was read from (``source_file``, e.g.
+        "qs.xpt", or the dataset name for a DataFrame) and its row there (``source_file_row``,
+        1 = the first observation), so that problems can name them.
 
     Returns
     -------
@@ -417,7 +421,18 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None) -> tuple[pd.Da
                      "at time 0 and says so).")
     item = long_frame["item"].to_numpy(dtype="float64")
     long_frame["item"] = pd.arrays.IntegerArray(np.nan_to_num(item).astype("int64"), np.isnan(item))
+    if origins:
+        long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row"})
+    else:
+        long_frame = long_frame.drop(columns=["_file", "_file_row"])
     return long_frame, notes
+
+
+def _origin(name: str, frame: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``out`` with the file each rating was read from and its row there (1 = first observation)."""
+    out["_file"] = str(frame.attrs.get("source") or name)
+    out["_file_row"] = rows
+    return out
 
 
 def _join_patients(long_frame: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -509,6 +524,7 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
                  f"{int((keep & ~is_total).sum())} item rows (item number from {p}TESTCD); scores from "
                  f"{score_column}; USUBJID is the patient.")
     out["time_hours"] = _findings_time(name, frame, p, notes)
+    out = _origin(name, frame, out, np.arange(1, n_rows + 1))
     visit_column = _rename_override(settings, "visit", "VISIT", frame)
     if visit_column in frame.columns:
         out["visit"] = _text(frame[visit_column])
@@ -583,7 +599,11 @@ def _filter_records(name: str, frame: pd.DataFrame, settings: dict[str, Any], no
 
 def _bds(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: list[str]) -> pd.DataFrame:
     """ADaM BDS rows -> ratings; baseline from ABLFL or BASE."""
-    frame = frame[_filter_records(name, frame, settings, notes)].reset_index(drop=True)
+    passes = _filter_records(name, frame, settings, notes)
+    rows = np.flatnonzero(passes) + 1
+    source = frame.attrs.get("source")
+    frame = frame[passes].reset_index(drop=True)
+    frame.attrs["source"] = source
     param = frame["PARAM"] if "PARAM" in frame.columns else frame["PARAMCD"]
     instrument = _instrument_column(name, frame["PARAMCD"], param, settings, notes, "PARAMCD")
     total = param.astype("string").str.contains(_TOTAL_WORDS, na=False).to_numpy() | \
@@ -610,6 +630,7 @@ def _bds(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: list[s
     else:
         out["time_hours"] = np.nan
         notes.append(f"{name}: no ADY: ratings have visits but no clock time.")
+    out = _origin(name, frame, out, rows)
     notes.append(f"{name}: scores from {score_column}, {int(keep.sum())} rating(s); USUBJID is the patient"
                  f"{' (not STUDYID)' if 'STUDYID' in frame.columns else ''}.")
     ignored = [c for c in ("CHG", "PCHG", "BASETYPE") if c in frame.columns]
@@ -633,6 +654,7 @@ def _baseline_from_base(name: str, frame: pd.DataFrame, out: pd.DataFrame, notes
     """One baseline rating per patient and parameter from BASE (at time 0, visit 'Baseline')."""
     base = pd.DataFrame({"patient_id": out["patient_id"], "instrument": out["instrument"], "item": out["item"],
                          "score": pd.to_numeric(frame["BASE"], errors="coerce").to_numpy(dtype="float64")})
+    base["_file"], base["_file_row"] = out["_file"], out["_file_row"]  # the record whose BASE it is
     base = base[base["score"].notna()].drop_duplicates(["patient_id", "instrument", "item"])
     base["time_hours"] = 0.0
     if "visit" in out.columns:

@@ -8,7 +8,7 @@ Excel ``.xlsx`` and Parquet, SAS transport v5 ``.xpt`` through :mod:`analysis.xp
 analysis.cdisc uses, equal to pyreadstat), and through pyreadstat (never pandas' SAS reader, which
 reads some zeros as 5.4e-79) SAS transport v8, SAS ``.sas7bdat``, SPSS ``.sav``/``.zsav`` and Stata
 ``.dta``, keeping their variable labels (``RawTable.labels``) and value labels
-(``RawTable.value_labels``).
+(``RawTable.value_labels``); R ``.rds`` and ``.RData`` data frames through pyreadr (no R needed).
 
 Row numbering: every table gets a ``source_row`` column, 1 = the first data row. In a CSV file
 or a spreadsheet with one header line, row N is line (spreadsheet row) N + 1; :func:`locate`
@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,19 @@ class RawTable:
     sheets: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     labels: dict[str, str] = field(default_factory=dict, repr=False)
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict, repr=False)
+    # A converted (CDISC, REDCap) source: (file name, its kind, the sorted rows of that file the
+    # ratings were read from); ``source_row`` is then the row in that file.
+    row_files: tuple[tuple[str, str, np.ndarray], ...] = field(default=(), repr=False)
+
+    def locate(self, row: int) -> str:
+        """Where data row ``row`` is, in words; for a converted source, in the file(s) read."""
+        if self.kind != "converted" or not self.row_files:
+            return locate(self.kind, self.name, row)
+        found = [(name, kind) for name, kind, rows in self.row_files
+                 if len(rows) and rows[min(int(np.searchsorted(rows, row)), len(rows) - 1)] == row]
+        if len(found) == 1:
+            return locate(*reversed(found[0]), row)
+        return f"row {row} of {' or '.join(n for n, _ in found) or self.name}"
 
 
 def locate(kind: str, name: str, row: int) -> str:
@@ -87,9 +101,11 @@ def locate(kind: str, name: str, row: int) -> str:
         return f"row {row} (spreadsheet row {row + 1} of {name})"
     if kind == "dataframe":
         return f"row {row} (position {row - 1} in the DataFrame, counting from 0)"
+    if kind == "dataset":  # a dataset given as a DataFrame inside a CDISC or REDCap source
+        return f"row {row} (row {row} of the {name} data, counting from 1)"
     if kind == "converted":  # a CDISC or REDCap source, converted to one row per rating before validation
         return f"row {row} (rating {row} as read from {name}, counting from 1; not a line of its files)"
-    if kind in {"xpt", "sas7bdat", "sav", "dta"}:
+    if kind in {"xpt", "sas7bdat", "sav", "dta", "rds"}:
         return f"row {row} (observation {row} of {name})"
     return f"row {row} (data row {row} of {name}, counting from 1)"
 
@@ -147,6 +163,8 @@ def read_table(source: Any, table: str, *, sheet: str | int | None = None,
     content, name, extension = _source_bytes(source)
     if not content.strip():
         raise _fail(f"{name} is empty.", table, name)
+    if _is_r_data(content, extension):
+        return _finish(_read_r(content, name, table, sheet), table)
     head = content[:16]
     for magic, what in _MAGIC:
         if head.startswith(magic):
@@ -179,6 +197,51 @@ _SAS7BDAT_MAGIC = bytes([0xc2, 0xea, 0x81, 0x60, 0xb3, 0x14, 0x11, 0xcf, 0xbd, 0
                          0x31, 0x8c, 0x18, 0x1f, 0x10, 0x11])
 _STAT_NAMES = {"xpt": "a SAS transport file", "sas7bdat": "a SAS dataset", "sav": "an SPSS file",
                "dta": "a Stata file"}
+
+
+_R_SUFFIXES = {".rds": ".rds", ".rdata": ".RData", ".rda": ".RData"}
+
+
+def _is_r_data(content: bytes, extension: str) -> bool:
+    """An R data file: ``saveRDS`` (.rds) or ``save`` (.RData/.rda), usually gzip-compressed."""
+    head = content[:8]
+    if head.startswith(b"\x1f\x8b"):
+        with contextlib.suppress(zlib.error):
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(content[:4096], 8)
+    binary = head.startswith((b"X\n\x00\x00", b"RDX2\n", b"RDX3\n", b"RDB2\n", b"RDB3\n"))
+    return binary or (extension in _R_SUFFIXES and (head.startswith((b"A\n", b"B\n", b"RDA")) or
+                                                     content.startswith((b"BZh", b"\xfd7zXZ"))))
+
+
+def _read_r(content: bytes, name: str, table: str, sheet: str | int | None) -> RawTable:
+    """An R data frame through pyreadr (no R needed): the .rds object, or in an .RData file the
+    data frame named ``sheet`` (name or position), else the first; factors arrive as categoricals."""
+    import tempfile
+
+    import pyreadr
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.rds"  # pyreadr tells .rds from .RData by content, not by name
+        path.write_bytes(content)
+        try:
+            objects = pyreadr.read_r(str(path))
+        except Exception as error:  # pyreadr raises its own error types for damaged or unsupported files
+            raise _fail(f"{name} looks like an R data file but cannot be read ({type(error).__name__}: "
+                        f"{str(error)[:120]}). Save the data frame with saveRDS() or write.csv().",
+                        table, name) from None
+    frames = {str(k) if k is not None else "": v for k, v in objects.items() if isinstance(v, pd.DataFrame)}
+    if not frames:
+        raise _fail(f"{name} holds no data frame (only other R objects).", table, name)
+    names = list(frames)
+    if sheet is not None:
+        chosen = names[sheet] if isinstance(sheet, int) and 0 <= sheet < len(names) else str(sheet)
+        if chosen not in frames:
+            raise _fail(f"{name} has no data frame {sheet!r}; it holds {', '.join(map(repr, names))}.", table, name)
+    else:
+        chosen = names[0]
+    notes = [f"{name} holds {len(names)} data frames; read {chosen!r} (choose another with sheet=...)"] \
+        if len(names) > 1 else []
+    return RawTable(frames[chosen].reset_index(drop=True), name, "rds", notes=notes)
 
 
 def _statistical_format(content: bytes, extension: str) -> str | None:

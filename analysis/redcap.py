@@ -99,7 +99,11 @@ def _error(message: str, headline: str, column: str = "") -> DataError:
 def _read_csv(source: Any) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source.copy()
-    return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    name = getattr(source, "name", source)
+    if isinstance(name, (str, Path)):
+        frame.attrs["source"] = Path(name).name  # the file named in messages about its rows
+    return frame
 
 
 def read(source: Any) -> RedcapProject:
@@ -376,7 +380,7 @@ def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[s
 
 
 def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: Any = None, *,
-            allow_identifiers: bool = False) -> tuple[pd.DataFrame, list[str]]:
+            allow_identifiers: bool = False, origins: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Convert a REDCap export into the project's long single-file form (see the module docstring).
 
     Parameters
@@ -390,6 +394,8 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         ``visit_times`` (unique event name or event label -> hours since the first infusion),
         ``value_maps`` (field -> {code or label: value}).
     allow_identifiers : drop fields the identifier screen flags instead of refusing the export.
+    origins : also return, per rating, the records file (``source_file``) and its row there
+        (``source_file_row``, 1 = the first record, line 2 of the CSV), so problems can name them.
 
     Returns
     -------
@@ -407,6 +413,7 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     settings = _settings(mapping)
     notes: list[str] = []
     fields = dictionary_frame(dictionary)
+    records_file = str(records.attrs.get("source") or "records")
     records = records.reset_index(drop=True)
     records.columns = [str(c).strip() for c in records.columns]
     records = _drop_flagged(records, fields, notes)                      # 1: before anything else
@@ -443,7 +450,8 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         pieces.append(pd.DataFrame({
             "patient_id": patient[rated], "instrument": row.instrument,
             "item": pd.array([row.item] * int(rated.sum()), dtype="Int64"), "score": score[rated].astype("float64"),
-            "visit": visit[rated].astype("string"), "time_hours": time[rated].astype("float64")}))
+            "visit": visit[rated].astype("string"), "time_hours": time[rated].astype("float64"),
+            "source_file_row": np.flatnonzero(rated) + 1}))  # the row of the records export (1 = first record)
     long_frame = pd.concat(pieces, ignore_index=True)
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
@@ -461,6 +469,10 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         long_frame = long_frame.drop(columns="time_hours")
     if long_frame["visit"].isna().all():
         long_frame = long_frame.drop(columns="visit")
+    if origins:
+        long_frame["source_file"] = records_file
+    else:
+        long_frame = long_frame.drop(columns="source_file_row")
     return long_frame.reset_index(drop=True), notes
 
 

@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
@@ -22,7 +23,8 @@ from analysis.readers import RawTable, read_table, sheet_table
 __all__ = ["load", "load_sample", "read_source_frames"]
 
 _TABLE_NAMES = ("assessments", "infusions", "patients", "events")
-_TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq", ".sav", ".dta", ".xpt", ".sas7bdat"}
+_TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq", ".sav", ".dta", ".xpt", ".sas7bdat",
+                   ".rds", ".rdata", ".rda"}
 _STANDARD_SUFFIXES = {".xpt", ".xport", ".sas7bdat"}
 
 
@@ -206,6 +208,7 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
             getattr(_standard(layout), "to_long", None) is not None:
         frame = raw.frame.drop(columns="source_row")
         frame.attrs["labels"] = raw.labels
+        frame.attrs["source"] = raw.name
         return _load_standard(layout, {Path(raw.name).stem.upper(): frame}, mapping, allow_identifiers, hints,
                               name=raw.name)
     if layout == "redcap":
@@ -239,11 +242,18 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
         suggester = standard_suggester(layout)
         mapping = suggester(frames, **hints) if suggester is not None else Mapping(layout=layout)
     # Only the REDCap reader screens identifiers itself (the CDISC reader leaves that to validation).
-    long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers) if layout == "redcap"
-                         else module.to_long(frames, mapping))
+    long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers, origins=True)
+                         if layout == "redcap" else module.to_long(frames, mapping, origins=True))
+    files, file_rows = long_frame.pop("source_file"), long_frame.pop("source_file_row").to_numpy(dtype=np.int64)
     raw = read_table(long_frame, "file")
     raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
     raw.kind = "converted"
+    # Problems name the row of the dataset or export file each rating was read from.
+    position = raw.frame["source_row"].to_numpy() - 1
+    raw.frame["source_row"] = file_rows[position]
+    files = files.astype("category").iloc[position]
+    raw.row_files = tuple((str(file), _file_kind(str(file)), np.unique(raw.frame["source_row"].to_numpy()[
+        (files == file).to_numpy()])) for file in files.cat.categories)
     raw.notes.extend(n.rstrip(".") for n in notes)
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
@@ -251,6 +261,12 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     mapped = apply_mapping(report, raw, long_mapping)
     return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
                           has_clock_time=mapped.has_clock_time)
+
+
+def _file_kind(name: str) -> str:
+    """How rows of a dataset inside a CDISC or REDCap source are numbered (see readers.locate)."""
+    suffix = Path(name).suffix.lower()
+    return {".xpt": "xpt", ".xport": "xpt", ".sas7bdat": "sas7bdat", ".csv": "csv"}.get(suffix, "dataset")
 
 
 def load_sample(form: str = "tables") -> OutcomeData:

@@ -93,7 +93,7 @@ from analysis.loading.vocabularies import (
     route_of,
     sex_of,
 )
-from analysis.readers import RawTable, locate
+from analysis.readers import RawTable
 
 __all__: list[str] = []  # the checks behind analysis.loading.load (see analysis.loading.reading)
 
@@ -160,7 +160,7 @@ class _Report:
 
     def add(self, raw: RawTable | None, table: str, message: str, *, column: str = "",
             row: int | None = None, value: Any = "") -> None:
-        location = locate(raw.kind, raw.name, row) if (raw is not None and row is not None) else ""
+        location = raw.locate(row) if (raw is not None and row is not None) else ""
         self.problems.append({"table": table, "row": pd.NA if row is None else int(row), "column": column,
                               "value": "" if value is None else str(value), "message": message,
                               "location": location})
@@ -203,6 +203,9 @@ def _numbering_note(raw: RawTable) -> str:
         return "row 1 = the first data row = line 2 of the file"
     if raw.kind == "xlsx":
         return "row 1 = the first data row = spreadsheet row 2"
+    if raw.kind == "converted" and raw.row_files:
+        return "each rating's row is the row of the dataset or export file it was read from, 1 = that file's first " \
+            "data row"
     if raw.kind == "converted":
         return "row 1 = the first rating read from the export, one row per rating; not a line of its files"
     return "row 1 = the first data row"

@@ -341,6 +341,46 @@ def test_bds_baseline_from_base_when_nothing_is_flagged():
     assert data.n_patients == 2  # a baseline of 0 keeps the patient
 
 
+def test_problems_name_the_observation_of_the_xpt_file_read(tmp_path: Path):
+    import pyreadstat
+
+    frames = make_sdtm()
+    qs = frames["QS"]
+    qs.loc[21, "QSSTRESN"] = 99.0  # a MADRS total (day 1 of the second patient), beyond 60
+    assert qs.loc[21, "QSTESTCD"] == "MADRS111"
+    for name in ("QS", "DM", "EX"):
+        pyreadstat.write_xport(frames[name], str(tmp_path / f"{name.lower()}.xpt"), table_name=name)
+    written, _ = pyreadstat.read_xport(str(tmp_path / "qs.xpt"))  # the observation, read independently
+    observation = int(np.flatnonzero(written["QSSTRESN"].to_numpy() == 99.0)[0]) + 1
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    problem = raised.value.problems.iloc[0]
+    assert "99" in problem["message"] and "MADRS" in problem["message"]
+    assert problem["row"] == observation == 22
+    assert problem["location"] == "row 22 (observation 22 of qs.xpt)"
+    assert "file it was read from" in str(raised.value)
+
+
+def test_problems_in_adam_name_the_file_row_after_left_out_records(tmp_path: Path):
+    import pyreadstat
+
+    # Rows 1-2 are LOCF records (left out before reading); row 5 holds an impossible MADRS total.
+    bds = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1", "S-1", "S-1", "S-1", "S-1", "S-2", "S-2"],
+                        "PARAMCD": "MADRS", "PARAM": "MADRS Total Score",
+                        "AVAL": [20.0, 20.0, 25.0, 18.0, 70.0, 30.0, 22.0],
+                        "ABLFL": ["", "", "Y", "", "", "Y", ""], "AVISIT": ["Week 2", "Week 4", "Baseline",
+                                                                            "Week 1", "Week 2", "Baseline", "Week 1"],
+                        "ADY": [15.0, 29.0, -1.0, 8.0, 15.0, -1.0, 8.0],
+                        "DTYPE": ["LOCF", "LOCF", "", "", "", "", ""]})
+    pyreadstat.write_xport(bds, str(tmp_path / "admadrs.xpt"), table_name="ADMADRS")
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    problems = raised.value.problems
+    assert list(problems["row"]) == [5]
+    assert problems["location"].iloc[0] == "row 5 (observation 5 of admadrs.xpt)"
+    assert "70" in problems["message"].iloc[0]
+
+
 def test_suggest_names_every_role_with_its_reason(sdtm_folder: Path):
     mapping = cdisc.suggest(cdisc.read(sdtm_folder), instrument="MADRS")
     assert mapping.layout == "cdisc" and mapping.instrument == "MADRS"

@@ -334,17 +334,22 @@ def test_load_passes_allow_identifiers_to_the_redcap_reader(tmp_path: Path):
     assert "clinic_phone" in said and "7777" not in said
 
 
-def test_rows_in_problems_of_a_redcap_export_are_not_called_lines_of_a_file(tmp_path: Path):
+def test_problems_in_a_redcap_export_name_its_row_and_csv_line(tmp_path: Path):
     records, dictionary, events = madrs_project()
     records.loc[4, "madrs_total"] = "75"  # out of the MADRS range 0-60
     records.to_csv(tmp_path / "data.csv", index=False)
     dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
     events.to_csv(tmp_path / "event.csv", index=False)
+    with open(tmp_path / "data.csv", newline="", encoding="utf-8") as handle:  # the line, read independently
+        lines = list(csv.reader(handle))
+    line = next(n for n, cells in enumerate(lines, start=1) if cells[lines[0].index("madrs_total")] == "75")
     with pytest.raises(DataError) as raised:
         analysis.load(tmp_path)
-    said = str(raised.value)
-    assert "75" in said and "outside the MADRS" in said
-    assert "as in your file" not in said and "in the DataFrame" not in said and "not a line of its files" in said
+    problem = raised.value.problems.iloc[0]
+    assert "75" in problem["message"] and "outside the MADRS" in problem["message"]
+    assert problem["row"] == line - 1 == 5  # the fifth record: row 5 under the header
+    assert problem["location"] == f"row 5 (line {line} of data.csv)"
+    assert "not a line of its files" not in str(raised.value) and "rating 5" not in str(raised.value)
 
 
 @needs_real

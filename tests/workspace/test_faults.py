@@ -74,9 +74,11 @@ def test_a_server_killed_mid_fit_loses_no_dataset_and_no_view(tmp_path: Path, br
     try:
         page = context.new_page()
         page.goto(f"{server.url}/durability?dataset=ws-{dataset_id}&group=sex")
-        page.wait_for_selector('[data-testid="stSpinner"] >> text=Fitting the durability curves',
-                               timeout=TIMEOUT_MS)
-        assert page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state") == "running"
+        # a computation's spinner (shown after 0.5 s): deriving endpoints or fitting the curves
+        spinner = page.locator('[data-testid="stSpinner"]').first
+        spinner.wait_for(timeout=3 * TIMEOUT_MS)
+        working = spinner.inner_text()
+        assert page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state") == "running", working
         _kill(server)  # in the middle of the fit: no shutdown, no chance to flush or close anything
 
         with sqlite3.connect(database) as connection:
@@ -109,6 +111,7 @@ def test_database_away_at_start_and_mid_session_gives_words_and_recovers(tmp_pat
     env = {"INFUSION_OUTCOMES_DB": url}
     server = start_server(tmp_path / "server-1.log", env=env)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
     try:
         page = context.new_page()
         page.goto(f"{server.url}/{link}")

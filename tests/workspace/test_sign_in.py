@@ -98,6 +98,7 @@ def _clean(page: object) -> None:
 def _sign_in(browser: object, server: Server, email: str) -> object:
     """A new browser (context) signed in as ``email`` through the provider's form; its page."""
     context = browser.new_context(viewport={"width": 1400, "height": 1200})  # type: ignore[attr-defined]
+    context.set_default_timeout(TIMEOUT_MS)  # a loaded machine draws a page in tens of seconds
     page = context.new_page()
     page.goto(server.url)
     _idle(page)
@@ -149,6 +150,8 @@ def test_two_users_share_as_viewer_and_a_third_is_refused(team_server: Server, b
     assert colleague.get_by_role("switch", name="Individual patients").is_disabled()
     _open(colleague, team_server, "symptoms", dataset)
     assert "not shown to viewers of a shared dataset" in _main(colleague)
+    _open(colleague, team_server, "timeline", dataset)
+    assert "Patient timelines show individual patients, so they are not shown to viewers" in _main(colleague)
     _open(colleague, team_server, "share", dataset)
     assert "shared with you as viewer; only its owner can share it" in _main(colleague)
 
@@ -173,6 +176,6 @@ def test_two_users_share_as_viewer_and_a_third_is_refused(team_server: Server, b
     share = trail[trail["action"] == "share"]
     assert share["detail"].tolist() == [f"user {COLLEAGUE} as viewer"]
     opens = trail[(trail["action"] == "open") & (trail["user"] == COLLEAGUE)]
-    assert opens["detail"].tolist() == ["viewer"] * 3  # once per page load (session), not once per run
+    assert opens["detail"].tolist() == ["viewer"] * 4  # once per page load (session), not once per run
     # one sign-in per sign-in, however many pages (sessions) each user opened
     assert (trail["action"] == "sign-in").sum() == 3

@@ -14,6 +14,8 @@ import plotly.io as pio
 # Okabe-Ito, black moved last so it is not the first group's colour on a dark background.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 TEMPLATE_NAME = "infusion_outcomes"
+# characters per line of the definitions under a chart: 11 px text in a 460 px wide chart
+DEFINITIONS_WIDTH = 78
 _GRID = "rgba(128,128,128,0.25)"
 
 pio.templates[TEMPLATE_NAME] = go.layout.Template(
@@ -27,7 +29,7 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
         yaxis=dict(gridcolor=_GRID, zerolinecolor=_GRID, linecolor="rgba(128,128,128,0.6)",
                    showline=True, ticks="outside"),
         title=dict(x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=8), font=dict(size=16)),
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0, tracegroupgap=0),
         hovermode="closest",
         margin=dict(l=70, r=20, t=95, b=80),
     )
@@ -79,9 +81,10 @@ def rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, width: int = 130,
+def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, width: int = DEFINITIONS_WIDTH,
                      axis_space: int = 55) -> go.Figure:
-    """Write the definitions used under the chart (in the figure, so exports carry them).
+    """Write the definitions used under the chart (in the figure, so exports carry them), wrapped
+    at ``width`` characters (the default fits a 460 px chart: an 800 px window with the sidebar).
     ``axis_space``: pixels below the plot taken by the x tick labels and title."""
     figure.update_layout(template=TEMPLATE_NAME)
     legend_room(figure)
@@ -99,7 +102,9 @@ def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, widt
     return figure
 
 
-_ASSUMED_PLOT_WIDTH = 760  # px: a narrow column or a notebook; wider plots need fewer legend rows
+# px: the plot area of a chart in an 800 px window beside the sidebar (about 460 px wide less its
+# margins); wider plots need fewer legend rows, so the legend may sit a little higher than needed
+_ASSUMED_PLOT_WIDTH = 380
 _LEGEND_ROW = 21  # px per row of the horizontal legend
 _TITLE_SPACE = 42  # px above the legend for the title
 

@@ -115,7 +115,7 @@ def onset_figure(
                                     showlegend=False, hoverinfo="skip"))
     lines = []
     if medians is not None:
-        lines.append("Median onset among responders (95% CI), mixture-cure model:")
+        lines.append("Median onset of responders (95% CI):")
         for group in groups:
             part = medians[medians["group"].astype(str) == group]
             if part.empty:
@@ -141,7 +141,7 @@ def onset_figure(
     if max_hours is not None:
         figure.update_xaxes(range=[np.log10(0.25), np.log10(upper)] if log_time else [0, upper])
     figure.update_yaxes(title="Patients responding (%)", range=[0, 100])
-    return with_definitions(figure, definitions)
+    return with_definitions(figure, definitions, axis_space=72)
 
 
 def onset_result_figure(
@@ -166,8 +166,8 @@ def onset_result_figure(
     medians = medians.rename_axis("group").reset_index().assign(group=lambda f: f["group"].astype(str))
     test_text = None
     if result.by is not None and result.test is not None and len(result.test):
-        words = {"logrank_upper": "Log-rank (visit of response)", "likelihood_ratio_cure": "cure-model LR test"}
-        test_text = "; ".join(f"{words.get(str(r['test']), str(r['test']))}: {format_p(float(r['p_value']))}"
+        words = {"logrank_upper": "Log-rank", "likelihood_ratio_cure": "cure-model LR test"}
+        test_text = "<br>".join(f"{words.get(str(r['test']), str(r['test']))}: {format_p(float(r['p_value']))}"
                               for _, r in result.test.iterrows())
     levels = [str(g) for g in table.index]
     return onset_figure(result.curve, log_time=log_time, sources=sources, max_hours=max_hours, bands=bands,
@@ -434,8 +434,7 @@ def durability_figure(
     # the text on the plot: medians with CIs (one panel) and the test
     lines = []
     if medians is not None and not facets:
-        which = ", ".join(headline_names) if headline_names else KM_LABEL
-        lines.append(f"Median (95% CI), {which}:" if len(groups) > 1 or True else "")
+        lines.append("Median (95% CI):")
         for group in groups:
             part = medians[medians["group"].astype(str) == group]
             if part.empty:
@@ -556,8 +555,7 @@ def durability_result_figure(
     test_text = None
     if result.by is not None and result.logrank is not None:
         test = result.logrank
-        test_text = (f"Log-rank test (detection visit): χ² = {test.statistic:.2f}, {test.dof} df, "
-                     f"{format_p(test.p_value)}")
+        test_text = f"Log-rank {format_p(test.p_value)} (\u03c7\u00b2 {test.statistic:.2f}, {test.dof} df)"
     return durability_figure(
         result.curve, risk_table=result.risk_table, headline=headline, medians=medians, test_text=test_text,
         show_km=show_km and not incidence, bands=bands, facets=facets, reference=result.reference,
@@ -580,7 +578,7 @@ def response_state_figure(
     """Probability of being in response (responded and not yet relapsed) against days since the
     first infusion, among all treated patients, with its 95% bootstrap band, from a
     ``ResponseStateResult`` (``analysis.fit_response_state``). The values at ``marks_days`` are
-    marked and written on the plot; the curve ends where fewer than 10% of a group is still
+    marked with their 95% CI and written beside the points; the curve ends where fewer than 10% of a group is still
     followed (``estimable_until_days``). Ticks every 7 days."""
     curve = result.curve
     levels = [str(g) for g in result.levels] or groups_in(curve)
@@ -605,24 +603,22 @@ def response_state_figure(
             hovertemplate="day %{x:.1f}: %{y:.1f}% in response<extra>" + label + "</extra>"))
         at = rows_of(marks, group).dropna(subset=["in_response"])
         if not at.empty:
+            # the values written beside the points: a box of numbers would cover a curve on a narrow chart
             figure.add_trace(go.Scatter(
-                x=at["time_days"], y=100 * at["in_response"], mode="markers", name=f"{label} at days",
+                x=at["time_days"], y=100 * at["in_response"], mode="markers+text", name=f"{label} at days",
+                text=[f"{100 * v:.0f}%" for v in at["in_response"]], cliponaxis=False,
+                textposition="top right" if len(lines) % 2 == 0 else "bottom right",
+                textfont=dict(color=color, size=12), customdata=100 * at[["lower", "upper"]].to_numpy(),
                 legendgroup=label, showlegend=False, marker=dict(size=8, color=color, line=dict(color="white", width=1)),
                 error_y=dict(type="data", symmetric=False, array=100 * (at["upper"] - at["in_response"]),
                              arrayminus=100 * (at["in_response"] - at["lower"]), color=color, thickness=1.5, width=4),
-                hovertemplate="day %{x:g}: %{y:.0f}% in response<extra>" + label + "</extra>"))
-        cells = [f"day {d:g} {100 * v:.0f}% ({100 * lo:.0f}\u2013{100 * hi:.0f})"
-                 for d, v, lo, hi in zip(at["time_days"], at["in_response"], at["lower"], at["upper"], strict=True)]
-        missing = [f"day {d:g} not estimated" for d in marks_days if d not in set(at["time_days"])]
-        lines.append(f"<span style='color:{color}'>\u25a0</span> {label}: " + "; ".join(cells + missing))
-    if lines:
-        figure.add_annotation(text="In response (95% CI):<br>" + "<br>".join(lines), xref="x domain",
-                              yref="y domain", x=0.99, y=0.98, xanchor="right", yanchor="top", showarrow=False,
-                              align="left", font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
+                hovertemplate="day %{x:g}: %{y:.0f}% in response (95% CI %{customdata[0]:.0f}\u2013"
+                              "%{customdata[1]:.0f}%)<extra>" + label + "</extra>"))
+        lines.append(group)
     upper = float(curve["time_days"].max()) if len(curve) else 28.0
     ticks = time_ticks(upper, 7.0)
     figure.update_xaxes(title="Days since the first infusion", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
                         range=[0, ticks[-1]])
     figure.update_yaxes(title="Patients in response (%)", range=[0, 100])
     figure.update_layout(title=title, height=460)
-    return with_definitions(figure, definitions)
+    return with_definitions(figure, definitions, axis_space=72)

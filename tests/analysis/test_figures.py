@@ -366,8 +366,9 @@ def test_response_state_figure_marks_the_days_it_writes(sample):
     at = state.at([1, 7, 14, 28])
     points = next(t for t in figure.data if t.name == "All patients at days")
     np.testing.assert_allclose(points.y, 100 * at["in_response"].to_numpy())
-    for _, row in at.iterrows():
-        assert f"day {row['time_days']:g} {100 * row['in_response']:.0f}%" in _annotation_text(figure)
+    assert list(points.x) == [1, 7, 14, 28]
+    assert list(points.text) == [f"{100 * v:.0f}%" for v in at["in_response"]]
+    np.testing.assert_allclose(points.error_y.array, 100 * (at["upper"] - at["in_response"]).to_numpy())
 
 
 # --------------------------------------------------------------------------------------------

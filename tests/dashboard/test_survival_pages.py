@@ -140,7 +140,9 @@ def test_overview_draws_the_probability_in_response_and_gives_reasons_not_na(sam
     at = _page("overview")
     charts = _charts(at)
     state = next(c for c in charts if "in response" in c["layout"]["yaxis"]["title"]["text"])
-    assert "day 28" in _annotations(state)
+    points = next(t for t in state["data"] if t.get("name") == "All patients at days")
+    expected = analysis.fit_response_state(sample).at([1, 7, 14, 28])
+    assert points["text"] == [f"{100 * v:.0f}%" for v in expected["in_response"]]
     # an upper limit beyond follow-up: the card says why, in the library's words
     limited = _page("overview", relapse="score threshold", relapse_score="50")
     expected = analysis.fit_durability(sample, relapse=50.0).summary().iloc[0]

@@ -1,0 +1,108 @@
+"""Survival figures in a real browser, read back from the page (plotly's ``el.data`` and
+``el.layout`` of every ``.js-plotly-plot``, and the drawn SVG): the number-at-risk columns sit on
+the days of the x ticks, in data and on screen; medians and the log-rank p are written on the
+plot; the forest plot prints HR (95% CI) and p per row. Screenshots at 1440 and 800 px into the
+folder the tests print."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
+
+pytestmark = pytest.mark.e2e
+
+PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    // plotly keeps numeric arrays sent as base64 typed arrays ({dtype, bdata}) as they came in el.data
+    const kinds = {f8: Float64Array, f4: Float32Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array,
+                   u2: Uint16Array, i1: Int8Array, u1: Uint8Array};
+    const arr = v => !v ? [] : v.bdata ? Array.from(new kinds[v.dtype](
+        Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v);
+    const box = el.getBoundingClientRect();
+    const centre = node => { const r = node.getBoundingClientRect(); return r.left + r.width / 2; };
+    return {
+        title: (el.layout.title && el.layout.title.text) || '',
+        width: box.width,
+        ticks: el.layout.xaxis ? arr(el.layout.xaxis.tickvals) : [],
+        annotations: (el.layout.annotations || []).map(a => a.text || ''),
+        traces: el.data.map(t => ({name: t.name || '', mode: t.mode || '', xaxis: t.xaxis || 'x',
+                                   x: arr(t.x), text: Array.isArray(t.text) ? t.text : []})),
+        // on screen: centres of the first x axis' tick labels and of every risk-table number
+        tick_px: Array.from(el.querySelectorAll('.subplot.xy .xaxislayer-above .xtick text')).map(centre),
+        risk_px: Array.from(el.querySelectorAll('.subplot.x2y2 .textpoint text')).map(centre),
+        overflow: Array.from(el.querySelectorAll('.annotation')).some(a => {
+            const r = a.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; }),
+    };
+})"""
+
+
+def _wait_idle(page, timeout_ms: int = 240_000) -> None:
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
+    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout_ms, polling=100)
+    page.wait_for_function(SKELETONS_GONE_JS, timeout=timeout_ms, polling=100)
+
+
+def _plots(browser, url: str, width: int, screenshot) -> list[dict]:
+    context = browser.new_context(viewport={"width": width, "height": 1600})
+    page = context.new_page()
+    try:
+        page.goto(url)
+        _wait_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(screenshot), full_page=True)
+        return page.evaluate(PLOTS_JS)
+    finally:
+        context.close()
+
+
+def _risk(plot: dict) -> list[dict]:
+    return [t for t in plot["traces"] if t["mode"] == "text" and t["name"].endswith(" at risk")]
+
+
+@pytest.mark.parametrize("width", [1440, 800])
+def test_durability_risk_table_days_are_the_tick_days(app_server, browser, screenshots, width):
+    plots = _plots(browser, f"{app_server.url}/durability?group=course", width,
+                   screenshots / f"durability_course_{width}.png")
+    plot = next(p for p in plots if _risk(p))
+    ticks = plot["ticks"]
+    assert ticks[0] == 0 and all(b - a == 7 for a, b in zip(ticks, ticks[1:], strict=False))
+    for row in _risk(plot):
+        assert row["x"] == ticks, row["name"]
+    # on screen: every number-at-risk column is centred under a tick label (within 2 px)
+    assert len(plot["tick_px"]) == len(ticks) and plot["risk_px"]
+    for x in plot["risk_px"]:
+        assert min(abs(x - t) for t in plot["tick_px"]) < 2.0
+    text = " ".join(plot["annotations"])
+    assert "single: " in text and "series: " in text and "95% CI" in text and "Log-rank" in text
+    assert not plot["overflow"], "an annotation runs off the figure"
+
+
+@pytest.mark.parametrize("width", [1440, 800])
+def test_durability_facets_and_forest_text(app_server, browser, screenshots, width):
+    plots = _plots(browser, f"{app_server.url}/durability?group=diagnosis", width,
+                   screenshots / f"durability_diagnosis_{width}.png")
+    plot = next(p for p in plots if _risk(p))
+    rows = _risk(plot)
+    assert len(rows) == 5 and len({r["xaxis"] for r in rows}) == 5  # one panel, one risk row per group
+    for row in rows:
+        assert row["x"] == plot["ticks"]
+    compare = _plots(browser, f"{app_server.url}/compare?group=course", width, screenshots / f"compare_{width}.png")
+    forest = next(p for p in compare if any(t["name"] == "hazard ratio" for t in p["traces"]))
+    printed = next(t for t in forest["traces"] if t["mode"] == "text")
+    assert printed["text"] and all(", p " in t and "(" in t for t in printed["text"])
+    assert not forest["overflow"]
+
+
+@pytest.mark.parametrize("width", [1440, 800])
+def test_overview_and_onset_figures_render(app_server, browser, screenshots, width):
+    overview = _plots(browser, f"{app_server.url}/overview", width, screenshots / f"overview_{width}.png")
+    state = next(p for p in overview if any(t["name"] == "All patients at days" for t in p["traces"]))
+    points = next(t for t in state["traces"] if t["name"] == "All patients at days")
+    assert points["x"] == [1, 7, 14, 28] and all(t.endswith("%") for t in points["text"])
+    assert not state["overflow"]
+    onset = _plots(browser, f"{app_server.url}/onset?group=course", width, screenshots / f"onset_course_{width}.png")
+    plot = onset[0]
+    assert plot["ticks"] == [0, 24, 48, 72, 96, 120, 144, 168]
+    assert "Median onset" in " ".join(plot["annotations"])
+    assert not plot["overflow"]

@@ -148,6 +148,50 @@ def _small_export(tmp_path) -> tuple[str, bytes]:
 
 def test_a_dataset_stored_through_one_replica_opens_through_the_other(proxied, tmp_path):
     _, _, front = proxied
+    _store_through_one_open_through_the_other(front, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def proxied_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The same two replicas behind nginx, their workspace in a throwaway PostgreSQL cluster (the
+    compose file's database)."""
+    try:
+        nginx_path()
+    except NginxMissing as missing:
+        pytest.skip(str(missing))
+    from tests.workspace.conftest import PostgresCluster, _pg_bin
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("Debian's postgresql is not installed (make system-deps installs it)")
+    cluster = PostgresCluster(bin_dir)
+    work = tmp_path_factory.mktemp("nginx-pg")
+    apps: list[Server] = []
+    proxy = None
+    try:
+        cluster.start()
+        url = cluster.create_database("outcomes").replace("postgresql+psycopg://", "postgresql://")
+        for name in ("replica-1", "replica-2"):
+            apps.append(start_server(work / f"{name}.log", env={**app_env(work), "INFUSION_OUTCOMES_DB": url}))
+        proxy, front = start_proxy(work, apps)
+        yield front
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(10)
+        for app in apps:
+            app.stop()
+        cluster.remove()
+
+
+def test_a_dataset_stored_through_one_replica_opens_through_the_other_on_postgresql(proxied_postgresql,
+                                                                                   tmp_path):
+    _store_through_one_open_through_the_other(proxied_postgresql, tmp_path)
+
+
+def _store_through_one_open_through_the_other(front: Proxy, tmp_path) -> None:
+    """Upload through the Data page on one replica (stored in the workspace: a ws- link), open the
+    link's Overview from a browser the proxy sends to the other replica."""
     uploader, colleague = None, None
     for browser in _browse(front.url, 12):  # two browsers that the proxy sends to different replicas
         replica = front.replicas_by_browser()[_browser_key(browser)]

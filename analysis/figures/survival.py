@@ -116,15 +116,8 @@ def onset_figure(
     lines = []
     if medians is not None:
         lines.append("Median onset of responders (95% CI):")
-        for group in groups:
-            part = medians[medians["group"].astype(str) == group]
-            if part.empty:
-                continue
-            m = part.iloc[0]
-            label = group if group != "all" else "All patients"
-            lines.append(f"<span style='color:{colors[group]}'>\u25a0</span> {label}: "
-                         + median_text(m["median_onset_hours"], m["median_onset_hours_lower"],
-                                       m["median_onset_hours_upper"], "h"))
+        lines += _median_lines(medians, groups, colors, lambda g: g if g != "all" else "All patients",
+                               ("median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper"), "h")
     if test_text:
         lines.append(test_text)
     if lines:
@@ -202,6 +195,20 @@ def median_text(median: float, lower: float, upper: float, unit: str) -> str:
     if median is None or not np.isfinite(median):
         return "not reached"
     return f"{median:.1f} {unit} (95% CI {value(lower)}–{value(upper)})"
+
+
+def _median_lines(medians: pd.DataFrame, groups: Sequence[str], colors: dict[str, str], label_of,
+                  columns: Sequence[str], unit: str) -> list[str]:
+    """One line per group for the box on the plot: its colour key, label and median (95% CI);
+    ``columns``: the median, lower and upper columns of ``medians``."""
+    lines = []
+    for group in groups:
+        part = medians[medians["group"].astype(str) == group]
+        if not part.empty:
+            m = part.iloc[0]
+            lines.append(f"<span style='color:{colors[group]}'>\u25a0</span> {label_of(group)}: "
+                         + median_text(*(m[c] for c in columns), unit))
+    return lines
 
 
 def _legend_key(figure: go.Figure, name: str, *, dash: str = "solid", symbol: str | None = None,
@@ -435,13 +442,8 @@ def durability_figure(
     lines = []
     if medians is not None and not facets:
         lines.append("Median (95% CI):")
-        for group in groups:
-            part = medians[medians["group"].astype(str) == group]
-            if part.empty:
-                continue
-            m = part.iloc[0]
-            lines.append(f"<span style='color:{colors[group]}'>■</span> {label_of(group)}: "
-                         + median_text(m["median_days"], m["median_days_lower"], m["median_days_upper"], "d"))
+        lines += _median_lines(medians, groups, colors, label_of,
+                               ("median_days", "median_days_lower", "median_days_upper"), "d")
     if test_text and not facets:
         lines.append(test_text)
     subtitle = test_text if test_text and facets else None  # inside a panel it would cover a curve

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
+from tests.e2e.plotted import plotted
 
 pytestmark = pytest.mark.e2e
 
@@ -36,24 +36,8 @@ PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map
 })"""
 
 
-def _wait_idle(page, timeout_ms: int = 240_000) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(SKELETONS_GONE_JS, timeout=timeout_ms, polling=100)
-
-
 def _plots(browser, url: str, width: int, screenshot) -> list[dict]:
-    context = browser.new_context(viewport={"width": width, "height": 1600})
-    page = context.new_page()
-    try:
-        page.goto(url)
-        _wait_idle(page)
-        assert page.locator('[data-testid="stException"]').count() == 0
-        page.screenshot(path=str(screenshot), full_page=True)
-        return page.evaluate(PLOTS_JS)
-    finally:
-        context.close()
+    return plotted(browser, url, width, screenshot, PLOTS_JS, height=1600)
 
 
 def _risk(plot: dict) -> list[dict]:

@@ -289,7 +289,9 @@ def export_buttons(held: list[Card], title: str) -> None:
                            key="report_cards_html")
         st.download_button("Download the report (PDF)", data=export.pdf, file_name="report.pdf",
                            mime="application/pdf", on_click="ignore", icon=":material/picture_as_pdf:",
-                           key="report_cards_pdf", disabled=problem is not None)
+                           key="report_cards_pdf", disabled=problem is not None,
+                           help="Printed by Chromium on the server (A4): takes some seconds, more with many "
+                                "figures.")
     if problem is not None:
         st.caption(md(problem.replace("Figure export (PNG, SVG)", "The PDF report"), 1000))
 

@@ -39,7 +39,8 @@ def _decoded(value):
     if isinstance(value, dict):
         if set(value) >= {"dtype", "bdata"}:
             array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-            return array.reshape(value["shape"]).tolist() if "shape" in value else array.tolist()
+            shape = [int(n) for n in str(value.get("shape", len(array))).split(",")]  # e.g. "4, 2"
+            return array.reshape(shape).tolist()
         return {k: _decoded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decoded(v) for v in value]

@@ -1404,7 +1404,8 @@ Visit labels. Single infusion: `baseline` (24 h or 1 h before), `40 min`, `80 mi
 `230 min`, `day 1`, `day 2`, `day 3`, then `day D` for each follow-up day (7, 14, 21, 28, 42, 56). Series:
 `baseline`, `infK pre` (1 h before infusion K), `infK 40 min`, `infK 4 h`, `infK 24 h` (after
 the start of infusion K), `boosterJ pre`, `boosterJ 40 min`, `boosterJ 24 h` (around booster J),
-`follow-up day D` (D days after the last infusion of the induction series). MADRS item rows
+`follow-up day D` (D days after the last infusion of the induction series). Any course: `rescue`
+(the assessment at which rescue treatment was started, at the time of the rescue event). MADRS item rows
 exist at the main visits (baseline, 230 min / inf1 4 h, day 1 / inf1 24 h, the last series
 infusion's 24 h visit, days 7, 14 and 28).
 

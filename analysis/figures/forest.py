@@ -17,6 +17,7 @@ tests check it against ``analysis.cox`` refitted on the rescaled column::
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -118,24 +119,26 @@ def forest_figure(
     *,
     definitions: Sequence[str] = (),
     title: str = "Hazard ratios for relapse (Cox model)",
-    x_title: str = "Hazard ratio of relapse (log scale; < 1 = longer response)",
+    x_title: str = "Hazard ratio of relapse (log scale)<br>< 1 = longer response",
 ) -> go.Figure:
     """Forest plot of hazard ratios with 95% CI, and per row the HR (95% CI) and p printed in a
     column to the right. ``table`` indexed by term with hr, hr_lower, hr_upper, optionally p and
     label (the row text, e.g. from ``per_unit_hazard_ratios``, which says the unit)."""
     frame = table.reset_index().rename(columns={table.index.name or "index": "term"})
     frame = frame.iloc[::-1]
-    labels = (frame["label"] if "label" in frame.columns else frame["term"]).astype(str).tolist()
+    # row labels wrapped so the left margin stays narrow on an 800 px screen
+    labels = ["<br>".join(textwrap.wrap(str(v), 26)) or str(v)
+              for v in (frame["label"] if "label" in frame.columns else frame["term"])]
     text = [hr_text(hr, lo, hi) for hr, lo, hi in zip(frame["hr"], frame["hr_lower"], frame["hr_upper"], strict=True)]
     p_text = [format_p(p).removeprefix("p ").replace("= ", "") for p in frame["p"]] if "p" in frame.columns else None
-    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.64, 0.36], horizontal_spacing=0.02)
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4], horizontal_spacing=0.03)
     figure.add_trace(go.Scatter(
         x=frame["hr"], y=labels, mode="markers", marker=dict(symbol="square", size=10, color=OKABE_ITO[0]),
         error_x=dict(type="data", symmetric=False, array=frame["hr_upper"] - frame["hr"],
                      arrayminus=frame["hr"] - frame["hr_lower"], color=OKABE_ITO[0]),
         text=text, name="hazard ratio", hovertemplate="%{y}: HR %{text}<extra></extra>", showlegend=False),
         row=1, col=1)
-    row_text = [f"{t}, p {p}" for t, p in zip(text, p_text, strict=True)] if p_text else text
+    row_text = [f"{t}<br>p {p}" for t, p in zip(text, p_text, strict=True)] if p_text else text
     figure.add_trace(go.Scatter(x=[0.0] * len(labels), y=labels, mode="text", text=row_text,
                                 name="HR (95% CI), p", textposition="middle right", showlegend=False,
                                 hoverinfo="skip", cliponaxis=False), row=1, col=2)
@@ -150,9 +153,11 @@ def forest_figure(
     below = [t for t in ticks if t <= low]
     above = [t for t in ticks if t >= high]
     shown = [t for t in ticks if (below[-1] if below else ticks[0]) <= t <= (above[0] if above else ticks[-1])]
-    figure.update_xaxes(type="log", title=x_title, tickvals=shown, ticktext=[f"{t:g}" for t in shown], row=1, col=1)
+    figure.update_xaxes(type="log", title=x_title, tickvals=shown, ticktext=[f"{t:g}" for t in shown],
+                        range=[np.log10(shown[0]) - 0.02, np.log10(shown[-1]) + 0.02], row=1, col=1)
     figure.update_xaxes(range=[0, 1], visible=False, row=1, col=2)
     figure.update_yaxes(automargin=True, showgrid=False, row=1, col=1)
     figure.update_yaxes(showline=False, showgrid=False, ticks="", row=1, col=2)
-    figure.update_layout(title=title, height=max(320, 150 + 34 * len(frame)), margin=dict(t=80))
-    return with_definitions(figure, definitions, axis_space=72)
+    figure.update_layout(title=title, height=max(320, 150 + 44 * len(frame)), margin=dict(t=80))
+    # the definitions start at the plot, right of the row labels: narrower lines
+    return with_definitions(figure, definitions, axis_space=92, width=50)

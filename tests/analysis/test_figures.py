@@ -412,11 +412,12 @@ def test_forest_figure_prints_hr_ci_and_p_per_row_as_in_the_cox_table():
     figure = figures.forest_figure(table)
     points = figure.data[0]
     rows = next(t for t in figure.data if t.mode == "text")
-    assert list(rows.y) == list(points.y) == list(table["label"][::-1])
+    assert list(rows.y) == list(points.y)
+    assert [y.replace("<br>", " ") for y in rows.y] == list(table["label"][::-1])  # labels wrapped, not changed
     for label, text in zip(rows.y, rows.text, strict=True):
-        row = table[table["label"] == label].iloc[0]
+        row = table[table["label"] == label.replace("<br>", " ")].iloc[0]
         hr, lower, upper, p = (float(x) for x in re.match(
-            r"([\d.]+) \(([\d.]+)\u2013([\d.]+)\), p (?:< )?([\d.]+)", text).groups())
+            r"([\d.]+) \(([\d.]+)\u2013([\d.]+)\)<br>p (?:< )?([\d.]+)", text).groups())
         assert hr == pytest.approx(row["hr"], abs=0.006 if row["hr"] >= 0.1 else 0.0006)
         assert lower == pytest.approx(row["hr_lower"], abs=0.006 if row["hr_lower"] >= 0.1 else 0.0006)
         assert upper == pytest.approx(row["hr_upper"], abs=0.006)

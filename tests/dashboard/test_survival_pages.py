@@ -115,7 +115,7 @@ def test_compare_forest_rows_are_per_unit_and_equal_the_cox_model(sample, group)
     cox = analysis.relapse_hazards(sample, covariates=["first_dose_mg_per_kg", "age", "diagnosis"])
     expected = figures.per_unit_hazard_ratios(cox, levels={"diagnosis": sample.patients["diagnosis"]})
     rows = next(t for t in forest["data"] if t.get("mode") == "text")
-    labels = rows["y"]
+    labels = [y.replace("<br>", " ") for y in rows["y"]]  # long labels are wrapped
     assert "Dose (first infusion), per 0.1 mg/kg" in labels and "Age, per 10 years" in labels
     for label, text in zip(labels, rows["text"], strict=True):
         row = expected[expected["label"] == label].iloc[0]

@@ -74,7 +74,7 @@ def test_durability_facets_and_forest_text(app_server, browser, screenshots, wid
     compare = _plots(browser, f"{app_server.url}/compare?group=course", width, screenshots / f"compare_{width}.png")
     forest = next(p for p in compare if any(t["name"] == "hazard ratio" for t in p["traces"]))
     printed = next(t for t in forest["traces"] if t["mode"] == "text")
-    assert printed["text"] and all(", p " in t and "(" in t for t in printed["text"])
+    assert printed["text"] and all("<br>p " in t and "(" in t for t in printed["text"])
     assert not forest["overflow"]
 
 

@@ -238,10 +238,13 @@ def _patterns(X: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.ndarr
     y_dense[subject, visit] = y
     seen[subject, visit] = True
     key = seen @ (1 << np.arange(T, dtype=np.int64))
+    # subjects sorted by pattern (stable: ascending subject within a pattern), one slice each
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1], True])
     patterns = []
-    for value in np.unique(key):
-        members = key == value
-        visits = np.flatnonzero(seen[np.argmax(members)])
+    for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[first:stop]
+        visits = np.flatnonzero(seen[members[0]])
         Xp = X_dense[members][:, visits, :]
         yp = y_dense[members][:, visits]
         m, s = yp.shape

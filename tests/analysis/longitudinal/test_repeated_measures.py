@@ -237,3 +237,24 @@ def test_percent_based_rates_say_how_many_baseline_zero_patients_they_leave_out(
     assert rates.table["n"].tolist() == [9, 9]
     assert rates.notes == ("3 patient(s) with a baseline MADRS score of 0 left out: response is a percent change "
                            "from baseline, undefined for a baseline of 0",)
+
+
+def test_schedule_and_mmrm_share_rows_per_dataset_not_across_datasets():
+    """visit_schedule and fit_mmrm reuse one pass over the ratings per (dataset, endpoints): the
+    second call equals a fresh computation, and another dataset (fewer patients) is not served
+    the first one's rows."""
+    from analysis.longitudinal import repeated_measures
+
+    full = make_data(RATINGS)
+    schedule = analysis.visit_schedule(full, target_days=None)
+    repeated_measures._VISIT_ROWS.clear()
+    fresh = analysis.visit_schedule(full, target_days=None)
+    pd.testing.assert_frame_equal(schedule, fresh)
+    assert analysis.visit_schedule(full, target_days=None)["patients"].tolist() == [6, 5, 3, 2]
+    smaller = make_data([r for r in RATINGS if r[0] not in ("p1", "p2")])
+    assert analysis.visit_schedule(smaller, target_days=None)["patients"].tolist() == [4, 3, 1]
+    first = analysis.fit_mmrm(full, visits=["h4", "d1"], covariance="compound_symmetry")
+    repeated_measures._VISIT_ROWS.clear()
+    again = analysis.fit_mmrm(full, visits=["h4", "d1"], covariance="compound_symmetry")
+    pd.testing.assert_frame_equal(first.frame, again.frame)
+    assert_allclose(first.model.fixed["estimate"], again.model.fixed["estimate"], rtol=1e-12)

@@ -167,12 +167,14 @@ def nearest_ratings(ratings: pd.DataFrame, windows_hours: Mapping[float, tuple[f
     target_hours, rating_time_hours plus the rating's columns."""
     post = ratings[~ratings["is_baseline"].astype(bool)]
     t = post["time_hours"].to_numpy(float)
+    codes = pd.factorize(post["patient_id"], sort=True)[0]  # patient order as a sort by patient_id
     parts = []
     for target, (start, end) in windows_hours.items():
-        inside = post[(t >= start) & (t <= end)].copy()
-        inside["_distance"] = (inside["time_hours"] - target).abs()
-        inside = inside.sort_values(["patient_id", "_distance", "time_hours"], kind="stable")
-        nearest = inside.drop_duplicates("patient_id", keep="first").drop(columns="_distance")
+        inside = np.flatnonzero((t >= start) & (t <= end))
+        # per patient: nearest first, then the earlier (stable, as the input order for full ties)
+        order = inside[np.lexsort((t[inside], np.abs(t[inside] - target), codes[inside]))]
+        first = np.r_[True, codes[order][1:] != codes[order][:-1]] if order.size else np.zeros(0, bool)
+        nearest = post.iloc[order[first]].copy()
         nearest.insert(1, "target_hours", float(target))
         parts.append(nearest)
     out = pd.concat(parts, ignore_index=True) if parts else ratings.iloc[:0].assign(target_hours=[])
@@ -237,7 +239,7 @@ def dissociation_response(
     pairs = pd.DataFrame({
         "patient_id": nearest["patient_id"].astype(str).to_numpy(),
         "group": groups.reindex(nearest["patient_id"].astype(str)).astype(object).to_numpy(),
-        "time_point": [_time_label(t) for t in nearest["target_hours"]],
+        "time_point": nearest["target_hours"].map({float(t): _time_label(float(t)) for t in windows}).to_numpy(object),
         "target_hours": nearest["target_hours"].to_numpy(float),
         "rating_time_hours": nearest["rating_time_hours"].to_numpy(float),
         "peak_cadss": peak.reindex(nearest["patient_id"].astype(str)).to_numpy(float),

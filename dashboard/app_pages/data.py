@@ -30,7 +30,8 @@ st.caption("De-identified data only: pseudonymous ids and times relative to the 
            "Files with names, dates of birth, addresses, phone numbers or record numbers are refused.")
 
 # Formats the loader reads (by content, not by extension), and zip archives of them.
-FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "parquet", "pq", "xpt", "sas7bdat", "sav", "dta", "zip"]
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "parquet", "pq", "xpt", "sas7bdat", "sav", "dta", "rds", "rdata",
+              "rda", "zip"]
 TEMPLATES = (("long", "csv", "Long CSV"), ("long", "xlsx", "Long Excel"), ("wide", "csv", "Wide CSV"),
              ("wide", "xlsx", "Wide Excel"))
 

@@ -17,7 +17,7 @@ from analysis.cohort import filter_cohort
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ["data", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
+PAGES = ["data", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline", "report"]
 KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 TIMEOUT = 120  # the first run imports statsmodels and fits on the sample
 
@@ -65,7 +65,9 @@ def test_every_page_renders_on_the_sample(page, sample):
     _clean(at)
     assert at.title[0].value.lower() == page
     assert _kept(at) == (sample.n_patients, sample.n_patients)
-    if page != "data":
+    if page == "report":  # no card added yet: it says how to add one
+        assert "Add to report" in " ".join(m.value for m in [*at.markdown, *at.info, *at.caption])
+    elif page != "data":
         # the pages draw real results on the sample, not only notices
         assert at.get("plotly_chart") or at.dataframe or at.metric, f"{page} shows nothing"
 

@@ -13,7 +13,7 @@ from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
+PAGES = ["", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline", "report"]
 KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 
 

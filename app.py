@@ -12,6 +12,7 @@ from dashboard.workspace.panels import saved_views_panel
 ICON = Path(__file__).parent / "dashboard" / "icon.svg"  # served by the app: no request to a font CDN
 
 security.install_log_redaction()
+security.install_app_logger()
 security.start_retention_sweeper()
 cleared = security.bind_session_to_browser()  # before anything of the session is read
 

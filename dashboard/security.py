@@ -154,6 +154,20 @@ def install_log_redaction() -> None:
         _redaction_installed = True
 
 
+def install_app_logger(level: int = logging.INFO) -> None:
+    """Send the app's own log records (logger ``dashboard``: slow computations, error ids,
+    retention sweeps) to stderr beside Streamlit's, in its format. Without a handler Python
+    drops records below WARNING. Idempotent."""
+    if any(getattr(h, "_infusion_outcomes", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._infusion_outcomes = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 # --------------------------------------------------------------------------------------------
 # Retention
 

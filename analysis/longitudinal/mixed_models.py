@@ -29,7 +29,13 @@ import patsy
 from scipy import optimize
 
 from analysis.errors import AnalysisError
-from analysis.longitudinal._design import build_design, complete_rows, formula_variables, t_table
+from analysis.longitudinal._design import (
+    build_design,
+    complete_rows,
+    formula_variables,
+    single_thread_blas,
+    t_table,
+)
 
 __all__ = ["MixedModelResult", "mixed_model"]
 
@@ -337,6 +343,12 @@ def mixed_model(
     ----------
     Bates et al. (2015), J Stat Softw 67(1); Kuznetsova et al. (2017), J Stat Softw 82(13).
     """
+    with single_thread_blas():
+        return _mixed_model(frame, formula, groups, random, reml, alpha)
+
+
+def _mixed_model(frame: pd.DataFrame, formula: str, groups: str, random: str, reml: bool,
+                 alpha: float) -> MixedModelResult:
     random_formula = random if random.strip().startswith("~") else f"~{random}"
     used = formula_variables(formula, frame.columns) + formula_variables(random_formula, frame.columns)
     if groups not in frame.columns:

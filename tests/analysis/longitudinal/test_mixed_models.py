@@ -213,3 +213,48 @@ def test_invariant_to_row_order_and_equivariant_to_shift():
     assert_allclose(moved.fixed["se"], base.fixed["se"], rtol=1e-5)
     assert_allclose(moved.minus2_loglik, base.minus2_loglik, rtol=1e-10)
     assert_allclose(moved.random_effects.loc[base.random_effects.index], base.random_effects, rtol=1e-4, atol=1e-4)
+
+
+def test_premature_lbfgs_success_is_restarted(monkeypatch):
+    """At 20,000 simulated patients L-BFGS-B reported success after 2 iterations far from the
+    optimum (its relative-reduction test). Forcing that here (the first run stopped after 2
+    iterations and labelled a success) must still give the lme4 estimates of sleepstudy."""
+    from analysis.longitudinal import mixed_models
+
+    real = mixed_models.optimize.minimize
+    calls = []
+
+    def premature(fun, x0, **kwargs):
+        calls.append(kwargs.get("method"))
+        if len(calls) == 1:
+            result = real(fun, x0, **{**kwargs, "options": {**kwargs["options"], "maxiter": 2}})
+            result.success = True
+            return result
+        return real(fun, x0, **kwargs)
+
+    monkeypatch.setattr(mixed_models.optimize, "minimize", premature)
+    fit = _fit("sleep", "~Days", True)
+    assert len(calls) >= 2 and calls[1] == "L-BFGS-B"
+    reference = R_LME4[("sleep", "~Days", True)]
+    assert_allclose(fit.minus2_loglik, reference["minus2"], rtol=1e-8)
+    assert_allclose(fit.fixed["se"].to_numpy(), reference["se"], rtol=1e-4)
+    assert fit.converged
+
+
+def test_blas_limited_to_one_thread_inside_and_restored():
+    """single_thread_blas: one BLAS thread while any caller is inside (nested too), the original
+    limits afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from analysis.longitudinal._design import single_thread_blas
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with single_thread_blas():
+        assert set(blas_threads()) == {1}
+        with single_thread_blas():
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before

@@ -594,12 +594,24 @@ def fit_durability(
                             bootstrap_fits)
 
 
+def _with_reference(values: pd.Series, level: Any, name: str) -> pd.Series:
+    """``values`` as a categorical whose first category is ``level`` (the others sorted)."""
+    present = sorted(str(v) for v in pd.unique(values.dropna()))
+    if str(level) not in present:
+        raise AnalysisError(f"reference level {level!r} of covariate {name!r} is not among its values "
+                            f"({', '.join(present)}).")
+    others = [v for v in present if v != str(level)]
+    return pd.Series(pd.Categorical(values.astype("string").astype(object), categories=[str(level), *others]),
+                     index=values.index)
+
+
 def relapse_hazards(
     data: OutcomeData | Endpoints,
     covariates: Sequence[str] | None = None,
     instrument: str = "MADRS",
     ties: str = "efron",
     alpha: float = 0.05,
+    reference: Mapping[str, Any] | None = None,
     **endpoint_options: Any,
 ):
     """Cox proportional-hazards model of time to relapse (days) among responders.
@@ -612,7 +624,10 @@ def relapse_hazards(
         baseline_score, peak_cadss, n_infusions, age, sex (``"dose_mg_per_kg"`` is accepted for
         the first infusion's dose; any other column of the infusions table, e.g. ``duration_min``,
         means its value at the first infusion). Text columns are dummy-coded against their first
-        level.
+        level in sorted order unless ``reference`` names their reference level.
+    reference : dict, optional
+        Covariate -> the level its hazard ratios compare against (e.g. ``{"route": "IV"}``),
+        so the reference is a choice, not the alphabet's.
         Columns that are constant (or entirely missing) among responders are dropped with a
         ``UserWarning``; rows with any missing covariate are dropped by ``cox`` (``n_dropped``).
         Both are also recorded in plain words in the result's ``notes``.
@@ -652,6 +667,8 @@ def relapse_hazards(
             continue
         if values.dtype == "string" or values.dtype == object:
             frame[column] = values.astype(object).where(values.notna(), None)
+            if reference and name in reference:
+                frame[column] = _with_reference(frame[column], reference[name], name)
         elif values.dtype == "boolean":
             frame[column] = values.astype(float)
         used.append(column)

@@ -70,7 +70,7 @@ def per_unit_hazard_ratios(cox: Any, units: Mapping[str, tuple[float, str]] | No
     units : covariate -> (step, words), default ``COVARIATE_UNITS`` (dose per 0.1 mg/kg, age per
         10 years, baseline and CADSS per 5 points); other continuous covariates stay per 1 unit.
     levels : covariate -> its observed levels, to name the reference level of a dummy-coded
-        covariate (``analysis.cox`` codes against the first level in sorted order).
+        covariate when the result does not carry it (``CoxResult.references``).
 
     Returns
     -------
@@ -83,8 +83,8 @@ def per_unit_hazard_ratios(cox: Any, units: Mapping[str, tuple[float, str]] | No
     for column, terms in cox.terms.items():
         name = COVARIATE_LABELS.get(column, column.replace("_", " "))
         dummy = len(terms) > 1 or terms[0] != column
-        reference = None
-        if dummy and levels is not None and column in levels:
+        reference = getattr(cox, "references", {}).get(column)  # as analysis.cox coded it
+        if dummy and reference is None and levels is not None and column in levels:
             # cox codes levels[1:] of the sorted observed levels: the reference sorts before every
             # coded level; a level of the data absent from the fitted rows could too (then unnamed)
             observed = [str(v) for v in pd.unique(pd.Series(list(levels[column])).dropna())]

@@ -767,7 +767,7 @@ def fine_gray(
             f"(event codes present: {seen}); choose one of them"
         )
     try:
-        x, names, terms = _design(data, covariates)
+        x, names, terms, _ = _design(data, covariates)
     except ValueError as error:
         raise AnalysisError(str(error)) from error
     constant = [name for name, column in zip(names, x.T, strict=True) if np.ptp(column) == 0]

@@ -6,7 +6,7 @@ import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -300,6 +300,7 @@ class CoxResult:
     concordance : Harrell's C of the linear predictor (as R's ``concordance()``), with the
         counts ``concordant``, ``discordant``, ``tied_risk``.
     terms : dict mapping each covariate to its term names (several for a categorical one).
+    references : dict mapping each dummy-coded covariate to its reference level.
     n, n_events, n_dropped (rows with a missing value, dropped), ties, strata, alpha,
     n_iterations, converged : the settings and counts.
     notes : tuple of str
@@ -333,6 +334,7 @@ class CoxResult:
     _original_time: np.ndarray = field(repr=False, compare=False)
     _original_event: np.ndarray = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    references: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def _concordance_counts(self) -> tuple[float, float, float]:
@@ -459,10 +461,11 @@ class CoxResult:
 
 def _design(
     frame: pd.DataFrame, covariates: Sequence[str]
-) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+) -> tuple[np.ndarray, list[str], dict[str, list[str]], dict[str, Any]]:
     columns: list[np.ndarray] = []
     names: list[str] = []
     terms: dict[str, list[str]] = {}
+    references: dict[str, Any] = {}
     for covariate in covariates:
         values = frame[covariate]
         if (
@@ -471,9 +474,14 @@ def _design(
             or pd.api.types.is_string_dtype(values.dtype)
         ):
             observed = values.astype(object)
-            levels = sorted(pd.unique(observed), key=lambda level: (str(type(level)), level))
+            present = set(pd.unique(observed.dropna()))
+            if isinstance(values.dtype, pd.CategoricalDtype):  # R's factor: its first level is the reference
+                levels = [level for level in values.cat.categories if level in present]
+            else:
+                levels = sorted(present, key=lambda level: (str(type(level)), level))
             if len(levels) < 2:
                 raise ValueError(f"covariate {covariate!r} has a single level ({levels}); drop it")
+            references[covariate] = levels[0]
             terms[covariate] = []
             for level in levels[1:]:
                 name = f"{covariate}[{level}]"
@@ -484,7 +492,7 @@ def _design(
             columns.append(values.to_numpy(dtype=float))
             names.append(covariate)
             terms[covariate] = [covariate]
-    return np.column_stack(columns), names, terms
+    return np.column_stack(columns), names, terms, references
 
 
 def cox(
@@ -508,8 +516,9 @@ def cox(
     event : str
         Column of event indicators (1/True = event, 0/False = censored).
     covariates : list of str
-        Numeric or boolean columns enter as they are; object, string and categorical columns
-        are dummy-coded against their first level in sorted order, with terms named
+        Numeric or boolean columns enter as they are; object and string columns are
+        dummy-coded against their first level in sorted order, categorical columns against
+        their first category (as R's factors), with terms named
         ``"column[level]"`` (e.g. ``"route[IM]"``).
     ties : {"efron", "breslow"}
         Approximation for tied event times (R's default is Efron).
@@ -549,7 +558,7 @@ def cox(
     time, event_values = as_time_event(data[duration], data[event], what=duration)
     if not event_values.any():
         raise ValueError("no events: a Cox model needs at least one observed event")
-    x, names, terms = _design(data, covariates)
+    x, names, terms, references = _design(data, covariates)
     if strata_columns:
         stratum = data.groupby(strata_columns, sort=True, observed=True).ngroup().to_numpy()
     else:
@@ -636,6 +645,7 @@ def cox(
         score_dof=p,
         score_p=chi2_sf(score_statistic, p),
         terms=terms,
+        references=references,
         n=len(time),
         n_events=int(event_values.sum()),
         n_dropped=n_dropped,

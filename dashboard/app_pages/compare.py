@@ -31,6 +31,24 @@ COVARIATES = {
 }
 # patient columns that are keys or outcomes, never a covariate
 _NOT_COVARIATES = {"patient_id", "site", "course"}
+
+
+def _references(covariates: list[str]) -> dict[str, str]:
+    """Each text covariate's reference level: the sidebar's reference group when the covariate is
+    the sidebar grouping, else its most common level (ties alphabetical), never the alphabet's first."""
+    references = {}
+    for column in covariates:
+        table = ctx.data.infusions if column == "route" else ctx.data.patients
+        if column not in table.columns or not (table[column].dtype == object or table[column].dtype == "string"):
+            continue
+        counts = table[column].dropna().astype(str).value_counts()
+        if len(counts) < 2:
+            continue
+        if column == ctx.settings.by and ctx.group_reference in counts.index:
+            references[column] = ctx.group_reference
+        else:
+            references[column] = sorted(counts.index, key=lambda level: (-counts[level], level))[0]
+    return references
 COURSE_WORDS = {"single": "single-infusion", "series": "series"}
 
 ctx = current()
@@ -67,29 +85,26 @@ with page_guard("the Cox model"):
     covariates = st.multiselect("Covariates", list(COVARIATES) + extra,
                                 format_func=lambda c: COVARIATES.get(c, f"{c} (your column)"),
                                 help="Continuous covariates are given per the unit in brackets; categorical "
-                                     "ones against their first level in sorted order (named on each row).",
+                                     "ones against their most common level (named on each row).",
                                 default=["first_dose_mg_per_kg", "baseline_score"],
                                 key="cox_covariates", bind="query-params")
     if not covariates:
         st.info("Choose at least one covariate.")
     else:
-        cox_call = Call("relapse_hazards", {"covariates": covariates, **options},
+        references = _references(covariates)
+        cox_call = Call("relapse_hazards", {"covariates": covariates, "reference": references, **options},
                         prints=("table", "per_unit_hazard_ratios({})"),
                         imports=("from analysis.figures import per_unit_hazard_ratios",))
         cox = calls.run(ctx, cox_call, "Fitting the Cox model...", report)
         definitions = settings_definitions(ctx) + [
             f"Cox proportional hazards model (Efron ties) of time to relapse among responders, "
             f"{cox.n} responders, {cox.n_events} relapses. Categorical covariates against their "
-            "first level in sorted order."]
+            "most common level (the sidebar's reference group for the grouping covariate), named on each row."]
         report.definitions = definitions
         if cox.n < settings.min_cell_size:
             st.warning(f"Fewer than {settings.min_cell_size} responders: the model is not shown.")
         else:
-            # levels seen in the data name each dummy-coded covariate's reference level
-            levels = {c: ctx.data.patients[c].dropna().unique() for c in covariates if c in ctx.data.patients}
-            if "route" in covariates:
-                levels["route"] = ctx.data.infusions["route"].dropna().unique()
-            per_unit = figures.per_unit_hazard_ratios(cox, levels=levels)
+            per_unit = figures.per_unit_hazard_ratios(cox)  # each row names its reference level
             show_figure(report, figures.forest_figure(per_unit, definitions=definitions),
                         "Hazard ratios for relapse")
             show_table(report, per_unit.drop(columns=["coef", "se"]), "Cox model",

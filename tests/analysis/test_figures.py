@@ -425,9 +425,15 @@ def test_forest_figure_prints_hr_ci_and_p_per_row_as_in_the_cox_table():
     np.testing.assert_allclose(points.x, table["hr"][::-1])
 
 
-def test_forest_reference_level_is_left_unnamed_when_ambiguous():
+def test_forest_names_the_reference_level_the_fit_coded_against():
     frame = _cox_frame()
     fit = analysis.cox(frame, duration="days", event="relapse", covariates=["diagnosis"])
-    # "ADHD" is a level of the data absent from the fitted rows that sorts before them all
+    reference = sorted(frame["diagnosis"].dropna().unique())[0]
+    assert fit.references == {"diagnosis": reference}
+    # a level of the data absent from the fitted rows ("ADHD" sorts first) does not mislead it
     table = forest_module.per_unit_hazard_ratios(fit, levels={"diagnosis": [*frame["diagnosis"], "ADHD"]})
-    assert table["unit"].eq("vs the reference level").all()
+    assert table["unit"].eq(f"vs {reference}").all()
+    # a categorical column's first category is the reference, as in R
+    frame["diagnosis"] = pd.Categorical(frame["diagnosis"], categories=sorted(frame["diagnosis"].unique())[::-1])
+    refit = analysis.cox(frame, duration="days", event="relapse", covariates=["diagnosis"])
+    assert forest_module.per_unit_hazard_ratios(refit)["unit"].eq(f"vs {frame['diagnosis'].cat.categories[0]}").all()

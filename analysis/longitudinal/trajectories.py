@@ -140,7 +140,8 @@ def assign_time_points(
     hours = frame["time_hours"].to_numpy(float)
     unit = "days" if time == "days" else "hours"
     t = hours / 24.0 if unit == "days" else hours
-    label = np.full(len(frame), None, dtype=object)
+    # each rating's time point as an integer code into ``names`` (-1: none), so that the
+    # labels are strings once per time point, not once per rating
     start = np.full(len(frame), np.nan)
     end = np.full(len(frame), np.nan)
     edges_used: tuple[float, ...] | None = None
@@ -148,8 +149,8 @@ def assign_time_points(
         if "visit" not in frame.columns or frame["visit"].isna().all():
             raise AnalysisError("The ratings have no visit labels; use time='hours' or time='days' "
                              "(binned time since the first infusion) instead.")
-        visit = frame["visit"].astype(object).where(frame["visit"].notna(), None).to_numpy()
-        label[:] = visit
+        code, visits = pd.factorize(frame["visit"].astype(object).where(frame["visit"].notna(), None).to_numpy())
+        names = np.asarray([str(v) for v in visits], dtype=object)
     else:
         if bins is None:
             edges = np.asarray(DEFAULT_BIN_EDGES_DAYS if unit == "days" else DEFAULT_BIN_EDGES_HOURS)
@@ -174,28 +175,39 @@ def assign_time_points(
         start[inside] = edges[index[inside]]
         end[inside] = edges[index[inside] + 1]
         symbol = "d" if unit == "days" else "h"
-        bin_labels = np.array([f"({_fmt(a)}, {_fmt(b)}] {symbol}" for a, b in zip(edges[:-1], edges[1:], strict=True)],
-                              dtype=object)
-        label[inside] = bin_labels[index[inside]]
-    label[is_baseline] = BASELINE_LABEL
+        names = np.array([f"({_fmt(a)}, {_fmt(b)}] {symbol}" for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                         dtype=object)
+        code = np.where(inside, index, -1)
+    code = np.where(is_baseline, len(names), code)
+    # one time point per label (a visit named like the baseline joins it)
+    names, remap = pd.factorize(np.append(names, BASELINE_LABEL).astype(object))[::-1]
+    names = np.asarray(names, dtype=object)
+    code = np.where(code >= 0, remap[np.maximum(code, 0)], -1)
+    baseline_code = remap[-1]
     start[is_baseline] = np.nan
     end[is_baseline] = np.nan
-    keep = pd.notna(label)
+    keep = code >= 0
     out = frame.loc[keep].copy()
-    out["time_point"] = label[keep].astype(str)
+    code = code[keep]
+    out["time_point"] = names[code]
     start_col, end_col = f"bin_start_{unit}", f"bin_end_{unit}"
     out[start_col] = start[keep]
     out[end_col] = end[keep]
     # schedule order: baseline first, then by median time (visits) or bin start (bins)
-    key = np.where(out["time_point"].to_numpy() == BASELINE_LABEL, -np.inf,
+    key = np.where(code == baseline_code, -np.inf,
                    out[start_col].to_numpy() if time != "visit" else out["time_hours"].to_numpy(float))
-    order_frame = pd.DataFrame({"time_point": out["time_point"].to_numpy(), "key": key})
-    points = (order_frame.groupby("time_point", sort=False)["key"].median().rename("sort_key").reset_index()
-              .sort_values(["sort_key", "time_point"], kind="stable").reset_index(drop=True))
+    by_code = pd.DataFrame({"key": key, start_col: out[start_col].to_numpy(), end_col: out[end_col].to_numpy()}
+                           ).groupby(code, sort=True)
+    present = by_code.size().index.to_numpy()
+    points = pd.DataFrame({"time_point": names[present], "sort_key": by_code["key"].median().to_numpy(),
+                           start_col: by_code[start_col].first().to_numpy(),
+                           end_col: by_code[end_col].first().to_numpy(), "_code": present})
+    points = points.sort_values(["sort_key", "time_point"], kind="stable").reset_index(drop=True)
     points["time_order"] = np.arange(len(points), dtype=int)
-    bounds = out.groupby("time_point", sort=False)[[start_col, end_col]].first()
-    points = points.join(bounds, on="time_point")[["time_point", "time_order", start_col, end_col]]
-    out["time_order"] = out["time_point"].map(points.set_index("time_point")["time_order"]).astype(int)
+    order_of_code = np.zeros(len(names), dtype=int)
+    order_of_code[points["_code"].to_numpy()] = points["time_order"].to_numpy()
+    points = points[["time_point", "time_order", start_col, end_col]]
+    out["time_order"] = order_of_code[code]
     return TimePoints(frame=out, points=points, n_dropped=int((~keep).sum()), edges=edges_used)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import linalg, optimize
 
 from analysis.survival._common import as_bounds, censoring_kinds, query_times
 
@@ -255,7 +255,8 @@ def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.nda
             # too many candidate masses for a Newton step: one self-consistency (EM) step instead
             proposal = probability * gradient
         else:
-            solution = _quadratic_step(first, last, weight, covered_mass(probability), support_index, total)
+            solution = _quadratic_step(first, last, weight, covered_mass(probability), support_index, total,
+                                       probability[support_index])
             proposal = np.zeros(m)
             proposal[support_index] = solution
         proposal = proposal / proposal.sum()
@@ -318,6 +319,7 @@ def _quadratic_step(
     covered: np.ndarray,
     support_index: np.ndarray,
     total: float,
+    start: np.ndarray,
 ) -> np.ndarray:
     """Non-negative least-squares step of the constrained Newton method on the support.
 
@@ -335,34 +337,112 @@ def _quadratic_step(
         design = np.vstack((design, np.full((1, k), penalty)))
         target = np.append(2.0 * np.sqrt(weight), penalty)
         return optimize.nnls(design, target, maxiter=50 * k + 100)[0]
-    # Large data: the same problem through its k x k Gram matrix, so memory stays O(n + k^2).
-    run_first = np.searchsorted(support_index, first, side="left")
-    run_last = np.searchsorted(support_index, last, side="right") - 1
-    has_support = run_first <= run_last
-    scaled = weight[has_support] / covered[has_support] ** 2
-    run_first, run_last = run_first[has_support], run_last[has_support]
-    by_ends = np.bincount(run_first * k + run_last, scaled, minlength=k * k).reshape(k, k)
-    # gram[j, l] (j <= l) = sum of weights of observations with run_first <= j and run_last >= l
-    dominance = np.cumsum(by_ends, axis=0)[:, ::-1].cumsum(axis=1)[:, ::-1]
-    gram = np.triu(dominance)
-    gram = gram + np.triu(gram, 1).T
-    ratio = 2.0 * weight[has_support] / covered[has_support]
-    difference = np.bincount(run_first, ratio, minlength=k + 1) - np.bincount(run_last + 1, ratio, minlength=k + 1)
-    linear = np.cumsum(difference[:k])
-    # a penalty pulls the masses towards a total of 1 (they are renormalised afterwards)
-    penalty = total
-    gram = gram + penalty
-    linear = linear + penalty
-    ridge = 1e-12 * float(np.trace(gram)) / k
-    try:
-        factor = np.linalg.cholesky(gram + ridge * np.eye(k))
-    except np.linalg.LinAlgError:
-        eigenvalues, eigenvectors = np.linalg.eigh(gram)
-        factor = eigenvectors * np.sqrt(np.clip(eigenvalues, ridge, None))
-    # ||R p - c||^2 with R = factor.T and R^T c = linear equals the quadratic up to a constant
-    target = np.linalg.solve(factor, linear)
-    solution, _ = optimize.nnls(factor.T, target, maxiter=50 * k + 100)
-    return solution
+    # Large data: the same problem with the masses' total held at exactly 1, solved on the
+    # cumulative masses (see _banded_step), so memory and time stay O(n + k w) per solve.
+    return _banded_step(first, last, weight / covered**2, 2.0 * weight / covered, support_index, start)
+
+
+def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio: np.ndarray,
+                 support_index: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Minimise ``q(p) = sum_i s_i (A p)_i^2 / 2 - sum_i r_i (A p)_i`` over ``p >= 0, sum p = 1``
+    (``s`` = ``scaled``, ``r`` = ``ratio``; A as in ``_quadratic_step``).
+
+    Lawson-Hanson active-set method warm-started at the feasible point ``start`` (the current
+    masses: positive on the previous support, 0 on the new candidates), so a step that keeps the
+    support costs one solve. On a set of masses, with cumulative sums C (C_0 = 0, C_last = 1),
+    observation i holds ``C_b - C_a``: q is a weighted graph Laplacian in C whose bandwidth is
+    the longest run of support intervals inside one bounded observation (right- and
+    left-censored ones tie C to the fixed ends), so each solve is a banded Cholesky.
+    """
+    k = len(support_index)
+
+    def covering_sum(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        lo = np.searchsorted(positions, first, side="left")
+        hi = np.searchsorted(positions, last, side="right")
+        size = len(positions)
+        return np.cumsum(np.bincount(lo, values, minlength=size + 1) - np.bincount(hi, values, minlength=size + 1))[:size]
+
+    def solve(positions: np.ndarray) -> np.ndarray:
+        size = len(positions)
+        if size == 1:
+            return np.ones(1)
+        a = np.searchsorted(positions, first, side="left")  # C node before the observation's run
+        b = np.searchsorted(positions, last, side="right")  # C node after it
+        keep = b > a
+        a, b, s, r = a[keep], b[keep], scaled[keep], ratio[keep]
+        diagonal = np.bincount(a, s, minlength=size + 1) + np.bincount(b, s, minlength=size + 1)
+        rhs = np.bincount(b, r, minlength=size + 1) - np.bincount(a, r, minlength=size + 1)
+        rhs += np.bincount(a, np.where(b == size, s, 0.0), minlength=size + 1)  # C_size = 1 is fixed
+        inner = (a >= 1) & (b <= size - 1)
+        offset = b[inner] - a[inner]
+        width = int(offset.max()) if len(offset) else 0
+        free = size - 1
+        ridge = 1e-12 * float(diagonal[1:size].mean())
+
+        def dense() -> np.ndarray:
+            matrix = np.bincount((a[inner] - 1) * free + (b[inner] - 1), s[inner], minlength=free * free)
+            matrix = -(matrix.reshape(free, free) + matrix.reshape(free, free).T)
+            matrix[np.diag_indices(free)] = diagonal[1:size] + ridge
+            return matrix
+
+        cumulative = None
+        try:
+            if width > free // 8:
+                # wide band (long intervals): a dense Cholesky is faster than the banded one
+                factor = linalg.cho_factor(dense(), check_finite=False)
+                cumulative = linalg.cho_solve(factor, rhs[1:size], check_finite=False)
+            else:
+                band = np.zeros((width + 1, free))
+                band[width] = diagonal[1:size] + ridge
+                if width:
+                    cells = np.bincount((width - offset) * free + (b[inner] - 1), s[inner],
+                                        minlength=(width + 1) * free)
+                    band[:width] -= cells.reshape(width + 1, free)[:width]
+                cumulative = linalg.solveh_banded(band, rhs[1:size], check_finite=False)
+        except linalg.LinAlgError:
+            pass
+        if cumulative is None or not np.isfinite(cumulative).all():
+            # cumulative masses the data do not pin down (singular system): least-norm solution
+            cumulative = np.linalg.lstsq(dense(), rhs[1:size], rcond=None)[0]
+        return np.diff(np.r_[0.0, cumulative, 1.0])
+
+    linear = covering_sum(ratio, support_index)
+    tolerance = 1e-10 * float(np.abs(linear).max())
+    x = np.where(start > 0, start, 0.0)
+    passive = x > 0
+    first_pass = True
+    for _ in range(3 * k + 10):
+        z = np.zeros(k)
+        z[passive] = solve(support_index[passive])
+        blocked = passive & (z <= 0)
+        if blocked.any():
+            # move from x towards z until the first passive mass reaches zero, and free it
+            gap = x[blocked] - z[blocked]  # > 0, or 0 for a new candidate the solve left at zero
+            alpha = float(np.min(np.divide(x[blocked], gap, out=np.zeros(len(gap)), where=gap > 0)))
+            x = x + alpha * (z - x)
+            passive &= x > 0
+            x = np.where(passive, x, 0.0)
+            continue
+        x = z
+        # Kuhn-Tucker condition of the zero masses (with the multiplier of sum p = 1, the common
+        # gradient on the passive set): add the most violated one
+        cumulative = np.r_[0.0, np.cumsum(x)]
+        lo = np.searchsorted(support_index, first, side="left")
+        hi = np.searchsorted(support_index, last, side="right")
+        gradient = covering_sum(scaled * (cumulative[hi] - cumulative[lo]), support_index) - linear
+        dual = float(np.mean(gradient[passive])) - gradient
+        dual[passive] = -np.inf
+        j = int(np.argmax(dual))
+        if dual[j] <= tolerance:
+            break
+        if first_pass:
+            # the new candidates all at once (usually all of them enter the support), then
+            # one at a time as in Lawson-Hanson
+            passive |= dual > tolerance
+            first_pass = False
+        else:
+            passive[j] = True
+    return x
 
 
 def _stabbing_set(first: np.ndarray, last: np.ndarray, limit: int) -> np.ndarray | None:

@@ -38,7 +38,7 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 run: $(VENV)/.stamp-run system-deps
-	$(BIN)/streamlit run app.py
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/streamlit run app.py  # one BLAS thread per computation: sessions share the cores
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

@@ -179,9 +179,11 @@ def _fit_distance(model: Any, npmle: Any, lower: np.ndarray, upper: np.ndarray, 
     return float(np.nanmean(np.abs(s_np - s_model)))
 
 
-def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int) -> list[Any]:
+def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed: int,
+                    start: Any = None) -> list[Any]:
     """Turnbull NPMLEs of ``n_bootstrap`` resamples of the responders (one TurnbullResult per
-    replicate; a resample drawn again reuses its fit)."""
+    replicate; a resample drawn again reuses its fit); ``start``: the full data's NPMLE, where
+    each replicate's iterations start."""
     from analysis.survival.turnbull import pool_bounds, turnbull_pooled
 
     # checked and pooled once: a replicate is the same distinct pairs with new counts
@@ -193,7 +195,7 @@ def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed
         counts = rng.multinomial(len(lower), weight / weight.sum())
         key = counts.tobytes()
         if key not in seen:
-            seen[key] = turnbull_pooled(p_lower, p_upper, counts.astype(float))
+            seen[key] = turnbull_pooled(p_lower, p_upper, counts.astype(float), start=start)
         fits.append(seen[key])
     return fits
 
@@ -319,7 +321,7 @@ def _fit_group(g: _Group, dist: str, alpha: float, estimator: str, n_bootstrap: 
     else:
         row["estimator"] = "turnbull"
         median = turnbull_median(npmle)
-        fitted["bootstrap"] = _bootstrap_fits(g.lower, g.upper, n_bootstrap, 0)
+        fitted["bootstrap"] = _bootstrap_fits(g.lower, g.upper, n_bootstrap, 0, start=npmle)
         boot_median, boot_survival = _bootstrap_npmle(g.lower, g.upper, n_bootstrap, 0, days, fitted["bootstrap"])
         lo, hi = _percentile_interval(boot_median, alpha, not_reached_high=True)
         s_hat = npmle.survival_at(days)["survival"].to_numpy(float)

@@ -162,7 +162,8 @@ def fit_response_state(
     with application to tumor shrinkage. Biometrics 34:571-580 (probability of being in
     response as a difference of two distribution functions).
     """
-    from analysis.survival.turnbull import turnbull_quiet
+    from analysis.survival._common import as_bounds
+    from analysis.survival.turnbull import pool_index, turnbull_pooled
 
     if isinstance(data, OutcomeData) and not getattr(data, "has_clock_time", True):
         raise AnalysisError("fit_response_state needs clock times (hours since the first infusion), but this "
@@ -193,13 +194,15 @@ def fit_response_state(
         parts = {k: v[mask] for k, v in intervals.items()}
         last = float(np.nanmax(last_all[mask]))
         last_followup[level] = float(np.nanquantile(last_all[mask], 1.0 - MIN_FOLLOWED_SHARE))
-        estimate = (turnbull_quiet(parts["response_lower"], parts["response_upper"]),
-                    turnbull_quiet(parts["relapse_lower"], parts["relapse_upper"]))
+        # each curve's intervals checked and pooled once: a resample is the same pairs with new counts
+        pooled = [pool_index(*as_bounds(parts[f"{what}_lower"], parts[f"{what}_upper"], allow_zero_exact=True))
+                  for what in ("response", "relapse")]
+        estimate = tuple(turnbull_pooled(lo, up, np.bincount(inverse).astype(float)) for lo, up, inverse in pooled)
         replicates = []
         for _ in range(int(n_bootstrap)):  # loops over resamples; each is vectorised
-            take = rng.integers(0, n, n)
-            replicates.append((turnbull_quiet(parts["response_lower"][take], parts["response_upper"][take]),
-                               turnbull_quiet(parts["relapse_lower"][take], parts["relapse_upper"][take])))
+            drawn = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+            replicates.append(tuple(turnbull_pooled(lo, up, np.bincount(inverse, drawn, minlength=len(lo)), start=fit)
+                                    for (lo, up, inverse), fit in zip(pooled, estimate, strict=True)))
         fits[level] = (estimate, replicates)
         grid = np.linspace(0.0, last_followup[level], 201)
         curve_part = {"group": level, "time_days": grid,

@@ -15,6 +15,7 @@ from analysis.survival._common import as_bounds, censoring_kinds, query_times
 _NEGLIGIBLE_MASS = 1e-12
 _STALL_EXCESS = 1e-6  # Kuhn-Tucker excess accepted once the likelihood no longer improves
 _DENSE_LIMIT = 200_000
+_BULK_ROUNDS = 10  # active-set rounds that drop all negative masses at once before Lawson-Hanson steps
 _MAX_NEW_POINTS = 50  # support points added per Newton iteration (largest gradients first)
 _MAX_SUPPORT = 2_000  # largest support handled by Newton steps (beyond it: EM steps)  # cells of the observation x support matrix formed directly
 
@@ -176,19 +177,31 @@ def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterati
 def pool_bounds(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Identical (lower, upper) observations pooled: the distinct pairs sorted by lower, then
     upper, and how many times each occurs (float weights), from bounds checked by ``as_bounds``."""
+    pooled_lower, pooled_upper, inverse = pool_index(lower, upper)
+    return pooled_lower, pooled_upper, np.bincount(inverse, minlength=len(pooled_lower)).astype(float)
+
+
+def pool_index(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (lower, upper) pairs of ``pool_bounds`` and each observation's pair
+    (``inverse``): a resample of the observations with counts c has the pair counts
+    ``np.bincount(inverse, c)``."""
     order = np.lexsort((upper, lower))
     lower, upper = lower[order], upper[order]
-    starts = np.r_[0, np.flatnonzero((lower[1:] != lower[:-1]) | (upper[1:] != upper[:-1])) + 1].astype(np.intp)
-    weight = np.diff(np.r_[starts, len(lower)]).astype(float)
-    return lower[starts], upper[starts], weight
+    new_pair = np.r_[True, (lower[1:] != lower[:-1]) | (upper[1:] != upper[:-1])]
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(new_pair) - 1
+    return lower[new_pair], upper[new_pair], inverse
 
 
 def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.ndarray, tolerance: float = 1e-10,
-                    max_iterations: int = 1_000) -> TurnbullResult:
+                    max_iterations: int = 1_000, start: TurnbullResult | None = None) -> TurnbullResult:
     """``turnbull_quiet`` on observations already checked and pooled by ``pool_bounds``
     (distinct pairs sorted by lower, then upper, with their counts as ``weight``). A bootstrap
     replicate is the same pairs with new counts: pairs with count 0 are dropped here, so the
-    replicates skip checking and pooling again."""
+    replicates skip checking and pooling again. ``start``: a fit of similar data (the full
+    data's NPMLE for a replicate) whose masses start the iterations (each moved to the first
+    innermost interval ending at or after its interval), so fewer Newton steps are needed; the
+    optimum and its convergence check are the same."""
     used = weight > 0
     if not used.all():
         obs_lower, obs_upper, weight = obs_lower[used], obs_upper[used], weight[used]
@@ -229,11 +242,17 @@ def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.nda
     # Plain self-consistency (EM) converges sublinearly where masses must reach zero.
     # Start from the fewest innermost intervals that every observation covers (greedy stabbing):
     # the Newton steps then work on a small support and grow it only where the gradient says so.
-    start = _stabbing_set(first, last, limit=_MAX_SUPPORT)
+    stabbing = _stabbing_set(first, last, limit=_MAX_SUPPORT)
     probability = np.full(m, 1.0 / m)
-    if start is not None:
+    if stabbing is not None:
         probability = np.zeros(m)
-        probability[start] = 1.0 / len(start)
+        probability[stabbing] = 1.0 / len(stabbing)
+    if start is not None and len(start.table):
+        moved = np.minimum(np.searchsorted(right_values, start.table["upper"].to_numpy(float), side="left"), m - 1)
+        warm = np.bincount(moved, start.table["probability"].to_numpy(float), minlength=m)
+        # every observation needs some mass: mix in the stabbing start where the moved masses miss one
+        probability = warm if (covered_mass(warm) > 0).all() else 0.5 * (warm + probability)
+        probability = probability / probability.sum()
     converged = False
     iterations = 0
     excess = np.inf
@@ -411,10 +430,20 @@ def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio:
     x = np.where(start > 0, start, 0.0)
     passive = x > 0
     first_pass = True
+    bulk_rounds = 0
     for _ in range(3 * k + 10):
         z = np.zeros(k)
         z[passive] = solve(support_index[passive])
         blocked = passive & (z <= 0)
+        if blocked.any() and bulk_rounds < _BULK_ROUNDS:
+            # drop every mass the solve sends below zero at once (x stays the last feasible point)
+            bulk_rounds += 1
+            passive &= z > 0
+            continue
+        if blocked.any():
+            passive |= x > 0  # the Lawson-Hanson step below starts from the feasible x
+            z[passive] = solve(support_index[passive])
+            blocked = passive & (z <= 0)
         if blocked.any():
             # move from x towards z until the first passive mass reaches zero, and free it
             gap = x[blocked] - z[blocked]  # > 0, or 0 for a new candidate the solve left at zero

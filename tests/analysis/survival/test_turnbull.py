@@ -197,3 +197,69 @@ def test_non_convergence_is_a_note_and_a_warning_and_quiet_variant_only_notes():
         full = turnbull_quiet(lower, upper)
     assert quiet.notes == stopped.notes
     assert full.converged and full.notes == ()
+
+
+def _visit_intervals(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Relapse-like interval-censored days: Weibull times seen between visits about a week
+    apart at jittered (continuous) days, so thousands of distinct bounds and a large support."""
+    rng = np.random.default_rng(seed)
+    time = 25.0 * rng.weibull(1.5, n)
+    visits = np.cumsum(rng.uniform(3.0, 11.0, (n, 12)), axis=1)
+    seen = (visits >= time[:, None]).argmax(axis=1)
+    never = visits[:, -1] < time
+    upper = np.where(never, np.inf, visits[np.arange(n), seen])
+    lower = np.where(never, visits[:, -1], np.where(seen > 0, visits[np.arange(n), np.maximum(seen - 1, 0)], 0.0))
+    return lower, upper
+
+
+def _kuhn_tucker(fit, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """d_j = (1/n) sum_i [support interval j in obs i] / P_i from the dense 0/1 matrix (a second
+    implementation: at the NPMLE max d <= 1 and d = 1 where mass lies)."""
+    left = fit.table["lower"].to_numpy()
+    right = fit.table["upper"].to_numpy()
+    inside = (left[None, :] >= lower[:, None]) & (right[None, :] <= upper[:, None])
+    mass = inside @ fit.table["probability"].to_numpy()
+    return (inside / mass[:, None]).mean(axis=0)
+
+
+def test_large_support_reaches_the_npmle_in_few_newton_steps():
+    """At a large support (the Gram-matrix path) the masses' total is held at 1 in the Newton
+    step: it converges superlinearly (a weak total penalty made it linear, 46 steps at 20,000
+    patients) and satisfies the Kuhn-Tucker conditions on the support it returns."""
+    lower, upper = _visit_intervals(4_000, seed=3)
+    fit = turnbull(lower, upper)
+    assert fit.converged
+    from analysis.survival.turnbull import _DENSE_LIMIT
+
+    assert len(lower) * len(fit.table) > _DENSE_LIMIT  # the Gram-matrix path
+    assert fit.iterations <= 25
+    d = _kuhn_tucker(fit, lower, upper)
+    assert_allclose(d, 1.0, atol=1e-6)
+
+
+def test_warm_start_gives_the_same_fit():
+    from analysis.survival.turnbull import pool_bounds, turnbull_pooled
+
+    lower, upper = _visit_intervals(3_000, seed=4)
+    p_lower, p_upper, weight = pool_bounds(lower, upper)
+    full = turnbull_pooled(p_lower, p_upper, weight)
+    counts = np.random.default_rng(5).multinomial(len(lower), weight / weight.sum()).astype(float)
+    cold = turnbull_pooled(p_lower, p_upper, counts)
+    warm = turnbull_pooled(p_lower, p_upper, counts, start=full)
+    assert cold.converged and warm.converged
+    assert_allclose(warm.loglik, cold.loglik, rtol=1e-11)
+    grid = np.unique(np.r_[lower, upper[np.isfinite(upper)]])
+    keep = outside_support(cold, grid)
+    assert_allclose(warm.survival_at(grid[keep])["survival"], cold.survival_at(grid[keep])["survival"], atol=1e-7)
+
+
+def test_pool_index_maps_each_observation_to_its_pair():
+    from analysis.survival.turnbull import pool_bounds, pool_index
+
+    lower, upper = _visit_intervals(500, seed=6)
+    lower, upper = np.round(lower), np.round(upper)  # ties to pool
+    p_lower, p_upper, inverse = pool_index(lower, upper)
+    assert len(p_lower) < len(lower)
+    assert_allclose(p_lower[inverse], lower)
+    assert_allclose(p_upper[inverse], upper)
+    assert_allclose(np.bincount(inverse), pool_bounds(lower, upper)[2])

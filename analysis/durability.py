@@ -184,6 +184,7 @@ def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed
     """Turnbull NPMLEs of ``n_bootstrap`` resamples of the responders (one TurnbullResult per
     replicate; a resample drawn again reuses its fit); ``start``: the full data's NPMLE, where
     each replicate's iterations start."""
+    from analysis.longitudinal._design import single_thread_blas
     from analysis.survival.turnbull import pool_bounds, turnbull_pooled
 
     # checked and pooled once: a replicate is the same distinct pairs with new counts
@@ -191,12 +192,13 @@ def _bootstrap_fits(lower: np.ndarray, upper: np.ndarray, n_bootstrap: int, seed
     rng = np.random.default_rng(seed)
     fits: list[Any] = []
     seen: dict[bytes, Any] = {}  # small groups draw the same resample often
-    for _ in range(n_bootstrap):  # loops over replicates; each replicate is vectorised
-        counts = rng.multinomial(len(lower), weight / weight.sum())
-        key = counts.tobytes()
-        if key not in seen:
-            seen[key] = turnbull_pooled(p_lower, p_upper, counts.astype(float), start=start)
-        fits.append(seen[key])
+    with single_thread_blas():  # the NPMLE's k x k solves: one BLAS thread is faster on 2 shared cores
+        for _ in range(n_bootstrap):  # loops over replicates; each replicate is vectorised
+            counts = rng.multinomial(len(lower), weight / weight.sum())
+            key = counts.tobytes()
+            if key not in seen:
+                seen[key] = turnbull_pooled(p_lower, p_upper, counts.astype(float), start=start)
+            fits.append(seen[key])
     return fits
 
 

@@ -30,13 +30,15 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
 
 
 def main(sizes: tuple[int, ...]) -> None:
-    print(f"{'n':>7} {'call':<34} {'wall_s':>7} {'cpu_s':>7} {'load1':>5}  estimator / median_days")
+    print(f"{'n':>7} {'call':<38} {'wall_s':>7} {'cpu_s':>7} {'load1':>5}  estimator / median_days")
     for n in sizes:
         data = analysis.simulate(n_patients=n, seed=1)
         calls: list[tuple[str, Callable[[], Any]]] = [
             ("fit_durability", lambda data=data: analysis.fit_durability(data)),
             ("fit_durability(by='diagnosis')", lambda data=data: analysis.fit_durability(data, by="diagnosis")),
             ("fit_durability(by='course')", lambda data=data: analysis.fit_durability(data, by="course")),
+            ("fit_durability(by='course', turnbull)",
+             lambda data=data: analysis.fit_durability(data, by="course", estimator="turnbull")),
             ("fit_response_state", lambda data=data: analysis.fit_response_state(data)),
             ("fit_response_state(by='course')", lambda data=data: analysis.fit_response_state(data, by="course")),
         ]
@@ -48,7 +50,7 @@ def main(sizes: tuple[int, ...]) -> None:
                                                                  strict=True))
             else:
                 what = ""
-            print(f"{n:>7} {name:<34} {wall:>7.2f} {cpu:>7.2f} {os.getloadavg()[0]:>5.1f}  {what}", flush=True)
+            print(f"{n:>7} {name:<38} {wall:>7.2f} {cpu:>7.2f} {os.getloadavg()[0]:>5.1f}  {what}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,11 @@ handler from another origin's script)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, CHROMIUM, CHROMIUM_ARGS, start_server
+from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, start_server
 from tests.security.proxy import NginxMissing, app_env, nginx_path, start_proxy
 
 # Recorded from the first byte of every document: the browser's own report of each violation.
@@ -23,8 +22,6 @@ document.addEventListener('securitypolicyviolation', e => window.__violations.pu
 
 @pytest.fixture(scope="module")
 def proxied_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps)")
     try:
         nginx_path()
     except NginxMissing as missing:
@@ -43,18 +40,14 @@ def proxied_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(proxied_url: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 1000})
-        context.add_init_script(RECORD_VIOLATIONS_JS)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            browser.close()
+def page(browser, proxied_url: str):
+    """A page of the suite's one Chromium (tests/conftest.py) that records policy violations."""
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 1000})
+    context.add_init_script(RECORD_VIOLATIONS_JS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 SOME_CHART_DRAWN_JS = "() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg') !== null"

@@ -35,7 +35,7 @@ OUT = ROOT / "docs" / "screenshots"
 # URL path of each page (app.py: st.Page file names; the default page "Data" is the root).
 PAGES = {"data": "", "overview": "overview", "trajectories": "trajectories", "onset": "onset",
          "durability": "durability", "compare": "compare", "series": "series",
-         "symptoms": "symptoms"}
+         "symptoms": "symptoms", "timeline": "timeline"}
 # Settings in the URL for pages that show more with a grouping (the Compare page's log-rank test).
 QUERIES = {"compare": "group=diagnosis"}
 MAX_BYTES = 300_000

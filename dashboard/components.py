@@ -91,6 +91,14 @@ def small_groups(ctx: Context, counts: pd.Series) -> list[str]:
     return [str(g) for g, n in numeric.items() if pd.notna(n) and n < ctx.settings.min_cell_size]
 
 
+def hidden_groups_note(ctx: Context, hidden: Sequence[str], counted: str = "patients", extra: str = "") -> list[str]:
+    """The figure note naming the groups ``small_groups`` hid (none when nothing was hidden)."""
+    if not hidden:
+        return []
+    return [f"Groups with fewer than {ctx.settings.min_cell_size} {counted} are not drawn{extra}: "
+            + ", ".join(hidden) + "."]
+
+
 def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: str | None = None,
                keep_columns: Sequence[str] = (), note: str | None = None,
                complement_within: str | None = None) -> pd.DataFrame:

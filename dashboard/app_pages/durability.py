@@ -8,6 +8,7 @@ from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    hidden_groups_note,
     page_guard,
     report_download,
     require_data,
@@ -87,9 +88,7 @@ with page_guard("the durability curves"):
              "and followed, at each tick's day."]
     if show_bands and not bands:
         notes.append("Bands are left out: more than three groups share one panel (choose Panels: per group).")
-    if hidden:
-        notes.append(f"Groups with fewer than {settings.min_cell_size} responders are not drawn: "
-                     + ", ".join(hidden) + ".")
+    notes += hidden_groups_note(ctx, hidden, "responders")
     show_figure(report, figure, "Sustained response", notes=notes)
     show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
                note="median_days: median time to relapse; sustained_7d ... sustained_28d: probability of "

@@ -7,6 +7,7 @@ from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    hidden_groups_note,
     page_guard,
     report_download,
     require_data,
@@ -54,9 +55,7 @@ with page_guard("the onset curves"):
              "model with its 95% band; diamond and bar: the median onset among responders and its 95% CI."]
     if show_bands and not bands:
         notes.append("Bands are left out: more than three groups are drawn.")
-    if hidden:
-        notes.append(f"Groups with fewer than {settings.min_cell_size} patients are not drawn: "
-                     + ", ".join(hidden) + ".")
+    notes += hidden_groups_note(ctx, hidden)
     show_figure(report, figure, "Cumulative response by hours since the infusion", notes=notes)
     show_table(report, summary, "Onset summary", count_column="n", keep_columns=["group"],
                note="response_probability: fraction who ever respond (mixture-cure model); "

@@ -8,6 +8,7 @@ from dashboard import calls
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    hidden_groups_note,
     page_guard,
     report_download,
     require_data,
@@ -78,7 +79,7 @@ with page_guard("the infusions to first response"):
         series="group", exclude_groups=hidden, x_title="Infusion number",
         y_title="Responded by this infusion (%, Kaplan-Meier)", definitions=definitions,
         title="Cumulative response across the series")
-    notes = [f"Groups with fewer than {k} patients are not drawn: {', '.join(hidden)}."] if hidden else []
+    notes = hidden_groups_note(ctx, hidden)
     if "suppressed" in masked and masked["suppressed"].any():
         notes.append("Points whose number of first responses is suppressed in the table below are not drawn.")
     show_figure(report, figure, "Cumulative response across the series", notes=notes)

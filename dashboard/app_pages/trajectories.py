@@ -8,6 +8,7 @@ from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    hidden_groups_note,
     page_guard,
     report_download,
     require_data,
@@ -115,9 +116,7 @@ with page_guard("the trajectories"):
     if log_x:
         notes.append("The baseline (rated before the first infusion) cannot be placed on a log axis and is not "
                      "drawn; it is in the table.")
-    if hidden:
-        notes.append(f"Groups with fewer than {k} patients are not drawn "
-                     "(and individual lines are hidden): " + ", ".join(hidden) + ".")
+    notes += hidden_groups_note(ctx, hidden, extra=" (and individual lines are hidden)")
     if len(drawn) < len(table):
         notes.append(f"Time points with fewer than {k} patients in a group are not drawn for that group.")
     show_figure(report, figure, "Scores over time", notes=notes)

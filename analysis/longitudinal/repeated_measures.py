@@ -16,7 +16,8 @@ One row per patient and post-baseline visit label: the change from baseline (poi
 patient's LAST rating with that label (a repeated rating at the same nominal visit replaces the
 earlier one). Only the analysed visits are kept, ordered by the median time (hours since the
 first infusion) at which each was rated, i.e. in schedule order, which is also the order of the
-covariance matrix.
+covariance matrix. Assessments that are not protocol visits (rescue, unscheduled, early
+termination: ``analysis.longitudinal.trajectories.UNSCHEDULED_VISIT_PATTERN``) are no visit.
 
 Default visits (``visits=None``): the protocol's follow-up visits most patients attended. The
 schedule is that of the course (single infusion or series, :func:`analysis.course_of_patients`)
@@ -51,6 +52,7 @@ from analysis.longitudinal.trajectories import (
     patient_courses,
     ratings_for,
     resolve_endpoints,
+    unscheduled_visit_labels,
 )
 
 __all__ = ["DEFAULT_TARGET_DAYS", "ChangeModel", "fit_mmrm", "mmrm_frame", "select_visits", "visit_schedule"]
@@ -70,6 +72,8 @@ def _post_baseline_visits(endpoints: Any, ratings: pd.DataFrame | None = None) -
         raise AnalysisError("The ratings have no visit labels: an MMRM needs nominal visits. Use "
                          "analysis.fit_trajectory (time as a continuous variable) instead.")
     post = ratings[~ratings["is_baseline"].astype(bool) & ratings["visit"].notna()]
+    # an assessment at rescue or an unscheduled visit is no nominal visit (trajectories' rule)
+    post = post[~post["visit"].astype(str).isin(unscheduled_visit_labels(post["visit"].astype(str).unique()))]
     post = post.assign(visit=post["visit"].astype(str), patient_id=post["patient_id"].astype(str))
     return (post.sort_values(["patient_id", "time_hours"], kind="stable")
             .drop_duplicates(["patient_id", "visit"], keep="last"))

@@ -203,6 +203,7 @@ def responder_rates(
     groups = grouping.labels
     outcomes = _outcomes(endpoints)
     edges = None
+    unscheduled_note: list[str] = []
     if time == "infusion":
         per = endpoints.by_infusion
         per = per[per["n_ratings"].to_numpy() > 0]
@@ -238,6 +239,7 @@ def responder_rates(
         }, index=ratings.index)
         points = assign_time_points(frame, time, bins, baseline=ratings["is_baseline"].astype(bool))
         edges = points.edges
+        unscheduled_note = points.unscheduled_note()
         rated = points.frame[points.frame["time_point"] != BASELINE_LABEL]
         rated = rated.sort_values(["patient_id", "time_order", "time_hours"], kind="stable")
         status = rated.drop_duplicates(["patient_id", "time_order"], keep="last").reset_index(drop=True)
@@ -270,7 +272,8 @@ def responder_rates(
     settings = ResponderSettings(instrument=instrument, by=by, time=time, alpha=alpha, bin_edges=edges,
                                  outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints),
                                  grouping=grouping.description if by else None)
-    notes = percent_notes(data, endpoints, instrument, "response") + list(grouping.notes if by else ())
+    notes = (percent_notes(data, endpoints, instrument, "response") + unscheduled_note
+             + list(grouping.notes if by else ()))
     return ResponderRates(table=table, settings=settings, n_patients=int(status["patient_id"].nunique()),
                           endpoints=endpoints, grouping=grouping, notes=tuple(notes))
 

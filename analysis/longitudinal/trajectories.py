@@ -27,6 +27,11 @@ of their ratings), on a numeric axis. Default bins
 schedules (40-230 min; 1, 2, 3, 7, 14, 21, 28 days); ``bins`` may be a list of edges or an
 integer number of equal-count (quantile) bins.
 
+Assessments that are not protocol visits (a rating at rescue treatment, an unscheduled or an
+early-termination visit: labels matching :data:`UNSCHEDULED_VISIT_PATTERN`) have no place in a
+visit schedule: with ``time="visit"`` they are left out and counted (``unscheduled``, and a
+sentence in ``notes``); the hours and days views keep them, at their own time.
+
 When a patient has several ratings in one time point (e.g. 40, 80 and 110 minutes in the
 ``(0, 2] h`` bin) the patient contributes ONE value there: the mean of those ratings. So ``n``
 always counts patients, never ratings.
@@ -34,6 +39,7 @@ always counts patients, never ratings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +59,9 @@ __all__ = [
     "TrajectoryResult",
     "TrajectorySettings",
     "TIME_EFFECTS",
+    "UNSCHEDULED_VISIT_PATTERN",
     "fit_trajectory",
+    "unscheduled_visit_labels",
     "trajectory",
 ]
 
@@ -73,6 +81,13 @@ DEFAULT_BIN_EDGES_DAYS: tuple[float, ...] = (
 _VALUES = ("score", "change", "pct_change", "improvement_pct")
 _TIMES = ("visit", "hours", "days")
 BASELINE_LABEL = "baseline"
+# Visit labels of assessments that are not protocol visits (case-insensitive, anywhere in the
+# label): unscheduled visits (CDISC "UNSCHEDULED 3.1"), ratings at rescue treatment (the
+# simulator's "rescue"), early termination or discontinuation and withdrawal visits. Their
+# times follow events, not the schedule, so they are no visit category of any course.
+UNSCHEDULED_VISIT_PATTERN = re.compile(
+    r"\b(?:unscheduled|unsched|rescue|early[ _-]*(?:termination|discontinuation|withdrawal)|withdrawal)\b",
+    re.IGNORECASE)
 TIME_ORIGINS = ("first_infusion", "last_infusion")
 
 
@@ -118,8 +133,31 @@ class TimePoints:
 
     frame: pd.DataFrame  # input rows kept, with time_point (str) and time_order (int)
     points: pd.DataFrame  # time_point, time_order, bin_start_<unit>, bin_end_<unit>
-    n_dropped: int  # ratings without a visit label or outside the bins
+    n_dropped: int  # ratings without a visit label, outside the bins or at an unscheduled assessment
     edges: tuple[float, ...] | None
+    # time="visit": ratings left out as not at a protocol visit: visit, ratings, patients
+    unscheduled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["visit", "ratings", "patients"]))
+
+    def unscheduled_note(self) -> list[str]:
+        return unscheduled_note(self.unscheduled)
+
+
+def unscheduled_note(unscheduled: pd.DataFrame) -> list[str]:
+    """The sentence saying which ratings a visit view left out as not at a protocol visit
+    (``unscheduled``: visit, ratings, patients; no sentence when empty)."""
+    if unscheduled.empty:
+        return []
+    labels = ", ".join(f"'{v}' ({r} ratings of {p} patients)" for v, r, p in
+                       unscheduled[["visit", "ratings", "patients"]].itertuples(index=False))
+    return [f"assessments that are not protocol visits are left out of the visit view: {labels}; their times "
+            "follow events (rescue, unscheduled or early-termination visits), not a schedule. Time in hours "
+            "or days includes them"]
+
+
+def unscheduled_visit_labels(labels: Sequence[Any]) -> list[str]:
+    """The labels (as str) of ``labels`` that name an assessment which is not a protocol visit
+    (:data:`UNSCHEDULED_VISIT_PATTERN`), e.g. ``["rescue"]`` of the simulator's labels."""
+    return [str(v) for v in dict.fromkeys(str(v) for v in labels) if UNSCHEDULED_VISIT_PATTERN.search(v)]
 
 
 def assign_time_points(
@@ -145,12 +183,24 @@ def assign_time_points(
     start = np.full(len(frame), np.nan)
     end = np.full(len(frame), np.nan)
     edges_used: tuple[float, ...] | None = None
+    unscheduled = pd.DataFrame(columns=["visit", "ratings", "patients"])
     if time == "visit":
         if "visit" not in frame.columns or frame["visit"].isna().all():
             raise AnalysisError("The ratings have no visit labels; use time='hours' or time='days' "
                              "(binned time since the first infusion) instead.")
         code, visits = pd.factorize(frame["visit"].astype(object).where(frame["visit"].notna(), None).to_numpy())
         names = np.asarray([str(v) for v in visits], dtype=object)
+        off_schedule = np.isin(names, unscheduled_visit_labels(names))
+        if off_schedule.any():
+            left_out = (code >= 0) & ~is_baseline & off_schedule[np.maximum(code, 0)]
+            if left_out.any():
+                counted = pd.DataFrame({"visit": names[code[left_out]],
+                                        "patient_id": frame["patient_id"].to_numpy()[left_out]
+                                        if "patient_id" in frame.columns else np.arange(int(left_out.sum()))})
+                unscheduled = (counted.groupby("visit", sort=True)
+                               .agg(ratings=("patient_id", "size"), patients=("patient_id", "nunique"))
+                               .reset_index())
+            code = np.where(left_out, -1, code)
     else:
         if bins is None:
             edges = np.asarray(DEFAULT_BIN_EDGES_DAYS if unit == "days" else DEFAULT_BIN_EDGES_HOURS)
@@ -208,7 +258,8 @@ def assign_time_points(
     order_of_code[points["_code"].to_numpy()] = points["time_order"].to_numpy()
     points = points[["time_point", "time_order", start_col, end_col]]
     out["time_order"] = order_of_code[code]
-    return TimePoints(frame=out, points=points, n_dropped=int((~keep).sum()), edges=edges_used)
+    return TimePoints(frame=out, points=points, n_dropped=int((~keep).sum()), edges=edges_used,
+                      unscheduled=unscheduled)
 
 
 def _fmt(x: float) -> str:
@@ -285,8 +336,11 @@ class TrajectoryResult:
     individual : one row per rating: patient_id, group, course, time_point, time_order,
         time_hours, time_days (on the clock of ``settings.time_origin``), value (for spaghetti
         plots on the same numeric axis).
-    notes : who was left out or added, in sentences (e.g. patients with a baseline of 0).
+    notes : who was left out or added, in sentences (e.g. patients with a baseline of 0, ratings
+        at assessments that are not protocol visits).
     grouping : the :class:`analysis.Grouping` used (levels, reference, description).
+    unscheduled : time="visit": the ratings left out as not at a protocol visit (module
+        docstring): visit, ratings, patients (empty when none).
     """
 
     table: pd.DataFrame
@@ -298,6 +352,8 @@ class TrajectoryResult:
     endpoints: Any = field(repr=False, compare=False, default=None)
     notes: tuple[str, ...] = ()
     grouping: Any = field(repr=False, compare=False, default=None)
+    unscheduled: pd.DataFrame = field(repr=False, compare=False,
+                                      default_factory=lambda: pd.DataFrame(columns=["visit", "ratings", "patients"]))
 
     def describe(self) -> list[str]:
         """Plain-language definitions used (for tables, figures and exports), then the notes."""
@@ -590,7 +646,8 @@ def trajectory(
     return TrajectoryResult(table=table, individual=individual, settings=settings,
                             n_patients=int(rated["patient_id"].nunique()), n_ratings=len(rated),
                             n_dropped=points.n_dropped, endpoints=endpoints,
-                            notes=tuple(notes) + grouping.notes, grouping=grouping)
+                            notes=tuple(notes) + tuple(points.unscheduled_note()) + grouping.notes,
+                            grouping=grouping, unscheduled=points.unscheduled)
 
 
 # ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import figures
+from analysis.longitudinal.trajectories import unscheduled_note
 from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
@@ -117,6 +118,7 @@ with page_guard("the trajectories"):
         notes.append("The baseline (rated before the first infusion) cannot be placed on a log axis and is not "
                      "drawn; it is in the table.")
     notes += hidden_groups_note(ctx, hidden, extra=" (and individual lines are hidden)")
+    notes += [n[:1].upper() + n[1:] + "." for n in unscheduled_note(result.unscheduled)]
     if len(drawn) < len(table):
         notes.append(f"Time points with fewer than {k} patients in a group are not drawn for that group.")
     show_figure(report, figure, "Scores over time", notes=notes)

@@ -16,6 +16,7 @@ estimates are given for each group:
     fit = analysis.fit_onset(analysis.load_sample(), instrument="MADRS", by="route")
     fit.summary()
     fit.test
+    fit.at_risk([0, 4, 24, 48])   # number at risk, responses and censored by then, per group
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ MAX_CI_RATIO = 100.0
 # "responded within the first minute", since the parametric models live on t > 0.
 _ZERO_ONSET_HOURS = 1.0 / 60.0
 AUTO_DISTS = ("loglogistic", "weibull", "lognormal")
+# hours of ``OnsetResult.risk_table``: 4-hourly within the first day, then daily for a week
+RISK_TABLE_HOURS = (0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0, 48.0, 72.0, 96.0, 120.0, 144.0, 168.0)
 SUMMARY_COLUMNS = [
     "n", "responders", "observed_response", "observed_response_lower", "observed_response_upper",
     "response_probability", "response_probability_lower", "response_probability_upper",
@@ -74,12 +77,15 @@ class OnsetResult:
         (``"turnbull"``: non-parametric, no band; ``"model"``: the cure model with delta-method
         band; ``"kaplan_meier"``: right-censored KM on the interval upper ends, log-log band).
     test : DataFrame (test, statistic, dof, p_value, note) comparing groups, None without ``by``.
+    risk_table : the number at risk at ``RISK_TABLE_HOURS`` (see ``at_risk``, for other hours).
     settings : EndpointSettings; endpoints : the Endpoints the fit used.
     by, dist, alpha : settings of the fit. notes : things the reader should know, in plain
         words, including each group's fitting problems (cure fraction at the boundary, model not
         identifiable, Turnbull not converged), which are reported here (and in the group's
         ``note`` column) instead of as Python warnings.
     models : group -> fitted ParametricResult (cure model), where fitted.
+    km : group -> KaplanMeierResult on the intervals' upper ends (the ``"kaplan_meier"`` curve);
+        the number at risk is counted from it.
     """
 
     table: pd.DataFrame
@@ -92,6 +98,37 @@ class OnsetResult:
     alpha: float
     notes: tuple[str, ...] = ()
     models: dict = field(default_factory=dict, repr=False)
+    km: dict = field(default_factory=dict, repr=False)
+
+    def at_risk(self, times_hours: Any) -> pd.DataFrame:
+        """Number at risk and cumulative responses and censorings at ``times_hours`` (hours
+        since the infusion), per group: the table printed under an onset plot.
+
+        Columns group, time_hours, at_risk, responses, censored. Response is only seen at a
+        rating, so a patient's onset is known to lie in (onset_lower_hours, onset_upper_hours].
+        The counts follow the response as seen at the ratings (the Kaplan-Meier convention,
+        survminer's and KMunicate's table, R's ``summary(survfit(...), times=)``):
+
+        - ``at_risk`` at t: patients whose response was not seen before t and who are still
+          followed at t, i.e. responders whose responding rating is at or after t and
+          non-responders whose last rating is at or after t (hours since the most recent
+          infusion). A patient whose response happened somewhere between a rating before t and
+          one after t is counted at risk: it has not been seen yet (the Turnbull curve already
+          gives part of that response to times before t). A response seen exactly at t is
+          counted at risk at t and among the responses by t, as R's ``n.risk`` does.
+        - ``responses``: patients whose responding rating is at or before t (cumulative).
+        - ``censored``: non-responders whose last rating is at or before t (cumulative).
+
+        Groups without patients have no rows.
+        """
+        frames = [km.risk_table(times_hours).assign(group=group) for group, km in self.km.items()]
+        table = stack_frames(frames, ["group", "time", "at_risk", "events", "censored"])
+        return table.rename(columns={"time": "time_hours", "events": "responses"})
+
+    @property
+    def risk_table(self) -> pd.DataFrame:
+        """``at_risk(RISK_TABLE_HOURS)``: 4-hourly within the first day, then daily for a week."""
+        return self.at_risk(RISK_TABLE_HOURS)
 
     def summary(self) -> pd.DataFrame:
         """One row per group: n, responders, response probability (model, with CI; and observed
@@ -152,13 +189,15 @@ def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame,
     return points.assign(lower=np.nan, upper=np.nan, source="turnbull"), fit.notes
 
 
-def _km_curve(lower: np.ndarray, upper: np.ndarray, alpha: float) -> pd.DataFrame:
+def _km_curve(lower: np.ndarray, upper: np.ndarray, alpha: float) -> tuple[Any, pd.DataFrame]:
+    """Kaplan-Meier at the visit (responses at the upper ends, non-responders censored at their
+    last rating) as the KaplanMeierResult (the number at risk comes from it) and its curve points."""
     from analysis.survival.kaplan_meier import kaplan_meier
 
     event = np.isfinite(upper)
     km = kaplan_meier(np.where(event, upper, lower), event, ci="log-log", alpha=alpha)
     tab = km.table
-    return pd.DataFrame({
+    return km, pd.DataFrame({
         "time_hours": np.r_[0.0, tab["time"].to_numpy(dtype=float)],
         "cumulative_response": np.r_[0.0, 1.0 - tab["survival"].to_numpy(dtype=float)],
         "lower": np.r_[0.0, 1.0 - tab["upper"].to_numpy(dtype=float)],
@@ -215,6 +254,9 @@ def fit_onset(
         response_probability = 1 - cure fraction of the model (CI from the model),
         median_onset_hours among responders (model, delta-method CI), responding_by_4h and
         responding_by_24h (model: proportion of *all* patients responding by then).
+        ``at_risk(hours)`` / ``risk_table``: number at risk, cumulative responses and
+        censorings per group at chosen hours (what "at risk" means for interval-censored onset
+        is in ``OnsetResult.at_risk``).
 
     Notes
     -----
@@ -254,7 +296,7 @@ def fit_onset(
     grid = np.unique(np.r_[np.linspace(0.0, grid_max, 201), 4.0, 24.0])
     grid = grid[grid <= grid_max]
 
-    rows, curves, models = [], [], {}
+    rows, curves, models, kms = [], [], {}, {}
     g_values = labels.astype(object).to_numpy()
     for level in levels:
         mask = usable & (g_values == level)
@@ -271,7 +313,8 @@ def fit_onset(
         if n:
             turnbull_points, turnbull_notes = _turnbull_curve(lower, upper)
             curves.append(turnbull_points.assign(group=level))
-            curves.append(_km_curve(lower, upper, alpha).assign(group=level))
+            kms[level], km_points = _km_curve(lower, upper, alpha)
+            curves.append(km_points.assign(group=level))
             row_notes += [f"Turnbull curve: {text}" for text in turnbull_notes]
         if n < MIN_PATIENTS or responders < MIN_RESPONDERS:
             row_notes.append(f"too few patients to fit the cure model (n={n}, responders={responders}; "
@@ -307,7 +350,7 @@ def fit_onset(
     notes.append("responding_by_4h/24h are from the cure model: the proportion of all patients "
                  "responding within that many hours of the infusion")
     return OnsetResult(table, curve, test, endpoints.settings, endpoints, by, dist, alpha,
-                       tuple(notes), models)
+                       tuple(notes), models, kms)
 
 
 def _rated_in_first_day(endpoints: Endpoints) -> np.ndarray:

@@ -45,6 +45,7 @@ def onset_figure(
     bands: bool | None = None,
     reference: Any = None,
     colors: dict[str, str] | None = None,
+    risk_table: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Cumulative proportion responding against hours since the infusion.
 
@@ -57,10 +58,15 @@ def onset_figure(
     median_onset_hours_lower, median_onset_hours_upper: the median onset among responders, marked
     on the model curve with its CI and written on the plot with ``test_text`` (e.g. the test's
     p-value). ``colors``: the group -> colour mapping (default ``group_colors(groups, reference)``).
+    ``risk_table`` (group, time_hours, at_risk; ``OnsetResult.at_risk``): the number at risk
+    written under the plot, one row per drawn group in its colour, each number at its tick's
+    hour (``onset_ticks``; rows at other hours are not drawn), on a log axis too.
     """
-    figure = go.Figure()
     groups = groups_in(curve, exclude_groups)
     colors = colors or group_colors(groups_in(curve), reference)  # before exclusion: a group keeps its colour
+    ticks, x_range = onset_ticks(curve, max_hours=max_hours, log_time=log_time)
+    with_risk = risk_table is not None and not risk_table.empty and bool(groups)
+    figure, where = _onset_canvas(len(groups) if with_risk else 0)
     bands = len(groups) <= MAX_OVERLAID_GROUPS if bands is None else bands
     source = curve["source"] if "source" in curve.columns else pd.Series("turnbull", index=curve.index)
     drawn: dict[str, None] = {}
@@ -78,13 +84,14 @@ def onset_figure(
                 continue
             if bands and {"lower", "upper"} <= set(line.columns) and line["lower"].notna().any():
                 band(figure, line["time_hours"], 100 * line["lower"], 100 * line["upper"], color, label,
-                     shape=shape, legendgroup=label)
+                     shape=shape, legendgroup=label, **where)
             drawn[name] = None
             figure.add_trace(go.Scatter(
                 x=line["time_hours"], y=100 * line["cumulative_response"], mode="lines",
                 line=dict(color=color, width=width, dash=dash, shape=shape),
                 name=label if not named else f"{label}: {suffix}", legendgroup=label, showlegend=not named,
-                hovertemplate="%{x:.1f} h: %{y:.1f}% responding<extra>" + f"{label}, {suffix}" + "</extra>"))
+                hovertemplate="%{x:.1f} h: %{y:.1f}% responding<extra>" + f"{label}, {suffix}" + "</extra>"),
+                **where)
             named = True
         if medians is not None and group in set(medians["group"].astype(str)):
             m = medians[medians["group"].astype(str) == group].iloc[0]
@@ -101,7 +108,8 @@ def onset_figure(
                                  array=[hi - median if np.isfinite(hi) else 0],
                                  arrayminus=[median - lo if np.isfinite(lo) else 0], color=color, thickness=2,
                                  width=5),
-                    hovertemplate=f"median onset {median_text(median, lo, hi, 'h')}<extra>{label}</extra>"))
+                    hovertemplate=f"median onset {median_text(median, lo, hi, 'h')}<extra>{label}</extra>"),
+                    **where)
     for name in drawn:
         suffix, _, dash, width = _ONSET_SOURCES.get(name, (name, "linear", "solid", 2.0))
         _legend_key(figure, suffix, dash=dash, width=width)
@@ -112,7 +120,7 @@ def onset_figure(
         figure.add_trace(go.Scatter(x=[hours, hours], y=[0, 100], mode="lines+text",
                                     line=dict(color="gray", dash="dot", width=1),
                                     text=["", f" {hours:g} h"], textposition="bottom right",
-                                    showlegend=False, hoverinfo="skip"))
+                                    showlegend=False, hoverinfo="skip"), **where)
     lines = []
     if medians is not None:
         lines.append("Median onset of responders (95% CI):")
@@ -124,17 +132,71 @@ def onset_figure(
         figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=0.99, y=0.02,
                               xanchor="right", yanchor="bottom", showarrow=False, align="left",
                               font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
-    figure.update_layout(title=title, height=500)
+    # every x axis (the risk table's too) shares the type and range, so its numbers sit under the ticks
+    figure.update_xaxes(type="log" if log_time else "linear", range=x_range)
+    figure.update_xaxes(title="Hours since the infusion" + (" (log scale)" if log_time else ""),
+                        tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], showticklabels=True, **where)
+    figure.update_yaxes(title="Patients responding (%)", range=[0, 100], **where)
+    if with_risk:
+        table = risk_table[risk_table["group"].astype(str).isin(groups)] if "group" in risk_table else risk_table
+        _risk_rows(figure, table, groups, colors, ticks, row=2, col=1,
+                   label_of=lambda g: g if g != "all" else "All patients", time_column="time_hours",
+                   hover_x="%{x:g} h")
+        figure.update_xaxes(zeroline=False, row=2, col=1)
+        figure.add_annotation(text="Number at risk", xref="x2 domain", yref="y2 domain", x=0, y=1,
+                              xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11), yshift=-2)
+        figure.update_layout(height=_ONSET_PLOT_PX + _RISK_GAP_PX + _risk_px(len(groups)) + 95 + 30,
+                             margin=dict(t=95, b=30))
+    else:
+        figure.update_layout(height=500)
+    figure.update_layout(title=title)
+    return with_definitions(figure, definitions, axis_space=20 if with_risk else 72)
+
+
+# px: the onset plot area, the gap under it for tick labels and the axis title, one risk-table row
+_ONSET_PLOT_PX = 325
+_RISK_GAP_PX = 62
+_RISK_ROW_PX = 22
+
+
+def _risk_px(n_rows: int) -> int:
+    return _RISK_ROW_PX * n_rows + 12
+
+
+def onset_ticks(curve: pd.DataFrame, *, max_hours: float | None = 168.0,
+                log_time: bool = False) -> tuple[list[float], list[float]]:
+    """The hour ticks of the onset figure and its x range (log10 units on a log axis): the
+    axis runs to ``max_hours`` or the last hour of ``curve`` if earlier (None: the whole
+    follow-up), ticks as ``hour_ticks``; the range covers every tick, with a little room at
+    the ends for the numbers at risk written on the first and last ticks. Pass these hours to
+    ``OnsetResult.at_risk`` for the table under the figure."""
     upper = float(curve["time_hours"].max()) if len(curve) else 168.0
+    if not np.isfinite(upper) or upper <= 0:
+        upper = 168.0
     if max_hours is not None:
         upper = min(float(max_hours), upper)
-    ticks = hour_ticks(upper, log=log_time)
-    figure.update_xaxes(title="Hours since the infusion" + (" (log scale)" if log_time else ""),
-                        type="log" if log_time else "linear", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
-    if max_hours is not None:
-        figure.update_xaxes(range=[np.log10(0.25), np.log10(upper)] if log_time else [0, upper])
-    figure.update_yaxes(title="Patients responding (%)", range=[0, 100])
-    return with_definitions(figure, definitions, axis_space=72)
+    ticks = [float(t) for t in hour_ticks(upper, log=log_time)]
+    if log_time:
+        low, high = np.log10(0.25), np.log10(max(upper, ticks[-1]))
+        pad = 0.02 * (high - low)
+        return ticks, [low - pad, high + pad]
+    high = max(upper, ticks[-1])
+    return ticks, [-0.02 * high, 1.02 * high]
+
+
+def _onset_canvas(risk_rows: int) -> tuple[go.Figure, dict[str, int]]:
+    """A plain figure, or (with ``risk_rows`` > 0) the plot over a risk table of that many
+    rows on a shared x axis, laid out in pixels; returns the figure and where the plot's
+    traces go."""
+    if not risk_rows:
+        return go.Figure(), {}
+    risk_px = _risk_px(risk_rows)
+    area = _ONSET_PLOT_PX + _RISK_GAP_PX + risk_px
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.0,
+                           row_heights=[_ONSET_PLOT_PX, risk_px])
+    figure.layout.yaxis.domain = [(risk_px + _RISK_GAP_PX) / area, 1.0]
+    figure.layout.yaxis2.domain = [0.0, risk_px / area]
+    return figure, dict(row=1, col=1)
 
 
 def onset_result_figure(
@@ -148,12 +210,20 @@ def onset_result_figure(
     definitions: Sequence[str] = (),
     reference: Any = None,
     colors: dict[str, str] | None = None,
+    risk_table: bool = True,
 ) -> go.Figure:
     """The onset figure of an ``OnsetResult`` (``analysis.fit_onset``): curves as in
     ``onset_figure``, the median onset among responders marked with its CI and written on the
-    plot, and with groups the tests' p-values (log-rank on the intervals' upper ends and the
-    likelihood-ratio test of group-specific cure models). ``reference``: the grouping's
-    reference group (first colour)."""
+    plot, with groups the tests' p-values (log-rank on the intervals' upper ends and the
+    likelihood-ratio test of group-specific cure models), and (``risk_table``) the number at
+    risk under the hour ticks (``result.at_risk(onset_ticks(...)[0])``). ``reference``: the
+    grouping's reference group (first colour).
+
+    Example::
+
+        fit = analysis.fit_onset(analysis.load_sample(), by="course")
+        figures.onset_result_figure(fit, log_time=True).show()
+    """
     table = result.summary()
     medians = table[["median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper"]]
     medians = medians.rename_axis("group").reset_index().assign(group=lambda f: f["group"].astype(str))
@@ -163,9 +233,12 @@ def onset_result_figure(
         test_text = "<br>".join(f"{words.get(str(r['test']), str(r['test']))}: {format_p(float(r['p_value']))}"
                               for _, r in result.test.iterrows())
     levels = [str(g) for g in table.index]
+    at_risk = None
+    if risk_table:
+        at_risk = result.at_risk(onset_ticks(result.curve, max_hours=max_hours, log_time=log_time)[0])
     return onset_figure(result.curve, log_time=log_time, sources=sources, max_hours=max_hours, bands=bands,
                         exclude_groups=exclude_groups, definitions=definitions, medians=medians,
-                        test_text=test_text, colors=colors or group_colors(levels, reference))
+                        test_text=test_text, colors=colors or group_colors(levels, reference), risk_table=at_risk)
 
 
 # fit_durability's ``estimator`` column -> the legend's words
@@ -227,15 +300,17 @@ def _axis_name(kind: str, index: int) -> str:
 
 
 def _risk_rows(figure: go.Figure, table: pd.DataFrame, groups: Sequence[str], colors: dict[str, str],
-               ticks: Sequence[float], row: int, col: int, label_of, names: Sequence[str] | None = None) -> None:
-    """Number at risk, one text row per group, each number exactly at its tick's day."""
+               ticks: Sequence[float], row: int, col: int, label_of, names: Sequence[str] | None = None,
+               time_column: str = "time_days", hover_x: str = "day %{x:g}") -> None:
+    """Number at risk, one text row per group, each number exactly at its tick's time
+    (``time_column``: days, or hours for onset)."""
     for i, group in enumerate(groups):
         part = rows_of(table, group)
-        part = part[np.isin(part["time_days"].to_numpy(float).round(9), np.round(ticks, 9))]
+        part = part[np.isin(part[time_column].to_numpy(float).round(9), np.round(ticks, 9))]
         figure.add_trace(go.Scatter(
-            x=part["time_days"].to_numpy(float), y=[i] * len(part), mode="text", name=f"{label_of(group)} at risk",
+            x=part[time_column].to_numpy(float), y=[i] * len(part), mode="text", name=f"{label_of(group)} at risk",
             text=part["at_risk"].astype("Int64").astype(str), textfont=dict(color=colors[group], size=11),
-            showlegend=False, hovertemplate="day %{x:g}: %{text} at risk<extra>" + label_of(group) + "</extra>",
+            showlegend=False, hovertemplate=hover_x + ": %{text} at risk<extra>" + label_of(group) + "</extra>",
             cliponaxis=False), row=row, col=col)
     figure.update_yaxes(tickvals=list(range(len(groups))), range=[len(groups) - 0.5, -0.5],
                         ticktext=[f"<span style='color:{colors[g]}'>{name}</span>" for g, name in

@@ -1,5 +1,7 @@
 """Onset: cumulative response against hours after the infusion, with the mixture-cure fit."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from analysis import figures
@@ -35,9 +37,14 @@ with page_guard("the onset curves"):
                           bind="query-params")
         show_bands = st.toggle("95% bands", value=True, key="onset_bands", bind="query-params",
                                help="Left out when more than three groups are drawn.")
-    onset = Call("fit_onset", {"by": settings.by, **options},
-                 prints=("summary()",) + (("test",) if settings.by else ()))
-    result = calls.run(ctx, onset, "Fitting the onset curves...", report)
+    max_hours = None if whole else 168.0
+    fit = Call("fit_onset", {"by": settings.by, **options})
+    result = calls.run(ctx, fit, "Fitting the onset curves...")
+    # the snippet prints the number at risk at the figure's tick hours, as the figure writes it
+    risk_hours = figures.onset_ticks(result.curve, max_hours=max_hours, log_time=log_time)[0]
+    onset = replace(fit, prints=("summary()", f"at_risk([{', '.join(f'{h:g}' for h in risk_hours)}])")
+                    + (("test",) if settings.by else ()))
+    report.note_call(onset)
     summary = result.summary().reset_index()
     summary = summary.rename(columns={summary.columns[0]: "group"})
     definitions = settings_definitions(ctx, result.endpoints)
@@ -49,10 +56,12 @@ with page_guard("the onset curves"):
     figure = compute.cached_figure(ctx, "onset", figures.onset_result_figure, result,
                                    key=(log_time, sources, whole, bands, tuple(colors.items())),
                                    log_time=log_time, sources=sources, bands=bands,
-                                   max_hours=None if whole else 168.0, definitions=definitions,
+                                   max_hours=max_hours, definitions=definitions,
                                    exclude_groups=hidden, colors=colors)
     notes = ["Solid: observed cumulative response (Turnbull, interval-censored); dashed: the mixture-cure "
-             "model with its 95% band; diamond and bar: the median onset among responders and its 95% CI."]
+             "model with its 95% band; diamond and bar: the median onset among responders and its 95% CI; "
+             "numbers below: patients still followed whose response had not been seen before each tick's hour "
+             "(a response seen at that hour still counts)."]
     if show_bands and not bands:
         notes.append("Bands are left out: more than three groups are drawn.")
     notes += hidden_groups_note(ctx, hidden)

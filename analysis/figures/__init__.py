@@ -37,6 +37,7 @@ from analysis.figures.survival import (
     durability_result_figure,
     onset_figure,
     onset_result_figure,
+    onset_ticks,
     response_state_figure,
 )
 from analysis.figures.timeline import timeline_figure, timeline_rows
@@ -52,6 +53,7 @@ __all__ = [
     "group_colors",
     "onset_figure",
     "onset_result_figure",
+    "onset_ticks",
     "per_unit_hazard_ratios",
     "rate_figure",
     "response_state_figure",

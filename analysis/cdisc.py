@@ -66,6 +66,7 @@ import pandas as pd
 from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
 from analysis.loading.times import iso_durations, study_day_hours
+from analysis.origins import describe_row
 from analysis.xport import is_xport_v5, read_xport_v5
 
 __all__ = ["classify", "read", "read_adtte", "read_dataset", "resolve_instrument", "suggest", "to_long"]
@@ -177,23 +178,56 @@ def _read_sas_path(pyreadstat: Any, path: Path, suffix: str, name: str) -> pd.Da
 # Small rules used by every dataset kind
 
 
-def _error(message: str, headline: str, column: str = "", rows: Iterable[int] = ()) -> DataError:
-    rows = list(rows)
-    records = [{"table": "file", "row": int(r), "column": column, "value": "", "message": message}
-               for r in rows[:20]] or [{"table": "file", "row": pd.NA, "column": column, "value": "",
-                                        "message": message}]
-    return DataError(problems_frame(records), headline=headline)
+def _error(message: str, headline: str, column: str = "", rows: Iterable[int] = (),
+           locations: Iterable[str] = ()) -> DataError:
+    """A DataError with one problem per row named (at most 20; ``locations`` in words), or one for the file."""
+    rows, locations = list(rows)[:20], list(locations)[:20]
+    records = [{"table": "file", "row": int(r), "column": column, "value": "", "message": message,
+                **({"location": locations[i]} if locations else {})}
+               for i, r in enumerate(rows)] or [{"table": "file", "row": pd.NA, "column": column, "value": "",
+                                                 "message": message}]
+    problems = problems_frame(records)
+    if locations:
+        problems["location"] = locations
+    return DataError(problems, headline=headline)
 
 
-def _study_day_time(frame: pd.DataFrame, column: str, dataset: str) -> np.ndarray:
-    """Hours since the first dose from a study-day column; DataError for day 0 or a fractional day."""
+def _where(name: str, frame: pd.DataFrame, positions: np.ndarray, rows: np.ndarray | None = None,
+           key: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """(rows in the file, locations in words) of ``frame``'s rows at ``positions`` (0-based; at most
+    20): "qs.xpt row 12 (USUBJID 01-701-1015, QSTESTCD HAMD117)". ``rows`` gives each frame row's
+    row in the file when the frame is a selection of it (default: position + 1)."""
+    positions = np.asarray(positions, dtype=np.int64)[:20]
+    file_rows = positions + 1 if rows is None else np.asarray(rows, dtype=np.int64)[positions]
+    file = str(frame.attrs.get("source") or name)
+    columns = [c for c in ("USUBJID", key) if c and c in frame.columns]
+    locations = []
+    for position, row in zip(positions, file_rows, strict=True):
+        about = [f"{c} {str(frame[c].iloc[position]).strip()}" for c in columns
+                 if not pd.isna(frame[c].iloc[position]) and str(frame[c].iloc[position]).strip()]
+        locations.append(describe_row(file, int(row), ", ".join(about)))
+    return file_rows, locations
+
+
+def _study_day_time(frame: pd.DataFrame, column: str, dataset: str, rows: np.ndarray | None = None,
+                    key: str | None = None) -> np.ndarray:
+    """Hours since the first dose from a study-day column; DataError for day 0 or a fractional day,
+    naming the rows (``rows``: each frame row's row in its file, when the frame is a selection)."""
     hours, bad = study_day_hours(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64"))
-    rows = np.flatnonzero(bad)
-    if len(rows):
-        raise _error(f"{dataset}.{column} is 0 or not a whole day in {len(rows)} row(s): CDISC study days have "
-                     "no day 0 (day 1 is the day of the first dose, the day before is -1). Correct the "
-                     "derivation of the study day.", f"{dataset} has an invalid study day.", column, rows + 1)
+    positions = np.flatnonzero(bad)
+    if len(positions):
+        file_rows, locations = _where(dataset, frame, positions, rows, key)
+        raise _error(f"{column} is {_show_value(frame[column].iloc[positions[0]])} or another value that is 0 or "
+                     f"not a whole day in {len(positions)} row(s) of {frame.attrs.get('source') or dataset}: CDISC "
+                     "study days have no day 0 (day 1 is the day of the first dose, the day before is -1). Correct "
+                     "the derivation of the study day.", f"{dataset} has an invalid study day.", column, file_rows,
+                     locations)
     return hours
+
+
+def _show_value(value: Any) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return f"{number:g}" if not pd.isna(number) else repr(value)
 
 
 def _is_date_variable(frame: pd.DataFrame, column: str) -> bool:
@@ -422,16 +456,20 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
     item = long_frame["item"].to_numpy(dtype="float64")
     long_frame["item"] = pd.arrays.IntegerArray(np.nan_to_num(item).astype("int64"), np.isnan(item))
     if origins:
-        long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row"})
+        long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row",
+                                                "_record": "source_record"})
     else:
-        long_frame = long_frame.drop(columns=["_file", "_file_row"])
+        long_frame = long_frame.drop(columns=["_file", "_file_row", "_record"])
     return long_frame, notes
 
 
-def _origin(name: str, frame: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """``out`` with the file each rating was read from and its row there (1 = first observation)."""
+def _origin(name: str, frame: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, key: str) -> pd.DataFrame:
+    """``out`` with the file each rating was read from, its row there (1 = first observation) and
+    the record's test in words (``key`` and its value, e.g. "RSTESTCD HAMD117"; a categorical)."""
     out["_file"] = str(frame.attrs.get("source") or name)
     out["_file_row"] = rows
+    out["_record"] = _text(frame[key]).cat.rename_categories(lambda value: f"{key} {value}").array \
+        if key in frame.columns else None
     return out
 
 
@@ -524,7 +562,7 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
                  f"{int((keep & ~is_total).sum())} item rows (item number from {p}TESTCD); scores from "
                  f"{score_column}; USUBJID is the patient.")
     out["time_hours"] = _findings_time(name, frame, p, notes)
-    out = _origin(name, frame, out, np.arange(1, n_rows + 1))
+    out = _origin(name, frame, out, np.arange(1, n_rows + 1), f"{p}TESTCD")
     visit_column = _rename_override(settings, "visit", "VISIT", frame)
     if visit_column in frame.columns:
         out["visit"] = _text(frame[visit_column])
@@ -541,7 +579,7 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
 def _findings_time(name: str, frame: pd.DataFrame, p: str, notes: list[str]) -> np.ndarray:
     day_column = f"{p}DY"
     if day_column in frame.columns:
-        hours = _study_day_time(frame, day_column, name)
+        hours = _study_day_time(frame, day_column, name, key=f"{p}TESTCD")
         rule = (f"{name}: time from {day_column} by the study-day rule (day 1 = first dose, no day 0; "
                 "a day is placed at its start, (day - 1) x 24 h)")
     else:
@@ -624,13 +662,13 @@ def _bds(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: list[s
         notes.append(f"{name}: visit from {visit_column}{other}.")
     day_column = _rename_override(settings, "study_day", "ADY", frame)
     if day_column in frame.columns:
-        out["time_hours"] = _study_day_time(frame, day_column, name)
+        out["time_hours"] = _study_day_time(frame, day_column, name, rows, "PARAMCD")
         notes.append(f"{name}: time from {day_column} by the study-day rule (day 1 = first dose, no day 0; a "
                      "day is placed at its start, (day - 1) x 24 h).")
     else:
         out["time_hours"] = np.nan
         notes.append(f"{name}: no ADY: ratings have visits but no clock time.")
-    out = _origin(name, frame, out, rows)
+    out = _origin(name, frame, out, rows, "PARAMCD")
     notes.append(f"{name}: scores from {score_column}, {int(keep.sum())} rating(s); USUBJID is the patient"
                  f"{' (not STUDYID)' if 'STUDYID' in frame.columns else ''}.")
     ignored = [c for c in ("CHG", "PCHG", "BASETYPE") if c in frame.columns]
@@ -655,6 +693,7 @@ def _baseline_from_base(name: str, frame: pd.DataFrame, out: pd.DataFrame, notes
     base = pd.DataFrame({"patient_id": out["patient_id"], "instrument": out["instrument"], "item": out["item"],
                          "score": pd.to_numeric(frame["BASE"], errors="coerce").to_numpy(dtype="float64")})
     base["_file"], base["_file_row"] = out["_file"], out["_file_row"]  # the record whose BASE it is
+    base["_record"] = out["_record"].astype("string") + " (its BASE)"
     base = base[base["score"].notna()].drop_duplicates(["patient_id", "instrument", "item"])
     base["time_hours"] = 0.0
     if "visit" in out.columns:
@@ -703,7 +742,7 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
     """EX -> one row per dose: patient_id, infusion_time_hours, dose_mg_per_kg, route."""
     patient = _text(frame["USUBJID"]).astype("string")
     if "EXSTDY" in frame.columns:
-        start = _study_day_time(frame, "EXSTDY", name)
+        start = _study_day_time(frame, "EXSTDY", name, key="EXTRT")
         how = "EXSTDY (study-day rule)"
     elif "EXSTDTC" in frame.columns:
         dates = pd.to_datetime(frame["EXSTDTC"].astype("string").str.strip().replace("", pd.NA), errors="coerce")
@@ -796,15 +835,19 @@ def read_adtte(source: Any, *, parameter: str | None = None, time_unit: str | No
         raise _error(f"not an ADTTE dataset: {', '.join(missing)} missing (needed: USUBJID, PARAMCD, AVAL, "
                      "CNSR).", "The time-to-event dataset cannot be read.", missing[0])
     notes: list[str] = []
+    rows = np.arange(1, len(frame) + 1)  # each row's observation in the file, kept through the selection
     if parameter is not None:
-        frame = frame[frame["PARAMCD"].astype("string").str.strip() == parameter]
+        chosen = (frame["PARAMCD"].astype("string").str.strip() == parameter).to_numpy()
+        frame, rows = frame[chosen], rows[chosen]
         if frame.empty:
             raise _error(f"PARAMCD {parameter!r} is not in the dataset.", "No such parameter.", "PARAMCD")
     censor = pd.to_numeric(frame["CNSR"], errors="coerce")
     bad = np.flatnonzero(~censor.isin([0, 1]).to_numpy())
     if len(bad):
+        file_rows, locations = _where("ADTTE", frame, bad, rows, "PARAMCD")
         raise _error(f"CNSR must be 0 (event) or 1 (censored); {len(bad)} row(s) hold something else "
-                     f"(first value {frame['CNSR'].iloc[bad[0]]!r}).", "CNSR is not 0/1.", "CNSR", bad + 1)
+                     f"(first value {frame['CNSR'].iloc[bad[0]]!r}).", "CNSR is not 0/1.", "CNSR", file_rows,
+                     locations)
     unit = time_unit
     if "AVALU" in frame.columns and frame["AVALU"].astype("string").str.strip().nunique() == 1:
         unit = str(frame["AVALU"].iloc[0]).strip().lower()

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, problems_frame
+from analysis.origins import RowOrigins
 
 __all__ = ["RawTable", "locate", "read_table", "sheet_table"]
 
@@ -78,19 +79,28 @@ class RawTable:
     sheets: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     labels: dict[str, str] = field(default_factory=dict, repr=False)
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict, repr=False)
-    # A converted (CDISC, REDCap) source: (file name, its kind, the sorted rows of that file the
-    # ratings were read from); ``source_row`` is then the row in that file.
-    row_files: tuple[tuple[str, str, np.ndarray], ...] = field(default=(), repr=False)
+    # A converted (CDISC, REDCap) source: each rating's file and row there (``source_row`` is then
+    # the rating's position + 1, unique across the files; see analysis.origins).
+    origins: RowOrigins | None = field(default=None, repr=False)
 
     def locate(self, row: int) -> str:
-        """Where data row ``row`` is, in words; for a converted source, in the file(s) read."""
-        if self.kind != "converted" or not self.row_files:
+        """Where data row ``row`` is, in words; for a converted source, the file and row it was read from."""
+        if self.origins is None:
             return locate(self.kind, self.name, row)
-        found = [(name, kind) for name, kind, rows in self.row_files
-                 if len(rows) and rows[min(int(np.searchsorted(rows, row)), len(rows) - 1)] == row]
-        if len(found) == 1:
-            return locate(*reversed(found[0]), row)
-        return f"row {row} of {' or '.join(n for n, _ in found) or self.name}"
+        return self.origins.describe(row - 1)
+
+    def file_row(self, row: int) -> int:
+        """``row`` as numbered in the user's file (for a converted source, the row in its file)."""
+        return row if self.origins is None else self.origins.file_row(row - 1)
+
+    def rows_text(self, rows: np.ndarray, limit: int = 5) -> str:
+        """Rows for a message: "rows 3, 5, 7" (the numbering is said once elsewhere), by file for a
+        converted source ("rs.xpt rows 3, 5; qs.xpt row 12"); at most ``limit`` listed."""
+        if self.origins is not None:
+            return self.origins.rows_text(np.asarray(rows, dtype=np.int64) - 1, limit)
+        shown = ", ".join(str(int(r)) for r in rows[:limit])
+        return f"row{'s' if len(rows) > 1 else ''} {shown}" + (f" and {len(rows) - limit} more" if len(rows) > limit
+                                                               else "")
 
 
 def locate(kind: str, name: str, row: int) -> str:
@@ -101,10 +111,6 @@ def locate(kind: str, name: str, row: int) -> str:
         return f"row {row} (spreadsheet row {row + 1} of {name})"
     if kind == "dataframe":
         return f"row {row} (position {row - 1} in the DataFrame, counting from 0)"
-    if kind == "dataset":  # a dataset given as a DataFrame inside a CDISC or REDCap source
-        return f"row {row} (row {row} of the {name} data, counting from 1)"
-    if kind == "converted":  # a CDISC or REDCap source, converted to one row per rating before validation
-        return f"row {row} (rating {row} as read from {name}, counting from 1; not a line of its files)"
     if kind in {"xpt", "sas7bdat", "sav", "dta", "rds"}:
         return f"row {row} (observation {row} of {name})"
     return f"row {row} (data row {row} of {name}, counting from 1)"

@@ -41,6 +41,8 @@ Dictionary", "Data Export"); test projects from OuhscBbmc/REDCapR ``inst/test-da
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ from analysis.contract import DataError, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import parse_visit_label
+from analysis.origins import describe_row
 
 __all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
 
@@ -97,13 +100,63 @@ def _error(message: str, headline: str, column: str = "") -> DataError:
 
 
 def _read_csv(source: Any) -> pd.DataFrame:
+    """A REDCap CSV export (path or buffer), every cell as text ("" when empty), with ``attrs``:
+    ``source`` (the file name), ``rows`` (each record's data row: its line as a spreadsheet shows
+    it, minus the header line; blank lines count, as they show as empty rows) and ``lines`` (the
+    line where the record starts in a text editor, further down than the spreadsheet's when a
+    quoted field above spans several lines). Blank lines and rows of empty cells are not records.
+
+    One parser (the csv module) gives both the cells and the line numbers, so they cannot disagree;
+    REDCap exports are small enough (thousands of records) for its row-by-row reading.
+    """
     if isinstance(source, pd.DataFrame):
         return source.copy()
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     name = getattr(source, "name", source)
-    if isinstance(name, (str, Path)):
-        frame.attrs["source"] = Path(name).name  # the file named in messages about its rows
+    file = Path(str(name)).name if isinstance(name, (str, Path)) else "the uploaded export"
+    content = Path(source).read_bytes() if isinstance(source, (str, Path)) else \
+        source.getvalue() if hasattr(source, "getvalue") else source.read()
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:  # an export re-saved by Excel on Windows
+        text = content.decode("cp1252", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header or not any(h.strip() for h in header):
+        raise _error(f"{file} is empty: export the records (or the data dictionary) again.", f"{file} is empty.")
+    width = len(header)
+    cells: list[list[str]] = []
+    rows: list[int] = []
+    lines: list[int] = []
+    previous, spreadsheet_row = reader.line_num, 1
+    for record in reader:
+        spreadsheet_row += 1
+        start, previous = previous + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) > width and any(cell.strip() for cell in record[width:]):
+            where = describe_row(file, spreadsheet_row - 1, "", start)
+            raise _error(f"{where} has {len(record)} cells but the header (line 1) has {width}: a text value "
+                         "holding a comma or a quote was probably not enclosed in double quotes. Export the file "
+                         "from REDCap again, or correct that line.", f"{file} cannot be read as a REDCap export.")
+        cells.append(record[:width] + [""] * (width - len(record)))
+        rows.append(spreadsheet_row - 1)
+        lines.append(start)
+    frame = pd.DataFrame(cells, columns=_distinct(header), dtype=object)
+    frame.attrs.update(source=file, rows=np.asarray(rows, dtype=np.int64), lines=np.asarray(lines, dtype=np.int64))
     return frame
+
+
+def _distinct(header: list[str]) -> list[str]:
+    """Column names made distinct as pandas does ("Complete?", "Complete?.1", ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
 
 
 def read(source: Any) -> RedcapProject:
@@ -132,7 +185,8 @@ def read(source: Any) -> RedcapProject:
 
 def dictionary_frame(dictionary: pd.DataFrame) -> pd.DataFrame:
     """The dictionary with standard columns (field_name, form_name, field_type, field_label,
-    choices, validation, identifier), whichever header style (web or API) it was exported in."""
+    choices, validation, identifier), whichever header style (web or API) it was exported in, and
+    ``row``: the field's row in the dictionary file (its line as a spreadsheet shows it, minus 1)."""
     lowered = {str(c).strip().lower(): c for c in dictionary.columns}
     out = {}
     for name, spellings in _DICTIONARY_HEADERS.items():
@@ -144,6 +198,7 @@ def dictionary_frame(dictionary: pd.DataFrame) -> pd.DataFrame:
         out[name] = dictionary[column].astype("string").fillna("").str.strip() if column is not None \
             else pd.Series("", index=dictionary.index, dtype="string")
     frame = pd.DataFrame(out)
+    frame["row"] = np.asarray(dictionary.attrs.get("rows", np.arange(1, len(dictionary) + 1)), dtype=np.int64)
     frame["field_type"] = frame["field_type"].str.lower()
     frame["identifier"] = frame["identifier"].str.lower().isin(["y", "yes", "1"])
     return frame[frame["field_name"] != ""].reset_index(drop=True)
@@ -160,6 +215,17 @@ def _score_hint(fields: pd.DataFrame, present: set[str]) -> str:
     """"; number fields: a, b" (or "") for the no-rating-field messages."""
     candidates = _number_fields(fields, present)
     return f"; number fields in the export: {', '.join(candidates)}" if candidates else ""
+
+
+def _check_choices(fields: pd.DataFrame, file: str, notes: list[str]) -> None:
+    """A coded field whose choices are not 'code, label | ...' cannot be decoded: said with its line."""
+    coded = fields[fields["field_type"].isin(["radio", "dropdown", "checkbox"]) & (fields["choices"] != "")]
+    for field in coded.itertuples(index=False):
+        broken = [part.strip() for part in field.choices.split("|") if part.strip() and "," not in part]
+        if broken:
+            notes.append(f"Field {field.field_name!r} ({describe_row(file, int(field.row))}): the choice "
+                         f"{broken[0]!r} has no comma between its code and its label (write '0, Female | 1, Male'); "
+                         "values with that code are kept as written, not decoded.")
 
 
 def _choices(text: str) -> dict[str, str]:
@@ -224,7 +290,8 @@ def _label_style(records: pd.DataFrame, fields: pd.DataFrame, notes: list[str]) 
     renamed, statuses, found = [plain[0]], iter(forms), 0
     for column in plain[1:]:
         low = column.strip().lower()
-        name = _LABEL_SYSTEM.get(low) or (f"{next(statuses, 'form')}_complete" if low == "complete?" else None) \
+        name = _LABEL_SYSTEM.get(low) or (f"{next(statuses, 'form')}_complete" if re.fullmatch(r"complete\?(?:\.\d+)?", low)
+                                                   else None) \
             or by_label.get(low)
         found += name is not None
         renamed.append(name or column)
@@ -394,8 +461,10 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         ``visit_times`` (unique event name or event label -> hours since the first infusion),
         ``value_maps`` (field -> {code or label: value}).
     allow_identifiers : drop fields the identifier screen flags instead of refusing the export.
-    origins : also return, per rating, the records file (``source_file``) and its row there
-        (``source_file_row``, 1 = the first record, line 2 of the CSV), so problems can name them.
+    origins : also return, per rating, the records file (``source_file``), its row there
+        (``source_file_row``: the line as a spreadsheet shows it minus the header line, blank lines
+        counted) and the line where the record starts in a text editor (``source_file_line``), so
+        problems can name them (see :mod:`analysis.origins`).
 
     Returns
     -------
@@ -413,7 +482,11 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     settings = _settings(mapping)
     notes: list[str] = []
     fields = dictionary_frame(dictionary)
+    _check_choices(fields, str(dictionary.attrs.get("source") or "dictionary"), notes)
     records_file = str(records.attrs.get("source") or "records")
+    # Each record's row and first line in its file (a DataFrame: its position + 1, no lines).
+    file_rows = np.asarray(records.attrs.get("rows", np.arange(1, len(records) + 1)), dtype=np.int64)
+    file_lines = np.asarray(records.attrs.get("lines", file_rows + 1), dtype=np.int64)
     records = records.reset_index(drop=True)
     records.columns = [str(c).strip() for c in records.columns]
     records = _drop_flagged(records, fields, notes)                      # 1: before anything else
@@ -444,14 +517,18 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     comma_fields = set(fields.loc[fields["validation"].str.contains("comma_decimal", na=False), "field_name"])
     pieces = []
     for row in rating_fields.itertuples(index=False):
+        written = records[row.field_name].astype("string").str.strip().replace("", pd.NA)
         score = _numbers(records[row.field_name], row.field_name in comma_fields)
         blank = not_started.get(form_of.get(row.field_name, ""), np.zeros(len(records), dtype=bool))
-        rated = (score.notna() & ~blank).to_numpy()
+        rated = (written.notna() & ~blank).to_numpy()
+        # A value that is not a number is passed on as written, so validation names it and its line.
+        unparsed = (written.notna() & score.isna()).to_numpy()
+        values = score.astype(object).where(~unparsed, written) if unparsed[rated].any() else score.astype("float64")
         pieces.append(pd.DataFrame({
             "patient_id": patient[rated], "instrument": row.instrument,
-            "item": pd.array([row.item] * int(rated.sum()), dtype="Int64"), "score": score[rated].astype("float64"),
+            "item": pd.array([row.item] * int(rated.sum()), dtype="Int64"), "score": values[rated],
             "visit": visit[rated].astype("string"), "time_hours": time[rated].astype("float64"),
-            "source_file_row": np.flatnonzero(rated) + 1}))  # the row of the records export (1 = first record)
+            "source_file_row": file_rows[rated], "source_file_line": file_lines[rated]}))
     long_frame = pd.concat(pieces, ignore_index=True)
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
@@ -460,8 +537,13 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
                  + (" ..." if len(rating_fields) > 12 else "") + f"; {len(long_frame)} rating(s).")
     if comma_fields & set(rating_fields["field_name"]):
         notes.append(f"Decimal comma read in {', '.join(sorted(comma_fields & set(rating_fields['field_name'])))}.")
+    def lines_of(positions: np.ndarray, limit: int = 5) -> str:
+        """Records at ``positions`` (0-based) in words: "line 14 of data.csv, line 20 of data.csv"."""
+        said = ", ".join(describe_row(records_file, int(file_rows[p]), "", int(file_lines[p])) for p in positions[:limit])
+        return said + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
+
     covariates = _covariates(records, fields, patient, set(rating_fields["field_name"]), comma_fields,
-                             not_started, settings, notes)
+                             not_started, settings, notes, lines_of)
     if arm is not None:
         covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
     long_frame = long_frame.merge(covariates, left_on="patient_id", right_index=True, how="left")
@@ -472,13 +554,15 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     if origins:
         long_frame["source_file"] = records_file
     else:
-        long_frame = long_frame.drop(columns="source_file_row")
+        long_frame = long_frame.drop(columns=["source_file_row", "source_file_line"])
     return long_frame.reset_index(drop=True), notes
 
 
 def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series, rating: set[str], comma: set[str],
-                not_started: dict[str, np.ndarray], settings: dict[str, Any], notes: list[str]) -> pd.DataFrame:
-    """Fields with at most one value per record -> patient covariates, codes decoded."""
+                not_started: dict[str, np.ndarray], settings: dict[str, Any], notes: list[str],
+                lines_of: Any = None) -> pd.DataFrame:
+    """Fields with at most one value per record -> patient covariates, codes decoded; a code that is
+    not among the field's choices is kept as written and named with its lines (``lines_of``)."""
     value_maps = settings["value_maps"]
     out: dict[str, pd.Series] = {}
     varying = []
@@ -515,8 +599,14 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
             choices = _YESNO.get(field.field_type) or (_choices(field.choices) if field.field_type in _CODED else {})
             if choices:
                 labels_given = set(values.dropna()) <= set(choices.values()) and not set(values.dropna()) <= set(choices)
-                values = values if labels_given else \
-                    values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v).astype("string")
+                if not labels_given:
+                    unknown = np.flatnonzero((values.notna() & ~values.isin(list(choices))).to_numpy())
+                    if len(unknown) and lines_of is not None:
+                        shown = ", ".join(map(repr, pd.unique(values.iloc[unknown])[:5]))
+                        notes.append(f"Field {name!r}: {shown} is not one of its choices in the data dictionary "
+                                     f"({', '.join(f'{c} = {lab}' for c, lab in list(choices.items())[:8])}), on "
+                                     f"{lines_of(unknown)}; kept as written. Correct the value or the field's choices.")
+                    values = values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v).astype("string")
                 decoded.append(name)
             elif name in comma or "number" in field.validation or field.validation == "integer" or \
                     field.field_type == "calc":

@@ -239,7 +239,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
         out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
     mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
-                      notes=list(raw.notes), labels=raw.labels, row_files=raw.row_files)
+                      notes=list(raw.notes), labels=raw.labels, origins=raw.origins)
     return Mapped(mapped, events, has_clock_time)
 
 
@@ -335,7 +335,7 @@ def _split_events(raw: RawTable, out: pd.DataFrame) -> tuple[pd.DataFrame, RawTa
     columns = [c for c in ("patient_id", *v.TIME_COLUMNS, "assessment_date", "event", "detail", "source_row")
                if c in out.columns]
     events = RawTable(out.loc[is_event, columns].reset_index(drop=True), raw.name, raw.kind,
-                      decimal_comma=raw.decimal_comma, row_files=raw.row_files) if is_event.any() else None
+                      decimal_comma=raw.decimal_comma, origins=raw.origins) if is_event.any() else None
     no_score = is_event & out["score"].isna().to_numpy() if "score" in out.columns else is_event
     ratings = out.loc[~no_score].drop(columns=[c for c in ("event", "detail") if c in out.columns])
     return ratings, events

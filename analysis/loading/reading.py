@@ -10,7 +10,6 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
@@ -18,6 +17,7 @@ from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
 from analysis.loading.suggest import detect_layout, suggest_for_frame
 from analysis.mapping import Mapping, standard_suggester
+from analysis.origins import RowOrigins
 from analysis.readers import RawTable, read_table, sheet_table
 
 __all__ = ["load", "load_sample", "read_source_frames"]
@@ -244,29 +244,19 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     # Only the REDCap reader screens identifiers itself (the CDISC reader leaves that to validation).
     long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers, origins=True)
                          if layout == "redcap" else module.to_long(frames, mapping, origins=True))
-    files, file_rows = long_frame.pop("source_file"), long_frame.pop("source_file_row").to_numpy(dtype=np.int64)
+    # Problems name the file and row each rating was read from; validation numbers the ratings.
+    origins = RowOrigins.pop(long_frame, "USUBJID" if layout == "cdisc" else "record")
     raw = read_table(long_frame, "file")
     raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
     raw.kind = "converted"
-    # Problems name the row of the dataset or export file each rating was read from.
-    position = raw.frame["source_row"].to_numpy() - 1
-    raw.frame["source_row"] = file_rows[position]
-    files = files.astype("category").iloc[position]
-    raw.row_files = tuple((str(file), _file_kind(str(file)), np.unique(raw.frame["source_row"].to_numpy()[
-        (files == file).to_numpy()])) for file in files.cat.categories)
+    raw.origins = origins
     raw.notes.extend(n.rstrip(".") for n in notes)
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
                            value_maps=mapping.value_maps)
     mapped = apply_mapping(report, raw, long_mapping)
-    return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
-                          has_clock_time=mapped.has_clock_time)
-
-
-def _file_kind(name: str) -> str:
-    """How rows of a dataset inside a CDISC or REDCap source are numbered (see readers.locate)."""
-    suffix = Path(name).suffix.lower()
-    return {".xpt": "xpt", ".xport": "xpt", ".sas7bdat": "sas7bdat", ".csv": "csv"}.get(suffix, "dataset")
+    return origins.apply(v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
+                                        has_clock_time=mapped.has_clock_time))
 
 
 def load_sample(form: str = "tables") -> OutcomeData:

@@ -161,6 +161,8 @@ class _Report:
     def add(self, raw: RawTable | None, table: str, message: str, *, column: str = "",
             row: int | None = None, value: Any = "") -> None:
         location = raw.locate(row) if (raw is not None and row is not None) else ""
+        if raw is not None and row is not None:
+            row = raw.file_row(row)
         self.problems.append({"table": table, "row": pd.NA if row is None else int(row), "column": column,
                               "value": "" if value is None else str(value), "message": message,
                               "location": location})
@@ -193,21 +195,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _row_list(rows: np.ndarray, limit: int = 5) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
-
 def _numbering_note(raw: RawTable) -> str:
     if raw.kind == "csv":
         return "row 1 = the first data row = line 2 of the file"
     if raw.kind == "xlsx":
         return "row 1 = the first data row = spreadsheet row 2"
-    if raw.kind == "converted" and raw.row_files:
-        return "each rating's row is the row of the dataset or export file it was read from, 1 = that file's first " \
-            "data row"
-    if raw.kind == "converted":
-        return "row 1 = the first rating read from the export, one row per rating; not a line of its files"
+    if raw.origins is not None:
+        return raw.origins.note()
     return "row 1 = the first data row"
 
 
@@ -472,8 +466,8 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
                     continue
                 hint = closest_instrument(label)
                 hint_text = f" Did you mean {hint!r}?" if hint else ""
-                report.add(raw, name, f"Unknown instrument {label!r} in {len(where)} row(s) (rows "
-                           f"{_row_list(rows[where])}).{hint_text} Known instruments: "
+                report.add(raw, name, f"Unknown instrument {label!r} in {len(where)} row(s) ("
+                           f"{raw.rows_text(rows[where])}).{hint_text} Known instruments: "
                            f"{', '.join(_known_instruments())}; register others with "
                            "analysis.register_instrument.", column="instrument", row=int(rows[where[0]]),
                            value=_show(label))
@@ -748,8 +742,8 @@ def _vocabulary(report: _Report, t: _Table, column: str, allowed: tuple[str, ...
                 continue
             hint = closest_word(column, str(label))
             hint_text = f" Did you mean {hint!r}?" if hint else ""
-            report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) (rows "
-                       f"{_row_list(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}; to read it as one of them, "
+            report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) ("
+                       f"{t.raw.rows_text(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}; to read it as one of them, "
                        f"pass value_maps={{{column!r}: {{{_show(label)!r}: {allowed[-1]!r}}}}} to analysis.load.",
                        column=column, row=int(rows[where[0]]), value=_show(label))
         mapped.append(canonical)
@@ -1081,7 +1075,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     if empty_score.any():
         where = np.flatnonzero(empty_score)
         report.warn("empty_score", f"{len(where)} row(s) with an empty score were dropped ({_numbering_note(a_table.raw)}"
-                    f"): rows {_row_list(rows[where], 10)}.", len(where), rows=rows[where],
+                    f"): {a_table.raw.rows_text(rows[where], 10)}.", len(where), rows=rows[where],
                     patient_ids=_unique_labels(cols["patient_id"], where))
 
     # Duplicates: same patient, instrument, item and time.
@@ -1114,8 +1108,8 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     if len(drop_positions):
         keep[drop_positions] = False
         report.warn("identical_duplicates", f"{len(drop_positions)} row(s) repeat another row exactly (same "
-                    f"patient, instrument, item, time and score) and were dropped: rows "
-                    f"{_row_list(np.sort(rows[drop_positions]), 10)} ({_numbering_note(a_table.raw)}).",
+                    f"patient, instrument, item, time and score) and were dropped: "
+                    f"{a_table.raw.rows_text(np.sort(rows[drop_positions]), 10)} ({_numbering_note(a_table.raw)}).",
                     len(drop_positions), rows=np.sort(rows[drop_positions]),
                     patient_ids=_unique_labels(cols["patient_id"], drop_positions))
     for k in np.flatnonzero(conflict)[:MAX_ROWS_PER_CHECK]:
@@ -1123,8 +1117,8 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
         what = "item " + _show(item[second_pos]) + " of " if not np.isnan(item[second_pos]) else ""
         report.add(a_table.raw, a_table.name, f"patient {patient_ids[patient_codes[second_pos]]} has {what}"
                    f"{instrument_names[instrument_codes[second_pos]]} rated twice at {_show(time_hours[second_pos])} "
-                   f"h with different scores ({_show(score[first_pos])} in row {rows[first_pos]}, "
-                   f"{_show(score[second_pos])} in row {rows[second_pos]}).", column="score",
+                   f"h with different scores ({_show(score[first_pos])} in {a_table.raw.rows_text(rows[[first_pos]])}, "
+                   f"{_show(score[second_pos])} in {a_table.raw.rows_text(rows[[second_pos]])}).", column="score",
                    row=int(rows[second_pos]), value=_show(score[second_pos]))
     if conflict.sum() > MAX_ROWS_PER_CHECK:
         report.add(a_table.raw, a_table.name, f"... and {int(conflict.sum()) - MAX_ROWS_PER_CHECK} more ratings "
@@ -1570,12 +1564,12 @@ def _build_patients(report: _Report, t: _Table, pat: dict[str, Any]) -> pd.DataF
         conflicts = frame_unique.duplicated("patient_id", keep=False).to_numpy()
         for pid, group in frame_unique.loc[conflicts].groupby("patient_id", sort=True):
             positions = group.index.to_numpy()[:MAX_ROWS_PER_CHECK]
-            report.add(t.raw, t.name, f"patient {pid} appears in {len(group)} rows with different values (rows "
-                       f"{_row_list(rows[positions])}); give one row per patient.", column="patient_id",
+            report.add(t.raw, t.name, f"patient {pid} appears in {len(group)} rows with different values ("
+                       f"{t.raw.rows_text(rows[positions])}); give one row per patient.", column="patient_id",
                        row=int(rows[positions[0]]), value=pid)
         if len(dropped):
             report.warn("identical_duplicates", f"{len(dropped)} row(s) of the patients table repeat another row "
-                        f"exactly and were dropped: rows {_row_list(rows[dropped], 10)}.", len(dropped),
+                        f"exactly and were dropped: {t.raw.rows_text(rows[dropped], 10)}.", len(dropped),
                         table="patients", rows=rows[dropped])
         frame = frame_unique
     return frame.reset_index(drop=True)

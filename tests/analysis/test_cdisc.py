@@ -346,7 +346,7 @@ def test_problems_name_the_observation_of_the_xpt_file_read(tmp_path: Path):
 
     frames = make_sdtm()
     qs = frames["QS"]
-    qs.loc[21, "QSSTRESN"] = 99.0  # a MADRS total (day 1 of the second patient), beyond 60
+    qs.loc[21, "QSSTRESN"] = 99.0  # a MADRS total, beyond 60
     assert qs.loc[21, "QSTESTCD"] == "MADRS111"
     for name in ("QS", "DM", "EX"):
         pyreadstat.write_xport(frames[name], str(tmp_path / f"{name.lower()}.xpt"), table_name=name)
@@ -357,7 +357,8 @@ def test_problems_name_the_observation_of_the_xpt_file_read(tmp_path: Path):
     problem = raised.value.problems.iloc[0]
     assert "99" in problem["message"] and "MADRS" in problem["message"]
     assert problem["row"] == observation == 22
-    assert problem["location"] == "row 22 (observation 22 of qs.xpt)"
+    subject = written["USUBJID"].iloc[observation - 1]
+    assert problem["location"] == f"qs.xpt row 22 (USUBJID {subject}, QSTESTCD MADRS111)"
     assert "file it was read from" in str(raised.value)
 
 
@@ -377,7 +378,7 @@ def test_problems_in_adam_name_the_file_row_after_left_out_records(tmp_path: Pat
         analysis.load(tmp_path)
     problems = raised.value.problems
     assert list(problems["row"]) == [5]
-    assert problems["location"].iloc[0] == "row 5 (observation 5 of admadrs.xpt)"
+    assert problems["location"].iloc[0] == "admadrs.xpt row 5 (USUBJID S-1, PARAMCD MADRS)"
     assert "70" in problems["message"].iloc[0]
 
 

@@ -348,7 +348,8 @@ def test_problems_in_a_redcap_export_name_its_row_and_csv_line(tmp_path: Path):
     problem = raised.value.problems.iloc[0]
     assert "75" in problem["message"] and "outside the MADRS" in problem["message"]
     assert problem["row"] == line - 1 == 5  # the fifth record: row 5 under the header
-    assert problem["location"] == f"row 5 (line {line} of data.csv)"
+    record = lines[line - 1][0]
+    assert problem["location"] == f"line {line} of data.csv (record {record})"
     assert "not a line of its files" not in str(raised.value) and "rating 5" not in str(raised.value)
 
 

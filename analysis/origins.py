@@ -1,0 +1,150 @@
+"""Where each rating of a converted source (CDISC datasets, a REDCap export) was read from.
+
+A CDISC or REDCap source is converted to one row per rating before validation; its ratings come
+from several files (QS and RS, ADaM BDS datasets, a records export), whose row numbers overlap:
+"row 12" alone does not say which file. :class:`RowOrigins` keeps, per rating, the file and its
+row there, and writes them in words for every message that names a row:
+
+- a SAS dataset: ``"rs.xpt row 12 (USUBJID 01-701-1015, RSTESTCD HAMD117)"`` (row 12 = the 12th
+  observation);
+- a CSV file (a REDCap export): ``"line 14 of data.csv (record 3)"``, the line as a spreadsheet
+  shows it, the header being line 1 (blank lines count, as they show as empty rows). When a
+  quoted text field above spans several lines, a text editor shows the record further down, and
+  both are given.
+
+The readers (:func:`analysis.cdisc.to_long` and :func:`analysis.redcap.to_long` with
+``origins=True``) return the columns :data:`ORIGIN_COLUMNS`; the loader keeps them here, out of
+validation, and puts ``source_file`` (categorical) beside ``source_row`` in the validated tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ORIGIN_COLUMNS", "RowOrigins", "describe_row"]
+
+# Columns a converted source's long frame carries about each rating's origin (the last two optional):
+# the file, its data row (1 = the first row under the header; a CSV's line is row + 1, blank lines
+# counted), the line of the file where the record starts (CSV only, when a quoted field spans lines),
+# and text naming the record besides the patient (e.g. "RSTESTCD HAMD117").
+ORIGIN_COLUMNS = ("source_file", "source_file_row", "source_file_line", "source_record")
+
+
+def _file_kind(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return {".xpt": "sas", ".xport": "sas", ".sas7bdat": "sas", ".csv": "csv"}.get(suffix, "dataset")
+
+
+def describe_row(file: str, row: int, about: str = "", text_line: int | None = None) -> str:
+    """Data row ``row`` (1 = the first under the header) of ``file`` in words: "rs.xpt row 12 (about)",
+    or for a CSV file its line as a spreadsheet shows it, "line 13 of data.csv (about)", with the line
+    a text editor shows (``text_line``) when a quoted field above spans several lines."""
+    suffix = f" ({about})" if about else ""
+    if _file_kind(file) != "csv":
+        return f"{file} row {row}{suffix}"
+    line = row + 1
+    if text_line is None or text_line == line:
+        return f"line {line} of {file}{suffix}"
+    return (f"line {line} of {file} as a spreadsheet shows it (line {text_line} in a text editor: a quoted field "
+            f"above spans several lines){suffix}")
+
+
+@dataclass(frozen=True)
+class RowOrigins:
+    """Per rating (position = validation's ``source_row`` - 1): its file, its row there and words
+    naming the record. ``patient_label`` names the patient id in messages ("USUBJID", "record")."""
+
+    files: pd.Categorical
+    rows: np.ndarray
+    patients: pd.Series = field(repr=False)
+    patient_label: str = "patient"
+    lines: np.ndarray | None = field(default=None, repr=False)
+    records: pd.Categorical | None = field(default=None, repr=False)
+
+    @classmethod
+    def pop(cls, long_frame: pd.DataFrame, patient_label: str) -> RowOrigins:
+        """Take the :data:`ORIGIN_COLUMNS` out of a reader's long frame (in place)."""
+        files = pd.Categorical(long_frame.pop("source_file"))
+        rows = long_frame.pop("source_file_row").to_numpy(dtype=np.int64)
+        lines = long_frame.pop("source_file_line").to_numpy(dtype=np.int64) \
+            if "source_file_line" in long_frame else None
+        records = pd.Categorical(long_frame.pop("source_record")) if "source_record" in long_frame else None
+        return cls(files, rows, long_frame["patient_id"], patient_label, lines, records)
+
+    # ----------------------------------------------------------------------------------------
+    # In words
+
+    def file_row(self, position: int) -> int:
+        """The row in its file of the rating at ``position`` (0-based)."""
+        return int(self.rows[position])
+
+    def file_of(self, position: int) -> str:
+        return str(self.files[position])
+
+    def describe(self, position: int) -> str:
+        """Where the rating at ``position`` (0-based) is, e.g. "rs.xpt row 12 (USUBJID 01, RSTESTCD HAMD117)"."""
+        return describe_row(self.file_of(position), self.file_row(position), self._record(position),
+                            None if self.lines is None else int(self.lines[position]))
+
+    def _record(self, position: int) -> str:
+        patient = self.patients.iloc[position]
+        parts = [] if pd.isna(patient) else [f"{self.patient_label} {str(patient).strip()}"]
+        if self.records is not None and not pd.isna(self.records[position]):
+            parts.append(str(self.records[position]))
+        return ", ".join(parts)
+
+    def rows_text(self, positions: np.ndarray, limit: int = 5) -> str:
+        """Several ratings' rows by file: "rs.xpt rows 3, 5; qs.xpt row 12" (at most ``limit`` shown)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        shown = positions[:limit]
+        by_file: dict[str, list[int]] = {}
+        for position in shown:
+            by_file.setdefault(self.file_of(int(position)), []).append(self.file_row(int(position)))
+        parts = []
+        for file, rows in by_file.items():
+            if _file_kind(file) == "csv":
+                numbers = ", ".join(str(r + 1) for r in rows)
+                parts.append(f"{file} line{'s' if len(rows) > 1 else ''} {numbers}")
+            else:
+                parts.append(f"{file} row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}")
+        more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
+        return "; ".join(parts) + more
+
+    def note(self) -> str:
+        """The numbering convention, said once per message."""
+        kinds = {_file_kind(str(f)) for f in self.files.categories}
+        said = []
+        if kinds - {"csv"}:
+            said.append("a dataset's row N is its N-th observation, 1 = the first")
+        if "csv" in kinds:
+            said.append("lines of a CSV file as a spreadsheet shows them: the header is line 1, blank lines count")
+        return "; ".join(said) + "; each rating names the file it was read from"
+
+    # ----------------------------------------------------------------------------------------
+    # On the validated tables
+
+    def apply(self, data: Any) -> Any:
+        """``data`` (OutcomeData validated with positions as ``source_row``) with every table's
+        ``source_row`` the row in its file, ``source_file`` (categorical) beside it, and the
+        warnings' rows translated likewise."""
+        changes: dict[str, Any] = {}
+        for name in ("assessments", "infusions", "patients", "events"):
+            table = getattr(data, name, None)
+            if table is None or "source_row" not in table.columns:
+                continue
+            positions = table["source_row"].to_numpy(dtype=np.int64) - 1
+            table = table.copy()
+            table["source_row"] = self.rows[positions]
+            at = table.columns.get_loc("source_row") + 1
+            table.insert(at, "source_file", pd.Categorical.from_codes(self.files.codes[positions],
+                                                                      categories=self.files.categories))
+            changes[name] = table
+        changes["warnings"] = tuple(
+            replace(w, rows=tuple(self.rows[np.asarray(w.rows, dtype=np.int64) - 1].tolist())) if w.rows else w
+            for w in data.warnings)
+        return replace(data, **changes, _fingerprint=[])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,43 +13,21 @@ from streamlit.testing.v1 import AppTest
 import analysis
 import analysis.export
 from analysis.cohort import filter_cohort
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-PAGES = ["data", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline", "report"]
-KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
-TIMEOUT = 120  # the first run imports statsmodels and fits on the sample
-
-
-def _app(**query: str | list[str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def _open(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"dashboard/app_pages/{page}.py")
-    return at.run()
-
-
-def _kept(at: AppTest) -> tuple[int, int]:
-    for block in at.sidebar.markdown:
-        match = KEPT.search(block.value)
-        if match:
-            return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
-    raise AssertionError("no 'N of M patients kept' in the sidebar")
-
-
-def _problems(at: AppTest) -> pd.DataFrame:
-    frames = [d.value for d in at.dataframe if "message" in d.value.columns]
-    assert frames, "no problems table shown"
-    return frames[0]
-
-
-def _clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from tests.dashboard.apptest import (
+    APP,
+    PAGES,
+    ROOT,
+    TIMEOUT,
+    clean,
+    kept,
+    load_button,
+    open_page,
+    plotted,
+    problems,
+    start,
+    upload_page,
+    uploaded,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +37,10 @@ def sample() -> analysis.OutcomeData:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_the_sample(page, sample):
-    at = _app()
-    at = _open(at, page)
-    _clean(at)
+    at = open_page(page)
+    clean(at)
     assert at.title[0].value.lower() == page
-    assert _kept(at) == (sample.n_patients, sample.n_patients)
+    assert kept(at) == (sample.n_patients, sample.n_patients)
     if page == "report":  # no card added yet: it says how to add one
         assert "Add to report" in " ".join(m.value for m in [*at.markdown, *at.info, *at.caption])
     elif page != "data":
@@ -75,15 +51,14 @@ def test_every_page_renders_on_the_sample(page, sample):
 @pytest.mark.parametrize("page", ["overview", "onset", "durability", "compare", "series", "symptoms",
                                   "trajectories"])
 def test_pages_with_grouping_and_definitions(page):
-    at = _app(group="route", response="60", relapse="score threshold", relapse_score="20", confirm="2",
-              remission="8")
-    at = _open(at, page)
-    _clean(at)
+    at = open_page(page, group="route", response="60", relapse="score threshold", relapse_score="20", confirm="2",
+                   remission="8")
+    clean(at)
 
 
 def test_every_sidebar_control_changes_the_view(sample):
-    at = _open(_app(), "data")  # filters: on the quick page
-    _clean(at)
+    at = open_page("data")  # filters: on the quick page
+    clean(at)
     n = sample.n_patients
     diagnosis = str(sample.patients["diagnosis"].dropna().iloc[0])
     route = str(sample.infusions["route"].iloc[0])
@@ -99,52 +74,51 @@ def test_every_sidebar_control_changes_the_view(sample):
          {"age_range": (30, 50)}),
     ):
         change(getattr(at, widget)(key=key)).run()
-        _clean(at)
-        assert _kept(at) == (filter_cohort(sample, **filters).n_patients, n), key
+        clean(at)
+        assert kept(at) == (filter_cohort(sample, **filters).n_patients, n), key
         undo(getattr(at, widget)(key=key)).run()
-    assert _kept(at) == (n, n)
+    assert kept(at) == (n, n)
 
-    at = _open(at, "overview")  # definitions: where they change the headline figures
+    at = open_page("overview", at)  # definitions: where they change the headline figures
 
     responded_at_50 = [m.value for m in at.metric]
     at.slider(key="response").set_value(75).run()
-    _clean(at)
+    clean(at)
     assert [m.value for m in at.metric] != responded_at_50  # a stricter definition changes the rates
     for key, value in (("group", "diagnosis"), ("relapse", "score threshold"), ("relapse", "fraction of baseline"),
                        ("instrument", at.selectbox(key="instrument").options[-1])):
         at.selectbox(key=key).select(value).run()
-        _clean(at)
+        clean(at)
         if key == "relapse" and value == "score threshold":
             at.number_input(key="relapse_score").set_value(25.0).run()
-            _clean(at)
+            clean(at)
     assert at.selectbox(key="instrument").value == at.selectbox(key="instrument").options[-1]
     at.number_input(key="relapse_fraction").set_value(0.9).run()
-    _clean(at)
+    clean(at)
     at.number_input(key="remission").set_value(6.0).run()
-    _clean(at)
+    clean(at)
     assert any("6" in line.value for line in at.markdown if "emission" in line.value)
     at.segmented_control(key="confirm").set_value(2).run()
-    _clean(at)
+    clean(at)
     at.number_input(key="min_cell").set_value(10).run()
-    _clean(at)
+    clean(at)
 
 
 def test_the_url_reopens_the_same_view(sample):
     diagnosis = str(sample.patients["diagnosis"].dropna().iloc[0])
-    at = _app(diagnosis=[diagnosis], dose=["0.2", "1.5"], group="route", response="60")
-    at = _open(at, "onset")
-    _clean(at)
+    at = open_page("onset", diagnosis=[diagnosis], dose=["0.2", "1.5"], group="route", response="60")
+    clean(at)
     assert at.multiselect(key="diagnosis").value == [diagnosis]
     assert at.slider(key="dose").value == (0.2, 1.5)
     assert at.selectbox(key="group").value == "route"
     assert at.slider(key="response").value == 60
     expected = filter_cohort(sample, diagnosis=[diagnosis], dose_range=(0.2, 1.5)).n_patients
-    assert _kept(at) == (expected, sample.n_patients)
+    assert kept(at) == (expected, sample.n_patients)
 
 
 def test_small_groups_are_suppressed_with_a_note():
-    at = _open(_app(group="diagnosis", min_cell="50"), "onset")
-    _clean(at)
+    at = open_page("onset", group="diagnosis", min_cell="50")
+    clean(at)
     notes = " ".join(c.value for c in at.caption)
     assert "fewer than 50" in notes
     table = at.dataframe[0].value
@@ -155,26 +129,24 @@ def test_small_groups_are_suppressed_with_a_note():
 
 
 def test_a_bad_upload_is_explained_in_words_and_the_app_keeps_working():
-    at = _open(_app(), "data")
-    at.segmented_control(key="data_source").set_value("Upload").run()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("export.csv", b"patient,when,madrs\nA,yesterday,abc\n").run()
     assert not at.exception
     assert at.error, "no error message for a bad file"
-    problems = _problems(at)
-    assert {"table", "row", "column", "value", "message"} <= set(problems.columns)
-    assert len(problems) >= 1
-    _clean(_open(at, "durability"))  # still on the sample, still working
+    shown = problems(at)
+    assert {"table", "row", "column", "value", "message"} <= set(shown.columns)
+    assert len(shown) >= 1
+    clean(open_page("durability", at))  # still on the sample, still working
 
 
 def test_an_upload_with_identifiers_is_refused():
     frame = pd.DataFrame({"patient_id": ["A", "A"], "name": ["Jane Smith", "Jane Smith"],
                           "instrument": ["MADRS", "MADRS"], "score": [30, 12], "time_hours": [-1, 24]})
-    at = _open(_app(), "data")
-    at.segmented_control(key="data_source").set_value("Upload").run()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("export.csv", frame.to_csv(index=False).encode()).run()
     assert not at.exception
     assert at.error
-    assert "name" in " ".join(_problems(at)["column"].astype(str))
+    assert "name" in " ".join(problems(at)["column"].astype(str))
 
 
 def _sample_single_file() -> bytes:
@@ -182,25 +154,22 @@ def _sample_single_file() -> bytes:
 
 
 def test_a_good_upload_becomes_the_dataset_by_fingerprint_only():
-    at = _open(_app(), "data")
-    at.segmented_control(key="data_source").set_value("Upload").run()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
-    _clean(at)
-    use = [b for b in at.button if b.key == "load_upload"]  # the reading step's Load button
-    assert use
-    use[0].click().run()
-    _clean(at)
+    clean(at)
+    load_button(at).click().run()
+    clean(at)
     expected = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
     assert at.session_state["context"].full.fingerprint == expected  # stored: dataset=ws-<id>
-    _clean(_open(at, "overview"))
+    clean(open_page("overview", at))
 
 
 def test_a_link_to_an_uploaded_dataset_asks_for_the_file_and_checks_it():
     fingerprint = analysis.load(io.BytesIO(_sample_single_file())).fingerprint
-    at = _open(_app(dataset=f"upload-{fingerprint}"), "durability")
+    at = open_page("durability", dataset=f"upload-{fingerprint}")
     assert not at.exception
     assert any(fingerprint in i.value for i in at.info)
-    at = _open(at, "data")
+    at = open_page("data", at)
     assert any(fingerprint in w.value for w in at.warning)
     # a different file is refused as not matching
     other = pd.read_csv(io.BytesIO(_sample_single_file()))
@@ -208,23 +177,23 @@ def test_a_link_to_an_uploaded_dataset_asks_for_the_file_and_checks_it():
     at.file_uploader(key="upload_files").upload("other.csv", other.to_csv(index=False).encode()).run()
     assert any("does not match" in e.value for e in at.error)
     # the right file opens the shared view
-    at = _open(_app(dataset=f"upload-{fingerprint}"), "data")
+    at = open_page("data", dataset=f"upload-{fingerprint}")
     at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
-    _clean(at)
-    assert _kept(at)[1] > 0
-    _clean(_open(at, "durability"))
+    clean(at)
+    assert kept(at)[1] > 0
+    clean(open_page("durability", at))
 
 
 def test_an_unknown_dataset_in_the_url_is_harmless():
-    at = _open(_app(dataset="../../etc/passwd"), "overview")
+    at = open_page("overview", dataset="../../etc/passwd")
     assert not at.exception
     assert any("does not make" in w.value and "passwd" in w.value for w in at.warning)  # named
     assert any("No dataset" in i.value for i in at.info)
 
 
 def test_table_one_opens_on_demand_by_group(sample):
-    at = _open(_app(table1="true", group="diagnosis"), "data")
-    _clean(at)
+    at = open_page("data", table1="true", group="diagnosis")
+    clean(at)
     tables = [d.value for d in at.dataframe if any(str(c).startswith("Overall") for c in d.value.columns)]
     assert tables, "Table 1 not shown"
     columns = [str(c) for c in tables[0].columns]
@@ -233,8 +202,8 @@ def test_table_one_opens_on_demand_by_group(sample):
 
 
 def test_the_python_code_reproduces_the_result_shown():
-    at = _open(_app(diagnosis=["TRD", "MDD"], group="route", response="60"), "durability")
-    _clean(at)
+    at = open_page("durability", diagnosis=["TRD", "MDD"], group="route", response="60")
+    clean(at)
     shown = at.dataframe[0].value
     code = next(c.value for c in at.code if "fit_durability" in c.value)
     assert "filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code
@@ -253,7 +222,7 @@ def test_a_failing_analysis_shows_words_not_a_traceback():
     from unittest.mock import patch
 
     with patch.object(analysis, "fit_onset", side_effect=RuntimeError("internal detail xyz")):
-        at = _open(_app(response="35"), "onset")  # settings not cached by other tests
+        at = open_page("onset", response="35")  # settings not cached by other tests
     assert not at.exception
     assert at.error and "could not be computed" in at.error[0].value + str(at.error[0].proto)
     page_text = " ".join(e.value for e in at.error) + " ".join(m.value for m in at.markdown)
@@ -261,14 +230,14 @@ def test_a_failing_analysis_shows_words_not_a_traceback():
 
 
 def test_a_simulated_dataset_is_named_in_the_url():
-    at = _open(_app(), "data")
+    at = open_page("data")
     at.segmented_control(key="data_source").set_value("Simulated").run()
     at.selectbox(key="sim_n").set_value(100).run()
     at.number_input(key="sim_seed").set_value(3).run()
     next(b for b in at.button if b.label == "Simulate").click().run()
-    _clean(at)
+    clean(at)
     assert at.session_state["dataset"] == "simulated-100-3"
-    assert _kept(at) == (100, 100)
+    assert kept(at) == (100, 100)
     code = analysis.export.python_code("simulated-100-3", "fit_onset")
     assert "analysis.simulate(n_patients=100, seed=3)" in code
 
@@ -276,8 +245,8 @@ def test_a_simulated_dataset_is_named_in_the_url():
 def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals(sample):
     from statsmodels.stats.proportion import proportion_confint
 
-    at = _open(_app(), "overview")
-    _clean(at)
+    at = open_page("overview")
+    clean(at)
     patients = analysis.derive_endpoints(sample).patients
     n = len(patients)
     metrics = {m.label: m.value for m in at.metric}
@@ -292,8 +261,8 @@ def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals
 
 
 def test_overview_durability_is_the_interval_censored_headline_on_the_course_aware_clock(sample):
-    at = _open(_app(), "overview")
-    _clean(at)
+    at = open_page("overview")
+    clean(at)
     expected = analysis.fit_durability(sample).summary().iloc[0]  # origin="auto" by default
     assert expected["origin"] == "auto"
     metrics = {m.label: m.value for m in at.metric}
@@ -309,8 +278,8 @@ def test_overview_durability_is_the_interval_censored_headline_on_the_course_awa
 
 
 def test_trajectories_mmrm_by_group_comes_from_fit_mmrm_and_its_code_reproduces_it(sample):
-    at = _open(_app(group="sex", mmrm_cov="compound symmetry"), "trajectories")
-    _clean(at)
+    at = open_page("trajectories", group="sex", mmrm_cov="compound symmetry")
+    clean(at)
     expected = analysis.fit_mmrm(sample, by="sex", covariance="compound_symmetry")
     lsmeans = next(d.value for d in at.dataframe
                    if {"visit", "sex", "estimate", "patients"} <= set(map(str, d.value.columns)))
@@ -327,8 +296,8 @@ def test_trajectories_mmrm_by_group_comes_from_fit_mmrm_and_its_code_reproduces_
 
 
 def test_no_hidden_phenotype_count_can_be_recovered_from_the_group_total():
-    at = _open(_app(group="diagnosis"), "symptoms")
-    _clean(at)
+    at = open_page("symptoms", group="diagnosis")
+    clean(at)
     table = next(d.value for d in at.dataframe if {"phenotype", "n"} <= set(d.value.columns))
     hidden = table["n"].isna().groupby(table["group"]).sum()
     assert hidden.max() >= 1, "the sample by diagnosis has a phenotype cell below 5 patients"
@@ -336,8 +305,8 @@ def test_no_hidden_phenotype_count_can_be_recovered_from_the_group_total():
 
 
 def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample):
-    at = _open(_app(lmm_random="intercept", lmm_origin="most recent infusion"), "trajectories")
-    _clean(at)
+    at = open_page("trajectories", lmm_random="intercept", lmm_origin="most recent infusion")
+    clean(at)
     expected = analysis.fit_trajectory(sample, random="~1", time_origin="last_infusion",
                                        time_effect="piecewise").model  # the page's default time effect
     random = next(d.value for d in at.dataframe if "random effect" in d.value.columns)
@@ -349,26 +318,17 @@ def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample)
 
 
 def test_the_series_curve_does_not_reveal_suppressed_first_response_counts():
-    import base64
     import json
 
-    import numpy as np
-
-    def values(array):  # plotly writes numeric arrays as {"dtype": ..., "bdata": base64}
-        if isinstance(array, dict):
-            return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-        return list(array or [])
-
-    at = _open(_app(group="route"), "series")
-    _clean(at)
+    at = open_page("series", group="route")
+    clean(at)
     table = next(d.value for d in at.dataframe if {"first_responses", "suppressed"} <= set(d.value.columns))
     hidden = {(str(g), int(i)) for g, i, s in table[["group", "infusion_number", "suppressed"]].itertuples(index=False)
               if s}
     assert hidden, "the sample by route has small first-response cells"
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    curve = next(s for s in specs if "Cumulative response" in json.dumps(s["layout"].get("title", "")))
+    curve = next(s for s in plotted(at) if "Cumulative response" in json.dumps(s["layout"].get("title", "")))
     drawn = {(str(trace["name"]), int(x)) for trace in curve["data"] if trace.get("name")
-             for x in values(trace.get("x")) if x is not None}
+             for x in trace.get("x") or [] if x is not None}
     assert drawn, "no points drawn"
     assert not (hidden & drawn), sorted(hidden & drawn)
 
@@ -392,19 +352,14 @@ def _with_covariates() -> bytes:
 @pytest.fixture(scope="module")
 def covariate_app() -> AppTest:
     """The app with the covariate file uploaded and loaded."""
-    at = _open(_app(), "data")
-    at.segmented_control(key="data_source").set_value("Upload").run()
-    at.file_uploader(key="upload_files").upload("with_covariates.csv", _with_covariates()).run()
-    next(b for b in at.button if b.key == "load_upload").click().run()
-    _clean(at)
-    return at
+    return uploaded("with_covariates.csv", _with_covariates())
 
 
 @pytest.mark.parametrize("group", ["course", "dose band"])
 @pytest.mark.parametrize("page", GROUPED_PAGES)
 def test_every_page_groups_by_course_and_dose_band(page, group, sample):
-    at = _open(_app(group=group, table1="true"), page)
-    _clean(at)
+    at = open_page(page, group=group, table1="true")
+    clean(at)
     assert not at.warning, [w.value for w in at.warning]  # nothing refused, no analysis problem
     levels = analysis.group_patients(sample, group.replace(" ", "_")).levels
     reference = at.selectbox(key="reference")
@@ -418,8 +373,8 @@ def test_every_page_groups_by_a_user_covariate(covariate_app, page):
     options = at.selectbox(key="group").options
     assert "smoker" in options and "bmi" in options  # the dataset's own columns are offered
     at.selectbox(key="group").select("smoker").run()
-    at = _open(at, page)
-    _clean(at)
+    at = open_page(page, at)
+    clean(at)
     assert at.session_state["context"].group_levels == ("no", "yes")
     assert at.session_state["context"].settings.by == "smoker"
 
@@ -427,16 +382,16 @@ def test_every_page_groups_by_a_user_covariate(covariate_app, page):
 def test_a_numeric_covariate_is_cut_at_its_quartiles(covariate_app):
     at = covariate_app
     at.selectbox(key="group").select("bmi").run()
-    at = _open(at, "overview")
-    _clean(at)
+    at = open_page("overview", at)
+    clean(at)
     data = at.session_state["context"].data
     assert at.session_state["context"].group_levels == analysis.group_patients(data, "bmi").levels
     assert len(at.session_state["context"].group_levels) == 4
 
 
 def test_the_reference_group_reaches_the_analysis_and_the_link(sample):
-    at = _open(_app(group="course", reference="series"), "compare")
-    _clean(at)
+    at = open_page("compare", group="course", reference="series")
+    clean(at)
     assert at.selectbox(key="reference").value == "series"
     settings = at.session_state["context"].settings
     assert settings.reference == "series" and settings.by == "course"
@@ -452,8 +407,8 @@ def test_the_reference_group_reaches_the_analysis_and_the_link(sample):
 def test_age_bands_are_fixed_cut_points():
     from dashboard.state import AGE_BANDS_YEARS
 
-    at = _open(_app(group="age band"), "onset")
-    _clean(at)
+    at = open_page("onset", group="age band")
+    clean(at)
     data = at.session_state["context"].data
     expected = analysis.group_patients(data, "age", bins=list(AGE_BANDS_YEARS)).levels
     assert at.session_state["context"].group_levels == expected
@@ -462,15 +417,15 @@ def test_age_bands_are_fixed_cut_points():
 
 
 def test_a_link_with_an_unknown_group_or_reference_names_it():
-    at = _app(group="shoe size", reference="nobody")  # notes: on the link's first run
+    at = start(group="shoe size", reference="nobody")  # notes: on the link's first run
     assert not at.exception
     notes = " ".join(w.value for w in at.warning)
     assert "shoe size" in notes and "Compare groups by" in notes
-    at = _app(group="course", reference="nobody")
+    at = start(group="course", reference="nobody")
     notes = " ".join(w.value for w in at.warning)
     assert "nobody" in notes and "Reference group" in notes
     assert at.selectbox(key="reference").value == "single"
-    _clean(_open(at, "overview"))
+    clean(open_page("overview", at))
 
 
 def test_an_analysis_problem_is_shown_in_its_own_words_with_the_next_step():
@@ -480,7 +435,7 @@ def test_an_analysis_problem_is_shown_in_its_own_words_with_the_next_step():
                                      "threshold.")
     problem.add_note("3 patients had no rating after the infusion.")
     with patch.object(analysis, "fit_onset", side_effect=problem):
-        at = _open(_app(response="40"), "onset")
+        at = open_page("onset", response="40")
     assert not at.exception
     assert not at.error, [e.value for e in at.error]  # not the generic box
     shown = " ".join(w.value for w in at.warning)
@@ -494,7 +449,7 @@ def test_an_unexpected_error_gets_an_id_in_the_box_and_in_the_log(caplog):
 
     with caplog.at_level("ERROR", logger="dashboard"), \
             patch.object(analysis, "fit_onset", side_effect=KeyError("internal detail")):
-        at = _open(_app(response="45"), "onset")
+        at = open_page("onset", response="45")
     assert not at.exception
     box = at.error[0].value
     match = re.search(r"error id \*\*([0-9a-f]{8})\*\*", box)
@@ -557,9 +512,9 @@ def test_a_link_to_an_upload_lands_on_its_page_with_its_settings_once_the_file_i
     at.switch_page("dashboard/app_pages/durability.py")
     at.run()
     assert any(fingerprint in i.value for i in at.info)  # asks for the file
-    at = _open(at, "data")
+    at = open_page("data", at)
     at.file_uploader(key="upload_files").upload("single_file.csv", _sample_single_file()).run()
-    _clean(at)
+    clean(at)
     assert at.title[0].value == "Durability"  # back on the page the link named
     settings = at.session_state["context"].settings
     assert settings.group == "route" and settings.response == 0.6

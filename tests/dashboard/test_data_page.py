@@ -9,7 +9,6 @@ import io
 import json
 import re
 import zipfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -22,11 +21,7 @@ from analysis.contract import CONTRACT, DataError
 from dashboard import uploads
 from dashboard.templates import TEMPLATE_FORMATS, template_bytes, template_frame
 from dashboard.uploads import collect
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 120  # the first run imports the analysis stack
-
+from tests.dashboard.apptest import ROOT, load_button, no_exception, open_page, problems, upload_page
 
 # --------------------------------------------------------------------------------------------
 # Files as a clinic exports them
@@ -49,24 +44,6 @@ def _excel(frame: pd.DataFrame, sheet: str = "export") -> bytes:
     return buffer.getvalue()
 
 
-def _upload_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("dashboard/app_pages/data.py")
-    at.run()
-    at.segmented_control(key="data_source").set_value("Upload").run()
-    return at
-
-
-def _no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def _problems(at: AppTest) -> pd.DataFrame:
-    frames = [d.value for d in at.dataframe if "message" in d.value.columns]
-    assert frames, "no problems table shown"
-    return pd.concat(frames, ignore_index=True)
-
-
 def _value_box(at: AppTest, label: str):
     boxes = [s for s in at.selectbox if label in s.label.replace("\\", "")]
     assert boxes, f"no select box for {label!r}"
@@ -75,12 +52,6 @@ def _value_box(at: AppTest, label: str):
 
 def _mapping_json(at: AppTest) -> str:
     return next(c.value for c in at.code if '"infusion-outcomes-mapping"' in c.value)
-
-
-def _load_button(at: AppTest):
-    buttons = [b for b in at.button if b.key == "load_upload"]
-    assert buttons, "no Load button"
-    return buttons[0]
 
 
 def _previews(at: AppTest) -> list[pd.DataFrame]:
@@ -109,9 +80,9 @@ def _all_text(at: AppTest) -> str:
 
 def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     content = _excel(_clinic_wide())
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
-    _no_exception(at)
+    no_exception(at)
     # the mapping step: layout and roles detected, each column's role in a select box
     prefix = next(k for k in at.session_state if str(k).endswith("_layout"))[:-len("_layout")]
     assert at.selectbox(key=f"{prefix}_layout").value == "wide"
@@ -119,18 +90,18 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     assert roles["Subject"] == "patient_id" and roles["Dx"] == "diagnosis"
     assert roles["MADRS 40 min"] == roles["madrs_day7"] == "(wide measure)"
     # the unknown label stops the reading, in words, and offers a value map
-    assert "Schizoaffective" in " ".join(_problems(at)["message"])
+    assert "Schizoaffective" in " ".join(problems(at)["message"])
     assert not [b for b in at.button if b.key == "load_upload"]
     _value_box(at, "diagnosis: Schizoaffective").select("other").run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
     # the preview shows the rows as they will be read: contract columns, not the file's
     preview = _previews(at)[0]
     assert {"patient_id", "instrument", "score", "time_hours"} <= set(preview.columns)
     assert set(preview["patient_id"]) <= {"C001", "C002", "C003", "C004"}
     assert "Dx" not in preview.columns and "MADRS 40 min" not in preview.columns
-    _load_button(at).click().run()
-    _no_exception(at)
+    load_button(at).click().run()
+    no_exception(at)
     mapping = analysis.Mapping.from_json(_mapping_json(at))
     expected = analysis.load(io.BytesIO(content), mapping=mapping)
     assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
@@ -148,22 +119,22 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
 
 
 def test_a_saved_mapping_is_re_applied_to_the_next_export():
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("january.xlsx", _excel(_clinic_wide())).run()
     _value_box(at, "diagnosis: Schizoaffective").select("other").run()
-    _no_exception(at)
+    no_exception(at)
     saved = _mapping_json(at)
     assert json.loads(saved)["value_maps"] == {"diagnosis": {"Schizoaffective": "other"}}
 
     february = _excel(_clinic_wide(first_patient=11))
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("february.xlsx", february).run()
     at.file_uploader(key="upload_mapping").upload("mapping.json", saved.encode()).run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]  # no label to choose again
     assert json.loads(_mapping_json(at))["value_maps"] == {"diagnosis": {"Schizoaffective": "other"}}
-    _load_button(at).click().run()
-    _no_exception(at)
+    load_button(at).click().run()
+    no_exception(at)
     expected = analysis.load(io.BytesIO(february), mapping=analysis.Mapping.from_json(saved))
     assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
     assert set(expected.patients["patient_id"]) == {"C011", "C012", "C013", "C014"}
@@ -173,27 +144,27 @@ def test_a_bad_mapping_is_explained_in_words():
     content = _excel(_clinic_wide())
     # a mapping for another export: a patient column this file does not have
     other = analysis.Mapping(layout="wide", columns={"patient_id": "record", "diagnosis": "Dx"})
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
     at.file_uploader(key="upload_mapping").upload("mapping.json", other.to_json().encode()).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.error
-    messages = " ".join(_problems(at)["message"])
+    messages = " ".join(problems(at)["message"])
     assert "'record'" in messages and "does not have" in messages
     # the same role given to two columns
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
     age = next(box for box in at.selectbox if box.label == "age")
     age.select("patient_id").run()
-    _no_exception(at)
-    messages = " ".join(_problems(at)["message"])
+    no_exception(at)
+    messages = " ".join(problems(at)["message"])
     assert "'patient_id' is given to 2 columns" in messages
     # a file that is not a mapping
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("clinic.xlsx", content).run()
     at.file_uploader(key="upload_mapping").upload("mapping.json", b"{not json").run()
-    _no_exception(at)
-    assert "not valid JSON" in " ".join(_problems(at)["message"])
+    no_exception(at)
+    assert "not valid JSON" in " ".join(problems(at)["message"])
     _clean = [b for b in at.button if b.key == "load_upload"]
     assert not _clean  # nothing to load
 
@@ -204,20 +175,20 @@ def test_visit_labels_get_their_times_in_the_table_editor():
     frame["visit"] = frame["visit"].map(dict(zip(["baseline", "40 min", "230 min", "day 1", "day 7", "day 14"],
                                                  hours, strict=True)))
     content = frame.to_csv(index=False).encode()
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("visits.csv", content).run()
-    _no_exception(at)
-    assert "say no time" in " ".join(_problems(at)["message"])  # the labels that need a time, in words
+    no_exception(at)
+    assert "say no time" in " ".join(problems(at)["message"])  # the labels that need a time, in words
     editor = next(d for d in at.data_editor if "_visits_" in str(d.key))
     labels = editor.value["visit"].tolist()
     assert set(labels) == set(hours)
     at.session_state[editor.key] = {"edited_rows": {i: {"hours": hours[label]} for i, label in enumerate(labels)},
                                     "added_rows": [], "deleted_rows": []}
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
     assert json.loads(_mapping_json(at))["visit_times"] == hours
-    _load_button(at).click().run()
+    load_button(at).click().run()
     expected = analysis.load(io.BytesIO(content), visit_times=hours)
     assert at.session_state["context"].full.fingerprint == expected.fingerprint  # stored: dataset=ws-<id>
     assert sorted(expected.assessments["time_hours"].unique()) == sorted(hours.values())
@@ -225,11 +196,11 @@ def test_visit_labels_get_their_times_in_the_table_editor():
 
 def test_an_upload_with_an_identifier_column_is_refused_without_echoing_values():
     frame = template_frame("long").assign(patient_name="Jane Smith", phone="(617) 555-0142")
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("export.csv", frame.to_csv(index=False).encode()).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.error
-    refused = _problems(at)
+    refused = problems(at)
     assert {"patient_name", "phone"} <= set(refused["column"])
     text = _all_text(at)
     for value in ("Jane", "Smith", "555", "0142"):
@@ -242,10 +213,10 @@ def test_file_names_column_names_and_labels_are_shown_as_text_never_as_markup():
     markup = "<img src=x onerror=alert(1)>"
     frame = template_frame("long").rename(columns={"sex": f"sex {markup}"})
     frame.loc[0:5, "diagnosis"] = f"[click](javascript:alert(1)) {markup}"
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("[x](javascript:alert(1)).csv",
                                                 frame.to_csv(index=False).encode()).run()
-    _no_exception(at)
+    no_exception(at)
     rendered = [str(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success")
                 for e in at.get(kind)] + [box.label for box in at.selectbox]
     assert any("img" in text for text in rendered)  # the column name and the label are shown ...
@@ -261,36 +232,36 @@ def test_a_zipped_folder_of_the_sample_tables_loads():
         for name in ("assessments.csv", "infusions.csv", "patients.csv", "events.csv"):
             zipped.write(sample / name, f"export/{name}")
         zipped.writestr("__MACOSX/export/._assessments.csv", b"\x00\x05")
-    at = _upload_page()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("export.zip", archive.getvalue()).run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
-    _load_button(at).click().run()
+    load_button(at).click().run()
     assert at.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
 
 
 def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
     sample = ROOT / "data" / "sample"
-    at = _upload_page()
+    at = upload_page()
     uploader = at.file_uploader(key="upload_files")
     for name, own in (("assessments.csv", "ratings_2026.csv"), ("infusions.csv", "doses.csv"),
                       ("patients.csv", "demographics.csv")):
         uploader.upload(own, (sample / name).read_bytes())
     uploader.run()
-    _no_exception(at)
+    no_exception(at)
     assert at.error  # no file is called assessments: said in words, nothing loaded
     boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
     boxes["ratings_2026.csv"].select("assessments").run()
     boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
     boxes["doses.csv"].select("assessments").run()
-    assert "More than one file would be read as the assessments table" in " ".join(_problems(at)["message"])
+    assert "More than one file would be read as the assessments table" in " ".join(problems(at)["message"])
     boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
     boxes["doses.csv"].select("infusions").run()
     boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
     boxes["demographics.csv"].select("patients").run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
-    _load_button(at).click().run()
+    load_button(at).click().run()
     three_tables = analysis.load(assessments=sample / "assessments.csv", infusions=sample / "infusions.csv",
                                  patients=sample / "patients.csv")
     assert at.session_state["context"].full.fingerprint == three_tables.fingerprint
@@ -342,9 +313,7 @@ def test_the_templates_load_as_they_are_and_agree(file_format):
 
 
 def test_the_dictionary_shown_is_the_loaders_contract():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("dashboard/app_pages/data.py")
-    at.run()
+    at = open_page("data")
     shown = pd.concat([d.value for d in at.dataframe if {"column", "required", "also accepted as"}
                        <= set(d.value.columns)], ignore_index=True)
     contract = analysis.contract.data_dictionary()

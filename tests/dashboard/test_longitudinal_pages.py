@@ -5,91 +5,58 @@ item-level ratings explained in words, and the timeline withheld from workspace 
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import analysis
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 300
-
-
-def _open(page: str, at: AppTest | None = None, **query: str) -> AppTest:
-    if at is None:
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-        for key, value in query.items():
-            at.query_params[key] = value
-        at.run()
-    at.switch_page(f"dashboard/app_pages/{page}.py")
-    return at.run()
-
-
-def _clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+from tests.dashboard.apptest import ROOT, clean, open_page, plotted, uploaded
 
 
 def _means(figure: dict) -> list[dict]:
     return [t for t in figure["data"] if t.get("mode") == "lines+markers"]
 
 
-def _values(data) -> np.ndarray:
-    """A trace's array as plotly serialises it: a list, or a typed array {dtype, bdata (base64)}."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
-    return np.asarray(data)
-
-
 @pytest.mark.parametrize("page", ["trajectories", "series", "symptoms", "timeline"])
 def test_pages_grouped_by_course(page):
-    at = _open(page, group="course")
-    _clean(at)
+    at = open_page(page, group="course")
+    clean(at)
     assert at.session_state["context"].settings.by == "course"
-    assert _figures(at), f"{page} draws nothing"
+    assert plotted(at), f"{page} draws nothing"
 
 
 @pytest.mark.parametrize("time", ["hours", "days"])
 def test_trajectories_numeric_time_read_back(time):
-    at = _open("trajectories", group="course", traj_time=time)
-    _clean(at)
-    figure = _figures(at)[0]
+    at = open_page("trajectories", group="course", traj_time=time)
+    clean(at)
+    figure = plotted(at)[0]
     assert figure["layout"]["xaxis"].get("type", "linear") == "linear"
     means = _means(figure)
     assert {t["name"] for t in means} == {"single", "series"}
     for trace in means:
-        x = _values(trace["x"]).astype(float)
+        x = np.asarray(trace["x"]).astype(float)
         assert np.all(np.diff(x) > 0)
     # the fitted mixed-model curve is drawn over the observed means
-    model = next(f for f in _figures(at) if "Mixed model against" in f["layout"]["title"]["text"])
+    model = next(f for f in plotted(at) if "Mixed model against" in f["layout"]["title"]["text"])
     assert any(t.get("line", {}).get("dash") == "dash" for t in model["data"])
 
 
 def test_trajectories_log_hours():
-    at = _open("trajectories", traj_time="hours", traj_log="true")
-    _clean(at)
-    figure = _figures(at)[0]
+    at = open_page("trajectories", traj_time="hours", traj_log="true")
+    clean(at)
+    figure = plotted(at)[0]
     assert figure["layout"]["xaxis"]["type"] == "log"
-    x = _values(_means(figure)[0]["x"]).astype(float)
+    x = np.asarray(_means(figure)[0]["x"]).astype(float)
     assert np.all(x > 0) and np.all(np.diff(x) > 0)
 
 
 def test_trajectories_visits_never_mix_courses():
-    at = _open("trajectories", group="route")
-    _clean(at)
-    figure = _figures(at)[0]
+    at = open_page("trajectories", group="route")
+    clean(at)
+    figure = plotted(at)[0]
     layout = figure["layout"]
     axes = {k: v for k, v in layout.items() if k.startswith("xaxis")}
     assert len(axes) == 2
@@ -105,30 +72,30 @@ def test_trajectories_visits_never_mix_courses():
 
 
 def test_mmrm_default_visits_are_the_protocol_follow_up_visits():
-    at = _open("trajectories")
-    _clean(at)
+    at = open_page("trajectories")
+    clean(at)
     visits = at.multiselect(key="mmrm_visits")
     assert visits.value == ["day 1", "day 7", "day 14", "day 28"]
     captions = " ".join(c.value for c in at.caption)
     assert "Patients rated at each visit: day 1: 165 (single 165, series 0)" in captions
     visits.set_value(["day 1", "day 7"]).run()
-    _clean(at)
+    clean(at)
     code = next(c.value for c in at.code if "fit_mmrm" in c.value)
     assert "visits=['day 1', 'day 7']" in code
 
 
 def test_series_axis_in_whole_infusions():
-    at = _open("series", group="course")
-    _clean(at)
-    for figure in _figures(at):
+    at = open_page("series", group="course")
+    clean(at)
+    for figure in plotted(at):
         axis = figure["layout"]["xaxis"]
         assert axis["tickmode"] == "linear" and axis["dtick"] == 1
 
 
 def test_symptoms_suicidality_axis_from_zero():
-    at = _open("symptoms")
-    _clean(at)
-    figure = next(f for f in _figures(at) if f["layout"]["title"]["text"] == "Suicidality item over time")
+    at = open_page("symptoms")
+    clean(at)
+    figure = next(f for f in plotted(at) if f["layout"]["title"]["text"] == "Suicidality item over time")
     assert figure["layout"]["yaxis"]["range"][0] == 0
     assert figure["layout"]["xaxis"]["type"] == "linear"
 
@@ -140,15 +107,10 @@ def _totals_only_upload() -> bytes:
 
 
 def test_symptoms_on_a_file_without_item_level_ratings_says_what_is_missing():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("dashboard/app_pages/data.py").run()
-    at.segmented_control(key="data_source").set_value("Upload").run()
     content = _totals_only_upload()
-    at.file_uploader(key="upload_files").upload("totals.csv", content).run()
-    next(b for b in at.button if b.key == "load_upload").click().run()
-    _clean(at)
+    at = uploaded("totals.csv", content)
     assert at.session_state["context"].full.fingerprint == analysis.load(io.BytesIO(content)).fingerprint
-    at = _open("symptoms", at)
+    at = open_page("symptoms", at)
     assert not at.exception
     assert not at.error, [e.value for e in at.error]  # no generic "Something went wrong" box
     words = " ".join(w.value for w in at.warning)
@@ -159,20 +121,20 @@ def test_symptoms_on_a_file_without_item_level_ratings_says_what_is_missing():
 
 def test_timeline_not_shown_to_viewers():
     with patch("dashboard.workspace.session.row_level", return_value=False):
-        at = _open("timeline")
+        at = open_page("timeline")
     assert not at.exception
     assert not at.get("plotly_chart") and not at.dataframe
     assert any("not shown to viewers" in i.value for i in at.info)
 
 
 def test_timeline_one_patient():
-    at = _open("timeline")
-    _clean(at)
+    at = open_page("timeline")
+    clean(at)
     at.segmented_control(key="timeline_mode").set_value("one patient").run()
     at.selectbox(key="timeline_patient").set_value("P278").run()
-    _clean(at)
-    figure = _figures(at)[0]
+    clean(at)
+    figure = plotted(at)[0]
     assert figure["layout"]["yaxis"]["categoryarray"] == ["P278"]
-    infusions = sum(len(_values(t["x"])) for t in figure["data"] if "infusion" in (t.get("name") or ""))
+    infusions = sum(len(t["x"]) for t in figure["data"] if "infusion" in (t.get("name") or ""))
     sample = analysis.load_sample()
     assert infusions == (sample.infusions["patient_id"] == "P278").sum()

@@ -16,41 +16,30 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.export import ReportSection, html_report, image_export_problem, pdf_report
 from dashboard import report
+from tests.dashboard.apptest import no_exception, open_page, start
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 180
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (/usr/bin/chromium)")
-
-
-def _open(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"dashboard/app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _add(at: AppTest, key: str) -> None:
     buttons = [b for b in at.button if b.key == key]
     assert buttons, f"no Add to report button {key}; have {[b.key for b in at.button if b.label == 'Add to report']}"
     buttons[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    no_exception(at)
 
 
 @pytest.fixture(scope="module")
 def collected() -> AppTest:
     """Cards added from Durability (figure and the log-rank result), Compare (a table) and
     Symptoms (a figure), grouped by route."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["group"] = "route"
-    at.run()
-    _open(at, "durability")
+    at = start(group="route")
+    no_exception(open_page("durability", at))
     _add(at, "add_figure_durability_sustained_response")
     _add(at, "add_table_durability_log_rank_test")  # the page's report keeps the log-rank result
-    _open(at, "compare")
+    no_exception(open_page("compare", at))
     _add(at, "add_table_compare_observed_and_expected_relapses")
-    _open(at, "symptoms")
+    no_exception(open_page("symptoms", at))
     _add(at, "add_figure_symptoms_response_phenotypes")
     return at
 
@@ -76,7 +65,8 @@ def test_cards_from_three_pages_keep_their_origin_and_code(collected):
 
 
 def test_report_page_orders_annotates_and_removes(collected):
-    at = _open(collected, "report")
+    at = open_page("report", collected)
+    no_exception(at)
     titles = [m.value for m in at.markdown if re.match(r"\*\*\d+\. ", m.value)]
     assert len(titles) == 4 and "Sustained response" in titles[0]
     first, second = (c.id for c in _cards(at)[:2])

@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 180
+from tests.dashboard.apptest import no_exception, open_page
+
 # a filter and a grouping, so that the snippets must reproduce both
 QUERY = {"diagnosis": ["TRD", "MDD"], "group": "route"}
 PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
@@ -48,13 +47,8 @@ def _found(value: float, printed: list[float]) -> bool:
 
 
 def _page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in QUERY.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(f"dashboard/app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page(page, **QUERY)
+    no_exception(at)
     return at
 
 

@@ -4,51 +4,14 @@ analysis calls they show."""
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-from pathlib import Path
 
-import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import analysis
 from analysis import figures
 from analysis.figures.survival import median_text
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 300  # the machine is shared: first runs import statsmodels and fit on the sample
-
-
-def _page(page: str, **query: str | list[str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(f"dashboard/app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def _decoded(value):
-    """Plotly's JSON with numeric arrays as plain lists (plotly writes them as base64 typed arrays)."""
-    if isinstance(value, dict):
-        if set(value) >= {"dtype", "bdata"}:
-            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-            shape = [int(n) for n in str(value.get("shape", len(array))).split(",")]  # e.g. "4, 2"
-            return array.reshape(shape).tolist()
-        return {k: _decoded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decoded(v) for v in value]
-    return value
-
-
-def _charts(at: AppTest) -> list[dict]:
-    return [_decoded(json.loads(chart.proto.spec)) for chart in at.get("plotly_chart")]
+from tests.dashboard.apptest import clean_page, plotted
 
 
 def _annotations(chart: dict) -> str:
@@ -66,8 +29,8 @@ def sample() -> analysis.OutcomeData:
 
 @pytest.mark.parametrize(("group", "by"), [("course", "course"), ("dose band", "dose_band")])
 def test_durability_page_draws_the_fit_with_its_risk_table_on_the_ticks(sample, group, by):
-    at = _page("durability", group=group)
-    chart = _charts(at)[0]
+    at = clean_page("durability", group=group)
+    chart = plotted(at)[0]
     fit = analysis.fit_durability(sample, by=by, origin="response")  # the page counts from response by default
     ticks = chart["layout"]["xaxis"]["tickvals"]
     assert all(b - a == 7 for a, b in zip(ticks, ticks[1:], strict=False))
@@ -86,8 +49,8 @@ def test_durability_page_draws_the_fit_with_its_risk_table_on_the_ticks(sample, 
 
 
 def test_durability_page_rescue_as_competing_risk_shows_the_cumulative_incidence(sample):
-    at = _page("durability", group="course", rescue="competing risk")
-    chart = _charts(at)[0]
+    at = clean_page("durability", group="course", rescue="competing risk")
+    chart = plotted(at)[0]
     assert "cumulative incidence" in chart["layout"]["yaxis"]["title"]["text"]
     assert any("Aalen-Johansen" in c.value for c in at.caption)
     code = next(c.value for c in at.code if "fit_durability" in c.value)
@@ -95,12 +58,12 @@ def test_durability_page_rescue_as_competing_risk_shows_the_cumulative_incidence
 
 
 def test_durability_page_with_many_groups_draws_one_panel_each(sample):
-    at = _page("durability", group="diagnosis")
-    chart = _charts(at)[0]
+    at = clean_page("durability", group="diagnosis")
+    chart = plotted(at)[0]
     levels = [str(g) for g in analysis.fit_durability(sample, by="diagnosis").summary().index]
     assert len(_risk_rows(chart)) == len(levels) > figures.MAX_OVERLAID_GROUPS
-    one = _page("durability", group="diagnosis", durability_panels="one")
-    chart = _charts(one)[0]
+    one = clean_page("durability", group="diagnosis", durability_panels="one")
+    chart = plotted(one)[0]
     rows = _risk_rows(chart)
     assert len(rows) == len(levels) and len({r.get("xaxis") for r in rows}) == 1  # one table under one panel
     assert not any(t.get("fill") == "tonexty" for t in chart["data"])
@@ -109,9 +72,9 @@ def test_durability_page_with_many_groups_draws_one_panel_each(sample):
 
 @pytest.mark.parametrize("group", ["course", "dose band"])
 def test_compare_forest_rows_are_per_unit_and_equal_the_cox_model(sample, group):
-    at = _page("compare", group=group)
+    at = clean_page("compare", group=group)
     at.multiselect(key="cox_covariates").set_value(["first_dose_mg_per_kg", "age", "diagnosis"]).run()
-    forest = next(c for c in _charts(at) if "Hazard ratio" in c["layout"]["xaxis"]["title"]["text"])
+    forest = next(c for c in plotted(at) if "Hazard ratio" in c["layout"]["xaxis"]["title"]["text"])
     counts = sample.patients["diagnosis"].value_counts()
     most_common = sorted(counts.index, key=lambda level: (-counts[level], level))[0]
     cox = analysis.relapse_hazards(sample, covariates=["first_dose_mg_per_kg", "age", "diagnosis"],
@@ -130,7 +93,7 @@ def test_compare_forest_rows_are_per_unit_and_equal_the_cox_model(sample, group)
 
 def test_compare_says_who_had_the_day_1_visit(sample):
     """The issue's case: grouped by diagnosis, "day 1" exists only in the single-infusion schedule."""
-    at = _page("compare", group="diagnosis")
+    at = clean_page("compare", group="diagnosis")
     statement = next(m.value for m in at.markdown if "had a 'day 1' rating" in m.value)
     rated = analysis.responder_rates(sample, by="course", time="visit").table
     day1 = rated[(rated["outcome"] == "response") & (rated["time_point"].astype(str) == "day 1")]
@@ -142,14 +105,14 @@ def test_compare_says_who_had_the_day_1_visit(sample):
 
 
 def test_overview_draws_the_probability_in_response_and_gives_reasons_not_na(sample):
-    at = _page("overview")
-    charts = _charts(at)
+    at = clean_page("overview")
+    charts = plotted(at)
     state = next(c for c in charts if "in response" in c["layout"]["yaxis"]["title"]["text"])
     points = next(t for t in state["data"] if t.get("name") == "All patients at days")
     expected = analysis.fit_response_state(sample).at([1, 7, 14, 28])
     assert points["text"] == [f"{100 * v:.0f}%" for v in expected["in_response"]]
     # an upper limit beyond follow-up: the card says why, in the library's words
-    limited = _page("overview", relapse="score threshold", relapse_score="50")
+    limited = clean_page("overview", relapse="score threshold", relapse_score="50")
     expected = analysis.fit_durability(sample, relapse=50.0).summary().iloc[0]
     assert expected["median_days_upper"] != expected["median_days_upper"]  # NaN: not estimable
     captions = " ".join(c.value for c in limited.caption)
@@ -158,14 +121,14 @@ def test_overview_draws_the_probability_in_response_and_gives_reasons_not_na(sam
 
 
 def test_onset_page_colours_follow_the_sidebar_reference(sample):
-    at = _page("onset", group="course", reference="series")
-    chart = _charts(at)[0]
+    at = clean_page("onset", group="course", reference="series")
+    chart = plotted(at)[0]
     colors = {t["name"]: t["line"]["color"] for t in chart["data"]
               if t.get("name") in ("single", "series") and t.get("showlegend", True)}
     assert colors == {"series": figures.OKABE_ITO[0], "single": figures.OKABE_ITO[1]}
 
 
 def test_compare_by_course_names_the_visit_it_compares(sample):
-    at = _page("compare", group="course")
+    at = clean_page("compare", group="course")
     point = at.selectbox(key="compare_time").value
     assert any(f"had a '{point}' rating" in m.value for m in at.markdown)

@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
+from tests.e2e.plotted import wait_idle
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait_idle(page, timeout_ms: int = 120_000) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(SKELETONS_GONE_JS, timeout=timeout_ms, polling=100)
 
 
 def _add_first(page) -> None:
     page.locator('[data-testid="stMain"]').get_by_role("button", name="Add to report").first.click()
     page.get_by_text("Added to the report").first.wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_idle(page)
 
 
 def test_cards_from_two_pages_download_as_one_html_and_a_pdf(app_server, browser, screenshots, tmp_path):
@@ -32,14 +25,14 @@ def test_cards_from_two_pages_download_as_one_html_and_a_pdf(app_server, browser
     page = context.new_page()
     try:
         page.goto(f"{app_server.url}/durability?group=route")
-        _wait_idle(page)
+        wait_idle(page)
         _add_first(page)
         # the cards live in the session: move within the app (a reload starts a new session)
         page.get_by_role("link", name="Symptoms").first.click()
-        _wait_idle(page)
+        wait_idle(page)
         _add_first(page)
         page.get_by_role("link", name="Report").first.click()
-        _wait_idle(page)
+        wait_idle(page)
         main = page.locator('[data-testid="stMain"]')
         assert main.get_by_text("1. Sustained response").count() == 1
         assert main.get_by_text("2. Suicidality item over time").count() == 1

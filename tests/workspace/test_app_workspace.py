@@ -27,10 +27,8 @@ from dashboard.workspace import (
     session,
 )
 from dashboard.workspace.models import Dataset
+from tests.dashboard.apptest import ROOT, clean, load_button, open_page, start, upload_page
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 120
 OWNER = Principal("owner@clinic.org")
 VIEWER = Principal("viewer@clinic.org")
 STRANGER = Principal("stranger@elsewhere.org")
@@ -66,17 +64,6 @@ def team(local: WorkspaceConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     yield who
 
 
-def _app(page: str | None = None, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page is not None:
-        at.switch_page(f"dashboard/app_pages/{page}.py")
-        at.run()
-    return at
-
-
 def _shared_sample() -> tuple[Workspace, str]:
     """The sample stored by OWNER and shared with VIEWER as viewer: the workspace and its id."""
     ws = session.workspace()
@@ -90,20 +77,14 @@ def _texts(at: AppTest) -> str:
                     for e in getattr(at, kind))
 
 
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
 def test_an_upload_is_stored_and_reopens_in_a_new_session_and_process(local: WorkspaceConfig) -> None:
     content = (ROOT / "tests/data/good/single_utf8.csv").read_bytes()
     expected = analysis.load(ROOT / "tests/data/good/single_utf8.csv").fingerprint
-    at = _app("data")
-    at.segmented_control(key="data_source").set_value("Upload").run()
+    at = upload_page()
     at.file_uploader(key="upload_files").upload("single_utf8.csv", content).run()
-    _ok(at)
-    next(b for b in at.button if b.key == "load_upload").click().run()
-    _ok(at)
+    clean(at)
+    load_button(at).click().run()
+    clean(at)
     dataset = at.session_state["dataset"]
     assert dataset.startswith("ws-") and expected not in dataset  # an opaque id, not the fingerprint
     assert at.session_state["context"].full.fingerprint == expected
@@ -113,8 +94,8 @@ def test_an_upload_is_stored_and_reopens_in_a_new_session_and_process(local: Wor
             config = session._config
             _reset()
             session._config = config
-        again = _app("overview", dataset=dataset)
-        _ok(again)
+        again = open_page("overview", dataset=dataset)
+        clean(again)
         assert again.session_state["context"].full.fingerprint == expected
     trail = session.workspace().audit_trail(Principal("local", admin=True))
     assert trail["action"].tolist()[::-1] == ["upload", "open", "open", "open"]
@@ -124,7 +105,7 @@ def test_a_link_to_a_dataset_not_shared_says_so_and_nothing_more(team: dict) -> 
     dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
     team["user"] = STRANGER
     for dataset in (f"ws-{dataset_id}", "ws-" + "B" * 22):
-        at = _app("overview", dataset=dataset)
+        at = open_page("overview", dataset=dataset)
         assert not at.exception
         assert at.session_state["context"].full is None
         assert NOT_SHARED in _texts(at)
@@ -135,14 +116,14 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
     dataset = f"ws-{dataset_id}"
 
     team["user"] = OWNER
-    owner = _app("trajectories", dataset=dataset)
-    _ok(owner)
+    owner = open_page("trajectories", dataset=dataset)
+    clean(owner)
     assert owner.session_state["context"].row_level
     assert not owner.toggle(key="traj_individual").disabled and owner.toggle(key="traj_individual").value
 
     team["user"] = VIEWER
-    viewer = _app("trajectories", dataset=dataset)
-    _ok(viewer)
+    viewer = open_page("trajectories", dataset=dataset)
+    clean(viewer)
     assert "sample · 300 patients · shared by owner" in _texts(viewer)  # the name, not the id
     ctx = viewer.session_state["context"]
     assert not ctx.row_level and ctx.settings.min_cell_size >= 5
@@ -151,12 +132,12 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
     figure = viewer.get("plotly_chart")[0].proto.spec
     owner_figure = owner.get("plotly_chart")[0].proto.spec
     assert owner_figure.count('"name":"patient') > 0 or len(owner_figure) > len(figure)
-    symptoms = _app("symptoms", dataset=dataset)
-    _ok(symptoms)
+    symptoms = open_page("symptoms", dataset=dataset)
+    clean(symptoms)
     assert "not shown to viewers" in _texts(symptoms)
     # the viewer cannot share, and the Share page says so
-    share = _app("share", dataset=dataset)
-    _ok(share)
+    share = open_page("share", dataset=dataset)
+    clean(share)
     assert "shared with you as viewer" in _texts(share)
     trail = ws.audit_trail(Principal("it@clinic.org", admin=True))
     assert ((trail["user"] == VIEWER.email) & (trail["action"] == "open") & (trail["detail"] == "viewer")).any()
@@ -166,8 +147,8 @@ def test_a_revoked_grant_closes_the_open_view_at_the_next_run(team: dict) -> Non
     """Access is checked once per run, not once per session: the same session loses the dataset."""
     ws, dataset_id = _shared_sample()
     team["user"] = VIEWER
-    at = _app("overview", dataset=f"ws-{dataset_id}")
-    _ok(at)
+    at = open_page("overview", dataset=f"ws-{dataset_id}")
+    clean(at)
     assert at.session_state["context"].full is not None
     ws.unshare(OWNER, dataset_id, VIEWER.email)
     at.run()
@@ -178,14 +159,14 @@ def test_a_revoked_grant_closes_the_open_view_at_the_next_run(team: dict) -> Non
 def test_retention_runs_in_the_background_and_only_when_configured(local: WorkspaceConfig,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session, "_last_retention", 0.0)
-    _ok(_app())  # the sample in local mode, no retention period: no run connects to the database
+    clean(start())  # the sample in local mode, no retention period: no run connects to the database
     assert session._workspace is None
     ws = Workspace(local.url)
     dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "old").id
     with ws.engine.begin() as connection:
         connection.execute(update(Dataset).values(created_at=datetime(2000, 1, 1)))
     session._config = dataclasses.replace(local, retention_days=365)
-    _ok(_app())
+    clean(start())
     deadline = time.monotonic() + 30
     while ws.list_datasets(OWNER) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -199,14 +180,14 @@ def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dic
     ws = session.workspace()
     dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
     team["user"] = OWNER
-    at = _app("share", dataset=f"ws-{dataset_id}")
-    _ok(at)
+    at = open_page("share", dataset=f"ws-{dataset_id}")
+    clean(at)
     name = f"ws-{dataset_id}"
     assert list(compute._DATASETS._items) == [name]  # held once for the process, in the shared budget
     assert any(isinstance(k, tuple) and k[1] == name for k in compute._RESULTS._items)  # e.g. sidebar options
     at.checkbox(key=f"confirm_delete_{dataset_id}").check().run()
     at.button(key=f"delete_{dataset_id}").click().run()
-    _ok(at)
+    clean(at)
     assert list(compute._DATASETS._items) == ["sample"]  # the page switched to the sample
     assert not any(isinstance(k, tuple) and k[1] == name for k in compute._RESULTS._items)
     assert at.session_state["dataset"] == "sample" and ws.list_datasets(OWNER) == []
@@ -215,25 +196,25 @@ def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dic
 def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
     ws, dataset_id = _shared_sample()
     team["user"] = OWNER
-    at = _app("durability", dataset=f"ws-{dataset_id}", group="sex", response="40")
-    _ok(at)
+    at = open_page("durability", dataset=f"ws-{dataset_id}", group="sex", response="40")
+    clean(at)
     at.text_input(key="save_view_name").input("By sex, 40%")
     next(b for b in at.button if "Save view" in str(b.label)).click().run()
-    _ok(at)
+    clean(at)
     views = ws.views(OWNER, dataset_id)
     assert [v.name for v in views] == ["By sex, 40%"]
     assert views[0].state["page"] == ["durability"] and views[0].state["group"] == ["sex"]
     assert any(f"?view={views[0].id}" in c.value for c in at.code)  # the short link to copy
 
     team["user"] = VIEWER  # a colleague opens the short link
-    opened = _app(view=views[0].id)
-    _ok(opened)
+    opened = start(view=views[0].id)
+    clean(opened)
     assert [t.value for t in opened.title] == ["Durability"]
     assert opened.session_state["group"] == "sex" and opened.session_state["response"] == 40
     assert opened.session_state["dataset"] == f"ws-{dataset_id}"
 
     team["user"] = STRANGER
-    refused = _app(view=views[0].id)
+    refused = start(view=views[0].id)
     assert not refused.exception and NOT_SHARED in _texts(refused)
 
 
@@ -241,19 +222,19 @@ def test_share_panel_and_admin_page(team: dict) -> None:
     ws = session.workspace()
     dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
     team["user"] = OWNER
-    at = _app("share", dataset=f"ws-{dataset_id}")
-    _ok(at)
+    at = open_page("share", dataset=f"ws-{dataset_id}")
+    clean(at)
     at.text_input(key="share_grantee").input("Viewer@Clinic.org")
     at.selectbox(key="share_role").select("viewer")
     next(b for b in at.button if b.label == "Share").click().run()
-    _ok(at)
+    clean(at)
     assert [(g.grantee, g.role) for g in ws.grants(OWNER, dataset_id)] == [("viewer@clinic.org", "viewer")]
     with pytest.raises(ValueError, match="navigation page"):  # not routed for someone not an admin
-        _app("admin")
+        open_page("admin")
 
     team["user"] = Principal("it@clinic.org", admin=True)
-    admin = _app("admin")
-    _ok(admin)
+    admin = open_page("admin")
+    clean(admin)
     trail = next(d.value for d in admin.dataframe if "action" in d.value.columns)
     assert {"upload", "share"} <= set(trail["action"])
     assert isinstance(trail, pd.DataFrame) and "user" in trail.columns
@@ -265,22 +246,22 @@ def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: 
     team["user"] = OWNER
     dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
     link = f"ws-{dataset_id}"
-    _ok(_app("overview", dataset=link))
+    clean(open_page("overview", dataset=link))
     postgres.stop("immediate")  # type: ignore[attr-defined]
     try:
-        at = _app("overview", dataset=link)
+        at = open_page("overview", dataset=link)
         assert not at.exception
         assert any("cannot be reached" in e.value for e in at.error)  # the sign-in audit needs it
         assert [b.label for b in at.button] == ["Try again"]
         # unreachable at start (a new process)
         _reset()
         session._config = WorkspaceConfig(url=url, team=True)
-        at = _app("overview", dataset=link)
+        at = open_page("overview", dataset=link)
         assert not at.exception and any("cannot be reached" in e.value for e in at.error)
     finally:
         postgres.start()  # type: ignore[attr-defined]
-    back = _app("overview", dataset=link)
-    _ok(back)
+    back = open_page("overview", dataset=link)
+    clean(back)
     assert back.session_state["context"].full.fingerprint == analysis.load_sample().fingerprint
 
 
@@ -294,23 +275,23 @@ def test_results_of_a_stored_dataset_are_kept_once_per_process(team: dict) -> No
         return {k for k in compute._RESULTS._items if isinstance(k, tuple) and k[1] == name}
 
     team["user"] = OWNER
-    _ok(_app("durability", dataset=name, group="sex"))
+    clean(open_page("durability", dataset=name, group="sex"))
     computed = results()
     assert {k[0] for k in computed} - {"sidebar_options", "group_levels", "filter_cohort"}  # fits
     team["user"] = VIEWER
-    viewer = _app("durability", dataset=name, group="sex")
-    _ok(viewer)
+    viewer = open_page("durability", dataset=name, group="sex")
+    clean(viewer)
     assert results() == computed and "_results" not in viewer.session_state
     team["user"] = STRANGER
-    stranger = _app("durability", dataset=name, group="sex")
+    stranger = open_page("durability", dataset=name, group="sex")
     assert NOT_SHARED in _texts(stranger) and stranger.session_state["context"].data is None
 
 
 def test_local_mode_share_page_gives_the_link_and_the_cache_key_lives_beside_the_database(
         local: WorkspaceConfig, tmp_path: Path) -> None:
     dataset_id = session.workspace().save_dataset(Principal("local"), analysis.load_sample(), "sample").id
-    at = _app("share", dataset=f"ws-{dataset_id}")
-    _ok(at)
+    at = open_page("share", dataset=f"ws-{dataset_id}")
+    clean(at)
     assert "local mode" in _texts(at)
     assert not [t for t in at.text_input if t.key == "share_grantee"]  # nobody to share with by e-mail
     assert any(f"?dataset=ws-{dataset_id}" in c.value for c in at.code)
@@ -321,8 +302,8 @@ def test_local_mode_share_page_gives_the_link_and_the_cache_key_lives_beside_the
 def test_stop_sharing_while_the_database_is_away_says_so(team: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     ws, dataset_id = _shared_sample()
     team["user"] = OWNER
-    at = _app("share", dataset=f"ws-{dataset_id}")
-    _ok(at)
+    at = open_page("share", dataset=f"ws-{dataset_id}")
+    clean(at)
 
     def away(*_args: object, **_kwargs: object) -> None:
         raise WorkspaceUnavailable("postgresql")
@@ -333,5 +314,5 @@ def test_stop_sharing_while_the_database_is_away_says_so(team: dict, monkeypatch
     assert not at.exception
     assert any("cannot be reached" in e.value for e in at.error)
     at.button(key="revoke").click().run()
-    _ok(at)
+    clean(at)
     assert ws.grants(OWNER, dataset_id) == []

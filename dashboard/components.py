@@ -99,6 +99,19 @@ def hidden_groups_note(ctx: Context, hidden: Sequence[str], counted: str = "pati
             + ", ".join(hidden) + "."]
 
 
+def test_scope_words(ctx: Context, tested: Sequence[Any], hidden: Sequence[str], counted: str = "responders",
+                     left_out: str = "not drawn") -> str:
+    """The words beside a test's p-value when the figure or table beside it hides groups that
+    ``small_groups`` found: the test is over every group, the hidden ones too (the library's test,
+    the one the Python code prints and R's ``survdiff`` gives), and says so; "" when it hides none."""
+    tested = [str(g) for g in tested]
+    hidden_tested = [g for g in hidden if g in set(tested)]
+    if not hidden_tested:
+        return ""
+    return (f"over all {len(tested)} groups, {len(hidden_tested)} of them {left_out} (fewer than "
+            f"{ctx.settings.min_cell_size} {counted}: {', '.join(hidden_tested)})")
+
+
 def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: str | None = None,
                keep_columns: Sequence[str] = (), note: str | None = None,
                complement_within: str | None = None) -> pd.DataFrame:

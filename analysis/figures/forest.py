@@ -53,7 +53,27 @@ COVARIATE_LABELS: dict[str, str] = {
     "sex": "Sex",
     "duration_min": "Infusion duration",
 }
-_TABLE_COLUMNS = ["label", "unit", "scale", "hr", "hr_lower", "hr_upper", "p", "coef", "se"]
+_TABLE_COLUMNS = ["label", "unit", "scale", "hr", "hr_lower", "hr_upper", "p", "n", "events", "n_reference",
+                  "events_reference", "note", "coef", "se"]
+# A coefficient beyond this (log hazard ratio, HR beyond ~1 : 22,000) in a fit that did not converge
+# is running off to infinity (monotone likelihood), not an estimate
+_DIVERGED_LOG_HR = 10.0
+
+
+def _unsupported(cox: Any, term: str, row: pd.Series, counts: dict[str, Any], reference: Any) -> str:
+    """Why a term's hazard ratio cannot be estimated ("" when it can): a level or its reference
+    without relapses, or a coefficient running off to infinity in a fit that did not converge."""
+    if counts:
+        if counts["events"] == 0:
+            return f"not estimable: no relapse among the {counts['n']} responders at {counts['level']}"
+        if counts["events_reference"] == 0:
+            return f"not estimable: no relapse among the {counts['n_reference']} responders at {reference}"
+    coef, se = float(row["coef"]), float(row["se"])
+    if not (np.isfinite(coef) and np.isfinite(se)) or (
+            not getattr(cox, "converged", True) and abs(coef) > _DIVERGED_LOG_HR):
+        return ("not estimable: the model did not converge for this term (its hazard ratio runs off to 0 or "
+                "infinity: the covariate separates who relapses first)")
+    return ""
 
 
 def _level_key(level: Any) -> tuple[str, Any]:
@@ -76,9 +96,22 @@ def per_unit_hazard_ratios(cox: Any, units: Mapping[str, tuple[float, str]] | No
     -------
     DataFrame indexed by term: label (row text, e.g. "Dose (first infusion), per 0.1 mg/kg" or
     "Diagnosis: PTSD vs MDD"), unit, scale (the step), hr, hr_lower, hr_upper (per step),
-    p (Wald, unchanged by the step), coef and se (per step).
+    p (Wald, unchanged by the step), for a level of a categorical covariate n and events (its
+    responders and relapses) and n_reference, events_reference (of the reference level; all
+    four NaN for continuous covariates and when the result has no ``level_counts``), note (why
+    the hazard ratio is not estimable, e.g. no relapse at the level, "" otherwise; hr, its
+    interval and p are then NaN), coef and se (per step).
     """
     units = COVARIATE_UNITS if units is None else units
+    level_counts = getattr(cox, "level_counts", None)
+    by_term: dict[str, dict[str, Any]] = {}
+    if level_counts is not None and len(level_counts):
+        for _covariate, part in level_counts.groupby("covariate", sort=False):
+            first = part.iloc[0]  # the reference level
+            for _, level in part.iloc[1:].iterrows():
+                by_term[str(level["term"])] = {"level": level["level"], "n": int(level["n"]),
+                                               "events": int(level["events"]), "n_reference": int(first["n"]),
+                                               "events_reference": int(first["events"])}
     rows = []
     for column, terms in cox.terms.items():
         name = COVARIATE_LABELS.get(column, column.replace("_", " "))
@@ -100,10 +133,15 @@ def per_unit_hazard_ratios(cox: Any, units: Mapping[str, tuple[float, str]] | No
             else:
                 step, unit = units.get(column, (1.0, "per unit"))
                 label = f"{name}, {unit}"
-            rows.append({"term": term, "label": label, "unit": unit, "scale": step,
-                         "hr": float(row["hr"]) ** step, "hr_lower": float(row["hr_lower"]) ** step,
-                         "hr_upper": float(row["hr_upper"]) ** step, "p": float(row["p"]),
-                         "coef": step * float(row["coef"]), "se": step * float(row["se"])})
+            counts = by_term.get(term, {})
+            note = _unsupported(cox, term, row, counts, reference)
+            estimate = {"hr": float(row["hr"]) ** step, "hr_lower": float(row["hr_lower"]) ** step,
+                        "hr_upper": float(row["hr_upper"]) ** step, "p": float(row["p"])}
+            if note:
+                estimate = dict.fromkeys(estimate, np.nan)
+            rows.append({"term": term, "label": label, "unit": unit, "scale": step, **estimate,
+                         **{k: counts.get(k, np.nan) for k in ("n", "events", "n_reference", "events_reference")},
+                         "note": note, "coef": step * float(row["coef"]), "se": step * float(row["se"])})
     return pd.DataFrame(rows, columns=["term", *_TABLE_COLUMNS]).set_index("term")
 
 
@@ -131,6 +169,9 @@ def forest_figure(
               for v in (frame["label"] if "label" in frame.columns else frame["term"])]
     text = [hr_text(hr, lo, hi) for hr, lo, hi in zip(frame["hr"], frame["hr_lower"], frame["hr_upper"], strict=True)]
     p_text = [format_p(p).removeprefix("p ").replace("= ", "") for p in frame["p"]] if "p" in frame.columns else None
+    # a row the model cannot estimate says why instead of numbers (no point is drawn for it)
+    reasons = ([str(v) if isinstance(v, str) and v else "" for v in frame["note"]] if "note" in frame.columns
+               else [""] * len(frame))
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4], horizontal_spacing=0.03)
     figure.add_trace(go.Scatter(
         x=frame["hr"], y=labels, mode="markers", marker=dict(symbol="square", size=10, color=OKABE_ITO[0]),
@@ -138,7 +179,9 @@ def forest_figure(
                      arrayminus=frame["hr"] - frame["hr_lower"], color=OKABE_ITO[0]),
         text=text, name="hazard ratio", hovertemplate="%{y}: HR %{text}<extra></extra>", showlegend=False),
         row=1, col=1)
-    row_text = [f"{t}<br>p {p}" for t, p in zip(text, p_text, strict=True)] if p_text else text
+    row_text = [f"{t}<br>p {p}" for t, p in zip(text, p_text, strict=True)] if p_text else list(text)
+    row_text = ["<br>".join(textwrap.wrap(reason, 34)) if reason else t
+                for t, reason in zip(row_text, reasons, strict=True)]
     figure.add_trace(go.Scatter(x=[0.0] * len(labels), y=labels, mode="text", text=row_text,
                                 name="HR (95% CI), p", textposition="middle right", showlegend=False,
                                 hoverinfo="skip", cliponaxis=False), row=1, col=2)

@@ -301,6 +301,9 @@ class CoxResult:
         counts ``concordant``, ``discordant``, ``tied_risk``.
     terms : dict mapping each covariate to its term names (several for a categorical one).
     references : dict mapping each dummy-coded covariate to its reference level.
+    level_counts : DataFrame, one row per level of each dummy-coded covariate (its reference
+        first): covariate, level, term (None for the reference), n (rows fitted), events. A level
+        without events (or with only events) has no finite hazard ratio.
     n, n_events, n_dropped (rows with a missing value, dropped), ties, strata, alpha,
     n_iterations, converged : the settings and counts.
     notes : tuple of str
@@ -335,6 +338,8 @@ class CoxResult:
     _original_event: np.ndarray = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
     references: dict[str, Any] = field(default_factory=dict, repr=False)
+    level_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["covariate", "level", "term", "n", "events"]), repr=False, compare=False)
 
     @functools.cached_property
     def _concordance_counts(self) -> tuple[float, float, float]:
@@ -630,6 +635,17 @@ def cox(
         )
     wald_statistic = float(beta @ info @ beta)
     lr_statistic = 2.0 * (loglik - null_loglik)
+    counts = []
+    for covariate, reference in references.items():
+        level = data[covariate].astype(object)
+        per_level = pd.DataFrame({"level": level.to_numpy(), "event": event_values}).groupby(
+            "level", sort=False)["event"].agg(n="size", events="sum")
+        for value in [reference, *(name[len(covariate) + 1:-1] for name in terms[covariate])]:
+            key = value if value in per_level.index else next(v for v in per_level.index if str(v) == str(value))
+            counts.append({"covariate": covariate, "level": key,
+                           "term": None if value is reference else f"{covariate}[{value}]",
+                           "n": int(per_level.at[key, "n"]), "events": int(per_level.at[key, "events"])})
+    level_counts = pd.DataFrame(counts, columns=["covariate", "level", "term", "n", "events"])
     return CoxResult(
         table=table,
         covariance=pd.DataFrame(covariance, index=names, columns=names),
@@ -658,4 +674,5 @@ def cox(
         _original_time=time,
         _original_event=event_values,
         notes=tuple(notes),
+        level_counts=level_counts,
     )

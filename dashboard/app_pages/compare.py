@@ -14,6 +14,8 @@ from dashboard.components import (
     show_figure,
     show_table,
     show_text,
+    small_groups,
+    test_scope_words,
 )
 from dashboard.context import current
 from dashboard.security import md
@@ -49,6 +51,8 @@ def _references(covariates: list[str]) -> dict[str, str]:
         else:
             references[column] = sorted(counts.index, key=lambda level: (-counts[level], level))[0]
     return references
+
+
 COURSE_WORDS = {"single": "single-infusion", "series": "series"}
 
 ctx = current()
@@ -72,8 +76,12 @@ else:
         if logrank is None:
             st.info("Only one group has responders: nothing to compare.")
         else:
+            # the table below hides small groups; the test is over all of them, and says so
+            scope = test_scope_words(ctx, logrank.table["group"],
+                                     small_groups(ctx, logrank.table.set_index("group")["n"]), left_out="not shown")
             show_text(report, "Log-rank test", f"Log-rank test of time to relapse across **{settings.group_label}**: "
-                        f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}.")
+                        f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
+                        + (f", {md(scope)}" if scope else "") + ".")
             show_table(report, logrank.table, "Observed and expected relapses", count_column="n",
                        keep_columns=["group"],
                        note="expected: relapses expected if all groups shared one curve.")
@@ -105,8 +113,22 @@ with page_guard("the Cox model"):
             st.warning(f"Fewer than {settings.min_cell_size} responders: the model is not shown.")
         else:
             per_unit = figures.per_unit_hazard_ratios(cox)  # each row names its reference level
-            show_figure(report, figures.forest_figure(per_unit, definitions=definitions),
-                        "Hazard ratios for relapse")
+            # a level (or its reference) with fewer responders than the minimum cell size is not shown
+            k = settings.min_cell_size
+            small = (per_unit["n"] < k) | (per_unit["n_reference"] < k)
+            notes = []
+            if small.any():
+                notes.append(f"Not shown, fewer than {k} responders at the level or its reference (the model "
+                             "still includes them): " + "; ".join(per_unit.loc[small, "label"]) + ".")
+            per_unit = per_unit[~small]
+            unsupported = per_unit[per_unit["note"].astype(bool)]
+            notes += [f"{label}: {note}." for label, note in zip(unsupported["label"], unsupported["note"],
+                                                                   strict=True)]
+            if per_unit.empty:
+                st.info(" ".join(notes) or "No hazard ratio to show.", icon=":material/info:")
+            else:
+                show_figure(report, figures.forest_figure(per_unit, definitions=definitions),
+                            "Hazard ratios for relapse", notes=notes)
             show_table(report, per_unit.drop(columns=["coef", "se"]), "Cox model",
                        note="hr: hazard ratio per the unit on each row (dose per 0.1 mg/kg, age per 10 years, "
                             "scores per 5 points), or against the reference level; hr < 1 means longer-lasting "

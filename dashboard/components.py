@@ -99,7 +99,7 @@ def hidden_groups_note(ctx: Context, hidden: Sequence[str], counted: str = "pati
             + ", ".join(hidden) + "."]
 
 
-def test_scope_words(ctx: Context, tested: Sequence[Any], hidden: Sequence[str], counted: str = "responders",
+def groups_tested_words(ctx: Context, tested: Sequence[Any], hidden: Sequence[str], counted: str = "responders",
                      left_out: str = "not drawn") -> str:
     """The words beside a test's p-value when the figure or table beside it hides groups that
     ``small_groups`` found: the test is over every group, the hidden ones too (the library's test,

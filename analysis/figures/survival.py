@@ -232,7 +232,7 @@ def onset_result_figure(
         words = {"logrank_upper": "Log-rank", "likelihood_ratio_cure": "cure-model LR test"}
         test_text = "<br>".join(f"{words.get(str(r['test']), str(r['test']))}: {format_p(float(r['p_value']))}"
                               for _, r in result.test.iterrows())
-        scope = tested_groups_text(table.index, exclude_groups)
+        scope = groups_tested_text(table.index, exclude_groups)
         test_text += f"<br>(tests {scope})" if scope else ""
     levels = [str(g) for g in table.index]
     at_risk = None
@@ -256,7 +256,7 @@ KM_LABEL = "Kaplan-Meier at the detection visit"
 _LEGEND_GREY = "rgba(128,128,128,0.9)"
 
 
-def tested_groups_text(tested: Sequence[Any], exclude_groups: Sequence[Any]) -> str:
+def groups_tested_text(tested: Sequence[Any], exclude_groups: Sequence[Any]) -> str:
     """'over all 5 groups, 2 not drawn' when a test beside the figure includes groups the figure
     leaves out (``exclude_groups``, e.g. fewer patients than the minimum cell size); '' otherwise."""
     tested = [str(g) for g in tested]
@@ -643,7 +643,7 @@ def durability_result_figure(
     if result.by is not None and result.logrank is not None:
         test = result.logrank
         test_text = f"Log-rank {format_p(test.p_value)} (\u03c7\u00b2 {test.statistic:.2f}, {test.dof} df)"
-        scope = tested_groups_text(test.table["group"], exclude_groups)
+        scope = groups_tested_text(test.table["group"], exclude_groups)
         test_text += f"<br>{scope}" if scope else ""
     return durability_figure(
         result.curve, risk_table=result.risk_table, headline=headline, medians=medians, test_text=test_text,

@@ -15,7 +15,7 @@ from dashboard.components import (
     show_table,
     show_text,
     small_groups,
-    test_scope_words,
+    groups_tested_words,
 )
 from dashboard.context import current
 from dashboard.security import md
@@ -77,7 +77,7 @@ else:
             st.info("Only one group has responders: nothing to compare.")
         else:
             # the table below hides small groups; the test is over all of them, and says so
-            scope = test_scope_words(ctx, logrank.table["group"],
+            scope = groups_tested_words(ctx, logrank.table["group"],
                                      small_groups(ctx, logrank.table.set_index("group")["n"]), left_out="not shown")
             show_text(report, "Log-rank test", f"Log-rank test of time to relapse across **{settings.group_label}**: "
                         f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"

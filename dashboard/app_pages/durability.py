@@ -17,7 +17,7 @@ from dashboard.components import (
     show_table,
     show_text,
     small_groups,
-    test_scope_words,
+    groups_tested_words,
 )
 from dashboard.context import current
 
@@ -98,7 +98,7 @@ with page_guard("the durability curves"):
                     "was seen (the papers' convention, late by up to one visit interval).")
     logrank = result.logrank
     if settings.by and logrank is not None:
-        scope = test_scope_words(ctx, logrank.table["group"], hidden)
+        scope = groups_tested_words(ctx, logrank.table["group"], hidden)
         show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
                   f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
                   + (f", {scope}; the figure shows the others" if scope else ""))

@@ -17,7 +17,7 @@ from dashboard.components import (
     show_figure,
     show_table,
     small_groups,
-    test_scope_words,
+    groups_tested_words,
 )
 from dashboard.context import current
 
@@ -72,7 +72,7 @@ with page_guard("the onset curves"):
                     "median_onset_hours: among those who respond; responding_by_4h/24h: "
                     "cumulative fraction responding by 4 and 24 hours.")
     if settings.by and result.test is not None:
-        scope = test_scope_words(ctx, summary["group"], hidden, "patients")
+        scope = groups_tested_words(ctx, summary["group"], hidden, "patients")
         show_table(report, result.test, f"Difference in onset between groups ({settings.by})",
                    note=f"Both tests are {scope}; the figure shows the others." if scope else None)
     for note in result.notes:

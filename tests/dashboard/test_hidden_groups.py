@@ -200,7 +200,8 @@ def test_compare_responder_differences_say_what_is_suppressed(app, data):
     small = expected[expected[["n", "n_reference"]].min(axis=1) < 5]
     assert len(small)  # the rare clinics are rated too rarely at this visit
     hidden = table[table["suppressed"].astype(bool)]
-    assert sorted(zip(hidden["outcome"], hidden["group"])) == sorted(zip(small["outcome"], small["group"]))
+    pairs = sorted(zip(hidden["outcome"], hidden["group"], strict=True))
+    assert pairs == sorted(zip(small["outcome"], small["group"], strict=True))
     note = next(t for t in _texts(at) if "suppressed (" in t and point in t)
     for outcome, group in zip(small["outcome"], small["group"], strict=True):
         assert f"{point} / {outcome} / {group} / north" in note

@@ -581,33 +581,36 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
     if not len(canonical):
         return
     k = len(canonical)
-    lo_total, hi_total, lo_item, hi_item, n_items = (np.full(k + 1, np.nan) for _ in range(5))
+    # Ranges by slot = 2 * instrument + (1 for an item, 0 for a total); the last two slots, for
+    # rows without a known instrument, are NaN (every comparison with NaN is False: no check).
+    lo, hi = np.full(2 * (k + 1), np.nan), np.full(2 * (k + 1), np.nan)
+    n_items = np.full(k + 1, np.nan)
     for i, label in enumerate(canonical):
         spec = get_instrument(label)
-        lo_total[i], hi_total[i] = spec.min_score, spec.max_score
-        lo_item[i], hi_item[i], n_items[i] = spec.item_min, spec.item_max, spec.n_items
-    index = np.where(codes >= 0, codes, k)
+        lo[2 * i], hi[2 * i] = spec.min_score, spec.max_score
+        lo[2 * i + 1], hi[2 * i + 1], n_items[i] = spec.item_min, spec.item_max, spec.n_items
+    index = np.where(codes >= 0, codes, k).astype(np.intp, copy=False)
     score, item = cols["score"], cols["item"]
     is_item = ~np.isnan(item)
-    lo = np.where(is_item, lo_item[index], lo_total[index])
-    hi = np.where(is_item, hi_item[index], hi_total[index])
+    slot = 2 * index + is_item
     rows = cols["source_row"]
     labels = np.asarray(list(canonical) + [None], dtype=object)  # index into it only for rows shown
-    out_of_range = ~np.isnan(score) & ~np.isnan(lo) & ((score < lo) | (score > hi))
-    where = np.flatnonzero(out_of_range)
-    shown = [(score[i], labels[index[i]], lo[i], hi[i], item[i]) for i in where[:MAX_ROWS_PER_CHECK]]
+    # (NaN scores and rows without a range compare False.)
+    where = np.flatnonzero((score < lo[slot]) | (score > hi[slot]))
+    shown = [(score[i], labels[index[i]], lo[slot[i]], hi[slot[i]], item[i]) for i in where[:MAX_ROWS_PER_CHECK]]
     report.add_rows(t.raw, t.name, "score", rows[where], shown,
                     lambda v: (f"score {_show(v[0])} is outside the {v[1]} "
                                + (f"item range {_show(v[2])}-{_show(v[3])} (item {_show(v[4])})."
                                   if not np.isnan(v[4]) else f"total score range {_show(v[2])}-{_show(v[3])}.")),
                     "scores outside the instrument's range")
-    fractional = ~np.isnan(score) & ~out_of_range & (score != np.round(score))
-    where = np.flatnonzero(fractional)
+    del slot
+    fractional = np.flatnonzero(score != np.round(score))  # NaN included, removed next (few rows)
+    fractional = fractional[~np.isnan(score[fractional])]
+    where = np.setdiff1d(fractional, where, assume_unique=True)
     report.add_rows(t.raw, t.name, "score", rows[where], score[where],
                     lambda v: f"score {v} is not a whole number (scores are sums of item ratings).",
                     "scores that are not whole numbers")
-    too_high = is_item & ~np.isnan(n_items[index]) & (item > n_items[index])
-    where = np.flatnonzero(too_high)
+    where = np.flatnonzero(item > n_items[index])  # NaN items (totals) and unknown counts compare False
     report.add_rows(t.raw, t.name, "item", rows[where],
                     [(item[i], labels[index[i]], n_items[index[i]]) for i in where[:MAX_ROWS_PER_CHECK]],
                     lambda v: f"item {_show(v[0])} does not exist: {v[1]} has {_show(v[2])} items.",
@@ -813,8 +816,8 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     if normalise is not None:
         labels = _text(values)
         normal = [normalise(c) or c for c in labels.categories]
-        remap = np.append(pd.factorize(np.asarray(normal, dtype=object))[0], -1)
-        return remap[np.where(labels.codes >= 0, labels.codes, len(normal))].astype(np.int64)
+        remap = np.append(pd.factorize(np.asarray(normal, dtype=object))[0], -1).astype(labels.codes.dtype)
+        return remap[labels.codes]  # code -1 (missing) picks the last entry, -1
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy()  # int8/int16/int32: reduced as they are
     array = values.to_numpy()

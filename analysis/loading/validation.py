@@ -937,7 +937,10 @@ def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[
     patients_frame = None
     if patient_columns or covariates:
         patients_frame = _take_first(frame, [*patient_columns, *covariates], by_patient)
-        patients_frame.insert(0, "patient_id", pd.Series(patient.categories, dtype=object))
+        # The cleaned ids as a categorical of the same dtype: validating the patients table then
+        # reuses them (see _CLEAN) instead of stripping and sorting 100,000s of ids again.
+        patients_frame.insert(0, "patient_id", pd.Series(pd.Categorical.from_codes(
+            np.arange(n_patients, dtype=np.int32), dtype=patient.dtype, validate=False)))
         patients_frame["source_row"] = rows[first_row]
 
     infusion_columns = [c for c in frame.columns if c in _INFUSION_LEVEL]
@@ -975,18 +978,21 @@ def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patie
                     f"({', '.join(infusion_columns)}) but no infusion_number or infusion start: each patient is "
                     "taken to have had one infusion, at time 0.", len(frame), table="infusions")
     keep = (codes >= 0) & (number >= 1) & (number == np.round(number)) & (number <= MAX_COUNT)  # NaN: False
-    kept = np.flatnonzero(keep)
-    key = codes[kept].astype(np.int64) * (int(np.nanmax(number, initial=0)) + 1) + number[kept].astype(np.int64)
-    groups = np.full(len(frame), -1, dtype=np.int64)
-    span = int(key.max()) + 1 if len(key) else 0
+    width = int(np.max(number, where=keep, initial=0)) + 1
+    with np.errstate(invalid="ignore"):  # rows not kept (NaN numbers) get a placeholder key below
+        key = codes * width + number.astype(np.int64)
+    span = int(np.max(key, where=keep, initial=-1)) + 1
     if span <= 4 * len(frame) + 1_000_000:
-        # Infusions numbered in (patient, infusion_number) order by a count of the keys: O(n), no hashing.
-        present = np.bincount(key, minlength=span) > 0
-        dense = np.cumsum(present) - 1
-        groups[kept] = dense[key]
+        # Infusions numbered in (patient, infusion_number) order by a count of the keys: O(n), no
+        # hashing; rows not kept get key ``span``, whose group is -1.
+        key[~keep] = span
+        present = np.bincount(key, minlength=span + 1)[:span] > 0
+        groups = np.append(np.cumsum(present) - 1, -1)[key]
         n_groups = int(present.sum())
     else:
-        kept_groups, uniques = pd.factorize(key)
+        kept = np.flatnonzero(keep)
+        kept_groups, uniques = pd.factorize(key[kept])
+        groups = np.full(len(frame), -1, dtype=np.int64)
         groups[kept] = kept_groups
         n_groups = len(uniques)
     by_infusion = _Groups(groups, n_groups)
@@ -1176,8 +1182,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     del keep
     del item_key
     if ranked.key is not None:
-        s_patient_codes, s_instrument, s_time, s_item = ranked.decoded()
-        s_patient_codes = s_patient_codes.astype(np.int32)
+        s_patient_codes, s_instrument, s_time, s_item = ranked.decoded()  # codes as int32
         s_patient = pd.Categorical.from_codes(s_patient_codes, categories=patient_ids, validate=False)
     else:
         s_patient, s_instrument = in_order(cols["patient_id"]), in_order(instrument_codes)
@@ -1316,11 +1321,19 @@ class _RatingOrder:
     def decoded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(patient codes, instrument codes, times, items) of the rows in order, from ``key``."""
         _, instrument_bits, time_bits, item_bits = self.bits
-        item_code = self.key & ((1 << item_bits) - 1)
-        time_code = (self.key >> item_bits) & ((1 << time_bits) - 1)
-        instrument = (self.key >> (item_bits + time_bits)) & ((1 << instrument_bits) - 1)
-        patient = self.key >> (item_bits + time_bits + instrument_bits)
-        return patient - 2, instrument - 2, self.times[time_code], self.items[item_code]
+        # One scratch array for the fields, shifted and masked in place (fewer 8-byte temporaries).
+        field = self.key & ((1 << item_bits) - 1)
+        items = self.items[field]
+        np.right_shift(self.key, item_bits, out=field)
+        field &= (1 << time_bits) - 1
+        times = self.times[field]
+        np.right_shift(self.key, item_bits + time_bits, out=field)
+        field &= (1 << instrument_bits) - 1
+        field -= 2
+        instrument = field.astype(np.int32)
+        np.right_shift(self.key, item_bits + time_bits + instrument_bits, out=field)
+        field -= 2
+        return field.astype(np.int32), instrument, times, items
 
 
 def _rating_order(patient: np.ndarray, instrument: np.ndarray, time_hours: np.ndarray,

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
@@ -439,6 +440,9 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
                      f"given: {', '.join(frames) or 'none'}.",
                      "No ratings in the CDISC data.")
     long_frame = pd.concat(ratings, ignore_index=True)
+    for column in ("_file", "_record"):  # categorical across datasets (pd.concat makes them objects)
+        if all(isinstance(r[column].dtype, pd.CategoricalDtype) for r in ratings):
+            long_frame[column] = union_categoricals([r[column].array for r in ratings])
     for column in ("patient_id", "instrument", "visit"):
         if column in long_frame.columns:
             long_frame[column] = _text(long_frame[column])
@@ -466,7 +470,7 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
 def _origin(name: str, frame: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, key: str) -> pd.DataFrame:
     """``out`` with the file each rating was read from, its row there (1 = first observation) and
     the record's test in words (``key`` and its value, e.g. "RSTESTCD HAMD117"; a categorical)."""
-    out["_file"] = str(frame.attrs.get("source") or name)
+    out["_file"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), [str(frame.attrs.get("source") or name)])
     out["_file_row"] = rows
     out["_record"] = _text(frame[key]).cat.rename_categories(lambda value: f"{key} {value}").array \
         if key in frame.columns else None
@@ -693,7 +697,7 @@ def _baseline_from_base(name: str, frame: pd.DataFrame, out: pd.DataFrame, notes
     base = pd.DataFrame({"patient_id": out["patient_id"], "instrument": out["instrument"], "item": out["item"],
                          "score": pd.to_numeric(frame["BASE"], errors="coerce").to_numpy(dtype="float64")})
     base["_file"], base["_file_row"] = out["_file"], out["_file_row"]  # the record whose BASE it is
-    base["_record"] = out["_record"].astype("string") + " (its BASE)"
+    base["_record"] = out["_record"].astype("string").add(" (its BASE)").astype("category")
     base = base[base["score"].notna()].drop_duplicates(["patient_id", "instrument", "item"])
     base["time_hours"] = 0.0
     if "visit" in out.columns:

@@ -7,7 +7,8 @@ assessments (required), one row per rating
     total score), score (float64, integer-valued, within the instrument's range),
     time_hours (float64, negative = before the first infusion), visit (str, optional label),
     infusion_number (Int64, optional), source_row (int64, the row number in the user's file,
-    1 = first data row, for messages).
+    1 = first data row, for messages); for a CDISC or REDCap source, whose ratings come from
+    several files, source_file (categorical) beside it names the file of that row.
 infusions (one row per infusion; when absent one IV infusion at time 0 is assumed)
     patient_id, infusion_number (int64, 1, 2, ...), time_hours (float64, start; the first is 0),
     dose_mg_per_kg (float64), route (IV, IM, intranasal, sublingual, oral, rectal),
@@ -183,7 +184,7 @@ class OutcomeData:
         without revealing anything about it."""
         if not self._fingerprint:
             digest = hashlib.sha256()
-            for table in (self.assessments.drop(columns="source_row", errors="ignore"),
+            for table in (self.assessments.drop(columns=["source_row", "source_file"], errors="ignore"),
                           self.infusions, self.patients, self.events):
                 digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
                 digest.update("|".join(map(str, table.columns)).encode())

@@ -138,7 +138,7 @@ class RowOrigins:
             if table is None or "source_row" not in table.columns:
                 continue
             positions = table["source_row"].to_numpy(dtype=np.int64) - 1
-            table = table.copy()
+            table = table.copy(deep=False)  # new columns only; the others stay shared
             table["source_row"] = self.rows[positions]
             at = table.columns.get_loc("source_row") + 1
             table.insert(at, "source_file", pd.Categorical.from_codes(self.files.codes[positions],

@@ -24,6 +24,7 @@ censors it)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,7 @@ def fit_response_state(
     bins: Any = None,
     reference: str | None = None,
     group_bins: Any = None,
+    progress: Callable[[int, int], None] | None = None,
     **endpoint_options: Any,
 ) -> ResponseStateResult:
     """Probability of being in response (responded and not yet relapsed) at each day since the
@@ -149,6 +151,10 @@ def fit_response_state(
         Seed of the resampling (the same seed gives the same band).
     group_bins, reference : passed to ``group_patients`` (``group_bins``: cut points or number
         of groups, as in the other ``by=`` functions; ``bins`` is the older name of it).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each bootstrap refit (``total`` = n_bootstrap
+        x the number of groups), e.g. to show how far the band is; an exception it raises stops
+        the fit. It does not change the result.
     **endpoint_options
         Passed to ``derive_endpoints`` (response, relapse rule, origin, intercurrent ...).
 
@@ -180,12 +186,14 @@ def fit_response_state(
     labels = grouping.of(patients["patient_id"]).astype(object).to_numpy()
     intervals = state_intervals(patients)
     last_all = patients["last_rating_hours"].to_numpy(float) / 24.0
+    band_text = (f"band: percentile bootstrap, {int(n_bootstrap)} resamples of the patients" if int(n_bootstrap)
+                 else "no confidence band (n_bootstrap=0)")
     notes = [f"P(in response) at day t since the first infusion = S_relapse(t) - S_response(t), Turnbull "
-             f"NPMLE of each (interpolated across support intervals); band: percentile bootstrap, "
-             f"{int(n_bootstrap)} resamples of the patients"]
+             f"NPMLE of each (interpolated across support intervals); {band_text}"]
     if grouping.note():
         notes.append(grouping.note())
     rng = np.random.default_rng(seed)
+    total = int(n_bootstrap) * int(sum((labels == level).any() for level in grouping.levels))
     rows, curves, fits, last_followup = [], [], {}, {}
     for level in grouping.levels:
         mask = labels == level
@@ -206,6 +214,8 @@ def fit_response_state(
                 replicates.append(tuple(
                     turnbull_pooled(lo, up, np.bincount(inverse, drawn, minlength=len(lo)), start=fit)
                     for (lo, up, inverse), fit in zip(pooled, estimate, strict=True)))
+                if progress is not None:
+                    progress(sum(len(r) for _, r in fits.values()) + len(replicates), total)
         fits[level] = (estimate, replicates)
         grid = np.linspace(0.0, last_followup[level], 201)
         curve_part = {"group": level, "time_days": grid,

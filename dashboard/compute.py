@@ -384,6 +384,29 @@ def _store(dataset: str) -> ByteBoundedStore:
     return _session_results() if dataset.startswith("upload-") else _RESULTS
 
 
+def result_store(dataset: str) -> ByteBoundedStore:
+    """The store ``call`` caches ``dataset``'s results in (process-wide, or the uploading session's
+    own); called in a page run (it reads the session), the store itself may be used from any thread."""
+    return _store(dataset)
+
+
+def result_key(settings: Settings, name: str, key: Hashable) -> tuple:
+    """The key ``call`` caches a result under: ``name`` and ``key`` on the dataset and filters."""
+    return (name, settings.dataset, repr(sorted(settings.filters().items())), key)
+
+
+def run_key(ctx: Context, function: str, arguments: dict[str, Any]) -> tuple:
+    """The key ``run(ctx, function, label, **arguments)`` caches its result under."""
+    kwargs = call_arguments(ctx, function, arguments)
+    return result_key(ctx.settings, function, (repr(()), repr(sorted(kwargs.items()))))
+
+
+def compute_slots() -> threading.BoundedSemaphore:
+    """The COMPUTE_SLOTS ``call`` holds one of while it computes (a background job holds one too,
+    letting go of it between its steps)."""
+    return _COMPUTE_SLOTS
+
+
 def base_data(name: str) -> OutcomeData:
     """The full dataset named in the URL (sample, simulated-<n>-<seed>, upload-<fingerprint>).
     Raises InvalidDataset for a name this server does not make, UploadMissing for an upload this
@@ -483,7 +506,7 @@ def call(ctx: Context, name: str, label: str, func: Any, *args: Any, key: Hashab
     """Any pure function of the filtered data (e.g. a model fitted on derived ratings), cached
     under ``key`` (which must identify every input besides dataset and filters)."""
     settings = ctx.settings
-    cache_key = (name, settings.dataset, repr(sorted(settings.filters().items())), key)
+    cache_key = result_key(settings, name, key)
 
     def make() -> Any:
         with st.spinner(label, show_time=True), _COMPUTE_SLOTS:  # shown only after 0.5 s

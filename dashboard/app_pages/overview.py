@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis import figures
-from dashboard import calls, compute
+from analysis.response_state import N_BOOTSTRAP, ResponseStateResult
+from dashboard import background, calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -46,6 +47,17 @@ def _card(label: str, value: str, detail: str) -> None:
         st.markdown(f"**{label}**")  # a metric's own label is cut at the card's width (800 px); this wraps
         st.metric(label, value, label_visibility="collapsed")
         st.caption(detail)
+
+
+@st.fragment(run_every=background.POLL_S)
+def _band_progress(key: tuple, total: int) -> None:
+    """The band's progress in words, asked again every POLL_S; the whole page is drawn again (from
+    the cache) once the band is ready."""
+    progress = background.progress(key)
+    if progress is None:
+        st.rerun()
+    st.caption(f"95% band: computing, {progress.done} of {progress.total or total} bootstrap replicates "
+               f"({progress.seconds:.0f} s so far); it is drawn here when ready.")
 
 
 def _num(value: float, unit: str) -> str:
@@ -152,13 +164,29 @@ with page_guard("the headline figures"):
                      "upper": durability["km_median_days_upper"], "n": durability["n_responders"],
                      "unit": f"days, {_CLOCK}"})
 
-        state = calls.run(ctx, state_call, "Estimating who is in response day by day...", report)
-        figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, state, key=(),
-                                       definitions=list(state.notes))
-        show_figure(report, figure, "Patients in response day by day", notes=[
-            "Among all treated patients (responders or not): the share who have responded and not yet "
-            "relapsed, by day since the first infusion (Turnbull estimates of onset and relapse, 95% bootstrap "
-            "band); points: days 1, 7, 14 and 28. The curve ends where fewer than 10% are still followed."])
+        # the bootstrap band (200 refits of two NPMLEs: half a minute at 20,000 patients) is computed in
+        # the background; until then the curve and its points are drawn from the same estimates alone
+        state = background.result_or_progress(ctx, state_call, report, start=False)
+        state_notes = ["Among all treated patients (responders or not): the share who have responded and not yet "
+                       "relapsed, by day since the first infusion (Turnbull estimates of onset and relapse, 95% "
+                       "bootstrap band); points: days 1, 7, 14 and 28. The curve ends where fewer than 10% are "
+                       "still followed."]
+        if isinstance(state, ResponseStateResult):
+            figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, state, key=(),
+                                           definitions=list(state.notes))
+            show_figure(report, figure, "Patients in response day by day", notes=state_notes)
+        else:
+            estimate = compute.run(ctx, state_call.function, "Estimating who is in response day by day...",
+                                   **{**state_call.arguments, "n_bootstrap": 0})
+            total = int(state_call.arguments.get("n_bootstrap", N_BOOTSTRAP)) * len(estimate.levels)
+            waiting = (f"95% bootstrap band: still being computed ({total} replicates) when this figure was "
+                       "drawn, so it is not shown; the curve and the points are the final estimates.")
+            figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, estimate,
+                                           key=("band pending",), definitions=[*estimate.notes, waiting])
+            show_figure(report, figure, "Patients in response day by day", notes=[*state_notes, waiting])
+            # started once the figure is drawn: the job's first steps hold the compute slot
+            background.result_or_progress(ctx, state_call)
+            _band_progress(compute.run_key(ctx, state_call.function, dict(state_call.arguments)), total)
 
     if rows:
         table = pd.DataFrame(rows)

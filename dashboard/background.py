@@ -1,0 +1,184 @@
+"""Slow results computed in a server thread while the page shows what is already known.
+
+A page asks for a ``Call`` (dashboard.calls) with ``result_or_progress``. When its result is cached
+it comes back at once; otherwise a *job* computes it in a daemon thread and the page gets the job's
+``Progress`` (e.g. "95% band: computing, 37 of 200 replicates") and draws what does not need it.
+The finished result is stored exactly where ``compute.run`` would store that call (same store,
+same key), so the page that waited, and every later visitor, gets it from the cache at once, and
+the snippet shown for the call is the call that produced it. Rules:
+
+- single-flight, server-wide: one job per result; pages asking for a running job share it;
+- compute slots (dashboard.compute): a job holds one of COMPUTE_SLOTS while it computes and lets
+  go of it between steps (the ``progress`` calls of the analysis, e.g. each bootstrap refit), so a
+  page's own computation waits at most one step behind it;
+- a job nobody has asked about for ABANDON_S seconds (a waiting page asks every POLL_S) stops at
+  its next step; the next page that wants the result starts it again;
+- an error is kept with its job for ERROR_KEEP_S seconds and raised to the pages that ask (which
+  show it in words, as for any computation), then the result may be tried again.
+
+The thread calls the analysis function only (never Streamlit): the page draws.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import analysis
+from dashboard import compute
+from dashboard.workspace import session as workspace
+
+if TYPE_CHECKING:
+    from dashboard.calls import Call
+    from dashboard.report import Report
+    from dashboard.state import Context
+
+logger = logging.getLogger("dashboard")
+
+POLL_S = 1.0  # how often a waiting page asks (st.fragment run_every)
+ABANDON_S = 30.0
+ERROR_KEEP_S = 60.0
+STEP_PAUSE_S = 0.005  # between steps, so a page waiting for the compute slot takes it first
+MAX_JOBS = 32  # finished jobs kept (their errors), oldest first out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A result still being computed: ``done`` of ``total`` steps (total 0 until the first step)."""
+
+    key: Hashable
+    done: int
+    total: int
+    seconds: float  # since the job started
+
+
+class _Abandoned(Exception):
+    """Raised in a job's step when nobody has asked for its result for ABANDON_S seconds."""
+
+
+@dataclass
+class _Job:
+    key: Hashable
+    started: float = field(default_factory=time.monotonic)
+    wanted: float = field(default_factory=time.monotonic)
+    done: int = 0
+    total: int = 0
+    running: bool = True
+    kept: bool = False  # the value is held here: the store could not hold it
+    value: Any = None
+    error: Exception | None = None
+    ended: float = 0.0
+    thread: threading.Thread | None = None
+
+    def progress(self) -> Progress:
+        return Progress(self.key, self.done, self.total, time.monotonic() - self.started)
+
+
+_JOBS: dict[Hashable, _Job] = {}
+_LOCK = threading.Lock()
+
+
+def result_or_progress(ctx: Context, call: Call, report: Report | None = None, *, start: bool = True) -> Any:
+    """``call``'s result when it is cached or its job has finished; otherwise its job's
+    ``Progress``, the job started when none runs (with ``start=False``: None instead of
+    starting one). The call is noted on ``report`` as ``calls.run`` does. Raises the job's error. ``analysis.<call.function>`` must accept ``progress=`` (a callable
+    ``progress(done, total)``, called after each step)."""
+    key = compute.run_key(ctx, call.function, dict(call.arguments))
+    store = compute.result_store(ctx.settings.dataset)
+    with _LOCK:  # a job stores its value before it leaves _JOBS: looked up together, nothing is missed
+        value = store.get(key)
+        job = _JOBS.get(key) if value is None else None
+        if value is None:
+            if job is not None and job.error is not None and time.monotonic() - job.ended > ERROR_KEEP_S:
+                job = None  # try a failed result again after a while
+            if job is None or not (job.running or job.kept or job.error is not None):
+                if not start:
+                    return None
+                job = _JOBS[key] = _Job(key)
+                job.thread = _thread(ctx, call, key, store, job)
+            job.wanted = time.monotonic()
+    if report is not None:
+        report.note_call(call)
+    if job is not None:
+        if job.error is not None:
+            raise job.error
+        if not job.kept:
+            return job.progress()
+        value = job.value
+    return value
+
+
+def progress(key: Hashable) -> Progress | None:
+    """The running job's progress under ``key`` (counting as asking for it), None when it has
+    finished, failed or stopped (the page then reruns and finds the result, the error or nothing)."""
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is None or not job.running:
+            return None
+        job.wanted = time.monotonic()
+        return job.progress()
+
+
+def wait(key: Hashable, timeout: float | None = None) -> bool:
+    """Wait for the job under ``key`` to end (tests, benchmarks); True when none is running."""
+    with _LOCK:
+        job = _JOBS.get(key)
+    if job is None or job.thread is None:
+        return True
+    job.thread.join(timeout)
+    return not job.thread.is_alive()
+
+
+def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedStore, job: _Job) -> threading.Thread:
+    """Start the job's thread; it holds the call's function, arguments and filtered data, never the
+    page context."""
+    function = getattr(analysis, call.function)
+    arguments = compute.call_arguments(ctx, call.function, dict(call.arguments))
+    data, dataset = ctx.data, ctx.settings.dataset
+    slots = compute.compute_slots()
+
+    def step(done: int, total: int) -> None:
+        job.done, job.total = int(done), int(total)
+        if time.monotonic() - job.wanted > ABANDON_S:
+            raise _Abandoned
+        slots.release()
+        time.sleep(STEP_PAUSE_S)
+        slots.acquire()
+
+    def work() -> None:
+        with slots:
+            try:
+                make = workspace.shared_result(dataset, key, lambda: function(data, **arguments, progress=step))
+                value = make()
+                store.put(key, value)
+                if key not in store:
+                    job.value, job.kept = value, True
+                logger.info("computed %s in the background in %.2f s", call.function, time.monotonic() - job.started)
+            except _Abandoned:
+                logger.info("stopped %s in the background after %d of %d steps: nobody waits for it",
+                            call.function, job.done, job.total)
+            except Exception as error:
+                job.error = error
+                if not isinstance(error, analysis.AnalysisError):
+                    compute.log_exception(error)
+            finally:
+                with _LOCK:
+                    job.running, job.ended = False, time.monotonic()
+                    if not (job.kept or job.error is not None) and _JOBS.get(key) is job:
+                        del _JOBS[key]
+                    _forget_old_jobs()
+
+    thread = threading.Thread(target=work, name=f"background {call.function}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _forget_old_jobs() -> None:
+    """Keep at most MAX_JOBS finished jobs (called holding _LOCK)."""
+    finished = sorted((k for k, j in _JOBS.items() if not j.running), key=lambda k: _JOBS[k].ended)
+    for key in finished[:max(0, len(finished) - MAX_JOBS)]:
+        del _JOBS[key]

@@ -1,0 +1,166 @@
+"""The Overview's probability-in-response band, computed in the background (dashboard.background):
+the page draws the curve and its points at once and says in words that the band is being
+computed; the band then appears, equal to the direct call's with the same seed, and the next
+visitor gets it from the cache. The job stores its result under the key compute.run uses, stops
+when nobody waits for it, and reports the analysis' error."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import analysis
+from dashboard import background, compute
+from dashboard.calls import Call
+from dashboard.state import Settings
+from tests.dashboard.apptest import clean, clean_page, plotted
+
+
+@pytest.fixture(scope="module")
+def sample() -> analysis.OutcomeData:
+    return analysis.load_sample()
+
+
+def _context(sample: analysis.OutcomeData) -> SimpleNamespace:
+    return SimpleNamespace(settings=Settings(dataset="sample"), data=sample)
+
+
+def _forget_results() -> None:
+    for key in list(background._JOBS):
+        background.wait(key)
+    compute._RESULTS.discard_where(lambda key: isinstance(key, tuple) and key[0] == "fit_response_state")
+    compute._RESULTS.discard_where(lambda key: isinstance(key, tuple) and key[0] == "figure:response_state")
+
+
+def _state_chart(at) -> dict:
+    return next(c for c in plotted(at) if "in response" in c["layout"]["yaxis"]["title"]["text"])
+
+
+def _band_key() -> tuple:
+    keys = [k for k in background._JOBS if k[0] == "fit_response_state"]
+    assert len(keys) == 1, keys
+    return keys[0]
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    """fit_response_state whose background run (the one given ``progress=``) waits for ``gate``."""
+    gate = threading.Event()
+    real = analysis.fit_response_state
+
+    @functools.wraps(real)
+    def fit(*args, **kwargs):
+        if "progress" in kwargs:
+            assert gate.wait(120), "the test did not open the gate"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "fit_response_state", fit)
+    _forget_results()
+    yield gate
+    gate.set()
+    _forget_results()
+
+
+def test_overview_draws_the_curve_at_once_then_the_band(sample, gated):
+    at = clean_page("overview")
+    chart = _state_chart(at)
+    points = next(t for t in chart["data"] if t.get("name") == "All patients at days")
+    direct = analysis.fit_response_state(sample).at([1, 7, 14, 28])
+    assert points["text"] == [f"{100 * v:.0f}%" for v in direct["in_response"]]
+    assert not [t for t in chart["data"] if t.get("fill")], "no band is drawn while it is computed"
+    captions = " ".join(c.value for c in at.caption)
+    assert "95% band: computing, 0 of 200 bootstrap replicates" in captions
+    assert "still being computed (200 replicates)" in captions
+    # the snippet is the call that produces the band
+    code = next(c.value for c in at.code if "fit_response_state" in c.value)
+    assert "n_bootstrap" not in code
+
+    key = _band_key()
+    gated.set()
+    assert background.wait(key, 300)
+    at.run()
+    clean(at)
+    chart = _state_chart(at)
+    band = [t for t in chart["data"] if t.get("fill")]
+    assert band, "the band is drawn once computed"
+    points = next(t for t in chart["data"] if t.get("name") == "All patients at days")
+    np.testing.assert_allclose(np.asarray(points["error_y"]["array"]) / 100,
+                               (direct["upper"] - direct["in_response"]).to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(points["error_y"]["arrayminus"]) / 100,
+                               (direct["in_response"] - direct["lower"]).to_numpy(), atol=1e-12)
+    assert not any("95% band: computing" in c.value for c in at.caption)
+
+    # the next visitor gets the band at once, without a new job
+    again = clean_page("overview")
+    assert [t for t in _state_chart(again)["data"] if t.get("fill")]
+    assert not [k for k in background._JOBS if k[0] == "fit_response_state"]
+
+
+def test_the_job_stores_what_compute_run_would_and_equals_the_direct_call(sample):
+    _forget_results()
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": 30, "seed": 3}, name="state")
+    progress = background.result_or_progress(ctx, call)
+    assert isinstance(progress, background.Progress)
+    assert background.result_or_progress(ctx, call).key == progress.key  # single flight: the same job
+    assert background.wait(progress.key, 300)
+    stored = compute._RESULTS.get(compute.run_key(ctx, call.function, dict(call.arguments)))
+    assert stored is not None
+    assert compute.run(ctx, call.function, "...", **call.arguments) is stored  # compute.run's own cache key
+    assert background.result_or_progress(ctx, call) is stored
+    direct = analysis.fit_response_state(sample, n_bootstrap=30, seed=3)
+    assert stored.curve.equals(direct.curve)
+    assert stored.table.equals(direct.table)
+    _forget_results()
+
+
+def test_a_job_nobody_waits_for_stops_and_starts_again_when_asked(sample, monkeypatch):
+    _forget_results()
+    monkeypatch.setattr(background, "ABANDON_S", -1.0)  # nobody has asked since "now"
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": 40, "seed": 4}, name="state")
+    progress = background.result_or_progress(ctx, call)
+    assert background.wait(progress.key, 300)
+    assert progress.key not in background._JOBS and progress.key not in compute._RESULTS
+    assert background.progress(progress.key) is None
+    assert background.result_or_progress(ctx, call, start=False) is None
+    monkeypatch.setattr(background, "ABANDON_S", 600.0)
+    assert isinstance(background.result_or_progress(ctx, call), background.Progress)
+    assert background.wait(progress.key, 300)
+    assert compute._RESULTS.get(progress.key) is not None
+    _forget_results()
+
+
+def test_the_analysis_error_reaches_the_page_that_asks(sample):
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": -1}, name="state")
+    key = compute.run_key(ctx, call.function, dict(call.arguments))
+    with pytest.raises(analysis.AnalysisError, match="n_bootstrap=-1"):
+        # the job may fail before the first answer: then that answer is the error
+        background.result_or_progress(ctx, call)
+        assert background.wait(key, 300)
+        background.result_or_progress(ctx, call)
+    with pytest.raises(analysis.AnalysisError, match="n_bootstrap=-1"):  # kept for the next page
+        background.result_or_progress(ctx, call)
+    background._JOBS.pop(key, None)
+
+
+def test_the_job_gives_the_compute_slot_up_between_replicates(sample):
+    """A page's computation started while a job runs waits one replicate, not the whole job."""
+    _forget_results()
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": 200, "seed": 5}, name="state")
+    progress = background.result_or_progress(ctx, call)
+    while background.progress(progress.key) is not None and background.progress(progress.key).done < 2:
+        threading.Event().wait(0.01)
+    with compute.compute_slots():
+        # the slot taken while the job has replicates left to do
+        now = background.progress(progress.key)
+        assert now is not None and now.done < now.total
+    assert background.wait(progress.key, 300)
+    _forget_results()
+

@@ -34,6 +34,11 @@
    are read with the comma as decimal mark.
 7. A label-style export (column headers are field labels, values are choice labels) is
    detected and read back to field names and codes.
+8. Rows: a problem names the line of the records export as a spreadsheet shows it (the header is
+   line 1; blank lines count, and are not records), and the line a text editor shows when a quoted
+   field above spans several lines (:mod:`analysis.origins`). A line with more cells than the
+   header, a score that is not a number, a code that is not among a field's choices and a
+   dictionary choice without its comma are named with their lines.
 
 Reference: REDCap data dictionary and export formats (Vanderbilt, REDCap Help & FAQ "Data
 Dictionary", "Data Export"); test projects from OuhscBbmc/REDCapR ``inst/test-data/projects``.

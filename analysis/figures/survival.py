@@ -149,7 +149,9 @@ def onset_figure(
                              margin=dict(t=95, b=30))
     else:
         figure.update_layout(height=500)
-    figure.update_layout(title=title)
+    # room right of the plot for the half of the last tick label (and risk number) past its end: a
+    # label running past the figure is hidden by plotly, and Streamlit's theme sets no right margin
+    figure.update_layout(title=title, margin=dict(r=_RIGHT_MARGIN_PX))
     return with_definitions(figure, definitions, axis_space=20 if with_risk else 72)
 
 
@@ -157,6 +159,7 @@ def onset_figure(
 _ONSET_PLOT_PX = 325
 _RISK_GAP_PX = 62
 _RISK_ROW_PX = 22
+_RIGHT_MARGIN_PX = 24
 
 
 def _risk_px(n_rows: int) -> int:

@@ -338,7 +338,8 @@ def visit_schedule(
     target_days: Sequence[float] | None = DEFAULT_TARGET_DAYS,
     **endpoint_options: Any,
 ) -> pd.DataFrame:
-    """The post-baseline visit labels an MMRM can use, in schedule order: visit, median_hours
+    """The post-baseline protocol visit labels an MMRM can use (not rescue, unscheduled or
+    early-termination assessments: ``UNSCHEDULED_VISIT_PATTERN``), in schedule order: visit, median_hours
     (since the first infusion), median_days_since_infusion (since the most recent one),
     patients (rated at the label), single, series (of them, per course) and default (True for
     the visits :func:`fit_mmrm` analyses when ``visits`` is not given, same rule and arguments)."""

@@ -1,0 +1,53 @@
+"""The Trajectories visit view on the bundled sample: the simulator's rating at rescue treatment
+(visit ``rescue``) is no visit category of either course panel; the note under the figure says
+how many ratings were left out, as the analysis counted them; Compare offers no 'rescue' time
+point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import analysis
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 300
+
+
+def _page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"dashboard/app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture(scope="module")
+def sample() -> analysis.OutcomeData:
+    return analysis.load_sample()
+
+
+def test_trajectories_visit_panels_hold_no_rescue_visit(sample):
+    at = _page("trajectories", group="course")
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    categories = {str(x) for trace in chart["data"] for x in (trace.get("x") or []) if isinstance(x, str)}
+    assert "day 1" in categories and "follow-up day 7" in categories  # the two schedules are drawn
+    assert "rescue" not in categories
+    counted = analysis.trajectory(sample, by="course", time="visit").unscheduled.set_index("visit")
+    ratings = sample.assessments
+    rescue = ratings[(ratings["visit"] == "rescue") & (ratings["instrument"] == "MADRS") & ratings["item"].isna()]
+    assert counted.loc["rescue", "ratings"] == len(rescue) > 0
+    note = next(c.value for c in at.caption if "not protocol visits" in c.value)
+    assert f"'rescue' ({len(rescue)} ratings of {rescue['patient_id'].nunique()} patients)" in note
+
+
+def test_compare_offers_no_rescue_time_point():
+    at = _page("compare", group="course")
+    assert "rescue" not in at.selectbox(key="compare_time").options

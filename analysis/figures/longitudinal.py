@@ -20,8 +20,13 @@ from analysis.figures._style import (
     with_definitions,
 )
 
+# Individual lines drawn at most (a fixed random subset beyond): plotly's cost grows with the points
+# drawn (about 25 ratings per patient at 20,000 patients: 100 lines are 2,500 points, drawn in
+# about 0.1 s), and 100 grey lines show the spread as well as 200 do at screen resolution.
+MAX_INDIVIDUAL_LINES = 100
 
-def spaghetti_patients(individual: pd.DataFrame, max_patients: int = 200) -> list[str]:
+
+def spaghetti_patients(individual: pd.DataFrame, max_patients: int = MAX_INDIVIDUAL_LINES) -> list[str]:
     """The patients drawn as individual lines: all, or a fixed random subset (seed 0) of
     ``max_patients``."""
     ids = pd.unique(individual["patient_id"].astype(str))
@@ -30,12 +35,10 @@ def spaghetti_patients(individual: pd.DataFrame, max_patients: int = 200) -> lis
     return sorted(str(i) for i in ids)
 
 
-def _spaghetti(individual: pd.DataFrame, x: str, y: str, max_patients: int,
+def _spaghetti(individual: pd.DataFrame, x: str, y: str,
                sort_by: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """x and y arrays of all patients' lines separated by NaN gaps (one fast trace)."""
-    if individual["patient_id"].nunique() > max_patients:
-        keep = spaghetti_patients(individual, max_patients)
-        individual = individual[individual["patient_id"].astype(str).isin(keep)]
+    """x and y arrays of all patients' lines separated by gaps (x None, y NaN): one trace, one SVG
+    path, however many patients."""
     ordered = individual.sort_values(["patient_id", sort_by or x], kind="stable")
     codes = pd.factorize(ordered["patient_id"])[0]
     new_patient = np.r_[False, codes[1:] != codes[:-1]]
@@ -62,7 +65,7 @@ def trajectory_figure(
     individual_x: str | None = None,
     individual_y: str | None = None,
     highlight: Sequence[Any] = (),
-    max_individuals: int = 200,
+    max_individuals: int = MAX_INDIVIDUAL_LINES,
     definitions: Sequence[str] = (),
     exclude_groups: Sequence[Any] = (),
     title: str = "Scores over time",
@@ -74,8 +77,9 @@ def trajectory_figure(
     curve_name: str = "model",
 ) -> go.Figure:
     """Mean (with 95% CI) over time per group, optionally over thin grey individual
-    trajectories (``individual`` with patient_id; at most ``max_individuals`` patients drawn,
-    a fixed random subset) with some patients highlighted.
+    trajectories (``individual`` with patient_id; at most ``max_individuals`` patients drawn
+    over all panels, a fixed random subset, ``spaghetti_patients``) with some patients
+    highlighted.
 
     A numeric ``x`` (e.g. ``time_mid_days``, the bins' mid-points) gives a numeric axis, with
     the individual lines at their ratings' actual times (``individual_x``, e.g. ``time_days``)
@@ -93,6 +97,10 @@ def trajectory_figure(
     groups = groups_in(summary, exclude_groups)
     colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour
     ix, iy = individual_x or x, individual_y or y
+    lines = individual
+    if individual is not None and individual["patient_id"].nunique() > max_individuals:
+        keep = spaghetti_patients(individual, max_individuals)
+        lines = individual[individual["patient_id"].astype(str).isin(keep)]
     longest = 55
     in_legend: set[str] = set()  # each name once, the first time it is drawn
 
@@ -104,20 +112,23 @@ def trajectory_figure(
     for j, panel in enumerate(panels, start=1):
         where = dict(row=1, col=j) if panel is not None else {}
         part_summary = summary if panel is None else summary[summary[facet].astype(str) == panel]
-        part_individual = individual
+        part_individual, part_lines = individual, lines
         if individual is not None and panel is not None and facet in individual.columns:
             part_individual = individual[individual[facet].astype(str) == panel]
+            part_lines = lines[lines[facet].astype(str) == panel]
         if log_x:
             part_summary = part_summary[part_summary[x] > 0]
             if part_individual is not None:
                 part_individual = part_individual[part_individual[ix] > 0]
+                part_lines = part_lines[part_lines[ix] > 0]
         if part_individual is not None and not part_individual.empty:
             sort_by = order if (not numeric and order and order in part_individual.columns) else ix
-            xs, ys = _spaghetti(part_individual, ix, iy, max_individuals, sort_by)
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
-                                        line=dict(color="rgba(128,128,128,0.22)", width=1),
-                                        name="Individual patients", legendgroup="individual",
-                                        showlegend=first("Individual patients"), hoverinfo="skip"), **where)
+            if not part_lines.empty:
+                xs, ys = _spaghetti(part_lines, ix, iy, sort_by)
+                figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False,
+                                            line=dict(color="rgba(128,128,128,0.22)", width=1),
+                                            name="Individual patients", legendgroup="individual",
+                                            showlegend=first("Individual patients"), hoverinfo="skip"), **where)
             for i, patient in enumerate(highlight):
                 one = part_individual[part_individual["patient_id"].astype(str) == str(patient)]
                 one = one.sort_values(sort_by)
@@ -294,21 +305,24 @@ def residual_figure(
     *,
     residuals: pd.DataFrame | None = None,
     x_title: str = "Fitted value (points)",
-    max_points: int = 2000,
+    max_points: int = 500,
     definitions: Sequence[str] = (),
     title: str = "Residuals against fitted values",
 ) -> go.Figure:
     """Residual check: the mean residual (95% CI) per bin of the fitted values (``bins`` from
     ``residual_check()``: low, high, mean_residual, lower, upper) at each bin's mid-point, a
     zero line, and optionally the residuals themselves (``residuals`` with fitted and residual;
-    at most ``max_points``, a fixed random subset, seed 0) in grey. A model that fits has the
-    binned means on the zero line, without a trend."""
+    at most ``max_points``, a fixed random subset, seed 0, its size in the legend) in grey. A
+    model that fits has the binned means on the zero line, without a trend. Every marker is an
+    SVG element the browser styles one by one (2,000 take about 0.5 s to draw, 500 about 0.1 s):
+    the binned means carry the check, the points only show the spread."""
     figure = go.Figure()
     if residuals is not None and not residuals.empty:
-        shown = residuals
+        shown, name = residuals, "Ratings"
         if len(shown) > max_points:
             shown = shown.iloc[np.sort(np.random.default_rng(0).choice(len(shown), max_points, replace=False))]
-        figure.add_trace(go.Scatter(x=shown["fitted"], y=shown["residual"], mode="markers", name="Ratings",
+            name = f"Ratings ({max_points:,} of {len(residuals):,}, a random subset)"
+        figure.add_trace(go.Scatter(x=shown["fitted"], y=shown["residual"], mode="markers", name=name,
                                     marker=dict(color="rgba(128,128,128,0.35)", size=4), hoverinfo="skip"))
     middle = (bins["low"] + bins["high"]) / 2
     figure.add_trace(go.Scatter(

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import figures
+from analysis.figures.longitudinal import MAX_INDIVIDUAL_LINES
 from analysis.longitudinal.trajectories import unscheduled_note
 from dashboard import calls, compute
 from dashboard.calls import Call
@@ -104,7 +105,12 @@ with page_guard("the trajectories"):
         definitions=definitions, exclude_groups=hidden, y_from_zero=value == "score",
         title=f"{settings.instrument} over time",
     )
-    notes = ["Points: mean with 95% CI; grey lines: up to 200 patients (a fixed random subset)."]
+    notes = ["Points: mean with 95% CI."]
+    if individual is not None:
+        patients = individual["patient_id"].nunique()
+        notes[0] += (f" Grey lines: {MAX_INDIVIDUAL_LINES:,} patients of {patients:,} (a fixed random subset: "
+                     "more lines draw slower and read the same)." if patients > MAX_INDIVIDUAL_LINES
+                     else f" Grey lines: all {patients:,} patients.")
     if visits:
         per_course = result.individual.groupby("course")["patient_id"].nunique()
         notes.append("Single-infusion and series patients are rated on different schedules, so each course "

@@ -25,7 +25,6 @@ import re
 import struct
 import zipfile
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,28 +353,18 @@ def _read_parquet(content: bytes, name: str, table: str) -> RawTable:
 
 def _read_row_groups(content: bytes, text: list[str]) -> Any:
     """The Parquet file as one Arrow table, ``text`` columns dictionary-encoded, one chunk per row
-    group; large files read a row group per thread.
+    group (``ParquetFile.read``).
 
-    Why: ``pq.read_table`` cuts each row group into batches of 64k rows, each carrying a copy of
-    the row group's dictionary. In a file in random row order every row group holds nearly every
-    patient id (the writer's dictionary overflows and falls back to plain values, which the reader
-    hashes back into a dictionary); unifying 62 dictionaries of 100,000 ids took longer than
-    reading them, and decoding the id column is one long task that Arrow's per-column threads
-    cannot split, while row groups can be read side by side.
+    Why not ``pq.read_table``: it cuts each row group into batches of 64k rows, each carrying a
+    copy of the row group's dictionary. In a file in random row order every row group holds
+    nearly every patient id, and unifying 62 dictionaries of 100,000 ids (8.3 million rows) took
+    longer than reading them. (Reading a row group per thread as well was tried: on the shared
+    2-core machine it cost more CPU and no wall time.)
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    def read_group(index: int) -> Any:  # one ParquetFile per call: readers are not shared across threads
-        return pq.ParquetFile(pa.BufferReader(content), read_dictionary=text).read_row_group(index)
-
-    file = pq.ParquetFile(pa.BufferReader(content), read_dictionary=text)
-    groups = file.metadata.num_row_groups
-    threads = min(groups, os.cpu_count() or 1, 4)
-    if threads < 2 or file.metadata.num_rows < 1_000_000:
-        return file.read()
-    with ThreadPoolExecutor(threads) as pool:
-        return pa.concat_tables(list(pool.map(read_group, range(groups))))
+    return pq.ParquetFile(pa.BufferReader(content), read_dictionary=text).read()
 
 
 def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:

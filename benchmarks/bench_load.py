@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -122,16 +123,19 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "import_second
 
 
 def measure(path: Path) -> dict:
+    load_before = os.getloadavg()[0]
     result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,
                             check=True, env=CHILD_ENV)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    # The machine's 1-minute load average around the load (2 cores: above 2, timings are inflated).
+    return json.loads(result.stdout.strip().splitlines()[-1]) | {"load_average": (load_before, os.getloadavg()[0])}
 
 
 def _line(label: str, figures: dict, target: float) -> str:
     ok = figures["seconds"] < target and figures["peak_mb"] < 2048
     return (f"{label:26s} {figures['seconds']:6.2f} s (target < {target:.0f} s; CPU {figures['cpu_seconds']:.2f} s; "
             f"+{figures['import_seconds']:.1f} s imports), peak RSS {figures['peak_mb']:6.0f} MB, "
-            f"{figures['rows']:,} ratings, {figures['patients']:,} patients {'OK' if ok else 'MISSED'}")
+            f"{figures['rows']:,} ratings, {figures['patients']:,} patients {'OK' if ok else 'MISSED'} "
+            f"(load average {figures['load_average'][0]:.1f} -> {figures['load_average'][1]:.1f})")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -129,8 +129,12 @@ def onset_figure(
     if test_text:
         lines.append(test_text)
     if lines:
-        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=0.99, y=0.02,
-                              xanchor="right", yanchor="bottom", showarrow=False, align="left",
+        # on a log axis the curves rise on the right, leaving the top left empty; on a linear one
+        # they are flat from the first day on, above the bottom right
+        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain",
+                              x=0.01 if log_time else 0.99, y=0.98 if log_time else 0.02,
+                              xanchor="left" if log_time else "right", yanchor="top" if log_time else "bottom",
+                              showarrow=False, align="left",
                               font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
     # every x axis (the risk table's too) shares the type and range, so its numbers sit under the ticks
     figure.update_xaxes(type="log" if log_time else "linear", range=x_range)
@@ -143,6 +147,8 @@ def onset_figure(
                    label_of=lambda g: g if g != "all" else "All patients", time_column="time_hours",
                    hover_x="%{x:g} h")
         figure.update_xaxes(zeroline=False, row=2, col=1)
+        # the row labels clear of the numbers centred on the first tick (half a number past the axis start)
+        figure.update_yaxes(ticklabelstandoff=14, row=2, col=1)
         figure.add_annotation(text="Number at risk", xref="x2 domain", yref="y2 domain", x=0, y=1,
                               xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11), yshift=-2)
         figure.update_layout(height=_ONSET_PLOT_PX + _RISK_GAP_PX + _risk_px(len(groups)) + 95 + 30,
@@ -157,7 +163,7 @@ def onset_figure(
 
 # px: the onset plot area, the gap under it for tick labels and the axis title, one risk-table row
 _ONSET_PLOT_PX = 325
-_RISK_GAP_PX = 62
+_RISK_GAP_PX = 78
 _RISK_ROW_PX = 22
 _RIGHT_MARGIN_PX = 24
 

@@ -184,3 +184,47 @@ def test_at_risk_takes_any_hours_in_the_given_order(hours):
     fit = fit_onset(fixture_data(), by="diagnosis")
     table = fit.at_risk(hours)
     assert table.loc[table["group"] == "TRD", "time_hours"].tolist() == list(np.asarray(hours, float))
+
+
+@pytest.fixture(scope="module")
+def sample_by_course():
+    import analysis
+
+    return analysis.fit_onset(analysis.load_sample(), by="course")
+
+
+def _figure_rows(figure) -> dict[str, tuple[list[float], list[str]]]:
+    return {t.name.removesuffix(" at risk"): (list(t.x), list(t.text)) for t in figure.data
+            if t.mode == "text" and (t.name or "").endswith(" at risk")}
+
+
+@pytest.mark.parametrize(("log_time", "max_hours"), [(False, 168.0), (True, 168.0), (False, None), (False, 30.0)])
+def test_onset_figure_writes_at_risk_under_its_ticks(sample_by_course, log_time, max_hours):
+    from analysis import figures
+
+    fit = sample_by_course
+    figure = figures.onset_result_figure(fit, log_time=log_time, max_hours=max_hours)
+    ticks = list(figure.layout.xaxis.tickvals)
+    assert ticks == figures.onset_ticks(fit.curve, max_hours=max_hours, log_time=log_time)[0]
+    expected = fit.at_risk(ticks)
+    rows = _figure_rows(figure)
+    assert list(rows) == [str(g) for g in fit.summary().index]
+    for group, (x, text) in rows.items():
+        assert x == ticks
+        assert text == expected.loc[expected["group"] == group, "at_risk"].astype(str).tolist()
+    # one x axis type and range for plot and table; the range holds every tick
+    assert figure.layout.xaxis2.type == figure.layout.xaxis.type == ("log" if log_time else "linear")
+    assert figure.layout.xaxis2.matches == "x" or figure.layout.xaxis.matches == "x2"
+    low, high = figure.layout.xaxis.range
+    scale = np.log10 if log_time else (lambda v: v)
+    assert low < scale(ticks[0]) and scale(ticks[-1]) < high
+
+
+def test_onset_figure_leaves_out_hidden_groups_and_can_go_without_the_table(sample_by_course):
+    from analysis import figures
+
+    shown = figures.onset_result_figure(sample_by_course, exclude_groups=["series"])
+    assert list(_figure_rows(shown)) == ["single"]
+    plain = figures.onset_result_figure(sample_by_course, risk_table=False)
+    assert not _figure_rows(plain) and "xaxis2" not in plain.to_plotly_json()["layout"]
+    assert "Number at risk" not in " ".join(a.text or "" for a in plain.layout.annotations)

@@ -5,58 +5,27 @@ with the figure's note, the snippet prints the same table and "Add to report" ke
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import analysis
 from dashboard import report
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-TIMEOUT = 300  # the machine is shared: first runs import statsmodels and fit on the sample
+from tests.dashboard.apptest import clean, clean_page, decoded, plotted
 
 
 def _page(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("dashboard/app_pages/onset.py")
-    at.run()
-    _no_exception(at)
-    return at
-
-
-def _no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _decoded(value):
-    """Plotly's JSON with numeric arrays as plain lists (plotly writes them as base64 typed arrays)."""
-    if isinstance(value, dict):
-        if set(value) >= {"dtype", "bdata"}:
-            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-            return array.tolist()
-        return {k: _decoded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decoded(v) for v in value]
-    return value
+    return clean_page("onset", **query)
 
 
 def _chart(spec: str) -> dict:
-    return _decoded(json.loads(spec))
+    return decoded(json.loads(spec))
 
 
 def _onset_chart(at: AppTest) -> dict:
-    charts = [_chart(c.proto.spec) for c in at.get("plotly_chart")]
-    return next(c for c in charts if "Hours since the infusion" in c["layout"]["xaxis"]["title"]["text"])
+    return next(c for c in plotted(at) if "Hours since the infusion" in c["layout"]["xaxis"]["title"]["text"])
 
 
 def _risk_rows(chart: dict) -> dict[str, dict]:
@@ -116,7 +85,7 @@ def test_snippet_prints_the_risk_table_and_the_report_card_keeps_it(by_course):
     assert "print(result.at_risk([0, 24, 48, 72, 96, 120, 144, 168]))" in code
     key = "add_figure_onset_cumulative_response_by_hours_since_the_infusion"
     by_course.button(key=key).click().run()
-    _no_exception(by_course)
+    clean(by_course)
     card = next(c for c in by_course.session_state[report.CARDS_KEY] if c.page == "Onset")
     figure = _chart(card.figures[0])
     shown = _onset_chart(by_course)
@@ -128,7 +97,7 @@ def test_log_axis_and_whole_follow_up_keep_columns_on_the_ticks(sample, by_cours
     fit = analysis.fit_onset(sample, by="course")
     groups = [str(g) for g in fit.summary().index]
     by_course.toggle(key="onset_log").set_value(True).run()
-    _no_exception(by_course)
+    clean(by_course)
     chart = _onset_chart(by_course)
     assert chart["layout"]["xaxis"]["type"] == chart["layout"]["xaxis2"]["type"] == "log"
     ticks = _check_risk_table(chart, fit, groups)
@@ -137,7 +106,7 @@ def test_log_axis_and_whole_follow_up_keep_columns_on_the_ticks(sample, by_cours
     assert "at_risk([" + ", ".join(f"{t:g}" for t in ticks) + "])" in code
     by_course.toggle(key="onset_log").set_value(False).run()
     by_course.toggle(key="onset_all").set_value(True).run()
-    _no_exception(by_course)
+    clean(by_course)
     ticks = _check_risk_table(_onset_chart(by_course), fit, groups)
     assert ticks[1] == 168 and ticks[-1] >= fit.curve["time_hours"].max()
 

@@ -123,6 +123,29 @@ def as_time_event(time: Any, event: Any, *, what: str = "time") -> tuple[np.ndar
     return time_values, event_values
 
 
+# R's survival: times closer than this (absolutely or relative to their mean) are one time
+TIE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def tied_times(time: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """``time`` with values equal up to rounding error made equal, as R's ``survival::aeqSurv``
+    (``timefix = TRUE`` in survdiff, survfit and coxph): among the sorted distinct finite times,
+    neighbours whose gap is at most ``tolerance``, absolutely or relative to the mean absolute
+    time, are one time, the smallest of their chain. Without it 48.666666666666664 h and
+    48.66666666666667 h (the same visit, computed two ways) are two event times."""
+    finite = np.isfinite(time)
+    values = np.unique(time[finite])
+    if values.size < 2:
+        return time
+    gaps = np.diff(values)
+    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(values)) <= tolerance)
+    if not tied.any():
+        return time
+    cuts = values[np.r_[True, ~tied]]
+    position = np.clip(np.searchsorted(cuts, time, side="right") - 1, 0, cuts.size - 1)
+    return np.where(finite, cuts[position], time)
+
+
 def z_value(alpha: float) -> float:
     """Two-sided standard normal quantile for a ``1 - alpha`` interval."""
     if not 0.0 < alpha < 1.0:

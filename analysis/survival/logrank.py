@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.survival._common import as_time_event, chi2_sf
+from analysis.survival._common import as_time_event, chi2_sf, tied_times
 
 WEIGHTS = ("logrank", "wilcoxon", "tarone-ware", "fleming-harrington")
 Weights = Literal["logrank", "wilcoxon", "tarone-ware", "fleming-harrington"]
@@ -83,6 +83,7 @@ def logrank(
     weights: Weights = "logrank",
     rho: float = 0.0,
     gamma: float = 0.0,
+    timefix: bool = True,
 ) -> LogRankResult:
     """Compare survival curves of K groups with a weighted log-rank test.
 
@@ -104,6 +105,10 @@ def logrank(
     rho, gamma : float
         Fleming-Harrington exponents (lifelines calls them ``p`` and ``q``); used only with
         ``weights="fleming-harrington"``.
+    timefix : bool
+        Treat times equal up to rounding error as tied (R's ``survdiff(timefix = TRUE)``, the
+        default there too; ``_common.tied_times``): hours computed from minutes differ in the
+        last bits, and would otherwise be separate event times.
 
     Returns
     -------
@@ -119,6 +124,8 @@ def logrank(
     if weights != "fleming-harrington" and (rho != 0.0 or gamma != 0.0):
         raise ValueError('rho and gamma apply only to weights="fleming-harrington"')
     time_values, event_values = as_time_event(time, event)
+    if timefix:
+        time_values = tied_times(time_values)
     n = len(time_values)
     group_codes, group_levels = _codes(groups, "groups", n)
     if strata is None:

@@ -32,11 +32,13 @@ APP = str(ROOT / "app.py")
 SAMPLE = ROOT / "data" / "sample" / "single_file.csv"
 TIMEOUT = 300  # shared machine: the first run imports statsmodels and fits
 
-# R 4.2.2, survival 3.4: responders' relapse_time_days, relapse_event and clinic written from
-# analysis.fit_durability(data, by="clinic", origin=...).endpoints.patients of _clinic_file()
+# R 4.2.2, survival 3.5.3: responders' relapse_time_days, relapse_event and clinic written from
+# analysis.fit_durability(data, by="clinic", origin=...).endpoints.patients of _clinic_file();
+# lr_onset.csv: every patient's onset interval upper end (lower end when never seen responding,
+# censored) and clinic, from derive_endpoints(data).patients as fit_onset reads them
 R_SCRIPT = """
 library(survival)
-for (f in c("lr_response.csv", "lr_auto.csv")) {
+for (f in c("lr_response.csv", "lr_auto.csv", "lr_onset.csv")) {
   d <- read.csv(f)
   fit <- survdiff(Surv(time, event) ~ clinic, data = d)
   print(fit)
@@ -58,10 +60,19 @@ clinic=north 78       37    33.13     0.453     0.744
 clinic=south 77       51    43.46     1.310     2.656
 clinic=west   6        0     9.80     9.805    11.411
 chisq 13.4519603401 df 3 p 0.003754505116
+
+               N Observed Expected (O-E)^2/E (O-E)^2/V
+clinic=east    4        3     1.85    0.7226    0.7662
+clinic=north 144       78    80.95    0.1074    0.2208
+clinic=south 146       77    78.36    0.0238    0.0474
+clinic=west    6        6     2.84    3.5121    3.7409
+chisq 4.5721060268 df 3 p 0.2059480674
 """
 # origin -> (chi-square, df, p, expected relapses east, north, south, west)
 R_SURVDIFF = {"response": (15.1606714963, 3, 0.001684366621, (2.15, 33.71, 41.78, 10.36)),
               "auto": (13.4519603401, 3, 0.003754505116, (1.61, 33.13, 43.46, 9.80))}
+# onset: log-rank on the intervals' upper ends (near-equal hours are ties, as survdiff's timefix)
+R_ONSET_LOGRANK = (4.5721060268, 3, 0.2059480674)
 WORDS_NOT_NUMBERS = re.compile(r"\binf\b|\bn/a\b|\bnan\b|\bNone\b", re.IGNORECASE)
 
 
@@ -217,7 +228,10 @@ def test_onset_says_its_tests_include_the_hidden_group(app, data):
         warnings.simplefilter("ignore")
         onset = analysis.fit_onset(data, by="clinic")
     logrank = onset.test.set_index("test").loc["logrank_upper"]
-    assert f"Log-rank: p = {logrank['p_value']:.2f}" in _annotations(chart)
+    chisq, dof, p = R_ONSET_LOGRANK
+    assert logrank["dof"] == dof
+    np.testing.assert_allclose([logrank["statistic"], logrank["p_value"]], [chisq, p], rtol=1e-7)
+    assert f"Log-rank: p = {p:.2f}" in _annotations(chart)
 
 
 def test_groups_tested_text():

@@ -7,6 +7,7 @@ from dashboard import calls
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    groups_tested_words,
     page_guard,
     report_download,
     require_data,
@@ -15,7 +16,6 @@ from dashboard.components import (
     show_table,
     show_text,
     small_groups,
-    groups_tested_words,
 )
 from dashboard.context import current
 from dashboard.security import md
@@ -82,6 +82,8 @@ else:
             show_text(report, "Log-rank test", f"Log-rank test of time to relapse across **{settings.group_label}**: "
                         f"chi-square {logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
                         + (f", {md(scope)}" if scope else "") + ".")
+            st.caption(f"Time to relapse in {durability.settings.origin_text}. The Durability page counts "
+                       "from response by default, so its log-rank p can differ.")
             show_table(report, logrank.table, "Observed and expected relapses", count_column="n",
                        keep_columns=["group"],
                        note="expected: relapses expected if all groups shared one curve.")

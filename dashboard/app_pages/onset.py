@@ -9,6 +9,7 @@ from dashboard import calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
+    groups_tested_words,
     hidden_groups_note,
     page_guard,
     report_download,
@@ -17,7 +18,6 @@ from dashboard.components import (
     show_figure,
     show_table,
     small_groups,
-    groups_tested_words,
 )
 from dashboard.context import current
 

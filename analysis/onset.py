@@ -121,7 +121,11 @@ class OnsetResult:
 
         Groups without patients have no rows.
         """
-        frames = [km.risk_table(times_hours).assign(group=group) for group, km in self.km.items()]
+        hours = np.atleast_1d(np.asarray(times_hours, dtype=float))
+        if hours.ndim != 1 or np.isnan(hours).any() or (hours < 0).any():
+            raise AnalysisError(f"at_risk needs hours since the infusion, 0 or more and none missing; got "
+                                f"{np.asarray(times_hours).tolist()!r}. Pass e.g. [0, 4, 24, 48].")
+        frames = [km.risk_table(hours).assign(group=group) for group, km in self.km.items()]
         table = stack_frames(frames, ["group", "time", "at_risk", "events", "censored"])
         return table.rename(columns={"time": "time_hours", "events": "responses"})
 

@@ -186,6 +186,14 @@ def test_at_risk_takes_any_hours_in_the_given_order(hours):
     assert table.loc[table["group"] == "TRD", "time_hours"].tolist() == list(np.asarray(hours, float))
 
 
+@pytest.mark.parametrize("hours", [[0, float("nan")], [-1, 4]])
+def test_at_risk_refuses_missing_or_negative_hours_in_words(hours):
+    from analysis.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="hours since the infusion, 0 or more"):
+        fit_onset(fixture_data()).at_risk(hours)
+
+
 @pytest.fixture(scope="module")
 def sample_by_course():
     import analysis

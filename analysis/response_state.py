@@ -43,6 +43,8 @@ N_BOOTSTRAP = 200
 # (the relapse curve can even overtake the response curve).
 MIN_FOLLOWED_SHARE = 0.1
 SUMMARY_DAYS = (1, 7, 14, 28)
+# The NPMLE's iterations start from the NPMLE of the intervals widened to whole days (see _npmle).
+COARSE_DAYS = 1.0
 AT_COLUMNS = ["group", "time_days", "in_response", "lower", "upper"]
 
 
@@ -62,6 +64,20 @@ def state_intervals(patients: pd.DataFrame) -> dict[str, np.ndarray]:
     rel_upper = np.where(responded, origin + patients["relapse_upper_days"].to_numpy(float), np.inf)
     return {"response_lower": np.maximum(r_lower, 0.0), "response_upper": r_upper,
             "relapse_lower": np.maximum(rel_lower, 0.0), "relapse_upper": rel_upper}
+
+
+def _npmle(lower: np.ndarray, upper: np.ndarray, weight: np.ndarray) -> Any:
+    """Turnbull NPMLE of pooled intervals (days), its iterations started from the NPMLE of the same
+    intervals widened outwards to multiples of COARSE_DAYS (a few hundred distinct pairs, fitted in
+    milliseconds). The optimum is the same (convergence is the Kuhn-Tucker condition on the exact
+    intervals); at 20,000 patients the relapse NPMLE needs about half the Newton steps."""
+    from analysis.survival.turnbull import pool_index, turnbull_pooled
+
+    coarse_lower = np.floor(lower / COARSE_DAYS) * COARSE_DAYS
+    coarse_upper = np.where(np.isfinite(upper), np.ceil(upper / COARSE_DAYS) * COARSE_DAYS, np.inf)
+    pooled_lower, pooled_upper, inverse = pool_index(coarse_lower, coarse_upper)
+    coarse = turnbull_pooled(pooled_lower, pooled_upper, np.bincount(inverse, weight, minlength=len(pooled_lower)))
+    return turnbull_pooled(lower, upper, weight, start=coarse)
 
 
 def _difference(response_fit: Any, relapse_fit: Any, days: np.ndarray) -> np.ndarray:
@@ -208,7 +224,7 @@ def fit_response_state(
                   for what in ("response", "relapse")]
         replicates = []
         with single_thread_blas():  # the NPMLE's k x k solves: one BLAS thread is faster on 2 shared cores
-            estimate = tuple(turnbull_pooled(lo, up, np.bincount(inverse).astype(float)) for lo, up, inverse in pooled)
+            estimate = tuple(_npmle(lo, up, np.bincount(inverse).astype(float)) for lo, up, inverse in pooled)
             for _ in range(int(n_bootstrap)):  # loops over resamples; each is vectorised
                 drawn = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
                 replicates.append(tuple(

@@ -11,6 +11,8 @@ the snippet shown for the call is the call that produced it. Rules:
 - compute slots (dashboard.compute): a job holds one of COMPUTE_SLOTS while it computes and lets
   go of it between steps (the ``progress`` calls of the analysis, e.g. each bootstrap refit), so a
   page's own computation waits at most one step behind it;
+- pages first: between steps a job waits while page runs are in progress (``compute.pages_drawing``;
+  a thread of the same process competes with them for the interpreter), at most GIVE_WAY_S per step;
 - a job nobody has asked about for ABANDON_S seconds (a waiting page asks every POLL_S) stops at
   its next step; the next page that wants the result starts it again;
 - an error is kept with its job for ERROR_KEEP_S seconds and raised to the pages that ask (which
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("dashboard")
 
 POLL_S = 1.0  # how often a waiting page asks (st.fragment run_every)
-ABANDON_S = 30.0
+ABANDON_S = 120.0
+GIVE_WAY_S = 2.0
 ERROR_KEEP_S = 60.0
 STEP_PAUSE_S = 0.005  # between steps, so a page waiting for the compute slot takes it first
 MAX_JOBS = 32  # finished jobs kept (their errors), oldest first out
@@ -147,6 +150,10 @@ def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedS
             raise _Abandoned
         slots.release()
         time.sleep(STEP_PAUSE_S)
+        waited = 0.0
+        while compute.pages_drawing() and waited < GIVE_WAY_S:
+            time.sleep(0.02)
+            waited += 0.02
         slots.acquire()
 
     def work() -> None:

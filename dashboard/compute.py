@@ -272,8 +272,31 @@ _COMPUTE_SLOTS = threading.BoundedSemaphore(COMPUTE_SLOTS)
 _PAGE_SLOTS = threading.BoundedSemaphore(LARGE_PAGE_SLOTS)
 
 
+_PAGES_DRAWN = [0]  # page runs in progress (background jobs give way to them between steps)
+_PAGES_DRAWN_LOCK = threading.Lock()
+
+
+def pages_drawing() -> int:
+    """How many page runs are in progress in this process (``page_slot`` counts them)."""
+    return _PAGES_DRAWN[0]
+
+
 @contextlib.contextmanager
 def page_slot(data: OutcomeData | None) -> Iterator[None]:
+    """A page run, counted by ``pages_drawing``, holding one of LARGE_PAGE_SLOTS while the page is
+    on a large dataset (see ``_large_page_slot``)."""
+    with _PAGES_DRAWN_LOCK:
+        _PAGES_DRAWN[0] += 1
+    try:
+        with _large_page_slot(data):
+            yield
+    finally:
+        with _PAGES_DRAWN_LOCK:
+            _PAGES_DRAWN[0] -= 1
+
+
+@contextlib.contextmanager
+def _large_page_slot(data: OutcomeData | None) -> Iterator[None]:
     """Hold one of LARGE_PAGE_SLOTS while a page on a large dataset is drawn (others wait with a
     spinner); pages on small datasets, such as the sample, never wait."""
     if data is None or len(data.assessments) <= LARGE_DATASET_RATINGS:

@@ -95,3 +95,43 @@ def test_course_groups_follow_the_series_gap_given():
     assert list(narrow.table.index) == ["single"]
     onset = analysis.fit_onset(data, by="course", series_gap_days=1)
     assert list(onset.summary().index) == ["single"]
+
+
+def test_progress_reports_every_refit_and_changes_nothing():
+    import analysis
+
+    data = analysis.simulate(n_patients=200, seed=6, series_fraction=0.5)
+    calls: list[tuple[int, int]] = []
+    watched = fit_response_state(data, by="course", n_bootstrap=7, seed=1,
+                                 progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 14) for i in range(1, 15)]  # 7 resamples x 2 groups
+    plain = fit_response_state(data, by="course", n_bootstrap=7, seed=1)
+    assert watched.curve.equals(plain.curve) and watched.table.equals(plain.table)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):  # the caller stops the fit (a background job nobody waits for)
+        fit_response_state(data, n_bootstrap=3, progress=stop)
+
+
+def test_the_coarse_start_reaches_the_same_npmle(simulated):
+    """_npmle starts from the whole-day NPMLE; the optimum equals a fit from the default start."""
+    from analysis.endpoints import derive_endpoints
+    from analysis.response_state import _npmle, state_intervals
+    from analysis.survival._common import as_bounds
+    from analysis.survival.turnbull import pool_index, turnbull_pooled
+
+    intervals = state_intervals(derive_endpoints(simulated).patients)
+    days = np.linspace(0.0, 40.0, 401)
+    for what in ("response", "relapse"):
+        lower, upper, inverse = pool_index(*as_bounds(intervals[f"{what}_lower"], intervals[f"{what}_upper"],
+                                                      allow_zero_exact=True))
+        weight = np.bincount(inverse).astype(float)
+        started, default = _npmle(lower, upper, weight), turnbull_pooled(lower, upper, weight)
+        assert started.converged and started.loglik == pytest.approx(default.loglik, abs=1e-8)
+        np.testing.assert_allclose(started.survival_at(days)["survival"], default.survival_at(days)["survival"],
+                                   atol=1e-8)

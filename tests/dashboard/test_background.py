@@ -164,3 +164,18 @@ def test_the_job_gives_the_compute_slot_up_between_replicates(sample):
     assert background.wait(progress.key, 300)
     _forget_results()
 
+
+
+def test_the_job_waits_between_replicates_while_a_page_is_drawn(sample, monkeypatch):
+    _forget_results()
+    monkeypatch.setattr(background, "GIVE_WAY_S", 600.0)
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": 20, "seed": 6}, name="state")
+    with compute.page_slot(None):  # a page run in progress
+        assert compute.pages_drawing() >= 1
+        progress = background.result_or_progress(ctx, call)
+        assert not background.wait(progress.key, 3.0)
+        assert background.progress(progress.key).done <= 1  # the first replicate, then it gives way
+    assert background.wait(progress.key, 300)
+    assert compute._RESULTS.get(progress.key) is not None
+    _forget_results()

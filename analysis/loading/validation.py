@@ -1371,22 +1371,21 @@ def _rating_order(patient: np.ndarray, instrument: np.ndarray, time_hours: np.nd
     if bool(np.all(patient[1:] >= patient[:-1])):
         # Rows grouped by patient (the usual export): timsort merges the sorted runs in ~O(n).
         order = np.argsort(combined, kind="stable")
-    else:
-        order = _radix_order(combined, int(combined.max()).bit_length())
-    return _RatingOrder(order, combined[order], bits, times, items)
-
-
-def _radix_order(values: np.ndarray, bits: int) -> np.ndarray:
-    """Stable argsort of non-negative int64 values by 16-bit digits, least significant first:
-    numpy sorts 16-bit integers by radix, so each pass is O(n) (an unsorted file is not slower
-    by a log factor than a sorted one)."""
-    if bits > 48:
-        return np.argsort(values, kind="stable")
-    order = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
-    for shift in range(16, bits, 16):
-        digit = ((values >> shift) & 0xFFFF).astype(np.uint16)[order]
-        order = order[np.argsort(digit, kind="stable")]
-    return order
+        return _RatingOrder(order, combined[order], bits, times, items)
+    position_bits = max(int(len(combined) - 1).bit_length(), 1)
+    if sum(bits) + position_bits > 62:
+        order = np.argsort(combined, kind="stable")
+        return _RatingOrder(order, combined[order], bits, times, items)
+    # Rows in any other order: each key made unique by the row's position in its low bits, so a
+    # plain sort of the keys (numpy's SIMD quicksort: 0.2 s for 8 million, against 1.4 s for a
+    # stable radix argsort plus a random gather of the keys) yields both the stable order and the
+    # keys in that order.
+    combined <<= position_bits
+    combined |= np.arange(len(combined), dtype=np.int64)
+    combined.sort()
+    order = combined & ((1 << position_bits) - 1)
+    combined >>= position_bits
+    return _RatingOrder(order, combined, bits, times, items)
 
 
 def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:

@@ -250,10 +250,14 @@ def _text(series: pd.Series) -> pd.Categorical:
     order = np.argsort(np.asarray(uniques, dtype=object), kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    remap = np.append(np.where(new_codes >= 0, rank[new_codes] if len(rank) else -1, -1), -1)
-    final = remap[np.where(codes >= 0, codes, len(remap) - 1)]
+    # Old code -> new code; its last entry, -1, is also where the old code -1 (missing) points.
+    remap = np.append(np.where(new_codes >= 0, rank[new_codes] if len(rank) else -1, -1), -1).astype(np.int32)
+    if np.array_equal(remap[:-1], np.arange(len(remap) - 1)):  # labels clean and sorted already
+        final = codes.astype(np.int32, copy=False)
+    else:
+        final = remap[codes]
     categories = pd.Index(np.asarray(uniques, dtype=object)[order], dtype=object)
-    result = pd.Categorical.from_codes(final.astype(np.int32), categories=categories)
+    result = pd.Categorical.from_codes(final, categories=categories, validate=False)
     _CLEAN[id(result.categories)] = result.categories
     return result
 
@@ -313,10 +317,11 @@ def _string_series(values: pd.Categorical | pd.Series, index: pd.Index | None = 
         codes = values.codes
         strings = lookup[codes if not len(codes) or codes.min() >= 0 else np.where(codes >= 0, codes, len(lookup) - 1)]
         if len(strings) < 100_000:
-            return pd.Series(pd.arrays.StringArray(strings), index=index)
+            return pd.Series(pd.arrays.StringArray(strings), index=index, copy=False)
         # Every element is one of the (checked) categories or NA, so the per-element validation of
         # StringArray (0.4 s per 4 million rows) is skipped; pandas is pinned (requirements.txt).
-        return pd.Series(_EMPTY_STRINGS._from_backing_data(strings), index=index)
+        # copy=False: under copy-on-write (on while loading) the constructor would copy the array.
+        return pd.Series(_EMPTY_STRINGS._from_backing_data(strings), index=index, copy=False)
     return pd.Series(values, index=index).astype("string")
 
 
@@ -904,7 +909,7 @@ def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[
         return _Table(frame, raw, "file"), None, None
     patient = _text(frame["patient_id"])
     codes = patient.codes
-    frame["patient_id"] = pd.Series(patient, index=frame.index)
+    frame["patient_id"] = pd.Series(patient, index=frame.index, copy=False)
     n_patients = len(patient.categories)
     rows = _source_rows(frame)
 
@@ -1413,7 +1418,7 @@ def _plain(series: pd.Series, decimal_comma: bool = False) -> pd.Series:
     if len(categories) and categories.inferred_type == "string" and \
             categories.str.strip().str.fullmatch(_PLAIN_NUMBER).all() and \
             (decimal_comma or not categories.str.contains(",", regex=False).any()):
-        return pd.Series(_number(series, decimal_comma)[0], index=series.index)
+        return pd.Series(_number(series, decimal_comma)[0], index=series.index, copy=False)
     return series.astype(object).where(series.notna(), None).astype("string")
 
 

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 import analysis
 import analysis.export
 from analysis.cohort import filter_cohort
+from dashboard import report
 from tests.dashboard.apptest import (
     APP,
     PAGES,
@@ -337,7 +338,25 @@ def test_the_series_curve_does_not_reveal_suppressed_first_response_counts():
 # Grouping by anything meaningful, the reference group, messages in words, tables for people,
 # links to uploads (issue 10)
 
-GROUPED_PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "data"]
+GROUPED_PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "data",
+                 "timeline", "report"]
+# pages whose results are not split by "Compare groups by": headline figures of all the patients
+# kept, one row per patient, and report cards that keep the grouping of the page they came from
+UNGROUPED_PAGES = {"overview", "timeline", "report"}
+
+
+def _levels_shown(at: AppTest) -> set[str]:
+    """The group labels a page shows: its tables' group (and reference) column, Table 1's column
+    headers ("single (n=198)") and the names of its charts' traces."""
+    shown: set[str] = set()
+    for frame in (d.value for d in at.dataframe):
+        for column in ("group", "reference"):
+            if column in frame.columns:
+                shown |= set(frame[column].dropna().astype(str))
+        shown |= {str(c).split(" (n=")[0] for c in frame.columns if " (n=" in str(c)}
+    for chart in plotted(at):
+        shown |= {str(t["name"]) for t in chart["data"] if t.get("name")}
+    return shown
 
 
 def _with_covariates() -> bytes:
@@ -365,6 +384,8 @@ def test_every_page_groups_by_course_and_dose_band(page, group, sample):
     reference = at.selectbox(key="reference")
     assert list(reference.options) == list(levels)
     assert at.session_state["context"].group_levels == tuple(levels)
+    if page not in UNGROUPED_PAGES:  # the page's own results are split by the groups
+        assert set(map(str, levels)) <= _levels_shown(at), (levels, _levels_shown(at))
 
 
 @pytest.mark.parametrize("page", GROUPED_PAGES)
@@ -373,10 +394,32 @@ def test_every_page_groups_by_a_user_covariate(covariate_app, page):
     options = at.selectbox(key="group").options
     assert "smoker" in options and "bmi" in options  # the dataset's own columns are offered
     at.selectbox(key="group").select("smoker").run()
+    if page == "data":
+        at.session_state["table1"] = True  # Table 1 open, as ?table1=true opens it
     at = open_page(page, at)
     clean(at)
     assert at.session_state["context"].group_levels == ("no", "yes")
     assert at.session_state["context"].settings.by == "smoker"
+    if page not in UNGROUPED_PAGES:
+        assert {"no", "yes"} <= _levels_shown(at), _levels_shown(at)
+
+
+@pytest.mark.parametrize("group", ["course", "dose band", "smoker"])
+def test_report_cards_keep_the_grouping_of_their_page(covariate_app, group):
+    """A figure added to the report from Durability grouped by course, dose band or the upload's
+    own covariate is shown on the Report page with one curve per group."""
+    at = covariate_app
+    at.selectbox(key="group").select(group).run()
+    at = open_page("durability", at)
+    clean(at)
+    levels = {str(level) for level in at.session_state["context"].group_levels}
+    at.session_state[report.CARDS_KEY] = []
+    next(b for b in at.button if b.key == "add_figure_durability_sustained_response").click().run()
+    at = open_page("report", at)
+    clean(at)
+    (card,) = at.session_state[report.CARDS_KEY]
+    assert card.page == "Durability" and f"by='{group.replace(' ', '_')}'" in card.code
+    assert levels and levels <= _levels_shown(at), (levels, _levels_shown(at))
 
 
 def test_a_numeric_covariate_is_cut_at_its_quartiles(covariate_app):

@@ -19,7 +19,8 @@ from tests.dashboard.apptest import no_exception, open_page
 
 # a filter and a grouping, so that the snippets must reproduce both
 QUERY = {"diagnosis": ["TRD", "MDD"], "group": "route"}
-PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms"]
+# every page with a "Python code" snippet (Data's Table 1 is checked cell by cell below: its cells are text)
+PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline"]
 # columns a page computes from the results for display (counts for the minimum cell size), not
 # numbers of an analysis result
 DERIVED = {"n_smallest", "patients", "patients_reference", "suppressed"}
@@ -62,7 +63,10 @@ def _run_snippet(code: str, folder: Path, name: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [pytest.param(page, marks=pytest.mark.xfail(
+    strict=True, reason="the Timeline's snippet prints the timeline's summary() only, not the 'Timeline "
+                        "records' table the page shows (dashboard/app_pages/timeline.py)"))
+    if page == "timeline" else page for page in PAGES])
 def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(page, tmp_path):
     at = _page(page)
     snippets = [c.value for c in at.code if "import analysis" in c.value]
@@ -87,6 +91,20 @@ def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(
                     f"{page}: {column}={value!r} of a table on the page is not printed by its snippet")
                 checked += 1
     assert checked >= 10, f"{page}: only {checked} numbers compared"
+
+
+def test_table_one_snippet_prints_every_cell_of_the_data_pages_table_1(tmp_path):
+    at = open_page("data", table1="true", **QUERY)
+    no_exception(at)
+    code = next(c.value for c in at.code if "table_one" in c.value)
+    assert "analysis.filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code and "by='route'" in code
+    printed = _run_snippet(code, tmp_path, "data_0")
+    table = next(d.value for d in at.dataframe if any(str(c).startswith("Overall (n=") for c in d.value.columns))
+    assert len(table.columns) > 2, "Table 1 by route has a column per route"
+    cells = [str(v) for v in table.reset_index().to_numpy().ravel() if pd.notna(v) and str(v).strip()]
+    assert len(cells) >= 10
+    assert [str(c) for c in table.columns if str(c) not in printed] == []
+    assert [c for c in cells if c not in printed] == []
 
 
 def test_the_comparison_can_fail(tmp_path):

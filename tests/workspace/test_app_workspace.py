@@ -64,10 +64,15 @@ def team(local: WorkspaceConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     yield who
 
 
+def _stored_sample(owner: Principal = OWNER) -> tuple[Workspace, str]:
+    """The sample stored by ``owner``: the workspace and the dataset's id."""
+    ws = session.workspace()
+    return ws, ws.save_dataset(owner, analysis.load_sample(), "sample").id
+
+
 def _shared_sample() -> tuple[Workspace, str]:
     """The sample stored by OWNER and shared with VIEWER as viewer: the workspace and its id."""
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws, dataset_id = _stored_sample()
     ws.share(OWNER, dataset_id, VIEWER.email, "viewer")
     return ws, dataset_id
 
@@ -102,7 +107,7 @@ def test_an_upload_is_stored_and_reopens_in_a_new_session_and_process(local: Wor
 
 
 def test_a_link_to_a_dataset_not_shared_says_so_and_nothing_more(team: dict) -> None:
-    dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
+    _, dataset_id = _stored_sample()
     team["user"] = STRANGER
     for dataset in (f"ws-{dataset_id}", "ws-" + "B" * 22):
         at = open_page("overview", dataset=dataset)
@@ -177,8 +182,7 @@ def test_retention_runs_in_the_background_and_only_when_configured(local: Worksp
 
 
 def test_deleting_on_the_share_page_lets_go_of_the_data_held_in_memory(team: dict) -> None:
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws, dataset_id = _stored_sample()
     team["user"] = OWNER
     at = open_page("share", dataset=f"ws-{dataset_id}")
     clean(at)
@@ -219,8 +223,7 @@ def test_a_saved_view_link_opens_the_page_and_settings(team: dict) -> None:
 
 
 def test_share_panel_and_admin_page(team: dict) -> None:
-    ws = session.workspace()
-    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws, dataset_id = _stored_sample()
     team["user"] = OWNER
     at = open_page("share", dataset=f"ws-{dataset_id}")
     clean(at)
@@ -244,7 +247,7 @@ def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: 
     url = postgres.create_database("ws_app_away")  # type: ignore[attr-defined]
     session._config = WorkspaceConfig(url=url, team=True)
     team["user"] = OWNER
-    dataset_id = session.workspace().save_dataset(OWNER, analysis.load_sample(), "sample").id
+    _, dataset_id = _stored_sample()
     link = f"ws-{dataset_id}"
     clean(open_page("overview", dataset=link))
     postgres.stop("immediate")  # type: ignore[attr-defined]
@@ -289,7 +292,7 @@ def test_results_of_a_stored_dataset_are_kept_once_per_process(team: dict) -> No
 
 def test_local_mode_share_page_gives_the_link_and_the_cache_key_lives_beside_the_database(
         local: WorkspaceConfig, tmp_path: Path) -> None:
-    dataset_id = session.workspace().save_dataset(Principal("local"), analysis.load_sample(), "sample").id
+    _, dataset_id = _stored_sample(Principal("local"))
     at = open_page("share", dataset=f"ws-{dataset_id}")
     clean(at)
     assert "local mode" in _texts(at)

@@ -4,7 +4,9 @@ Times ``fit_durability`` (ungrouped, ``by="diagnosis"``, ``by="course"``; each g
 headline falls back to the Turnbull NPMLE refits it on ``n_bootstrap`` resamples) and
 ``fit_response_state`` (two NPMLEs per resample) on ``analysis.simulate(n_patients=n, seed=1)``.
 Target: each call under about 3 s at 20,000 patients (the Overview, Durability and Compare pages'
-first render). Wall and CPU seconds of one run each, with the 1-minute load average (the machine
+first render). The Overview draws ``fit_response_state(n_bootstrap=0)`` (the curve and its points)
+at once and computes the 200-resample band in the background (dashboard/background.py): its row
+is the page's share of the first render, the full call's row the band's wait. Wall and CPU seconds of one run each, with the 1-minute load average (the machine
 is shared: CPU seconds are what other work does not inflate), and the headline estimator per row.
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_durability.py [n ...]`` (default 300 3000 20000).
 """
@@ -39,6 +41,7 @@ def main(sizes: tuple[int, ...]) -> None:
             ("fit_durability(by='course')", lambda data=data: analysis.fit_durability(data, by="course")),
             ("fit_durability(by='course', turnbull)",
              lambda data=data: analysis.fit_durability(data, by="course", estimator="turnbull")),
+            ("fit_response_state(n_bootstrap=0)", lambda data=data: analysis.fit_response_state(data, n_bootstrap=0)),
             ("fit_response_state", lambda data=data: analysis.fit_response_state(data)),
             ("fit_response_state(by='course')", lambda data=data: analysis.fit_response_state(data, by="course")),
         ]

@@ -710,8 +710,9 @@ def response_state_figure(
                 legendgroup=label, showlegend=False, marker=dict(size=8, color=color, line=dict(color="white", width=1)),
                 error_y=dict(type="data", symmetric=False, array=100 * (at["upper"] - at["in_response"]),
                              arrayminus=100 * (at["in_response"] - at["lower"]), color=color, thickness=1.5, width=4),
-                hovertemplate="day %{x:g}: %{y:.0f}% in response (95% CI %{customdata[0]:.0f}\u2013"
-                              "%{customdata[1]:.0f}%)<extra>" + label + "</extra>"))
+                hovertemplate="day %{x:g}: %{y:.0f}% in response" + (  # no CI without a band (n_bootstrap=0)
+                    " (95% CI %{customdata[0]:.0f}\u2013%{customdata[1]:.0f}%)" if at["lower"].notna().all() else "")
+                + "<extra>" + label + "</extra>"))
         lines.append(group)
     upper = float(curve["time_days"].max()) if len(curve) else 28.0
     ticks = time_ticks(upper, 7.0)

@@ -72,6 +72,7 @@ def test_overview_draws_the_curve_at_once_then_the_band(sample, gated):
     direct = analysis.fit_response_state(sample).at([1, 7, 14, 28])
     assert points["text"] == [f"{100 * v:.0f}%" for v in direct["in_response"]]
     assert not [t for t in chart["data"] if t.get("fill")], "no band is drawn while it is computed"
+    assert "95% CI" not in points["hovertemplate"]
     captions = " ".join(c.value for c in at.caption)
     assert "95% band: computing, 0 of 200 bootstrap replicates" in captions
     assert "still being computed (200 replicates)" in captions
@@ -92,6 +93,7 @@ def test_overview_draws_the_curve_at_once_then_the_band(sample, gated):
                                (direct["upper"] - direct["in_response"]).to_numpy(), atol=1e-12)
     np.testing.assert_allclose(np.asarray(points["error_y"]["arrayminus"]) / 100,
                                (direct["in_response"] - direct["lower"]).to_numpy(), atol=1e-12)
+    assert "95% CI" in points["hovertemplate"]
     assert not any("95% band: computing" in c.value for c in at.caption)
 
     # the next visitor gets the band at once, without a new job

@@ -36,12 +36,9 @@ import argparse
 import base64
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,9 +53,7 @@ from dashboard.serve import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
-    SERVER_ENV,
     SKELETONS_GONE_JS,
-    free_port,
     start_server,
 )
 
@@ -253,46 +248,10 @@ def chart_lines(draw_page, figures: list[str]) -> list[str]:
     return lines
 
 
-@dataclass
-class FloorServer:
-    process: subprocess.Popen
-    url: str
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-
-
-def start_floor(log_path: Path, timeout_s: float = 90.0) -> FloorServer:
-    """benchmarks/floor_app.py served headless on a free port, returned once healthy."""
-    port = free_port()
-    log = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "benchmarks/floor_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**SERVER_ENV, **os.environ, "PYTHONPATH": str(ROOT)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the floor app exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return FloorServer(process, url)
-        except OSError:
-            pass
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError(f"the floor app did not answer its health check within {timeout_s:.0f} s")
-
-
 def measure_floor(browser, log_path: Path) -> str:
     """The one-chart app: a new context (first visit; its cold run, then a warm one) and a new tab."""
-    floor = start_floor(log_path)
+    # PYTHONPATH: the floor app imports the project's figure template from a script in benchmarks/
+    floor = start_server(log_path, app="benchmarks/floor_app.py", env={"PYTHONPATH": str(ROOT)})
     try:
         context = browser.new_context(viewport=VIEWPORT)
         _, _, first = _open(context, floor.url, FLOOR_DONE_JS)

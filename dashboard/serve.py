@@ -66,13 +66,14 @@ SERVER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def start_server(log_path: Path, port: int | None = None, timeout_s: float = 90.0,
-                 env: dict[str, str] | None = None) -> Server:
-    """Run the app headless and return once its health check answers. ``env``: variables added
-    to this process's environment (e.g. STREAMLIT_SERVER_TRUSTED_USER_HEADERS, INFUSION_OUTCOMES_*)."""
+                 env: dict[str, str] | None = None, app: str = "app.py") -> Server:
+    """Run the app (``app``: a script path relative to the repository) headless and return once its
+    health check answers. ``env``: variables added to this process's environment (e.g.
+    STREAMLIT_SERVER_TRUSTED_USER_HEADERS, INFUSION_OUTCOMES_*)."""
     port = port or free_port()
     log = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -1,11 +1,29 @@
 """Shared helpers of the browser tests (not a test module): wait until a page has drawn, and read
-back what plotly drew (``el.data`` / ``el.layout`` of every ``.js-plotly-plot``) with a script."""
+back what plotly drew (``el.data`` / ``el.layout`` of every ``.js-plotly-plot``) with a script.
+
+Import as ``from tests.e2e.plotted import plotted, plots_js``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
+
+# plotly keeps numeric arrays sent as base64 typed arrays ({dtype, bdata}) as they came in el.data:
+# ``arr(v)`` reads either form as a plain array (``Array.from`` of such an object is empty)
+TYPED_ARRAYS_JS = """
+    const kinds = {f8: Float64Array, f4: Float32Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array,
+                   u2: Uint16Array, i1: Int8Array, u1: Uint8Array};
+    const arr = v => !v ? [] : v.bdata ? Array.from(new kinds[v.dtype](
+        Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v);
+"""
+
+
+def plots_js(read_plot: str) -> str:
+    """A page script returning ``read_plot`` (a JS function of one ``.js-plotly-plot`` element,
+    which may call ``arr``) for every plot of the page."""
+    return ("() => {" + TYPED_ARRAYS_JS + f"    const read = {read_plot};\n"
+            "    return Array.from(document.querySelectorAll('.js-plotly-plot')).map(read);\n}")
 
 
 def wait_idle(page, timeout_ms: int = 240_000) -> None:

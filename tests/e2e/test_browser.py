@@ -1,5 +1,6 @@
-"""The app in a real browser: it starts, every page renders without an exception box, changing
-a filter changes the URL, and that URL reopens the same view in a fresh browser context."""
+"""The app in a real browser: it starts, every page renders without an exception box in the light
+and the dark theme, whole-page screenshots at 1440 and 800 px into the folder the tests print,
+changing a filter changes the URL, and that URL reopens the same view in a fresh browser context."""
 
 from __future__ import annotations
 
@@ -9,19 +10,51 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
+from tests.e2e.plotted import wait_idle
 
 pytestmark = pytest.mark.e2e
 
 PAGES = ["", "overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline", "report"]
 KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
+WIDTHS = [1440, 800]
+THEMES = ["light", "dark"]
+MAX_SCREENSHOT_PX = 12_000
+BACKGROUND_JS = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+CONTENT_HEIGHT_JS = """() => Math.max(...['stMain', 'stSidebarContent', 'stAppViewContainer'].map(id => {
+    const el = document.querySelector(`[data-testid="${id}"]`); return el ? el.scrollHeight : 0; }))"""
+# every text of every plot (ticks, titles, legends, annotations, risk tables) and its fill colour
+PLOT_TEXT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot text')).filter(t =>
+    t.textContent.trim() && getComputedStyle(t).fill.startsWith('rgb') && getComputedStyle(t).fillOpacity !== '0'
+).map(t => [t.textContent.trim().slice(0, 40), getComputedStyle(t).fill])"""
+MIN_TEXT_CONTRAST = 3.0  # WCAG 2 for large text and graphics; plot text is small, so this is a floor
+# every plotly chart laid out at its container's width (after a resize it relayouts a little later)
+PLOTS_FIT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(el =>
+    el._fullLayout && Math.abs(el._fullLayout.width - el.getBoundingClientRect().width) < 2)"""
 
 
-def _wait_idle(page, timeout_ms: int = 120_000) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout_ms, polling=100)
-    page.wait_for_function(SKELETONS_GONE_JS, timeout=timeout_ms, polling=100)
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (WCAG 2) of a CSS ``rgb(...)`` / ``rgba(...)`` colour, 0 (black) to 1."""
+    red, green, blue = (float(v) / 255 for v in re.findall(r"[\d.]+", css_colour)[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(colour: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two opaque CSS colours (1 to 21)."""
+    light, dark = sorted((_luminance(colour), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _whole_page(page, width: int) -> None:
+    """Resize to ``width`` px and to the height of the page's content (Streamlit scrolls inside its
+    main block, so a full-page screenshot holds only what the window shows), then wait until every
+    chart has been laid out again at its new width."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.wait_for_function(PLOTS_FIT_JS, timeout=60_000, polling=200)
+    height = min(page.evaluate(CONTENT_HEIGHT_JS) + 40, MAX_SCREENSHOT_PX)
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_function(PLOTS_FIT_JS, timeout=60_000, polling=200)
+    wait_idle(page)
 
 
 def _kept(page) -> tuple[int, int]:
@@ -38,18 +71,30 @@ def _assert_clean(page, name: str) -> None:
     assert "could not be computed" not in body, f"friendly error on {name}: {body[:800]}"
 
 
+@pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_renders(app_server, browser, screenshots, path):
-    # tall viewport: Streamlit scrolls inside the page, so the screenshot shows what fits
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+def test_every_page_renders_at_both_widths_in_both_themes(app_server, browser, screenshots, path, theme):
+    """Every page without an exception box, in the theme the system asks for (Streamlit follows
+    prefers-color-scheme until the user picks one in its menu), screenshot whole at 1440 and 800 px
+    as ``<page>_<width>_<theme>.png``."""
+    name = path or "data"
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000}, color_scheme=theme)
     page = context.new_page()
     try:
         page.goto(f"{app_server.url}/{path}")
-        _wait_idle(page)
-        _assert_clean(page, path or "data")
+        wait_idle(page)
+        _assert_clean(page, name)
         kept, total = _kept(page)
         assert 0 < kept <= total
-        page.screenshot(path=str(screenshots / f"{path or 'data'}.png"), full_page=True)
+        background = page.evaluate(BACKGROUND_JS)
+        assert (_luminance(background) < 0.1) == (theme == "dark"), f"{name}: background {background} in {theme}"
+        faint = [(text, fill) for text, fill in page.evaluate(PLOT_TEXT_JS)
+                 if _contrast(fill, background) < MIN_TEXT_CONTRAST]
+        assert not faint, f"{name} in {theme}: plot text too faint on {background}: {faint[:10]}"
+        for width in WIDTHS:
+            _whole_page(page, width)
+            _assert_clean(page, name)
+            page.screenshot(path=str(screenshots / f"{name}_{width}_{theme}.png"), full_page=True)
     finally:
         context.close()
 
@@ -59,14 +104,14 @@ def test_filter_changes_url_and_link_reopens_same_view(app_server, browser, scre
     page = context.new_page()
     try:
         page.goto(f"{app_server.url}/durability")
-        _wait_idle(page)
+        wait_idle(page)
         before = _kept(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.locator('[data-testid="stMultiSelect"]').first.click()
         page.get_by_role("option", name="TRD", exact=True).click()
         page.keyboard.press("Escape")
         page.wait_for_function("() => window.location.search.includes('diagnosis=')", timeout=30_000)
-        _wait_idle(page)
+        wait_idle(page)
         after = _kept(page)
         assert after[1] == before[1] and after[0] < before[0]
         url = page.url
@@ -86,7 +131,7 @@ def test_filter_changes_url_and_link_reopens_same_view(app_server, browser, scre
     page = fresh.new_page()
     try:
         page.goto(url)
-        _wait_idle(page)
+        wait_idle(page)
         _assert_clean(page, "shared link")
         assert _kept(page) == after
         assert page.locator("h1").first.inner_text() == heading
@@ -102,7 +147,7 @@ def test_downloads_png_svg_csv_and_report(app_server, browser):
     page = context.new_page()
     try:
         page.goto(f"{app_server.url}/onset")
-        _wait_idle(page)
+        wait_idle(page)
         main = page.locator('[data-testid="stMain"]')
         contents = {}
         for label in ("PNG", "SVG", "CSV", "Download this view as an HTML report"):

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.plotted import plotted
+from tests.e2e.plotted import plots_js, plotted
 
 pytestmark = pytest.mark.e2e
 
-PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
-    // plotly keeps numeric arrays sent as base64 typed arrays ({dtype, bdata}) as they came in el.data
-    const kinds = {f8: Float64Array, f4: Float32Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array,
-                   u2: Uint16Array, i1: Int8Array, u1: Uint8Array};
-    const arr = v => !v ? [] : v.bdata ? Array.from(new kinds[v.dtype](
-        Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v);
+PLOTS_JS = plots_js("""el => {
     const box = el.getBoundingClientRect();
     const centre = node => { const r = node.getBoundingClientRect(); return r.left + r.width / 2; };
     return {
@@ -33,7 +28,7 @@ PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map
         overflow: Array.from(el.querySelectorAll('.annotation')).some(a => {
             const r = a.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; }),
     };
-})"""
+}""")
 
 
 def _plots(browser, url: str, width: int, screenshot) -> list[dict]:

@@ -7,8 +7,8 @@ kept" shown):
 
 - cold: the first visit of the page, in a new browser context (the dataset is already loaded by a
   visit to the Data page first, and timed as "dataset"); the page's results are computed;
-- warm tab: the same URL in a new tab of that context (a returning user: the browser's caches hold
-  the app's scripts; the results come from the server's caches);
+- warm tab: the same URL in a new tab of that context, the first tab closed (a returning user: the
+  browser's caches hold the app's scripts; the results come from the server's caches);
 - warm context: the same URL in a new browser context (a new user: nothing cached in the browser);
 - rerun: back to the page from the Data page within that session (the in-app navigation).
 
@@ -254,7 +254,8 @@ def measure_floor(browser, log_path: Path) -> str:
     floor = start_server(log_path, app="benchmarks/floor_app.py", env={"PYTHONPATH": str(ROOT)})
     try:
         context = browser.new_context(viewport=VIEWPORT)
-        _, _, first = _open(context, floor.url, FLOOR_DONE_JS)
+        page, _, first = _open(context, floor.url, FLOOR_DONE_JS)
+        page.close()
         _, _, tab = _open(context, floor.url, FLOOR_DONE_JS)
         context.close()
         context = browser.new_context(viewport=VIEWPORT)
@@ -308,6 +309,7 @@ def main() -> None:
                 context = browser.new_context(viewport=VIEWPORT)
                 page, _, cold = _open(context, url)
                 problems = _errors(page)
+                page.close()  # as a returning user's (a tab left open shares the renderer process)
                 _, _, warm_tab = _open(context, url)
                 context.close()
                 context = browser.new_context(viewport=VIEWPORT)

@@ -21,7 +21,7 @@ import streamlit as st
 
 # Columns that say what a row is: shown first (in this order) and pinned while scrolling sideways.
 KEY_COLUMNS = ("measure", "instrument", "group", "course", "phenotype", "outcome", "time_point", "visit",
-               "infusion_number", "reference", "covariate", "term", "random effect", "table", "row", "column")
+               "infusion_number", "reference", "covariate", "label", "term", "random effect", "table", "row", "column")
 # Raw column -> header in words, with its unit.
 COLUMN_LABELS: dict[str, str] = {
     "n": "Patients", "count": "Count", "patients": "Patients", "ratings": "Ratings",
@@ -196,39 +196,105 @@ def _row_height(frame: pd.DataFrame, text_columns: Sequence[str]) -> int | None:
     return int(min(_MAX_ROW_PX, max(_MIN_WRAP_ROW_PX, lines * _LINE_PX + _ROW_PADDING_PX)))
 
 
+def _ci_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Estimate column -> its (lower, upper) 95% CI columns: 'hr' -> ('hr_lower', 'hr_upper'); bounds
+    without a namesake ('lower', 'proportion_lower') belong to the column just before them."""
+    numeric = {n for n in names if pd.api.types.is_numeric_dtype(frame[n]) and not pd.api.types.is_bool_dtype(frame[n])}
+    bounds = {n for n in names if n.endswith(("lower", "upper"))}
+    pairs: dict[str, tuple[str, str]] = {}
+    for lower in names:
+        stem = lower.removesuffix("lower")
+        upper = stem + "upper"
+        if not lower.endswith("lower") or upper not in names or not {lower, upper} <= numeric:
+            continue
+        base = stem.rstrip("_")
+        before = [n for n in names[:names.index(lower)] if n not in bounds and n not in pairs]
+        estimate = base if base in names and base not in bounds else (before[-1] if before else None)
+        if estimate in numeric and estimate not in pairs:
+            pairs[estimate] = (lower, upper)
+    return pairs
+
+
+def ci_label(label: str) -> str:
+    """'Hazard ratio' -> 'Hazard ratio (95% CI)'; 'Median (days)' -> 'Median (days, 95% CI)'."""
+    return f"{label[:-1]}, 95% CI)" if label.endswith(")") else f"{label} (95% CI)"
+
+
+def _with_ci(values: pd.DataFrame, estimate: str, lower: str, upper: str) -> pd.Series:
+    """'0.62 (0.41–0.93)' per row from the display texts of an estimate and its bounds."""
+    bounds = values[lower] + "–" + values[upper]
+    missing = (values[lower] == MISSING) & (values[upper] == MISSING)
+    return values[estimate].where(missing, values[estimate] + " (" + bounds + ")")
+
+
+def _width(label: str, longest_value: int) -> int:
+    """Pixels for a column: its longest value, its header up to 16 characters (a longer header is cut,
+    its full text in the tooltip), between 56 and 180 px."""
+    characters = max(longest_value, min(len(label), 16))
+    return int(min(180, max(56, 7.5 * characters + 24)))
+
+
 def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None) -> dict[str, Any]:
-    """Keyword arguments of st.dataframe that show ``frame`` for people (``data`` a Styler, or the frame
-    itself when long; ``column_config`` with headers in words; ``column_order`` key columns first;
-    ``row_height`` when text must wrap; ``placeholder`` for missing values)."""
+    """Keyword arguments of st.dataframe that show ``frame`` for people at 800 px as at 1440 px (``data``
+    a Styler, or the frame itself when long; ``column_config`` with headers in words and narrow widths
+    fitted to the values; ``column_order``: key columns first, then each estimate with its 95% CI in
+    one column ('HR (95% CI)', medians first) and the p-values, the other columns, long text last,
+    wrapped; ``row_height`` when text must wrap; ``placeholder`` for missing values). The raw columns
+    stay in the data (a CSV download uses the frame itself)."""
     names = [str(c) for c in frame.columns]
     frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
     kinds = {name: _kind(name, frame[name], frame) for name in names}
-    text_columns = [n for n, k in kinds.items() if k == "text"]
-    row_height = _row_height(frame, text_columns)
-    keys = set(KEY_COLUMNS)
     styled = len(frame) <= STYLED_ROWS
+    text_lengths = {n: int(frame[n].astype(str).str.len().max()) if len(frame) else 0
+                    for n, k in kinds.items() if k == "text"}
+    long_text = [n for n, length in text_lengths.items() if length > WRAP_CHARACTERS and n not in KEY_COLUMNS]
+    row_height = _row_height(frame, list(text_lengths))
+    formats = {name: _FORMATTERS[kind] for name, kind in kinds.items()}
+    in_proportion = _row_units(frame)
+    values: pd.DataFrame | None = None  # the display texts (styled tables only)
+    if styled:
+        values = pd.DataFrame({n: frame[n].map(formats[n]) for n in names}, index=frame.index)
+        if in_proportion is not None and in_proportion.any():
+            for name in (c for c in ("estimate", "lower", "upper") if c in names):
+                values[name] = frame[name].map(_percent).where(in_proportion, frame[name].map(_number(1, "not reached")))
+    pairs = _ci_columns(frame, names) if styled else {}
+    keys = [c for c in KEY_COLUMNS if c in names]
+    estimates = sorted(pairs, key=lambda n: "median" not in n)  # medians first (stable)
+    p_values = [n for n in names if kinds[n] == "p" and n not in keys]
+    shown_elsewhere = set(keys) | set(pairs) | {b for bounds in pairs.values() for b in bounds} | set(p_values)
+    rest = [n for n in names if n not in shown_elsewhere and n not in long_text]
+    combined = {estimate: f"{estimate} (95% CI)" for estimate in estimates}
+    order = keys + [combined[e] for e in estimates] + p_values + rest + [n for n in long_text if n not in keys]
     config: dict[str, Any] = {}
     for name, kind in kinds.items():
-        label, pinned = column_label(name), (name in keys and name in names[:6] and len(names) > 4) or None
+        label = column_label(name)
+        pinned = (name in keys and name in names[:6] and len(names) > 4) or None
         tip = (help_text or {}).get(name, name if label != name else None)
-        width = "large" if name in text_columns and row_height else None
+        longest = (int(values[name].str.len().max()) if values is not None and len(frame) else 0)
+        width: Any = "large" if name in long_text and row_height else _width(label, longest)
         if styled or kind in ("text", "bool"):
             config[name] = st.column_config.Column(label, help=tip, pinned=pinned, width=width)
         else:
-            config[name] = st.column_config.NumberColumn(label, help=tip, pinned=pinned,
+            config[name] = st.column_config.NumberColumn(label, help=tip, pinned=pinned, width=width,
                                                          format=_COLUMN_FORMATS.get(kind))
     data: Any = frame
-    if styled:
-        formats = {name: _FORMATTERS[kind] for name, kind in kinds.items()}
+    if styled and values is not None:
+        if pairs:  # a copy with one text column per estimate and its CI (shown instead of the three)
+            texts = {combined[e]: _with_ci(values, e, *pairs[e]) for e in estimates}
+            frame = frame.assign(**texts)
+            for estimate in estimates:
+                label = ci_label(column_label(estimate))
+                tip = (help_text or {}).get(estimate, f"{estimate} ({', '.join(pairs[estimate])})")
+                config[combined[estimate]] = st.column_config.Column(
+                    label, help=tip, width=_width(label, int(texts[combined[estimate]].str.len().max())))
         styler = frame.style.format(formats)
-        in_proportion = _row_units(frame)
         if in_proportion is not None and in_proportion.any():
-            estimates = [c for c in ("estimate", "lower", "upper") if c in names]
-            styler = styler.format(_percent, subset=pd.IndexSlice[in_proportion.to_numpy(), estimates])
+            subset = [c for c in ("estimate", "lower", "upper") if c in names]
+            styler = styler.format(_percent, subset=pd.IndexSlice[in_proportion.to_numpy(), subset])
             styler = styler.format(_number(1, "not reached"),
-                                   subset=pd.IndexSlice[(~in_proportion).to_numpy(), estimates])
+                                   subset=pd.IndexSlice[(~in_proportion).to_numpy(), subset])
         data = styler
-    options: dict[str, Any] = {"data": data, "column_config": config, "column_order": key_first(names),
+    options: dict[str, Any] = {"data": data, "column_config": config, "column_order": order,
                                "placeholder": MISSING}
     if row_height is not None:
         options["row_height"] = row_height

@@ -143,7 +143,8 @@ def _number(decimals: int, missing: str = MISSING) -> Callable[[Any], str]:
         number = float(value)
         if math.isinf(number):
             return "not estimable"
-        return f"{number:,.{decimals}f}"
+        shown = f"{number:,.{decimals}f}"
+        return shown.removeprefix("-") if shown.startswith("-") and not shown.strip("-0.,") else shown  # not -0.0
     return text
 
 

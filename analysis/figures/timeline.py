@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.figures._style import OKABE_ITO, with_definitions
+from analysis.figures._style import (
+    _ASSUMED_PLOT_WIDTH,
+    _LEGEND_ROW,
+    _TITLE_SPACE,
+    OKABE_ITO,
+    with_definitions,
+)
 
-_MARKS = {"response": ("star", OKABE_ITO[2], "Response (first responding rating)"),
+_MARKS = {"response": ("star", OKABE_ITO[2], "Response"),
           "relapse": ("x-thin-open", OKABE_ITO[5], "Relapse")}
+# Rating dots: sky blue (low score) to vermillion (high), mid-luminance colours that stand out on the
+# grey follow-up bar in the light and the dark theme alike (a grey scale vanishes on the dark bar).
+RATING_SCALE = [[0.0, "#56B4E9"], [0.5, "#CC79A7"], [1.0, "#D55E00"]]
 _EVENT_SYMBOLS = ("diamond-open", "square-open", "hexagon-open", "cross-thin-open", "pentagon-open")
 
 
 def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "Patient timelines") -> go.Figure:
     """One row per patient (first at the top) on one axis in days since the first infusion: the
     follow-up as a grey bar, infusions as triangles coloured by route (size by dose, open for
-    boosters), ratings as dots whose shade is the score (darker = higher), the response and
+    boosters), ratings as dots coloured by the score (RATING_SCALE: blue low, vermillion high), the response and
     relapse marks, and other events (rescue, discontinuation, ...) as open symbols."""
     order = list(timeline.patients)
     figure = go.Figure()
@@ -30,10 +40,10 @@ def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "
     ratings = timeline.ratings
     if not ratings.empty:
         figure.add_trace(go.Scatter(
-            x=ratings["time_days"], y=ratings["patient_id"], mode="markers", name="Rating (darker = higher score)",
-            marker=dict(size=6, color=ratings["score"], colorscale="Greys", cmin=0,
+            x=ratings["time_days"], y=ratings["patient_id"], mode="markers", name="Rating (colour = score)",
+            marker=dict(size=6, color=ratings["score"], colorscale=RATING_SCALE, cmin=0,
                         cmax=float(np.nanmax(ratings["score"])) if ratings["score"].notna().any() else 1,
-                        line=dict(width=0.5, color="rgba(90,90,90,0.9)")),
+                        line=dict(width=0.5, color="rgba(128,128,128,0.9)")),
             customdata=np.c_[ratings["visit"].astype(str).to_numpy(), ratings["score"].to_numpy()],
             hovertemplate="%{y}<br>day %{x:.2f}<br>%{customdata[0]}: score %{customdata[1]}<extra></extra>"))
     infusions = timeline.infusions
@@ -49,7 +59,7 @@ def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "
             size = np.where(np.isfinite(dose), 8 + 12 * np.clip(dose, 0, 1.0), 10)
             figure.add_trace(go.Scatter(
                 x=part["time_days"], y=part["patient_id"], mode="markers",
-                name=f"{route} infusion" + (" (booster)" if kind == "booster" else ""),
+                name=f"{route} " + ("booster" if kind == "booster" else "infusion"),
                 marker=dict(symbol=symbol, size=size, color=color, line=dict(width=1.5, color=color)),
                 customdata=np.c_[part["infusion_number"].to_numpy(), dose],
                 hovertemplate="%{y}<br>day %{x:.2f}<br>infusion %{customdata[0]}, %{customdata[1]} mg/kg"
@@ -75,7 +85,23 @@ def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "
                         showgrid=False)
     figure.update_xaxes(title="Days since the first infusion", type="linear")
     figure.update_layout(title=title, height=max(360, 140 + 26 * len(order)))
-    return with_definitions(figure, definitions)
+    figure = with_definitions(figure, definitions)
+    _legend_rows_room(figure)
+    return figure
+
+
+def _legend_rows_room(figure: go.Figure) -> None:
+    """Top margin for the legend as plotly lays it out when it wraps: every entry as wide as the
+    widest one, so at 800 px the long names make one column (legend_room packs names by their own
+    widths and would let the legend overlap the title)."""
+    names = [str(t.name) for t in figure.data if t.name and t.showlegend is not False]
+    if not names:
+        return
+    columns = max(1, _ASSUMED_PLOT_WIDTH // (50 + 7 * max(len(n) for n in names)))
+    needed = _TITLE_SPACE + _LEGEND_ROW * math.ceil(len(names) / columns)
+    current = figure.layout.margin.t or 80
+    if needed > current:
+        figure.update_layout(margin=dict(t=needed), height=(figure.layout.height or 450) + needed - current)
 
 
 def timeline_rows(timeline) -> pd.DataFrame:

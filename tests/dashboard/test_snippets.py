@@ -63,10 +63,7 @@ def _run_snippet(code: str, folder: Path, name: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("page", [pytest.param(page, marks=pytest.mark.xfail(
-    strict=True, reason="the Timeline's snippet prints the timeline's summary() only, not the 'Timeline "
-                        "records' table the page shows (dashboard/app_pages/timeline.py)"))
-    if page == "timeline" else page for page in PAGES])
+@pytest.mark.parametrize("page", PAGES)
 def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(page, tmp_path):
     at = _page(page)
     snippets = [c.value for c in at.code if "import analysis" in c.value]

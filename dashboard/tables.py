@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 # Columns that say what a row is: shown first (in this order) and pinned while scrolling sideways.
-KEY_COLUMNS = ("measure", "instrument", "group", "course", "phenotype", "outcome", "time_point", "visit",
+KEY_COLUMNS = ("measure", "instrument", "group", "course", "phenotype", "outcome", "time_point", "visit", "method",
                "infusion_number", "reference", "covariate", "label", "term", "random effect", "table", "row", "column")
 # Raw column -> header in words, with its unit.
 COLUMN_LABELS: dict[str, str] = {
@@ -90,7 +90,8 @@ def column_label(name: Any) -> str:
 def key_first(columns: Sequence[Any]) -> list[str]:
     """Column names with the key columns (KEY_COLUMNS) first, the others in their order."""
     names = [str(c) for c in columns]
-    keys = [c for c in KEY_COLUMNS if c in names]
+    # a row's label in words makes its code name ('term') a detail shown after the estimates
+    keys = [c for c in KEY_COLUMNS if c in names and not (c == "term" and "label" in names)]
     return keys + [c for c in names if c not in keys]
 
 
@@ -228,11 +229,11 @@ def _with_ci(values: pd.DataFrame, estimate: str, lower: str, upper: str) -> pd.
     return values[estimate].where(missing, values[estimate] + " (" + bounds + ")")
 
 
-def _width(label: str, longest_value: int) -> int:
+def _width(label: str, longest_value: int, widest: int = 180) -> int:
     """Pixels for a column: its longest value, its header up to 16 characters (a longer header is cut,
-    its full text in the tooltip), between 56 and 180 px."""
+    its full text in the tooltip), between 56 and ``widest`` px."""
     characters = max(longest_value, min(len(label), 16))
-    return int(min(180, max(56, 7.5 * characters + 24)))
+    return int(min(widest, max(56, 7 * characters + 20)))
 
 
 def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None) -> dict[str, Any]:
@@ -259,7 +260,8 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
             for name in (c for c in ("estimate", "lower", "upper") if c in names):
                 values[name] = frame[name].map(_percent).where(in_proportion, frame[name].map(_number(1, "not reached")))
     pairs = _ci_columns(frame, names) if styled else {}
-    keys = [c for c in KEY_COLUMNS if c in names]
+    # a row's label in words makes its code name ('term') a detail shown after the estimates
+    keys = [c for c in KEY_COLUMNS if c in names and not (c == "term" and "label" in names)]
     estimates = sorted(pairs, key=lambda n: "median" not in n)  # medians first (stable)
     p_values = [n for n in names if kinds[n] == "p" and n not in keys]
     shown_elsewhere = set(keys) | set(pairs) | {b for bounds in pairs.values() for b in bounds} | set(p_values)
@@ -272,7 +274,7 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
         pinned = (name in keys and name in names[:6] and len(names) > 4) or None
         tip = (help_text or {}).get(name, name if label != name else None)
         longest = (int(values[name].str.len().max()) if values is not None and len(frame) else 0)
-        width: Any = "large" if name in long_text and row_height else _width(label, longest)
+        width: Any = "large" if name in long_text and row_height else _width(label, longest, 220 if name in keys else 180)
         if styled or kind in ("text", "bool"):
             config[name] = st.column_config.Column(label, help=tip, pinned=pinned, width=width)
         else:

@@ -97,7 +97,7 @@ def _legend_rows_room(figure: go.Figure) -> None:
     names = [str(t.name) for t in figure.data if t.name and t.showlegend is not False]
     if not names:
         return
-    columns = max(1, _ASSUMED_PLOT_WIDTH // (50 + 7 * max(len(n) for n in names)))
+    columns = max(1, _ASSUMED_PLOT_WIDTH // (40 + 6 * max(len(n) for n in names)))
     needed = _TITLE_SPACE + _LEGEND_ROW * math.ceil(len(names) / columns)
     current = figure.layout.margin.t or 80
     if needed > current:

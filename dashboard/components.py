@@ -125,8 +125,8 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     if suppression is None and "suppressed" in shown.columns:
         shown = shown.drop(columns="suppressed")
     st.markdown(f"**{md(name)}**")  # several tables may follow one another: say which is which
-    st.dataframe(alt=name, key=f"table_{_slug(name)}", hide_index=isinstance(shown.index, pd.RangeIndex),
-                 **display_options(shown))  # headers in words, rounded; the CSV keeps raw columns
+    st.dataframe(alt=name, key=f"table_{_slug(name)}",
+                 **{"hide_index": isinstance(shown.index, pd.RangeIndex), **display_options(shown)})  # headers in words, rounded; the CSV keeps raw columns
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(md(text, 2000))  # suppression notes name group labels from the data

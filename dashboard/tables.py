@@ -241,8 +241,13 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     a Styler, or the frame itself when long; ``column_config`` with headers in words and narrow widths
     fitted to the values; ``column_order``: key columns first, then each estimate with its 95% CI in
     one column ('HR (95% CI)', medians first) and the p-values, the other columns, long text last,
-    wrapped; ``row_height`` when text must wrap; ``placeholder`` for missing values). The raw columns
-    stay in the data (a CSV download uses the frame itself)."""
+    wrapped; ``row_height`` when text must wrap; ``placeholder`` for missing values; ``hide_index`` when
+    the index became a column). The raw columns stay in the data (a CSV download uses the frame itself)."""
+    hide_index = None
+    if "label" in frame.columns and not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
+        # a row's label in words makes its code name (the index, e.g. a Cox 'term') a detail: a column
+        # shown after the estimates instead of the pinned first one
+        frame, hide_index = frame.reset_index(), True
     names = [str(c) for c in frame.columns]
     frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
     kinds = {name: _kind(name, frame[name], frame) for name in names}
@@ -301,6 +306,8 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
                                "placeholder": MISSING}
     if row_height is not None:
         options["row_height"] = row_height
+    if hide_index:
+        options["hide_index"] = True
     return options
 
 

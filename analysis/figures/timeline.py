@@ -19,16 +19,16 @@ from analysis.figures._style import (
 
 _MARKS = {"response": ("star", OKABE_ITO[2], "Response"),
           "relapse": ("x-thin-open", OKABE_ITO[5], "Relapse")}
-# Rating dots: sky blue (low score) to vermillion (high), mid-luminance colours that stand out on the
+# Rating dots: slate blue (low score) to vermillion (high), mid-luminance colours that stand out on the
 # grey follow-up bar in the light and the dark theme alike (a grey scale vanishes on the dark bar).
-RATING_SCALE = [[0.0, "#56B4E9"], [0.5, "#CC79A7"], [1.0, "#D55E00"]]
+RATING_SCALE = [[0.0, "#6A5ACD"], [0.5, "#CC79A7"], [1.0, "#D55E00"]]
 _EVENT_SYMBOLS = ("diamond-open", "square-open", "hexagon-open", "cross-thin-open", "pentagon-open")
 
 
 def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "Patient timelines") -> go.Figure:
     """One row per patient (first at the top) on one axis in days since the first infusion: the
     follow-up as a grey bar, infusions as triangles coloured by route (size by dose, open for
-    boosters), ratings as dots coloured by the score (RATING_SCALE: blue low, vermillion high), the response and
+    boosters), ratings as dots coloured by the score (RATING_SCALE: slate blue low, vermillion high), the response and
     relapse marks, and other events (rescue, discontinuation, ...) as open symbols."""
     order = list(timeline.patients)
     figure = go.Figure()
@@ -59,7 +59,7 @@ def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "
             size = np.where(np.isfinite(dose), 8 + 12 * np.clip(dose, 0, 1.0), 10)
             figure.add_trace(go.Scatter(
                 x=part["time_days"], y=part["patient_id"], mode="markers",
-                name=f"{route} " + ("booster" if kind == "booster" else "infusion"),
+                name=f"{route} infusion" + (" (booster)" if kind == "booster" else ""),
                 marker=dict(symbol=symbol, size=size, color=color, line=dict(width=1.5, color=color)),
                 customdata=np.c_[part["infusion_number"].to_numpy(), dose],
                 hovertemplate="%{y}<br>day %{x:.2f}<br>infusion %{customdata[0]}, %{customdata[1]} mg/kg"

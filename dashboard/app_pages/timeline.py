@@ -47,7 +47,7 @@ with page_guard("the patient timelines"):
                                    title="Patient timeline" if mode == "one patient" else "Patient timelines")
     show_figure(report, figure, "Patient timelines", notes=[
         "Grey bar: follow-up from the baseline rating to the last record. Triangles: infusions (colour = route, "
-        "size = dose, open = booster); dots: ratings (colour = score, blue low to vermillion high); star: first responding rating; "
+        "size = dose, open = booster); dots: ratings (colour = score, slate blue low to vermillion high); star: first responding rating; "
         "cross: relapse; open symbols: other recorded events (hover for details)."])
     show_table(report, timeline.summary().reset_index(), "Patients shown")
     show_table(report, figures.timeline_rows(timeline), "Timeline records")

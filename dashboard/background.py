@@ -96,7 +96,8 @@ def result_or_progress(ctx: Context, call: Call, report: Report | None = None, *
         value = store.get(key)
         job = _JOBS.get(key) if value is None else None
         if value is None:
-            if job is not None and job.error is not None and time.monotonic() - job.ended > ERROR_KEEP_S:
+            if (job is not None and job.error is not None and not job.running
+                    and time.monotonic() - job.ended > ERROR_KEEP_S):
                 job = None  # try a failed result again after a while
             if job is None or not (job.running or job.kept or job.error is not None):
                 if not start:

@@ -198,7 +198,8 @@ def rate_figure(
 ) -> go.Figure:
     """Proportions (0-1) with 95% CI by a discrete x (infusion number, time point), one line
     per ``series`` value (e.g. group, or response vs remission); ``order`` sorts categorical x
-    values."""
+    values. With ``percent`` the y axis runs 0-105 % with ticks 0-100 and the markers are not
+    clipped, so a 100 % point is drawn whole instead of half cut by the top of the plot."""
     scale = 100 if percent else 1
     figure = go.Figure()
     key = series or "group"
@@ -211,7 +212,7 @@ def rate_figure(
             error = dict(type="data", symmetric=False, array=scale * (part[upper] - part[rate]),
                          arrayminus=scale * (part[rate] - part[lower]), color=colors[name])
         figure.add_trace(go.Scatter(x=part[x], y=scale * part[rate], mode="lines+markers",
-                                    name=name if name != "all" else "All patients",
+                                    name=name if name != "all" else "All patients", cliponaxis=not percent,
                                     line=dict(color=colors[name], width=2.5), error_y=error))
     axis_space = category_axis(figure, frame, x, order)
     figure.update_xaxes(title=x_title)
@@ -221,7 +222,9 @@ def rate_figure(
         span = float(values.max() - values.min())
         figure.update_xaxes(tickmode="linear", tick0=float(values.min()), dtick=max(1, int(np.ceil(span / 15))),
                             tickformat="d")
-    figure.update_yaxes(title=y_title, range=[0, 100] if percent else None)
+    if percent:
+        figure.update_yaxes(range=[0, 105], tickvals=[0, 25, 50, 75, 100])
+    figure.update_yaxes(title=y_title)
     figure.update_layout(title=title, height=460 + axis_space - 55)
     return with_definitions(figure, definitions, axis_space=axis_space)
 

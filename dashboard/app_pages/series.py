@@ -1,7 +1,6 @@
 """Series: response and remission by infusion number, infusions to first response."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import figures
@@ -30,13 +29,6 @@ options = settings.endpoint_options()
 k = settings.min_cell_size
 
 
-def full_points(figure: go.Figure) -> go.Figure:
-    """The percent axis up to 105 (ticks 0-100) and markers not clipped: a 100% point (all patients
-    at infusions 7-9) is drawn whole instead of half cut by the top of the plot."""
-    figure.update_traces(cliponaxis=False)
-    return figure.update_yaxes(range=[0, 105], tickvals=[0, 25, 50, 75, 100])
-
-
 st.subheader("Response and remission by infusion number")
 with page_guard("the rates by infusion number"):
     rates_call = Call("responder_rates", {"by": settings.by, "time": "infusion", **options}, prints=("table",))
@@ -56,7 +48,6 @@ with page_guard("the rates by infusion number"):
         y_title="Patients meeting the criterion after it (%)", definitions=definitions,
         title="Response and remission by infusion number" if outcome == "all"
         else f"{outcome.capitalize()} by infusion number")
-    figure = full_points(figure)
     notes = ["95% Wilson intervals."]
     if len(shown) < len(table):
         notes.append(f"Points with fewer than {k} patients are not drawn.")
@@ -89,7 +80,6 @@ with page_guard("the infusions to first response"):
         series="group", exclude_groups=hidden, x_title="Infusion number",
         y_title="Responded by this infusion (%, Kaplan-Meier)", definitions=definitions,
         title="Cumulative response across the series")
-    figure = full_points(figure)
     notes = hidden_groups_note(ctx, hidden)
     if "suppressed" in masked and masked["suppressed"].any():
         notes.append("Points whose number of first responses is suppressed in the table below are not drawn.")

@@ -125,6 +125,25 @@ def test_series_axis_in_whole_infusions(sample):
     assert np.all(ticks % 1 == 0)
 
 
+def test_percent_axes_run_to_105_with_ticks_to_100_and_whole_markers(sample):
+    """Every page drawing rates gets the same percent axis from rate_figure (not a page's copy): a
+    100% point (e.g. all patients at infusion 7) drawn whole, above it no tick past 100."""
+    rates = analysis.responder_rates(sample, time="infusion", by="course").table
+    figure = figures.rate_figure(rates[rates["outcome"] == "response"], x="infusion_number", rate="proportion",
+                                 lower="lower", upper="upper", series="group", x_title="Infusion number",
+                                 y_title="%")
+    assert list(figure.layout.yaxis.range) == [0, 105]
+    assert list(figure.layout.yaxis.tickvals) == [0, 25, 50, 75, 100]
+    lines = [t for t in figure.data if t.mode == "lines+markers"]
+    assert lines and all(t.cliponaxis is False for t in lines)
+    assert max(max(t.y) for t in lines) <= 100
+    # proportions on their own scale (percent=False) keep plotly's automatic axis and clipping
+    plain = figures.rate_figure(rates, x="infusion_number", rate="proportion", series="group",
+                                x_title="Infusion number", y_title="proportion", percent=False)
+    assert plain.layout.yaxis.range is None and plain.layout.yaxis.tickvals is None
+    assert all(t.cliponaxis is not False for t in plain.data)
+
+
 def test_suicidality_axis_from_zero(sample):
     course = analysis.suicidality_course(sample, time="days").course
     figure = figures.trajectory_figure(course.assign(time_days=course["time_hours"] / 24), x="time_days",

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import MIN_CELL_FLOOR
+from tests.dashboard.apptest import no_exception, start
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 RENDER = MarkdownIt("gfm-like", {"linkify": True, "html": True}).enable("linkify")
 MARKUP = re.compile(r"<(a|img|script|em|strong|code|h\d|li|blockquote|table)\b")  # in a note
 ACTIVE = re.compile(r"<(a|img|script|iframe)\b")  # anywhere on the page (the app's own bold is fine)
-
-
-def _app(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def _notes(at: AppTest) -> list[str]:
@@ -50,8 +42,8 @@ def _inert(at: AppTest) -> bool:
     "sample%00",
 ])
 def test_crafted_dataset_names_are_named_and_inert(dataset):
-    at = _app(dataset=dataset)
-    assert not at.exception
+    at = start(dataset=dataset)
+    no_exception(at)
     notes = " ".join(html.unescape(re.sub(r"<[^>]+>", "", RENDER.render(n))) for n in _notes(at))
     assert "dataset=" in notes, notes  # the note names the refused value
     assert dataset[:20] in notes or dataset[:20].replace("%00", "") in notes
@@ -60,7 +52,7 @@ def test_crafted_dataset_names_are_named_and_inert(dataset):
 
 
 def test_out_of_range_values_are_named():
-    at = _app(response="99", instrument="![i](https://evil.example/i.png)", confirm="7", group="<b>x</b>")
+    at = start(response="99", instrument="![i](https://evil.example/i.png)", confirm="7", group="<b>x</b>")
     notes = " ".join(_notes(at))
     assert "99" in notes and "Response" in notes
     assert "Confirmation visits" in notes and "Compare groups by" in notes and "Instrument" in notes
@@ -68,15 +60,15 @@ def test_out_of_range_values_are_named():
 
 
 def test_a_link_cannot_lower_the_small_cell_floor_but_may_raise_it():
-    low = _app(min_cell="1")
+    low = start(min_cell="1")
     assert low.sidebar.number_input(key="min_cell").value == MIN_CELL_FLOOR
     assert any(f"server's minimum is {MIN_CELL_FLOOR}" in n for n in _notes(low))
     assert low.session_state["context"].settings.min_cell_size == MIN_CELL_FLOOR
-    high = _app(min_cell=str(MIN_CELL_FLOOR + 5))
+    high = start(min_cell=str(MIN_CELL_FLOOR + 5))
     assert high.session_state["context"].settings.min_cell_size == MIN_CELL_FLOOR + 5
     assert not any("minimum cell size" in n for n in _notes(high))
 
 
 def test_valid_links_give_no_note():
-    at = _app(dataset="sample", response="30", instrument="MADRS")
+    at = start(dataset="sample", response="30", instrument="MADRS")
     assert not any("not valid here" in n for n in _notes(at))

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import io
 import itertools
-from pathlib import Path
 
 import pandas as pd
-from streamlit.testing.v1 import AppTest
 
 import analysis.loading.reading as reading
 from analysis.identifiers import find_identifier_columns
 from dashboard.source_outline import identifier_findings, outline_table
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.dashboard.apptest import no_exception, upload_page
 
 
 def _table() -> pd.DataFrame:
@@ -57,14 +54,11 @@ def test_the_mapping_step_reads_nothing_in_the_server_process(monkeypatch):
     monkeypatch.setattr(reading, "read_table", refuse)
     frame = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P2"], "visit": ["baseline", "day 7"] * 2,
                           "instrument": ["MADRS"] * 4, "score": [30, 12, 28, 20]})
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("dashboard/app_pages/data.py")
-    at.run()
-    at.segmented_control(key="data_source").set_value("Upload").run()
+    at = upload_page()
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     at.file_uploader(key="upload_files").upload("clinic.csv", buffer.getvalue().encode()).run()
-    assert not at.exception, [e.value for e in at.exception]
+    no_exception(at)
     texts = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader])
     assert "How the file will be read" in texts
     labels = [str(v) for frame_ in at.dataframe for v in frame_.value.astype(str).to_numpy().ravel()]

@@ -129,10 +129,13 @@ TIE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 def tied_times(time: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
     """``time`` with values equal up to rounding error made equal, as R's ``survival::aeqSurv``
-    (``timefix = TRUE`` in survdiff, survfit and coxph): among the sorted distinct finite times,
-    neighbours whose gap is at most ``tolerance``, absolutely or relative to the mean absolute
-    time, are one time, the smallest of their chain. Without it 3.8 h computed two ways (differing by 3e-15)
-    are two event times."""
+    (``timefix = TRUE`` in survdiff, survfit, coxph and finegray): among the sorted distinct finite
+    times, neighbours whose gap is at most ``tolerance``, absolutely or relative to the mean
+    absolute time, are one time, the smallest of their chain. Without it 3.8 h computed two ways
+    (differing by 3e-15) are two event times. The one rule behind ``timefix`` in ``logrank``,
+    ``kaplan_meier``, ``cox``, ``cumulative_incidence`` and ``fine_gray``; apply it to all rows
+    at once (R ties the whole response, not each group). R's survreg has no timefix: the
+    parametric fits take times as given."""
     finite = np.isfinite(time)
     values = np.unique(time[finite])
     if values.size < 2:
@@ -142,8 +145,15 @@ def tied_times(time: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray
     if not tied.any():
         return time
     cuts = values[np.r_[True, ~tied]]
-    position = np.clip(np.searchsorted(cuts, time, side="right") - 1, 0, cuts.size - 1)
-    return np.where(finite, cuts[position], time)
+    # only the few values that move are looked up (a search of every time among all the cuts
+    # costs ten times the sort above); NaN and inf are never among them
+    moved = values[1:][tied]
+    target = cuts[np.searchsorted(cuts, moved, side="right") - 1]
+    index = np.minimum(np.searchsorted(moved, time), moved.size - 1)
+    hit = moved[index] == time
+    out = time.copy()
+    out[hit] = target[index[hit]]
+    return out
 
 
 def z_value(alpha: float) -> float:

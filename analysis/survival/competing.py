@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import AnalysisError
-from analysis.survival._common import as_times, chi2_sf, group_starts, query_times, z_value
+from analysis.survival._common import as_times, chi2_sf, group_starts, query_times, tied_times, z_value
 from analysis.survival.cox import _design
 
 __all__ = [
@@ -400,7 +400,7 @@ class CumulativeIncidenceResult:
 
 
 def cumulative_incidence(
-    time: Any, event: Any, group: Any = None, alpha: float = 0.05
+    time: Any, event: Any, group: Any = None, alpha: float = 0.05, timefix: bool = True
 ) -> CumulativeIncidenceResult:
     """Aalen-Johansen cumulative incidence of competing events, with Gray's test across groups.
 
@@ -417,6 +417,11 @@ def cumulative_incidence(
         sorted). Curves are estimated per group and compared with Gray's test.
     alpha : float
         1 - confidence level of the pointwise intervals.
+    timefix : bool
+        Treat times equal up to rounding error as tied, over all groups at once (R's
+        ``survfit(timefix = TRUE)``, the default there too; ``_common.tied_times``), for the
+        curves and Gray's test alike. ``cmprsk::cuminc`` has no such option and compares times
+        exactly: ``timefix=False`` reproduces it on data with near-tied times.
 
     Returns
     -------
@@ -441,6 +446,8 @@ def cumulative_incidence(
     """
     z = z_value(alpha)
     time_values = as_times(time, non_negative=True)
+    if timefix:
+        time_values = tied_times(time_values)
     n = len(time_values)
     codes = _check_codes(event, n)
     group_codes, labels, group_name = _check_groups(group, n)
@@ -705,6 +712,7 @@ def fine_gray(
     covariates: Sequence[str] | str,
     event_of_interest: int = 1,
     alpha: float = 0.05,
+    timefix: bool = True,
 ) -> FineGrayResult:
     """Fine-Gray regression of the subdistribution hazard of one event among competing events.
 
@@ -726,6 +734,12 @@ def fine_gray(
         The event code whose cumulative incidence is modelled.
     alpha : float
         1 - confidence level of the hazard-ratio intervals.
+    timefix : bool
+        Treat times equal up to rounding error as tied (``_common.tied_times``), as R's
+        ``survival::finegray(timefix = TRUE)`` route to this model does. ``cmprsk::crr`` has no
+        such option: it compares times exactly in the likelihood but takes its censoring
+        weights from ``survfit`` (which ties them), so on near-tied times it matches neither
+        setting; on times tied beforehand (``aeqSurv``) it matches the default.
 
     Returns
     -------
@@ -759,6 +773,8 @@ def fine_gray(
     if len(data) == 0:
         raise AnalysisError("no complete rows: every row has a missing value in a used column")
     time = as_times(data[duration], what=duration, non_negative=True)
+    if timefix:
+        time = tied_times(time)
     codes = _check_codes(data[event], len(time), what=event)
     if not (codes == event_of_interest).any():
         seen = sorted(int(c) for c in np.unique(codes[codes > 0]))

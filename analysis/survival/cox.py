@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.survival._common import as_time_event, chi2_sf, z_value
+from analysis.survival._common import as_time_event, chi2_sf, tied_times, z_value
 
 TIES = ("efron", "breslow")
 PH_TRANSFORMS = ("km", "identity", "log", "rank")
@@ -429,7 +429,8 @@ class CoxResult:
         if transform == "km":
             from analysis.survival.kaplan_meier import kaplan_meier
 
-            curve = kaplan_meier(self._original_time, self._original_event, ci="plain").table
+            # the fit's own times, already tied (or not) by cox(timefix=)
+            curve = kaplan_meier(self._original_time, self._original_event, ci="plain", timefix=False).table
             before = np.searchsorted(curve["time"].to_numpy(), time, side="left")
             survival_before = np.concatenate(([1.0], curve["survival"].to_numpy()))[before]
             transformed = 1.0 - survival_before
@@ -508,6 +509,7 @@ def cox(
     ties: Literal["efron", "breslow"] = "efron",
     strata: str | Sequence[str] | None = None,
     alpha: float = 0.05,
+    timefix: bool = True,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model by Newton-Raphson with step halving.
 
@@ -531,6 +533,12 @@ def cox(
         Column(s) defining strata with separate baseline hazards (R's ``strata()``).
     alpha : float
         1 - confidence level of the hazard-ratio intervals.
+    timefix : bool
+        Treat times equal up to rounding error as tied (R's ``coxph(timefix = TRUE)`` via
+        ``coxph.control``, the default there too; ``_common.tied_times``), over all rows at once
+        (not per stratum). The tied times are the ones ``ph_test`` and ``concordance`` use.
+        False keeps every distinct float as its own time: events 3e-15 h apart are then not
+        tied, and Efron's correction is not applied to them.
 
     Returns
     -------
@@ -561,6 +569,8 @@ def cox(
     if len(data) == 0:
         raise ValueError("no complete rows: every row has a missing value in a used column")
     time, event_values = as_time_event(data[duration], data[event], what=duration)
+    if timefix:
+        time = tied_times(time)
     if not event_values.any():
         raise ValueError("no events: a Cox model needs at least one observed event")
     x, names, terms, references = _design(data, covariates)

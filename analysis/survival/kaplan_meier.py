@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.survival._common import as_time_event, group_starts, query_times, z_value
+from analysis.survival._common import as_time_event, group_starts, query_times, tied_times, z_value
 
 CI_TYPES = ("log-log", "log", "plain")
 CIType = Literal["log-log", "log", "plain"]
@@ -241,7 +241,9 @@ def pointwise_interval(
     return lower, upper
 
 
-def kaplan_meier(time: Any, event: Any, ci: CIType = "log-log", alpha: float = 0.05) -> KaplanMeierResult:
+def kaplan_meier(
+    time: Any, event: Any, ci: CIType = "log-log", alpha: float = 0.05, timefix: bool = True
+) -> KaplanMeierResult:
     """Kaplan-Meier estimate of the survival function for right-censored data.
 
     Parameters
@@ -255,6 +257,11 @@ def kaplan_meier(time: Any, event: Any, ci: CIType = "log-log", alpha: float = 0
         Scale of the pointwise interval: log(-log S) (default), log S (R's default), or S.
     alpha : float
         1 - confidence level of the intervals (0.05 gives 95% intervals).
+    timefix : bool
+        Treat times equal up to rounding error as tied (R's ``survfit(timefix = TRUE)``, the
+        default there too; ``_common.tied_times``): 3.8 h computed as 0.1 + 3.7 and as 3.8 is
+        then one time in ``table``, listed at the smaller of the two values. False keeps every
+        distinct float as its own time.
 
     Returns
     -------
@@ -274,6 +281,8 @@ def kaplan_meier(time: Any, event: Any, ci: CIType = "log-log", alpha: float = 0
         raise ValueError(f"ci must be one of {CI_TYPES}, got {ci!r}")
     z = z_value(alpha)
     time_values, event_values = as_time_event(time, event)
+    if timefix:
+        time_values = tied_times(time_values)
     n = len(time_values)
 
     # Two plain sorts (all times, event times) are several times faster than an argsort.

@@ -278,3 +278,27 @@ def test_without_near_ties_timefix_changes_nothing():
                                   cumulative_incidence(time, STATUS, group=GROUP, timefix=False).table)
     pd.testing.assert_frame_equal(fine_gray(frame, "time", "status", ["dose"]).table,
                                   fine_gray(frame, "time", "status", ["dose"], timefix=False).table)
+
+
+def _tied_times_by_search(time: np.ndarray, tolerance: float) -> np.ndarray:
+    """Second implementation (tests only): every finite time moved to the chain start at or below it."""
+    values = np.unique(time[np.isfinite(time)])
+    gaps = np.diff(values)
+    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(values)) <= tolerance)
+    cuts = values[np.r_[True, ~tied]]
+    position = np.clip(np.searchsorted(cuts, time, side="right") - 1, 0, cuts.size - 1)
+    return np.where(np.isfinite(time), cuts[position], time)
+
+
+def test_tied_times_agrees_with_a_plain_search_over_all_cuts():
+    from analysis.survival._common import TIE_TOLERANCE
+
+    rng = np.random.default_rng(2)
+    for trial in range(200):
+        n = int(rng.integers(2, 300))
+        time = rng.choice(rng.exponential(5, 20), n) + rng.choice([0, 1e-15, -3e-15, 5e-9, 1e-8, 2e-8], n)
+        if trial % 3 == 0:
+            time[rng.integers(0, n, 3)] = rng.choice([np.nan, np.inf, -np.inf], 3)
+        if trial % 5 == 0:
+            time = -time
+        np.testing.assert_array_equal(tied_times(time), _tied_times_by_search(time, TIE_TOLERANCE))

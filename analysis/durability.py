@@ -148,15 +148,20 @@ class DurabilityResult:
 # --------------------------------------------------------------------------------------------
 # estimators of one group
 
+MEDIAN_TOLERANCE = float(np.sqrt(np.finfo(float).eps))  # R: sqrt(.Machine$double.eps)
+
+
 def turnbull_median(fit: Any) -> float:
     """Median of a TurnbullResult by R's rule (``print.survfit`` for ``type="interval2"``): each
     support interval's mass sits at its midpoint; the first midpoint where survival falls below
-    0.5 (the mean of two midpoints where it equals 0.5 exactly); NaN when not reached."""
+    0.5 (the mean of two midpoints where it equals 0.5); NaN when not reached. "Equals" is up to
+    R's ``quantile.survfit`` tolerance, sqrt(machine epsilon): the NPMLE's iterations stop about
+    1e-10 from their limit, so a tighter test would let the start of the iterations decide."""
     table = fit.table
     mid = 0.5 * (table["lower"].to_numpy(float) + table["upper"].to_numpy(float))
     survival = table["survival"].to_numpy(float)
-    below = np.flatnonzero(survival < 0.5 - 1e-12)
-    equal = np.flatnonzero(np.abs(survival - 0.5) <= 1e-12)
+    below = np.flatnonzero(survival < 0.5 - MEDIAN_TOLERANCE)
+    equal = np.flatnonzero(np.abs(survival - 0.5) <= MEDIAN_TOLERANCE)
     if len(equal) and (not len(below) or equal[0] < below[0]):
         j = equal[0]
         return float(0.5 * (mid[j] + mid[j + 1])) if j + 1 < len(mid) and np.isfinite(mid[j + 1]) else np.nan

@@ -146,7 +146,7 @@ def survival_data():
 def test_kaplan_meier_contract(survival_data):
     assert _defaults(analysis.kaplan_meier) == {"time": inspect.Parameter.empty,
                                                  "event": inspect.Parameter.empty,
-                                                 "ci": "log-log", "alpha": 0.05}
+                                                 "ci": "log-log", "alpha": 0.05, "timefix": True}
     km = analysis.kaplan_meier(survival_data["time"], survival_data["event"])
     assert list(km.table.columns) == ["time", "survival", "se", "lower", "upper", "at_risk", "events",
                                       "censored"]

@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from analysis.figures._style import (
     MAX_OVERLAID_GROUPS,
     band,
+    colour_key,
     group_colors,
     groups_in,
     hour_ticks,
@@ -46,6 +47,7 @@ def onset_figure(
     reference: Any = None,
     colors: dict[str, str] | None = None,
     risk_table: pd.DataFrame | None = None,
+    censor_marks: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Cumulative proportion responding against hours since the infusion.
 
@@ -61,6 +63,9 @@ def onset_figure(
     ``risk_table`` (group, time_hours, at_risk; ``OnsetResult.at_risk``): the number at risk
     written under the plot, one row per drawn group in its colour, each number at its tick's
     hour (``onset_ticks``; rows at other hours are not drawn), on a log axis too.
+    ``censor_marks`` (group, time_hours, cumulative_response 0-1): the hours at which patients
+    without a response left follow-up, drawn as ticks on the Kaplan-Meier curve (when
+    ``sources`` has "kaplan_meier"), as survminer does.
     """
     groups = groups_in(curve, exclude_groups)
     colors = colors or group_colors(groups_in(curve), reference)  # before exclusion: a group keeps its colour
@@ -93,6 +98,17 @@ def onset_figure(
                 hovertemplate="%{x:.1f} h: %{y:.1f}% responding<extra>" + f"{label}, {suffix}" + "</extra>"),
                 **where)
             named = True
+        marks = None if censor_marks is None or "kaplan_meier" not in drawn else rows_of(censor_marks, group)
+        if marks is not None and log_time:
+            marks = marks[marks["time_hours"] > 0]
+        if marks is not None and not marks.empty:
+            marks = thin(marks.sort_values("time_hours", kind="stable"), 400)
+            figure.add_trace(go.Scatter(
+                x=marks["time_hours"], y=100 * marks["cumulative_response"], mode="markers",
+                marker=dict(symbol="line-ns-open", size=9, color=color), name=f"{label} censored",
+                legendgroup=label, showlegend=False,
+                hovertemplate="censored at %{x:.1f} h<extra>" + label + "</extra>"), **where)
+            drawn["censored"] = None
         if medians is not None and group in set(medians["group"].astype(str)):
             m = medians[medians["group"].astype(str) == group].iloc[0]
             median, lo, hi = (float(m[c]) for c in ("median_onset_hours", "median_onset_hours_lower",
@@ -111,8 +127,12 @@ def onset_figure(
                     hovertemplate=f"median onset {median_text(median, lo, hi, 'h')}<extra>{label}</extra>"),
                     **where)
     for name in drawn:
+        if name == "censored":
+            continue
         suffix, _, dash, width = _ONSET_SOURCES.get(name, (name, "linear", "solid", 2.0))
         _legend_key(figure, suffix, dash=dash, width=width)
+    if "censored" in drawn:
+        _legend_key(figure, "censored", symbol="line-ns-open")
     if medians is not None:
         _legend_key(figure, "median onset, 95% CI", symbol="diamond")
     for hours in markers_hours:
@@ -249,7 +269,21 @@ def onset_result_figure(
         at_risk = result.at_risk(onset_ticks(result.curve, max_hours=max_hours, log_time=log_time)[0])
     return onset_figure(result.curve, log_time=log_time, sources=sources, max_hours=max_hours, bands=bands,
                         exclude_groups=exclude_groups, definitions=definitions, medians=medians,
-                        test_text=test_text, colors=colors or group_colors(levels, reference), risk_table=at_risk)
+                        test_text=test_text, colors=colors or group_colors(levels, reference), risk_table=at_risk,
+                        censor_marks=onset_censor_marks(result))
+
+
+def onset_censor_marks(result: Any) -> pd.DataFrame:
+    """Where the onset Kaplan-Meier curve of an ``OnsetResult`` loses patients without a response
+    (their last rating): group, time_hours, cumulative_response (1 - survival, 0-1) at each
+    hour with at least one censoring."""
+    frames = []
+    for group, km in (getattr(result, "km", None) or {}).items():
+        table = km.table[km.table["censored"] > 0]
+        frames.append(pd.DataFrame({"group": str(group), "time_hours": table["time"].to_numpy(float),
+                                    "cumulative_response": 1 - table["survival"].to_numpy(float)}))
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["group", "time_hours", "cumulative_response"]))
 
 
 # fit_durability's ``estimator`` column -> the legend's words
@@ -298,7 +332,7 @@ def _median_lines(medians: pd.DataFrame, groups: Sequence[str], colors: dict[str
         part = medians[medians["group"].astype(str) == group]
         if not part.empty:
             m = part.iloc[0]
-            lines.append(f"<span style='color:{colors[group]}'>\u25a0</span> {label_of(group)}: "
+            lines.append(f"{colour_key(colors[group])} {label_of(group)}: "
                          + median_text(*(m[c] for c in columns), unit))
     return lines
 
@@ -322,17 +356,19 @@ def _risk_rows(figure: go.Figure, table: pd.DataFrame, groups: Sequence[str], co
                ticks: Sequence[float], row: int, col: int, label_of, names: Sequence[str] | None = None,
                time_column: str = "time_days", hover_x: str = "day %{x:g}") -> None:
     """Number at risk, one text row per group, each number exactly at its tick's time
-    (``time_column``: days, or hours for onset)."""
+    (``time_column``: days, or hours for onset). Numbers and row labels are in the theme's text
+    colour (small text, WCAG AA 4.5:1 in either theme), each label after its group's
+    ``colour_key``."""
     for i, group in enumerate(groups):
         part = rows_of(table, group)
         part = part[np.isin(part[time_column].to_numpy(float).round(9), np.round(ticks, 9))]
         figure.add_trace(go.Scatter(
             x=part[time_column].to_numpy(float), y=[i] * len(part), mode="text", name=f"{label_of(group)} at risk",
-            text=part["at_risk"].astype("Int64").astype(str), textfont=dict(color=colors[group], size=11),
+            text=part["at_risk"].astype("Int64").astype(str), textfont=dict(size=11),
             showlegend=False, hovertemplate=hover_x + ": %{text} at risk<extra>" + label_of(group) + "</extra>",
             cliponaxis=False), row=row, col=col)
     figure.update_yaxes(tickvals=list(range(len(groups))), range=[len(groups) - 0.5, -0.5],
-                        ticktext=[f"<span style='color:{colors[g]}'>{name}</span>" for g, name in
+                        ticktext=[f"{colour_key(colors[g])} {name}" for g, name in
                                   zip(groups, names or [label_of(g) for g in groups], strict=True)],
                         showgrid=False, showline=False, zeroline=False, ticks="", automargin=True,
                         fixedrange=True, row=row, col=col)
@@ -651,7 +687,10 @@ def durability_result_figure(
     test_text = None
     if result.by is not None and result.logrank is not None:
         test = result.logrank
-        test_text = f"Log-rank {format_p(test.p_value)} (\u03c7\u00b2 {test.statistic:.2f}, {test.dof} df)"
+        # with a competing strategy the competing events censor relapse in the test: it compares the
+        # cause-specific hazards of relapse, not the cumulative incidences drawn (Gray's test would)
+        name = "Log-rank, cause-specific hazard of relapse:" if incidence else "Log-rank"
+        test_text = f"{name} {format_p(test.p_value)} (\u03c7\u00b2 {test.statistic:.2f}, {test.dof} df)"
         scope = groups_tested_text(test.table["group"], exclude_groups)
         test_text += f"<br>{scope}" if scope else ""
     return durability_figure(
@@ -701,12 +740,13 @@ def response_state_figure(
             hovertemplate="day %{x:.1f}: %{y:.1f}% in response<extra>" + label + "</extra>"))
         at = rows_of(marks, group).dropna(subset=["in_response"])
         if not at.empty:
-            # the values written beside the points: a box of numbers would cover a curve on a narrow chart
+            # the values written beside the points: a box of numbers would cover a curve on a narrow chart;
+            # in the theme's text colour (small text at 4.5:1), the point beside it in the group's
             figure.add_trace(go.Scatter(
                 x=at["time_days"], y=100 * at["in_response"], mode="markers+text", name=f"{label} at days",
                 text=[f"{100 * v:.0f}%" for v in at["in_response"]], cliponaxis=False,
                 textposition="top right" if len(lines) % 2 == 0 else "bottom right",
-                textfont=dict(color=color, size=12), customdata=100 * at[["lower", "upper"]].to_numpy(),
+                textfont=dict(size=12), customdata=100 * at[["lower", "upper"]].to_numpy(),
                 legendgroup=label, showlegend=False, marker=dict(size=8, color=color, line=dict(color="white", width=1)),
                 error_y=dict(type="data", symmetric=False, array=100 * (at["upper"] - at["in_response"]),
                              arrayminus=100 * (at["in_response"] - at["lower"]), color=color, thickness=1.5, width=4),

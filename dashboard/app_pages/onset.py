@@ -60,7 +60,10 @@ with page_guard("the onset curves"):
                                    max_hours=max_hours, definitions=definitions,
                                    exclude_groups=hidden, colors=colors)
     notes = ["Solid: observed cumulative response (Turnbull, interval-censored); dashed: the mixture-cure "
-             "model with its 95% band; diamond and bar: the median onset among responders and its 95% CI; "
+             "model with its 95% band; "
+             + ("dotted steps: Kaplan-Meier at the visit, ticks on it: patients censored without a response; "
+                if with_km else "")
+             + "diamond and bar: the median onset among responders and its 95% CI; "
              "numbers below: patients still followed whose response had not been seen before each tick's hour "
              "(a response seen at that hour still counts)."]
     if show_bands and not bands:

@@ -437,3 +437,121 @@ def test_forest_names_the_reference_level_the_fit_coded_against():
     frame["diagnosis"] = pd.Categorical(frame["diagnosis"], categories=sorted(frame["diagnosis"].unique())[::-1])
     refit = analysis.cox(frame, duration="days", event="relapse", covariates=["diagnosis"])
     assert forest_module.per_unit_hazard_ratios(refit)["unit"].eq(f"vs {frame['diagnosis'].cat.categories[0]}").all()
+
+
+# --------------------------------------------------------------------------------------------
+# the survminer / KMunicate checklist of issue 10, item by item, read from the figure JSON
+
+
+def _step_value(x: list[float], y: list[float], at: float) -> float:
+    """The value of a step curve drawn with shape "hv" (each y holds until the next x) at ``at``."""
+    index = int(np.searchsorted(np.asarray(x, float), at, side="right")) - 1
+    return float(y[max(index, 0)])
+
+
+def test_risk_table_numbers_in_the_text_colour_and_rows_keyed_by_the_group_colour(sample, by_course):
+    """No palette colour reads at 4.5:1 as small text on both a white and a dark background (WCAG
+    AA): the numbers and row names inherit the theme's text colour, a square carries the group's."""
+    onset = analysis.fit_onset(sample, by="course")
+    for figure, names in ((figures.durability_result_figure(by_course), ["single", "series"]),
+                          (figures.onset_result_figure(onset), ["single", "series"])):
+        colours = {t.name: t.line.color for t in figure.data if t.name in names and t.mode == "lines"}
+        risk = _risk_traces(figure)
+        assert len(risk) == 2 and all(t.textfont.color is None for t in risk)
+        labels = list(figure.layout.yaxis2.ticktext)
+        assert labels == [f"<span style='color:{colours[g]}'>\u25a0</span> {g}" for g in names]
+        # the medians box: the same key before each group's line, the text itself uncoloured
+        box = next(a.text for a in figure.layout.annotations if "95% CI" in (a.text or "") and "Median" in a.text)
+        for group in names:
+            assert f"<span style='color:{colours[group]}'>\u25a0</span> {group}: " in box
+        assert box.count("color:") == len(names)
+    # why: the palette's own contrast (WCAG 2) on white and on Streamlit's dark background
+    def luminance(hex_colour: str) -> float:
+        rgb = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    def ratio(a: str, b: str) -> float:
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+    assert all(min(ratio(c, "#ffffff"), ratio(c, "#0e1117")) < 4.5 for c in figures.OKABE_ITO)
+
+
+def test_response_state_values_are_written_in_the_text_colour(sample):
+    state = analysis.fit_response_state(sample, n_bootstrap=0)
+    figure = figures.response_state_figure(state)
+    points = next(t for t in figure.data if t.name == "All patients at days")
+    assert points.textfont.color is None and points.marker.color == figures.OKABE_ITO[0]
+
+
+def test_onset_kaplan_meier_has_censor_marks_on_its_steps(sample):
+    fit = analysis.fit_onset(sample, by="course")
+    figure = figures.onset_result_figure(fit, sources=("turnbull", "model", "kaplan_meier"))
+    assert "censored" in _legend_names(figure)
+    for group in ("single", "series"):
+        marks = next(t for t in figure.data if t.name == f"{group} censored")
+        table = fit.km[group].table
+        censored = table[table["censored"] > 0]
+        np.testing.assert_allclose(marks.x, censored["time"])  # one mark per hour with a censoring
+        steps = next(t for t in figure.data if t.name == f"{group}: observed at the visit (Kaplan-Meier)")
+        assert steps.line.shape == "hv"
+        on_curve = [_step_value(steps.x, steps.y, x) for x in marks.x if x <= max(steps.x)]
+        np.testing.assert_allclose(marks.y[:len(on_curve)], on_curve, atol=1e-9)
+        np.testing.assert_allclose(marks.y, 100 * (1 - censored["survival"]), atol=1e-9)
+    # without the Kaplan-Meier curve there is nothing to mark
+    plain = figures.onset_result_figure(fit)
+    assert not any((t.name or "").endswith("censored") for t in plain.data)
+
+
+def test_onset_median_marked_on_the_model_with_its_ci_and_both_tests_written(sample):
+    fit = analysis.fit_onset(sample, by="course")
+    figure = figures.onset_result_figure(fit)
+    table = fit.summary()
+    for group in ("single", "series"):
+        row = table.loc[group]
+        diamond = next(t for t in figure.data if t.name == f"{group} median onset")
+        assert diamond.x[0] == pytest.approx(row["median_onset_hours"])
+        assert diamond.error_x.array[0] == pytest.approx(row["median_onset_hours_upper"] - row["median_onset_hours"])
+        assert diamond.error_x.arrayminus[0] == pytest.approx(row["median_onset_hours"]
+                                                              - row["median_onset_hours_lower"])
+        model = fit.curve.query("group == @group and source == 'model'").sort_values("time_hours")
+        assert diamond.y[0] == pytest.approx(100 * np.interp(diamond.x[0], model["time_hours"],
+                                                             model["cumulative_response"]))
+    text = _annotation_text(figure)
+    tests = fit.test.set_index("test")["p_value"]
+    assert f"Log-rank: {survival_module.format_p(tests['logrank_upper'])}" in text
+    assert f"cure-model LR test: {survival_module.format_p(tests['likelihood_ratio_cure'])}" in text
+    # the estimators are named in the legend
+    assert {"observed, interval-censored (Turnbull)", "mixture-cure model",
+            "median onset, 95% CI"} <= set(_legend_names(figure))
+
+
+def test_every_panel_risk_row_sits_on_its_panels_week_ticks(sample):
+    fit = analysis.fit_durability(sample, by="diagnosis")
+    figure = figures.durability_result_figure(fit)
+    layout = figure.layout
+    for trace in _risk_traces(figure):
+        axis = layout["xaxis" + trace.xaxis.removeprefix("x")]
+        ticks = list(axis.tickvals) if axis.tickvals is not None else list(layout.xaxis.tickvals)
+        assert set(trace.x) <= set(ticks) and len(trace.x) >= 2, trace.name
+        assert all(t % 7 == 0 for t in ticks)  # whole weeks (widened to 14 days in narrow panels)
+        group = trace.name.removesuffix(" at risk")
+        expected = fit.risk_table.query("group == @group").set_index("time_days")["at_risk"]
+        assert [int(v) for v in trace.text] == [int(expected[t]) for t in trace.x]
+    # every panel writes its group's median and CI
+    text = _annotation_text(figure)
+    for group, row in fit.summary().iterrows():
+        assert f"<b>{group}</b><br>median " + survival_module.median_text(
+            row["median_days"], row["median_days_lower"], row["median_days_upper"], "d") in text
+
+
+def test_the_cumulative_incidence_keeps_its_risk_table_and_log_rank(sample):
+    fit = analysis.fit_durability(sample, by="course", competing="rescue")
+    figure = figures.durability_result_figure(fit)
+    risk = _risk_traces(figure)
+    ticks = list(figure.layout.xaxis.tickvals)
+    assert [t.name for t in risk] == ["single at risk", "series at risk"]
+    assert all(list(t.x) == ticks[:len(t.x)] for t in risk)
+    # the log-rank censors the competing events: it tests the cause-specific hazard and says so
+    assert "Log-rank, cause-specific hazard of relapse: " + survival_module.format_p(fit.logrank.p_value) \
+        in _annotation_text(figure)

@@ -1,6 +1,7 @@
 """The Onset page through AppTest: the number-at-risk table under the figure, read back from the
 chart (plotly JSON): its columns are the x ticks' hours (linear and log axis), its numbers are
-``fit_onset(...).at_risk(ticks)``, its rows carry the group colours, small groups are left out
+``fit_onset(...).at_risk(ticks)``, its rows are keyed by the group colours (numbers in the text
+colour), small groups are left out
 with the figure's note, the snippet prints the same table and "Add to report" keeps it."""
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _line_colours(chart: dict) -> dict[str, str]:
 
 def _check_risk_table(chart: dict, fit, groups: list[str]) -> list[float]:
     """The risk rows are ``groups`` in order, each number at a tick hour equal to fit.at_risk;
-    the row labels are coloured as the group's curve. Returns the ticks."""
+    the row labels start with a square coloured as the group's curve. Returns the ticks."""
     ticks = chart["layout"]["xaxis"]["tickvals"]
     rows = _risk_rows(chart)
     assert list(rows) == groups
@@ -50,10 +51,13 @@ def _check_risk_table(chart: dict, fit, groups: list[str]) -> list[float]:
         counts = expected.loc[expected["group"].astype(str) == group, "at_risk"].astype(int).astype(str).tolist()
         assert row["text"] == counts, group
         assert row["xaxis"] == "x2" and row["yaxis"] == "y2"  # the table's own axes, under the plot
+        # the numbers in the theme's text colour (4.5:1 in light and dark), never a group colour
+        assert "color" not in row.get("textfont", {}), group
     labels = chart["layout"]["yaxis2"]["ticktext"]
     colours = _line_colours(chart)
     for group, label in zip(groups, labels, strict=True):
-        assert f"color:{colours[group]}" in label and label.endswith(f">{group}</span>")
+        # the row's name in the text colour after a square in the group's curve colour
+        assert label == f"<span style='color:{colours[group]}'>\u25a0</span> {group}"
     # the table's x axis is the plot's: same type and range, so columns fall under the ticks
     for key in ("type", "range"):
         assert chart["layout"]["xaxis2"].get(key) == chart["layout"]["xaxis"].get(key)

@@ -1,9 +1,11 @@
 """Every page's render time in a real browser (Playwright + Debian's Chromium against
 dashboard/serve.py), cold, warm and rerun, on a simulated dataset, with the server's share.
 
-For each page, seconds from the navigation to the page's last element finished (script run over,
+For each page, seconds from the navigation to the page finished. Finished: the page's own script
+run (the first full run after the navigation; a fragment's run, such as the Overview's band asking
+every second how its background job is doing, does not count) has ended, and the page is drawn:
 nothing stale, no loading placeholders, every plotly chart drawn, the sidebar's "N of M patients
-kept" shown):
+kept" shown. A background job's "computing" note is a drawn state: the page does not wait for it.
 
 - cold: the first visit of the page, in a new browser context (the dataset is already loaded by a
   visit to the Data page first, and timed as "dataset"); the page's results are computed;
@@ -12,19 +14,22 @@ kept" shown):
 - warm context: the same URL in a new browser context (a new user: nothing cached in the browser);
 - rerun: back to the page from the Data page within that session (the in-app navigation).
 
-Beside each, in brackets, the server's script time: from the websocket message asking for the run
-(BackMsg rerun_script) to the server's script_finished message, both timestamped by Chromium's
-network layer (DevTools protocol), so the browser's own drawing does not delay them. The rest is
-the browser: loading the frontend and plotly.js, and drawing.
+Beside each, in brackets, the server's script time of the page's run: from the websocket message
+asking for it (BackMsg rerun_script without a fragment id) to the server's script_finished message
+for a full run (not FINISHED_FRAGMENT_RUN_SUCCESSFULLY), both timestamped by Chromium's network
+layer (DevTools protocol), so the browser's own drawing does not delay them; "xN" when N full runs
+were needed (a run ended early for a rerun). The rest is the browser: loading the frontend and
+plotly.js, and drawing.
 
 The machine's floor is measured in the same run: a one-chart Streamlit app (benchmarks/floor_app.py)
 in a new context and a new tab; subtract it to see what a page adds. Then, per chart of each page
 (the figures the server sent, read from the websocket), traces, points and JSON size, and the
 milliseconds plotly.js (the plotly Python package's bundle) takes to draw it on its own, the least
 of 3. Then filter changes (the diagnosis filter toggled on one page, Overview by default, each
-state visited once to warm it). Targets (issue 10): cold < 3 s and warm < 1 s at 20,000 patients;
-filter changes < 1 s at 10,000. The machine's load average is printed with the figures (other
-work shares the cores).
+state visited once to warm it). Last, a summary per page against the targets of issue 10 at 20,000
+patients: first render (cold, warm tab and warm context) < 3 s, warm re-render (rerun) < 1 s;
+filter changes < 1 s at 10,000. The machine's load average is printed with the figures (other work
+shares the cores).
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_pages.py [--dataset simulated-20000-1]
      [--pages overview,trajectories,...] [--group course] [--filters 3] [--no-charts] [--no-floor]
@@ -48,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_dashboard import _toggle_trd as toggle_trd
 from dashboard.serve import (
-    APP_IDLE_JS,
     CHARTS_DRAWN_JS,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -58,18 +62,17 @@ from dashboard.serve import (
 )
 
 PAGES = ("overview", "trajectories", "onset", "durability", "compare", "series", "symptoms")
-# the page is finished: the sidebar's kept count shown (optionally a given one), and the checks of
-# dashboard.serve pass; polled every animation frame (timing precision)
-DONE_JS = f"""([expected]) => {{
+# the page is drawn: the sidebar's kept count shown, nothing stale, no placeholders, charts drawn (the
+# script state is not checked: a fragment may be running; Probe says when the page's own run ended);
+# polled every animation frame (timing precision)
+DRAWN_JS = f"""() => {{
   const bar = document.querySelector('[data-testid="stSidebar"]');
-  if (!bar) return false;
-  const m = bar.innerText.match(/([\\d,]+) of ([\\d,]+) patients kept/);
-  if (!m || (expected !== null && m[1] !== expected)) return false;
-  return ({APP_IDLE_JS})() && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})();
+  if (!bar || !/[\\d,]+ of [\\d,]+ patients kept/.test(bar.innerText)) return false;
+  return !document.querySelector('[data-stale="true"]') && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})();
 }}"""
-# the floor app has no sidebar: finished when its one chart is drawn and the run is over
-FLOOR_DONE_JS = f"""() => document.querySelector('[data-testid="stPlotlyChart"]') !== null
-  && ({APP_IDLE_JS})() && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})()"""
+# the floor app has no sidebar: drawn when its one chart is
+FLOOR_DRAWN_JS = f"""() => document.querySelector('[data-testid="stPlotlyChart"]') !== null
+  && !document.querySelector('[data-stale="true"]') && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})()"""
 KEPT_JS = """() => (document.querySelector('[data-testid="stSidebar"]').innerText
   .match(/([\\d,]+) of ([\\d,]+) patients kept/) || [null, ''])[1]"""
 # one chart drawn on its own by plotly.js in a blank page: ms to the promise and the next frame
@@ -92,39 +95,36 @@ DRAW_JS = """async ([spec, repeats]) => {
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 TIMEOUT_S = 600.0
 VIEWPORT = {"width": 1400, "height": 1000}
+FIRST_RENDER_S, RE_RENDER_S = 3.0, 1.0  # issue 10's targets at 20,000 patients
 
 
 @dataclass
 class Probe:
     """The websocket messages of one tab, timestamped by Chromium (DevTools protocol, seconds):
-    run requests sent, runs finished, and the plotly figures received."""
+    full runs requested and ended (a fragment's runs left out), and the plotly figures received."""
 
     session: object
-    document_at: float | None = None
     requested: list[float] = field(default_factory=list)
-    finished: list[float] = field(default_factory=list)
+    finished: list[tuple[float, bool]] = field(default_factory=list)  # (when, ended early for a rerun)
     figures: list[str] = field(default_factory=list)
 
     @classmethod
     def attach(cls, context, page) -> Probe:
         session = context.new_cdp_session(page)
         probe = cls(session)
-        session.on("Network.requestWillBeSent", probe._request)
         session.on("Network.webSocketFrameSent", probe._sent)
         session.on("Network.webSocketFrameReceived", probe._received)
         session.send("Network.enable")
         return probe
 
-    def _request(self, event: dict) -> None:
-        if event.get("type") == "Document":
-            self.document_at = event["timestamp"]
-
     def _sent(self, event: dict) -> None:
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         response = event["response"]
-        if response.get("opcode") == 2 and BackMsg.FromString(
-                base64.b64decode(response["payloadData"])).WhichOneof("type") == "rerun_script":
+        if response.get("opcode") != 2:
+            return
+        message = BackMsg.FromString(base64.b64decode(response["payloadData"]))
+        if message.WhichOneof("type") == "rerun_script" and not message.rerun_script.fragment_id:
             self.requested.append(event["timestamp"])
 
     def _received(self, event: dict) -> None:
@@ -136,7 +136,8 @@ class Probe:
         message = ForwardMsg.FromString(base64.b64decode(response["payloadData"]))
         kind = message.WhichOneof("type")
         if kind == "script_finished":
-            self.finished.append(event["timestamp"])
+            if message.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                self.finished.append((event["timestamp"], message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN))
         elif kind == "delta" and message.delta.WhichOneof("type") == "new_element" \
                 and message.delta.new_element.WhichOneof("type") == "plotly_chart":
             self.figures.append(message.delta.new_element.plotly_chart.spec)
@@ -144,16 +145,25 @@ class Probe:
     def mark(self) -> tuple[int, int]:
         return len(self.requested), len(self.finished)
 
-    def script_seconds(self, page, since: tuple[int, int]) -> tuple[float, int]:
-        """Seconds from the first run requested after ``since`` to the last run finished, and the
-        number of runs; waits briefly for the DevTools events still in flight."""
-        deadline = time.monotonic() + 5
-        while len(self.finished) <= since[1] and time.monotonic() < deadline:
-            page.wait_for_timeout(20)
-        requested, finished = self.requested[since[0]:], self.finished[since[1]:]
-        if not requested or not finished:
-            return float("nan"), 0
-        return finished[-1] - requested[0], len(finished)
+    def _page_run(self, since: tuple[int, int]) -> tuple[float, float, int] | None:
+        """(requested, ended, full runs) of the page's run after ``since``: from the first full run
+        requested to the first full run that ended normally; None until it has."""
+        requested = self.requested[since[0]:]
+        if not requested:
+            return None
+        for runs, (when, early) in enumerate(self.finished[since[1]:], start=1):
+            if not early:
+                return requested[0], when, runs
+        return None
+
+    def wait_page_run(self, page, since: tuple[int, int]) -> tuple[float, int]:
+        """Until the page's run after ``since`` has ended; its script seconds and full runs."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while (run := self._page_run(since)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the page's script run did not end")
+            page.wait_for_timeout(5)
+        return run[1] - run[0], run[2]
 
 
 @dataclass(frozen=True)
@@ -167,30 +177,27 @@ class Timing:
         return f"{self.total_s:6.2f} ({self.script_s:5.2f}{runs})"
 
 
-def _wait(page, expected: str | None = None, done_js: str = DONE_JS) -> None:
-    # the previous run's elements stay until the new run marks them stale: let the run start first
-    page.wait_for_timeout(50)
-    if done_js == DONE_JS:
-        page.wait_for_function(done_js, arg=[expected], timeout=TIMEOUT_S * 1000, polling="raf")
-    else:
-        page.wait_for_function(done_js, timeout=TIMEOUT_S * 1000, polling="raf")
+def page_done(page, probe: Probe, since: tuple[int, int], floor: bool = False) -> tuple[float, int]:
+    """Until the page is finished (its run ended, then drawn: see the module docstring); the run's
+    script seconds and full runs. ``since``: ``probe.mark()`` before the navigation or the click."""
+    script = probe.wait_page_run(page, since)
+    page.wait_for_function(FLOOR_DRAWN_JS if floor else DRAWN_JS, timeout=TIMEOUT_S * 1000, polling="raf")
+    return script
 
 
-def _timed_goto(page, url: str, probe: Probe | None = None, done_js: str = DONE_JS) -> Timing:
-    since = probe.mark() if probe else (0, 0)
+def timed_goto(page, url: str, probe: Probe, floor: bool = False) -> Timing:
+    since = probe.mark()
     start = time.perf_counter()
     page.goto(url)
-    _wait(page, done_js=done_js)
-    total = time.perf_counter() - start
-    script, runs = probe.script_seconds(page, since) if probe else (float("nan"), 0)
-    return Timing(total, script, runs)
+    script, runs = page_done(page, probe, since, floor)
+    return Timing(time.perf_counter() - start, script, runs)
 
 
-def _open(context, url: str, done_js: str = DONE_JS) -> tuple[object, Probe, Timing]:
+def _open(context, url: str, floor: bool = False) -> tuple[object, Probe, Timing]:
     """A new tab of ``context`` opened at ``url`` and timed until finished."""
     page = context.new_page()
     probe = Probe.attach(context, page)
-    return page, probe, _timed_goto(page, url, probe, done_js)
+    return page, probe, timed_goto(page, url, probe, floor)
 
 
 def _errors(page) -> str:
@@ -198,27 +205,26 @@ def _errors(page) -> str:
     return " | ".join(boxes.nth(i).inner_text()[:160] for i in range(boxes.count()))
 
 
-def _switch(page, title: str, probe: Probe | None = None) -> Timing:
+def _switch(page, title: str, probe: Probe) -> Timing:
     """Click the sidebar's navigation link to the page titled ``title``; seconds until finished."""
     link = page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
-    since = probe.mark() if probe else (0, 0)
+    since = probe.mark()
     start = time.perf_counter()
     link.click()
     page.wait_for_function(f"() => document.querySelector('h1') && "
                            f"document.querySelector('h1').innerText.trim() === {title!r}",
                            timeout=TIMEOUT_S * 1000, polling="raf")
-    _wait(page)
-    total = time.perf_counter() - start
-    script, runs = probe.script_seconds(page, since) if probe else (float("nan"), 0)
-    return Timing(total, script, runs)
+    script, runs = page_done(page, probe, since)
+    return Timing(time.perf_counter() - start, script, runs)
 
 
-def _filter_change(page, on: bool) -> float:
+def _filter_change(page, probe: Probe, on: bool) -> float:
     """Seconds from committing the TRD diagnosis filter (on or off) to the page finished again."""
     before = page.evaluate(KEPT_JS)
+    since = probe.mark()
     committed = toggle_trd(page, on)
     page.wait_for_function(f"() => ({KEPT_JS})() !== {before!r}", timeout=TIMEOUT_S * 1000, polling="raf")
-    _wait(page)
+    page_done(page, probe, since)
     return time.perf_counter() - committed
 
 
@@ -254,17 +260,31 @@ def measure_floor(browser, log_path: Path) -> str:
     floor = start_server(log_path, app="benchmarks/floor_app.py", env={"PYTHONPATH": str(ROOT)})
     try:
         context = browser.new_context(viewport=VIEWPORT)
-        page, _, first = _open(context, floor.url, FLOOR_DONE_JS)
+        page, _, first = _open(context, floor.url, floor=True)
         page.close()
-        _, _, tab = _open(context, floor.url, FLOOR_DONE_JS)
+        _, _, tab = _open(context, floor.url, floor=True)
         context.close()
         context = browser.new_context(viewport=VIEWPORT)
-        _, _, new_context = _open(context, floor.url, FLOOR_DONE_JS)
+        _, _, new_context = _open(context, floor.url, floor=True)
         context.close()
     finally:
         floor.stop()
     return (f"floor (one-chart app, s (server script s)): first visit {first}, new tab {tab}, "
             f"new context {new_context}")
+
+
+def summary_lines(rows: dict[str, tuple[Timing, Timing, Timing, Timing]]) -> list[str]:
+    """Per page, seconds to finished against issue 10's targets: first render (cold, warm tab, warm
+    context) < FIRST_RENDER_S and warm re-render (rerun) < RE_RENDER_S."""
+    def mark(seconds: float, target: float) -> str:
+        return f"{seconds:5.2f}{' ' if seconds < target else '!'}"
+    lines = [f"summary ('!': over the target): first render < {FIRST_RENDER_S:g} s (cold, warm tab, warm context), "
+             f"warm re-render < {RE_RENDER_S:g} s (rerun)",
+             f"{'page':13s} {'cold':>7s} {'warm tab':>9s} {'warm ctx':>9s} {'re-render':>10s}"]
+    for name, (cold, tab, context, rerun) in rows.items():
+        lines.append(f"{name:13s} {mark(cold.total_s, FIRST_RENDER_S):>7s} {mark(tab.total_s, FIRST_RENDER_S):>9s} "
+                     f"{mark(context.total_s, FIRST_RENDER_S):>9s} {mark(rerun.total_s, RE_RENDER_S):>10s}")
+    return lines
 
 
 def _load() -> str:
@@ -298,12 +318,12 @@ def main() -> None:
                 draw_page.set_content("<html><body></body></html>")
                 draw_page.add_script_tag(path=str(PLOTLY_JS))
             context = browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
-            loaded = _timed_goto(page, f"{server.url}/{query}")
+            _, _, loaded = _open(context, f"{server.url}/{query}")
             print(f"dataset {args.dataset} (Data page, first visit): {loaded.total_s:6.2f} s")
             context.close()
-            print("seconds to finished (server script seconds in brackets; xN: N runs)")
+            print("seconds to finished (server script seconds of the page's run in brackets; xN: N full runs)")
             print(f"{'page':13s} {'cold':>15s} {'warm tab':>15s} {'warm context':>15s} {'rerun':>15s}  load avg")
+            rows: dict[str, tuple[Timing, Timing, Timing, Timing]] = {}
             for name in [p for p in args.pages.split(",") if p]:
                 url = f"{server.url}/{name}{query}"
                 context = browser.new_context(viewport=VIEWPORT)
@@ -318,23 +338,24 @@ def main() -> None:
                 _switch(page, "Data", probe)
                 rerun = _switch(page, name.capitalize(), probe)
                 context.close()
+                rows[name] = (cold, warm_tab, warm_context, rerun)
                 print(f"{name:13s} {cold!s:>15s} {warm_tab!s:>15s} {warm_context!s:>15s} {rerun!s:>15s}  {_load()}"
                       + (f"  errors: {problems}" if problems else ""), flush=True)
                 if draw_page is not None:
                     print("\n".join(chart_lines(draw_page, figures)), flush=True)
             if args.filters:
                 context = browser.new_context(viewport=VIEWPORT)
-                page = context.new_page()
-                _timed_goto(page, f"{server.url}/{args.filter_page}{query}")
-                _filter_change(page, True)  # warm both states once
-                _filter_change(page, False)
+                page, probe, _ = _open(context, f"{server.url}/{args.filter_page}{query}")
+                _filter_change(page, probe, True)  # warm both states once
+                _filter_change(page, probe, False)
                 times = []
                 for _ in range(args.filters):
-                    times += [_filter_change(page, True), _filter_change(page, False)]
+                    times += [_filter_change(page, probe, True), _filter_change(page, probe, False)]
                 print(f"filter change (diagnosis TRD on/off, {args.filter_page}, warm): "
                       + ", ".join(f"{t:.2f}" for t in times) + f" s; max {max(times):.2f} s; "
                       f"load average {os.getloadavg()[0]:.1f}")
                 context.close()
+            print("\n".join(summary_lines(rows)) + f"\nload average at the end: {_load()}")
             browser.close()
     finally:
         server.stop()

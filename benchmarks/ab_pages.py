@@ -1,0 +1,86 @@
+"""Two copies of the app side by side in one browser (A/B under the same load): for each page,
+visits in a new browser context with the server's caches warm, alternating A and B, and the
+median of seconds to finished (as benchmarks/bench_pages.py defines it) and of the page's main
+thread CPU seconds (Chromium's ThreadTime from the DevTools Performance domain: what the browser
+spent, whatever else shares the cores).
+
+Run: .venv/bin/python benchmarks/ab_pages.py A_TREE B_TREE [--pages onset,compare] [--repeats 5]
+     (A_TREE, B_TREE: folders holding the app, e.g. ``git archive HEAD | tar -x -C /tmp/a``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_pages import PAGES, VIEWPORT, Probe, timed_goto
+from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, start_server
+
+
+def visit(browser, url: str, floor: bool = False) -> tuple[float, float]:
+    """Seconds to finished and the main thread's CPU seconds, in a new context."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    probe = Probe.attach(context, page)
+    session = context.new_cdp_session(page)
+    session.send("Performance.enable")
+    total = timed_goto(page, url, probe, floor).total_s
+    metrics = {m["name"]: m["value"] for m in session.send("Performance.getMetrics")["metrics"]}
+    context.close()
+    return total, metrics.get("ThreadTime", float("nan"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
+    parser.add_argument("--dataset", default="simulated-20000-1")
+    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    import dashboard.serve as serve
+
+    folder = Path(tempfile.mkdtemp(prefix="ab_pages_"))
+    servers = {}
+    root = serve.ROOT
+    try:
+        for label, tree in (("A", args.a), ("B", args.b)):
+            serve.ROOT = tree.resolve()  # start_server runs the app from ROOT
+            servers[label] = start_server(folder / f"{label}.log")
+        serve.ROOT = root
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            query = f"?dataset={args.dataset}"
+            names = [p for p in args.pages.split(",") if p]
+            for server in servers.values():  # the servers' caches warm
+                context = browser.new_context(viewport=VIEWPORT)
+                page = context.new_page()
+                probe = Probe.attach(context, page)
+                for name in names:
+                    timed_goto(page, f"{server.url}/{name}{query}", probe)
+                context.close()
+            print(f"median of {args.repeats} visits in a new context, warm server caches: seconds to finished "
+                  "[main thread CPU s]")
+            for name in names:
+                figures: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+                for _ in range(args.repeats):
+                    for label, server in servers.items():
+                        figures[label].append(visit(browser, f"{server.url}/{name}{query}"))
+                cells = [f"{label} {statistics.median(t for t, _ in v):5.2f} [{statistics.median(c for _, c in v):4.2f}]"
+                         for label, v in figures.items()]
+                print(f"{name:13s} " + "   ".join(cells), flush=True)
+            browser.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from dashboard.report import Report, dataset_label, report_download, show_figure
 from dashboard.report import slug as _slug
 from dashboard.security import md
 from dashboard.state import Context
-from dashboard.tables import display_options, show_problems_table
+from dashboard.tables import display_options, shared_values_note, show_problems_table
 from dashboard.workspace import session as workspace
 
 DATA_PAGE = "dashboard/app_pages/data.py"
@@ -127,6 +127,9 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     st.markdown(f"**{md(name)}**")  # several tables may follow one another: say which is which
     st.dataframe(alt=name, key=f"table_{_slug(name)}",
                  **{"hide_index": isinstance(shown.index, pd.RangeIndex), **display_options(shown)})  # headers in words, rounded; the CSV keeps raw columns
+    shared = shared_values_note(shown)
+    if shared:
+        st.caption(md(shared, 2000))
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(md(text, 2000))  # suppression notes name group labels from the data

@@ -64,6 +64,9 @@ STYLED_ROWS = 2000
 # Text longer than this many characters makes the rows taller, so it wraps instead of being cut.
 WRAP_CHARACTERS = 40
 _LINE_PX, _ROW_PADDING_PX, _MIN_WRAP_ROW_PX, _MAX_ROW_PX = 21, 10, 66, 260  # Streamlit wraps above 4rem
+# A header's pixels a character (the grid's 14 px semibold header font, wide letters included) and
+# its padding with the sort arrow: headers are never cut (checked in a browser, tests/e2e).
+HEADER_PX, HEADER_PADDING_PX = 7.6, 34
 MISSING = "–"
 
 
@@ -230,10 +233,46 @@ def _with_ci(values: pd.DataFrame, estimate: str, lower: str, upper: str) -> pd.
 
 
 def _width(label: str, longest_value: int, widest: int = 180) -> int:
-    """Pixels for a column: its longest value, its header up to 16 characters (a longer header is cut,
-    its full text in the tooltip), between 56 and ``widest`` px."""
-    characters = max(longest_value, min(len(label), 16))
-    return int(min(widest, max(56, 7 * characters + 20)))
+    """Pixels for a column: its whole header (never cut: HEADER_PX a character and the header's
+    padding) and its longest value up to ``widest`` px (a longer value is cut, its text in the cell's
+    tooltip), at least 56 px."""
+    header = math.ceil(HEADER_PX * len(label) + HEADER_PADDING_PX)
+    value = min(widest, 7 * longest_value + 20)
+    return int(max(56, header, value))
+
+
+def same_on_every_row(frame: pd.DataFrame) -> dict[str, str]:
+    """Raw column -> its display text, for the columns a table of two rows or more holds the same
+    value in on every row (dataset totals beside per-instrument counts, one distribution for every
+    group): said once under the table instead of a column each (``display_options`` leaves them
+    out of the columns shown; the data and the CSV keep them). Key columns, estimates with their
+    bounds and p-values always stay."""
+    if len(frame) < 2 or len(frame) > STYLED_ROWS or frame.columns.has_duplicates:
+        return {}
+    names = [str(c) for c in frame.columns]
+    frame = frame.set_axis(names, axis=1)
+    paired = {n for pair in _ci_columns(frame, names).items() for n in (pair[0], *pair[1])}
+    shared = {}
+    for name in names:
+        if name in KEY_COLUMNS or name in paired or _is_p_value(name):
+            continue
+        column = frame[name]
+        try:
+            same = column.nunique(dropna=False) == 1
+        except TypeError:  # unhashable values (lists): never the same
+            same = False
+        if same:  # an empty text column is left out without a word
+            shared[name] = _FORMATTERS[_kind(name, column, frame)](column.iloc[0])
+    return shared
+
+
+def shared_values_note(frame: pd.DataFrame) -> str | None:
+    """'Same on every row: Patients total 300; Clock time yes.' for ``same_on_every_row``, or None."""
+    shared = same_on_every_row(frame)
+    if not shared:
+        return None
+    said = [f"{column_label(n)} {v}" for n, v in shared.items() if v.strip()]
+    return "Same on every row: " + "; ".join(said) + "." if said else None
 
 
 def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None) -> dict[str, Any]:
@@ -241,7 +280,8 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     a Styler, or the frame itself when long; ``column_config`` with headers in words and narrow widths
     fitted to the values; ``column_order``: key columns first, then each estimate with its 95% CI in
     one column ('HR (95% CI)', medians first) and the p-values, the other columns, long text last,
-    wrapped; ``row_height`` when text must wrap; ``placeholder`` for missing values; ``hide_index`` when
+    wrapped, headers never cut, and no column for a value the same on every row (``shared_values_note`` says it once);
+    ``row_height`` when text must wrap; ``placeholder`` for missing values; ``hide_index`` when
     the index became a column). The raw columns stay in the data (a CSV download uses the frame itself)."""
     hide_index = None
     if "label" in frame.columns and not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
@@ -252,8 +292,9 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
     kinds = {name: _kind(name, frame[name], frame) for name in names}
     styled = len(frame) <= STYLED_ROWS
+    shared = set(same_on_every_row(frame))  # said under the table (show_table), not a column each
     text_lengths = {n: int(frame[n].astype(str).str.len().max()) if len(frame) else 0
-                    for n, k in kinds.items() if k == "text"}
+                    for n, k in kinds.items() if k == "text" and n not in shared}
     long_text = [n for n, length in text_lengths.items() if length > WRAP_CHARACTERS and n not in KEY_COLUMNS]
     row_height = _row_height(frame, list(text_lengths))
     formats = {name: _FORMATTERS[kind] for name, kind in kinds.items()}
@@ -270,9 +311,10 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     estimates = sorted(pairs, key=lambda n: "median" not in n)  # medians first (stable)
     p_values = [n for n in names if kinds[n] == "p" and n not in keys]
     shown_elsewhere = set(keys) | set(pairs) | {b for bounds in pairs.values() for b in bounds} | set(p_values)
-    rest = [n for n in names if n not in shown_elsewhere and n not in long_text]
+    rest = [n for n in names if n not in shown_elsewhere and n not in long_text and n not in shared]
     combined = {estimate: f"{estimate} (95% CI)" for estimate in estimates}
-    order = keys + [combined[e] for e in estimates] + p_values + rest + [n for n in long_text if n not in keys]
+    order = keys + [combined[e] for e in estimates] + p_values + rest \
+        + [n for n in long_text if n not in keys and n not in shared]
     config: dict[str, Any] = {}
     for name, kind in kinds.items():
         label = column_label(name)

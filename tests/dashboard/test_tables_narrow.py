@@ -74,3 +74,22 @@ def test_timeline_ratings_readable_on_both_themes_and_legend_clear_of_the_title(
     names = [t.name for t in figure.data if t.name and t.showlegend is not False]
     # plotly lays a wrapped legend out in columns as wide as its widest entry: two at most at 800 px
     assert figure.layout.margin.t >= 42 + 21 * math.ceil(len(names) / 2)
+
+
+def test_a_value_the_same_on_every_row_is_said_once_and_headers_are_whole():
+    from dashboard.tables import HEADER_PX, column_label, shared_values_note
+
+    ratings = pd.DataFrame({"instrument": ["CADSS", "MADRS"], "patients": [300, 26], "ratings": [2351, 150],
+                            "last_time_hours": [1344.7, 1628.9], "patients_total": [300, 300],
+                            "clock_time": [True, True], "note": ["", ""]})
+    options = display_options(ratings)
+    assert options["column_order"] == ["instrument", "patients", "ratings", "last_time_hours"]
+    assert shared_values_note(ratings) == "Same on every row: Patients total 300; Clock time yes."
+    assert set(options["data"].data.columns) == set(ratings.columns)  # the data and the CSV keep them
+    for name in options["column_order"]:
+        config = options["column_config"][name]
+        assert config["width"] >= HEADER_PX * len(column_label(name)), name
+    # one row is not "every row"; estimates and p-values always stay
+    assert shared_values_note(ratings.iloc[:1]) is None
+    cox = _cox_like().assign(p=[0.5, 0.5])
+    assert "p" in display_options(cox)["column_order"]

@@ -161,3 +161,76 @@ def test_downloads_png_svg_csv_and_report(app_server, browser):
         assert "Dataset fingerprint" in report and "Definitions" in report and "plotly" in report.lower()
     finally:
         context.close()
+
+
+# each shown column's header text width in the grid's header font (Streamlit: the theme's font,
+# normal weight, 14 px), measured by the browser
+HEADER_TEXT_PX_JS = """(labels) => {
+  const family = getComputedStyle(document.querySelector('[data-testid="stApp"]')).fontFamily;
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `400 14px ${family}`;
+  return labels.map(label => context.measureText(label).width);
+}"""
+# tables wider than their place on the page (scrolled sideways), by their labels; SLACK: the grid's
+# border and rounding (a table of one more column is 60 px or more wider)
+SCROLLED_TABLES_JS = """() => { const SLACK = 10; return Array.from(document.querySelectorAll('[data-testid="stDataFrame"]')).filter(grid => {
+  const scroller = grid.querySelector('.dvn-scroller');
+  return scroller && scroller.scrollWidth > scroller.clientWidth + SLACK;
+}).map(grid => (grid.querySelector('[aria-label]') || grid).getAttribute('aria-label') || grid.innerText.slice(0, 40)); }"""
+GRID_PADDING_PX = 16  # glide-data-grid's cell padding, left and right
+
+
+def _tables_sent(context, page) -> list[dict]:
+    """The st.dataframe elements the server sends to ``page`` (column configs and order)."""
+    import base64
+    import json
+
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    tables: list[dict] = []
+
+    def received(event: dict) -> None:
+        response = event["response"]
+        if response.get("opcode") != 2:
+            return
+        message = ForwardMsg.FromString(base64.b64decode(response["payloadData"]))
+        if message.WhichOneof("type") == "delta" and message.delta.WhichOneof("type") == "new_element" \
+                and message.delta.new_element.WhichOneof("type") == "dataframe":
+            table = message.delta.new_element.dataframe
+            tables.append({"alt": table.alt, "columns": json.loads(table.columns or "{}"),
+                           "order": list(table.column_order)})
+
+    session = context.new_cdp_session(page)
+    session.on("Network.webSocketFrameReceived", received)
+    session.send("Network.enable")
+    return tables
+
+
+@pytest.mark.parametrize("path", ["", "onset"])
+def test_tables_at_800_px_show_whole_headers_and_the_ratings_table_fits(app_server, browser, path):
+    """At 800 px no column header is cut (every shown column at least as wide as its header's text in
+    the page's font, measured here) and the Data page's 'Ratings by instrument' is not scrolled
+    sideways (a value the same on every row is said under the table)."""
+    context = browser.new_context(viewport={"width": 800, "height": 1000})
+    page = context.new_page()
+    try:
+        tables = _tables_sent(context, page)
+        page.goto(f"{app_server.url}/{path}")
+        wait_idle(page)
+        assert tables, f"{path or 'data'}: no table sent"
+        cut = []
+        for table in tables:
+            shown = [c for c in table["order"] if c in table["columns"]] or list(table["columns"])
+            labels = [table["columns"][c].get("label") or c for c in shown]
+            text_px = page.evaluate(HEADER_TEXT_PX_JS, labels)
+            for name, label, px in zip(shown, labels, text_px, strict=True):
+                width = table["columns"][name].get("width")
+                if isinstance(width, int) and width < px + GRID_PADDING_PX:
+                    cut.append(f"{table['alt']}: '{label}' needs {px + GRID_PADDING_PX:.0f} px, has {width}")
+        assert not cut, cut
+        if not path:
+            assert "Same on every row" in page.locator('[data-testid="stMain"]').inner_text()
+            assert not [t for t in page.evaluate(SCROLLED_TABLES_JS) if "Ratings by instrument" in t], \
+                "Ratings by instrument is scrolled sideways at 800 px"
+    finally:
+        context.close()

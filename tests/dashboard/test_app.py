@@ -29,6 +29,7 @@ from tests.dashboard.apptest import (
     upload_page,
     uploaded,
 )
+from tests.dashboard.snippets import shown_snippets
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +207,7 @@ def test_the_python_code_reproduces_the_result_shown():
     at = open_page("durability", diagnosis=["TRD", "MDD"], group="route", response="60")
     clean(at)
     shown = at.dataframe[0].value
-    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_durability" in c)
     assert "filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code
     assert "response=0.6" in code and "by='route'" in code
     namespace: dict = {}
@@ -257,7 +258,7 @@ def test_overview_rates_are_the_ever_responded_proportions_with_wilson_intervals
         assert metrics[label] == f"{100 * k / n:.0f}%"
         low, high = proportion_confint(k, n, method="wilson")
         assert f"{k} of {n}; 95% CI {100 * low:.0f}% to {100 * high:.0f}% (Wilson)" in captions
-    code = next(c.value for c in at.code if "responder_rates" in c.value)
+    code = next(c for c in shown_snippets(at) if "responder_rates" in c)
     assert "time='any'" in code
 
 
@@ -274,7 +275,7 @@ def test_overview_durability_is_the_interval_censored_headline_on_the_course_awa
     headline = next(d.value for d in at.dataframe if "measure" in d.value.columns)
     km = headline[headline["measure"].str.contains("Kaplan-Meier at the detection visit")]
     assert km.iloc[0]["estimate"] == pytest.approx(expected["km_median_days"])
-    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_durability" in c)
     assert "origin=" not in code
 
 
@@ -289,7 +290,7 @@ def test_trajectories_mmrm_by_group_comes_from_fit_mmrm_and_its_code_reproduces_
                        if "n_smallest" in d.value.columns and "sex" in d.value.columns)
     assert list(differences["estimate"]) == pytest.approx(list(expected.lsmean_differences()["estimate"]))
     assert any("compound symmetry within-patient covariance" in c.value for c in at.caption)
-    code = next(c.value for c in at.code if "fit_mmrm" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_mmrm" in c)
     assert "covariance='compound_symmetry'" in code and "by='sex'" in code
     namespace: dict = {}
     exec(compile(code.replace("print(", "(lambda *a: None)("), "<snippet>", "exec"), namespace)
@@ -314,7 +315,7 @@ def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample)
     assert list(random["random effect"]) == ["Intercept"]
     assert random["Intercept"].iloc[0] == pytest.approx(expected.random.iloc[0, 0])
     assert any(f"Residual variance {expected.residual_variance:.2f}" in c.value for c in at.caption)
-    code = next(c.value for c in at.code if "fit_trajectory" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_trajectory" in c)
     assert "random='~1'" in code and "time_origin='last_infusion'" in code and "time_effect='piecewise'" in code
 
 

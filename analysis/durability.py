@@ -242,7 +242,7 @@ def _midpoint_times(lower: np.ndarray, upper: np.ndarray, time: np.ndarray, stat
 
 @dataclass
 class _Group:
-    """Inputs of one group's fit (responders of the group)."""
+    """Inputs of one group's fit (responders of the group), times already tied (``_tied``)."""
 
     level: str
     lower: np.ndarray
@@ -250,6 +250,22 @@ class _Group:
     time: np.ndarray
     event: np.ndarray
     status: np.ndarray
+    midpoint_time: np.ndarray  # _midpoint_times, for the cumulative incidence
+
+
+def _tied(lower: np.ndarray, upper: np.ndarray, time: np.ndarray, status: np.ndarray,
+          patient_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Days equal up to rounding error made equal once over all responders that are fitted, as
+    R's ``survfit(Surv(...) ~ group)`` (``timefix``, aeqSurv) ties the whole response before
+    splitting it into groups: the relapse intervals (``tied_bounds``), the visit at which relapse
+    was seen (Kaplan-Meier, log-rank) and the cumulative incidence's times, each as its own
+    response. The per-group fits then take these days as given (``timefix=False``)."""
+    from analysis.survival._common import tied_times
+    from analysis.survival.turnbull import tied_bounds
+
+    lower, upper = tied_bounds(lower, upper, rows=patient_id)
+    midpoint = tied_times(_midpoint_times(lower, upper, time, status))
+    return lower, upper, tied_times(time), midpoint
 
 
 def _fit_group(g: _Group, dist: str, alpha: float, estimator: str, n_bootstrap: int, competing: bool,
@@ -271,17 +287,17 @@ def _fit_group(g: _Group, dist: str, alpha: float, estimator: str, n_bootstrap: 
     days = np.asarray(SUSTAINED_DAYS, dtype=float)
     last = float(np.max(g.time))
     row["last_followup_days"] = last
-    km = kaplan_meier(g.time, g.event, ci="log-log", alpha=alpha)
+    km = kaplan_meier(g.time, g.event, ci="log-log", alpha=alpha, timefix=False)
     fitted["km"] = km
     km_s = np.where(days <= last, km.at(list(SUSTAINED_DAYS))["survival"].to_numpy(float), np.nan)
     row.update({"km_median_days": km.median, "km_median_days_lower": km.median_ci[0],
                 "km_median_days_upper": km.median_ci[1]})
     row.update({f"km_sustained_{d}d": s for d, s in zip(SUSTAINED_DAYS, km_s, strict=True)})
     # reverse Kaplan-Meier: follow-up ends at censoring; relapse (or competing event) censors it
-    followup = kaplan_meier(g.time, g.status == 0, ci="log-log", alpha=alpha)
+    followup = kaplan_meier(g.time, g.status == 0, ci="log-log", alpha=alpha, timefix=False)
     row["median_followup_days"] = followup.median
 
-    npmle = turnbull_quiet(g.lower, g.upper)
+    npmle = turnbull_quiet(g.lower, g.upper, timefix=False)
     fitted["npmle"] = npmle
     notes += [f"Turnbull NPMLE: {text}" for text in npmle.notes]
     model = None
@@ -380,8 +396,7 @@ def _competing_headline(g: _Group, alpha: float, days: np.ndarray, last: float, 
     """Aalen-Johansen cumulative incidence of relapse with competing events as the headline."""
     from analysis.survival.competing import cumulative_incidence
 
-    times = _midpoint_times(g.lower, g.upper, g.time, g.status)
-    cif = cumulative_incidence(times, g.status, alpha=alpha)
+    cif = cumulative_incidence(g.midpoint_time, g.status, alpha=alpha, timefix=False)
     steps = cif.table[cif.table["event"] == 1]
     fitted["cif"] = cif.table.rename(columns={"time": "time_days"})[
         ["event", "time_days", "cif", "lower", "upper"]]
@@ -522,12 +537,18 @@ def fit_durability(
     labels = grouping.of(responders["patient_id"])
     usable = labels.notna().to_numpy()
     g_values = labels.astype(object).to_numpy()
-    lower_all = responders["relapse_lower_days"].to_numpy(float)
-    upper_all = responders["relapse_upper_days"].to_numpy(float)
-    time = responders["relapse_time_days"].to_numpy(float)
+    # copies: the usable rows' days are tied in place below
+    lower_all = responders["relapse_lower_days"].to_numpy(float, copy=True)
+    upper_all = responders["relapse_upper_days"].to_numpy(float, copy=True)
+    time = responders["relapse_time_days"].to_numpy(float, copy=True)
     event = responders["relapse_event"].to_numpy(dtype=bool)
     status = responders["relapse_status"].to_numpy(dtype=np.int64)
     competing_on = any(s == "competing" for _, s in settings.intercurrent)
+    midpoint_all = np.full(len(time), np.nan)
+    if usable.any():
+        patient_id = responders["patient_id"].to_numpy(dtype=object)[usable]
+        lower_all[usable], upper_all[usable], time[usable], midpoint_all[usable] = _tied(
+            lower_all[usable], upper_all[usable], time[usable], status[usable], patient_id)
 
     max_time = float(np.nanmax(time)) if len(time) else 0.0
     risk_times = np.arange(0.0, max(max_time, 0.0) + RISK_TABLE_STEP_DAYS, RISK_TABLE_STEP_DAYS)
@@ -537,7 +558,8 @@ def fit_durability(
     models, kms, npmles, intervals, bootstrap_fits = {}, {}, {}, {}, {}
     for level in grouping.levels:
         mask = usable & (g_values == level)
-        group = _Group(level, lower_all[mask], upper_all[mask], time[mask], event[mask], status[mask])
+        group = _Group(level, lower_all[mask], upper_all[mask], time[mask], event[mask], status[mask],
+                       midpoint_all[mask])
         intervals[level] = (group.lower, group.upper)
         row, row_notes, fitted = _fit_group(group, dist, alpha, estimator, n_bootstrap, competing_on, grid)
         row["origin"] = settings.origin
@@ -589,7 +611,7 @@ def fit_durability(
     if by is not None and len(levels_seen) >= 2:
         from analysis.survival.logrank import logrank
 
-        test = logrank(time[usable], event[usable], g_values[usable])
+        test = logrank(time[usable], event[usable], g_values[usable], timefix=False)  # tied above
     elif by is not None:
         notes.append("log-rank test needs at least two groups")
     notes.append(next(line for line in settings.describe() if line.startswith("Intercurrent")))

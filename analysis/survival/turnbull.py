@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
-from analysis.survival._common import as_bounds, censoring_kinds, query_times
+from analysis.errors import AnalysisError
+from analysis.survival._common import TIE_TOLERANCE, as_bounds, censoring_kinds, query_times, tied_times
 
 _NEGLIGIBLE_MASS = 1e-12
 _STALL_EXCESS = 1e-6  # Kuhn-Tucker excess accepted once the likelihood no longer improves
@@ -122,7 +123,34 @@ def _innermost_intervals(lower: np.ndarray, upper: np.ndarray, exact: np.ndarray
     return sorted_values[starts], sorted_values[starts + 1]
 
 
-def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000) -> TurnbullResult:
+def tied_bounds(lower: np.ndarray, upper: np.ndarray, rows: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds checked by ``as_bounds`` with values equal up to rounding error made equal, as R's
+    ``survfit`` does to ``Surv(type = "interval2")`` before its Turnbull fit (``aeqSurv``): the
+    finite values of both bound columns are tied together by ``tied_times`` (one call), so the
+    upper end of one visit interval and the lower end of the next, computed two ways, are one
+    time. Apply it to all rows at once (R ties the whole response, not each group).
+
+    An interval ``lower < upper`` whose two ends become one time is refused (R: "aeqSurv
+    exception, an interval has effective length 0"), naming its rows (``rows``: labels of the
+    rows, e.g. patient ids; default their positions); an exact time (``lower == upper``) stays
+    exact. Unlike R no placeholder joins the values (R stores 1 as the second column of exact
+    and censored rows, so its tie set also holds 1)."""
+    values = tied_times(np.concatenate((lower, upper)))
+    tied_lower, tied_upper = values[: len(lower)], values[len(lower):]
+    collapsed = (tied_lower == tied_upper) & (lower < upper)
+    if collapsed.any():
+        names = np.flatnonzero(collapsed) if rows is None else np.asarray(rows, dtype=object)[collapsed]
+        raise AnalysisError(
+            f"{int(collapsed.sum())} interval(s) with lower < upper have ends equal up to rounding error "
+            f"(closer than {TIE_TOLERANCE:.2g}, absolutely or relative to the mean time), so tied as one time "
+            f"(timefix, as R's aeqSurv) they would have length 0 ({'positions' if rows is None else 'rows'} "
+            f"{names[:5].tolist()}...): give such an event as an exact time (lower == upper)"
+        )
+    return tied_lower, tied_upper
+
+
+def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000,
+             timefix: bool = True) -> TurnbullResult:
     """Non-parametric maximum-likelihood survival curve for interval-censored event times.
 
     Parameters
@@ -137,6 +165,11 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
         once the likelihood no longer rises in floating point, to 1e-6).
     max_iterations : int
         Upper limit on Newton iterations (a warning is raised if reached).
+    timefix : bool
+        Bound values equal up to rounding error are one time (``tied_bounds``; R's ``survfit``
+        default ``timefix = TRUE``), so ``(a, b]`` and ``(b', c]`` with ``b'`` one rounding
+        error below ``b`` do not overlap; an interval that would shrink to length 0 is refused.
+        ``False``: every float as given.
 
     Returns
     -------
@@ -160,23 +193,27 @@ def turnbull(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: i
     nonparametric maximum likelihood computation for interval-censored data. Computational
     Statistics & Data Analysis 52:2388-2402.
     """
-    result = turnbull_quiet(lower, upper, tolerance=tolerance, max_iterations=max_iterations)
+    result = turnbull_quiet(lower, upper, tolerance=tolerance, max_iterations=max_iterations, timefix=timefix)
     for note in result.notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return result
 
 
-def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000) -> TurnbullResult:
+def turnbull_quiet(lower: Any, upper: Any, tolerance: float = 1e-10, max_iterations: int = 1_000,
+                   timefix: bool = True) -> TurnbullResult:
     """``turnbull`` without warnings: problems are only recorded in ``.notes`` (for callers that
     report them in their own results)."""
     lower_values, upper_values = as_bounds(lower, upper, allow_zero_exact=True)
+    if timefix:
+        lower_values, upper_values = tied_bounds(lower_values, upper_values)
     obs_lower, obs_upper, weight = pool_bounds(lower_values, upper_values)
     return turnbull_pooled(obs_lower, obs_upper, weight, tolerance=tolerance, max_iterations=max_iterations)
 
 
 def pool_bounds(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Identical (lower, upper) observations pooled: the distinct pairs sorted by lower, then
-    upper, and how many times each occurs (float weights), from bounds checked by ``as_bounds``."""
+    upper, and how many times each occurs (float weights), from bounds checked by ``as_bounds``
+    (and tied by ``tied_bounds`` for ``turnbull``'s default timefix: values are compared exactly)."""
     pooled_lower, pooled_upper, inverse = pool_index(lower, upper)
     return pooled_lower, pooled_upper, np.bincount(inverse, minlength=len(pooled_lower)).astype(float)
 

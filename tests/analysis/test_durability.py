@@ -476,3 +476,70 @@ def test_stored_bootstrap_fits_are_the_resamples_refitted(data):
         fresh = _bootstrap_npmle(lower, upper, 30, 0, query)
         assert_allclose(stored[0], fresh[0], equal_nan=True)
         assert_allclose(stored[1], fresh[1], equal_nan=True)
+
+
+# R 4.2.2, survival 3.5.3: survfit(Surv(t, e) ~ g) ties the pooled response once (aeqSurv), so
+# a near pair is one time or two by the spread of ALL times, not of its own group. Script:
+#   t <- c(1, 2, 2 + 2e-7, 3, 3.5, 4, 4.5, 5, 6, 7, 60, 80, 100, 100 + 1e-6, 120, 130, 140, 150, 160, 170)
+#   e <- c(1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1); g <- rep(c("A", "B"), each = 10)
+#   fit <- survfit(Surv(t, e) ~ g)   # then $time, $n.risk, $n.event, $surv, $std.err of fit["g=A"], fit["g=B"]
+#   survdiff(Surv(t, e) ~ g)$chisq
+#   survfit(Surv(t, e) ~ 1, subset = g == lv)$surv   # each group tied on its own
+# Tied over all 20 (1.5e-8 x mean 62 = 9.3e-7) the A pair (gap 2e-7) is one time and the B pair
+# (gap 1e-6) two; within each group (means 3.8 and 121) the other way round. Output (verbatim):
+R_POOLED_TIE = {
+    "KM_A_TIME": [1, 2, 3, 3.5, 4, 4.5, 5, 6, 7],
+    "KM_A_NRISK": [10, 9, 7, 6, 5, 4, 3, 2, 1],
+    "KM_A_NEVENT": [1, 1, 1, 0, 1, 1, 0, 1, 0],
+    "KM_A_SURV": [0.9, 0.8, 0.685714285714, 0.685714285714, 0.548571428571, 0.411428571429, 0.411428571429,
+                  0.205714285714, 0.205714285714],
+    "KM_A_SE": [0.105409255339, 0.158113883008, 0.220928775422, 0.220928775422, 0.314339822182, 0.426781978465,
+                0.426781978465, 0.825919401118, 0.825919401118],
+    "KM_B_TIME": [60, 80, 100, 100.000001, 120, 130, 140, 150, 160, 170],
+    "KM_B_NRISK": [10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+    "KM_B_NEVENT": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    "KM_B_SURV": [0.9, 0.8, 0.8, 0.685714285714, 0.571428571429, 0.571428571429, 0.428571428571, 0.285714285714,
+                  0.285714285714, 0],
+    "KM_B_SE": [0.105409255339, 0.158113883008, 0.158113883008, 0.220928775422, 0.286605752111, 0.286605752111,
+                0.40678764789, 0.576318364398, 0.576318364398, np.inf],
+    "LOGRANK_CHISQ": [11.2189681482],
+    "ALONE_A_SURV": [0.9, 0.9, 0.7875, 0.675, 0.675, 0.54, 0.405, 0.405, 0.2025, 0.2025],
+    "ALONE_B_SURV": [0.9, 0.8, 0.7, 0.583333333333, 0.583333333333, 0.4375, 0.291666666667, 0.291666666667, 0],
+}
+
+
+def test_near_ties_are_found_among_all_responders_as_r_survfit_by_group():
+    import dataclasses
+
+    from analysis.endpoints import derive_endpoints
+    from analysis.survival.kaplan_meier import kaplan_meier
+    from analysis.survival.turnbull import tied_bounds
+
+    time = np.array([1, 2, 2 + 2e-7, 3, 3.5, 4, 4.5, 5, 6, 7, 60, 80, 100, 100 + 1e-6, 120, 130, 140, 150, 160, 170])
+    event = np.array([1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1], dtype=bool)
+    group = np.repeat(["A", "B"], 10)
+    endpoints = derive_endpoints(numpy_dataset(60, seed=3), instrument="MADRS")
+    responders = endpoints.patients[endpoints.patients["responded"]].head(20).assign(
+        relapse_time_days=time, relapse_event=event, relapse_status=event.astype(int), diagnosis=group,
+        relapse_lower_days=np.where(event, time - 0.5, time), relapse_upper_days=np.where(event, time, np.inf))
+    fit = fit_durability(dataclasses.replace(endpoints, patients=responders), by="diagnosis", n_bootstrap=20)
+    r = {name: np.asarray(value, dtype=float) for name, value in R_POOLED_TIE.items()}
+    for level in ("A", "B"):
+        table = fit.km[level].table
+        assert_allclose(table["time"], r[f"KM_{level}_TIME"], rtol=1e-12)
+        assert_allclose(table["at_risk"], r[f"KM_{level}_NRISK"])
+        assert_allclose(table["events"], r[f"KM_{level}_NEVENT"])
+        assert_allclose(table["survival"], r[f"KM_{level}_SURV"], rtol=1e-10)
+        alive = table["survival"].to_numpy() > 0  # R's SE of log S at S = 0 is Inf
+        assert_allclose((table["se"] / table["survival"])[alive], r[f"KM_{level}_SE"][alive], rtol=1e-10)
+        # each group tied on its own (kaplan_meier's timefix on the group alone) is R's other answer
+        rows = group == level
+        alone = kaplan_meier(time[rows], event[rows]).table["survival"]
+        assert_allclose(alone, r[f"ALONE_{level}_SURV"], rtol=1e-10)
+        assert len(alone) != len(table)
+    assert fit.logrank.statistic == pytest.approx(r["LOGRANK_CHISQ"][0], rel=1e-10)
+    # the relapse intervals are tied once over all responders too, as fitted
+    lower, upper = tied_bounds(responders["relapse_lower_days"].to_numpy(), responders["relapse_upper_days"].to_numpy())
+    for level in ("A", "B"):
+        np.testing.assert_array_equal(fit.intervals[level][0], lower[group == level])
+        np.testing.assert_array_equal(fit.intervals[level][1], upper[group == level])

@@ -63,8 +63,9 @@ DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 700)
 RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 300)
 SESSION_CACHE_MB = _env_int("INFUSION_OUTCOMES_SESSION_CACHE_MB", 150)
 COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 1)
-# Pages on datasets with more ratings than this are drawn at most LARGE_PAGE_SLOTS at a time: a
-# page's own work on a large dataset (tables, figures) is then bounded whatever the page does.
+# Pages on datasets with more ratings than this (is_large) are drawn at most LARGE_PAGE_SLOTS at a
+# time, so a page's own work on a large dataset (tables, figures) is bounded whatever the page does,
+# and their slow fits are computed in the background (dashboard.background.fetch).
 LARGE_DATASET_RATINGS = _env_int("INFUSION_OUTCOMES_LARGE_DATASET_RATINGS", 200_000)
 LARGE_PAGE_SLOTS = _env_int("INFUSION_OUTCOMES_LARGE_PAGE_SLOTS", 2)
 MAX_UPLOADS_PER_SESSION = 2
@@ -281,35 +282,33 @@ def pages_drawing() -> int:
     return _PAGES_DRAWN[0]
 
 
+def is_large(data: OutcomeData | None) -> bool:
+    """Whether ``data`` has more than LARGE_DATASET_RATINGS ratings: its pages are drawn at most
+    LARGE_PAGE_SLOTS at a time and their slow fits run in the background (dashboard.background)."""
+    return data is not None and len(data.assessments) > LARGE_DATASET_RATINGS
+
+
 @contextlib.contextmanager
 def page_slot(data: OutcomeData | None) -> Iterator[None]:
-    """A page run, counted by ``pages_drawing``, holding one of LARGE_PAGE_SLOTS while the page is
-    on a large dataset (see ``_large_page_slot``)."""
+    """A page run: counted by ``pages_drawing`` (background jobs give way to it) and, on a large
+    dataset, holding one of LARGE_PAGE_SLOTS (other such pages wait with a spinner; pages on small
+    datasets, such as the sample, never wait)."""
     with _PAGES_DRAWN_LOCK:
         _PAGES_DRAWN[0] += 1
+    held = False
     try:
-        with _large_page_slot(data):
-            yield
+        if is_large(data):
+            if not _PAGE_SLOTS.acquire(blocking=False):
+                with st.spinner("Waiting for the server: other views of large datasets are being drawn...",
+                                show_time=True):
+                    _PAGE_SLOTS.acquire()
+            held = True
+        yield
     finally:
+        if held:
+            _PAGE_SLOTS.release()
         with _PAGES_DRAWN_LOCK:
             _PAGES_DRAWN[0] -= 1
-
-
-@contextlib.contextmanager
-def _large_page_slot(data: OutcomeData | None) -> Iterator[None]:
-    """Hold one of LARGE_PAGE_SLOTS while a page on a large dataset is drawn (others wait with a
-    spinner); pages on small datasets, such as the sample, never wait."""
-    if data is None or len(data.assessments) <= LARGE_DATASET_RATINGS:
-        yield
-        return
-    if not _PAGE_SLOTS.acquire(blocking=False):
-        with st.spinner("Waiting for the server: other views of large datasets are being drawn...",
-                        show_time=True):
-            _PAGE_SLOTS.acquire()
-    try:
-        yield
-    finally:
-        _PAGE_SLOTS.release()
 
 
 def parse_dataset(name: str) -> tuple[str, int, int]:

@@ -154,6 +154,44 @@ def unscheduled_note(unscheduled: pd.DataFrame) -> list[str]:
             "or days includes them"]
 
 
+def schedule_courses(rated: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """The course whose visit schedule each rating's patient was rated on, for the visit view.
+
+    ``rated``: one row per rating with patient_id, time_point (visit label, ``"baseline"`` for the
+    baseline) and course (:func:`analysis.course_of_patients`). A post-baseline label belongs to the
+    course with the most patients rated at it; a patient whose every post-baseline label belongs to
+    another course is summarised with that course's visits (e.g. a patient who started an induction
+    series and stopped after the first infusion: single by the course rule, rated on the series
+    schedule). Returns (course per row, number of patients moved).
+    """
+    course = rated["course"].to_numpy(dtype=object)
+    ids = rated["patient_id"].astype(str).to_numpy()
+    labels = rated["time_point"].astype(str).to_numpy()
+    post = labels != BASELINE_LABEL
+    if not post.any() or len(pd.unique(course[post])) < 2:
+        return course, 0
+    frame = pd.DataFrame({"patient_id": ids[post], "label": labels[post], "course": course[post]})
+    patients = frame.drop_duplicates(["patient_id", "label"]).groupby(["label", "course"]).size()
+    home = patients.unstack(fill_value=0).idxmax(axis=1)
+    frame["home"] = frame["label"].map(home).to_numpy(dtype=object)
+    elsewhere = (frame["home"] != frame["course"]).groupby(frame["patient_id"]).all()
+    moved = elsewhere.index[elsewhere.to_numpy(bool)]
+    if not len(moved):
+        return course, 0
+    target = frame.groupby("patient_id")["home"].first().reindex(moved)
+    is_moved = pd.Index(moved).get_indexer(ids)
+    return np.where(is_moved >= 0, target.to_numpy(dtype=object)[is_moved], course), len(moved)
+
+
+def rescheduled_note(patients: int) -> list[str]:
+    """The sentence saying how many patients the visit view summarises with the other course's
+    visits (:func:`schedule_courses`; no sentence when none)."""
+    if not patients:
+        return []
+    return [f"{patients} patient(s) rated only at the visits of the other course's schedule (e.g. an induction "
+            "series stopped after the first infusion) are summarised with that course's visits"]
+
+
 def unscheduled_visit_labels(labels: Sequence[Any]) -> list[str]:
     """The labels (as str) of ``labels`` that name an assessment which is not a protocol visit
     (:data:`UNSCHEDULED_VISIT_PATTERN`), e.g. ``["rescue"]`` of the simulator's labels."""
@@ -341,6 +379,8 @@ class TrajectoryResult:
     grouping : the :class:`analysis.Grouping` used (levels, reference, description).
     unscheduled : time="visit": the ratings left out as not at a protocol visit (module
         docstring): visit, ratings, patients (empty when none).
+    rescheduled : time="visit": patients summarised with the other course's visits, because
+        they were rated on its schedule only (:func:`schedule_courses`; 0 for bins).
     """
 
     table: pd.DataFrame
@@ -354,6 +394,7 @@ class TrajectoryResult:
     grouping: Any = field(repr=False, compare=False, default=None)
     unscheduled: pd.DataFrame = field(repr=False, compare=False,
                                       default_factory=lambda: pd.DataFrame(columns=["visit", "ratings", "patients"]))
+    rescheduled: int = 0
 
     def describe(self) -> list[str]:
         """Plain-language definitions used (for tables, figures and exports), then the notes."""
@@ -607,6 +648,9 @@ def trajectory(
     unit = "days" if time == "days" else "hours"
     rated["time_days"] = rated["time_hours"] / 24.0
     rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
+    rescheduled = 0
+    if time == "visit":
+        rated["course"], rescheduled = schedule_courses(rated)
     split = ["course"] if time == "visit" else []
     if time == "visit":
         # one schedule per course: a label's place is its rank among that course's labels, so the
@@ -646,8 +690,9 @@ def trajectory(
     return TrajectoryResult(table=table, individual=individual, settings=settings,
                             n_patients=int(rated["patient_id"].nunique()), n_ratings=len(rated),
                             n_dropped=points.n_dropped, endpoints=endpoints,
-                            notes=tuple(notes) + tuple(points.unscheduled_note()) + grouping.notes,
-                            grouping=grouping, unscheduled=points.unscheduled)
+                            notes=(tuple(notes) + tuple(points.unscheduled_note()) + tuple(rescheduled_note(rescheduled))
+                                   + grouping.notes),
+                            grouping=grouping, unscheduled=points.unscheduled, rescheduled=rescheduled)
 
 
 # ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ detection visit, number at risk; cumulative incidence of relapse with a competin
 import streamlit as st
 
 from analysis import figures
-from dashboard import calls, compute
+from dashboard import background, calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -62,45 +62,51 @@ with page_guard("the durability curves"):
     strategy = {} if RESCUE[rescue] == "composite" else {"intercurrent": {"rescue": RESCUE[rescue]}}
     durability = Call("fit_durability", {"by": settings.by, "origin": origin, **strategy, **options},
                       prints=("summary()", "risk_table") + (("logrank.summary()",) if settings.by else ()))
-    result = calls.run(ctx, durability, "Fitting the durability curves...", report)
-    summary = result.summary().reset_index()
-    summary = summary.rename(columns={summary.columns[0]: "group"})
-    definitions = settings_definitions(ctx, result.endpoints)
-    report.definitions = definitions
-    hidden = small_groups(ctx, summary.set_index("group")["n_responders"])
-    n_shown = len(summary) - len(hidden)
-    facets = {"auto": None, "one": False, "per group": True}[panels]
-    one_panel = facets is False or (facets is None and n_shown <= figures.MAX_OVERLAID_GROUPS)
-    bands = show_bands and (not one_panel or n_shown <= figures.MAX_OVERLAID_GROUPS)
-    figure = compute.cached_figure(
-        ctx, "durability", figures.durability_result_figure, result,
-        key=(origin, rescue, panels, show_km, bands), show_km=show_km, bands=bands, facets=facets,
-        definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
-        colors=figures.group_colors(ctx.group_levels or summary["group"].astype(str), ctx.group_reference),
-    )
-    incidence = bool((summary["estimator"] == "aalen_johansen").any())
-    notes = [("Solid: cumulative incidence of relapse (Aalen-Johansen, rescue as a competing risk)"
-              if incidence else "Solid: the headline estimate named in the legend (it uses the interval in "
-              "which relapse happened)")
-             + "; shaded: its 95% confidence band"
-             + ("; dotted steps: Kaplan-Meier at the detection visit, ticks on it: censored patients"
-                if show_km and not incidence else "")
-             + "; diamond and bar: the median and its 95% CI; numbers below: patients still in response "
-             "and followed, at each tick's day."]
-    if show_bands and not bands:
-        notes.append("Bands are left out: more than three groups share one panel (choose Panels: per group).")
-    notes += hidden_groups_note(ctx, hidden, "responders")
-    show_figure(report, figure, "Sustained response", notes=notes)
-    show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
-               note="median_days: median time to relapse; sustained_7d ... sustained_28d: probability of "
-                    "still responding at 7, 14, 21 and 28 days; both from the relapse interval (estimator "
-                    "column). km_median_days and km_sustained_*d: Kaplan-Meier at the visit at which relapse "
-                    "was seen (the papers' convention, late by up to one visit interval).")
-    logrank = result.logrank
-    if settings.by and logrank is not None:
-        scope = groups_tested_words(ctx, logrank.table["group"], hidden)
-        show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
-                  f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
-                  + (f", {scope}; the figure shows the others" if scope else ""))
-    calls.code_expander(ctx, durability)
+    # on a large dataset the fit (interval-censored, a second at 20,000 patients) is computed in the
+    # background: the page says so and is drawn again when it is ready
+    result = background.fetch(ctx, durability, "Fitting the durability curves...", report)
+    if isinstance(result, background.Progress):
+        background.progress_note(result.key, "Durability curves")
+        calls.code_expander(ctx, durability)
+    else:
+        summary = result.summary().reset_index()
+        summary = summary.rename(columns={summary.columns[0]: "group"})
+        definitions = settings_definitions(ctx, result.endpoints)
+        report.definitions = definitions
+        hidden = small_groups(ctx, summary.set_index("group")["n_responders"])
+        n_shown = len(summary) - len(hidden)
+        facets = {"auto": None, "one": False, "per group": True}[panels]
+        one_panel = facets is False or (facets is None and n_shown <= figures.MAX_OVERLAID_GROUPS)
+        bands = show_bands and (not one_panel or n_shown <= figures.MAX_OVERLAID_GROUPS)
+        figure = compute.cached_figure(
+            ctx, "durability", figures.durability_result_figure, result,
+            key=(origin, rescue, panels, show_km, bands), show_km=show_km, bands=bands, facets=facets,
+            definitions=definitions, exclude_groups=hidden, origin_label=origin_label,
+            colors=figures.group_colors(ctx.group_levels or summary["group"].astype(str), ctx.group_reference),
+        )
+        incidence = bool((summary["estimator"] == "aalen_johansen").any())
+        notes = [("Solid: cumulative incidence of relapse (Aalen-Johansen, rescue as a competing risk)"
+                  if incidence else "Solid: the headline estimate named in the legend (it uses the interval in "
+                  "which relapse happened)")
+                 + "; shaded: its 95% confidence band"
+                 + ("; dotted steps: Kaplan-Meier at the detection visit, ticks on it: censored patients"
+                    if show_km and not incidence else "")
+                 + "; diamond and bar: the median and its 95% CI; numbers below: patients still in response "
+                 "and followed, at each tick's day."]
+        if show_bands and not bands:
+            notes.append("Bands are left out: more than three groups share one panel (choose Panels: per group).")
+        notes += hidden_groups_note(ctx, hidden, "responders")
+        show_figure(report, figure, "Sustained response", notes=notes)
+        show_table(report, summary, "Durability summary", count_column="n_responders", keep_columns=["group"],
+                   note="median_days: median time to relapse; sustained_7d ... sustained_28d: probability of "
+                        "still responding at 7, 14, 21 and 28 days; both from the relapse interval (estimator "
+                        "column). km_median_days and km_sustained_*d: Kaplan-Meier at the visit at which relapse "
+                        "was seen (the papers' convention, late by up to one visit interval).")
+        logrank = result.logrank
+        if settings.by and logrank is not None:
+            scope = groups_tested_words(ctx, logrank.table["group"], hidden)
+            show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
+                      f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
+                      + (f", {scope}; the figure shows the others" if scope else ""))
+        calls.code_expander(ctx, durability)
 report_download(report)

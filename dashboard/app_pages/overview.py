@@ -49,17 +49,6 @@ def _card(label: str, value: str, detail: str) -> None:
         st.caption(detail)
 
 
-@st.fragment(run_every=background.POLL_S)
-def _band_progress(key: tuple, total: int) -> None:
-    """The band's progress in words, asked again every POLL_S; the whole page is drawn again (from
-    the cache) once the band is ready."""
-    progress = background.progress(key)
-    if progress is None:
-        st.rerun()
-    st.caption(f"95% band: computing, {progress.done} of {progress.total or total} bootstrap replicates "
-               f"({progress.seconds:.0f} s so far); it is drawn here when ready.")
-
-
 def _num(value: float, unit: str) -> str:
     return "not reached" if value is None or math.isnan(float(value)) else f"{float(value):.1f} {unit}"
 
@@ -96,6 +85,7 @@ rates_call = Call("responder_rates", {"time": "any", **options}, name="rates")
 onset_call = Call("fit_onset", options, name="onset")
 durability_call = Call("fit_durability", options, name="durability")
 state_call = Call("fit_response_state", options, name="state", prints=("summary()",))
+estimate_call = Call("fit_response_state", {**options, "n_bootstrap": 0}, name="state")
 with page_guard("the headline figures"):
     endpoints = calls.run(ctx, endpoints_call, "Deriving endpoints...", report)
     n = len(endpoints.patients)
@@ -139,30 +129,39 @@ with page_guard("the headline figures"):
                      "lower": onset["median_onset_hours_lower"], "upper": onset["median_onset_hours_upper"],
                      "n": onset["responders"], "unit": "hours since the infusion"})
 
-        durability = calls.run(ctx, durability_call, "Fitting durability...", report).summary().iloc[0]
-        estimator = _ESTIMATORS.get(str(durability["estimator"]), str(durability["estimator"]))
-        with st.container(horizontal=True):
-            shown, why = _value(durability["median_days"], _num(durability["median_days"], "days"),
-                                durability["note"], "median")
-            limits = "; ".join(dict.fromkeys(_why(durability["note"], "confidence limit")
-                                             for limit in ("median_days_lower", "median_days_upper")
-                                             if not why and _missing(durability[limit])))
-            _card("Median durability", shown, why or
-                  f"95% CI {_limit(durability['median_days_lower'], 'days')} to "
-                  f"{_limit(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}"
-                  + (f" ({limits})" if limits else ""))
-            shown, why = _value(durability["sustained_28d"], _pct(durability["sustained_28d"]),
-                                durability["note"], "sustained", "follow-up")
-            _card("Still responding at 28 days", shown, why or
-                  f"95% CI {_pct(durability['sustained_28d_lower'])} to "
-                  f"{_pct(durability['sustained_28d_upper'])}; {estimator}, among responders")
-        rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
-                     "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
-                     "n": durability["n_responders"], "unit": f"days, {_CLOCK}"})
-        rows.append({"measure": "Median time to relapse, Kaplan-Meier at the detection visit (papers' convention)",
-                     "estimate": durability["km_median_days"], "lower": durability["km_median_days_lower"],
-                     "upper": durability["km_median_days_upper"], "n": durability["n_responders"],
-                     "unit": f"days, {_CLOCK}"})
+        # on a large dataset the interval-censored durability fit (a second at 20,000 patients) is computed
+        # in the background: the cards say so until it is ready and the page is drawn again
+        durability = background.fetch(ctx, durability_call, "Fitting durability...", report)
+        if isinstance(durability, background.Progress):
+            with st.container(horizontal=True):
+                for label in ("Median durability", "Still responding at 28 days"):
+                    _card(label, "computing...", "the interval-censored durability fit is running")
+            background.progress_note(durability.key, "Durability fit")
+        else:
+            durability = durability.summary().iloc[0]
+            estimator = _ESTIMATORS.get(str(durability["estimator"]), str(durability["estimator"]))
+            with st.container(horizontal=True):
+                shown, why = _value(durability["median_days"], _num(durability["median_days"], "days"),
+                                    durability["note"], "median")
+                limits = "; ".join(dict.fromkeys(_why(durability["note"], "confidence limit")
+                                                 for limit in ("median_days_lower", "median_days_upper")
+                                                 if not why and _missing(durability[limit])))
+                _card("Median durability", shown, why or
+                      f"95% CI {_limit(durability['median_days_lower'], 'days')} to "
+                      f"{_limit(durability['median_days_upper'], 'days')}; {_CLOCK}; {estimator}"
+                      + (f" ({limits})" if limits else ""))
+                shown, why = _value(durability["sustained_28d"], _pct(durability["sustained_28d"]),
+                                    durability["note"], "sustained", "follow-up")
+                _card("Still responding at 28 days", shown, why or
+                      f"95% CI {_pct(durability['sustained_28d_lower'])} to "
+                      f"{_pct(durability['sustained_28d_upper'])}; {estimator}, among responders")
+            rows.append({"measure": "Median time to relapse", "estimate": durability["median_days"],
+                         "lower": durability["median_days_lower"], "upper": durability["median_days_upper"],
+                         "n": durability["n_responders"], "unit": f"days, {_CLOCK}"})
+            rows.append({"measure": "Median time to relapse, Kaplan-Meier at the detection visit (papers' convention)",
+                         "estimate": durability["km_median_days"], "lower": durability["km_median_days_lower"],
+                         "upper": durability["km_median_days_upper"], "n": durability["n_responders"],
+                         "unit": f"days, {_CLOCK}"})
 
         # the bootstrap band (200 refits of two NPMLEs: half a minute at 20,000 patients) is computed in
         # the background; until then the curve and its points are drawn from the same estimates alone
@@ -176,17 +175,24 @@ with page_guard("the headline figures"):
                                            definitions=list(state.notes))
             show_figure(report, figure, "Patients in response day by day", notes=state_notes)
         else:
-            estimate = compute.run(ctx, state_call.function, "Estimating who is in response day by day...",
-                                   **{**state_call.arguments, "n_bootstrap": 0})
-            total = int(state_call.arguments.get("n_bootstrap", N_BOOTSTRAP)) * len(estimate.levels)
-            waiting = (f"95% bootstrap band: still being computed ({total} replicates) when this figure was "
-                       "drawn, so it is not shown; the curve and the points are the final estimates.")
-            figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, estimate,
-                                           key=("band pending",), definitions=[*estimate.notes, waiting])
-            show_figure(report, figure, "Patients in response day by day", notes=[*state_notes, waiting])
-            # started once the figure is drawn: the job's first steps hold the compute slot
-            background.result_or_progress(ctx, state_call)
-            _band_progress(compute.run_key(ctx, state_call.function, dict(state_call.arguments)), total)
+            # the estimate alone (no band) first: on a large dataset in the background too
+            estimate = background.fetch(ctx, estimate_call, "Estimating who is in response day by day...")
+            if isinstance(estimate, background.Progress):
+                st.markdown("**Patients in response day by day**")
+                background.progress_note(estimate.key, "Probability in response")
+            else:
+                total = int(state_call.arguments.get("n_bootstrap", N_BOOTSTRAP)) * len(estimate.levels)
+                waiting = (f"95% bootstrap band: still being computed ({total} replicates) when this figure "
+                           "was drawn, so it is not shown; the curve and the points are the final estimates.")
+                figure = compute.cached_figure(ctx, "response_state", figures.response_state_figure, estimate,
+                                               key=("band pending",), definitions=[*estimate.notes, waiting])
+                show_figure(report, figure, "Patients in response day by day", notes=[*state_notes, waiting])
+                # started once the figure is drawn: the job's first steps hold the compute slot
+                band = background.result_or_progress(ctx, state_call)
+                if isinstance(band, background.Progress):
+                    background.progress_note(band.key, "95% band", "bootstrap replicates", total)
+                else:
+                    st.rerun()  # it was finished in the meantime: draw it
 
     if rows:
         table = pd.DataFrame(rows)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis import figures
-from dashboard import calls, compute
+from dashboard import background, calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -34,27 +34,32 @@ k = settings.min_cell_size
 st.subheader("Suicidal ideation")
 with page_guard("the suicidality analysis"):
     # days since the first infusion (binned, as Trajectories): one numeric clock, so the
-    # single-infusion and series schedules are not interleaved on a visit axis
+    # single-infusion and series schedules are not interleaved on a visit axis; on a large dataset it is
+    # computed in the background (most of a second at 20,000 patients): the section says so until ready
     suicidality = Call("suicidality_course", {"instrument": settings.instrument, "by": settings.by,
                                               "time": "days"}, prints=("summary()", "course"))
-    result = calls.run(ctx, suicidality, "Following the suicidality item...", report)
-    definitions = result.describe()
-    report.definitions += definitions
-    course = result.course
-    hidden = small_groups(ctx, course.groupby("group")["n"].max())
-    shown = course[course["n"] >= k].assign(time_days=lambda c: c["time_hours"] / 24.0)
-    item = result.settings.get("item", "")
-    figure = compute.cached_figure(
-        ctx, "suicidality", figures.trajectory_figure, shown, key=("suicidality",), x="time_days",
-        x_title="Days since the first infusion", y_title=f"{settings.instrument} item {item} score (points)",
-        definitions=definitions, exclude_groups=hidden, y_from_zero=True, title="Suicidality item over time")
-    show_figure(report, figure, "Suicidality item over time",
-                notes=["Mean item score (95% CI) per day bin, drawn at the mean time of the ratings in the bin; "
-                       "the axis starts at 0, the item's lowest score.",
-                       f"Time points with fewer than {k} patients are not drawn."])
-    show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
-               keep_columns=["group", "measure"])
-    calls.code_expander(ctx, suicidality)
+    result = background.fetch(ctx, suicidality, "Following the suicidality item...", report)
+    if isinstance(result, background.Progress):
+        background.progress_note(result.key, "Suicidality course")
+        calls.code_expander(ctx, suicidality)
+    else:
+        definitions = result.describe()
+        report.definitions += definitions
+        course = result.course
+        hidden = small_groups(ctx, course.groupby("group")["n"].max())
+        shown = course[course["n"] >= k].assign(time_days=lambda c: c["time_hours"] / 24.0)
+        item = result.settings.get("item", "")
+        figure = compute.cached_figure(
+            ctx, "suicidality", figures.trajectory_figure, shown, key=("suicidality",), x="time_days",
+            x_title="Days since the first infusion", y_title=f"{settings.instrument} item {item} score (points)",
+            definitions=definitions, exclude_groups=hidden, y_from_zero=True, title="Suicidality item over time")
+        show_figure(report, figure, "Suicidality item over time",
+                    notes=["Mean item score (95% CI) per day bin, drawn at the mean time of the ratings in the bin; "
+                           "the axis starts at 0, the item's lowest score.",
+                           f"Time points with fewer than {k} patients are not drawn."])
+        show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
+                   keep_columns=["group", "measure"])
+        calls.code_expander(ctx, suicidality)
 
 st.subheader("Dissociation and improvement")
 with page_guard("the dissociation analysis"):

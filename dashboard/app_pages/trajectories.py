@@ -5,8 +5,8 @@ import streamlit as st
 
 from analysis import figures
 from analysis.figures.longitudinal import MAX_INDIVIDUAL_LINES
-from analysis.longitudinal.trajectories import unscheduled_note
-from dashboard import calls, compute
+from analysis.longitudinal.trajectories import rescheduled_note, unscheduled_note
+from dashboard import background, calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
     Report,
@@ -124,7 +124,8 @@ with page_guard("the trajectories"):
         notes.append("The baseline (rated before the first infusion) cannot be placed on a log axis and is not "
                      "drawn; it is in the table.")
     notes += hidden_groups_note(ctx, hidden, extra=" (and individual lines are hidden)")
-    notes += [n[:1].upper() + n[1:] + "." for n in unscheduled_note(result.unscheduled)]
+    notes += [n[:1].upper() + n[1:] + "." for n in unscheduled_note(result.unscheduled)
+              + rescheduled_note(result.rescheduled)]
     if len(drawn) < len(table):
         notes.append(f"Time points with fewer than {k} patients in a group are not drawn for that group.")
     show_figure(report, figure, "Scores over time", notes=notes)
@@ -153,119 +154,136 @@ with page_guard("the mixed model"):
     time_effect = SHAPES[shape_label]
     mixed = Call("fit_trajectory", {"by": settings.by, "random": random, "time_origin": time_origin,
                                     "time_effect": time_effect, **options}, prints=("fixed", "model.random"))
-    model = calls.run(ctx, mixed, "Fitting the mixed model...", report)
-    words = model.describe()
-    st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
-               "estimates in score points (slopes per day).")
-    # the fitted mean over the observed means on the same clock: does the model follow the curve?
+    # on a large dataset the model and the observed means it is drawn over are computed in the
+    # background (seconds at 20,000 patients): the section says so and is drawn when they are ready
     observed_call = Call("trajectory", {"by": settings.by, "time": "days",
                                         **({"time_origin": time_origin} if time_origin != "first_infusion" else {}),
                                         **options}, prints=("table",))
-    observed = calls.run(ctx, observed_call, "Summarising trajectories...", report).table
-    observed = observed[(observed["n"] >= k) & (observed["time_point"] != "baseline")]
-    hidden_model = small_groups(ctx, observed.groupby("group")["n"].max()) if not observed.empty else []
-    curve = compute.call(ctx, "trajectory_curve", "Drawing...", model.curve,
-                         key=(repr(settings), random, time_origin, time_effect))
-    fit_figure = compute.cached_figure(
-        ctx, "trajectory_model", figures.trajectory_figure, observed,
-        key=(random, time_origin, time_effect), x="time_mid_days", x_title=x_title("days", lmm_since),
-        y_title=f"{settings.instrument} total score (points)", curves=curve, curve_x="time_days",
-        curve_name="mixed model", exclude_groups=hidden_model, definitions=words[:1],
-        title="Mixed model against the observed means")
-    show_figure(report, fit_figure, "Mixed model fit", notes=[
-        "Dashed: the model's mean at the mean baseline score; points: observed means (95% CI) of the "
-        "post-baseline ratings in the same day bins. A model that fits the curve passes through the points."])
-    show_table(report, model.fixed, "Mixed model fixed effects")
-    # variance components as fitted: no statistics here, only relabelling for the reader
-    random_cov = model.model.random.copy()
-    random_cov.index = random_cov.index.rename("random effect")
-    show_table(report, random_cov.reset_index(), "Mixed model random-effect covariance",
-               note="Between-patient covariance of the random effects (points squared"
-                    + ("; slope in points per day" if len(random_cov) > 1 else "")
-                    + f"). Residual variance {model.model.residual_variance:.2f} points "
-                    f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
-                    f"{model.model.loglik:.2f}.")
-    residual_bins = compute.call(ctx, "trajectory_residuals", "Checking residuals...", model.residual_check,
-                                 key=(repr(settings), random, time_origin, time_effect))
-    residuals = None
-    if ctx.row_level:
-        residuals = compute.call(ctx, "trajectory_residual_rows", "Checking residuals...", model.residuals,
-                                 key=(repr(settings), random, time_origin, time_effect))
-    residual_fig = compute.cached_figure(
-        ctx, "trajectory_residuals", figures.residual_figure, residual_bins,
-        key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals,
-        title="Mixed model: residuals against fitted values")
-    show_figure(report, residual_fig, "Mixed model residual check", notes=[
-        "Residual = observed score - fitted (fixed effects plus the patient's random effects), mean per tenth "
-        "of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time effect "
-        "fits; a U or a slope: try another time effect."
-        + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
-    calls.code_expander(ctx, mixed)
+    model = background.fetch(ctx, mixed, "Fitting the mixed model...", report)
+    observed = background.fetch(ctx, observed_call, "Summarising trajectories...", report)
+    pending = [r for r in (model, observed) if isinstance(r, background.Progress)]
+    for job in pending:
+        background.progress_note(job.key, "Mixed model" if job is model else "Observed means by day")
+    if pending:
+        calls.code_expander(ctx, mixed)
+    else:
+        words = model.describe()
+        st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
+                   "estimates in score points (slopes per day).")
+        # the fitted mean over the observed means on the same clock: does the model follow the curve?
+        observed = observed.table
+        observed = observed[(observed["n"] >= k) & (observed["time_point"] != "baseline")]
+        hidden_model = small_groups(ctx, observed.groupby("group")["n"].max()) if not observed.empty else []
+        curve = compute.call(ctx, "trajectory_curve", "Drawing...", model.curve,
+                             key=(repr(settings), random, time_origin, time_effect))
+        fit_figure = compute.cached_figure(
+            ctx, "trajectory_model", figures.trajectory_figure, observed,
+            key=(random, time_origin, time_effect), x="time_mid_days", x_title=x_title("days", lmm_since),
+            y_title=f"{settings.instrument} total score (points)", curves=curve, curve_x="time_days",
+            curve_name="mixed model", exclude_groups=hidden_model, definitions=words[:1],
+            title="Mixed model against the observed means")
+        show_figure(report, fit_figure, "Mixed model fit", notes=[
+            "Dashed: the model's mean at the mean baseline score; points: observed means (95% CI) of the "
+            "post-baseline ratings in the same day bins. A model that fits the curve passes through the points."])
+        show_table(report, model.fixed, "Mixed model fixed effects")
+        # variance components as fitted: no statistics here, only relabelling for the reader
+        random_cov = model.model.random.copy()
+        random_cov.index = random_cov.index.rename("random effect")
+        show_table(report, random_cov.reset_index(), "Mixed model random-effect covariance",
+                   note="Between-patient covariance of the random effects (points squared"
+                        + ("; slope in points per day" if len(random_cov) > 1 else "")
+                        + f"). Residual variance {model.model.residual_variance:.2f} points "
+                        f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
+                        f"{model.model.loglik:.2f}.")
+        residual_bins = compute.call(ctx, "trajectory_residuals", "Checking residuals...", model.residual_check,
+                                     key=(repr(settings), random, time_origin, time_effect))
+        residuals = None
+        if ctx.row_level:
+            residuals = compute.call(ctx, "trajectory_residual_rows", "Checking residuals...", model.residuals,
+                                     key=(repr(settings), random, time_origin, time_effect))
+        residual_fig = compute.cached_figure(
+            ctx, "trajectory_residuals", figures.residual_figure, residual_bins,
+            key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals,
+            title="Mixed model: residuals against fitted values")
+        show_figure(report, residual_fig, "Mixed model residual check", notes=[
+            "Residual = observed score - fitted (fixed effects plus the patient's random effects), mean per tenth "
+            "of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time effect "
+            "fits; a U or a slope: try another time effect."
+            + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
+        calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")
 with page_guard("the MMRM"):
     schedule_call = Call("visit_schedule", dict(options), prints=("to_string()",))
-    schedule = calls.run(ctx, schedule_call, "Listing the visits...")
-    labels = schedule["visit"].tolist()
-    defaults = schedule.loc[schedule["default"], "visit"].tolist()
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        chosen = st.multiselect(
-            "Visits", labels, default=defaults, key="mmrm_visits",
-            help="Post-baseline visit labels to model (schedule order). Default: the visits nearest day 1, 7, "
-                 "14 and 28 after the most recent infusion in the schedule of the larger course, each attended "
-                 "by at least half of its patients. The two courses are rated at different labels: mixing "
-                 "them leaves visit pairs no patient shares.")
-        structure = st.segmented_control(
-            "Within-patient covariance", list(COVARIANCES), default="unstructured", key="mmrm_cov",
-            bind="query-params", required=True,
-            help="unstructured: any variance and correlation per visit pair (the regulatory "
-                 "default); compound symmetry: one correlation; AR(1): correlation decaying "
-                 "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
-    covariance = COVARIANCES[structure]
-    chosen = [v for v in labels if v in set(chosen)]  # schedule order
-    mmrm_arguments = {"by": settings.by, "covariance": covariance}
-    if chosen != defaults:
-        mmrm_arguments["visits"] = chosen
-    mmrm = Call("fit_mmrm", {**mmrm_arguments, **options},
-                prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
-    fit = calls.run(ctx, mmrm, "Fitting the MMRM...", report)
-    if fit.n_patients < k:
-        st.info(f"Fewer than {k} patients with repeated visits: the MMRM is not shown.", icon=":material/info:")
+    # on a large dataset the visit schedule and the fit are computed in the background (seconds at
+    # 20,000 patients): the section says so and is drawn when they are ready
+    schedule = background.fetch(ctx, schedule_call, "Listing the visits...")
+    if isinstance(schedule, background.Progress):
+        background.progress_note(schedule.key, "Visit schedule")
     else:
-        definitions = fit.describe()
-        report.definitions += definitions[:2]
-        st.caption(f"{md(definitions[0], 1000)} {fit.n_patients} patients, {fit.n_ratings} ratings.")
-        st.caption(md(definitions[1], 1500))
-        grouped = fit.by is not None
-        show_table(report, fit.lsmeans(), "MMRM least-squares means (change from baseline, points)",
-                   count_column="patients" if grouped else None,
-                   keep_columns=["visit", fit.by] if grouped else ())
-        if grouped:
-            differences = fit.lsmean_differences()
-            sizes = fit.group_sizes
-            reference = str(sizes.index[0])
-            differences = differences.assign(
-                patients=differences[fit.by].map(sizes).to_numpy(),
-                patients_reference=int(sizes.iloc[0]))
-            differences = differences.assign(
-                n_smallest=differences[["patients", "patients_reference"]].min(axis=1))
-            show_table(report, differences,
-                       f"MMRM differences from {reference} (change from baseline, points)",
-                       count_column="n_smallest", keep_columns=["visit", fit.by],
-                       note=f"estimate: least-squares mean of the group minus that of {reference} "
-                            "(negative = more improvement than the reference).")
-        show_table(report, fit.fixed, "MMRM fixed effects")
-        mmrm_bins = compute.call(ctx, "mmrm_residuals", "Checking residuals...", fit.residual_check,
-                                 key=(repr(settings), covariance, tuple(chosen)))
-        mmrm_rows = (compute.call(ctx, "mmrm_residual_rows", "Checking residuals...", fit.residuals,
-                                  key=(repr(settings), covariance, tuple(chosen))) if ctx.row_level else None)
-        show_figure(report, compute.cached_figure(
-            ctx, "mmrm_residuals", figures.residual_figure, mmrm_bins,
-            key=(covariance, tuple(chosen), ctx.row_level), residuals=mmrm_rows,
-            x_title="Fitted change from baseline (points)", title="MMRM: residuals against fitted values"),
-            "MMRM residual check", notes=[
-                "Residual = observed change - the model's mean for the visit, group and baseline; mean per "
-                "tenth of the fitted values with 95% CI. Means near the zero line, without a trend: the "
-                "mean model fits."])
-        calls.code_expander(ctx, schedule_call, mmrm)
+        labels = schedule["visit"].tolist()
+        defaults = schedule.loc[schedule["default"], "visit"].tolist()
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            chosen = st.multiselect(
+                "Visits", labels, default=defaults, key="mmrm_visits",
+                help="Post-baseline visit labels to model (schedule order). Default: the visits nearest day 1, 7, "
+                     "14 and 28 after the most recent infusion in the schedule of the larger course, each attended "
+                     "by at least half of its patients. The two courses are rated at different labels: mixing "
+                     "them leaves visit pairs no patient shares.")
+            structure = st.segmented_control(
+                "Within-patient covariance", list(COVARIANCES), default="unstructured", key="mmrm_cov",
+                bind="query-params", required=True,
+                help="unstructured: any variance and correlation per visit pair (the regulatory "
+                     "default); compound symmetry: one correlation; AR(1): correlation decaying "
+                     "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
+        covariance = COVARIANCES[structure]
+        chosen = [v for v in labels if v in set(chosen)]  # schedule order
+        mmrm_arguments = {"by": settings.by, "covariance": covariance}
+        if chosen != defaults:
+            mmrm_arguments["visits"] = chosen
+        mmrm = Call("fit_mmrm", {**mmrm_arguments, **options},
+                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
+        fit = background.fetch(ctx, mmrm, "Fitting the MMRM...", report)
+        if isinstance(fit, background.Progress):
+            background.progress_note(fit.key, "MMRM")
+            calls.code_expander(ctx, schedule_call, mmrm)
+        elif fit.n_patients < k:
+            st.info(f"Fewer than {k} patients with repeated visits: the MMRM is not shown.", icon=":material/info:")
+        else:
+            definitions = fit.describe()
+            report.definitions += definitions[:2]
+            st.caption(f"{md(definitions[0], 1000)} {fit.n_patients} patients, {fit.n_ratings} ratings.")
+            st.caption(md(definitions[1], 1500))
+            grouped = fit.by is not None
+            show_table(report, fit.lsmeans(), "MMRM least-squares means (change from baseline, points)",
+                       count_column="patients" if grouped else None,
+                       keep_columns=["visit", fit.by] if grouped else ())
+            if grouped:
+                differences = fit.lsmean_differences()
+                sizes = fit.group_sizes
+                reference = str(sizes.index[0])
+                differences = differences.assign(
+                    patients=differences[fit.by].map(sizes).to_numpy(),
+                    patients_reference=int(sizes.iloc[0]))
+                differences = differences.assign(
+                    n_smallest=differences[["patients", "patients_reference"]].min(axis=1))
+                show_table(report, differences,
+                           f"MMRM differences from {reference} (change from baseline, points)",
+                           count_column="n_smallest", keep_columns=["visit", fit.by],
+                           note=f"estimate: least-squares mean of the group minus that of {reference} "
+                                "(negative = more improvement than the reference).")
+            show_table(report, fit.fixed, "MMRM fixed effects")
+            mmrm_bins = compute.call(ctx, "mmrm_residuals", "Checking residuals...", fit.residual_check,
+                                     key=(repr(settings), covariance, tuple(chosen)))
+            mmrm_rows = (compute.call(ctx, "mmrm_residual_rows", "Checking residuals...", fit.residuals,
+                                      key=(repr(settings), covariance, tuple(chosen))) if ctx.row_level else None)
+            show_figure(report, compute.cached_figure(
+                ctx, "mmrm_residuals", figures.residual_figure, mmrm_bins,
+                key=(covariance, tuple(chosen), ctx.row_level), residuals=mmrm_rows,
+                x_title="Fitted change from baseline (points)", title="MMRM: residuals against fitted values"),
+                "MMRM residual check", notes=[
+                    "Residual = observed change - the model's mean for the visit, group and baseline; mean per "
+                    "tenth of the fitted values with 95% CI. Means near the zero line, without a trend: the "
+                    "mean model fits."])
+            calls.code_expander(ctx, schedule_call, mmrm)
 report_download(report)

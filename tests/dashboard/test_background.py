@@ -18,6 +18,7 @@ from dashboard import background, compute
 from dashboard.calls import Call
 from dashboard.state import Settings
 from tests.dashboard.apptest import clean, clean_page, plotted
+from tests.dashboard.snippets import shown_snippets
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_overview_draws_the_curve_at_once_then_the_band(sample, gated):
     assert "95% band: computing, 0 of 200 bootstrap replicates" in captions
     assert "still being computed (200 replicates)" in captions
     # the snippet is the call that produces the band
-    code = next(c.value for c in at.code if "fit_response_state" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_response_state" in c)
     assert "n_bootstrap" not in code
 
     key = _band_key()
@@ -180,4 +181,107 @@ def test_the_job_waits_between_replicates_while_a_page_is_drawn(sample, monkeypa
         assert background.progress(progress.key).done <= 1  # the first replicate, then it gives way
     assert background.wait(progress.key, 300)
     assert compute._RESULTS.get(progress.key) is not None
+    _forget_results()
+
+
+# --- large datasets: slow fits in the background on every page (compute.is_large) -------------------
+
+_LARGE_PAGE_RESULTS = ("fit_trajectory", "trajectory", "visit_schedule", "fit_mmrm", "fit_durability",
+                       "suicidality_course", "fit_response_state")
+
+
+@pytest.fixture
+def large(monkeypatch):
+    """The sample counted as a large dataset, with none of its results cached."""
+    def forget() -> None:
+        for key in list(background._JOBS):
+            background.wait(key)
+        compute._RESULTS.discard_where(lambda key: isinstance(key, tuple) and (
+            key[0] in _LARGE_PAGE_RESULTS or str(key[0]).startswith(("figure:", "trajectory_", "mmrm_"))))
+
+    monkeypatch.setattr(compute, "LARGE_DATASET_RATINGS", 0)
+    forget()
+    yield
+    forget()
+
+
+def _until_drawn(at, pending: str, runs: int = 4):
+    """Run the page again after its jobs ended until no caption says ``pending`` is computing."""
+    for _ in range(runs):
+        if not any(f"{pending}: computing" in c.value for c in at.caption):
+            return at
+        for key in list(background._JOBS):
+            assert background.wait(key, 300)
+        at.run()
+        clean(at)
+    raise AssertionError(f"{pending} still computing after {runs} runs")
+
+
+def test_trajectories_draws_the_models_later_with_the_direct_calls_numbers(sample, large):
+    at = clean_page("trajectories")
+    captions = " ".join(c.value for c in at.caption)
+    assert "Mixed model: computing" in captions and "Visit schedule: computing" in captions
+    assert plotted(at), "the trajectory figure is drawn at once"
+    assert not [d for d in at.dataframe if "term" in d.value.columns or d.value.index.name == "term"]
+    assert any("fit_trajectory(" in c for c in shown_snippets(at)), "the model's snippet is shown while it fits"
+    _until_drawn(at, "Mixed model")
+    _until_drawn(at, "MMRM")
+    ctx = _context(sample)
+    options = Settings().endpoint_options()
+    model_key = compute.run_key(ctx, "fit_trajectory", {"by": None, "random": "~time", "time_origin": "first_infusion",
+                                                        "time_effect": "piecewise", **options})
+    stored = compute._RESULTS.get(model_key)
+    assert stored is not None, "the job stored the model where compute.run looks"
+    direct = analysis.fit_trajectory(sample, random="~time", time_origin="first_infusion", time_effect="piecewise",
+                                     **options)
+    np.testing.assert_allclose(stored.fixed["estimate"].to_numpy(float), direct.fixed["estimate"].to_numpy(float),
+                               rtol=1e-10)
+    mmrm = analysis.fit_mmrm(sample, covariance="unstructured", **options).lsmeans()
+    shown = [d.value for d in at.dataframe if len(d.value) == len(mmrm) and d.value.shape[1] >= 3]
+    assert shown, "the MMRM least-squares means are shown once fitted"
+    captions = " ".join(c.value for c in at.caption)
+    assert "computing" not in captions
+    assert f"{direct.n_patients} patients" in captions
+
+
+def test_overview_durability_cards_wait_for_the_fit(sample, large):
+    at = clean_page("overview")
+    assert "computing..." in [m.value for m in at.metric]
+    assert any("Durability fit: computing" in c.value for c in at.caption)
+    _until_drawn(at, "Durability fit")
+    _until_drawn(at, "Probability in response")
+    durability = analysis.fit_durability(sample, **Settings().endpoint_options()).summary().iloc[0]
+    assert f"{durability['median_days']:.1f} days" in [m.value for m in at.metric]
+    assert "computing..." not in [m.value for m in at.metric]
+
+
+@pytest.mark.parametrize(("page", "pending"), [("durability", "Durability curves"),
+                                               ("symptoms", "Suicidality course")])
+def test_pages_say_what_is_computing_then_draw_it(large, page, pending):
+    at = clean_page(page)
+    assert any(f"{pending}: computing" in c.value for c in at.caption)
+    charts = len(plotted(at))
+    _until_drawn(at, pending)
+    assert len(plotted(at)) > charts
+
+
+def test_the_newest_request_takes_the_slot_first(monkeypatch):
+    now = background.time.monotonic()
+    old = background._Job("old", asked=now - 10, wanted=now)
+    new = background._Job("new", asked=now - 1, wanted=now)
+    left = background._Job("left", asked=now, wanted=now - 10 * background.LIVE_S)  # no page polls it
+    monkeypatch.setattr(background, "_WAITING", {old, new, left})
+    assert background._first_in_line(new)
+    assert not background._first_in_line(old) and not background._first_in_line(left)
+
+
+def test_a_job_nobody_waits_for_stops_before_it_takes_the_slot(sample, monkeypatch):
+    _forget_results()
+    ctx = _context(sample)
+    call = Call("fit_response_state", {"n_bootstrap": 10, "seed": 7}, name="state")
+    with compute.compute_slots():  # the slot is busy: the job waits for it
+        progress = background.result_or_progress(ctx, call)
+        monkeypatch.setattr(background, "ABANDON_S", -1.0)
+        assert background.wait(progress.key, 60), "the job stopped while the slot was still held"
+        assert progress.key not in background._JOBS and progress.key not in compute._RESULTS
     _forget_results()

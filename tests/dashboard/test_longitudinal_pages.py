@@ -14,6 +14,7 @@ import pytest
 
 import analysis
 from tests.dashboard.apptest import ROOT, clean, open_page, plotted, uploaded
+from tests.dashboard.snippets import shown_snippets
 
 
 def _means(figure: dict) -> list[dict]:
@@ -80,7 +81,7 @@ def test_mmrm_default_visits_are_the_protocol_follow_up_visits():
     assert "Patients rated at each visit: day 1: 165 (single 165, series 0)" in captions
     visits.set_value(["day 1", "day 7"]).run()
     clean(at)
-    code = next(c.value for c in at.code if "fit_mmrm" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_mmrm" in c)
     assert "visits=['day 1', 'day 7']" in code
 
 

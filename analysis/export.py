@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis._tiny_inflate import TINY_INFLATE_JS
+
 __all__ = [
     "FORMULA_PREFIXES",
     "ReportSection",
@@ -299,15 +301,40 @@ pre{background:#f6f6f6;padding:.6em;font-size:.8em;white-space:pre-wrap;overflow
 """
 
 # plotly.js (4.8 MB) travels gzip-compressed and base64-encoded (2.0 MB) and is unpacked by the
-# browser (DecompressionStream: Chrome 80, Firefox 113, Safari 16.4); the figures are drawn once
-# it is loaded and `document.body.dataset.ready` is then "1". A report made for printing
-# (``for_print``) embeds it plainly and draws synchronously, at a fixed width that fits A4.
+# browser: with DecompressionStream where there is one (Chrome 80, Firefox 113, Safari 16.4), else
+# with the embedded tiny-inflate (10 kB, MIT; analysis/_tiny_inflate.py), so the report opens in
+# older and locked-down browsers too. `document.body.dataset.inflate` says which ("stream" or
+# "fallback"); the figures are drawn once plotly.js is loaded and `document.body.dataset.ready` is
+# then "1". A report made for printing (``for_print``) embeds it plainly and draws synchronously, at
+# a fixed width that fits A4.
 _LOADER = """
+function gunzip(bytes) {
+  // RFC 1952: a 10-byte header, optional fields by its flags, the DEFLATE data, CRC-32 and size
+  const flags = bytes[3], n = bytes.length;
+  let start = 10;
+  if (flags & 4) start += 2 + (bytes[10] | bytes[11] << 8);
+  if (flags & 8) while (bytes[start++]);
+  if (flags & 16) while (bytes[start++]);
+  if (flags & 2) start += 2;
+  const size = (bytes[n - 4] | bytes[n - 3] << 8 | bytes[n - 2] << 16 | bytes[n - 1] << 24) >>> 0;
+  return tinyInflate(bytes.subarray(start, n - 8), new Uint8Array(size));
+}
+async function unpack(bytes) {
+  if (typeof DecompressionStream === 'function') {
+    try {
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+      const text = await new Response(stream).text();
+      document.body.dataset.inflate = 'stream';
+      return text;
+    } catch (error) { /* a partial implementation: the fallback below */ }
+  }
+  document.body.dataset.inflate = 'fallback';
+  return new TextDecoder('utf-8').decode(gunzip(bytes));
+}
 (async () => {
   const packed = document.getElementById('plotly-js-gzip').textContent.trim();
   const bytes = Uint8Array.from(atob(packed), c => c.charCodeAt(0));
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-  (0, eval)(await new Response(stream).text());
+  (0, eval)(await unpack(bytes));
   drawFigures();
 })().catch(error => {
   for (const el of document.querySelectorAll('.figure .plot')) {
@@ -391,9 +418,9 @@ def html_report(
     created: datetime | None = None,
     for_print: bool = False,
 ) -> str:
-    """A self-contained HTML report (plotly.js embedded once, compressed; opens offline in any
-    current browser) with the definitions, filters, dataset fingerprint and software versions
-    used. Sections that carry their own dataset, filters, definitions or code (cards of a report
+    """A self-contained HTML report (plotly.js embedded once, compressed; opens offline, also in
+    browsers without DecompressionStream) with the definitions, filters, dataset fingerprint and
+    software versions used. Sections that carry their own dataset, filters, definitions or code (cards of a report
     that spans pages) show them under their heading. ``filters=None`` and an empty ``dataset``
     leave those rows out of the header (each card names its own). ``for_print`` embeds plotly.js
     plainly and draws at a fixed width, for printing to PDF (see :func:`pdf_report`)."""
@@ -452,7 +479,7 @@ def html_report(
         parts.append("</section>")
     if n_figures:
         parts.append(_plotly_js(packed=not for_print))
-        parts.append(f"<script>{_DRAW}{'drawFigures();' if for_print else _LOADER}</script>")
+        parts.append(f"<script>{_DRAW}{'drawFigures();' if for_print else TINY_INFLATE_JS + _LOADER}</script>")
     else:
         parts.append("<script>document.body.dataset.ready = '1';</script>")
     parts.append("</body></html>")

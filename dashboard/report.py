@@ -3,13 +3,23 @@ spans pages (cards added with "Add to report", ordered and annotated on the Repo
 exported as one HTML file or a PDF).
 
 A card holds plain values only (figure JSON, small tables, texts): never the dataset. The cards
-of a session are bounded (MAX_CARDS, MAX_CARD_BYTES).
+of a session are bounded (MAX_CARDS, MAX_CARD_BYTES) and belong to their owner, not to the
+session: the signed-in user in team mode, the browser (a digest of its secrets) locally. They are
+kept in the workspace database under that owner (``report_cards``), so that a reload or a server
+restart finds them again, and removed when the owner has not used the report for the workspace's
+``report_retention_days`` or when the stored dataset they came from is deleted. Cards of a file
+kept for this session only (``upload-...``) are never written to disk: they stay in the session,
+like the file itself.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import re
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,14 +33,23 @@ from analysis.cohort import describe_filters
 from analysis.export import ReportSection, figure_to_image, html_report, image_export_problem, pdf_report
 from dashboard.security import md
 from dashboard.workspace import session as workspace
+from dashboard.workspace.store import ReportCardRow, WorkspaceError, WorkspaceUnavailable
 
 if TYPE_CHECKING:
     from dashboard.calls import Call
     from dashboard.state import Context
 
+logger = logging.getLogger("dashboard")
+
 CARDS_KEY = "report_cards"
 MAX_CARDS = 40
 MAX_CARD_BYTES = 40 << 20  # figure JSON and tables of all cards of a session
+# session keys: whose cards CARDS_KEY holds (a report_owner key, or None), whether they were read
+# from the store in this run, why the last change could not be stored (a sentence), and the ids of
+# cards this tab holds that the store does not have yet
+_OWNER_KEY, _LOADED_KEY, _UNSAVED_KEY = "_report_owner", "_report_loaded", "_report_unsaved"
+_PENDING_KEY = "_report_pending"
+SESSION_ONLY_PREFIX = "upload-"  # a file kept for this session only: its cards never go to disk
 
 
 def slug(text: str) -> str:
@@ -89,13 +108,163 @@ class Card:
                              definitions=self.definitions, annotation=self.annotation)
 
 
+def _table_record(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as JSON: pandas' table schema (column types, the index) and, for object columns
+    (e.g. counts with suppressed cells), their values as they are (10 stays 10, not 10.0)."""
+    try:
+        schema = frame.to_json(orient="table", index=True)
+    except ValueError:  # names the schema cannot hold (duplicates, an index named as a column): as text
+        frame = pd.DataFrame(frame.astype(str).to_numpy(), index=frame.index.astype(str),
+                             columns=[f"{c} ({i + 1})" for i, c in enumerate(frame.columns)])
+        schema = frame.to_json(orient="table", index=True)
+    objects = {str(i): frame.iloc[:, i].tolist() for i in range(frame.shape[1])
+               if pd.api.types.is_object_dtype(frame.dtypes.iloc[i])}
+    index = frame.index
+    span = [index.start, index.stop, index.step] if isinstance(index, pd.RangeIndex) else None
+    return {"schema": schema, "objects": objects, "range_index": span}
+
+
+def _table(record: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.read_json(io.StringIO(record["schema"]), orient="table")
+    for position, values in record["objects"].items():
+        frame.isetitem(int(position), pd.Series(values, index=frame.index, dtype=object))
+    if record.get("range_index"):  # the report shows an index only when it is not a RangeIndex
+        frame.index = pd.RangeIndex(*record["range_index"], name=frame.index.name)
+    return frame
+
+
+def card_payload(card: Card) -> bytes:
+    """The card as the store keeps it: compressed JSON, without the annotation (stored beside it,
+    so a note rewrites no figure)."""
+    record = {"id": card.id, "page": card.page, "title": card.title, "figures": list(card.figures),
+              "tables": [[name, _table_record(frame)] for name, frame in card.tables],
+              "notes": list(card.notes), "definitions": list(card.definitions), "filters": list(card.filters),
+              "dataset": card.dataset, "dataset_label": card.dataset_label, "fingerprint": card.fingerprint,
+              "code": card.code, "added": card.added.isoformat()}
+    return zlib.compress(json.dumps(record, separators=(",", ":"), default=str).encode("utf-8"), 6)
+
+
+def card_from_payload(payload: bytes, annotation: str = "") -> Card:
+    """The card :func:`card_payload` stored (at most MAX_CARD_BYTES unpacked; ValueError otherwise)."""
+    unpacker = zlib.decompressobj()
+    text = unpacker.decompress(payload, MAX_CARD_BYTES + 1)
+    if len(text) > MAX_CARD_BYTES or unpacker.unconsumed_tail:
+        raise ValueError("a stored report card is larger than a report may hold")
+    record = json.loads(text)
+    tables = tuple((str(name), _table(table)) for name, table in record["tables"])
+    return Card(id=str(record["id"]), page=record["page"], title=record["title"], figures=tuple(record["figures"]),
+                tables=tables, notes=tuple(record["notes"]), definitions=tuple(record["definitions"]),
+                filters=tuple(record["filters"]), dataset=record["dataset"], dataset_label=record["dataset_label"],
+                fingerprint=record["fingerprint"], code=record["code"], added=datetime.fromisoformat(record["added"]),
+                annotation=str(annotation))
+
+
+def _session_only(card: Card) -> bool:
+    return card.dataset.startswith(SESSION_ONLY_PREFIX)
+
+
+def _stored(owner: str, held: Sequence[Card]) -> list[Card]:
+    """``owner``'s stored cards in their stored order and with their stored notes; payloads are
+    read only for cards ``held`` lacks (a card that no longer reads is skipped and logged)."""
+    known = {c.id: c for c in held}
+    out = []
+    for row in workspace.workspace().report_cards(owner, known=known):
+        card = known.get(row.id)
+        if card is not None:
+            out.append(card if card.annotation == row.annotation else replace(card, annotation=row.annotation))
+            continue
+        try:
+            out.append(card_from_payload(row.payload, row.annotation))
+        except (ValueError, KeyError, TypeError) as error:
+            logger.warning("a stored report card could not be read (%s)", type(error).__name__)
+    return out
+
+
+def _merged(held: Sequence[Card], stored: Sequence[Card], unsaved: set[str]) -> list[Card]:
+    """The stored report (the owner's other tabs may have changed it) with this tab's cards that
+    are not stored (session-only files, cards added while the store was away) at their places."""
+    out = list(stored)
+    previous: str | None = None
+    for card in held:
+        if _session_only(card) or card.id in unsaved:
+            if card.id not in {c.id for c in out}:
+                at = 0 if previous is None else next((i + 1 for i, c in enumerate(out) if c.id == previous), len(out))
+                out.insert(at, card)
+            previous = card.id
+        elif any(c.id == card.id for c in out):
+            previous = card.id
+    return out
+
+
 def cards() -> list[Card]:
-    """This session's report cards, in the user's order."""
-    return list(st.session_state.get(CARDS_KEY, []))
+    """The report's cards, in the user's order: the owner's stored report, read afresh on every
+    call (another tab of the same owner may have changed it), with this tab's cards that are not
+    stored. When the store cannot be read, the tab's cards as they were."""
+    state, owner = st.session_state, workspace.report_owner()
+    if state.get(_OWNER_KEY, owner) != owner:  # another user signed in within this session
+        state[CARDS_KEY], state[_PENDING_KEY] = [], set()
+    state[_OWNER_KEY] = owner
+    held: list[Card] = list(state.get(CARDS_KEY, []))
+    state[_LOADED_KEY] = False
+    if owner is not None:
+        try:
+            stored = _stored(owner, held)
+        except WorkspaceUnavailable as error:
+            state[_UNSAVED_KEY] = str(error)
+        else:
+            held = _merged(held, stored, state.get(_PENDING_KEY, set()))
+            state[_LOADED_KEY] = True
+            if not state.get(_PENDING_KEY):
+                state.pop(_UNSAVED_KEY, None)
+    state[CARDS_KEY] = held
+    return list(held)
+
+
+def kept_where() -> str:
+    """Where the report's cards are kept and for how long, in a sentence (markdown-safe)."""
+    state = st.session_state
+    owner = state.get(_OWNER_KEY)
+    if owner is None:
+        return ("These results are kept in this browser tab only: the connection carries no browser "
+                "cookie to keep them by, so a reload starts an empty report.")
+    unsaved = state.get(_UNSAVED_KEY)
+    if unsaved:
+        return ("These results are kept in this browser tab for now: the copy on the server could not be "
+                f"read or updated ({md(unsaved, 400)}). The next change tries again.")
+    days = workspace.config().report_retention_days
+    whom = "your account" if owner.startswith("user:") else "this browser"
+    text = (f"Kept on the server for {whom}: a reload or a server restart finds them again; "
+            + (f"removed after {days} days unused" if days else "kept until you remove them")
+            + ", and with the stored dataset they came from.")
+    session_only = sum(c.dataset.startswith(SESSION_ONLY_PREFIX) for c in state.get(CARDS_KEY, []))
+    if session_only:
+        text += (f" {session_only} result(s) of a file kept for this session only stay in this tab (never "
+                 "written to disk, like the file).")
+    return text
 
 
 def _save(held: Sequence[Card]) -> None:
-    st.session_state[CARDS_KEY] = list(held)
+    """Keep ``held`` in the session and, for its owner, in the store (cards of session-only
+    files excepted); a failure is noted for the Report page, the session keeps the cards."""
+    state = st.session_state
+    state[CARDS_KEY] = list(held)
+    owner = state.get(_OWNER_KEY)
+    persistent = [c for c in held if not _session_only(c)]
+    if owner is None:
+        return
+    if not state.get(_LOADED_KEY):  # the stored report could not be read: never overwrite it unseen
+        state[_PENDING_KEY] = {c.id for c in persistent}
+        return
+    rows = [ReportCardRow(c.id, c.annotation, lambda c=c: card_payload(c), workspace.stored_dataset_id(c.dataset))
+            for c in persistent]
+    try:
+        workspace.workspace().save_report_cards(owner, rows)
+    except (WorkspaceUnavailable, WorkspaceError) as error:
+        state[_UNSAVED_KEY] = str(error)
+        state[_PENDING_KEY] = {c.id for c in persistent}
+    else:
+        state.pop(_UNSAVED_KEY, None)
+        state[_PENDING_KEY] = set()
 
 
 def add_card(card: Card) -> str | None:
@@ -201,7 +370,9 @@ class Report:
             if problem:
                 st.toast(problem, icon=":material/error:")
             else:
-                st.toast(f"Added to the report ({len(cards())} results): see the Report page.",
+                unsaved = " (kept in this tab for now: the server's copy could not be updated)" \
+                    if st.session_state.get(_UNSAVED_KEY) else ""
+                st.toast(f"Added to the report ({len(cards())} results){unsaved}: see the Report page.",
                          icon=":material/playlist_add:")
 
         st.button("Add to report", key=f"add_{kind}_{slug(page)}_{slug(section.title)}",

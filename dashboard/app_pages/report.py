@@ -16,11 +16,12 @@ held = report.cards()
 if not held:
     st.info("No results yet: use **Add to report** under a figure or table on any page.",
             icon=":material/info:")
+    st.caption(report.kept_where())
     st.stop()
 
 title = st.text_input("Report title", value="Infusion Outcomes report", key="report_title", max_chars=200)
 report.export_buttons(held, title or "Infusion Outcomes report")
-st.caption(f"{len(held)} of at most {report.MAX_CARDS} results.")
+st.caption(f"{len(held)} of at most {report.MAX_CARDS} results. {report.kept_where()}")
 
 
 def _preview(section: ReportSection, card_id: str) -> None:

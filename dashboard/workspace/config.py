@@ -12,6 +12,8 @@ Team mode: ``.streamlit/secrets.toml`` has an ``[auth]`` section (OpenID Connect
     admins = ["it-lead@hospital.org"]          # may read and export the audit trail
     retention_days = 365                       # datasets older than this are removed (0: keep)
     audit_retention_days = 730                 # audit entries older than this are removed (0: keep)
+    report_retention_days = 30                 # report cards unused this long are removed (0: keep)
+    report_store_mb = 512                      # report cards of all users together
     cache_secret = "..."                       # signs results shared by replicas (default: [auth] cookie_secret)
     [workspace.groups]                         # groups besides those in the identity token
     depression-unit = ["a@hospital.org", "b@hospital.org"]
@@ -31,6 +33,8 @@ from typing import Any
 DB_ENV = "INFUSION_OUTCOMES_DB"
 RETENTION_ENV = "INFUSION_OUTCOMES_RETENTION_DAYS"
 AUDIT_RETENTION_ENV = "INFUSION_OUTCOMES_AUDIT_RETENTION_DAYS"
+REPORT_RETENTION_ENV = "INFUSION_OUTCOMES_REPORT_RETENTION_DAYS"
+REPORT_STORE_ENV = "INFUSION_OUTCOMES_REPORT_STORE_MB"
 ADMINS_ENV = "INFUSION_OUTCOMES_ADMINS"
 LOCAL_USER = "local"
 
@@ -61,7 +65,7 @@ def database_url(value: str | None) -> str:
     return text
 
 
-def _days(value: Any, default: int) -> int:
+def _non_negative(value: Any, default: int) -> int:
     try:
         days = int(value)
     except (TypeError, ValueError):
@@ -79,6 +83,8 @@ class WorkspaceConfig:
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
     retention_days: int = 0  # datasets older than this are removed; 0 keeps them
     audit_retention_days: int = 0  # audit entries older than this are removed; 0 keeps them
+    report_retention_days: int = 30  # report cards whose owner has not used them this long; 0 keeps them
+    report_store_mb: int = 512  # report cards of all owners together (MB)
 
     @property
     def backend(self) -> str:
@@ -113,6 +119,8 @@ def load_config(secrets: Mapping[str, Any] | None = None,
               for name, members in dict(section.get("groups", {}) or {}).items()}
     return WorkspaceConfig(
         url=url, team=team, admins=frozenset(admins), groups=groups,
-        retention_days=_days(environ.get(RETENTION_ENV, section.get("retention_days")), 0),
-        audit_retention_days=_days(environ.get(AUDIT_RETENTION_ENV, section.get("audit_retention_days")), 0),
+        retention_days=_non_negative(environ.get(RETENTION_ENV, section.get("retention_days")), 0),
+        audit_retention_days=_non_negative(environ.get(AUDIT_RETENTION_ENV, section.get("audit_retention_days")), 0),
+        report_retention_days=_non_negative(environ.get(REPORT_RETENTION_ENV, section.get("report_retention_days")), 30),
+        report_store_mb=_non_negative(environ.get(REPORT_STORE_ENV, section.get("report_store_mb")), 512) or 512,
     )

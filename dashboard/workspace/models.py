@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 32
 EMAIL_LENGTH = 320
+OWNER_LENGTH = 400  # "user:" and an e-mail address, or "browser:" and a SHA-256 digest
 
 
 class Base(DeclarativeBase):
@@ -94,3 +95,21 @@ class ResultCache(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReportCard(Base):
+    """A result collected with "Add to report" (dashboard.report.Card as compressed JSON), kept for
+    its owner: ``user:<e-mail>`` in team mode, ``browser:<digest>`` of a browser's secrets locally.
+    ``dataset_id`` names the stored dataset it came from (deleted with it); ``used_at`` is the last
+    time the owner's report was opened or changed (the retention clock). Times are UTC."""
+
+    __tablename__ = "report_cards"
+
+    owner: Mapped[str] = mapped_column(String(OWNER_LENGTH), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    dataset_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True, index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    annotation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime] = mapped_column(DateTime, index=True)

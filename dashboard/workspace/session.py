@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from analysis.contract import OutcomeData
+from dashboard import security
 from dashboard.security import md
 from dashboard.workspace.config import LOCAL_USER, WorkspaceConfig, load_config
 from dashboard.workspace.store import (
@@ -103,7 +104,9 @@ def workspace() -> Workspace:
         if _workspace is None:
             cfg = config()
             _workspace = Workspace(cfg.url, cache_secret=_cache_secret(cfg), retention_days=cfg.retention_days,
-                                   audit_retention_days=cfg.audit_retention_days)
+                                   audit_retention_days=cfg.audit_retention_days,
+                                   report_retention_days=cfg.report_retention_days,
+                                   report_store_bytes=cfg.report_store_mb << 20)
         return _workspace
 
 
@@ -314,6 +317,26 @@ def shared_result(dataset: str, key: Hashable, make: Callable[[], Any]) -> Calla
         return value
 
     return cached
+
+
+def report_owner() -> str | None:
+    """Whose report cards a session holds (the key they are stored under): the signed-in user in
+    team mode; locally this browser, by a digest of its secrets (dashboard.security.browser_secret),
+    never the session id. None when the connection carries no secret: the cards then stay in the
+    session."""
+    if config().team:
+        who = principal()
+        return None if who is None else f"user:{who.email}"
+    secret = security.browser_secret()
+    if secret is None:
+        return None
+    return "browser:" + hashlib.sha256(b"report-cards|" + secret.encode()).hexdigest()
+
+
+def stored_dataset_id(dataset: str) -> str | None:
+    """The workspace id of a stored dataset's link name (None for the sample, simulated data and
+    session uploads)."""
+    return dataset.removeprefix(PREFIX) if is_workspace(dataset) else None
 
 
 def audit_export(dataset: str, what: str) -> None:

@@ -18,21 +18,31 @@ import pickle
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import create_engine, delete, event, or_, select, text
+from sqlalchemy import create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.contract import DataWarning, OutcomeData
 from analysis.identifiers import find_identifier_columns
-from dashboard.workspace.models import AuditEvent, Dataset, DatasetTable, Grant, ResultCache, SavedView
+from dashboard.workspace.models import (
+    ID_LENGTH,
+    OWNER_LENGTH,
+    AuditEvent,
+    Dataset,
+    DatasetTable,
+    Grant,
+    ReportCard,
+    ResultCache,
+    SavedView,
+)
 
 logger = logging.getLogger("dashboard.workspace")
 
@@ -42,6 +52,9 @@ TABLES = ("assessments", "infusions", "patients", "events")
 ACTIONS = ("sign-in", "upload", "open", "export", "share", "unshare", "save-view", "delete", "retention")
 MAX_VIEW_STATE_BYTES = 16_384
 MAX_CACHED_RESULT_BYTES = 32 << 20
+MAX_STORED_REPORT_CARDS = 100  # per owner (the dashboard keeps at most 40)
+REPORT_EXPIRY_INTERVAL_S = 3600.0  # expired report cards are deleted at most this often per process
+REPORT_USE_RESOLUTION = timedelta(hours=1)  # a report's last use is written at most this often
 NOT_SHARED = "Dataset not found or not shared with you."
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = threading.Lock()
@@ -102,6 +115,27 @@ class SavedViewInfo:
     state: dict[str, list[str]]
     created_by: str
     created_at: datetime  # UTC
+
+
+@dataclass(frozen=True)
+class StoredReportCard:
+    """One card of an owner's stored report: the caller's payload (opaque bytes) and annotation."""
+
+    id: str
+    payload: bytes
+    annotation: str
+
+
+@dataclass(frozen=True)
+class ReportCardRow:
+    """One card of a report to store: ``payload`` is called only for a card not stored yet (an
+    annotation or a new order rewrites no payload). ``dataset_id``: the stored dataset the card
+    came from (its cards are deleted with it), None for others."""
+
+    id: str
+    annotation: str
+    payload: Callable[[], bytes]
+    dataset_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,10 +232,15 @@ class Workspace:
     cache_secret : key that signs cached results (HMAC-SHA256); None disables the shared cache.
     retention_days, audit_retention_days : periods after which :meth:`apply_retention` removes
         datasets and audit entries (days; 0 keeps them).
+    report_retention_days : report cards whose owner has not opened or changed their report for
+        this long are neither returned nor kept (days; 0 keeps them).
+    report_store_bytes : the stored report cards of all owners together (payload bytes); over it,
+        the reports used longest ago are removed whole.
     """
 
     def __init__(self, url: str, *, cache_secret: bytes | None = None, retention_days: int = 0,
-                 audit_retention_days: int = 0, run_migrations: bool = True):
+                 audit_retention_days: int = 0, report_retention_days: int = 30,
+                 report_store_bytes: int = 512 << 20, run_migrations: bool = True):
         self.url = url
         self.engine = make_engine(url)
         self.backend = self.engine.dialect.name
@@ -209,6 +248,9 @@ class Workspace:
         self._cache_secret = cache_secret
         self.retention_days = retention_days
         self.audit_retention_days = audit_retention_days
+        self.report_retention_days = report_retention_days
+        self.report_store_bytes = report_store_bytes
+        self._reports_expired_at = 0.0
         if run_migrations:
             with self._guard():
                 migrate(self.engine)
@@ -346,7 +388,7 @@ class Workspace:
 
     @staticmethod
     def _purge(session: Session, dataset_id: str) -> None:
-        for model in (ResultCache, SavedView, Grant, DatasetTable):
+        for model in (ResultCache, SavedView, Grant, ReportCard, DatasetTable):
             session.execute(delete(model).where(model.dataset_id == dataset_id))
         session.execute(delete(Dataset).where(Dataset.id == dataset_id))
 
@@ -371,7 +413,91 @@ class Workspace:
                 if removed_audit:
                     self._audit(session, system, "retention", None,
                                 detail=f"{removed_audit} audit entries older than {self.audit_retention_days} days")
+            self._expire_reports(session, now)
         return removed_datasets, removed_audit
+
+    # ----------------------------------------------------------------------------------------
+    # Report cards (dashboard.report): the owner is an opaque key the caller derives from who is
+    # asking (a signed-in user, or a digest of a browser's secrets); nobody else's key reads them.
+
+    def _report_cutoff(self, now: datetime) -> datetime | None:
+        return now - timedelta(days=self.report_retention_days) if self.report_retention_days > 0 else None
+
+    def _expire_reports(self, session: Session, now: datetime) -> int:
+        cutoff = self._report_cutoff(now)
+        self._reports_expired_at = time.monotonic()
+        if cutoff is None:
+            return 0
+        return session.execute(delete(ReportCard).where(ReportCard.used_at < cutoff)).rowcount or 0
+
+    @staticmethod
+    def _owner_key(owner: str) -> str:
+        if not owner or len(owner) > OWNER_LENGTH:
+            raise WorkspaceError("A report's owner must be a non-empty key of at most "
+                                 f"{OWNER_LENGTH} characters.")
+        return owner
+
+    def report_cards(self, owner: str, known: Collection[str] = (), now: datetime | None = None
+                     ) -> list[StoredReportCard]:
+        """``owner``'s stored report in order (none once it is older than report_retention_days),
+        marked as used now (written at most hourly). The payload of a card in ``known`` (ids the
+        caller holds already) is not read: it comes back empty."""
+        owner, now = self._owner_key(owner), now or _now()
+        cutoff = self._report_cutoff(now)
+        with self._session() as session:
+            query = select(ReportCard.id, ReportCard.annotation).where(ReportCard.owner == owner)
+            if cutoff is not None:
+                query = query.where(ReportCard.used_at >= cutoff)
+            rows = session.execute(query.order_by(ReportCard.position)).tuples().all()
+            wanted = [card_id for card_id, _ in rows if card_id not in known]
+            payloads = dict(session.execute(select(ReportCard.id, ReportCard.payload).where(
+                ReportCard.owner == owner, ReportCard.id.in_(wanted))).tuples().all()) if wanted else {}
+            if rows:
+                session.execute(update(ReportCard).where(ReportCard.owner == owner,
+                                                         ReportCard.used_at < now - REPORT_USE_RESOLUTION)
+                                .values(used_at=now))
+            return [StoredReportCard(card_id, payloads.get(card_id, b""), annotation) for card_id, annotation in rows]
+
+    def save_report_cards(self, owner: str, cards: Sequence[ReportCardRow], now: datetime | None = None) -> None:
+        """Make ``owner``'s stored report exactly ``cards``, in this order (payloads of cards
+        already stored are kept, not rebuilt). Then, over ``report_store_bytes`` for all owners,
+        the reports of other owners used longest ago are removed whole. Raises WorkspaceError for
+        more than MAX_STORED_REPORT_CARDS cards or a report that alone exceeds the store."""
+        owner, now = self._owner_key(owner), now or _now()
+        if len(cards) > MAX_STORED_REPORT_CARDS:
+            raise WorkspaceError(f"A stored report holds at most {MAX_STORED_REPORT_CARDS} results.")
+        if any(not c.id or len(c.id) > ID_LENGTH for c in cards) or len({c.id for c in cards}) < len(cards):
+            raise WorkspaceError(f"Report cards need distinct ids of 1 to {ID_LENGTH} characters.")
+        with self._session() as session:
+            held = {r.id: r for r in session.scalars(select(ReportCard).where(ReportCard.owner == owner))}
+            wanted = {c.id for c in cards}
+            for card_id in set(held) - wanted:
+                session.delete(held.pop(card_id))
+            for position, card in enumerate(cards):
+                row = held.get(card.id)
+                if row is None:
+                    session.add(ReportCard(owner=owner, id=card.id, position=position,
+                                           dataset_id=card.dataset_id, payload=bytes(card.payload()),
+                                           annotation=card.annotation, created_at=now, used_at=now))
+                else:
+                    row.position, row.annotation, row.used_at = position, card.annotation, now
+            session.flush()
+            totals = session.execute(select(ReportCard.owner, func.sum(func.length(ReportCard.payload)),
+                                            func.max(ReportCard.used_at))
+                                     .group_by(ReportCard.owner)).tuples().all()
+            total = sum(int(size or 0) for _, size, _ in totals)
+            own = next((int(size or 0) for who, size, _ in totals if who == owner), 0)
+            if own > self.report_store_bytes:
+                raise WorkspaceError(f"This report takes {own >> 20} MB; the server keeps at most "
+                                     f"{self.report_store_bytes >> 20} MB of reports.")
+            for who, size, _ in sorted(totals, key=lambda t: t[2]):
+                if total <= self.report_store_bytes:
+                    break
+                if who != owner:
+                    session.execute(delete(ReportCard).where(ReportCard.owner == who))
+                    total -= int(size or 0)
+            if time.monotonic() - self._reports_expired_at > REPORT_EXPIRY_INTERVAL_S:
+                self._expire_reports(session, now)
 
     # ----------------------------------------------------------------------------------------
     # Sharing

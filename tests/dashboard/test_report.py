@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -176,3 +177,174 @@ def test_pdf_without_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
         pdf_report("<html></html>")
     assert time.perf_counter() - started < 10
     assert "needs the Chromium browser" in image_export_problem()
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards belong to their owner (here: a browser), not to the session
+
+
+def _reset_workspace() -> None:
+    """As a new server process: no workspace connection held."""
+    from dashboard.workspace import session
+
+    if session._workspace is not None:
+        session._workspace.close()
+    session._workspace = None
+
+
+@pytest.fixture
+def browsers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Local mode on a workspace in tmp_path; ``browsers["now"]`` is the browser the next run
+    comes from (the digest of its secrets: AppTest itself carries no cookie)."""
+    from dashboard import security
+    from dashboard.workspace import load_config, session
+
+    current = {"now": "browser-a"}
+    monkeypatch.setattr(security, "browser_secret", lambda: current["now"])
+    _reset_workspace()
+    monkeypatch.setattr(session, "_config", load_config({}, {"INFUSION_OUTCOMES_DB": str(tmp_path / "ws.db")}))
+    yield current
+    _reset_workspace()
+
+
+def _same_cards(got: list[report.Card], expected: list[report.Card]) -> None:
+    assert [(c.id, c.page, c.title, c.annotation, c.dataset, c.fingerprint, c.code, c.added) for c in got] == \
+        [(c.id, c.page, c.title, c.annotation, c.dataset, c.fingerprint, c.code, c.added) for c in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.figures == theirs.figures
+        assert (mine.notes, mine.definitions, mine.filters) == (theirs.notes, theirs.definitions, theirs.filters)
+        assert [name for name, _ in mine.tables] == [name for name, _ in theirs.tables]
+        for (_, frame), (_, original) in zip(mine.tables, theirs.tables, strict=True):
+            pd.testing.assert_frame_equal(frame, original, check_index_type=True)
+            assert type(frame.index) is type(original.index)  # a RangeIndex is not shown in the report
+
+
+def test_cards_come_back_after_a_reload_and_a_restart_for_their_browser_only(browsers):
+    at = start(group="route")
+    no_exception(open_page("durability", at))
+    _add(at, "add_figure_durability_sustained_response")
+    no_exception(open_page("compare", at))
+    _add(at, "add_table_compare_observed_and_expected_relapses")
+    at = open_page("report", at)
+    first = _cards(at)[0].id
+    at.text_area(key=f"note_{first}").input("Seen in clinic.").run()
+    at.button(key=f"down_{first}").click().run()
+    added = _cards(at)
+    assert [c.title for c in added] == ["Observed and expected relapses", "Sustained response"]
+    assert added[1].annotation == "Seen in clinic." and added[0].tables and added[1].figures
+
+    reloaded = open_page("report")  # a reload: a new session from the same browser
+    no_exception(reloaded)
+    _same_cards(_cards(reloaded), added)
+    created = datetime(2026, 1, 1, tzinfo=UTC)  # the exported report reads the same, byte for byte
+    assert report.report_html(_cards(reloaded), "R", created=created) == report.report_html(added, "R", created=created)
+    assert any("Kept on the server for this browser" in c.value for c in reloaded.caption)
+    assert len([m for m in reloaded.markdown if re.match(r"\*\*\d+\. ", m.value)]) == 2
+
+    _reset_workspace()  # a server restart: a new process on the same database
+    _same_cards(_cards(open_page("report")), added)
+
+    browsers["now"] = "browser-b"  # another browser: none of them
+    other = open_page("report")
+    no_exception(other)
+    assert _cards(other) == [] and "No results yet" in other.info[0].value
+
+    # a client presenting the first browser's session: the session is emptied, its cards not shown
+    reloaded.run()
+    resumed = open_page("report", reloaded)
+    assert _cards(resumed) == [] and "No results yet" in resumed.info[0].value
+    browsers["now"] = "browser-a"  # the owner's next session still has them
+    _same_cards(_cards(open_page("report")), added)
+
+
+def _card_script() -> None:
+    """Adds the cards named in session_state["add"] (dataset names) and lists the report."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard import report
+
+    for card_id in st.session_state.pop("remove", []):
+        report.remove_card(card_id)
+    for index, dataset in enumerate(st.session_state.pop("add", [])):
+        table = pd.DataFrame({"group": pd.Categorical(["IV", "IM"]), "n": pd.array([12, None], dtype="Int64"),
+                              "median_days": [18.5, float("nan")]}).set_index("group")
+        problem = report.add_card(report.Card(
+            id=f"card{index}{dataset[:12]}{st.session_state.get('tab', '')}", page="Test", title=f"Result on {dataset}", figures=("{}",),
+            tables=(("Medians", table),), notes=(), definitions=(), filters=(), dataset=dataset,
+            dataset_label=dataset, fingerprint="", code="", added=datetime.now(UTC)))
+        if problem:
+            st.error(problem)
+    st.write(" | ".join(c.title for c in report.cards()))
+    st.caption(report.kept_where())
+
+
+def _report_of(**state: object) -> AppTest:
+    at = AppTest.from_function(_card_script, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_cards_of_a_session_only_file_stay_in_the_session(browsers):
+    at = _report_of(add=["sample", "upload-0123456789abcdef"])
+    assert not at.exception and not at.error
+    assert at.markdown[0].value == "Result on sample | Result on upload-0123456789abcdef"
+    assert "1 result(s) of a file kept for this session only stay in this tab" in at.caption[0].value
+    card = _cards(at)[0]
+    pd.testing.assert_frame_equal(card.tables[0][1], _cards(at)[0].tables[0][1])
+    again = _report_of()  # a new session from the same browser: the sample's card only
+    assert again.markdown[0].value == "Result on sample"
+    _same_cards(_cards(again), [card])  # its table's types (categorical index, Int64, NaN) kept
+
+
+def test_cards_stay_in_the_tab_with_a_note_when_there_is_no_owner_or_no_database(browsers, monkeypatch):
+    from dashboard.workspace import WorkspaceUnavailable, session
+
+    browsers["now"] = None
+    at = _report_of(add=["sample"])
+    assert at.markdown[0].value == "Result on sample"
+    assert "kept in this browser tab only" in at.caption[0].value
+    assert _report_of().markdown[0].value == ""  # nothing to find again: no owner
+
+    browsers["now"] = "browser-c"
+
+    def away():
+        raise WorkspaceUnavailable("sqlite")
+
+    reachable = session.workspace
+    monkeypatch.setattr(session, "workspace", away)
+    at = _report_of(add=["sample"])
+    assert not at.exception and at.markdown[0].value == "Result on sample"
+    assert "could not be read or updated" in at.caption[0].value
+    monkeypatch.setattr(session, "workspace", reachable)  # back: the tab's card is stored with the next change
+    at.session_state["add"] = ["simulated-300-1"]
+    at.run()
+    assert at.markdown[0].value == "Result on sample | Result on simulated-300-1"
+    assert _report_of().markdown[0].value == "Result on sample | Result on simulated-300-1"
+
+
+def test_a_full_report_says_so_and_keeps_what_it_holds(browsers, monkeypatch):
+    monkeypatch.setattr(report, "MAX_CARDS", 2)
+    at = _report_of(add=["sample", "simulated-100-1", "simulated-100-2"])
+    assert "holds 2 results, the most it keeps" in at.error[0].value
+    assert _report_of().markdown[0].value == "Result on sample | Result on simulated-100-1"
+
+
+def test_two_tabs_of_one_browser_share_one_report(browsers):
+    first = _report_of(tab="A")
+    second = _report_of(tab="B")  # both tabs open, the report empty
+    first.session_state["add"] = ["sample"]
+    first.run()
+    second.session_state["add"] = ["simulated-300-1"]
+    second.run()  # adds to the report as the first tab left it, not to its own old copy
+    assert second.markdown[0].value == "Result on sample | Result on simulated-300-1"
+    first.run()
+    assert first.markdown[0].value == "Result on sample | Result on simulated-300-1"
+    first.session_state["remove"] = [_cards(first)[1].id]
+    first.run()
+    second.run()
+    assert second.markdown[0].value == "Result on sample"
+    assert _report_of().markdown[0].value == "Result on sample"

@@ -57,9 +57,9 @@ def _count(ws: Workspace, model: type) -> int:
 def test_migrations_create_the_schema_once(ws: Workspace, workspace_url: str) -> None:
     tables = set(inspect(ws.engine).get_table_names())
     assert {"datasets", "dataset_tables", "grants", "saved_views", "audit_events", "result_cache",
-            "alembic_version"} <= tables
+            "alembic_version", "report_cards"} <= tables
     with ws.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     again = Workspace(workspace_url)  # a second process starting: nothing to do, nothing lost
     again.close()
     with ws.engine.connect() as connection:

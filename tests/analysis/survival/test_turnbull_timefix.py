@@ -154,3 +154,56 @@ def test_without_near_ties_timefix_changes_nothing():
     fixed, unfixed = turnbull(lower, upper), turnbull(lower, upper, timefix=False)
     pd.testing.assert_frame_equal(fixed.table, unfixed.table, check_exact=True)
     assert fixed.loglik == unfixed.loglik and fixed.iterations == unfixed.iterations
+
+
+# The project's sample data (analysis.load_sample()): onset intervals in hours since the infusion,
+# where 40 min arrives as 0.6666666666666643, ...666, ...714 and ...856 h and 3.8 h as 3.8 and
+# 3.8000000000000114 (158 distinct bound values, 133 after the tie; without it the NPMLE of these
+# data moves by 0.13 at 4.2 h, which fit_onset draws as its Turnbull curve). Written for R with
+#   p = analysis.derive_endpoints(analysis.load_sample(), instrument="MADRS").patients
+#   pd.DataFrame({"lower": p["onset_lower_hours"], "upper": p["onset_upper_hours"]}).to_csv(
+#       "onset_sample.csv", index=False, float_format="%.17g")
+ONSET_R_SCRIPT = r"""
+library(survival)
+cat("#", R.version.string, "survival", format(packageVersion("survival")), "\n")
+py <- function(name, x) cat(name, " = [", paste(ifelse(is.na(x), "nan", sprintf("%.12g", x)), collapse = ", "), "]\n", sep = "")
+d <- read.csv("onset_sample.csv")   # 17 significant digits: read exactly
+d$upper[is.infinite(d$upper)] <- NA
+fit <- survfit(Surv(lower, upper, type = "interval2") ~ 1, data = d)
+i <- seq(1, length(fit$time), by = 4)
+cat("#", nrow(d), "patients,", length(fit$time), "times; every 4th:\n")
+py("ONSET_FIX_TIME", fit$time[i]); py("ONSET_FIX_SURV", fit$surv[i])
+r <- tryCatch(survfit(Surv(lower, upper, type = "interval2") ~ 1, data = d, timefix = FALSE), error = function(e) conditionMessage(e))
+cat("# timefix = FALSE:", if (is.character(r)) r else "fitted", "\n")
+"""
+
+# ---- R output, pasted verbatim ----
+# R version 4.2.2 Patched (2022-11-10 r83330) survival 3.5.3
+# 300 patients, 144 times; every 4th:
+ONSET_FIX_TIME = [0.333333333333, 1.83333333333, 3.9, 4.15, 23.1, 23.4, 23.6, 24, 24.2, 24.5, 24.8, 25, 49.2, 70.05, 71.9, 73.8, 312.8, 490.7, 693.6, 988, 1131.11666667, 1325.9, 1331.8, 1333.1, 1334.9, 1336.9, 1338.5, 1343.6, 1348.2, 1353.3, 1356.7, 1360.6, 1361.9, 1363.7, 1364.4, 1366.3]
+ONSET_FIX_SURV = [0.993199025312, 0.909684080293, 0.723130508387, 0.57493770741, 0.535496069557, 0.461958356769, 0.461958356727, 0.461958356727, 0.461958356727, 0.461958356727, 0.461958356727, 0.461958356727, 0.4423903776, 0.4423903776, 0.441758721633, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402, 0.436178866402]
+# timefix = FALSE: fitted
+# ---- end of R output ----
+
+
+def test_sample_onset_intervals_match_r_with_timefix_and_not_without():
+    from analysis import load_sample
+    from analysis.endpoints import derive_endpoints
+
+    patients = derive_endpoints(load_sample(), instrument="MADRS").patients
+    lower = patients["onset_lower_hours"].to_numpy(float)
+    upper = patients["onset_upper_hours"].to_numpy(float)
+    assert len(lower) == 300
+    times, r_survival = np.asarray(ONSET_FIX_TIME), np.asarray(ONSET_FIX_SURV)
+    distance = {}
+    for timefix in (True, False):
+        fit = turnbull(lower, upper, timefix=timefix)
+        table = fit.table
+        inside = ((times[:, None] > table["lower"].to_numpy() - 1e-9)
+                  & (times[:, None] < table["upper"].to_numpy() + 1e-9)).any(axis=1)
+        assert (~inside).sum() >= 0.8 * len(times)
+        ours = fit.survival_at(times[~inside])["survival"].to_numpy()
+        distance[timefix] = np.max(np.abs(ours - r_survival[~inside]))
+    # R's EM stops early (5e-5 per iteration); ours equals a 10,000-step cell EM to 5e-13 here
+    assert distance[True] < 5e-3
+    assert distance[False] > 0.1  # 1-ulp slivers at 40 min, 4.1, 4.2 and 23.1 h take 27% of the mass

@@ -75,12 +75,20 @@ def hour_ticks(upper: float, log: bool = False) -> list[float]:
     return time_ticks(upper, 168)
 
 
+# Small text that must read at 4.5:1 (WCAG AA) in the app's light and dark theme: Streamlit's plotly
+# theme replaces this placeholder colour in a chart's spec with its strongest text grey (its
+# GRAY_90, streamlit.elements.lib.streamlit_plotly_theme: #262730 on the light theme, #fafafa on
+# the dark one), where plain plot text gets its GRAY_70 (#808495, 3.7:1 on white); outside
+# Streamlit (exports, notebooks, the HTML report) it is what it says, near-black on white.
+THEME_TEXT = "#000037"
+
+
 def colour_key(color: str) -> str:
     """A square in the group's colour, written before a group's name in text on a figure (the
-    risk table's row labels, the medians box): the name and the numbers stay in the theme's text
-    colour, which reads at 4.5:1 or more in light and dark themes and in exports on white, where
-    no single palette colour can (Okabe-Ito orange is 2.3:1 on white, blue 3.6:1 on Streamlit's
-    dark background); the square carries the colour that identifies the group."""
+    risk table's row labels, the medians box): the name and the numbers are in ``THEME_TEXT``,
+    which reads at 4.5:1 or more in light and dark themes and in exports on white, where no
+    single palette colour can (Okabe-Ito orange is 2.3:1 on white, blue 3.6:1 on Streamlit's dark
+    background); the square carries the colour that identifies the group."""
     return f"<span style='color:{color}'>\u25a0</span>"
 
 

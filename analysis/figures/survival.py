@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from analysis.figures._style import (
     MAX_OVERLAID_GROUPS,
+    THEME_TEXT,
     band,
     colour_key,
     group_colors,
@@ -170,7 +171,8 @@ def onset_figure(
         # the row labels clear of the numbers centred on the first tick (half a number past the axis start)
         figure.update_yaxes(ticklabelstandoff=14, row=2, col=1)
         figure.add_annotation(text="Number at risk", xref="x2 domain", yref="y2 domain", x=0, y=1,
-                              xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11), yshift=-2)
+                              xanchor="left", yanchor="bottom", showarrow=False,
+                              font=dict(size=11, color=THEME_TEXT), yshift=-2)
         figure.update_layout(height=_ONSET_PLOT_PX + _RISK_GAP_PX + _risk_px(len(groups)) + 95 + 30,
                              margin=dict(t=95, b=30))
     else:
@@ -356,22 +358,21 @@ def _risk_rows(figure: go.Figure, table: pd.DataFrame, groups: Sequence[str], co
                ticks: Sequence[float], row: int, col: int, label_of, names: Sequence[str] | None = None,
                time_column: str = "time_days", hover_x: str = "day %{x:g}") -> None:
     """Number at risk, one text row per group, each number exactly at its tick's time
-    (``time_column``: days, or hours for onset). Numbers and row labels are in the theme's text
-    colour (small text, WCAG AA 4.5:1 in either theme), each label after its group's
-    ``colour_key``."""
+    (``time_column``: days, or hours for onset). Numbers and row labels are in ``THEME_TEXT``
+    (small text, WCAG AA 4.5:1 in either theme), each label after its group's ``colour_key``."""
     for i, group in enumerate(groups):
         part = rows_of(table, group)
         part = part[np.isin(part[time_column].to_numpy(float).round(9), np.round(ticks, 9))]
         figure.add_trace(go.Scatter(
             x=part[time_column].to_numpy(float), y=[i] * len(part), mode="text", name=f"{label_of(group)} at risk",
-            text=part["at_risk"].astype("Int64").astype(str), textfont=dict(size=11),
+            text=part["at_risk"].astype("Int64").astype(str), textfont=dict(color=THEME_TEXT, size=11),
             showlegend=False, hovertemplate=hover_x + ": %{text} at risk<extra>" + label_of(group) + "</extra>",
             cliponaxis=False), row=row, col=col)
     figure.update_yaxes(tickvals=list(range(len(groups))), range=[len(groups) - 0.5, -0.5],
                         ticktext=[f"{colour_key(colors[g])} {name}" for g, name in
                                   zip(groups, names or [label_of(g) for g in groups], strict=True)],
                         showgrid=False, showline=False, zeroline=False, ticks="", automargin=True,
-                        fixedrange=True, row=row, col=col)
+                        fixedrange=True, tickfont=dict(color=THEME_TEXT), row=row, col=col)
     figure.update_xaxes(showticklabels=False, showgrid=False, showline=False, ticks="", row=row, col=col)
 
 
@@ -608,8 +609,8 @@ def durability_figure(
         if with_risk and not facets:
             figure.add_annotation(text="Number at risk", xref=f"{_axis_name('x', axis_index(panel, True))} domain",
                                   yref=f"{_axis_name('y', axis_index(panel, True))} domain", x=0, y=1,
-                                  xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11),
-                                  yshift=-2)
+                                  xanchor="left", yanchor="bottom", showarrow=False,
+                                  font=dict(size=11, color=THEME_TEXT), yshift=-2)
         del index
     # unused cells of the grid (e.g. 5 groups in 3 columns) stay empty
     for panel in range(n_panels, n_rows * n_cols):
@@ -741,12 +742,12 @@ def response_state_figure(
         at = rows_of(marks, group).dropna(subset=["in_response"])
         if not at.empty:
             # the values written beside the points: a box of numbers would cover a curve on a narrow chart;
-            # in the theme's text colour (small text at 4.5:1), the point beside it in the group's
+            # in THEME_TEXT (small text at 4.5:1 in either theme), the point beside it in the group's
             figure.add_trace(go.Scatter(
                 x=at["time_days"], y=100 * at["in_response"], mode="markers+text", name=f"{label} at days",
                 text=[f"{100 * v:.0f}%" for v in at["in_response"]], cliponaxis=False,
                 textposition="top right" if len(lines) % 2 == 0 else "bottom right",
-                textfont=dict(size=12), customdata=100 * at[["lower", "upper"]].to_numpy(),
+                textfont=dict(color=THEME_TEXT, size=12), customdata=100 * at[["lower", "upper"]].to_numpy(),
                 legendgroup=label, showlegend=False, marker=dict(size=8, color=color, line=dict(color="white", width=1)),
                 error_y=dict(type="data", symmetric=False, array=100 * (at["upper"] - at["in_response"]),
                              arrayminus=100 * (at["in_response"] - at["lower"]), color=color, thickness=1.5, width=4),

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from streamlit.elements.lib import streamlit_plotly_theme
 
 import analysis
 from analysis import figures
 from analysis.figures import forest as forest_module
 from analysis.figures import survival as survival_module
+from analysis.figures._style import THEME_TEXT
 
 
 def _onset_curve() -> pd.DataFrame:
@@ -451,13 +453,16 @@ def _step_value(x: list[float], y: list[float], at: float) -> float:
 
 def test_risk_table_numbers_in_the_text_colour_and_rows_keyed_by_the_group_colour(sample, by_course):
     """No palette colour reads at 4.5:1 as small text on both a white and a dark background (WCAG
-    AA): the numbers and row names inherit the theme's text colour, a square carries the group's."""
+    AA): the numbers and row names are in the placeholder Streamlit's plotly theme turns into its
+    strongest text grey per theme (checked in the browser, tests/e2e), a square carries the group's."""
+    assert THEME_TEXT == streamlit_plotly_theme.GRAY_90  # a Streamlit upgrade that renames it fails here
     onset = analysis.fit_onset(sample, by="course")
     for figure, names in ((figures.durability_result_figure(by_course), ["single", "series"]),
                           (figures.onset_result_figure(onset), ["single", "series"])):
         colours = {t.name: t.line.color for t in figure.data if t.name in names and t.mode == "lines"}
         risk = _risk_traces(figure)
-        assert len(risk) == 2 and all(t.textfont.color is None for t in risk)
+        assert len(risk) == 2 and all(t.textfont.color == THEME_TEXT for t in risk)
+        assert figure.layout.yaxis2.tickfont.color == THEME_TEXT
         labels = list(figure.layout.yaxis2.ticktext)
         assert labels == [f"<span style='color:{colours[g]}'>\u25a0</span> {g}" for g in names]
         # the medians box: the same key before each group's line, the text itself uncoloured
@@ -481,7 +486,7 @@ def test_response_state_values_are_written_in_the_text_colour(sample):
     state = analysis.fit_response_state(sample, n_bootstrap=0)
     figure = figures.response_state_figure(state)
     points = next(t for t in figure.data if t.name == "All patients at days")
-    assert points.textfont.color is None and points.marker.color == figures.OKABE_ITO[0]
+    assert points.textfont.color == THEME_TEXT and points.marker.color == figures.OKABE_ITO[0]
 
 
 def test_onset_kaplan_meier_has_censor_marks_on_its_steps(sample):

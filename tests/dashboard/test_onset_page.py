@@ -1,8 +1,8 @@
 """The Onset page through AppTest: the number-at-risk table under the figure, read back from the
 chart (plotly JSON): its columns are the x ticks' hours (linear and log axis), its numbers are
 ``fit_onset(...).at_risk(ticks)``, its rows are keyed by the group colours (numbers in the text
-colour), small groups are left out
-with the figure's note, the snippet prints the same table and "Add to report" keeps it."""
+colour), small groups are left out with the figure's note, the snippet prints the same table and
+"Add to report" keeps it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import analysis
+from analysis.figures._style import THEME_TEXT
 from dashboard import report
 from tests.dashboard.apptest import clean, clean_page, decoded, plotted
+from tests.dashboard.snippets import shown_snippets
 
 
 def _page(**query: str) -> AppTest:
@@ -51,8 +53,8 @@ def _check_risk_table(chart: dict, fit, groups: list[str]) -> list[float]:
         counts = expected.loc[expected["group"].astype(str) == group, "at_risk"].astype(int).astype(str).tolist()
         assert row["text"] == counts, group
         assert row["xaxis"] == "x2" and row["yaxis"] == "y2"  # the table's own axes, under the plot
-        # the numbers in the theme's text colour (4.5:1 in light and dark), never a group colour
-        assert "color" not in row.get("textfont", {}), group
+        # the numbers in the theme's strongest text colour (4.5:1 in light and dark), not a group's
+        assert row["textfont"]["color"] == THEME_TEXT, group
     labels = chart["layout"]["yaxis2"]["ticktext"]
     colours = _line_colours(chart)
     for group, label in zip(groups, labels, strict=True):
@@ -85,7 +87,7 @@ def test_risk_table_columns_are_the_tick_hours_and_counts_are_fit_onsets(sample,
 
 
 def test_snippet_prints_the_risk_table_and_the_report_card_keeps_it(by_course):
-    code = next(c.value for c in by_course.code if "fit_onset" in c.value)
+    code = next(c for c in shown_snippets(by_course) if "fit_onset" in c)
     assert "print(result.at_risk([0, 24, 48, 72, 96, 120, 144, 168]))" in code
     key = "add_figure_onset_cumulative_response_by_hours_since_the_infusion"
     by_course.button(key=key).click().run()
@@ -106,7 +108,7 @@ def test_log_axis_and_whole_follow_up_keep_columns_on_the_ticks(sample, by_cours
     assert chart["layout"]["xaxis"]["type"] == chart["layout"]["xaxis2"]["type"] == "log"
     ticks = _check_risk_table(chart, fit, groups)
     assert ticks[:3] == [0.25, 0.5, 1]
-    code = next(c.value for c in by_course.code if "fit_onset" in c.value)
+    code = next(c for c in shown_snippets(by_course) if "fit_onset" in c)
     assert "at_risk([" + ", ".join(f"{t:g}" for t in ticks) + "])" in code
     by_course.toggle(key="onset_log").set_value(False).run()
     by_course.toggle(key="onset_all").set_value(True).run()

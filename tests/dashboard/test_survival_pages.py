@@ -12,6 +12,7 @@ import analysis
 from analysis import figures
 from analysis.figures.survival import median_text
 from tests.dashboard.apptest import clean_page, plotted
+from tests.dashboard.snippets import shown_snippets
 
 
 def _annotations(chart: dict) -> str:
@@ -53,7 +54,7 @@ def test_durability_page_rescue_as_competing_risk_shows_the_cumulative_incidence
     chart = plotted(at)[0]
     assert "cumulative incidence" in chart["layout"]["yaxis"]["title"]["text"]
     assert any("Aalen-Johansen" in c.value for c in at.caption)
-    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    code = next(c for c in shown_snippets(at) if "fit_durability" in c)
     assert "'rescue': 'competing'" in code  # the snippet runs the same strategy
 
 

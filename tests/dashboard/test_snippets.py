@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.apptest import no_exception, open_page
+from tests.dashboard.snippets import open_snippets, shown_snippets
 
 # a filter and a grouping, so that the snippets must reproduce both
 QUERY = {"diagnosis": ["TRD", "MDD"], "group": "route"}
@@ -66,8 +67,10 @@ def _run_snippet(code: str, folder: Path, name: str) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(page, tmp_path):
     at = _page(page)
-    snippets = [c.value for c in at.code if "import analysis" in c.value]
+    assert not at.code, f"{page}: a closed 'Python code' expander writes its code (it is lazy)"
+    snippets = shown_snippets(at)
     assert snippets, f"{page}: no Python code shown"
+    no_exception(at)
     for code in snippets:
         assert "analysis.load_sample()" in code and "assert data.fingerprint ==" in code
         assert "analysis.filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code
@@ -93,7 +96,7 @@ def test_every_snippet_runs_outside_the_repository_and_prints_the_pages_numbers(
 def test_table_one_snippet_prints_every_cell_of_the_data_pages_table_1(tmp_path):
     at = open_page("data", table1="true", **QUERY)
     no_exception(at)
-    code = next(c.value for c in at.code if "table_one" in c.value)
+    code = next(c for c in shown_snippets(at) if "table_one" in c)
     assert "analysis.filter_cohort(data, diagnosis=['TRD', 'MDD'])" in code and "by='route'" in code
     printed = _run_snippet(code, tmp_path, "data_0")
     table = next(d.value for d in at.dataframe if any(str(c).startswith("Overall (n=") for c in d.value.columns))
@@ -107,7 +110,7 @@ def test_table_one_snippet_prints_every_cell_of_the_data_pages_table_1(tmp_path)
 def test_the_comparison_can_fail(tmp_path):
     """The same check finds a page value the snippet does not print (a changed setting)."""
     at = _page("durability")
-    code = next(c.value for c in at.code if "fit_durability" in c.value)
+    code = next(c.value for c in open_snippets(at).code if "fit_durability" in c.value)
     printed = _numbers(_run_snippet(code.replace("response=0.5", "response=0.6"), tmp_path, "changed"))
     summary = at.dataframe[0].value
     medians = [v for v in summary["median_days"] if pd.notna(v)] if "median_days" in summary else []

@@ -235,6 +235,24 @@ def _label(value: Any) -> str | None:
 _CLEAN: dict[int, pd.Index] = {}
 
 
+def _text_order(labels: Iterable[str]) -> np.ndarray:
+    """Positions of distinct text labels in sorted order (Python's order: by code point).
+
+    Many labels (the ids of a file in random row order arrive in the order first seen) are sorted
+    by Arrow: UTF-8 bytes compare in code-point order, and 100,000 ids sort in 10 ms rather than
+    the 0.1 s of comparing Python strings one pair at a time."""
+    labels = np.asarray(labels, dtype=object)
+    if len(labels) > 1000:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            return pc.array_sort_indices(pa.array(labels, pa.string())).to_numpy().astype(np.intp)
+        except (pa.ArrowException, UnicodeEncodeError):  # lone surrogates are not UTF-8
+            pass
+    return np.argsort(labels, kind="stable")
+
+
 def _text(series: pd.Series) -> pd.Categorical:
     """Text values as a categorical with sorted, stripped categories (empty -> missing)."""
     if isinstance(series.dtype, pd.CategoricalDtype) and _CLEAN.get(id(series.cat.categories)) \
@@ -247,7 +265,7 @@ def _text(series: pd.Series) -> pd.Categorical:
     else:
         cleaned = pd.Index([_label(v) for v in labels], dtype=object)
     new_codes, uniques = pd.factorize(cleaned.to_numpy(dtype=object), use_na_sentinel=True)
-    order = np.argsort(np.asarray(uniques, dtype=object), kind="stable")
+    order = _text_order(uniques)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     # Old code -> new code; its last entry, -1, is also where the old code -1 (missing) points.
@@ -1095,10 +1113,13 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     # Duplicates: same patient, instrument, item and time.
     item_key = np.where(np.isnan(item), -1.0, item)
     ranked = _rating_order(patient_codes, instrument_codes, time_hours, item_key)
-    if ranked.order is not None:
-        ranked.select(keep[ranked.order])
-    elif not keep.all():
-        ranked.order = np.flatnonzero(keep)
+    # (Masks that keep every row are not gathered: in a file in random row order each gather of
+    # 8 million rows costs 0.03-0.15 s.)
+    if not keep.all():
+        if ranked.order is not None:
+            ranked.select(keep[ranked.order])
+        else:
+            ranked.order = np.flatnonzero(keep)
 
     def in_order(values: np.ndarray) -> np.ndarray:
         return values if ranked.order is None else values[ranked.order]
@@ -1106,7 +1127,9 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     order = ranked.order
     if ranked.key is not None:  # equal keys: the same patient, instrument, time and item
         rated = (patient_codes >= 0) & (instrument_codes >= 0) & ~np.isnan(time_hours)
-        same = (ranked.key[1:] == ranked.key[:-1]) & rated[order[1:]]
+        same = ranked.key[1:] == ranked.key[:-1]
+        if not rated.all():
+            same &= rated[order[1:]]
         del rated
     else:
         s_p, s_i = in_order(patient_codes), in_order(instrument_codes)
@@ -1175,13 +1198,14 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
         raise _error(report, a_table.raw)
 
     # Assemble assessments, sorted by patient, instrument, time and item (the order used above).
-    if ranked.order is None and not keep.all():  # identical duplicates dropped from rows already in order
-        ranked.order = np.flatnonzero(keep)
-        s_score = score[ranked.order]
-    elif ranked.order is not None:
-        kept = keep[ranked.order]
-        ranked.select(kept)
-        s_score = s_score[kept] if not kept.all() else s_score
+    if not keep.all():
+        if ranked.order is None:  # identical duplicates dropped from rows already in order
+            ranked.order = np.flatnonzero(keep)
+            s_score = score[ranked.order]
+        else:
+            kept = keep[ranked.order]
+            ranked.select(kept)
+            s_score = s_score[kept] if not kept.all() else s_score
     order = ranked.order
     n_out = len(rows) if order is None else len(order)  # order None: every row, in order (no copies)
     del keep
@@ -1205,7 +1229,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     columns["visit"] = _string_series(in_order(cols["visit"])) if cols["visit"] is not None \
         else pd.Series(pd.NA, index=range(n_out), dtype="string")
     columns["infusion_number"] = _integers(in_order(cols.pop("infusion_number")))
-    columns["source_row"] = in_order(rows).astype("int64", copy=False)
+    columns["source_row"] = _rows_in_order(rows, order)
     assessments = pd.DataFrame(columns, copy=False)  # copy=False: one block per column, no stacking
     del columns
     for column in cols["extras"].columns:
@@ -1391,6 +1415,17 @@ def _rating_order(patient: np.ndarray, instrument: np.ndarray, time_hours: np.nd
     order = combined & ((1 << position_bits) - 1)
     combined >>= position_bits
     return _RatingOrder(order, combined, bits, times, items)
+
+
+def _rows_in_order(rows: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """``rows[order]`` as int64; rows numbered consecutively (no blank rows skipped: the usual
+    case) are their positions plus the first number, so the rows are not gathered."""
+    rows = rows.astype("int64", copy=False)
+    if order is None:
+        return rows
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and bool(np.all(rows[1:] > rows[:-1])):
+        return order.astype(np.int64, copy=False) + rows[0]
+    return rows[order]
 
 
 def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:

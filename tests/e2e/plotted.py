@@ -5,6 +5,7 @@ Import as ``from tests.e2e.plotted import plotted, plots_js``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, SKELETONS_GONE_JS
@@ -17,6 +18,29 @@ TYPED_ARRAYS_JS = """
     const arr = v => !v ? [] : v.bdata ? Array.from(new kinds[v.dtype](
         Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v);
 """
+
+# the page's background (plots are transparent: their text sits on it)
+BACKGROUND_JS = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+MIN_SMALL_TEXT_CONTRAST = 4.5  # WCAG 2 AA for text under 18 pt (risk-table numbers are 11 px)
+
+
+def luminance(css_colour: str) -> float:
+    """Relative luminance (WCAG 2) of a CSS ``rgb(...)`` / ``rgba(...)`` colour, 0 (black) to 1."""
+    red, green, blue = (float(v) / 255 for v in re.findall(r"[\d.]+", css_colour)[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(colour: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two opaque CSS colours (1 to 21)."""
+    light, dark = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def css_rgb(hex_colour: str) -> str:
+    """'#0072B2' as the browser computes it: 'rgb(0, 114, 178)'."""
+    value = hex_colour.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(value[i:i + 2], 16) for i in (0, 2, 4)))
 
 
 def plots_js(read_plot: str) -> str:
@@ -34,10 +58,12 @@ def wait_idle(page, timeout_ms: int = 240_000) -> None:
     page.wait_for_function(SKELETONS_GONE_JS, timeout=timeout_ms, polling=100)
 
 
-def plotted(browser, url: str, width: int, screenshot: Path, script: str, height: int = 1400) -> list[dict]:
-    """Open ``url`` at ``width`` px, check no exception box, save a full-page screenshot and
-    return what ``script`` (a JS function of the page) reads from the plots."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+def plotted(browser, url: str, width: int, screenshot: Path, script: str, height: int = 1400,
+            theme: str = "light") -> list[dict]:
+    """Open ``url`` at ``width`` px in the ``theme`` the system asks for (light or dark), check no
+    exception box, save a full-page screenshot and return what ``script`` (a JS function of the
+    page) reads from the plots."""
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme)
     page = context.new_page()
     try:
         page.goto(url)

@@ -1,8 +1,9 @@
 """The Onset page's number-at-risk table in a real browser, read back from the page (plotly's
 ``el.data`` / ``el.layout`` and the drawn SVG): the table's columns are the x ticks' hours in the
 data and on screen (every number centred under a tick label), on a linear and a log axis; its
-numbers are ``fit_onset(...).at_risk(ticks)``; the row labels are drawn in the group colours and
-nothing is drawn outside the figure. Screenshots at 1440 and 800 px, light and dark, into the
+numbers are ``fit_onset(...).at_risk(ticks)``; each row label starts with a square in its group's
+colour, and the numbers and names reach 4.5:1 contrast on the page (WCAG AA for small text) in the
+light and the dark theme; nothing is drawn outside the figure. Screenshots at 1440 and 800 px, light and dark, into the
 folder the tests print."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import analysis
-from tests.e2e.plotted import wait_idle
+from tests.e2e.plotted import MIN_SMALL_TEXT_CONTRAST, contrast, css_rgb, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +37,14 @@ ONSET_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).fil
         tick_px: Array.from(el.querySelectorAll('.subplot.xy .xaxislayer-above .xtick text')).map(rect),
         risk_px: Array.from(el.querySelectorAll('.subplot.x2y2 .textpoint text')).map(n => ({
             ...rect(n), text: n.textContent, fill: getComputedStyle(n).fill})),
+        // a row label: its text's fill and the fills of its coloured parts (the group's square)
         label_px: Array.from(el.querySelectorAll('.yaxislayer-above .y2tick text')).map(n => ({
-            ...rect(n), text: n.textContent, fill: Array.from(n.querySelectorAll('tspan')).map(
-                s => s.style.fill || getComputedStyle(s).fill)})),
+            ...rect(n), text: n.textContent, fill: getComputedStyle(n).fill,
+            keys: Array.from(n.querySelectorAll('tspan')).filter(s => s.style.fill).map(
+                s => ({text: s.textContent, fill: getComputedStyle(s).fill}))})),
+        lines: el.data.filter(t => t.mode === 'lines' && t.showlegend !== false && t.name && t.line)
+            .map(t => [t.name, t.line.color]),
+        background: getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor,
     };
 })"""
 
@@ -81,17 +87,25 @@ def _check(plot: dict, fit, log: bool) -> None:
     # everything inside the figure
     for cell in plot["risk_px"] + plot["label_px"]:
         assert plot["left"] - 1 <= cell["left"] and cell["right"] <= plot["right"] + 1, cell
-    assert [label["text"] for label in plot["label_px"]] == groups
+    assert [label["text"] for label in plot["label_px"]] == [f"\u25a0 {g}" for g in groups]
+    colours = dict(plot["lines"])
+    background = plot["background"]
     for k, label in enumerate(plot["label_px"]):
+        # the row's name after a square in its group's curve colour; the name and the numbers in a
+        # text colour that reads at 4.5:1 (WCAG AA, small text) on the page in this theme
+        group = groups[k]
+        assert label["keys"] == [{"text": "\u25a0", "fill": css_rgb(colours[group])}], label
+        assert contrast(label["fill"], background) >= MIN_SMALL_TEXT_CONTRAST, (label, background)
         # a row's numbers (drawn trace by trace) read as the table says, apart from each other, one row
-        # one height, in the colour of the row's label
+        # one height, all in one colour
         cells = plot["risk_px"][k * len(ticks):(k + 1) * len(ticks)]
         assert [c["text"] for c in cells] == plot["rows"][k]["text"]
         cells = sorted(cells, key=lambda c: c["x"])
         assert all(a["right"] <= b["left"] for a, b in zip(cells, cells[1:], strict=False)), cells
         assert max(c["top"] for c in cells) - min(c["top"] for c in cells) < 1
         assert abs(cells[0]["top"] - label["top"]) < 3
-        assert {c["fill"] for c in cells} == {cells[0]["fill"]} and cells[0]["fill"] in label["fill"], (label, cells[0])
+        assert {c["fill"] for c in cells} == {cells[0]["fill"]}, cells
+        assert contrast(cells[0]["fill"], background) >= MIN_SMALL_TEXT_CONTRAST, (cells[0], background)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

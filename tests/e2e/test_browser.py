@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.plotted import wait_idle
+from tests.e2e.plotted import BACKGROUND_JS, contrast, luminance, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,6 @@ KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 WIDTHS = [1440, 800]
 THEMES = ["light", "dark"]
 MAX_SCREENSHOT_PX = 12_000
-BACKGROUND_JS = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
 CONTENT_HEIGHT_JS = """() => Math.max(...['stMain', 'stSidebarContent', 'stAppViewContainer'].map(id => {
     const el = document.querySelector(`[data-testid="${id}"]`); return el ? el.scrollHeight : 0; }))"""
 # every text of every plot (ticks, titles, legends, annotations, risk tables) and its fill colour
@@ -30,19 +29,6 @@ MIN_TEXT_CONTRAST = 3.0  # WCAG 2 for large text and graphics; plot text is smal
 # every plotly chart laid out at its container's width (after a resize it relayouts a little later)
 PLOTS_FIT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(el =>
     el._fullLayout && Math.abs(el._fullLayout.width - el.getBoundingClientRect().width) < 2)"""
-
-
-def _luminance(css_colour: str) -> float:
-    """Relative luminance (WCAG 2) of a CSS ``rgb(...)`` / ``rgba(...)`` colour, 0 (black) to 1."""
-    red, green, blue = (float(v) / 255 for v in re.findall(r"[\d.]+", css_colour)[:3])
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(colour: str, background: str) -> float:
-    """WCAG 2 contrast ratio of two opaque CSS colours (1 to 21)."""
-    light, dark = sorted((_luminance(colour), _luminance(background)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
 
 
 def _whole_page(page, width: int) -> None:
@@ -87,9 +73,9 @@ def test_every_page_renders_at_both_widths_in_both_themes(app_server, browser, s
         kept, total = _kept(page)
         assert 0 < kept <= total
         background = page.evaluate(BACKGROUND_JS)
-        assert (_luminance(background) < 0.1) == (theme == "dark"), f"{name}: background {background} in {theme}"
+        assert (luminance(background) < 0.1) == (theme == "dark"), f"{name}: background {background} in {theme}"
         faint = [(text, fill) for text, fill in page.evaluate(PLOT_TEXT_JS)
-                 if _contrast(fill, background) < MIN_TEXT_CONTRAST]
+                 if contrast(fill, background) < MIN_TEXT_CONTRAST]
         assert not faint, f"{name} in {theme}: plot text too faint on {background}: {faint[:10]}"
         for width in WIDTHS:
             _whole_page(page, width)

@@ -177,10 +177,25 @@ def _model_row(model) -> dict[str, Any]:
     }
 
 
+def _tied(lower: np.ndarray, upper: np.ndarray, patient_id: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hours equal up to rounding error made equal once over all patients that are fitted, as
+    R's ``survfit(Surv(...) ~ group)`` (``timefix``, aeqSurv) ties the whole response before
+    splitting it into groups: the onset intervals (``tied_bounds``) and, as its own response,
+    the Kaplan-Meier times (the hour response was seen, else the last rating). Returns the tied
+    lower, upper and Kaplan-Meier times; the per-group fits take them as given (``timefix=False``)."""
+    from analysis.survival._common import tied_times
+    from analysis.survival.turnbull import tied_bounds
+
+    km_time = tied_times(np.where(np.isfinite(upper), upper, lower))
+    return (*tied_bounds(lower, upper, rows=patient_id), km_time)
+
+
 def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Turnbull NPMLE of the cumulative response on intervals already tied (``_tied``)."""
     from analysis.survival.turnbull import turnbull_quiet
 
-    fit = turnbull_quiet(lower, upper)
+    fit = turnbull_quiet(lower, upper, timefix=False)
     table = fit.table
     finite = np.isfinite(table["upper"].to_numpy(dtype=float))
     cum_after = 1.0 - table["survival"].to_numpy(dtype=float)
@@ -193,13 +208,13 @@ def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame,
     return points.assign(lower=np.nan, upper=np.nan, source="turnbull"), fit.notes
 
 
-def _km_curve(lower: np.ndarray, upper: np.ndarray, alpha: float) -> tuple[Any, pd.DataFrame]:
-    """Kaplan-Meier at the visit (responses at the upper ends, non-responders censored at their
-    last rating) as the KaplanMeierResult (the number at risk comes from it) and its curve points."""
+def _km_curve(time: np.ndarray, event: np.ndarray, alpha: float) -> tuple[Any, pd.DataFrame]:
+    """Kaplan-Meier at the visit (``time``, tied by ``_tied``: responses at the upper ends,
+    non-responders censored at their last rating) as the KaplanMeierResult (the number at risk
+    comes from it) and its curve points."""
     from analysis.survival.kaplan_meier import kaplan_meier
 
-    event = np.isfinite(upper)
-    km = kaplan_meier(np.where(event, upper, lower), event, ci="log-log", alpha=alpha)
+    km = kaplan_meier(time, event, ci="log-log", alpha=alpha, timefix=False)
     tab = km.table
     return km, pd.DataFrame({
         "time_hours": np.r_[0.0, tab["time"].to_numpy(dtype=float)],
@@ -290,6 +305,11 @@ def fit_onset(
     labels = grouping.of(patients["patient_id"])
     lower_all, upper_all = _onset_intervals(patients)
     usable = labels.notna().to_numpy()
+    km_time_all = np.where(np.isfinite(upper_all), upper_all, lower_all)
+    if usable.any():  # the usable rows' hours tied in place (_onset_intervals made new arrays)
+        patient_id = patients["patient_id"].to_numpy(dtype=object)[usable]
+        lower_all[usable], upper_all[usable], km_time_all[usable] = _tied(
+            lower_all[usable], upper_all[usable], patient_id)
     levels = list(grouping.levels)
     first_day = _rated_in_first_day(endpoints)
 
@@ -317,7 +337,7 @@ def fit_onset(
         if n:
             turnbull_points, turnbull_notes = _turnbull_curve(lower, upper)
             curves.append(turnbull_points.assign(group=level))
-            kms[level], km_points = _km_curve(lower, upper, alpha)
+            kms[level], km_points = _km_curve(km_time_all[mask], np.isfinite(upper), alpha)
             curves.append(km_points.assign(group=level))
             row_notes += [f"Turnbull curve: {text}" for text in turnbull_notes]
         if n < MIN_PATIENTS or responders < MIN_RESPONDERS:
@@ -349,7 +369,7 @@ def fit_onset(
     curve = stack_frames(curves, ["group", "time_hours", "cumulative_response", "lower", "upper", "source"])
     test = None
     if by is not None:
-        test = _group_test(lower_all[usable], upper_all[usable], g_values[usable],
+        test = _group_test(lower_all[usable], upper_all[usable], km_time_all[usable], g_values[usable],
                            [lv for lv in levels if (g_values[usable] == lv).any()], models, dist, alpha)
     notes.append("responding_by_4h/24h are from the cure model: the proportion of all patients "
                  "responding within that many hours of the infusion")
@@ -413,7 +433,7 @@ def _pick_dist(lower: np.ndarray, upper: np.ndarray, alpha: float, notes: list[s
     return best
 
 
-def _group_test(lower, upper, groups, levels, models, dist, alpha) -> pd.DataFrame:
+def _group_test(lower, upper, km_time, groups, levels, models, dist, alpha) -> pd.DataFrame:
     from scipy import stats
 
     rows = []
@@ -447,8 +467,7 @@ def _group_test(lower, upper, groups, levels, models, dist, alpha) -> pd.DataFra
                      "p_value": np.nan, "note": "a group's cure model was not fitted"})
     from analysis.survival.logrank import logrank
 
-    event = np.isfinite(upper)
-    lr = logrank(np.where(event, upper, lower), event, groups)
+    lr = logrank(km_time, np.isfinite(upper), groups, timefix=False)  # tied by _tied
     rows.append({"test": "logrank_upper", "statistic": lr.statistic, "dof": lr.dof, "p_value": lr.p_value,
                  "note": "log-rank on the intervals' upper ends (right-censored convention)"})
     return pd.DataFrame(rows)

@@ -177,22 +177,8 @@ def _model_row(model) -> dict[str, Any]:
     }
 
 
-def _tied(lower: np.ndarray, upper: np.ndarray, patient_id: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hours equal up to rounding error made equal once over all patients that are fitted, as
-    R's ``survfit(Surv(...) ~ group)`` (``timefix``, aeqSurv) ties the whole response before
-    splitting it into groups: the onset intervals (``tied_bounds``) and, as its own response,
-    the Kaplan-Meier times (the hour response was seen, else the last rating). Returns the tied
-    lower, upper and Kaplan-Meier times; the per-group fits take them as given (``timefix=False``)."""
-    from analysis.survival._common import tied_times
-    from analysis.survival.turnbull import tied_bounds
-
-    km_time = tied_times(np.where(np.isfinite(upper), upper, lower))
-    return (*tied_bounds(lower, upper, rows=patient_id), km_time)
-
-
 def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Turnbull NPMLE of the cumulative response on intervals already tied (``_tied``)."""
+    """Turnbull NPMLE of the cumulative response on intervals already tied (in ``fit_onset``)."""
     from analysis.survival.turnbull import turnbull_quiet
 
     fit = turnbull_quiet(lower, upper, timefix=False)
@@ -209,7 +195,7 @@ def _turnbull_curve(lower: np.ndarray, upper: np.ndarray) -> tuple[pd.DataFrame,
 
 
 def _km_curve(time: np.ndarray, event: np.ndarray, alpha: float) -> tuple[Any, pd.DataFrame]:
-    """Kaplan-Meier at the visit (``time``, tied by ``_tied``: responses at the upper ends,
+    """Kaplan-Meier at the visit (``time``, tied in ``fit_onset``: responses at the upper ends,
     non-responders censored at their last rating) as the KaplanMeierResult (the number at risk
     comes from it) and its curve points."""
     from analysis.survival.kaplan_meier import kaplan_meier
@@ -305,11 +291,20 @@ def fit_onset(
     labels = grouping.of(patients["patient_id"])
     lower_all, upper_all = _onset_intervals(patients)
     usable = labels.notna().to_numpy()
+    # Kaplan-Meier at the visit: the hour response was seen, else the last rating (censored)
     km_time_all = np.where(np.isfinite(upper_all), upper_all, lower_all)
-    if usable.any():  # the usable rows' hours tied in place (_onset_intervals made new arrays)
+    if usable.any():
+        # hours equal up to rounding error made one time once over all fitted patients, as R's
+        # survfit(Surv(...) ~ group) ties the whole response (aeqSurv): the intervals together
+        # (tied_bounds), the Kaplan-Meier times as their own response; the per-group fits and
+        # the log-rank then take them as given (timefix=False). In place: _onset_intervals made
+        # new arrays.
+        from analysis.survival._common import tied_times
+        from analysis.survival.turnbull import tied_bounds
+
         patient_id = patients["patient_id"].to_numpy(dtype=object)[usable]
-        lower_all[usable], upper_all[usable], km_time_all[usable] = _tied(
-            lower_all[usable], upper_all[usable], patient_id)
+        lower_all[usable], upper_all[usable] = tied_bounds(lower_all[usable], upper_all[usable], rows=patient_id)
+        km_time_all[usable] = tied_times(km_time_all[usable])
     levels = list(grouping.levels)
     first_day = _rated_in_first_day(endpoints)
 
@@ -467,7 +462,7 @@ def _group_test(lower, upper, km_time, groups, levels, models, dist, alpha) -> p
                      "p_value": np.nan, "note": "a group's cure model was not fitted"})
     from analysis.survival.logrank import logrank
 
-    lr = logrank(km_time, np.isfinite(upper), groups, timefix=False)  # tied by _tied
+    lr = logrank(km_time, np.isfinite(upper), groups, timefix=False)  # tied in fit_onset
     rows.append({"test": "logrank_upper", "statistic": lr.statistic, "dof": lr.dof, "p_value": lr.p_value,
                  "note": "log-rank on the intervals' upper ends (right-censored convention)"})
     return pd.DataFrame(rows)

@@ -67,7 +67,6 @@ with page_guard("the durability curves"):
     result = background.fetch(ctx, durability, "Fitting the durability curves...", report)
     if isinstance(result, background.Progress):
         background.progress_note(result.key, "Durability curves")
-        calls.code_expander(ctx, durability)
     else:
         summary = result.summary().reset_index()
         summary = summary.rename(columns={summary.columns[0]: "group"})
@@ -108,5 +107,5 @@ with page_guard("the durability curves"):
             show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
                       f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
                       + (f", {scope}; the figure shows the others" if scope else ""))
-        calls.code_expander(ctx, durability)
+    calls.code_expander(ctx, durability)
 report_download(report)

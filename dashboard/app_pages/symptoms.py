@@ -41,7 +41,6 @@ with page_guard("the suicidality analysis"):
     result = background.fetch(ctx, suicidality, "Following the suicidality item...", report)
     if isinstance(result, background.Progress):
         background.progress_note(result.key, "Suicidality course")
-        calls.code_expander(ctx, suicidality)
     else:
         definitions = result.describe()
         report.definitions += definitions
@@ -59,7 +58,7 @@ with page_guard("the suicidality analysis"):
                            f"Time points with fewer than {k} patients are not drawn."])
         show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
                    keep_columns=["group", "measure"])
-        calls.code_expander(ctx, suicidality)
+    calls.code_expander(ctx, suicidality)
 
 st.subheader("Dissociation and improvement")
 with page_guard("the dissociation analysis"):

@@ -164,9 +164,7 @@ with page_guard("the mixed model"):
     pending = [r for r in (model, observed) if isinstance(r, background.Progress)]
     for job in pending:
         background.progress_note(job.key, "Mixed model" if job is model else "Observed means by day")
-    if pending:
-        calls.code_expander(ctx, mixed)
-    else:
+    if not pending:
         words = model.describe()
         st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
                    "estimates in score points (slopes per day).")
@@ -210,7 +208,7 @@ with page_guard("the mixed model"):
             "of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time effect "
             "fits; a U or a slope: try another time effect."
             + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
-        calls.code_expander(ctx, mixed)
+    calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")
 with page_guard("the MMRM"):

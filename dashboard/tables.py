@@ -201,11 +201,16 @@ def _row_height(frame: pd.DataFrame, text_columns: Sequence[str]) -> int | None:
     return int(min(_MAX_ROW_PX, max(_MIN_WRAP_ROW_PX, lines * _LINE_PX + _ROW_PADDING_PX)))
 
 
+# standard deviations and errors: never the estimate an interval belongs to
+SPREAD_COLUMNS = frozenset({"sd", "se", "mc_se"})
+
+
 def _ci_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Estimate column -> its (lower, upper) 95% CI columns: 'hr' -> ('hr_lower', 'hr_upper'); bounds
-    without a namesake ('lower', 'proportion_lower') belong to the column just before them."""
+    without a namesake ('lower', 'proportion_lower') belong to the estimate just before them, never
+    to a spread ('mean', 'sd', 'se', 'lower', 'upper': the interval is the mean's)."""
     numeric = {n for n in names if pd.api.types.is_numeric_dtype(frame[n]) and not pd.api.types.is_bool_dtype(frame[n])}
-    bounds = {n for n in names if n.endswith(("lower", "upper"))}
+    bounds = {n for n in names if n.endswith(("lower", "upper"))} | {n for n in names if n in SPREAD_COLUMNS}
     pairs: dict[str, tuple[str, str]] = {}
     for lower in names:
         stem = lower.removesuffix("lower")

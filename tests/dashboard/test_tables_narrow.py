@@ -93,3 +93,14 @@ def test_a_value_the_same_on_every_row_is_said_once_and_headers_are_whole():
     assert shared_values_note(ratings.iloc[:1]) is None
     cox = _cox_like().assign(p=[0.5, 0.5])
     assert "p" in display_options(cox)["column_order"]
+
+
+def test_the_interval_after_sd_and_se_is_the_means():
+    # analysis.trajectory's table: mean, sd, se, lower, upper (lower/upper: the mean's 95% CI)
+    frame = pd.DataFrame({"time_point": ["baseline", "day 1"], "n": [300, 290], "mean": [33.97, 18.2],
+                          "sd": [4.1, 8.3], "se": [0.24, 0.49], "lower": [33.51, 17.24], "upper": [34.44, 19.16]})
+    options = display_options(frame)
+    order = options["column_order"]
+    assert "mean (95% CI)" in order and "se" in order and "se (95% CI)" not in order, order
+    text = options["data"].to_string()
+    assert "33.97 (33.51–34.44)" in text and "0.24 (" not in text

@@ -123,12 +123,15 @@ def test_database_away_at_start_and_mid_session_gives_words_and_recovers(tmp_pat
         postgres.stop("immediate")
         try:
             page.get_by_role("link", name="Durability").click()
+            page.wait_for_url(re.compile(r".*/durability\?"))  # the click's run has begun, not the last one idle
+            page.get_by_text(AWAY).first.wait_for()
             _idle(page)
             _no_traceback(page)
             assert AWAY in _text(page) and "Nothing stored is lost" in _text(page)
         finally:
             postgres.start()
         page.get_by_role("link", name="Overview").click()  # the same session, the database back
+        page.wait_for_url(re.compile(r".*/overview\?"))
         _idle(page)
         assert _kept(page) == (100, 100)
 

@@ -68,6 +68,7 @@ from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
 from analysis.loading.times import iso_durations, study_day_hours
 from analysis.origins import describe_row
+from analysis.readers import read_table
 from analysis.xport import is_xport_v5, read_xport_v5
 
 __all__ = ["classify", "read", "read_adtte", "read_dataset", "resolve_instrument", "suggest", "to_long"]
@@ -131,10 +132,8 @@ def read_dataset(source: Any) -> pd.DataFrame:
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist.")
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
+        if suffix in {".csv", ".parquet"}:
+            return _read_table_file(path)
         if suffix != ".sas7bdat":
             with path.open("rb") as handle:
                 if is_xport_v5(handle.read(80)):
@@ -148,6 +147,21 @@ def read_dataset(source: Any) -> pd.DataFrame:
         handle.write(content)
         handle.flush()
         return _read_sas_path(pyreadstat, Path(handle.name), suffix or ".xpt", name)
+
+
+def _read_table_file(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet dataset through the loader's reader, so its rows are numbered as every other
+    table's (``attrs["rows"]``: 1 = the first data row, blank lines counted; line = row + 1)."""
+    raw = read_table(path, path.stem)
+    frame = raw.frame.drop(columns="source_row")
+    frame.attrs.update(source=path.name, rows=raw.frame["source_row"].to_numpy(dtype=np.int64))
+    return frame
+
+
+def _file_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's data row in its file (1 = the first): ``attrs["rows"]`` when the reader skipped
+    blank lines, else position + 1."""
+    return np.asarray(frame.attrs.get("rows", np.arange(1, len(frame) + 1)), dtype=np.int64)
 
 
 def _read_v5(content: bytes, name: str) -> pd.DataFrame:
@@ -197,9 +211,9 @@ def _where(name: str, frame: pd.DataFrame, positions: np.ndarray, rows: np.ndarr
            key: str | None = None) -> tuple[np.ndarray, list[str]]:
     """(rows in the file, locations in words) of ``frame``'s rows at ``positions`` (0-based; at most
     20): "qs.xpt row 12 (USUBJID 01-701-1015, QSTESTCD HAMD117)". ``rows`` gives each frame row's
-    row in the file when the frame is a selection of it (default: position + 1)."""
+    row in the file when the frame is a selection of it (default: :func:`_file_rows`)."""
     positions = np.asarray(positions, dtype=np.int64)[:20]
-    file_rows = positions + 1 if rows is None else np.asarray(rows, dtype=np.int64)[positions]
+    file_rows = (_file_rows(frame) if rows is None else np.asarray(rows, dtype=np.int64))[positions]
     file = str(frame.attrs.get("source") or name)
     columns = [c for c in ("USUBJID", key) if c and c in frame.columns]
     locations = []
@@ -566,7 +580,7 @@ def _findings(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: l
                  f"{int((keep & ~is_total).sum())} item rows (item number from {p}TESTCD); scores from "
                  f"{score_column}; USUBJID is the patient.")
     out["time_hours"] = _findings_time(name, frame, p, notes)
-    out = _origin(name, frame, out, np.arange(1, n_rows + 1), f"{p}TESTCD")
+    out = _origin(name, frame, out, _file_rows(frame), f"{p}TESTCD")
     visit_column = _rename_override(settings, "visit", "VISIT", frame)
     if visit_column in frame.columns:
         out["visit"] = _text(frame[visit_column])
@@ -642,10 +656,10 @@ def _filter_records(name: str, frame: pd.DataFrame, settings: dict[str, Any], no
 def _bds(name: str, frame: pd.DataFrame, settings: dict[str, Any], notes: list[str]) -> pd.DataFrame:
     """ADaM BDS rows -> ratings; baseline from ABLFL or BASE."""
     passes = _filter_records(name, frame, settings, notes)
-    rows = np.flatnonzero(passes) + 1
+    rows = _file_rows(frame)[passes]
     source = frame.attrs.get("source")
     frame = frame[passes].reset_index(drop=True)
-    frame.attrs["source"] = source
+    frame.attrs.update(source=source, rows=rows)
     param = frame["PARAM"] if "PARAM" in frame.columns else frame["PARAMCD"]
     instrument = _instrument_column(name, frame["PARAMCD"], param, settings, notes, "PARAMCD")
     total = param.astype("string").str.contains(_TOTAL_WORDS, na=False).to_numpy() | \

@@ -129,7 +129,13 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class DataWarning:
-    """A non-fatal finding: what, how many, and which rows (as numbered in the user's file)."""
+    """A non-fatal finding: what, how many, and which rows (as numbered in the user's file).
+
+    ``files`` is set when the data was read from several files (a folder of tables, CDISC
+    datasets, a REDCap export): the file of each of ``rows``, in the same order, as
+    ``source_file`` names the file of each row of the validated tables. ``str()`` is the
+    message, naming the files when the message does not.
+    """
 
     code: str
     message: str
@@ -137,9 +143,19 @@ class DataWarning:
     table: str = "assessments"
     rows: tuple[int, ...] = ()
     patient_ids: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.files) not in (0, len(self.rows)):
+            raise ValueError(f"DataWarning: {len(self.files)} file name(s) for {len(self.rows)} row(s).")
+        for name in ("rows", "patient_ids", "files"):  # lists when read back from JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def __str__(self) -> str:
-        return self.message
+        unnamed = [f for f in dict.fromkeys(self.files) if f not in self.message]
+        if not unnamed:
+            return self.message
+        return f"{self.message} (rows of {', '.join(unnamed)})"
 
 
 @dataclass(frozen=True)

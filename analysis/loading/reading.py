@@ -7,9 +7,12 @@ This module holds :func:`load`, the one entry point; the checks live in
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
@@ -150,7 +153,17 @@ def _validate_tables(report: v._Report, raws: dict[str, RawTable], source: str,
     for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table, e_table) if t is not None}.values():
         for note in raw_table.notes:
             report.warn("reading", note + ".", 1, table="file")
-    return v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping)
+    data = v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping)
+    if len(raws) < 2:
+        return data
+    return _name_files(data, lambda w: [raws[w.table].name] * len(w.rows) if w.table in raws else [])
+
+
+def _name_files(data: OutcomeData, files_of: Callable[[Any], list[str]]) -> OutcomeData:
+    """``data`` with each warning's rows' files (``DataWarning.files``), for data read from several
+    files; ``files_of(warning)`` gives them, in the order of its rows."""
+    return replace(data, warnings=tuple(replace(w, files=tuple(files_of(w))) if w.rows else w
+                                        for w in data.warnings), _fingerprint=[])
 
 
 def _find_tables(directory: Path) -> dict[str, Path]:
@@ -207,8 +220,7 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
     if layout in {"cdisc", "redcap"} and _standard(layout) is not None and \
             getattr(_standard(layout), "to_long", None) is not None:
         frame = raw.frame.drop(columns="source_row")
-        frame.attrs["labels"] = raw.labels
-        frame.attrs["source"] = raw.name
+        frame.attrs.update(labels=raw.labels, source=raw.name, rows=raw.frame["source_row"].to_numpy())
         return _load_standard(layout, {Path(raw.name).stem.upper(): frame}, mapping, allow_identifiers, hints,
                               name=raw.name)
     if layout == "redcap":
@@ -255,8 +267,13 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
                            value_maps=mapping.value_maps)
     mapped = apply_mapping(report, raw, long_mapping)
-    return origins.apply(v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
-                                        has_clock_time=mapped.has_clock_time))
+    data = v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
+                          has_clock_time=mapped.has_clock_time)
+    # Warnings' rows are rating positions + 1 until origins.apply numbers them in their files.
+    data = _name_files(data,
+                      lambda w: origins.files.categories.take(
+                          origins.files.codes[np.asarray(w.rows, dtype=np.int64) - 1]).tolist())
+    return origins.apply(data)
 
 
 def load_sample(form: str = "tables") -> OutcomeData:

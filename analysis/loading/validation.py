@@ -40,7 +40,7 @@ hours since each patient's first infusion and dropped, with a warning. ``allow_i
 are dropped (``patient_id`` is kept) and a warning names them.
 
 **Warnings** (``OutcomeData.warnings``, :class:`~analysis.contract.DataWarning` with code, count,
-rows and patient_ids): ``empty_score`` (rows dropped), ``identical_duplicates`` (dropped),
+rows, patient_ids and, for data read from several files, each row's file): ``empty_score`` (rows dropped), ``identical_duplicates`` (dropped),
 ``no_baseline`` (per instrument), ``assumed_infusion`` (no infusion data: one IV infusion at 0),
 ``assumed_route``, ``dose_missing``, ``dates_converted``, ``dates_dropped``, ``extra_columns``,
 ``infusion_numbers_derived``, ``one_infusion_per_patient``, ``infusion_times_assumed``, ``patients_without_infusions``,

@@ -150,7 +150,7 @@ def show_warnings(data: OutcomeData, heading: str) -> None:
     if not data.warnings:
         return
     st.markdown(heading)
-    st.markdown("\n".join(f"- {md(w.message, limit=600)} ({w.count:,} in the {md(w.table, limit=40)} table)"
+    st.markdown("\n".join(f"- {md(str(w), limit=600)} ({w.count:,} in the {md(w.table, limit=40)} table)"
                            for w in data.warnings))
 
 

@@ -13,6 +13,10 @@ Targets (issue 8): 100,000 patients under 5 s and 2 GB, slope near 1, shuffled n
 1.2x sorted; wide Excel 20,000 x 20 under 10 s.
 
 Run: ``nice .venv/bin/python benchmarks/bench_load.py --patients 10000 100000 [--csv] [--wide-excel 20000]``.
+``--reuse DIR`` keeps the data files in ``DIR/<patients>/`` and reads them again on the next run
+(writing 8 million rows takes about a minute). ``--compare ROOT`` also loads each file with the
+code in another checkout (e.g. ``git worktree add /tmp/before HEAD~1``), alternating the two in
+the same minute, ``--repeat N`` times: timings on a shared machine drift, side by side they compare.
 """
 
 from __future__ import annotations
@@ -105,11 +109,18 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import pandas, pyarrow.csv, pyarrow.parquet, analysis, analysis.loading
 t1 = time.perf_counter()
-cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+def waited():  # seconds this (main) thread was runnable but waiting for a core (/proc/self/schedstat)
+    try:
+        return int(open("/proc/self/schedstat").read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+cpu0, wait0 = resource.getrusage(resource.RUSAGE_SELF), waited()
 data = analysis.load(sys.argv[1])
 seconds = time.perf_counter() - t1
-cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu1, wait1 = resource.getrusage(resource.RUSAGE_SELF), waited()
 cpu_seconds = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+system_seconds = cpu1.ru_stime - cpu0.ru_stime
+blocks_read = cpu1.ru_inblock - cpu0.ru_inblock
 import_seconds = t1 - t0
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 try:  # VmHWM: this process's own peak (ru_maxrss may carry over a larger parent's peak on Linux)
@@ -117,25 +128,50 @@ try:  # VmHWM: this process's own peak (ru_maxrss may carry over a larger parent
     peak_mb = min(peak_mb, int(status.split("VmHWM:")[1].split()[0]) / 1024)
 except (OSError, IndexError, ValueError):
     pass
-print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "import_seconds": import_seconds, "peak_mb": peak_mb, "rows": len(data.assessments),
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "system_seconds": system_seconds,
+                  "waited_seconds": wait1 - wait0, "blocks_read": blocks_read,
+                  "import_seconds": import_seconds, "peak_mb": peak_mb, "rows": len(data.assessments),
                   "patients": data.n_patients, "infusions": len(data.infusions)}))
 """
 
 
-def measure(path: Path) -> dict:
+def measure(path: Path, root: Path = ROOT) -> dict:
+    """Load ``path`` in a fresh process running the code in ``root``: wall and CPU seconds, peak MB."""
     load_before = os.getloadavg()[0]
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,
-                            check=True, env=CHILD_ENV)
+    result = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=root, capture_output=True, text=True,
+                            check=True, env=CHILD_ENV | {"PYTHONPATH": str(root)})
     # The machine's 1-minute load average around the load (2 cores: above 2, timings are inflated).
     return json.loads(result.stdout.strip().splitlines()[-1]) | {"load_average": (load_before, os.getloadavg()[0])}
 
 
 def _line(label: str, figures: dict, target: float) -> str:
     ok = figures["seconds"] < target and figures["peak_mb"] < 2048
-    return (f"{label:26s} {figures['seconds']:6.2f} s (target < {target:.0f} s; CPU {figures['cpu_seconds']:.2f} s; "
+    return (f"{label:26s} {figures['seconds']:6.2f} s (target < {target:.0f} s; CPU {figures['cpu_seconds']:.2f} s of "
+            f"which system {figures['system_seconds']:.2f} s, waited for a core {figures['waited_seconds']:.2f} s, "
+            f"{figures['blocks_read']} blocks read from disk; "
             f"+{figures['import_seconds']:.1f} s imports), peak RSS {figures['peak_mb']:6.0f} MB, "
             f"{figures['rows']:,} ratings, {figures['patients']:,} patients {'OK' if ok else 'MISSED'} "
             f"(load average {figures['load_average'][0]:.1f} -> {figures['load_average'][1]:.1f})")
+
+
+def _data_files(directory: Path, n_patients: int, csv: bool) -> None:
+    """Write the sorted and shuffled files of ``n_patients`` into ``directory`` unless already there."""
+    wanted = ["sorted.parquet", "shuffled.parquet"] + (["sorted.csv"] if csv else [])
+    if all((directory / name).exists() for name in wanted):
+        print(f"{n_patients:,} patients: files reused from {directory}")
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    # Generated in a child process so that this parent stays small (see CHILD's note on ru_maxrss).
+    subprocess.run([sys.executable, __file__, "--write", str(directory), "--patients", str(n_patients)]
+                   + (["--csv"] if csv else []), cwd=ROOT, check=True, env=CHILD_ENV)
+    print(f"{n_patients * ROWS_PER_PATIENT:,} rows ({n_patients:,} patients x {ROWS_PER_PATIENT}) written in "
+          f"{time.perf_counter() - start:.1f} s")
+
+
+def _median(runs: list[dict]) -> dict:
+    """The run with the median CPU time (its wall time and memory alongside)."""
+    return sorted(runs, key=lambda r: r["cpu_seconds"])[len(runs) // 2]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, nargs="+", default=[N_PATIENTS])
     parser.add_argument("--csv", action="store_true", help="also time a CSV file")
     parser.add_argument("--wide-excel", type=int, default=0, help="patients in a wide Excel file (0: skip)")
+    parser.add_argument("--reuse", type=Path, help="keep the data files here and reuse them")
+    parser.add_argument("--compare", type=Path, help="also time the code in this checkout, side by side")
+    parser.add_argument("--repeat", type=int, default=1, help="loads per file (and code); the median is shown")
     parser.add_argument("--write", help=argparse.SUPPRESS)
     parser.add_argument("--write-wide", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -157,23 +196,28 @@ def main(argv: list[str] | None = None) -> None:
         make_wide(args.patients[0]).to_excel(Path(args.write_wide) / "wide.xlsx", index=False)
         return
     seconds_by_rows, cpu_by_rows = {}, {}
+    roots = {"": ROOT} | ({f" [{args.compare}]": args.compare} if args.compare else {})
     for n_patients in args.patients:
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            # Generated in a child process so that this parent stays small (see CHILD's note on ru_maxrss).
-            subprocess.run([sys.executable, __file__, "--write", tmp, "--patients", str(n_patients)]
-                           + (["--csv"] if args.csv else []), cwd=ROOT, check=True, env=CHILD_ENV)
+            directory = args.reuse / str(n_patients) if args.reuse else Path(tmp)
+            _data_files(directory, n_patients, args.csv)
             rows = n_patients * ROWS_PER_PATIENT
-            print(f"{rows:,} rows ({n_patients:,} patients x {ROWS_PER_PATIENT}) written in "
-                  f"{time.perf_counter() - start:.1f} s")
-            sorted_figures = measure(Path(tmp) / "sorted.parquet")
-            shuffled = measure(Path(tmp) / "shuffled.parquet")
-            print(_line("parquet, sorted", sorted_figures, 5.0))
-            print(_line("parquet, shuffled", shuffled, 5.0)
-                  + f"; {shuffled['seconds'] / sorted_figures['seconds']:.2f}x sorted (target <= 1.2x; CPU "
-                  f"{shuffled['cpu_seconds'] / sorted_figures['cpu_seconds']:.2f}x)")
-            if args.csv:
-                print(_line("csv, sorted", measure(Path(tmp) / "sorted.csv"), 15.0))
+            files = ["sorted.parquet", "shuffled.parquet"] + (["sorted.csv"] if args.csv else [])
+            runs: dict[tuple[str, str], list[dict]] = {}
+            for _ in range(args.repeat):  # alternating code and files, so that drift hits all alike
+                for file in files:
+                    for label, root in roots.items():
+                        runs.setdefault((label, file), []).append(measure(directory / file, root))
+            for label in roots:
+                sorted_figures = _median(runs[(label, "sorted.parquet")])
+                shuffled = _median(runs[(label, "shuffled.parquet")])
+                print(_line("parquet, sorted" + label, sorted_figures, 5.0))
+                print(_line("parquet, shuffled" + label, shuffled, 5.0)
+                      + f"; {shuffled['seconds'] / sorted_figures['seconds']:.2f}x sorted (target <= 1.2x; CPU "
+                      f"{shuffled['cpu_seconds'] / sorted_figures['cpu_seconds']:.2f}x)")
+                if args.csv:
+                    print(_line("csv, sorted" + label, _median(runs[(label, "sorted.csv")]), 15.0))
+            sorted_figures = _median(runs[("", "sorted.parquet")])
             seconds_by_rows[rows] = sorted_figures["seconds"]
             cpu_by_rows[rows] = sorted_figures["cpu_seconds"]
     if len(seconds_by_rows) >= 2:

@@ -599,7 +599,8 @@ def _dates(report: _Report, raw: RawTable, table: str, series: pd.Series, column
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
-    """Scores within the instrument's total or item range, whole numbers, items within n_items."""
+    """Scores within the instrument's total or item range, whole numbers, items within n_items;
+    ``cols["scores_whole"]`` says whether every score is a whole number (none missing)."""
     codes, canonical = cols["instrument"]
     if not len(canonical):
         return
@@ -628,6 +629,7 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
                     "scores outside the instrument's range")
     del slot
     fractional = np.flatnonzero(score != np.round(score))  # NaN included, removed next (few rows)
+    cols["scores_whole"] = not len(fractional)
     fractional = fractional[~np.isnan(score[fractional])]
     where = np.setdiff1d(fractional, where, assume_unique=True)
     report.add_rows(t.raw, t.name, "score", rows[where], score[where],
@@ -858,10 +860,11 @@ def _is_plain_number(values: pd.Series) -> bool:
 
 
 class _Groups:
-    """Rows grouped by an integer code (-1 = no group), for per-group reductions in O(n) whatever
-    the order of the rows: each reduction scatters the rows into one slot per group
-    (``ufunc.at``), so neither a sort nor a copy of the table in group order is needed (a file
-    in random order is as fast as a sorted one).
+    """Rows grouped by an integer code (-1 = no group), for per-group questions in O(n) whatever
+    the order of the rows: each group's first row is found by scattering the rows into one slot
+    per group (``ufunc.at``, once), and each row is compared with its group's first value, so
+    neither a sort nor a copy of the table in group order is needed (a file in random order is as
+    fast as a sorted one).
     """
 
     def __init__(self, codes: np.ndarray, n_groups: int):
@@ -870,6 +873,7 @@ class _Groups:
         self.length = len(codes)
         # Each row's slot: its group, or one extra slot (dropped) for rows without a group.
         self.slot = np.where(codes >= 0, codes, n_groups).astype(np.intp, copy=False)
+        self.no_group = np.flatnonzero(self.slot == n_groups)
         self._first: np.ndarray | None = None
 
     def _reduce(self, ufunc: np.ufunc, values: np.ndarray, initial: Any) -> np.ndarray:
@@ -878,15 +882,24 @@ class _Groups:
         return out[:-1]
 
     def varying(self, values: pd.Series) -> np.ndarray:
-        """Groups in which ``values`` takes more than one non-missing value (ascending)."""
+        """Groups in which ``values`` takes more than one non-missing value (ascending): those
+        with a row whose value differs from the group's first value (one gather from a table of
+        a value per group, no per-group reduction over the rows)."""
         if _is_plain_number(values):  # numbers: compared as they are (NaN = missing), no codes
             numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-            return np.flatnonzero(self._reduce(np.fmax, numbers, -np.inf) > self._reduce(np.fmin, numbers, np.inf))
-        codes = _value_codes(values)
-        never = np.iinfo(codes.dtype).max
-        high = self._reduce(np.maximum, codes, -1)
-        low = self._reduce(np.minimum, np.where(codes < 0, never, codes).astype(codes.dtype, copy=False), never)
-        return np.flatnonzero((high >= 0) & (high > low))
+            present = ~np.isnan(numbers)
+        else:
+            numbers = _value_codes(values)
+            present = numbers >= 0
+        first = self.first(present)
+        # The group's first value on each row; rows without a group get their own value.
+        reference = np.append(numbers[np.maximum(first, 0)], numbers[:0].dtype.type(0))
+        reference = reference[self.slot]
+        reference[self.no_group] = numbers[self.no_group]
+        differs = present & (numbers != reference)
+        hit = np.zeros(self.n_groups + 1, dtype=bool)
+        hit[self.slot[differs]] = True
+        return np.flatnonzero(hit[:-1])
 
     def _first_of(self, positions: np.ndarray) -> np.ndarray:
         never = np.iinfo(np.int64).max
@@ -1137,7 +1150,8 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
         same = (s_p[1:] == s_p[:-1]) & (s_i[1:] == s_i[:-1]) & (s_t[1:] == s_t[:-1]) \
             & (s_item[1:] == s_item[:-1]) & ~np.isnan(s_t[1:]) & (s_p[1:] >= 0) & (s_i[1:] >= 0)
         del s_p, s_i, s_t, s_item
-    s_score = in_order(score)
+    # In a file in random row order the scores are gathered as int16 when they allow it.
+    s_score = in_order(score if order is None else _small_whole(score, cols.get("scores_whole", False)))
     identical = same & (s_score[1:] == s_score[:-1])
     conflict = same & (s_score[1:] != s_score[:-1])
     del same
@@ -1228,7 +1242,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     columns["time_hours"] = s_time.astype("float64", copy=False)
     columns["visit"] = _string_series(in_order(cols["visit"])) if cols["visit"] is not None \
         else pd.Series(pd.NA, index=range(n_out), dtype="string")
-    columns["infusion_number"] = _integers(in_order(cols.pop("infusion_number")))
+    columns["infusion_number"] = _counts_in_order(cols.pop("infusion_number"), order)
     columns["source_row"] = _rows_in_order(rows, order)
     assessments = pd.DataFrame(columns, copy=False)  # copy=False: one block per column, no stacking
     del columns
@@ -1426,6 +1440,31 @@ def _rows_in_order(rows: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and bool(np.all(rows[1:] > rows[:-1])):
         return order.astype(np.int64, copy=False) + rows[0]
     return rows[order]
+
+
+def _small_whole(values: np.ndarray, whole: bool) -> np.ndarray:
+    """``values`` (``whole``: all whole numbers, none missing) as int16 when they lie in 0-32767
+    and none is -0.0, else unchanged: equal as values, with a quarter of the bytes to move
+    through a random gather."""
+    if not whole or not len(values) or np.min(values) < 0 or np.max(values) > 32767 or np.signbit(values).any():
+        return values
+    return values.astype(np.int16)
+
+
+def _counts_in_order(values: np.ndarray, order: np.ndarray | None) -> pd.arrays.IntegerArray:
+    """Validated counts (whole numbers 0 to MAX_COUNT held as floats, NaN = missing) as nullable
+    Int64 in ``order`` (None: as they are), gathered as int32 with -1 for missing (half the bytes
+    of the floats through a random gather)."""
+    if order is None:
+        return _integers(values)
+    with np.errstate(invalid="ignore"):
+        codes = values.astype(np.int32)
+    codes[np.isnan(values)] = -1
+    codes = codes[order]
+    missing = codes < 0
+    data = codes.astype(np.int64)
+    data[missing] = 0
+    return pd.arrays.IntegerArray(data, missing, copy=False)
 
 
 def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:

@@ -84,3 +84,67 @@ def test_parquet_ids_beyond_the_dictionary_page(tmp_path, shuffled: bool) -> Non
     assert isinstance(frame["patient_id"].dtype, pd.CategoricalDtype)
     pd.testing.assert_series_equal(frame["patient_id"].astype(object), expected["patient_id"].astype(object))
     np.testing.assert_array_equal(frame["score"], expected["score"])
+
+
+def test_groups_varying_equals_pandas_nunique() -> None:
+    """Groups whose values differ (missing values ignored, rows without a group left out) against
+    pandas' groupby nunique, a second implementation, on numbers, text and categoricals in random
+    row order with missing values in groups' first rows."""
+    from analysis.loading.validation import _Groups
+
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        n, n_groups = int(rng.integers(1, 400)), int(rng.integers(1, 30))
+        codes = rng.integers(-1, n_groups, n)
+        numbers = rng.choice([np.nan, 0.0, -0.0, 1.5, 2.0, np.inf], n, p=[0.3, 0.3, 0.1, 0.1, 0.1, 0.1])
+        text = pd.Series(rng.choice(np.array(["a", "b", None, " a"], dtype=object), n, p=[0.6, 0.1, 0.2, 0.1]))
+        # text is compared stripped (" a" = "a"), a categorical by its categories as they are
+        for values, compared in ((pd.Series(numbers), pd.Series(numbers)), (text, text.str.strip()),
+                                 (text.astype("category"), text)):
+            groups = _Groups(codes, n_groups)
+            expected = compared[codes >= 0].groupby(codes[codes >= 0]).nunique()
+            np.testing.assert_array_equal(groups.varying(values), expected.index[expected > 1].to_numpy())
+
+
+@pytest.mark.parametrize("case", ["whole", "negative_zero", "empty_score", "large", "missing_infusion"])
+def test_rows_in_random_order_load_as_the_same_rows_in_order(case: str) -> None:
+    """A file in random row order takes other paths (scores gathered as int16, infusion numbers
+    as int32); the reference is the same rows in rating order, which are not gathered at all."""
+    import analysis
+
+    rng = np.random.default_rng(4)
+    n_patients, times = 40, [-1.0, 4.0, 24.0, 168.0]
+    frame = pd.DataFrame({
+        "patient_id": np.repeat([f"P{p:03d}" for p in range(n_patients)], len(times)),
+        "instrument": "CADSS" if case == "large" else "MADRS",
+        "score": rng.integers(0, 40, n_patients * len(times)).astype(float),
+        "time_hours": np.tile(times, n_patients),
+        "infusion_number": pd.array(np.tile([np.nan, 1, 1, 2], n_patients), dtype="Float64").astype("Int64"),
+        "infusion_time_hours": np.tile([np.nan, 0.0, 0.0, 96.0], n_patients),
+    })
+    if case == "negative_zero":
+        frame.loc[frame["score"] < 5, "score"] = -0.0
+    elif case == "empty_score":
+        frame.loc[[3, 50, 77], "score"] = np.nan
+    elif case == "large":  # scores int16 cannot hold are refused either way, with the same messages
+        frame.loc[[7, 8], "score"] = 40_000.0
+    elif case == "missing_infusion":
+        frame.loc[frame.index[1::4][:5], ["infusion_number", "infusion_time_hours"]] = [pd.NA, np.nan]
+    shuffled = frame.sample(frac=1.0, random_state=9).reset_index(drop=True)
+    if case == "large":
+        with pytest.raises(analysis.DataError) as in_order:
+            analysis.load(frame)
+        with pytest.raises(analysis.DataError) as random:
+            analysis.load(shuffled)
+        assert len(in_order.value.problems) == len(random.value.problems) == 2
+        assert set(in_order.value.problems["message"]) == set(random.value.problems["message"])
+        return
+    expected, got = analysis.load(frame), analysis.load(shuffled)
+    columns = [c for c in expected.assessments.columns if c != "source_row"]
+    pd.testing.assert_frame_equal(got.assessments[columns], expected.assessments[columns], check_exact=True)
+    np.testing.assert_array_equal(np.signbit(got.assessments["score"]), np.signbit(expected.assessments["score"]))
+    pd.testing.assert_frame_equal(got.infusions, expected.infusions, check_exact=True)
+    # source_row names the row of the shuffled file each rating came from
+    source = shuffled.iloc[got.assessments["source_row"].to_numpy() - 1].reset_index(drop=True)
+    np.testing.assert_array_equal(source["score"].to_numpy(), got.assessments["score"].to_numpy())
+    assert (source["patient_id"].to_numpy() == got.assessments["patient_id"].to_numpy()).all()

@@ -188,6 +188,9 @@ _ONSET_PLOT_PX = 325
 _RISK_GAP_PX = 78
 _RISK_ROW_PX = 22
 _RIGHT_MARGIN_PX = 24
+# px: the top margin with the title and one row of legend (the template's), and that row
+_TOP_MARGIN_PX = 95
+_LEGEND_PX = 45
 
 
 def _risk_px(n_rows: int) -> int:
@@ -314,6 +317,11 @@ def format_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "p not computed"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def p_value_line(name: str, p_value: float, statistic: float, dof: int) -> str:
+    """A test as written on a figure: 'Log-rank p = 0.034 (\u03c7\u00b2 4.51, 1 df)'."""
+    return f"{name} {format_p(float(p_value))} (\u03c7\u00b2 {float(statistic):.2f}, {int(dof)} df)"
 
 
 def median_text(median: float, lower: float, upper: float, unit: str) -> str:
@@ -675,8 +683,9 @@ def durability_result_figure(
     with a competing strategy the Aalen-Johansen cumulative incidence of relapse replaces
     1 - survival), the Kaplan-Meier curve at the detection visit with censor marks
     (``show_km``), the median and its 95% CI marked and written on the plot, the log-rank p-value
-    when grouped, and the number at risk under the 7-day ticks. ``bands``/``facets`` as in
-    ``durability_figure``; group colours from ``group_colors(levels, result.reference)``.
+    when grouped (with a competing strategy, Gray's test of the cumulative incidences of relapse,
+    ``result.gray_test``), and the number at risk under the 7-day ticks. ``bands``/``facets`` as
+    in ``durability_figure``; group colours from ``group_colors(levels, result.reference)``.
 
     Example::
 
@@ -686,12 +695,20 @@ def durability_result_figure(
     headline, medians, incidence = durability_curves(result)
     levels = [str(g) for g in result.summary().index]
     test_text = None
-    if result.by is not None and result.logrank is not None:
+    gray = getattr(result, "gray_test", None)  # fit_durability with a competing strategy and groups
+    relapse = gray[gray["event"] == 1] if gray is not None and len(gray) else None
+    if result.by is not None and incidence and relapse is not None and len(relapse):
+        # the cumulative incidences drawn are compared by Gray's test
+        row = relapse.iloc[0]
+        test_text = p_value_line("Gray's test", row["p_value"], row["statistic"], row["dof"])
+        scope = groups_tested_text(levels, exclude_groups)
+        test_text += f"<br>{scope}" if scope else ""
+    elif result.by is not None and result.logrank is not None:
         test = result.logrank
-        # with a competing strategy the competing events censor relapse in the test: it compares the
-        # cause-specific hazards of relapse, not the cumulative incidences drawn (Gray's test would)
+        # with a competing strategy the competing events censor relapse in the log-rank test: it
+        # compares the cause-specific hazards of relapse, not the cumulative incidences drawn
         name = "Log-rank, cause-specific hazard of relapse:" if incidence else "Log-rank"
-        test_text = f"{name} {format_p(test.p_value)} (\u03c7\u00b2 {test.statistic:.2f}, {test.dof} df)"
+        test_text = p_value_line(name, test.p_value, test.statistic, test.dof)
         scope = groups_tested_text(test.table["group"], exclude_groups)
         test_text += f"<br>{scope}" if scope else ""
     return durability_figure(
@@ -760,5 +777,8 @@ def response_state_figure(
     figure.update_xaxes(title="Days since the first infusion", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
                         range=[0, ticks[-1]])
     figure.update_yaxes(title="Patients in response (%)", range=[0, 100])
-    figure.update_layout(title=title, height=460)
+    # one curve needs no key: without the legend's row, the title sits just above the plot
+    legend = len(lines) > 1
+    figure.update_layout(title=title, showlegend=legend, height=460 if legend else 460 - _LEGEND_PX,
+                         margin=dict(t=_TOP_MARGIN_PX if legend else _TOP_MARGIN_PX - _LEGEND_PX))
     return with_definitions(figure, definitions, axis_space=72)

@@ -560,3 +560,42 @@ def test_the_cumulative_incidence_keeps_its_risk_table_and_log_rank(sample):
     # the log-rank censors the competing events: it tests the cause-specific hazard and says so
     assert "Log-rank, cause-specific hazard of relapse: " + survival_module.format_p(fit.logrank.p_value) \
         in _annotation_text(figure)
+
+
+class _WithGrayTest:
+    """A DurabilityResult with a given ``gray_test`` (everything else the fit's)."""
+
+    def __init__(self, fit, gray_test: pd.DataFrame) -> None:
+        self._fit, self.gray_test = fit, gray_test
+
+    def __getattr__(self, name):
+        return getattr(self._fit, name)
+
+
+def test_the_cumulative_incidence_prints_grays_test_for_relapse(sample):
+    fit = analysis.fit_durability(sample, by="course", competing="rescue")
+    gray = pd.DataFrame({"event": [1, 2], "statistic": [4.6412, 0.4], "dof": [1, 1], "p_value": [0.03120, 0.527]})
+    text = _annotation_text(figures.durability_result_figure(_WithGrayTest(fit, gray)))
+    # the test of the curves drawn (relapse, event 1), in the words and format of the log-rank line
+    assert "Gray's test p = 0.031 (\u03c7\u00b2 4.64, 1 df)" in text
+    assert "Log-rank" not in text and "0.53" not in text
+    # without groups there is no test to print
+    alone = analysis.fit_durability(sample, competing="rescue")
+    assert "Gray's test" not in _annotation_text(figures.durability_result_figure(_WithGrayTest(alone, gray.iloc[:0])))
+
+
+def test_the_log_rank_and_grays_test_share_one_line_format():
+    assert survival_module.p_value_line("Log-rank", 0.0004, 12.345, 2) == "Log-rank p < 0.001 (\u03c7\u00b2 12.35, 2 df)"
+    assert survival_module.p_value_line("Gray's test", 0.27, 1.2, 1) == "Gray's test p = 0.27 (\u03c7\u00b2 1.20, 1 df)"
+
+
+def test_one_curve_in_response_has_no_legend_nor_its_empty_row(sample):
+    alone = figures.response_state_figure(analysis.fit_response_state(sample, n_bootstrap=0))
+    grouped = figures.response_state_figure(analysis.fit_response_state(sample, by="course", n_bootstrap=0))
+    assert alone.layout.showlegend is False and grouped.layout.showlegend is not False
+    assert [t.name for t in grouped.data if t.showlegend is not False and t.name in ("single", "series")] \
+        == ["single", "series"]
+    # the room of the legend's row is taken away, the plot keeps its height (figure height - margins)
+    assert grouped.layout.margin.t - alone.layout.margin.t == survival_module._LEGEND_PX
+    assert grouped.layout.height - alone.layout.height == survival_module._LEGEND_PX
+    assert alone.layout.margin.b == grouped.layout.margin.b

@@ -104,8 +104,16 @@ with page_guard("the durability curves"):
         logrank = result.logrank
         if settings.by and logrank is not None:
             scope = groups_tested_words(ctx, logrank.table["group"], hidden)
-            show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}:** chi-square "
+            show_text(report, "Log-rank test", f"**Log-rank test across {settings.by}"
+                      + (" (cause-specific hazard of relapse)" if incidence else "") + ":** chi-square "
                       f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
                       + (f", {scope}; the figure shows the others" if scope else ""))
+        gray = getattr(result, "gray_test", None)  # with a competing strategy and groups
+        if settings.by and incidence and gray is not None and (gray["event"] == 1).any():
+            test = gray[gray["event"] == 1].iloc[0]
+            scope = groups_tested_words(ctx, summary["group"], hidden)
+            show_text(report, "Gray's test", f"**Gray's test across {settings.by} (cumulative incidence of "
+                      f"relapse):** chi-square {test['statistic']:.2f} on {int(test['dof'])} df, "
+                      f"p = {test['p_value']:.3g}" + (f", {scope}; the figure shows the others" if scope else ""))
     calls.code_expander(ctx, durability)
 report_download(report)

@@ -108,6 +108,8 @@ class DurabilityResult:
     cumulative_incidence : with a competing strategy, Aalen-Johansen cumulative incidence of
         relapse (event 1) and of the competing events (event 2): group, event, time_days, cif,
         lower, upper; else empty.
+    gray_test : with a competing strategy and at least two groups, Gray's test of the cumulative
+        incidences across groups (as ``cmprsk::cuminc``): event, statistic, dof, p_value; else empty.
     reference : the comparison group; landmark_days : the landmark (None: all responders).
     intervals : group -> (relapse_lower_days, relapse_upper_days) of its responders (as fitted);
     n_bootstrap : resamples used for Turnbull intervals; bootstrap_fits : group -> the
@@ -136,6 +138,7 @@ class DurabilityResult:
     intervals: dict = field(default_factory=dict, repr=False)
     n_bootstrap: int = N_BOOTSTRAP
     bootstrap_fits: dict = field(default_factory=dict, repr=False, compare=False)
+    gray_test: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """One row per group: n_responders, relapses, the headline median days to relapse with
@@ -606,12 +609,17 @@ def fit_durability(
     model_curve = stack_frames(model_curves, ["group", "time_days", "survival", "lower", "upper"])
     npmle_curve = stack_frames(npmle_curves, ["group", "time_days", "survival"])
     cif_frame = stack_frames(cifs, ["group", "event", "time_days", "cif", "lower", "upper"])
-    test = None
+    test, gray_test = None, pd.DataFrame(columns=["event", "statistic", "dof", "p_value"])
     levels_seen = [lv for lv in grouping.levels if (usable & (g_values == lv)).any()]
     if by is not None and len(levels_seen) >= 2:
         from analysis.survival.logrank import logrank
 
         test = logrank(time[usable], event[usable], g_values[usable], timefix=False)  # tied above
+        if competing_on:  # the curves drawn: the same midpoint times, tied above
+            from analysis.survival.competing import cumulative_incidence
+
+            gray_test = cumulative_incidence(midpoint_all[usable], status[usable], g_values[usable],
+                                             alpha=alpha, timefix=False).test
     elif by is not None:
         notes.append("log-rank test needs at least two groups")
     notes.append(next(line for line in settings.describe() if line.startswith("Intercurrent")))
@@ -622,7 +630,7 @@ def fit_durability(
     return DurabilityResult(table, curve, risk_table, model_curve, test, settings, endpoints, by, dist, alpha,
                             tuple(notes), models, kms, npmles, npmle_curve, cif_frame, grouping.reference,
                             None if landmark_days is None else float(landmark_days), intervals, int(n_bootstrap),
-                            bootstrap_fits)
+                            bootstrap_fits, gray_test)
 
 
 def _with_reference(values: pd.Series, level: Any, name: str) -> pd.Series:

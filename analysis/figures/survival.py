@@ -695,9 +695,9 @@ def durability_result_figure(
     headline, medians, incidence = durability_curves(result)
     levels = [str(g) for g in result.summary().index]
     test_text = None
-    gray = getattr(result, "gray_test", None)  # fit_durability with a competing strategy and groups
-    relapse = gray[gray["event"] == 1] if gray is not None and len(gray) else None
-    if result.by is not None and incidence and relapse is not None and len(relapse):
+    gray = result.gray_test  # filled with a competing strategy and groups
+    relapse = gray[gray["event"] == 1] if len(gray) else gray
+    if result.by is not None and incidence and len(relapse):
         # the cumulative incidences drawn are compared by Gray's test
         row = relapse.iloc[0]
         test_text = p_value_line("Gray's test", row["p_value"], row["statistic"], row["dof"])

@@ -108,8 +108,8 @@ with page_guard("the durability curves"):
                       + (" (cause-specific hazard of relapse)" if incidence else "") + ":** chi-square "
                       f"{logrank.statistic:.2f} on {logrank.dof} df, p = {logrank.p_value:.3g}"
                       + (f", {scope}; the figure shows the others" if scope else ""))
-        gray = getattr(result, "gray_test", None)  # with a competing strategy and groups
-        if settings.by and incidence and gray is not None and (gray["event"] == 1).any():
+        gray = result.gray_test  # filled with a competing strategy and groups
+        if settings.by and incidence and (gray["event"] == 1).any():
             test = gray[gray["event"] == 1].iloc[0]
             scope = groups_tested_words(ctx, summary["group"], hidden)
             show_text(report, "Gray's test", f"**Gray's test across {settings.by} (cumulative incidence of "

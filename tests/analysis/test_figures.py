@@ -557,9 +557,12 @@ def test_the_cumulative_incidence_keeps_its_risk_table_and_log_rank(sample):
     ticks = list(figure.layout.xaxis.tickvals)
     assert [t.name for t in risk] == ["single at risk", "series at risk"]
     assert all(list(t.x) == ticks[:len(t.x)] for t in risk)
-    # the log-rank censors the competing events: it tests the cause-specific hazard and says so
-    assert "Log-rank, cause-specific hazard of relapse: " + survival_module.format_p(fit.logrank.p_value) \
+    # with competing events the curves are cumulative incidences: Gray's test of them is printed
+    gray = fit.gray_test.set_index("event").loc[1]
+    assert sorted(fit.gray_test["event"]) == [1, 2] and 0 < gray["p_value"] <= 1
+    assert survival_module.p_value_line("Gray's test", gray["p_value"], gray["statistic"], gray["dof"]) \
         in _annotation_text(figure)
+    assert "Log-rank" not in _annotation_text(figure)
 
 
 class _WithGrayTest:

@@ -10,7 +10,7 @@ import pytest
 
 import analysis
 from analysis import figures
-from analysis.figures.survival import median_text
+from analysis.figures.survival import median_text, p_value_line
 from tests.dashboard.apptest import clean_page, plotted
 from tests.dashboard.snippets import shown_snippets
 
@@ -133,3 +133,14 @@ def test_compare_by_course_names_the_visit_it_compares(sample):
     at = clean_page("compare", group="course")
     point = at.selectbox(key="compare_time").value
     assert any(f"had a '{point}' rating" in m.value for m in at.markdown)
+
+
+def test_durability_page_with_a_competing_strategy_prints_grays_test(sample):
+    at = clean_page("durability", group="course", rescue="competing risk")
+    fit = analysis.fit_durability(sample, by="course", origin="response", intercurrent={"rescue": "competing"})
+    gray = fit.gray_test.set_index("event").loc[1]
+    # on the plot as the figure writes it, and in words under it with the page's precision
+    assert p_value_line("Gray's test", gray["p_value"], gray["statistic"], gray["dof"]) in _annotations(plotted(at)[0])
+    words = next(m.value for m in at.markdown if "Gray's test across course" in m.value)
+    assert f"chi-square {gray['statistic']:.2f} on {int(gray['dof'])} df, p = {gray['p_value']:.3g}" in words
+    assert "cause-specific hazard of relapse" in next(m.value for m in at.markdown if "Log-rank test" in m.value)

@@ -859,6 +859,9 @@ def _is_plain_number(values: pd.Series) -> bool:
         and not isinstance(dtype, pd.CategoricalDtype) and str(values.name) not in _NORMALISE
 
 
+_BLOCK_ROWS = 1 << 20  # rows per block of the group comparisons
+
+
 class _Groups:
     """Rows grouped by an integer code (-1 = no group), for per-group questions in O(n) whatever
     the order of the rows: each group's first row is found by scattering the rows into one slot
@@ -873,7 +876,6 @@ class _Groups:
         self.length = len(codes)
         # Each row's slot: its group, or one extra slot (dropped) for rows without a group.
         self.slot = np.where(codes >= 0, codes, n_groups).astype(np.intp, copy=False)
-        self.no_group = np.flatnonzero(self.slot == n_groups)
         self._first: np.ndarray | None = None
 
     def _reduce(self, ufunc: np.ufunc, values: np.ndarray, initial: Any) -> np.ndarray:
@@ -892,13 +894,15 @@ class _Groups:
             numbers = _value_codes(values)
             present = numbers >= 0
         first = self.first(present)
-        # The group's first value on each row; rows without a group get their own value.
+        # Each group's first value, and one more slot for the rows without a group (left out).
         reference = np.append(numbers[np.maximum(first, 0)], numbers[:0].dtype.type(0))
-        reference = reference[self.slot]
-        reference[self.no_group] = numbers[self.no_group]
-        differs = present & (numbers != reference)
         hit = np.zeros(self.n_groups + 1, dtype=bool)
-        hit[self.slot[differs]] = True
+        for start in range(0, self.length, _BLOCK_ROWS):  # blocks: small temporaries (peak memory)
+            block = slice(start, start + _BLOCK_ROWS)
+            slot = self.slot[block]
+            differs = numbers[block] != reference[slot]
+            differs &= present[block]
+            hit[slot[differs]] = True
         return np.flatnonzero(hit[:-1])
 
     def _first_of(self, positions: np.ndarray) -> np.ndarray:

@@ -86,12 +86,15 @@ def test_parquet_ids_beyond_the_dictionary_page(tmp_path, shuffled: bool) -> Non
     np.testing.assert_array_equal(frame["score"], expected["score"])
 
 
-def test_groups_varying_equals_pandas_nunique() -> None:
+@pytest.mark.parametrize("block_rows", [1 << 20, 7])
+def test_groups_varying_equals_pandas_nunique(block_rows: int, monkeypatch) -> None:
     """Groups whose values differ (missing values ignored, rows without a group left out) against
     pandas' groupby nunique, a second implementation, on numbers, text and categoricals in random
     row order with missing values in groups' first rows."""
+    from analysis.loading import validation
     from analysis.loading.validation import _Groups
 
+    monkeypatch.setattr(validation, "_BLOCK_ROWS", block_rows)  # rows compared in blocks of 7
     rng = np.random.default_rng(11)
     for _ in range(60):
         n, n_groups = int(rng.integers(1, 400)), int(rng.integers(1, 30))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -271,35 +271,40 @@ def same_on_every_row(frame: pd.DataFrame) -> dict[str, str]:
     return shared
 
 
-def shared_values_note(frame: pd.DataFrame) -> str | None:
-    """'Same on every row: Patients total 300; Clock time yes.' for ``same_on_every_row``, or None."""
-    shared = same_on_every_row(frame)
+def shared_values_note(frame: pd.DataFrame, *, shared: Mapping[str, str] | None = None) -> str | None:
+    """'Same on every row: Patients total 300; Clock time yes.' for ``same_on_every_row(frame)``
+    (``shared``, when the caller has it already), or None."""
+    if shared is None:
+        shared = same_on_every_row(frame)
     if not shared:
         return None
     said = [f"{column_label(n)} {v}" for n, v in shared.items() if v.strip()]
     return "Same on every row: " + "; ".join(said) + "." if said else None
 
 
-def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None) -> dict[str, Any]:
+def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None,
+                    shared: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Keyword arguments of st.dataframe that show ``frame`` for people at 800 px as at 1440 px (``data``
     a Styler, or the frame itself when long; ``column_config`` with headers in words and narrow widths
     fitted to the values; ``column_order``: key columns first, then each estimate with its 95% CI in
     one column ('HR (95% CI)', medians first) and the p-values, the other columns, long text last,
     wrapped, headers never cut, and no column for a value the same on every row (``shared_values_note`` says it once);
     ``row_height`` when text must wrap; ``placeholder`` for missing values; ``hide_index`` when
-    the index became a column). The raw columns stay in the data (a CSV download uses the frame itself)."""
+    the index became a column). The raw columns stay in the data (a CSV download uses the frame itself).
+    ``shared``: ``same_on_every_row(frame)`` when the caller has it already (for ``shared_values_note``)."""
     hide_index = None
     if "label" in frame.columns and not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
         # a row's label in words makes its code name (the index, e.g. a Cox 'term') a detail: a column
         # shown after the estimates instead of the pinned first one
-        frame, hide_index = frame.reset_index(), True
+        frame, hide_index, shared = frame.reset_index(), True, None  # new columns: ``shared`` looked for again
     names = [str(c) for c in frame.columns]
     frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
     kinds = {name: _kind(name, frame[name], frame) for name in names}
     styled = len(frame) <= STYLED_ROWS
-    shared = set(same_on_every_row(frame))  # said under the table (show_table), not a column each
+    # said under the table (show_table), not a column each
+    said_below = set(same_on_every_row(frame) if shared is None else shared)
     text_lengths = {n: int(frame[n].astype(str).str.len().max()) if len(frame) else 0
-                    for n, k in kinds.items() if k == "text" and n not in shared}
+                    for n, k in kinds.items() if k == "text" and n not in said_below}
     long_text = [n for n, length in text_lengths.items() if length > WRAP_CHARACTERS and n not in KEY_COLUMNS]
     row_height = _row_height(frame, list(text_lengths))
     formats = {name: _FORMATTERS[kind] for name, kind in kinds.items()}
@@ -316,10 +321,10 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     estimates = sorted(pairs, key=lambda n: "median" not in n)  # medians first (stable)
     p_values = [n for n in names if kinds[n] == "p" and n not in keys]
     shown_elsewhere = set(keys) | set(pairs) | {b for bounds in pairs.values() for b in bounds} | set(p_values)
-    rest = [n for n in names if n not in shown_elsewhere and n not in long_text and n not in shared]
+    rest = [n for n in names if n not in shown_elsewhere and n not in long_text and n not in said_below]
     combined = {estimate: f"{estimate} (95% CI)" for estimate in estimates}
     order = keys + [combined[e] for e in estimates] + p_values + rest \
-        + [n for n in long_text if n not in keys and n not in shared]
+        + [n for n in long_text if n not in keys and n not in said_below]
     config: dict[str, Any] = {}
     for name, kind in kinds.items():
         label = column_label(name)

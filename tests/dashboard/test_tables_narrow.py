@@ -104,3 +104,30 @@ def test_the_interval_after_sd_and_se_is_the_means():
     assert "mean (95% CI)" in order and "se" in order and "se (95% CI)" not in order, order
     text = options["data"].to_string()
     assert "33.97 (33.51–34.44)" in text and "0.24 (" not in text
+
+
+def test_shared_values_computed_once_give_the_same_table_and_note(monkeypatch):
+    """show_table computes same_on_every_row once and passes it to display_options and
+    shared_values_note: the same columns, order, widths, texts and note as each computing it."""
+    from dashboard import tables
+
+    ratings = pd.DataFrame({"instrument": ["CADSS", "MADRS"], "patients": [300, 26], "patients_total": [300, 300],
+                            "clock_time": [True, True], "note": ["", ""]})
+    cox = _cox_like().assign(n=[164, 164])  # a named index made a column: looked for again
+    computed = tables.same_on_every_row
+    calls: list[pd.DataFrame] = []
+    for frame in (ratings, cox, ratings.iloc[:1]):
+        expected_options, expected_note = display_options(frame), tables.shared_values_note(frame)
+        shared = computed(frame)
+        calls.clear()
+        monkeypatch.setattr(tables, "same_on_every_row", lambda f: calls.append(f) or computed(f))
+        options = display_options(frame, shared=shared)
+        note = tables.shared_values_note(frame, shared=shared)
+        monkeypatch.undo()
+        assert len(calls) == (1 if frame is cox else 0)
+        assert note == expected_note
+        assert options["column_order"] == expected_options["column_order"]
+        assert options["column_config"] == expected_options["column_config"]
+        assert options["data"].to_string() == expected_options["data"].to_string()
+        assert {k: v for k, v in options.items() if k not in ("data", "column_config")} == \
+            {k: v for k, v in expected_options.items() if k not in ("data", "column_config")}

@@ -10,6 +10,13 @@ restart finds them again, and removed when the owner has not used the report for
 ``report_retention_days`` or when the stored dataset they came from is deleted. Cards of a file
 kept for this session only (``upload-...``) are never written to disk: they stay in the session,
 like the file itself.
+
+A card of a stored dataset is shown and exported only while its owner may open that dataset with
+the rights the card was made with (``Card.access``; one rule, :func:`_may_see`, checked on every
+read of the report and again when an export is built). A card that fails it (sharing withdrawn,
+dataset deleted, an analyst now a viewer) is deleted from the report and the store, and the
+Report page says how many and why; while the database is away, such cards are hidden, not deleted.
+Cards of a deleted dataset are also deleted with it, in the store.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from analysis.cohort import describe_filters
 from analysis.export import ReportSection, figure_to_image, html_report, image_export_problem, pdf_report
 from dashboard.security import md
 from dashboard.workspace import session as workspace
-from dashboard.workspace.store import ReportCardRow, WorkspaceError, WorkspaceUnavailable
+from dashboard.workspace.store import Principal, ReportCardRow, WorkspaceError, WorkspaceUnavailable, allows
 
 if TYPE_CHECKING:
     from dashboard.calls import Call
@@ -49,6 +56,9 @@ MAX_CARD_BYTES = 40 << 20  # figure JSON and tables of all cards of a session
 # cards this tab holds that the store does not have yet
 _OWNER_KEY, _LOADED_KEY, _UNSAVED_KEY = "_report_owner", "_report_loaded", "_report_unsaved"
 _PENDING_KEY = "_report_pending"
+# card id -> why it was taken out of the report in this session ("unshared", "viewer"); ids of
+# cards hidden in this run because access could not be checked (the database is away)
+_REMOVED_KEY, _HIDDEN_KEY = "_report_removed", "_report_hidden"
 SESSION_ONLY_PREFIX = "upload-"  # a file kept for this session only: its cards never go to disk
 
 
@@ -92,6 +102,9 @@ class Card:
     code: str
     added: datetime
     annotation: str = ""
+    # the least role on its stored dataset that may see the card: "viewer" when made by a viewer
+    # (aggregates only), "analyst" when made with row-level access (an analyst or the owner)
+    access: str = "analyst"
 
     @property
     def nbytes(self) -> int:
@@ -140,7 +153,7 @@ def card_payload(card: Card) -> bytes:
               "tables": [[name, _table_record(frame)] for name, frame in card.tables],
               "notes": list(card.notes), "definitions": list(card.definitions), "filters": list(card.filters),
               "dataset": card.dataset, "dataset_label": card.dataset_label, "fingerprint": card.fingerprint,
-              "code": card.code, "added": card.added.isoformat()}
+              "code": card.code, "added": card.added.isoformat(), "access": card.access}
     return zlib.compress(json.dumps(record, separators=(",", ":"), default=str).encode("utf-8"), 6)
 
 
@@ -156,7 +169,7 @@ def card_from_payload(payload: bytes, annotation: str = "") -> Card:
                 tables=tables, notes=tuple(record["notes"]), definitions=tuple(record["definitions"]),
                 filters=tuple(record["filters"]), dataset=record["dataset"], dataset_label=record["dataset_label"],
                 fingerprint=record["fingerprint"], code=record["code"], added=datetime.fromisoformat(record["added"]),
-                annotation=str(annotation))
+                annotation=str(annotation), access=str(record.get("access", "analyst")))
 
 
 def _session_only(card: Card) -> bool:
@@ -196,15 +209,42 @@ def _merged(held: Sequence[Card], stored: Sequence[Card], unsaved: set[str]) -> 
     return out
 
 
+def _may_see(held: Sequence[Card], who: Principal | None) -> tuple[list[Card], dict[str, str]]:
+    """The cards of ``held`` that ``who`` may see now, and why each other one is not (card id ->
+    "unshared": its stored dataset is not open to them, deleted or no longer shared; "viewer": made
+    with row-level access they no longer have; "unchecked": the database is away). A card of a
+    stored dataset needs the dataset open to ``who`` with at least ``Card.access``; cards of the
+    sample, simulated data and session files need nothing. The one rule for showing and exporting."""
+    wanted = {i for c in held if (i := workspace.stored_dataset_id(c.dataset)) is not None}
+    roles: dict[str, str] | None = {}
+    if wanted and who is not None:
+        try:
+            roles = workspace.workspace().dataset_roles(who, wanted)
+        except WorkspaceUnavailable:
+            roles = None
+    shown, why = [], {}
+    for card in held:
+        dataset_id = workspace.stored_dataset_id(card.dataset)
+        if dataset_id is None or (roles is not None and allows(roles.get(dataset_id), card.access)):
+            shown.append(card)
+        else:
+            why[card.id] = "unchecked" if roles is None else "viewer" if dataset_id in roles else "unshared"
+    return shown, why
+
+
 def cards() -> list[Card]:
-    """The report's cards, in the user's order: the owner's stored report, read afresh on every
-    call (another tab of the same owner may have changed it), with this tab's cards that are not
-    stored. When the store cannot be read, the tab's cards as they were."""
+    """The report's cards the user may see, in their order: the owner's stored report, read
+    afresh on every call (another tab of the same owner may have changed it), with this tab's
+    cards that are not stored (when the store cannot be read, the tab's cards as they were). Cards
+    that fail :func:`_may_see` are deleted (noted for :func:`withheld_note`), or held back unseen
+    while access cannot be checked."""
     state, owner = st.session_state, workspace.report_owner()
     if state.get(_OWNER_KEY, owner) != owner:  # another user signed in within this session
         state[CARDS_KEY], state[_PENDING_KEY] = [], set()
+        state.pop(_REMOVED_KEY, None)
     state[_OWNER_KEY] = owner
-    held: list[Card] = list(state.get(CARDS_KEY, []))
+    before: list[Card] = list(state.get(CARDS_KEY, []))
+    held = before
     state[_LOADED_KEY] = False
     if owner is not None:
         try:
@@ -216,8 +256,39 @@ def cards() -> list[Card]:
             state[_LOADED_KEY] = True
             if not state.get(_PENDING_KEY):
                 state.pop(_UNSAVED_KEY, None)
+    # the tab's former cards too: one another tab took out is still counted here
+    ids = {c.id for c in held}
+    _, why = _may_see([*held, *(c for c in before if c.id not in ids)], workspace.principal())
+    state[_HIDDEN_KEY] = {i for i, w in why.items() if w == "unchecked"}
+    removed = {i: w for i, w in why.items() if w != "unchecked"}
     state[CARDS_KEY] = held
-    return list(held)
+    if removed:
+        state.setdefault(_REMOVED_KEY, {}).update(removed)
+        if any(c.id in removed for c in held):
+            _save([c for c in held if c.id not in removed])  # from the store too
+    return [c for c in state[CARDS_KEY] if c.id not in why]
+
+
+def withheld_note() -> str | None:
+    """How many results the report does not show or export, and why, in words (None: none)."""
+    state = st.session_state
+    reasons = list(state.get(_REMOVED_KEY, {}).values())
+    unshared, viewer, hidden = reasons.count("unshared"), reasons.count("viewer"), len(state.get(_HIDDEN_KEY, ()))
+    said = []
+    if unshared:
+        said.append(f"{_results(unshared)} taken out of this report: they came from a stored dataset you "
+                    "can no longer open (its owner stopped sharing it with you, or deleted it).")
+    if viewer:
+        said.append(f"{_results(viewer)} taken out of this report: made with an analyst's access to a "
+                    "dataset you may now only view (aggregates only).")
+    if hidden:
+        said.append(f"{_results(hidden)} of stored datasets not shown for now: whether you may still open "
+                    "their datasets cannot be checked while the workspace database is away.")
+    return " ".join(said) or None
+
+
+def _results(count: int) -> str:
+    return f"{count} result" + ("s" if count != 1 else "")
 
 
 def kept_where() -> str:
@@ -235,7 +306,7 @@ def kept_where() -> str:
     whom = "your account" if owner.startswith("user:") else "this browser"
     text = (f"Kept on the server for {whom}: a reload or a server restart finds them again; "
             + (f"removed after {days} days unused" if days else "kept until you remove them")
-            + ", and with the stored dataset they came from.")
+            + ", and once the stored dataset they came from is deleted or no longer shared with you.")
     session_only = sum(c.dataset.startswith(SESSION_ONLY_PREFIX) for c in state.get(CARDS_KEY, []))
     if session_only:
         text += (f" {session_only} result(s) of a file kept for this session only stay in this tab (never "
@@ -245,8 +316,12 @@ def kept_where() -> str:
 
 def _save(held: Sequence[Card]) -> None:
     """Keep ``held`` in the session and, for its owner, in the store (cards of session-only
-    files excepted); a failure is noted for the Report page, the session keeps the cards."""
+    files excepted); a failure is noted for the Report page, the session keeps the cards. Cards
+    :func:`cards` held back unseen (access unchecked) stay, after ``held``."""
     state = st.session_state
+    ids = {c.id for c in held}
+    hidden = state.get(_HIDDEN_KEY, set())
+    held = [*held, *(c for c in state.get(CARDS_KEY, []) if c.id in hidden and c.id not in ids)]
     state[CARDS_KEY] = list(held)
     owner = state.get(_OWNER_KEY)
     persistent = [c for c in held if not _session_only(c)]
@@ -306,10 +381,6 @@ def report_html(held: Sequence[Card], title: str = "Infusion Outcomes report", *
                        software=software_versions(), created=created, for_print=for_print)
 
 
-def _audited(held: Sequence[Card], file_name: str, content: bytes) -> bytes:
-    for dataset in dict.fromkeys(c.dataset for c in held):
-        workspace.audit_export(dataset, file_name)
-    return content
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +426,7 @@ class Report:
         filters = tuple(describe_filters(**ctx.settings.filters()))
         dataset, label = ctx.settings.dataset, dataset_label(ctx)
         fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
+        access = "analyst" if workspace.row_level(dataset) else "viewer"
         minimum = (f"Minimum cell size: groups with fewer than {ctx.settings.min_cell_size} patients are "
                    "suppressed.",)
 
@@ -365,7 +437,7 @@ class Report:
                         figures=tuple(pio.to_json(f, validate=False) for f in section.figures),
                         tables=section.tables, notes=section.notes, definitions=tuple(dict.fromkeys([*definitions, *minimum])),
                         filters=filters, dataset=dataset, dataset_label=label, fingerprint=fingerprint,
-                        code=section.code, added=datetime.now(UTC))
+                        code=section.code, added=datetime.now(UTC), access=access)
             problem = add_card(card)
             if problem:
                 st.toast(problem, icon=":material/error:")
@@ -437,22 +509,32 @@ def report_download(report: Report) -> None:
 
 @dataclass
 class _Export:
-    """The Report page's export buttons' builders (plain values only)."""
+    """The Report page's export buttons' builders (plain values only: they run on click, in a
+    thread of their own, without the session). ``who`` asked for the export: the cards are checked
+    again with :func:`_may_see` when it is built (sharing may have been withdrawn since the page
+    was drawn), and the export is audited under them."""
 
     held: list[Card] = field(default_factory=list)
     title: str = "Infusion Outcomes report"
+    who: Principal | None = None
+
+    def _cards(self, file_name: str) -> list[Card]:
+        shown, _ = _may_see(self.held, self.who)
+        for dataset in dict.fromkeys(c.dataset for c in shown):
+            workspace.audit_export(dataset, file_name, who=self.who)
+        return shown
 
     def html(self) -> bytes:
-        return _audited(self.held, "report.html", report_html(self.held, self.title).encode("utf-8"))
+        return report_html(self._cards("report.html"), self.title).encode("utf-8")
 
     def pdf(self) -> bytes:
-        return _audited(self.held, "report.pdf", pdf_report(report_html(self.held, self.title, for_print=True)))
+        return pdf_report(report_html(self._cards("report.pdf"), self.title, for_print=True))
 
 
 def export_buttons(held: list[Card], title: str) -> None:
     """HTML and PDF downloads of ``held`` (built when clicked); PDF disabled, with the reason,
     when this server has no working Chromium."""
-    export = _Export(list(held), title)
+    export = _Export(list(held), title, workspace.principal())
     problem = image_export_problem()
     with st.container(horizontal=True):
         st.download_button("Download the report (HTML)", data=export.html, file_name="report.html",

@@ -13,6 +13,9 @@ st.caption("Results collected with **Add to report** under any figure or table, 
            "them, add your notes, and download them as one HTML file (opens offline) or a PDF.")
 
 held = report.cards()
+withheld = report.withheld_note()
+if withheld:
+    st.warning(withheld, icon=":material/visibility_off:")
 if not held:
     st.info("No results yet: use **Add to report** under a figure or table on any page.",
             icon=":material/info:")

@@ -1,6 +1,8 @@
 """Report cards in the workspace: kept per owner (a signed-in user in team mode), on SQLite and
 PostgreSQL; deleted with the stored dataset they came from and after the retention period; the
-store bounded in bytes; an existing 0001 database upgraded in place."""
+store bounded in bytes; an existing 0001 database upgraded in place. Cards of a stored dataset the
+user can no longer open (grant revoked, dataset deleted, analyst made viewer) are neither shown
+nor exported, the Report page says how many and why, and a re-grant does not bring them back."""
 
 from __future__ import annotations
 
@@ -13,11 +15,20 @@ from sqlalchemy import create_engine, inspect, text
 from streamlit.testing.v1 import AppTest
 
 import analysis
-from dashboard import security
-from dashboard.workspace import Principal, Workspace, WorkspaceConfig, WorkspaceError, load_config, session
+from dashboard import report, security
+from dashboard.workspace import (
+    Principal,
+    Workspace,
+    WorkspaceConfig,
+    WorkspaceError,
+    WorkspaceUnavailable,
+    session,
+)
 from dashboard.workspace.store import MIGRATIONS, ReportCardRow
+from tests.dashboard.apptest import no_exception, open_page
 
 OWNER = Principal("owner@clinic.org")
+COLLEAGUE = Principal("colleague@clinic.org", groups=frozenset({"trial"}))
 
 
 def _row(card_id: str, payload: bytes = b"x", annotation: str = "", dataset_id: str | None = None) -> ReportCardRow:
@@ -70,6 +81,25 @@ def test_cards_go_with_their_stored_dataset_and_after_the_retention_period(ws: W
     assert [c.id for c in ws.report_cards("browser:recent", now=now)] == ["recent"]
 
 
+def test_dataset_roles_are_the_rule_that_opens_a_dataset(ws: Workspace) -> None:
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    assert ws.dataset_roles(OWNER, [dataset_id, "missing"]) == {dataset_id: "owner"}
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {} and ws.dataset_roles(OWNER, []) == {}
+    ws.share(OWNER, dataset_id, COLLEAGUE.email, "viewer")
+    ws.share(OWNER, dataset_id, "trial", "analyst", kind="group")
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {dataset_id: "analyst"}  # the higher grant
+    assert ws.info(COLLEAGUE, dataset_id).role == "analyst"
+    ws.unshare(OWNER, dataset_id, "trial", kind="group")
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {dataset_id: "viewer"}
+    assert ws.dataset_roles(Principal(COLLEAGUE.email), [dataset_id]) == {dataset_id: "viewer"}
+    ws.unshare(OWNER, dataset_id, COLLEAGUE.email)
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {}
+    ws.share(OWNER, dataset_id, COLLEAGUE.email, "viewer")  # granted again
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {dataset_id: "viewer"}
+    ws.delete_dataset(OWNER, dataset_id)
+    assert ws.dataset_roles(COLLEAGUE, [dataset_id]) == {} and ws.dataset_roles(OWNER, [dataset_id]) == {}
+
+
 def test_the_store_is_bounded_in_bytes_least_recently_used_out(ws: Workspace) -> None:
     start = datetime(2030, 1, 1)
     ws.save_report_cards("browser:first", [_row("a", b"a" * 400)], now=start)
@@ -119,13 +149,13 @@ def _reset() -> None:
 
 
 @pytest.fixture
-def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Principal | None]]:
-    """Team mode on a workspace in tmp_path; ``who["user"]`` is the signed-in user (st.user is not
-    settable in AppTest). Every run comes from one browser: the user, not the browser, owns cards."""
+def team(workspace_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Principal | None]]:
+    """Team mode on a new workspace (SQLite, PostgreSQL); ``who["user"]`` is the signed-in user
+    (st.user is not settable in AppTest). Every run comes from one browser: the user, not the
+    browser, owns cards."""
     monkeypatch.setattr(security, "browser_secret", lambda: "one-browser")
     _reset()
-    local = load_config({}, {"INFUSION_OUTCOMES_DB": str(tmp_path / "workspace.db")})
-    session._config = WorkspaceConfig(url=local.url, team=True)
+    session._config = WorkspaceConfig(url=workspace_url, team=True)
     who: dict[str, Principal | None] = {"user": OWNER}
     monkeypatch.setattr(session, "principal", lambda: who["user"])
     yield who
@@ -133,20 +163,23 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
 
 
 def _card_script() -> None:
-    """Adds a card for each dataset name in session_state["add"] and lists the report."""
+    """Adds a card for each dataset name in session_state["add"] (``name|viewer``: made by a
+    viewer) and lists the report."""
     from datetime import UTC, datetime
 
     import streamlit as st
 
     from dashboard import report
 
-    for index, dataset in enumerate(st.session_state.pop("add", [])):
+    for index, item in enumerate(st.session_state.pop("add", [])):
+        dataset, _, access = item.partition("|")
         report.add_card(report.Card(
             id=f"card{index}", page="Test", title=f"Result on {dataset[:12]}", figures=(), tables=(), notes=(),
             definitions=(), filters=(), dataset=dataset, dataset_label=dataset, fingerprint="", code="",
-            added=datetime.now(UTC)))
+            added=datetime.now(UTC), access=access or "analyst"))
     st.write(" | ".join(c.title for c in report.cards()) or "none")
     st.caption(report.kept_where())
+    st.caption(report.withheld_note() or "nothing withheld")
 
 
 def _report(**state: object) -> AppTest:
@@ -172,3 +205,112 @@ def test_team_cards_follow_the_signed_in_user_and_go_with_a_deleted_dataset(team
     team["user"] = OWNER
     ws.delete_dataset(OWNER, dataset_id)
     assert _report().markdown[0].value == "Result on sample"
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards of a dataset the user can no longer open
+
+
+def _report_page() -> AppTest:
+    at = open_page("report")
+    no_exception(at)
+    return at
+
+
+def _titles(at: AppTest) -> list[str]:
+    """The cards the Report page shows, by title."""
+    return [m.value.split("**")[1].split(". ", 1)[1].replace("\\", "")  # markdown escapes undone
+            for m in at.markdown if m.value.startswith("**") and " · " in m.value]
+
+
+def _warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_cards_of_a_revoked_grant_are_neither_shown_nor_exported_and_a_regrant_brings_none_back(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, COLLEAGUE.email, "analyst")
+    team["user"] = COLLEAGUE
+    _report(add=["sample", f"ws-{dataset_id}"])
+    page = _report_page()
+    stored_title = f"Result on ws-{dataset_id[:9]}"
+    assert _titles(page) == ["Result on sample", stored_title] and not page.warning
+    export = report._Export(list(page.session_state[report.CARDS_KEY]), "R", COLLEAGUE)  # as the page drew it
+    assert stored_title in export.html().decode()
+    trail = ws.audit_trail(Principal("it@clinic.org", admin=True))
+    assert ((trail["user"] == COLLEAGUE.email) & (trail["action"] == "export")
+            & (trail["dataset_id"] == dataset_id)).any()
+
+    ws.unshare(OWNER, dataset_id, COLLEAGUE.email)
+    html = export.html().decode()  # the button drawn before the revoke, clicked after it
+    assert "Result on sample" in html and stored_title not in html and f"ws-{dataset_id}" not in html
+    page.run()
+    no_exception(page)
+    assert _titles(page) == ["Result on sample"]
+    assert _warnings(page) == ("1 result taken out of this report: they came from a stored dataset you can no "
+                               "longer open (its owner stopped sharing it with you, or deleted it).")
+    assert [c.id for c in ws.report_cards(f"user:{COLLEAGUE.email}")] == ["card0"]  # deleted, not only hidden
+
+    ws.share(OWNER, dataset_id, COLLEAGUE.email, "analyst")  # granted again: the card does not come back
+    page.run()
+    assert _titles(page) == ["Result on sample"] and "1 result taken out" in _warnings(page)  # said all session
+    fresh = _report_page()
+    assert _titles(fresh) == ["Result on sample"] and not fresh.warning
+
+
+def test_an_analyst_made_viewer_keeps_the_viewer_cards_and_a_deleted_dataset_takes_the_rest(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, "trial", "analyst", kind="group")
+    team["user"] = COLLEAGUE
+    _report(add=[f"ws-{dataset_id}|viewer", f"ws-{dataset_id}", "sample"])
+    assert len(_titles(_report_page())) == 3
+    ws.share(OWNER, dataset_id, "trial", "viewer", kind="group")  # the group's role lowered
+    page = _report_page()
+    assert [c.id for c in page.session_state[report.CARDS_KEY]] == ["card0", "card2"]
+    assert _warnings(page) == ("1 result taken out of this report: made with an analyst's access to a dataset "
+                               "you may now only view (aggregates only).")
+    ws.delete_dataset(OWNER, dataset_id)
+    page.run()
+    assert _titles(page) == ["Result on sample"]
+    assert "1 result taken out of this report: they came from a stored dataset you can no longer open" \
+        in _warnings(page) and "analyst's access" in _warnings(page)
+
+
+def test_while_the_database_is_away_cards_of_stored_datasets_are_hidden_not_lost(
+        team: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    team["user"] = OWNER
+    at = _report(add=["sample", f"ws-{dataset_id}"])
+
+    def away(*args: object, **kwargs: object) -> None:
+        raise WorkspaceUnavailable()
+
+    monkeypatch.setattr(Workspace, "report_cards", away)
+    monkeypatch.setattr(Workspace, "dataset_roles", away)
+    at.run()
+    assert at.markdown[0].value == "Result on sample"
+    assert [c.id for c in at.session_state[report.CARDS_KEY]] == ["card0", "card1"]  # held, not shown
+    assert at.caption[1].value == ("1 result of stored datasets not shown for now: whether you may still open their "
+                                   "datasets cannot be checked while the workspace database is away.")
+    monkeypatch.undo()
+    monkeypatch.setattr(security, "browser_secret", lambda: "one-browser")
+    monkeypatch.setattr(session, "principal", lambda: team["user"])
+    at.run()
+    assert at.markdown[0].value == f"Result on sample | Result on ws-{dataset_id[:9]}"
+    assert at.caption[1].value == "nothing withheld"
+
+
+def test_a_card_remembers_whether_a_viewer_made_it(team: dict) -> None:
+    ws = session.workspace()
+    dataset_id = ws.save_dataset(OWNER, analysis.load_sample(), "sample").id
+    ws.share(OWNER, dataset_id, COLLEAGUE.email, "viewer")
+    for who, access in ((COLLEAGUE, "viewer"), (OWNER, "analyst")):
+        team["user"] = who
+        at = open_page("overview", dataset=f"ws-{dataset_id}")
+        no_exception(at)
+        next(b for b in at.button if b.label == "Add to report").click().run()
+        no_exception(at)
+        assert [c.access for c in at.session_state[report.CARDS_KEY]] == [access]

@@ -7,7 +7,8 @@ treated patients who have responded and not yet relapsed. Because relapse follow
 
 where T_response is the time of response onset (infinite for a patient who never responds) and
 T_relapse the time of relapse (infinite without relapse), both in days since the first infusion
-and both interval-censored (known only between two ratings). Each survival curve is the
+and both interval-censored (known only between two ratings). Days equal up to rounding error
+are one day (R's ``timefix``, tied over all patients for each curve). Each survival curve is the
 Turnbull NPMLE of its intervals (drawn linearly across its support intervals); the difference
 is clipped to [0, 1]. The confidence band is the percentile bootstrap of the difference,
 resampling patients (so the dependence of the two curves is kept). The estimator is checked by
@@ -64,6 +65,24 @@ def state_intervals(patients: pd.DataFrame) -> dict[str, np.ndarray]:
     rel_upper = np.where(responded, origin + patients["relapse_upper_days"].to_numpy(float), np.inf)
     return {"response_lower": np.maximum(r_lower, 0.0), "response_upper": r_upper,
             "relapse_lower": np.maximum(rel_lower, 0.0), "relapse_upper": rel_upper}
+
+
+def _tied_intervals(patients: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``state_intervals`` checked (``as_bounds``) and with days equal up to rounding error made
+    equal (``tied_bounds``), once over all patients and separately for each curve, as R's
+    ``survfit(Surv(lower, upper, type = "interval2") ~ group)`` ties each whole response
+    (``timefix``, aeqSurv) before splitting it into groups. Without it a response interval's lower
+    end computed as ``upper - width`` lies ulps off another patient's upper end (40 min as
+    0.0277...7 or 0.0277...8 days) and the NPMLE piles mass on the sliver between them."""
+    from analysis.survival._common import as_bounds
+    from analysis.survival.turnbull import tied_bounds
+
+    intervals = state_intervals(patients)
+    rows = patients["patient_id"].to_numpy()
+    for what in ("response", "relapse"):
+        bounds = as_bounds(intervals[f"{what}_lower"], intervals[f"{what}_upper"], allow_zero_exact=True)
+        intervals[f"{what}_lower"], intervals[f"{what}_upper"] = tied_bounds(*bounds, rows=rows)
+    return intervals
 
 
 def _npmle(lower: np.ndarray, upper: np.ndarray, weight: np.ndarray) -> Any:
@@ -185,7 +204,6 @@ def fit_response_state(
     response as a difference of two distribution functions).
     """
     from analysis.longitudinal._design import single_thread_blas
-    from analysis.survival._common import as_bounds
     from analysis.survival.turnbull import pool_index, turnbull_pooled
 
     if isinstance(data, OutcomeData) and not getattr(data, "has_clock_time", True):
@@ -200,7 +218,7 @@ def fit_response_state(
                             "nobody can be followed for response.")
     grouping = fit_grouping(data, endpoints, by, bins, group_bins, reference)
     labels = grouping.of(patients["patient_id"]).astype(object).to_numpy()
-    intervals = state_intervals(patients)
+    intervals = _tied_intervals(patients)
     last_all = patients["last_rating_hours"].to_numpy(float) / 24.0
     band_text = (f"band: percentile bootstrap, {int(n_bootstrap)} resamples of the patients" if int(n_bootstrap)
                  else "no confidence band (n_bootstrap=0)")
@@ -219,9 +237,8 @@ def fit_response_state(
         parts = {k: v[mask] for k, v in intervals.items()}
         last = float(np.nanmax(last_all[mask]))
         last_followup[level] = float(np.nanquantile(last_all[mask], 1.0 - MIN_FOLLOWED_SHARE))
-        # each curve's intervals checked and pooled once: a resample is the same pairs with new counts
-        pooled = [pool_index(*as_bounds(parts[f"{what}_lower"], parts[f"{what}_upper"], allow_zero_exact=True))
-                  for what in ("response", "relapse")]
+        # each curve's intervals pooled once: a resample is the same pairs with new counts
+        pooled = [pool_index(parts[f"{what}_lower"], parts[f"{what}_upper"]) for what in ("response", "relapse")]
         replicates = []
         with single_thread_blas():  # the NPMLE's k x k solves: one BLAS thread is faster on 2 shared cores
             estimate = tuple(_npmle(lo, up, np.bincount(inverse).astype(float)) for lo, up, inverse in pooled)

@@ -19,7 +19,7 @@ from dashboard.report import Report, dataset_label, report_download, show_figure
 from dashboard.report import slug as _slug
 from dashboard.security import md
 from dashboard.state import Context
-from dashboard.tables import display_options, shared_values_note, show_problems_table
+from dashboard.tables import display_options, same_on_every_row, shared_values_note, show_problems_table
 from dashboard.workspace import session as workspace
 
 DATA_PAGE = "dashboard/app_pages/data.py"
@@ -125,9 +125,11 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     if suppression is None and "suppressed" in shown.columns:
         shown = shown.drop(columns="suppressed")
     st.markdown(f"**{md(name)}**")  # several tables may follow one another: say which is which
+    same = same_on_every_row(shown)  # once: the columns left out and the note that says them
     st.dataframe(alt=name, key=f"table_{_slug(name)}",
-                 **{"hide_index": isinstance(shown.index, pd.RangeIndex), **display_options(shown)})  # headers in words, rounded; the CSV keeps raw columns
-    shared = shared_values_note(shown)
+                 **{"hide_index": isinstance(shown.index, pd.RangeIndex),
+                    **display_options(shown, shared=same)})  # headers in words, rounded; the CSV keeps raw columns
+    shared = shared_values_note(shown, shared=same)
     if shared:
         st.caption(md(shared, 2000))
     notes = tuple(n for n in (note, suppression) if n)

@@ -381,8 +381,6 @@ def report_html(held: Sequence[Card], title: str = "Infusion Outcomes report", *
                        software=software_versions(), created=created, for_print=for_print)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 class Report:
     """Collects what a page shows: for the page's HTML report, and the "Add to report" button of

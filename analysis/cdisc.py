@@ -476,6 +476,13 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
     if origins:
         long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row",
                                                 "_record": "source_record"})
+        if patients is not None:  # each patient's covariates were read from its ADSL/DM observation
+            columns = [c for c in patients.columns if c != "patient_id"]
+            long_frame.attrs["value_origins"] = pd.DataFrame({
+                "patient_id": np.repeat(patients["patient_id"].to_numpy(dtype=object), len(columns)),
+                "column": np.tile(np.asarray(columns, dtype=object), len(patients)),
+                "file": patients.attrs["source"], "row": np.repeat(patients.attrs["rows"], len(columns)),
+                "line": None})
     else:
         long_frame = long_frame.drop(columns=["_file", "_file_row", "_record"])
     return long_frame, notes
@@ -736,6 +743,7 @@ def _patients(frames: dict[str, pd.DataFrame], kinds: dict[str, str], notes: lis
     unread = [c for c in candidates if c not in keep]
     patients = frame[keep].copy()
     patients.insert(0, "patient_id", _text(frame["USUBJID"]).astype("string"))
+    patients.attrs.update(source=str(frame.attrs.get("source") or source), rows=_file_rows(frame))
     treatment = "TRT01P" if "TRT01P" in frame.columns else "ARM" if "ARM" in frame.columns else None
     rename = dict(_PATIENT_RENAME)
     if treatment:
@@ -748,7 +756,9 @@ def _patients(frames: dict[str, pd.DataFrame], kinds: dict[str, str], notes: lis
             patients.loc[months, "age"] = pd.to_numeric(patients.loc[months, "age"]) / 12
             notes.append(f"{source}: {int(months.sum())} age(s) in months converted to years.")
         patients = patients.drop(columns="AGEU")
-    patients = patients.drop_duplicates("patient_id")
+    first = ~patients["patient_id"].duplicated().to_numpy()
+    patients = patients[first]
+    patients.attrs["rows"] = patients.attrs["rows"][first]
     notes.append(f"{source}: patient covariates {', '.join(c for c in patients.columns if c != 'patient_id')}"
                  f"{f'; {treatment} read as treatment' if treatment else ''}"
                  f"{'; calendar dates not passed on (identifying): ' + ', '.join(dates) if dates else ''}"

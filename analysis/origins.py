@@ -15,24 +15,32 @@ row there, and writes them in words for every message that names a row:
 The readers (:func:`analysis.cdisc.to_long` and :func:`analysis.redcap.to_long` with
 ``origins=True``) return the columns :data:`ORIGIN_COLUMNS`; the loader keeps them here, out of
 validation, and puts ``source_file`` (categorical) beside ``source_row`` in the validated tables.
+A patient-level value (age, sex, a covariate) is repeated on every rating but was read from one
+record (a REDCap demographics form at the enrolment event, a DM observation): the reader says
+which in the long frame's ``attrs["value_origins"]`` (:data:`VALUE_ORIGIN_COLUMNS`), and problems and
+warnings about the patients table name that record, not the patient's first rating.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ORIGIN_COLUMNS", "RowOrigins", "describe_row"]
+__all__ = ["ORIGIN_COLUMNS", "VALUE_ORIGIN_COLUMNS", "RowOrigins", "describe_row"]
 
 # Columns a converted source's long frame carries about each rating's origin (the last two optional):
 # the file, its data row (1 = the first row under the header; a CSV's line is row + 1, blank lines
 # counted), the line of the file where the record starts (CSV only, when a quoted field spans lines),
 # and text naming the record besides the patient (e.g. "RSTESTCD HAMD117").
 ORIGIN_COLUMNS = ("source_file", "source_file_row", "source_file_line", "source_record")
+# Where each patient's value of a patient-level column was read (one row per patient and column; the
+# line may be missing): the frame a reader leaves in its long frame's ``attrs["value_origins"]``.
+VALUE_ORIGIN_COLUMNS = ("patient_id", "column", "file", "row", "line")
 
 
 def _file_kind(name: str) -> str:
@@ -65,36 +73,75 @@ class RowOrigins:
     patient_label: str = "patient"
     lines: np.ndarray | None = field(default=None, repr=False)
     records: pd.Categorical | None = field(default=None, repr=False)
+    # Where patient-level values were read (:data:`VALUE_ORIGIN_COLUMNS`; see the module), or None
+    values: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
-    def pop(cls, long_frame: pd.DataFrame, patient_label: str) -> RowOrigins:
-        """Take the :data:`ORIGIN_COLUMNS` out of a reader's long frame (in place)."""
+    def pop(cls, long_frame: pd.DataFrame, patient_label: str,
+            column_name: Any = lambda column: column) -> RowOrigins:
+        """Take the :data:`ORIGIN_COLUMNS` and ``attrs["value_origins"]`` out of a reader's long
+        frame (in place); ``column_name`` gives a column's name in validation (aliases resolved)."""
         files = pd.Categorical(long_frame.pop("source_file"))
         rows = long_frame.pop("source_file_row").to_numpy(dtype=np.int64)
         lines = long_frame.pop("source_file_line").to_numpy(dtype=np.int64) \
             if "source_file_line" in long_frame else None
         records = pd.Categorical(long_frame.pop("source_record")) if "source_record" in long_frame else None
-        return cls(files, rows, long_frame["patient_id"], patient_label, lines, records)
+        values = long_frame.attrs.pop("value_origins", None)
+        if values is not None:
+            values = values.assign(patient_id=values["patient_id"].astype(str).str.strip(),
+                                   column=values["column"].map(column_name))
+        return cls(files, rows, long_frame["patient_id"], patient_label, lines, records, values)
 
     # ----------------------------------------------------------------------------------------
     # In words
 
-    def file_row(self, position: int) -> int:
-        """The row in its file of the rating at ``position`` (0-based)."""
-        return int(self.rows[position])
+    def file_row(self, position: int, table: str = "", column: str = "") -> int:
+        """The row in its file of the rating at ``position`` (0-based); for the patients table,
+        of the record its patient's ``column`` (else its first patient-level value) was read from."""
+        value = self._value_origin(position, table, column)
+        return int(self.rows[position]) if value is None else value[1]
 
     def file_of(self, position: int) -> str:
         return str(self.files[position])
 
-    def describe(self, position: int) -> str:
-        """Where the rating at ``position`` (0-based) is, e.g. "rs.xpt row 12 (USUBJID 01, RSTESTCD HAMD117)"."""
+    def describe(self, position: int, table: str = "", column: str = "") -> str:
+        """Where the rating at ``position`` (0-based) is, e.g. "rs.xpt row 12 (USUBJID 01, RSTESTCD HAMD117)";
+        for the patients table, where its patient's ``column`` was read (see :meth:`file_row`)."""
+        value = self._value_origin(position, table, column)
+        if value is not None:
+            return describe_row(value[0], value[1], self._record(position, rating=False), value[2])
         return describe_row(self.file_of(position), self.file_row(position), self._record(position),
                             None if self.lines is None else int(self.lines[position]))
 
-    def _record(self, position: int) -> str:
+    def _value_origin(self, position: int, table: str, column: str) -> tuple[str, int, int | None] | None:
+        """(file, row, line) where the patient of the rating at ``position`` had its ``column`` read
+        (else its first patient-level value), for the patients table; None otherwise."""
+        if table != "patients" or self.values is None:
+            return None
+        patient = str(self.patients.iloc[position]).strip()
+        by_column, first = self._value_lookup
+        found = by_column.get((patient, column)) or first.get(patient)
+        if found is None:
+            return None
+        file, row, line = found
+        return str(file), int(row), None if pd.isna(line) else int(line)
+
+    @cached_property
+    def _value_lookup(self) -> tuple[dict, dict]:
+        """(patient, column) -> (file, row, line), and patient -> its first record with a value (by
+        file, then row); built on the first message about the patients table."""
+        values = self.values.sort_values(["patient_id", "file", "row"], kind="stable")
+        origin = list(zip(values["file"], values["row"], values["line"], strict=True))
+        by_column = dict(zip(zip(values["patient_id"], values["column"], strict=True), origin, strict=True))
+        first = {}
+        for patient, found in zip(values["patient_id"], origin, strict=True):
+            first.setdefault(patient, found)
+        return by_column, first
+
+    def _record(self, position: int, rating: bool = True) -> str:
         patient = self.patients.iloc[position]
         parts = [] if pd.isna(patient) else [f"{self.patient_label} {str(patient).strip()}"]
-        if self.records is not None and not pd.isna(self.records[position]):
+        if rating and self.records is not None and not pd.isna(self.records[position]):
             parts.append(str(self.records[position]))
         return ", ".join(parts)
 
@@ -128,10 +175,25 @@ class RowOrigins:
     # ----------------------------------------------------------------------------------------
     # On the validated tables
 
+    def rows_of(self, positions: np.ndarray, table: str = "") -> np.ndarray:
+        """The row in its file of each rating at ``positions`` (0-based), as :meth:`file_row`."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if table == "patients" and self.values is not None:
+            return np.array([self.file_row(int(p), table) for p in positions], dtype=np.int64)
+        return self.rows[positions]
+
+    def files_of(self, positions: np.ndarray, table: str = "") -> list[str]:
+        """The file of each rating at ``positions`` (0-based); for the patients table, of the record
+        its patient's values were read from (see :meth:`file_row`)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if table == "patients" and self.values is not None:
+            return [(self._value_origin(int(p), table, "") or (self.file_of(int(p)),))[0] for p in positions]
+        return self.files.categories.take(self.files.codes[positions]).tolist()
+
     def apply(self, data: Any) -> Any:
         """``data`` (OutcomeData validated with positions as ``source_row``) with every table's
         ``source_row`` the row in its file, ``source_file`` (categorical) beside it, and the
-        warnings' rows translated likewise."""
+        warnings' rows translated likewise (a patient's: the record its values were read from)."""
         changes: dict[str, Any] = {}
         for name in ("assessments", "infusions", "patients", "events"):
             table = getattr(data, name, None)
@@ -145,6 +207,6 @@ class RowOrigins:
                                                                       categories=self.files.categories))
             changes[name] = table
         changes["warnings"] = tuple(
-            replace(w, rows=tuple(self.rows[np.asarray(w.rows, dtype=np.int64) - 1].tolist())) if w.rows else w
+            replace(w, rows=tuple(self.rows_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table).tolist())) if w.rows else w
             for w in data.warnings)
         return replace(data, **changes, _fingerprint=[])

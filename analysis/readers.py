@@ -83,15 +83,16 @@ class RawTable:
     # the rating's position + 1, unique across the files; see analysis.origins).
     origins: RowOrigins | None = field(default=None, repr=False)
 
-    def locate(self, row: int) -> str:
-        """Where data row ``row`` is, in words; for a converted source, the file and row it was read from."""
+    def locate(self, row: int, table: str = "", column: str = "") -> str:
+        """Where data row ``row`` is, in words; for a converted source, the file and row it was read
+        from (for the patients table, where the patient's ``column`` was read)."""
         if self.origins is None:
             return locate(self.kind, self.name, row)
-        return self.origins.describe(row - 1)
+        return self.origins.describe(row - 1, table, column)
 
-    def file_row(self, row: int) -> int:
+    def file_row(self, row: int, table: str = "", column: str = "") -> int:
         """``row`` as numbered in the user's file (for a converted source, the row in its file)."""
-        return row if self.origins is None else self.origins.file_row(row - 1)
+        return row if self.origins is None else self.origins.file_row(row - 1, table, column)
 
     def rows_text(self, rows: np.ndarray, limit: int = 5) -> str:
         """Rows for a message: "rows 3, 5, 7" (the numbering is said once elsewhere), by file for a

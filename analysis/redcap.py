@@ -36,7 +36,8 @@
    detected and read back to field names and codes.
 8. Rows: a problem names the line of the records export as a spreadsheet shows it (the header is
    line 1; blank lines count, and are not records), and the line a text editor shows when a quoted
-   field above spans several lines (:mod:`analysis.origins`). A line with more cells than the
+   field above spans several lines (:mod:`analysis.origins`); a patient-level value (an age entered
+   once at an enrolment event) names the record it was read from. A line with more cells than the
    header, a score that is not a number, a code that is not among a field's choices and a
    dictionary choice without its comma are named with their lines.
 
@@ -61,7 +62,7 @@ from analysis.contract import DataError, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import parse_visit_label
-from analysis.origins import describe_row
+from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
 
 __all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
 
@@ -547,10 +548,11 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         said = ", ".join(describe_row(records_file, int(file_rows[p]), "", int(file_lines[p])) for p in positions[:limit])
         return said + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
 
-    covariates = _covariates(records, fields, patient, set(rating_fields["field_name"]), comma_fields,
-                             not_started, settings, notes, lines_of)
+    covariates, read_at = _covariates(records, fields, patient, set(rating_fields["field_name"]), comma_fields,
+                                      not_started, settings, notes, lines_of)
     if arm is not None:
         covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
+        read_at["arm"] = _first_positions(arm, patient)
     long_frame = long_frame.merge(covariates, left_on="patient_id", right_index=True, how="left")
     if long_frame["time_hours"].isna().all():
         long_frame = long_frame.drop(columns="time_hours")
@@ -558,18 +560,30 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         long_frame = long_frame.drop(columns="visit")
     if origins:
         long_frame["source_file"] = records_file
+        long_frame.attrs["value_origins"] = pd.DataFrame(
+            [(patient_id, column, records_file, int(file_rows[at]), int(file_lines[at]))
+             for column, positions in read_at.items() for patient_id, at in positions.items()],
+            columns=list(VALUE_ORIGIN_COLUMNS))
     else:
         long_frame = long_frame.drop(columns=["source_file_row", "source_file_line"])
     return long_frame.reset_index(drop=True), notes
 
 
+def _first_positions(values: pd.Series, patient: pd.Series) -> pd.Series:
+    """Per record id, the position (0-based) of its first record where ``values`` is not missing."""
+    present = values.notna().to_numpy()
+    return pd.Series(np.flatnonzero(present)).groupby(patient.to_numpy()[present]).first()
+
+
 def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series, rating: set[str], comma: set[str],
                 not_started: dict[str, np.ndarray], settings: dict[str, Any], notes: list[str],
-                lines_of: Any = None) -> pd.DataFrame:
+                lines_of: Any = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Fields with at most one value per record -> patient covariates, codes decoded; a code that is
-    not among the field's choices is kept as written and named with its lines (``lines_of``)."""
+    not among the field's choices is kept as written and named with its lines (``lines_of``).
+    Also, per covariate, each record id's position of the record its value was read from."""
     value_maps = settings["value_maps"]
     out: dict[str, pd.Series] = {}
+    read_at: dict[str, pd.Series] = {}
     varying = []
     # Free-text paragraphs ("notes") are not read: ratings do not need them and names hide in them
     # where no screen can find them ("call up Trudy on the telephone").
@@ -625,6 +639,7 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
             varying.append(name)
             continue
         out[name] = values.groupby(patient).first()
+        read_at[name] = _first_positions(values, patient)
     # Indexed by record id (string) even with no covariate, so the ratings merge onto it.
     frame = pd.DataFrame(out) if out else pd.DataFrame(index=patient.groupby(patient).first().index)
     if decoded:
@@ -634,7 +649,7 @@ def _covariates(records: pd.DataFrame, fields: pd.DataFrame, patient: pd.Series,
                      f"{', '.join(varying[:12])}{' ...' if len(varying) > 12 else ''}.")
     if len(frame.columns):
         notes.append(f"Patient covariates: {', '.join(frame.columns)}.")
-    return frame
+    return frame, read_at
 
 
 def suggest(records: Any, dictionary: Any = None, events: Any = None, **hints: Any) -> Any:

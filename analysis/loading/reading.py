@@ -257,7 +257,8 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers, origins=True)
                          if layout == "redcap" else module.to_long(frames, mapping, origins=True))
     # Problems name the file and row each rating was read from; validation numbers the ratings.
-    origins = RowOrigins.pop(long_frame, "USUBJID" if layout == "cdisc" else "record")
+    origins = RowOrigins.pop(long_frame, "USUBJID" if layout == "cdisc" else "record",
+                             lambda column: v._SINGLE_MAP.get(v._key(column), column))
     raw = read_table(long_frame, "file")
     raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
     raw.kind = "converted"
@@ -270,9 +271,7 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     data = v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
                           has_clock_time=mapped.has_clock_time)
     # Warnings' rows are rating positions + 1 until origins.apply numbers them in their files.
-    data = _name_files(data,
-                      lambda w: origins.files.categories.take(
-                          origins.files.codes[np.asarray(w.rows, dtype=np.int64) - 1]).tolist())
+    data = _name_files(data, lambda w: origins.files_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table))
     return origins.apply(data)
 
 

@@ -160,9 +160,9 @@ class _Report:
 
     def add(self, raw: RawTable | None, table: str, message: str, *, column: str = "",
             row: int | None = None, value: Any = "") -> None:
-        location = raw.locate(row) if (raw is not None and row is not None) else ""
+        location = raw.locate(row, table, column) if (raw is not None and row is not None) else ""
         if raw is not None and row is not None:
-            row = raw.file_row(row)
+            row = raw.file_row(row, table, column)
         self.problems.append({"table": table, "row": pd.NA if row is None else int(row), "column": column,
                               "value": "" if value is None else str(value), "message": message,
                               "location": location})

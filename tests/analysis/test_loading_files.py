@@ -109,3 +109,19 @@ def test_warning_files_survive_a_json_round_trip_and_must_match_the_rows():
     assert np.array_equal(DataWarning("x", "m", 1).files, ())
     with pytest.raises(ValueError, match="1 file name"):
         DataWarning("x", "m", 2, rows=(1, 2), files=("a.csv",))
+
+
+def test_a_patient_level_value_is_named_by_its_dm_observation(tmp_path: Path):
+    # Patient 2's age (observation 2 of DM) is 150; the messages used to name the patient's first
+    # rating in QS instead, a row where no age is written.
+    frames = make_sdtm()
+    frames["DM"].loc[1, "AGE"] = 150.0
+    for name in ("QS", "RS", "DM", "EX"):
+        _write_xpt(frames[name], tmp_path / f"{name.lower()}.xpt")
+    patient = frames["DM"].loc[1, "USUBJID"]
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    problem = raised.value.problems.iloc[0]
+    assert "150" in problem["message"] and problem["table"] == "patients"
+    assert problem["row"] == 2
+    assert problem["location"] == f"dm.xpt row 2 (USUBJID {patient})"

@@ -99,24 +99,70 @@ def rgba(hex_color: str, alpha: float) -> str:
 
 
 def with_definitions(figure: go.Figure, definitions: Sequence[str] = (), *, width: int = DEFINITIONS_WIDTH,
-                     axis_space: int = 55) -> go.Figure:
-    """Write the definitions used under the chart (in the figure, so exports carry them), wrapped
-    at ``width`` characters (the default fits a 460 px chart: an 800 px window with the sidebar).
-    ``axis_space``: pixels below the plot taken by the x tick labels and title."""
+                     axis_space: int = 55, results: Sequence[str] = ()) -> go.Figure:
+    """Finish a figure: the template, room for the legend, every text in ``THEME_TEXT``
+    (``theme_text``), and under the chart (in the figure, so exports carry them) the ``results``
+    (e.g. medians and a test's p-value; lines may hold markup such as a ``colour_key``, plain
+    ones are wrapped) and then the definitions used, wrapped at ``width`` characters (the default
+    fits a 460 px chart: an 800 px window with the sidebar). Written under the plot area they
+    cannot cover data however narrow the chart. ``axis_space``: pixels below the plot taken by the
+    x tick labels and title."""
     figure.update_layout(template=TEMPLATE_NAME)
     legend_room(figure)
-    if not definitions:
-        return figure
-    lines: list[str] = []
-    for text in definitions:
-        lines += textwrap.wrap(str(text), width) or [""]
-    figure.add_annotation(
-        text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left",
-        yanchor="top", yshift=-axis_space, showarrow=False, align="left", font=dict(size=11),
-    )
-    bottom = axis_space + 25 + 15 * len(lines)
-    figure.update_layout(margin=dict(b=bottom), height=(figure.layout.height or 480) + 15 * len(lines))
+    theme_text(figure)
+    grown = 0
+    for lines, size, line_px in ((_caption_lines(results, width * 11 // 12), 12, _RESULT_LINE_PX),
+                                 (_caption_lines(definitions, width), 11, _DEFINITION_LINE_PX)):
+        if lines:
+            grown += _CAPTION_GAP_PX if grown else 0
+            figure.add_annotation(
+                text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="top",
+                yshift=-(axis_space + grown), showarrow=False, align="left", font=dict(size=size),
+            )
+            grown += line_px * len(lines)
+    if grown:
+        figure.update_layout(margin=dict(b=axis_space + 25 + grown),
+                             height=(figure.layout.height or 480) + grown)
     return figure
+
+
+# px per line of the text under a chart (12 px results, 11 px definitions) and between the two blocks
+_RESULT_LINE_PX = 17
+_DEFINITION_LINE_PX = 15
+_CAPTION_GAP_PX = 6
+
+
+def _caption_lines(texts: Sequence[str], width: int) -> list[str]:
+    """The lines of ``texts`` (each may hold ``<br>`` breaks): plain lines wrapped at ``width``
+    characters, lines with markup (a colour key, bold) kept whole."""
+    lines: list[str] = []
+    for text in texts:
+        for line in str(text).split("<br>"):
+            lines += [line] if "<" in line else textwrap.wrap(line, width) or [""]
+    return lines
+
+
+def theme_text(figure: go.Figure) -> None:
+    """Every text of ``figure`` not given a colour of its own in ``THEME_TEXT``: the layout's
+    font (inherited by annotations and text beside points), every axis' tick labels and title, the
+    legend and the subtitle. Set on the figure's own layout, since Streamlit's plotly theme merges
+    its text greys (GRAY_70, 3.7:1 on white) into the figure's template in the browser (the
+    frontend's applyStreamlitTheme), over whatever the template says, but leaves the layout alone;
+    the placeholder in the layout is then replaced with its GRAY_90."""
+    if figure.layout.font.color is None:
+        figure.layout.font.color = THEME_TEXT
+    for axis in [*figure.select_xaxes(), *figure.select_yaxes()]:
+        if axis.tickfont.color is None:
+            axis.tickfont.color = THEME_TEXT
+        if axis.title.font.color is None:
+            axis.title.font.color = THEME_TEXT
+    legend = figure.layout.legend
+    if legend.font.color is None:
+        legend.font.color = THEME_TEXT
+    if legend.title.font.color is None:
+        legend.title.font.color = THEME_TEXT
+    if figure.layout.title.subtitle.font.color is None:
+        figure.layout.title.subtitle.font.color = THEME_TEXT
 
 
 # px: the plot area of a chart in an 800 px window beside the sidebar (about 460 px wide less its

@@ -59,7 +59,7 @@ def onset_figure(
     markers at 4 h and 24 h; hour ticks 0, 24, 48 ... (4-hourly within a day); the time axis is
     cut at ``max_hours`` (None: whole follow-up). ``medians``: group, median_onset_hours,
     median_onset_hours_lower, median_onset_hours_upper: the median onset among responders, marked
-    on the model curve with its CI and written on the plot with ``test_text`` (e.g. the test's
+    on the model curve with its CI and written under the plot with ``test_text`` (e.g. the test's
     p-value). ``colors``: the group -> colour mapping (default ``group_colors(groups, reference)``).
     ``risk_table`` (group, time_hours, at_risk; ``OnsetResult.at_risk``): the number at risk
     written under the plot, one row per drawn group in its colour, each number at its tick's
@@ -149,14 +149,6 @@ def onset_figure(
                                ("median_onset_hours", "median_onset_hours_lower", "median_onset_hours_upper"), "h")
     if test_text:
         lines.append(test_text)
-    if lines:
-        # on a log axis the curves rise on the right, leaving the top left empty; on a linear one
-        # they are flat from the first day on, above the bottom right
-        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain",
-                              x=0.01 if log_time else 0.99, y=0.98 if log_time else 0.02,
-                              xanchor="left" if log_time else "right", yanchor="top" if log_time else "bottom",
-                              showarrow=False, align="left",
-                              font=dict(size=12), bgcolor="rgba(128,128,128,0.10)", borderpad=4)
     # every x axis (the risk table's too) shares the type and range, so its numbers sit under the ticks
     figure.update_xaxes(type="log" if log_time else "linear", range=x_range)
     figure.update_xaxes(title="Hours since the infusion" + (" (log scale)" if log_time else ""),
@@ -180,7 +172,8 @@ def onset_figure(
     # room right of the plot for the half of the last tick label (and risk number) past its end: a
     # label running past the figure is hidden by plotly, and Streamlit's theme sets no right margin
     figure.update_layout(title=title, margin=dict(r=_RIGHT_MARGIN_PX))
-    return with_definitions(figure, definitions, axis_space=20 if with_risk else 72)
+    # the medians and the tests under the chart (with_definitions' results): on the plot they cover a curve
+    return with_definitions(figure, definitions, axis_space=20 if with_risk else 72, results=lines)
 
 
 # px: the onset plot area, the gap under it for tick labels and the axis title, one risk-table row
@@ -247,7 +240,7 @@ def onset_result_figure(
     risk_table: bool = True,
 ) -> go.Figure:
     """The onset figure of an ``OnsetResult`` (``analysis.fit_onset``): curves as in
-    ``onset_figure``, the median onset among responders marked with its CI and written on the
+    ``onset_figure``, the median onset among responders marked with its CI and written under the
     plot, with groups the tests' p-values (log-rank on the intervals' upper ends and the
     likelihood-ratio test of group-specific cure models), and (``risk_table``) the number at
     risk under the hour ticks (``result.at_risk(onset_ticks(...)[0])``). ``reference``: the
@@ -335,7 +328,7 @@ def median_text(median: float, lower: float, upper: float, unit: str) -> str:
 
 def _median_lines(medians: pd.DataFrame, groups: Sequence[str], colors: dict[str, str], label_of,
                   columns: Sequence[str], unit: str) -> list[str]:
-    """One line per group for the box on the plot: its colour key, label and median (95% CI);
+    """One line per group for the text under the plot: its colour key, label and median (95% CI);
     ``columns``: the median, lower and upper columns of ``medians``."""
     lines = []
     for group in groups:
@@ -415,7 +408,7 @@ def durability_figure(
     the Kaplan-Meier curve then thin and dotted (``show_km``). Without ``headline`` the
     Kaplan-Meier curve is the solid one and ``model_curve`` (group, time_days, survival) a dashed
     parametric overlay. ``medians``: group, median_days, median_days_lower, median_days_upper
-    (NaN = not reached / not estimated): marked at 50% with its CI and written on the plot with
+    (NaN = not reached / not estimated): marked at 50% with its CI and written under the plot with
     ``test_text`` (e.g. the log-rank p-value). ``risk_table``: group, time_days, at_risk: drawn
     under the plot, its numbers exactly on the x ticks (every ``tick_step_days`` days, widened to
     whole multiples when follow-up is long). ``bands`` (default: at most three groups) draws the
@@ -577,7 +570,7 @@ def durability_figure(
         table = risk_table[risk_table["group"].astype(str).isin(groups)] if "group" in risk_table else risk_table
         _risk_rows(figure, table, groups, colors, ticks, label_of=label_of, **cell(0, risk=True))
 
-    # the text on the plot: medians with CIs (one panel) and the test
+    # the text under the plot: medians with CIs (one panel) and the test
     lines = []
     if medians is not None and not facets:
         lines.append("Median (95% CI):")
@@ -586,12 +579,6 @@ def durability_figure(
     if test_text and not facets:
         lines.append(test_text)
     subtitle = test_text if test_text and facets else None  # inside a panel it would cover a curve
-    if lines:
-        figure.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain",
-                              x=0.99 if not incidence else 0.01, y=0.98 if not incidence else 0.98,
-                              xanchor="right" if not incidence else "left", yanchor="top", showarrow=False,
-                              align="left", font=dict(size=12), bgcolor="rgba(128,128,128,0.10)",
-                              borderpad=4)
     # style keys: the estimator of each line, named once
     if headline_names:
         for name in headline_names:
@@ -630,7 +617,8 @@ def durability_figure(
     figure.update_layout(title=dict(text=title, subtitle=dict(text=subtitle, font=dict(size=12))),
                          height=int(area + margin_t + 40), margin=dict(t=margin_t),
                          showlegend=True)
-    return with_definitions(figure, definitions, axis_space=20 if with_risk else 55)
+    # the medians and the test under the chart (with_definitions' results): on the plot they cover a curve
+    return with_definitions(figure, definitions, axis_space=20 if with_risk else 55, results=lines)
 
 
 def durability_curves(result: Any, *, incidence: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
@@ -682,7 +670,7 @@ def durability_result_figure(
     headline estimate per group, named in the legend (interval-censored model or Turnbull NPMLE;
     with a competing strategy the Aalen-Johansen cumulative incidence of relapse replaces
     1 - survival), the Kaplan-Meier curve at the detection visit with censor marks
-    (``show_km``), the median and its 95% CI marked and written on the plot, the log-rank p-value
+    (``show_km``), the median and its 95% CI marked and written under the plot, the log-rank p-value
     when grouped (with a competing strategy, Gray's test of the cumulative incidences of relapse,
     ``result.gray_test``), and the number at risk under the 7-day ticks. ``bands``/``facets`` as
     in ``durability_figure``; group colours from ``group_colors(levels, result.reference)``.

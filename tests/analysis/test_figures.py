@@ -482,6 +482,71 @@ def test_risk_table_numbers_in_the_text_colour_and_rows_keyed_by_the_group_colou
     assert all(min(ratio(c, "#ffffff"), ratio(c, "#0e1117")) < 4.5 for c in figures.OKABE_ITO)
 
 
+def _text_colours_left_to_the_theme(figure: go.Figure) -> list[str]:
+    """Where a text of ``figure`` takes its colour from the template, which Streamlit's plotly theme
+    overwrites in the browser with its GRAY_70 (#808495, 3.7:1 on white): the layout's font (the
+    default of annotations and of text beside points), each axis' tick labels and title, the
+    legend's entries and title, the subtitle; and any text given another colour than THEME_TEXT."""
+    layout = figure.layout
+    left = [] if layout.font.color == THEME_TEXT else [f"layout.font {layout.font.color}"]
+    for axis in [*figure.select_xaxes(), *figure.select_yaxes()]:
+        left += [f"{axis.plotly_name} {part}" for part, font in (("tickfont", axis.tickfont), ("title", axis.title.font))
+                 if font.color != THEME_TEXT]
+    left += [f"legend {part}" for part, font in (("font", layout.legend.font), ("title", layout.legend.title.font))
+             if font.color != THEME_TEXT]
+    left += [] if layout.title.subtitle.font.color == THEME_TEXT else ["subtitle"]
+    left += [f"annotation {a.text[:30]!r} {a.font.color}" for a in layout.annotations
+             if a.font.color not in (None, THEME_TEXT)]
+    left += [f"trace {t.name!r} {t.textfont.color}" for t in figure.data
+             if getattr(t, "textfont", None) is not None and t.textfont.color not in (None, THEME_TEXT)]
+    return left
+
+
+def test_every_text_of_every_figure_is_in_the_text_colour_on_its_own_layout(sample, by_course):
+    """Streamlit's plotly theme merges its greys into a figure's template in the browser, so every
+    text's colour is set on the figure's own layout (the browser test measures what this gives:
+    tests/e2e/test_browser.py); in exports THEME_TEXT is near-black, far above 4.5:1 on white."""
+    diagnosis = analysis.fit_durability(sample, by="diagnosis")
+    onset = analysis.fit_onset(sample, by="course")
+    curve, risk, model = _durability()
+    built = {
+        "onset": figures.onset_result_figure(onset, definitions=["Response: a 50% reduction."]),
+        "onset, log time": figures.onset_result_figure(onset, log_time=True),
+        "durability": figures.durability_result_figure(by_course, definitions=["Relapse: ..."]),
+        "durability, panels": figures.durability_result_figure(diagnosis),
+        "durability, tidy tables": figures.durability_figure(curve, risk_table=risk, model_curve=model),
+        "response state": figures.response_state_figure(analysis.fit_response_state(sample, n_bootstrap=0)),
+        "forest": figures.forest_figure(pd.DataFrame({"hr": [0.5, 1.8], "hr_lower": [0.3, 1.1],
+                                                      "hr_upper": [0.8, 2.9]}, index=["a", "b"])),
+        "bars": figures.bar_figure(pd.DataFrame({"k": [1, 2], "n": [5, 3]}), x="k", y="n", x_title="Infusion",
+                                   y_title="Responders (patients)"),
+    }
+    left = {name: found for name, figure in built.items() if (found := _text_colours_left_to_the_theme(figure))}
+    assert not left, left
+    near_black = int(THEME_TEXT[1:3], 16) + int(THEME_TEXT[3:5], 16) + int(THEME_TEXT[5:7], 16)
+    assert near_black < 64  # 19:1 on white
+
+
+def test_medians_and_tests_are_written_under_the_plot_and_the_definitions_under_them(sample, by_course):
+    """The medians and the tests' p-values sit under the chart (paper coordinates, below its bottom),
+    where they cannot cover a curve however narrow the chart; the definitions follow them and the
+    figure grows by their lines, its plot area keeping its height."""
+    onset = analysis.fit_onset(sample, by="course")
+    for build, marker in ((lambda **k: figures.durability_result_figure(by_course, **k), "Log-rank"),
+                          (lambda **k: figures.onset_result_figure(onset, **k), "cure-model LR test"),
+                          (lambda **k: figures.onset_result_figure(onset, log_time=True, **k), "Log-rank")):
+        figure = build(definitions=["Response: a reduction of at least 50%."])
+        results = next(a for a in figure.layout.annotations if marker in (a.text or ""))
+        assert (results.xref, results.yref, results.y, results.yanchor) == ("paper", "paper", 0, "top")
+        assert "95% CI" in results.text and results.yshift < 0
+        definitions = next(a for a in figure.layout.annotations if "Response: a reduction" in (a.text or ""))
+        lines = results.text.count("<br>") + 1
+        assert definitions.yshift <= results.yshift - 15 * lines
+        bare = build()
+        assert figure.layout.height - bare.layout.height == figure.layout.margin.b - bare.layout.margin.b
+        assert not [a.text for a in figure.layout.annotations if "95% CI" in (a.text or "") and "domain" in a.yref]
+
+
 def test_response_state_values_are_written_in_the_text_colour(sample):
     state = analysis.fit_response_state(sample, n_bootstrap=0)
     figure = figures.response_state_figure(state)

@@ -1,8 +1,8 @@
 """Survival figures in a real browser, read back from the page (plotly's ``el.data`` and
 ``el.layout`` of every ``.js-plotly-plot``, and the drawn SVG): the number-at-risk columns sit on
 the days of the x ticks, in data and on screen, their numbers and row labels at 4.5:1 contrast
-in the light and the dark theme; medians and the log-rank p are written on the
-plot; the forest plot prints HR (95% CI) and p per row. Screenshots at 1440 and 800 px into the
+in the light and the dark theme; medians and the log-rank p are written under the
+plot, clear of every plot area; the forest plot prints HR (95% CI) and p per row. Screenshots at 1440 and 800 px into the
 folder the tests print."""
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ PLOTS_JS = plots_js("""el => {
         background: getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor,
         overflow: Array.from(el.querySelectorAll('.annotation')).some(a => {
             const r = a.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; }),
+        // the medians and tests written with the figure that overlap a plot area (any panel's, the risk
+        // table's too) on screen, with the overlap in px: there they cover a curve or numbers
+        covering: Array.from(el.querySelectorAll('.annotation')).filter(a => /95% CI|Log-rank|LR test/.test(a.textContent))
+            .flatMap(a => { const r = a.getBoundingClientRect();
+                return Array.from(el.querySelectorAll('.draglayer .nsewdrag')).map(d => d.getBoundingClientRect())
+                    .map(p => [Math.min(r.right, p.right) - Math.max(r.left, p.left),
+                               Math.min(r.bottom, p.bottom) - Math.max(r.top, p.top)])
+                    .filter(([w, h]) => w > 0 && h > 0).map(([w, h]) => [a.textContent.slice(0, 40), w, h]); }),
     };
 }""")
 
@@ -73,6 +81,7 @@ def test_durability_risk_table_days_are_the_tick_days(app_server, browser, scree
     text = " ".join(plot["annotations"])
     assert "single: " in text and "series: " in text and "95% CI" in text and "Log-rank" in text
     assert not plot["overflow"], "an annotation runs off the figure"
+    assert not plot["covering"], f"medians / log-rank written over the plot: {plot['covering']}"
     _readable_risk_text(plot, rows=2)
 
 
@@ -105,3 +114,4 @@ def test_overview_and_onset_figures_render(app_server, browser, screenshots, wid
     assert plot["ticks"] == [0, 24, 48, 72, 96, 120, 144, 168]
     assert "Median onset" in " ".join(plot["annotations"])
     assert not plot["overflow"]
+    assert not plot["covering"], f"medians / tests written over the plot: {plot['covering']}"

@@ -15,12 +15,11 @@ from analysis.contract import DataError
 from analysis.errors import AnalysisError
 from analysis.export import ReportSection, suppress_small_groups, to_csv_bytes
 from dashboard import compute
-from dashboard.report import Report, dataset_label, report_download, show_figure, show_text  # noqa: F401
+from dashboard.report import ExportRequest, Report, dataset_label, report_download, show_figure, show_text  # noqa: F401
 from dashboard.report import slug as _slug
 from dashboard.security import md
 from dashboard.state import Context
 from dashboard.tables import display_options, same_on_every_row, shared_values_note, show_problems_table
-from dashboard.workspace import session as workspace
 
 DATA_PAGE = "dashboard/app_pages/data.py"
 
@@ -135,19 +134,17 @@ def show_table(report: Report, frame: pd.DataFrame, name: str, *, count_column: 
     notes = tuple(n for n in (note, suppression) if n)
     for text in notes:
         st.caption(md(text, 2000))  # suppression notes name group labels from the data
-    dataset = report.ctx.settings.dataset
-    st.download_button("CSV", data=lambda: audited_export(dataset, f"{_slug(name)}.csv", to_csv_bytes(shown)),
-                       file_name=f"{_slug(name)}.csv",
-                       mime="text/csv", on_click="ignore", icon=":material/download:",
+    asked, file_name = ExportRequest.here(report.ctx.settings.dataset), f"{_slug(name)}.csv"
+    st.download_button("CSV", data=lambda: asked.export(file_name, lambda: to_csv_bytes(shown), _words_csv),
+                       file_name=file_name, mime="text/csv", on_click="ignore", icon=":material/download:",
                        key=f"csv_{_slug(name)}")
     report.add(ReportSection(name, tables=((name, shown),), notes=notes))
     return shown
 
 
-def audited_export(dataset: str, file_name: str, content: bytes) -> bytes:
-    """``content``, with the export recorded in the audit trail when the dataset is stored."""
-    workspace.audit_export(dataset, file_name)
-    return content
+def _words_csv(sentence: str) -> bytes:
+    """A CSV that says ``sentence`` (a table export refused), in its one cell."""
+    return to_csv_bytes(pd.DataFrame({"message": [sentence]}))
 
 
 def definitions_caption(lines: Sequence[str]) -> None:

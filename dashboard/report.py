@@ -21,13 +21,14 @@ Cards of a deleted dataset are also deleted with it, in the store.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import logging
 import re
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -211,25 +212,77 @@ def _merged(held: Sequence[Card], stored: Sequence[Card], unsaved: set[str]) -> 
 
 def _may_see(held: Sequence[Card], who: Principal | None) -> tuple[list[Card], dict[str, str]]:
     """The cards of ``held`` that ``who`` may see now, and why each other one is not (card id ->
-    "unshared": its stored dataset is not open to them, deleted or no longer shared; "viewer": made
-    with row-level access they no longer have; "unchecked": the database is away). A card of a
-    stored dataset needs the dataset open to ``who`` with at least ``Card.access``; cards of the
-    sample, simulated data and session files need nothing. The one rule for showing and exporting."""
-    wanted = {i for c in held if (i := workspace.stored_dataset_id(c.dataset)) is not None}
+    a reason of :func:`_refusals`). The one rule for showing and exporting."""
+    reasons = _refusals([(c.dataset, c.access) for c in held], who)
+    return ([c for c, r in zip(held, reasons, strict=True) if r is None],
+            {c.id: r for c, r in zip(held, reasons, strict=True) if r is not None})
+
+
+def _refusals(wanted: Sequence[tuple[str, str]], who: Principal | None) -> list[str | None]:
+    """For each (dataset, access) of ``wanted``, None when ``who`` may see now what was made from
+    the dataset with that access, else why not: "unshared" (its stored dataset is not open to them,
+    deleted or no longer shared), "viewer" (made with row-level access they no longer have) or
+    "unchecked" (the database is away). A stored dataset must be open to ``who`` with at least
+    ``access`` (viewer or analyst, as ``Card.access``); the sample, simulated data and session
+    files need nothing."""
+    ids = {i for dataset, _ in wanted if (i := workspace.stored_dataset_id(dataset)) is not None}
     roles: dict[str, str] | None = {}
-    if wanted and who is not None:
+    if ids and who is not None:
         try:
-            roles = workspace.workspace().dataset_roles(who, wanted)
+            roles = workspace.workspace().dataset_roles(who, ids)
         except WorkspaceUnavailable:
             roles = None
-    shown, why = [], {}
-    for card in held:
-        dataset_id = workspace.stored_dataset_id(card.dataset)
-        if dataset_id is None or (roles is not None and allows(roles.get(dataset_id), card.access)):
-            shown.append(card)
+    reasons: list[str | None] = []
+    for dataset, access in wanted:
+        dataset_id = workspace.stored_dataset_id(dataset)
+        if dataset_id is None or (roles is not None and allows(roles.get(dataset_id), access)):
+            reasons.append(None)
         else:
-            why[card.id] = "unchecked" if roles is None else "viewer" if dataset_id in roles else "unshared"
-    return shown, why
+            reasons.append("unchecked" if roles is None else "viewer" if dataset_id in roles else "unshared")
+    return reasons
+
+
+def view_access(dataset: str) -> str:
+    """The least role on ``dataset`` that may see what this run shows of it (``Card.access``):
+    "viewer" when the user may see aggregates only, else "analyst" (row-level)."""
+    return "analyst" if workspace.row_level(dataset) else "viewer"
+
+
+# why an export of a view is not built (the reasons of _refusals), ending a sentence
+_NOT_EXPORTED = {
+    "unshared": "you can no longer open the stored dataset it comes from (its owner stopped sharing it with "
+                "you, or deleted it)",
+    "viewer": "it was made with an analyst's access to a dataset you may now only view (aggregates only)",
+    "unchecked": "whether you may still open its dataset cannot be checked while the workspace database is "
+                 "away; try again in a minute",
+}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Who may export what a page drew from ``dataset``, captured when the download button is
+    drawn: plain values only, for the builder runs on click, in a thread of its own, without the
+    session (``st.user`` is empty there). Use :meth:`here` in the run that draws the button."""
+
+    dataset: str
+    access: str
+    who: Principal | None
+
+    @classmethod
+    def here(cls, dataset: str) -> ExportRequest:
+        return cls(dataset, view_access(dataset), workspace.principal())
+
+    def export(self, file_name: str, build: Callable[[], bytes], refused: Callable[[str], bytes]) -> bytes:
+        """``build()``, audited as an export of ``file_name`` under ``who``, while they may still
+        see the view (checked now by the rule of :func:`_may_see`: a grant may have been revoked
+        or lowered since the button was drawn); else ``refused(sentence)``: a file of the same
+        kind saying in words why nothing was exported, not audited."""
+        reason = _refusals([(self.dataset, self.access)], self.who)[0]
+        if reason is not None:
+            return refused(f"Not exported: {_NOT_EXPORTED[reason]}.")
+        content = build()
+        workspace.audit_export(self.dataset, file_name, who=self.who)
+        return content
 
 
 def cards() -> list[Card]:
@@ -424,7 +477,7 @@ class Report:
         filters = tuple(describe_filters(**ctx.settings.filters()))
         dataset, label = ctx.settings.dataset, dataset_label(ctx)
         fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
-        access = "analyst" if workspace.row_level(dataset) else "viewer"
+        access = view_access(dataset)
         minimum = (f"Minimum cell size: groups with fewer than {ctx.settings.min_cell_size} patients are "
                    "suppressed.",)
 
@@ -459,16 +512,32 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
         st.caption(md(note, 2000))
     # without a working Chromium the buttons would fail on click with no reason: say it here
     problem = image_export_problem()
+    asked = ExportRequest.here(report.ctx.settings.dataset)
     with st.container(horizontal=True):
-        st.download_button("PNG", data=lambda: figure_to_image(figure, "png"),
-                           file_name=f"{slug(name)}.png", mime="image/png", on_click="ignore",
-                           icon=":material/image:", key=f"png_{slug(name)}", disabled=problem is not None)
-        st.download_button("SVG", data=lambda: figure_to_image(figure, "svg"),
-                           file_name=f"{slug(name)}.svg", mime="image/svg+xml", on_click="ignore",
-                           icon=":material/draw:", key=f"svg_{slug(name)}", disabled=problem is not None)
+        for file_format, mime, icon in (("png", "image/png", ":material/image:"),
+                                        ("svg", "image/svg+xml", ":material/draw:")):
+            file_name = f"{slug(name)}.{file_format}"
+            st.download_button(file_format.upper(), data=lambda file_name=file_name, file_format=file_format:
+                               asked.export(file_name, lambda: figure_to_image(figure, file_format),
+                                            lambda why: figure_to_image(_words_figure(why), file_format)),
+                               file_name=file_name, mime=mime, on_click="ignore", icon=icon,
+                               key=f"{file_format}_{slug(name)}", disabled=problem is not None)
     if problem is not None:
         st.caption(md(problem, 1000))
     report.add(ReportSection(name, figures=(figure,), notes=tuple(notes)))
+
+
+def _words_figure(sentence: str) -> Any:
+    """A figure that says ``sentence`` (an image export refused), in lines of at most 60 characters."""
+    import textwrap
+
+    import plotly.graph_objects as go
+
+    figure = go.Figure(layout={"xaxis": {"visible": False}, "yaxis": {"visible": False},
+                               "plot_bgcolor": "white"})
+    figure.add_annotation(text="<br>".join(textwrap.wrap(sentence, 60)), showarrow=False, font={"size": 18},
+                          x=0.5, y=0.5, xref="paper", yref="paper")
+    return figure
 
 
 def show_text(report: Report, name: str, text: str) -> None:
@@ -491,17 +560,21 @@ def report_download(report: Report) -> None:
     fingerprint = ctx.full.fingerprint if ctx.full is not None else ""
     # the click handler lives as long as the session: it captures plain values, never the context
     # (which holds the whole dataset)
-    title, label, dataset = report.title, dataset_label(ctx), ctx.settings.dataset
+    title, label, file_name = f"Infusion Outcomes: {report.title}", dataset_label(ctx), f"report_{slug(report.title)}.html"
+    asked = ExportRequest.here(ctx.settings.dataset)
 
     def build() -> bytes:
-        text = html_report(f"Infusion Outcomes: {title}", sections, definitions=definitions, filters=filters,
-                           dataset=label, fingerprint=fingerprint, software=software_versions())
-        workspace.audit_export(dataset, f"report_{slug(title)}.html")
-        return text.encode("utf-8")
+        return html_report(title, sections, definitions=definitions, filters=filters, dataset=label,
+                           fingerprint=fingerprint, software=software_versions()).encode("utf-8")
+
+    def refused(why: str) -> bytes:
+        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
+                f"</title></head><body><h1>{html.escape(title)}</h1><p>This report was not built. "
+                f"{html.escape(why)}</p></body></html>").encode()
 
     st.divider()
-    st.download_button("Download this view as an HTML report", data=build,
-                       file_name=f"report_{slug(report.title)}.html", mime="text/html",
+    st.download_button("Download this view as an HTML report",
+                       data=lambda: asked.export(file_name, build, refused), file_name=file_name, mime="text/html",
                        on_click="ignore", icon=":material/description:", key="report_html")
 
 

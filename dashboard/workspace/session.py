@@ -339,12 +339,12 @@ def stored_dataset_id(dataset: str) -> str | None:
     return dataset.removeprefix(PREFIX) if is_workspace(dataset) else None
 
 
-def audit_export(dataset: str, what: str, who: Principal | None = None) -> None:
-    """Record an export (CSV, report) of a stored dataset in the audit trail, under ``who`` (by
-    default this session's user; a builder run on click, outside the session, passes who asked)."""
+def audit_export(dataset: str, what: str, *, who: Principal | None) -> None:
+    """Record an export (CSV, image, report) of a stored dataset in the audit trail, under ``who``:
+    who asked, captured when the button was drawn (the builder runs on click, outside the session,
+    where :func:`principal` knows nobody in team mode)."""
     if not is_workspace(dataset):
         return
-    who = who or principal()
     try:
         if who is not None:
             workspace().record(who, "export", dataset.removeprefix(PREFIX), detail=str(what)[:200])

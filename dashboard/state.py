@@ -309,8 +309,10 @@ def render_sidebar(page: Any = None) -> Context:
     sb.caption("Theme: light, dark or your system's, in the menu at the top right of the page (⋮).")
     url_notes = ((dataset_note,) if dataset_note else ()) + _url_notes(link)
     if data is not None:
-        sb.markdown(f"**{data.n_patients:,} of {full.n_patients:,} patients kept** by the filters.")
-        if data.n_patients == 0:
+        kept = compute.patient_count(settings, data)
+        sb.markdown(f"**{kept:,} of {compute.patient_count(settings, full, filtered=False):,} patients kept** "
+                    "by the filters.")
+        if kept == 0:
             problem = "No patient matches the filters. Widen them in the sidebar."
     return Context(settings=settings, full=full, data=data, problem=problem, url_notes=url_notes,
                    row_level=workspace.row_level(dataset), group_levels=tuple(levels),

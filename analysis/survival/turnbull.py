@@ -15,10 +15,12 @@ from analysis.survival._common import TIE_TOLERANCE, as_bounds, censoring_kinds,
 
 _NEGLIGIBLE_MASS = 1e-12
 _STALL_EXCESS = 1e-6  # Kuhn-Tucker excess accepted once the likelihood no longer improves
-_DENSE_LIMIT = 200_000
+_DENSE_LIMIT = 200_000  # cells of the observation x support matrix formed directly
 _BULK_ROUNDS = 10  # active-set rounds that drop all negative masses at once before Lawson-Hanson steps
 _MAX_NEW_POINTS = 50  # support points added per Newton iteration (largest gradients first)
-_MAX_SUPPORT = 2_000  # largest support handled by Newton steps (beyond it: EM steps)  # cells of the observation x support matrix formed directly
+_MAX_SUPPORT = 2_000  # largest support handled by Newton steps (beyond it: EM steps)
+_EM_CYCLES = 10  # SQUAREM cycles of EM before the Newton iterations...
+_EM_MIN_SUPPORT = 40  # ...when they start from at least this many masses
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,17 @@ def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.nda
     data's NPMLE for a replicate) whose masses start the iterations (each moved to the first
     innermost interval ending at or after its interval), so fewer Newton steps are needed; the
     optimum and its convergence check are the same."""
+    from analysis.longitudinal._design import single_thread_blas
+
+    # the Newton steps' k x k solves: one BLAS thread is faster on 2 shared cores (20,000
+    # patients: 4.4 s of CPU threaded, 0.8 s on one thread)
+    with single_thread_blas():
+        return _fit_pooled(obs_lower, obs_upper, weight, tolerance, max_iterations, start)
+
+
+def _fit_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.ndarray, tolerance: float,
+                max_iterations: int, start: TurnbullResult | None) -> TurnbullResult:
+    """``turnbull_pooled``'s fit (BLAS already limited to one thread)."""
     used = weight > 0
     if not used.all():
         obs_lower, obs_upper, weight = obs_lower[used], obs_upper[used], weight[used]
@@ -290,6 +303,13 @@ def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.nda
         # every observation needs some mass: mix in the stabbing start where the moved masses miss one
         probability = warm if (covered_mass(warm) > 0).all() else 0.5 * (warm + probability)
         probability = probability / probability.sum()
+    # Far from the optimum a Newton step (a k x k solve) gains little more than a cheap EM step,
+    # so on a large support accelerated EM steps first bring the masses near it (20,000 patients:
+    # 15 -> 3 Newton iterations). They only choose where the Newton iterations start; the optimum
+    # is theirs. On a small support Newton steps are cheap and the EM cycles would not repay.
+    if np.count_nonzero(probability) >= _EM_MIN_SUPPORT:
+        for _ in range(_EM_CYCLES):
+            probability = _squarem_cycle(probability, multiplier, log_likelihood, covered_mass)
     converged = False
     iterations = 0
     excess = np.inf
@@ -368,6 +388,30 @@ def turnbull_pooled(obs_lower: np.ndarray, obs_upper: np.ndarray, weight: np.nda
     )
 
 
+def _squarem_cycle(probability: np.ndarray, multiplier: Any, log_likelihood: Any, covered_mass: Any) -> np.ndarray:
+    """One SQUAREM cycle (Varadhan and Roland 2008, scheme S3) of Turnbull's self-consistency
+    (EM) map ``p -> p * multiplier(p)``: two EM steps, the squared extrapolation from them
+    (negative masses set to zero), one EM step from there, kept only if its likelihood is no
+    lower than after the two plain EM steps (else those).
+
+    Varadhan R, Roland C (2008). Simple and globally convergent methods for accelerating the
+    convergence of any EM algorithm. Scandinavian Journal of Statistics 35:335-353."""
+    once = probability * multiplier(probability)
+    twice = once * multiplier(once)
+    r = once - probability
+    v = twice - once - r
+    curvature = float(v @ v)
+    if curvature <= 0:
+        return twice
+    alpha = min(-np.sqrt(float(r @ r) / curvature), -1.0)
+    extrapolated = np.maximum(probability - 2.0 * alpha * r + alpha * alpha * v, 0.0)
+    extrapolated /= extrapolated.sum()
+    if not (covered_mass(extrapolated) > 0).all():  # an observation left without mass
+        return twice
+    stabilised = extrapolated * multiplier(extrapolated)
+    return stabilised if log_likelihood(stabilised) >= log_likelihood(twice) else twice
+
+
 def _quadratic_step(
     first: np.ndarray,
     last: np.ndarray,
@@ -435,9 +479,12 @@ def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio:
         free = size - 1
         ridge = 1e-12 * float(diagonal[1:size].mean())
 
-        def dense() -> np.ndarray:
-            matrix = np.bincount((a[inner] - 1) * free + (b[inner] - 1), s[inner], minlength=free * free)
-            matrix = -(matrix.reshape(free, free) + matrix.reshape(free, free).T)
+        def dense(symmetric: bool) -> np.ndarray:
+            """The matrix, or only its upper triangle (all a Cholesky factorisation reads)."""
+            matrix = -np.bincount((a[inner] - 1) * free + (b[inner] - 1), s[inner],
+                                  minlength=free * free).reshape(free, free)
+            if symmetric:
+                matrix += matrix.T
             matrix[np.diag_indices(free)] = diagonal[1:size] + ridge
             return matrix
 
@@ -445,7 +492,7 @@ def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio:
         try:
             if width > free // 8:
                 # wide band (long intervals): a dense Cholesky is faster than the banded one
-                factor = linalg.cho_factor(dense(), check_finite=False)
+                factor = linalg.cho_factor(dense(symmetric=False), overwrite_a=True, check_finite=False)
                 cumulative = linalg.cho_solve(factor, rhs[1:size], check_finite=False)
             else:
                 band = np.zeros((width + 1, free))
@@ -459,7 +506,7 @@ def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio:
             pass
         if cumulative is None or not np.isfinite(cumulative).all():
             # cumulative masses the data do not pin down (singular system): least-norm solution
-            cumulative = np.linalg.lstsq(dense(), rhs[1:size], rcond=None)[0]
+            cumulative = np.linalg.lstsq(dense(symmetric=True), rhs[1:size], rcond=None)[0]
         return np.diff(np.r_[0.0, cumulative, 1.0])
 
     linear = covering_sum(ratio, support_index)
@@ -512,15 +559,20 @@ def _banded_step(first: np.ndarray, last: np.ndarray, scaled: np.ndarray, ratio:
 
 
 def _stabbing_set(first: np.ndarray, last: np.ndarray, limit: int) -> np.ndarray | None:
-    """Fewest interval indices such that every run [first_i, last_i] contains one (None if > limit)."""
-    chosen = []
-    remaining_first, remaining_last = first, last
-    while len(remaining_first):
+    """Fewest interval indices such that every run [first_i, last_i] contains one (None if > limit).
+
+    Greedy: the smallest run end is chosen; the runs starting after it are left, and the next
+    point is the smallest end among them, ``next_point[point]`` = min of ``last`` over runs with
+    ``first > point`` (a suffix minimum over ``first``), so each step is one look-up."""
+    if not len(last):
+        return np.zeros(0, dtype=np.intp)
+    size = int(last.max()) + 2
+    smallest_end = np.full(size, size, dtype=np.intp)  # size: no run starts there
+    np.minimum.at(smallest_end, first, last)
+    next_point = np.minimum.accumulate(smallest_end[::-1])[::-1][1:].tolist()  # over first >= point + 1
+    chosen = [int(last.min())]
+    while next_point[chosen[-1]] < size:
         if len(chosen) >= limit:
             return None
-        point = int(remaining_last.min())
-        chosen.append(point)
-        # every remaining run ending at or after `point` and starting by it contains it
-        keep = remaining_first > point
-        remaining_first, remaining_last = remaining_first[keep], remaining_last[keep]
+        chosen.append(next_point[chosen[-1]])
     return np.asarray(chosen, dtype=np.intp)

@@ -91,8 +91,15 @@ def trajectory_figure(
     fitted model's mean per group as a dashed line of the group's colour (numeric x only)."""
     numeric = pd.api.types.is_numeric_dtype(summary[x]) if x in summary.columns else False
     panels = list(dict.fromkeys(summary[facet].astype(str))) if facet and facet in summary.columns else [None]
+    widths = None
+    if panels != [None] and not numeric:
+        # a panel's width follows its number of visits (a booster panel of 3 visits beside a series
+        # of 30), at least a fifth of the room so that its title and labels fit
+        counts = np.array([summary.loc[summary[facet].astype(str) == p, x].nunique() for p in panels], dtype=float)
+        share = np.maximum(counts / counts.sum(), 0.2)
+        widths = list(share / share.sum())
     figure = (make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.04,
-                            subplot_titles=[f"{facet}: {p}" for p in panels])
+                            subplot_titles=[f"{facet}: {p}" for p in panels], column_widths=widths)
               if panels != [None] else go.Figure())
     groups = groups_in(summary, exclude_groups)
     colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour

@@ -15,9 +15,14 @@ Time points
 ``time="visit"`` uses the visit labels of the data, ordered by the median time (hours since
 the first infusion) at which each label was rated, i.e. in schedule order. Single-infusion and
 series patients (:func:`analysis.course_of_patients`) follow different schedules, so visits are
-summarised per course (column ``course``; ``time_order`` counts within the course): a "day 14"
-of the single schedule and a "follow-up day 7" of the series are never put on one axis. The
-baseline rating is always its own time point, labelled ``"baseline"`` whatever its visit label.
+summarised per course (column ``course``): a "day 14" of the single schedule and a "follow-up
+day 7" of the series are never put on one axis. Boosters (infusions after the induction series)
+are given to some patients only, at times of their own, so the visits at which most patients
+rated were rated for a booster (:func:`booster_ratings`: from 12 hours before a booster's start
+to the next infusion) form a schedule of their own, ``"<course> boosters"`` (column ``schedule``;
+``time_order`` counts within the schedule): interleaved with the follow-up visits of every
+patient, they would make the mean jump between two sets of patients. The baseline rating is
+always its own time point, labelled ``"baseline"`` whatever its visit label.
 ``time="hours"`` or ``"days"`` bins the time since the start of the first infusion (or, with
 ``time_origin="last_infusion"``, of the most recent infusion); the bins are right-closed
 intervals ``(start, end]`` reported with the result, and each bin's mean is meant to be drawn at
@@ -50,7 +55,14 @@ from scipy import stats
 
 from analysis.baseline import ASSUMED_ROUTE, require_baseline
 from analysis.errors import AnalysisError
-from analysis.grouping import _is_endpoints, course_of_patients, grouping_for, model_groups, patient_values
+from analysis.grouping import (
+    SERIES_GAP_DAYS,
+    _is_endpoints,
+    course_of_patients,
+    grouping_for,
+    model_groups,
+    patient_values,
+)
 
 __all__ = [
     "DEFAULT_BIN_EDGES_DAYS",
@@ -89,6 +101,9 @@ UNSCHEDULED_VISIT_PATTERN = re.compile(
     r"\b(?:unscheduled|unsched|rescue|early[ _-]*(?:termination|discontinuation|withdrawal)|withdrawal)\b",
     re.IGNORECASE)
 TIME_ORIGINS = ("first_infusion", "last_infusion")
+# hours: a rating at most this long before an infusion's start is that infusion's pre-infusion
+# rating (it belongs to the infusion it precedes, e.g. "booster1 pre")
+PRE_INFUSION_HOURS = 12.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -181,6 +196,55 @@ def schedule_courses(rated: pd.DataFrame) -> tuple[np.ndarray, int]:
     target = frame.groupby("patient_id")["home"].first().reindex(moved)
     is_moved = pd.Index(moved).get_indexer(ids)
     return np.where(is_moved >= 0, target.to_numpy(dtype=object)[is_moved], course), len(moved)
+
+
+def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None,
+                    gap_days: float = SERIES_GAP_DAYS) -> np.ndarray:
+    """Whether each rating (rows with patient_id, time_hours) belongs to a booster: the infusion
+    it follows (the latest starting at most :data:`PRE_INFUSION_HOURS` after it, so that a
+    pre-infusion rating belongs to the infusion it precedes) is a booster, i.e. starts after the
+    patient's induction series (:func:`analysis.course_of_patients`, series gap ``gap_days``)."""
+    booster = np.zeros(len(rated), dtype=bool)
+    if infusions is None or infusions.empty or rated.empty:
+        return booster
+    ids = infusions["patient_id"].astype(str).to_numpy()
+    start = infusions["time_hours"].to_numpy(float)
+    end = course_of_patients(infusions, gap_days=gap_days).set_index("patient_id")["series_end_hours"]
+    is_booster = start > end.reindex(ids).to_numpy(float)
+    if not is_booster.any():
+        return booster
+    starts = pd.DataFrame({"patient_id": ids, "start": start, "booster": is_booster.astype(float)}
+                          ).sort_values("start")
+    rows = pd.DataFrame({"patient_id": rated["patient_id"].astype(str).to_numpy(),
+                         "at": rated["time_hours"].to_numpy(float) + PRE_INFUSION_HOURS,
+                         "_row": np.arange(len(rated))})
+    rows = rows[np.isfinite(rows["at"].to_numpy())].sort_values("at")
+    follows = pd.merge_asof(rows, starts, left_on="at", right_on="start", by="patient_id", direction="backward")
+    booster[follows["_row"].to_numpy()] = follows["booster"].to_numpy(float) > 0.5  # NaN: before any infusion
+    return booster
+
+
+def visit_schedules(rated: pd.DataFrame, booster: np.ndarray) -> np.ndarray:
+    """The schedule of each rating in the visit view: its course, or ``"<course> boosters"`` for
+    the ratings at a booster visit, i.e. a label at which most of the course's patients rated
+    there were rated for a booster (:func:`booster_ratings`). Boosters are given to some patients
+    only (those who relapsed, or kept responding, by the clinic's policy) at times of their own, so
+    their visits interleaved with the follow-up visits of every patient would make the mean jump
+    between two different sets of patients."""
+    course = rated["course"].astype(str).to_numpy(dtype=object)
+    if not booster.any():
+        return course
+    labels = rated["time_point"].astype(str).to_numpy()
+    frame = pd.DataFrame({"course": course, "label": labels, "patient_id": rated["patient_id"].astype(str).to_numpy(),
+                          "booster": booster})
+    frame = frame[labels != BASELINE_LABEL]
+    per_patient = frame.groupby(["course", "label", "patient_id"], sort=False)["booster"].any()
+    share = per_patient.groupby(level=["course", "label"], sort=False).mean()
+    at_boosters = share.index[share.to_numpy() > 0.5]
+    if not len(at_boosters):
+        return course
+    keys = pd.MultiIndex.from_arrays([course, labels])
+    return np.where(keys.isin(at_boosters), course + " boosters", course).astype(object)
 
 
 def rescheduled_note(patients: int) -> list[str]:
@@ -343,7 +407,7 @@ class TrajectorySettings:
                 "pct_change": "percent change from baseline (-50 = halved)",
                 "improvement_pct": "percent improvement from baseline (50 = halved)"}[self.value]
         since = "the most recent infusion" if self.time_origin == "last_infusion" else "the first infusion"
-        unit = {"visit": "visit (each course's schedule in its own order)", "hours": f"hours since {since}",
+        unit = {"visit": "visit (each schedule in its own order)", "hours": f"hours since {since}",
                 "days": f"days since {since}"}[self.time]
         lines = [f"{self.instrument} {what} by {unit}"
                  + (f", {self.grouping or 'grouped by ' + self.by}" if self.by else "") + ".",
@@ -356,7 +420,9 @@ class TrajectorySettings:
                          "mid-point (the open last bin and the baseline at their ratings' mean time).")
         else:
             lines.append("Visits: single-infusion and series patients follow different schedules, so each "
-                         "course's visits are summarised separately, in that course's schedule order.")
+                         "course's visits are summarised separately, in that course's schedule order; the "
+                         "visits of boosters (infusions after the induction series, given to some patients "
+                         "only) form a schedule of their own.")
         return lines + list(self.endpoint_definitions)
 
 
@@ -364,14 +430,15 @@ class TrajectorySettings:
 class TrajectoryResult:
     """Summary of scores over time.
 
-    table : one row per group and time point (and course, for visits): group, [course],
-        time_point (label), time_order (0 = baseline; within the course for visits),
+    table : one row per group and time point (and schedule, for visits): group, [course,
+        schedule] (for visits: the course, and the course or ``"<course> boosters"`` for a booster
+        visit), time_point (label), time_order (0 = baseline; within the schedule for visits),
         time_hours or time_days (mean actual time of the ratings summarised), for bins
         time_mid_<unit> (the bin's mid-point, where the mean is drawn),
         bin_start_<unit>, bin_end_<unit> (NaN for visits and baseline), n (patients), mean, sd,
         se, lower, upper (t-based CI), median, q1, q3, min, max. Values are in the units of
         ``settings.value`` (score points, or percent).
-    individual : one row per rating: patient_id, group, course, time_point, time_order,
+    individual : one row per rating: patient_id, group, course, [schedule], time_point, time_order,
         time_hours, time_days (on the clock of ``settings.time_origin``), value (for spaghetti
         plots on the same numeric axis).
     notes : who was left out or added, in sentences (e.g. patients with a baseline of 0, ratings
@@ -605,7 +672,7 @@ def trajectory(
     time_origin : {"first_infusion", "last_infusion"}
         For ``time="hours"``/``"days"``: time since the start of the first infusion (default)
         or since the start of the most recent infusion before each rating (every infusion's
-        response on one clock). Ignored for visits, which are split by course instead.
+        response on one clock). Ignored for visits, which are split by schedule instead.
 
     Returns
     -------
@@ -649,13 +716,15 @@ def trajectory(
     rated["time_days"] = rated["time_hours"] / 24.0
     rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
     rescheduled = 0
+    split = ["course", "schedule"] if time == "visit" else []
     if time == "visit":
         rated["course"], rescheduled = schedule_courses(rated)
-    split = ["course"] if time == "visit" else []
-    if time == "visit":
-        # one schedule per course: a label's place is its rank among that course's labels, so the
-        # single-infusion and series schedules are never interleaved on one axis
-        rated["time_order"] = (rated.groupby("course", sort=False)["time_order"].rank(method="dense")
+        infusions = getattr(endpoints, "infusions", None) if _is_endpoints(data) else data.infusions
+        gap = float(getattr(endpoints.settings, "series_gap_days", SERIES_GAP_DAYS))
+        rated["schedule"] = visit_schedules(rated, booster_ratings(rated, infusions, gap))
+        # one schedule per course (and its boosters): a label's place is its rank among that
+        # schedule's labels, so schedules are never interleaved on one axis
+        rated["time_order"] = (rated.groupby("schedule", sort=False)["time_order"].rank(method="dense")
                                .astype(int) - 1)
 
     keys = ["group", *split, "time_order", "time_point", "patient_id"]
@@ -680,8 +749,8 @@ def trajectory(
     table = table[columns].sort_values(cell, kind="stable").reset_index(drop=True)
     table["group"] = table["group"].astype(str)
 
-    individual = rated[["patient_id", "group", "course", "time_point", "time_order", "time_hours", "time_days",
-                        "value"]]
+    individual = rated[["patient_id", "group", "course", *split[1:], "time_point", "time_order", "time_hours",
+                        "time_days", "value"]]
     individual = individual.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
     individual["group"] = individual["group"].astype(str)
     settings = TrajectorySettings(instrument=instrument, by=by, time=time, value=value, alpha=alpha,

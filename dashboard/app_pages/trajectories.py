@@ -32,7 +32,7 @@ COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_sy
 
 def x_title(time: str, since: str, log_x: bool = False) -> str:
     if time == "visit":
-        return "Visit (each course's own schedule)"
+        return "Visit (each schedule in its own order)"
     return f"{time.capitalize()} since the {since}" + (" (log scale)" if log_x else "")
 
 
@@ -79,10 +79,10 @@ with page_guard("the trajectories"):
             "change": "Change from baseline (points; negative = better)",
             "pct_change": "Change from baseline (%; -50 = halved)"}[value]
     visits = time == "visit"
-    # visits: one panel per course (their schedules differ); bins: numeric, means at mid-points
+    # visits: one panel per schedule (course, and its boosters); bins: numeric, means at mid-points
     x = "time_point" if visits else f"time_mid_{time}"
     individual_x = "time_point" if visits else f"time_{time}"
-    cell = ["group", "course", "time_point"] if visits else ["group", "time_point"]
+    cell = ["group", "schedule", "time_point"] if visits else ["group", "time_point"]
     highlight: list[str] = []
     if spaghetti:
         ids = compute.call(ctx, "spaghetti_patients", "Drawing...", figures.spaghetti_patients,
@@ -100,7 +100,7 @@ with page_guard("the trajectories"):
     figure = compute.cached_figure(
         ctx, "trajectory", figures.trajectory_figure, drawn,
         key=(time, value, since, log_x, spaghetti, tuple(highlight)), x=x, order="time_order" if visits else None,
-        facet="course" if visits else None, log_x=log_x, x_title=x_title(time, since, log_x), y_title=unit,
+        facet="schedule" if visits else None, log_x=log_x, x_title=x_title(time, since, log_x), y_title=unit,
         individual=individual, individual_x=individual_x, individual_y="value", highlight=highlight,
         definitions=definitions, exclude_groups=hidden, y_from_zero=value == "score",
         title=f"{settings.instrument} over time",
@@ -112,10 +112,14 @@ with page_guard("the trajectories"):
                      "more lines draw slower and read the same)." if patients > MAX_INDIVIDUAL_LINES
                      else f" Grey lines: all {patients:,} patients.")
     if visits:
-        per_course = result.individual.groupby("course")["patient_id"].nunique()
+        per_schedule = result.individual.groupby("schedule")["patient_id"].nunique()
+        boosters = [name for name in per_schedule.index if name.endswith(" boosters")]
         notes.append("Single-infusion and series patients are rated on different schedules, so each course "
-                     "has its own panel, in its own visit order: "
-                     + ", ".join(f"{course} {n} patients" for course, n in per_course.items())
+                     "has its own panel, in its own visit order"
+                     + (", and so have the booster visits (boosters are given to some patients only, at times "
+                        "of their own: among the follow-up visits of every patient they would make the mean jump "
+                        "between two sets of patients)" if boosters else "")
+                     + ": " + ", ".join(f"{name} {n:,} patients" for name, n in per_schedule.items())
                      + ". For one clock across courses, choose hours or days since the most recent infusion.")
     else:
         notes.append(f"Means are drawn at the mid-points of the time bins (edges under the chart); grey lines "

@@ -76,33 +76,39 @@ def test_log_hours_axis_leaves_out_the_baseline(sample):
     assert len(x) == (result.table["time_mid_hours"] > 0).sum() == len(result.table) - 1  # baseline only
 
 
-def test_visit_axis_one_panel_per_course_and_no_category_mixes_courses(sample):
+def test_visit_axis_one_panel_per_schedule_and_no_category_mixes_schedules(sample):
     result = analysis.trajectory(sample, time="visit", by="route")
     table = result.table
-    figure = figures.trajectory_figure(table, x="time_point", order="time_order", facet="course",
+    figure = figures.trajectory_figure(table, x="time_point", order="time_order", facet="schedule",
                                        x_title="visit", y_title="score", individual=result.individual,
                                        individual_x="time_point", individual_y="value")
-    axes = {name: figure.layout[name] for name in ("xaxis", "xaxis2")}
+    titles = [a.text.removeprefix("schedule: ") for a in figure.layout.annotations if a.text.startswith("schedule: ")]
+    # the simulator gives boosters to series patients only: three schedules
+    assert sorted(titles) == ["series", "series boosters", "single"]
+    names = ["xaxis"] + [f"xaxis{i}" for i in range(2, len(titles) + 1)]
+    axes = {name: figure.layout[name] for name in names}
     assert all(a.type == "category" for a in axes.values())
     categories = {name: list(a.categoryarray) for name, a in axes.items()}
-    # which course's patients are rated at each label (the data, not the figure)
-    courses_of = {course: set(rows["time_point"]) for course, rows in table.groupby("course")}
-    titles = [a.text.removeprefix("course: ") for a in figure.layout.annotations if a.text.startswith("course: ")]
-    assert sorted(titles) == ["series", "single"]
-    for name, course in zip(("xaxis", "xaxis2"), titles, strict=True):
-        assert set(categories[name]) == courses_of[course]
+    # which schedule's patients are rated at each label (the data, not the figure)
+    labels_of = {schedule: set(rows["time_point"]) for schedule, rows in table.groupby("schedule")}
+    median = result.individual.groupby(["schedule", "time_point"])["time_hours"].median()
+    for name, schedule in zip(names, titles, strict=True):
+        assert set(categories[name]) == labels_of[schedule]
         # schedule order: the labels' median rating time (the module's rule) increases along the axis
-        median = result.individual.groupby("time_point")["time_hours"].median()
-        ordered = median.reindex(categories[name]).to_numpy()
-        assert np.all(np.diff(ordered[1:]) >= 0) and categories[name][0] == "baseline"
+        ordered = median.loc[schedule].reindex(categories[name]).to_numpy()
+        boosters = schedule.endswith(" boosters")
+        assert np.all(np.diff(ordered[0 if boosters else 1:]) >= 0)
+        assert (categories[name][0] == "baseline") != boosters  # a booster schedule has no baseline
+        # the simulator's booster visits are named "booster<k> ...": those and only those
+        assert all(label.startswith("booster") for label in categories[name]) == boosters
     # every trace of a panel draws only that panel's labels
     for trace in figure.data:
         axis = "xaxis" if trace.xaxis in (None, "x") else "xaxis" + trace.xaxis[1:]
         drawn = {v for v in trace.x if v is not None}
         assert drawn <= set(categories[axis]), trace.name
-    # single's "day 14" and the series' "follow-up day 7" are never on one axis
-    assert not ({"day 14", "follow-up day 7"} <= set(categories["xaxis"]))
-    assert not ({"day 14", "follow-up day 7"} <= set(categories["xaxis2"]))
+    # no label on two axes: single's "day 14" and the series' "follow-up day 7" never share one
+    every = [label for name in names for label in categories[name] if label != "baseline"]
+    assert len(every) == len(set(every))
 
 
 def test_time_since_most_recent_infusion_puts_every_infusion_on_one_clock(sample):

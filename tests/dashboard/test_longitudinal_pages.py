@@ -54,22 +54,25 @@ def test_trajectories_log_hours():
     assert np.all(x > 0) and np.all(np.diff(x) > 0)
 
 
-def test_trajectories_visits_never_mix_courses():
+def test_trajectories_visits_never_mix_schedules():
     at = open_page("trajectories", group="route")
     clean(at)
     figure = plotted(at)[0]
     layout = figure["layout"]
     axes = {k: v for k, v in layout.items() if k.startswith("xaxis")}
-    assert len(axes) == 2
     sample = analysis.load_sample()
     table = analysis.trajectory(sample, time="visit").table
-    labels = {course: set(rows["time_point"]) - {"baseline"} for course, rows in table.groupby("course")}
-    panels = [a["text"].removeprefix("course: ") for a in layout["annotations"] if a["text"].startswith("course: ")]
-    for name, course in zip(sorted(axes), panels, strict=True):
+    labels = {schedule: set(rows["time_point"]) - {"baseline"} for schedule, rows in table.groupby("schedule")}
+    panels = [a["text"].removeprefix("schedule: ") for a in layout["annotations"]
+              if a["text"].startswith("schedule: ")]
+    # single, series and the series' boosters (the sample's boosters are all after a series)
+    assert sorted(panels) == ["series", "series boosters", "single"] and len(axes) == 3
+    for name, schedule in zip(sorted(axes), panels, strict=True):
         categories = set(axes[name]["categoryarray"]) - {"baseline"}
-        other = "series" if course == "single" else "single"
-        assert categories <= labels[course]
-        assert not categories & (labels[other] - labels[course])
+        others = set().union(*(v for k, v in labels.items() if k != schedule))
+        assert categories <= labels[schedule]
+        assert not categories & (others - labels[schedule]), f"{schedule} panel holds another schedule's visits"
+        assert all(c.startswith("booster") for c in categories) == schedule.endswith(" boosters")
 
 
 def test_mmrm_default_visits_are_the_protocol_follow_up_visits():

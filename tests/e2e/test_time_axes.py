@@ -17,7 +17,7 @@ PLOTS_JS = plots_js("""el => ({
     axes: Object.fromEntries(Object.entries(el.layout).filter(([k]) => k.startsWith('xaxis')).map(
         ([k, a]) => [k, {type: a.type, categoryarray: a.categoryarray ? Array.from(a.categoryarray) : null,
                          dtick: a.dtick === undefined ? null : a.dtick, tickmode: a.tickmode || null}])),
-    panels: (el.layout.annotations || []).map(a => a.text).filter(t => t && t.startsWith('course: ')),
+    panels: (el.layout.annotations || []).map(a => a.text).filter(t => t && t.startsWith('schedule: ')),
     traces: el.data.map(t => ({name: t.name || '', mode: t.mode || '', xaxis: t.xaxis || 'x', x: arr(t.x)})),
 })""")
 
@@ -45,20 +45,22 @@ def test_trajectory_x_values_are_increasing_numbers(app_server, browser, screens
 
 
 @pytest.mark.parametrize("width", [1440, 800])
-def test_no_visit_axis_category_mixes_courses(app_server, browser, screenshots, width):
+def test_no_visit_axis_category_mixes_schedules(app_server, browser, screenshots, width):
     plots = _plots(browser, f"{app_server.url}/trajectories?group=route", width,
                    screenshots / f"trajectories_visits_{width}.png")
     trajectory = plots[0]  # the first chart of the page (its title may be drawn by the page, not plotly)
     table = analysis.trajectory(analysis.load_sample(), time="visit").table
-    rated = {course: set(rows["time_point"]) for course, rows in table.groupby("course")}
+    rated = {schedule: set(rows["time_point"]) for schedule, rows in table.groupby("schedule")}
     axes = trajectory["axes"]
-    assert len(axes) == 2 and sorted(p.removeprefix("course: ") for p in trajectory["panels"]) == ["series", "single"]
-    for name, panel in zip(sorted(axes), trajectory["panels"], strict=True):
-        course = panel.removeprefix("course: ")
-        other = "series" if course == "single" else "single"
+    panels = [p.removeprefix("schedule: ") for p in trajectory["panels"]]
+    # each course, and the boosters of the series (infusions after it, given to some patients only)
+    assert len(axes) == 3 and sorted(panels) == ["series", "series boosters", "single"]
+    for name, schedule in zip(sorted(axes), panels, strict=True):
+        others = set().union(*(v for k, v in rated.items() if k != schedule))
         categories = set(axes[name]["categoryarray"])
-        assert categories <= rated[course]
-        assert not categories & (rated[other] - rated[course]), f"{course} panel holds {other} visits"
+        assert categories <= rated[schedule]
+        assert not categories & (others - rated[schedule]), f"{schedule} panel holds another schedule's visits"
+        assert all(c.startswith("booster") for c in categories - {"baseline"}) == schedule.endswith(" boosters")
         drawn = {v for t in trajectory["traces"] if ("xaxis" + t["xaxis"][1:]) == name for v in t["x"] if v}
         assert drawn and drawn <= categories
 

@@ -1243,6 +1243,7 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                                                                      validate=False))
     columns["item"] = _integers(s_item)
     columns["score"] = s_score.astype("float64", copy=False)
+    del s_score  # the int16 scores of a file in random order, no longer needed (16 MB at 8 million rows)
     columns["time_hours"] = s_time.astype("float64", copy=False)
     columns["visit"] = _string_series(in_order(cols["visit"])) if cols["visit"] is not None \
         else pd.Series(pd.NA, index=range(n_out), dtype="string")

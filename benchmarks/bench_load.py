@@ -6,7 +6,11 @@ patient- and infusion-level columns repeated on every row) as Parquet, sorted by
 shuffled (rows in random order), and optionally as CSV. Each file is loaded in a fresh Python
 process, which reports its wall time and peak resident memory (``ru_maxrss``, checked against
 ``VmHWM`` in ``/proc/self/status``; tracemalloc misses Arrow's allocations). With two sizes the
-log-log slope of time against rows is printed (1 = linear). ``--wide-excel N`` also times a wide
+log-log slope of time against rows is printed (1 = linear). Peak RSS also counts memory freed but
+kept by glibc's allocator: its mmap threshold rises (up to 32 MB) as large arrays are freed, and
+later arrays below it are served from the heap and kept; a change of tens of MB in peak RSS can be
+that alone (check with ``MALLOC_MMAP_THRESHOLD_=131072`` in the child's environment, which fixes
+the threshold: then the peak follows the live arrays). ``--wide-excel N`` also times a wide
 Excel file of N patients x 20 visits. The machine is shared: timings vary with its load.
 
 Targets (issue 8): 100,000 patients under 5 s and 2 GB, slope near 1, shuffled no slower than

@@ -26,6 +26,7 @@ seconds are inflated several times over; CPU seconds compare (the first call inc
     fit_durability(by='diagnosis')             34.99 / 3.39          6.00 / 0.48
     fit_durability(by='course')                52.25 / 5.37          2.65 / 0.33
     fit_response_state(n_bootstrap=0)           9.67 / 0.83          2.54 / 0.40
+    fit_durability(by='course', turnbull)     171.70 / 29.62       128.97 / 15.80  (--repeat 1)
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.plotted import BACKGROUND_JS, contrast, luminance, wait_idle
+from tests.e2e.plotted import BACKGROUND_JS, MIN_SMALL_TEXT_CONTRAST, contrast, luminance, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +21,35 @@ THEMES = ["light", "dark"]
 MAX_SCREENSHOT_PX = 12_000
 CONTENT_HEIGHT_JS = """() => Math.max(...['stMain', 'stSidebarContent', 'stAppViewContainer'].map(id => {
     const el = document.querySelector(`[data-testid="${id}"]`); return el ? el.scrollHeight : 0; }))"""
-# every text of every plot (ticks, titles, legends, annotations, risk tables) and its fill colour
-PLOT_TEXT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot text')).filter(t =>
-    t.textContent.trim() && getComputedStyle(t).fill.startsWith('rgb') && getComputedStyle(t).fillOpacity !== '0'
-).map(t => [t.textContent.trim().slice(0, 40), getComputedStyle(t).fill])"""
-MIN_TEXT_CONTRAST = 3.0  # WCAG 2 for large text and graphics; plot text is small, so this is a floor
+# every text of every plot (ticks, titles, legends, annotations, risk tables, text beside points) as
+# it is seen: its fill with its fill-opacity and every ancestor's opacity, over what is under it (an
+# annotation's box, itself composited, over the page). Coloured tspans are colour keys (a square in
+# the group's colour), a graphic, not text; empty and undrawn texts are left out.
+PLOT_TEXT_JS = """(background) => {
+  const rgba = css => { const v = (css.match(/[\\d.]+/g) || []).map(Number);
+    return v.length < 3 ? null : [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const over = (top, alpha, bottom) => top.slice(0, 3).map((c, i) => c * alpha + bottom[i] * (1 - alpha));
+  const seen = (node, fill, opacity, under) => { let alpha = fill[3] * opacity;
+    for (let el = node; el && !el.classList.contains('js-plotly-plot'); el = el.parentElement)
+      alpha *= Number(getComputedStyle(el).opacity);
+    return over(fill, alpha, under); };
+  const page = rgba(background);
+  const rgb = v => `rgb(${v.slice(0, 3).map(Math.round).join(', ')})`;
+  return Array.from(document.querySelectorAll('.js-plotly-plot text')).filter(t => {
+    const r = t.getBoundingClientRect(); return t.textContent.trim() && r.width > 0 && r.height > 0;
+  }).flatMap(t => {
+    const style = getComputedStyle(t), fill = rgba(style.fill);
+    if (!fill) return [];
+    let under = page;
+    const box = t.closest('.annotation') && t.closest('.annotation').querySelector('rect.bg');
+    if (box && rgba(getComputedStyle(box).fill))
+      under = seen(box, rgba(getComputedStyle(box).fill), Number(getComputedStyle(box).fillOpacity), page);
+    const own = Array.from(t.childNodes).filter(n => !(n.style && n.style.fill)).map(n => n.textContent).join('');
+    if (!own.trim()) return [];
+    return [[own.trim().slice(0, 40), rgb(seen(t, fill, Number(style.fillOpacity), page)), rgb(under)]];
+  });
+}"""
+MIN_TEXT_CONTRAST = MIN_SMALL_TEXT_CONTRAST  # WCAG 2 AA: plot text is small (11 to 13 px)
 # every plotly chart laid out at its container's width (after a resize it relayouts a little later)
 PLOTS_FIT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(el =>
     el._fullLayout && Math.abs(el._fullLayout.width - el.getBoundingClientRect().width) < 2)"""
@@ -62,7 +86,8 @@ def _assert_clean(page, name: str) -> None:
 def test_every_page_renders_at_both_widths_in_both_themes(app_server, browser, screenshots, path, theme):
     """Every page without an exception box, in the theme the system asks for (Streamlit follows
     prefers-color-scheme until the user picks one in its menu), screenshot whole at 1440 and 800 px
-    as ``<page>_<width>_<theme>.png``."""
+    as ``<page>_<width>_<theme>.png``, and at each width every text of every chart at 4.5:1 or more
+    on what is under it (``PLOT_TEXT_JS``)."""
     name = path or "data"
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000}, color_scheme=theme)
     page = context.new_page()
@@ -74,13 +99,14 @@ def test_every_page_renders_at_both_widths_in_both_themes(app_server, browser, s
         assert 0 < kept <= total
         background = page.evaluate(BACKGROUND_JS)
         assert (luminance(background) < 0.1) == (theme == "dark"), f"{name}: background {background} in {theme}"
-        faint = [(text, fill) for text, fill in page.evaluate(PLOT_TEXT_JS)
-                 if contrast(fill, background) < MIN_TEXT_CONTRAST]
-        assert not faint, f"{name} in {theme}: plot text too faint on {background}: {faint[:10]}"
         for width in WIDTHS:
             _whole_page(page, width)
             _assert_clean(page, name)
             page.screenshot(path=str(screenshots / f"{name}_{width}_{theme}.png"), full_page=True)
+            faint = [(text, fill, under, round(contrast(fill, under), 2))
+                     for text, fill, under in page.evaluate(PLOT_TEXT_JS, background)
+                     if contrast(fill, under) < MIN_TEXT_CONTRAST]
+            assert not faint, f"{name} at {width} px in {theme}: {len(faint)} plot texts under 4.5:1: {faint[:12]}"
     finally:
         context.close()
 

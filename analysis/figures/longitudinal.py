@@ -166,7 +166,7 @@ def trajectory_figure(
                 figure.add_trace(go.Scatter(x=line[curve_x or x], y=line["fitted"], mode="lines", name=name,
                                             legendgroup=name, showlegend=first(name),
                                             line=dict(color=colors.get(group, OKABE_ITO[0]), width=2, dash="dash")))
-        axis = dict(title=x_title)
+        axis = dict(title=x_title if j == 1 else None)  # once, under the first panel (the panels say which)
         if numeric:
             axis["type"] = "log" if log_x else "linear"
         elif order and order in part_summary.columns:

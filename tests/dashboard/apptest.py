@@ -26,6 +26,20 @@ PAGES = ["data", "overview", "trajectories", "onset", "durability", "compare", "
 KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 
 
+def new_server_process() -> None:
+    """As a new server process: no workspace connection or configuration, no dataset or result
+    held in memory."""
+    from dashboard import compute
+    from dashboard.workspace import session
+
+    if session._workspace is not None:
+        session._workspace.close()
+    session._workspace = None
+    session._config = None
+    compute._DATASETS.clear()
+    compute._RESULTS.clear()
+
+
 def start(**query: str | list[str]) -> AppTest:
     """A new session (a new browser tab) on the app's default page, with ``query`` in its URL."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)

@@ -27,31 +27,29 @@ from dashboard.workspace import (
     session,
 )
 from dashboard.workspace.models import Dataset
-from tests.dashboard.apptest import ROOT, clean, load_button, open_page, start, upload_page
+from tests.dashboard.apptest import (
+    ROOT,
+    clean,
+    load_button,
+    new_server_process,
+    open_page,
+    start,
+    upload_page,
+)
 
 OWNER = Principal("owner@clinic.org")
 VIEWER = Principal("viewer@clinic.org")
 STRANGER = Principal("stranger@elsewhere.org")
 
 
-def _reset() -> None:
-    """As a new server process: no workspace connection, no dataset or result held in memory."""
-    if session._workspace is not None:
-        session._workspace.close()
-    session._workspace = None
-    session._config = None
-    compute._DATASETS.clear()
-    compute._RESULTS.clear()
-
-
 @pytest.fixture
 def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkspaceConfig]:
     """Local mode on a workspace in tmp_path (AppTest gives every run the same browser)."""
     monkeypatch.setattr(security, "browser_secret", lambda: "one-browser")
-    _reset()
+    new_server_process()
     session._config = load_config({}, {"INFUSION_OUTCOMES_DB": str(tmp_path / "workspace.db")})
     yield session._config
-    _reset()
+    new_server_process()
 
 
 @pytest.fixture
@@ -97,7 +95,7 @@ def test_an_upload_is_stored_and_reopens_in_a_new_session_and_process(local: Wor
     for restart in (False, True):
         if restart:
             config = session._config
-            _reset()
+            new_server_process()
             session._config = config
         again = open_page("overview", dataset=dataset)
         clean(again)
@@ -257,7 +255,7 @@ def test_database_away_gives_a_page_in_words_and_recovers(team: dict, postgres: 
         assert any("cannot be reached" in e.value for e in at.error)  # the sign-in audit needs it
         assert [b.label for b in at.button] == ["Try again"]
         # unreachable at start (a new process)
-        _reset()
+        new_server_process()
         session._config = WorkspaceConfig(url=url, team=True)
         at = open_page("overview", dataset=link)
         assert not at.exception and any("cannot be reached" in e.value for e in at.error)

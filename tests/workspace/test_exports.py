@@ -18,32 +18,22 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 import analysis
-from dashboard import compute
 from dashboard.workspace import Principal, Workspace, WorkspaceConfig, WorkspaceUnavailable, session
-from tests.dashboard.apptest import APP, TIMEOUT, no_exception, open_page
+from tests.dashboard.apptest import APP, TIMEOUT, new_server_process, no_exception, open_page
 
 OWNER = Principal("owner@clinic.org")
 COLLEAGUE = Principal("colleague@clinic.org")
 ADMIN = Principal("it@clinic.org", admin=True)
 
 
-def _reset() -> None:
-    if session._workspace is not None:
-        session._workspace.close()
-    session._workspace = None
-    session._config = None
-    compute._DATASETS.clear()
-    compute._RESULTS.clear()
-
-
 @pytest.fixture
 def team(workspace_url: str) -> Iterator[Workspace]:
     """Team mode on a new workspace (SQLite, PostgreSQL): the sample stored by OWNER and shared
     with COLLEAGUE as analyst."""
-    _reset()
+    new_server_process()
     session._config = WorkspaceConfig(url=workspace_url, team=True, admins=frozenset({ADMIN.email}))
     yield session.workspace()
-    _reset()
+    new_server_process()
 
 
 @pytest.fixture

@@ -257,6 +257,10 @@ _NOT_EXPORTED = {
                  "away; try again in a minute",
 }
 
+# the same reasons in the audit trail (an export refused: action "export-refused")
+_REFUSED_DETAIL = {"unshared": "dataset not open to them", "viewer": "analyst's view, now a viewer",
+                   "unchecked": "access not checked (database away)"}
+
 
 @dataclass(frozen=True)
 class ExportRequest:
@@ -279,6 +283,7 @@ class ExportRequest:
         kind saying in words why nothing was exported, not audited."""
         reason = _refusals([(self.dataset, self.access)], self.who)[0]
         if reason is not None:
+            workspace.audit_export(self.dataset, file_name, who=self.who, refused=_REFUSED_DETAIL[reason])
             return refused(f"Not exported: {_NOT_EXPORTED[reason]}.")
         content = build()
         workspace.audit_export(self.dataset, file_name, who=self.who)
@@ -506,13 +511,19 @@ class Report:
 
 def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] = ()) -> None:
     """A figure with PNG and SVG downloads (rendered on click by kaleido) and "Add to report"."""
+    if figure.layout.datarevision is None:  # as cached figures (compute.cached_figure): drawn once
+        figure.update_layout(datarevision=1)
+    dataset = report.ctx.settings.dataset
+    # the toolbar's camera makes a PNG in the browser, which the server cannot audit: an audited
+    # dataset's images come from the PNG and SVG buttons only
+    toolbar = {"modeBarButtonsToRemove": ["toImage"]} if workspace.is_workspace(dataset) else {}
     st.plotly_chart(figure, key=f"chart_{slug(name)}", alt=name,
-                    config={"displaylogo": False, "toImageButtonOptions": {"filename": slug(name)}})
+                    config={"displaylogo": False, "toImageButtonOptions": {"filename": slug(name)}, **toolbar})
     for note in notes:
         st.caption(md(note, 2000))
     # without a working Chromium the buttons would fail on click with no reason: say it here
     problem = image_export_problem()
-    asked = ExportRequest.here(report.ctx.settings.dataset)
+    asked = ExportRequest.here(dataset)
     with st.container(horizontal=True):
         for file_format, mime, icon in (("png", "image/png", ":material/image:"),
                                         ("svg", "image/svg+xml", ":material/draw:")):
@@ -590,9 +601,12 @@ class _Export:
     who: Principal | None = None
 
     def _cards(self, file_name: str) -> list[Card]:
-        shown, _ = _may_see(self.held, self.who)
+        shown, reasons = _may_see(self.held, self.who)
         for dataset in dict.fromkeys(c.dataset for c in shown):
             workspace.audit_export(dataset, file_name, who=self.who)
+        left_out = dict.fromkeys((c.dataset, reasons[c.id]) for c in self.held if c.id in reasons)
+        for dataset, reason in left_out:  # cards left out of the file: recorded as refused
+            workspace.audit_export(dataset, file_name, who=self.who, refused=_REFUSED_DETAIL[reason])
         return shown
 
     def html(self) -> bytes:

@@ -339,15 +339,17 @@ def stored_dataset_id(dataset: str) -> str | None:
     return dataset.removeprefix(PREFIX) if is_workspace(dataset) else None
 
 
-def audit_export(dataset: str, what: str, *, who: Principal | None) -> None:
+def audit_export(dataset: str, what: str, *, who: Principal | None, refused: str | None = None) -> None:
     """Record an export (CSV, image, report) of a stored dataset in the audit trail, under ``who``:
     who asked, captured when the button was drawn (the builder runs on click, outside the session,
-    where :func:`principal` knows nobody in team mode)."""
+    where :func:`principal` knows nobody in team mode). With ``refused`` (why, in a few words), an
+    attempt that exported nothing: action "export-refused", detail "<what>: <why>"."""
     if not is_workspace(dataset):
         return
+    action, detail = ("export", str(what)) if refused is None else ("export-refused", f"{what}: {refused}")
     try:
         if who is not None:
-            workspace().record(who, "export", dataset.removeprefix(PREFIX), detail=str(what)[:200])
+            workspace().record(who, action, dataset.removeprefix(PREFIX), detail=detail[:200])
     except Exception as error:
         logger.warning("export not audited (%s)", type(error).__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -62,9 +63,9 @@ def _signed_in(who: Principal, page: str, dataset: str) -> AppTest:
     return at
 
 
-def _exports(ws: Workspace, dataset_id: str) -> list[tuple[str, str]]:
+def _exports(ws: Workspace, dataset_id: str, action: str = "export") -> list[tuple[str, str]]:
     trail = ws.audit_trail(ADMIN)
-    trail = trail[(trail["action"] == "export") & (trail["dataset_id"] == dataset_id)]
+    trail = trail[(trail["action"] == action) & (trail["dataset_id"] == dataset_id)]
     return sorted(zip(trail["user"], trail["detail"], strict=True))
 
 
@@ -107,7 +108,10 @@ def test_a_grant_revoked_after_the_page_was_drawn_exports_nothing_and_says_why(t
     assert page.startswith("<!doctype html>") and "not built" in page
     assert "you can no longer open the stored dataset" in page and "Overview" in page
     assert "<table" not in page and "plotly" not in page.lower()  # none of the results
-    assert _exports(team, dataset_id) == before  # nothing exported, nothing audited
+    assert _exports(team, dataset_id) == before  # nothing exported
+    # the attempts are in the audit trail, as refused, with the reason
+    assert _exports(team, dataset_id, "export-refused") == sorted(
+        [(COLLEAGUE.email, f"{csv}: dataset not open to them"), (COLLEAGUE.email, f"{html}: dataset not open to them")])
 
 
 def test_an_analyst_made_viewer_gets_no_export_of_an_analysts_page(team: Workspace, clicks: dict) -> None:
@@ -117,6 +121,8 @@ def test_an_analyst_made_viewer_gets_no_export_of_an_analysts_page(team: Workspa
     page = html.unescape(clicks["report_overview.html"]().decode())
     assert "made with an analyst's access to a dataset you may now only view" in page
     assert _exports(team, dataset_id) == []
+    assert _exports(team, dataset_id, "export-refused") == [
+        (COLLEAGUE.email, "report_overview.html: analyst's view, now a viewer")]
     clicks.clear()
     _signed_in(COLLEAGUE, "overview", f"ws-{dataset_id}")  # drawn for a viewer: theirs to export
     assert "Infusion Outcomes: Overview" in clicks["report_overview.html"]().decode()
@@ -149,3 +155,18 @@ def test_a_figure_export_is_audited_and_checked_again(team: Workspace, clicks: d
     refused = clicks[svg]().decode()
     assert refused.startswith("<svg") and "no longer open" in refused
     assert _exports(team, dataset_id) == [(COLLEAGUE.email, svg)]
+
+
+def _toolbars(at: AppTest) -> list[dict[str, Any]]:
+    """The plotly config of every chart the run drew."""
+    return [json.loads(chart.proto.config) for chart in at.get("plotly_chart")]
+
+
+def test_the_browsers_camera_is_off_for_an_audited_dataset_only(team: Workspace) -> None:
+    """The toolbar's camera makes a PNG in the browser, where the server cannot audit it: a stored
+    dataset's images come from the audited PNG and SVG buttons; the sample keeps the camera."""
+    dataset_id = _shared(team)
+    stored = _toolbars(_signed_in(COLLEAGUE, "overview", f"ws-{dataset_id}"))
+    assert stored and all("toImage" in config.get("modeBarButtonsToRemove", []) for config in stored)
+    sample = _toolbars(_signed_in(COLLEAGUE, "overview", "sample"))
+    assert sample and not any("toImage" in config.get("modeBarButtonsToRemove", []) for config in sample)

@@ -245,6 +245,10 @@ def test_cards_of_a_revoked_grant_are_neither_shown_nor_exported_and_a_regrant_b
     ws.unshare(OWNER, dataset_id, COLLEAGUE.email)
     html = export.html().decode()  # the button drawn before the revoke, clicked after it
     assert "Result on sample" in html and stored_title not in html and f"ws-{dataset_id}" not in html
+    trail = ws.audit_trail(Principal("it@clinic.org", admin=True))
+    refused = trail[(trail["action"] == "export-refused") & (trail["dataset_id"] == dataset_id)]
+    assert list(zip(refused["user"], refused["detail"], strict=True)) == [
+        (COLLEAGUE.email, "report.html: dataset not open to them")]  # the card left out, recorded
     page.run()
     no_exception(page)
     assert _titles(page) == ["Result on sample"]

@@ -128,11 +128,14 @@ if ctx.data is not None and ctx.full is not None:
         data = ctx.data
         st.subheader("Cohort")
         with st.container(horizontal=True):
-            st.metric("Patients kept", f"{data.n_patients:,}", border=True,
-                      help=f"of {ctx.full.n_patients:,} in the dataset")
+            st.metric("Patients kept", f"{compute.patient_count(ctx.settings, data):,}", border=True,
+                      help=f"of {compute.patient_count(ctx.settings, ctx.full, filtered=False):,} in the dataset")
             st.metric("Ratings", f"{len(data.assessments):,}", border=True)
             st.metric("Infusions", f"{len(data.infusions):,}", border=True)
-            st.metric("Instruments", ", ".join(map(str, data.instruments)) or "none", border=True)
+            # a scan of every rating (a tenth of a second at 20,000 patients): once per dataset and filters
+            instruments = compute.call(ctx, "instruments", "Listing the instruments...", lambda: data.instruments,
+                                       key="instruments")
+            st.metric("Instruments", ", ".join(map(str, instruments)) or "none", border=True)
         st.caption(f"Dataset fingerprint {ctx.full.fingerprint} (SHA-256 of the content: identifies "
                    "the data without revealing it).")
         show_warnings(ctx.full, "**Warnings from validation** (nothing was dropped silently)")

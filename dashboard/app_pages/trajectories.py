@@ -1,6 +1,7 @@
 """Trajectories: scores over time by group, individual patients, mixed model and MMRM."""
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import figures
@@ -28,6 +29,30 @@ SHAPES = {"piecewise (knots day 1, 7)": "piecewise", "natural spline": "spline",
           "straight line": "linear"}  # option -> fit_trajectory(time_effect=)
 COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_symmetry",
                "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
+
+
+def drawn_ratings(individual: pd.DataFrame, drawn: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
+    """The individual ratings in the cells (``cell`` columns) whose mean is drawn."""
+    shown_cells = pd.MultiIndex.from_frame(drawn[cell].astype(str))
+    return individual[pd.MultiIndex.from_frame(individual[cell].astype(str)).isin(shown_cells)]
+
+
+def trajectory_figure(drawn: pd.DataFrame, *, cell: list[str], individual: pd.DataFrame | None,
+                      **options: object) -> go.Figure:
+    """figures.trajectory_figure of the drawn means over the ratings of those cells (built only when
+    the figure is not cached: the selection scans every rating)."""
+    if individual is not None:
+        individual = drawn_ratings(individual, drawn, cell)
+    return figures.trajectory_figure(drawn, individual=individual, **options)
+
+
+def patient_counts(individual: pd.DataFrame, drawn: pd.DataFrame, cell: list[str], lines: bool,
+                   visits: bool) -> tuple[int, pd.Series | None]:
+    """(patients drawn as grey lines (0 without lines), patients per schedule (visit view only)) for
+    the notes under the figure: counts over every rating, cached with the trajectory."""
+    patients = int(drawn_ratings(individual, drawn, cell)["patient_id"].nunique()) if lines else 0
+    per_schedule = individual.groupby("schedule")["patient_id"].nunique() if visits else None
+    return patients, per_schedule
 
 
 def x_title(time: str, since: str, log_x: bool = False) -> str:
@@ -92,27 +117,26 @@ with page_guard("the trajectories"):
     # a mean of fewer patients than the minimum cell size is neither shareable nor readable
     # (its t interval spans far beyond the scale): such points are left out of the figure
     drawn = table[table["n"] >= k]
-    individual = None
-    if spaghetti and not hidden:
-        shown_cells = pd.MultiIndex.from_frame(drawn[cell].astype(str))
-        individual = result.individual[
-            pd.MultiIndex.from_frame(result.individual[cell].astype(str)).isin(shown_cells)]
+    lines = spaghetti and not hidden
+    # the selection and counts scan every rating (a tenth of a second at 20,000 patients): once per settings
+    patients, per_schedule = compute.call(ctx, "trajectory_counts", "Counting patients...", patient_counts,
+                                          result.individual, drawn, cell, lines, visits,
+                                          key=(repr(settings), time, value, since, lines))
     figure = compute.cached_figure(
-        ctx, "trajectory", figures.trajectory_figure, drawn,
+        ctx, "trajectory", trajectory_figure, drawn, cell=cell,
         key=(time, value, since, log_x, spaghetti, tuple(highlight)), x=x, order="time_order" if visits else None,
         facet="schedule" if visits else None, log_x=log_x, x_title=x_title(time, since, log_x), y_title=unit,
-        individual=individual, individual_x=individual_x, individual_y="value", highlight=highlight,
+        individual=result.individual if lines else None, individual_x=individual_x, individual_y="value",
+        highlight=highlight,
         definitions=definitions, exclude_groups=hidden, y_from_zero=value == "score",
         title=f"{settings.instrument} over time",
     )
     notes = ["Points: mean with 95% CI."]
-    if individual is not None:
-        patients = individual["patient_id"].nunique()
+    if lines:
         notes[0] += (f" Grey lines: {MAX_INDIVIDUAL_LINES:,} patients of {patients:,} (a fixed random subset: "
                      "more lines draw slower and read the same)." if patients > MAX_INDIVIDUAL_LINES
                      else f" Grey lines: all {patients:,} patients.")
-    if visits:
-        per_schedule = result.individual.groupby("schedule")["patient_id"].nunique()
+    if per_schedule is not None:
         boosters = [name for name in per_schedule.index if name.endswith(" boosters")]
         notes.append("Single-infusion and series patients are rated on different schedules, so each course "
                      "has its own panel, in its own visit order"

@@ -14,7 +14,9 @@ The dataset is loaded first by a run of the Data page (not timed). Then per page
 
 Wall seconds of the run and CPU seconds of the page script in its own thread (a background job's
 CPU, in its thread, is not counted) are printed with the load average; the machine is shared, so
-compare CPU seconds. The sidebar (app.py before the page) is in the wall time only. ``--profile PAGE`` prints the cProfile of that page's cold run
+compare CPU seconds. After each page, the MB the process-wide result store holds (what the pages
+visited so far keep cached: run with a large INFUSION_OUTCOMES_RESULT_CACHE_MB to see what a tour
+needs, nothing let go) and the process's resident memory. The sidebar (app.py before the page) is in the wall time only. ``--profile PAGE`` prints the cProfile of that page's cold run
 (top 30 by cumulative time).
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_server_pages.py [--dataset simulated-20000-1]
@@ -89,6 +91,7 @@ def _problems(at: AppTest) -> str:
 def main(argv: list[str] | None = None) -> int:
     from analysis import endpoints
     from dashboard import background, compute
+    from dashboard.serve import memory_mb
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="simulated-20000-1")
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dataset {args.dataset} loaded and Data page drawn: {time.perf_counter() - start:.1f} s "
           f"(load average {_load()}, 2 cores)")
     print(f"{'page':13s} {'cold wall':>9s} {'cold CPU':>9s} {'jobs':>6s} {'ready wall':>10s} {'ready CPU':>9s} "
-          f"{'warm wall':>9s} {'warm CPU':>9s}  load avg")
+          f"{'warm wall':>9s} {'warm CPU':>9s} {'results MB':>10s} {'RSS MB':>7s}  load avg")
+    print(f"result store limit {compute.RESULT_CACHE_MB} MB (INFUSION_OUTCOMES_RESULT_CACHE_MB)")
     for page in pages:
         if args.order == "isolated":
             compute._RESULTS.clear()
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         warm = _timed_run(at)
         problems = problems or _problems(at)
         print(f"{page:13s} {cold[0]:9.2f} {cold[1]:9.2f} {jobs:6.1f} {ready[0]:10.2f} {ready[1]:9.2f} "
-              f"{warm[0]:9.2f} {warm[1]:9.2f}  {_load()}{problems}", flush=True)
+              f"{warm[0]:9.2f} {warm[1]:9.2f} {compute._RESULTS.bytes / 2**20:10.0f} {memory_mb():7.0f}  "
+              f"{_load()}{problems}", flush=True)
         if profiler is not None:
             stats = pstats.Stats(profiler)
             if args.profile_out:

@@ -60,7 +60,9 @@ MAX_SIMULATED = max(SIMULATED_SIZES)
 MAX_SEED = 10**9
 MAX_SIMULATED_DATASETS = _env_int("INFUSION_OUTCOMES_MAX_SIMULATED_DATASETS", 4)
 DATASET_CACHE_MB = _env_int("INFUSION_OUTCOMES_DATASET_CACHE_MB", 700)
-RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 300)
+# a tour of every page at 20,000 patients keeps 336 MB of results (benchmarks/bench_server_pages.py);
+# with 300 MB a warm visit recomputed the trajectory and the durability fit
+RESULT_CACHE_MB = _env_int("INFUSION_OUTCOMES_RESULT_CACHE_MB", 512)
 SESSION_CACHE_MB = _env_int("INFUSION_OUTCOMES_SESSION_CACHE_MB", 150)
 COMPUTE_SLOTS = _env_int("INFUSION_OUTCOMES_COMPUTE_SLOTS", 1)
 # Pages on datasets with more ratings than this (is_large) are drawn at most LARGE_PAGE_SLOTS at a

@@ -1,11 +1,12 @@
-"""Two copies of the app side by side in one browser (A/B under the same load): for each page,
-visits in a new browser context with the server's caches warm, alternating A and B, and the
+"""Two (or more) copies of the app side by side in one browser (A/B under the same load): for each
+page, visits in a new browser context with the server's caches warm, taking the trees in turn, and the
 median of seconds to finished (as benchmarks/bench_pages.py defines it) and of the page's main
 thread CPU seconds (Chromium's ThreadTime from the DevTools Performance domain: what the browser
 spent, whatever else shares the cores).
 
-Run: .venv/bin/python benchmarks/ab_pages.py A_TREE B_TREE [--pages onset,compare] [--repeats 5]
-     (A_TREE, B_TREE: folders holding the app, e.g. ``git archive HEAD | tar -x -C /tmp/a``)
+Run: .venv/bin/python benchmarks/ab_pages.py A_TREE B_TREE [C_TREE ...] [--pages onset,compare] [--repeats 5]
+     (A_TREE, B_TREE, ...: folders holding the app, e.g. ``git archive HEAD | tar -x -C /tmp/a``; each
+     labelled by its folder's name)
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ def visit(browser, url: str, floor: bool = False) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("a", type=Path)
-    parser.add_argument("b", type=Path)
+    parser.add_argument("trees", type=Path, nargs="+", help="two or more folders holding the app")
     parser.add_argument("--dataset", default="simulated-20000-1")
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--repeats", type=int, default=5)
@@ -51,7 +51,8 @@ def main() -> None:
     servers = {}
     root = serve.ROOT
     try:
-        for label, tree in (("A", args.a), ("B", args.b)):
+        for tree in args.trees:
+            label = tree.resolve().name
             serve.ROOT = tree.resolve()  # start_server runs the app from ROOT
             servers[label] = start_server(folder / f"{label}.log")
         serve.ROOT = root
@@ -69,7 +70,7 @@ def main() -> None:
             print(f"median of {args.repeats} visits in a new context, warm server caches: seconds to finished "
                   "[main thread CPU s]")
             for name in names:
-                figures: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+                figures: dict[str, list[tuple[float, float]]] = {label: [] for label in servers}
                 for _ in range(args.repeats):
                     for label, server in servers.items():
                         figures[label].append(visit(browser, f"{server.url}/{name}{query}"))

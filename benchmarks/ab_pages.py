@@ -4,7 +4,13 @@ median of seconds to finished (as benchmarks/bench_pages.py defines it) and of t
 thread CPU seconds (Chromium's ThreadTime from the DevTools Performance domain: what the browser
 spent, whatever else shares the cores).
 
-Run: .venv/bin/python benchmarks/ab_pages.py A_TREE B_TREE [C_TREE ...] [--pages onset,compare] [--repeats 5]
+``--without plotly_chart,dataframe,...`` adds, per name, a copy of the first tree whose app.py turns
+``st.<name>`` into a no-op for every page (``markdown`` takes st.caption with it; the sidebar, drawn
+with its own calls, stays): the browser's cost of that kind of element, as the difference from the
+tree itself. (The page's own results are unchanged: only the drawing is left out.)
+
+Run: .venv/bin/python benchmarks/ab_pages.py A_TREE [B_TREE ...] [--without dataframe,plotly_chart]
+     [--pages onset,compare] [--repeats 5] [--dataset simulated-1000-1]
      (A_TREE, B_TREE, ...: folders holding the app, e.g. ``git archive HEAD | tar -x -C /tmp/a``; each
      labelled by its folder's name)
 """
@@ -12,6 +18,7 @@ Run: .venv/bin/python benchmarks/ab_pages.py A_TREE B_TREE [C_TREE ...] [--pages
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,9 +43,28 @@ def visit(browser, url: str, floor: bool = False) -> tuple[float, float]:
     return total, metrics.get("ThreadTime", float("nan"))
 
 
+# element -> the st functions a "--without" copy turns into no-ops
+WITHOUT = {"markdown": ("markdown", "caption")}
+
+
+def without_copy(tree: Path, element: str, folder: Path) -> Path:
+    """A copy of ``tree`` (its app, not its virtualenv or history) whose app.py makes ``st.<element>``
+    (and WITHOUT's companions) draw nothing, named ``without_<element>``."""
+    copy = folder / f"without_{element}"
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info"))
+    app = copy / "app.py"
+    source = app.read_text()
+    names = WITHOUT.get(element, (element,))
+    line = " = ".join(f"st.{name}" for name in names) + " = lambda *args, **kwargs: None  # ab_pages --without\n"
+    app.write_text(source.replace("import streamlit as st\n", "import streamlit as st\n" + line, 1))
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("trees", type=Path, nargs="+", help="two or more folders holding the app")
+    parser.add_argument("trees", type=Path, nargs="+", help="folders holding the app")
+    parser.add_argument("--without", default="", help="st element functions to leave out, each in a copy "
+                                                       "of the first tree (e.g. dataframe,plotly_chart)")
     parser.add_argument("--dataset", default="simulated-20000-1")
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--repeats", type=int, default=5)
@@ -50,8 +76,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ab_pages_"))
     servers = {}
     root = serve.ROOT
+    trees = list(args.trees) + [without_copy(args.trees[0].resolve(), element, folder)
+                                for element in args.without.split(",") if element]
     try:
-        for tree in args.trees:
+        for tree in trees:
             label = tree.resolve().name
             serve.ROOT = tree.resolve()  # start_server runs the app from ROOT
             servers[label] = start_server(folder / f"{label}.log")

@@ -16,7 +16,9 @@ Definitions
 -----------
 By time point (``time="visit" | "hours" | "days"``, time points as in :func:`analysis.trajectory`):
 a patient's status at a time point is that of their LAST rating in it (the state at the end of
-the window); n counts patients rated in it. Baseline is not a time point here.
+the window); n counts patients rated in it. Baseline is not a time point here. Visits are
+summarised per schedule (column ``schedule``: the single-infusion and series schedules and the
+booster visits, the trajectory's rule), listed single infusion, then series, then boosters.
 
 By infusion (``time="infusion"``): a patient is a responder after infusion k when any rating
 after infusion k and before infusion k+1 is a response (``Endpoints.by_infusion``); n counts
@@ -44,11 +46,14 @@ from analysis.grouping import grouping_for
 from analysis.intervals import proportion_interval, wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
+    assign_schedules,
     assign_time_points,
     describe_endpoints,
     endpoint_instrument,
     percent_notes,
+    rescheduled_note,
     resolve_endpoints,
+    schedule_rank,
 )
 
 __all__ = [
@@ -91,7 +96,7 @@ class ResponderSettings:
             where = ("at any time: a patient counts when any post-baseline rating met the criterion; "
                      "n = patients with a baseline rating")
         else:
-            unit = {"visit": "visit", "hours": "hours since the first infusion",
+            unit = {"visit": "visit (each schedule in its own order: single infusion, series, boosters)", "hours": "hours since the first infusion",
                     "days": "days since the first infusion"}[self.time]
             where = (f"by {unit}: status of each patient's last rating in the time point; "
                      "n = patients rated in it")
@@ -106,10 +111,13 @@ class ResponderSettings:
 class ResponderRates:
     """Response and remission proportions by time point (or infusion number) and group.
 
-    table : group, time_point, time_order, infusion_number (Int64; NA unless by infusion),
+    table : group, [schedule] (visits: the course's schedule or ``"<course> boosters"``, as in
+        :func:`analysis.trajectory`), time_point, time_order (visits: the place within the
+        schedule, numbered as in the trajectory), infusion_number (Int64; NA unless by infusion),
         time_hours (mean time of the ratings used, hours since the first infusion; NaN by
         infusion), outcome ("response" | "remission"), n (patients), count, proportion (0-1),
-        lower, upper (Wilson). Groups in the one order of :func:`analysis.group_patients`.
+        lower, upper (Wilson). Groups in the one order of :func:`analysis.group_patients`, then
+        schedules (single infusion, series, boosters), then time.
     grouping : the :class:`analysis.Grouping` used (levels, reference, description).
     notes : who was left out, in sentences (e.g. patients with a baseline of 0).
     """
@@ -126,13 +134,16 @@ class ResponderRates:
         return self.settings.describe() + [f"Note: {n}." for n in self.notes]
 
     def summary(self) -> pd.DataFrame:
-        """One row per group and time point: n and, per outcome, count, proportion, lower, upper."""
-        wide = self.table.pivot_table(index=["group", "time_order", "time_point"], columns="outcome",
-                                      values=["count", "proportion", "lower", "upper"], observed=True,
-                                      sort=True)
+        """One row per group and time point, indexed by (group, time_point): n and, per outcome,
+        count, proportion, lower, upper; for visits the schedule first. Rows in the table's order
+        (groups, schedules, then time)."""
+        split = [c for c in ("schedule",) if c in self.table.columns]
+        index = ["group", *split, "time_order", "time_point"]
+        wide = self.table.pivot_table(index=index, columns="outcome", values=["count", "proportion", "lower", "upper"],
+                                      observed=True, sort=True)
         wide.columns = [f"{outcome}_{stat}" if stat != "proportion" else outcome
                         for stat, outcome in wide.columns]
-        n = self.table.groupby(["group", "time_order", "time_point"], sort=True)["n"].first()
+        n = self.table.groupby(index, sort=True)["n"].first()
         wide.insert(0, "n", n)
         for outcome in self.settings.outcomes:
             if f"{outcome}_count" in wide.columns:
@@ -140,16 +151,26 @@ class ResponderRates:
         order = ["n"] + [c for o in self.settings.outcomes
                          for c in (f"{o}_count", o, f"{o}_lower", f"{o}_upper") if c in wide.columns]
         wide = wide[order]
-        if self.grouping is not None:
-            rank = {level: i for i, level in enumerate(self.grouping.levels)}
-            keys = pd.Series([rank.get(g, len(rank)) for g in wide.index.get_level_values("group")])
-            wide = wide.iloc[np.lexsort((wide.index.get_level_values("time_order"), keys.to_numpy()))]
-        return wide.reset_index("time_order", drop=True)
+        rank = {level: i for i, level in enumerate(self.grouping.levels)} if self.grouping is not None else {}
+        groups = np.array([rank.get(g, len(rank)) for g in wide.index.get_level_values("group")])
+        schedules = (schedule_rank(pd.Series(wide.index.get_level_values("schedule"))) if split
+                     else np.zeros(len(wide), dtype=int))
+        wide = wide.iloc[np.lexsort((wide.index.get_level_values("time_order"), schedules, groups))]
+        return wide.reset_index([*split, "time_order"]).drop(columns="time_order")
 
     def __repr__(self) -> str:
         return (f"ResponderRates({self.settings.instrument} by {self.settings.time}; {self.n_patients} "
                 f"patients, {self.table['time_point'].nunique()} time points, "
                 f"{self.table['group'].nunique()} group(s))")
+
+
+def _sort_key(column: pd.Series, outcomes: Sequence[str]) -> Any:
+    """Rows in the outcomes' order and schedules in :func:`schedule_rank` order."""
+    if column.name == "outcome":
+        return column.map({o: i for i, o in enumerate(outcomes)})
+    if column.name == "schedule":
+        return pd.Series(schedule_rank(column), index=column.index)
+    return column
 
 
 def _outcomes(endpoints: Any) -> tuple[str, ...]:
@@ -203,7 +224,9 @@ def responder_rates(
     groups = grouping.labels
     outcomes = _outcomes(endpoints)
     edges = None
-    unscheduled_note: list[str] = []
+    visit_notes: list[str] = []
+    # visits: one schedule per course and its boosters (as :func:`analysis.trajectory`)
+    split = ["schedule"] if time == "visit" else []
     if time == "infusion":
         per = endpoints.by_infusion
         per = per[per["n_ratings"].to_numpy() > 0]
@@ -237,17 +260,23 @@ def responder_rates(
             "response": ratings["responder"].astype(bool).to_numpy(),
             "remission": ratings["remitter"].astype(bool).to_numpy(),
         }, index=ratings.index)
-        points = assign_time_points(frame, time, bins, baseline=ratings["is_baseline"].astype(bool))
+        # the patients summarised, before the visit view's schedules count who was rated where
+        frame = frame[groups.reindex(frame["patient_id"]).notna().to_numpy()]
+        points = assign_time_points(frame, time, bins, baseline=ratings.loc[frame.index, "is_baseline"].astype(bool))
         edges = points.edges
-        unscheduled_note = points.unscheduled_note()
-        rated = points.frame[points.frame["time_point"] != BASELINE_LABEL]
-        rated = rated.sort_values(["patient_id", "time_order", "time_hours"], kind="stable")
-        status = rated.drop_duplicates(["patient_id", "time_order"], keep="last").reset_index(drop=True)
+        visit_notes = points.unscheduled_note()
+        rated = points.frame
+        if time == "visit":
+            rated, rescheduled = assign_schedules(data, endpoints, rated)
+            visit_notes += rescheduled_note(rescheduled)
+        rated = rated[rated["time_point"] != BASELINE_LABEL]
+        rated = rated.sort_values(["patient_id", *split, "time_order", "time_hours"], kind="stable")
+        status = rated.drop_duplicates(["patient_id", *split, "time_order"], keep="last").reset_index(drop=True)
         status["infusion_number"] = pd.NA
     status["group"] = pd.Categorical(groups.reindex(status["patient_id"]).to_numpy(),
                                      categories=groups.cat.categories, ordered=True)
     status = status[status["group"].notna()]
-    keys = ["group", "time_order"]
+    keys = ["group", *split, "time_order"]
     grouped = status.groupby(keys, observed=True, sort=True)
     base = grouped.agg(time_point=("time_point", "first"), n=("patient_id", "size"),
                        time_hours=("time_hours", "mean")).reset_index()
@@ -263,16 +292,15 @@ def responder_rates(
                                                          method=interval, alpha=alpha)
     table["infusion_number"] = pd.array(table["time_order"] if time == "infusion" else [pd.NA] * len(table),
                                         dtype="Int64")
-    table = table.sort_values(["group", "time_order", "outcome"], kind="stable",
-                              key=lambda s: s.map({o: i for i, o in enumerate(outcomes)})
-                              if s.name == "outcome" else s)
+    table = table.sort_values(["group", *split, "time_order", "outcome"], kind="stable",
+                              key=lambda s: _sort_key(s, outcomes))
     table["group"] = table["group"].astype(str)
-    table = table[["group", "time_point", "time_order", "infusion_number", "time_hours", "outcome", "n",
+    table = table[["group", *split, "time_point", "time_order", "infusion_number", "time_hours", "outcome", "n",
                    "count", "proportion", "lower", "upper"]].reset_index(drop=True)
     settings = ResponderSettings(instrument=instrument, by=by, time=time, alpha=alpha, bin_edges=edges,
                                  outcomes=outcomes, interval=interval, endpoint_definitions=describe_endpoints(endpoints),
                                  grouping=grouping.description if by else None)
-    notes = (percent_notes(data, endpoints, instrument, "response") + unscheduled_note
+    notes = (percent_notes(data, endpoints, instrument, "response") + visit_notes
              + list(grouping.notes if by else ()))
     return ResponderRates(table=table, settings=settings, n_patients=int(status["patient_id"].nunique()),
                           endpoints=endpoints, grouping=grouping, notes=tuple(notes))
@@ -347,7 +375,7 @@ def odds_ratio_interval(
 class ResponderComparison:
     """Each group against a reference group, per time point and outcome.
 
-    table : time_point, time_order, infusion_number, outcome, group, reference, n, count,
+    table : [schedule] (visits), time_point, time_order, infusion_number, outcome, group, reference, n, count,
         proportion, n_reference, count_reference, proportion_reference, risk_difference,
         risk_difference_lower, risk_difference_upper (proportion scale, group minus reference),
         odds_ratio, odds_ratio_lower, odds_ratio_upper, zero_cell_corrected, p_fisher
@@ -359,10 +387,12 @@ class ResponderComparison:
     rates: ResponderRates = field(repr=False, compare=False)
 
     def summary(self) -> pd.DataFrame:
-        """Proportions, risk difference and odds ratio (with CIs) and Fisher p per comparison."""
+        """Proportions, risk difference and odds ratio (with CIs) and Fisher p per comparison,
+        indexed by (time_point, outcome, group); for visits the schedule first."""
         columns = ["proportion", "proportion_reference", "risk_difference", "risk_difference_lower",
                    "risk_difference_upper", "odds_ratio", "odds_ratio_lower", "odds_ratio_upper", "p_fisher"]
-        return self.table.set_index(["time_point", "outcome", "group"])[columns]
+        split = [c for c in ("schedule",) if c in self.table.columns]  # visits: the schedule first
+        return self.table.set_index(["time_point", "outcome", "group"])[[*split, *columns]]
 
     def describe(self) -> list[str]:
         s = self.settings
@@ -432,7 +462,8 @@ def compare_responders(
     reference = str(reference) if str(reference) in levels else reference
     if reference not in levels:
         raise AnalysisError(f"reference {reference!r} is not a group; groups: {levels}.")
-    keys = ["time_order", "outcome"]
+    split = [c for c in ("schedule",) if c in table.columns]
+    keys = [*split, "time_order", "outcome"]
     ref = table[table["group"] == reference][keys + ["n", "count", "proportion"]].rename(
         columns={"n": "n_reference", "count": "count_reference", "proportion": "proportion_reference"})
     other = table[table["group"] != reference]
@@ -449,14 +480,16 @@ def compare_responders(
     # a loop over comparisons (a few dozen at most), not over patients
     out["p_fisher"] = [stats.fisher_exact([[a, n1 - a], [c, n0 - c]]).pvalue
                        for a, n1, c, n0 in zip(*args, strict=True)]
-    columns = ["time_point", "time_order", "infusion_number", "outcome", "group", "reference", "n", "count",
+    columns = [*split, "time_point", "time_order", "infusion_number", "outcome", "group", "reference", "n", "count",
                "proportion", "n_reference", "count_reference", "proportion_reference", "risk_difference",
                "risk_difference_lower", "risk_difference_upper", "odds_ratio", "odds_ratio_lower",
                "odds_ratio_upper", "zero_cell_corrected", "p_fisher"]
     outcome_rank = out["outcome"].map({o: i for i, o in enumerate(rates.settings.outcomes)})
     group_rank = out["group"].map({g: i for i, g in enumerate(levels)})  # rates' group order
-    out = (out.assign(_rank=outcome_rank, _group=group_rank)
-           .sort_values(["time_order", "_rank", "_group"], kind="stable")[columns].reset_index(drop=True))
+    schedules = schedule_rank(out["schedule"]) if split else 0
+    out = (out.assign(_schedule=schedules, _rank=outcome_rank, _group=group_rank)
+           .sort_values(["_schedule", "time_order", "_rank", "_group"], kind="stable")[columns]
+           .reset_index(drop=True))
     settings = {"by": rates.settings.by, "reference": reference, "difference_ci": difference_ci, "alpha": alpha,
                 "time": rates.settings.time}
     return ResponderComparison(table=out, settings=settings, rates=rates)

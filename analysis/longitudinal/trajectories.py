@@ -198,19 +198,18 @@ def schedule_courses(rated: pd.DataFrame) -> tuple[np.ndarray, int]:
     return np.where(is_moved >= 0, target.to_numpy(dtype=object)[is_moved], course), len(moved)
 
 
-def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None,
-                    gap_days: float = SERIES_GAP_DAYS) -> np.ndarray:
+def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None, series_end_hours: pd.Series) -> np.ndarray:
     """Whether each rating (rows with patient_id, time_hours) belongs to a booster: the infusion
     it follows (the latest starting at most :data:`PRE_INFUSION_HOURS` after it, so that a
     pre-infusion rating belongs to the infusion it precedes) is a booster, i.e. starts after the
-    patient's induction series (:func:`analysis.course_of_patients`, series gap ``gap_days``)."""
+    patient's induction series ends (``series_end_hours`` per patient_id: the start of the
+    series' last infusion, from :func:`course_table`)."""
     booster = np.zeros(len(rated), dtype=bool)
     if infusions is None or infusions.empty or rated.empty:
         return booster
     ids = infusions["patient_id"].astype(str).to_numpy()
     start = infusions["time_hours"].to_numpy(float)
-    end = course_of_patients(infusions, gap_days=gap_days).set_index("patient_id")["series_end_hours"]
-    is_booster = start > end.reindex(ids).to_numpy(float)
+    is_booster = start > series_end_hours.reindex(ids).to_numpy(float)
     if not is_booster.any():
         return booster
     starts = pd.DataFrame({"patient_id": ids, "start": start, "booster": is_booster.astype(float)}
@@ -245,6 +244,33 @@ def visit_schedules(rated: pd.DataFrame, booster: np.ndarray) -> np.ndarray:
         return course
     keys = pd.MultiIndex.from_arrays([course, labels])
     return np.where(keys.isin(at_boosters), course + " boosters", course).astype(object)
+
+
+def assign_schedules(data: Any, endpoints: Any, rated: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The visit view's schedules (the module docstring): ``rated`` (one row per rating with
+    patient_id, time_point, time_order and time_hours since the first infusion, the baseline
+    included) with its course (:func:`course_table`, then :func:`schedule_courses`), schedule
+    (:func:`visit_schedules`) and time_order counted within the schedule (baseline 0), and the
+    number of patients summarised with the other course's visits."""
+    courses = course_table(data, endpoints, rated["patient_id"])
+    rated = rated.assign(course=courses["course"].reindex(rated["patient_id"].astype(str).to_numpy())
+                         .to_numpy(dtype=object))
+    course, rescheduled = schedule_courses(rated)
+    rated["course"] = course
+    booster = booster_ratings(rated, course_infusions(data, endpoints), courses["series_end_hours"])
+    rated["schedule"] = visit_schedules(rated, booster)
+    # a label's place is its rank among its schedule's labels, so schedules are never interleaved
+    rated["time_order"] = rated.groupby("schedule", sort=False)["time_order"].rank(method="dense").astype(int) - 1
+    return rated, rescheduled
+
+
+def schedule_rank(schedules: pd.Series) -> np.ndarray:
+    """Sort key of visit schedules: the single-infusion schedule, then the series, then the
+    boosters' schedules (in the same course order), then any other."""
+    names = schedules.astype(str)
+    boosters = names.str.endswith(" boosters").to_numpy()
+    course = names.str.removesuffix(" boosters").map({"single": 0, "series": 1}).fillna(2).to_numpy(int)
+    return 3 * boosters + course
 
 
 def rescheduled_note(patients: int) -> list[str]:
@@ -551,17 +577,35 @@ def patients_with_zero_baseline(data: Any, endpoints: Any, instrument: str) -> t
     return combined, excluded[kept].reset_index(drop=True), notes
 
 
+def course_infusions(data: Any, endpoints: Any) -> pd.DataFrame | None:
+    """The infusions the course rule reads: the OutcomeData's, else the Endpoints' (None when
+    the Endpoints were built without them)."""
+    return getattr(endpoints, "infusions", None) if _is_endpoints(data) else data.infusions
+
+
+def course_table(data: Any, endpoints: Any, patient_ids: pd.Series) -> pd.DataFrame:
+    """``single`` or ``series`` (column course) and the start of the induction series' last
+    infusion (series_end_hours) of each distinct id, indexed by patient_id:
+    :func:`analysis.course_of_patients` (the package's one course rule) on the infusions
+    (:func:`course_infusions`) with the endpoints' ``series_gap_days``, so that the visit view
+    and :func:`analysis.derive_endpoints` agree on every patient's course. Without infusions,
+    the Endpoints' patient table (series_end_hours NaN; an unknown id is single)."""
+    ids = pd.unique(patient_ids.astype(str).to_numpy())
+    infusions = course_infusions(data, endpoints)
+    if infusions is not None:
+        gap = float(getattr(endpoints.settings, "series_gap_days", SERIES_GAP_DAYS))
+        course = course_of_patients(infusions, ids, gap_days=gap).set_index("patient_id")
+        return course[["course", "series_end_hours"]]
+    patients = endpoints.patients
+    lookup = pd.Series(patients["course"].astype(str).to_numpy(), index=patients["patient_id"].astype(str))
+    return pd.DataFrame({"course": lookup.reindex(ids).fillna("single").to_numpy(dtype=object),
+                         "series_end_hours": np.nan}, index=pd.Index(ids, name="patient_id"))
+
+
 def patient_courses(data: Any, endpoints: Any, patient_ids: pd.Series) -> np.ndarray:
-    """``single`` or ``series`` for each id (:func:`analysis.course_of_patients`, the package's
-    one course rule): from the infusions of an OutcomeData, else the Endpoints' patient table."""
-    ids = patient_ids.astype(str)
-    if _is_endpoints(data):
-        patients = endpoints.patients
-        lookup = pd.Series(patients["course"].astype(str).to_numpy(), index=patients["patient_id"].astype(str))
-    else:
-        course = course_of_patients(data.infusions, pd.unique(ids.to_numpy()))
-        lookup = pd.Series(course["course"].to_numpy(), index=course["patient_id"].to_numpy())
-    return lookup.reindex(ids.to_numpy()).fillna("single").to_numpy(dtype=object)
+    """The course of each id in ``patient_ids`` (row by row; :func:`course_table`)."""
+    course = course_table(data, endpoints, patient_ids)["course"]
+    return course.reindex(patient_ids.astype(str).to_numpy()).to_numpy(dtype=object)
 
 
 def hours_since_last_infusion(ratings: pd.DataFrame, infusions: pd.DataFrame) -> np.ndarray:
@@ -714,18 +758,12 @@ def trajectory(
     rated = points.frame
     unit = "days" if time == "days" else "hours"
     rated["time_days"] = rated["time_hours"] / 24.0
-    rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
     rescheduled = 0
     split = ["course", "schedule"] if time == "visit" else []
     if time == "visit":
-        rated["course"], rescheduled = schedule_courses(rated)
-        infusions = getattr(endpoints, "infusions", None) if _is_endpoints(data) else data.infusions
-        gap = float(getattr(endpoints.settings, "series_gap_days", SERIES_GAP_DAYS))
-        rated["schedule"] = visit_schedules(rated, booster_ratings(rated, infusions, gap))
-        # one schedule per course (and its boosters): a label's place is its rank among that
-        # schedule's labels, so schedules are never interleaved on one axis
-        rated["time_order"] = (rated.groupby("schedule", sort=False)["time_order"].rank(method="dense")
-                               .astype(int) - 1)
+        rated, rescheduled = assign_schedules(data, endpoints, rated)
+    else:
+        rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
 
     keys = ["group", *split, "time_order", "time_point", "patient_id"]
     per_patient = (rated.groupby(keys, observed=True, sort=True)

@@ -1,5 +1,8 @@
 """Compare: log-rank test, Cox hazard ratios for relapse, responder differences between groups."""
 
+from collections import Counter
+
+import pandas as pd
 import streamlit as st
 
 from analysis import figures
@@ -54,6 +57,17 @@ def _references(covariates: list[str]) -> dict[str, str]:
 
 
 COURSE_WORDS = {"single": "single-infusion", "series": "series"}
+
+
+def _time_points(table: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Option text -> (schedule, visit label), grouped by schedule in the table's order (single
+    infusion, series, boosters; each in its own visit order). The text is the plain label, so
+    that a shared link keeps naming its visit, unless the label is a visit of two schedules."""
+    pairs = list(dict.fromkeys(zip(table["schedule"].astype(str), table["time_point"].astype(str), strict=True)))
+    schedules_of = Counter(label for _, label in pairs)
+    return {label if schedules_of[label] == 1 else f"{label} ({schedule})": (schedule, label)
+            for schedule, label in pairs}
+
 
 ctx = current()
 st.title("Compare")
@@ -152,17 +166,22 @@ else:
         comparison = calls.run(ctx, responders_call, "Comparing responders...", report)
         table = comparison.table
         report.definitions += list(comparison.describe())
-        points = list(dict.fromkeys(table.sort_values("time_order")["time_point"].astype(str)))
+        points = _time_points(table)
         if not points:
             st.info("No time point with ratings in more than one group.")
         else:
-            default = next((p for p in points if "24" in p or "day 1" in p.lower()), points[-1])
-            point = st.selectbox("Time point", points, index=points.index(default), key="compare_time",
-                                 bind="query-params")
+            choices = list(points)
+            default = next((p for p in choices if "24" in p or "day 1" in p.lower()), choices[-1])
+            point = st.selectbox("Time point", choices, index=choices.index(default), key="compare_time",
+                                 bind="query-params",
+                                 help="Visits grouped by schedule: single infusion, then series, then the visits "
+                                      "of boosters, each in its own order.")
+            schedule, label = points[point]
             # which patients a visit label covers: schedules differ (single infusion vs series)
             coverage = calls.run(ctx, coverage_call, "Counting who was rated at each visit...", report).table
             totals = calls.run(ctx, totals_call, "Counting patients...", report).table
-            rated = coverage[(coverage["outcome"] == "response") & (coverage["time_point"].astype(str) == point)]
+            rated = coverage[(coverage["outcome"] == "response") & (coverage["schedule"].astype(str) == schedule)
+                             & (coverage["time_point"].astype(str) == label)]
             rated_n = rated.set_index(rated["group"].astype(str))["n"]
             total_n = totals[totals["outcome"] == "response"].set_index("group")["n"]
             total_n.index = total_n.index.astype(str)
@@ -179,7 +198,8 @@ else:
                          if len(only) == 1 and len(total_n) > 1 else "")
                       + ". The differences below compare only these patients.")
             # both arms of a comparison must reach the minimum cell size
-            shown = table[table["time_point"].astype(str) == point].reset_index(drop=True)
+            shown = table[(table["schedule"].astype(str) == schedule)
+                          & (table["time_point"].astype(str) == label)].reset_index(drop=True)
             shown = shown.drop(columns=[c for c in ("time_order", "infusion_number") if c in shown
                                         and (c == "time_order" or shown[c].isna().all())])
             show_table(report, shown.assign(n_smallest=shown[["n", "n_reference"]].min(axis=1)),

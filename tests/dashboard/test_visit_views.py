@@ -51,3 +51,31 @@ def test_trajectories_visit_panels_hold_no_rescue_visit(sample):
 def test_compare_offers_no_rescue_time_point():
     at = _page("compare", group="course")
     assert "rescue" not in at.selectbox(key="compare_time").options
+
+
+def _schedule_of(label: str) -> str:
+    """The simulator's schedule of a visit label (its naming): induction infusions 'inf<k> ...' and
+    'follow-up day ..' for a series, 'booster<k> ...' for a booster, plain times for a single infusion."""
+    if label.startswith("booster"):
+        return "series boosters"
+    return "series" if label.startswith(("inf", "follow-up")) else "single"
+
+
+def test_compare_time_points_are_grouped_by_schedule_each_in_time_order(sample):
+    at = _page("compare", group="diagnosis")
+    box = at.selectbox(key="compare_time")
+    options = list(box.options)
+    schedules = [_schedule_of(label) for label in options]
+    runs = [s for i, s in enumerate(schedules) if i == 0 or schedules[i - 1] != s]
+    assert runs == ["single", "series", "series boosters"], options  # never interleaved
+    # within a schedule, in the order of the median time at which the label was rated (raw data)
+    totals = sample.assessments[(sample.assessments["instrument"] == "MADRS") & sample.assessments["item"].isna()]
+    median_hours = totals.groupby(totals["visit"].astype(str))["time_hours"].median()
+    for schedule in ("single", "series", "series boosters"):
+        labels = [label for label, s in zip(options, schedules, strict=True) if s == schedule]
+        assert list(median_hours.reindex(labels)) == sorted(median_hours.reindex(labels)), labels
+    assert box.value == "day 1"  # the default stays the day-1 point
+    # a shared link names its visit by the plain label
+    linked = _page("compare", group="diagnosis", compare_time="follow-up day 7")
+    assert linked.selectbox(key="compare_time").value == "follow-up day 7"
+    assert any("had a 'follow-up day 7' rating" in m.value for m in linked.markdown)

@@ -417,7 +417,9 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
         ``record_filters=()`` keeps derived records.
     origins : also return, per rating, the dataset file it was read from (``source_file``, e.g.
         "qs.xpt", or the dataset name for a DataFrame) and its row there (``source_file_row``,
-        1 = the first observation), so that problems can name them.
+        1 = the first observation), so that problems can name them; with EX, the observation of
+        the dose each rating is linked to (``source_infusion_row``, 0 for none; the EX file in
+        ``attrs["infusion_source"]``), so that problems with a dose name the EX record.
 
     Returns
     -------
@@ -468,6 +470,7 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
         weights = patients.set_index("patient_id")["WEIGHTBL"] if patients is not None and "WEIGHTBL" in patients \
             else None
         long_frame = _attach_doses(long_frame, _exposures(ex[0], frames[ex[0]], weights, notes), notes)
+        long_frame.attrs["infusion_source"] = str(frames[ex[0]].attrs.get("source") or ex[0])
     else:
         notes.append("No EX dataset: dose and route are not known (the loader assumes one IV infusion "
                      "at time 0 and says so).")
@@ -475,7 +478,9 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
     long_frame["item"] = pd.arrays.IntegerArray(np.nan_to_num(item).astype("int64"), np.isnan(item))
     if origins:
         long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row",
-                                                "_record": "source_record"})
+                                                "_record": "source_record", "_ex_row": "source_infusion_row"})
+        if "source_infusion_row" in long_frame:  # 0: a rating of a patient without an EX record
+            long_frame["source_infusion_row"] = long_frame["source_infusion_row"].fillna(0).astype(np.int64)
         if patients is not None:  # each patient's covariates were read from its ADSL/DM observation
             columns = [c for c in patients.columns if c != "patient_id"]
             long_frame.attrs["value_origins"] = pd.DataFrame({
@@ -484,7 +489,8 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
                 "file": patients.attrs["source"], "row": np.repeat(patients.attrs["rows"], len(columns)),
                 "line": None})
     else:
-        long_frame = long_frame.drop(columns=["_file", "_file_row", "_record"])
+        long_frame = long_frame.drop(columns=["_file", "_file_row", "_record", "_ex_row"], errors="ignore")
+        long_frame.attrs.pop("infusion_source", None)
     return long_frame, notes
 
 
@@ -779,7 +785,8 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
         how = "EXSTDTC relative to each patient's first dose (the dates themselves are not passed on)"
     else:
         raise _error(f"{name} has no dose start (EXSTDY or EXSTDTC).", f"{name} cannot be read.", "EXSTDY")
-    doses = pd.DataFrame({"patient_id": patient, "infusion_time_hours": start})
+    # _ex_row: the dose's observation in the file (1 = the first), for messages about it
+    doses = pd.DataFrame({"patient_id": patient, "infusion_time_hours": start, "_ex_row": _file_rows(frame)})
     if "EXDOSE" in frame.columns:
         dose = pd.to_numeric(frame["EXDOSE"], errors="coerce").to_numpy(dtype="float64")
         unit = frame["EXDOSU"].astype("string").str.strip().str.lower().str.replace(" ", "") \

@@ -362,6 +362,27 @@ def test_problems_name_the_observation_of_the_xpt_file_read(tmp_path: Path):
     assert "file it was read from" in str(raised.value)
 
 
+def test_a_dose_problem_names_the_ex_observation_not_a_rating(tmp_path: Path):
+    """A dose is repeated on every rating linked to it, but was read from one EX observation: the
+    problem names that one (on the old code: "qs.xpt row 56", the first rating after the dose)."""
+    import pyreadstat
+
+    frames = make_sdtm()
+    frames["EX"].loc[3, "EXDOSE"] = -0.5  # the second patient's second dose
+    for name in ("QS", "DM", "EX"):
+        pyreadstat.write_xport(frames[name], str(tmp_path / f"{name.lower()}.xpt"), table_name=name)
+    written, _ = pyreadstat.read_xport(str(tmp_path / "ex.xpt"))  # the observation, read independently
+    observation = int(np.flatnonzero(written["EXDOSE"].to_numpy() == -0.5)[0]) + 1
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    problem = raised.value.problems.iloc[0]
+    assert problem["table"] == "infusions" and "negative" in problem["message"]
+    assert problem["row"] == observation == 4
+    assert problem["location"] == f"ex.xpt row 4 (USUBJID {written['USUBJID'].iloc[3]})"
+    long_frame, _ = cdisc.to_long(cdisc.read(tmp_path))  # without origins: no trace of them
+    assert not [c for c in long_frame.columns if "row" in c] and "infusion_source" not in long_frame.attrs
+
+
 def test_problems_in_adam_name_the_file_row_after_left_out_records(tmp_path: Path):
     import pyreadstat
 

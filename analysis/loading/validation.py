@@ -698,6 +698,10 @@ def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
     return out
 
 
+# Above this a dose is not a sub-anaesthetic ketamine dose per kg (1-4.5 mg/kg IV induces anaesthesia)
+MAX_PLAUSIBLE_DOSE_MG_PER_KG = 3.0
+
+
 def _dose(report: _Report, t: _Table) -> np.ndarray:
     """Doses in mg/kg from numbers or text ('0.5 mg/kg'; 'placebo' = 0, warned), or from a dose in
     mg (text '35 mg' or a dose_mg column) divided by weight_kg."""
@@ -744,6 +748,13 @@ def _dose(report: _Report, t: _Table) -> np.ndarray:
     where = np.flatnonzero(dose < 0)
     report.add_rows(raw, name, column, rows[where], dose[where], lambda x: f"dose {_show(x)} mg/kg is negative.",
                     "negative doses")
+    high = np.flatnonzero(dose > MAX_PLAUSIBLE_DOSE_MG_PER_KG)
+    if len(high):  # most likely doses in mg under a per-kg name: kept, and said
+        report.warn("implausible_dose", f"{len(high)} dose(s) above {MAX_PLAUSIBLE_DOSE_MG_PER_KG:g} mg/kg (up to "
+                    f"{_show(float(np.nanmax(dose[high])))} mg/kg), far above the sub-anaesthetic doses used for "
+                    "depression (0.1-1 mg/kg IV). If these are doses in mg, give them as dose_mg with weight_kg "
+                    "(e.g. analysis.load(path, columns={'dose_mg': '<your dose column>'})) or as text such as "
+                    "'35 mg'; they are kept as mg/kg.", len(high), table=name, rows=rows[high])
     return dose
 
 

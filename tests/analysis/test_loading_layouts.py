@@ -201,6 +201,23 @@ def test_diagnosis_labels_sex_codes_and_doses_in_a_file():
     assert set(mapped.patients["diagnosis"]) == {"other"}
 
 
+def test_doses_in_mg_under_a_plain_dose_name_are_kept_and_said_with_the_fix():
+    """A clinic's 'dose' column in mg (35, 40) reads as mg/kg: far above 0.1-1 mg/kg, so the
+    rows are named and the message gives the mapping that reads them, which then gives mg/kg."""
+    frame = pd.DataFrame({"patient_id": ["a", "a", "b", "b", "c", "c"], "time_hours": [-1, 4] * 3,
+                          "score": [30, 10, 28, 20, 25, 24], "instrument": "MADRS",
+                          "dose": [35, 35, 40, 40, 0.5, 0.5], "weight_kg": [70, 70, 80, 80, 60, 60]})
+    data = analysis.load(frame)
+    warned = [w for w in data.warnings if w.code == "implausible_dose"]
+    assert len(warned) == 1 and warned[0].table == "infusions" and warned[0].rows == (1, 3)
+    assert "2 dose(s) above 3 mg/kg (up to 40 mg/kg)" in warned[0].message
+    assert data.infusions["dose_mg_per_kg"].tolist() == [35, 40, 0.5]  # kept as read
+    fixed = analysis.load(frame.drop(columns="dose").assign(dose=[35, 35, 40, 40, 30, 30]),
+                          columns={"dose_mg": "dose"})
+    assert fixed.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.5, 0.5]
+    assert not [w for w in fixed.warnings if w.code == "implausible_dose"]
+
+
 # -- messages ----------------------------------------------------------------------------------
 
 

@@ -25,21 +25,29 @@ def _calls_from(page: str, counted: list[str]):
     return note
 
 
-def test_a_warm_trajectories_run_does_not_select_the_ratings_again(monkeypatch):
+def _warm_run(page: str, monkeypatch, owner: object, name: str, counting_of) -> tuple[object, list[str]]:
+    """``page`` opened, then run again with ``owner.name`` replaced by ``counting_of(note)`` (which
+    calls ``note()`` before the original): the run and the calls made from the page's own file."""
     new_server_process()
-    at = open_page("trajectories")
+    at = open_page(page)
     clean(at)
     counted: list[str] = []
-    note = _calls_from("trajectories.py", counted)
-    from_frame = pd.MultiIndex.from_frame
-
-    def counting(*args, **kwargs):
-        note()
-        return from_frame(*args, **kwargs)
-
-    monkeypatch.setattr(pd.MultiIndex, "from_frame", counting)
+    monkeypatch.setattr(owner, name, counting_of(_calls_from(f"{page}.py", counted)))
     at.run()
     clean(at)
+    return at, counted
+
+
+def test_a_warm_trajectories_run_does_not_select_the_ratings_again(monkeypatch):
+    from_frame = pd.MultiIndex.from_frame
+
+    def counting_of(note):
+        def counting(*args, **kwargs):
+            note()
+            return from_frame(*args, **kwargs)
+        return counting
+
+    at, counted = _warm_run("trajectories", monkeypatch, pd.MultiIndex, "from_frame", counting_of)
     assert counted == []
     # the notes still count the library's patients: every patient's ratings, per schedule
     individual = analysis.trajectory(analysis.load_sample(), time="visit").individual
@@ -52,20 +60,15 @@ def test_a_warm_trajectories_run_does_not_select_the_ratings_again(monkeypatch):
 
 
 def test_a_warm_data_page_run_does_not_list_the_instruments_again(monkeypatch):
-    new_server_process()
-    at = open_page("data")
-    clean(at)
-    counted: list[str] = []
-    note = _calls_from("data.py", counted)
     instruments = OutcomeData.instruments
 
-    def counting(self):
-        note()
-        return instruments.fget(self)
+    def counting_of(note):
+        def counting(self):
+            note()
+            return instruments.fget(self)
+        return property(counting)
 
-    monkeypatch.setattr(OutcomeData, "instruments", property(counting))
-    at.run()
-    clean(at)
+    at, counted = _warm_run("data", monkeypatch, OutcomeData, "instruments", counting_of)
     assert counted == []
     shown = {m.label: m.value for m in at.metric}
     assert shown["Instruments"] == ", ".join(analysis.load_sample().instruments)

@@ -278,7 +278,8 @@ def shared_values_note(frame: pd.DataFrame, *, shared: Mapping[str, str] | None 
         shared = same_on_every_row(frame)
     if not shared:
         return None
-    said = [f"{column_label(n)} {v}" for n, v in shared.items() if v.strip()]
+    # an empty or missing value on every row is left out without a word (not "Patients –")
+    said = [f"{column_label(n)} {v}" for n, v in shared.items() if v.strip() not in {"", MISSING}]
     return "Same on every row: " + "; ".join(said) + "." if said else None
 
 

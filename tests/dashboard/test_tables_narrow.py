@@ -85,6 +85,8 @@ def test_a_value_the_same_on_every_row_is_said_once_and_headers_are_whole():
     options = display_options(ratings)
     assert options["column_order"] == ["instrument", "patients", "ratings", "last_time_hours"]
     assert shared_values_note(ratings) == "Same on every row: Patients total 300; Clock time yes."
+    # a count missing on every row (a Cox table's continuous covariates) is not said as "Events –"
+    assert shared_values_note(ratings.assign(events=float("nan"))) == shared_values_note(ratings)
     assert set(options["data"].data.columns) == set(ratings.columns)  # the data and the CSV keep them
     for name in options["column_order"]:
         config = options["column_config"][name]

@@ -33,11 +33,14 @@ from analysis.instruments import get_instrument
 from analysis.intervals import wilson_interval
 from analysis.longitudinal.trajectories import (
     BASELINE_LABEL,
+    assign_schedules,
     assign_time_points,
     describe_endpoints,
     describe_statistics,
     endpoint_instrument,
+    ordered_schedules,
     percent_notes,
+    rescheduled_note,
     resolve_endpoints,
 )
 
@@ -287,12 +290,15 @@ def suicidality_thresholds(instrument: str) -> tuple[int, int]:
 class SuicidalityResult:
     """The course of the suicidality item.
 
-    course : group, time_point, time_order, time_hours (mean), n, mean, sd, se, lower, upper
-        (t-based), median, q1, q3, min, max of the item score.
-    distribution : group, time_point, time_order, item_score, count, n, proportion.
+    course : group, [schedule], time_point, time_order, time_hours (mean), n, mean, sd, se,
+        lower, upper (t-based), median, q1, q3, min, max of the item score. For visits
+        (``time="visit"``) the schedule (single, series or ``"<course> boosters"``, as in
+        :func:`analysis.trajectory`) and time_order counted within it (baseline 0); rows single
+        infusion, then series, then boosters (``schedule_rank``), each in time order.
+    distribution : group, [schedule], time_point, time_order, item_score, count, n, proportion.
     resolution : group, measure ("at_time_point" | "by_<h>h" | "sustained_to_<h>h"),
-        time_point, n (eligible patients assessable), count (resolved), proportion, lower,
-        upper (Wilson).
+        [schedule] (visits; "" on the by/sustained rows), time_point, n (eligible patients
+        assessable), count (resolved), proportion, lower, upper (Wilson).
     patients : patient_id, group, baseline_item, eligible, resolved_by (boolean, NA when not
         assessable), sustained (boolean, NA when not assessable).
     """
@@ -322,7 +328,10 @@ class SuicidalityResult:
             "above the resolved level, among those assessable (a rating after the first resolved one and "
             f"no later than {s['sustained_hours']:g} h, or after {s['by_hours']:g} h for non-resolvers).",
             f"Means with {100 * (1 - s['alpha']):g}% t-based intervals; proportions with Wilson intervals.",
-        ]
+        ] + (["Visits: single-infusion and series patients follow different schedules, so each schedule's "
+              "visits (and the visits of boosters, given to some patients only) are summarised separately, "
+              "in that schedule's order."] if s["time"] == "visit" else []) \
+            + [f"Note: {n}." for n in s.get("notes", ())]
 
     def __repr__(self) -> str:
         p = self.patients
@@ -353,8 +362,12 @@ def suicidality_course(
     by : str, optional
         Grouping (:func:`analysis.group_patients`: a patient or first-infusion column,
         ``course``, ``dose_band``); ``group_bins``: cut points or number of groups.
-    time, bins : time points as in :func:`analysis.trajectory` (hours/days since the first
-        infusion). Each patient contributes the last item rating in a time point.
+    time, bins : time points as in :func:`analysis.trajectory`: ``"visit"`` (default) the visit
+        labels per schedule (single infusion, series, ``"<course> boosters"``; column
+        ``schedule``, the trajectory's rule, so the two courses' visits are never interleaved),
+        ``"hours"``/``"days"`` binned time since the first infusion. Each patient contributes
+        the last item rating in a time point. Ratings at assessments that are not protocol
+        visits (rescue, unscheduled) are left out of the visit view and said in ``describe()``.
     present_min, resolved_max : float, optional
         Ideation present at baseline when item >= present_min; resolved when item <=
         resolved_max. Defaults from :func:`suicidality_thresholds` (MADRS: 2 and 1; 0-3/0-4
@@ -405,26 +418,33 @@ def suicidality_course(
     frame = frame[frame["group"].notna()]
     is_baseline = is_baseline[frame.index]
     points = assign_time_points(frame, time, bins, baseline=is_baseline)
-    rated = points.frame.sort_values(["patient_id", "time_order", "time_hours"], kind="stable")
-    per_point = (rated.drop_duplicates(["patient_id", "time_order"], keep="last")
-                 [["group", "time_order", "time_point", "patient_id", "value", "time_hours"]]
-                 .sort_values(["group", "time_order", "patient_id"], kind="stable").reset_index(drop=True))
+    rated = points.frame
+    # visits: the trajectory's schedules (single, series, "<course> boosters"), each in its own
+    # order, so that one course's visits are never interleaved with the other's
+    split = ["schedule"] if time == "visit" else []
+    rescheduled = 0
+    if time == "visit":
+        rated, rescheduled = assign_schedules(data, None, rated)
+        rated["schedule"] = ordered_schedules(rated["schedule"])
+    rated = rated.sort_values(["patient_id", *split, "time_order", "time_hours"], kind="stable")
+    per_point = (rated.drop_duplicates(["patient_id", *split, "time_order"], keep="last")
+                 [["group", *split, "time_order", "time_point", "patient_id", "value", "time_hours"]]
+                 .sort_values(["group", *split, "time_order", "patient_id"], kind="stable").reset_index(drop=True))
+    cell = ["group", *split, "time_order"]
 
-    course = describe_statistics(per_point, ["group", "time_order", "time_point"], "value", alpha)
-    mean_time = per_point.groupby(["group", "time_order"], observed=True)["time_hours"].mean()
-    course.insert(3, "time_hours",
-                  mean_time.reindex(pd.MultiIndex.from_frame(course[["group", "time_order"]])).to_numpy())
-    course = course[["group", "time_point", "time_order", "time_hours", "n", "mean", "sd", "se", "lower",
+    course = describe_statistics(per_point, [*cell, "time_point"], "value", alpha)
+    mean_time = per_point.groupby(cell, observed=True)["time_hours"].mean()
+    course["time_hours"] = mean_time.reindex(pd.MultiIndex.from_frame(course[cell])).to_numpy()
+    course = course[["group", *split, "time_point", "time_order", "time_hours", "n", "mean", "sd", "se", "lower",
                      "upper", "median", "q1", "q3", "min", "max"]]
-    course["group"] = course["group"].astype(str)
 
-    distribution = (per_point.groupby(["group", "time_order", "time_point", "value"], observed=True, sort=True)
+    distribution = (per_point.groupby([*cell, "time_point", "value"], observed=True, sort=True)
                     .size().rename("count").reset_index().rename(columns={"value": "item_score"}))
-    totals = distribution.groupby(["group", "time_order"], observed=True)["count"].transform("sum")
+    totals = distribution.groupby(cell, observed=True)["count"].transform("sum")
     distribution["n"] = totals.to_numpy()
     distribution["proportion"] = distribution["count"] / distribution["n"]
-    distribution["group"] = distribution["group"].astype(str)
-    distribution = distribution[["group", "time_point", "time_order", "item_score", "count", "n", "proportion"]]
+    distribution = distribution[["group", *split, "time_point", "time_order", "item_score", "count", "n",
+                                 "proportion"]]
 
     # resolution among patients with ideation at baseline
     base = per_point[per_point["time_point"] == BASELINE_LABEL].set_index("patient_id")["value"]
@@ -462,7 +482,7 @@ def suicidality_course(
     eligible_points = per_point[per_point["patient_id"].isin(eligible[eligible].index)
                                 & (per_point["time_point"] != BASELINE_LABEL)]
     at_point = (eligible_points.assign(resolved=eligible_points["value"] <= resolved_max)
-                .groupby(["group", "time_order", "time_point"], observed=True, sort=True)
+                .groupby([*cell, "time_point"], observed=True, sort=True)
                 .agg(n=("resolved", "size"), count=("resolved", "sum")).reset_index())
     at_point["measure"] = "at_time_point"
     summary_rows = []
@@ -470,21 +490,27 @@ def suicidality_course(
         known = patients[patients[column].notna()]
         counts = known.groupby("group", sort=False)[column].agg(["size", "sum"])
         for group in [g for g in groups.cat.categories if g in counts.index]:
-            summary_rows.append({"group": group, "time_order": -1, "time_point": "", "measure": measure,
-                                 "n": int(counts.loc[group, "size"]), "count": int(counts.loc[group, "sum"])})
-    resolution = pd.concat([pd.DataFrame(summary_rows, columns=["group", "time_order", "time_point", "measure",
-                                                                "n", "count"]), at_point], ignore_index=True)
-    resolution["group"] = resolution["group"].astype(str)
+            summary_rows.append({"group": group, **dict.fromkeys(split, ""), "time_order": -1, "time_point": "",
+                                 "measure": measure, "n": int(counts.loc[group, "size"]),
+                                 "count": int(counts.loc[group, "sum"])})
+    resolution = pd.concat([pd.DataFrame(summary_rows, columns=["group", *split, "time_order", "time_point",
+                                                                "measure", "n", "count"]),
+                            at_point.astype({c: str for c in split})], ignore_index=True)
     resolution["count"] = resolution["count"].astype(np.int64)
     resolution["n"] = resolution["n"].astype(np.int64)
     resolution["proportion"] = resolution["count"] / resolution["n"]
     resolution["lower"], resolution["upper"] = wilson_interval(resolution["count"].to_numpy(),
                                                                resolution["n"].to_numpy(), alpha=alpha)
-    resolution = resolution[["group", "measure", "time_point", "time_order", "n", "count", "proportion",
+    resolution = resolution[["group", "measure", *split, "time_point", "time_order", "n", "count", "proportion",
                              "lower", "upper"]].reset_index(drop=True)
+    for table in (course, distribution, resolution):
+        table["group"] = table["group"].astype(str)
+        for column in split:
+            table[column] = table[column].astype(str)
     settings = {"instrument": inst.name, "item": item, "item_max": inst.item_max, "by": by, "time": time,
                 "bin_edges": points.edges, "present_min": present_min, "resolved_max": resolved_max,
-                "by_hours": by_hours, "sustained_hours": sustained_hours, "alpha": alpha}
+                "by_hours": by_hours, "sustained_hours": sustained_hours, "alpha": alpha,
+                "notes": tuple(points.unscheduled_note() + rescheduled_note(rescheduled))}
     return SuicidalityResult(course=course.reset_index(drop=True), distribution=distribution.reset_index(drop=True),
                              resolution=resolution, patients=patients, settings=settings)
 

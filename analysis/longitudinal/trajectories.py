@@ -251,7 +251,9 @@ def assign_schedules(data: Any, endpoints: Any, rated: pd.DataFrame) -> tuple[pd
     patient_id, time_point, time_order and time_hours since the first infusion, the baseline
     included) with its course (:func:`course_table`, then :func:`schedule_courses`), schedule
     (:func:`visit_schedules`) and time_order counted within the schedule (baseline 0), and the
-    number of patients summarised with the other course's visits."""
+    number of patients summarised with the other course's visits. ``endpoints`` may be None for
+    an analysis of the OutcomeData itself (:func:`analysis.suicidality_course`): the course
+    rule's default series gap."""
     courses = course_table(data, endpoints, rated["patient_id"])
     rated = rated.assign(course=courses["course"].reindex(rated["patient_id"].astype(str).to_numpy())
                          .to_numpy(dtype=object))
@@ -271,6 +273,15 @@ def schedule_rank(schedules: pd.Series) -> np.ndarray:
     boosters = names.str.endswith(" boosters").to_numpy()
     course = names.str.removesuffix(" boosters").map({"single": 0, "series": 1}).fillna(2).to_numpy(int)
     return 3 * boosters + course
+
+
+def ordered_schedules(schedules: pd.Series) -> pd.Categorical:
+    """``schedules`` as an ordered categorical whose categories are in :func:`schedule_rank`
+    order (then by name), so that a sort or a groupby lists single infusion, series, boosters,
+    not the alphabet's series, series boosters, single."""
+    names = pd.Series(pd.unique(schedules.astype(str).to_numpy()), dtype=object)
+    ranked = names.iloc[np.lexsort((names.to_numpy(), schedule_rank(names)))].tolist()
+    return pd.Categorical(schedules.astype(str), categories=ranked, ordered=True)
 
 
 def rescheduled_note(patients: int) -> list[str]:
@@ -588,12 +599,13 @@ def course_table(data: Any, endpoints: Any, patient_ids: pd.Series) -> pd.DataFr
     infusion (series_end_hours) of each distinct id, indexed by patient_id:
     :func:`analysis.course_of_patients` (the package's one course rule) on the infusions
     (:func:`course_infusions`) with the endpoints' ``series_gap_days``, so that the visit view
-    and :func:`analysis.derive_endpoints` agree on every patient's course. Without infusions,
+    and :func:`analysis.derive_endpoints` agree on every patient's course (``endpoints`` None: an
+    analysis of the OutcomeData without derived endpoints, the default gap). Without infusions,
     the Endpoints' patient table (series_end_hours NaN; an unknown id is single)."""
     ids = pd.unique(patient_ids.astype(str).to_numpy())
     infusions = course_infusions(data, endpoints)
     if infusions is not None:
-        gap = float(getattr(endpoints.settings, "series_gap_days", SERIES_GAP_DAYS))
+        gap = float(getattr(getattr(endpoints, "settings", None), "series_gap_days", SERIES_GAP_DAYS))
         course = course_of_patients(infusions, ids, gap_days=gap).set_index("patient_id")
         return course[["course", "series_end_hours"]]
     patients = endpoints.patients

@@ -19,6 +19,7 @@ from analysis.figures._style import (
     rows_of,
     with_definitions,
 )
+from analysis.longitudinal.trajectories import ordered_schedules
 
 # Individual lines drawn at most (a fixed random subset beyond): plotly's cost grows with the points
 # drawn (about 25 ratings per patient at 20,000 patients: 100 lines are 2,500 points, drawn in
@@ -85,12 +86,15 @@ def trajectory_figure(
     the individual lines at their ratings' actual times (``individual_x``, e.g. ``time_days``)
     on the same axis; ``log_x`` makes it logarithmic (points at or before 0, e.g. the baseline,
     cannot be drawn there and are left out). A text ``x`` (visit labels) gives a categorical
-    axis sorted by ``order``; ``facet`` (e.g. ``course``) draws one panel per value, each with
-    axis ``y_from_zero`` starts the y
+    axis sorted by ``order``; ``facet`` (e.g. ``schedule``) draws one panel per value, each with
+    its own axis, in the order the values first appear (``facet="schedule"``: single infusion,
+    series, boosters, ``schedule_rank``, whatever the rows' order). ``y_from_zero`` starts the y
     axis at 0 (scores that cannot be negative). ``curves`` (group, ``curve_x``, fitted) adds a
     fitted model's mean per group as a dashed line of the group's colour (numeric x only)."""
     numeric = pd.api.types.is_numeric_dtype(summary[x]) if x in summary.columns else False
     panels = list(dict.fromkeys(summary[facet].astype(str))) if facet and facet in summary.columns else [None]
+    if facet == "schedule" and panels != [None]:
+        panels = list(ordered_schedules(pd.Series(panels)).categories)
     widths = None
     if panels != [None] and not numeric:
         # a panel's width follows its number of visits (a booster panel of 3 visits beside a series

@@ -469,7 +469,7 @@ class TrajectoryResult:
 
     table : one row per group and time point (and schedule, for visits): group, [course,
         schedule] (for visits: the course, and the course or ``"<course> boosters"`` for a booster
-        visit), time_point (label), time_order (0 = baseline; within the schedule for visits),
+        visit; rows single infusion, then series, then boosters, :func:`schedule_rank`), time_point (label), time_order (0 = baseline; within the schedule for visits),
         time_hours or time_days (mean actual time of the ratings summarised), for bins
         time_mid_<unit> (the bin's mid-point, where the mean is drawn),
         bin_start_<unit>, bin_end_<unit> (NaN for visits and baseline), n (patients), mean, sd,
@@ -774,6 +774,7 @@ def trajectory(
     split = ["course", "schedule"] if time == "visit" else []
     if time == "visit":
         rated, rescheduled = assign_schedules(data, endpoints, rated)
+        rated["schedule"] = ordered_schedules(rated["schedule"])  # rows (and panels) single, series, boosters
     else:
         rated["course"] = patient_courses(data, endpoints, rated["patient_id"])
 
@@ -796,13 +797,16 @@ def trajectory(
         columns.append(f"time_mid_{unit}")
     columns += [f"bin_start_{unit}", f"bin_end_{unit}",
                 "n", "mean", "sd", "se", "lower", "upper", "median", "q1", "q3", "min", "max"]
-    table = table[columns].sort_values(cell, kind="stable").reset_index(drop=True)
-    table["group"] = table["group"].astype(str)
+    order = ["group", "schedule", "time_order"] if time == "visit" else cell
+    table = table[columns].sort_values(order, kind="stable").reset_index(drop=True)
+    for column in ("group", *split):
+        table[column] = table[column].astype(str)
 
     individual = rated[["patient_id", "group", "course", *split[1:], "time_point", "time_order", "time_hours",
                         "time_days", "value"]]
     individual = individual.sort_values(["patient_id", "time_hours"], kind="stable").reset_index(drop=True)
-    individual["group"] = individual["group"].astype(str)
+    for column in ("group", *split):
+        individual[column] = individual[column].astype(str)
     settings = TrajectorySettings(instrument=instrument, by=by, time=time, value=value, alpha=alpha,
                                   bin_edges=points.edges, endpoint_definitions=describe_endpoints(endpoints),
                                   grouping=grouping.description if by else None, time_origin=time_origin)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis import figures
 from analysis.figures.longitudinal import MAX_INDIVIDUAL_LINES
-from analysis.longitudinal.trajectories import rescheduled_note, unscheduled_note
+from analysis.longitudinal.trajectories import ordered_schedules, rescheduled_note, unscheduled_note
 from dashboard import background, calls, compute
 from dashboard.calls import Call
 from dashboard.components import (
@@ -51,7 +51,8 @@ def patient_counts(individual: pd.DataFrame, drawn: pd.DataFrame, cell: list[str
     """(patients drawn as grey lines (0 without lines), patients per schedule (visit view only)) for
     the notes under the figure: counts over every rating, cached with the trajectory."""
     patients = int(drawn_ratings(individual, drawn, cell)["patient_id"].nunique()) if lines else 0
-    per_schedule = individual.groupby("schedule")["patient_id"].nunique() if visits else None
+    per_schedule = (individual.groupby(ordered_schedules(individual["schedule"]), observed=True)["patient_id"]
+                    .nunique() if visits else None)  # single, series, boosters: the panels' order
     return patients, per_schedule
 
 

@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import uuid
+import weakref
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -517,7 +518,7 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
     # the toolbar's camera makes a PNG in the browser, which the server cannot audit: an audited
     # dataset's images come from the PNG and SVG buttons only
     toolbar = {"modeBarButtonsToRemove": ["toImage"]} if workspace.is_workspace(dataset) else {}
-    st.plotly_chart(figure, key=f"chart_{slug(name)}", alt=name,
+    st.plotly_chart(shown_in_app(figure), key=f"chart_{slug(name)}", alt=name,
                     config={"displaylogo": False, "toImageButtonOptions": {"filename": slug(name)}, **toolbar})
     for note in notes:
         st.caption(md(note, 2000))
@@ -536,6 +537,36 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
     if problem is not None:
         st.caption(md(problem, 1000))
     report.add(ReportSection(name, figures=(figure,), notes=tuple(notes)))
+
+
+# id(figure) -> (a weak reference to it, its copy as the app draws it): a cached figure (the same
+# object on every warm run, compute.cached_figure) is copied once, the copy let go with it
+_SHOWN_IN_APP: dict[int, tuple[weakref.ref, Any]] = {}
+
+
+def shown_in_app(figure: Any) -> Any:
+    """``figure`` as the dashboard draws it: a copy whose hover labels' text is ``THEME_TEXT``,
+    which Streamlit's plotly theme replaces with its strongest text grey (GRAY_90, light and dark
+    theme) on the labels' theme background, where its theme would otherwise merge in its GRAY_70
+    (#808495, 3.7:1 on white). A copy, so the figure itself (its PNG, SVG and the reports, where
+    plotly's hover labels stay as they were) is left as it is; made once per figure object (a
+    figure is not changed once shown: cached figures are shared by sessions); a figure with a
+    hover label colour of its own is drawn as it is."""
+    if figure.layout.hoverlabel.font.color is not None:
+        return figure
+    key = id(figure)
+    held = _SHOWN_IN_APP.get(key)
+    if held is not None and held[0]() is figure:
+        return held[1]
+    import plotly.graph_objects as go
+
+    from analysis.figures._style import THEME_TEXT
+
+    shown = go.Figure(figure)
+    shown.layout.hoverlabel.font.color = THEME_TEXT
+    # the entry goes when the figure does (before its id can be another object's)
+    _SHOWN_IN_APP[key] = (weakref.ref(figure, lambda _: _SHOWN_IN_APP.pop(key, None)), shown)
+    return shown
 
 
 def _words_figure(sentence: str) -> Any:

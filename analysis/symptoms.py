@@ -38,6 +38,7 @@ from analysis.longitudinal.trajectories import (
     describe_endpoints,
     describe_statistics,
     endpoint_instrument,
+    last_ratings,
     ordered_schedules,
     percent_notes,
     rescheduled_note,
@@ -426,8 +427,7 @@ def suicidality_course(
     if time == "visit":
         rated, rescheduled = assign_schedules(data, None, rated)
         rated["schedule"] = ordered_schedules(rated["schedule"])
-    rated = rated.sort_values(["patient_id", *split, "time_order", "time_hours"], kind="stable")
-    per_point = (rated.drop_duplicates(["patient_id", *split, "time_order"], keep="last")
+    per_point = (last_ratings(rated, [*split, "time_order"])
                  [["group", *split, "time_order", "time_point", "patient_id", "value", "time_hours"]]
                  .sort_values(["group", *split, "time_order", "patient_id"], kind="stable").reset_index(drop=True))
     cell = ["group", *split, "time_order"]

@@ -50,6 +50,7 @@ from analysis.longitudinal.trajectories import (
     assign_time_points,
     describe_endpoints,
     endpoint_instrument,
+    last_ratings,
     percent_notes,
     rescheduled_note,
     resolve_endpoints,
@@ -270,8 +271,7 @@ def responder_rates(
             rated, rescheduled = assign_schedules(data, endpoints, rated)
             visit_notes += rescheduled_note(rescheduled)
         rated = rated[rated["time_point"] != BASELINE_LABEL]
-        rated = rated.sort_values(["patient_id", *split, "time_order", "time_hours"], kind="stable")
-        status = rated.drop_duplicates(["patient_id", *split, "time_order"], keep="last").reset_index(drop=True)
+        status = last_ratings(rated, [*split, "time_order"]).reset_index(drop=True)
         status["infusion_number"] = pd.NA
     status["group"] = pd.Categorical(groups.reindex(status["patient_id"]).to_numpy(),
                                      categories=groups.cat.categories, ordered=True)

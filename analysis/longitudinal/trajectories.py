@@ -169,41 +169,109 @@ def unscheduled_note(unscheduled: pd.DataFrame) -> list[str]:
             "or days includes them"]
 
 
-def schedule_courses(rated: pd.DataFrame) -> tuple[np.ndarray, int]:
+@dataclass(frozen=True)
+class RatingCodes:
+    """The visit view's ratings as integer codes (patient and label of each row), made once per
+    :func:`assign_schedules` so that the schedule rules count with numpy on integers instead of
+    grouping strings (at 20,000 patients each string groupby factorized 280,000 ids again)."""
+
+    patient: np.ndarray  # per row: index into patient_ids
+    patient_ids: np.ndarray  # distinct ids (str), in order of appearance
+    label: np.ndarray  # per row: index into labels
+    labels: np.ndarray  # distinct time_point labels (str)
+
+    @property
+    def post(self) -> np.ndarray:
+        """Per row: not the baseline."""
+        return self.label != self.baseline_code
+
+    @property
+    def baseline_code(self) -> int:
+        where = np.flatnonzero(self.labels == BASELINE_LABEL)
+        return int(where[0]) if where.size else -1
+
+
+def rating_codes(rated: pd.DataFrame) -> RatingCodes:
+    """:class:`RatingCodes` of ``rated`` (patient_id, time_point)."""
+    patient, ids = pd.factorize(rated["patient_id"].astype(str).to_numpy(), use_na_sentinel=False)
+    label, labels = pd.factorize(rated["time_point"].astype(str).to_numpy(), use_na_sentinel=False)
+    return RatingCodes(patient=patient.astype(np.int64), patient_ids=np.asarray(ids, dtype=object),
+                       label=label.astype(np.int64), labels=np.asarray(labels, dtype=object))
+
+
+def _course_codes(course: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, course names sorted): sorted, so that a tie goes to the first name."""
+    code, names = pd.factorize(course, sort=True, use_na_sentinel=False)
+    return code.astype(np.int64), np.asarray(names, dtype=object)
+
+
+def schedule_courses(rated: pd.DataFrame, codes: RatingCodes | None = None) -> tuple[np.ndarray, int]:
     """The course whose visit schedule each rating's patient was rated on, for the visit view.
 
     ``rated``: one row per rating with patient_id, time_point (visit label, ``"baseline"`` for the
     baseline) and course (:func:`analysis.course_of_patients`). A post-baseline label belongs to the
-    course with the most patients rated at it; a patient whose every post-baseline label belongs to
-    another course is summarised with that course's visits (e.g. a patient who started an induction
-    series and stopped after the first infusion: single by the course rule, rated on the series
-    schedule). Returns (course per row, number of patients moved).
+    course with the most patients rated at it (a tie: the first course name alphabetically); a
+    patient whose every post-baseline label belongs to another course is summarised with that
+    course's visits (e.g. a patient who started an induction series and stopped after the first
+    infusion: single by the course rule, rated on the series schedule), namely the course of their
+    first post-baseline rating's label. ``codes``: :func:`rating_codes` of ``rated`` (made when
+    None). Returns (course per row, number of patients moved).
     """
     course = rated["course"].to_numpy(dtype=object)
-    ids = rated["patient_id"].astype(str).to_numpy()
-    labels = rated["time_point"].astype(str).to_numpy()
-    post = labels != BASELINE_LABEL
-    if not post.any() or len(pd.unique(course[post])) < 2:
+    codes = rating_codes(rated) if codes is None else codes
+    post = codes.post
+    course_code, names = _course_codes(course)
+    if not post.any() or len(np.unique(course_code[post])) < 2:
         return course, 0
-    frame = pd.DataFrame({"patient_id": ids[post], "label": labels[post], "course": course[post]})
-    patients = frame.drop_duplicates(["patient_id", "label"]).groupby(["label", "course"]).size()
-    home = patients.unstack(fill_value=0).idxmax(axis=1)
-    frame["home"] = frame["label"].map(home).to_numpy(dtype=object)
-    elsewhere = (frame["home"] != frame["course"]).groupby(frame["patient_id"]).all()
-    moved = elsewhere.index[elsewhere.to_numpy(bool)]
-    if not len(moved):
+    n_labels, n_courses, n_patients = len(codes.labels), len(names), len(codes.patient_ids)
+    patient, label, own = codes.patient[post], codes.label[post], course_code[post]
+    # patients per (label, course): each (patient, label) once (pandas' hash: numpy's unique sorts)
+    pairs = pd.unique(patient * n_labels + label)
+    pair_patient, pair_label = pairs // n_labels, pairs % n_labels
+    own_of_patient = np.zeros(n_patients, dtype=np.int64)
+    own_of_patient[patient] = own
+    counts = np.bincount(pair_label * n_courses + own_of_patient[pair_patient],
+                         minlength=n_labels * n_courses).reshape(n_labels, n_courses)
+    home = counts.argmax(axis=1)[label]  # per post row: the course its label belongs to
+    at_home = np.bincount(patient, weights=(home == own), minlength=n_patients)
+    rated_after = np.bincount(patient, minlength=n_patients)
+    moved = (rated_after > 0) & (at_home == 0)
+    if not moved.any():
         return course, 0
-    target = frame.groupby("patient_id")["home"].first().reindex(moved)
-    is_moved = pd.Index(moved).get_indexer(ids)
-    return np.where(is_moved >= 0, target.to_numpy(dtype=object)[is_moved], course), len(moved)
+    first_row = np.flatnonzero(~pd.Series(patient).duplicated().to_numpy())  # each patient's first post row
+    target = np.zeros(n_patients, dtype=np.int64)
+    target[patient[first_row]] = home[first_row]
+    row_moved = moved[codes.patient]
+    out = course.copy()
+    out[row_moved] = names[target[codes.patient[row_moved]]]
+    return out, int(moved.sum())
 
 
-def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None, series_end_hours: pd.Series) -> np.ndarray:
+def last_ratings(rated: pd.DataFrame, keys: Sequence[str] = ("time_order",)) -> pd.DataFrame:
+    """Each patient's last rating per ``keys`` (e.g. schedule and time_order: the state at the end of
+    a time point), i.e. the latest time_hours (of equal times the later row), in the order of a
+    stable sort by patient_id, ``keys`` and time_hours. On integer codes (a string sort of every
+    rating was most of the cost at 20,000 patients)."""
+    codes = [pd.factorize(rated[k], sort=True)[0] for k in ("patient_id", *keys)]
+    order = np.lexsort((rated["time_hours"].to_numpy(float), *reversed(codes)))
+    if not order.size:
+        return rated.iloc[order]
+    changes = np.zeros(order.size, dtype=bool)
+    for code in codes:
+        sorted_code = code[order]
+        changes[:-1] |= sorted_code[1:] != sorted_code[:-1]
+    changes[-1] = True  # the last row of each key
+    return rated.iloc[order[changes]]
+
+
+def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None, series_end_hours: pd.Series,
+                    codes: RatingCodes | None = None) -> np.ndarray:
     """Whether each rating (rows with patient_id, time_hours) belongs to a booster: the infusion
     it follows (the latest starting at most :data:`PRE_INFUSION_HOURS` after it, so that a
     pre-infusion rating belongs to the infusion it precedes) is a booster, i.e. starts after the
     patient's induction series ends (``series_end_hours`` per patient_id: the start of the
-    series' last infusion, from :func:`course_table`)."""
+    series' last infusion, from :func:`course_table`). ``codes``: :func:`rating_codes` of
+    ``rated`` (made when None)."""
     booster = np.zeros(len(rated), dtype=bool)
     if infusions is None or infusions.empty or rated.empty:
         return booster
@@ -212,38 +280,50 @@ def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None, series_
     is_booster = start > series_end_hours.reindex(ids).to_numpy(float)
     if not is_booster.any():
         return booster
-    starts = pd.DataFrame({"patient_id": ids, "start": start, "booster": is_booster.astype(float)}
-                          ).sort_values("start")
-    rows = pd.DataFrame({"patient_id": rated["patient_id"].astype(str).to_numpy(),
-                         "at": rated["time_hours"].to_numpy(float) + PRE_INFUSION_HOURS,
-                         "_row": np.arange(len(rated))})
-    rows = rows[np.isfinite(rows["at"].to_numpy())].sort_values("at")
-    follows = pd.merge_asof(rows, starts, left_on="at", right_on="start", by="patient_id", direction="backward")
-    booster[follows["_row"].to_numpy()] = follows["booster"].to_numpy(float) > 0.5  # NaN: before any infusion
+    codes = rating_codes(rated) if codes is None else codes
+    # the infusions' patients as the ratings' codes (-1: no rating), so the as-of join is by integer
+    infusion_patient = pd.Index(codes.patient_ids).get_indexer(ids)
+    known = infusion_patient >= 0
+    starts = pd.DataFrame({"patient": infusion_patient[known], "start": start[known],
+                           "booster": is_booster[known].astype(float)}).sort_values("start", kind="stable")
+    at = rated["time_hours"].to_numpy(float) + PRE_INFUSION_HOURS
+    finite = np.flatnonzero(np.isfinite(at))
+    order = finite[np.argsort(at[finite], kind="stable")]
+    rows = pd.DataFrame({"patient": codes.patient[order], "at": at[order]})
+    follows = pd.merge_asof(rows, starts, left_on="at", right_on="start", by="patient", direction="backward")
+    booster[order] = follows["booster"].to_numpy(float) > 0.5  # NaN: before any infusion
     return booster
 
 
-def visit_schedules(rated: pd.DataFrame, booster: np.ndarray) -> np.ndarray:
+def visit_schedules(rated: pd.DataFrame, booster: np.ndarray, codes: RatingCodes | None = None) -> np.ndarray:
     """The schedule of each rating in the visit view: its course, or ``"<course> boosters"`` for
     the ratings at a booster visit, i.e. a label at which most of the course's patients rated
     there were rated for a booster (:func:`booster_ratings`). Boosters are given to some patients
     only (those who relapsed, or kept responding, by the clinic's policy) at times of their own, so
     their visits interleaved with the follow-up visits of every patient would make the mean jump
-    between two different sets of patients."""
+    between two different sets of patients. ``codes``: :func:`rating_codes` of ``rated`` (made
+    when None)."""
     course = rated["course"].astype(str).to_numpy(dtype=object)
     if not booster.any():
         return course
-    labels = rated["time_point"].astype(str).to_numpy()
-    frame = pd.DataFrame({"course": course, "label": labels, "patient_id": rated["patient_id"].astype(str).to_numpy(),
-                          "booster": booster})
-    frame = frame[labels != BASELINE_LABEL]
-    per_patient = frame.groupby(["course", "label", "patient_id"], sort=False)["booster"].any()
-    share = per_patient.groupby(level=["course", "label"], sort=False).mean()
-    at_boosters = share.index[share.to_numpy() > 0.5]
-    if not len(at_boosters):
+    codes = rating_codes(rated) if codes is None else codes
+    course_code, names = _course_codes(course)
+    n_labels, n_courses, n_patients = len(codes.labels), len(names), len(codes.patient_ids)
+    post = codes.post
+    # per (course, label): the share of its patients rated there for a booster
+    cell = course_code * n_labels + codes.label
+    first, triple = pd.factorize(cell[post] * n_patients + codes.patient[post])
+    any_booster = np.bincount(first, weights=booster[post], minlength=len(triple)) > 0
+    triple_cell = triple // n_patients
+    patients = np.bincount(triple_cell, minlength=n_courses * n_labels)
+    boosted = np.bincount(triple_cell, weights=any_booster, minlength=n_courses * n_labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_boosters = boosted / patients > 0.5
+    if not at_boosters.any():
         return course
-    keys = pd.MultiIndex.from_arrays([course, labels])
-    return np.where(keys.isin(at_boosters), course + " boosters", course).astype(object)
+    schedule_names = np.concatenate([names, names + " boosters"]).astype(object)
+    row_booster = at_boosters[cell] & post
+    return schedule_names[course_code + n_courses * row_booster]
 
 
 def assign_schedules(data: Any, endpoints: Any, rated: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -254,15 +334,23 @@ def assign_schedules(data: Any, endpoints: Any, rated: pd.DataFrame) -> tuple[pd
     number of patients summarised with the other course's visits. ``endpoints`` may be None for
     an analysis of the OutcomeData itself (:func:`analysis.suicidality_course`): the course
     rule's default series gap."""
-    courses = course_table(data, endpoints, rated["patient_id"])
-    rated = rated.assign(course=courses["course"].reindex(rated["patient_id"].astype(str).to_numpy())
-                         .to_numpy(dtype=object))
-    course, rescheduled = schedule_courses(rated)
+    codes = rating_codes(rated)
+    courses = course_table(data, endpoints, pd.Series(codes.patient_ids))
+    course_of_patient = courses["course"].reindex(codes.patient_ids).to_numpy(dtype=object)
+    rated = rated.assign(course=course_of_patient[codes.patient])
+    course, rescheduled = schedule_courses(rated, codes)
     rated["course"] = course
-    booster = booster_ratings(rated, course_infusions(data, endpoints), courses["series_end_hours"])
-    rated["schedule"] = visit_schedules(rated, booster)
+    booster = booster_ratings(rated, course_infusions(data, endpoints), courses["series_end_hours"], codes)
+    schedule = visit_schedules(rated, booster, codes)
+    rated["schedule"] = schedule
     # a label's place is its rank among its schedule's labels, so schedules are never interleaved
-    rated["time_order"] = rated.groupby("schedule", sort=False)["time_order"].rank(method="dense").astype(int) - 1
+    if len(rated):
+        schedule_code = pd.factorize(schedule)[0].astype(np.int64)
+        time_order = rated["time_order"].to_numpy(np.int64)
+        span = int(time_order.max()) + 1
+        present = np.bincount(schedule_code * span + time_order, minlength=(schedule_code.max() + 1) * span) > 0
+        place = present.reshape(-1, span).cumsum(axis=1) - 1  # dense rank of each order within its schedule
+        rated["time_order"] = place[schedule_code, time_order]
     return rated, rescheduled
 
 

@@ -377,6 +377,12 @@ def _risk_rows(figure: go.Figure, table: pd.DataFrame, groups: Sequence[str], co
     figure.update_xaxes(showticklabels=False, showgrid=False, showline=False, ticks="", row=row, col=col)
 
 
+# px: a small multiple's title (the group in bold, its median under it) above its panel, and the
+# gap between the title and the plotting area
+PANEL_TITLE_PX = 34
+PANEL_TITLE_GAP_PX = 4
+
+
 def durability_figure(
     curve: pd.DataFrame,
     *,
@@ -413,7 +419,8 @@ def durability_figure(
     under the plot, its numbers exactly on the x ticks (every ``tick_step_days`` days, widened to
     whole multiples when follow-up is long). ``bands`` (default: at most three groups) draws the
     95% bands; ``facets`` (default: more than three groups) draws one panel per group with the
-    ``reference`` group in grey for comparison. ``colors``: the group -> colour mapping
+    ``reference`` group in grey for comparison, each panel titled above its plotting area (the
+    group and its median). ``colors``: the group -> colour mapping
     (default ``group_colors(groups, reference)``). Curves with more than ``max_points`` distinct
     times are thinned evenly for drawing; ``marks_days`` adds faint vertical lines.
     """
@@ -444,7 +451,7 @@ def durability_figure(
     plot_px = 360 if n_panels == 1 else 230
     risk_px = (22 * (1 if facets else len(groups)) + 12) if with_risk else 0
     gap_px = 40 if facets else 62  # tick labels (and the axis title) between a panel and its risk table
-    between_px = 60 if facets else 0  # panel titles
+    between_px = 60 if facets else 0  # panel titles (two lines) above every row of panels
     rows_px = []
     for _ in range(n_rows):
         rows_px += [plot_px] + ([risk_px] if with_risk else [])
@@ -557,12 +564,12 @@ def durability_figure(
                 m = medians[medians["group"].astype(str) == group].iloc[0]
                 text.append("median " + median_text(m["median_days"], m["median_days_lower"],
                                                     m["median_days_upper"], "d"))
+            # the panel's title, above its plotting area (inside it, it covered a curve)
             index = axis_index(panel)
-            figure.add_annotation(text="<br>".join(text), xref=f"{_axis_name('x', index)} domain",
-                                  yref=f"{_axis_name('y', index)} domain", x=0.99 if not incidence else 0.01,
-                                  y=0.98, xanchor="right" if not incidence else "left", yanchor="top",
-                                  showarrow=False, align="right" if not incidence else "left",
-                                  font=dict(size=11), bgcolor="rgba(128,128,128,0.08)")
+            figure.add_annotation(text="<br>".join(text), xref=f"{_axis_name('x', index)} domain", x=0,
+                                  xanchor="left", yref="paper", y=domains[cell(panel)["row"] - 1][1],
+                                  yanchor="bottom", yshift=PANEL_TITLE_GAP_PX, showarrow=False, align="left",
+                                  font=dict(size=11))
         if with_risk and facets:
             _risk_rows(figure, rows_of(risk_table, group), [group], colors, ticks, label_of=label_of,
                        names=["at risk"], **cell(panel, risk=True))
@@ -613,10 +620,14 @@ def durability_figure(
             index = axis_index(panel, risk)
             figure.layout[_axis_name("xaxis", index)].visible = False
             figure.layout[_axis_name("yaxis", index)].visible = False
-    margin_t = 95 + (40 if subtitle else 0)
+    # facets: the first row's panel titles sit above the plotting area, the legend above them
+    titles_px = PANEL_TITLE_PX if facets else 0
+    margin_t = 95 + (40 if subtitle else 0) + titles_px
     figure.update_layout(title=dict(text=title, subtitle=dict(text=subtitle, font=dict(size=12))),
                          height=int(area + margin_t + 40), margin=dict(t=margin_t),
                          showlegend=True)
+    if facets:
+        figure.update_layout(legend=dict(y=1 + titles_px / area))
     # the medians and the test under the chart (with_definitions' results): on the plot they cover a curve
     return with_definitions(figure, definitions, axis_space=20 if with_risk else 55, results=lines)
 

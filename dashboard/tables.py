@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -283,6 +286,51 @@ def shared_values_note(frame: pd.DataFrame, *, shared: Mapping[str, str] | None 
     return "Same on every row: " + "; ".join(said) + "." if said else None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What ``display_options`` works out for a table, from its content: whether the index becomes
+    columns (``reset_index``, the index then hidden), the texts of the estimate (95% CI) columns
+    (in row order), whether it is styled, the formats per column, the rows in proportion and their
+    columns (a table whose rows carry their unit), column_config, column_order and row_height.
+    Never the data: the Styler is made anew over the caller's frame (Streamlit's drawing changes a
+    Styler), so what is shown and sorted is always the caller's values."""
+
+    reset_index: bool
+    texts: Mapping[str, np.ndarray]
+    styled: bool
+    formats: Mapping[str, Callable[[Any], str]]
+    proportion_rows: tuple[np.ndarray, list[str]] | None
+    config: Mapping[str, Any]
+    order: Sequence[str]
+    row_height: int | None
+
+
+# display_options' layouts of styled tables by content (a warm run shows the same results: each
+# table is laid out once, not on every run); least recently used first, at most LAYOUTS_KEPT
+LAYOUTS_KEPT = 256
+_LAYOUTS: OrderedDict[tuple, _Layout] = OrderedDict()
+_LAYOUTS_LOCK = threading.Lock()
+
+
+def _content_key(frame: pd.DataFrame, help_text: Mapping[str, str] | None,
+                 shared: Mapping[str, str] | None) -> tuple | None:
+    """What display_options' result depends on: the columns, dtypes, index and every value (a hash
+    per row, index included), ``help_text`` and ``shared``; None for a long table (not styled: laid
+    out at no cost per row), repeated column names or values that cannot be hashed (lists)."""
+    if len(frame) > STYLED_ROWS or frame.columns.has_duplicates:
+        return None
+    try:
+        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    except TypeError:
+        return None
+    # hashes of objects are hashes of their text (1 and '1' alike): their kinds tell mixed columns apart
+    kinds = tuple(pd.api.types.infer_dtype(frame[c], skipna=False) if frame[c].dtype == object else ""
+                  for c in frame.columns)
+    return (tuple(map(repr, frame.columns)), tuple(map(str, frame.dtypes)), kinds, type(frame.index).__name__,
+            tuple(map(repr, frame.index.names)), rows, tuple(sorted((help_text or {}).items())),
+            None if shared is None else tuple(shared.items()))
+
+
 def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = None,
                     shared: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Keyword arguments of st.dataframe that show ``frame`` for people at 800 px as at 1440 px (``data``
@@ -293,6 +341,42 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
     ``row_height`` when text must wrap; ``placeholder`` for missing values; ``hide_index`` when
     the index became a column). The raw columns stay in the data (a CSV download uses the frame itself).
     ``shared``: ``same_on_every_row(frame)`` when the caller has it already (for ``shared_values_note``)."""
+    key = _content_key(frame, help_text, shared)
+    with _LAYOUTS_LOCK:
+        layout = _LAYOUTS.get(key) if key is not None else None
+        if layout is not None:
+            _LAYOUTS.move_to_end(key)
+    if layout is None:
+        layout = _layout(frame, help_text, shared)
+        if key is not None:
+            with _LAYOUTS_LOCK:
+                _LAYOUTS[key] = layout
+                while len(_LAYOUTS) > LAYOUTS_KEPT:
+                    _LAYOUTS.popitem(last=False)
+    data: Any = frame.reset_index() if layout.reset_index else frame
+    names = [str(c) for c in data.columns]
+    data = data.set_axis(names, axis=1) if list(data.columns) != names else data
+    if layout.texts:
+        data = data.assign(**layout.texts)
+    if layout.styled:
+        data = data.style.format(layout.formats)
+        if layout.proportion_rows is not None:
+            rows, subset = layout.proportion_rows
+            data = data.format(_percent, subset=pd.IndexSlice[rows, subset])
+            data = data.format(_number(1, "not reached"), subset=pd.IndexSlice[~rows, subset])
+    # copies: callers change the options (show_problems_table), never the layout kept
+    options: dict[str, Any] = {"data": data, "column_config": dict(layout.config),
+                               "column_order": list(layout.order), "placeholder": MISSING}
+    if layout.row_height is not None:
+        options["row_height"] = layout.row_height
+    if layout.reset_index:
+        options["hide_index"] = True
+    return options
+
+
+def _layout(frame: pd.DataFrame, help_text: Mapping[str, str] | None,
+            shared: Mapping[str, str] | None) -> _Layout:
+    """display_options' work (see there), done once per table content."""
     hide_index = None
     if "label" in frame.columns and not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
         # a row's label in words makes its code name (the index, e.g. a Cox 'term') a detail: a column
@@ -338,30 +422,19 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
         else:
             config[name] = st.column_config.NumberColumn(label, help=tip, pinned=pinned, width=width,
                                                          format=_COLUMN_FORMATS.get(kind))
-    data: Any = frame
-    if styled and values is not None:
-        if pairs:  # a copy with one text column per estimate and its CI (shown instead of the three)
-            texts = {combined[e]: _with_ci(values, e, *pairs[e]) for e in estimates}
-            frame = frame.assign(**texts)
-            for estimate in estimates:
-                label = ci_label(column_label(estimate))
-                tip = (help_text or {}).get(estimate, f"{estimate} ({', '.join(pairs[estimate])})")
-                config[combined[estimate]] = st.column_config.Column(
-                    label, help=tip, width=_width(label, int(texts[combined[estimate]].str.len().max())))
-        styler = frame.style.format(formats)
-        if in_proportion is not None and in_proportion.any():
-            subset = [c for c in ("estimate", "lower", "upper") if c in names]
-            styler = styler.format(_percent, subset=pd.IndexSlice[in_proportion.to_numpy(), subset])
-            styler = styler.format(_number(1, "not reached"),
-                                   subset=pd.IndexSlice[(~in_proportion).to_numpy(), subset])
-        data = styler
-    options: dict[str, Any] = {"data": data, "column_config": config, "column_order": order,
-                               "placeholder": MISSING}
-    if row_height is not None:
-        options["row_height"] = row_height
-    if hide_index:
-        options["hide_index"] = True
-    return options
+    texts: dict[str, np.ndarray] = {}
+    if styled and values is not None and pairs:  # one text column per estimate and its CI (shown instead of the three)
+        texts = {combined[e]: _with_ci(values, e, *pairs[e]).to_numpy() for e in estimates}
+        for estimate in estimates:
+            label = ci_label(column_label(estimate))
+            tip = (help_text or {}).get(estimate, f"{estimate} ({', '.join(pairs[estimate])})")
+            config[combined[estimate]] = st.column_config.Column(
+                label, help=tip, width=_width(label, max(len(t) for t in texts[combined[estimate]])))
+    proportion_rows = None
+    if styled and in_proportion is not None and in_proportion.any():
+        proportion_rows = (in_proportion.to_numpy(), [c for c in ("estimate", "lower", "upper") if c in names])
+    return _Layout(bool(hide_index), texts, styled, formats if styled else {}, proportion_rows, config, order,
+                   row_height)
 
 
 def show_problems_table(problems: pd.DataFrame, key: str | None = None) -> None:

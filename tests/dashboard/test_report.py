@@ -136,29 +136,24 @@ def test_figure_data_cannot_close_the_script_element():
     assert "&lt;b&gt;card&lt;/b&gt;" in text and "&lt;i&gt;note&lt;/i&gt;" in text
 
 
-@needs_chromium
-def test_html_report_draws_every_figure_and_fits_an_800_px_window(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_html_report_draws_every_figure_and_fits_an_800_px_window(tmp_path, browser):
+    # the suite's one browser (tests/conftest.py): a second sync_playwright() while it runs fails
     wide = pd.DataFrame({f"a_rather_long_column_name_{i}": [0.123456 * i, 12.5] for i in range(24)})
     sections = [ReportSection(f"Figure {i}", figures=(_figure(i),), tables=(("Wide table", wide),),
                               code="x = 1  # " + "a long comment " * 30) for i in range(3)]
     path = tmp_path / "report.html"
     path.write_text(html_report("Fit", sections), encoding="utf-8")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(viewport={"width": 800, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(path.as_uri())
-            page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
-            drawn = page.evaluate("document.querySelectorAll('.figure .main-svg').length")
-            scroll, client = page.evaluate(
-                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 800, "height": 900})
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri())
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+        drawn = page.evaluate("document.querySelectorAll('.figure .main-svg').length")
+        scroll, client = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    finally:
+        page.close()
     assert not errors, errors
     assert drawn >= 3  # plotly draws two or three svg layers per figure
     assert scroll <= client, f"the report overflows an 800 px window ({scroll} > {client} px)"

@@ -283,12 +283,15 @@ def booster_ratings(rated: pd.DataFrame, infusions: pd.DataFrame | None, series_
     codes = rating_codes(rated) if codes is None else codes
     # the infusions' patients as the ratings' codes (-1: no rating), so the as-of join is by integer
     infusion_patient = pd.Index(codes.patient_ids).get_indexer(ids)
-    known = infusion_patient >= 0
+    # only the ratings of patients with a booster can follow one (a few of every patient's ratings)
+    boosted = np.zeros(len(codes.patient_ids), dtype=bool)
+    boosted[infusion_patient[(infusion_patient >= 0) & is_booster]] = True
+    known = (infusion_patient >= 0) & boosted[np.maximum(infusion_patient, 0)]
     starts = pd.DataFrame({"patient": infusion_patient[known], "start": start[known],
                            "booster": is_booster[known].astype(float)}).sort_values("start", kind="stable")
     at = rated["time_hours"].to_numpy(float) + PRE_INFUSION_HOURS
-    finite = np.flatnonzero(np.isfinite(at))
-    order = finite[np.argsort(at[finite], kind="stable")]
+    candidates = np.flatnonzero(np.isfinite(at) & boosted[codes.patient])
+    order = candidates[np.argsort(at[candidates], kind="stable")]
     rows = pd.DataFrame({"patient": codes.patient[order], "at": at[order]})
     follows = pd.merge_asof(rows, starts, left_on="at", right_on="start", by="patient", direction="backward")
     booster[order] = follows["booster"].to_numpy(float) > 0.5  # NaN: before any infusion

@@ -205,17 +205,26 @@ def _course_codes(course: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return code.astype(np.int64), np.asarray(names, dtype=object)
 
 
+# A visit label is foreign to a course (schedule_courses) when the share of that course's patients
+# rated at it is below a quarter of the share of the course using it the most: a series label
+# rated by the few planned-series patients who stopped after one infusion (single by the course
+# rule) is foreign to the single course; "day 7" rated by most patients of both is foreign to none.
+FOREIGN_LABEL_SHARE = 0.25
+
+
 def schedule_courses(rated: pd.DataFrame, codes: RatingCodes | None = None) -> tuple[np.ndarray, int]:
     """The course whose visit schedule each rating's patient was rated on, for the visit view.
 
     ``rated``: one row per rating with patient_id, time_point (visit label, ``"baseline"`` for the
-    baseline) and course (:func:`analysis.course_of_patients`). A post-baseline label belongs to the
-    course with the most patients rated at it (a tie: the first course name alphabetically); a
-    patient whose every post-baseline label belongs to another course is summarised with that
-    course's visits (e.g. a patient who started an induction series and stopped after the first
-    infusion: single by the course rule, rated on the series schedule), namely the course of their
-    first post-baseline rating's label. ``codes``: :func:`rating_codes` of ``rated`` (made when
-    None). Returns (course per row, number of patients moved).
+    baseline) and course (:func:`analysis.course_of_patients`). A post-baseline label is foreign to a
+    course when the share of that course's patients rated at it is below
+    :data:`FOREIGN_LABEL_SHARE` of the largest share of any course, so a label both schedules use
+    ("day 1", "day 7" in many clinics' exports) is foreign to neither. A patient whose every
+    post-baseline label is foreign to their course is summarised with another course's visits (e.g.
+    a patient who started an induction series and stopped after the first infusion: single by the
+    course rule, rated on the series schedule), namely the course with the largest share at their
+    first post-baseline rating's label (a tie: the first course name alphabetically). ``codes``:
+    :func:`rating_codes` of ``rated`` (made when None). Returns (course per row, number of patients moved).
     """
     course = rated["course"].to_numpy(dtype=object)
     codes = rating_codes(rated) if codes is None else codes
@@ -232,8 +241,14 @@ def schedule_courses(rated: pd.DataFrame, codes: RatingCodes | None = None) -> t
     own_of_patient[patient] = own
     counts = np.bincount(pair_label * n_courses + own_of_patient[pair_patient],
                          minlength=n_labels * n_courses).reshape(n_labels, n_courses)
-    home = counts.argmax(axis=1)[label]  # per post row: the course its label belongs to
-    at_home = np.bincount(patient, weights=(home == own), minlength=n_patients)
+    # shares, not counts: a schedule with fewer patients is not outvoted on the labels both use
+    rated_patients = np.zeros(n_patients, dtype=bool)
+    rated_patients[patient] = True
+    sizes = np.bincount(own_of_patient[rated_patients], minlength=n_courses)
+    share = counts / np.maximum(sizes, 1)
+    foreign = share < FOREIGN_LABEL_SHARE * share.max(axis=1, keepdims=True)
+    home = share.argmax(axis=1)[label]  # per post row: the course using its label the most
+    at_home = np.bincount(patient, weights=~foreign[label, own], minlength=n_patients)
     rated_after = np.bincount(patient, minlength=n_patients)
     moved = (rated_after > 0) & (at_home == 0)
     if not moved.any():

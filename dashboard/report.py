@@ -560,7 +560,7 @@ def shown_in_app(figure: Any) -> Any:
         return held[1]
     import plotly.graph_objects as go
 
-    from analysis.figures._style import THEME_TEXT
+    from analysis.figures import THEME_TEXT
 
     shown = go.Figure(figure)
     shown.layout.hoverlabel.font.color = THEME_TEXT

@@ -20,6 +20,7 @@ from analysis.figures._style import (
     MAX_OVERLAID_GROUPS,
     OKABE_ITO,
     TEMPLATE_NAME,
+    THEME_TEXT,
     group_colors,
     with_definitions,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_OVERLAID_GROUPS",
     "OKABE_ITO",
     "TEMPLATE_NAME",
+    "THEME_TEXT",
     "bar_figure",
     "durability_figure",
     "durability_result_figure",

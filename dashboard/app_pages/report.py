@@ -29,7 +29,7 @@ st.caption(f"{len(held)} of at most {report.MAX_CARDS} results. {report.kept_whe
 
 def _preview(section: ReportSection, card_id: str) -> None:
     for index, figure in enumerate(section.figures):
-        st.plotly_chart(figure, key=f"report_chart_{card_id}_{index}", config={"displaylogo": False})
+        st.plotly_chart(report.shown_in_app(figure), key=f"report_chart_{card_id}_{index}", config={"displaylogo": False})
     for name, frame in section.tables:
         st.markdown(f"**{md(name)}**")
         st.dataframe(frame, hide_index=True, key=f"report_table_{card_id}_{report.slug(name)}")

@@ -9,9 +9,9 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from analysis.figures._style import THEME_TEXT
+from analysis.figures import THEME_TEXT
 from dashboard import report
-from tests.dashboard.apptest import clean_page, plotted
+from tests.dashboard.apptest import clean, clean_page, open_page, plotted
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,13 @@ def test_hover_labels_in_the_theme_text_colour_in_the_app_only(symptoms):
     assert cards and cards[-1].figures
     for spec in cards[-1].figures:
         assert "color" not in json.loads(spec)["layout"].get("hoverlabel", {}).get("font", {})
+    # the Report page previews the card as the app draws it
+    at = open_page("report", symptoms)
+    clean(at)
+    previews = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key.startswith("report_chart_")]
+    assert previews
+    for figure in previews:
+        assert figure["layout"]["hoverlabel"]["font"]["color"] == THEME_TEXT
 
 
 def test_the_exported_figure_keeps_plotlys_hover_labels():

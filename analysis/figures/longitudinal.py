@@ -108,10 +108,22 @@ def trajectory_figure(
     groups = groups_in(summary, exclude_groups)
     colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour
     ix, iy = individual_x or x, individual_y or y
-    lines = individual
-    if individual is not None and individual["patient_id"].nunique() > max_individuals:
-        keep = spaghetti_patients(individual, max_individuals)
-        lines = individual[individual["patient_id"].astype(str).isin(keep)]
+    lines = shown = individual
+    panels_with_ratings: set[str | None] = set()
+    if individual is not None:
+        # only the rows drawn are split by panel below (100 patients' of 280,000 ratings at 20,000
+        # patients): the sampled lines and the highlighted patients, chosen once here
+        patient = individual["patient_id"].astype(str)
+        keep = (spaghetti_patients(individual, max_individuals)
+                if individual["patient_id"].nunique() > max_individuals else None)
+        in_lines = patient.isin(keep).to_numpy() if keep is not None else np.ones(len(individual), dtype=bool)
+        lines = individual[in_lines]
+        shown = individual[in_lines | patient.isin([str(p) for p in highlight]).to_numpy()]
+        # a panel with ratings draws its lines and highlighted patients (empty where they have none)
+        rated = individual[individual[ix] > 0] if log_x else individual
+        split = facet is not None and facet in individual.columns and panels != [None]
+        panels_with_ratings = (set(pd.unique(rated[facet]).astype(str)) if split
+                               else set(panels) if not rated.empty else set())
     longest = 55
     in_legend: set[str] = set()  # each name once, the first time it is drawn
 
@@ -123,16 +135,16 @@ def trajectory_figure(
     for j, panel in enumerate(panels, start=1):
         where = dict(row=1, col=j) if panel is not None else {}
         part_summary = summary if panel is None else summary[summary[facet].astype(str) == panel]
-        part_individual, part_lines = individual, lines
-        if individual is not None and panel is not None and facet in individual.columns:
-            part_individual = individual[individual[facet].astype(str) == panel]
+        part_individual, part_lines = shown, lines
+        if shown is not None and panel is not None and facet in shown.columns:
+            part_individual = shown[shown[facet].astype(str) == panel]
             part_lines = lines[lines[facet].astype(str) == panel]
         if log_x:
             part_summary = part_summary[part_summary[x] > 0]
             if part_individual is not None:
                 part_individual = part_individual[part_individual[ix] > 0]
                 part_lines = part_lines[part_lines[ix] > 0]
-        if part_individual is not None and not part_individual.empty:
+        if part_individual is not None and panel in panels_with_ratings:
             sort_by = order if (not numeric and order and order in part_individual.columns) else ix
             if not part_lines.empty:
                 xs, ys = _spaghetti(part_lines, ix, iy, sort_by)

@@ -62,55 +62,63 @@ with page_guard("the suicidality analysis"):
 
 st.subheader("Dissociation and improvement")
 with page_guard("the dissociation analysis"):
+    # on a large dataset this and the phenotypes are computed in the background too (0.6-0.9 s each at
+    # 20,000 patients, which the first render waited for): each section says so until it is ready
     dissociation = Call("dissociation_response", {"by": settings.by, **options}, prints=("correlations",))
-    result = calls.run(ctx, dissociation, "Relating dissociation to improvement...", report)
-    definitions = result.describe()
-    report.definitions += definitions
-    pairs = result.pairs
-    sizes = pairs.groupby("group")["patient_id"].nunique()
-    hidden = small_groups(ctx, sizes)
-    pairs = pairs[~pairs["group"].astype(str).isin(hidden)]
-    if not ctx.row_level:
-        st.caption("One point per patient: not shown to viewers of a shared dataset (aggregates only).")
-    elif pairs.empty:
-        st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
+    result = background.fetch(ctx, dissociation, "Relating dissociation to improvement...", report)
+    if isinstance(result, background.Progress):
+        background.progress_note(result.key, "Dissociation and improvement")
     else:
-        figure = compute.cached_figure(
-            ctx, "dissociation", figures.scatter_figure, pairs, key=("dissociation",),
-            x="peak_cadss", y="improvement_pct", facet="time_point",
-            group="group" if settings.by else None, max_points=MAX_POINTS,
-            x_title="Peak CADSS (points)", y_title="Improvement from baseline (%)",
-            definitions=definitions, title="Peak dissociation against improvement")
-        per_panel = pairs.groupby("time_point").size()
-        show_figure(report, figure, "Dissociation against improvement",
-                    notes=[f"At most {MAX_POINTS:,} patients per panel are drawn (a fixed random subset of "
-                           f"{int(per_panel.max()):,}); the correlations below use all of them."]
-                    if per_panel.max() > MAX_POINTS else [])
-    show_table(report, result.correlations, "Correlations", count_column="n",
-               keep_columns=["group", "time_point", "method"])
+        definitions = result.describe()
+        report.definitions += definitions
+        pairs = result.pairs
+        sizes = pairs.groupby("group")["patient_id"].nunique()
+        hidden = small_groups(ctx, sizes)
+        pairs = pairs[~pairs["group"].astype(str).isin(hidden)]
+        if not ctx.row_level:
+            st.caption("One point per patient: not shown to viewers of a shared dataset (aggregates only).")
+        elif pairs.empty:
+            st.info("No patient has both a CADSS rating and a depression rating in the windows used.")
+        else:
+            figure = compute.cached_figure(
+                ctx, "dissociation", figures.scatter_figure, pairs, key=("dissociation",),
+                x="peak_cadss", y="improvement_pct", facet="time_point",
+                group="group" if settings.by else None, max_points=MAX_POINTS,
+                x_title="Peak CADSS (points)", y_title="Improvement from baseline (%)",
+                definitions=definitions, title="Peak dissociation against improvement")
+            per_panel = pairs.groupby("time_point").size()
+            show_figure(report, figure, "Dissociation against improvement",
+                        notes=[f"At most {MAX_POINTS:,} patients per panel are drawn (a fixed random subset of "
+                               f"{int(per_panel.max()):,}); the correlations below use all of them."]
+                        if per_panel.max() > MAX_POINTS else [])
+        show_table(report, result.correlations, "Correlations", count_column="n",
+                   keep_columns=["group", "time_point", "method"])
     calls.code_expander(ctx, dissociation)
 
 st.subheader("Response phenotypes")
 with page_guard("the response phenotypes"):
     phenotypes = Call("response_phenotypes", {"by": settings.by, **options}, prints=("counts",))
-    result = calls.run(ctx, phenotypes, "Classifying patients...", report)
-    definitions = result.describe()
-    report.definitions += definitions
-    counts = result.counts
-    # each phenotype x group cell is a count of patients: small cells are suppressed, with a
-    # complementary cell where one hidden count could be recovered from the group's total
-    masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
-    shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
-    figure = compute.cached_figure(
-        ctx, "phenotypes", figures.bar_figure, shown, key=("phenotypes",), x="phenotype", y="percent",
-        group="group", x_title="Response phenotype", y_title="Patients in the group (%)",
-        definitions=definitions, title="Response phenotypes",
-        x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
-    show_figure(report, figure, "Response phenotypes",
-                notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
-                       "group, so the hidden count cannot be recovered from the total) are not drawn."]
-                if len(shown) < len(counts) else [])
-    show_table(report, counts, "Phenotype counts", count_column="n",
-               keep_columns=["group", "phenotype"], complement_within="group")
+    result = background.fetch(ctx, phenotypes, "Classifying patients...", report)
+    if isinstance(result, background.Progress):
+        background.progress_note(result.key, "Response phenotypes")
+    else:
+        definitions = result.describe()
+        report.definitions += definitions
+        counts = result.counts
+        # each phenotype x group cell is a count of patients: small cells are suppressed, with a
+        # complementary cell where one hidden count could be recovered from the group's total
+        masked, _ = suppressed(ctx, counts, "n", keep_columns=["group", "phenotype"], complement_within="group")
+        shown = counts[~masked["suppressed"].to_numpy(bool)] if "suppressed" in masked else counts
+        figure = compute.cached_figure(
+            ctx, "phenotypes", figures.bar_figure, shown, key=("phenotypes",), x="phenotype", y="percent",
+            group="group", x_title="Response phenotype", y_title="Patients in the group (%)",
+            definitions=definitions, title="Response phenotypes",
+            x_order=list(dict.fromkeys(counts["phenotype"].astype(str))))
+        show_figure(report, figure, "Response phenotypes",
+                    notes=[f"Cells with fewer than {k} patients (and, where needed, one more cell of the same "
+                           "group, so the hidden count cannot be recovered from the total) are not drawn."]
+                    if len(shown) < len(counts) else [])
+        show_table(report, counts, "Phenotype counts", count_column="n",
+                   keep_columns=["group", "phenotype"], complement_within="group")
     calls.code_expander(ctx, phenotypes)
 report_download(report)

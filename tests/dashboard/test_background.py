@@ -187,7 +187,7 @@ def test_the_job_waits_between_replicates_while_a_page_is_drawn(sample, monkeypa
 # --- large datasets: slow fits in the background on every page (compute.is_large) -------------------
 
 _LARGE_PAGE_RESULTS = ("fit_trajectory", "trajectory", "visit_schedule", "fit_mmrm", "fit_durability",
-                       "suicidality_course", "fit_response_state")
+                       "suicidality_course", "fit_response_state", "dissociation_response", "response_phenotypes")
 
 
 @pytest.fixture
@@ -256,7 +256,9 @@ def test_overview_durability_cards_wait_for_the_fit(sample, large):
 
 
 @pytest.mark.parametrize(("page", "pending"), [("durability", "Durability curves"),
-                                               ("symptoms", "Suicidality course")])
+                                               ("symptoms", "Suicidality course"),
+                                               ("symptoms", "Dissociation and improvement"),
+                                               ("symptoms", "Response phenotypes")])
 def test_pages_say_what_is_computing_then_draw_it(large, page, pending):
     at = clean_page(page)
     assert any(f"{pending}: computing" in c.value for c in at.caption)

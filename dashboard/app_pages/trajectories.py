@@ -31,26 +31,30 @@ COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_sy
                "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
 
 
-def drawn_ratings(individual: pd.DataFrame, drawn: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
-    """The individual ratings in the cells (``cell`` columns) whose mean is drawn."""
-    shown_cells = pd.MultiIndex.from_frame(drawn[cell].astype(str))
-    return individual[pd.MultiIndex.from_frame(individual[cell].astype(str)).isin(shown_cells)]
+def drawn_ratings(individual: pd.DataFrame, left_out: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
+    """The individual ratings in the cells (``cell`` columns) whose mean is drawn: all but those of
+    the table's rows ``left_out`` (every rating's cell is a row of the trajectory's table), so
+    nothing is scanned when no cell is left out (at 20,000 patients, none by default)."""
+    if left_out.empty:
+        return individual
+    hidden_cells = pd.MultiIndex.from_frame(left_out[cell].astype(str))
+    return individual[~pd.MultiIndex.from_frame(individual[cell].astype(str)).isin(hidden_cells)]
 
 
-def trajectory_figure(drawn: pd.DataFrame, *, cell: list[str], individual: pd.DataFrame | None,
-                      **options: object) -> go.Figure:
+def trajectory_figure(drawn: pd.DataFrame, *, left_out: pd.DataFrame, cell: list[str],
+                      individual: pd.DataFrame | None, **options: object) -> go.Figure:
     """figures.trajectory_figure of the drawn means over the ratings of those cells (built only when
-    the figure is not cached: the selection scans every rating)."""
+    the figure is not cached)."""
     if individual is not None:
-        individual = drawn_ratings(individual, drawn, cell)
+        individual = drawn_ratings(individual, left_out, cell)
     return figures.trajectory_figure(drawn, individual=individual, **options)
 
 
-def patient_counts(individual: pd.DataFrame, drawn: pd.DataFrame, cell: list[str], lines: bool,
+def patient_counts(individual: pd.DataFrame, left_out: pd.DataFrame, cell: list[str], lines: bool,
                    visits: bool) -> tuple[int, pd.Series | None]:
     """(patients drawn as grey lines (0 without lines), patients per schedule (visit view only)) for
     the notes under the figure: counts over every rating, cached with the trajectory."""
-    patients = int(drawn_ratings(individual, drawn, cell)["patient_id"].nunique()) if lines else 0
+    patients = int(drawn_ratings(individual, left_out, cell)["patient_id"].nunique()) if lines else 0
     per_schedule = (individual.groupby(ordered_schedules(individual["schedule"]), observed=True)["patient_id"]
                     .nunique() if visits else None)  # single, series, boosters: the panels' order
     return patients, per_schedule
@@ -117,14 +121,14 @@ with page_guard("the trajectories"):
         highlight = st.multiselect("Highlight patients", ids, max_selections=5, key="traj_highlight")
     # a mean of fewer patients than the minimum cell size is neither shareable nor readable
     # (its t interval spans far beyond the scale): such points are left out of the figure
-    drawn = table[table["n"] >= k]
+    drawn, left_out = table[table["n"] >= k], table[table["n"] < k]
     lines = spaghetti and not hidden
-    # the selection and counts scan every rating (a tenth of a second at 20,000 patients): once per settings
+    # the counts scan every rating (a tenth of a second at 20,000 patients): once per settings
     patients, per_schedule = compute.call(ctx, "trajectory_counts", "Counting patients...", patient_counts,
-                                          result.individual, drawn, cell, lines, visits,
+                                          result.individual, left_out, cell, lines, visits,
                                           key=(repr(settings), time, value, since, lines))
     figure = compute.cached_figure(
-        ctx, "trajectory", trajectory_figure, drawn, cell=cell,
+        ctx, "trajectory", trajectory_figure, drawn, left_out=left_out, cell=cell,
         key=(time, value, since, log_x, spaghetti, tuple(highlight)), x=x, order="time_order" if visits else None,
         facet="schedule" if visits else None, log_x=log_x, x_title=x_title(time, since, log_x), y_title=unit,
         individual=result.individual if lines else None, individual_x=individual_x, individual_y="value",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import random
+import re
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def test_cards_from_two_pages_download_as_one_html_and_a_pdf(app_server, browser
         page.reload()
         wait_idle(page)
         page.get_by_role("link", name="Report").first.click()
+        page.wait_for_url(re.compile(r".*/report(?:\?|$)"))  # the click's run has begun, not the last one idle
         wait_idle(page)
         main = page.locator('[data-testid="stMain"]')
         assert main.get_by_text("1. Sustained response").count() == 1

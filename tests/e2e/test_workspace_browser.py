@@ -100,6 +100,7 @@ def test_upload_share_open_save_refresh_restart_reopen(local_server: LocalServer
 
         # the Share page gives the link (local mode: no e-mail sharing offered)
         page.get_by_role("link", name="Share").click()
+        page.wait_for_url(re.compile(r".*/share\?"))  # the click's run has begun, not the last one idle
         _idle(page)
         assert "local mode" in _text(page) and page.get_by_label("E-mail address or group name").count() == 0
         [link] = _links(page)

@@ -139,6 +139,16 @@ def fetch(ctx: Context, call: Call, label: str, report: Report | None = None) ->
     return result_or_progress(ctx, call, report)
 
 
+def fetch_or_note(ctx: Context, call: Call, label: str, report: Report | None, title: str) -> Any:
+    """``fetch``, with the job's ``progress_note`` under ``title`` drawn while it computes: the
+    result, or None while it is not ready (the section draws nothing more)."""
+    result = fetch(ctx, call, label, report)
+    if isinstance(result, Progress):
+        progress_note(result.key, title)
+        return None
+    return result
+
+
 def progress(key: Hashable) -> Progress | None:
     """The running job's progress under ``key`` (counting as asking for it), None when it has
     finished, failed or stopped (the page then reruns and finds the result, the error or nothing)."""

@@ -64,10 +64,8 @@ with page_guard("the durability curves"):
                       prints=("summary()", "risk_table") + (("logrank.summary()",) if settings.by else ()))
     # on a large dataset the fit (interval-censored, a second at 20,000 patients) is computed in the
     # background: the page says so and is drawn again when it is ready
-    result = background.fetch(ctx, durability, "Fitting the durability curves...", report)
-    if isinstance(result, background.Progress):
-        background.progress_note(result.key, "Durability curves")
-    else:
+    result = background.fetch_or_note(ctx, durability, "Fitting the durability curves...", report, "Durability curves")
+    if result is not None:
         summary = result.summary().reset_index()
         summary = summary.rename(columns={summary.columns[0]: "group"})
         definitions = settings_definitions(ctx, result.endpoints)

@@ -38,10 +38,8 @@ with page_guard("the suicidality analysis"):
     # computed in the background (most of a second at 20,000 patients): the section says so until ready
     suicidality = Call("suicidality_course", {"instrument": settings.instrument, "by": settings.by,
                                               "time": "days"}, prints=("summary()", "course"))
-    result = background.fetch(ctx, suicidality, "Following the suicidality item...", report)
-    if isinstance(result, background.Progress):
-        background.progress_note(result.key, "Suicidality course")
-    else:
+    result = background.fetch_or_note(ctx, suicidality, "Following the suicidality item...", report, "Suicidality course")
+    if result is not None:
         definitions = result.describe()
         report.definitions += definitions
         course = result.course
@@ -65,10 +63,8 @@ with page_guard("the dissociation analysis"):
     # on a large dataset this and the phenotypes are computed in the background too (0.6-0.9 s each at
     # 20,000 patients, which the first render waited for): each section says so until it is ready
     dissociation = Call("dissociation_response", {"by": settings.by, **options}, prints=("correlations",))
-    result = background.fetch(ctx, dissociation, "Relating dissociation to improvement...", report)
-    if isinstance(result, background.Progress):
-        background.progress_note(result.key, "Dissociation and improvement")
-    else:
+    result = background.fetch_or_note(ctx, dissociation, "Relating dissociation to improvement...", report, "Dissociation and improvement")
+    if result is not None:
         definitions = result.describe()
         report.definitions += definitions
         pairs = result.pairs
@@ -98,10 +94,8 @@ with page_guard("the dissociation analysis"):
 st.subheader("Response phenotypes")
 with page_guard("the response phenotypes"):
     phenotypes = Call("response_phenotypes", {"by": settings.by, **options}, prints=("counts",))
-    result = background.fetch(ctx, phenotypes, "Classifying patients...", report)
-    if isinstance(result, background.Progress):
-        background.progress_note(result.key, "Response phenotypes")
-    else:
+    result = background.fetch_or_note(ctx, phenotypes, "Classifying patients...", report, "Response phenotypes")
+    if result is not None:
         definitions = result.describe()
         report.definitions += definitions
         counts = result.counts

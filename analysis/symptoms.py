@@ -495,7 +495,7 @@ def suicidality_course(
                                  "count": int(counts.loc[group, "sum"])})
     resolution = pd.concat([pd.DataFrame(summary_rows, columns=["group", *split, "time_order", "time_point",
                                                                 "measure", "n", "count"]),
-                            at_point.astype({c: str for c in split})], ignore_index=True)
+                            at_point], ignore_index=True)
     resolution["count"] = resolution["count"].astype(np.int64)
     resolution["n"] = resolution["n"].astype(np.int64)
     resolution["proportion"] = resolution["count"] / resolution["n"]

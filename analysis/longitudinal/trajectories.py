@@ -575,7 +575,8 @@ class TrajectoryResult:
 
     table : one row per group and time point (and schedule, for visits): group, [course,
         schedule] (for visits: the course, and the course or ``"<course> boosters"`` for a booster
-        visit; rows single infusion, then series, then boosters, :func:`schedule_rank`), time_point (label), time_order (0 = baseline; within the schedule for visits),
+        visit; rows single infusion, then series, then boosters, :func:`schedule_rank`),
+        time_point (label), time_order (0 = baseline; within the schedule for visits),
         time_hours or time_days (mean actual time of the ratings summarised), for bins
         time_mid_<unit> (the bin's mid-point, where the mean is drawn),
         bin_start_<unit>, bin_end_<unit> (NaN for visits and baseline), n (patients), mean, sd,

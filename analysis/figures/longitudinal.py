@@ -105,6 +105,14 @@ def trajectory_figure(
     figure = (make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.04,
                             subplot_titles=[f"{facet}: {p}" for p in panels], column_widths=widths)
               if panels != [None] else go.Figure())
+    if len(panels) > 1:
+        # panel titles from their panel's left edge and the last (often narrow: a booster panel) up
+        # to its right edge: centred, the last ran past the figure's edge and was cut ("schedule:
+        # series booste") and at 800 px overlapped the title beside it
+        for i, panel_title in enumerate(figure.layout.annotations[:len(panels)], start=1):
+            domain = figure.layout[f"xaxis{i if i > 1 else ''}"].domain
+            last = i == len(panels)
+            panel_title.update(x=domain[1] if last else domain[0], xanchor="right" if last else "left")
     groups = groups_in(summary, exclude_groups)
     colors = group_colors(groups_in(summary))  # before exclusion: a group keeps its colour
     ix, iy = individual_x or x, individual_y or y

@@ -29,6 +29,10 @@ SHAPES = {"piecewise (knots day 1, 7)": "piecewise", "natural spline": "spline",
           "straight line": "linear"}  # option -> fit_trajectory(time_effect=)
 COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_symmetry",
                "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
+# the residual checks are computed and drawn only while open (remembered in the link): two charts
+# fewer for the browser to draw on every render of the page
+RESIDUALS_CLOSED = ("Open to compute and draw the residuals against the fitted values (mean per tenth of the "
+                    "fitted values): a check of the model's fit.")
 
 
 def drawn_ratings(individual: pd.DataFrame, left_out: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
@@ -226,21 +230,27 @@ with page_guard("the mixed model"):
                         + f"). Residual variance {model.model.residual_variance:.2f} points "
                         f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
                         f"{model.model.loglik:.2f}.")
-        residual_bins = compute.call(ctx, "trajectory_residuals", "Checking residuals...", model.residual_check,
-                                     key=(repr(settings), random, time_origin, time_effect))
-        residuals = None
-        if ctx.row_level:
-            residuals = compute.call(ctx, "trajectory_residual_rows", "Checking residuals...", model.residuals,
-                                     key=(repr(settings), random, time_origin, time_effect))
-        residual_fig = compute.cached_figure(
-            ctx, "trajectory_residuals", figures.residual_figure, residual_bins,
-            key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals,
-            title="Mixed model: residuals against fitted values")
-        show_figure(report, residual_fig, "Mixed model residual check", notes=[
-            "Residual = observed score - fitted (fixed effects plus the patient's random effects), mean per tenth "
-            "of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time effect "
-            "fits; a U or a slope: try another time effect."
-            + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
+        residual_check = st.expander("Mixed model residual check", key="lmm_residuals", on_change="rerun",
+                                     bind="query-params", icon=":material/scatter_plot:")
+        with residual_check, page_guard("the mixed model's residual check"):
+            if not residual_check.open:
+                st.caption(RESIDUALS_CLOSED)
+            else:
+                residual_bins = compute.call(ctx, "trajectory_residuals", "Checking residuals...",
+                                             model.residual_check, key=(repr(settings), random, time_origin, time_effect))
+                residuals = None
+                if ctx.row_level:
+                    residuals = compute.call(ctx, "trajectory_residual_rows", "Checking residuals...", model.residuals,
+                                             key=(repr(settings), random, time_origin, time_effect))
+                residual_fig = compute.cached_figure(
+                    ctx, "trajectory_residuals", figures.residual_figure, residual_bins,
+                    key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals,
+                    title="Mixed model: residuals against fitted values")
+                show_figure(report, residual_fig, "Mixed model residual check", notes=[
+                    "Residual = observed score - fitted (fixed effects plus the patient's random effects), mean per "
+                    "tenth of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time "
+                    "effect fits; a U or a slope: try another time effect."
+                    + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
     calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")
@@ -304,17 +314,24 @@ with page_guard("the MMRM"):
                            note=f"estimate: least-squares mean of the group minus that of {reference} "
                                 "(negative = more improvement than the reference).")
             show_table(report, fit.fixed, "MMRM fixed effects")
-            mmrm_bins = compute.call(ctx, "mmrm_residuals", "Checking residuals...", fit.residual_check,
-                                     key=(repr(settings), covariance, tuple(chosen)))
-            mmrm_rows = (compute.call(ctx, "mmrm_residual_rows", "Checking residuals...", fit.residuals,
-                                      key=(repr(settings), covariance, tuple(chosen))) if ctx.row_level else None)
-            show_figure(report, compute.cached_figure(
-                ctx, "mmrm_residuals", figures.residual_figure, mmrm_bins,
-                key=(covariance, tuple(chosen), ctx.row_level), residuals=mmrm_rows,
-                x_title="Fitted change from baseline (points)", title="MMRM: residuals against fitted values"),
-                "MMRM residual check", notes=[
-                    "Residual = observed change - the model's mean for the visit, group and baseline; mean per "
-                    "tenth of the fitted values with 95% CI. Means near the zero line, without a trend: the "
-                    "mean model fits."])
+            mmrm_check = st.expander("MMRM residual check", key="mmrm_residuals", on_change="rerun",
+                                     bind="query-params", icon=":material/scatter_plot:")
+            with mmrm_check, page_guard("the MMRM's residual check"):
+                if not mmrm_check.open:
+                    st.caption(RESIDUALS_CLOSED)
+                else:
+                    mmrm_bins = compute.call(ctx, "mmrm_residuals", "Checking residuals...", fit.residual_check,
+                                             key=(repr(settings), covariance, tuple(chosen)))
+                    mmrm_rows = (compute.call(ctx, "mmrm_residual_rows", "Checking residuals...", fit.residuals,
+                                              key=(repr(settings), covariance, tuple(chosen)))
+                                 if ctx.row_level else None)
+                    show_figure(report, compute.cached_figure(
+                        ctx, "mmrm_residuals", figures.residual_figure, mmrm_bins,
+                        key=(covariance, tuple(chosen), ctx.row_level), residuals=mmrm_rows,
+                        x_title="Fitted change from baseline (points)", title="MMRM: residuals against fitted values"),
+                        "MMRM residual check", notes=[
+                            "Residual = observed change - the model's mean for the visit, group and baseline; mean "
+                            "per tenth of the fitted values with 95% CI. Means near the zero line, without a trend: "
+                            "the mean model fits."])
             calls.code_expander(ctx, schedule_call, mmrm)
 report_download(report)

@@ -47,6 +47,7 @@ NOT_SET = "(not set)"
 VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M")}
 _DATE_ROLES = {"assessment_date", "infusion_date"}
 _LABEL_ROLES = {"instrument", "route", "diagnosis", "sex", "visit", "event"}
+_STANDARD_LAYOUTS = {"cdisc", "redcap"}  # read by the standard's reader, which applies its own identifier rules
 
 PREVIEW_ROWS = 12
 _CACHE_SIZE = 4
@@ -157,7 +158,12 @@ def show_warnings(data: OutcomeData, heading: str) -> None:
 def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) -> pd.DataFrame:
     """The identifier screen (analysis.identifiers) on the tables as read, before anything of
     their content is shown: columns the mapping reads as contract columns are judged by content
-    only, as the loader judges them."""
+    only, as the loader judges them. CDISC datasets and REDCap exports are screened by their
+    readers, by their standard's rules (CDISC calendar dates and free text are not passed on;
+    REDCap fields flagged identifier = y are dropped, then every field left is screened): judged
+    raw here, the CDISC pilot's dates and the flagged REDCap fields refused files the library
+    reads. Of those, only the visit column's labels are shown before reading, so only it is judged."""
+    standard = mapping.layout in _STANDARD_LAYOUTS
     aliases = role_aliases()
     roles = {column: role for role, column in mapping.columns.items()}
     records = []
@@ -169,6 +175,8 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
         dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
         labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
         for finding in identifier_findings(table, known, dates, labels):
+            if standard and finding.column != mapping.columns.get("visit"):
+                continue
             records.append({"table": name, "row": pd.NA, "column": finding.column, "value": finding.example,
                             "message": f"Column {finding.column!r} {finding.describe()}. Identifying "
                                        "information is not accepted: remove the column from the export "
@@ -440,7 +448,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     """Draw the reading step for ``upload`` (and a saved mapping's JSON bytes, if given);
     returns the validated dataset when the reading succeeds, else None."""
     if upload.notes or len(upload.files) > 1:  # one file: the uploader already names it
-        st.dataframe(pd.DataFrame({"file": upload.names, "size_kB": [round(len(f.content) / 1024, 1)
+        st.dataframe(pd.DataFrame({"File": upload.names, "Size (kB)": [round(len(f.content) / 1024, 1)
                                                                     for f in upload.files]}),
                      hide_index=True, alt="Files read", key="upload_file_list")
     for note in upload.notes:
@@ -513,7 +521,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     if len(identifying):
         st.error(f"The file was not loaded: {len(identifying)} column(s) look like identifying information. "
                  "Nothing of its content is shown.", icon=":material/gpp_bad:", title="Identifiers found")
-        st.dataframe(identifying, hide_index=True, alt="Identifying columns", key="identifier_problems")
+        show_problems_table(identifying, key="identifier_problems")
         st.caption("Values are never shown: the examples keep only their shape (letters as x, digits as 9). "
                    "Remove these columns from the export and upload it again.")
         return None

@@ -142,7 +142,7 @@ if ctx.data is not None and ctx.full is not None:
         by_instrument = compute.call(ctx, "summary", "Counting ratings...", lambda: data.summary().reset_index(),
                                      key="ratings_by_instrument")  # a pass over every rating: once
         show_table(report, by_instrument, "Ratings by instrument",
-                   note="first_time_hours/last_time_hours: hours since the first infusion.")
+                   note="First and last rating: hours since the first infusion (negative: before it).")
 
     # computed only when opened (and remembered in the link): keeps the first page quick
     table1 = st.expander("Table 1: baseline characteristics", key="table1", on_change="rerun",

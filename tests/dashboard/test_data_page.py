@@ -326,3 +326,66 @@ def test_the_dictionary_shown_is_the_loaders_contract():
     # ... and the loader indeed reads infusions without them
     frame = template_frame("long").drop(columns=["dose_mg_per_kg", "route"])
     assert analysis.load(frame).n_patients == 4
+
+
+def _upload_files(files: dict[str, bytes]) -> AppTest:
+    at = upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    for name, content in files.items():
+        uploader.upload(name, content)
+    at.run()
+    no_exception(at)
+    return at
+
+
+def test_a_redcap_export_whose_identifiers_are_flagged_loads_without_them():
+    """The reader drops the fields its data dictionary flags identifier = y; the mapping step must
+    not refuse the export for those very fields (it did: its own screen judged the raw records)."""
+    from tests.analysis.test_redcap import madrs_project
+
+    records, dictionary, events = madrs_project()
+    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
+                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
+                         "event.csv": events.to_csv(index=False).encode()})
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    assert at.session_state["context"].full.n_patients == 4
+    text = _all_text(at)
+    assert "patient_name, phone" in text  # the dropped fields are named
+    for value in ("Person0", "Surname1", "010-100"):
+        assert value not in text, value
+
+
+REDCAP_REAL = ROOT.parent / "shared" / "realdata" / "redcap" / "longitudinal"
+
+
+@pytest.mark.skipif(not REDCAP_REAL.is_dir(), reason="../shared/realdata is absent")
+def test_the_real_redcap_project_is_refused_for_its_unflagged_identifiers_only():
+    at = _upload_files({name: (REDCAP_REAL / name).read_bytes()
+                         for name in ("data.csv", "dictionary.csv", "event.csv")})
+    refused = set(problems(at)["column"])
+    assert {"date_enrolled", "ec_phone", "next_of_kin_contact_name", "withdraw_date"} <= refused
+    assert not refused & {"first_name", "last_name", "telephone_1", "email", "dob"}  # flagged: dropped
+    assert not [b for b in at.button if b.key == "load_upload"]
+    data = pd.read_csv(REDCAP_REAL / "data.csv", dtype=str)
+    text = _all_text(at)
+    for value in data["last_name"].dropna().head(5):
+        assert value not in text, value
+
+
+CDISC_REAL = ROOT.parent / "shared" / "realdata" / "cdisc-pilot01"
+
+
+@pytest.mark.skipif(not CDISC_REAL.is_dir(), reason="../shared/realdata is absent")
+def test_the_cdisc_pilot_adam_files_load_as_distributed():
+    """The CDISC reader passes on no calendar date and no free text; the mapping step refused the
+    pilot's files for those very columns (TRTSDT, ADT, DCSREAS ...) before this was fixed."""
+    at = _upload_files({f"{name}.xpt": (CDISC_REAL / f"{name}.xpt").read_bytes()
+                         for name in ("adsl", "adtte", "adcibc")})
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    assert data.n_patients == 236 and set(data.assessments["instrument"]) == {"CIBIC+"}
+    assert not {"TRTSDT", "ADT", "DCSREAS"} & set(data.patients.columns)

@@ -10,23 +10,15 @@ import html
 import pytest
 
 from analysis.export import html_report
-from dashboard import components, report
+from dashboard import report
 from tests.dashboard.apptest import no_exception, open_page
 
 PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline"]
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_the_page_report_holds_every_result_the_page_shows(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[report.Report] = []
-    original = report.report_download
-
-    def keep(page_report: report.Report) -> None:
-        built.append(page_report)
-        original(page_report)
-
-    for module in (report, components):  # the pages import it from dashboard.components
-        monkeypatch.setattr(module, "report_download", keep)
+def test_the_page_report_holds_every_result_the_page_shows(page: str, page_reports: list[report.Report]) -> None:
+    built = page_reports
     at = open_page(page, group="route")
     no_exception(at)
     assert built, f"the {page} page offers no HTML report"

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.longitudinal.repeated_measures import ChangeModel
 from analysis.longitudinal.trajectories import TrajectoryModel
-from dashboard import components, report
+from dashboard import report
 from tests.dashboard.apptest import clean, new_server_process, open_page, plotted
 
 RESIDUAL_CHARTS = ("Mixed model: residuals against fitted values", "MMRM: residuals against fitted values")
@@ -32,21 +32,6 @@ def residual_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             monkeypatch.setattr(owner, name, counting)
     new_server_process()
     return called
-
-
-@pytest.fixture
-def page_reports(monkeypatch: pytest.MonkeyPatch) -> list[report.Report]:
-    """Every page report the runs built (the objects the HTML report button builds from)."""
-    built: list[report.Report] = []
-    original = report.report_download
-
-    def keep(page_report: report.Report) -> None:
-        built.append(page_report)
-        original(page_report)
-
-    for module in (report, components):  # the pages import it from dashboard.components
-        monkeypatch.setattr(module, "report_download", keep)
-    return built
 
 
 def _titles(at) -> list[str]:

@@ -211,7 +211,8 @@ SPREAD_COLUMNS = frozenset({"sd", "se", "mc_se"})
 def _ci_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Estimate column -> its (lower, upper) 95% CI columns: 'hr' -> ('hr_lower', 'hr_upper'); bounds
     without a namesake ('lower', 'proportion_lower') belong to the estimate just before them, never
-    to a spread ('mean', 'sd', 'se', 'lower', 'upper': the interval is the mean's)."""
+    to a spread ('mean', 'sd', 'se', 'lower', 'upper': the interval is the mean's) nor to a p-value
+    (a fixed-effects table's estimate, se, df, statistic, p, lower, upper: the estimate's)."""
     numeric = {n for n in names if pd.api.types.is_numeric_dtype(frame[n]) and not pd.api.types.is_bool_dtype(frame[n])}
     bounds = {n for n in names if n.endswith(("lower", "upper"))} | {n for n in names if n in SPREAD_COLUMNS}
     pairs: dict[str, tuple[str, str]] = {}
@@ -221,8 +222,14 @@ def _ci_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, tuple[st
         if not lower.endswith("lower") or upper not in names or not {lower, upper} <= numeric:
             continue
         base = stem.rstrip("_")
-        before = [n for n in names[:names.index(lower)] if n not in bounds and n not in pairs]
-        estimate = base if base in names and base not in bounds else (before[-1] if before else None)
+        before = [n for n in names[:names.index(lower)]
+                  if n not in bounds and n not in pairs and not _is_p_value(n)]  # a p-value has no CI
+        if base in names and base not in bounds:
+            estimate = base
+        elif not base and "estimate" in before:  # bare bounds of a table with an estimate column
+            estimate = "estimate"
+        else:
+            estimate = before[-1] if before else None
         if estimate in numeric and estimate not in pairs:
             pairs[estimate] = (lower, upper)
     return pairs

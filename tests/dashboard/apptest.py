@@ -27,11 +27,20 @@ KEPT = re.compile(r"([\d,]+) of ([\d,]+) patients kept")
 
 
 def new_server_process() -> None:
-    """As a new server process: no workspace connection or configuration, no dataset or result
-    held in memory."""
-    from dashboard import compute
+    """As a new server process: no background job running, no workspace connection or
+    configuration, no dataset or result held in memory. A job left running (e.g. the Overview's
+    bootstrap band of a stored dataset) would otherwise connect the next test's workspace."""
+    from dashboard import background, compute
     from dashboard.workspace import session
 
+    with background._LOCK:
+        jobs = list(background._JOBS.values())
+        for job in jobs:
+            job.wanted = float("-inf")  # abandoned: it stops at its next step
+    for job in jobs:
+        if job.thread is not None:
+            job.thread.join(120)
+    background._JOBS.clear()
     if session._workspace is not None:
         session._workspace.close()
     session._workspace = None

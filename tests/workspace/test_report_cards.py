@@ -25,7 +25,7 @@ from dashboard.workspace import (
     session,
 )
 from dashboard.workspace.store import MIGRATIONS, ReportCardRow
-from tests.dashboard.apptest import no_exception, open_page
+from tests.dashboard.apptest import new_server_process, no_exception, open_page
 
 OWNER = Principal("owner@clinic.org")
 COLLEAGUE = Principal("colleague@clinic.org", groups=frozenset({"trial"}))
@@ -141,25 +141,18 @@ def test_a_0001_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
 # In the app, team mode: the signed-in user's cards
 
 
-def _reset() -> None:
-    if session._workspace is not None:
-        session._workspace.close()
-    session._workspace = None
-    session._config = None
-
-
 @pytest.fixture
 def team(workspace_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Principal | None]]:
     """Team mode on a new workspace (SQLite, PostgreSQL); ``who["user"]`` is the signed-in user
     (st.user is not settable in AppTest). Every run comes from one browser: the user, not the
     browser, owns cards."""
     monkeypatch.setattr(security, "browser_secret", lambda: "one-browser")
-    _reset()
+    new_server_process()
     session._config = WorkspaceConfig(url=workspace_url, team=True)
     who: dict[str, Principal | None] = {"user": OWNER}
     monkeypatch.setattr(session, "principal", lambda: who["user"])
     yield who
-    _reset()
+    new_server_process()
 
 
 def _card_script() -> None:

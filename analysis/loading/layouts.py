@@ -79,6 +79,12 @@ def _filter_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping:
                         f"rows where {column!r} {op}{shown} are read (record_filters).", int((~passed & keep).sum()),
                         table="file")
         keep &= passed
+    if len(frame) and mapping.record_filters and not keep.any():
+        said = "; ".join(f"{c!r} {op}{'' if op in {'empty', 'not empty'} else f' {v!r}'}"
+                         for c, op, v in mapping.record_filters)
+        report.add(raw, "file", f"the mapping's record filters ({said}) leave none of the {len(frame)} row(s) of "
+                   f"{raw.name}: there is nothing to read. Check the filters against the file's values.",
+                   column=mapping.record_filters[0][0])
     return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
 
 
@@ -116,6 +122,11 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
                    f"{raw.name} does not have.", column=missing[0])
     keep = [c for c in frame.columns if c not in wide]
     long = melt_wide(frame, wide, keep)
+    if wide and len(frame) and not len(long):
+        names = list(wide)
+        report.add(raw, "file", f"the wide column(s) {', '.join(map(repr, names[:8]))}"
+                   f"{' ...' if len(names) > 8 else ''} are empty in all {len(frame)} row(s): {raw.name} holds no "
+                   "rating to read. Check that the export includes the scores.", column=names[0])
     times = long.pop("wide_time")
     column = long.pop("wide_column")
     distinct = pd.unique(times.astype(object))

@@ -239,6 +239,8 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
 def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool) -> OutcomeData:
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     mapped = apply_mapping(report, raw, mapping)
+    if report.problems and not len(mapped.raw.frame):  # the mapping left no row (said why): nothing to check
+        raise v._error(report, raw)
     return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
                           has_clock_time=mapped.has_clock_time)
 

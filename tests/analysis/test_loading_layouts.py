@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import analysis
@@ -263,6 +263,7 @@ def test_identifier_screen_is_never_bypassed_by_a_layout(how):
        st.lists(st.one_of(st.integers(-5, 80).map(str), st.sampled_from(["", "x", "F", "MDD", "a@b.org", "1e400",
                                                                        "Bipolar II", "nan"])),
                 min_size=1, max_size=40), st.integers(1, 6))
+@example(["MADRS 4h", "age", "madrs_day7", "id"], ["", "0"], 1)  # every score cell empty (was an IndexError)
 def test_wide_random_tables_load_or_raise_data_error(headers, cells, n_rows):
     rows = [[cells[(r * len(headers) + c) % len(cells)] for c in range(len(headers))] for r in range(n_rows)]
     text = ",".join(headers) + "\n" + "\n".join(",".join(r) for r in rows) + "\n"
@@ -273,6 +274,20 @@ def test_wide_random_tables_load_or_raise_data_error(headers, cells, n_rows):
         return
     assert isinstance(data, analysis.OutcomeData)
     assert data.assessments["score"].notna().all()
+
+
+def test_a_mapping_that_leaves_no_row_says_why():
+    """All score cells empty, or record filters that keep nothing: a DataError in words, not an
+    empty dataset or a crash."""
+    empty_scores = "id,age,MADRS_baseline,MADRS 4h,madrs_day7\np1,40,,,\np2,50,,,\n"
+    with pytest.raises(DataError) as raised:
+        analysis.load(io.BytesIO(empty_scores.encode()))
+    message = " ".join(raised.value.problems["message"])
+    assert "'MADRS_baseline', 'MADRS 4h', 'madrs_day7' are empty in all 2 row(s)" in message
+    long = "patient_id,instrument,score,time_hours,flag\np1,MADRS,30,0,N\np1,MADRS,20,4,N\n"
+    mapping = analysis.suggest_mapping(io.BytesIO(long.encode())).replace(record_filters=(("flag", "==", "Y"),))
+    with pytest.raises(DataError, match=r"record filters \('flag' == 'Y'\) leave none of the 2 row\(s\)"):
+        analysis.load(io.BytesIO(long.encode()), mapping=mapping)
 
 
 # -- the mapping object -------------------------------------------------------------------------

@@ -145,14 +145,19 @@ def show_problems(error: DataError, key: str, title: str = "The file was not loa
                "and upload it again; the app keeps working with the current dataset.")
 
 
+_WARNING_TABLES = {"assessments": "Ratings", "infusions": "Infusions", "patients": "Patients", "events": "Events",
+                   "file": "Reading"}
+
+
 def show_warnings(data: OutcomeData, heading: str) -> None:
-    """The loader's warnings under ``heading``, one wrapped line each with its count and table
-    (a table cell would cut the sentences short); nothing when there are none."""
+    """The loader's warnings under ``heading``, one wrapped line each led by the table it concerns
+    (a table cell would cut the sentences short; each sentence says its own count); nothing when
+    there are none."""
     if not data.warnings:
         return
     st.markdown(heading)
-    st.markdown("\n".join(f"- {md(str(w), limit=600)} ({w.count:,} in the {md(w.table, limit=40)} table)"
-                           for w in data.warnings))
+    st.markdown("\n".join(f"- **{_WARNING_TABLES.get(w.table, md(w.table.capitalize(), limit=40))}:** "
+                           f"{md(str(w), limit=600)}" for w in data.warnings))
 
 
 def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) -> pd.DataFrame:

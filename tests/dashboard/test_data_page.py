@@ -389,3 +389,9 @@ def test_the_cdisc_pilot_adam_files_load_as_distributed():
     data = at.session_state["context"].full
     assert data.n_patients == 236 and set(data.assessments["instrument"]) == {"CIBIC+"}
     assert not {"TRTSDT", "ADT", "DCSREAS"} & set(data.patients.columns)
+    # each warning is led by what it concerns, and says its own count (no "(1 in the file table)")
+    warned = next(str(m.value) for m in at.markdown if str(m.value).startswith("- **"))
+    lines = warned.splitlines()
+    assert len(lines) == len(data.warnings) and all(re.match(r"- \*\*(Reading|Ratings|Infusions|Patients|Events):"
+                                                             r"\*\* \S", line) for line in lines), lines
+    assert " table)" not in warned

@@ -207,23 +207,29 @@ class RowOrigins:
             return [(self._value_origin(int(p), table, "") or (self.file_of(int(p)),))[0] for p in positions]
         return self.files.categories.take(self.files.codes[positions]).tolist()
 
-    def apply(self, data: Any) -> Any:
+    def apply(self, data: Any, infusions: RowOrigins | None = None) -> Any:
         """``data`` (OutcomeData validated with positions as ``source_row``) with every table's
         ``source_row`` the row in its file, ``source_file`` (categorical) beside it, and the
-        warnings' rows translated likewise (a patient's: the record its values were read from)."""
+        warnings' rows translated likewise (a patient's: the record its values were read from).
+        ``infusions``: the origins of an infusions table the reader gave of its own (its rows are
+        positions in that table, not ratings)."""
+        def origin(table: str) -> RowOrigins:
+            return infusions if table == "infusions" and infusions is not None else self
+
         changes: dict[str, Any] = {}
         for name in ("assessments", "infusions", "patients", "events"):
             table = getattr(data, name, None)
             if table is None or "source_row" not in table.columns:
                 continue
             positions = table["source_row"].to_numpy(dtype=np.int64) - 1
+            files = origin(name).files
             table = table.copy(deep=False)  # new columns only; the others stay shared
-            table["source_row"] = self.rows[positions]
+            table["source_row"] = origin(name).rows[positions]
             at = table.columns.get_loc("source_row") + 1
-            table.insert(at, "source_file", pd.Categorical.from_codes(self.files.codes[positions],
-                                                                      categories=self.files.categories))
+            table.insert(at, "source_file", pd.Categorical.from_codes(files.codes[positions],
+                                                                      categories=files.categories))
             changes[name] = table
         changes["warnings"] = tuple(
-            replace(w, rows=tuple(self.rows_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table).tolist())) if w.rows else w
-            for w in data.warnings)
+            replace(w, rows=tuple(origin(w.table).rows_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table).tolist()))
+            if w.rows else w for w in data.warnings)
         return replace(data, **changes, _fingerprint=[])

@@ -1,4 +1,5 @@
-"""REDCap exports (records + data dictionary, optionally events) read into the long single-file form.
+"""REDCap exports (records + data dictionary, optionally events) read into the long single-file form
+(ratings), with the infusions of an infusion form as a table of their own.
 
 ::
 
@@ -6,14 +7,15 @@
     project = redcap.read("export/")        # data.csv, dictionary.csv, event.csv (optional)
     mapping = redcap.suggest(project.records, project.dictionary, project.events)
     long_frame, notes = redcap.to_long(project.records, project.dictionary, project.events, mapping)
-    data = analysis.load(long_frame)
+    infusions = long_frame.attrs["infusions"].frame  # when the project has an infusion form
+    data = analysis.load("export/")                  # all of it: ratings, infusions, covariates
 
 **Reading rules**, in this order (each one that applies is said in the notes):
 
 1. Fields flagged ``identifier = y`` in the dictionary are dropped before anything else reads
    the records (checkbox columns ``field___code`` included), with a note naming them.
 2. Every column that remains, text fields included, goes through the project's identifier
-   screen (:func:`analysis.identifiers.find_identifier_columns`): a finding refuses the export
+   screen (except the date fields that time ratings and infusions, read aside first: rule 9) (:func:`analysis.identifiers.find_identifier_columns`): a finding refuses the export
    (DataError naming the columns, values masked); ``allow_identifiers=True`` drops them instead.
 3. The record id is the first column, whatever its name. ``redcap_event_name`` is the visit,
    labelled with the events export's ``event_name`` when given; its time comes from
@@ -40,6 +42,18 @@
    once at an enrolment event) names the record it was read from. A line with more cells than the
    header, a score that is not a number, a code that is not among a field's choices and a
    dictionary choice without its comma are named with their lines.
+9. Dates and infusions: a date field (text validated ``date_*``/``datetime_*``, or named as a
+   date) on a rating form times that form's ratings; a visit date of another form on the same
+   record row (``visit_date``) times forms without one. The infusion form (one holding a dose
+   field, or named ``infusion``, ``dosing``, ``ketamine`` ... with a date) gives an infusion per
+   record row where it holds a value: date, dose (``dose_mg_per_kg``, or ``dose_mg`` divided by
+   the form's or the record's weight), route (decoded), duration. Dates become hours since the
+   record's first infusion: two datetimes give exact hours; a date alone gives the day, refined
+   by an event time that falls on that day ("4h"); without infusion dates, the events' times are
+   used and the dates dropped, said. Unreadable dates are refused by line, never shown. Other
+   date fields (birth, enrolment) are left to the screen (rule 2), which refuses them.
+   ``columns={"assessment_date" | "infusion_date" | "dose_mg_per_kg" | "dose_mg" | "route" |
+   "weight_kg" | "duration_min": field}`` overrides the guesses.
 
 Reference: REDCap data dictionary and export formats (Vanderbilt, REDCap Help & FAQ "Data
 Dictionary", "Data Export"); test projects from OuhscBbmc/REDCapR ``inst/test-data/projects``.
@@ -52,17 +66,20 @@ import io
 import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.contract import DataError, problems_frame
+from analysis.contract import DataError, column_specs, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import parse_visit_label
+from analysis.loading.vocabularies import key
 from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
+from analysis.readers import AttachedTable
 
 __all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
 
@@ -411,8 +428,9 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
 
 
 def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[str, Any],
-            notes: list[str]) -> tuple[pd.Series, pd.Series, pd.Series | None]:
-    """(visit label, time in hours, arm) per record row from redcap_event_name."""
+            notes: list[str], dated: bool = False) -> tuple[pd.Series, pd.Series, pd.Series | None]:
+    """(visit label, time in hours, arm) per record row from redcap_event_name; ``dated``: the
+    ratings have date fields, which time the events whose labels say no time."""
     if "redcap_event_name" not in records.columns:
         return pd.Series(pd.NA, index=records.index, dtype="string"), pd.Series(np.nan, index=records.index), None
     unique = records["redcap_event_name"].astype("string").str.strip()
@@ -440,7 +458,10 @@ def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[s
             missing.append(label)
     if said:
         notes.append("Event times: " + "; ".join(said) + ".")
-    if missing:
+    if missing and dated:
+        notes.append(f"Events without a time in their labels ({', '.join(map(repr, missing))}): their ratings are "
+                     "timed by their dates.")
+    elif missing:
         notes.append(f"Events without a time (their labels do not say it): {', '.join(map(repr, missing))}; give "
                      "visit_times={event: hours since the first infusion} to time them, or they are read as visits "
                      "only.")
@@ -450,6 +471,297 @@ def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[s
     notes.append(f"redcap_event_name read as the visit ({len(distinct)} event(s)); the record id "
                  f"{records.columns[0]!r} (first column) is the patient.")
     return visit, time, arm if arm.notna().any() else None
+
+
+# --------------------------------------------------------------------------------------------
+# Dates and infusions
+
+_DATE_VALIDATION = re.compile(r"^(?:date|datetime|datetime_seconds)_(?:ymd|mdy|dmy)$", re.IGNORECASE)
+_DATE_NAME = re.compile(r"(?:^|_)(?:date|datetime|dt|dttm)(?:_|$)", re.IGNORECASE)
+# A date field outside the rating forms that dates the whole record row (a visit form's date).
+_ROW_DATE_NAME = re.compile(r"visit|assess|rating|session|evaluation", re.IGNORECASE)
+_INFUSION_FORM = re.compile(r"infusion|dosing|dose|ketamine|treatment|administration|session", re.IGNORECASE)
+_INFUSION_ROLES = ("dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min")
+_INFUSION_ALIASES = {key(name): spec.name for spec in column_specs("infusions") if spec.name in _INFUSION_ROLES
+                     for name in (spec.name, *spec.aliases)}
+_FIELD_PREFIXES = ("infusion_", "inf_", "ketamine_", "ket_", "treatment_")
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """Fields that time the ratings and describe the infusions: read here, then removed (dates
+    identify people; the loaded data keeps hours since each record's first infusion)."""
+
+    rating_dates: dict[str, str]            # rating form -> the date field timing its ratings
+    infusion_form: str | None = None
+    infusion_fields: dict[str, str] = dataclass_field(default_factory=dict)  # role -> field (infusion_date, dose ...)
+
+    @property
+    def date_fields(self) -> list[str]:
+        infusion_date = self.infusion_fields.get("infusion_date")
+        return list(dict.fromkeys([*self.rating_dates.values(), *([infusion_date] if infusion_date else [])]))
+
+    @property
+    def fields_read(self) -> set[str]:
+        """Every field read here (not a covariate)."""
+        return set(self.date_fields) | set(self.infusion_fields.values())
+
+
+def _date_fields(fields: pd.DataFrame, present: set[str]) -> pd.DataFrame:
+    """Text fields validated as dates or datetimes (or named as dates, unvalidated) that are in the records."""
+    text = fields[(fields["field_type"] == "text") & fields["field_name"].isin(present)]
+    validated = text["validation"].str.match(_DATE_VALIDATION.pattern, case=False)
+    named = (text["validation"] == "") & text["field_name"].str.contains(_DATE_NAME.pattern, case=False, regex=True)
+    return text[validated | named]
+
+
+def _infusion_role(name: str, form: str, label: str) -> str | None:
+    """The infusion column a field of the infusion form holds (``inf_dose_mgkg`` -> dose_mg_per_kg), or None.
+    A dose's unit comes from its label when the label says it ("Dose (mg)" is in mg)."""
+    whole = key(name)
+    stems = [whole] + [whole[len(p):] for p in (f"{key(form)}_", *_FIELD_PREFIXES) if whole.startswith(p)]
+    role = next((_INFUSION_ALIASES[s] for s in stems if s in _INFUSION_ALIASES), None)
+    if role is None:
+        role = next((r for word, r in (("dose", "dose_mg_per_kg"), ("route", "route"), ("weight", "weight_kg"),
+                                       ("duration", "duration_min")) if word in whole), None)
+    if role in {"dose_mg_per_kg", "dose_mg"}:
+        said = label.lower().replace(" ", "")
+        if re.search(r"mg/kg|mgperkg|mg\.kg|mgkg", said):
+            role = "dose_mg_per_kg"
+        elif re.search(r"\bmg\b", label.lower()):
+            role = "dose_mg"
+    return role
+
+
+def _timing(fields: pd.DataFrame, present: set[str], rating_fields: pd.DataFrame, settings: dict[str, Any],
+            notes: list[str]) -> _Timing:
+    """Which date field times each rating form's ratings, and which form (and fields) describe infusions.
+
+    ``columns={"assessment_date": field, "infusion_date": field, "dose_mg_per_kg": field, ...}``
+    overrides the guesses. Date fields given no role here (a date of birth, of enrolment) are left
+    to the identifier screen, which refuses them.
+    """
+    columns = settings["columns"]
+    for role in ("assessment_date", "infusion_date", *_INFUSION_ROLES):
+        if columns.get(role) and columns[role] not in present:
+            raise _error(f"columns={{{role!r}: {columns[role]!r}}}: there is no field {columns[role]!r} in the records.",
+                         "The mapping names a field that is not in the export.", columns[role])
+    dates = _date_fields(fields, present)
+    infusion_form, infusion_fields = _infusion_form(fields, present, dates, set(rating_fields["field_name"]), columns)
+    rating_dates = _rating_dates(fields, dates, rating_fields, infusion_form, infusion_fields, columns)
+    if rating_dates:
+        notes.append("Rating dates: " + "; ".join(f"{d!r} dates the {f} ratings" for f, d in rating_dates.items())
+                     + " (converted to hours since the record's first infusion, then removed).")
+    if infusion_form is not None:
+        notes.append(f"Infusions from the form {infusion_form!r}: " + ", ".join(
+            f"{role} = {name!r}" for role, name in infusion_fields.items()) + " (one infusion per record row "
+            "where the form holds a value).")
+    return _Timing(rating_dates, infusion_form, infusion_fields)
+
+
+def _infusion_form(fields: pd.DataFrame, present: set[str], dates: pd.DataFrame, ratings: set[str],
+                   columns: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The form describing infusions (the mapping's, else the first form holding a dose field or
+    named like one, "infusion", "dosing", "ketamine" ..., with a date) and its fields by role."""
+    label_of = dict(zip(fields["field_name"], fields["field_label"], strict=False))
+    date_names = set(dates["field_name"])
+    by_form = {form: [f for f in group if f in present] for form, group in
+               fields.groupby("form_name", sort=False)["field_name"]}
+    explicit = [columns[r] for r in ("infusion_date", *_INFUSION_ROLES) if columns.get(r)]
+    form = fields.set_index("field_name")["form_name"].get(explicit[0]) if explicit else next(
+        (form for form, names in by_form.items()
+         if any(_infusion_role(f, form, label_of[f]) in {"dose_mg_per_kg", "dose_mg"} for f in names if f not in date_names)
+         or (_INFUSION_FORM.search(form) and any(f in date_names for f in names))), None)
+    if form is None:
+        return None, {}
+    roles: dict[str, str] = {}
+    for name in by_form[form]:
+        role = None if name in date_names or name in ratings else _infusion_role(name, form, label_of[name])
+        if role is not None:
+            roles.setdefault(role, name)
+    form_dates = [f for f in by_form[form] if f in date_names]
+    named = [d for d in form_dates if re.search(r"infusion|start|dose|date", d, re.IGNORECASE)]
+    if form_dates:
+        roles["infusion_date"] = (named or form_dates)[0]
+    roles.update({r: columns[r] for r in ("infusion_date", *_INFUSION_ROLES) if columns.get(r)})
+    return (form, roles) if roles else (None, {})
+
+
+def _rating_dates(fields: pd.DataFrame, dates: pd.DataFrame, rating_fields: pd.DataFrame, infusion_form: str | None,
+                  infusion_fields: dict[str, str], columns: dict[str, str]) -> dict[str, str]:
+    """Rating form -> the date field timing its ratings: the mapping's ``assessment_date``, else the
+    form's own date field, else a visit date of another form on the same record row."""
+    form_of = dict(zip(fields["field_name"], fields["form_name"], strict=False))
+    rating_forms = list(dict.fromkeys(form_of.get(f, "") for f in rating_fields["field_name"]))
+    infusion_date = infusion_fields.get("infusion_date")
+    visit_dates = [d for d in dates["field_name"] if _ROW_DATE_NAME.search(d) and form_of.get(d) not in rating_forms]
+    out = {}
+    for form in rating_forms:
+        own = [d for d in dates.loc[dates["form_name"] == form, "field_name"] if d != infusion_date]
+        chosen = columns.get("assessment_date") or next(iter(own), None) or \
+            (infusion_date if form == infusion_form else None) or next(iter(visit_dates), None)
+        if chosen:
+            out[form] = chosen
+    return out
+
+
+def _parse_dates(values: pd.Series, validation: str) -> tuple[pd.Series, np.ndarray]:
+    """Dates as REDCap exports them (``2024-01-03``, ``2024-01-03 09:30``), or re-saved by a
+    spreadsheet in the field's validated order (``03/01/2024`` for date_dmy): (datetime64 Series,
+    NaT where blank or unreadable; whether each value holds a time of day)."""
+    text = values.astype("string").str.strip().replace("", pd.NA)
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    rest = (text.notna() & parsed.isna()).to_numpy()
+    if rest.any():
+        order = validation.lower().rsplit("_", 1)[-1]
+        parsed[rest] = pd.to_datetime(text[rest], format="mixed", dayfirst=order == "dmy", errors="coerce")
+    return parsed, text.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool)
+
+
+def _hours_since_first(dates: pd.Series, has_time: np.ndarray, origin: pd.Series, origin_has_time: pd.Series,
+                       event_hours: pd.Series) -> pd.Series:
+    """Hours since the record's first infusion (``origin``) of each date. Two datetimes give exact
+    hours; otherwise the date gives the day (day 0 = the first infusion's day), and an event time
+    that falls on that day refines it ("4h" on the infusion day is 4 h, not 0)."""
+    exact = (dates - origin) / pd.Timedelta(hours=1)
+    day = (dates.dt.normalize() - origin.dt.normalize()) / pd.Timedelta(days=1)
+    on_day = event_hours.notna() & (event_hours >= day * 24) & (event_hours < day * 24 + 24)
+    by_day = (day * 24).where(~on_day, event_hours)
+    both = pd.Series(has_time, index=dates.index) & origin_has_time.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return exact.where(both, by_day).astype("float64")
+
+
+def _date_columns(records: pd.DataFrame, timing: _Timing, fields: pd.DataFrame,
+                  lines_of: Any) -> dict[str, tuple[pd.Series, np.ndarray]]:
+    """Each timing date field parsed (see :func:`_parse_dates`); unreadable dates are a DataError
+    naming their lines, never showing them (dates identify people)."""
+    validation = dict(zip(fields["field_name"], fields["validation"], strict=False))
+    out = {}
+    for name in timing.date_fields:
+        parsed, has_time = _parse_dates(records[name], validation.get(name, ""))
+        unreadable = np.flatnonzero((records[name].astype("string").str.strip().fillna("") != "").to_numpy()
+                                    & parsed.isna().to_numpy())
+        if len(unreadable):
+            raise _error(f"the field {name!r} times the ratings or infusions, but {len(unreadable)} of its values are "
+                         f"not readable dates (not shown: dates identify people), on {lines_of(unreadable)}. Write "
+                         "them as REDCap exports dates (YYYY-MM-DD, or YYYY-MM-DD HH:MM) and load again.",
+                         "Some dates in the REDCap export cannot be read.", name)
+        out[name] = (parsed, has_time)
+    return out
+
+
+def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, dates: dict[str, Any],
+                    fields: pd.DataFrame, event_time: pd.Series, not_started: dict[str, np.ndarray],
+                    comma: set[str], lines_of: Any, notes: list[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """One row per infusion (a record row of the infusion form holding a value): patient_id,
+    infusion_number, time_hours, the infusion columns found and ``_position`` (its record row,
+    0-based); and per record its first infusion's date and whether that date holds a time."""
+    form, roles = timing.infusion_form, timing.infusion_fields
+    filled = np.zeros(len(records), dtype=bool)
+    for role, name in roles.items():
+        filled |= dates[name][0].notna().to_numpy() if role == "infusion_date" else \
+            (records[name].astype("string").str.strip().fillna("") != "").to_numpy()
+    filled &= ~not_started.get(form, np.zeros(len(records), dtype=bool))
+    positions = np.flatnonzero(filled)
+    table = pd.DataFrame({"patient_id": patient.iloc[positions].to_numpy(), "_position": positions})
+    field_rows = fields.set_index("field_name")
+    for role, name in roles.items():
+        if role == "infusion_date":
+            continue
+        values = records[name].astype("string").str.strip().replace("", pd.NA).iloc[positions]
+        spec = field_rows.loc[name]
+        choices = _YESNO.get(spec["field_type"]) or (_choices(spec["choices"]) if spec["field_type"] in _CODED else {})
+        if choices:
+            values = values.map(lambda v, c=choices: c.get(v, v) if pd.notna(v) else v)
+        elif name in comma:
+            values = _numbers(values, True)
+        table[role] = values.to_numpy()
+    events = event_time.iloc[positions].reset_index(drop=True)
+    if "infusion_date" in roles:
+        parsed, has_time = dates[roles["infusion_date"]]
+        when = parsed.iloc[positions].reset_index(drop=True)
+        timed = pd.Series(has_time[positions])
+        first_at = when.groupby(table["patient_id"]).transform("min")
+        first_timed = timed.where(when == first_at).groupby(table["patient_id"]).transform("max")
+        hours = _hours_since_first(when, has_time[positions], first_at, first_timed, events)
+        table["time_hours"] = hours.where(when.notna(), events)
+        by_patient = pd.DataFrame({"p": table["patient_id"], "at": when, "timed": timed.where(when == first_at)})
+        first_date = by_patient.groupby("p")["at"].min()
+        first_has_time = by_patient.groupby("p")["timed"].max().astype("boolean").fillna(False).astype(bool)
+    else:
+        table["time_hours"] = events
+        first_date = pd.Series(dtype="datetime64[ns]")
+        first_has_time = pd.Series(dtype=bool)
+    count = table.groupby("patient_id")["patient_id"].transform("size")
+    untimed = table["time_hours"].isna()
+    if (untimed & (count > 1)).any():
+        where = lines_of(table.loc[untimed & (count > 1), "_position"].to_numpy())
+        date_hint = f"fill {roles['infusion_date']!r}" if "infusion_date" in roles else \
+            "add the infusion's date to the form (a field validated as a date)"
+        raise _error(f"the infusion form {form!r} describes several infusions for some records, but {where} has no "
+                     f"infusion date and its event has no time, so the order of the infusions is not known: "
+                     f"{date_hint}, or give visit_times={{event: hours since the first infusion}}.",
+                     "The infusions in the REDCap export have no times.", roles.get("infusion_date", ""))
+    table["time_hours"] = table["time_hours"].fillna(0.0)  # a record's only infusion starts at 0
+    table = table.sort_values(["patient_id", "time_hours", "_position"], kind="stable")
+    table["infusion_number"] = table.groupby("patient_id").cumcount() + 1
+    notes.append(f"{len(table)} infusion(s) of {table['patient_id'].nunique()} record(s) read from the form {form!r}"
+                 + (f"; their dates ({roles['infusion_date']!r}) were converted to hours since each record's first "
+                    "infusion and removed" if "infusion_date" in roles else "; their times from their events")
+                 + ".")
+    return table.reset_index(drop=True), first_date, first_has_time
+
+
+def _infusion_followed(long_frame: pd.DataFrame, infusions: pd.DataFrame) -> pd.arrays.IntegerArray:
+    """Per rating, the number of the last infusion of its record started at or before it (NA before
+    the first infusion, or without a time)."""
+    ratings = pd.DataFrame({"patient_id": long_frame["patient_id"].astype("string"),
+                            "t": long_frame["time_hours"].astype("float64"), "order": np.arange(len(long_frame))})
+    timed = ratings.dropna(subset=["t"]).sort_values("t", kind="stable")
+    starts = infusions[["patient_id", "time_hours", "infusion_number"]].astype({"patient_id": "string"}) \
+        .sort_values("time_hours", kind="stable")
+    linked = pd.merge_asof(timed, starts, left_on="t", right_on="time_hours", by="patient_id", direction="backward")
+    out = pd.array([pd.NA] * len(long_frame), dtype="Int64")
+    out[linked["order"].to_numpy()] = linked["infusion_number"].astype("Int64").to_numpy()
+    return out
+
+
+def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, Any], first_date: pd.Series,
+                  first_has_time: pd.Series, notes: list[str]) -> pd.DataFrame:
+    """Ratings of dated forms timed by their dates (hours since the record's first infusion); a
+    rating without a date, or of a record without an infusion date, keeps its event's time."""
+    if not timing.rating_dates:
+        return long_frame
+    event_hours = long_frame["time_hours"]
+    time = event_hours.copy()
+    origin = long_frame["patient_id"].map(first_date)
+    origin_timed = long_frame["patient_id"].map(first_has_time)
+    dated = np.zeros(len(long_frame), dtype=bool)
+    day_only = np.zeros(len(long_frame), dtype=bool)
+    for form, name in timing.rating_dates.items():
+        rows = (long_frame["_form"] == form).to_numpy()
+        parsed, has_time = dates[name]
+        positions = long_frame["_position"].to_numpy()[rows]
+        when = pd.Series(parsed.iloc[positions].to_numpy(), index=long_frame.index[rows])
+        hours = _hours_since_first(when, has_time[positions], origin[rows], origin_timed[rows], event_hours[rows])
+        usable = hours.notna().to_numpy()
+        time.iloc[np.flatnonzero(rows)[usable]] = hours[usable].to_numpy()
+        dated[np.flatnonzero(rows)[usable]] = True
+        day_only[np.flatnonzero(rows)[usable]] = ~(has_time[positions][usable] & origin_timed[rows][usable]
+                                                    .fillna(False).to_numpy(dtype=bool))
+    if not len(first_date):
+        notes.append("Rating dates were not used: the export has no infusion dates to measure them from (an infusion "
+                     "form with a date field, or columns={'infusion_date': field}); times come from the events.")
+        return long_frame
+    without_origin = long_frame.loc[~dated & origin.isna(), "patient_id"].nunique()
+    notes.append(f"{int(dated.sum())} rating(s) timed by their dates"
+                 + (f"; {int(day_only.sum())} of them by the day only (a date without a time of day): on an "
+                    "infusion's day a rating is at that infusion's start unless its event says the hour (e.g. "
+                    "'4h'); use datetime fields to time ratings within the day" if day_only.any() else "")
+                 + (f"; the ratings of {without_origin} record(s) without an infusion date keep their events' times"
+                    if without_origin else "") + ".")
+    long_frame["time_hours"] = time.astype("float64")
+    return long_frame
 
 
 def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: Any = None, *,
@@ -475,12 +787,15 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     Returns
     -------
     (frame, notes) : one row per rating (patient_id, instrument, item, score, visit, time_hours,
-        and patient covariates); ``notes`` says every reading decision in sentences.
+        and patient covariates); ``notes`` says every reading decision in sentences. With an
+        infusion form, ``frame.attrs["infusions"].frame`` holds one row per infusion
+        (patient_id, infusion_number, time_hours, dose, route ...), which ``analysis.load`` reads
+        as the infusions table.
 
     Raises
     ------
     DataError: no data dictionary, a record id flagged identifying, fields that look identifying,
-    or no rating-scale field.
+    no rating-scale field, unreadable dates, or several infusions of a record with no times.
     """
     if hasattr(dictionary, "layout") and isinstance(records, (RedcapProject, MappingABC)):
         mapping, dictionary = dictionary, None  # to_long(project, mapping), as analysis.load calls it
@@ -495,10 +810,22 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     file_lines = np.asarray(records.attrs.get("lines", file_rows + 1), dtype=np.int64)
     records = records.reset_index(drop=True)
     records.columns = [str(c).strip() for c in records.columns]
+
+    def lines_of(positions: np.ndarray, limit: int = 5) -> str:
+        """Records at ``positions`` (0-based) in words: "line 14 of data.csv, line 20 of data.csv"."""
+        said = ", ".join(describe_row(records_file, int(file_rows[p]), "", int(file_lines[p])) for p in positions[:limit])
+        return said + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
+
     records = _drop_flagged(records, fields, notes)                      # 1: before anything else
     records = _label_style(records, fields, notes)
     records = _drop_flagged(records, fields, [])                         # label headers read back
-    records = _screen(records, allow_identifiers, notes)                 # 2
+    # The dates that time ratings and infusions are read aside, then removed; any other date is screened.
+    timing_notes: list[str] = []
+    timing = _timing(fields, set(records.columns), _rating_fields(fields, set(records.columns), settings), settings,
+                     timing_notes)
+    dates = _date_columns(records, timing, fields, lines_of)
+    records = _screen(records.drop(columns=timing.date_fields), allow_identifiers, notes)  # 2
+    notes.extend(timing_notes)
     if records.empty or len(records.columns) < 2:
         raise _error("the records export has no rows or no fields besides the record id.", "No REDCap records.")
     patient = records[records.columns[0]].astype("string").str.strip()
@@ -510,7 +837,7 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
                      f"{forms}{_score_hint(fields, present)}). Name the field holding the total score and its "
                      "instrument, e.g. analysis.load(path, instrument=\"MADRS\", columns={'score': 'madrs_total'}).",
                      "The REDCap export holds no ratings the toolkit knows.")
-    visit, time, arm = _events(records, events, settings, notes)
+    visit, time, arm = _events(records, events, settings, notes, dated=bool(timing.rating_dates))
     if "redcap_repeat_instance" in records.columns:
         instance = records["redcap_repeat_instance"].astype("string").str.strip().replace("", pd.NA)
         if instance.notna().any():
@@ -534,8 +861,18 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
             "patient_id": patient[rated], "instrument": row.instrument,
             "item": pd.array([row.item] * int(rated.sum()), dtype="Int64"), "score": values[rated],
             "visit": visit[rated].astype("string"), "time_hours": time[rated].astype("float64"),
-            "source_file_row": file_rows[rated], "source_file_line": file_lines[rated]}))
+            "source_file_row": file_rows[rated], "source_file_line": file_lines[rated],
+            "_position": np.flatnonzero(rated), "_form": form_of.get(row.field_name, "")}))
     long_frame = pd.concat(pieces, ignore_index=True)
+    infusions = None
+    first_date, first_has_time = pd.Series(dtype="datetime64[ns]"), pd.Series(dtype=bool)
+    if timing.infusion_form is not None:
+        infusions, first_date, first_has_time = _infusion_table(records, patient, timing, dates, fields, time,
+                                                                not_started, comma_fields, lines_of, notes)
+    long_frame = _time_ratings(long_frame, timing, dates, first_date, first_has_time, notes).drop(
+        columns=["_position", "_form"])
+    if infusions is not None:
+        long_frame["infusion_number"] = _infusion_followed(long_frame, infusions)
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
                  + ", ".join(f"{r.field_name} -> {r.instrument}{'' if pd.isna(r.item) else f' item {r.item}'}"
@@ -543,13 +880,10 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
                  + (" ..." if len(rating_fields) > 12 else "") + f"; {len(long_frame)} rating(s).")
     if comma_fields & set(rating_fields["field_name"]):
         notes.append(f"Decimal comma read in {', '.join(sorted(comma_fields & set(rating_fields['field_name'])))}.")
-    def lines_of(positions: np.ndarray, limit: int = 5) -> str:
-        """Records at ``positions`` (0-based) in words: "line 14 of data.csv, line 20 of data.csv"."""
-        said = ", ".join(describe_row(records_file, int(file_rows[p]), "", int(file_lines[p])) for p in positions[:limit])
-        return said + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
-
-    covariates, read_at = _covariates(records, fields, patient, set(rating_fields["field_name"]), comma_fields,
-                                      not_started, settings, notes, lines_of)
+    covariates, read_at = _covariates(records, fields, patient, set(rating_fields["field_name"]) | timing.fields_read,
+                                      comma_fields, not_started, settings, notes, lines_of)
+    if infusions is not None:
+        infusions = _with_weight(infusions, covariates, notes)
     if arm is not None:
         covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
         read_at["arm"] = _first_positions(arm, patient)
@@ -558,6 +892,12 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         long_frame = long_frame.drop(columns="time_hours")
     if long_frame["visit"].isna().all():
         long_frame = long_frame.drop(columns="visit")
+    if infusions is not None:
+        at = infusions.pop("_position").to_numpy()
+        if origins:
+            infusions = infusions.assign(source_file=records_file, source_file_row=file_rows[at],
+                                         source_file_line=file_lines[at])
+        long_frame.attrs["infusions"] = AttachedTable(infusions)
     if origins:
         long_frame["source_file"] = records_file
         long_frame.attrs["value_origins"] = pd.DataFrame(
@@ -567,6 +907,18 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     else:
         long_frame = long_frame.drop(columns=["source_file_row", "source_file_line"])
     return long_frame.reset_index(drop=True), notes
+
+
+def _with_weight(infusions: pd.DataFrame, covariates: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Doses in mg without a weight on the infusion form take the record's weight covariate (a
+    demographics form's ``weight_kg``), so that validation gives them in mg/kg."""
+    if "dose_mg" not in infusions or "weight_kg" in infusions:
+        return infusions
+    weight = next((c for c in covariates.columns if _INFUSION_ALIASES.get(key(c)) == "weight_kg"), None)
+    if weight is None:
+        return infusions
+    notes.append(f"Doses in mg divided by the record's {weight!r} (kg) to give mg/kg.")
+    return infusions.assign(weight_kg=infusions["patient_id"].map(covariates[weight]).to_numpy())
 
 
 def _first_positions(values: pd.Series, patient: pd.Series) -> pd.Series:
@@ -685,6 +1037,16 @@ def suggest(records: Any, dictionary: Any = None, events: Any = None, **hints: A
         ambiguities.append("no field is named like a registered instrument: name the score field and its "
                            "instrument (columns={'score': field}, instrument=...)"
                            + _score_hint(fields, set(records.columns)))
+    timing_notes: list[str] = []
+    timing = _timing(fields, set(records.columns), rating_fields, settings, timing_notes)
+    columns.update(timing.infusion_fields)
+    for role, name in timing.infusion_fields.items():
+        reasons[role] = f"field {name!r} read as {role} of each infusion (form {timing.infusion_form!r}" + \
+            (", converted to hours since the record's first infusion, then removed)" if role == "infusion_date" else ")")
+    if len(set(timing.rating_dates.values())) == 1:
+        columns["assessment_date"] = next(iter(timing.rating_dates.values()))
+    if timing.rating_dates:
+        reasons["assessment_date"] = timing_notes[0]
     if notes:
         reasons["identifiers"] = notes[0]
     columns.update(settings["columns"])

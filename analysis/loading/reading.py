@@ -259,22 +259,37 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     long_frame, notes = (module.to_long(frames, mapping, allow_identifiers=allow_identifiers, origins=True)
                          if layout == "redcap" else module.to_long(frames, mapping, origins=True))
     # Problems name the file and row each rating was read from; validation numbers the ratings.
-    origins = RowOrigins.pop(long_frame, "USUBJID" if layout == "cdisc" else "record",
-                             lambda column: v._SINGLE_MAP.get(v._key(column), column))
-    raw = read_table(long_frame, "file")
-    raw.name = name or str(source if not isinstance(source, dict) else ", ".join(source))
-    raw.kind = "converted"
-    raw.origins = origins
+    patient_label = "USUBJID" if layout == "cdisc" else "record"
+    origins = RowOrigins.pop(long_frame, patient_label, lambda column: v._SINGLE_MAP.get(v._key(column), column))
+    source_name = name or str(source if not isinstance(source, dict) else ", ".join(source))
+    raw = _converted(long_frame, "file", source_name, origins)
     raw.notes.extend(n.rstrip(".") for n in notes)
+    # A reader that found infusions of their own (a REDCap infusion form) gives them as a table.
+    attached = long_frame.attrs.pop("infusions", None)
+    infusions = None if attached is None else attached.frame.copy()
+    infusion_raw = None if infusions is None else \
+        _converted(infusions, "infusions", source_name, RowOrigins.pop(infusions, patient_label))
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
                            value_maps=mapping.value_maps)
     mapped = apply_mapping(report, raw, long_mapping)
     data = v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
-                          has_clock_time=mapped.has_clock_time)
-    # Warnings' rows are rating positions + 1 until origins.apply numbers them in their files.
-    data = _name_files(data, lambda w: origins.files_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table))
-    return origins.apply(data)
+                          infusions=infusion_raw, has_clock_time=mapped.has_clock_time)
+    infusion_origins = None if infusion_raw is None else infusion_raw.origins
+
+    def origins_of(table: str) -> RowOrigins:
+        return infusion_origins if table == "infusions" and infusion_origins is not None else origins
+
+    # Warnings' rows are positions + 1 (of the ratings, or of the infusions table) until apply numbers them.
+    data = _name_files(data, lambda w: origins_of(w.table).files_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table))
+    return origins.apply(data, infusions=infusion_origins)
+
+
+def _converted(frame: pd.DataFrame, table: str, name: str, origins: RowOrigins) -> RawTable:
+    """A reader's converted table (ratings, or infusions) as validation reads it: rows named by ``origins``."""
+    raw = read_table(frame, table)
+    raw.name, raw.kind, raw.origins = name, "converted", origins
+    return raw
 
 
 def load_sample(form: str = "tables") -> OutcomeData:

@@ -800,9 +800,14 @@ def _vocabulary(report: _Report, t: _Table, column: str, allowed: tuple[str, ...
 
 
 def _load_single(report: _Report, raw: RawTable, source: str, *, mapping: Any = None, events: RawTable | None = None,
-                 has_clock_time: bool = True) -> OutcomeData:
-    """Validate a long single-file table whose columns already carry contract names."""
-    a_table, i_table, p_table = _split_single(report, raw, rename=mapping is None)
+                 infusions: RawTable | None = None, has_clock_time: bool = True) -> OutcomeData:
+    """Validate a long single-file table whose columns already carry contract names; ``infusions``:
+    an infusions table of its own (a converted source's), instead of infusion columns on the ratings."""
+    a_table, i_table, p_table = _split_single(report, raw, rename=mapping is None,
+                                              infusion_columns=infusions is None)
+    if infusions is not None:
+        i_table = _prepare(report, infusions, "infusions", _INFUSION_MAP,
+                           set(INFUSION_COLUMNS) | set(TIME_COLUMNS) | {"dose_mg", "weight_kg"}, {"infusion_date"})
     e_table = None
     if events is not None:
         e_table = _Table(_screen_identifiers(report, events, "events", events.frame, set(EVENT_COLUMNS) | set(TIME_COLUMNS),
@@ -943,11 +948,13 @@ def _take_first(frame: pd.DataFrame, columns: list[str], groups: _Groups) -> pd.
     return pd.DataFrame(out, copy=False)
 
 
-def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[_Table, _Table | None, _Table | None]:
+def _split_single(report: _Report, raw: RawTable, rename: bool = True,
+                  infusion_columns: bool = True) -> tuple[_Table, _Table | None, _Table | None]:
     """Split the single-file form into its tables; ``rename`` accepts the contract's other
-    spellings (off when a mapping has already named every column)."""
+    spellings (off when a mapping has already named every column); ``infusion_columns`` off: the
+    infusions come as a table of their own, so a column such as ``weight_kg`` is a covariate."""
     frame = _rename(raw.frame, _SINGLE_MAP)[0] if rename else raw.frame
-    known = _ASSESSMENT_LEVEL | _INFUSION_LEVEL | _PATIENT_LEVEL
+    known = _ASSESSMENT_LEVEL | _PATIENT_LEVEL | (_INFUSION_LEVEL if infusion_columns else set())
     frame = _screen_identifiers(report, raw, "file", frame, known, {"assessment_date", "infusion_date"},
                                 {"instrument", "route", "diagnosis", "sex"})
     extras = [c for c in frame.columns if c not in known and c != "source_row"]
@@ -994,10 +1001,10 @@ def _split_single(report: _Report, raw: RawTable, rename: bool = True) -> tuple[
             np.arange(n_patients, dtype=np.int32), dtype=patient.dtype, validate=False)))
         patients_frame["source_row"] = rows[first_row]
 
-    infusion_columns = [c for c in frame.columns if c in _INFUSION_LEVEL]
+    on_ratings = [c for c in frame.columns if c in _INFUSION_LEVEL] if infusion_columns else []
     infusions_frame = None
-    if infusion_columns:
-        infusions_frame = _single_infusions(report, raw, frame, patient, infusion_columns)
+    if on_ratings:
+        infusions_frame = _single_infusions(report, raw, frame, patient, on_ratings)
     assessment_columns = [c for c in frame.columns if c in _ASSESSMENT_LEVEL or c in kept or c == "source_row"]
     a_table = _Table(frame[assessment_columns], raw, "assessments")
     p_table = _Table(patients_frame, raw, "patients") if patients_frame is not None else None

@@ -357,6 +357,25 @@ def test_a_redcap_export_whose_identifiers_are_flagged_loads_without_them():
         assert value not in text, value
 
 
+def test_a_clinic_redcap_project_loads_its_infusions_and_shows_no_date():
+    """Rating dates and an infusion form: the infusions load with their hours, and no date is shown."""
+    from tests.analysis.test_redcap_timing import clinic_project
+
+    records, dictionary, events = clinic_project()
+    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
+                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
+                         "event.csv": events.to_csv(index=False).encode()})
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    assert sorted(data.infusions["time_hours"]) == [0.0, 0.0, 48.0, 48.0, 96.0, 96.0]
+    assert not [w for w in data.warnings if w.code == "assumed_infusion"]
+    text = _all_text(at)
+    assert "infusion_date" in text  # the reading is said ...
+    assert not re.search(r"20\d\d-\d\d-\d\d", text)  # ... and no date is shown
+
+
 REDCAP_REAL = ROOT.parent / "shared" / "realdata" / "redcap" / "longitudinal"
 
 

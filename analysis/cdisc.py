@@ -66,6 +66,7 @@ from pandas.api.types import union_categoricals
 
 from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
+from analysis.loading.attached import attach_infusions
 from analysis.loading.times import iso_durations, study_day_hours
 from analysis.origins import describe_row
 from analysis.readers import read_table
@@ -417,16 +418,17 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
         ``record_filters=()`` keeps derived records.
     origins : also return, per rating, the dataset file it was read from (``source_file``, e.g.
         "qs.xpt", or the dataset name for a DataFrame) and its row there (``source_file_row``,
-        1 = the first observation), so that problems can name them; with EX, the observation of
-        the dose each rating is linked to (``source_infusion_row``, 0 for none; the EX file in
-        ``attrs["infusion_source"]``), so that problems with a dose name the EX record.
+        1 = the first observation), so that problems can name them; with EX, the same for each
+        dose in the infusions table, so that problems with a dose name the EX record.
 
     Returns
     -------
     (frame, notes) : one row per rating with patient_id, instrument, item, score, time_hours
-        (hours since the first dose, from study days), visit, plus infusion_number,
-        infusion_time_hours, dose_mg_per_kg, route when EX is given, and patient covariates
-        (age, sex, treatment, ...); ``notes`` says in sentences every reading decision taken.
+        (hours since the first dose, from study days), visit, patient covariates (age, sex,
+        treatment, ...) and, when EX is given, infusion_number (the dose the rating follows);
+        the doses are ``frame.attrs["infusions"].frame`` (patient_id, infusion_number,
+        time_hours, dose_mg_per_kg, route), read by ``analysis.load`` as the infusions table;
+        ``notes`` says in sentences every reading decision taken.
 
     Raises
     ------
@@ -469,8 +471,14 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
     if ex:
         weights = patients.set_index("patient_id")["WEIGHTBL"] if patients is not None and "WEIGHTBL" in patients \
             else None
-        long_frame = _attach_doses(long_frame, _exposures(ex[0], frames[ex[0]], weights, notes), notes)
-        long_frame.attrs["infusion_source"] = str(frames[ex[0]].attrs.get("source") or ex[0])
+        doses = _exposures(ex[0], frames[ex[0]], weights, notes)
+        without = int((~long_frame["patient_id"].astype("string").isin(doses["patient_id"])).sum())
+        if without:
+            notes.append(f"{without} rating(s) of patients without an EX record have no dose.")
+        if origins:
+            doses = doses.rename(columns={"_ex_row": "source_file_row"})
+            doses.insert(0, "source_file", str(frames[ex[0]].attrs.get("source") or ex[0]))
+        long_frame = attach_infusions(long_frame, doses.drop(columns="_ex_row", errors="ignore"))
     else:
         notes.append("No EX dataset: dose and route are not known (the loader assumes one IV infusion "
                      "at time 0 and says so).")
@@ -478,9 +486,7 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
     long_frame["item"] = pd.arrays.IntegerArray(np.nan_to_num(item).astype("int64"), np.isnan(item))
     if origins:
         long_frame = long_frame.rename(columns={"_file": "source_file", "_file_row": "source_file_row",
-                                                "_record": "source_record", "_ex_row": "source_infusion_row"})
-        if "source_infusion_row" in long_frame:  # 0: a rating of a patient without an EX record
-            long_frame["source_infusion_row"] = long_frame["source_infusion_row"].fillna(0).astype(np.int64)
+                                                "_record": "source_record"})
         if patients is not None:  # each patient's covariates were read from its ADSL/DM observation
             columns = [c for c in patients.columns if c != "patient_id"]
             long_frame.attrs["value_origins"] = pd.DataFrame({
@@ -489,8 +495,7 @@ def to_long(frames: dict[str, pd.DataFrame], mapping: Any = None, *,
                 "file": patients.attrs["source"], "row": np.repeat(patients.attrs["rows"], len(columns)),
                 "line": None})
     else:
-        long_frame = long_frame.drop(columns=["_file", "_file_row", "_record", "_ex_row"], errors="ignore")
-        long_frame.attrs.pop("infusion_source", None)
+        long_frame = long_frame.drop(columns=["_file", "_file_row", "_record"], errors="ignore")
     return long_frame, notes
 
 
@@ -773,7 +778,8 @@ def _patients(frames: dict[str, pd.DataFrame], kinds: dict[str, str], notes: lis
 
 
 def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes: list[str]) -> pd.DataFrame:
-    """EX -> one row per dose: patient_id, infusion_time_hours, dose_mg_per_kg, route."""
+    """EX -> one row per dose: patient_id, time_hours (since the first dose), infusion_number,
+    dose_mg_per_kg, route and ``_ex_row`` (its observation, 1 = the first)."""
     patient = _text(frame["USUBJID"]).astype("string")
     if "EXSTDY" in frame.columns:
         start = _study_day_time(frame, "EXSTDY", name, key="EXTRT")
@@ -786,7 +792,7 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
     else:
         raise _error(f"{name} has no dose start (EXSTDY or EXSTDTC).", f"{name} cannot be read.", "EXSTDY")
     # _ex_row: the dose's observation in the file (1 = the first), for messages about it
-    doses = pd.DataFrame({"patient_id": patient, "infusion_time_hours": start, "_ex_row": _file_rows(frame)})
+    doses = pd.DataFrame({"patient_id": patient, "time_hours": start, "_ex_row": _file_rows(frame)})
     if "EXDOSE" in frame.columns:
         dose = pd.to_numeric(frame["EXDOSE"], errors="coerce").to_numpy(dtype="float64")
         unit = frame["EXDOSU"].astype("string").str.strip().str.lower().str.replace(" ", "") \
@@ -806,35 +812,13 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
                          "is left empty for them.")
     if "EXROUTE" in frame.columns:
         doses["route"] = frame["EXROUTE"].astype("string").str.strip().replace("", pd.NA)
-    doses = doses.dropna(subset=["infusion_time_hours"]).sort_values(["patient_id", "infusion_time_hours"],
-                                                                     kind="stable")
-    doses = doses.drop_duplicates(["patient_id", "infusion_time_hours"])
+    doses = doses.dropna(subset=["time_hours"]).sort_values(["patient_id", "time_hours"], kind="stable")
+    doses = doses.drop_duplicates(["patient_id", "time_hours"])
     doses["infusion_number"] = doses.groupby("patient_id").cumcount() + 1
     notes.append(f"{name}: {len(doses)} dose(s) of {doses['patient_id'].nunique()} patient(s); starts from {how}; "
-                 "route from EXROUTE; each rating is linked to the last dose started at or before it.")
+                 "route from EXROUTE; each dose is an infusion, and each rating follows the last dose started at or "
+                 "before it.")
     return doses
-
-
-def _attach_doses(long_frame: pd.DataFrame, doses: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Each rating gets the dose it follows (a rating before the first dose gets the first)."""
-    long_frame = long_frame.reset_index(drop=True)
-    long_frame["patient_id"] = long_frame["patient_id"].astype("string")
-    long_frame["_order"] = np.arange(len(long_frame))
-    time = long_frame["time_hours"].fillna(0.0).clip(lower=doses["infusion_time_hours"].min())
-    left = long_frame.assign(_t=time.to_numpy()).sort_values("_t", kind="stable")
-    right = doses.sort_values("infusion_time_hours", kind="stable")
-    merged = pd.merge_asof(left, right, left_on="_t", right_on="infusion_time_hours", by="patient_id",
-                           direction="backward")
-    first = doses.drop_duplicates("patient_id").set_index("patient_id")
-    before = merged["infusion_number"].isna() & merged["patient_id"].isin(first.index)
-    for column in [c for c in doses.columns if c != "patient_id"]:
-        merged.loc[before, column] = merged.loc[before, "patient_id"].map(first[column])
-    without = int((~long_frame["patient_id"].isin(first.index)).sum())
-    if without:
-        notes.append(f"{without} rating(s) of patients without an EX record have no dose.")
-    merged = merged.sort_values("_order").drop(columns=["_order", "_t"]).reset_index(drop=True)
-    merged["infusion_number"] = merged["infusion_number"].astype("Int64")
-    return merged
 
 
 # --------------------------------------------------------------------------------------------

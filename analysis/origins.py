@@ -18,10 +18,10 @@ validation, and puts ``source_file`` (categorical) beside ``source_row`` in the 
 A patient-level value (age, sex, a covariate) is repeated on every rating but was read from one
 record (a REDCap demographics form at the enrolment event, a DM observation): the reader says
 which in the long frame's ``attrs["value_origins"]`` (:data:`VALUE_ORIGIN_COLUMNS`), and problems and
-warnings about the patients table name that record, not the patient's first rating. Likewise a dose
-(CDISC EX) is repeated on the ratings linked to it: ``source_infusion_row`` gives, per rating, the
-dose's observation in the file ``attrs["infusion_source"]``, and problems about the infusions table
-name that record.
+warnings about the patients table name that record, not the patient's first rating. Infusions
+(CDISC EX doses, a REDCap infusion form) are a table of their own
+(:mod:`analysis.loading.attached`) with the same origin columns, one :class:`RowOrigins` for them:
+problems about the infusions table name the dose's record.
 """
 
 from __future__ import annotations
@@ -78,8 +78,6 @@ class RowOrigins:
     records: pd.Categorical | None = field(default=None, repr=False)
     # Where patient-level values were read (:data:`VALUE_ORIGIN_COLUMNS`; see the module), or None
     values: pd.DataFrame | None = field(default=None, repr=False)
-    # Where each rating's dose was read: (file, observation per rating, 0 = none), or None
-    infusions: tuple[str, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def pop(cls, long_frame: pd.DataFrame, patient_label: str,
@@ -95,18 +93,14 @@ class RowOrigins:
         if values is not None:
             values = values.assign(patient_id=values["patient_id"].astype(str).str.strip(),
                                    column=values["column"].map(column_name))
-        infusion_file = long_frame.attrs.pop("infusion_source", None)
-        infusions = None if "source_infusion_row" not in long_frame else \
-            (str(infusion_file), long_frame.pop("source_infusion_row").to_numpy(dtype=np.int64))
-        return cls(files, rows, long_frame["patient_id"], patient_label, lines, records, values, infusions)
+        return cls(files, rows, long_frame["patient_id"], patient_label, lines, records, values)
 
     # ----------------------------------------------------------------------------------------
     # In words
 
     def file_row(self, position: int, table: str = "", column: str = "") -> int:
         """The row in its file of the rating at ``position`` (0-based); for the patients table,
-        of the record its patient's ``column`` (else its first patient-level value) was read from;
-        for the infusions table, of its dose's record."""
+        of the record its patient's ``column`` (else its first patient-level value) was read from."""
         value = self._value_origin(position, table, column)
         return int(self.rows[position]) if value is None else value[1]
 
@@ -124,15 +118,11 @@ class RowOrigins:
 
     def _keyed(self, table: str) -> bool:
         """Whether ``table``'s values were read from records of their own (not the ratings')."""
-        return table == "patients" and self.values is not None or table == "infusions" and self.infusions is not None
+        return table == "patients" and self.values is not None
 
     def _value_origin(self, position: int, table: str, column: str) -> tuple[str, int, int | None] | None:
         """(file, row, line) where the patient of the rating at ``position`` had its ``column`` read
-        (else its first patient-level value), for the patients table; where its dose was read, for
-        the infusions table; None otherwise."""
-        if table == "infusions" and self.infusions is not None:
-            file, rows = self.infusions
-            return (file, int(rows[position]), None) if rows[position] > 0 else None
+        (else its first patient-level value), for the patients table; None otherwise."""
         if table != "patients" or self.values is None:
             return None
         patient = str(self.patients.iloc[position]).strip()

@@ -35,7 +35,7 @@ import pandas as pd
 from analysis.contract import DataError, problems_frame
 from analysis.origins import RowOrigins
 
-__all__ = ["AttachedTable", "RawTable", "locate", "read_table", "sheet_table"]
+__all__ = ["RawTable", "locate", "read_table", "sheet_table"]
 
 # Leading bytes of common non-table files, with what to call them in a message.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -56,15 +56,6 @@ _TEXT_MAGIC = (("<!doctype html", "a web page (HTML)"), ("<html", "a web page (H
                ("<?xml", "an XML document"), ("{", "a JSON document"), ("[", "a JSON document"))
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-@dataclass(frozen=True, eq=False)
-class AttachedTable:
-    """A table a converted source's reader gives beside its long frame, in ``attrs`` (the
-    infusions of a REDCap infusion form: ``long_frame.attrs["infusions"].frame``). Compared by
-    identity, so that pandas, which compares attrs when it copies or concatenates frames, can."""
-
-    frame: pd.DataFrame
 
 
 @dataclass

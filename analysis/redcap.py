@@ -76,10 +76,10 @@ import pandas as pd
 from analysis.contract import DataError, column_specs, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
+from analysis.loading.attached import attach_infusions
 from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key
 from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
-from analysis.readers import AttachedTable
 
 __all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
 
@@ -712,20 +712,6 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
     return table.reset_index(drop=True), first_date, first_has_time
 
 
-def _infusion_followed(long_frame: pd.DataFrame, infusions: pd.DataFrame) -> pd.arrays.IntegerArray:
-    """Per rating, the number of the last infusion of its record started at or before it (NA before
-    the first infusion, or without a time)."""
-    ratings = pd.DataFrame({"patient_id": long_frame["patient_id"].astype("string"),
-                            "t": long_frame["time_hours"].astype("float64"), "order": np.arange(len(long_frame))})
-    timed = ratings.dropna(subset=["t"]).sort_values("t", kind="stable")
-    starts = infusions[["patient_id", "time_hours", "infusion_number"]].astype({"patient_id": "string"}) \
-        .sort_values("time_hours", kind="stable")
-    linked = pd.merge_asof(timed, starts, left_on="t", right_on="time_hours", by="patient_id", direction="backward")
-    out = pd.array([pd.NA] * len(long_frame), dtype="Int64")
-    out[linked["order"].to_numpy()] = linked["infusion_number"].astype("Int64").to_numpy()
-    return out
-
-
 def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, Any], first_date: pd.Series,
                   first_has_time: pd.Series, notes: list[str]) -> pd.DataFrame:
     """Ratings of dated forms timed by their dates (hours since the record's first infusion); a
@@ -871,8 +857,6 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
                                                                 not_started, comma_fields, lines_of, notes)
     long_frame = _time_ratings(long_frame, timing, dates, first_date, first_has_time, notes).drop(
         columns=["_position", "_form"])
-    if infusions is not None:
-        long_frame["infusion_number"] = _infusion_followed(long_frame, infusions)
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
                  + ", ".join(f"{r.field_name} -> {r.instrument}{'' if pd.isna(r.item) else f' item {r.item}'}"
@@ -888,16 +872,16 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         covariates["arm"] = arm.groupby(patient).first().reindex(covariates.index)
         read_at["arm"] = _first_positions(arm, patient)
     long_frame = long_frame.merge(covariates, left_on="patient_id", right_index=True, how="left")
-    if long_frame["time_hours"].isna().all():
-        long_frame = long_frame.drop(columns="time_hours")
-    if long_frame["visit"].isna().all():
-        long_frame = long_frame.drop(columns="visit")
     if infusions is not None:
         at = infusions.pop("_position").to_numpy()
         if origins:
             infusions = infusions.assign(source_file=records_file, source_file_row=file_rows[at],
                                          source_file_line=file_lines[at])
-        long_frame.attrs["infusions"] = AttachedTable(infusions)
+        long_frame = attach_infusions(long_frame, infusions)
+    if long_frame["time_hours"].isna().all():
+        long_frame = long_frame.drop(columns="time_hours")
+    if long_frame["visit"].isna().all():
+        long_frame = long_frame.drop(columns="visit")
     if origins:
         long_frame["source_file"] = records_file
         long_frame.attrs["value_origins"] = pd.DataFrame(

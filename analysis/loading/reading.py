@@ -233,16 +233,20 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
     elif hints:
         from analysis.loading.suggest import _apply_hints
         mapping = _apply_hints(mapping, hints)
-    return _load_mapped(raw, mapping, allow_identifiers)
+    # A reader's long frame (analysis.cdisc.to_long, analysis.redcap.to_long) carries its infusions.
+    attached = source.attrs.get("infusions") if isinstance(source, pd.DataFrame) else None
+    infusions = None if attached is None else read_table(attached.frame, "infusions")
+    return _load_mapped(raw, mapping, allow_identifiers, infusions)
 
 
-def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool) -> OutcomeData:
+def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool,
+                 infusions: RawTable | None = None) -> OutcomeData:
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     mapped = apply_mapping(report, raw, mapping)
     if report.problems and not len(mapped.raw.frame):  # the mapping left no row (said why): nothing to check
         raise v._error(report, raw)
     return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
-                          has_clock_time=mapped.has_clock_time)
+                          infusions=infusions, has_clock_time=mapped.has_clock_time)
 
 
 def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_identifiers: bool,
@@ -262,13 +266,13 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     patient_label = "USUBJID" if layout == "cdisc" else "record"
     origins = RowOrigins.pop(long_frame, patient_label, lambda column: v._SINGLE_MAP.get(v._key(column), column))
     source_name = name or str(source if not isinstance(source, dict) else ", ".join(source))
-    raw = _converted(long_frame, "file", source_name, origins)
-    raw.notes.extend(n.rstrip(".") for n in notes)
-    # A reader that found infusions of their own (a REDCap infusion form) gives them as a table.
+    # The infusions a reader found (CDISC EX, a REDCap infusion form) are a table of their own.
     attached = long_frame.attrs.pop("infusions", None)
     infusions = None if attached is None else attached.frame.copy()
     infusion_raw = None if infusions is None else \
         _converted(infusions, "infusions", source_name, RowOrigins.pop(infusions, patient_label))
+    raw = _converted(long_frame, "file", source_name, origins)
+    raw.notes.extend(n.rstrip(".") for n in notes)
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
                            value_maps=mapping.value_maps)

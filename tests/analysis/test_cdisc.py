@@ -290,7 +290,9 @@ def test_sdtm_round_trip_items_totals_times_baseline_and_doses(sdtm_folder: Path
     assert sorted(totals["time_hours"].unique()) == [-24.0, 4.0, 168.0]
     assert (madrs.loc[madrs["time_hours"] == 168, "infusion_number"] == 2).all()  # after the day-3 dose
     assert (madrs.loc[madrs["time_hours"] == 4, "infusion_number"] == 1).all()
-    assert set(long_frame["route"]) == {"INTRAVENOUS"} and set(long_frame["dose_mg_per_kg"]) == {0.5}
+    doses = long_frame.attrs["infusions"].frame  # each EX dose, whether or not a rating follows it
+    assert set(doses["route"]) == {"INTRAVENOUS"} and set(doses["dose_mg_per_kg"]) == {0.5}
+    assert doses.groupby("patient_id")["time_hours"].agg(list).tolist() == [[0.0, 48.0]] * 3
     assert "RFSTDTC" not in long_frame.columns and "STUDYID" not in long_frame.columns
     assert any("'HAMD 17' read as instrument HAM-D17" in n for n in notes)
     assert any("baseline from QSBLFL" in n for n in notes)
@@ -363,8 +365,8 @@ def test_problems_name_the_observation_of_the_xpt_file_read(tmp_path: Path):
 
 
 def test_a_dose_problem_names_the_ex_observation_not_a_rating(tmp_path: Path):
-    """A dose is repeated on every rating linked to it, but was read from one EX observation: the
-    problem names that one (on the old code: "qs.xpt row 56", the first rating after the dose)."""
+    """A dose was read from one EX observation: the problem names that one (an older reader named
+    "qs.xpt row 56", the first rating after the dose)."""
     import pyreadstat
 
     frames = make_sdtm()
@@ -380,7 +382,8 @@ def test_a_dose_problem_names_the_ex_observation_not_a_rating(tmp_path: Path):
     assert problem["row"] == observation == 4
     assert problem["location"] == f"ex.xpt row 4 (USUBJID {written['USUBJID'].iloc[3]})"
     long_frame, _ = cdisc.to_long(cdisc.read(tmp_path))  # without origins: no trace of them
-    assert not [c for c in long_frame.columns if "row" in c] and "infusion_source" not in long_frame.attrs
+    doses = long_frame.attrs["infusions"].frame
+    assert not [c for c in [*long_frame.columns, *doses.columns] if "row" in c or c.startswith("source")]
 
 
 def test_problems_in_adam_name_the_file_row_after_left_out_records(tmp_path: Path):
@@ -488,6 +491,25 @@ def test_a_lone_adsl_file_is_read_as_cdisc_and_says_it_holds_no_ratings():
     assert analysis.suggest_mapping(PILOT / "adsl.xpt").layout == "cdisc"
 
 
+def test_every_ex_dose_is_an_infusion_even_when_no_rating_follows_it(tmp_path: Path):
+    """Doses on days 1, 3, 5 and ratings on days -1, 1 and 8: no rating falls between the doses of
+    days 3 and 5. On the old code, each rating carried the dose it followed, so the day-3 dose was
+    carried by none: infusions 1 and 3 only, refused as numbered with a gap."""
+    frames = make_sdtm()
+    subjects = frames["DM"]["USUBJID"]
+    frames["EX"] = pd.DataFrame({"USUBJID": np.repeat(subjects, 3), "EXTRT": "KETAMINE", "EXDOSE": 0.5,
+                                 "EXDOSU": "mg/kg", "EXROUTE": "INTRAVENOUS", "EXSTDY": [1.0, 3.0, 5.0] * 3})
+    import pyreadstat
+
+    for name, frame in frames.items():
+        pyreadstat.write_xport(frame, str(tmp_path / f"{name.lower()}.xpt"), table_name=name)
+    data = analysis.load(tmp_path)
+    assert data.infusions.groupby("patient_id")["time_hours"].agg(list).to_dict() == \
+        {s: [0.0, 48.0, 96.0] for s in subjects}  # study days 1, 3, 5: (d - 1) * 24 h
+    day_8 = data.assessments["time_hours"] == 168.0
+    assert (data.assessments.loc[day_8, "infusion_number"] == 3).all()
+
+
 def test_ex_dates_and_doses_in_mg_with_the_adsl_weight():
     ratings = pd.DataFrame({"USUBJID": ["P1"] * 3, "PARAMCD": "MADRSTOT", "PARAM": "MADRS Total Score",
                             "AVAL": [30.0, 14.0, 9.0], "ABLFL": ["Y", "", ""], "AVISIT": ["Baseline", "Day 2", "Day 8"],
@@ -497,8 +519,9 @@ def test_ex_dates_and_doses_in_mg_with_the_adsl_weight():
     ex = pd.DataFrame({"USUBJID": ["P1", "P1"], "EXTRT": "KETAMINE", "EXDOSE": [40.0, 40.0], "EXDOSU": "mg",
                        "EXROUTE": "INTRAVENOUS", "EXSTDTC": ["2024-05-02T09:00", "2024-05-05T09:00"]})
     long_frame, notes = cdisc.to_long({"ADMADRS": ratings, "ADSL": adsl, "EX": ex})
-    assert_allclose(long_frame["dose_mg_per_kg"], 0.5)  # 40 mg / 80 kg
-    assert list(long_frame["infusion_time_hours"]) == [0.0, 0.0, 72.0]
+    doses = long_frame.attrs["infusions"].frame
+    assert_allclose(doses["dose_mg_per_kg"], 0.5)  # 40 mg / 80 kg
+    assert list(doses["time_hours"]) == [0.0, 72.0]  # 2024-05-02T09:00 -> 05-05T09:00
     assert list(long_frame["infusion_number"]) == [1, 1, 2]
     assert "DCSREAS" not in long_frame.columns and "EXSTDTC" not in long_frame.columns
     assert any("divided by the baseline weight" in n for n in notes)

@@ -4,7 +4,8 @@ Modules, one idea each: :mod:`~analysis.loading.reading` (sources: files, folder
 mapping applied), :mod:`~analysis.loading.wide` (the wide layout), :mod:`~analysis.loading.times`
 (time units, study days, ISO 8601 durations, visit labels), :mod:`~analysis.loading.vocabularies`
 (routes, diagnoses, sex codes, doses as text), :mod:`~analysis.loading.suggest` (guessing a
-mapping) and :mod:`~analysis.loading.validation` (the contract's checks and the validated tables).
+mapping), :mod:`~analysis.loading.attached` (the infusions table a CDISC or REDCap reader hands
+over) and :mod:`~analysis.loading.validation` (the contract's checks and the validated tables).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import streamlit as st
 
 # Columns that say what a row is: shown first (in this order) and pinned while scrolling sideways.
 KEY_COLUMNS = ("measure", "instrument", "group", "course", "phenotype", "outcome", "time_point", "visit", "method",
-               "infusion_number", "reference", "covariate", "label", "term", "random effect", "table", "row", "column")
+               "infusion_number", "reference", "covariate", "label", "term", "random_effect", "table", "row", "column")
 # Raw column -> header in words, with its unit.
 COLUMN_LABELS: dict[str, str] = {
     "n": "Patients", "count": "Count", "patients": "Patients", "ratings": "Ratings",
@@ -56,6 +56,8 @@ COLUMN_LABELS: dict[str, str] = {
     "first_dose_mg_per_kg": "First dose (mg/kg)", "dose_mg_per_kg": "Dose (mg/kg)",
     "baseline_score": "Baseline score", "peak_cadss": "Peak CADSS", "n_infusions": "Infusions",
     "age": "Age (years)", "duration_min": "Duration (min)", "n_smallest": "Patients (smaller group)",
+    "term": "Model term", "label": "Effect", "random_effect": "Random effect",
+    "correlation": "Correlation with the intercept",
 }
 _UNITS = {"days": "days", "d": "days", "hours": "hours", "h": "hours", "min": "min", "pct": "%",
           "years": "years"}
@@ -241,8 +243,10 @@ def ci_label(label: str) -> str:
 
 
 def _with_ci(values: pd.DataFrame, estimate: str, lower: str, upper: str) -> pd.Series:
-    """'0.62 (0.41–0.93)' per row from the display texts of an estimate and its bounds."""
-    bounds = values[lower] + "–" + values[upper]
+    """'0.62 (0.41–0.93)' per row from the display texts of an estimate and its bounds; 'to' where
+    a bound is negative ('-7.94 (-8.63 to -7.25)', not '-8.63--7.25')."""
+    negative = values[lower].str.startswith("-") | values[upper].str.startswith("-")
+    bounds = values[lower] + np.where(negative, " to ", "–") + values[upper]
     missing = (values[lower] == MISSING) & (values[upper] == MISSING)
     return values[estimate].where(missing, values[estimate] + " (" + bounds + ")")
 
@@ -384,10 +388,11 @@ def display_options(frame: pd.DataFrame, *, help_text: dict[str, str] | None = N
 def _layout(frame: pd.DataFrame, help_text: Mapping[str, str] | None,
             shared: Mapping[str, str] | None) -> _Layout:
     """display_options' work (see there), done once per table content."""
-    hide_index = None
-    if "label" in frame.columns and not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
-        # a row's label in words makes its code name (the index, e.g. a Cox 'term') a detail: a column
-        # shown after the estimates instead of the pinned first one
+    hide_index, index_keys = None, []
+    if not isinstance(frame.index, pd.RangeIndex) and all(frame.index.names):
+        index_keys = [] if "label" in frame.columns else [str(n) for n in frame.index.names]
+        # a named index (a model's 'term') becomes a column with its header in words; a row's label
+        # in words makes that code name a detail, shown after the estimates instead of pinned first
         frame, hide_index, shared = frame.reset_index(), True, None  # new columns: ``shared`` looked for again
     names = [str(c) for c in frame.columns]
     frame = frame.set_axis(names, axis=1) if list(frame.columns) != names else frame
@@ -409,7 +414,8 @@ def _layout(frame: pd.DataFrame, help_text: Mapping[str, str] | None,
                 values[name] = frame[name].map(_percent).where(in_proportion, frame[name].map(_number(1, "not reached")))
     pairs = _ci_columns(frame, names) if styled else {}
     # a row's label in words makes its code name ('term') a detail shown after the estimates
-    keys = [c for c in KEY_COLUMNS if c in names and not (c == "term" and "label" in names)]
+    keys = index_keys + [c for c in KEY_COLUMNS if c in names and c not in index_keys
+                         and not (c == "term" and "label" in names)]
     estimates = sorted(pairs, key=lambda n: "median" not in n)  # medians first (stable)
     p_values = [n for n in names if kinds[n] == "p" and n not in keys]
     shown_elsewhere = set(keys) | set(pairs) | {b for bounds in pairs.values() for b in bounds} | set(p_values)

@@ -966,6 +966,56 @@ class TrajectoryModel:
         """The fixed effects (estimate, se, lower, upper, p) indexed by term."""
         return self.model.fixed
 
+    def fixed_in_words(self) -> pd.DataFrame:
+        """The fixed effects with ``label``, each term in words with its unit: 'Slope to day 1
+        (points per day)', 'course: series vs single, change in slope after day 7 (points per day)'."""
+        return self.model.fixed.assign(label=[self.term_words(str(term)) for term in self.model.fixed.index])
+
+    def random_effects(self) -> pd.DataFrame:
+        """The between-patient random effects as lme4's ``VarCorr`` prints them: per effect
+        (``random_effect`` in words: 'Intercept (points)', 'Slope (points per day)') its standard
+        deviation ``sd`` and its ``correlation`` with the intercept (NaN for the intercept)."""
+        covariance = self.model.random
+        sd = np.sqrt(np.diag(covariance.to_numpy(dtype=float)))
+        correlation = covariance.iloc[:, 0].to_numpy(dtype=float) / (sd * sd[0])
+        correlation[0] = np.nan
+        unit = self.settings["time_unit"]
+        words = {f"time_{unit}": f"Slope on time (points per {unit.removesuffix('s')})"}
+        return pd.DataFrame({"random_effect": [words.get(str(t)) or self.term_words(str(t)) for t in covariance.index],
+                             "sd": sd, "correlation": correlation})
+
+    def term_words(self, term: str) -> str:
+        """A fixed-effect term of the model in words, with its unit (see :meth:`fixed_in_words`)."""
+        unit = self.settings["time_unit"]
+        per = unit.removesuffix("s")
+        t = f"time_{unit}"
+        knots = tuple(self.settings.get("knots") or ()) if self.settings.get("time_effect") == "piecewise" else ()
+        slopes = {t: f"slope to {per} {knots[0]:g}" if knots else "slope"}
+        slopes.update({knot_column(t, k): f"change in slope after {per} {k:g}" for k in knots})
+        words, is_slope = [], False
+        for part in term.split(":"):
+            group = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", part)
+            spline = re.fullmatch(rf"cr\({t},.*\)\[(\d+)\]", part)
+            if part in slopes:
+                words.append(slopes[part])
+                is_slope = True
+            elif group:
+                column, level = group.groups()
+                reference = self.settings.get("reference") if column == self.settings.get("by") else None
+                if reference is None and isinstance(self.frame.get(column, pd.Series()).dtype, pd.CategoricalDtype):
+                    reference = str(self.frame[column].cat.categories[0])
+                words.append(f"{column}: {level} vs {reference or 'the reference'}")
+            elif spline:
+                words.append(f"time spline basis {int(spline.group(1)) + 1}")
+                is_slope = False
+            elif part == "baseline_score":
+                return "Baseline score (points per point of baseline)"
+            else:
+                words.append(part)
+        text = ", ".join(words)
+        text = text[:1].upper() + text[1:]
+        return f"{text} (points per {per})" if is_slope else f"{text} (points)"
+
     def residuals(self) -> pd.DataFrame:
         """One row per analysed rating: patient_id, time_<unit>, score, fitted (fixed plus the
         patient's random effects), residual (score - fitted, points): for a residual-versus-fitted

@@ -1,5 +1,6 @@
 """Trajectories: scores over time by group, individual patients, mixed model and MMRM."""
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -190,7 +191,8 @@ with page_guard("the mixed model"):
     time_origin = ORIGINS[lmm_since]
     time_effect = SHAPES[shape_label]
     mixed = Call("fit_trajectory", {"by": settings.by, "random": random, "time_origin": time_origin,
-                                    "time_effect": time_effect, **options}, prints=("fixed", "model.random"))
+                                    "time_effect": time_effect, **options},
+                 prints=("fixed_in_words()", "random_effects()"))
     # on a large dataset the model and the observed means it is drawn over are computed in the
     # background (seconds at 20,000 patients): the section says so and is drawn when they are ready
     observed_call = Call("trajectory", {"by": settings.by, "time": "days",
@@ -220,16 +222,13 @@ with page_guard("the mixed model"):
         show_figure(report, fit_figure, "Mixed model fit", notes=[
             "Dashed: the model's mean at the mean baseline score; points: observed means (95% CI) of the "
             "post-baseline ratings in the same day bins. A model that fits the curve passes through the points."])
-        show_table(report, model.fixed, "Mixed model fixed effects")
+        show_table(report, model.fixed_in_words(), "Mixed model fixed effects")
         # variance components as fitted: no statistics here, only relabelling for the reader
-        random_cov = model.model.random.copy()
-        random_cov.index = random_cov.index.rename("random effect")
-        show_table(report, random_cov.reset_index(), "Mixed model random-effect covariance",
-                   note="Between-patient covariance of the random effects (points squared"
-                        + ("; slope in points per day" if len(random_cov) > 1 else "")
-                        + f"). Residual variance {model.model.residual_variance:.2f} points "
-                        f"squared; {'REML' if model.settings['reml'] else 'ML'} log-likelihood "
-                        f"{model.model.loglik:.2f}.")
+        show_table(report, model.random_effects(), "Mixed model random effects",
+                   note="Between-patient standard deviations of the random effects and their correlation, as "
+                        f"lme4 prints them. Residual SD {np.sqrt(model.model.residual_variance):.2f} points "
+                        f"(variance {model.model.residual_variance:.2f}); {'REML' if model.settings['reml'] else 'ML'} "
+                        f"log-likelihood {model.model.loglik:.2f}.")
         residual_check = st.expander("Mixed model residual check", key="lmm_residuals", on_change="rerun",
                                      bind="query-params", icon=":material/scatter_plot:")
         with residual_check, page_guard("the mixed model's residual check"):

@@ -199,6 +199,8 @@ def test_table_one_opens_on_demand_by_group(sample):
     tables = [d.value for d in at.dataframe if any(str(c).startswith("Overall") for c in d.value.columns)]
     assert tables, "Table 1 not shown"
     columns = [str(c) for c in tables[0].columns]
+    assert columns[0] == "characteristic"  # the row labels: a column headed in words, pinned first
+    columns = columns[1:]
     assert columns[0].startswith("Overall (n=")
     assert len(columns) > 1  # one column per diagnosis
 
@@ -311,10 +313,11 @@ def test_trajectories_mixed_model_shows_variance_components_and_its_code(sample)
     clean(at)
     expected = analysis.fit_trajectory(sample, random="~1", time_origin="last_infusion",
                                        time_effect="piecewise").model  # the page's default time effect
-    random = next(d.value for d in at.dataframe if "random effect" in d.value.columns)
-    assert list(random["random effect"]) == ["Intercept"]
-    assert random["Intercept"].iloc[0] == pytest.approx(expected.random.iloc[0, 0])
-    assert any(f"Residual variance {expected.residual_variance:.2f}" in c.value for c in at.caption)
+    random = next(d.value for d in at.dataframe if "random_effect" in d.value.columns)
+    assert list(random["random_effect"]) == ["Intercept (points)"]
+    assert random["sd"].iloc[0] == pytest.approx(expected.random.iloc[0, 0] ** 0.5)  # lme4's Std.Dev.
+    assert any(f"Residual SD {expected.residual_variance ** 0.5:.2f} points (variance "
+               f"{expected.residual_variance:.2f})" in c.value for c in at.caption)
     code = next(c for c in shown_snippets(at) if "fit_trajectory" in c)
     assert "random='~1'" in code and "time_origin='last_infusion'" in code and "time_effect='piecewise'" in code
 

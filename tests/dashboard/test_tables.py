@@ -17,3 +17,19 @@ def test_a_fixed_effects_tables_bounds_belong_to_its_estimate_not_its_p_value():
     assert not any(str(c).startswith(("p (", "statistic (")) for c in options["column_order"])
     shown = options["data"].data if hasattr(options["data"], "data") else options["data"]
     assert shown["estimate (95% CI)"].iloc[0].startswith("1.33 (-3.43")
+
+
+def test_a_negative_interval_reads_with_to_and_a_named_index_gets_a_header_in_words():
+    """The mixed model's fixed effects at 1440 px showed '-7.94 (-8.63--7.25)' and a header 'term'
+    (the index name, raw)."""
+    fixed = pd.DataFrame({"estimate": [-7.94, 1.33], "se": [0.35, 2.42], "p": [1e-9, 0.58],
+                          "lower": [-8.63, -3.43], "upper": [-7.25, 6.09]},
+                         index=pd.Index(["time_days", "Intercept"], name="term"))
+    options = display_options(fixed)
+    shown = options["data"].data if hasattr(options["data"], "data") else options["data"]
+    assert shown["estimate (95% CI)"].tolist() == ["-7.94 (-8.63 to -7.25)", "1.33 (-3.43 to 6.09)"]
+    assert options["hide_index"] is True and options["column_order"][0] == "term"
+    assert options["column_config"]["term"]["label"] == "Model term"
+    positive = display_options(pd.DataFrame({"hr": [0.62], "hr_lower": [0.41], "hr_upper": [0.93]}))
+    data = positive["data"].data if hasattr(positive["data"], "data") else positive["data"]
+    assert data["hr (95% CI)"].iloc[0] == "0.62 (0.41–0.93)"

@@ -318,3 +318,14 @@ def test_missing_baseline_and_missing_scale_messages():
                                          r"total-score ratings; it has MADRS, QIDS-SR16: choose one with "
                                          r'instrument="MADRS"\.$'):
         trajectory(sample, instrument="PHQ-9")
+
+
+def test_random_effects_recover_the_simulated_standard_deviations():
+    """simulate_course draws a random intercept with SD 3 and a slope with SD 0.5 per day,
+    independent: the table reads them back as lme4's VarCorr would print them."""
+    data, _ = simulate_course(1500, seed=5, group_effect_per_day=0.0)
+    table = fit_trajectory(data).random_effects().set_index("random_effect")
+    assert table.loc["Intercept (points)", "sd"] == pytest.approx(3.0, abs=0.35)
+    assert table.loc["Slope on time (points per day)", "sd"] == pytest.approx(0.5, abs=0.05)
+    assert abs(table.loc["Slope on time (points per day)", "correlation"]) < 0.15
+    assert np.isnan(table.loc["Intercept (points)", "correlation"])

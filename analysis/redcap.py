@@ -81,7 +81,8 @@ from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key
 from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
 
-__all__ = ["RedcapProject", "dictionary_frame", "read", "suggest", "to_long"]
+__all__ = ["FIELD_ROLES", "RECORDS_FILES", "RedcapProject", "dictionary_frame", "event_label", "read", "suggest",
+           "to_long"]
 
 # Data dictionary headers, web ("Variable / Field Name") and API ("field_name") style.
 _DICTIONARY_HEADERS = {
@@ -196,7 +197,7 @@ def read(source: Any) -> RedcapProject:
         raise _error(f"{source} is not a REDCap export folder: give the folder holding the records export "
                      "(data.csv) and the data dictionary (dictionary.csv).", "No REDCap export found.")
     pick = lambda *names: next((named[n] for n in names if n in named), None)  # noqa: E731
-    records = pick("data", "records", "record", "export")
+    records = pick(*RECORDS_FILES)
     dictionary = pick("dictionary", "data_dictionary", "datadictionary", "metadata")
     events = pick("event", "events")
     if records is None or dictionary is None:
@@ -427,6 +428,11 @@ def _rating_fields(fields: pd.DataFrame, present: set[str], settings: dict[str, 
     return out.drop_duplicates("field_name")
 
 
+def event_label(unique_name: str) -> str:
+    """A unique event name as a label when there is no events export: 'day_7_arm_1' -> 'day 7'."""
+    return re.sub(r"_arm_\d+$", "", unique_name).replace("_", " ")
+
+
 def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[str, Any],
             notes: list[str], dated: bool = False) -> tuple[pd.Series, pd.Series, pd.Series | None]:
     """(visit label, time in hours, arm) per record row from redcap_event_name; ``dated``: the
@@ -440,7 +446,7 @@ def _events(records: pd.DataFrame, events: pd.DataFrame | None, settings: dict[s
                           events["event_name"].astype(str).str.strip(), strict=False))
         notes.append("Visit labels from the events export (event_name of each unique_event_name).")
     distinct = [u for u in pd.unique(unique.dropna())]
-    label_of = {u: labels.get(u) or re.sub(r"_arm_\d+$", "", u).replace("_", " ") for u in distinct}
+    label_of = {u: labels.get(u) or event_label(u) for u in distinct}
     times = {}
     said, missing = [], []
     for event in distinct:
@@ -482,6 +488,9 @@ _DATE_NAME = re.compile(r"(?:^|_)(?:date|datetime|dt|dttm)(?:_|$)", re.IGNORECAS
 _ROW_DATE_NAME = re.compile(r"visit|assess|rating|session|evaluation", re.IGNORECASE)
 _INFUSION_FORM = re.compile(r"infusion|dosing|dose|ketamine|treatment|administration|session", re.IGNORECASE)
 _INFUSION_ROLES = ("dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min")
+# The mapping's roles this reader honours (``columns={role: field}``), and the records export's file names.
+FIELD_ROLES = ("score", "assessment_date", "infusion_date", *_INFUSION_ROLES)
+RECORDS_FILES = ("data", "records", "record", "export")
 _INFUSION_ALIASES = {key(name): spec.name for spec in column_specs("infusions") if spec.name in _INFUSION_ROLES
                      for name in (spec.name, *spec.aliases)}
 _FIELD_PREFIXES = ("infusion_", "inf_", "ketamine_", "ket_", "treatment_")

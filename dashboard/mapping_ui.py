@@ -27,6 +27,7 @@ from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
+from analysis.redcap import FIELD_ROLES, RECORDS_FILES, event_label
 from dashboard.security import md
 from dashboard.source_outline import MAX_LABELS, TableOutline, identifier_findings
 from dashboard.tables import show_problems_table
@@ -263,6 +264,34 @@ def _roles(base: Mapping, columns: list[str], layout: str, prefix: str) -> tuple
     return changes, wide, problems
 
 
+_REDCAP_ROLE_LABELS = {"score": "Total score", "assessment_date": "Date of the ratings",
+                       "infusion_date": "Date of each infusion", "dose_mg_per_kg": "Dose (mg/kg)",
+                       "dose_mg": "Dose (mg)", "weight_kg": "Weight (kg)", "route": "Route",
+                       "duration_min": "Infusion duration (min)"}
+
+
+def _redcap_records(outlines: dict[str, TableOutline]) -> TableOutline | None:
+    """The records export among a REDCap upload's tables (data.csv, records.csv ...)."""
+    return next((outlines[name] for name in RECORDS_FILES if name in outlines), None)
+
+
+def _redcap_fields(base: Mapping, fields: list[str], prefix: str) -> dict[str, str]:
+    """One select box per role the REDCap reader takes from the mapping (score, the dates that time
+    ratings and infusions, dose, route ...), its guess preselected; returns the roles changed."""
+    st.caption("The reader's guess for each role; choose another field to correct it. Dates chosen here are "
+               "converted to hours since each record's first infusion, then removed.")
+    grid = st.container(horizontal=True)
+    changes = {}
+    for role in FIELD_ROLES:
+        options = [NOT_SET, *fields]
+        guessed = base.columns.get(role)
+        chosen = grid.selectbox(_REDCAP_ROLE_LABELS[role], options, index=_index(options, guessed), width=_BOX_PX,
+                                key=f"{prefix}_redcap_{role}")
+        if chosen != NOT_SET and chosen != guessed:
+            changes[role] = chosen
+    return changes
+
+
 def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[str, Any, int | None]]:
     """What every wide column holds (instrument, time, item), editable in place."""
     from analysis.loading.wide import parse_wide_header
@@ -321,13 +350,17 @@ def _visit_labels(table: TableOutline | None, mapping: Mapping) -> list[str]:
 
 
 def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, float]:
-    """Hours since the first infusion for each visit label, editable in place."""
+    """Hours since the first infusion for each visit label, editable in place. REDCap events are
+    read as the reader reads them (the label without its arm); with rating dates, those time the
+    events whose labels say no time."""
+    redcap = mapping.layout == "redcap"
+    untimed = "timed by the rating dates" if redcap and mapping.columns.get("assessment_date") else "needs a time"
     rows = []
     for label in labels:
-        parsed = parse_visit_label(label)
+        parsed = parse_visit_label(event_label(label) if redcap else label)
         rows.append({"visit": label, "hours": mapping.visit_times.get(label, math.nan),
                      "read from the label": (f"{parsed[0]:g} h ({parsed[1]})" if parsed is not None
-                                             else "needs a time")})
+                                             else untimed)})
     st.markdown("**Visit times**")
     st.caption("Hours since the start of the first infusion for each visit label. Leave a time empty to "
                "use what the label says; a time given here wins over the label.")
@@ -510,6 +543,12 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     elif table is None:
         st.caption(md(f"{len(outlines)} tables read together ({', '.join(outlines)}); their columns are read by "
                       "the standard's rules.", limit=400))
+        records = _redcap_records(outlines) if layout == "redcap" else None
+        if records is not None:
+            with st.expander("REDCap fields", expanded=False, icon=":material/view_column:"):
+                fields = _redcap_fields(base, list(records.columns), prefix)
+            if fields:
+                changes["columns"] = fields
     if role_problems:
         show_problems(DataError(problems_frame([{"table": "mapping", "row": pd.NA, "column": "", "value": "",
                                                  "message": p} for p in role_problems]),
@@ -531,7 +570,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
                    "Remove these columns from the export and upload it again.")
         return None
 
-    labels = _visit_labels(table, mapping)
+    labels = _visit_labels(table if table is not None else _redcap_records(outlines), mapping)
     visit_times = _visit_table(mapping, labels, prefix) if labels else {}
     value_maps = _value_maps(mapping, prefix)
     final: dict[str, Any] = {}

@@ -376,6 +376,31 @@ def test_a_clinic_redcap_project_loads_its_infusions_and_shows_no_date():
     assert not re.search(r"20\d\d-\d\d-\d\d", text)  # ... and no date is shown
 
 
+def test_a_redcap_field_the_reader_did_not_guess_is_chosen_in_a_select_box():
+    """A dose field named 'amount_given' is not recognised as a dose: the infusions load without
+    doses until the user names it in the REDCap fields' select box."""
+    from tests.analysis.test_redcap_timing import clinic_project
+
+    records, dictionary, events = clinic_project()
+    records = records.rename(columns={"dose_mg": "amount_given"})
+    records.loc[0, "madrs_total"] = "33"  # not the dataset of the test above (the workspace keeps one per content)
+    dictionary.loc[dictionary["Variable / Field Name"] == "dose_mg", ["Variable / Field Name", "Field Label"]] = \
+        ["amount_given", "Amount given"]
+    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
+                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
+                         "event.csv": events.to_csv(index=False).encode()})
+    boxes = {b.label: b for b in at.selectbox if b.key and "_redcap_" in b.key}
+    assert boxes["Total score"].value == "madrs_total" and boxes["Date of each infusion"].value == "infusion_date"
+    assert boxes["Dose (mg)"].value == "(not set)"
+    boxes["Dose (mg)"].set_value("amount_given").run()
+    no_exception(at)
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5] * 6  # 40 mg / 80 kg
+    assert "amount_given" in at.session_state["context"].full.mapping.to_json()
+
+
 REDCAP_REAL = ROOT.parent / "shared" / "realdata" / "redcap" / "longitudinal"
 
 

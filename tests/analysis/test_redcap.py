@@ -33,6 +33,20 @@ def raw_rows(project: str, name: str = "data.csv") -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def raw_line(path: Path, line: int) -> list[str]:
+    """The cells of ``line`` (1 = the header) of a CSV file, read with the csv module."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))[line - 1]
+
+
+def csv_line(path: Path, column: str, value: str) -> int:
+    """The line (1 = the header) of the first row whose ``column`` holds ``value``, read with the
+    csv module, independently of the reader."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    return next(n for n, cells in enumerate(lines, start=1) if cells[lines[0].index(column)] == value)
+
+
 def identifying_values(project: str) -> set[str]:
     """Values of the fields the dictionary flags identifier = y (at least 4 characters long)."""
     dictionary = raw_rows(project, "dictionary.csv")
@@ -340,15 +354,13 @@ def test_problems_in_a_redcap_export_name_its_row_and_csv_line(tmp_path: Path):
     records.to_csv(tmp_path / "data.csv", index=False)
     dictionary.to_csv(tmp_path / "dictionary.csv", index=False)
     events.to_csv(tmp_path / "event.csv", index=False)
-    with open(tmp_path / "data.csv", newline="", encoding="utf-8") as handle:  # the line, read independently
-        lines = list(csv.reader(handle))
-    line = next(n for n, cells in enumerate(lines, start=1) if cells[lines[0].index("madrs_total")] == "75")
+    line = csv_line(tmp_path / "data.csv", "madrs_total", "75")
     with pytest.raises(DataError) as raised:
         analysis.load(tmp_path)
     problem = raised.value.problems.iloc[0]
     assert "75" in problem["message"] and "outside the MADRS" in problem["message"]
     assert problem["row"] == line - 1 == 5  # the fifth record: row 5 under the header
-    record = lines[line - 1][0]
+    record = raw_line(tmp_path / "data.csv", line)[0]
     assert problem["location"] == f"line {line} of data.csv (record {record})"
     assert "not a line of its files" not in str(raised.value) and "rating 5" not in str(raised.value)
 

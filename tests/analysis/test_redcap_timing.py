@@ -8,7 +8,6 @@ computed by the reader.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 import analysis
 from analysis.contract import DataError
+from tests.analysis.test_redcap import csv_line
 
 EVENTS = pd.DataFrame({"event_name": ["Infusion 1", "Infusion 2", "Infusion 3", "Follow-up"], "arm_num": "1",
                        "unique_event_name": ["infusion_1_arm_1", "infusion_2_arm_1", "infusion_3_arm_1",
@@ -105,10 +105,7 @@ def test_rating_and_infusion_dates_become_hours_since_the_first_infusion(tmp_pat
 def test_the_infusions_table_names_the_record_lines_it_was_read_from(tmp_path: Path):
     records, dictionary, events = clinic_project()
     records.loc[5, "dose_mg"] = "-40"  # record 102's second infusion
-    write(tmp_path, records, dictionary, events)
-    with open(tmp_path / "data.csv", newline="", encoding="utf-8") as handle:  # the line, read independently
-        lines = list(csv.reader(handle))
-    line = next(n for n, cells in enumerate(lines, start=1) if cells[lines[0].index("dose_mg")] == "-40")
+    line = csv_line(write(tmp_path, records, dictionary, events) / "data.csv", "dose_mg", "-40")
     with pytest.raises(DataError) as raised:
         analysis.load(tmp_path)
     problem = raised.value.problems.iloc[0]

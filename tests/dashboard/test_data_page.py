@@ -338,16 +338,22 @@ def _upload_files(files: dict[str, bytes]) -> AppTest:
     return at
 
 
+def _upload_redcap(records: pd.DataFrame, dictionary: pd.DataFrame, events: pd.DataFrame) -> AppTest:
+    """The Data page with a REDCap export uploaded as three CSV files."""
+    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
+                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
+                         "event.csv": events.to_csv(index=False).encode()})
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
 def test_a_redcap_export_whose_identifiers_are_flagged_loads_without_them():
     """The reader drops the fields its data dictionary flags identifier = y; the mapping step must
     not refuse the export for those very fields (it did: its own screen judged the raw records)."""
     from tests.analysis.test_redcap import madrs_project
 
     records, dictionary, events = madrs_project()
-    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
-                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
-                         "event.csv": events.to_csv(index=False).encode()})
-    assert not at.error, [e.value for e in at.error]
+    at = _upload_redcap(records, dictionary, events)
     load_button(at).click().run()
     no_exception(at)
     assert at.session_state["context"].full.n_patients == 4
@@ -362,10 +368,7 @@ def test_a_clinic_redcap_project_loads_its_infusions_and_shows_no_date():
     from tests.analysis.test_redcap_timing import clinic_project
 
     records, dictionary, events = clinic_project()
-    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
-                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
-                         "event.csv": events.to_csv(index=False).encode()})
-    assert not at.error, [e.value for e in at.error]
+    at = _upload_redcap(records, dictionary, events)
     load_button(at).click().run()
     no_exception(at)
     data = at.session_state["context"].full
@@ -386,9 +389,7 @@ def test_a_redcap_field_the_reader_did_not_guess_is_chosen_in_a_select_box():
     records.loc[0, "madrs_total"] = "33"  # not the dataset of the test above (the workspace keeps one per content)
     dictionary.loc[dictionary["Variable / Field Name"] == "dose_mg", ["Variable / Field Name", "Field Label"]] = \
         ["amount_given", "Amount given"]
-    at = _upload_files({"data.csv": records.to_csv(index=False).encode(),
-                         "dictionary.csv": dictionary.to_csv(index=False).encode(),
-                         "event.csv": events.to_csv(index=False).encode()})
+    at = _upload_redcap(records, dictionary, events)
     boxes = {b.label: b for b in at.selectbox if b.key and "_redcap_" in b.key}
     assert boxes["Total score"].value == "madrs_total" and boxes["Date of each infusion"].value == "infusion_date"
     assert boxes["Dose (mg)"].value == "(not set)"

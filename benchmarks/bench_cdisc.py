@@ -2,7 +2,9 @@
 
 The QS dataset is generated once in a temporary folder: patients x 10 visits (study days -1, 1,
 2, 3, 8, 15, 22, 29, 36, 43; day -1 flagged QSBLFL) x the 10 MADRS items and the total (QSTESTCD
-MADRS101 ... MADRS111), written with ``pyreadstat.write_xport`` (version 5) next to a DM dataset.
+MADRS101 ... MADRS111), written with ``pyreadstat.write_xport`` (version 5) next to a DM dataset
+and an EX dataset of six doses per patient (study days 1, 3, 5, 8, 10, 12; no rating follows the
+day-5 and day-10 doses before the next one).
 One fresh Python process then times (wall clock, and CPU time of the process) the three steps: reading the XPT files (pyreadstat), the
 conversion to the long form (``cdisc.to_long``) and validation (``analysis.load``). The machine
 is shared: timings vary with its load.
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 STUDY_DAYS = np.array([-1, 1, 2, 3, 8, 15, 22, 29, 36, 43], dtype="float64")
+DOSE_DAYS = np.array([1, 3, 5, 8, 10, 12], dtype="float64")  # a six-infusion series (EX)
 CODES = [f"MADRS1{i:02d}" for i in range(1, 12)]
 TESTS = [f"MADRS1-Item {i:02d}" for i in range(1, 11)] + ["MADRS1-Total Score"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +64,10 @@ def write_study(folder: Path, rows: int, seed: int = 1) -> int:
     dm = pd.DataFrame({"STUDYID": "BENCH01", "USUBJID": ids, "AGE": rng.integers(18, 80, patients).astype(float),
                        "SEX": rng.choice(["F", "M"], patients), "ARM": "Ketamine"})
     pyreadstat.write_xport(dm, str(folder / "dm.xpt"), table_name="DM", file_format_version=5)
+    ex = pd.DataFrame({"STUDYID": "BENCH01", "USUBJID": np.repeat(ids, len(DOSE_DAYS)), "EXTRT": "KETAMINE",
+                       "EXDOSE": 0.5, "EXDOSU": "mg/kg", "EXROUTE": "INTRAVENOUS",
+                       "EXSTDY": np.tile(DOSE_DAYS, patients)})
+    pyreadstat.write_xport(ex, str(folder / "ex.xpt"), table_name="EX", file_format_version=5)
     return n
 
 
@@ -76,6 +83,7 @@ t3 = time.perf_counter()
 data = analysis.load(long_frame)
 t4, c4 = time.perf_counter(), time.process_time()
 print(json.dumps({"rows": len(frames["QS"]), "ratings": len(data.assessments), "patients": data.n_patients,
+                  "infusions": len(data.infusions),
                   "read_s": t2 - t1, "to_long_s": t3 - t2, "load_s": t4 - t3, "total_s": t4 - t1,
                   "cpu_s": c4 - c1}))
 """
@@ -99,7 +107,8 @@ def main() -> None:
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"read XPT {figures['read_s']:.2f} s + to_long {figures['to_long_s']:.2f} s + analysis.load "
               f"{figures['load_s']:.2f} s = {figures['total_s']:.2f} s for {figures['rows']:,} QS rows "
-              f"({figures['patients']:,} patients, {figures['ratings']:,} ratings), CPU {figures['cpu_s']:.2f} s; "
+              f"({figures['patients']:,} patients, {figures['ratings']:,} ratings, {figures['infusions']:,} "
+              f"infusions), CPU {figures['cpu_s']:.2f} s; "
               "target < 10 s")
 
 

@@ -258,3 +258,15 @@ def test_several_infusions_without_dates_or_timed_events_are_refused_in_words(tm
     hours = {"infusion_1_arm_1": 0, "infusion_2_arm_1": 48, "infusion_3_arm_1": 96, "follow_up_arm_1": 336}
     data = analysis.load(tmp_path, visit_times=hours)
     assert sorted(data.infusions.loc[data.infusions["patient_id"] == "101", "time_hours"]) == [0.0, 48.0, 96.0]
+
+
+def test_a_visit_form_date_times_the_rating_forms_on_its_row(tmp_path: Path):
+    """The date is on a 'visit' form (visit_date), not on the MADRS form."""
+    records, dictionary, events = clinic_project()
+    records = records.rename(columns={"madrs_date": "visit_date"})
+    names = dictionary["Variable / Field Name"] == "madrs_date"
+    dictionary.loc[names, ["Variable / Field Name", "Form Name"]] = ["visit_date", "visit"]
+    data = analysis.load(write(tmp_path, records, dictionary, events))
+    assert sorted(data.assessments.loc[data.assessments["patient_id"] == "102", "time_hours"]) == \
+        [0.0, 48.0, 96.0, 336.0]
+    assert any("'visit_date' dates the madrs ratings" in str(w) for w in data.warnings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import itertools
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,6 +198,35 @@ def reference_grid(
     rows = np.asarray(rows, dtype=float).reshape(len(combos), len(inner), -1)
     grid = pd.DataFrame.from_records(combos, columns=fixed_names)
     return grid, rows.mean(axis=1)
+
+
+def reference_levels(frame: pd.DataFrame) -> dict[str, str]:
+    """Each categorical column's reference level: its first category, which patsy's ``C(x)`` codes
+    the others against."""
+    return {str(c): str(frame[c].cat.categories[0]) for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype) and len(frame[c].cat.categories)}
+
+
+def term_in_words(term: str, named: dict[str, str], references: dict[str, str]) -> tuple[str, bool]:
+    """A patsy term in words, and whether one of its parts is ``named`` as a slope: parts joined by
+    ', ' ('C(course)[T.series]:time_days' -> 'Course: series vs single, slope ...'), a factor's level
+    against its reference (``references``: variable -> reference level), ``named``: part -> words
+    (the time terms), other parts as they are. Capitalised; the caller adds the unit."""
+    words, slope = [], False
+    for part in term.split(":"):
+        factor = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", part)
+        if part in named:
+            words.append(named[part])
+            slope = True
+        elif factor:
+            variable, level = factor.groups()
+            words.append(f"{variable}: {level} vs {references.get(variable, 'the reference')}")
+        elif part == "baseline_score":
+            words.append("baseline score")
+        else:
+            words.append(part)
+    text = ", ".join(words)
+    return text[:1].upper() + text[1:], slope
 
 
 def t_table(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float) -> pd.DataFrame:

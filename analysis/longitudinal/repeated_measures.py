@@ -45,6 +45,7 @@ import pandas as pd
 from analysis.baseline import require_baseline
 from analysis.errors import AnalysisError
 from analysis.grouping import grouping_for, model_groups
+from analysis.longitudinal._design import reference_levels, term_in_words
 from analysis.longitudinal.trajectories import (
     describe_endpoints,
     endpoint_instrument,
@@ -256,6 +257,17 @@ class ChangeModel:
     @property
     def fixed(self) -> pd.DataFrame:
         return self.model.fixed
+
+    def fixed_in_words(self) -> pd.DataFrame:
+        """The fixed effects with ``label``, each term in words with its unit: 'Visit: day 7 vs
+        day 1 (points of change)', 'Baseline score, visit: day 7 vs day 1 (per point of baseline)'."""
+        references = reference_levels(self.frame)
+        labels = []
+        for term in self.model.fixed.index:
+            words, _ = term_in_words(str(term), {}, references)
+            labels.append(f"{words} (per point of baseline)" if "baseline_score" in str(term).split(":")
+                          else f"{words} (points of change)")
+        return self.model.fixed.assign(label=labels)
 
     def lsmeans(self) -> pd.DataFrame:
         """Least-squares mean change from baseline (points) per visit (and group), baseline held

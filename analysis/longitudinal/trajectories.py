@@ -63,6 +63,7 @@ from analysis.grouping import (
     model_groups,
     patient_values,
 )
+from analysis.longitudinal._design import reference_levels, term_in_words
 
 __all__ = [
     "DEFAULT_BIN_EDGES_DAYS",
@@ -990,31 +991,15 @@ class TrajectoryModel:
         per = unit.removesuffix("s")
         t = f"time_{unit}"
         knots = tuple(self.settings.get("knots") or ()) if self.settings.get("time_effect") == "piecewise" else ()
-        slopes = {t: f"slope to {per} {knots[0]:g}" if knots else "slope"}
-        slopes.update({knot_column(t, k): f"change in slope after {per} {k:g}" for k in knots})
-        words, is_slope = [], False
-        for part in term.split(":"):
-            group = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", part)
-            spline = re.fullmatch(rf"cr\({t},.*\)\[(\d+)\]", part)
-            if part in slopes:
-                words.append(slopes[part])
-                is_slope = True
-            elif group:
-                column, level = group.groups()
-                reference = self.settings.get("reference") if column == self.settings.get("by") else None
-                if reference is None and isinstance(self.frame.get(column, pd.Series()).dtype, pd.CategoricalDtype):
-                    reference = str(self.frame[column].cat.categories[0])
-                words.append(f"{column}: {level} vs {reference or 'the reference'}")
-            elif spline:
-                words.append(f"time spline basis {int(spline.group(1)) + 1}")
-                is_slope = False
-            elif part == "baseline_score":
-                return "Baseline score (points per point of baseline)"
-            else:
-                words.append(part)
-        text = ", ".join(words)
-        text = text[:1].upper() + text[1:]
-        return f"{text} (points per {per})" if is_slope else f"{text} (points)"
+        named = {t: f"slope to {per} {knots[0]:g}" if knots else "slope"}
+        named.update({knot_column(t, k): f"change in slope after {per} {k:g}" for k in knots})
+        spline = re.fullmatch(rf"cr\({t},.*\)\[(\d+)\]", term)
+        if term == "baseline_score":
+            return "Baseline score (points per point of baseline)"
+        if spline:
+            return f"Time spline basis {int(spline.group(1)) + 1} (points)"
+        words, slope = term_in_words(term, named, reference_levels(self.frame))
+        return f"{words} (points per {per})" if slope else f"{words} (points)"
 
     def residuals(self) -> pd.DataFrame:
         """One row per analysed rating: patient_id, time_<unit>, score, fitted (fixed plus the

@@ -282,7 +282,7 @@ with page_guard("the MMRM"):
         if chosen != defaults:
             mmrm_arguments["visits"] = chosen
         mmrm = Call("fit_mmrm", {**mmrm_arguments, **options},
-                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed",))
+                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed_in_words()",))
         fit = background.fetch(ctx, mmrm, "Fitting the MMRM...", report)
         if isinstance(fit, background.Progress):
             background.progress_note(fit.key, "MMRM")
@@ -312,7 +312,7 @@ with page_guard("the MMRM"):
                            count_column="n_smallest", keep_columns=["visit", fit.by],
                            note=f"estimate: least-squares mean of the group minus that of {reference} "
                                 "(negative = more improvement than the reference).")
-            show_table(report, fit.fixed, "MMRM fixed effects")
+            show_table(report, fit.fixed_in_words(), "MMRM fixed effects")
             mmrm_check = st.expander("MMRM residual check", key="mmrm_residuals", on_change="rerun",
                                      bind="query-params", icon=":material/scatter_plot:")
             with mmrm_check, page_guard("the MMRM's residual check"):

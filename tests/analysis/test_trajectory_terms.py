@@ -39,3 +39,11 @@ def test_hours_linear_and_spline_terms(sample):
         "Intercept (points)", "Slope (points per day)", "Baseline score (points per point of baseline)"]
     spline = analysis.fit_trajectory(sample, time_effect="spline").fixed_in_words()["label"]
     assert spline.tolist()[1:3] == ["Time spline basis 1 (points)", "Time spline basis 2 (points)"]
+
+
+def test_mmrm_terms_read_as_visit_differences(sample):
+    model = analysis.fit_mmrm(sample)
+    words = model.fixed_in_words()["label"].to_dict()
+    assert words["C(visit)[T.day 7]"] == "Visit: day 7 vs day 1 (points of change)"
+    assert words["baseline_score:C(visit)[T.day 28]"] == "Baseline score, visit: day 28 vs day 1 (per point of baseline)"
+    assert model.fixed_in_words().drop(columns="label").equals(model.fixed)

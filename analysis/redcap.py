@@ -44,8 +44,9 @@
    dictionary choice without its comma are named with their lines.
 9. Dates and infusions: a date field (text validated ``date_*``/``datetime_*``, or named as a
    date) on a rating form times that form's ratings; a visit date of another form on the same
-   record row (``visit_date``) times forms without one. The infusion form (one holding a dose
-   field, or named ``infusion``, ``dosing``, ``ketamine`` ... with a date) gives an infusion per
+   record row (``visit_date``) times forms without one. The infusion form (named ``infusion``,
+   ``dosing``, ``ketamine`` ... with a dose or a date, else one holding a dose field; never a form
+   about other medicines such as ``medication_history``) gives an infusion per
    record row where it holds a value: date, dose (``dose_mg_per_kg``, or ``dose_mg`` divided by
    the form's or the record's weight), route (decoded), duration. Dates become hours since the
    record's first infusion: two datetimes give exact hours; a date alone gives the day, refined
@@ -486,7 +487,10 @@ _DATE_VALIDATION = re.compile(r"^(?:date|datetime|datetime_seconds)_(?:ymd|mdy|d
 _DATE_NAME = re.compile(r"(?:^|_)(?:date|datetime|dt|dttm)(?:_|$)", re.IGNORECASE)
 # A date field outside the rating forms that dates the whole record row (a visit form's date).
 _ROW_DATE_NAME = re.compile(r"visit|assess|rating|session|evaluation", re.IGNORECASE)
-_INFUSION_FORM = re.compile(r"infusion|dosing|dose|ketamine|treatment|administration|session", re.IGNORECASE)
+_INFUSION_FORM = re.compile(r"infusion|dosing|dose|ketamine|spravato|administration|session", re.IGNORECASE)
+# Forms about other medicines (a medication history, concomitant medications): their doses and
+# dates are not ketamine infusions.
+_OTHER_MEDICINES = re.compile(r"histor|prior|previous|concomitant|conmed|medication|antidepressant", re.IGNORECASE)
 _INFUSION_ROLES = ("dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min")
 # The mapping's roles this reader honours (``columns={role: field}``), and the records export's file names.
 FIELD_ROLES = ("score", "assessment_date", "infusion_date", *_INFUSION_ROLES)
@@ -570,17 +574,24 @@ def _timing(fields: pd.DataFrame, present: set[str], rating_fields: pd.DataFrame
 
 def _infusion_form(fields: pd.DataFrame, present: set[str], dates: pd.DataFrame, ratings: set[str],
                    columns: dict[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The form describing infusions (the mapping's, else the first form holding a dose field or
-    named like one, "infusion", "dosing", "ketamine" ..., with a date) and its fields by role."""
+    """The form describing infusions and its fields by role: the mapping's, else the first form
+    named like one ("infusion", "dosing", "ketamine" ...) with a dose or a date field, else the
+    first form holding a dose field; never a form about other medicines ("medication_history",
+    "concomitant_medications")."""
     label_of = dict(zip(fields["field_name"], fields["field_label"], strict=False))
     date_names = set(dates["field_name"])
     by_form = {form: [f for f in group if f in present] for form, group in
                fields.groupby("form_name", sort=False)["field_name"]}
     explicit = [columns[r] for r in ("infusion_date", *_INFUSION_ROLES) if columns.get(r)]
-    form = fields.set_index("field_name")["form_name"].get(explicit[0]) if explicit else next(
-        (form for form, names in by_form.items()
-         if any(_infusion_role(f, form, label_of[f]) in {"dose_mg_per_kg", "dose_mg"} for f in names if f not in date_names)
-         or (_INFUSION_FORM.search(form) and any(f in date_names for f in names))), None)
+    def holds_dose(form: str) -> bool:
+        return any(_infusion_role(f, form, label_of[f]) in {"dose_mg_per_kg", "dose_mg"}
+                   for f in by_form[form] if f not in date_names)
+
+    candidates = [form for form in by_form if not _OTHER_MEDICINES.search(form)]
+    named = [form for form in candidates if _INFUSION_FORM.search(form)
+             and (holds_dose(form) or any(f in date_names for f in by_form[form]))]
+    form = fields.set_index("field_name")["form_name"].get(explicit[0]) if explicit else \
+        next(iter(named), None) or next((form for form in candidates if holds_dose(form)), None)
     if form is None:
         return None, {}
     roles: dict[str, str] = {}

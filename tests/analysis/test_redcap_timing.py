@@ -270,3 +270,25 @@ def test_a_visit_form_date_times_the_rating_forms_on_its_row(tmp_path: Path):
     assert sorted(data.assessments.loc[data.assessments["patient_id"] == "102", "time_hours"]) == \
         [0.0, 48.0, 96.0, 336.0]
     assert any("'visit_date' dates the madrs ratings" in str(w) for w in data.warnings)
+
+
+def test_a_medication_history_form_is_not_read_as_infusions(tmp_path: Path):
+    """A form of prior antidepressants, with a dose and a start date, placed before the infusion
+    form: the ketamine infusions come from the infusion form; the history's date is still a date
+    the screen refuses unless flagged."""
+    records, dictionary, events = clinic_project()
+    history = pd.DataFrame([("prior_med_dose", "medication_history", "text", "Dose (mg)", "", "number", ""),
+                            ("prior_med_start", "medication_history", "text", "Start date", "", "date_ymd", "y")],
+                           columns=FIELD_COLUMNS)
+    dictionary = pd.concat([dictionary.iloc[:4], history, dictionary.iloc[4:]], ignore_index=True)
+    records.insert(4, "prior_med_dose", "")
+    records.insert(5, "prior_med_start", "")
+    first = records["redcap_event_name"] == "infusion_1_arm_1"
+    records.loc[first, ["prior_med_dose", "prior_med_start"]] = ["150", "2019-06-01"]
+    data = analysis.load(write(tmp_path, records, dictionary, events))
+    assert data.infusions.groupby("patient_id")["time_hours"].agg(list).to_dict() == \
+        {"101": [0.0, 48.0, 96.0], "102": [0.0, 48.0, 96.0]}
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5] * 6
+    said = everything(data)
+    assert "2019-06-01" not in said and "dropped before reading: prior_med_start" in said  # flagged: dropped first
+    assert data.patients["prior_med_dose"].tolist() == [150.0, 150.0]  # a patient covariate, not a dose

@@ -15,7 +15,8 @@
 1. Fields flagged ``identifier = y`` in the dictionary are dropped before anything else reads
    the records (checkbox columns ``field___code`` included), with a note naming them.
 2. Every column that remains, text fields included, goes through the project's identifier
-   screen (except the date fields that time ratings and infusions, read aside first: rule 9) (:func:`analysis.identifiers.find_identifier_columns`): a finding refuses the export
+   screen (:func:`analysis.identifiers.find_identifier_columns`; the date fields that time ratings
+   and infusions are read aside first and removed, rule 9): a finding refuses the export
    (DataError naming the columns, values masked); ``allow_identifiers=True`` drops them instead.
 3. The record id is the first column, whatever its name. ``redcap_event_name`` is the visit,
    labelled with the events export's ``event_name`` when given; its time comes from
@@ -564,7 +565,8 @@ def _timing(fields: pd.DataFrame, present: set[str], rating_fields: pd.DataFrame
     rating_dates = _rating_dates(fields, dates, rating_fields, infusion_form, infusion_fields, columns)
     if rating_dates:
         notes.append("Rating dates: " + "; ".join(f"{d!r} dates the {f} ratings" for f, d in rating_dates.items())
-                     + " (converted to hours since the record's first infusion, then removed).")
+                     + " (converted to hours since the record's first infusion when its infusions are dated; "
+                     "removed in every case).")
     if infusion_form is not None:
         notes.append(f"Infusions from the form {infusion_form!r}: " + ", ".join(
             f"{role} = {name!r}" for role, name in infusion_fields.items()) + " (one infusion per record row "
@@ -625,17 +627,19 @@ def _rating_dates(fields: pd.DataFrame, dates: pd.DataFrame, rating_fields: pd.D
     return out
 
 
-def _parse_dates(values: pd.Series, validation: str) -> tuple[pd.Series, np.ndarray]:
+def _parse_dates(values: pd.Series, validation: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Dates as REDCap exports them (``2024-01-03``, ``2024-01-03 09:30``), or re-saved by a
     spreadsheet in the field's validated order (``03/01/2024`` for date_dmy): (datetime64 Series,
-    NaT where blank or unreadable; whether each value holds a time of day)."""
+    NaT where blank or unreadable; whether each value holds a time of day; which values are
+    written but not readable)."""
     text = values.astype("string").str.strip().replace("", pd.NA)
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
     rest = (text.notna() & parsed.isna()).to_numpy()
     if rest.any():
         order = validation.lower().rsplit("_", 1)[-1]
         parsed[rest] = pd.to_datetime(text[rest], format="mixed", dayfirst=order == "dmy", errors="coerce")
-    return parsed, text.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool)
+    unreadable = (text.notna() & parsed.isna()).to_numpy()
+    return parsed, text.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool), unreadable
 
 
 def _hours_since_first(dates: pd.Series, has_time: np.ndarray, origin: pd.Series, origin_has_time: pd.Series,
@@ -647,8 +651,8 @@ def _hours_since_first(dates: pd.Series, has_time: np.ndarray, origin: pd.Series
     day = (dates.dt.normalize() - origin.dt.normalize()) / pd.Timedelta(days=1)
     on_day = event_hours.notna() & (event_hours >= day * 24) & (event_hours < day * 24 + 24)
     by_day = (day * 24).where(~on_day, event_hours)
-    both = pd.Series(has_time, index=dates.index) & origin_has_time.astype("boolean").fillna(False).to_numpy(dtype=bool)
-    return exact.where(both, by_day).astype("float64")
+    both = has_time & origin_has_time.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return exact.where(pd.Series(both, index=dates.index), by_day).astype("float64")
 
 
 def _date_columns(records: pd.DataFrame, timing: _Timing, fields: pd.DataFrame,
@@ -658,9 +662,8 @@ def _date_columns(records: pd.DataFrame, timing: _Timing, fields: pd.DataFrame,
     validation = dict(zip(fields["field_name"], fields["validation"], strict=False))
     out = {}
     for name in timing.date_fields:
-        parsed, has_time = _parse_dates(records[name], validation.get(name, ""))
-        unreadable = np.flatnonzero((records[name].astype("string").str.strip().fillna("") != "").to_numpy()
-                                    & parsed.isna().to_numpy())
+        parsed, has_time, bad = _parse_dates(records[name], validation.get(name, ""))
+        unreadable = np.flatnonzero(bad)
         if len(unreadable):
             raise _error(f"the field {name!r} times the ratings or infusions, but {len(unreadable)} of its values are "
                          f"not readable dates (not shown: dates identify people), on {lines_of(unreadable)}. Write "
@@ -700,14 +703,14 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
     if "infusion_date" in roles:
         parsed, has_time = dates[roles["infusion_date"]]
         when = parsed.iloc[positions].reset_index(drop=True)
-        timed = pd.Series(has_time[positions])
-        first_at = when.groupby(table["patient_id"]).transform("min")
-        first_timed = timed.where(when == first_at).groupby(table["patient_id"]).transform("max")
-        hours = _hours_since_first(when, has_time[positions], first_at, first_timed, events)
+        timed = has_time[positions]
+        first_date = when.groupby(table["patient_id"]).min()
+        # whether the first infusion's date holds a time of day (any of its values at that date)
+        at_first = (when == table["patient_id"].map(first_date)).to_numpy()
+        first_has_time = pd.Series(timed & at_first).groupby(table["patient_id"]).any()
+        hours = _hours_since_first(when, timed, table["patient_id"].map(first_date),
+                                   table["patient_id"].map(first_has_time), events)
         table["time_hours"] = hours.where(when.notna(), events)
-        by_patient = pd.DataFrame({"p": table["patient_id"], "at": when, "timed": timed.where(when == first_at)})
-        first_date = by_patient.groupby("p")["at"].min()
-        first_has_time = by_patient.groupby("p")["timed"].max().astype("boolean").fillna(False).astype(bool)
     else:
         table["time_hours"] = events
         first_date = pd.Series(dtype="datetime64[ns]")
@@ -738,27 +741,27 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, An
     rating without a date, or of a record without an infusion date, keeps its event's time."""
     if not timing.rating_dates:
         return long_frame
-    event_hours = long_frame["time_hours"]
-    time = event_hours.copy()
-    origin = long_frame["patient_id"].map(first_date)
-    origin_timed = long_frame["patient_id"].map(first_has_time)
-    dated = np.zeros(len(long_frame), dtype=bool)
-    day_only = np.zeros(len(long_frame), dtype=bool)
-    for form, name in timing.rating_dates.items():
-        rows = (long_frame["_form"] == form).to_numpy()
-        parsed, has_time = dates[name]
-        positions = long_frame["_position"].to_numpy()[rows]
-        when = pd.Series(parsed.iloc[positions].to_numpy(), index=long_frame.index[rows])
-        hours = _hours_since_first(when, has_time[positions], origin[rows], origin_timed[rows], event_hours[rows])
-        usable = hours.notna().to_numpy()
-        time.iloc[np.flatnonzero(rows)[usable]] = hours[usable].to_numpy()
-        dated[np.flatnonzero(rows)[usable]] = True
-        day_only[np.flatnonzero(rows)[usable]] = ~(has_time[positions][usable] & origin_timed[rows][usable]
-                                                    .fillna(False).to_numpy(dtype=bool))
     if not len(first_date):
         notes.append("Rating dates were not used: the export has no infusion dates to measure them from (an infusion "
                      "form with a date field, or columns={'infusion_date': field}); times come from the events.")
         return long_frame
+    event_hours = long_frame["time_hours"]
+    time = event_hours.to_numpy(dtype="float64", copy=True)
+    origin = long_frame["patient_id"].map(first_date)
+    origin_timed = long_frame["patient_id"].map(first_has_time).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    dated = np.zeros(len(long_frame), dtype=bool)
+    day_only = np.zeros(len(long_frame), dtype=bool)
+    for form, name in timing.rating_dates.items():
+        rows = np.flatnonzero((long_frame["_form"] == form).to_numpy())
+        parsed, has_time = dates[name]
+        positions = long_frame["_position"].to_numpy()[rows]
+        when = pd.Series(parsed.iloc[positions].to_numpy(), index=long_frame.index[rows])
+        hours = _hours_since_first(when, has_time[positions], origin.iloc[rows], pd.Series(origin_timed[rows]),
+                                   event_hours.iloc[rows]).to_numpy()
+        usable = ~np.isnan(hours)
+        time[rows[usable]] = hours[usable]
+        dated[rows[usable]] = True
+        day_only[rows[usable]] = ~(has_time[positions] & origin_timed[rows])[usable]
     without_origin = long_frame.loc[~dated & origin.isna(), "patient_id"].nunique()
     notes.append(f"{int(dated.sum())} rating(s) timed by their dates"
                  + (f"; {int(day_only.sum())} of them by the day only (a date without a time of day): on an "
@@ -766,7 +769,7 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, An
                     "'4h'); use datetime fields to time ratings within the day" if day_only.any() else "")
                  + (f"; the ratings of {without_origin} record(s) without an infusion date keep their events' times"
                     if without_origin else "") + ".")
-    long_frame["time_hours"] = time.astype("float64")
+    long_frame["time_hours"] = time
     return long_frame
 
 
@@ -827,8 +830,8 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     records = _drop_flagged(records, fields, [])                         # label headers read back
     # The dates that time ratings and infusions are read aside, then removed; any other date is screened.
     timing_notes: list[str] = []
-    timing = _timing(fields, set(records.columns), _rating_fields(fields, set(records.columns), settings), settings,
-                     timing_notes)
+    rating_fields = _rating_fields(fields, set(records.columns), settings)
+    timing = _timing(fields, set(records.columns), rating_fields, settings, timing_notes)
     dates = _date_columns(records, timing, fields, lines_of)
     records = _screen(records.drop(columns=timing.date_fields), allow_identifiers, notes)  # 2
     notes.extend(timing_notes)
@@ -836,7 +839,7 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
         raise _error("the records export has no rows or no fields besides the record id.", "No REDCap records.")
     patient = records[records.columns[0]].astype("string").str.strip()
     present = set(records.columns)
-    rating_fields = _rating_fields(fields, present, settings)
+    rating_fields = rating_fields[rating_fields["field_name"].isin(present)]  # less any the screen dropped
     if rating_fields.empty:
         forms = ", ".join(dict.fromkeys(fields["form_name"]))
         raise _error(f"no rating-scale field found: no form or field is named like a registered instrument (forms: "

@@ -354,7 +354,8 @@ def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, 
     read as the reader reads them (the label without its arm); with rating dates, those time the
     events whose labels say no time."""
     redcap = mapping.layout == "redcap"
-    untimed = "timed by the rating dates" if redcap and mapping.columns.get("assessment_date") else "needs a time"
+    dated = mapping.columns.get("assessment_date") or "assessment_date" in mapping.reasons  # one date field, or one per form
+    untimed = "timed by the rating dates" if redcap and dated else "needs a time"
     rows = []
     for label in labels:
         parsed = parse_visit_label(event_label(label) if redcap else label)

@@ -972,6 +972,11 @@ class TrajectoryModel:
         (points per day)', 'course: series vs single, change in slope after day 7 (points per day)'."""
         return self.model.fixed.assign(label=[self.term_words(str(term)) for term in self.model.fixed.index])
 
+    @property
+    def residual_sd(self) -> float:
+        """The within-patient residual standard deviation (points), lme4's ``sigma``."""
+        return float(np.sqrt(self.model.residual_variance))
+
     def random_effects(self) -> pd.DataFrame:
         """The between-patient random effects as lme4's ``VarCorr`` prints them: per effect
         (``random_effect`` in words: 'Intercept (points)', 'Slope (points per day)') its standard

@@ -1,6 +1,5 @@
 """Trajectories: scores over time by group, individual patients, mixed model and MMRM."""
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -226,7 +225,7 @@ with page_guard("the mixed model"):
         # variance components as fitted: no statistics here, only relabelling for the reader
         show_table(report, model.random_effects(), "Mixed model random effects",
                    note="Between-patient standard deviations of the random effects and their correlation, as "
-                        f"lme4 prints them. Residual SD {np.sqrt(model.model.residual_variance):.2f} points "
+                        f"lme4 prints them. Residual SD {model.residual_sd:.2f} points "
                         f"(variance {model.model.residual_variance:.2f}); {'REML' if model.settings['reml'] else 'ML'} "
                         f"log-likelihood {model.model.loglik:.2f}.")
         residual_check = st.expander("Mixed model residual check", key="lmm_residuals", on_change="rerun",

@@ -66,6 +66,7 @@ from pandas.api.types import union_categoricals
 
 from analysis.contract import DataError, problems_frame
 from analysis.instruments import get_instrument, instrument_names, resolve_instrument_names
+from analysis.loading import calendar
 from analysis.loading.attached import attach_infusions
 from analysis.loading.times import iso_durations, study_day_hours
 from analysis.origins import describe_row
@@ -785,10 +786,14 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
         start = _study_day_time(frame, "EXSTDY", name, key="EXTRT")
         how = "EXSTDY (study-day rule)"
     elif "EXSTDTC" in frame.columns:
-        dates = pd.to_datetime(frame["EXSTDTC"].astype("string").str.strip().replace("", pd.NA), errors="coerce")
-        first = dates.groupby(patient).transform("min")
-        start = ((dates - first) / pd.Timedelta(hours=1)).to_numpy(dtype="float64")
+        dates = calendar.parse_dates(frame["EXSTDTC"])
+        start = calendar.hours_since_first(dates, patient, calendar.first_infusion(dates, patient))
         how = "EXSTDTC relative to each patient's first dose (the dates themselves are not passed on)"
+        if dates.unreadable.any():
+            raise _error(f"{name}: EXSTDTC is not a readable ISO 8601 date (YYYY-MM-DD or YYYY-MM-DDThh:mm; not shown: "
+                         "dates identify people). Correct these doses, or give their study day in EXSTDY.",
+                         f"Some dose dates in {name} cannot be read.", "EXSTDTC",
+                         rows=_file_rows(frame)[dates.unreadable])
     else:
         raise _error(f"{name} has no dose start (EXSTDY or EXSTDTC).", f"{name} cannot be read.", "EXSTDY")
     # _ex_row: the dose's observation in the file (1 = the first), for messages about it

@@ -78,6 +78,7 @@ import pandas as pd
 from analysis.contract import DataError, column_specs, problems_frame
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
+from analysis.loading import calendar
 from analysis.loading.attached import attach_infusions
 from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key
@@ -627,62 +628,36 @@ def _rating_dates(fields: pd.DataFrame, dates: pd.DataFrame, rating_fields: pd.D
     return out
 
 
-def _parse_dates(values: pd.Series, validation: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Dates as REDCap exports them (``2024-01-03``, ``2024-01-03 09:30``), or re-saved by a
-    spreadsheet in the field's validated order (``03/01/2024`` for date_dmy): (datetime64 Series,
-    NaT where blank or unreadable; whether each value holds a time of day; which values are
-    written but not readable)."""
-    text = values.astype("string").str.strip().replace("", pd.NA)
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    rest = (text.notna() & parsed.isna()).to_numpy()
-    if rest.any():
-        order = validation.lower().rsplit("_", 1)[-1]
-        parsed[rest] = pd.to_datetime(text[rest], format="mixed", dayfirst=order == "dmy", errors="coerce")
-    unreadable = (text.notna() & parsed.isna()).to_numpy()
-    return parsed, text.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool), unreadable
-
-
-def _hours_since_first(dates: pd.Series, has_time: np.ndarray, origin: pd.Series, origin_has_time: pd.Series,
-                       event_hours: pd.Series) -> pd.Series:
-    """Hours since the record's first infusion (``origin``) of each date. Two datetimes give exact
-    hours; otherwise the date gives the day (day 0 = the first infusion's day), and an event time
-    that falls on that day refines it ("4h" on the infusion day is 4 h, not 0)."""
-    exact = (dates - origin) / pd.Timedelta(hours=1)
-    day = (dates.dt.normalize() - origin.dt.normalize()) / pd.Timedelta(days=1)
-    on_day = event_hours.notna() & (event_hours >= day * 24) & (event_hours < day * 24 + 24)
-    by_day = (day * 24).where(~on_day, event_hours)
-    both = has_time & origin_has_time.astype("boolean").fillna(False).to_numpy(dtype=bool)
-    return exact.where(pd.Series(both, index=dates.index), by_day).astype("float64")
-
-
 def _date_columns(records: pd.DataFrame, timing: _Timing, fields: pd.DataFrame,
-                  lines_of: Any) -> dict[str, tuple[pd.Series, np.ndarray]]:
-    """Each timing date field parsed (see :func:`_parse_dates`); unreadable dates are a DataError
+                  lines_of: Any) -> dict[str, calendar.Dates]:
+    """Each timing date field parsed (:func:`calendar.parse_dates`); unreadable dates are a DataError
     naming their lines, never showing them (dates identify people)."""
     validation = dict(zip(fields["field_name"], fields["validation"], strict=False))
     out = {}
     for name in timing.date_fields:
-        parsed, has_time, bad = _parse_dates(records[name], validation.get(name, ""))
-        unreadable = np.flatnonzero(bad)
+        # REDCap exports ISO dates; a spreadsheet may re-save them in the field's validated order (date_dmy).
+        parsed = calendar.parse_dates(records[name], dayfirst=validation.get(name, "").lower().endswith("dmy"))
+        unreadable = np.flatnonzero(parsed.unreadable)
         if len(unreadable):
             raise _error(f"the field {name!r} times the ratings or infusions, but {len(unreadable)} of its values are "
                          f"not readable dates (not shown: dates identify people), on {lines_of(unreadable)}. Write "
                          "them as REDCap exports dates (YYYY-MM-DD, or YYYY-MM-DD HH:MM) and load again.",
                          "Some dates in the REDCap export cannot be read.", name)
-        out[name] = (parsed, has_time)
+        out[name] = parsed
     return out
 
 
-def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, dates: dict[str, Any],
+def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, dates: dict[str, calendar.Dates],
                     fields: pd.DataFrame, event_time: pd.Series, not_started: dict[str, np.ndarray],
-                    comma: set[str], lines_of: Any, notes: list[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+                    comma: set[str], lines_of: Any,
+                    notes: list[str]) -> tuple[pd.DataFrame, calendar.FirstInfusion | None]:
     """One row per infusion (a record row of the infusion form holding a value): patient_id,
     infusion_number, time_hours, the infusion columns found and ``_position`` (its record row,
     0-based); and per record its first infusion's date and whether that date holds a time."""
     form, roles = timing.infusion_form, timing.infusion_fields
     filled = np.zeros(len(records), dtype=bool)
     for role, name in roles.items():
-        filled |= dates[name][0].notna().to_numpy() if role == "infusion_date" else \
+        filled |= ~np.isnat(dates[name].when) if role == "infusion_date" else \
             (records[name].astype("string").str.strip().fillna("") != "").to_numpy()
     filled &= ~not_started.get(form, np.zeros(len(records), dtype=bool))
     positions = np.flatnonzero(filled)
@@ -701,20 +676,13 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
         table[role] = values.to_numpy()
     events = event_time.iloc[positions].reset_index(drop=True)
     if "infusion_date" in roles:
-        parsed, has_time = dates[roles["infusion_date"]]
-        when = parsed.iloc[positions].reset_index(drop=True)
-        timed = has_time[positions]
-        first_date = when.groupby(table["patient_id"]).min()
-        # whether the first infusion's date holds a time of day (any of its values at that date)
-        at_first = (when == table["patient_id"].map(first_date)).to_numpy()
-        first_has_time = pd.Series(timed & at_first).groupby(table["patient_id"]).any()
-        hours = _hours_since_first(when, timed, table["patient_id"].map(first_date),
-                                   table["patient_id"].map(first_has_time), events)
-        table["time_hours"] = hours.where(when.notna(), events)
+        when = dates[roles["infusion_date"]].take(positions)
+        first = calendar.first_infusion(when, table["patient_id"])
+        hours = calendar.hours_since_first(when, table["patient_id"], first, events.to_numpy(dtype="float64"))
+        table["time_hours"] = np.where(np.isnat(when.when), events, hours)
     else:
         table["time_hours"] = events
-        first_date = pd.Series(dtype="datetime64[ns]")
-        first_has_time = pd.Series(dtype=bool)
+        first = None
     count = table.groupby("patient_id")["patient_id"].transform("size")
     untimed = table["time_hours"].isna()
     if (untimed & (count > 1)).any():
@@ -732,37 +700,34 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
                  + (f"; their dates ({roles['infusion_date']!r}) were converted to hours since each record's first "
                     "infusion and removed" if "infusion_date" in roles else "; their times from their events")
                  + ".")
-    return table.reset_index(drop=True), first_date, first_has_time
+    return table.reset_index(drop=True), first
 
 
-def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, Any], first_date: pd.Series,
-                  first_has_time: pd.Series, notes: list[str]) -> pd.DataFrame:
+def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, calendar.Dates],
+                  first: calendar.FirstInfusion | None, notes: list[str]) -> pd.DataFrame:
     """Ratings of dated forms timed by their dates (hours since the record's first infusion); a
     rating without a date, or of a record without an infusion date, keeps its event's time."""
     if not timing.rating_dates:
         return long_frame
-    if not len(first_date):
+    if first is None or not len(first):
         notes.append("Rating dates were not used: the export has no infusion dates to measure them from (an infusion "
                      "form with a date field, or columns={'infusion_date': field}); times come from the events.")
         return long_frame
-    event_hours = long_frame["time_hours"]
-    time = event_hours.to_numpy(dtype="float64", copy=True)
-    origin = long_frame["patient_id"].map(first_date)
-    origin_timed = long_frame["patient_id"].map(first_has_time).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    event_hours = long_frame["time_hours"].to_numpy(dtype="float64")
+    time = event_hours.copy()
+    patient = pd.Categorical(long_frame["patient_id"].to_numpy(dtype=object))
+    origin, origin_timed = first.of(patient)
     dated = np.zeros(len(long_frame), dtype=bool)
     day_only = np.zeros(len(long_frame), dtype=bool)
     for form, name in timing.rating_dates.items():
         rows = np.flatnonzero((long_frame["_form"] == form).to_numpy())
-        parsed, has_time = dates[name]
-        positions = long_frame["_position"].to_numpy()[rows]
-        when = pd.Series(parsed.iloc[positions].to_numpy(), index=long_frame.index[rows])
-        hours = _hours_since_first(when, has_time[positions], origin.iloc[rows], pd.Series(origin_timed[rows]),
-                                   event_hours.iloc[rows]).to_numpy()
+        when = dates[name].take(long_frame["_position"].to_numpy()[rows])
+        hours = calendar.hours_since_first(when, patient[rows], first, event_hours[rows])
         usable = ~np.isnan(hours)
         time[rows[usable]] = hours[usable]
         dated[rows[usable]] = True
-        day_only[rows[usable]] = ~(has_time[positions] & origin_timed[rows])[usable]
-    without_origin = long_frame.loc[~dated & origin.isna(), "patient_id"].nunique()
+        day_only[rows[usable]] = ~(when.has_time & origin_timed[rows])[usable]
+    without_origin = long_frame.loc[~dated & np.isnat(origin), "patient_id"].nunique()
     notes.append(f"{int(dated.sum())} rating(s) timed by their dates"
                  + (f"; {int(day_only.sum())} of them by the day only (a date without a time of day): on an "
                     "infusion's day a rating is at that infusion's start unless its event says the hour (e.g. "
@@ -874,11 +839,11 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
             "_position": np.flatnonzero(rated), "_form": form_of.get(row.field_name, "")}))
     long_frame = pd.concat(pieces, ignore_index=True)
     infusions = None
-    first_date, first_has_time = pd.Series(dtype="datetime64[ns]"), pd.Series(dtype=bool)
+    first = None
     if timing.infusion_form is not None:
-        infusions, first_date, first_has_time = _infusion_table(records, patient, timing, dates, fields, time,
-                                                                not_started, comma_fields, lines_of, notes)
-    long_frame = _time_ratings(long_frame, timing, dates, first_date, first_has_time, notes).drop(
+        infusions, first = _infusion_table(records, patient, timing, dates, fields, time, not_started, comma_fields,
+                                           lines_of, notes)
+    long_frame = _time_ratings(long_frame, timing, dates, first, notes).drop(
         columns=["_position", "_form"])
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "

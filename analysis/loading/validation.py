@@ -83,6 +83,7 @@ from analysis.contract import (
 )
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
+from analysis.loading import calendar
 from analysis.loading.times import HOURS_PER
 from analysis.loading.vocabularies import (
     SEX_CODES,
@@ -458,13 +459,6 @@ def _patient_ids(report: _Report, t: _Table) -> pd.Categorical:
     return patient
 
 
-def _nanoseconds(dates: np.ndarray) -> np.ndarray:
-    """datetime64[ns] -> float nanoseconds since the epoch, NaN for NaT."""
-    ns = dates.astype("int64").astype("float64")
-    ns[np.isnat(dates)] = np.nan
-    return ns
-
-
 def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     """Validate the assessment columns; returns converted columns (None when unusable)."""
     frame, raw, name = t.frame, t.raw, t.name
@@ -566,36 +560,15 @@ def _known_instruments() -> list[str]:
 
 
 def _dates(report: _Report, raw: RawTable, table: str, series: pd.Series, column: str, rows: np.ndarray,
-           required: bool = True) -> np.ndarray:
-    """Calendar dates -> datetime64[ns] array (NaT where missing); unreadable ones (and, when
+           required: bool = True) -> calendar.Dates:
+    """Calendar dates parsed (:func:`calendar.parse_dates`); unreadable ones (and, when
     ``required``, empty ones) reported. ``rows``: the source rows of ``series``. Dates are never
     echoed in messages."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        parsed_series = pd.to_datetime(series)
-        if parsed_series.dt.tz is not None:
-            parsed_series = parsed_series.dt.tz_convert(None)
-        values = parsed_series.to_numpy(dtype="datetime64[ns]")
-        bad = np.zeros(len(values), dtype=bool)
-    else:
-        codes, labels = _codes_and_labels(series)
-        texts = pd.Series([_label(v) for v in labels], dtype=object)
-        try:
-            parsed = pd.to_datetime(texts, errors="coerce", format="mixed", dayfirst=raw.decimal_comma)
-        except (ValueError, TypeError):  # e.g. mixed time zones
-            parsed = pd.to_datetime(texts, errors="coerce", format="mixed", dayfirst=raw.decimal_comma, utc=True)
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
-        parsed_values = parsed.to_numpy(dtype="datetime64[ns]")
-        values = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
-        valid = codes >= 0
-        values[valid] = parsed_values[codes[valid]]
-        bad_label = texts.notna().to_numpy() & np.isnat(parsed_values)
-        bad = np.zeros(len(codes), dtype=bool)
-        bad[valid] = bad_label[codes[valid]]
-    where = np.flatnonzero(bad | (np.isnat(values) if required else False))
+    dates = calendar.parse_dates(series, dayfirst=raw.decimal_comma)
+    where = np.flatnonzero(dates.unreadable | (np.isnat(dates.when) if required else False))
     report.add_rows(raw, table, column, rows[where], ["(a date, not shown)"] * len(where),
                     lambda _: f"{column} is empty or not a readable date.", "unreadable dates")
-    return values
+    return dates
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
@@ -1023,8 +996,9 @@ def _single_infusions(report: _Report, raw: RawTable, frame: pd.DataFrame, patie
     elif time_columns or "infusion_date" in frame.columns:
         start_column = time_columns[0] if time_columns else "infusion_date"
         if start_column == "infusion_date":
-            start = _nanoseconds(_dates(report, raw, "infusions", frame["infusion_date"], "infusion_date", rows,
-                                        required=False))
+            when = _dates(report, raw, "infusions", frame["infusion_date"], "infusion_date", rows,
+                          required=False).when
+            start = np.where(np.isnat(when), np.nan, when.astype("int64").astype("float64"))
         else:
             start, _ = _number(frame[start_column], raw.decimal_comma)
         number = pd.DataFrame({"p": codes, "t": start}).groupby("p")["t"].rank(method="dense").to_numpy()
@@ -1101,17 +1075,14 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     rows = cols["source_row"]
 
     # Calendar dates -> hours since each patient's first infusion.
-    first_infusion_date = None
+    first_infusion = None
     if inf is not None and "dates" in inf and "patient_id" in inf:
-        ns = _nanoseconds(inf["dates"])
-        ipc = inf["patient_id"].codes
-        first = pd.Series(ns).groupby(ipc).transform("min").to_numpy()
-        inf["time_hours"] = (ns - first) / 3.6e12
-        first_infusion_date = pd.Series(ns).groupby(np.asarray(inf["patient_id"]).astype(object)).min()
+        first_infusion = calendar.first_infusion(inf["dates"], inf["patient_id"])
+        inf["time_hours"] = calendar.hours_since_first(inf["dates"], inf["patient_id"], first_infusion)
         report.warn("dates_converted", f"Calendar dates of infusions ({i_table.raw.name}) were converted to "
-                    "hours since each patient's first infusion and removed.", len(ns), table="infusions")
+                    "hours since each patient's first infusion and removed.", len(inf["dates"].when), table="infusions")
     if "dates" in cols:
-        if first_infusion_date is None:
+        if first_infusion is None:
             report.add(a_table.raw, a_table.name, "Assessment times are given as calendar dates, but there are "
                        "no infusion dates to measure them from: add infusion dates (infusion_date) or give "
                        "times relative to the first infusion (time_hours, time_min or time_days).",
@@ -1119,17 +1090,15 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
             cols["time_hours"] = np.full(len(rows), np.nan)
             cols["time_bad"] = np.ones(len(rows), dtype=bool)
         else:
-            ns = _nanoseconds(cols["dates"])
-            origin = pd.Series(np.asarray(cols["patient_id"]).astype(object)).map(first_infusion_date)
-            hours = (ns - origin.to_numpy(dtype="float64")) / 3.6e12
-            no_origin = np.flatnonzero(np.isnan(hours) & ~np.isnan(ns))
+            hours = calendar.hours_since_first(cols["dates"], cols["patient_id"], first_infusion)
+            no_origin = np.flatnonzero(np.isnan(hours) & ~np.isnat(cols["dates"].when))
             report.add_rows(a_table.raw, a_table.name, "assessment_date", rows[no_origin],
                             [""] * len(no_origin), lambda _: "the patient has no infusion date to measure "
                             "this date from.", "ratings without an infusion date")
             cols["time_hours"] = hours
             cols["time_bad"] = np.isnan(hours)
             report.warn("dates_converted", f"Calendar dates of assessments ({a_table.raw.name}) were converted "
-                        "to hours since each patient's first infusion and removed.", len(ns))
+                        "to hours since each patient's first infusion and removed.", len(rows))
 
     _check_scores(report, a_table, cols)
     score = cols["score"]

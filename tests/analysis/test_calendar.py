@@ -1,0 +1,78 @@
+"""Calendar dates -> hours since each patient's first infusion: one rule for every reader (long
+files, CDISC EXSTDTC, REDCap). Expected hours are counted by hand from the dates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+from analysis import cdisc
+from analysis.contract import DataError
+from analysis.loading import calendar
+
+
+def _hours(dates: list, patients: list, infusions: list, infusion_patients: list, events=None, dayfirst=False):
+    first = calendar.first_infusion(calendar.parse_dates(pd.Series(infusions), dayfirst), infusion_patients)
+    parsed = calendar.parse_dates(pd.Series(dates), dayfirst)
+    return calendar.hours_since_first(parsed, patients, first, None if events is None else np.array(events, float))
+
+
+def test_two_datetimes_give_exact_hours_and_dates_alone_give_the_day():
+    hours = _hours(["2024-03-04 13:00", "2024-03-07 09:30", "2024-03-11", "2024-03-04"],
+                   ["A", "A", "A", "A"], ["2024-03-04 09:00", "2024-03-06"], ["A", "A"])
+    # 4 h after 09:00; 3 days and 30 min; day 7 (no time of day): 168 h, not 159 h; the infusion day: 0
+    np.testing.assert_allclose(hours, [4.0, 72.5, 168.0, 0.0])
+
+
+def test_an_event_time_on_the_dated_day_refines_a_date_without_time():
+    hours = _hours(["2024-03-04", "2024-03-05", "2024-03-09"], ["A"] * 3, ["2024-03-04"], ["A"],
+                   events=[4.0, 24.0, 168.0])
+    # "4h" on the infusion day is 4 h; day 1 as the event says; the "day 7" visit dated day 5 is 120 h
+    np.testing.assert_allclose(hours, [4.0, 24.0, 120.0])
+
+
+def test_the_first_infusion_is_the_earliest_whatever_the_row_order():
+    first = calendar.first_infusion(calendar.parse_dates(pd.Series(["2024-01-10 10:00", "2024-01-03 08:00", None,
+                                                                    "2024-02-01"])), ["A", "A", "A", "B"])
+    assert first.when["A"] == pd.Timestamp("2024-01-03 08:00")
+    assert bool(first.has_time["A"]) and not bool(first.has_time["B"])
+    hours = calendar.hours_since_first(calendar.parse_dates(pd.Series(["2024-01-03 12:00", "2024-02-02", "2024-01-01"])),
+                                       ["A", "B", "C"], first)
+    np.testing.assert_allclose(hours, [4.0, 24.0, np.nan])  # 4 h after 08:00; day 1 of B; C has no infusion
+
+
+def test_text_dates_in_other_orders_and_spreadsheet_datetimes():
+    parsed = calendar.parse_dates(pd.Series(["03/01/2024", "", "2024-01-05T08:15", "not a date", None]), dayfirst=True)
+    assert list(parsed.when[:1]) == [np.datetime64("2024-01-03", "ns")]
+    assert np.isnat(parsed.when[1]) and not parsed.unreadable[1]  # blank: missing, not unreadable
+    assert parsed.has_time.tolist() == [False, False, True, False, False]
+    assert parsed.unreadable.tolist() == [False, False, False, True, False]
+    native = calendar.parse_dates(pd.Series(pd.to_datetime(["2024-01-03", "2024-01-03 09:30"], format="ISO8601")))
+    assert native.has_time.tolist() == [False, True] and not native.unreadable.any()
+
+
+def test_long_files_date_ratings_by_the_day_when_the_rating_has_no_time(tmp_path):
+    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date\nK1,1,2024-03-04 09:00\n"
+                                            "K1,2,2024-03-06\n")
+    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,assessment_date\n"
+                                              "K1,MADRS,30,2024-03-04 08:00\nK1,MADRS,12,2024-03-11\n")
+    data = analysis.load(tmp_path)
+    assert data.assessments["time_hours"].tolist() == [-1.0, 168.0]  # the day 7 visit: 168 h, not 159 h
+    assert data.infusions["time_hours"].tolist() == [0.0, 48.0]
+
+
+def test_cdisc_dose_dates_relative_to_the_first_dose_and_unreadable_ones_refused():
+    dm = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1"], "AGE": [40], "SEX": ["F"]})
+    qs = pd.DataFrame({"STUDYID": "S", "USUBJID": "S-1", "QSCAT": "MADRS", "QSTESTCD": "MADRS", "QSTEST": "MADRS Total",
+                       "QSSTRESN": [30.0, 12.0], "QSDY": [1, 8], "QSBLFL": ["Y", ""]})
+    ex = pd.DataFrame({"STUDYID": "S", "USUBJID": "S-1", "EXTRT": "KETAMINE", "EXDOSE": 0.5, "EXDOSU": "mg/kg",
+                       "EXROUTE": "INTRAVENOUS", "EXSTDTC": ["2024-05-02T09:00", "2024-05-05T09:30", "2024-05-09"]})
+    long_frame, _ = cdisc.to_long({"DM": dm, "QS": qs, "EX": ex})
+    np.testing.assert_allclose(long_frame.attrs["infusions"].frame["time_hours"], [0.0, 72.5, 168.0])
+    ex.loc[1, "EXSTDTC"] = "05/2024?"
+    with pytest.raises(DataError) as raised:
+        cdisc.to_long({"DM": dm, "QS": qs, "EX": ex})
+    assert "EXSTDTC is not a readable ISO 8601 date" in str(raised.value)
+    assert "05/2024" not in str(raised.value) and "2024-05" not in str(raised.value)  # dates never shown

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.contract import DataError, OutcomeData, problems_frame
 from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
-from analysis.loading.suggest import detect_layout, suggest_for_frame
+from analysis.loading.suggest import apply_hints, detect_layout, suggest_for_frame
 from analysis.mapping import Mapping, standard_suggester
 from analysis.origins import RowOrigins
 from analysis.readers import RawTable, read_table, sheet_table
@@ -228,11 +228,7 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
                               "available in this installation.", f"{raw.name} cannot be loaded.")
     if mapping is None:
         mapping = suggest_for_frame(raw.frame, layout=layout, hints=dict(hints))
-        from analysis.loading.suggest import _apply_hints
-        mapping = _apply_hints(mapping, hints)
-    elif hints:
-        from analysis.loading.suggest import _apply_hints
-        mapping = _apply_hints(mapping, hints)
+    mapping = apply_hints(mapping, hints)
     # A reader's long frame (analysis.cdisc.to_long, analysis.redcap.to_long) carries its infusions.
     attached = source.attrs.get("infusions") if isinstance(source, pd.DataFrame) else None
     infusions = None if attached is None else read_table(attached.frame, "infusions")

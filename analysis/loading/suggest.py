@@ -19,7 +19,7 @@ from analysis.loading.vocabularies import key
 from analysis.loading.wide import is_name_digits, parse_wide_header
 from analysis.mapping import Mapping, _role_words, standard_suggester
 
-__all__ = ["detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
+__all__ = ["apply_hints", "detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
 
 # Column names tried, in this order, when no contract name or alias matches patient_id.
 _ID_FALLBACK = ("id", "patient", "case", "case_id", "case_no", "subject_no", "record")
@@ -71,17 +71,18 @@ def suggest(source: Any, **hints: Any) -> Mapping:
         standard = standard_suggester(layout)
         if standard is not None:
             mapping = standard(frames)
-            return _apply_hints(mapping, hints)
+            return apply_hints(mapping, hints)
         if layout == "redcap" or len(frames) > 1:
             reasons = {"layout": f"layout {layout} recognised from the column names "
                                  f"({', '.join(sorted({key(c) for c in names} & (_CDISC_KEYS | _REDCAP_KEYS))[:4])})"}
-            return _apply_hints(Mapping(layout=layout, reasons=reasons), hints)
+            return apply_hints(Mapping(layout=layout, reasons=reasons), hints)
     frame = next(iter(frames.values()))
     mapping = suggest_for_frame(frame, layout=layout, hints=hints)
-    return _apply_hints(mapping, hints)
+    return apply_hints(mapping, hints)
 
 
-def _apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
+def apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
+    """``mapping`` with the fields given as keywords (``analysis.load(path, instrument=...)``)."""
     if not hints:
         return mapping
     changes = {k: v for k, v in hints.items() if k != "columns"}

@@ -787,7 +787,7 @@ def _exposures(name: str, frame: pd.DataFrame, weights: pd.Series | None, notes:
         how = "EXSTDY (study-day rule)"
     elif "EXSTDTC" in frame.columns:
         dates = calendar.parse_dates(frame["EXSTDTC"])
-        start = calendar.hours_since_first(dates, patient, calendar.first_infusion(dates, patient))
+        start = calendar.infusion_calendar(dates, patient).hours
         how = "EXSTDTC relative to each patient's first dose (the dates themselves are not passed on)"
         if dates.unreadable.any():
             raise _error(f"{name}: EXSTDTC is not a readable ISO 8601 date (YYYY-MM-DD or YYYY-MM-DDThh:mm; not shown: "

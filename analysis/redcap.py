@@ -50,8 +50,9 @@
    about other medicines such as ``medication_history``) gives an infusion per
    record row where it holds a value: date, dose (``dose_mg_per_kg``, or ``dose_mg`` divided by
    the form's or the record's weight), route (decoded), duration. Dates become hours since the
-   record's first infusion: two datetimes give exact hours; a date alone gives the day, refined
-   by an event time that falls on that day ("4h"); without infusion dates, the events' times are
+   record's first infusion by :mod:`analysis.loading.calendar` (two datetimes give exact hours; a
+   date alone gives its day, placed within it by the event's time: "4h" on an infusion day is 4 h
+   after that day's infusion); without infusion dates, the events' times are
    used and the dates dropped, said. Unreadable dates are refused by line, never shown. Other
    date fields (birth, enrolment) are left to the screen (rule 2), which refuses them.
    ``columns={"assessment_date" | "infusion_date" | "dose_mg_per_kg" | "dose_mg" | "route" |
@@ -650,7 +651,7 @@ def _date_columns(records: pd.DataFrame, timing: _Timing, fields: pd.DataFrame,
 def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, dates: dict[str, calendar.Dates],
                     fields: pd.DataFrame, event_time: pd.Series, not_started: dict[str, np.ndarray],
                     comma: set[str], lines_of: Any,
-                    notes: list[str]) -> tuple[pd.DataFrame, calendar.FirstInfusion | None]:
+                    notes: list[str]) -> tuple[pd.DataFrame, calendar.InfusionCalendar | None]:
     """One row per infusion (a record row of the infusion form holding a value): patient_id,
     infusion_number, time_hours, the infusion columns found and ``_position`` (its record row,
     0-based); and per record its first infusion's date and whether that date holds a time."""
@@ -677,9 +678,8 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
     events = event_time.iloc[positions].reset_index(drop=True)
     if "infusion_date" in roles:
         when = dates[roles["infusion_date"]].take(positions)
-        first = calendar.first_infusion(when, table["patient_id"])
-        hours = calendar.hours_since_first(when, table["patient_id"], first, events.to_numpy(dtype="float64"))
-        table["time_hours"] = np.where(np.isnat(when.when), events, hours)
+        first = calendar.infusion_calendar(when, table["patient_id"], events.to_numpy(dtype="float64"))
+        table["time_hours"] = np.where(np.isnat(when.when), events, first.hours)
     else:
         table["time_hours"] = events
         first = None
@@ -704,7 +704,7 @@ def _infusion_table(records: pd.DataFrame, patient: pd.Series, timing: _Timing, 
 
 
 def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, calendar.Dates],
-                  first: calendar.FirstInfusion | None, notes: list[str]) -> pd.DataFrame:
+                  first: calendar.InfusionCalendar | None, notes: list[str]) -> pd.DataFrame:
     """Ratings of dated forms timed by their dates (hours since the record's first infusion); a
     rating without a date, or of a record without an infusion date, keeps its event's time."""
     if not timing.rating_dates:
@@ -716,7 +716,7 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, ca
     event_hours = long_frame["time_hours"].to_numpy(dtype="float64")
     time = event_hours.copy()
     patient = pd.Categorical(long_frame["patient_id"].to_numpy(dtype=object))
-    origin, origin_timed = first.of(patient)
+    origin, origin_timed, _ = first.first_of(patient)
     dated = np.zeros(len(long_frame), dtype=bool)
     day_only = np.zeros(len(long_frame), dtype=bool)
     for form, name in timing.rating_dates.items():

@@ -5,9 +5,12 @@ Dates identify people: readers convert them with this module and drop them; no m
 The rule, for a date and the patient's first infusion date (the earliest of its infusions):
 
 - both hold a time of day: the exact hours between them;
-- otherwise the day gives the time: day 0 is the first infusion's day, so a date d days later is
-  ``24 d`` hours; an event time that falls on that day refines it (a rating dated on the infusion
-  day at the event "4h" is at 4 h, not 0). A date at midnight counts as a date without a time.
+- otherwise the day gives the time: day 0 is the first infusion's day, and a date d days later
+  is at ``24 d`` hours, or at the start of that day's infusion when the patient had one that day.
+  A nominal time (a REDCap event's, a visit label's) places it within the day: "day 7" dated on
+  day 7 is at 168 h; "pre", "post" (40 min) and "4h" dated on an infusion day are that long after
+  the start of that day's infusion, so a pre- and a post-infusion rating on the same date are
+  two ratings, not one rated twice. A date at midnight counts as a date without a time.
 
 Dates are read as ISO 8601 first (``2024-01-03``, ``2024-01-03 09:30``, ``2024-01-03T09:30``),
 then in any common form (``03/01/2024``), day first when ``dayfirst``.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dates", "FirstInfusion", "first_infusion", "hours_since_first", "parse_dates"]
+__all__ = ["Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "parse_dates"]
 
 _HOUR_NS = 3.6e12
 
@@ -84,24 +87,30 @@ def _off_midnight(when: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class FirstInfusion:
-    """Each patient's first infusion date (``when``, indexed by patient) and whether it holds a
-    time of day (``has_time``)."""
+class InfusionCalendar:
+    """Each patient's infusions in calendar terms: the first infusion's date (``first``, indexed
+    by patient) and whether it holds a time of day (``first_has_time``); each infusion's start in
+    hours since the first (``hours``, in the order of the dates given); and the start of the first
+    infusion of each patient's infusion days (``day_starts``, hours, indexed by patient code and
+    day since the first infusion's day)."""
 
-    when: pd.Series
-    has_time: pd.Series
+    patients: pd.Index
+    first: pd.Series
+    first_has_time: pd.Series
+    hours: np.ndarray
+    day_starts: pd.Series
 
     def __len__(self) -> int:
-        return len(self.when)
+        return len(self.first)
 
-    def of(self, patient: object) -> tuple[np.ndarray, np.ndarray]:
-        """(first infusion date, whether it holds a time) of each row's patient; NaT and False for
-        patients without one."""
-        categorical = _categorical(patient)
-        when = self.when.reindex(categorical.categories).to_numpy(dtype="datetime64[ns]")
-        has_time = self.has_time.reindex(categorical.categories, fill_value=False).to_numpy(dtype=bool)
-        codes = categorical.codes
-        return (np.append(when, np.datetime64("NaT", "ns"))[codes], np.append(has_time, False)[codes])
+    def first_of(self, patient: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first infusion date, whether it holds a time, the patient's code here, -1 = none) of
+        each row's patient; NaT and False for patients without infusion dates."""
+        codes = pd.Categorical(_categorical(patient), categories=self.patients).codes.astype(np.int64)
+        when = np.append(self.first.reindex(self.patients).to_numpy(dtype="datetime64[ns]"),
+                         np.datetime64("NaT", "ns"))
+        timed = np.append(self.first_has_time.reindex(self.patients, fill_value=False).to_numpy(dtype=bool), False)
+        return when[codes], timed[codes], codes
 
 
 def _categorical(patient: object) -> pd.Categorical:
@@ -112,35 +121,65 @@ def _categorical(patient: object) -> pd.Categorical:
     return pd.Categorical(np.asarray(patient, dtype=object))
 
 
-def first_infusion(dates: Dates, patient: object) -> FirstInfusion:
-    """The earliest infusion date of each patient (``patient``: a label per row of ``dates``), and
-    whether it holds a time of day (a date alone counts as midnight, so it is the earliest of its day)."""
+def infusion_calendar(dates: Dates, patient: object, event_hours: np.ndarray | None = None) -> InfusionCalendar:
+    """The infusions dated ``dates`` (``patient``: a label per row) in calendar terms. The first
+    infusion is each patient's earliest date (a date alone counts as midnight, the earliest of its
+    day); each infusion's hours follow the module's rule, ``event_hours`` refining dates alone."""
     categorical = _categorical(patient)
-    labels = pd.Index(categorical.categories)
-    known = (categorical.codes >= 0) & ~np.isnat(dates.when)
-    codes = categorical.codes[known]
-    when = pd.Series(dates.when[known]).groupby(codes).min()
-    at_first = dates.when[known] == when.reindex(codes).to_numpy()
-    has_time = pd.Series(dates.has_time[known] & at_first).groupby(codes).any()
-    return FirstInfusion(pd.Series(when.to_numpy(), index=labels[when.index]),
-                         pd.Series(has_time.to_numpy(dtype=bool), index=labels[has_time.index]))
+    patients = pd.Index(categorical.categories)
+    codes = categorical.codes.astype(np.int64)
+    known = (codes >= 0) & ~np.isnat(dates.when)
+    first = pd.Series(dates.when[known]).groupby(codes[known]).min()
+    at_first = dates.when[known] == first.reindex(codes[known]).to_numpy()
+    timed = pd.Series(dates.has_time[known] & at_first).groupby(codes[known]).any()
+    calendar = InfusionCalendar(patients, pd.Series(first.to_numpy(), index=patients[first.index]),
+                                pd.Series(timed.to_numpy(dtype=bool), index=patients[timed.index]),
+                                np.array([]), pd.Series(dtype="float64"))
+    hours, day = _hours(dates, calendar, codes, *calendar.first_of(categorical)[:2], event_hours)
+    dated = ~np.isnan(hours)
+    starts = pd.Series(hours[dated]).groupby(_day_key(codes[dated], day[dated])).min()
+    return InfusionCalendar(patients, calendar.first, calendar.first_has_time, hours, starts)
 
 
-def hours_since_first(dates: Dates, patient: object, first: FirstInfusion,
+def _day_key(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """One int64 per (patient code, whole day since the first infusion's day)."""
+    return codes * (1 << 32) + (day.astype(np.int64) + (1 << 31))
+
+
+def hours_since_first(dates: Dates, patient: object, infusions: InfusionCalendar,
                       event_hours: np.ndarray | None = None) -> np.ndarray:
     """Hours since the patient's first infusion of each date, by the module's rule; NaN where the
-    date is missing or the patient has no first infusion date. ``event_hours``: each row's
-    nominal time in hours (e.g. its REDCap event's), which refines a date without a time of day."""
-    origin, origin_has_time = first.of(patient)
-    exact = (dates.when - origin).astype("timedelta64[ns]").astype("float64") / _HOUR_NS
-    day = (dates.when.astype("datetime64[D]") - origin.astype("datetime64[D]")).astype("float64") * 24.0
+    date is missing or the patient has no infusion date. ``event_hours``: each row's nominal time
+    in hours (its REDCap event's, its visit label's), which places a date without a time of day
+    within its day."""
+    origin, origin_has_time, codes = infusions.first_of(patient)
+    return _hours(dates, infusions, codes, origin, origin_has_time, event_hours)[0]
+
+
+def _hours(dates: Dates, infusions: InfusionCalendar, codes: np.ndarray, origin: np.ndarray,
+           origin_has_time: np.ndarray, event_hours: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(hours since the first infusion, whole days since its day) of each date.
+
+    A date without a time of day is placed within its day from ``event_hours`` h: at h when h
+    falls on that day (an event "day 7" dated day 7, "4h" on the first infusion's day); else, for
+    0 <= h < 24 (a time within an infusion day: "post", "4h", "40 min"), h after the start of that
+    day's first infusion (or the day's start on a day without one); else at that infusion's start
+    (or the day's start)."""
     missing = np.isnat(dates.when) | np.isnat(origin)
+    exact = (dates.when - origin).astype("timedelta64[ns]").astype("float64") / _HOUR_NS
+    day = (dates.when.astype("datetime64[D]") - origin.astype("datetime64[D]")).astype("float64")
     exact[missing] = np.nan
     day[missing] = np.nan
-    by_day = day
+    start = day * 24.0
+    if len(infusions.day_starts):
+        by_day = np.flatnonzero(~missing & ~(dates.has_time & origin_has_time))
+        found = infusions.day_starts.reindex(_day_key(codes[by_day], day[by_day])).to_numpy(dtype="float64")
+        start[by_day] = np.where(np.isnan(found), start[by_day], found)
+    placed = start
     if event_hours is not None:
         event_hours = np.asarray(event_hours, dtype="float64")
         with np.errstate(invalid="ignore"):
-            on_day = (event_hours >= day) & (event_hours < day + 24.0)
-        by_day = np.where(on_day, event_hours, day)
-    return np.where(dates.has_time & origin_has_time, exact, by_day)
+            on_day = (event_hours >= day * 24.0) & (event_hours < day * 24.0 + 24.0)
+            within = ~on_day & (event_hours >= 0) & (event_hours < 24.0)
+        placed = np.where(on_day, event_hours, np.where(within, start + event_hours, start))
+    return np.where(dates.has_time & origin_has_time, exact, placed), day

@@ -84,7 +84,7 @@ from analysis.contract import (
 from analysis.identifiers import find_identifier_columns
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
 from analysis.loading import calendar
-from analysis.loading.times import HOURS_PER
+from analysis.loading.times import HOURS_PER, parse_visit_label
 from analysis.loading.vocabularies import (
     SEX_CODES,
     closest_word,
@@ -569,6 +569,18 @@ def _dates(report: _Report, raw: RawTable, table: str, series: pd.Series, column
     report.add_rows(raw, table, column, rows[where], ["(a date, not shown)"] * len(where),
                     lambda _: f"{column} is empty or not a readable date.", "unreadable dates")
     return dates
+
+
+def _label_hours(visit: pd.Categorical | None, mapping: Any) -> np.ndarray | None:
+    """Each rating's visit label in hours since the first infusion (``mapping.visit_times``, else
+    the label's own words: "post" = 40 min, "4h"), NaN where the label does not say; None without
+    visit labels."""
+    if visit is None:
+        return None
+    visit_times = getattr(mapping, "visit_times", None) or {}
+    hours = [visit_times.get(str(label), np.nan if (parsed := parse_visit_label(label)) is None else parsed[0])
+             for label in visit.categories]
+    return np.append(np.asarray(hours, dtype="float64"), np.nan)[visit.codes]
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
@@ -1075,14 +1087,14 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     rows = cols["source_row"]
 
     # Calendar dates -> hours since each patient's first infusion.
-    first_infusion = None
+    infusion_dates = None
     if inf is not None and "dates" in inf and "patient_id" in inf:
-        first_infusion = calendar.first_infusion(inf["dates"], inf["patient_id"])
-        inf["time_hours"] = calendar.hours_since_first(inf["dates"], inf["patient_id"], first_infusion)
+        infusion_dates = calendar.infusion_calendar(inf["dates"], inf["patient_id"])
+        inf["time_hours"] = infusion_dates.hours
         report.warn("dates_converted", f"Calendar dates of infusions ({i_table.raw.name}) were converted to "
                     "hours since each patient's first infusion and removed.", len(inf["dates"].when), table="infusions")
     if "dates" in cols:
-        if first_infusion is None:
+        if infusion_dates is None:
             report.add(a_table.raw, a_table.name, "Assessment times are given as calendar dates, but there are "
                        "no infusion dates to measure them from: add infusion dates (infusion_date) or give "
                        "times relative to the first infusion (time_hours, time_min or time_days).",
@@ -1090,7 +1102,9 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
             cols["time_hours"] = np.full(len(rows), np.nan)
             cols["time_bad"] = np.ones(len(rows), dtype=bool)
         else:
-            hours = calendar.hours_since_first(cols["dates"], cols["patient_id"], first_infusion)
+            # A visit label that says its time ("pre", "post", "4h") places a rating dated without a time.
+            hours = calendar.hours_since_first(cols["dates"], cols["patient_id"], infusion_dates,
+                                               _label_hours(cols["visit"], mapping))
             no_origin = np.flatnonzero(np.isnan(hours) & ~np.isnat(cols["dates"].when))
             report.add_rows(a_table.raw, a_table.name, "assessment_date", rows[no_origin],
                             [""] * len(no_origin), lambda _: "the patient has no infusion date to measure "

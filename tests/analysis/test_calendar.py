@@ -14,16 +14,18 @@ from analysis.loading import calendar
 
 
 def _hours(dates: list, patients: list, infusions: list, infusion_patients: list, events=None, dayfirst=False):
-    first = calendar.first_infusion(calendar.parse_dates(pd.Series(infusions), dayfirst), infusion_patients)
+    infusion_dates = calendar.infusion_calendar(calendar.parse_dates(pd.Series(infusions), dayfirst), infusion_patients)
     parsed = calendar.parse_dates(pd.Series(dates), dayfirst)
-    return calendar.hours_since_first(parsed, patients, first, None if events is None else np.array(events, float))
+    return calendar.hours_since_first(parsed, patients, infusion_dates,
+                                      None if events is None else np.array(events, float))
 
 
 def test_two_datetimes_give_exact_hours_and_dates_alone_give_the_day():
-    hours = _hours(["2024-03-04 13:00", "2024-03-07 09:30", "2024-03-11", "2024-03-04"],
-                   ["A", "A", "A", "A"], ["2024-03-04 09:00", "2024-03-06"], ["A", "A"])
-    # 4 h after 09:00; 3 days and 30 min; day 7 (no time of day): 168 h, not 159 h; the infusion day: 0
-    np.testing.assert_allclose(hours, [4.0, 72.5, 168.0, 0.0])
+    hours = _hours(["2024-03-04 13:00", "2024-03-07 09:30", "2024-03-11", "2024-03-04", "2024-03-06"],
+                   ["A"] * 5, ["2024-03-04 09:00", "2024-03-06"], ["A", "A"])
+    # 4 h after 09:00; 3 days and 30 min; day 7 (no time of day): 168 h, not 159 h; the infusion days:
+    # their infusion's start
+    np.testing.assert_allclose(hours, [4.0, 72.5, 168.0, 0.0, 48.0])
 
 
 def test_an_event_time_on_the_dated_day_refines_a_date_without_time():
@@ -33,13 +35,24 @@ def test_an_event_time_on_the_dated_day_refines_a_date_without_time():
     np.testing.assert_allclose(hours, [4.0, 24.0, 120.0])
 
 
+def test_pre_and_post_on_a_later_infusion_day_follow_that_infusion():
+    infusions = ["2024-03-04 09:00", "2024-03-06 10:00"]  # the second starts 49 h after the first
+    hours = _hours(["2024-03-06", "2024-03-06", "2024-03-06", "2024-03-05"], ["A"] * 4, infusions, ["A", "A"],
+                   events=[0.0, 40 / 60, 4.0, 0.0])
+    # pre: at the infusion's start; post: 40 min after it; 4h: 4 h after it; "pre" on a day without
+    # an infusion: the day's start
+    np.testing.assert_allclose(hours, [49.0, 49 + 40 / 60, 53.0, 24.0])
+
+
 def test_the_first_infusion_is_the_earliest_whatever_the_row_order():
-    first = calendar.first_infusion(calendar.parse_dates(pd.Series(["2024-01-10 10:00", "2024-01-03 08:00", None,
-                                                                    "2024-02-01"])), ["A", "A", "A", "B"])
-    assert first.when["A"] == pd.Timestamp("2024-01-03 08:00")
-    assert bool(first.has_time["A"]) and not bool(first.has_time["B"])
+    infusion_dates = calendar.infusion_calendar(calendar.parse_dates(pd.Series(["2024-01-10 10:00", "2024-01-03 08:00",
+                                                                                None, "2024-02-01"])),
+                                                ["A", "A", "A", "B"])
+    assert infusion_dates.first["A"] == pd.Timestamp("2024-01-03 08:00")
+    assert bool(infusion_dates.first_has_time["A"]) and not bool(infusion_dates.first_has_time["B"])
+    np.testing.assert_allclose(infusion_dates.hours, [170.0, 0.0, np.nan, 0.0])  # 7 days and 2 h
     hours = calendar.hours_since_first(calendar.parse_dates(pd.Series(["2024-01-03 12:00", "2024-02-02", "2024-01-01"])),
-                                       ["A", "B", "C"], first)
+                                       ["A", "B", "C"], infusion_dates)
     np.testing.assert_allclose(hours, [4.0, 24.0, np.nan])  # 4 h after 08:00; day 1 of B; C has no infusion
 
 
@@ -61,6 +74,17 @@ def test_long_files_date_ratings_by_the_day_when_the_rating_has_no_time(tmp_path
     data = analysis.load(tmp_path)
     assert data.assessments["time_hours"].tolist() == [-1.0, 168.0]  # the day 7 visit: 168 h, not 159 h
     assert data.infusions["time_hours"].tolist() == [0.0, 48.0]
+
+
+def test_long_files_keep_a_pre_and_a_post_infusion_rating_of_the_same_date_apart(tmp_path):
+    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date\nK1,1,2024-03-04\n"
+                                            "K1,2,2024-03-06\n")
+    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,assessment_date,visit\n"
+                                              "K1,MADRS,30,2024-03-04,pre\nK1,MADRS,18,2024-03-04,post\n"
+                                              "K1,MADRS,20,2024-03-06,pre\nK1,MADRS,12,2024-03-06,4h\n"
+                                              "K1,MADRS,12,2024-03-11,day 7\n")
+    data = analysis.load(tmp_path)
+    np.testing.assert_allclose(data.assessments["time_hours"], [0.0, 40 / 60, 48.0, 52.0, 168.0])
 
 
 def test_cdisc_dose_dates_relative_to_the_first_dose_and_unreadable_ones_refused():

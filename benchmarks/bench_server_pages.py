@@ -17,10 +17,11 @@ CPU, in its thread, is not counted) are printed with the load average; the machi
 compare CPU seconds. After each page, the MB the process-wide result store holds (what the pages
 visited so far keep cached: run with a large INFUSION_OUTCOMES_RESULT_CACHE_MB to see what a tour
 needs, nothing let go) and the process's resident memory. The sidebar (app.py before the page) is in the wall time only. ``--profile PAGE`` prints the cProfile of that page's cold run
-(top 30 by cumulative time).
+(top 30 by cumulative time); with ``--profile-run warm``, of its warm run.
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_server_pages.py [--dataset simulated-20000-1]
      [--pages overview,trajectories,...] [--order sequence|isolated] [--profile PAGE]
+     [--profile-run cold|warm]
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order", choices=("sequence", "isolated"), default="sequence")
     parser.add_argument("--profile", default="", help="cProfile this page's cold run")
     parser.add_argument("--profile-out", default="", help="also write the profile to this file (pstats)")
+    parser.add_argument("--profile-run", choices=("cold", "warm"), default="cold", help="the run profiled")
     args = parser.parse_args(argv)
     pages = [p for p in args.pages.split(",") if p]
 
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             background._JOBS.clear()
         at.switch_page(f"dashboard/app_pages/{page}.py")
         profiler = cProfile.Profile() if page == args.profile else None
-        if profiler is not None:
+        if profiler is not None and args.profile_run == "cold":
             _PROFILER.append(profiler)
         cold = _timed_run(at)
         problems = _problems(at)
@@ -132,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             background.wait(key)
         jobs = time.perf_counter() - start
         ready = _timed_run(at)
+        if profiler is not None and args.profile_run == "warm":
+            _PROFILER.append(profiler)
         warm = _timed_run(at)
         problems = problems or _problems(at)
         print(f"{page:13s} {cold[0]:9.2f} {cold[1]:9.2f} {jobs:6.1f} {ready[0]:10.2f} {ready[1]:9.2f} "

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.identifiers import find_identifier_columns
+from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import BASELINE_HOURS, iso_durations, parse_visit_label, study_day_hours
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import melt_wide, parse_wide_header
+from analysis.loading.wide import melt_wide, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping
 from analysis.readers import RawTable
 
@@ -132,23 +133,71 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     distinct = pd.unique(times.astype(object))
     hours = {t if isinstance(t, str) else ("" if t is None else float(t)): _time_of_label(t, mapping.visit_times)
              for t in distinct if t is not None}
-    unknown = sorted({str(t) for t in distinct if isinstance(t, str) and np.isnan(hours[t])})
+    time_values = np.array([np.nan if t is None else hours.get(t if isinstance(t, str) else float(t), np.nan)
+                            for t in distinct], dtype=float)
+    long["wide_hours"] = time_values[pd.Index(distinct).get_indexer(times.astype(object))] if len(long) else \
+        np.array([], dtype=float)
+    long, dated = _visit_dates(report, raw, long, column, wide, mapping)
+    untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
+               if isinstance(t, str)}
+    unknown = sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
         report.add(raw, "file", f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
                    f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
                    column=next(c for c, s in wide.items() if s[1] in unknown))
-    if len(long):
-        time_values = np.array([np.nan if t is None else hours.get(t if isinstance(t, str) else float(t), np.nan)
-                                for t in distinct], dtype=float)
-        codes = pd.Index(distinct).get_indexer(times.astype(object))
-        long["wide_hours"] = time_values[codes]
-        labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
-        long["wide_visit"] = column.map(labels)
-    else:
-        long["wide_hours"] = pd.Series([], dtype=float)
-        long["wide_visit"] = pd.Series([], dtype=object)
+    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+    long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
     return long
+
+
+def _role_column(columns: Any, mapping: Mapping, role: str) -> str | None:
+    """The source column of ``role``: the mapping's, else one named like it."""
+    if mapping.columns.get(role) in columns:
+        return mapping.columns[role]
+    return next((c for c in columns if c not in mapping.columns.values() and v._SINGLE_MAP.get(v._key(c)) == role),
+                None)
+
+
+def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: pd.Series,
+                 wide: dict[str, tuple[str, Any, int | None]], mapping: Mapping) -> tuple[pd.DataFrame, np.ndarray]:
+    """Date columns that date wide columns (``date_day7`` for ``MADRS_day7``, see
+    :func:`analysis.loading.wide.visit_date_columns`): with an infusion date, each rating is timed
+    by its date (:mod:`analysis.loading.calendar`, the header's time placing it within the day);
+    without one, the dates are not used. The date columns are removed either way (dates identify
+    people) and a warning says what was done. Returns ``long`` and which of its rows a date timed."""
+    candidates = [c for c in long.columns if c not in mapping.columns.values() and c != "source_row"]
+    pairs = visit_date_columns(candidates, wide)
+    if not pairs:
+        return long, np.zeros(len(long), dtype=bool)
+    names = ", ".join(map(repr, list(pairs)[:4])) + (" ..." if len(pairs) > 4 else "")
+    infusion = _role_column(long.columns, mapping, "infusion_date")
+    if infusion is None:
+        report.warn("dates_dropped", f"{raw.name}: the visit dates in {names} were removed (dates identify people) "
+                    "and not used: there is no infusion date to measure them from (add an infusion_date column to "
+                    "time the ratings by their dates); times come from the column headers.", len(pairs), table="file")
+        return long.drop(columns=list(pairs)), np.zeros(len(long), dtype=bool)
+    visit_date = pd.Series(pd.NA, index=long.index, dtype=object)
+    for date_column, dated_columns in pairs.items():
+        rows = column.isin(dated_columns).to_numpy() & visit_date.isna().to_numpy()
+        visit_date[rows] = long[date_column][rows].astype(object)
+    dates = calendar.parse_dates(visit_date, dayfirst=raw.decimal_comma)
+    where = np.flatnonzero(dates.unreadable)
+    report.add_rows(raw, "file", ", ".join(pairs), long["source_row"].to_numpy()[where],
+                    ["(a date, not shown)"] * len(where), lambda _: "a visit date is not a readable date.",
+                    "unreadable visit dates")
+    patient_column = _role_column(long.columns, mapping, "patient_id")
+    patient = long[patient_column] if patient_column is not None else long["source_row"]
+    infusions = calendar.infusion_calendar(calendar.parse_dates(long[infusion], dayfirst=raw.decimal_comma), patient)
+    hours = calendar.hours_since_first(dates, patient, infusions, long["wide_hours"].to_numpy(dtype=float))
+    timed = ~np.isnan(hours)
+    long["wide_hours"] = np.where(timed, hours, long["wide_hours"].to_numpy(dtype=float))
+    long = long.drop(columns=list(pairs))
+    report.warn("dates_converted", f"{raw.name}: {int(timed.sum())} rating(s) timed by their visit dates ({names}), "
+                f"in hours since each patient's first infusion date ({infusion!r}); the dates were removed"
+                + (f"; {int((~timed).sum())} rating(s) without a date (or without an infusion date) keep the time of "
+                   "their column's header" if (~timed).any() else "") + ".", int(timed.sum()), table="file")
+    return long, timed
 
 
 def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:

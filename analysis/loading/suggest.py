@@ -16,7 +16,7 @@ import pandas as pd
 from analysis.contract import CONTRACT
 from analysis.loading.times import parse_visit_label
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import is_name_digits, parse_wide_header
+from analysis.loading.wide import is_name_digits, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping, _role_words, standard_suggester
 
 __all__ = ["apply_hints", "detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
@@ -175,6 +175,13 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
                                "column: add one, or give the columns' times in wide_columns")
         reasons["wide"] = _wide_reason(wide)
+        dated = visit_date_columns([c for c in source_columns if c not in taken and c not in wide], wide)
+        if dated:
+            use = ("converted to hours since the infusion date, the header placing each within its day, then removed"
+                   if "infusion_date" in columns else "not used without an infusion date, and removed")
+            reasons["visit_dates"] = (f"column(s) {', '.join(map(repr, list(dated)[:4]))}"
+                                      f"{' ...' if len(dated) > 4 else ''} read as the dates of the ratings their "
+                                      f"headers name ({use})")
         if untimed_labels:
             ambiguities.append(f"time label(s) {', '.join(map(repr, untimed_labels[:8]))} in the headers say no "
                                "time: give them with visit_times={label: hours}")

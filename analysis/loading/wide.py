@@ -5,7 +5,9 @@ label and/or an item number, in the forms clinics write: ``MADRS 4h``, ``madrs_d
 ``MADRS D14``, ``bdi.2m``, ``BDI_wk2``, ``HAMD_w3``, ``madrs_1`` ... ``madrs_10`` (items),
 ``cadss_pre`` / ``cadss_post``, ``MADRS_baseline``, ``baseline_madrs``, ``madrs_3_day7``.
 A header with an instrument and neither a time nor an item is a total score whose time comes from
-the row (a long-over-time, wide-over-instruments file).
+the row (a long-over-time, wide-over-instruments file). A header naming a date and one of those
+times (``date_day7``, ``day7_date``, ``visit date baseline``, ``MADRS_day7_date``) is the date of
+those ratings (:func:`visit_date_columns`).
 
 :func:`melt_wide` turns such a table into the long form (one row per rating), vectorised: each
 wide column is one block of the output.
@@ -22,7 +24,7 @@ import pandas as pd
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import parse_visit_label
 
-__all__ = ["WideHeader", "is_name_digits", "melt_wide", "parse_wide_header"]
+__all__ = ["WideHeader", "is_name_digits", "melt_wide", "parse_wide_header", "visit_date_columns"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,38 @@ def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | N
     out["wide_column"] = pd.Series(np.asarray(wide + [None], dtype=object)[which])
     out["source_row"] = frame["source_row"].to_numpy()[rows] if "source_row" in frame else rows + 1
     return pd.DataFrame(out, copy=False)
+
+
+_DATE_WORDS = {"date", "dt", "datum", "fecha", "visit", "of", "on", "rating", "assessment"}
+
+
+def _squashed(label: object) -> str:
+    return re.sub(r"[\s_.\-]+", "", str(label)).lower()
+
+
+def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object, int | None]]) -> dict[str, list[str]]:
+    """Date columns among ``headers`` that date wide columns: header -> the wide columns (of
+    ``columns``, see :func:`melt_wide`) it dates. A date header names a date word ("date", "dt")
+    and a time the wide headers use, said the same way or meaning the same hours ("date_day7" dates
+    "MADRS_day7" and "QIDS day 7"); naming an instrument too ("MADRS_day7_date") restricts it to
+    that instrument's columns."""
+    out = {}
+    for header in headers:
+        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+        rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
+        if not rest or len(rest) == len(tokens) or not any(t.lower() in {"date", "dt", "datum", "fecha"}
+                                                           for t in tokens):
+            continue
+        named = parse_wide_header(" ".join(rest))
+        instrument = named.instrument if named is not None else None
+        label = named.time_label if named is not None else " ".join(rest)
+        if label is None:
+            continue
+        parsed = parse_visit_label(label)
+        hours = parsed[0] if parsed is not None else None
+        dated = [c for c, (inst, time, _) in columns.items() if instrument in (None, inst)
+                 and ((hours is not None and isinstance(time, (int, float)) and abs(float(time) - hours) < 1e-9)
+                      or (isinstance(time, str) and _squashed(time) == _squashed(label)))]
+        if dated:
+            out[str(header)] = dated
+    return out

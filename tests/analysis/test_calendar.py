@@ -100,3 +100,37 @@ def test_cdisc_dose_dates_relative_to_the_first_dose_and_unreadable_ones_refused
         cdisc.to_long({"DM": dm, "QS": qs, "EX": ex})
     assert "EXSTDTC is not a readable ISO 8601 date" in str(raised.value)
     assert "05/2024" not in str(raised.value) and "2024-05" not in str(raised.value)  # dates never shown
+
+
+WIDE_DATED = ("patient_id,age,sex,infusion_date,date_baseline,MADRS_baseline,MADRS_post,date_day7,MADRS_day7,"
+              "MADRS_day14,day14_date\n"
+              "K1,45,F,2024-03-04 09:00,2024-03-04,32,20,2024-03-12,14,12,2024-03-18\n"
+              "K2,51,M,2024-04-01,2024-03-31,28,15,2024-04-08,20,18,\n")
+
+
+def test_a_wide_sheet_with_a_date_per_visit_is_timed_by_its_dates(tmp_path):
+    path = tmp_path / "clinic.csv"
+    path.write_text(WIDE_DATED)
+    described = " ".join(analysis.suggest_mapping(path).describe())
+    assert "'date_baseline', 'date_day7', 'day14_date' read as the dates of the ratings" in described
+    data = analysis.load(path)
+    hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]
+    # K1: baseline on the infusion day (0), post 40 min, day 7 dated 8 days later (192 h), day 14 (336 h);
+    # K2: baseline dated the day before (-24 h), day 7 as dated, day 14 without a date: its header's 336 h
+    expected = {("K1", "baseline"): 0.0, ("K1", "post"): 40 / 60, ("K1", "day7"): 192.0, ("K1", "day14"): 336.0,
+                ("K2", "baseline"): -24.0, ("K2", "post"): 40 / 60, ("K2", "day7"): 168.0, ("K2", "day14"): 336.0}
+    for key, value in expected.items():
+        assert hours[key] == pytest.approx(value), key
+    assert not any("date" in str(c) for c in data.assessments.columns)
+    assert {w.code for w in data.warnings} >= {"dates_converted"}
+
+
+def test_a_wide_sheet_with_visit_dates_but_no_infusion_date_drops_them_and_says_so(tmp_path):
+    path = tmp_path / "clinic.csv"
+    path.write_text(WIDE_DATED.replace("infusion_date,", "").replace("2024-03-04 09:00,", "")
+                    .replace("2024-04-01,2024-03-31", "2024-03-31"))
+    data = analysis.load(path)
+    assert sorted(data.assessments.loc[data.assessments["patient_id"] == "K1", "time_hours"]) == \
+        pytest.approx([0.0, 40 / 60, 168.0, 336.0])  # the headers' times
+    dropped = [w.message for w in data.warnings if w.code == "dates_dropped"]
+    assert dropped and "no infusion date to measure them from" in dropped[0]

@@ -118,6 +118,23 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     assert {round(40 / 60, 6), 168.0} <= set(ratings["time_hours"].round(6))
 
 
+def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
+    from tests.analysis.test_calendar import WIDE_DATED
+
+    at = upload_page()
+    at.file_uploader(key="upload_files").upload("clinic.csv", WIDE_DATED.encode()).run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    k1 = data.assessments[data.assessments["patient_id"] == "K1"]
+    assert sorted(k1["time_hours"].round(4)) == [0.0, 0.6667, 192.0, 336.0]  # day 7 as dated: day 8
+    text = _all_text(at)
+    assert "date_day7" in text  # the reading is said ...
+    assert not re.search(r"20\d\d-\d\d-\d\d", text)  # ... and no date is shown
+
+
 def test_a_saved_mapping_is_re_applied_to_the_next_export():
     at = upload_page()
     at.file_uploader(key="upload_files").upload("january.xlsx", _excel(_clinic_wide())).run()

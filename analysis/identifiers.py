@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdentifierFinding", "find_identifier_columns", "mask_value", "reason_for_name"]
+__all__ = ["IdentifierFinding", "find_identifier_columns", "looks_identifying", "mask_value", "reason_for_name"]
 
 SAMPLE_SIZE = 500
 
@@ -95,6 +95,16 @@ class IdentifierFinding:
         how = "its name" if self.by == "name" else "its content"
         example = f" (for example {self.example!r}, masked)" if self.example else ""
         return f"looks like {self.reason} by {how}{example}"
+
+
+_VALUE_PATTERNS = tuple(p for _, p in _STRONG_PATTERNS) + (_WEAK_PATTERNS[1][1],)
+
+
+def looks_identifying(value: object) -> bool:
+    """Whether one value holds an e-mail address, an SSN, a phone number or a calendar date:
+    a message that quotes a cell (a date typed in the score column) masks such a value."""
+    text = str(value)
+    return any(p.search(text) for p in _VALUE_PATTERNS)
 
 
 def mask_value(value: object, limit: int = 24) -> str:

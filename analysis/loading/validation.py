@@ -81,7 +81,7 @@ from analysis.contract import (
     empty_events,
     problems_frame,
 )
-from analysis.identifiers import find_identifier_columns
+from analysis.identifiers import find_identifier_columns, looks_identifying, mask_value
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading.times import HOURS_PER, parse_visit_label
@@ -193,6 +193,8 @@ def _show(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value)
+    if looks_identifying(text):
+        return mask_value(text) + " (masked: it looks identifying)"
     return text if len(text) <= 40 else text[:40] + "..."
 
 

@@ -5,10 +5,14 @@ Reference: the Safe Harbor list (45 CFR 164.514(b)(2)); the example values are m
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import analysis
+from analysis.contract import DataError
 from analysis.identifiers import SAMPLE_SIZE, find_identifier_columns, mask_value, reason_for_name
 
 
@@ -93,3 +97,13 @@ def test_datetime_columns_are_dates_unless_converted_by_the_loader():
     frame = pd.DataFrame({"assessment_date": pd.to_datetime(["2024-01-02"]), "seen": pd.to_datetime(["2024-01-02"])})
     found = _finding(frame, date_columns=frozenset({"assessment_date"}))
     assert set(found) == {"seen"}
+
+
+def test_a_message_quoting_a_cell_masks_a_value_that_looks_identifying():
+    text = "patient_id,instrument,score,time_hours\nP1,MADRS,2024-03-07,0\nP1,MADRS,30,4\nP1,MADRS,x1,24\n"
+    with pytest.raises(DataError) as raised:
+        analysis.load(io.BytesIO(text.encode()))
+    shown = str(raised.value) + raised.value.problems.to_csv()
+    assert "2024-03-07" not in shown
+    assert "score '9999-99-99 (masked: it looks identifying)' is not a number" in shown
+    assert "score 'x1' is not a number" in shown  # other values are quoted as written

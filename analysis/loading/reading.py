@@ -131,20 +131,33 @@ def _load_any(path_or_buffer: Any, mapping: Mapping | None, assessments: Any, in
               events: Any, allow_identifiers: bool, hints: dict[str, Any], tables_given: bool) -> OutcomeData:
     if tables_given:
         return _load_tables({"assessments": assessments, "infusions": infusions, "patients": patients,
-                             "events": events}, allow_identifiers, hints.get("sheet"))
+                             "events": events}, allow_identifiers, mapping, hints)
     return _load_source(path_or_buffer, mapping, allow_identifiers, hints)
 
 
-def _load_tables(given: dict[str, Any], allow_identifiers: bool, sheet: Any) -> OutcomeData:
-    report = v._Report(allow_identifiers=allow_identifiers)
+def _load_tables(given: dict[str, Any], allow_identifiers: bool, mapping: Mapping | None,
+                 hints: dict[str, Any]) -> OutcomeData:
+    sheet = hints.get("sheet", mapping.sheet if mapping is not None else None)
     raws = {name: read_table(source, name, sheet=sheet, number_columns=v._NUMBER_READ)
             for name, source in given.items() if source is not None}
     source = ", ".join(raw.name for raw in raws.values())
-    return _validate_tables(report, raws, source)
+    return _validate_tables(allow_identifiers, raws, source, mapping, hints)
 
 
-def _validate_tables(report: v._Report, raws: dict[str, RawTable], source: str,
-                     mapping: Mapping | None = None) -> OutcomeData:
+def _validate_tables(allow_identifiers: bool, raws: dict[str, RawTable], source: str, mapping: Mapping | None,
+                     hints: dict[str, Any]) -> OutcomeData:
+    """The three-table form: the assessments table read through the mapping step like a single
+    file (times from visit labels or in weeks, wide columns, the hints), then every table validated."""
+    assessments = raws["assessments"]
+    if mapping is None:
+        mapping = suggest_for_frame(assessments.frame, layout=hints.get("layout"),
+                                    hints=dict(hints))
+    mapping = apply_hints(mapping, hints)
+    report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
+    mapped = apply_mapping(report, assessments, mapping)
+    raws = {**raws, "assessments": mapped.raw}
+    if mapped.events is not None and "events" not in raws:
+        raws["events"] = mapped.events
     a_table, i_table, p_table = v._three_tables(report, raws)
     e_table = v._prepare(report, raws["events"], "events", v._EVENT_MAP, set(v.EVENT_COLUMNS) | set(v.TIME_COLUMNS),
                          {"assessment_date"}) if "events" in raws else None
@@ -153,7 +166,8 @@ def _validate_tables(report: v._Report, raws: dict[str, RawTable], source: str,
     for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table, e_table) if t is not None}.values():
         for note in raw_table.notes:
             report.warn("reading", note + ".", 1, table="file")
-    data = v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping)
+    data = v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping,
+                       has_clock_time=mapped.has_clock_time)
     if len(raws) < 2:
         return data
     return _name_files(data, lambda w: [raws[w.table].name] * len(w.rows) if w.table in raws else [])
@@ -199,7 +213,7 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
         folder = Path(source)
         tables = _find_tables(folder)
         if "assessments" in tables:
-            return _load_tables(tables, allow_identifiers, sheet)
+            return _load_tables(tables, allow_identifiers, mapping, hints)
         layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or _folder_layout(folder)
         if layout is not None:
             return _load_standard(layout, folder, mapping, allow_identifiers, hints)
@@ -213,7 +227,7 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
     if "assessments" in by_sheet and sheet is None:
         # A workbook with sheets named assessments (infusions, patients, events): the table form.
         raws = {t: sheet_table(raw, by_sheet[t], t) for t in _TABLE_NAMES if t in by_sheet}
-        return _validate_tables(v._Report(allow_identifiers=allow_identifiers), raws, raw.name)
+        return _validate_tables(allow_identifiers, raws, raw.name, mapping, hints)
     raw = _pick_sheet(raw, sheet)
     layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or \
         detect_layout(list(raw.frame.columns))

@@ -102,6 +102,21 @@ def test_three_table_form_from_dataframes_and_buffers():
     assert_matches_reference(data)
 
 
+def test_three_table_form_reads_its_assessments_like_a_single_file(tmp_path):
+    """Visit labels as times, times in weeks, and the keywords of load() apply to the assessments
+    table of the three-table form too (they were refused as "no time column" or ignored)."""
+    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,time_hours\nK1,1,0\nK2,1,0\n")
+    (tmp_path / "assessments.csv").write_text("patient_id,score,visit\nK1,20,baseline\nK1,12,day 1\n"
+                                              "K2,22,baseline\nK2,15,week 2\n")
+    data = analysis.load(tmp_path, instrument="QIDS-SR16")
+    assert data.assessments["time_hours"].tolist() == [0.0, 24.0, 0.0, 336.0]
+    assert set(data.assessments["instrument"]) == {"QIDS-SR16"}
+    assert any("visit labels" in sentence for sentence in data.mapping.describe())
+    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,week\nK1,MADRS,30,0\nK1,MADRS,18,2\n")
+    weeks = analysis.load(assessments=tmp_path / "assessments.csv", infusions=tmp_path / "infusions.csv")
+    assert weeks.assessments["time_hours"].tolist() == [0.0, 336.0]
+
+
 class FakeUpload:
     """What Streamlit's UploadedFile offers: a name, getvalue() and read()."""
 

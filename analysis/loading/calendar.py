@@ -8,9 +8,9 @@ The rule, for a date and the patient's first infusion date (the earliest of its 
 - otherwise the day gives the time: day 0 is the first infusion's day, and a date d days later
   is at ``24 d`` hours, or at the start of that day's infusion when the patient had one that day.
   A nominal time (a REDCap event's, a visit label's) places it within the day: "day 7" dated on
-  day 7 is at 168 h; "pre", "post" (40 min) and "4h" dated on an infusion day are that long after
-  the start of that day's infusion, so a pre- and a post-infusion rating on the same date are
-  two ratings, not one rated twice. A date at midnight counts as a date without a time.
+  day 7 is at 168 h; "post" (40 min) and "4h" dated on an infusion day are that long after the
+  start of that day's infusion and "pre" one minute before it, so a pre- and a post-infusion
+  rating on the same date are two ratings, not one rated twice. A date at midnight counts as a date without a time.
 
 Dates are read as ISO 8601 first (``2024-01-03``, ``2024-01-03 09:30``, ``2024-01-03T09:30``),
 then in any common form (``03/01/2024``), day first when ``dayfirst``.
@@ -160,11 +160,10 @@ def _hours(dates: Dates, infusions: InfusionCalendar, codes: np.ndarray, origin:
            origin_has_time: np.ndarray, event_hours: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(hours since the first infusion, whole days since its day) of each date.
 
-    A date without a time of day is placed within its day from ``event_hours`` h: at h when h
-    falls on that day (an event "day 7" dated day 7, "4h" on the first infusion's day); else, for
-    0 <= h < 24 (a time within an infusion day: "post", "4h", "40 min"), h after the start of that
-    day's first infusion (or the day's start on a day without one); else at that infusion's start
-    (or the day's start)."""
+    A date without a time of day is placed within its day from ``event_hours`` h: for -1 < h < 24
+    (a time within an infusion day: "pre" one minute before, "post", "4h"), h after the start of
+    that day's first infusion (or the day's start on a day without one); else at h when h falls on
+    that day (an event "day 7" dated day 7); else at that infusion's start (or the day's start)."""
     missing = np.isnat(dates.when) | np.isnat(origin)
     exact = (dates.when - origin).astype("timedelta64[ns]").astype("float64") / _HOUR_NS
     day = (dates.when.astype("datetime64[D]") - origin.astype("datetime64[D]")).astype("float64")
@@ -179,7 +178,7 @@ def _hours(dates: Dates, infusions: InfusionCalendar, codes: np.ndarray, origin:
     if event_hours is not None:
         event_hours = np.asarray(event_hours, dtype="float64")
         with np.errstate(invalid="ignore"):
-            on_day = (event_hours >= day * 24.0) & (event_hours < day * 24.0 + 24.0)
-            within = ~on_day & (event_hours >= 0) & (event_hours < 24.0)
-        placed = np.where(on_day, event_hours, np.where(within, start + event_hours, start))
+            within = (event_hours > -1.0) & (event_hours < 24.0)
+            on_day = ~within & (event_hours >= day * 24.0) & (event_hours < day * 24.0 + 24.0)
+        placed = np.where(within, start + event_hours, np.where(on_day, event_hours, start))
     return np.where(dates.has_time & origin_has_time, exact, placed), day

@@ -22,7 +22,13 @@ from analysis.identifiers import find_identifier_columns
 from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.suggest import role_aliases
-from analysis.loading.times import BASELINE_HOURS, iso_durations, parse_visit_label, study_day_hours
+from analysis.loading.times import (
+    BASELINE_HOURS,
+    iso_durations,
+    parse_visit_label,
+    placement_hours,
+    study_day_hours,
+)
 from analysis.loading.vocabularies import key
 from analysis.loading.wide import melt_wide, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping
@@ -189,7 +195,10 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     patient_column = _role_column(long.columns, mapping, "patient_id")
     patient = long[patient_column] if patient_column is not None else long["source_row"]
     infusions = calendar.infusion_calendar(calendar.parse_dates(long[infusion], dayfirst=raw.decimal_comma), patient)
-    hours = calendar.hours_since_first(dates, patient, infusions, long["wide_hours"].to_numpy(dtype=float))
+    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+    placed = column.map({c: np.nan if label is None else placement_hours(label, mapping.visit_times)
+                         for c, label in labels.items()}).to_numpy(dtype=float)
+    hours = calendar.hours_since_first(dates, patient, infusions, placed)
     timed = ~np.isnan(hours)
     long["wide_hours"] = np.where(timed, hours, long["wide_hours"].to_numpy(dtype=float))
     long = long.drop(columns=list(pairs))

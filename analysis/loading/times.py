@@ -12,7 +12,12 @@ month; a year 365.25 days). Three written forms are read:
   ``D14``, ``week 2``, ``wk2``, ``w3``, ``2 months``, ``2m`` (m = months; minutes are written
   ``min``), ``day 3 40 min`` (sums). A "day N" label counts days elapsed since the first infusion
   (``day 1`` = 24 h), as in single-infusion trials; the CDISC study-day rule applies only to
-  study-day columns.
+  study-day columns;
+- visit labels relative to one infusion of a series (:func:`parse_infusion_label`):
+  ``Infusion 2 post``, ``Inf 3 - pre``, ``infusion #4 4h``, ``post infusion 2``, ``Session 5``
+  (a label naming only the infusion is its pre-infusion rating): its number and the hours after
+  its start, which the loader adds to that patient's infusion start; "pre" is one minute before
+  the start (:data:`PRE_INFUSION_HOURS`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["HOURS_PER", "BASELINE_HOURS", "POST_INFUSION_HOURS", "TIME_ROLES", "iso_duration_hours",
-           "parse_visit_label", "study_day_hours", "unit_of_role"]
+__all__ = ["HOURS_PER", "BASELINE_HOURS", "POST_INFUSION_HOURS", "PRE_INFUSION_HOURS", "TIME_ROLES", "iso_duration_hours",
+           "parse_infusion_label", "parse_visit_label", "placement_hours", "study_day_hours", "unit_of_role",
+           "within_infusion_hours"]
 
 HOURS_PER = {"minutes": 1 / 60, "hours": 1.0, "days": 24.0, "weeks": 168.0, "months": 30.4375 * 24}
 # A rating labelled baseline/pre-infusion is taken at the start of the first infusion: at or before
@@ -31,6 +37,10 @@ HOURS_PER = {"minutes": 1 / 60, "hours": 1.0, "days": 24.0, "weeks": 168.0, "mon
 BASELINE_HOURS = 0.0
 # "post" (end of infusion): the standard 40-minute infusion (DOMAIN.md); visit_times overrides it.
 POST_INFUSION_HOURS = 40 / 60
+# "pre" relative to one infusion of a series ("Infusion 3 pre", or "pre" dated on an infusion day):
+# one minute before that infusion's start, so it is the rating the infusion follows (the last of
+# the previous infusion's follow-up; for the first infusion, the baseline), not one after it.
+PRE_INFUSION_HOURS = -1 / 60
 
 # Mapping roles that carry a time, with their unit ("study_day" and "elapsed_iso" have rules).
 TIME_ROLES = {"time_minutes": "minutes", "time_min": "minutes", "time_hours": "hours", "time_days": "days",
@@ -139,3 +149,60 @@ def study_day_hours(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = (days == 0) | (~np.isnan(days) & (days != np.round(days)))
     hours = np.where(days >= 1, (days - 1) * 24.0, days * 24.0)
     return np.where(bad, np.nan, hours), bad
+
+
+_SESSION = r"(?:infusion|infusions|inf|session|treatment|tx|dose|ket(?:amine)?)"
+_INFUSION_FIRST = re.compile(rf"{_SESSION}\s*(?:no\.?|number|nr\.?|#)?\s*(\d{{1,3}})(?:st|nd|rd|th)?(?!\d)[\s:,;-]*(.*)", re.I)
+_INFUSION_LAST = re.compile(rf"(.*?)[\s:,;-]*\b{_SESSION}\s*(?:no\.?|number|nr\.?|#)?\s*(\d{{1,3}})(?:st|nd|rd|th)?", re.I)
+_ORDINAL_FIRST = re.compile(rf"(\d{{1,3}})(?:st|nd|rd|th)\s+{_SESSION}\b[\s:,;-]*(.*)", re.I)
+
+
+def parse_infusion_label(label: object) -> tuple[int, float] | None:
+    """(infusion number, hours after that infusion's start) for a visit label relative to one
+    infusion of a series, else None.
+
+    >>> parse_infusion_label("Infusion 2 post")
+    (2, 0.6666666666666666)
+    >>> parse_infusion_label("pre-infusion 3")
+    (3, -0.016666666666666666)
+    """
+    if label is None or (isinstance(label, float) and np.isnan(label)):
+        return None
+    text = str(label).strip()
+    for pattern, number_group, rest_group in ((_INFUSION_FIRST, 1, 2), (_ORDINAL_FIRST, 1, 2),
+                                              (_INFUSION_LAST, 2, 1)):
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        number, rest = int(match.group(number_group)), match.group(rest_group).strip(" -_:,;()")
+        rest = re.sub(r"[\s-]*(?:infusion|inf|dose|session)$", "", rest, flags=re.I)  # "pre-infusion"
+        if number < 1:
+            return None
+        offset = within_infusion_hours(rest) if rest else PRE_INFUSION_HOURS
+        return None if offset is None else (number, offset)
+    return None
+
+
+def within_infusion_hours(label: object) -> float | None:
+    """Hours after an infusion's start that a label names within an infusion day: "pre" (and the
+    other baseline words) is :data:`PRE_INFUSION_HOURS`, "post" 40 min, "4h" 4 h; None when the
+    label says no such time."""
+    parsed = parse_visit_label(label)
+    if parsed is None or parsed[0] < 0:
+        return None
+    return PRE_INFUSION_HOURS if parsed[1].startswith("baseline") else parsed[0]
+
+
+def placement_hours(label: object, visit_times: dict[str, float] | None = None) -> float:
+    """The time a visit label names, to place a rating dated without a time of day within its day
+    (:mod:`analysis.loading.calendar`): ``visit_times`` first, else a time within an infusion day
+    ("Infusion 2 post" and "post" = 40 min, "pre" = one minute before the infusion, "4h"), else the
+    label's hours ("day 7" = 168 h); NaN when the label names none."""
+    text = str(label)
+    if visit_times and text in visit_times:
+        return float(visit_times[text])
+    relative = parse_infusion_label(text)
+    if relative is not None:
+        return relative[1]
+    within = within_infusion_hours(text)
+    return np.nan if within is None else within

@@ -84,7 +84,7 @@ from analysis.contract import (
 from analysis.identifiers import find_identifier_columns, looks_identifying, mask_value
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
 from analysis.loading import calendar
-from analysis.loading.times import HOURS_PER, parse_visit_label
+from analysis.loading.times import HOURS_PER, placement_hours
 from analysis.loading.vocabularies import (
     SEX_CODES,
     closest_word,
@@ -574,15 +574,13 @@ def _dates(report: _Report, raw: RawTable, table: str, series: pd.Series, column
 
 
 def _label_hours(visit: pd.Categorical | None, mapping: Any) -> np.ndarray | None:
-    """Each rating's visit label in hours since the first infusion (``mapping.visit_times``, else
-    the label's own words: "post" = 40 min, "4h"), NaN where the label does not say; None without
-    visit labels."""
+    """Each rating's visit label as :func:`~analysis.loading.times.placement_hours` reads it
+    (NaN where it names no time); None without visit labels."""
     if visit is None:
         return None
     visit_times = getattr(mapping, "visit_times", None) or {}
-    hours = [visit_times.get(str(label), np.nan if (parsed := parse_visit_label(label)) is None else parsed[0])
-             for label in visit.categories]
-    return np.append(np.asarray(hours, dtype="float64"), np.nan)[visit.codes]
+    values = [placement_hours(label, visit_times) for label in visit.categories]
+    return np.append(np.asarray(values, dtype="float64"), np.nan)[visit.codes]
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:

@@ -84,7 +84,9 @@ def test_long_files_keep_a_pre_and_a_post_infusion_rating_of_the_same_date_apart
                                               "K1,MADRS,20,2024-03-06,pre\nK1,MADRS,12,2024-03-06,4h\n"
                                               "K1,MADRS,12,2024-03-11,day 7\n")
     data = analysis.load(tmp_path)
-    np.testing.assert_allclose(data.assessments["time_hours"], [0.0, 40 / 60, 48.0, 52.0, 168.0])
+    # pre: one minute before that day's infusion (the first's: the baseline); post: 40 min after it
+    np.testing.assert_allclose(data.assessments["time_hours"], [-1 / 60, 40 / 60, 48 - 1 / 60, 52.0, 168.0])
+    assert data.assessments["infusion_number"].isna().all()  # the file does not say (derived by analyses)
 
 
 def test_cdisc_dose_dates_relative_to_the_first_dose_and_unreadable_ones_refused():
@@ -115,10 +117,11 @@ def test_a_wide_sheet_with_a_date_per_visit_is_timed_by_its_dates(tmp_path):
     assert "'date_baseline', 'date_day7', 'day14_date' read as the dates of the ratings" in described
     data = analysis.load(path)
     hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]
-    # K1: baseline on the infusion day (0), post 40 min, day 7 dated 8 days later (192 h), day 14 (336 h);
-    # K2: baseline dated the day before (-24 h), day 7 as dated, day 14 without a date: its header's 336 h
-    expected = {("K1", "baseline"): 0.0, ("K1", "post"): 40 / 60, ("K1", "day7"): 192.0, ("K1", "day14"): 336.0,
-                ("K2", "baseline"): -24.0, ("K2", "post"): 40 / 60, ("K2", "day7"): 168.0, ("K2", "day14"): 336.0}
+    # K1: baseline on the infusion day (one minute before it), post 40 min, day 7 dated 8 days later
+    # (192 h), day 14 (336 h); K2: baseline dated the day before (-24 h, less the minute), day 7 as dated,
+    # day 14 without a date: its header's 336 h
+    expected = {("K1", "baseline"): -1 / 60, ("K1", "post"): 40 / 60, ("K1", "day7"): 192.0, ("K1", "day14"): 336.0,
+                ("K2", "baseline"): -24.0 - 1 / 60, ("K2", "post"): 40 / 60, ("K2", "day7"): 168.0, ("K2", "day14"): 336.0}
     for key, value in expected.items():
         assert hours[key] == pytest.approx(value), key
     assert not any("date" in str(c) for c in data.assessments.columns)

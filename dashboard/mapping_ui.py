@@ -24,7 +24,7 @@ import streamlit as st
 from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
 from analysis.instruments import instrument_names
 from analysis.loading.suggest import role_aliases
-from analysis.loading.times import parse_visit_label
+from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.loading.wide import visit_date_columns
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
@@ -354,6 +354,14 @@ def _visit_labels(table: TableOutline | None, mapping: Mapping) -> list[str]:
     return list(dict.fromkeys(labels))[:MAX_LABELS]
 
 
+def _after_start(hours: float) -> str:
+    """Hours relative to an infusion's start in words: "1 min before", "40 min after", "4 h after"."""
+    minutes = round(hours * 60)
+    if minutes < 0:
+        return f"{-minutes:g} min before"
+    return f"{minutes:g} min after" if minutes < 120 else f"{hours:g} h after"
+
+
 def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, float]:
     """Hours since the first infusion for each visit label, editable in place. REDCap events are
     read as the reader reads them (the label without its arm); with rating dates, those time the
@@ -363,10 +371,11 @@ def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, 
     untimed = "timed by the rating dates" if redcap and dated else "needs a time"
     rows = []
     for label in labels:
-        parsed = parse_visit_label(event_label(label) if redcap else label)
-        rows.append({"visit": label, "hours": mapping.visit_times.get(label, math.nan),
-                     "read from the label": (f"{parsed[0]:g} h ({parsed[1]})" if parsed is not None
-                                             else untimed)})
+        text = event_label(label) if redcap else label
+        parsed, relative = parse_visit_label(text), parse_infusion_label(text)
+        read = f"{parsed[0]:g} h ({parsed[1]})" if parsed is not None else \
+            f"{_after_start(relative[1])} infusion {relative[0]}'s start" if relative is not None else untimed
+        rows.append({"visit": label, "hours": mapping.visit_times.get(label, math.nan), "read from the label": read})
     st.markdown("**Visit times**")
     st.caption("Hours since the start of the first infusion for each visit label. Leave a time empty to "
                "use what the label says; a time given here wins over the label.")

@@ -25,6 +25,7 @@ from analysis.loading.suggest import role_aliases
 from analysis.loading.times import (
     BASELINE_HOURS,
     iso_durations,
+    parse_infusion_label,
     parse_visit_label,
     placement_hours,
     study_day_hours,
@@ -146,6 +147,13 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     long, dated = _visit_dates(report, raw, long, column, wide, mapping)
     untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
                if isinstance(t, str)}
+    relative = {label: parse_infusion_label(label) for label in untimed}
+    if relative and all(r is not None for r in relative.values()):
+        # Headers relative to one infusion ("MADRS inf2 post"): timed once the infusions are read.
+        labels_of_rows = times.astype(object)
+        long["relative_infusion"] = labels_of_rows.map({k: float(r[0]) for k, r in relative.items()}).astype(float)
+        long["hours_after_infusion"] = labels_of_rows.map({k: r[1] for k, r in relative.items()}).astype(float)
+        untimed = set()
     unknown = sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
@@ -326,6 +334,14 @@ def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapp
         distinct = pd.unique(labels.dropna())
         hours = {lab: _time_of_label(lab, mapping.visit_times) for lab in distinct}
         unknown = [lab for lab, h in hours.items() if np.isnan(h)]
+        relative = {lab: parse_infusion_label(lab) for lab in unknown}
+        if unknown and all(r is not None for r in relative.values()):
+            # Labels relative to one infusion ("Infusion 2 post"): timed once the infusions are read.
+            out["time_hours"] = labels.map(hours).astype(float).to_numpy()
+            out["relative_infusion"] = labels.map({lab: float(r[0]) for lab, r in relative.items()}) \
+                .astype(float).to_numpy()
+            out["hours_after_infusion"] = labels.map({lab: r[1] for lab, r in relative.items()}).astype(float).to_numpy()
+            return out.drop(columns=["visit_number"], errors="ignore"), True
         if not unknown:
             out["time_hours"] = labels.map(hours).astype(float).to_numpy()
             report.warn("times_from_visits", f"{raw.name} has no time column: times were read from the visit labels "

@@ -464,7 +464,7 @@ def _patient_ids(report: _Report, t: _Table) -> pd.Categorical:
 def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     """Validate the assessment columns; returns converted columns (None when unusable)."""
     frame, raw, name = t.frame, t.raw, t.name
-    known = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date"}
+    known = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date", *RELATIVE_COLUMNS}
     missing = _require(report, raw, name, frame, ("patient_id", "instrument", "score"), known)
     time_column = _require_time(report, raw, name, frame, TIME_COLUMNS, "assessment_date", known)
     rows = _source_rows(frame)
@@ -514,7 +514,12 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         report.add_rows(raw, name, time_column, rows[where], _raw_values(frame[time_column], where),
                         lambda v: f"time {_show(v)!r} cannot be read as a number of {unit}.",
                         "times that cannot be read")
-        empty = np.flatnonzero(np.isnan(values) & ~bad) if not report.times_explained else np.array([], dtype=int)
+        relative = "hours_after_infusion" in frame.columns
+        if relative:  # timed from an infusion's start once the infusions are read
+            out["relative"] = (frame["relative_infusion"].to_numpy(dtype="float64"),
+                               frame["hours_after_infusion"].to_numpy(dtype="float64"))
+        empty = np.flatnonzero(np.isnan(values) & ~bad & (np.isnan(out["relative"][1]) if relative else True)) \
+            if not report.times_explained else np.array([], dtype=int)
         report.add_rows(raw, name, time_column, rows[empty], [""] * len(empty),
                         lambda _: f"{time_column} is empty: every rating needs its time.", "empty times")
         out["time_hours"] = values * TIME_COLUMNS[time_column]
@@ -581,6 +586,47 @@ def _label_hours(visit: pd.Categorical | None, mapping: Any) -> np.ndarray | Non
     visit_times = getattr(mapping, "visit_times", None) or {}
     values = [placement_hours(label, visit_times) for label in visit.categories]
     return np.append(np.asarray(values, dtype="float64"), np.nan)[visit.codes]
+
+
+def _infusion_relative_times(report: _Report, t: _Table, cols: dict[str, Any], inf: dict[str, Any] | None) -> None:
+    """Times of ratings whose visit label is relative to one infusion ("Infusion 2 post"): that
+    patient's infusion start plus the label's hours; a rating whose infusion is not in the
+    infusions is reported by row."""
+    number, offset = cols["relative"]
+    rows = np.flatnonzero(~np.isnan(offset))
+    patient = cols["patient_id"]
+    given = inf is not None and all(k in inf for k in ("time_hours", "patient_id", "infusion_number"))
+    if not given:  # one infusion at time 0 is assumed for each patient (warned later)
+        start = np.where(number[rows] == 1, 0.0, np.nan)
+    else:
+        starts = pd.Series(inf["time_hours"], index=pd.MultiIndex.from_arrays(
+            [np.asarray(inf["patient_id"]).astype(object), inf["infusion_number"]]))
+        starts = starts[~starts.index.duplicated()]
+        start = starts.reindex(pd.MultiIndex.from_arrays([np.asarray(patient)[rows].astype(object),
+                                                          number[rows]])).to_numpy(dtype="float64")
+    time = cols["time_hours"]
+    time[rows] = start + offset[rows]
+    cols["time_bad"][rows] = np.isnan(start)
+    missing = rows[np.isnan(start)]
+    labels = cols["visit"]
+    if not given and len(missing):
+        named = sorted({str(labels[i]) for i in missing})
+        report.add(t.raw, t.name, f"the visit label(s) {', '.join(map(repr, named[:6]))}{' ...' if len(named) > 6 else ''}"
+                   " are timed from later infusions of a series, but no infusions were given (without them one "
+                   "infusion per patient, at time 0, is assumed): add the infusions table (patient_id, "
+                   "infusion_number and time_hours or infusion_date).", column="visit",
+                   row=int(cols["source_row"][missing[0]]))
+        return
+    shown = [(str(patient[i]), int(number[i]), "" if labels is None else str(labels[i])) for i in missing[:MAX_ROWS_PER_CHECK]]
+    report.add_rows(t.raw, t.name, "visit", cols["source_row"][missing], shown,
+                    lambda v: (f"the visit {v[2]!r} is timed from infusion {v[1]}, but patient {v[0]} has no infusion "
+                               f"{v[1]} in the infusions (give each infusion's start: infusion_number with time_hours or "
+                               "infusion_date), or give the label's hours with visit_times."),
+                    "ratings timed from an infusion the patient does not have")
+    if len(rows) > len(missing):
+        report.warn("times_from_infusion_labels", f"{t.raw.name}: {len(rows) - len(missing)} rating(s) timed from the "
+                    "infusion their visit label names ('Infusion 2 post' = 40 min after the start of that patient's "
+                    "infusion 2; 'pre' = one minute before it).", len(rows) - len(missing))
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
@@ -829,7 +875,11 @@ def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str],
 # Single-file form
 
 
-_ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date"}
+# Set by the mapping step for visit labels relative to one infusion of a series ("Infusion 2 post",
+# analysis.loading.times.parse_infusion_label): the infusion's number and the hours after its start.
+# The rating's time is that patient's infusion start plus those hours (_infusion_relative_times).
+RELATIVE_COLUMNS = ("relative_infusion", "hours_after_infusion")
+_ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date", *RELATIVE_COLUMNS}
 _INFUSION_LEVEL = {"dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min", "infusion_date"} \
     | set(INFUSION_TIME_COLUMNS)
 _PATIENT_LEVEL = {"age", "sex", "diagnosis"}
@@ -1113,6 +1163,9 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
             cols["time_bad"] = np.isnan(hours)
             report.warn("dates_converted", f"Calendar dates of assessments ({a_table.raw.name}) were converted "
                         "to hours since each patient's first infusion and removed.", len(rows))
+
+    if "relative" in cols:
+        _infusion_relative_times(report, a_table, cols, inf)
 
     _check_scores(report, a_table, cols)
     score = cols["score"]

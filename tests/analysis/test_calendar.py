@@ -1,7 +1,10 @@
 """Calendar dates -> hours since each patient's first infusion: one rule for every reader (long
-files, CDISC EXSTDTC, REDCap). Expected hours are counted by hand from the dates."""
+files, CDISC EXSTDTC, REDCap); and visit labels relative to one infusion of a series. Expected
+hours are counted by hand from the dates and the infusion starts."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pandas as pd
@@ -137,3 +140,47 @@ def test_a_wide_sheet_with_visit_dates_but_no_infusion_date_drops_them_and_says_
         pytest.approx([0.0, 40 / 60, 168.0, 336.0])  # the headers' times
     dropped = [w.message for w in data.warnings if w.code == "dates_dropped"]
     assert dropped and "no infusion date to measure them from" in dropped[0]
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("Infusion 2 post", (2, 40 / 60)), ("Inf 3 - pre", (3, -1 / 60)), ("post infusion 2", (2, 40 / 60)),
+    ("pre-infusion 3", (3, -1 / 60)), ("Session 5", (5, -1 / 60)), ("2nd infusion 4h", (2, 4.0)),
+    ("infusion #4 40 min", (4, 40 / 60)), ("Infusion2Post", (2, 40 / 60)), ("inf6 POST", (6, 40 / 60)),
+    ("day 7", None), ("baseline", None), ("infusion 2 follow-up", None), ("Infusion 0 pre", None)])
+def test_visit_labels_relative_to_one_infusion(label, expected):
+    from analysis.loading.times import parse_infusion_label
+
+    parsed = parse_infusion_label(label)
+    assert parsed == (None if expected is None else (expected[0], pytest.approx(expected[1])))
+
+
+SERIES_INFUSIONS = "patient_id,infusion_number,time_hours\nK1,1,0\nK1,2,50\nK2,1,0\nK2,2,72\n"
+SERIES_RATINGS = ("patient_id,instrument,score,visit\nK1,MADRS,30,Infusion 1 pre\nK1,MADRS,18,Infusion 1 post\n"
+                  "K1,MADRS,20,Infusion 2 pre\nK1,MADRS,12,Infusion 2 post\nK2,MADRS,28,Infusion 1 pre\n"
+                  "K2,MADRS,15,Infusion 2 4h\nK2,MADRS,14,day 14\n")
+
+
+def test_ratings_labelled_by_infusion_are_timed_from_that_patients_infusion(tmp_path):
+    (tmp_path / "infusions.csv").write_text(SERIES_INFUSIONS)
+    (tmp_path / "assessments.csv").write_text(SERIES_RATINGS)
+    data = analysis.load(tmp_path)
+    # pre: a minute before the infusion's start (so it follows the previous infusion); post: 40 min after
+    np.testing.assert_allclose(data.assessments["time_hours"],
+                               [-1 / 60, 40 / 60, 50 - 1 / 60, 50 + 40 / 60, -1 / 60, 76.0, 336.0])
+    assert any(w.code == "times_from_infusion_labels" for w in data.warnings)
+    wide = "patient_id,MADRS_inf1_pre,MADRS_inf2_post,MADRS_day14\nK1,30,12,10\nK2,28,11,9\n"
+    (tmp_path / "assessments.csv").write_text(wide)
+    np.testing.assert_allclose(analysis.load(tmp_path).assessments["time_hours"],
+                               [-1 / 60, 50 + 40 / 60, 336.0, -1 / 60, 72 + 40 / 60, 336.0])
+
+
+def test_a_label_naming_an_infusion_the_patient_does_not_have_is_refused_by_row(tmp_path):
+    (tmp_path / "infusions.csv").write_text(SERIES_INFUSIONS.replace("K2,2,72\n", ""))
+    (tmp_path / "assessments.csv").write_text(SERIES_RATINGS)
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path)
+    problems = raised.value.problems
+    assert problems["row"].tolist() == [6]
+    assert "patient K2 has no infusion 2" in problems["message"].iloc[0]
+    with pytest.raises(DataError, match="no infusions were given"):
+        analysis.load(io.BytesIO(SERIES_RATINGS.encode()))

@@ -284,6 +284,23 @@ def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
     assert at.session_state["context"].full.fingerprint == three_tables.fingerprint
 
 
+def test_ratings_labelled_by_infusion_of_a_series_load_timed_from_each_infusion():
+    """A clinic's two sheets: infusions with their start times, ratings labelled 'Infusion 2 post'."""
+    at = upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    uploader.upload("infusions.csv", b"patient_id,infusion_number,time_hours\nK1,1,0\nK1,2,50\n")
+    uploader.upload("assessments.csv", b"patient_id,instrument,score,visit\nK1,MADRS,30,Infusion 1 pre\n"
+                                       b"K1,MADRS,18,Infusion 1 post\nK1,MADRS,20,Infusion 2 pre\n"
+                                       b"K1,MADRS,12,Infusion 2 post\n")
+    uploader.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    hours = at.session_state["context"].full.assessments["time_hours"].round(4).tolist()
+    assert hours == [-0.0167, 0.6667, 49.9833, 50.6667]
+
+
 # --------------------------------------------------------------------------------------------
 # Uploads, templates and the dictionary without a browser
 

@@ -322,7 +322,12 @@ def _finish(raw: RawTable, table: str) -> RawTable:
     frame.columns = names
     if len(frame.columns) == 0:
         raise _fail(f"{raw.name} has no columns.", table, raw.name)
-    frame["source_row"] = np.arange(1, len(frame) + 1, dtype="int64")
+    # Title lines above the column names (an export's report title) shift the rows, so that the
+    # line and spreadsheet row numbers in messages stay those of the file.
+    titles = int(frame.attrs.pop("title_rows", 0))
+    if titles:
+        raw.notes.append(f"{titles} line(s) above the column names skipped (a title, not read)")
+    frame["source_row"] = np.arange(1 + titles, len(frame) + 1 + titles, dtype="int64")
     # Rows with nothing in them (blank lines, empty spreadsheet rows) are not data.
     blank = np.ones(len(frame), dtype=bool)
     for column in frame.columns[:-1]:
@@ -424,6 +429,58 @@ def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:
     return frame
 
 
+_TITLE_SEARCH_ROWS = 20  # title lines looked for above the column names
+
+
+def _below_titles(frame: pd.DataFrame) -> pd.DataFrame:
+    """A sheet whose first rows are a title ("Ketamine clinic export", a blank row) above the
+    column names: the frame from the column names on, ``attrs["title_rows"]`` saying how many rows
+    were above them. A sheet whose first row holds column names is returned as it is."""
+    names = [str(c) for c in frame.columns]
+    if len(names) < 2 or sum(not n.startswith("Unnamed:") for n in names) > 1:
+        return frame
+    filled = frame.head(_TITLE_SEARCH_ROWS + 10).notna().to_numpy()
+    counts = filled.sum(axis=1)
+    for row in range(min(_TITLE_SEARCH_ROWS, len(frame))):
+        if counts[row] < 2:
+            continue
+        header = frame.iloc[row]
+        below = counts[row + 1:row + 11]
+        if not all(isinstance(v, str) for v in header.dropna()) or not len(below) or below.max() > counts[row]:
+            return frame
+        columns = [str(v).strip() if pd.notna(v) else f"Unnamed: {i}" for i, v in enumerate(header)]
+        body = frame.iloc[row + 1:].reset_index(drop=True)
+        body.columns = columns
+        body.attrs["title_rows"] = row + 1
+        return body
+    return frame
+
+
+def _title_lines(text: str) -> int:
+    """How many lines at the top of a text table are a title above the column names: lines with
+    at most one value, followed by a line of column names whose count the next lines share."""
+    lines = re.split(r"\r\n|\r|\n", text)[:_TITLE_SEARCH_ROWS + 11]
+    if len(lines) < 2:
+        return 0
+    for delimiter in _DELIMITERS:
+        try:
+            counts = [len([f for f in next(csv.reader([line], delimiter=delimiter), []) if f.strip()])
+                      for line in lines]
+            widths = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in lines]
+        except csv.Error:
+            continue
+        if counts[0] > 1:
+            return 0
+        for row in range(1, min(_TITLE_SEARCH_ROWS, len(lines) - 1)):
+            if counts[row] < 2:
+                continue
+            following = [w for w, c in zip(widths[row + 1:], counts[row + 1:], strict=True) if c][:10]
+            if following and all(w == widths[row] for w in following):
+                return row
+            break
+    return 0
+
+
 def _excel_engine() -> str:
     """calamine (Rust; about 10x faster than openpyxl on a 20,000 x 24 sheet, same cell types) when
     installed, else openpyxl."""
@@ -455,7 +512,8 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
         raise _fail(f"{name} is an Excel workbook that cannot be read ({type(error).__name__}).",
                     table, name) from None
     if not isinstance(sheets, dict):
-        return RawTable(sheets, name, "xlsx")
+        return RawTable(_below_titles(sheets), name, "xlsx")
+    sheets = {key: _below_titles(frame) for key, frame in sheets.items()}
     if not sheets:
         raise _fail(f"{name} has no worksheets.", table, name)
     first = next(iter(sheets))
@@ -535,6 +593,11 @@ def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[
         if start.startswith(magic):
             raise _fail(f"{name} is {what}, not a table. Export the data as CSV, Excel (.xlsx) or Parquet.",
                         table, name)
+    titles = _title_lines(head_text)
+    if titles:
+        ends = [m.end() for m in re.finditer(rb"\r\n|\r|\n", utf8[:65536])]
+        utf8 = utf8[ends[titles - 1]:]
+        head_text = utf8[:65536].decode("utf-8", errors="replace")
     delimiter, fields = _header_fields(head_text)
     if not any(f.strip() for f in fields):
         raise _fail(f"{name}: the first line should hold the column names, but it is empty.",
@@ -573,6 +636,8 @@ def _read_text(content: bytes, name: str, table: str, number_columns: frozenset[
                     f"{_DELIMITER_NAMES[delimiter]}-separated, {encoding}).", table, name,
                     headline=f"{name} is not a regular table.")
     frame = _arrow_to_pandas(arrow)
+    if titles:
+        frame.attrs["title_rows"] = titles
     raw = RawTable(frame, name, "csv", decimal_comma=decimal_comma)
     if encoding in {"cp1252", "latin-1"}:
         raw.notes.append(f"{name} was read as {encoding} text (not UTF-8)")

@@ -117,6 +117,34 @@ def test_three_table_form_reads_its_assessments_like_a_single_file(tmp_path):
     assert weeks.assessments["time_hours"].tolist() == [0.0, 336.0]
 
 
+def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        pd.DataFrame(titles).to_excel(writer, index=False, header=False, sheet_name="Report")
+        frame.to_excel(writer, index=False, startrow=len(titles), sheet_name="Report")
+    return buffer.getvalue()
+
+
+def test_a_title_above_the_column_names_is_skipped_and_rows_keep_their_file_numbers():
+    """Clinic exports often open with a report title and a blank line: the column names below are
+    found, and a problem names the line (or spreadsheet row) where it is in the file."""
+    frame = pd.DataFrame({"patient_id": ["K1", "K1", "K2"], "instrument": "MADRS", "score": [30, 12, 28],
+                          "time_days": [0, 7, 0]})
+    csv = "Ketamine clinic outcomes export\n\n" + frame.to_csv(index=False)
+    data = analysis.load(io.BytesIO(csv.encode()))
+    assert data.assessments["time_hours"].tolist() == [0.0, 168.0, 0.0]
+    assert any("2 line(s) above the column names skipped" in w.message for w in data.warnings)
+    excel = _titled_excel(frame, [["Ketamine clinic outcomes export"], ["Generated for the audit"], [None]])
+    assert analysis.load(io.BytesIO(excel)).assessments["time_hours"].tolist() == [0.0, 168.0, 0.0]
+    bad = frame.assign(score=[30, 12, 70])
+    with pytest.raises(DataError) as raised:
+        analysis.load(io.BytesIO(("Ketamine clinic outcomes export\n\n" + bad.to_csv(index=False)).encode()))
+    assert "line 6 of" in raised.value.problems["location"].iloc[0]  # title, blank, names, K1, K1, K2
+    with pytest.raises(DataError) as raised:
+        analysis.load(io.BytesIO(_titled_excel(bad, [["Ketamine clinic outcomes export"], [None]])))
+    assert "spreadsheet row 6 of" in raised.value.problems["location"].iloc[0]
+
+
 class FakeUpload:
     """What Streamlit's UploadedFile offers: a name, getvalue() and read()."""
 

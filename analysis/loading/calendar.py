@@ -12,20 +12,61 @@ The rule, for a date and the patient's first infusion date (the earliest of its 
   start of that day's infusion and "pre" one minute before it, so a pre- and a post-infusion
   rating on the same date are two ratings, not one rated twice. A date at midnight counts as a date without a time.
 
+A date and its time of day in two columns (``date`` and ``time``, ``infusion_date`` and
+``infusion_time``: EMR exports) are joined first (:func:`join_times_of_day`).
+
 Dates are read as ISO 8601 first (``2024-01-03``, ``2024-01-03 09:30``, ``2024-01-03T09:30``),
 then in any common form (``03/01/2024``), day first when ``dayfirst``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "parse_dates"]
+__all__ = ["Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "join_times_of_day", "parse_dates"]
 
 _HOUR_NS = 3.6e12
+
+
+_TIME_OF_DAY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?\s?[Mm]\.?)?\s*")
+
+
+def _name_key(name: object) -> str:
+    return re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def join_times_of_day(frame: pd.DataFrame, keep: set[str] = frozenset()) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with each date column's time of day joined to it from its own column: ``time``
+    beside ``date``, ``infusion_time`` beside ``infusion_date``, ``visit time`` beside ``visit
+    date`` (every value written like 09:30, 9:30 PM or 13:05:00). The time columns are removed
+    (their values are part of the dates now), and a sentence says so. Columns in ``keep`` (read
+    by the mapping as something else) are left alone."""
+    by_key = {_name_key(c): c for c in frame.columns}
+    notes, joined = [], {}
+    for name in frame.columns:
+        tokens = _name_key(name).split("_")
+        if "date" not in tokens or name in keep:
+            continue
+        companion = by_key.get("_".join("time" if t == "date" else t for t in tokens))
+        if companion is None or companion in keep or companion in joined.values():
+            continue
+        times = frame[companion].astype("string").str.strip().replace("", pd.NA)
+        written = times.dropna()
+        if not len(written) or not written.str.fullmatch(_TIME_OF_DAY).all():
+            continue
+        dates = frame[name]
+        day = dates.dt.strftime("%Y-%m-%d") if pd.api.types.is_datetime64_any_dtype(dates.dtype) else \
+            dates.astype("string").str.strip()
+        joined[name] = companion
+        frame = frame.assign(**{name: day.where(times.isna() | day.isna(), day + " " + times)})
+        notes.append(f"times of day in {companion!r} joined to the dates in {name!r}")
+    if joined:
+        frame = frame.drop(columns=list(joined.values()))
+    return frame, notes
 
 
 @dataclass(frozen=True, eq=False)

@@ -220,6 +220,10 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
 def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     """Rewrite ``raw`` into the long single-file form described by ``mapping`` (see the module)."""
     frame = _filter_rows(report, raw, raw.frame, mapping)
+    # A date and its time of day in two columns (EMR exports) become one date-time column.
+    frame, joined = calendar.join_times_of_day(frame, {c for r, c in mapping.columns.items()
+                                                       if r not in {"assessment_date", "infusion_date"}}
+                                               | set(mapping.wide_columns))
     roles = {role: column for role, column in mapping.columns.items() if column in frame.columns}
     absent = {role: column for role, column in mapping.columns.items() if column not in frame.columns}
     for role, column in absent.items():
@@ -316,7 +320,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
         out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
     mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
-                      notes=list(raw.notes), labels=raw.labels, origins=raw.origins)
+                      notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins)
     return Mapped(mapped, events, has_clock_time)
 
 

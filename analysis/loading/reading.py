@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
+from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
 from analysis.loading.suggest import apply_hints, detect_layout, suggest_for_frame
@@ -156,6 +157,10 @@ def _validate_tables(allow_identifiers: bool, raws: dict[str, RawTable], source:
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     mapped = apply_mapping(report, assessments, mapping)
     raws = {**raws, "assessments": mapped.raw}
+    if "infusions" in raws:  # an infusion log's start date and time of day in two columns
+        frame, joined = calendar.join_times_of_day(raws["infusions"].frame)
+        if joined:
+            raws["infusions"] = replace(raws["infusions"], frame=frame, notes=raws["infusions"].notes + joined)
     if mapped.events is not None and "events" not in raws:
         raws["events"] = mapped.events
     a_table, i_table, p_table = v._three_tables(report, raws)

@@ -184,3 +184,26 @@ def test_a_label_naming_an_infusion_the_patient_does_not_have_is_refused_by_row(
     assert "patient K2 has no infusion 2" in problems["message"].iloc[0]
     with pytest.raises(DataError, match="no infusions were given"):
         analysis.load(io.BytesIO(SERIES_RATINGS.encode()))
+
+
+def test_a_date_and_its_time_of_day_in_two_columns_are_read_together(tmp_path):
+    """EMR exports keep the date and the time of day apart: they give exact hours together."""
+    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date,infusion_time\n"
+                                            "K1,1,2024-03-04,09:00\nK1,2,2024-03-06,10:30\n")
+    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,date,time\nK1,MADRS,30,2024-03-04,08:30\n"
+                                              "K1,MADRS,18,2024-03-04,13:00\nK1,MADRS,20,2024-03-06,10:00\n"
+                                              "K1,MADRS,12,2024-03-06,\n")
+    data = analysis.load(tmp_path)
+    # 30 min before the first infusion; 4 h after it; 30 min before the second (49.5 h); a rating
+    # without its time: the second infusion's day, at that infusion's start
+    np.testing.assert_allclose(data.assessments["time_hours"], [-0.5, 4.0, 49.0, 49.5])
+    np.testing.assert_allclose(data.infusions["time_hours"], [0.0, 49.5])
+    single = ("patient_id,instrument,score,Visit Date,Visit Time,infusion_date\n"
+              "K1,MADRS,30,03/04/2024,8:30 AM,2024-03-04 09:00\nK1,MADRS,18,03/04/2024,1:00 PM,2024-03-04 09:00\n")
+    np.testing.assert_allclose(analysis.load(io.BytesIO(single.encode())).assessments["time_hours"], [-0.5, 4.0])
+
+
+def test_a_time_column_that_is_not_a_time_of_day_is_not_joined():
+    frame = pd.DataFrame({"date": ["2024-03-04", "2024-03-05"], "time": ["4h", "day 1"]})
+    joined, notes = calendar.join_times_of_day(frame)
+    assert joined.equals(frame) and not notes

@@ -26,7 +26,7 @@ from analysis.instruments import instrument_names
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
-from analysis.loading.wide import visit_date_columns
+from analysis.loading.wide import infusion_date_columns, visit_date_columns
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from analysis.redcap import FIELD_ROLES, RECORDS_FILES, event_label
 from dashboard.security import md
@@ -170,7 +170,8 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
     REDCap fields flagged identifier = y are dropped, then every field left is screened): judged
     raw here, the CDISC pilot's dates and the flagged REDCap fields refused files the library
     reads. Of those, only the visit column's labels are shown before reading, so only it is judged.
-    The dates of a wide layout's visits (``date_day7``) are read by the loader like any date role."""
+    The dates of a wide layout's infusions and visits (``infusion2_date``, ``date_day7``) are read by
+    the loader like any date role."""
     standard = mapping.layout in _STANDARD_LAYOUTS
     aliases = role_aliases()
     roles = {column: role for role, column in mapping.columns.items()}
@@ -181,9 +182,9 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
         known = {c for c in table.columns if c in role_of and role_of[c] not in {"ignore", "covariate"}}
         known |= set(mapping.wide_columns)
         dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
-        if mapping.layout == "wide":  # the dates of wide columns' visits: converted or dropped by the loader
-            dates |= set(visit_date_columns([c for c in table.columns if c not in mapping.columns.values()
-                                             and c not in mapping.wide_columns], mapping.wide_columns))
+        if mapping.layout == "wide":  # the dates of infusions and visits: converted or dropped by the loader
+            others = [c for c in table.columns if c not in mapping.columns.values() and c not in mapping.wide_columns]
+            dates |= set(infusion_date_columns(others)) | set(visit_date_columns(others, mapping.wide_columns))
         labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
         for finding in identifier_findings(table, known, dates, labels):
             if standard and finding.column != mapping.columns.get("visit"):

@@ -31,7 +31,7 @@ from analysis.loading.times import (
     study_day_hours,
 )
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import melt_wide, parse_wide_header, visit_date_columns
+from analysis.loading.wide import infusion_date_columns, melt_wide, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping
 from analysis.readers import RawTable
 
@@ -51,6 +51,7 @@ class Mapped:
     raw: RawTable
     events: RawTable | None
     has_clock_time: bool
+    infusions: RawTable | None = None  # a wide sheet's infusion dates (infusion1_date ...), as their own table
 
 
 def recognised_columns(columns: Any) -> int:
@@ -122,7 +123,32 @@ def _time_of_label(label: Any, visit_times: dict[str, float]) -> float:
     return np.nan if parsed is None else parsed[0]
 
 
-def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+def _wide_infusions(raw: RawTable, frame: pd.DataFrame, mapping: Mapping,
+                    wide: dict[str, tuple[str, Any, int | None]]) -> tuple[pd.DataFrame, RawTable | None]:
+    """A wide sheet's columns of infusion dates (``infusion1_date``, ``Date of infusion 2``:
+    :func:`~analysis.loading.wide.infusion_date_columns`) as an infusions table of their own (one
+    row per date given; rows numbered as the patient's row), removed from ``frame``."""
+    candidates = [c for c in frame.columns if c not in wide and c not in mapping.columns.values() and c != "source_row"]
+    numbers = infusion_date_columns(candidates)
+    if not numbers:
+        return frame, None
+    patient_column = _role_column(frame.columns, mapping, "patient_id")
+    patient = frame[patient_column].astype("string") if patient_column is not None else \
+        "R" + frame["source_row"].astype("string")
+    pieces = []
+    for column, number in numbers.items():
+        text = frame[column].astype("string").str.strip()
+        given = (text.fillna("") != "").to_numpy()
+        pieces.append(pd.DataFrame({"patient_id": patient[given].to_numpy(), "infusion_number": number,
+                                    "infusion_date": frame[column][given].to_numpy(),
+                                    "source_row": frame["source_row"].to_numpy()[given]}))
+    table = pd.concat(pieces, ignore_index=True).sort_values(["source_row", "infusion_number"], kind="stable")
+    table = table.drop_duplicates(["patient_id", "infusion_number"]).reset_index(drop=True)
+    return frame.drop(columns=list(numbers)), RawTable(table, raw.name, raw.kind, decimal_comma=raw.decimal_comma)
+
+
+def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping,
+          infusions: RawTable | None) -> pd.DataFrame:
     wide = {c: s for c, s in mapping.wide_columns.items() if c in frame.columns}
     missing = [c for c in mapping.wide_columns if c not in frame.columns]
     if missing:
@@ -144,7 +170,7 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
                             for t in distinct], dtype=float)
     long["wide_hours"] = time_values[pd.Index(distinct).get_indexer(times.astype(object))] if len(long) else \
         np.array([], dtype=float)
-    long, dated = _visit_dates(report, raw, long, column, wide, mapping)
+    long, dated = _visit_dates(report, raw, long, column, wide, mapping, infusions)
     untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
                if isinstance(t, str)}
     relative = {label: parse_infusion_label(label) for label in untimed}
@@ -174,7 +200,8 @@ def _role_column(columns: Any, mapping: Mapping, role: str) -> str | None:
 
 
 def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: pd.Series,
-                 wide: dict[str, tuple[str, Any, int | None]], mapping: Mapping) -> tuple[pd.DataFrame, np.ndarray]:
+                 wide: dict[str, tuple[str, Any, int | None]], mapping: Mapping,
+                 infusion_table: RawTable | None) -> tuple[pd.DataFrame, np.ndarray]:
     """Date columns that date wide columns (``date_day7`` for ``MADRS_day7``, see
     :func:`analysis.loading.wide.visit_date_columns`): with an infusion date, each rating is timed
     by its date (:mod:`analysis.loading.calendar`, the header's time placing it within the day);
@@ -185,8 +212,20 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     if not pairs:
         return long, np.zeros(len(long), dtype=bool)
     names = ", ".join(map(repr, list(pairs)[:4])) + (" ..." if len(pairs) > 4 else "")
+    patient_column = _role_column(long.columns, mapping, "patient_id")
+    patient = (long[patient_column].astype("string") if patient_column is not None else
+               "R" + long["source_row"].astype("string")).to_numpy(dtype=object)  # as _wide_infusions names them
     infusion = _role_column(long.columns, mapping, "infusion_date")
-    if infusion is None:
+    if infusion is not None:
+        infusions = calendar.infusion_calendar(calendar.parse_dates(long[infusion], dayfirst=raw.decimal_comma),
+                                               patient)
+        source = repr(infusion)
+    elif infusion_table is not None:
+        table = infusion_table.frame
+        infusions = calendar.infusion_calendar(calendar.parse_dates(table["infusion_date"], dayfirst=raw.decimal_comma),
+                                               table["patient_id"].to_numpy(dtype=object))
+        source = "the infusion date columns"
+    else:
         report.warn("dates_dropped", f"{raw.name}: the visit dates in {names} were removed (dates identify people) "
                     "and not used: there is no infusion date to measure them from (add an infusion_date column to "
                     "time the ratings by their dates); times come from the column headers.", len(pairs), table="file")
@@ -200,9 +239,6 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     report.add_rows(raw, "file", ", ".join(pairs), long["source_row"].to_numpy()[where],
                     ["(a date, not shown)"] * len(where), lambda _: "a visit date is not a readable date.",
                     "unreadable visit dates")
-    patient_column = _role_column(long.columns, mapping, "patient_id")
-    patient = long[patient_column] if patient_column is not None else long["source_row"]
-    infusions = calendar.infusion_calendar(calendar.parse_dates(long[infusion], dayfirst=raw.decimal_comma), patient)
     labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
     placed = column.map({c: np.nan if label is None else placement_hours(label, mapping.visit_times)
                          for c, label in labels.items()}).to_numpy(dtype=float)
@@ -211,7 +247,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     long["wide_hours"] = np.where(timed, hours, long["wide_hours"].to_numpy(dtype=float))
     long = long.drop(columns=list(pairs))
     report.warn("dates_converted", f"{raw.name}: {int(timed.sum())} rating(s) timed by their visit dates ({names}), "
-                f"in hours since each patient's first infusion date ({infusion!r}); the dates were removed"
+                f"in hours since each patient's first infusion date ({source}); the dates were removed"
                 + (f"; {int((~timed).sum())} rating(s) without a date (or without an infusion date) keep the time of "
                    "their column's header" if (~timed).any() else "") + ".", int(timed.sum()), table="file")
     return long, timed
@@ -239,8 +275,12 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
             frame[column] = frame[column].map(lambda x, lab=labels: lab.get(x, x))
     dropped = [c for r, c in roles.items() if r == "ignore"]
     wide_layout = mapping.layout == "wide" and bool(mapping.wide_columns)
+    wide_infusions = None
     if wide_layout:
-        frame = _melt(report, raw, frame, mapping)
+        frame, wide_infusions = _wide_infusions(raw, frame, mapping, mapping.wide_columns)
+        if wide_infusions is not None:
+            joined.append(f"{len(wide_infusions.frame)} infusion(s) read from the infusion date columns")
+        frame = _melt(report, raw, frame, mapping, wide_infusions)
     rename = {column: role for role, column in roles.items()
               if role not in {"ignore", "covariate"} and column != role}
     # A source column named like a contract column but mapped elsewhere keeps its data, renamed.
@@ -321,7 +361,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
         out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
     mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
                       notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins)
-    return Mapped(mapped, events, has_clock_time)
+    return Mapped(mapped, events, has_clock_time, wide_infusions)
 
 
 def _time_column(roles: dict[str, str], mapping: Mapping) -> str | None:

@@ -163,6 +163,8 @@ def _validate_tables(allow_identifiers: bool, raws: dict[str, RawTable], source:
             raws["infusions"] = replace(raws["infusions"], frame=frame, notes=raws["infusions"].notes + joined)
     if mapped.events is not None and "events" not in raws:
         raws["events"] = mapped.events
+    if mapped.infusions is not None and "infusions" not in raws:
+        raws["infusions"] = mapped.infusions
     a_table, i_table, p_table = v._three_tables(report, raws)
     e_table = v._prepare(report, raws["events"], "events", v._EVENT_MAP, set(v.EVENT_COLUMNS) | set(v.TIME_COLUMNS),
                          {"assessment_date"}) if "events" in raws else None
@@ -261,7 +263,8 @@ def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool,
     if report.problems and not len(mapped.raw.frame):  # the mapping left no row (said why): nothing to check
         raise v._error(report, raw)
     return v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
-                          infusions=infusions, has_clock_time=mapped.has_clock_time)
+                          infusions=infusions if mapped.infusions is None else mapped.infusions,
+                          has_clock_time=mapped.has_clock_time)
 
 
 def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_identifiers: bool,

@@ -7,7 +7,8 @@ label and/or an item number, in the forms clinics write: ``MADRS 4h``, ``madrs_d
 A header with an instrument and neither a time nor an item is a total score whose time comes from
 the row (a long-over-time, wide-over-instruments file). A header naming a date and one of those
 times (``date_day7``, ``day7_date``, ``visit date baseline``, ``MADRS_day7_date``) is the date of
-those ratings (:func:`visit_date_columns`).
+those ratings (:func:`visit_date_columns`); one naming a date and an infusion of a series
+(``infusion1_date``, ``Date of infusion 2``) is that infusion's date (:func:`infusion_date_columns`).
 
 :func:`melt_wide` turns such a table into the long form (one row per rating), vectorised: each
 wide column is one block of the output.
@@ -22,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.instruments import get_instrument, resolve_instrument_names
-from analysis.loading.times import parse_visit_label
+from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label
 
-__all__ = ["WideHeader", "is_name_digits", "melt_wide", "parse_wide_header", "visit_date_columns"]
+__all__ = ["WideHeader", "infusion_date_columns", "is_name_digits", "melt_wide", "parse_wide_header",
+           "visit_date_columns"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | N
     return pd.DataFrame(out, copy=False)
 
 
-_DATE_WORDS = {"date", "dt", "datum", "fecha", "visit", "of", "on", "rating", "assessment"}
+_DATE_WORDS = {"date", "dt", "datum", "fecha", "datetime", "visit", "of", "on", "rating", "assessment", "start"}
+_DATE_WORD = {"date", "dt", "datum", "fecha", "datetime"}
 
 
 def _squashed(label: object) -> str:
@@ -153,8 +156,7 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
     for header in headers:
         tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
         rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
-        if not rest or len(rest) == len(tokens) or not any(t.lower() in {"date", "dt", "datum", "fecha"}
-                                                           for t in tokens):
+        if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
             continue
         named = parse_wide_header(" ".join(rest))
         instrument = named.instrument if named is not None else None
@@ -168,4 +170,19 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
                       or (isinstance(time, str) and _squashed(time) == _squashed(label)))]
         if dated:
             out[str(header)] = dated
+    return out
+
+
+def infusion_date_columns(headers: list[str]) -> dict[str, int]:
+    """Columns among ``headers`` holding the date of one infusion of a series: header -> the
+    infusion's number ("infusion1_date", "Inf 2 date", "date_infusion_3", "Date of infusion 2")."""
+    out = {}
+    for header in headers:
+        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+        rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
+        if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
+            continue
+        relative = parse_infusion_label(" ".join(rest))
+        if relative is not None and relative[1] == PRE_INFUSION_HOURS:  # names the infusion alone
+            out[str(header)] = relative[0]
     return out

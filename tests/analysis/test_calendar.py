@@ -207,3 +207,25 @@ def test_a_time_column_that_is_not_a_time_of_day_is_not_joined():
     frame = pd.DataFrame({"date": ["2024-03-04", "2024-03-05"], "time": ["4h", "day 1"]})
     joined, notes = calendar.join_times_of_day(frame)
     assert joined.equals(frame) and not notes
+
+
+WIDE_SERIES = ("patient_id,age,sex,infusion1_date,infusion2_date,infusion3_date,MADRS_inf1_pre,MADRS_inf1_post,"
+               "MADRS_inf2_pre,MADRS_inf2_post,MADRS_inf3_pre,MADRS_day14,date_day14\n"
+               "K1,45,F,2024-03-04 09:00,2024-03-06 09:00,2024-03-08 10:00,32,20,24,14,16,10,2024-03-18\n"
+               "K2,51,M,2024-04-01,2024-04-04,,28,15,22,11,,9,\n")
+
+
+def test_a_wide_sheet_of_a_series_reads_each_infusion_date_and_times_the_ratings_from_them(tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text(WIDE_SERIES)
+    described = " ".join(analysis.suggest_mapping(path).describe())
+    assert "'infusion1_date', 'infusion2_date', 'infusion3_date' read as the dates of infusions 1, 2, 3" in described
+    assert "say no time" not in described
+    data = analysis.load(path)
+    starts = data.infusions.set_index(["patient_id", "infusion_number"])["time_hours"]
+    assert starts.to_dict() == {("K1", 1): 0.0, ("K1", 2): 48.0, ("K1", 3): 97.0, ("K2", 1): 0.0, ("K2", 2): 72.0}
+    hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]
+    expected = {("K1", "inf1 pre"): -1 / 60, ("K1", "inf2 post"): 48 + 40 / 60, ("K1", "inf3 pre"): 97 - 1 / 60,
+                ("K1", "day14"): 336.0, ("K2", "inf2 pre"): 72 - 1 / 60, ("K2", "day14"): 336.0}
+    for key, value in expected.items():
+        assert hours[key] == pytest.approx(value), key

@@ -135,6 +135,21 @@ def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_n
     assert not re.search(r"20\d\d-\d\d-\d\d", text)  # ... and no date is shown
 
 
+def test_a_wide_sheet_of_a_series_with_its_infusion_dates_loads_each_infusion():
+    """One row per patient: the date of each infusion, ratings before and after each."""
+    from tests.analysis.test_calendar import WIDE_SERIES
+
+    at = upload_page()
+    at.file_uploader(key="upload_files").upload("series.csv", WIDE_SERIES.encode()).run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    assert data.infusions.loc[data.infusions["patient_id"] == "K2", "time_hours"].tolist() == [0.0, 72.0]
+    assert not re.search(r"20\d\d-\d\d-\d\d", _all_text(at))
+
+
 def test_a_saved_mapping_is_re_applied_to_the_next_export():
     at = upload_page()
     at.file_uploader(key="upload_files").upload("january.xlsx", _excel(_clinic_wide())).run()

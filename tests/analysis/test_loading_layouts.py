@@ -259,11 +259,12 @@ def test_identifier_screen_is_never_bypassed_by_a_layout(how):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(["MADRS 4h", "madrs_day7", "BDI_wk2", "cadss_pre", "madrs_1", "PHQ-9 week 2",
                                  "HAMD_w3", "age", "sex", "id", "diagnosis", "MADRS visit 9", "contact",
-                                 "date_day7", "cadss_pre_date", "infusion_date"]),
+                                 "date_day7", "cadss_pre_date", "infusion_date", "infusion2_date", "MADRS_inf2_post",
+                                 "date", "time"]),
                 min_size=1, max_size=6, unique=True),
        st.lists(st.one_of(st.integers(-5, 80).map(str), st.sampled_from(["", "x", "F", "MDD", "a@b.org", "1e400",
                                                                        "Bipolar II", "nan", "2024-03-07",
-                                                                       "2024-03-04 09:30", "31/02/2024"])),
+                                                                       "2024-03-04 09:30", "31/02/2024", "09:30"])),
                 min_size=1, max_size=40), st.integers(1, 6))
 @example(["MADRS 4h", "age", "madrs_day7", "id"], ["", "0"], 1)  # every score cell empty (was an IndexError)
 @example(["id", "madrs_day7", "date_day7", "infusion_date"], ["p1", "20", "2024-03-07", "2024-03-04 09:30"], 2)
@@ -275,7 +276,7 @@ def test_wide_random_tables_load_or_raise_data_error(headers, cells, n_rows):
     ids = {r[headers.index("id")] for r in rows} if "id" in headers else set()
 
     def shows_a_date(text: str) -> bool:
-        for patient in ids:
+        for patient in sorted(ids, key=len, reverse=True):  # an id inside another is removed after it
             text = text.replace(patient, "")
         return any(d in text for d in ("2024-03", "31/02"))
 

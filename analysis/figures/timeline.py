@@ -61,8 +61,8 @@ def timeline_figure(timeline, *, definitions: Sequence[str] = (), title: str = "
                 x=part["time_days"], y=part["patient_id"], mode="markers",
                 name=f"{route} infusion" + (" (booster)" if kind == "booster" else ""),
                 marker=dict(symbol=symbol, size=size, color=color, line=dict(width=1.5, color=color)),
-                customdata=np.c_[part["infusion_number"].to_numpy(), dose],
-                hovertemplate="%{y}<br>day %{x:.2f}<br>infusion %{customdata[0]}, %{customdata[1]} mg/kg"
+                customdata=np.c_[part["infusion_number"].to_numpy(), _dose_text(part["dose_mg_per_kg"])],
+                hovertemplate="%{y}<br>day %{x:.2f}<br>infusion %{customdata[0]}, %{customdata[1]}"
                               f" {route}<extra></extra>"))
     for mark, (symbol, color, name) in _MARKS.items():
         part = timeline.marks[timeline.marks["mark"] == mark]
@@ -104,11 +104,16 @@ def _legend_rows_room(figure: go.Figure) -> None:
         figure.update_layout(margin=dict(t=needed), height=(figure.layout.height or 450) + needed - current)
 
 
+def _dose_text(dose: pd.Series) -> np.ndarray:
+    """Doses in words: "0.5 mg/kg", or "dose unknown" where the data give none."""
+    return np.where(dose.notna(), dose.map(lambda d: f"{d:g} mg/kg", na_action="ignore"), "dose unknown")
+
+
 def timeline_rows(timeline) -> pd.DataFrame:
     """The swimmer plot's data in one long table (patient_id, time_days, what, detail) for export."""
     parts = [timeline.infusions.assign(what=timeline.infusions["kind"] + " infusion",
                                        detail=timeline.infusions["route"].astype(str) + " "
-                                       + timeline.infusions["dose_mg_per_kg"].map("{:g} mg/kg".format)),
+                                       + _dose_text(timeline.infusions["dose_mg_per_kg"])),
              timeline.ratings.assign(what="rating", detail=timeline.ratings["score"].map("{:g}".format)),
              timeline.marks.assign(what=timeline.marks["mark"], detail=""),
              timeline.events.assign(what=timeline.events["event"], detail=timeline.events["detail"])]

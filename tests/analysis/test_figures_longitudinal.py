@@ -4,6 +4,8 @@ infusion numbers, the suicidality axis from 0, the residual check, the swimmer p
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,3 +198,14 @@ def test_timeline_figure_draws_what_the_timeline_holds(sample):
     rows = figures.timeline_rows(timeline)
     assert len(rows) == (len(timeline.infusions) + len(timeline.ratings) + len(timeline.marks)
                          + len(timeline.events))
+
+
+def test_timeline_says_dose_unknown_rather_than_nan():
+    data = analysis.load(io.BytesIO(b"patient_id,instrument,score,time_hours,infusion_number,infusion_time_hours\n"
+                                    b"K1,MADRS,30,-1,,\nK1,MADRS,12,4,1,0\nK1,MADRS,10,52,2,48\n"))
+    timeline = analysis.patient_timeline(data, patient_ids=["K1"])
+    rows = figures.timeline_rows(timeline)
+    details = rows.loc[rows["what"].str.endswith("infusion"), "detail"].tolist()
+    assert details == ["IV dose unknown", "IV dose unknown"]
+    hover = [t.customdata for t in figures.timeline_figure(timeline).data if t.name and "infusion" in t.name][0]
+    assert "nan" not in " ".join(map(str, np.ravel(hover)))

@@ -146,6 +146,16 @@ def _squashed(label: object) -> str:
     return re.sub(r"[\s_.\-]+", "", str(label)).lower()
 
 
+def _dated(header: object) -> str | None:
+    """What a header names besides a date ("day7" of "date_day7", "infusion 2" of "Date of
+    infusion 2"); None when it names no date, or nothing else."""
+    tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+    rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
+    if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
+        return None
+    return " ".join(rest)
+
+
 def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object, int | None]]) -> dict[str, list[str]]:
     """Date columns among ``headers`` that date wide columns: header -> the wide columns (of
     ``columns``, see :func:`melt_wide`) it dates. A date header names a date word ("date", "dt")
@@ -154,13 +164,12 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
     that instrument's columns."""
     out = {}
     for header in headers:
-        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
-        rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
-        if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
+        rest = _dated(header)
+        if rest is None:
             continue
-        named = parse_wide_header(" ".join(rest))
+        named = parse_wide_header(rest)
         instrument = named.instrument if named is not None else None
-        label = named.time_label if named is not None else " ".join(rest)
+        label = named.time_label if named is not None else rest
         if label is None:
             continue
         parsed = parse_visit_label(label)
@@ -178,11 +187,8 @@ def infusion_date_columns(headers: list[str]) -> dict[str, int]:
     infusion's number ("infusion1_date", "Inf 2 date", "date_infusion_3", "Date of infusion 2")."""
     out = {}
     for header in headers:
-        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
-        rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
-        if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
-            continue
-        relative = parse_infusion_label(" ".join(rest))
+        rest = _dated(header)
+        relative = None if rest is None else parse_infusion_label(rest)
         if relative is not None and relative[1] == PRE_INFUSION_HOURS:  # names the infusion alone
             out[str(header)] = relative[0]
     return out

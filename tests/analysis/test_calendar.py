@@ -16,6 +16,13 @@ from analysis.contract import DataError
 from analysis.loading import calendar
 
 
+def _tables(folder, infusions: str, assessments: str):
+    """The two-table form written to ``folder`` (CSV text of each), returned for analysis.load."""
+    (folder / "infusions.csv").write_text(infusions)
+    (folder / "assessments.csv").write_text(assessments)
+    return folder
+
+
 def _hours(dates: list, patients: list, infusions: list, infusion_patients: list, events=None, dayfirst=False):
     infusion_dates = calendar.infusion_calendar(calendar.parse_dates(pd.Series(infusions), dayfirst), infusion_patients)
     parsed = calendar.parse_dates(pd.Series(dates), dayfirst)
@@ -70,23 +77,21 @@ def test_text_dates_in_other_orders_and_spreadsheet_datetimes():
 
 
 def test_long_files_date_ratings_by_the_day_when_the_rating_has_no_time(tmp_path):
-    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date\nK1,1,2024-03-04 09:00\n"
-                                            "K1,2,2024-03-06\n")
-    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,assessment_date\n"
-                                              "K1,MADRS,30,2024-03-04 08:00\nK1,MADRS,12,2024-03-11\n")
-    data = analysis.load(tmp_path)
+    data = analysis.load(_tables(tmp_path, "patient_id,infusion_number,infusion_date\nK1,1,2024-03-04 09:00\n"
+                                           "K1,2,2024-03-06\n",
+                                 "patient_id,instrument,score,assessment_date\n"
+                                 "K1,MADRS,30,2024-03-04 08:00\nK1,MADRS,12,2024-03-11\n"))
     assert data.assessments["time_hours"].tolist() == [-1.0, 168.0]  # the day 7 visit: 168 h, not 159 h
     assert data.infusions["time_hours"].tolist() == [0.0, 48.0]
 
 
 def test_long_files_keep_a_pre_and_a_post_infusion_rating_of_the_same_date_apart(tmp_path):
-    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date\nK1,1,2024-03-04\n"
-                                            "K1,2,2024-03-06\n")
-    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,assessment_date,visit\n"
-                                              "K1,MADRS,30,2024-03-04,pre\nK1,MADRS,18,2024-03-04,post\n"
-                                              "K1,MADRS,20,2024-03-06,pre\nK1,MADRS,12,2024-03-06,4h\n"
-                                              "K1,MADRS,12,2024-03-11,day 7\n")
-    data = analysis.load(tmp_path)
+    data = analysis.load(_tables(tmp_path, "patient_id,infusion_number,infusion_date\nK1,1,2024-03-04\n"
+                                           "K1,2,2024-03-06\n",
+                                 "patient_id,instrument,score,assessment_date,visit\n"
+                                 "K1,MADRS,30,2024-03-04,pre\nK1,MADRS,18,2024-03-04,post\n"
+                                 "K1,MADRS,20,2024-03-06,pre\nK1,MADRS,12,2024-03-06,4h\n"
+                                 "K1,MADRS,12,2024-03-11,day 7\n"))
     # pre: one minute before that day's infusion (the first's: the baseline); post: 40 min after it
     np.testing.assert_allclose(data.assessments["time_hours"], [-1 / 60, 40 / 60, 48 - 1 / 60, 52.0, 168.0])
     assert data.assessments["infusion_number"].isna().all()  # the file does not say (derived by analyses)
@@ -113,12 +118,14 @@ WIDE_DATED = ("patient_id,age,sex,infusion_date,date_baseline,MADRS_baseline,MAD
               "K2,51,M,2024-04-01,2024-03-31,28,15,2024-04-08,20,18,\n")
 
 
+def _described_and_loaded(path, text: str) -> tuple[str, analysis.OutcomeData]:
+    path.write_text(text)
+    return " ".join(analysis.suggest_mapping(path).describe()), analysis.load(path)
+
+
 def test_a_wide_sheet_with_a_date_per_visit_is_timed_by_its_dates(tmp_path):
-    path = tmp_path / "clinic.csv"
-    path.write_text(WIDE_DATED)
-    described = " ".join(analysis.suggest_mapping(path).describe())
+    described, data = _described_and_loaded(tmp_path / "clinic.csv", WIDE_DATED)
     assert "'date_baseline', 'date_day7', 'day14_date' read as the dates of the ratings" in described
-    data = analysis.load(path)
     hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]
     # K1: baseline on the infusion day (one minute before it), post 40 min, day 7 dated 8 days later
     # (192 h), day 14 (336 h); K2: baseline dated the day before (-24 h, less the minute), day 7 as dated,
@@ -161,9 +168,7 @@ SERIES_RATINGS = ("patient_id,instrument,score,visit\nK1,MADRS,30,Infusion 1 pre
 
 
 def test_ratings_labelled_by_infusion_are_timed_from_that_patients_infusion(tmp_path):
-    (tmp_path / "infusions.csv").write_text(SERIES_INFUSIONS)
-    (tmp_path / "assessments.csv").write_text(SERIES_RATINGS)
-    data = analysis.load(tmp_path)
+    data = analysis.load(_tables(tmp_path, SERIES_INFUSIONS, SERIES_RATINGS))
     # pre: a minute before the infusion's start (so it follows the previous infusion); post: 40 min after
     np.testing.assert_allclose(data.assessments["time_hours"],
                                [-1 / 60, 40 / 60, 50 - 1 / 60, 50 + 40 / 60, -1 / 60, 76.0, 336.0])
@@ -175,8 +180,7 @@ def test_ratings_labelled_by_infusion_are_timed_from_that_patients_infusion(tmp_
 
 
 def test_a_label_naming_an_infusion_the_patient_does_not_have_is_refused_by_row(tmp_path):
-    (tmp_path / "infusions.csv").write_text(SERIES_INFUSIONS.replace("K2,2,72\n", ""))
-    (tmp_path / "assessments.csv").write_text(SERIES_RATINGS)
+    _tables(tmp_path, SERIES_INFUSIONS.replace("K2,2,72\n", ""), SERIES_RATINGS)
     with pytest.raises(DataError) as raised:
         analysis.load(tmp_path)
     problems = raised.value.problems
@@ -188,12 +192,11 @@ def test_a_label_naming_an_infusion_the_patient_does_not_have_is_refused_by_row(
 
 def test_a_date_and_its_time_of_day_in_two_columns_are_read_together(tmp_path):
     """EMR exports keep the date and the time of day apart: they give exact hours together."""
-    (tmp_path / "infusions.csv").write_text("patient_id,infusion_number,infusion_date,infusion_time\n"
-                                            "K1,1,2024-03-04,09:00\nK1,2,2024-03-06,10:30\n")
-    (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,date,time\nK1,MADRS,30,2024-03-04,08:30\n"
-                                              "K1,MADRS,18,2024-03-04,13:00\nK1,MADRS,20,2024-03-06,10:00\n"
-                                              "K1,MADRS,12,2024-03-06,\n")
-    data = analysis.load(tmp_path)
+    data = analysis.load(_tables(tmp_path, "patient_id,infusion_number,infusion_date,infusion_time\n"
+                                           "K1,1,2024-03-04,09:00\nK1,2,2024-03-06,10:30\n",
+                                 "patient_id,instrument,score,date,time\nK1,MADRS,30,2024-03-04,08:30\n"
+                                 "K1,MADRS,18,2024-03-04,13:00\nK1,MADRS,20,2024-03-06,10:00\n"
+                                 "K1,MADRS,12,2024-03-06,\n"))
     # 30 min before the first infusion; 4 h after it; 30 min before the second (49.5 h); a rating
     # without its time: the second infusion's day, at that infusion's start
     np.testing.assert_allclose(data.assessments["time_hours"], [-0.5, 4.0, 49.0, 49.5])
@@ -216,12 +219,9 @@ WIDE_SERIES = ("patient_id,age,sex,infusion1_date,infusion2_date,infusion3_date,
 
 
 def test_a_wide_sheet_of_a_series_reads_each_infusion_date_and_times_the_ratings_from_them(tmp_path):
-    path = tmp_path / "series.csv"
-    path.write_text(WIDE_SERIES)
-    described = " ".join(analysis.suggest_mapping(path).describe())
+    described, data = _described_and_loaded(tmp_path / "series.csv", WIDE_SERIES)
     assert "'infusion1_date', 'infusion2_date', 'infusion3_date' read as the dates of infusions 1, 2, 3" in described
     assert "say no time" not in described
-    data = analysis.load(path)
     starts = data.infusions.set_index(["patient_id", "infusion_number"])["time_hours"]
     assert starts.to_dict() == {("K1", 1): 0.0, ("K1", 2): 48.0, ("K1", 3): 97.0, ("K2", 1): 0.0, ("K2", 2): 72.0}
     hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]

@@ -81,7 +81,12 @@ from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading.attached import attach_infusions
-from analysis.loading.times import parse_visit_label
+from analysis.loading.times import (
+    PRE_INFUSION_HOURS,
+    parse_infusion_label,
+    parse_visit_label,
+    within_infusion_hours,
+)
 from analysis.loading.vocabularies import key
 from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
 
@@ -738,6 +743,36 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, ca
     return long_frame
 
 
+def _offset_in_event(label: object) -> float:
+    """Hours after its infusion's start of a rating in an infusion's event: as the event says
+    ("Infusion 2 post": 40 min after), else one minute before the start (a rating at an infusion
+    visit is taken before the infusion)."""
+    relative = parse_infusion_label(label)
+    if relative is not None:
+        return relative[1]
+    within = within_infusion_hours(label)
+    return within if within is not None and within < 24 else PRE_INFUSION_HOURS
+
+
+def _time_at_infusions(long_frame: pd.DataFrame, infusions: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Ratings with no time of their own (no date, an event that says none) on a record row that
+    holds an infusion (a MADRS in the event "Infusion 2") are timed from that infusion's start
+    (:func:`_offset_in_event`)."""
+    time = long_frame["time_hours"].to_numpy(dtype="float64", copy=True)
+    starts = pd.Series(infusions["time_hours"].to_numpy(dtype="float64"), index=infusions["_position"].to_numpy())
+    start = starts[~starts.index.duplicated()].reindex(long_frame["_position"].to_numpy()).to_numpy(dtype="float64")
+    rows = np.isnan(time) & ~np.isnan(start)
+    if not rows.any():
+        return long_frame
+    labels = long_frame["visit"].astype("string")[rows]
+    offsets = {label: _offset_in_event(label) for label in pd.unique(labels.dropna())}
+    time[rows] = start[rows] + labels.map(offsets).astype("float64").fillna(PRE_INFUSION_HOURS).to_numpy()
+    notes.append(f"{int(rows.sum())} rating(s) without a time of their own timed from the infusion of their record row "
+                 "(its event): one minute before its start, unless the event says otherwise ('post': 40 min after).")
+    long_frame["time_hours"] = time
+    return long_frame
+
+
 def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: Any = None, *,
             allow_identifiers: bool = False, origins: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Convert a REDCap export into the project's long single-file form (see the module docstring).
@@ -843,8 +878,10 @@ def to_long(records: Any, dictionary: Any = None, events: Any = None, mapping: A
     if timing.infusion_form is not None:
         infusions, first = _infusion_table(records, patient, timing, dates, fields, time, not_started, comma_fields,
                                            lines_of, notes)
-    long_frame = _time_ratings(long_frame, timing, dates, first, notes).drop(
-        columns=["_position", "_form"])
+    long_frame = _time_ratings(long_frame, timing, dates, first, notes)
+    if infusions is not None:
+        long_frame = _time_at_infusions(long_frame, infusions, notes)
+    long_frame = long_frame.drop(columns=["_position", "_form"])
     totals = rating_fields["item"].isna().sum()
     notes.append(f"Ratings from {len(rating_fields)} field(s) ({totals} total(s), {len(rating_fields) - totals} item(s)): "
                  + ", ".join(f"{r.field_name} -> {r.instrument}{'' if pd.isna(r.item) else f' item {r.item}'}"

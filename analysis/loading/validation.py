@@ -520,8 +520,12 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
                                frame["hours_after_infusion"].to_numpy(dtype="float64"))
         empty = np.flatnonzero(np.isnan(values) & ~bad & (np.isnan(out["relative"][1]) if relative else True)) \
             if not report.times_explained else np.array([], dtype=int)
-        report.add_rows(raw, name, time_column, rows[empty], [""] * len(empty),
-                        lambda _: f"{time_column} is empty: every rating needs its time.", "empty times")
+        visits = frame["visit"].astype("string").to_numpy(dtype=object, na_value=None)[empty[:MAX_ROWS_PER_CHECK]] \
+            if "visit" in frame.columns else [None] * min(len(empty), MAX_ROWS_PER_CHECK)
+        report.add_rows(raw, name, time_column, rows[empty], [("", v) for v in visits],
+                        lambda v: f"{time_column} is empty: every rating needs its time" + (
+                            f" (its visit {v[1]!r} says none: give visit_times={{{v[1]!r}: hours since the first "
+                            "infusion})." if v[1] else "."), "empty times")
         out["time_hours"] = values * TIME_COLUMNS[time_column]
         out["time_bad"] = bad | np.isnan(values)
         ignored = [c for c in TIME_COLUMNS if c in frame.columns and c != time_column]

@@ -292,3 +292,23 @@ def test_a_medication_history_form_is_not_read_as_infusions(tmp_path: Path):
     said = everything(data)
     assert "2019-06-01" not in said and "dropped before reading: prior_med_start" in said  # flagged: dropped first
     assert data.patients["prior_med_dose"].tolist() == [150.0, 150.0]  # a patient covariate, not a dose
+
+
+def test_ratings_in_an_infusion_event_without_their_own_date_are_timed_from_that_infusion(tmp_path):
+    """A MADRS without a date field, rated in the events 'Infusion 1' ... 'Infusion 3' whose
+    infusion form is dated: each rating is one minute before its event's infusion (a rating at an
+    infusion visit is taken before it); the follow-up event says no time, and the message says what
+    to give."""
+    records, dictionary, events = clinic_project()
+    records = records.drop(columns="madrs_date")
+    dictionary = dictionary[dictionary["Variable / Field Name"] != "madrs_date"]
+    folder = write(tmp_path, records, dictionary, events)
+    with pytest.raises(DataError) as raised:
+        analysis.load(folder)
+    assert "its visit 'Follow-up' says none: give visit_times={'Follow-up': hours" in str(raised.value)
+    data = analysis.load(folder, visit_times={"Follow-up": 336.0})
+    hours = data.assessments.set_index(["patient_id", "visit"])["time_hours"]
+    for patient in STARTS:
+        assert [hours[(patient, f"Infusion {n}")] for n in (1, 2, 3)] == pytest.approx(
+            [d * 24 - 1 / 60 for d in INFUSION_DAYS])
+        assert hours[(patient, "Follow-up")] == 336.0

@@ -26,7 +26,7 @@ from analysis.instruments import instrument_names
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
-from analysis.loading.wide import infusion_date_columns, visit_date_columns
+from analysis.loading.wide import infusion_columns, visit_date_columns
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from analysis.redcap import FIELD_ROLES, RECORDS_FILES, event_label
 from dashboard.security import md
@@ -184,7 +184,8 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
         dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
         if mapping.layout == "wide":  # the dates of infusions and visits: converted or dropped by the loader
             others = [c for c in table.columns if c not in mapping.columns.values() and c not in mapping.wide_columns]
-            dates |= set(infusion_date_columns(others)) | set(visit_date_columns(others, mapping.wide_columns))
+            dates |= {c for c, (_, role) in infusion_columns(others).items() if role == "infusion_date"}
+            dates |= set(visit_date_columns(others, mapping.wide_columns))
         labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
         for finding in identifier_findings(table, known, dates, labels):
             if standard and finding.column != mapping.columns.get("visit"):

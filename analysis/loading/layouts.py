@@ -31,7 +31,7 @@ from analysis.loading.times import (
     study_day_hours,
 )
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import infusion_date_columns, melt_wide, parse_wide_header, visit_date_columns
+from analysis.loading.wide import infusion_columns, melt_wide, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping
 from analysis.readers import RawTable
 
@@ -125,26 +125,37 @@ def _time_of_label(label: Any, visit_times: dict[str, float]) -> float:
 
 def _wide_infusions(raw: RawTable, frame: pd.DataFrame, mapping: Mapping,
                     wide: dict[str, tuple[str, Any, int | None]]) -> tuple[pd.DataFrame, RawTable | None]:
-    """A wide sheet's columns of infusion dates (``infusion1_date``, ``Date of infusion 2``:
-    :func:`~analysis.loading.wide.infusion_date_columns`) as an infusions table of their own (one
-    row per date given; rows numbered as the patient's row), removed from ``frame``."""
+    """A wide sheet's columns describing each infusion of a series (``infusion1_date``, ``Date of
+    infusion 2``, ``inf2_dose``, ``inf2_route``: :func:`~analysis.loading.wide.infusion_columns`)
+    as an infusions table of their own: one row per infusion with a date, numbered as the patient's
+    row; the patient's ``weight_kg`` beside doses in mg. The columns are removed from ``frame``."""
     candidates = [c for c in frame.columns if c not in wide and c not in mapping.columns.values() and c != "source_row"]
-    numbers = infusion_date_columns(candidates)
-    if not numbers:
+    described = infusion_columns(candidates)
+    if not any(role == "infusion_date" for _, role in described.values()):
         return frame, None
     patient_column = _role_column(frame.columns, mapping, "patient_id")
     patient = frame[patient_column].astype("string") if patient_column is not None else \
         "R" + frame["source_row"].astype("string")
+    weight = _role_column(frame.columns, mapping, "weight_kg")
     pieces = []
-    for column, number in numbers.items():
-        text = frame[column].astype("string").str.strip()
-        given = (text.fillna("") != "").to_numpy()
-        pieces.append(pd.DataFrame({"patient_id": patient[given].to_numpy(), "infusion_number": number,
-                                    "infusion_date": frame[column][given].to_numpy(),
-                                    "source_row": frame["source_row"].to_numpy()[given]}))
+    for number in sorted({n for n, _ in described.values()}):
+        columns = {role: c for c, (n, role) in described.items() if n == number}
+        if "infusion_date" not in columns:
+            continue
+        given = (frame[columns["infusion_date"]].astype("string").str.strip().fillna("") != "").to_numpy()
+        piece = pd.DataFrame({"patient_id": patient[given].to_numpy(), "infusion_number": number,
+                              "source_row": frame["source_row"].to_numpy()[given]})
+        for role, column in columns.items():
+            piece[role] = frame[column].to_numpy()[given]
+        if "dose_mg" in columns:  # one dose column for every infusion: mg written out, read with the weight
+            mg = frame[columns["dose_mg"]].astype("string").str.strip()
+            piece = piece.drop(columns="dose_mg").assign(dose_mg_per_kg=(mg + " mg").to_numpy(dtype=object)[given])
+            if weight is not None:
+                piece["weight_kg"] = frame[weight].to_numpy()[given]
+        pieces.append(piece)
     table = pd.concat(pieces, ignore_index=True).sort_values(["source_row", "infusion_number"], kind="stable")
     table = table.drop_duplicates(["patient_id", "infusion_number"]).reset_index(drop=True)
-    return frame.drop(columns=list(numbers)), RawTable(table, raw.name, raw.kind, decimal_comma=raw.decimal_comma)
+    return frame.drop(columns=list(described)), RawTable(table, raw.name, raw.kind, decimal_comma=raw.decimal_comma)
 
 
 def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping,

@@ -16,7 +16,7 @@ import pandas as pd
 from analysis.contract import CONTRACT
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import infusion_date_columns, is_name_digits, parse_wide_header, visit_date_columns
+from analysis.loading.wide import infusion_columns, is_name_digits, parse_wide_header, visit_date_columns
 from analysis.mapping import Mapping, _role_words, standard_suggester
 
 __all__ = ["apply_hints", "detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
@@ -101,6 +101,10 @@ def apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
     return mapping.replace(**changes)
 
 
+_INFUSION_DETAIL = {"dose_mg_per_kg": "dose in mg/kg", "dose_mg": "dose in mg (divided by weight_kg)",
+                    "route": "route"}
+
+
 def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                       hints: dict[str, Any] | None = None) -> Mapping:
     """A mapping for one table (long or wide; a single-file CDISC BDS dataset as long)."""
@@ -175,12 +179,18 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
                                "column: add one, or give the columns' times in wide_columns")
         reasons["wide"] = _wide_reason(wide)
-        infusion_dates = infusion_date_columns([c for c in source_columns if c not in taken and c not in wide])
+        per_infusion = infusion_columns([c for c in source_columns if c not in taken and c not in wide])
+        infusion_dates = {c: n for c, (n, role) in per_infusion.items() if role == "infusion_date"}
         if infusion_dates:
             reasons["infusion_dates"] = (f"column(s) {', '.join(map(repr, list(infusion_dates)[:4]))}"
                                          f"{' ...' if len(infusion_dates) > 4 else ''} read as the dates of infusions "
                                          f"{', '.join(map(str, sorted(set(infusion_dates.values()))))} (converted to "
                                          "hours since each patient's first infusion, then removed)")
+            details = {c: v for c, v in per_infusion.items() if c not in infusion_dates}
+            if details:
+                reasons["infusion_details"] = "; ".join(
+                    f"column {c!r} read as the {_INFUSION_DETAIL[role]} of infusion {n}"
+                    for c, (n, role) in list(details.items())[:4]) + (" ..." if len(details) > 4 else "")
         relative = sorted({str(v[1]) for v in wide.values() if isinstance(v[1], str) and parse_infusion_label(v[1])})
         if relative:
             reasons["relative_times"] = (f"time label(s) {', '.join(map(repr, relative[:6]))}"
@@ -188,7 +198,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                                          "they name (post = 40 min after its start, pre = one minute before it)")
             untimed_labels = [t for t in untimed_labels if t not in relative]
         dated = visit_date_columns([c for c in source_columns if c not in taken and c not in wide
-                                    and c not in infusion_dates], wide)
+                                    and c not in per_infusion], wide)
         if dated:
             use = ("converted to hours since the infusion date, the header placing each within its day, then removed"
                    if "infusion_date" in columns or infusion_dates else "not used without an infusion date, and removed")

@@ -7,8 +7,9 @@ label and/or an item number, in the forms clinics write: ``MADRS 4h``, ``madrs_d
 A header with an instrument and neither a time nor an item is a total score whose time comes from
 the row (a long-over-time, wide-over-instruments file). A header naming a date and one of those
 times (``date_day7``, ``day7_date``, ``visit date baseline``, ``MADRS_day7_date``) is the date of
-those ratings (:func:`visit_date_columns`); one naming a date and an infusion of a series
-(``infusion1_date``, ``Date of infusion 2``) is that infusion's date (:func:`infusion_date_columns`).
+those ratings (:func:`visit_date_columns`); one naming an infusion of a series and its date, dose
+or route (``infusion1_date``, ``Date of infusion 2``, ``inf2_dose``) describes that infusion
+(:func:`infusion_columns`).
 
 :func:`melt_wide` turns such a table into the long form (one row per rating), vectorised: each
 wide column is one block of the output.
@@ -25,7 +26,7 @@ import pandas as pd
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label
 
-__all__ = ["WideHeader", "infusion_date_columns", "is_name_digits", "melt_wide", "parse_wide_header",
+__all__ = ["WideHeader", "infusion_columns", "is_name_digits", "melt_wide", "parse_wide_header",
            "visit_date_columns"]
 
 
@@ -182,13 +183,32 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
     return out
 
 
-def infusion_date_columns(headers: list[str]) -> dict[str, int]:
-    """Columns among ``headers`` holding the date of one infusion of a series: header -> the
-    infusion's number ("infusion1_date", "Inf 2 date", "date_infusion_3", "Date of infusion 2")."""
+_DOSE_WORDS = {"dose", "dosage", "ketamine_dose"}
+_PER_KG = {"mg/kg", "mgkg", "(mg/kg)", "mg_kg", "perkg", "mg/kg)"}
+_MG = {"mg", "(mg)", "mg)"}
+
+
+def infusion_columns(headers: list[str]) -> dict[str, tuple[int, str]]:
+    """Columns among ``headers`` describing one infusion of a series: header -> (the infusion's
+    number, the infusions column it holds: ``infusion_date``, ``dose_mg_per_kg``, ``dose_mg`` or
+    ``route``). "infusion1_date", "Date of infusion 2", "inf2_dose" (mg/kg unless the header says
+    mg), "Infusion 3 dose (mg)", "inf1_route"."""
     out = {}
     for header in headers:
-        rest = _dated(header)
-        relative = None if rest is None else parse_infusion_label(rest)
+        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+        lowered = [t.lower() for t in tokens]
+        if any(t in _DATE_WORD for t in lowered):
+            role, rest = "infusion_date", _dated(header)
+        elif any(t in _DOSE_WORDS for t in lowered):
+            per_kg = any(t in _PER_KG or t.strip("()") == "kg" for t in lowered)
+            role = "dose_mg" if any(t in _MG for t in lowered) and not per_kg else "dose_mg_per_kg"
+            rest = " ".join(t for t, low in zip(tokens, lowered, strict=True)
+                            if low not in _DOSE_WORDS | _PER_KG | _MG | {"of", "per", "kg"})
+        elif "route" in lowered:
+            role, rest = "route", " ".join(t for t, low in zip(tokens, lowered, strict=True) if low not in {"route", "of"})
+        else:
+            continue
+        relative = parse_infusion_label(rest) if rest else None
         if relative is not None and relative[1] == PRE_INFUSION_HOURS:  # names the infusion alone
-            out[str(header)] = relative[0]
+            out[str(header)] = (relative[0], role)
     return out

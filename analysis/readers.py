@@ -464,11 +464,11 @@ def _title_lines(text: str) -> int:
         return 0
     for delimiter in _DELIMITERS:
         try:
-            counts = [len([f for f in next(csv.reader([line], delimiter=delimiter), []) if f.strip()])
-                      for line in lines]
-            widths = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in lines]
+            fields = [next(csv.reader([line], delimiter=delimiter), []) for line in lines]
         except csv.Error:
             continue
+        counts = [sum(1 for f in line if f.strip()) for line in fields]
+        widths = [len(line) for line in fields]
         if counts[0] > 1:
             return 0
         for row in range(1, min(_TITLE_SEARCH_ROWS, len(lines) - 1)):

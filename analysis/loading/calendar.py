@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.loading.vocabularies import key
+
 __all__ = ["Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "join_times_of_day", "parse_dates"]
 
 _HOUR_NS = 3.6e12
@@ -35,20 +37,16 @@ _HOUR_NS = 3.6e12
 _TIME_OF_DAY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?\s?[Mm]\.?)?\s*")
 
 
-def _name_key(name: object) -> str:
-    return re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
-
-
 def join_times_of_day(frame: pd.DataFrame, keep: set[str] = frozenset()) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with each date column's time of day joined to it from its own column: ``time``
     beside ``date``, ``infusion_time`` beside ``infusion_date``, ``visit time`` beside ``visit
     date`` (every value written like 09:30, 9:30 PM or 13:05:00). The time columns are removed
     (their values are part of the dates now), and a sentence says so. Columns in ``keep`` (read
     by the mapping as something else) are left alone."""
-    by_key = {_name_key(c): c for c in frame.columns}
+    by_key = {key(c): c for c in frame.columns}
     notes, joined = [], {}
     for name in frame.columns:
-        tokens = _name_key(name).split("_")
+        tokens = key(name).split("_")
         if "date" not in tokens or name in keep:
             continue
         companion = by_key.get("_".join("time" if t == "date" else t for t in tokens))
@@ -148,10 +146,15 @@ class InfusionCalendar:
         """(first infusion date, whether it holds a time, the patient's code here, -1 = none) of
         each row's patient; NaT and False for patients without infusion dates."""
         codes = pd.Categorical(_categorical(patient), categories=self.patients).codes.astype(np.int64)
-        when = np.append(self.first.reindex(self.patients).to_numpy(dtype="datetime64[ns]"),
-                         np.datetime64("NaT", "ns"))
-        timed = np.append(self.first_has_time.reindex(self.patients, fill_value=False).to_numpy(dtype=bool), False)
-        return when[codes], timed[codes], codes
+        return (*_first_by_code(self.first, self.first_has_time, self.patients, codes), codes)
+
+
+def _first_by_code(first: pd.Series, first_has_time: pd.Series, patients: pd.Index,
+                   codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first infusion date, whether it holds a time) at each patient code (-1: NaT and False)."""
+    when = np.append(first.reindex(patients).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    timed = np.append(first_has_time.reindex(patients, fill_value=False).to_numpy(dtype=bool), False)
+    return when[codes], timed[codes]
 
 
 def _categorical(patient: object) -> pd.Categorical:
@@ -173,13 +176,14 @@ def infusion_calendar(dates: Dates, patient: object, event_hours: np.ndarray | N
     first = pd.Series(dates.when[known]).groupby(codes[known]).min()
     at_first = dates.when[known] == first.reindex(codes[known]).to_numpy()
     timed = pd.Series(dates.has_time[known] & at_first).groupby(codes[known]).any()
-    calendar = InfusionCalendar(patients, pd.Series(first.to_numpy(), index=patients[first.index]),
-                                pd.Series(timed.to_numpy(dtype=bool), index=patients[timed.index]),
-                                np.array([]), pd.Series(dtype="float64"))
-    hours, day = _hours(dates, calendar, codes, *calendar.first_of(categorical)[:2], event_hours)
+    first = pd.Series(first.to_numpy(), index=patients[first.index])
+    timed = pd.Series(timed.to_numpy(dtype=bool), index=patients[timed.index])
+    # The infusions' own hours: no infusion day is known yet, so each day starts at 24 h per day.
+    hours, day = _hours(dates, pd.Series(dtype="float64"), codes, *_first_by_code(first, timed, patients, codes),
+                        event_hours)
     dated = ~np.isnan(hours)
     starts = pd.Series(hours[dated]).groupby(_day_key(codes[dated], day[dated])).min()
-    return InfusionCalendar(patients, calendar.first, calendar.first_has_time, hours, starts)
+    return InfusionCalendar(patients, first, timed, hours, starts)
 
 
 def _day_key(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -194,12 +198,13 @@ def hours_since_first(dates: Dates, patient: object, infusions: InfusionCalendar
     in hours (its REDCap event's, its visit label's), which places a date without a time of day
     within its day."""
     origin, origin_has_time, codes = infusions.first_of(patient)
-    return _hours(dates, infusions, codes, origin, origin_has_time, event_hours)[0]
+    return _hours(dates, infusions.day_starts, codes, origin, origin_has_time, event_hours)[0]
 
 
-def _hours(dates: Dates, infusions: InfusionCalendar, codes: np.ndarray, origin: np.ndarray,
+def _hours(dates: Dates, day_starts: pd.Series, codes: np.ndarray, origin: np.ndarray,
            origin_has_time: np.ndarray, event_hours: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(hours since the first infusion, whole days since its day) of each date.
+    """(hours since the first infusion, whole days since its day) of each date; ``day_starts``:
+    the start of each (patient code, day) infusion day (:attr:`InfusionCalendar.day_starts`).
 
     A date without a time of day is placed within its day from ``event_hours`` h: for -1 < h < 24
     (a time within an infusion day: "pre" one minute before, "post", "4h"), h after the start of
@@ -211,9 +216,9 @@ def _hours(dates: Dates, infusions: InfusionCalendar, codes: np.ndarray, origin:
     exact[missing] = np.nan
     day[missing] = np.nan
     start = day * 24.0
-    if len(infusions.day_starts):
+    if len(day_starts):
         by_day = np.flatnonzero(~missing & ~(dates.has_time & origin_has_time))
-        found = infusions.day_starts.reindex(_day_key(codes[by_day], day[by_day])).to_numpy(dtype="float64")
+        found = day_starts.reindex(_day_key(codes[by_day], day[by_day])).to_numpy(dtype="float64")
         start[by_day] = np.where(np.isnan(found), start[by_day], found)
     placed = start
     if event_hours is not None:

@@ -51,7 +51,7 @@ class Mapped:
     raw: RawTable
     events: RawTable | None
     has_clock_time: bool
-    infusions: RawTable | None = None  # a wide sheet's infusion dates (infusion1_date ...), as their own table
+    infusions: RawTable | None = None  # a wide sheet's per-infusion columns (infusion1_date, inf2_dose ...)
 
 
 def recognised_columns(columns: Any) -> int:
@@ -181,25 +181,31 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
                             for t in distinct], dtype=float)
     long["wide_hours"] = time_values[pd.Index(distinct).get_indexer(times.astype(object))] if len(long) else \
         np.array([], dtype=float)
-    long, dated = _visit_dates(report, raw, long, column, wide, mapping, infusions)
+    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+    long, dated = _visit_dates(report, raw, long, column, wide, labels, mapping, infusions)
     untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
                if isinstance(t, str)}
-    relative = {label: parse_infusion_label(label) for label in untimed}
-    if relative and all(r is not None for r in relative.values()):
-        # Headers relative to one infusion ("MADRS inf2 post"): timed once the infusions are read.
-        labels_of_rows = times.astype(object)
-        long["relative_infusion"] = labels_of_rows.map({k: float(r[0]) for k, r in relative.items()}).astype(float)
-        long["hours_after_infusion"] = labels_of_rows.map({k: r[1] for k, r in relative.items()}).astype(float)
-        untimed = set()
-    unknown = sorted(untimed)
+    unknown = [] if _mark_relative(long, times.astype(object), untimed) else sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
         report.add(raw, "file", f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
                    f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
                    column=next(c for c, s in wide.items() if s[1] in unknown))
-    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
     long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
     return long
+
+
+def _mark_relative(frame: pd.DataFrame, labels: pd.Series, unknown: Any) -> bool:
+    """When every label in ``unknown`` (those that say no time) names one infusion of a series
+    ("Infusion 2 post"), the rows get :data:`validation.RELATIVE_COLUMNS` (timed once the
+    infusions are read) and True is returned."""
+    relative = {label: parse_infusion_label(label) for label in unknown}
+    if not relative or any(r is None for r in relative.values()):
+        return False
+    number, hours_after = v.RELATIVE_COLUMNS
+    frame[number] = labels.map({k: float(r[0]) for k, r in relative.items()}).astype(float).to_numpy()
+    frame[hours_after] = labels.map({k: r[1] for k, r in relative.items()}).astype(float).to_numpy()
+    return True
 
 
 def _role_column(columns: Any, mapping: Mapping, role: str) -> str | None:
@@ -211,13 +217,14 @@ def _role_column(columns: Any, mapping: Mapping, role: str) -> str | None:
 
 
 def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: pd.Series,
-                 wide: dict[str, tuple[str, Any, int | None]], mapping: Mapping,
+                 wide: dict[str, tuple[str, Any, int | None]], labels: dict[str, str | None], mapping: Mapping,
                  infusion_table: RawTable | None) -> tuple[pd.DataFrame, np.ndarray]:
     """Date columns that date wide columns (``date_day7`` for ``MADRS_day7``, see
     :func:`analysis.loading.wide.visit_date_columns`): with an infusion date, each rating is timed
     by its date (:mod:`analysis.loading.calendar`, the header's time placing it within the day);
     without one, the dates are not used. The date columns are removed either way (dates identify
-    people) and a warning says what was done. Returns ``long`` and which of its rows a date timed."""
+    people) and a warning says what was done. ``labels``: each wide column's time label. Returns
+    ``long`` and which of its rows a date timed."""
     candidates = [c for c in long.columns if c not in mapping.columns.values() and c != "source_row"]
     pairs = visit_date_columns(candidates, wide)
     if not pairs:
@@ -250,7 +257,6 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     report.add_rows(raw, "file", ", ".join(pairs), long["source_row"].to_numpy()[where],
                     ["(a date, not shown)"] * len(where), lambda _: "a visit date is not a readable date.",
                     "unreadable visit dates")
-    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
     placed = column.map({c: np.nan if label is None else placement_hours(label, mapping.visit_times)
                          for c, label in labels.items()}).to_numpy(dtype=float)
     hours = calendar.hours_since_first(dates, patient, infusions, placed)
@@ -389,13 +395,8 @@ def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapp
         distinct = pd.unique(labels.dropna())
         hours = {lab: _time_of_label(lab, mapping.visit_times) for lab in distinct}
         unknown = [lab for lab, h in hours.items() if np.isnan(h)]
-        relative = {lab: parse_infusion_label(lab) for lab in unknown}
-        if unknown and all(r is not None for r in relative.values()):
-            # Labels relative to one infusion ("Infusion 2 post"): timed once the infusions are read.
+        if _mark_relative(out, labels, unknown):  # "Infusion 2 post": timed once the infusions are read
             out["time_hours"] = labels.map(hours).astype(float).to_numpy()
-            out["relative_infusion"] = labels.map({lab: float(r[0]) for lab, r in relative.items()}) \
-                .astype(float).to_numpy()
-            out["hours_after_infusion"] = labels.map({lab: r[1] for lab, r in relative.items()}).astype(float).to_numpy()
             return out.drop(columns=["visit_number"], errors="ignore"), True
         if not unknown:
             out["time_hours"] = labels.map(hours).astype(float).to_numpy()

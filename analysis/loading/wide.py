@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label
+from analysis.loading.vocabularies import key
 
 __all__ = ["WideHeader", "infusion_columns", "is_name_digits", "melt_wide", "parse_wide_header",
            "visit_date_columns"]
@@ -44,6 +45,11 @@ _TOTAL_WORDS = {"total", "tot", "score", "sum", "totalscore"}
 _ITEM = re.compile(r"(?:item|itm|i|q|question)?(\d{1,2})", re.I)
 
 
+def _tokens(header: object) -> list[str]:
+    """A header's words, split at spaces, underscores and dots ("MADRS_day7" -> MADRS, day7)."""
+    return [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+
+
 def _instrument(token: str) -> str | None:
     return resolve_instrument_names([token]).get(token)
 
@@ -54,8 +60,7 @@ def parse_wide_header(header: str) -> WideHeader | None:
     >>> parse_wide_header("madrs_day7")
     WideHeader(instrument='MADRS', time_label='day7', hours=168.0, item=None)
     """
-    text = str(header).strip()
-    tokens = [t for t in re.split(r"[\s_.]+", text) if t]
+    tokens = _tokens(header)
     if not tokens:
         return None
     instrument, rest = None, []
@@ -143,14 +148,10 @@ _DATE_WORDS = {"date", "dt", "datum", "fecha", "datetime", "visit", "of", "on", 
 _DATE_WORD = {"date", "dt", "datum", "fecha", "datetime"}
 
 
-def _squashed(label: object) -> str:
-    return re.sub(r"[\s_.\-]+", "", str(label)).lower()
-
-
 def _dated(header: object) -> str | None:
     """What a header names besides a date ("day7" of "date_day7", "infusion 2" of "Date of
     infusion 2"); None when it names no date, or nothing else."""
-    tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+    tokens = _tokens(header)
     rest = [t for t in tokens if t.lower() not in _DATE_WORDS]
     if not rest or len(rest) == len(tokens) or not any(t.lower() in _DATE_WORD for t in tokens):
         return None
@@ -177,7 +178,7 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
         hours = parsed[0] if parsed is not None else None
         dated = [c for c, (inst, time, _) in columns.items() if instrument in (None, inst)
                  and ((hours is not None and isinstance(time, (int, float)) and abs(float(time) - hours) < 1e-9)
-                      or (isinstance(time, str) and _squashed(time) == _squashed(label)))]
+                      or (isinstance(time, str) and key(time) == key(label)))]
         if dated:
             out[str(header)] = dated
     return out
@@ -195,7 +196,7 @@ def infusion_columns(headers: list[str]) -> dict[str, tuple[int, str]]:
     mg), "Infusion 3 dose (mg)", "inf1_route"."""
     out = {}
     for header in headers:
-        tokens = [t for t in re.split(r"[\s_.]+", str(header).strip()) if t]
+        tokens = _tokens(header)
         lowered = [t.lower() for t in tokens]
         if any(t in _DATE_WORD for t in lowered):
             role, rest = "infusion_date", _dated(header)

@@ -118,16 +118,24 @@ def test_a_wide_excel_file_goes_through_the_mapping_step_to_a_loaded_dataset():
     assert {round(40 / 60, 6), 168.0} <= set(ratings["time_hours"].round(6))
 
 
-def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
-    from tests.analysis.test_calendar import WIDE_DATED
-
+def _uploaded_and_loaded(*files: tuple[str, bytes]) -> tuple[AppTest, analysis.OutcomeData]:
+    """The Data page after ``files`` (name, content) are uploaded and loaded without a problem."""
     at = upload_page()
-    at.file_uploader(key="upload_files").upload("clinic.csv", WIDE_DATED.encode()).run()
+    uploader = at.file_uploader(key="upload_files")
+    for name, content in files:
+        uploader.upload(name, content)
+    uploader.run()
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
     load_button(at).click().run()
     no_exception(at)
-    data = at.session_state["context"].full
+    return at, at.session_state["context"].full
+
+
+def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
+    from tests.analysis.test_calendar import WIDE_DATED
+
+    at, data = _uploaded_and_loaded(("clinic.csv", WIDE_DATED.encode()))
     k1 = data.assessments[data.assessments["patient_id"] == "K1"]
     assert sorted(k1["time_hours"].round(4)) == [-0.0167, 0.6667, 192.0, 336.0]  # day 7 as dated: day 8
     text = _all_text(at)
@@ -139,13 +147,7 @@ def test_a_wide_sheet_of_a_series_with_its_infusion_dates_loads_each_infusion():
     """One row per patient: the date of each infusion, ratings before and after each."""
     from tests.analysis.test_calendar import WIDE_SERIES
 
-    at = upload_page()
-    at.file_uploader(key="upload_files").upload("series.csv", WIDE_SERIES.encode()).run()
-    no_exception(at)
-    assert not at.error, [e.value for e in at.error]
-    load_button(at).click().run()
-    no_exception(at)
-    data = at.session_state["context"].full
+    at, data = _uploaded_and_loaded(("series.csv", WIDE_SERIES.encode()))
     assert data.infusions.loc[data.infusions["patient_id"] == "K2", "time_hours"].tolist() == [0.0, 72.0]
     assert not re.search(r"20\d\d-\d\d-\d\d", _all_text(at))
 
@@ -301,18 +303,11 @@ def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
 
 def test_ratings_labelled_by_infusion_of_a_series_load_timed_from_each_infusion():
     """A clinic's two sheets: infusions with their start times, ratings labelled 'Infusion 2 post'."""
-    at = upload_page()
-    uploader = at.file_uploader(key="upload_files")
-    uploader.upload("infusions.csv", b"patient_id,infusion_number,time_hours\nK1,1,0\nK1,2,50\n")
-    uploader.upload("assessments.csv", b"patient_id,instrument,score,visit\nK1,MADRS,30,Infusion 1 pre\n"
-                                       b"K1,MADRS,18,Infusion 1 post\nK1,MADRS,20,Infusion 2 pre\n"
-                                       b"K1,MADRS,12,Infusion 2 post\n")
-    uploader.run()
-    no_exception(at)
-    assert not at.error, [e.value for e in at.error]
-    load_button(at).click().run()
-    no_exception(at)
-    hours = at.session_state["context"].full.assessments["time_hours"].round(4).tolist()
+    _, data = _uploaded_and_loaded(
+        ("infusions.csv", b"patient_id,infusion_number,time_hours\nK1,1,0\nK1,2,50\n"),
+        ("assessments.csv", b"patient_id,instrument,score,visit\nK1,MADRS,30,Infusion 1 pre\n"
+                            b"K1,MADRS,18,Infusion 1 post\nK1,MADRS,20,Infusion 2 pre\nK1,MADRS,12,Infusion 2 post\n"))
+    hours = data.assessments["time_hours"].round(4).tolist()
     assert hours == [-0.0167, 0.6667, 49.9833, 50.6667]
 
 

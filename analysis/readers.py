@@ -69,6 +69,8 @@ class RawTable:
     notes : facts worth a warning (blank lines skipped, sheet chosen, ...).
     labels : column -> variable label (SAS, SPSS, Stata files).
     value_labels : column -> {code: label} (SPSS and Stata value labels, SAS formats).
+    table : the table it is read as, in messages ("file" for a single file; "assessments",
+        "infusions", ... in the table form).
     """
 
     frame: pd.DataFrame
@@ -82,6 +84,7 @@ class RawTable:
     # A converted (CDISC, REDCap) source: each rating's file and row there (``source_row`` is then
     # the rating's position + 1, unique across the files; see analysis.origins).
     origins: RowOrigins | None = field(default=None, repr=False)
+    table: str = "file"
 
     def locate(self, row: int, table: str = "", column: str = "") -> str:
         """Where data row ``row`` is, in words; for a converted source, the file and row it was read
@@ -313,6 +316,7 @@ def _note_misnamed(raw: RawTable, extension: str, kind: str, expected: set[str])
 
 
 def _finish(raw: RawTable, table: str) -> RawTable:
+    raw.table = table
     frame = raw.frame
     names = [str(c).strip() for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -175,14 +175,16 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
     standard = mapping.layout in _STANDARD_LAYOUTS
     aliases = role_aliases()
     roles = {column: role for role, column in mapping.columns.items()}
+    # The tables the mapping reads (in the table form, assessments; the others by their column names).
+    mapped = {"assessments"} if "assessments" in outlines else set(outlines)
     records = []
     for name, table in outlines.items():
         by_alias = {c: aliases[comparison_key(c)] for c in table.columns if comparison_key(c) in aliases}
-        role_of = {**by_alias, **roles}
+        role_of = {**by_alias, **roles} if name in mapped else by_alias
         known = {c for c in table.columns if c in role_of and role_of[c] not in {"ignore", "covariate"}}
-        known |= set(mapping.wide_columns)
+        known |= set(mapping.wide_columns) if name in mapped else set()
         dates = {c for c in known if role_of.get(c) in _DATE_ROLES}
-        if mapping.layout == "wide":  # the dates of infusions and visits: converted or dropped by the loader
+        if mapping.layout == "wide" and name in mapped:  # the dates of infusions and visits: converted or dropped by the loader
             others = [c for c in table.columns if c not in mapping.columns.values() and c not in mapping.wide_columns]
             dates |= {c for c, (_, role) in infusion_columns(others).items() if role == "infusion_date"}
             dates |= set(visit_date_columns(others, mapping.wide_columns))
@@ -514,11 +516,11 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
         except DataError as error:
             show_problems(error, "table_problems", "The files cannot be read together")
             return None
-    if len(upload.files) > 1 and any(f.stem == "assessments" for f in upload.files):
-        st.info("Read as the table form: assessments, with infusions, patients and events when given, "
-                "by the column names of the data dictionary.", icon=":material/table:")
-        result = read_upload_once(upload, None)
-        return _outcome(result, None, "tables")
+    table_form = len(upload.files) > 1 and any(f.stem == "assessments" for f in upload.files)
+    if table_form:
+        st.info("Read as the table form: assessments, with infusions, patients and events when given. The "
+                "assessments table's columns are read as set below; the other tables by the column names of "
+                "the data dictionary.", icon=":material/table:")
 
     sheets = _sheet_names(upload)
     upload_prefix = f"map_{upload.digest[:10]}_{_digest(saved or b'')}"
@@ -540,7 +542,9 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     if isinstance(outlines, DataError):
         show_problems(outlines, "reading_problems", "The file could not be read")
         return None
-    table = next(iter(outlines.values())) if len(outlines) == 1 else None
+    # The table whose columns the mapping reads: the only one, or the table form's assessments.
+    table = outlines.get("assessments") if table_form else next(iter(outlines.values())) if len(outlines) == 1 \
+        else None
 
     st.subheader("How the file will be read")
     changes = _settings(base, prefix)

@@ -78,7 +78,7 @@ def _filter_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping:
     keep = np.ones(len(frame), dtype=bool)
     for column, op, value in mapping.record_filters:
         if column not in frame.columns:
-            report.add(raw, "file", f"the mapping filters on column {column!r}, which {raw.name} does not have. "
+            report.add(raw, raw.table, f"the mapping filters on column {column!r}, which {raw.name} does not have. "
                        "Remove the filter or name an existing column.", column=column)
             continue
         passed = _passes(frame[column], op, value)
@@ -86,12 +86,12 @@ def _filter_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping:
             shown = "" if op in {"empty", "not empty"} else f" {value!r}"
             report.warn("records_filtered", f"{int((~passed & keep).sum())} row(s) of {raw.name} left out: only "
                         f"rows where {column!r} {op}{shown} are read (record_filters).", int((~passed & keep).sum()),
-                        table="file")
+                        table=raw.table)
         keep &= passed
     if len(frame) and mapping.record_filters and not keep.any():
         said = "; ".join(f"{c!r} {op}{'' if op in {'empty', 'not empty'} else f' {v!r}'}"
                          for c, op, v in mapping.record_filters)
-        report.add(raw, "file", f"the mapping's record filters ({said}) leave none of the {len(frame)} row(s) of "
+        report.add(raw, raw.table, f"the mapping's record filters ({said}) leave none of the {len(frame)} row(s) of "
                    f"{raw.name}: there is nothing to read. Check the filters against the file's values.",
                    column=mapping.record_filters[0][0])
     return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
@@ -104,9 +104,9 @@ def _screen_dropped(report: v._Report, raw: RawTable, frame: pd.DataFrame, dropp
     for finding in find_identifier_columns(frame[dropped]):
         if report.allow_identifiers:
             report.warn("identifiers_allowed", f"{raw.name}: column {finding.column!r} looks identifying "
-                        f"({finding.reason}); it is not read (allow_identifiers=True).", 1, table="file")
+                        f"({finding.reason}); it is not read (allow_identifiers=True).", 1, table=raw.table)
             continue
-        report.add(raw, "file", f"Column {finding.column!r} {finding.describe()}. Identifying information is "
+        report.add(raw, raw.table, f"Column {finding.column!r} {finding.describe()}. Identifying information is "
                    "not accepted, even in a column the mapping does not read: remove the column (or, in your own "
                    "script only, pass allow_identifiers=True).", column=finding.column, value=finding.example)
 
@@ -163,13 +163,13 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     wide = {c: s for c, s in mapping.wide_columns.items() if c in frame.columns}
     missing = [c for c in mapping.wide_columns if c not in frame.columns]
     if missing:
-        report.add(raw, "file", f"the mapping reads wide column(s) {', '.join(map(repr, missing[:5]))}, which "
+        report.add(raw, raw.table, f"the mapping reads wide column(s) {', '.join(map(repr, missing[:5]))}, which "
                    f"{raw.name} does not have.", column=missing[0])
     keep = [c for c in frame.columns if c not in wide]
     long = melt_wide(frame, wide, keep)
     if wide and len(frame) and not len(long):
         names = list(wide)
-        report.add(raw, "file", f"the wide column(s) {', '.join(map(repr, names[:8]))}"
+        report.add(raw, raw.table, f"the wide column(s) {', '.join(map(repr, names[:8]))}"
                    f"{' ...' if len(names) > 8 else ''} are empty in all {len(frame)} row(s): {raw.name} holds no "
                    "rating to read. Check that the export includes the scores.", column=names[0])
     times = long.pop("wide_time")
@@ -188,7 +188,7 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     unknown = [] if _mark_relative(long, times.astype(object), untimed) else sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
-        report.add(raw, "file", f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
+        report.add(raw, raw.table, f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
                    f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
                    column=next(c for c, s in wide.items() if s[1] in unknown))
     long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
@@ -246,7 +246,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     else:
         report.warn("dates_dropped", f"{raw.name}: the visit dates in {names} were removed (dates identify people) "
                     "and not used: there is no infusion date to measure them from (add an infusion_date column to "
-                    "time the ratings by their dates); times come from the column headers.", len(pairs), table="file")
+                    "time the ratings by their dates); times come from the column headers.", len(pairs), table=raw.table)
         return long.drop(columns=list(pairs)), np.zeros(len(long), dtype=bool)
     visit_date = pd.Series(pd.NA, index=long.index, dtype=object)
     for date_column, dated_columns in pairs.items():
@@ -254,7 +254,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
         visit_date[rows] = long[date_column][rows].astype(object)
     dates = calendar.parse_dates(visit_date, dayfirst=raw.decimal_comma)
     where = np.flatnonzero(dates.unreadable)
-    report.add_rows(raw, "file", ", ".join(pairs), long["source_row"].to_numpy()[where],
+    report.add_rows(raw, raw.table, ", ".join(pairs), long["source_row"].to_numpy()[where],
                     ["(a date, not shown)"] * len(where), lambda _: "a visit date is not a readable date.",
                     "unreadable visit dates")
     placed = column.map({c: np.nan if label is None else placement_hours(label, mapping.visit_times)
@@ -266,7 +266,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     report.warn("dates_converted", f"{raw.name}: {int(timed.sum())} rating(s) timed by their visit dates ({names}), "
                 f"in hours since each patient's first infusion date ({source}); the dates were removed"
                 + (f"; {int((~timed).sum())} rating(s) without a date (or without an infusion date) keep the time of "
-                   "their column's header" if (~timed).any() else "") + ".", int(timed.sum()), table="file")
+                   "their column's header" if (~timed).any() else "") + ".", int(timed.sum()), table=raw.table)
     return long, timed
 
 
@@ -282,7 +282,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     for role, column in absent.items():
         near = [c for c in frame.columns if key(c) == key(column)]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        report.add(raw, "file", f"the mapping reads {role} from column {column!r}, which {raw.name} does not "
+        report.add(raw, raw.table, f"the mapping reads {role} from column {column!r}, which {raw.name} does not "
                    f"have{hint}.", column=column)
     # Value labels of statistical files, for columns holding labels (sex 1 -> "Male").
     for role, column in roles.items():
@@ -359,7 +359,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
             out.insert(0, "patient_id", "R" + out["source_row"].astype(str))
             report.warn("ids_by_row", f"{raw.name} has no patient id column: each row is one patient, numbered by "
                         "its row (row 1 = patient R1). Name the id column with columns={'patient_id': ...} if "
-                        "there is one.", n, table="file")
+                        "there is one.", n, table=raw.table)
     if not time_given:
         out, has_clock_time = _times_from_visits(report, raw, out, mapping, roles)
         if wide_layout and "time_hours" in out.columns:
@@ -377,7 +377,7 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
         out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
     mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
-                      notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins)
+                      notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins, table=raw.table)
     return Mapped(mapped, events, has_clock_time, wide_infusions)
 
 
@@ -402,11 +402,11 @@ def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapp
             out["time_hours"] = labels.map(hours).astype(float).to_numpy()
             report.warn("times_from_visits", f"{raw.name} has no time column: times were read from the visit labels "
                         f"({', '.join(f'{k!r} = {h:g} h' for k, h in list(hours.items())[:6])}"
-                        f"{' ...' if len(hours) > 6 else ''}).", len(out), table="file")
+                        f"{' ...' if len(hours) > 6 else ''}).", len(out), table=raw.table)
             return out.drop(columns=["visit_number"], errors="ignore"), True
         if "visit_number" not in out.columns:
             fix = ", ".join(f"{lab!r}: ..." for lab in unknown[:4])
-            report.add(raw, "file", f"{raw.name} has no time column and the visit label(s) "
+            report.add(raw, raw.table, f"{raw.name} has no time column and the visit label(s) "
                        f"{', '.join(map(repr, unknown[:10]))}{' ...' if len(unknown) > 10 else ''} say no time. Give "
                        f"their hours since the first infusion: analysis.load(path, visit_times={{{fix}}}), or name a "
                        "visit-number column with columns={'visit_number': ...} to load by visit only.",
@@ -431,7 +431,7 @@ def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapp
         report.warn("visit_order_only", f"{raw.name} gives visits but no clock time: ratings are ordered by visit "
                     "(time_hours holds the visit's position, 0 = baseline visit, not hours; "
                     "OutcomeData.has_clock_time is False). Analyses by visit work; onset in hours and durability "
-                    "in days need times (visit_times={label: hours}).", len(out), table="file")
+                    "in days need times (visit_times={label: hours}).", len(out), table=raw.table)
         return out, False
     return out, True
 
@@ -465,7 +465,7 @@ def _baseline_rows(report: v._Report, raw: RawTable, out: pd.DataFrame) -> pd.Da
     rows["visit"] = "baseline"
     report.warn("baseline_from_column", f"{len(firsts)} baseline rating(s) were made from the baseline column (one "
                 "per patient and instrument without a rating at or before time 0), at time 0 with visit "
-                "'baseline'.", len(firsts), table="file")
+                "'baseline'.", len(firsts), table=raw.table)
     return pd.concat([out, rows], ignore_index=True)
 
 

@@ -172,7 +172,7 @@ def _validate_tables(allow_identifiers: bool, raws: dict[str, RawTable], source:
         raise v._error(report, a_table.raw)
     for raw_table in {id(t.raw): t.raw for t in (a_table, i_table, p_table, e_table) if t is not None}.values():
         for note in raw_table.notes:
-            report.warn("reading", note + ".", 1, table="file")
+            report.warn("reading", note + ".", 1, table=raw_table.table)
     data = v._validate(report, a_table, i_table, p_table, source, e_table=e_table, mapping=mapping,
                        has_clock_time=mapped.has_clock_time)
     if len(raws) < 2:

@@ -115,6 +115,11 @@ def test_three_table_form_reads_its_assessments_like_a_single_file(tmp_path):
     (tmp_path / "assessments.csv").write_text("patient_id,instrument,score,week\nK1,MADRS,30,0\nK1,MADRS,18,2\n")
     weeks = analysis.load(assessments=tmp_path / "assessments.csv", infusions=tmp_path / "infusions.csv")
     assert weeks.assessments["time_hours"].tolist() == [0.0, 336.0]
+    # A problem of the mapping step names the table it is in (it said "file").
+    (tmp_path / "assessments.csv").write_text("patient_id,score,visit\nK1,20,baseline\nK1,12,follow-up\n")
+    with pytest.raises(DataError) as raised:
+        analysis.load(tmp_path, instrument="MADRS")
+    assert raised.value.problems[["table", "column"]].values.tolist() == [["assessments", "visit"]]
 
 
 def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:

@@ -311,6 +311,38 @@ def test_ratings_labelled_by_infusion_of_a_series_load_timed_from_each_infusion(
     assert hours == [-0.0167, 0.6667, 49.9833, 50.6667]
 
 
+def test_the_table_forms_assessments_go_through_the_mapping_step():
+    """A clinic's two files: assessments in its own words (a 'patient' column, one 'madrs' score
+    column, visit labels, one label that says no time), beside a standard infusions table."""
+    assessments = (b"patient,visit,madrs\nK1,baseline,30\nK1,day 1,12\nK1,follow-up,20\n"
+                   b"K2,baseline,28\nK2,day 1,25\nK2,follow-up,27\n")
+    infusions = b"patient_id,infusion_number,time_hours,dose_mg_per_kg,route\nK1,1,0,0.5,IV\nK2,1,0,0.5,IV\n"
+    at = upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    uploader.upload("assessments.csv", assessments)
+    uploader.upload("infusions.csv", infusions)
+    uploader.run()
+    no_exception(at)
+    roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
+    assert roles == {"patient": "patient_id", "visit": "visit", "madrs": "(wide measure)"}
+    assert "follow-up" in " ".join(problems(at)["message"])  # the label without a time, in words
+    editor = next(d for d in at.data_editor if "_visits_" in str(d.key))
+    labels = editor.value["visit"].tolist()
+    at.session_state[editor.key] = {"edited_rows": {labels.index("follow-up"): {"hours": 336.0}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    data = at.session_state["context"].full
+    mapping = analysis.Mapping.from_json(_mapping_json(at))
+    assert mapping.visit_times["follow-up"] == 336.0
+    assert set(data.assessments["instrument"]) == {"MADRS"}
+    assert data.assessments.groupby("patient_id")["time_hours"].max().tolist() == [336.0, 336.0]
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.5]  # the infusions table is read too
+
+
 # --------------------------------------------------------------------------------------------
 # Uploads, templates and the dictionary without a browser
 

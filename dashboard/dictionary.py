@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.contract import data_dictionary
+from dashboard.tables import MISSING
 
 __all__ = ["data_dictionary", "show_data_dictionary"]
 
@@ -23,7 +24,7 @@ def show_data_dictionary(key: str = "dictionary") -> pd.DataFrame:
     for table, tab in zip(tables, st.tabs(labels), strict=True):
         with tab:
             st.dataframe(dictionary[dictionary["table"] == table].drop(columns="table"), hide_index=True,
-                         alt=f"Data dictionary: {table}", key=f"{key}_{table}",
+                         alt=f"Data dictionary: {table}", key=f"{key}_{table}", placeholder=MISSING,
                          column_config={"meaning": st.column_config.TextColumn(width="large"),
                                         "checks": st.column_config.TextColumn(width="large")})
     return dictionary

@@ -31,7 +31,7 @@ from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
 from analysis.redcap import FIELD_ROLES, RECORDS_FILES, event_label
 from dashboard.security import md
 from dashboard.source_outline import MAX_LABELS, TableOutline, identifier_findings
-from dashboard.tables import show_problems_table
+from dashboard.tables import MISSING, show_problems_table
 from dashboard.upload_worker import (
     UploadLimits,
     collect_within_limits,
@@ -320,7 +320,7 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
     table = pd.DataFrame(rows, columns=["column", "instrument", "time", "item"]).astype({"item": "Int64"})
     st.markdown("**Wide columns**")
     edited = st.data_editor(
-        table, hide_index=True, disabled=["column"], key=f"{prefix}_wide_{_digest(*wide)}",
+        table, hide_index=True, disabled=["column"], key=f"{prefix}_wide_{_digest(*wide)}", placeholder="",
         column_config={
             "column": st.column_config.TextColumn("column in the file"),
             "instrument": st.column_config.SelectboxColumn("instrument", options=list(instrument_names()),
@@ -377,7 +377,7 @@ def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, 
     for label in labels:
         text = event_label(label) if redcap else label
         parsed, relative = parse_visit_label(text), parse_infusion_label(text)
-        read = f"{parsed[0]:g} h ({parsed[1]})" if parsed is not None else \
+        read = f"{parsed[0]:g} h: {parsed[1]}" if parsed is not None else \
             f"{_after_start(relative[1])} infusion {relative[0]}'s start" if relative is not None else untimed
         rows.append({"visit": label, "hours": mapping.visit_times.get(label, math.nan), "read from the label": read})
     st.markdown("**Visit times**")
@@ -385,7 +385,7 @@ def _visit_table(mapping: Mapping, labels: list[str], prefix: str) -> dict[str, 
                "use what the label says; a time given here wins over the label.")
     edited = st.data_editor(
         pd.DataFrame(rows, columns=["visit", "hours", "read from the label"]), hide_index=True,
-        disabled=["visit", "read from the label"], key=f"{prefix}_visits_{_digest(*labels)}",
+        disabled=["visit", "read from the label"], key=f"{prefix}_visits_{_digest(*labels)}", placeholder="",
         column_config={"hours": st.column_config.NumberColumn("hours", format="%g",
                                                               help="e.g. -1 for a baseline an hour before, "
                                                                    "168 for day 7")})
@@ -452,7 +452,7 @@ def _preview(data: OutcomeData) -> None:
                                          ("infusions", data.infusions)), strict=True):
         with tab:
             st.dataframe(table.drop(columns="source_row", errors="ignore").head(PREVIEW_ROWS), hide_index=True,
-                         alt=f"Preview of the {name} table", key=f"preview_{name}")
+                         alt=f"Preview of the {name} table", key=f"preview_{name}", placeholder=MISSING)
     if not data.has_clock_time:
         st.info("The file gives visits but no clock time: analyses by visit work (MMRM, responder rates "
                 "and trajectories by visit, Table 1); onset in hours and durability in days need times "

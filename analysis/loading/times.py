@@ -105,7 +105,7 @@ def parse_visit_label(label: object) -> tuple[float, str] | None:
         unit = _UNIT_WORDS[(match.group("u1") or match.group("u2")).lower()]
         value = float(number.replace(",", "."))
         total += value * HOURS_PER[unit]
-        parts.append(f"{value:g} {unit}")
+        parts.append(f"{value:g} {unit[:-1] if value == 1 else unit}")  # "1 day", "2 days"
         end = match.end()
     if not parts or spaced[end:].strip():
         return None

@@ -6,6 +6,7 @@ import streamlit as st
 from analysis.export import ReportSection
 from dashboard import report
 from dashboard.security import md
+from dashboard.tables import MISSING
 
 st.title("Report")
 st.caption("Results collected with **Add to report** under any figure or table, from any page and "
@@ -32,7 +33,7 @@ def _preview(section: ReportSection, card_id: str) -> None:
         st.plotly_chart(report.shown_in_app(figure), key=f"report_chart_{card_id}_{index}", config={"displaylogo": False})
     for name, frame in section.tables:
         st.markdown(f"**{md(name)}**")
-        st.dataframe(frame, hide_index=True, key=f"report_table_{card_id}_{report.slug(name)}")
+        st.dataframe(frame, hide_index=True, key=f"report_table_{card_id}_{report.slug(name)}", placeholder=MISSING)
     for note in section.notes:
         st.caption(md(note, 2000))
 

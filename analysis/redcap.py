@@ -734,9 +734,8 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, ca
         day_only[rows[usable]] = ~(when.has_time & origin_timed[rows])[usable]
     without_origin = long_frame.loc[~dated & np.isnat(origin), "patient_id"].nunique()
     notes.append(f"{int(dated.sum())} rating(s) timed by their dates"
-                 + (f"; {int(day_only.sum())} of them by the day only (a date without a time of day): on an "
-                    "infusion's day a rating is at that infusion's start unless its event says the hour (e.g. "
-                    "'4h'); use datetime fields to time ratings within the day" if day_only.any() else "")
+                 + (f"; {int(day_only.sum())} of them by the day only (a date without a time of day): "
+                    f"{calendar.DAY_ONLY_RULE}" if day_only.any() else "")
                  + (f"; the ratings of {without_origin} record(s) without an infusion date keep their events' times"
                     if without_origin else "") + ".")
     long_frame["time_hours"] = time

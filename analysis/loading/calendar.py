@@ -6,7 +6,9 @@ The rule, for a date and the patient's first infusion date (the earliest of its 
 
 - both hold a time of day: the exact hours between them;
 - otherwise the day gives the time: day 0 is the first infusion's day, and a date d days later
-  is at ``24 d`` hours, or at the start of that day's infusion when the patient had one that day.
+  is at ``24 d`` hours, or, when the patient had an infusion that day, one minute before that
+  infusion's start (:data:`~analysis.loading.times.PRE_INFUSION_HOURS`: clinics rate at check-in,
+  so such a rating is the one that infusion follows, as a bare "Infusion 2" label is).
   A nominal time (a REDCap event's, a visit label's) places it within the day: "day 7" dated on
   day 7 is at 168 h; "post" (40 min) and "4h" dated on an infusion day are that long after the
   start of that day's infusion and "pre" one minute before it, so a pre- and a post-infusion
@@ -27,11 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.loading.times import PRE_INFUSION_HOURS
 from analysis.loading.vocabularies import key
 
-__all__ = ["Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "join_times_of_day", "parse_dates"]
+__all__ = ["DAY_ONLY_RULE", "Dates", "InfusionCalendar", "hours_since_first", "infusion_calendar", "join_times_of_day", "parse_dates"]
 
 _HOUR_NS = 3.6e12
+# How a rating dated without a time of day is placed, in the words of the readers' notes.
+DAY_ONLY_RULE = ("on an infusion's day such a rating is taken one minute before that infusion's start (rated at "
+                 "check-in) unless its visit label or event says the hour ('post', '4h'); on other days at the "
+                 "day's start; give a time of day to time it exactly")
 
 
 _TIME_OF_DAY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?\s?[Mm]\.?)?\s*")
@@ -209,22 +216,25 @@ def _hours(dates: Dates, day_starts: pd.Series, codes: np.ndarray, origin: np.nd
     A date without a time of day is placed within its day from ``event_hours`` h: for -1 < h < 24
     (a time within an infusion day: "pre" one minute before, "post", "4h"), h after the start of
     that day's first infusion (or the day's start on a day without one); else at h when h falls on
-    that day (an event "day 7" dated day 7); else at that infusion's start (or the day's start)."""
+    that day (an event "day 7" dated day 7); else one minute before that day's infusion (or at the
+    day's start)."""
     missing = np.isnat(dates.when) | np.isnat(origin)
     exact = (dates.when - origin).astype("timedelta64[ns]").astype("float64") / _HOUR_NS
     day = (dates.when.astype("datetime64[D]") - origin.astype("datetime64[D]")).astype("float64")
     exact[missing] = np.nan
     day[missing] = np.nan
     start = day * 24.0
+    unlabelled = start.copy()  # where a date alone is, when nothing places it within its day
     if len(day_starts):
         by_day = np.flatnonzero(~missing & ~(dates.has_time & origin_has_time))
         found = day_starts.reindex(_day_key(codes[by_day], day[by_day])).to_numpy(dtype="float64")
         start[by_day] = np.where(np.isnan(found), start[by_day], found)
-    placed = start
+        unlabelled[by_day] = np.where(np.isnan(found), start[by_day], found + PRE_INFUSION_HOURS)
+    placed = unlabelled
     if event_hours is not None:
         event_hours = np.asarray(event_hours, dtype="float64")
         with np.errstate(invalid="ignore"):
             within = (event_hours > -1.0) & (event_hours < 24.0)
             on_day = ~within & (event_hours >= day * 24.0) & (event_hours < day * 24.0 + 24.0)
-        placed = np.where(within, start + event_hours, np.where(on_day, event_hours, start))
+        placed = np.where(within, start + event_hours, np.where(on_day, event_hours, unlabelled))
     return np.where(dates.has_time & origin_has_time, exact, placed), day

@@ -263,8 +263,10 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     timed = ~np.isnan(hours)
     long["wide_hours"] = np.where(timed, hours, long["wide_hours"].to_numpy(dtype=float))
     long = long.drop(columns=list(pairs))
+    day_only = int((~dates.has_time & timed).sum())
     report.warn("dates_converted", f"{raw.name}: {int(timed.sum())} rating(s) timed by their visit dates ({names}), "
                 f"in hours since each patient's first infusion date ({source}); the dates were removed"
+                + (f"; {day_only} of them dated without a time of day: {calendar.DAY_ONLY_RULE}" if day_only else "")
                 + (f"; {int((~timed).sum())} rating(s) without a date (or without an infusion date) keep the time of "
                    "their column's header" if (~timed).any() else "") + ".", int(timed.sum()), table=raw.table)
     return long, timed

@@ -1165,8 +1165,11 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                             "this date from.", "ratings without an infusion date")
             cols["time_hours"] = hours
             cols["time_bad"] = np.isnan(hours)
+            day_only = int((~cols["dates"].has_time & ~np.isnan(hours)).sum())
             report.warn("dates_converted", f"Calendar dates of assessments ({a_table.raw.name}) were converted "
-                        "to hours since each patient's first infusion and removed.", len(rows))
+                        "to hours since each patient's first infusion and removed"
+                        + (f"; {day_only} rating(s) dated without a time of day: {calendar.DAY_ONLY_RULE}"
+                           if day_only else "") + ".", len(rows))
 
     if "relative" in cols:
         _infusion_relative_times(report, a_table, cols, inf)

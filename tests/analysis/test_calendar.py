@@ -34,8 +34,8 @@ def test_two_datetimes_give_exact_hours_and_dates_alone_give_the_day():
     hours = _hours(["2024-03-04 13:00", "2024-03-07 09:30", "2024-03-11", "2024-03-04", "2024-03-06"],
                    ["A"] * 5, ["2024-03-04 09:00", "2024-03-06"], ["A", "A"])
     # 4 h after 09:00; 3 days and 30 min; day 7 (no time of day): 168 h, not 159 h; the infusion days:
-    # their infusion's start
-    np.testing.assert_allclose(hours, [4.0, 72.5, 168.0, 0.0, 48.0])
+    # one minute before their infusion's start (rated at check-in, the rating the infusion follows)
+    np.testing.assert_allclose(hours, [4.0, 72.5, 168.0, -1 / 60, 48.0 - 1 / 60])
 
 
 def test_an_event_time_on_the_dated_day_refines_a_date_without_time():
@@ -198,8 +198,8 @@ def test_a_date_and_its_time_of_day_in_two_columns_are_read_together(tmp_path):
                                  "K1,MADRS,18,2024-03-04,13:00\nK1,MADRS,20,2024-03-06,10:00\n"
                                  "K1,MADRS,12,2024-03-06,\n"))
     # 30 min before the first infusion; 4 h after it; 30 min before the second (49.5 h); a rating
-    # without its time: the second infusion's day, at that infusion's start
-    np.testing.assert_allclose(data.assessments["time_hours"], [-0.5, 4.0, 49.0, 49.5])
+    # without its time: the second infusion's day, one minute before that infusion's start
+    np.testing.assert_allclose(data.assessments["time_hours"], [-0.5, 4.0, 49.0, 49.5 - 1 / 60])
     np.testing.assert_allclose(data.infusions["time_hours"], [0.0, 49.5])
     single = ("patient_id,instrument,score,Visit Date,Visit Time,infusion_date\n"
               "K1,MADRS,30,03/04/2024,8:30 AM,2024-03-04 09:00\nK1,MADRS,18,03/04/2024,1:00 PM,2024-03-04 09:00\n")

@@ -25,6 +25,9 @@ EVENTS = pd.DataFrame({"event_name": ["Infusion 1", "Infusion 2", "Infusion 3", 
 # Record -> the days (after its first infusion) of its three infusions and four ratings.
 STARTS = {"101": "2024-01-01", "102": "2024-02-28"}  # 102 crosses the leap day: 2024-02-28 -> 03-01 is 48 h
 INFUSION_DAYS, RATING_DAYS = (0, 2, 4), (0, 2, 4, 14)
+# By hand: a rating dated day d (no time of day) is at 24 d hours, or one minute before the
+# infusion of that day (rated at check-in).
+RATING_HOURS = [24.0 * d - (1 / 60 if d in INFUSION_DAYS else 0.0) for d in RATING_DAYS]
 SCORES = ("32", "24", "18", "20")
 FIELD_COLUMNS = ["Variable / Field Name", "Form Name", "Field Type", "Field Label",
                  "Choices, Calculations, OR Slider Labels", "Text Validation Type OR Show Slider Number", "Identifier?"]
@@ -75,7 +78,7 @@ def everything(data: analysis.OutcomeData) -> str:
 
 def test_rating_and_infusion_dates_become_hours_since_the_first_infusion(tmp_path: Path):
     data = analysis.load(write(tmp_path, *clinic_project()))
-    hours = {record: [24.0 * d for d in RATING_DAYS] for record in STARTS}  # by hand: day d = 24 d hours
+    hours = {record: RATING_HOURS for record in STARTS}
     got = data.assessments.sort_values(["patient_id", "time_hours"]).groupby("patient_id")["time_hours"].agg(list)
     assert got.to_dict() == hours
     assert data.assessments.sort_values(["patient_id", "time_hours"])["score"].tolist() == [float(s) for s in SCORES] * 2
@@ -167,7 +170,7 @@ def test_repeating_infusion_and_rating_forms_are_timed_by_their_dates(tmp_path: 
     assert sorted(data.infusions["time_hours"]) == [0.0, 72.0, 168.0]  # 2023-12-30 -> 2024-01-02 -> 01-06
     assert set(data.infusions["route"]) == {"IM"}
     assert data.infusions["dose_mg_per_kg"].tolist() == pytest.approx([0.5] * 3)  # 35 mg / 70 kg
-    assert sorted(data.assessments["time_hours"]) == [0.0, 24.0, 192.0]
+    assert sorted(data.assessments["time_hours"]) == [-1 / 60, 24.0, 192.0]  # day 0: before its infusion
 
 
 def test_an_infusion_no_rating_follows_is_kept(tmp_path: Path):
@@ -267,8 +270,7 @@ def test_a_visit_form_date_times_the_rating_forms_on_its_row(tmp_path: Path):
     names = dictionary["Variable / Field Name"] == "madrs_date"
     dictionary.loc[names, ["Variable / Field Name", "Form Name"]] = ["visit_date", "visit"]
     data = analysis.load(write(tmp_path, records, dictionary, events))
-    assert sorted(data.assessments.loc[data.assessments["patient_id"] == "102", "time_hours"]) == \
-        [0.0, 48.0, 96.0, 336.0]
+    assert sorted(data.assessments.loc[data.assessments["patient_id"] == "102", "time_hours"]) == RATING_HOURS
     assert any("'visit_date' dates the madrs ratings" in str(w) for w in data.warnings)
 
 

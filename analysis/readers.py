@@ -436,33 +436,64 @@ def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:
 _TITLE_SEARCH_ROWS = 20  # title lines looked for above the column names
 
 
+def _names_row(counts: list[int], names: list[bool], widths: list[int] | None = None) -> int | None:
+    """The row holding the column names, counted from the top (0: the first row, no title above);
+    None when no row looks like them. ``counts``: values filled per row from the top; ``names``: whether a row's values
+    are all text; ``widths``: fields per row of a text file (the names' row and the rows below
+    share it).
+
+    The names' row has at least two values, all text, and as many as any of the 10 filled rows
+    below; every row above it (the title: "Ketamine clinic export", "Site, Boston", a blank line)
+    has at most half as many values."""
+    for row in range(min(_TITLE_SEARCH_ROWS + 1, len(counts) - 1)):
+        if counts[row] < 2 or not names[row]:
+            continue
+        below = [r for r in range(row + 1, len(counts)) if counts[r]][:10]
+        if not below or max(counts[r] for r in below) > counts[row] \
+                or widths is not None and any(widths[r] != widths[row] for r in below):
+            continue
+        return row if all(c <= counts[row] // 2 for c in counts[:row]) else None
+    return None
+
+
+def _is_text(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value.replace(",", "."))
+    except ValueError:
+        return True
+    return False
+
+
 def _below_titles(frame: pd.DataFrame) -> pd.DataFrame:
     """A sheet whose first rows are a title ("Ketamine clinic export", a blank row) above the
     column names: the frame from the column names on, ``attrs["title_rows"]`` saying how many rows
-    were above them. A sheet whose first row holds column names is returned as it is."""
+    were above them (:func:`_names_row`). A sheet whose first row holds column names is returned
+    as it is."""
     names = [str(c) for c in frame.columns]
-    if len(names) < 2 or sum(not n.startswith("Unnamed:") for n in names) > 1:
+    named = [n for n in names if not n.startswith("Unnamed:")]
+    if len(names) < 2 or len(named) > len(names) // 2:
         return frame
-    filled = frame.head(_TITLE_SEARCH_ROWS + 10).notna().to_numpy()
-    counts = filled.sum(axis=1)
-    for row in range(min(_TITLE_SEARCH_ROWS, len(frame))):
-        if counts[row] < 2:
-            continue
-        header = frame.iloc[row]
-        below = counts[row + 1:row + 11]
-        if not all(isinstance(v, str) for v in header.dropna()) or not len(below) or below.max() > counts[row]:
-            return frame
-        columns = [str(v).strip() if pd.notna(v) else f"Unnamed: {i}" for i, v in enumerate(header)]
-        body = frame.iloc[row + 1:].reset_index(drop=True)
-        body.columns = columns
-        body.attrs["title_rows"] = row + 1
-        return body
-    return frame
+    head = frame.head(_TITLE_SEARCH_ROWS + 11)
+    filled = head.notna().to_numpy()
+    counts = [len(named), *filled.sum(axis=1).tolist()]
+    texts = [all(_is_text(n) for n in named), *(all(_is_text(v) for v in row[ok])
+                                                for row, ok in zip(head.to_numpy(dtype=object), filled, strict=True))]
+    row = _names_row(counts, texts)
+    if not row:
+        return frame
+    header = frame.iloc[row - 1]
+    columns = [str(v).strip() if pd.notna(v) else f"Unnamed: {i}" for i, v in enumerate(header)]
+    body = frame.iloc[row:].reset_index(drop=True)
+    body.columns = columns
+    body.attrs["title_rows"] = row
+    return body
 
 
 def _title_lines(text: str) -> int:
-    """How many lines at the top of a text table are a title above the column names: lines with
-    at most one value, followed by a line of column names whose count the next lines share."""
+    """How many lines at the top of a text table are a title above the column names
+    (:func:`_names_row`)."""
     lines = re.split(r"\r\n|\r|\n", text)[:_TITLE_SEARCH_ROWS + 11]
     if len(lines) < 2:
         return 0
@@ -471,17 +502,11 @@ def _title_lines(text: str) -> int:
             fields = [next(csv.reader([line], delimiter=delimiter), []) for line in lines]
         except csv.Error:
             continue
-        counts = [sum(1 for f in line if f.strip()) for line in fields]
-        widths = [len(line) for line in fields]
-        if counts[0] > 1:
-            return 0
-        for row in range(1, min(_TITLE_SEARCH_ROWS, len(lines) - 1)):
-            if counts[row] < 2:
-                continue
-            following = [w for w, c in zip(widths[row + 1:], counts[row + 1:], strict=True) if c][:10]
-            if following and all(w == widths[row] for w in following):
-                return row
-            break
+        values = [[f.strip() for f in line if f.strip()] for line in fields]
+        row = _names_row([len(v) for v in values], [all(_is_text(f) for f in v) for v in values],
+                         [len(line) for line in fields])
+        if row is not None:
+            return row
     return 0
 
 

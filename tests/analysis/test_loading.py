@@ -150,6 +150,25 @@ def test_a_title_above_the_column_names_is_skipped_and_rows_keep_their_file_numb
     assert "spreadsheet row 6 of" in raised.value.problems["location"].iloc[0]
 
 
+def test_a_title_of_several_values_is_skipped_but_column_names_are_never_taken_for_one():
+    """Report headers of two values ("Ketamine clinic export", "Generated 2024-05-01"; "Site",
+    "Boston") above the column names are a title too. The first row holds the names whenever it
+    can: an index column without a name, or names under which every row is filled, stay as read."""
+    frame = pd.DataFrame({"patient_id": ["K1", "K1", "K2"], "instrument": "MADRS", "score": [30, 12, 28],
+                          "time_days": [0, 7, 0]})
+    csv = "Ketamine clinic export,Generated for the audit,,\nSite,Boston,,\n,,,\n" + frame.to_csv(index=False)
+    data = analysis.load(io.BytesIO(csv.encode()))
+    assert data.assessments["time_hours"].tolist() == [0.0, 168.0, 0.0]
+    assert any("3 line(s) above the column names skipped" in w.message for w in data.warnings)
+    excel = _titled_excel(frame, [["Ketamine clinic export", "Generated for the audit"], ["Site", "Boston"], [None]])
+    assert analysis.load(io.BytesIO(excel)).assessments["score"].tolist() == [30.0, 12.0, 28.0]
+    indexed = analysis.load(io.BytesIO(frame.to_csv(index=True).encode()))  # ",patient_id,..." then "0,K1,..."
+    assert indexed.assessments["score"].tolist() == [30.0, 12.0, 28.0]
+    narrow = pd.DataFrame({"patient_id": ["K1", "K2"], "score": [30, 28]})  # names of two columns: not a title
+    assert analysis.readers._title_lines(narrow.to_csv(index=False)) == 0
+    assert analysis.readers._title_lines("a,b,c,d\n1,2,3,4\n5,6,7,8\n") == 0
+
+
 class FakeUpload:
     """What Streamlit's UploadedFile offers: a name, getvalue() and read()."""
 

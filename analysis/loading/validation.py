@@ -298,8 +298,24 @@ def _parse_number(value: Any, decimal_comma: bool) -> float:
         return np.nan
 
 
+# What people write in a number cell for "no value" (compared lower-cased): read as empty. Arrow's
+# CSV reader already reads NA, N/A, NULL and NaN as empty; Excel and SAS exports keep these.
+MISSING_MARKERS = frozenset({"-", "--", "---", ".", "na", "n/a", "n.a.", "nan", "null", "none", "nd", "n.d.",
+                             "not done", "missing", "unknown", "unk", "nr", "not rated", "not assessed", "ne",
+                             "not evaluable"})
+
+
+def _missing_markers(series: pd.Series) -> list[str]:
+    """The missing-value markers (:data:`MISSING_MARKERS`) written in a text column, as written."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
+        return []
+    _, labels = _codes_and_labels(series)
+    return sorted({text for v in labels if (text := _label(v)) is not None and text.lower() in MISSING_MARKERS})
+
+
 def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(float64 values, mask of entries that are present but not numbers)."""
+    """(float64 values, mask of entries that are present but not numbers); a missing-value marker
+    (``-``, ``.``, ``ND``, ``missing``: :data:`MISSING_MARKERS`) is empty."""
     dtype = series.dtype
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
             and not isinstance(dtype, pd.CategoricalDtype):
@@ -309,7 +325,8 @@ def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndar
             values = np.where(infinite, np.nan, values)
         return values, infinite
     codes, labels = _codes_and_labels(series)
-    present = np.array([_label(v) is not None for v in labels], dtype=bool)
+    present = np.array([(text := _label(v)) is not None and text.lower() not in MISSING_MARKERS for v in labels],
+                       dtype=bool)
     parsed = np.array([_parse_number(v, decimal_comma) if p else np.nan for v, p in zip(labels, present,
                                                                                             strict=True)],
                       dtype="float64")
@@ -505,6 +522,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
                         lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers")
         out["score"] = score
         out["score_bad"] = bad
+        out["score_markers"] = _missing_markers(frame["score"])
 
     if time_column is not None and time_column != "assessment_date":
         values, bad = _number(frame[time_column], raw.decimal_comma)
@@ -1184,8 +1202,11 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     keep = ~empty_score
     if empty_score.any():
         where = np.flatnonzero(empty_score)
-        report.warn("empty_score", f"{len(where)} row(s) with an empty score were dropped ({_numbering_note(a_table.raw)}"
-                    f"): {a_table.raw.rows_text(rows[where], 10)}.", len(where), rows=rows[where],
+        markers = cols.get("score_markers", [])
+        marked = f" (or marked as missing: {', '.join(map(repr, markers[:8]))})" if markers else ""
+        report.warn("empty_score", f"{len(where)} row(s) with an empty score{marked} were dropped "
+                    f"({_numbering_note(a_table.raw)}): {a_table.raw.rows_text(rows[where], 10)}.", len(where),
+                    rows=rows[where],
                     patient_ids=_unique_labels(cols["patient_id"], where))
 
     # Duplicates: same patient, instrument, item and time.

@@ -122,6 +122,22 @@ def test_three_table_form_reads_its_assessments_like_a_single_file(tmp_path):
     assert raised.value.problems[["table", "column"]].values.tolist() == [["assessments", "visit"]]
 
 
+def test_missing_value_markers_are_empty_and_said_while_other_text_is_refused():
+    """Clinic and SAS exports write '-', '.', 'ND' or 'not done' for a rating not taken: those rows
+    are dropped as empty, the markers named; a word that is not a marker is still refused."""
+    frame = pd.DataFrame({"patient_id": "K1", "instrument": "MADRS", "time_hours": [0, 24, 48, 72, 96],
+                          "score": [30, "-", ".", "Not done", 12], "age": ["-", "-", "-", "-", "-"]})
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    data = analysis.load(io.BytesIO(buffer.getvalue()))
+    assert data.assessments["score"].tolist() == [30.0, 12.0]
+    dropped = next(w for w in data.warnings if w.code == "empty_score")
+    assert dropped.rows == (2, 3, 4) and "'-', '.', 'Not done'" in dropped.message
+    assert data.patients["age"].isna().all()
+    with pytest.raises(DataError, match="score 'refused' is not a number"):
+        analysis.load(frame.assign(score=[30, "refused", 20, 18, 12]))
+
+
 def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer) as writer:

@@ -315,9 +315,44 @@ def _note_misnamed(raw: RawTable, extension: str, kind: str, expected: set[str])
         raw.notes.append(f"{raw.name} is named like a {extension} file but is {kind}; it was read as {kind}")
 
 
+def _is_number(value: object) -> bool:
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return not pd.isna(value)
+    return isinstance(value, str) and not _is_text(value) and bool(value.strip())
+
+
+def _joined_header(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names written over two rows, as spreadsheets group them: an instrument in a merged
+    cell over its visits ('MADRS' over 'Baseline', 'Day 1', 'Day 7'), read as one name each
+    ('MADRS Baseline', 'MADRS Day 1', ...; a name with nothing below it stays as it is). Found when
+    a column without a name follows a named one, the first row holds text under every column
+    without a name (and nothing but text), and numbers follow under them; ``attrs["header_rows"]``
+    is then 2. Any other frame is returned as it is."""
+    names = [str(c).strip() for c in frame.columns]
+    blank = [not n or n.startswith("Unnamed:") for n in names]
+    grouped = [i for i in range(1, len(names)) if blank[i] and not blank[i - 1]]
+    if not grouped or len(frame) < 2:
+        return frame
+    subs = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in frame.iloc[0]]
+    if any(b and sub is None for b, sub in zip(blank, subs, strict=True)) \
+            or not all(_is_text(sub) for sub in subs if sub is not None):
+        return frame
+    below = frame.iloc[1:11, [i for i, b in enumerate(blank) if b]].to_numpy(dtype=object).ravel()
+    if not any(_is_number(v) for v in below):
+        return frame
+    columns, group = [], None
+    for name, unnamed, sub in zip(names, blank, subs, strict=True):
+        group = group if unnamed else name
+        columns.append(sub if group is None else group if sub is None else f"{group} {sub}")
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = columns
+    body.attrs = {**frame.attrs, "header_rows": 2}
+    return body
+
+
 def _finish(raw: RawTable, table: str) -> RawTable:
     raw.table = table
-    frame = raw.frame
+    frame = raw.frame = _joined_header(raw.frame)
     names = [str(c).strip() for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -331,6 +366,9 @@ def _finish(raw: RawTable, table: str) -> RawTable:
     titles = int(frame.attrs.pop("title_rows", 0))
     if titles:
         raw.notes.append(f"{titles} line(s) above the column names skipped (a title, not read)")
+    if frame.attrs.pop("header_rows", 1) == 2:
+        raw.notes.append(f"column names read from two header rows (e.g. {names[-1]!r})")
+        titles += 1
     frame["source_row"] = np.arange(1 + titles, len(frame) + 1 + titles, dtype="int64")
     # Rows with nothing in them (blank lines, empty spreadsheet rows) are not data.
     blank = np.ones(len(frame), dtype=bool)
@@ -436,21 +474,27 @@ def _arrow_to_pandas(arrow: Any) -> pd.DataFrame:
 _TITLE_SEARCH_ROWS = 20  # title lines looked for above the column names
 
 
-def _names_row(counts: list[int], names: list[bool], widths: list[int] | None = None) -> int | None:
+def _names_row(filled: list[set[int]], names: list[bool], widths: list[int] | None = None) -> int | None:
     """The row holding the column names, counted from the top (0: the first row, no title above);
-    None when no row looks like them. ``counts``: values filled per row from the top; ``names``: whether a row's values
-    are all text; ``widths``: fields per row of a text file (the names' row and the rows below
-    share it).
+    None when no row looks like them. ``filled``: the positions holding a value, per row from the
+    top; ``names``: whether a row's values are all text; ``widths``: fields per row of a text file
+    (the names' row and the rows below share it).
 
     The names' row has at least two values, all text, and as many as any of the 10 filled rows
-    below; every row above it (the title: "Ketamine clinic export", "Site, Boston", a blank line)
-    has at most half as many values."""
+    below (with the row under it when that row is text too: names over two rows, an instrument
+    merged over its visits, :func:`_joined_header`); every row above it (the title: "Ketamine
+    clinic export", "Site, Boston", a blank line) has at most half as many values."""
+    counts = [len(f) for f in filled]
     for row in range(min(_TITLE_SEARCH_ROWS + 1, len(counts) - 1)):
         if counts[row] < 2 or not names[row]:
             continue
         below = [r for r in range(row + 1, len(counts)) if counts[r]][:10]
-        if not below or max(counts[r] for r in below) > counts[row] \
-                or widths is not None and any(widths[r] != widths[row] for r in below):
+        if widths is not None and any(widths[r] != widths[row] for r in below):
+            continue
+        full = bool(below) and max(counts[r] for r in below) <= counts[row]
+        two_rows = below[:1] == [row + 1] and names[row + 1] and len(below) > 1 \
+            and max(counts[r] for r in below[1:]) <= len(filled[row] | filled[row + 1])
+        if not (full or two_rows):
             continue
         return row if all(c <= counts[row] // 2 for c in counts[:row]) else None
     return None
@@ -477,10 +521,11 @@ def _below_titles(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     head = frame.head(_TITLE_SEARCH_ROWS + 11)
     filled = head.notna().to_numpy()
-    counts = [len(named), *filled.sum(axis=1).tolist()]
+    positions = [{i for i, n in enumerate(names) if not n.startswith("Unnamed:")},
+                 *({int(i) for i in np.flatnonzero(ok)} for ok in filled)]
     texts = [all(_is_text(n) for n in named), *(all(_is_text(v) for v in row[ok])
                                                 for row, ok in zip(head.to_numpy(dtype=object), filled, strict=True))]
-    row = _names_row(counts, texts)
+    row = _names_row(positions, texts)
     if not row:
         return frame
     header = frame.iloc[row - 1]
@@ -502,8 +547,9 @@ def _title_lines(text: str) -> int:
             fields = [next(csv.reader([line], delimiter=delimiter), []) for line in lines]
         except csv.Error:
             continue
-        values = [[f.strip() for f in line if f.strip()] for line in fields]
-        row = _names_row([len(v) for v in values], [all(_is_text(f) for f in v) for v in values],
+        positions = [{i for i, f in enumerate(line) if f.strip()} for line in fields]
+        row = _names_row(positions, [all(_is_text(line[i]) for i in filled) for line, filled in zip(fields, positions,
+                                                                                                  strict=True)],
                          [len(line) for line in fields])
         if row is not None:
             return row

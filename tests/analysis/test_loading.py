@@ -138,6 +138,53 @@ def test_missing_value_markers_are_empty_and_said_while_other_text_is_refused():
         analysis.load(frame.assign(score=[30, "refused", 20, 18, 12]))
 
 
+def _grouped_excel(rows: list[list], merged: list[str]) -> bytes:
+    """A sheet as a clinic lays it out by hand: ``rows`` from A1, the ``merged`` ranges merged."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    for cells in merged:
+        sheet.merge_cells(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_column_names_over_two_header_rows_are_joined():
+    """An instrument in a merged cell over its visits ('MADRS' over 'Baseline', 'Day 1', 'Day 7')
+    is one wide column per visit; the rows keep their spreadsheet numbers."""
+    def files(day7: int) -> tuple[bytes, bytes]:  # (Excel with merged cells, the CSV Excel saves of it)
+        rows = [["Patient", "Age", "MADRS", None, None, "QIDS", None],
+                [None, None, "Baseline", "Day 1", "Day 7", "Baseline", "Day 7"],
+                ["P1", 34, 30, 12, 20, 18, 10], ["P2", 51, 28, 25, day7, 15, 16]]
+        csv = "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows) + "\n"
+        return _grouped_excel(rows, ["C1:E1", "F1:G1"]), csv.encode()
+
+    for wrong, right in zip(files(99), files(14), strict=True):
+        with pytest.raises(DataError) as raised:  # 99 is out of the MADRS range: the message says where
+            analysis.load(io.BytesIO(wrong))
+        location = raised.value.problems["location"].iloc[0]
+        assert "spreadsheet row 4 " in location or "line 4 " in location, location
+        data = analysis.load(io.BytesIO(right))
+        ratings = data.assessments.set_index(["patient_id", "instrument", "time_hours"])["score"]
+        assert ratings[("P1", "MADRS", 168.0)] == 20 and ratings[("P2", "QIDS-SR16", 0.0)] == 15
+        assert len(ratings) == 10 and data.patients["age"].tolist() == [34.0, 51.0]
+        assert any("two header rows" in w.message for w in data.warnings)
+    # Below a report title too: the title and both header rows are skipped, rows keep their numbers.
+    titled = _grouped_excel([["Ketamine clinic - outcomes"], [], ["Patient", "MADRS", None, "PHQ-9", None],
+                             [None, "Baseline", "Day 7", "Baseline", "Day 7"], ["C1", 30, 20, 18, 10],
+                             ["C2", 28, "ND", 15, 16]], ["B3:C3", "D3:E3"])
+    data = analysis.load(io.BytesIO(titled))
+    assert len(data.assessments) == 7 and set(data.assessments["instrument"]) == {"MADRS", "PHQ-9"}
+    assert next(w for w in data.warnings if w.code == "empty_score").rows == (5,)  # spreadsheet row 6
+    # A column without a name in an ordinary table is not a second header row.
+    plain = analysis.load(io.BytesIO(b"patient_id,instrument,score,time_hours,\nK1,MADRS,30,0,\nK1,MADRS,12,24,\n"))
+    assert plain.assessments["score"].tolist() == [30.0, 12.0]
+
+
 def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer) as writer:

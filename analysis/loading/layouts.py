@@ -97,6 +97,34 @@ def _filter_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping:
     return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
 
 
+# What a spreadsheet's summary rows say in the patient column (compared lower-cased, without a
+# final ':' or '.'): 'Mean', 'SD', 'Total', 'n' rows below (or between) the patients.
+SUMMARY_ROW_WORDS = frozenset({"mean", "means", "average", "avg", "sd", "s.d", "std", "stdev", "std dev",
+                               "standard deviation", "se", "sem", "median", "iqr", "range", "min", "max",
+                               "minimum", "maximum", "total", "totals", "sum", "n", "count", "mean (sd)",
+                               "mean +/- sd", "mean ± sd"})
+
+
+def _summary_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """``frame`` without the rows whose patient id is a summary label ('Mean', 'SD', 'Total':
+    :data:`SUMMARY_ROW_WORDS`), which a spreadsheet adds under its patients; said with their rows.
+    Read as patients they would add a patient called 'Mean' to every count and estimate."""
+    column = mapping.columns.get("patient_id", "patient_id")
+    if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column].dtype):
+        return frame
+    ids = frame[column]
+    labels = ids.cat.categories if isinstance(ids.dtype, pd.CategoricalDtype) else pd.unique(ids.dropna())
+    summary = [label for label in labels if str(label).strip().rstrip(":.").strip().lower() in SUMMARY_ROW_WORDS]
+    if not summary:
+        return frame
+    rows = ids.isin(summary).to_numpy()
+    said = ", ".join(repr(str(label).strip()) for label in summary[:6])
+    report.warn("summary_rows", f"{int(rows.sum())} summary row(s) of {raw.name} ({said} in {column!r}) were not read "
+                f"as patients: {raw.rows_text(frame['source_row'].to_numpy()[rows], 10)}.", int(rows.sum()),
+                table=raw.table, rows=frame["source_row"].to_numpy()[rows])
+    return frame.loc[~rows].reset_index(drop=True)
+
+
 def _screen_dropped(report: v._Report, raw: RawTable, frame: pd.DataFrame, dropped: list[str]) -> None:
     """Columns the mapping does not carry on are screened here, with the same words as the rest."""
     if not dropped:
@@ -274,7 +302,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
 
 def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     """Rewrite ``raw`` into the long single-file form described by ``mapping`` (see the module)."""
-    frame = _filter_rows(report, raw, raw.frame, mapping)
+    frame = _summary_rows(report, raw, _filter_rows(report, raw, raw.frame, mapping), mapping)
     # A date and its time of day in two columns (EMR exports) become one date-time column.
     frame, joined = calendar.join_times_of_day(frame, {c for r, c in mapping.columns.items()
                                                        if r not in {"assessment_date", "infusion_date"}}

@@ -185,6 +185,20 @@ def test_column_names_over_two_header_rows_are_joined():
     assert plain.assessments["score"].tolist() == [30.0, 12.0]
 
 
+def test_a_sheets_summary_rows_are_not_read_as_patients():
+    """'Mean' and 'SD' rows under the patients of a clinic sheet (after a blank row) would be two
+    more patients in every count; they are left out and said, with their rows."""
+    sheet = ("Patient,MADRS baseline,MADRS day 1,MADRS day 7\nC1,30,12,20\nC2,28,25,16\nC3,33,14,15\n,,,\n"
+             "Mean:,30.3,17,17\nSD,2.5,7,2.6\n")
+    data = analysis.load(io.BytesIO(sheet.encode()))
+    assert data.n_patients == 3 and sorted(data.patients["patient_id"]) == ["C1", "C2", "C3"]
+    said = next(w for w in data.warnings if w.code == "summary_rows")
+    assert said.rows == (5, 6) and "'Mean:', 'SD'" in said.message
+    long = analysis.load(pd.DataFrame({"patient_id": ["K1", "K1", "Total"], "instrument": "MADRS",
+                                       "time_hours": [0, 24, 0], "score": [30, 12, 42]}))
+    assert long.n_patients == 1
+
+
 def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer) as writer:

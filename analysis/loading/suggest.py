@@ -16,7 +16,13 @@ import pandas as pd
 from analysis.contract import CONTRACT
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import infusion_columns, is_name_digits, parse_wide_header, visit_date_columns
+from analysis.loading.wide import (
+    derived_from_ratings,
+    infusion_columns,
+    is_name_digits,
+    parse_wide_header,
+    visit_date_columns,
+)
 from analysis.mapping import Mapping, _role_words, standard_suggester
 
 __all__ = ["apply_hints", "detect_layout", "role_aliases", "suggest", "suggest_for_frame"]
@@ -179,6 +185,11 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
                                "column: add one, or give the columns' times in wide_columns")
         reasons["wide"] = _wide_reason(wide)
+        derived = [c for c in source_columns if c not in taken and derived_from_ratings(c)]
+        if derived:
+            reasons["derived"] = (f"column(s) {', '.join(map(repr, derived[:4]))}{' ...' if len(derived) > 4 else ''}"
+                                  " look derived from the ratings (a change, a percentage, a response): not read as "
+                                  "ratings (the analyses derive them from the ratings), kept as patient columns")
         per_infusion = infusion_columns([c for c in source_columns if c not in taken and c not in wide])
         infusion_dates = {c: n for c, (n, role) in per_infusion.items() if role == "infusion_date"}
         if infusion_dates:

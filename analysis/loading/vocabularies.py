@@ -15,8 +15,9 @@ __all__ = ["closest_word", "diagnosis_of", "dose_of", "key", "route_of", "sex_of
 
 
 def key(name: object) -> str:
-    """Comparison form of a name or label: lower case; spaces, dots and hyphens -> "_"."""
-    return re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
+    """Comparison form of a name or label: lower case; spaces, dots, hyphens and brackets -> "_"
+    ("Weight (kg)" -> "weight_kg", "Dose [mg/kg]" -> "dose_mg/kg")."""
+    return re.sub(r"[\s.\-()\[\]]+", "_", str(name).strip().lower()).strip("_")
 
 
 _ROUTE_WORDS = {key(k): v for k, v in ({r.lower(): r for r in ROUTES} | {

@@ -54,31 +54,49 @@ def _instrument(token: str) -> str | None:
     return resolve_instrument_names([token]).get(token)
 
 
+# Words of a column the clinic derived from its ratings ('MADRS % change day 7', 'madrs_chg_wk2',
+# 'MADRS responder'): not a rating (the toolkit derives changes and responses itself).
+_DERIVED_WORDS = frozenset({"change", "changes", "chg", "cfb", "pct", "percent", "percentage", "improvement",
+                            "improved", "reduction", "delta", "diff", "difference", "response", "responder",
+                            "remission", "remitter", "remitted", "ratio"})
+
+
+def derived_from_ratings(header: str) -> bool:
+    """Whether a header names an instrument and a quantity derived from its ratings (a change, a
+    percentage, a response), so that the column is not read as ratings."""
+    tokens = _tokens(header)
+    return any("%" in t or t.lower() in _DERIVED_WORDS for t in tokens) and \
+        _named_instrument(tokens) is not None
+
+
+def _named_instrument(tokens: list[str]) -> tuple[str, list[str]] | None:
+    """(instrument, the other tokens) when the first or last words of a header name an instrument."""
+    for size in (1, 2):  # "HAM D17" split by a space needs two tokens
+        head, tail = "".join(tokens[:size]), tokens[size:]
+        if len(tokens) >= size and (found := _instrument(head)) is not None:
+            return found, tail
+        back, front = "".join(tokens[-size:]), tokens[:-size]
+        if len(tokens) > size and (found := _instrument(back)) is not None:
+            return found, front
+    if tokens:  # glued: "madrs4h", "bdi2m"
+        glued = re.fullmatch(r"([A-Za-z][A-Za-z\-]*?)-?(\d.*)", tokens[0])
+        if glued and (found := _instrument(glued.group(1))) is not None and _instrument(tokens[0]) is None:
+            return found, [glued.group(2), *tokens[1:]]
+    return None
+
+
 def parse_wide_header(header: str) -> WideHeader | None:
-    """The instrument, time and item a header names; None when it names no instrument.
+    """The instrument, time and item a header names; None when it names no instrument, or names
+    a quantity derived from the ratings (:func:`derived_from_ratings`).
 
     >>> parse_wide_header("madrs_day7")
     WideHeader(instrument='MADRS', time_label='day7', hours=168.0, item=None)
     """
     tokens = _tokens(header)
-    if not tokens:
+    named = _named_instrument(tokens)
+    if named is None or any("%" in t or t.lower() in _DERIVED_WORDS for t in tokens):
         return None
-    instrument, rest = None, []
-    for size in (1, 2):  # "HAM D17" split by a space needs two tokens
-        head, tail = "".join(tokens[:size]), tokens[size:]
-        if len(tokens) >= size and (found := _instrument(head)) is not None:
-            instrument, rest = found, tail
-            break
-        back, front = "".join(tokens[-size:]), tokens[:-size]
-        if len(tokens) > size and (found := _instrument(back)) is not None:
-            instrument, rest = found, front
-            break
-    if instrument is None:  # glued: "madrs4h", "bdi2m"
-        glued = re.fullmatch(r"([A-Za-z][A-Za-z\-]*?)-?(\d.*)", tokens[0])
-        if glued and (found := _instrument(glued.group(1))) is not None and _instrument(tokens[0]) is None:
-            instrument, rest = found, [glued.group(2), *tokens[1:]]
-    if instrument is None:
-        return None
+    instrument, rest = named
     rest = [t for t in rest if t.lower() not in _TOTAL_WORDS]
     if not rest:
         return WideHeader(instrument, None, None, None)

@@ -104,6 +104,19 @@ def test_wide_items_and_pre_post_headers():
     assert any("'post' taken as the end of a 40-minute infusion" in s for s in data.mapping.describe())
 
 
+def test_a_clinic_sheet_with_units_in_brackets_and_derived_columns():
+    """'Weight (kg)' and 'Dose (mg)' give the dose in mg/kg; the clinic's own '% change' and
+    'Responder' columns are not ratings (they refused the file as a MADRS 'at % change day 7')."""
+    frame = pd.DataFrame({"Patient": ["C1", "C2"], "Age (years)": [34, 51], "Weight (kg)": [70, 80],
+                          "Dose (mg)": [35, 40], "MADRS baseline": [30, 28], "MADRS day 7": [20, 16],
+                          "MADRS % change day 7": ["-33%", "-43%"], "Responder": ["N", "N"]})
+    data = analysis.load(frame)
+    assert data.assessments["score"].tolist() == [30.0, 20.0, 28.0, 16.0]
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.5] and data.patients["age"].tolist() == [34, 51]
+    assert data.patients["MADRS % change day 7"].tolist() == ["-33%", "-43%"]  # kept, as the clinic wrote it
+    assert any("look derived from the ratings" in sentence for sentence in data.mapping.describe())
+
+
 @pytest.mark.parametrize(("unit", "factor"), [("week", 168.0), ("wk", 168.0), ("months", 730.5), ("day", 24.0),
                                               ("minutes", 1 / 60)])
 def test_long_time_columns_in_other_units_round_trip(unit, factor):
@@ -367,7 +380,9 @@ def test_suggest_mapping_names_an_unknown_keyword_in_words():
 @pytest.mark.parametrize(("header", "expected"), [
     ("MADRS 4h", ("MADRS", 4.0, None)), ("madrs_day7", ("MADRS", 168.0, None)), ("MADRS D14", ("MADRS", 336.0, None)),
     ("bdi.2m", ("BDI-II", 1461.0, None)), ("BDI_wk2", ("BDI-II", 336.0, None)), ("HAMD_w3", ("HAM-D17", 504.0, None)),
-    ("madrs_10", ("MADRS", None, 10)), ("MADRS_baseline", ("MADRS", 0.0, None)), ("age", None)])
+    ("madrs_10", ("MADRS", None, 10)), ("MADRS_baseline", ("MADRS", 0.0, None)), ("age", None),
+    # a quantity the clinic derived from its ratings is not a rating
+    ("MADRS % change day 7", None), ("madrs_chg_wk2", None), ("MADRS responder", None), ("PHQ9_pct_day7", None)])
 def test_wide_headers_as_clinics_write_them(header, expected):
     parsed = parse_wide_header(header)
     assert (None if parsed is None else (parsed.instrument, parsed.hours, parsed.item)) == expected

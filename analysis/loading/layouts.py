@@ -29,9 +29,16 @@ from analysis.loading.times import (
     parse_visit_label,
     placement_hours,
     study_day_hours,
+    within_infusion_hours,
 )
 from analysis.loading.vocabularies import key
-from analysis.loading.wide import infusion_columns, melt_wide, parse_wide_header, visit_date_columns
+from analysis.loading.wide import (
+    infusion_columns,
+    melt_wide,
+    parse_wide_header,
+    session_numbers,
+    visit_date_columns,
+)
 from analysis.mapping import Mapping
 from analysis.readers import RawTable
 
@@ -213,6 +220,8 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     long, dated = _visit_dates(report, raw, long, column, wide, labels, mapping, infusions)
     untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
                if isinstance(t, str)}
+    by_session = _time_from_row_infusions(long, mapping, column.map(labels), dated)
+    untimed -= by_session
     unknown = [] if _mark_relative(long, times.astype(object), untimed) else sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
@@ -223,6 +232,34 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     return long
 
 
+def _time_from_row_infusions(frame: pd.DataFrame, mapping: Mapping, labels: pd.Series, dated: np.ndarray) -> set[str]:
+    """A session log (a row per infusion: 'Session #', its date, 'MADRS pre', 'MADRS post'): the
+    times in the headers count from the infusion of the rating's row ('pre' one minute before its
+    start, 'post' 40 min after it, 'day 1' a day after it), through :data:`validation.RELATIVE_COLUMNS`.
+    Recognised by :func:`analysis.loading.wide.session_numbers`; a rating timed by its own date
+    keeps that time. Returns the labels so timed."""
+    number_column = _role_column(frame.columns, mapping, "infusion_number")
+    patient_column = _role_column(frame.columns, mapping, "patient_id")
+    if number_column is None or patient_column is None or not len(frame):
+        return set()
+    numbers = session_numbers(frame[patient_column], frame[number_column])
+    if numbers is None:
+        return set()
+    # Hours after the row's infusion: visit_times first, then what the label says.
+    offsets = {label: (float(mapping.visit_times[label]) if label in mapping.visit_times
+                       else within if (within := within_infusion_hours(label)) is not None and within < 24
+                       else parsed[0] if (parsed := parse_visit_label(label)) is not None else np.nan)
+               for label in pd.unique(labels.dropna())}
+    offset = labels.map(offsets).to_numpy(dtype=float, na_value=np.nan)
+    rows = ~np.isnan(numbers) & ~np.isnan(offset) & ~dated
+    if not rows.any():
+        return set()
+    number, hours_after = v.RELATIVE_COLUMNS
+    frame[number] = np.where(rows, numbers, np.nan)
+    frame[hours_after] = np.where(rows, offset, np.nan)
+    return {str(label) for label in pd.unique(labels[rows])}
+
+
 def _mark_relative(frame: pd.DataFrame, labels: pd.Series, unknown: Any) -> bool:
     """When every label in ``unknown`` (those that say no time) names one infusion of a series
     ("Infusion 2 post"), the rows get :data:`validation.RELATIVE_COLUMNS` (timed once the
@@ -230,9 +267,10 @@ def _mark_relative(frame: pd.DataFrame, labels: pd.Series, unknown: Any) -> bool
     relative = {label: parse_infusion_label(label) for label in unknown}
     if not relative or any(r is None for r in relative.values()):
         return False
-    number, hours_after = v.RELATIVE_COLUMNS
-    frame[number] = labels.map({k: float(r[0]) for k, r in relative.items()}).astype(float).to_numpy()
-    frame[hours_after] = labels.map({k: r[1] for k, r in relative.items()}).astype(float).to_numpy()
+    for column, values in zip(v.RELATIVE_COLUMNS, ({k: float(r[0]) for k, r in relative.items()},
+                                                    {k: r[1] for k, r in relative.items()}), strict=True):
+        given = labels.map(values).astype(float).to_numpy()
+        frame[column] = np.where(np.isnan(given), frame[column], given) if column in frame else given
     return True
 
 

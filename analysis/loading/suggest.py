@@ -21,6 +21,7 @@ from analysis.loading.wide import (
     infusion_columns,
     is_name_digits,
     parse_wide_header,
+    session_numbers,
     visit_date_columns,
 )
 from analysis.mapping import Mapping, _role_words, standard_suggester
@@ -185,6 +186,11 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
                                "column: add one, or give the columns' times in wide_columns")
         reasons["wide"] = _wide_reason(wide)
+        if "infusion_number" in columns and "patient_id" in columns and session_numbers(
+                frame[columns["patient_id"]], frame[columns["infusion_number"]]) is not None:
+            reasons["sessions"] = (f"a row per infusion ({columns['infusion_number']!r}): the times in the headers "
+                                   "count from the row's infusion ('pre' one minute before its start, 'post' 40 min "
+                                   "after it)")
         derived = [c for c in source_columns if c not in taken and derived_from_ratings(c)]
         if derived:
             reasons["derived"] = (f"column(s) {', '.join(map(repr, derived[:4]))}{' ...' if len(derived) > 4 else ''}"

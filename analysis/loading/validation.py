@@ -635,8 +635,9 @@ def _infusion_relative_times(report: _Report, t: _Table, cols: dict[str, Any], i
         named = sorted({str(labels[i]) for i in missing})
         report.add(t.raw, t.name, f"the visit label(s) {', '.join(map(repr, named[:6]))}{' ...' if len(named) > 6 else ''}"
                    " are timed from later infusions of a series, but no infusions were given (without them one "
-                   "infusion per patient, at time 0, is assumed): add the infusions table (patient_id, "
-                   "infusion_number and time_hours or infusion_date).", column="visit",
+                   "infusion per patient, at time 0, is assumed): give the infusions' starts, in an infusions "
+                   "table (patient_id, infusion_number and time_hours or infusion_date) or on the rating rows (an "
+                   "infusion_date or infusion_time_hours column beside infusion_number).", column="visit",
                    row=int(cols["source_row"][missing[0]]))
         return
     shown = [(str(patient[i]), int(number[i]), "" if labels is None else str(labels[i])) for i in missing[:MAX_ROWS_PER_CHECK]]
@@ -647,8 +648,9 @@ def _infusion_relative_times(report: _Report, t: _Table, cols: dict[str, Any], i
                     "ratings timed from an infusion the patient does not have")
     if len(rows) > len(missing):
         report.warn("times_from_infusion_labels", f"{t.raw.name}: {len(rows) - len(missing)} rating(s) timed from the "
-                    "infusion their visit label names ('Infusion 2 post' = 40 min after the start of that patient's "
-                    "infusion 2; 'pre' = one minute before it).", len(rows) - len(missing))
+                    "infusion their visit label or row names ('Infusion 2 post', or 'post' on the row of infusion 2 = 40 "
+                    "min after the start of that patient's infusion 2; 'pre' = one minute before it).",
+                    len(rows) - len(missing))
 
 
 def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:

@@ -127,6 +127,15 @@ def is_name_digits(header: str, parsed: WideHeader) -> bool:
     return squashed == re.sub(r"[\s_.\-]+", "", parsed.instrument).upper()
 
 
+def session_numbers(patients: pd.Series, numbers: pd.Series) -> np.ndarray | None:
+    """The infusion number of each row (float, NaN where empty) when the sheet is a session log:
+    a row per infusion ('Session #' 1, 2, 3 for one patient), so that its headers' times ('MADRS
+    pre', 'MADRS post') count from the row's infusion; None for any other sheet."""
+    values = pd.to_numeric(numbers.astype("string").str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    sessions = pd.DataFrame({"patient": patients.to_numpy(), "number": values}).dropna()
+    return values if (sessions.groupby("patient", sort=False)["number"].nunique() > 1).any() else None
+
+
 def melt_wide(frame: pd.DataFrame, columns: dict[str, tuple[str, object, int | None]],
               keep: list[str]) -> pd.DataFrame:
     """Wide -> long: one row per (source row, wide column) with a value.

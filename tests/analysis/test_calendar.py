@@ -244,3 +244,27 @@ def test_a_wide_sheet_of_a_series_reads_each_infusions_dose_and_route(tmp_path):
     assert infusions["dose_mg_per_kg"].to_dict() == {("K1", 1): 0.5, ("K1", 2): 0.5, ("K2", 1): 0.75, ("K2", 2): 0.75}
     assert infusions["route"].to_dict() == {("K1", 1): "IV", ("K1", 2): "IM", ("K2", 1): "IV", ("K2", 2): "IV"}
     assert not any("inf" in str(c) for c in data.patients.columns)  # no per-infusion column left as a covariate
+
+
+SESSION_LOG = ("Patient,Session #,Session date,Dose (mg/kg),MADRS pre,MADRS post,CADSS post\n"
+               "K1,1,2024-03-04,0.5,32,20,18\nK1,2,2024-03-06,0.5,24,14,12\nK1,3,2024-03-08,0.75,18,10,9\n"
+               "K2,1,2024-03-05,0.5,30,28,5\nK2,2,2024-03-07,0.5,29,25,6\n")
+
+
+def test_a_session_log_times_each_rating_from_its_rows_infusion():
+    """A clinic's log of sessions, a row per infusion with its date and dose and the ratings
+    before and after it, was refused as 'MADRS rated twice at 0 h'. By hand: K1's infusions on
+    days 0, 2 and 4 start at 0, 48 and 96 h; 'pre' is one minute before, 'post' 40 min after."""
+    data = analysis.load(io.BytesIO(SESSION_LOG.encode()))
+    assert data.infusions.groupby("patient_id")["time_hours"].agg(list).to_dict() == {"K1": [0.0, 48.0, 96.0],
+                                                                                     "K2": [0.0, 48.0]}
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5, 0.5, 0.75, 0.5, 0.5]
+    madrs = data.assessments[(data.assessments["patient_id"] == "K1") & (data.assessments["instrument"] == "MADRS")]
+    pre, post = -1 / 60, 40 / 60
+    np.testing.assert_allclose(madrs["time_hours"], [pre, post, 48 + pre, 48 + post, 96 + pre, 96 + post])
+    assert madrs["score"].tolist() == [32, 20, 24, 14, 18, 10]
+    assert any("a row per infusion ('Session #')" in sentence for sentence in data.mapping.describe())
+    # visit_times say how long after the row's infusion a label is
+    later = analysis.load(io.BytesIO(SESSION_LOG.encode()), visit_times={"post": 2.0})
+    cadss = later.assessments[(later.assessments["patient_id"] == "K2") & (later.assessments["instrument"] == "CADSS")]
+    assert cadss["time_hours"].tolist() == [2.0, 50.0]

@@ -2,7 +2,11 @@
 
 Values follow ``DOMAIN.md`` (MADRS: Montgomery & Asberg 1979; HAM-D17: Hamilton 1960;
 QIDS-SR16: Rush et al. 2003; PHQ-9: Kroenke et al. 2001; BDI-II: Beck et al. 1996;
-CADSS: Bremner et al. 1998; GAD-7: Spitzer et al. 2006).
+CADSS: Bremner et al. 1998; GAD-7: Spitzer et al. 2006). PCL-5 (PTSD Checklist for DSM-5, for
+the toolkit's PTSD users; not in DOMAIN.md): 20 items rated 0-4, total 0-80 (Blevins et al. 2015,
+J Trauma Stress 28:489); a total of 31-33 or more suggests probable PTSD (Bovin et al. 2016,
+Psychol Assess 28:1379), so "remission" is taken as below 33, the most used cut-point (pass
+another threshold where an analysis takes one).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class Instrument:
     remission_max : remission is ``score <= remission_max`` (None: not defined, e.g. CADSS).
         A "< 5" cut-off is stored as ``remission_max = 4`` (scores are integers).
     suicidality_item : item number of the suicidality item, or None.
-    domain : "depression", "dissociation" or "anxiety".
+    domain : "depression", "dissociation", "anxiety", "PTSD" or "global change".
     aliases : other spellings accepted in data (matched case-insensitively, ignoring
         spaces, hyphens, underscores and dots).
     """
@@ -83,6 +87,8 @@ _BUILT_IN = (
                domain="dissociation", aliases=("CADSS23",)),
     Instrument("GAD-7", "Generalized Anxiety Disorder, 7 items", 0, 21, 7, 0, 3,
                remission_max=4, domain="anxiety", aliases=("GAD7", "GAD")),
+    Instrument("PCL-5", "PTSD Checklist for DSM-5", 0, 80, 20, 0, 4, remission_max=32, domain="PTSD",
+               aliases=("PCL5",)),
     # Global change rated once (1 = marked improvement, 4 = no change, 7 = marked worsening; no
     # baseline): the CDISC pilot's primary endpoint (Schneider et al. 1997, Alzheimer Dis Assoc Disord).
     Instrument("CIBIC+", "Clinician's Interview-Based Impression of Change plus caregiver input", 1, 7, 1, 1, 7,

@@ -22,6 +22,7 @@ from analysis.loading.wide import (
     is_name_digits,
     parse_wide_header,
     session_numbers,
+    unknown_scale,
     visit_date_columns,
 )
 from analysis.mapping import Mapping, _role_words, standard_suggester
@@ -191,6 +192,14 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             reasons["sessions"] = (f"a row per infusion ({columns['infusion_number']!r}): the times in the headers "
                                    "count from the row's infusion ('pre' one minute before its start, 'post' 40 min "
                                    "after it)")
+        unknown = {c: scale for c in source_columns if c not in taken and c not in wide
+                   and (scale := unknown_scale(c)) is not None}
+        if unknown:
+            scales = sorted(set(unknown.values()))
+            ambiguities.append(f"column(s) {', '.join(map(repr, list(unknown)[:4]))}{' ...' if len(unknown) > 4 else ''}"
+                               f" look like ratings of {', '.join(map(repr, scales[:4]))}, a scale the toolkit does "
+                               "not know: they are kept as patient columns; register it with "
+                               "analysis.register_instrument(analysis.Instrument(...)) to read them as ratings")
         derived = [c for c in source_columns if c not in taken and derived_from_ratings(c)]
         if derived:
             reasons["derived"] = (f"column(s) {', '.join(map(repr, derived[:4]))}{' ...' if len(derived) > 4 else ''}"

@@ -69,6 +69,16 @@ def derived_from_ratings(header: str) -> bool:
         _named_instrument(tokens) is not None
 
 
+def unknown_scale(header: str) -> str | None:
+    """The scale a header names with a time point when the registry does not know it ('GAF day 7',
+    'YMRS_wk2', 'CGI-S 4h': an abbreviation in capitals, then a time), else None: such columns
+    are kept as patient columns unless the scale is registered (analysis.register_instrument)."""
+    tokens = _tokens(header)
+    if len(tokens) < 2 or not re.fullmatch(r"[A-Z][A-Z0-9+\-]{1,9}", tokens[0]) or _named_instrument(tokens):
+        return None
+    return tokens[0] if parse_visit_label(" ".join(tokens[1:])) is not None else None
+
+
 def _named_instrument(tokens: list[str]) -> tuple[str, list[str]] | None:
     """(instrument, the other tokens) when the first or last words of a header name an instrument."""
     for size in (1, 2):  # "HAM D17" split by a space needs two tokens

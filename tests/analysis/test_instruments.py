@@ -16,6 +16,9 @@ DOMAIN_TABLE = [
     ("BDI-II", 0, 63, 13, 9),
     ("CADSS", 0, 92, None, None),
     ("GAD-7", 0, 21, 4, None),
+    # Not in DOMAIN.md: PCL-5, 20 items 0-4 (Blevins et al. 2015), probable PTSD at 33 or more
+    # (Bovin et al. 2016: cut-points 31-33).
+    ("PCL-5", 0, 80, 32, None),
 ]
 
 
@@ -31,7 +34,8 @@ def test_registry_matches_domain_notes(name, low, high, remission_max, suicidali
 @pytest.mark.parametrize(
     ("alias", "name"),
     [("madrs", "MADRS"), ("HAMD", "HAM-D17"), ("HDRS17", "HAM-D17"), ("hamd17", "HAM-D17"),
-     ("QIDS_SR", "QIDS-SR16"), ("PHQ9", "PHQ-9"), ("bdi2", "BDI-II"), ("gad 7", "GAD-7")],
+     ("QIDS_SR", "QIDS-SR16"), ("PHQ9", "PHQ-9"), ("bdi2", "BDI-II"), ("gad 7", "GAD-7"),
+     ("pcl5", "PCL-5")],
 )
 def test_aliases_are_case_and_punctuation_insensitive(alias, name):
     assert get_instrument(alias).name == name

@@ -117,6 +117,19 @@ def test_a_clinic_sheet_with_units_in_brackets_and_derived_columns():
     assert any("look derived from the ratings" in sentence for sentence in data.mapping.describe())
 
 
+def test_ratings_of_a_scale_the_toolkit_does_not_know_are_kept_and_said():
+    """A PTSD clinic's PCL-5 columns are ratings; a 'GAF day 7' column stays a patient column, and
+    the mapping says which scale to register (it became a covariate without a word)."""
+    frame = pd.DataFrame({"Patient": ["K1", "K2"], "MADRS baseline": [30, 28], "PCL-5 baseline": [55, 60],
+                          "PCL-5 day 7": [40, 58], "GAF day 7": [50, 45]})
+    data = analysis.load(frame)
+    pcl = data.assessments[data.assessments["instrument"] == "PCL-5"]
+    assert pcl["score"].tolist() == [55, 40, 60, 58] and pcl["time_hours"].tolist() == [0, 168, 0, 168]
+    assert data.patients["GAF day 7"].tolist() == [50, 45]
+    assert any("'GAF day 7' look like ratings of 'GAF', a scale the toolkit does not know" in s
+               for s in data.mapping.describe())
+
+
 @pytest.mark.parametrize(("unit", "factor"), [("week", 168.0), ("wk", 168.0), ("months", 730.5), ("day", 24.0),
                                               ("minutes", 1 / 60)])
 def test_long_time_columns_in_other_units_round_trip(unit, factor):

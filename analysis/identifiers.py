@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdentifierFinding", "find_identifier_columns", "looks_identifying", "mask_value", "reason_for_name"]
+__all__ = ["IdentifierFinding", "find_identifier_columns", "free_text_columns", "looks_identifying", "mask_value",
+           "reason_for_name"]
 
 SAMPLE_SIZE = 500
 
@@ -223,3 +224,26 @@ def find_identifier_columns(frame: pd.DataFrame, *, known_columns: frozenset[str
         if found is not None:
             findings.append(IdentifierFinding(column, found[0], "content", found[1]))
     return findings
+
+
+# Names of columns of notes ("Notes", "Clinician comments", "Remarks").
+_FREE_TEXT_TOKENS = frozenset({"note", "notes", "comment", "comments", "remark", "remarks", "narrative", "memo",
+                               "freetext", "observation", "observations"})
+
+
+def free_text_columns(frame: pd.DataFrame, known_columns: frozenset[str] = frozenset()) -> list[str]:
+    """Columns of free text, outside ``known_columns``: named as notes ('Notes', 'Clinician
+    comments', 'Remarks'), or mostly sentences (half the distinct values of at least three hold
+    four words or more). Notes name people ("spoke with her husband John"), in ways no pattern
+    catches, and are not analysed: the loader does not read them."""
+    found = []
+    for column in frame.columns:
+        if column == "source_row" or column in known_columns or not _is_text(frame[column]):
+            continue
+        if _FREE_TEXT_TOKENS.intersection(_tokens(column)):
+            found.append(column)
+            continue
+        values = _sample_distinct(frame[column])
+        if len(values) >= 3 and (values.str.split().str.len() >= 4).mean() >= 0.5:
+            found.append(column)
+    return found

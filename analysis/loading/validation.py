@@ -81,7 +81,7 @@ from analysis.contract import (
     empty_events,
     problems_frame,
 )
-from analysis.identifiers import find_identifier_columns, looks_identifying, mask_value
+from analysis.identifiers import find_identifier_columns, free_text_columns, looks_identifying, mask_value
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading.times import HOURS_PER, placement_hours
@@ -430,6 +430,11 @@ def _screen_identifiers(report: _Report, raw: RawTable, table: str, frame: pd.Da
     findings = find_identifier_columns(frame, known_columns=frozenset(known),
                                        date_columns=frozenset(date_columns),
                                        label_columns=frozenset(label_columns))
+    notes = [c for c in free_text_columns(frame, frozenset(known)) if c not in {f.column for f in findings}]
+    if notes:
+        report.warn("free_text_dropped", f"{raw.name}: column(s) {', '.join(map(repr, notes))} hold free text "
+                    "(notes can name people, and are not analysed): not read.", len(notes), table=table)
+        frame = frame.drop(columns=notes)
     if not findings:
         return frame
     if not report.allow_identifiers:

@@ -107,3 +107,19 @@ def test_a_message_quoting_a_cell_masks_a_value_that_looks_identifying():
     assert "2024-03-07" not in shown
     assert "score '9999-99-99 (masked: it looks identifying)' is not a number" in shown
     assert "score 'x1' is not a number" in shown  # other values are quoted as written
+
+
+def test_free_text_is_not_read_and_never_reaches_the_tables():
+    """A clinic's notes name people in ways no pattern catches ("spoke with husband John"): a
+    column named as notes, or holding sentences, is left out with a warning; short labels stay."""
+    frame = pd.DataFrame({"patient_id": ["C1", "C2", "C3"], "instrument": "MADRS", "time_hours": 0.0,
+                          "score": [30, 28, 33], "Clinician comments": ["ok", None, "fine"],
+                          "observed": ["tolerated well, spoke with husband John", "mild nausea after the dose",
+                                       "asked for her sister Mary to drive"],
+                          "site": ["Boston", "Boston", "Austin"]})
+    data = analysis.load(frame)
+    said = "\n".join([*(str(w) for w in data.warnings), data.patients.to_csv(), data.assessments.to_csv()])
+    assert "John" not in said and "Mary" not in said and "ok" not in data.patients.to_csv()
+    assert data.patients["site"].tolist() == ["Boston", "Boston", "Austin"]
+    warning = next(w for w in data.warnings if w.code == "free_text_dropped")
+    assert "'Clinician comments', 'observed'" in warning.message

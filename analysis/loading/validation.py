@@ -843,7 +843,7 @@ def _vocabulary(report: _Report, t: _Table, column: str, allowed: tuple[str, ...
             hint_text = f" Did you mean {hint!r}?" if hint else ""
             report.add(t.raw, t.name, f"Unknown {what} {_show(label)!r} in {len(where)} row(s) ("
                        f"{t.raw.rows_text(rows[where])}).{hint_text} Allowed: {', '.join(allowed)}; to read it as one of them, "
-                       f"pass value_maps={{{column!r}: {{{_show(label)!r}: {allowed[-1]!r}}}}} to analysis.load.",
+                       f"pass value_maps={{{column!r}: {{{_show(label)!r}: {hint or '...'!r}}}}} to analysis.load.",
                        column=column, row=int(rows[where[0]]), value=_show(label))
         mapped.append(canonical)
     lookup = np.asarray(mapped + [None], dtype=object)
@@ -1575,6 +1575,7 @@ def _integers(values: np.ndarray) -> pd.arrays.IntegerArray:
 
 _TOP_CODED_AGE = re.compile(r"\s*(?:90\s*\+|>\s*89|>=\s*90|≥\s*90|90\s*(?:or|and)\s*(?:older|over|above))\s*",
                             re.IGNORECASE)
+_AGE_IN_YEARS = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*(?:y|yr|yrs|year|years|yo|y/o|y\.o\.|years old)\s*", re.IGNORECASE)
 _PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -1683,6 +1684,8 @@ def _patients(report: _Report, t: _Table) -> dict[str, Any]:
             # Safe Harbor exports write the top-coded age as "90+" or ">89".
             text = ages.astype(object)
             top_coded = text.map(lambda v: isinstance(v, str) and bool(_TOP_CODED_AGE.fullmatch(v)))
+            # "34 y", "51 years", "34yo": the number of years.
+            text = text.map(lambda v: m.group(1) if isinstance(v, str) and (m := _AGE_IN_YEARS.fullmatch(v)) else v)
             ages = text.where(~top_coded.astype(bool), 90)
         age, bad = _number(ages, raw.decimal_comma)
         bad |= (age < 0) | (age > 120)

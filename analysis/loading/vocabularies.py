@@ -25,10 +25,10 @@ _ROUTE_WORDS = {key(k): v for k, v in ({r.lower(): r for r in ROUTES} | {
     "intravenous": "IV", "i.v.": "IV", "intramuscular": "IM", "i.m.": "IM", "in": "intranasal",
     "nasal": "intranasal", "esketamine": "intranasal", "sl": "sublingual", "po": "oral",
     "by_mouth": "oral", "pr": "rectal", "per_rectum": "rectal", "buccal": "sublingual",
-    "oromucosal": "sublingual", "troche": "sublingual"}).items()}
+    "oromucosal": "sublingual", "troche": "sublingual", "spravato": "intranasal"}).items()}
 # Words that may stand around a route in a phrase ("iv drip", "INTRAVENOUS INFUSION", "nasal spray").
 _ROUTE_FILLER = {"drip", "infusion", "infusions", "push", "bolus", "spray", "injection", "inj", "administration",
-                 "route", "tablet", "tablets", "lozenge", "troche", "solution", "use", "given", "ketamine"}
+                 "route", "tablet", "tablets", "lozenge", "troche", "solution", "use", "given", "ketamine", "ketalar"}
 
 
 def route_of(label: str) -> str | None:
@@ -95,6 +95,7 @@ def sex_of(label: str) -> str | None:
 
 _DOSE = re.compile(r"(?P<number>\d+(?:[.,]\d+)?|[.,]\d+)\s*(?P<unit>mg\s*/\s*kg|mg\s*per\s*kg|mg\s*kg(?:-1|⁻¹)|"
                    r"mg/kg/(?:dose|infusion)|mg)?", re.I)
+_REMARK = re.compile(r"(?P<outer>[^()\[\]]+?)\s*[(\[](?P<inner>[^()\[\]]*)[)\]]\s*")  # a dose, then a remark
 _PLACEBO = re.compile(r"placebo|saline|sham|vehicle|^0\s*mg", re.I)
 
 
@@ -105,6 +106,10 @@ def dose_of(label: str) -> tuple[float, str] | None:
     if _PLACEBO.search(text):
         return 0.0, "placebo"
     match = _DOSE.fullmatch(text.replace("\u00a0", " "))
+    remark = _REMARK.fullmatch(text)
+    if match is None and remark is not None:  # "56 mg (Spravato)", "40 mg (0.5 mg/kg)": mg/kg first
+        inner, outer = dose_of(remark.group("inner")), dose_of(remark.group("outer"))
+        return inner if inner is not None and inner[1] == "mg/kg" else outer
     if match is None:
         return None
     value = float(match.group("number").replace(",", "."))

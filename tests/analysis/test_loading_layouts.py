@@ -202,6 +202,19 @@ def test_vocabularies_as_people_write_them():
     assert sex_of("female") == sex_of("W") == "F" and sex_of("Male") == "M" and sex_of("2") == "F"
     assert dose_of("0.5 mg/kg") == (0.5, "mg/kg") and dose_of("35 mg") == (35.0, "mg")
     assert dose_of("placebo") == (0.0, "placebo") and dose_of("lots") is None
+    # a remark after the dose or the route: the brand, or the dose per kg beside the mg
+    assert dose_of("56 mg (Spravato)") == (56.0, "mg") and dose_of("40 mg (0.5 mg/kg)") == (0.5, "mg/kg")
+    assert route_of("intranasal (Spravato)") == route_of("Spravato") == "intranasal" and route_of("IV (Ketalar)") == "IV"
+
+
+def test_ages_with_their_unit_load_and_an_unknown_label_gets_no_made_up_fix():
+    frame = pd.DataFrame({"patient_id": ["a", "b", "c"], "instrument": "MADRS", "time_hours": 0.0, "score": [30, 28, 25],
+                          "age": ["34 y", "51 years", "47yo"]})
+    assert analysis.load(frame).patients["age"].tolist() == [34.0, 51.0, 47.0]
+    with pytest.raises(DataError) as raised:  # the fix named is the closest route, or a blank to fill
+        analysis.load(frame.assign(route=["IV", "IV", "hyperbaric"]))
+    message = raised.value.problems["message"].iloc[0]
+    assert "value_maps={'route': {'hyperbaric': '...'}}" in message and "'rectal'" not in message
 
 
 def test_diagnosis_labels_sex_codes_and_doses_in_a_file():

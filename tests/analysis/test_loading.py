@@ -207,11 +207,16 @@ def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
     return buffer.getvalue()
 
 
+def _below_a_title() -> pd.DataFrame:
+    """Three ratings in the long form, for the files with a title above them."""
+    return pd.DataFrame({"patient_id": ["K1", "K1", "K2"], "instrument": "MADRS", "score": [30, 12, 28],
+                         "time_days": [0, 7, 0]})
+
+
 def test_a_title_above_the_column_names_is_skipped_and_rows_keep_their_file_numbers():
     """Clinic exports often open with a report title and a blank line: the column names below are
     found, and a problem names the line (or spreadsheet row) where it is in the file."""
-    frame = pd.DataFrame({"patient_id": ["K1", "K1", "K2"], "instrument": "MADRS", "score": [30, 12, 28],
-                          "time_days": [0, 7, 0]})
+    frame = _below_a_title()
     csv = "Ketamine clinic outcomes export\n\n" + frame.to_csv(index=False)
     data = analysis.load(io.BytesIO(csv.encode()))
     assert data.assessments["time_hours"].tolist() == [0.0, 168.0, 0.0]
@@ -231,8 +236,7 @@ def test_a_title_of_several_values_is_skipped_but_column_names_are_never_taken_f
     """Report headers of two values ("Ketamine clinic export", "Generated 2024-05-01"; "Site",
     "Boston") above the column names are a title too. The first row holds the names whenever it
     can: an index column without a name, or names under which every row is filled, stay as read."""
-    frame = pd.DataFrame({"patient_id": ["K1", "K1", "K2"], "instrument": "MADRS", "score": [30, 12, 28],
-                          "time_days": [0, 7, 0]})
+    frame = _below_a_title()
     csv = "Ketamine clinic export,Generated for the audit,,\nSite,Boston,,\n,,,\n" + frame.to_csv(index=False)
     data = analysis.load(io.BytesIO(csv.encode()))
     assert data.assessments["time_hours"].tolist() == [0.0, 168.0, 0.0]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
+from analysis.instruments import resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
@@ -38,19 +39,29 @@ def _headline_error(message: str, headline: str, table: str = "file") -> DataErr
 
 
 def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
-    """The data sheet of a workbook: the one given, else the one with most recognised columns."""
+    """The data sheet of a workbook: the one given, else the one with most recognised columns;
+    its name in ``frame.attrs["sheet"]`` (a sheet named 'MADRS' names the scale of its columns)."""
     if sheet is not None or len(raw.sheets) < 2:
+        name = sheet if sheet is not None else next(iter(raw.sheets), None)
+        if name is not None:
+            raw.frame.attrs["sheet"] = str(name)
         return raw
     scores = {name: recognised_columns(frame.columns) for name, frame in raw.sheets.items()}
     best = max(scores, key=lambda n: (scores[n], -list(raw.sheets).index(n)))
-    first = next(iter(raw.sheets))
-    if best == first:
+    scales = [name for name, scale in resolve_instrument_names([str(n) for n in raw.sheets]).items() if scale]
+    # A sheet per instrument: one is read; said, with how to read the others.
+    per_scale = [f"{raw.name} has a sheet per instrument ({', '.join(map(repr, scales[:6]))}); only {best!r} was "
+                 "read: load each with sheet=... (the sheets are not combined)"] if len(scales) > 1 else []
+    if best == next(iter(raw.sheets)):
+        raw.notes.extend(per_scale)
+        raw.frame.attrs["sheet"] = str(best)
         return raw
     chosen = sheet_table(raw, best, "file")
     chosen.name = raw.name
     chosen.notes = [f"{raw.name} has {len(raw.sheets)} sheets; read {best!r}, the one holding the data "
-                    f"({scores[best]} recognised columns; choose another with sheet=...)"]
+                    f"({scores[best]} recognised columns; choose another with sheet=...)", *per_scale]
     chosen.sheets = raw.sheets
+    chosen.frame.attrs["sheet"] = str(best)
     return chosen
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.contract import CONTRACT
+from analysis.instruments import resolve_instrument_names
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key
 from analysis.loading.wide import (
@@ -113,6 +114,15 @@ _INFUSION_DETAIL = {"dose_mg_per_kg": "dose in mg/kg", "dose_mg": "dose in mg (d
                     "route": "route"}
 
 
+def _scale_of_table(frame: pd.DataFrame, hints: dict[str, Any]) -> str | None:
+    """The instrument of the ratings when the table names none: the ``instrument`` given, else
+    the sheet's name when it is an instrument's ('MADRS', 'PHQ9')."""
+    if hints.get("instrument"):
+        return resolve_instrument_names([hints["instrument"]]).get(hints["instrument"]) or hints["instrument"]
+    sheet = frame.attrs.get("sheet")
+    return resolve_instrument_names([sheet]).get(sheet) if sheet else None
+
+
 def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                       hints: dict[str, Any] | None = None) -> Mapping:
     """A mapping for one table (long or wide; a single-file CDISC BDS dataset as long)."""
@@ -152,6 +162,13 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         if header is not None:
             time = header.hours if header.hours is not None else header.time_label
             wide[column] = (header.instrument, time, header.item)
+    scale = _scale_of_table(frame, hints)
+    if scale is not None and "score" not in columns and "instrument" not in columns:
+        # Columns named by their time alone ('Baseline', 'Day 1', 'Week 2') hold ratings of the
+        # instrument given, or named by the sheet ('MADRS').
+        for column in source_columns:
+            if column not in taken and column not in wide and (parsed := parse_visit_label(column)) is not None:
+                wide[column] = (scale, parsed[0], None)
     for column, (instrument, time, item) in list(wide.items()):
         # "PHQ_9" alone is the PHQ-9 total; among phq_1 ... phq_8 it is item 9.
         if item is not None and is_name_digits(column, parse_wide_header(column)) and not any(

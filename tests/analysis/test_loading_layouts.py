@@ -86,6 +86,27 @@ def test_wide_excel_with_several_sheets_finds_the_data_sheet(tmp_path):
     assert analysis.load(path, sheet="Scores").fingerprint == data.fingerprint
 
 
+def test_a_sheet_named_by_its_instrument_reads_columns_named_by_their_time(tmp_path):
+    """A workbook with a sheet per scale ('MADRS': Patient, Baseline, Day 1, Day 7) was refused
+    (no score, no time column). Each sheet loads, with sheet=...; without it the first is read
+    and the warning says the others were not."""
+    path = tmp_path / "scales.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Patient": ["C1", "C2"], "Baseline": [30, 28], "Day 1": [12, 25], "Day 7": [20, 16]}).to_excel(
+            writer, sheet_name="MADRS", index=False)
+        pd.DataFrame({"Patient": ["C1", "C2"], "Baseline": [18, 15], "Week 1": [10, 16]}).to_excel(
+            writer, sheet_name="PHQ9", index=False)
+    phq = analysis.load(path, sheet="PHQ9").assessments
+    assert phq[["instrument", "score", "time_hours"]].values.tolist() == [["PHQ-9", 18, 0], ["PHQ-9", 10, 168],
+                                                                          ["PHQ-9", 15, 0], ["PHQ-9", 16, 168]]
+    first = analysis.load(path)
+    assert set(first.assessments["instrument"]) == {"MADRS"} and len(first.assessments) == 6
+    assert any("a sheet per instrument ('MADRS', 'PHQ9'); only 'MADRS' was read" in str(w) for w in first.warnings)
+    # the same columns in a table named by nothing: the instrument given names them
+    table = pd.DataFrame({"Patient": ["C1"], "Baseline": [20], "Day 1": [9]})
+    assert analysis.load(table, instrument="QIDS").assessments["instrument"].tolist() == ["QIDS-SR16"] * 2
+
+
 def test_wide_without_an_id_column_numbers_patients_by_row_with_a_warning():
     wide = to_wide(simulated_long(5)).drop(columns="patient_id")
     data = analysis.load(wide)

@@ -111,7 +111,7 @@ def apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
 
 
 _INFUSION_DETAIL = {"dose_mg_per_kg": "dose in mg/kg", "dose_mg": "dose in mg (divided by weight_kg)",
-                    "route": "route"}
+                    "route": "route", "duration_min": "duration in minutes"}
 
 
 def _scale_of_table(frame: pd.DataFrame, hints: dict[str, Any]) -> str | None:

@@ -224,13 +224,15 @@ def visit_date_columns(headers: list[str], columns: dict[str, tuple[str, object,
 _DOSE_WORDS = {"dose", "dosage", "ketamine_dose"}
 _PER_KG = {"mg/kg", "mgkg", "(mg/kg)", "mg_kg", "perkg", "mg/kg)"}
 _MG = {"mg", "(mg)", "mg)"}
+_DURATION_WORDS = {"duration", "length"}
+_MINUTES = {"min", "mins", "minutes", "(min)", "min)", "(minutes)", "minutes)"}
 
 
 def infusion_columns(headers: list[str]) -> dict[str, tuple[int, str]]:
     """Columns among ``headers`` describing one infusion of a series: header -> (the infusion's
-    number, the infusions column it holds: ``infusion_date``, ``dose_mg_per_kg``, ``dose_mg`` or
-    ``route``). "infusion1_date", "Date of infusion 2", "inf2_dose" (mg/kg unless the header says
-    mg), "Infusion 3 dose (mg)", "inf1_route"."""
+    number, the infusions column it holds: ``infusion_date``, ``dose_mg_per_kg``, ``dose_mg``,
+    ``route`` or ``duration_min``). "infusion1_date", "Date of infusion 2", "inf2_dose" (mg/kg
+    unless the header says mg), "Infusion 3 dose (mg)", "inf1_route", "Infusion 2 duration (min)"."""
     out = {}
     for header in headers:
         tokens = _tokens(header)
@@ -244,6 +246,9 @@ def infusion_columns(headers: list[str]) -> dict[str, tuple[int, str]]:
                             if low not in _DOSE_WORDS | _PER_KG | _MG | {"of", "per", "kg"})
         elif "route" in lowered:
             role, rest = "route", " ".join(t for t, low in zip(tokens, lowered, strict=True) if low not in {"route", "of"})
+        elif any(t in _DURATION_WORDS for t in lowered):
+            role, rest = "duration_min", " ".join(t for t, low in zip(tokens, lowered, strict=True)
+                                                  if low not in _DURATION_WORDS | _MINUTES | {"of", "in"})
         else:
             continue
         relative = parse_infusion_label(rest) if rest else None

@@ -234,15 +234,16 @@ def test_a_wide_sheet_of_a_series_reads_each_infusion_date_and_times_the_ratings
 
 def test_a_wide_sheet_of_a_series_reads_each_infusions_dose_and_route(tmp_path):
     sheet = ("patient_id,weight_kg,infusion1_date,inf1_dose,inf1_route,infusion2_date,Infusion 2 dose (mg),inf2_route,"
-             "MADRS_inf1_pre,MADRS_inf1_post,MADRS_inf2_post\n"
-             "K1,80,2024-03-04 09:00,0.5,IV,2024-03-06 09:00,40,IM,32,20,14\n"
-             "K2,70,2024-04-01,0.75,iv drip,2024-04-04,52.5,IV,28,15,11\n")
+             "Infusion 2 duration (min),MADRS_inf1_pre,MADRS_inf1_post,MADRS_inf2_post\n"
+             "K1,80,2024-03-04 09:00,0.5,IV,2024-03-06 09:00,40,IM,40,32,20,14\n"
+             "K2,70,2024-04-01,0.75,iv drip,2024-04-04,52.5,IV,100,28,15,11\n")
     described, data = _described_and_loaded(tmp_path / "series.csv", sheet)
     assert "column 'Infusion 2 dose (mg)' read as the dose in mg (divided by weight_kg) of infusion 2" in described
     infusions = data.infusions.set_index(["patient_id", "infusion_number"])
     # 40 mg for 80 kg and 52.5 mg for 70 kg: 0.5 and 0.75 mg/kg
     assert infusions["dose_mg_per_kg"].to_dict() == {("K1", 1): 0.5, ("K1", 2): 0.5, ("K2", 1): 0.75, ("K2", 2): 0.75}
     assert infusions["route"].to_dict() == {("K1", 1): "IV", ("K1", 2): "IM", ("K2", 1): "IV", ("K2", 2): "IV"}
+    assert infusions["duration_min"].xs(2, level="infusion_number").to_dict() == {"K1": 40.0, "K2": 100.0}
     assert not any("inf" in str(c) for c in data.patients.columns)  # no per-infusion column left as a covariate
 
 

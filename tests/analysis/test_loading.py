@@ -199,6 +199,26 @@ def test_a_sheets_summary_rows_are_not_read_as_patients():
     assert long.n_patients == 1
 
 
+def test_a_hand_made_clinic_workbook_loads_as_it_is():
+    """Everything at once, as a clinic keeps its sheet by hand: a report title, MADRS merged over
+    its visits, units in brackets, a rating not done, a notes column, a mean row at the bottom.
+    By hand: 4 patients x 3 visits less C2's 'ND' = 11 ratings; doses 35/70, 40/80, 30/60, 45/90 = 0.5 mg/kg."""
+    rows = [["Ketamine clinic - outcomes 2024"], [],
+            ["Patient", "Age (years)", "Weight (kg)", "Dose (mg)", "MADRS", None, None, "Notes"],
+            [None, None, None, None, "Baseline", "Day 1", "Day 7", None],
+            ["C1", 34, 70, 35, 30, 12, 20, "tolerated well, spoke with husband John"],
+            ["C2", 51, 80, 40, 28, "ND", 16, None], ["C3", 45, 60, 30, 33, 14, 15, "mild dissociation"],
+            ["C4", 29, 90, 45, 26, 10, 12, None], [], ["Mean", 39.8, 75, 37.5, 29.3, 12, 15.8, None]]
+    data = analysis.load(io.BytesIO(_grouped_excel(rows, ["E3:G3"])))
+    assert sorted(data.patients["patient_id"]) == ["C1", "C2", "C3", "C4"]
+    assert len(data.assessments) == 11 and set(data.assessments["time_hours"]) == {0.0, 24.0, 168.0}
+    assert data.infusions["dose_mg_per_kg"].tolist() == [0.5] * 4
+    assert data.patients["age"].tolist() == [34, 51, 45, 29]
+    assert "John" not in "\n".join([data.patients.to_csv(), *(str(w) for w in data.warnings)])
+    codes = {w.code for w in data.warnings}
+    assert {"empty_score", "summary_rows", "free_text_dropped"} <= codes
+
+
 def _titled_excel(frame: pd.DataFrame, titles: list[list]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer) as writer:

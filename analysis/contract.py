@@ -324,7 +324,7 @@ CONTRACT: tuple[ColumnSpec, ...] = (
                meaning="the baseline rating held as a column (ADaM BASE): becomes a rating at baseline",
                stored_as="score"),
     ColumnSpec("assessments", "infusion_number", "Int64", False,
-               ("infusion_no", "infusion_num", "infusion_nr", "infusion_index", "infusion_n", "infusion_count",
+               ("infusion_no", "infusion_num", "infusion_nr", "infusion_index", "infusion_n",
                 "infusion_#", "session", "session_#", "session_no", "session_num", "session_number", "treatment_#",
                 "treatment_number"),
                checks="whole number >= 0", meaning="the infusion the rating follows"),

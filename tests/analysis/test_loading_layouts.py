@@ -138,6 +138,16 @@ def test_a_clinic_sheet_with_units_in_brackets_and_derived_columns():
     assert any("look derived from the ratings" in sentence for sentence in data.mapping.describe())
 
 
+def test_a_count_of_infusions_is_a_patient_column_not_an_infusion_number():
+    """'Infusion count' (6 and 4 infusions received) was read as the infusion the ratings follow,
+    and then appeared nowhere: it is kept as the patient column it is."""
+    frame = pd.DataFrame({"Patient": ["C1", "C2"], "Infusion count": [6, 4], "MADRS baseline": [30, 28],
+                          "MADRS day 7": [12, 25]})
+    data = analysis.load(frame)
+    assert data.patients["Infusion count"].tolist() == [6, 4]
+    assert data.assessments["infusion_number"].isna().all()
+
+
 def test_ratings_of_a_scale_the_toolkit_does_not_know_are_kept_and_said():
     """A PTSD clinic's PCL-5 columns are ratings; a 'GAF day 7' column stays a patient column, and
     the mapping says which scale to register (it became a covariate without a word)."""

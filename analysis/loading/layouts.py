@@ -29,7 +29,6 @@ from analysis.loading.times import (
     parse_visit_label,
     placement_hours,
     study_day_hours,
-    within_infusion_hours,
 )
 from analysis.loading.vocabularies import key
 from analysis.loading.wide import (
@@ -116,8 +115,8 @@ def _summary_rows(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping
     """``frame`` without the rows whose patient id is a summary label ('Mean', 'SD', 'Total':
     :data:`SUMMARY_ROW_WORDS`), which a spreadsheet adds under its patients; said with their rows.
     Read as patients they would add a patient called 'Mean' to every count and estimate."""
-    column = mapping.columns.get("patient_id", "patient_id")
-    if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column].dtype):
+    column = _role_column(frame.columns, mapping, "patient_id")
+    if column is None or pd.api.types.is_numeric_dtype(frame[column].dtype):
         return frame
     ids = frame[column]
     labels = ids.cat.categories if isinstance(ids.dtype, pd.CategoricalDtype) else pd.unique(ids.dropna())
@@ -168,9 +167,7 @@ def _wide_infusions(raw: RawTable, frame: pd.DataFrame, mapping: Mapping,
     described = infusion_columns(candidates)
     if not any(role == "infusion_date" for _, role in described.values()):
         return frame, None
-    patient_column = _role_column(frame.columns, mapping, "patient_id")
-    patient = frame[patient_column].astype("string") if patient_column is not None else \
-        "R" + frame["source_row"].astype("string")
+    patient = _patient_labels(frame, mapping)
     weight = _role_column(frame.columns, mapping, "weight_kg")
     pieces = []
     for number in sorted({n for n, _ in described.values()}):
@@ -178,7 +175,7 @@ def _wide_infusions(raw: RawTable, frame: pd.DataFrame, mapping: Mapping,
         if "infusion_date" not in columns:
             continue
         given = (frame[columns["infusion_date"]].astype("string").str.strip().fillna("") != "").to_numpy()
-        piece = pd.DataFrame({"patient_id": patient[given].to_numpy(), "infusion_number": number,
+        piece = pd.DataFrame({"patient_id": patient[given], "infusion_number": number,
                               "source_row": frame["source_row"].to_numpy()[given]})
         for role, column in columns.items():
             piece[role] = frame[column].to_numpy()[given]
@@ -246,10 +243,7 @@ def _time_from_row_infusions(frame: pd.DataFrame, mapping: Mapping, labels: pd.S
     if numbers is None:
         return set()
     # Hours after the row's infusion: visit_times first, then what the label says.
-    offsets = {label: (float(mapping.visit_times[label]) if label in mapping.visit_times
-                       else within if (within := within_infusion_hours(label)) is not None and within < 24
-                       else parsed[0] if (parsed := parse_visit_label(label)) is not None else np.nan)
-               for label in pd.unique(labels.dropna())}
+    offsets = {label: placement_hours(label, mapping.visit_times) for label in pd.unique(labels.dropna())}
     offset = labels.map(offsets).to_numpy(dtype=float, na_value=np.nan)
     rows = ~np.isnan(numbers) & ~np.isnan(offset) & ~dated
     if not rows.any():
@@ -274,6 +268,14 @@ def _mark_relative(frame: pd.DataFrame, labels: pd.Series, unknown: Any) -> bool
     return True
 
 
+def _patient_labels(frame: pd.DataFrame, mapping: Mapping) -> np.ndarray:
+    """Each row's patient id as text (object array), or "R<row>" in a sheet without an id column
+    (as apply_mapping numbers such patients)."""
+    column = _role_column(frame.columns, mapping, "patient_id")
+    ids = frame[column].astype("string") if column is not None else "R" + frame["source_row"].astype("string")
+    return ids.to_numpy(dtype=object)
+
+
 def _role_column(columns: Any, mapping: Mapping, role: str) -> str | None:
     """The source column of ``role``: the mapping's, else one named like it."""
     if mapping.columns.get(role) in columns:
@@ -296,9 +298,7 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
     if not pairs:
         return long, np.zeros(len(long), dtype=bool)
     names = ", ".join(map(repr, list(pairs)[:4])) + (" ..." if len(pairs) > 4 else "")
-    patient_column = _role_column(long.columns, mapping, "patient_id")
-    patient = (long[patient_column].astype("string") if patient_column is not None else
-               "R" + long["source_row"].astype("string")).to_numpy(dtype=object)  # as _wide_infusions names them
+    patient = _patient_labels(long, mapping)
     infusion = _role_column(long.columns, mapping, "infusion_date")
     if infusion is not None:
         infusions = calendar.infusion_calendar(calendar.parse_dates(long[infusion], dayfirst=raw.decimal_comma),

@@ -209,8 +209,8 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             reasons["sessions"] = (f"a row per infusion ({columns['infusion_number']!r}): the times in the headers "
                                    "count from the row's infusion ('pre' one minute before its start, 'post' 40 min "
                                    "after it)")
-        unknown = {c: scale for c in source_columns if c not in taken and c not in wide
-                   and (scale := unknown_scale(c)) is not None}
+        unknown = {c: named for c in source_columns if c not in taken and c not in wide
+                   and (named := unknown_scale(c)) is not None}
         if unknown:
             scales = sorted(set(unknown.values()))
             ambiguities.append(f"column(s) {', '.join(map(repr, list(unknown)[:4]))}{' ...' if len(unknown) > 4 else ''}"

@@ -527,7 +527,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
                         lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers")
         out["score"] = score
         out["score_bad"] = bad
-        out["score_markers"] = _missing_markers(frame["score"])
+        out["score_markers"] = _missing_markers(frame["score"]) if np.isnan(score).any() else []
 
     if time_column is not None and time_column != "assessment_date":
         values, bad = _number(frame[time_column], raw.decimal_comma)

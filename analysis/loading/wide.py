@@ -27,8 +27,8 @@ from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key
 
-__all__ = ["WideHeader", "infusion_columns", "is_name_digits", "melt_wide", "parse_wide_header",
-           "visit_date_columns"]
+__all__ = ["WideHeader", "derived_from_ratings", "infusion_columns", "is_name_digits", "melt_wide",
+           "parse_wide_header", "session_numbers", "unknown_scale", "visit_date_columns"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,15 @@ _DERIVED_WORDS = frozenset({"change", "changes", "chg", "cfb", "pct", "percent",
                             "remission", "remitter", "remitted", "ratio"})
 
 
+def _says_derived(tokens: list[str]) -> bool:
+    return any("%" in t or t.lower() in _DERIVED_WORDS for t in tokens)
+
+
 def derived_from_ratings(header: str) -> bool:
     """Whether a header names an instrument and a quantity derived from its ratings (a change, a
     percentage, a response), so that the column is not read as ratings."""
     tokens = _tokens(header)
-    return any("%" in t or t.lower() in _DERIVED_WORDS for t in tokens) and \
-        _named_instrument(tokens) is not None
+    return _says_derived(tokens) and _named_instrument(tokens) is not None
 
 
 def unknown_scale(header: str) -> str | None:
@@ -104,7 +107,7 @@ def parse_wide_header(header: str) -> WideHeader | None:
     """
     tokens = _tokens(header)
     named = _named_instrument(tokens)
-    if named is None or any("%" in t or t.lower() in _DERIVED_WORDS for t in tokens):
+    if named is None or _says_derived(tokens):
         return None
     instrument, rest = named
     rest = [t for t in rest if t.lower() not in _TOTAL_WORDS]

@@ -233,8 +233,10 @@ _FREE_TEXT_TOKENS = frozenset({"note", "notes", "comment", "comments", "remark",
 
 def free_text_columns(frame: pd.DataFrame, known_columns: frozenset[str] = frozenset()) -> list[str]:
     """Columns of free text, outside ``known_columns``: named as notes ('Notes', 'Clinician
-    comments', 'Remarks'), or mostly sentences (half the distinct values of at least three hold
-    four words or more). Notes name people ("spoke with her husband John"), in ways no pattern
+    comments', 'Remarks'), or mostly sentences: at least three distinct values, half of them of
+    four words or more and not in capitals, nearly one per row (at least half as many as the
+    values). A coded label of many words repeated over rows ('BLACK OR AFRICAN AMERICAN', CDISC
+    RACE) is not free text. Notes name people ("spoke with her husband John"), in ways no pattern
     catches, and are not analysed: the loader does not read them."""
     found = []
     for column in frame.columns:
@@ -244,6 +246,8 @@ def free_text_columns(frame: pd.DataFrame, known_columns: frozenset[str] = froze
             found.append(column)
             continue
         values = _sample_distinct(frame[column])
-        if len(values) >= 3 and (values.str.split().str.len() >= 4).mean() >= 0.5:
+        if len(values) < 3 or frame[column].nunique() < 0.5 * frame[column].notna().sum():
+            continue
+        if ((values.str.split().str.len() >= 4) & (values != values.str.upper())).mean() >= 0.5:
             found.append(column)
     return found

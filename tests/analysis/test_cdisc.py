@@ -479,6 +479,8 @@ def test_analysis_load_reads_the_pilot_folder_through_the_cdisc_layout():
     assert data.n_patients == 236 and len(data.assessments) == 537
     assert data.mapping.layout == "cdisc" and ("DTYPE", "empty", "") in data.mapping.record_filters
     assert any("derived record(s) (DTYPE LOCF) left out" in str(w) for w in data.warnings)
+    # ADSL's coded labels stay covariates (RACE 'BLACK OR AFRICAN AMERICAN' is not free text)
+    assert data.patients["RACE"].notna().all() and not any(w.code == "free_text_dropped" for w in data.warnings)
 
 
 @needs_pilot

@@ -123,3 +123,13 @@ def test_free_text_is_not_read_and_never_reaches_the_tables():
     assert data.patients["site"].tolist() == ["Boston", "Boston", "Austin"]
     warning = next(w for w in data.warnings if w.code == "free_text_dropped")
     assert "'Clinician comments', 'observed'" in warning.message
+
+
+def test_coded_labels_of_many_words_are_not_free_text():
+    """CDISC RACE ('BLACK OR AFRICAN AMERICAN') repeats a few long labels over the rows: a
+    covariate, not notes (the pilot's RACE was dropped as free text)."""
+    races = ["WHITE", "BLACK OR AFRICAN AMERICAN", "AMERICAN INDIAN OR ALASKA NATIVE", "Asian or Pacific Islander"]
+    frame = pd.DataFrame({"patient_id": [f"P{i}" for i in range(12)], "instrument": "MADRS", "time_hours": 0.0,
+                          "score": 30, "race": races * 3})
+    patients = analysis.load(frame).patients.set_index("patient_id")
+    assert patients["race"].to_dict() == dict(zip(frame["patient_id"], frame["race"], strict=True))

@@ -226,6 +226,7 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
                    f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
                    column=next(c for c, s in wide.items() if s[1] in unknown))
     long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
+    long[v.CELL_COLUMN] = column.astype("category")  # named in messages about the rating
     return long
 
 

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,11 +169,13 @@ class _Report:
                               "location": location})
 
     def add_rows(self, raw: RawTable, table: str, column: str, rows: np.ndarray, values: Iterable[Any],
-                 message: Callable[[Any], str], summary: str) -> None:
-        """One problem per row (at most MAX_ROWS_PER_CHECK), then one counting the rest."""
+                 message: Callable[[Any], str], summary: str, cells: Sequence[str] | None = None) -> None:
+        """One problem per row (at most MAX_ROWS_PER_CHECK), then one counting the rest. ``cells``:
+        the source column of each row's value when it is not ``column`` (a wide sheet's 'MADRS Day 7')."""
         rows = np.asarray(rows)
-        for row, value in zip(rows[:MAX_ROWS_PER_CHECK], values, strict=False):
-            self.add(raw, table, message(value), column=column, row=int(row), value=_show(value))
+        named = cells if cells is not None else [column] * min(len(rows), MAX_ROWS_PER_CHECK)
+        for row, value, cell in zip(rows[:MAX_ROWS_PER_CHECK], values, named, strict=False):
+            self.add(raw, table, message(value), column=cell, row=int(row), value=_show(value))
         if len(rows) > MAX_ROWS_PER_CHECK:
             self.add(raw, table, f"... and {len(rows) - MAX_ROWS_PER_CHECK} more row(s): {summary}",
                      column=column)
@@ -183,6 +185,12 @@ class _Report:
         self.warnings.append(DataWarning(code=code, message=message, count=int(count), table=table,
                                          rows=tuple(np.asarray(rows, dtype=np.int64).tolist()),
                                          patient_ids=tuple(str(p) for p in patient_ids)))
+
+
+def _cells(cells: np.ndarray | None, where: np.ndarray) -> list[str] | None:
+    """The source columns (:data:`CELL_COLUMN`) of the ratings at positions ``where`` that a
+    message lists; None when the ratings were not read from wide columns."""
+    return None if cells is None else [str(c) for c in cells[where[:MAX_ROWS_PER_CHECK]]]
 
 
 def _show(value: Any) -> str:
@@ -486,12 +494,14 @@ def _patient_ids(report: _Report, t: _Table) -> pd.Categorical:
 def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
     """Validate the assessment columns; returns converted columns (None when unusable)."""
     frame, raw, name = t.frame, t.raw, t.name
-    known = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date", *RELATIVE_COLUMNS}
+    known = _ASSESSMENT_LEVEL
     missing = _require(report, raw, name, frame, ("patient_id", "instrument", "score"), known)
     time_column = _require_time(report, raw, name, frame, TIME_COLUMNS, "assessment_date", known)
     rows = _source_rows(frame)
     out: dict[str, Any] = {"source_row": rows}
     n = len(frame)
+    cells = frame[CELL_COLUMN].to_numpy(dtype=object) if CELL_COLUMN in frame.columns else None
+    out["cells"] = cells
 
     if "patient_id" not in missing:
         out["patient_id"] = _patient_ids(report, t)
@@ -524,7 +534,8 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         score, bad = _number(frame["score"], raw.decimal_comma)
         where = np.flatnonzero(bad)
         report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
-                        lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers")
+                        lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers",
+                        _cells(cells, where))
         out["score"] = score
         out["score_bad"] = bad
         out["score_markers"] = _missing_markers(frame["score"]) if np.isnan(score).any() else []
@@ -686,7 +697,7 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
                     lambda v: (f"score {_show(v[0])} is outside the {v[1]} "
                                + (f"item range {_show(v[2])}-{_show(v[3])} (item {_show(v[4])})."
                                   if not np.isnan(v[4]) else f"total score range {_show(v[2])}-{_show(v[3])}.")),
-                    "scores outside the instrument's range")
+                    "scores outside the instrument's range", _cells(cols["cells"], where))
     del slot
     fractional = np.flatnonzero(score != np.round(score))  # NaN included, removed next (few rows)
     cols["scores_whole"] = not len(fractional)
@@ -694,12 +705,12 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
     where = np.setdiff1d(fractional, where, assume_unique=True)
     report.add_rows(t.raw, t.name, "score", rows[where], score[where],
                     lambda v: f"score {v} is not a whole number (scores are sums of item ratings).",
-                    "scores that are not whole numbers")
+                    "scores that are not whole numbers", _cells(cols["cells"], where))
     where = np.flatnonzero(item > n_items[index])  # NaN items (totals) and unknown counts compare False
     report.add_rows(t.raw, t.name, "item", rows[where],
                     [(item[i], labels[index[i]], n_items[index[i]]) for i in where[:MAX_ROWS_PER_CHECK]],
                     lambda v: f"item {_show(v[0])} does not exist: {v[1]} has {_show(v[2])} items.",
-                    "item numbers beyond the instrument's items")
+                    "item numbers beyond the instrument's items", _cells(cols["cells"], where))
 
 
 def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
@@ -908,7 +919,11 @@ def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str],
 # analysis.loading.times.parse_infusion_label): the infusion's number and the hours after its start.
 # The rating's time is that patient's infusion start plus those hours (_infusion_relative_times).
 RELATIVE_COLUMNS = ("relative_infusion", "hours_after_infusion")
-_ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date", *RELATIVE_COLUMNS}
+# Set by the mapping step for a wide source: the column each rating was read from ('MADRS Day 7'),
+# named in the messages about that rating instead of 'score' (several ratings share a row).
+CELL_COLUMN = "wide_column"
+_ASSESSMENT_LEVEL = set(ASSESSMENT_COLUMNS) | set(TIME_COLUMNS) | {"assessment_date", CELL_COLUMN,
+                                                                    *RELATIVE_COLUMNS}
 _INFUSION_LEVEL = {"dose_mg_per_kg", "dose_mg", "weight_kg", "route", "duration_min", "infusion_date"} \
     | set(INFUSION_TIME_COLUMNS)
 _PATIENT_LEVEL = {"age", "sex", "diagnosis"}
@@ -1256,13 +1271,24 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
                     f"{a_table.raw.rows_text(np.sort(rows[drop_positions]), 10)} ({_numbering_note(a_table.raw)}).",
                     len(drop_positions), rows=np.sort(rows[drop_positions]),
                     patient_ids=_unique_labels(cols["patient_id"], drop_positions))
+    cells = cols["cells"]
     for k in np.flatnonzero(conflict)[:MAX_ROWS_PER_CHECK]:
         first_pos, second_pos = (k, k + 1) if order is None else (order[k], order[k + 1])
         what = "item " + _show(item[second_pos]) + " of " if not np.isnan(item[second_pos]) else ""
+        scores = [_show(score[p]) for p in (first_pos, second_pos)]
+        places = [a_table.raw.rows_text(rows[[p]]) for p in (first_pos, second_pos)]
+        if cells is None:
+            where = f"{scores[0]} in {places[0]}, {scores[1]} in {places[1]}"
+        elif places[0] == places[1]:  # two wide columns of one row read as the same time
+            where = f"{scores[0]} in column {str(cells[first_pos])!r} and {scores[1]} in column " \
+                    f"{str(cells[second_pos])!r}, both in {places[0]}"
+        else:
+            where = f"{scores[0]} in {places[0]} ({str(cells[first_pos])!r}), {scores[1]} in {places[1]} " \
+                    f"({str(cells[second_pos])!r})"
         report.add(a_table.raw, a_table.name, f"patient {patient_ids[patient_codes[second_pos]]} has {what}"
                    f"{instrument_names[instrument_codes[second_pos]]} rated twice at {_show(time_hours[second_pos])} "
-                   f"h with different scores ({_show(score[first_pos])} in {a_table.raw.rows_text(rows[[first_pos]])}, "
-                   f"{_show(score[second_pos])} in {a_table.raw.rows_text(rows[[second_pos]])}).", column="score",
+                   f"h with different scores ({where}).",
+                   column="score" if cells is None else str(cells[second_pos]),
                    row=int(rows[second_pos]), value=_show(score[second_pos]))
     if conflict.sum() > MAX_ROWS_PER_CHECK:
         report.add(a_table.raw, a_table.name, f"... and {int(conflict.sum()) - MAX_ROWS_PER_CHECK} more ratings "

@@ -125,6 +125,25 @@ def test_wide_items_and_pre_post_headers():
     assert any("'post' taken as the end of a 40-minute infusion" in s for s in data.mapping.describe())
 
 
+def test_problems_in_a_wide_sheet_name_the_column_of_the_rating():
+    """Every rating of a row shares its row number: a problem names the sheet's column ('MADRS
+    Day 7'), not 'score'; two columns read as the same time are named both ('20 in row 1, 22 in
+    row 1' said nothing)."""
+    frame = pd.DataFrame({"Patient": ["K1", "K2", "K3"], "MADRS Baseline": [30, 28, 31],
+                          "MADRS Day 1": ["20", "abc", "18"], "MADRS 24h": [22, None, 18],
+                          "MADRS Day 7": [12, 70, 10], "madrs_3": [2, 9, 1]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(frame)
+    problems = raised.value.problems.set_index("message")
+    assert problems.loc["score 'abc' is not a number.", ["row", "column"]].tolist() == [2, "MADRS Day 1"]
+    assert problems.loc["score 70 is outside the MADRS total score range 0-60.", "column"] == "MADRS Day 7"
+    assert problems.loc["score 9 is outside the MADRS item range 0-6 (item 3).", "column"] == "madrs_3"
+    twice = [m for m in problems.index if "rated twice" in m]
+    assert twice == ["patient K1 has MADRS rated twice at 24 h with different scores (20 in column 'MADRS Day 1' "
+                     "and 22 in column 'MADRS 24h', both in row 1)."]
+    assert problems.loc[twice[0], "column"] == "MADRS 24h"
+
+
 def test_a_clinic_sheet_with_units_in_brackets_and_derived_columns():
     """'Weight (kg)' and 'Dose (mg)' give the dose in mg/kg; the clinic's own '% change' and
     'Responder' columns are not ratings (they refused the file as a MADRS 'at % change day 7')."""

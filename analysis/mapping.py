@@ -200,7 +200,9 @@ class Mapping:
             sentences.append(self.reasons["layout"])
         else:
             sentences.append(f"layout: {self.layout}")
-        if self.sheet is not None and "sheet" not in self.reasons:
+        if "sheet" in self.reasons:
+            sentences.append(self.reasons["sheet"])
+        elif self.sheet is not None:
             sentences.append(f"sheet {self.sheet!r} read")
         for role, column in self.columns.items():
             sentences.append(self.reasons.get(role) or f"column {column!r} read as "
@@ -211,7 +213,7 @@ class Mapping:
         if self.wide_columns and "wide" not in self.reasons:
             sentences.append(_describe_wide(self.wide_columns))
         sentences.extend(v for k, v in self.reasons.items()
-                         if k not in self.columns and k not in {"layout", "instrument_default", "instrument"}
+                         if k not in self.columns and k not in {"layout", "sheet", "instrument_default", "instrument"}
                          and not (k == "instrument" and "instrument" in self.columns))
         if self.visit_times:
             shown = ", ".join(f"{k!r} = {v:g} h" for k, v in list(self.visit_times.items())[:8])

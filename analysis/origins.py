@@ -47,6 +47,8 @@ VALUE_ORIGIN_COLUMNS = ("patient_id", "column", "file", "row", "line")
 
 
 def _file_kind(name: str) -> str:
+    if name.startswith("sheet '"):  # a workbook's sheet, as analysis.readers.sheet_table names it
+        return "sheet"
     suffix = Path(name).suffix.lower()
     return {".xpt": "sas", ".xport": "sas", ".sas7bdat": "sas", ".csv": "csv"}.get(suffix, "dataset")
 
@@ -56,6 +58,8 @@ def describe_row(file: str, row: int, about: str = "", text_line: int | None = N
     or for a CSV file its line as a spreadsheet shows it, "line 13 of data.csv (about)", with the line
     a text editor shows (``text_line``) when a quoted field above spans several lines."""
     suffix = f" ({about})" if about else ""
+    if _file_kind(file) == "sheet":
+        return f"row {row} of {file} (spreadsheet row {row + 1}{'; ' + about if about else ''})"
     if _file_kind(file) != "csv":
         return f"{file} row {row}{suffix}"
     line = row + 1
@@ -173,7 +177,9 @@ class RowOrigins:
         """The numbering convention, said once per message."""
         kinds = {_file_kind(str(f)) for f in self.files.categories}
         said = []
-        if kinds - {"csv"}:
+        if "sheet" in kinds:
+            said.append("a sheet's row N is spreadsheet row N + 1, as for any Excel file")
+        if kinds - {"csv", "sheet"}:
             said.append("a dataset's row N is its N-th observation, 1 = the first")
         if "csv" in kinds:
             said.append("lines of a CSV file as a spreadsheet shows them: the header is line 1, blank lines count")

@@ -35,7 +35,7 @@ import pandas as pd
 from analysis.contract import DataError, problems_frame
 from analysis.origins import RowOrigins
 
-__all__ = ["RawTable", "locate", "read_table", "sheet_table"]
+__all__ = ["RawTable", "converted_table", "locate", "read_table", "sheet_table"]
 
 # Leading bytes of common non-table files, with what to call them in a message.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -597,6 +597,14 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
         notes.append(f"{name} has {len(sheets)} sheets; read the first, {first!r} (choose another with "
                      "sheet=..., or name the sheets assessments, infusions and patients)")
     return RawTable(sheets[first], name, "xlsx", notes=notes, sheets=dict(sheets))
+
+
+def converted_table(frame: pd.DataFrame, table: str, name: str, origins: RowOrigins) -> RawTable:
+    """A converted table (a reader's ratings or infusions, a workbook's sheets stacked) as
+    validation reads it: rows numbered by position, named by ``origins``."""
+    raw = read_table(frame, table)
+    raw.name, raw.kind, raw.origins = name, "converted", origins
+    return raw
 
 
 def sheet_table(raw: RawTable, sheet: str, table: str) -> RawTable:

@@ -214,6 +214,11 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     long["wide_hours"] = time_values[pd.Index(distinct).get_indexer(times.astype(object))] if len(long) else \
         np.array([], dtype=float)
     labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+    # visit_times win over a header's own time ('CADSS Post' is 40 min unless visit_times={'Post': 1}).
+    given = {c: mapping.visit_times[label] for c in wide if (label := labels[c] or c) in mapping.visit_times}
+    if given and len(long):
+        override = column.map(given).to_numpy(dtype=float)
+        long["wide_hours"] = np.where(np.isnan(override), long["wide_hours"].to_numpy(dtype=float), override)
     long, dated = _visit_dates(report, raw, long, column, wide, labels, mapping, infusions)
     untimed = {str(t) for t in pd.unique(times[~dated & np.isnan(long["wide_hours"].to_numpy())].astype(object))
                if isinstance(t, str)}

@@ -20,10 +20,11 @@ from analysis.instruments import resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
+from analysis.loading.sheets import combine_sheets
 from analysis.loading.suggest import apply_hints, detect_layout, suggest_for_frame
 from analysis.mapping import Mapping, standard_suggester
 from analysis.origins import RowOrigins
-from analysis.readers import RawTable, read_table, sheet_table
+from analysis.readers import RawTable, converted_table, read_table, sheet_table
 
 __all__ = ["load", "load_sample", "read_source_frames"]
 
@@ -49,9 +50,10 @@ def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
     scores = {name: recognised_columns(frame.columns) for name, frame in raw.sheets.items()}
     best = max(scores, key=lambda n: (scores[n], -list(raw.sheets).index(n)))
     scales = [name for name, scale in resolve_instrument_names([str(n) for n in raw.sheets]).items() if scale]
-    # A sheet per instrument: one is read; said, with how to read the others.
-    per_scale = [f"{raw.name} has a sheet per instrument ({', '.join(map(repr, scales[:6]))}); only {best!r} was "
-                 "read: load each with sheet=... (the sheets are not combined)"] if len(scales) > 1 else []
+    # A sheet per instrument whose sheets cannot be combined (analysis.loading.sheets): one is read.
+    per_scale = [f"{raw.name} has a sheet per instrument ({', '.join(map(repr, scales[:6]))}), but not two with a "
+                 f"patient id column to match their ratings by: only {best!r} was read; load each with sheet=..."
+                 ] if len(scales) > 1 else []
     if best == next(iter(raw.sheets)):
         raw.notes.extend(per_scale)
         raw.frame.attrs["sheet"] = str(best)
@@ -73,8 +75,9 @@ def read_source_frames(source: Any, sheet: Any = None) -> dict[str, pd.DataFrame
             raise _headline_error(f"{source} holds no table files (CSV, Excel, Parquet, SAS, SPSS, Stata).",
                                   f"{source} cannot be read.")
         return {p.stem: read_table(p, p.stem, number_columns=v._NUMBER_READ).frame for p in files}
-    raw = _pick_sheet(read_table(source, "file", sheet=sheet, number_columns=v._NUMBER_READ), sheet)
-    return {"file": raw.frame}
+    raw = read_table(source, "file", sheet=sheet, number_columns=v._NUMBER_READ)
+    combined = combine_sheets(raw) if sheet is None else None
+    return {"file": combined.ratings.frame if combined is not None else _pick_sheet(raw, sheet).frame}
 
 
 def load(path_or_buffer: Any = None, *, mapping: Mapping | str | Path | None = None, assessments: Any = None,
@@ -246,6 +249,13 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
         # A workbook with sheets named assessments (infusions, patients, events): the table form.
         raws = {t: sheet_table(raw, by_sheet[t], t) for t in _TABLE_NAMES if t in by_sheet}
         return _validate_tables(allow_identifiers, raws, raw.name, mapping, hints)
+    combined = combine_sheets(raw) if sheet is None else None
+    if combined is not None:  # a sheet per instrument ('MADRS', 'CADSS'), read as one table
+        if mapping is None:
+            mapping = suggest_for_frame(combined.ratings.frame, hints=dict(hints))
+        infusions = combined.infusions
+        data = _load_mapped(combined.ratings, apply_hints(mapping, hints), allow_identifiers, infusions)
+        return _by_origins(data, combined.ratings.origins, None if infusions is None else infusions.origins)
     raw = _pick_sheet(raw, sheet)
     layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or \
         detect_layout(list(raw.frame.columns))
@@ -299,8 +309,8 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     attached = long_frame.attrs.pop("infusions", None)
     infusions = None if attached is None else attached.frame.copy()
     infusion_raw = None if infusions is None else \
-        _converted(infusions, "infusions", source_name, RowOrigins.pop(infusions, patient_label))
-    raw = _converted(long_frame, "file", source_name, origins)
+        converted_table(infusions, "infusions", source_name, RowOrigins.pop(infusions, patient_label))
+    raw = converted_table(long_frame, "file", source_name, origins)
     raw.notes.extend(n.rstrip(".") for n in notes)
     report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
     long_mapping = Mapping(layout="long", instrument=mapping.instrument, visit_times=mapping.visit_times,
@@ -308,21 +318,18 @@ def _load_standard(layout: str, source: Any, mapping: Mapping | None, allow_iden
     mapped = apply_mapping(report, raw, long_mapping)
     data = v._load_single(report, mapped.raw, raw.name, mapping=mapping, events=mapped.events,
                           infusions=infusion_raw, has_clock_time=mapped.has_clock_time)
-    infusion_origins = None if infusion_raw is None else infusion_raw.origins
+    return _by_origins(data, origins, None if infusion_raw is None else infusion_raw.origins)
 
+
+def _by_origins(data: OutcomeData, origins: RowOrigins, infusion_origins: RowOrigins | None) -> OutcomeData:
+    """Data validated from a converted source (rows numbered by position) with every table's and
+    warning's rows those of the files (sheets) they were read from, and those files named."""
     def origins_of(table: str) -> RowOrigins:
         return infusion_origins if table == "infusions" and infusion_origins is not None else origins
 
     # Warnings' rows are positions + 1 (of the ratings, or of the infusions table) until apply numbers them.
     data = _name_files(data, lambda w: origins_of(w.table).files_of(np.asarray(w.rows, dtype=np.int64) - 1, w.table))
     return origins.apply(data, infusions=infusion_origins)
-
-
-def _converted(frame: pd.DataFrame, table: str, name: str, origins: RowOrigins) -> RawTable:
-    """A reader's converted table (ratings, or infusions) as validation reads it: rows named by ``origins``."""
-    raw = read_table(frame, table)
-    raw.name, raw.kind, raw.origins = name, "converted", origins
-    return raw
 
 
 def load_sample(form: str = "tables") -> OutcomeData:

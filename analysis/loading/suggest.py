@@ -258,8 +258,9 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         posts = [c for c, v in wide.items() if isinstance(v[1], float) and abs(v[1] - 40 / 60) < 1e-9
                  and "post" in c.lower()]
         if posts:
+            label = next((h.time_label for h in [parse_wide_header(posts[0])] if h is not None), posts[0])
             ambiguities.append(f"{', '.join(map(repr, posts[:3]))}: 'post' taken as the end of a 40-minute "
-                               "infusion (0.67 h); set visit_times={'post': hours} otherwise")
+                               f"infusion (0.67 h); set visit_times={{{label!r}: hours}} otherwise")
         if "patient_id" not in columns:
             ambiguities.append("no patient id column: patients are numbered by row (row 1 = patient R1)")
     else:
@@ -293,6 +294,8 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                                  "or item",
                          "long": "layout long: one row per rating"}.get(layout, f"layout {layout}")
     reasons = {"layout": layout_reason, **reasons}
+    if frame.attrs.get("sheets"):  # a workbook's sheets read as one table (analysis.loading.sheets)
+        reasons["sheet"] = frame.attrs["sheets"]
     return Mapping(layout=layout, columns=columns, reasons=reasons, wide_columns=wide if layout == "wide" else {},
                    ambiguities=tuple(ambiguities),
                    record_filters=hints.get("record_filters", ()) if layout == "cdisc" else ())

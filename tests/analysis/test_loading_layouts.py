@@ -88,8 +88,8 @@ def test_wide_excel_with_several_sheets_finds_the_data_sheet(tmp_path):
 
 def test_a_sheet_named_by_its_instrument_reads_columns_named_by_their_time(tmp_path):
     """A workbook with a sheet per scale ('MADRS': Patient, Baseline, Day 1, Day 7) was refused
-    (no score, no time column). Each sheet loads, with sheet=...; without it the first is read
-    and the warning says the others were not."""
+    (no score, no time column). Each sheet loads, with sheet=...; without it the sheets are read
+    together (tests/analysis/test_loading_sheets.py), or the first alone when only one has ids."""
     path = tmp_path / "scales.xlsx"
     with pd.ExcelWriter(path) as writer:
         pd.DataFrame({"Patient": ["C1", "C2"], "Baseline": [30, 28], "Day 1": [12, 25], "Day 7": [20, 16]}).to_excel(
@@ -99,9 +99,15 @@ def test_a_sheet_named_by_its_instrument_reads_columns_named_by_their_time(tmp_p
     phq = analysis.load(path, sheet="PHQ9").assessments
     assert phq[["instrument", "score", "time_hours"]].values.tolist() == [["PHQ-9", 18, 0], ["PHQ-9", 10, 168],
                                                                           ["PHQ-9", 15, 0], ["PHQ-9", 16, 168]]
+    assert len(analysis.load(path).assessments) == 10  # both sheets
+    with pd.ExcelWriter(path) as writer:  # a PHQ9 sheet without patient ids: MADRS alone
+        pd.DataFrame({"Patient": ["C1", "C2"], "Baseline": [30, 28], "Day 1": [12, 25], "Day 7": [20, 16]}).to_excel(
+            writer, sheet_name="MADRS", index=False)
+        pd.DataFrame({"Baseline": [18, 15], "Week 1": [10, 16]}).to_excel(writer, sheet_name="PHQ9", index=False)
     first = analysis.load(path)
     assert set(first.assessments["instrument"]) == {"MADRS"} and len(first.assessments) == 6
-    assert any("a sheet per instrument ('MADRS', 'PHQ9'); only 'MADRS' was read" in str(w) for w in first.warnings)
+    assert any("a sheet per instrument ('MADRS', 'PHQ9'), but not two with a patient id column to match their "
+               "ratings by: only 'MADRS' was read" in str(w) for w in first.warnings)
     # the same columns in a table named by nothing: the instrument given names them
     table = pd.DataFrame({"Patient": ["C1"], "Baseline": [20], "Day 1": [9]})
     assert analysis.load(table, instrument="QIDS").assessments["instrument"].tolist() == ["QIDS-SR16"] * 2
@@ -123,6 +129,15 @@ def test_wide_items_and_pre_post_headers():
     cadss = data.assessments[data.assessments["instrument"] == "CADSS"].sort_values(["patient_id", "time_hours"])
     assert cadss["time_hours"].tolist() == pytest.approx([0, 40 / 60, 0, 40 / 60])
     assert any("'post' taken as the end of a 40-minute infusion" in s for s in data.mapping.describe())
+
+
+def test_visit_times_win_over_the_time_a_header_says():
+    """The mapping said "'post' taken as the end of a 40-minute infusion; set visit_times={'post':
+    hours} otherwise", but visit_times changed nothing: the header's 40 min was kept."""
+    frame = pd.DataFrame({"id": ["a", "b"], "cadss_pre": [1, 0], "CADSS Post": [20, 14], "MADRS Day 7": [10, 12]})
+    data = analysis.load(frame, visit_times={"Post": 1.0, "Day 7": 170.0})
+    assert data.assessments["time_hours"].tolist() == [0, 1, 170, 0, 1, 170]
+    assert "visit_times={'Post': hours}" in analysis.suggest_mapping(frame).ambiguities[0]
 
 
 def test_problems_in_a_wide_sheet_name_the_column_of_the_rating():

@@ -1,0 +1,200 @@
+"""A workbook kept as a sheet per instrument, read as one table.
+
+Clinics that keep their ratings by hand often give each scale its own sheet: 'MADRS' (Patient,
+Baseline, 4h, Day 1, Day 7), 'CADSS' (ID, Pre, Post), perhaps with a 'Patients' sheet (age, sex,
+diagnosis) and an 'Infusions' sheet (a row per infusion). :func:`combine_sheets` reads them together:
+
+- each sheet named by an instrument (through the registry's aliases) is read as a wide table of
+  that instrument: its columns named by a time alone are renamed after the sheet ('Baseline' ->
+  'MADRS Baseline'), its patient id column takes the first sheet's name; the sheets are stacked,
+  a row per sheet row, so every rating keeps the sheet and row it was read from
+  (:class:`analysis.origins.RowOrigins`: messages say "spreadsheet row 4 of sheet 'CADSS' of
+  clinic.xlsx");
+- a sheet named like a patients table ('Patients', 'Demographics') adds its columns to its
+  patients' rows (one row per patient; a value already on an instrument sheet is kept);
+- a sheet named like an infusions table ('Infusions', 'Sessions', 'Dosing') is the infusions table;
+- any other sheet is not read, and said.
+
+A workbook with sheets named assessments, infusions, patients is the table form instead
+(:mod:`analysis.loading.reading`), and ``sheet=`` reads one sheet alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.contract import CONTRACT, DataError, problems_frame
+from analysis.instruments import resolve_instrument_names
+from analysis.loading import validation as v
+from analysis.loading.suggest import suggest_for_frame
+from analysis.loading.wide import parse_wide_header
+from analysis.origins import RowOrigins
+from analysis.readers import RawTable, converted_table, sheet_table
+
+__all__ = ["INFUSION_SHEETS", "PATIENT_SHEETS", "Combined", "combine_sheets", "instrument_sheets"]
+
+PATIENT_SHEETS = frozenset({"patients", "patient", "demographics", "participants", "subjects", "patient info",
+                            "patient list"})
+INFUSION_SHEETS = frozenset({"infusions", "infusion", "sessions", "session log", "treatments", "dosing", "doses",
+                             "infusion log"})
+
+
+@dataclass(frozen=True)
+class Combined:
+    """The instrument sheets stacked (``ratings``: a row per sheet row, named by its ``origins``)
+    and the infusions sheet when there is one (its own origins)."""
+
+    ratings: RawTable
+    infusions: RawTable | None
+
+
+def instrument_sheets(names: list[str]) -> dict[str, str]:
+    """Sheet name -> the instrument it names ('MADRS', 'phq9' -> 'PHQ-9'), for the sheets that name one."""
+    return {name: scale for name, scale in resolve_instrument_names([str(n) for n in names]).items() if scale}
+
+
+def _sheet_error(message: str) -> DataError:
+    return DataError(problems_frame([{"table": "file", "row": pd.NA, "column": "", "value": "", "message": message}]),
+                     headline="The workbook's sheets cannot be read together.")
+
+
+def _id_column(table: RawTable) -> str | None:
+    return suggest_for_frame(table.frame.drop(columns="source_row")).columns.get("patient_id")
+
+
+def _instrument_frame(table: RawTable, sheet: str, scale: str, id_name: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One instrument sheet with its time-only columns named after the sheet and its id column
+    called ``id_name``; the columns renamed."""
+    frame = table.frame
+    frame.attrs["sheet"] = sheet
+    mapping = suggest_for_frame(frame.drop(columns="source_row"))
+    id_column = mapping.columns["patient_id"]
+    renames = {column: f"{scale} {column}" for column, spec in mapping.wide_columns.items()
+               if spec[0] == scale and parse_wide_header(column) is None}
+    return frame.rename(columns={**renames, id_column: id_name}), renames
+
+
+def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
+                    origin: RowOrigins) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The stacked ``frame`` with the patients sheet's columns on its patients' rows, where each
+    value was read (:data:`analysis.origins.VALUE_ORIGIN_COLUMNS`, columns by their names in
+    validation) and a note naming the sheet's patients without ratings. A value an instrument sheet
+    also gives must agree (``origin`` names the stacked rows in the error)."""
+    id_column = _id_column(patients)
+    if id_column is None:
+        raise _sheet_error(f"{patients.name} has no patient id column: add one (e.g. 'Patient') so its rows can be "
+                           "matched to the ratings.")
+    table = patients.frame.rename(columns={id_column: id_name})
+    ids = table[id_name].astype("string").str.strip()
+    repeated = ids[ids.duplicated(keep=False) & ids.notna()]
+    if len(repeated):
+        rows = table.loc[ids == repeated.iloc[0], "source_row"].tolist()
+        raise _sheet_error(f"{patients.name} lists patient {repeated.iloc[0]} on rows {', '.join(map(str, rows))}: a "
+                           "patients sheet has one row per patient.")
+    columns = [c for c in table.columns if c not in {id_name, "source_row"}]
+    by_id = table.assign(**{id_name: ids}).set_index(id_name)
+    keys = frame[id_name].astype("string").str.strip()
+    conflicts = []
+    for column in columns:
+        values = pd.Series(by_id[column].reindex(keys).to_numpy(), index=frame.index)
+        if column in frame:
+            both = np.flatnonzero(frame[column].notna().to_numpy() & values.notna().to_numpy())
+            own, given = frame[column].iloc[both].map(v._show), values.iloc[both].map(v._show)
+            for position in both[(own != given).to_numpy()][:1]:
+                row = int(by_id.loc[keys.iloc[position], "source_row"])
+                conflicts.append(f"patient {keys.iloc[position]}'s {column!r} is {own[position]} in "
+                                 f"{origin.describe(int(position))} but {given[position]} in row {row} of "
+                                 f"{patients.name}")
+            values = frame[column].where(frame[column].notna(), values)
+        frame[column] = values.to_numpy()
+    if conflicts:
+        raise _sheet_error("; ".join(conflicts) + ": give each patient one value (or leave one of them empty).")
+    unrated = by_id.index.difference(pd.Index(keys.dropna().unique()))
+    notes = [f"{len(unrated)} patient(s) of {patients.name} have no ratings on the instrument sheets: "
+             f"{', '.join(map(str, unrated[:10]))}{' ...' if len(unrated) > 10 else ''}"] if len(unrated) else []
+    given = np.argwhere(by_id[columns].notna().to_numpy())
+    origins = pd.DataFrame({
+        "patient_id": by_id.index.to_numpy(dtype=object)[given[:, 0]],
+        "column": [v._SINGLE_MAP.get(v._key(c), c) for c in np.asarray(columns, dtype=object)[given[:, 1]]],
+        "file": patients.name, "row": by_id["source_row"].to_numpy()[given[:, 0]], "line": pd.NA})
+    return frame, origins, notes
+
+
+def _sheet_of(raw: RawTable, names: frozenset[str]) -> str | None:
+    return next((s for s in raw.sheets if str(s).strip().lower() in names), None)
+
+
+def combine_sheets(raw: RawTable) -> Combined | None:
+    """The workbook ``raw`` (all its sheets read) as one table when two or more sheets are named
+    by an instrument (see the module); None otherwise."""
+    scales = instrument_sheets(list(raw.sheets))
+    if len(scales) < 2:
+        return None
+    tables = {sheet: sheet_table(raw, sheet, "file") for sheet in scales}
+    ids = {sheet: _id_column(table) for sheet, table in tables.items()}
+    # A sheet without patient ids (a scoring key, a chart) cannot be matched to patients: not read.
+    scales = {sheet: scale for sheet, scale in scales.items() if ids[sheet] is not None}
+    if len(scales) < 2:
+        return None
+    tables = {sheet: tables[sheet] for sheet in scales}
+    id_name = ids[next(iter(scales))]
+    read = [_instrument_frame(tables[sheet], sheet, scale, id_name) for sheet, scale in scales.items()]
+    frames = [frame for frame, _ in read]
+    stacked = pd.concat([f.drop(columns="source_row") for f in frames], ignore_index=True, sort=False)
+    stacked.attrs = {}  # (a sheet's name there would name the instrument of every column)
+    names = [tables[s].name for s in scales]
+    files = pd.Categorical(np.repeat(names, [len(f) for f in frames]), categories=names)
+    rows = np.concatenate([f["source_row"].to_numpy(dtype=np.int64) for f in frames])
+    patients_sheet, infusions_sheet = _sheet_of(raw, PATIENT_SHEETS), _sheet_of(raw, INFUSION_SHEETS)
+    values, notes = None, []
+    if patients_sheet is not None:
+        stacked, values, notes = _patient_values(stacked, sheet_table(raw, patients_sheet, "patients"), id_name,
+                                                 RowOrigins(files, rows, stacked[id_name]))
+    ratings = converted_table(stacked, "file", raw.name, RowOrigins(files, rows, stacked[id_name], values=values))
+    infusions, infusion_renames = _infusion_table(sheet_table(raw, infusions_sheet, "infusions")) \
+        if infusions_sheet is not None else (None, {})
+    unread = tuple(str(s) for s in raw.sheets if s not in {*scales, patients_sheet, infusions_sheet})
+    example = next(((sheet, old, new) for sheet, (_, renames) in zip(scales, read, strict=True)
+                    for old, new in renames.items()), None)
+    ratings.notes[:0] = [
+        f"{raw.name} has a sheet per instrument: {', '.join(map(repr, scales))} read together"
+        + (f" (the columns named by a time alone are ratings of their sheet's instrument: {example[1]!r} of sheet "
+           f"{example[0]!r} read as {example[2]!r})" if example else "")
+        + (f"; sheet {patients_sheet!r} read as the patients' columns" if patients_sheet else "")
+        + (f"; sheet {infusions_sheet!r} as the infusions"
+           + (f" ({', '.join(f'{a!r} as {b}' for a, b in infusion_renames.items())})" if infusion_renames else "")
+           if infusions_sheet else "")
+        + (f"; not read: {', '.join(map(repr, unread))} (read a sheet alone with sheet=...)" if unread else ""),
+        *(note for table in tables.values() for note in table.notes), *notes]
+    ratings.frame.attrs["sheets"] = ratings.notes[0]  # said by the mapping too (Mapping.describe)
+    return Combined(ratings, infusions)
+
+
+_INFUSION_NAMES = frozenset(s.name for s in CONTRACT if s.table == "infusions")
+
+
+def _infusion_table(table: RawTable) -> tuple[RawTable, dict[str, str]]:
+    """The infusions sheet as the infusions table: its columns named as the contract's, read as a
+    rating sheet's would be ('Patient', 'Session #', 'Date', 'Dose (mg/kg)'; a date is the
+    infusion's, times in other units become hours), its rows numbered by position and named by
+    origins like the ratings'. Returns the table and the columns renamed."""
+    frame = table.frame.copy()
+    suggestion = suggest_for_frame(frame.drop(columns="source_row"))
+    renames = {}
+    for role, column in suggestion.columns.items():
+        name = "infusion_date" if role == "assessment_date" else role
+        if name in v.TIME_COLUMNS and name != "time_hours":  # days, weeks ... since the first infusion
+            frame[column] = v._number(frame[column], table.decimal_comma)[0] * v.TIME_COLUMNS[name]
+            name = "time_hours"
+        if name in _INFUSION_NAMES and column != name:
+            renames[column] = name
+    frame = frame.rename(columns=renames)
+    patients = frame["patient_id"] if "patient_id" in frame else pd.Series([pd.NA] * len(frame))
+    origins = RowOrigins(pd.Categorical([table.name] * len(frame)), frame["source_row"].to_numpy(dtype=np.int64),
+                         patients.reset_index(drop=True))
+    positioned = converted_table(frame.drop(columns="source_row"), table.table, table.name, origins)
+    positioned.notes = table.notes
+    return positioned, renames

@@ -1,0 +1,126 @@
+"""A workbook kept as a sheet per instrument (analysis.loading.sheets): the sheets read together,
+checked against values worked out by hand from the sheets written here. On the previous code
+the workbook below was refused: the loader picked the 'Infusions' sheet (most recognised
+columns) and found no score."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import analysis
+from analysis import DataError
+
+
+def clinic_workbook(path, madrs=None, cadss=None, patients=None, infusions=None, extra_sheets=None):
+    """MADRS and CADSS sheets (ids under different names, patients in different orders), a
+    patients sheet, an infusions sheet and a notes sheet."""
+    madrs = madrs if madrs is not None else pd.DataFrame(
+        {"Patient": ["K1", "K2", "K3"], "Age": [34, 51, 47], "Baseline": [32, 28, 35], "4h": [20, 25, 18],
+         "Day 1": [18, 24, 15], "Day 7": [12, 22, 20]})
+    cadss = cadss if cadss is not None else pd.DataFrame({"ID": ["K2", "K1", "K3"], "Pre": [2, 0, 1],
+                                                          "Post": [30, 12, 18]})
+    patients = patients if patients is not None else pd.DataFrame(
+        {"Patient": ["K1", "K2", "K3", "K4"], "Sex": ["F", "M", "F", "M"],
+         "Diagnosis": ["TRD", "Bipolar II", "PTSD", "MDD"]})
+    with pd.ExcelWriter(path) as writer:
+        madrs.to_excel(writer, sheet_name="MADRS", index=False)
+        cadss.to_excel(writer, sheet_name="CADSS", index=False)
+        patients.to_excel(writer, sheet_name="Patients", index=False)
+        infusions = infusions if infusions is not None else pd.DataFrame(
+            {"Patient": ["K1", "K1", "K2", "K3"], "Infusion #": [1, 2, 1, 1], "Day": [0, 2, 0, 0],
+             "Dose (mg/kg)": [0.5, 0.5, 0.75, 0.5]})
+        infusions.to_excel(writer, sheet_name="Infusions", index=False)
+        pd.DataFrame({"Note": ["data entry by the nurse"]}).to_excel(writer, sheet_name="Notes", index=False)
+        for name, frame in (extra_sheets or {}).items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+def test_a_sheet_per_instrument_with_patients_and_infusions_sheets_loads_as_one_dataset(tmp_path):
+    data = analysis.load(clinic_workbook(tmp_path / "clinic.xlsx"))
+    got = data.assessments.sort_values(["patient_id", "instrument", "time_hours"])
+    k1 = got[got["patient_id"] == "K1"]
+    # By hand: K1's MADRS row (Baseline 32, 4h 20, Day 1 18, Day 7 12) and CADSS row 2 (Pre 0, Post 12).
+    assert k1[["instrument", "score"]].values.tolist() == [["CADSS", 0], ["CADSS", 12], ["MADRS", 32], ["MADRS", 20],
+                                                          ["MADRS", 18], ["MADRS", 12]]
+    assert k1["time_hours"].tolist() == pytest.approx([0, 40 / 60, 0, 4, 24, 168])
+    assert len(got) == 18 and got.groupby("instrument").size().to_dict() == {"CADSS": 6, "MADRS": 12}
+    # Each rating names the sheet and the row it was read from (K1 is row 2 of CADSS, row 1 of MADRS).
+    assert k1[["source_file", "source_row"]].astype(str).values.tolist()[:3] == [
+        ["sheet 'CADSS' of clinic.xlsx", "2"], ["sheet 'CADSS' of clinic.xlsx", "2"], ["sheet 'MADRS' of clinic.xlsx", "1"]]
+    patients = data.patients.set_index("patient_id")
+    assert patients.loc[["K1", "K2", "K3"], "age"].tolist() == [34, 51, 47]  # from the MADRS sheet
+    assert patients.loc[["K1", "K2", "K3"], "sex"].tolist() == ["F", "M", "F"]  # from the patients sheet
+    assert patients.loc["K2", "diagnosis"] == "bipolar"
+    # Infusions from their sheet: days -> hours, doses per infusion.
+    infusions = data.infusions.set_index(["patient_id", "infusion_number"])
+    assert infusions.loc[("K1", 2), "time_hours"] == 48 and infusions.loc[("K2", 1), "dose_mg_per_kg"] == 0.75
+    said = " ".join(w.message for w in data.warnings)
+    assert "a sheet per instrument: 'MADRS', 'CADSS' read together" in said
+    assert "'Baseline' of sheet 'MADRS' read as 'MADRS Baseline'" in said
+    assert "not read: 'Notes'" in said and "have no ratings on the instrument sheets: K4" in said
+    assert "read together" in data.mapping.describe()[1]
+
+
+def test_problems_name_the_sheet_its_spreadsheet_row_and_column(tmp_path):
+    cadss = pd.DataFrame({"ID": ["K2", "K1", "K3"], "Pre": [2, 0, 1], "Post": [30, "x", 118]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", cadss=cadss))
+    problems = raised.value.problems.set_index("message")
+    bad = problems.loc["score 'x' is not a number."]
+    assert [bad["row"], bad["column"]] == [2, "CADSS Post"]
+    assert bad["location"] == "row 2 of sheet 'CADSS' of clinic.xlsx (spreadsheet row 3; patient K1)"
+    assert problems.loc["score 118 is outside the CADSS total score range 0-92.", "row"] == 3
+    assert "a sheet's row N is spreadsheet row N + 1" in str(raised.value)
+
+
+def test_a_value_given_on_two_sheets_must_agree(tmp_path):
+    patients = pd.DataFrame({"Patient": ["K1", "K2", "K3"], "Age": [35, 51, 47]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=patients))
+    assert "patient K1's 'Age' is 34 in row 1 of sheet 'MADRS' of clinic.xlsx (spreadsheet row 2; patient K1) but " \
+           "35 in row 1 of sheet 'Patients' of clinic.xlsx" in str(raised.value)
+
+
+def test_a_patients_sheet_lists_each_patient_once(tmp_path):
+    patients = pd.DataFrame({"Patient": ["K1", "K2", "K1"], "Sex": ["F", "M", "M"]})
+    with pytest.raises(DataError, match="lists patient K1 on rows 1, 3: a patients sheet has one row per patient"):
+        analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=patients))
+
+
+def test_identifying_columns_on_a_patients_sheet_are_refused(tmp_path):
+    patients = pd.DataFrame({"Patient": ["K1", "K2", "K3"], "Name": ["Ann Smith", "Bob Jones", "Cy Young"],
+                             "Sex": ["F", "M", "F"]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=patients))
+    assert "Name" in str(raised.value) and "Ann Smith" not in str(raised.value)
+
+
+def test_one_sheet_alone_with_sheet_and_a_sheet_without_ids_left_out(tmp_path):
+    key = pd.DataFrame({"Score": ["0-6", "7-19"], "Meaning": ["normal", "mild"]})  # a scoring key named PHQ9
+    path = clinic_workbook(tmp_path / "clinic.xlsx", extra_sheets={"PHQ9": key})
+    alone = analysis.load(path, sheet="CADSS")
+    assert set(alone.assessments["instrument"]) == {"CADSS"} and len(alone.assessments) == 6
+    together = analysis.load(path)
+    assert set(together.assessments["instrument"]) == {"MADRS", "CADSS"}
+    assert "not read: 'Notes', 'PHQ9'" in " ".join(w.message for w in together.warnings)
+
+
+def test_the_mapping_saved_for_one_workbook_reads_next_months(tmp_path):
+    mapping = analysis.suggest_mapping(clinic_workbook(tmp_path / "october.xlsx"))
+    mapping = mapping.replace(visit_times={"Post": 1.0})  # the clinic rates CADSS an hour after the start
+    saved = analysis.Mapping.from_json(mapping.to_json())
+    assert saved == mapping and json.loads(saved.to_json())["wide_columns"]["CADSS Post"][0] == "CADSS"
+    madrs = pd.DataFrame({"Patient": ["K5", "K6"], "Age": [29, 62], "Baseline": [30, 33], "4h": [15, 30],
+                          "Day 1": [14, 28], "Day 7": [10, 31]})
+    cadss = pd.DataFrame({"ID": ["K6", "K5"], "Pre": [1, 0], "Post": [22, 9]})
+    patients = pd.DataFrame({"Patient": ["K5", "K6"], "Sex": ["M", "F"], "Diagnosis": ["MDD", "TRD"]})
+    infusions = pd.DataFrame({"Patient": ["K5", "K6"], "Infusion #": [1, 1], "Day": [0, 0], "Dose (mg/kg)": [0.5, 0.5]})
+    november = clinic_workbook(tmp_path / "november.xlsx", madrs=madrs, cadss=cadss, patients=patients,
+                               infusions=infusions)
+    data = analysis.load(november, mapping=saved)
+    post = data.assessments[data.assessments["visit"] == "Post"].set_index("patient_id")
+    assert post.loc[["K5", "K6"], "score"].tolist() == [9, 22] and post["time_hours"].tolist() == [1.0, 1.0]

@@ -280,7 +280,9 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                                f"columns={{'study_day': {columns['time_days']!r}}}")
     if not time_roles and "visit" in columns and "assessment_date" not in columns and columns["visit"] in frame:
         labels = pd.unique(frame[columns["visit"]].dropna().astype(str))
-        unparsed = [lab for lab in labels if parse_visit_label(lab) is None and lab not in hints.get("visit_times", {})]
+        # (a label naming an infusion of a series, 'Infusion 2 post', is timed from that infusion)
+        unparsed = [lab for lab in labels if parse_visit_label(lab) is None and parse_infusion_label(lab) is None
+                    and lab not in hints.get("visit_times", {})]
         if len(unparsed) and len(unparsed) < len(labels):
             ambiguities.append(f"visit labels {', '.join(map(repr, unparsed[:8]))} say no time: give them with "
                                "visit_times={label: hours}")

@@ -237,6 +237,17 @@ def test_visit_labels_without_time_need_visit_times_and_the_message_says_how():
     assert data.assessments["time_hours"].tolist() == [-24, 24] and data.has_clock_time
 
 
+def test_a_row_per_visit_with_a_column_per_instrument_and_labels_naming_an_infusion():
+    """'Infusion 1 post' is timed from that infusion (40 min): the mapping listed it among the
+    labels that "say no time" while the load timed it."""
+    frame = pd.DataFrame({"Patient": ["K1"] * 3, "Visit": ["Baseline", "Infusion 1 post", "Day 1"],
+                          "MADRS": [32, None, 20], "CADSS": [0, 12, None]})
+    mapping = analysis.suggest_mapping(frame)
+    assert not mapping.ambiguities and "times read from the visit labels in 'Visit'" in mapping.describe()
+    got = analysis.load(frame).assessments[["instrument", "score", "time_hours"]].values.tolist()
+    assert got == [["CADSS", 0, 0], ["CADSS", 12, pytest.approx(40 / 60)], ["MADRS", 32, 0], ["MADRS", 20, 24]]
+
+
 def test_visit_only_data_loads_without_clock_time():
     frame = pd.DataFrame({"id": ["a"] * 3 + ["b"] * 3, "visitnum": [1, 2, 3] * 2, "score": [30, 20, 10] * 2,
                           "instrument": "HAM-D17"})

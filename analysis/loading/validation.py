@@ -44,7 +44,8 @@ rows, patient_ids and, for data read from several files, each row's file): ``emp
 ``no_baseline`` (per instrument), ``assumed_infusion`` (no infusion data: one IV infusion at 0),
 ``assumed_route``, ``dose_missing``, ``dates_converted``, ``dates_dropped``, ``extra_columns``,
 ``infusion_numbers_derived``, ``one_infusion_per_patient``, ``infusion_times_assumed``, ``patients_without_infusions``,
-``patients_without_assessments``, ``time_columns_ignored``, ``identifiers_allowed``, ``reading``
+``patients_without_assessments``, ``time_columns_ignored``, ``identifiers_allowed``, ``score_remarks``
+(scores written with a remark, '32 (moderate)', read as the number), ``reading``
 (encoding, sheet chosen, blank rows skipped).
 
 **Why the checks are written out rather than a pandera schema.** Messages must name rows as the
@@ -348,6 +349,24 @@ def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndar
     return values, bad
 
 
+# A score followed by a remark without digits or a mark: '32 (moderate)', '18*', '24 [phone]'.
+_REMARKED_SCORE = re.compile(r"\s*(?P<number>[-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+))\s*(?:[(\[][^()\[\]\d]*[)\]]|[*\u2020\u2021]+)\s*")
+
+
+def _remarked_scores(series: pd.Series, score: np.ndarray, bad: np.ndarray, decimal_comma: bool) -> np.ndarray:
+    """Scores written with a remark or a mark after the number ('32 (moderate)', '18*') read as
+    the number, in place in ``score`` and ``bad``; returns their positions. A remark holding a
+    number ('12 (16 corrected)') stays unreadable: which number is the score is not for us to say."""
+    where = np.flatnonzero(bad)
+    texts = series.iloc[where].astype(str).to_numpy(dtype=object)
+    found = [(i, m.group("number")) for i, text in zip(where, texts, strict=True)
+             if (m := _REMARKED_SCORE.fullmatch(text)) is not None]
+    read = np.array([i for i, _ in found], dtype=np.int64)
+    score[read] = [_parse_number(number, decimal_comma) for _, number in found]
+    bad[read] = False
+    return read
+
+
 def _raw_values(series: pd.Series, positions: np.ndarray) -> list[Any]:
     return series.iloc[positions[:MAX_ROWS_PER_CHECK]].tolist()
 
@@ -532,6 +551,15 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
 
     if "score" not in missing:
         score, bad = _number(frame["score"], raw.decimal_comma)
+        remarked = _remarked_scores(frame["score"], score, bad, raw.decimal_comma) if bad.any() else []
+        if len(remarked):
+            columns = _cells(cells, remarked) or [None] * MAX_ROWS_PER_CHECK
+            shown = [raw.rows_text(rows[[p]]) + (f" ({c!r})" if c else "")
+                     for p, c in zip(remarked[:MAX_ROWS_PER_CHECK], columns, strict=False)]
+            report.warn("score_remarks", f"{raw.name}: {len(remarked)} score(s) written with a remark or a mark after "
+                        f"the number ('32 (moderate)', '18*') were read as the number; the remarks were left out "
+                        f"(free text is not read): {'; '.join(shown)}{' ...' if len(remarked) > len(shown) else ''}.",
+                        len(remarked), table=name, rows=rows[remarked])
         where = np.flatnonzero(bad)
         report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
                         lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers",

@@ -140,6 +140,21 @@ def test_visit_times_win_over_the_time_a_header_says():
     assert "visit_times={'Post': hours}" in analysis.suggest_mapping(frame).ambiguities[0]
 
 
+def test_scores_written_with_a_remark_are_read_as_their_number_and_said():
+    """'32 (moderate)' and '18*' refused the whole sheet ("score '18*' is not a number"); the
+    remark is left out (free text), a remark with a number of its own is still refused."""
+    frame = pd.DataFrame({"Patient": ["K1", "K2"], "MADRS Baseline": ["32 (moderate)", "28"],
+                          "MADRS Day 1": ["18*", "24 [by phone]"], "MADRS Day 7": [12, 20]})
+    data = analysis.load(frame)
+    assert data.assessments["score"].tolist() == [32, 18, 12, 28, 24, 20]
+    warning = next(w for w in data.warnings if w.code == "score_remarks")
+    assert warning.count == 3 and list(warning.rows) == [1, 1, 2]
+    assert "row 1 ('MADRS Baseline'); row 1 ('MADRS Day 1'); row 2 ('MADRS Day 1')" in warning.message
+    assert "moderate" not in warning.message.split("were read")[1] and "phone" not in warning.message
+    with pytest.raises(DataError, match=r"score '12 \(16 corrected\)' is not a number"):
+        analysis.load(frame.assign(**{"MADRS Day 7": ["12 (16 corrected)", "20"]}))
+
+
 def test_problems_in_a_wide_sheet_name_the_column_of_the_rating():
     """Every rating of a row shares its row number: a problem names the sheet's column ('MADRS
     Day 7'), not 'score'; two columns read as the same time are named both ('20 in row 1, 22 in

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.identifiers import looks_identifying, mask_value
+
 __all__ = ["ORIGIN_COLUMNS", "VALUE_ORIGIN_COLUMNS", "RowOrigins", "describe_row"]
 
 # Columns a converted source's long frame carries about each rating's origin (the last two optional):
@@ -151,7 +153,10 @@ class RowOrigins:
 
     def _record(self, position: int, rating: bool = True) -> str:
         patient = self.patients.iloc[position]
-        parts = [] if pd.isna(patient) else [f"{self.patient_label} {str(patient).strip()}"]
+        text = "" if pd.isna(patient) else str(patient).strip()
+        if looks_identifying(text):  # an id column the screen refuses (e-mail addresses) is not echoed
+            text = mask_value(text) + " (masked: it looks identifying)"
+        parts = [f"{self.patient_label} {text}"] if text else []
         if rating and self.records is not None and not pd.isna(self.records[position]):
             parts.append(str(self.records[position]))
         return ", ".join(parts)

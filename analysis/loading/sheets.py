@@ -73,8 +73,15 @@ def _instrument_frame(table: RawTable, sheet: str, scale: str, id_name: str) -> 
     mapping = suggest_for_frame(frame.drop(columns="source_row"))
     id_column = mapping.columns["patient_id"]
     renames = {column: f"{scale} {column}" for column, spec in mapping.wide_columns.items()
-               if spec[0] == scale and parse_wide_header(column) is None}
-    return frame.rename(columns={**renames, id_column: id_name}), renames
+               if spec[0] == scale and parse_wide_header(column) is None and f"{scale} {column}" not in frame}
+    return _with_id(frame.rename(columns=renames), id_column, id_name, sheet), renames
+
+
+def _with_id(frame: pd.DataFrame, id_column: str, id_name: str, sheet: str) -> pd.DataFrame:
+    """``frame`` with its id column called ``id_name`` (the first sheet's); a column already so
+    called keeps its data under ``'<name> (<sheet>)'``."""
+    clash = {id_name: f"{id_name} ({sheet})"} if id_name != id_column and id_name in frame else {}
+    return frame.rename(columns={**clash, id_column: id_name})
 
 
 def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
@@ -87,8 +94,11 @@ def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
     if id_column is None:
         raise _sheet_error(f"{patients.name} has no patient id column: add one (e.g. 'Patient') so its rows can be "
                            "matched to the ratings.")
-    table = patients.frame.rename(columns={id_column: id_name})
-    ids = table[id_name].astype("string").str.strip()
+    table = _with_id(patients.frame, id_column, id_name, patients.name)
+    ids = table[id_name].astype("string").str.strip().replace("", pd.NA)
+    notes = [f"{int(ids.isna().sum())} row(s) of {patients.name} without a patient id were not read (rows "
+             f"{', '.join(map(str, table.loc[ids.isna(), 'source_row'][:10]))})"] if ids.isna().any() else []
+    table, ids = table[ids.notna().to_numpy()], ids.dropna()
     repeated = ids[ids.duplicated(keep=False) & ids.notna()]
     if len(repeated):
         rows = table.loc[ids == repeated.iloc[0], "source_row"].tolist()
@@ -113,8 +123,9 @@ def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
     if conflicts:
         raise _sheet_error("; ".join(conflicts) + ": give each patient one value (or leave one of them empty).")
     unrated = by_id.index.difference(pd.Index(keys.dropna().unique()))
-    notes = [f"{len(unrated)} patient(s) of {patients.name} have no ratings on the instrument sheets: "
-             f"{', '.join(map(str, unrated[:10]))}{' ...' if len(unrated) > 10 else ''}"] if len(unrated) else []
+    if len(unrated):
+        notes.append(f"{len(unrated)} patient(s) of {patients.name} have no ratings on the instrument sheets: "
+                     f"{', '.join(map(str, unrated[:10]))}{' ...' if len(unrated) > 10 else ''}")
     given = np.argwhere(by_id[columns].notna().to_numpy())
     origins = pd.DataFrame({
         "patient_id": by_id.index.to_numpy(dtype=object)[given[:, 0]],

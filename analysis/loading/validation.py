@@ -1065,7 +1065,8 @@ def _split_single(report: _Report, raw: RawTable, rename: bool = True,
     frame = _screen_identifiers(report, raw, "file", frame, known, {"assessment_date", "infusion_date"},
                                 {"instrument", "route", "diagnosis", "sex"})
     extras = [c for c in frame.columns if c not in known and c != "source_row"]
-    if "patient_id" not in frame.columns:
+    # (A contract column refused as identifying: the checks below would quote its values.)
+    if "patient_id" not in frame.columns or report.identifying_contract_column:
         return _Table(frame, raw, "file"), None, None
     patient = _text(frame["patient_id"])
     codes = patient.codes

@@ -155,6 +155,25 @@ def test_scores_written_with_a_remark_are_read_as_their_number_and_said():
         analysis.load(frame.assign(**{"MADRS Day 7": ["12 (16 corrected)", "20"]}))
 
 
+def test_ids_that_are_e_mail_addresses_are_refused_and_never_quoted(tmp_path):
+    """The id column refused as e-mail addresses was then quoted by the next check ("'age' varies
+    within 1 patient(s): ann@clinic.org") and, for a workbook's sheets, in every row's location."""
+    frame = pd.DataFrame({"ID": ["ann@clinic.org", "ann@clinic.org", "bob@clinic.org"], "Age": [34, 35, 50],
+                          "MADRS Baseline": [30, 28, 25], "MADRS Day 1": [20, 18, 15]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(frame)
+    assert "e-mail" in str(raised.value) and "@clinic.org" not in str(raised.value)
+    path = tmp_path / "scales.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        frame.to_excel(writer, sheet_name="MADRS", index=False)
+        frame.drop(columns="Age").to_excel(writer, sheet_name="QIDS", index=False)
+        pd.DataFrame({"ID": ["ann@clinic.org"], "Infusion #": [1], "Hours": ["x"]}).to_excel(
+            writer, sheet_name="Infusions", index=False)
+    with pytest.raises(DataError) as raised:
+        analysis.load(path)
+    assert "e-mail" in str(raised.value) and "@clinic.org" not in str(raised.value)
+
+
 def test_problems_in_a_wide_sheet_name_the_column_of_the_rating():
     """Every rating of a row shares its row number: a problem names the sheet's column ('MADRS
     Day 7'), not 'score'; two columns read as the same time are named both ('20 in row 1, 22 in
@@ -414,7 +433,7 @@ def test_wide_random_tables_load_or_raise_data_error(headers, cells, n_rows):
         data = analysis.load(io.BytesIO(text.encode()))
     except DataError as error:
         assert len(error.problems) >= 1
-        assert not shows_a_date(str(error))
+        assert not shows_a_date(str(error)) and "a@b.org" not in str(error)  # (an e-mail id is masked too)
         return
     assert isinstance(data, analysis.OutcomeData)
     assert data.assessments["score"].notna().all()

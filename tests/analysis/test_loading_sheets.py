@@ -5,10 +5,13 @@ columns) and found no score."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import analysis
 from analysis import DataError
@@ -124,3 +127,36 @@ def test_the_mapping_saved_for_one_workbook_reads_next_months(tmp_path):
     data = analysis.load(november, mapping=saved)
     post = data.assessments[data.assessments["visit"] == "Post"].set_index("patient_id")
     assert post.loc[["K5", "K6"], "score"].tolist() == [9, 22] and post["time_hours"].tolist() == [1.0, 1.0]
+
+
+_SHEETS = ["MADRS", "CADSS", "QIDS", "Patients", "Infusions", "Notes"]
+_HEADERS = ["ID", "Baseline", "Day 1", "Post", "Pre", "Week 2", "Age", "Sex", "Diagnosis", "Email", "Infusion #",
+            "Day", "Dose (mg/kg)", "Session date", "MADRS Day 7", "Notes", "Patient"]
+_CELLS = st.one_of(st.integers(0, 30), st.integers(-5, 120),
+                   st.sampled_from(["", "K1", "x", "F", "TRD", "Bipolar II", "a@b.org", "2024-03-07", "12*", "ND",
+                                    "1e400"]))
+_SHEET = st.tuples(st.sampled_from(_SHEETS), st.booleans(),
+                   st.lists(st.sampled_from(_HEADERS), min_size=0, max_size=4, unique=True),
+                   st.lists(st.tuples(st.sampled_from(["K1", "K2", "K3", ""]), st.lists(_CELLS, min_size=4, max_size=4)),
+                            min_size=1, max_size=4))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_SHEET, min_size=1, max_size=4, unique_by=lambda sheet: sheet[0]))
+def test_random_workbooks_load_or_raise_data_error(sheets):
+    """Sheets per instrument, or not, with or without ids, any columns and cells: OutcomeData or
+    DataError, and no message shows the e-mail address typed in a cell."""
+    content = io.BytesIO()
+    with pd.ExcelWriter(content) as writer:
+        for name, with_id, headers, rows in sheets:
+            columns = (["Patient"] if with_id else []) + [h for h in headers if h != "Patient" or not with_id]
+            body = [([pid] if with_id else []) + cells for pid, cells in rows]
+            pd.DataFrame([r[:len(columns)] for r in body], columns=columns).to_excel(writer, sheet_name=name,
+                                                                                    index=False)
+    try:
+        data = analysis.load(io.BytesIO(content.getvalue()))
+    except DataError as error:
+        assert len(error.problems) >= 1 and "a@b.org" not in str(error)
+        return
+    assert isinstance(data, analysis.OutcomeData) and data.assessments["score"].notna().all()
+    assert not any("a@b.org" in w.message for w in data.warnings)

@@ -132,6 +132,36 @@ def _uploaded_and_loaded(*files: tuple[str, bytes]) -> tuple[AppTest, analysis.O
     return at, at.session_state["context"].full
 
 
+def _sheets(**frames: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        for name, frame in frames.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return buffer.getvalue()
+
+
+def test_a_workbook_with_a_sheet_per_instrument_is_mapped_and_loaded_as_one_dataset():
+    """The sheets stacked in the mapping step (columns named after their sheet), loaded with the
+    patients sheet; a bad cell is named by its sheet and spreadsheet row."""
+    madrs = pd.DataFrame({"Patient": ["K1", "K2"], "Baseline": [32, 28], "Day 1": [18, 24]})
+    cadss = pd.DataFrame({"ID": ["K2", "K1"], "Pre": [2, 0], "Post": [30, 12]})
+    patients = pd.DataFrame({"Patient": ["K1", "K2"], "Sex": ["F", "M"], "Diagnosis": ["TRD", "MDD"]})
+    at, data = _uploaded_and_loaded(("clinic.xlsx", _sheets(MADRS=madrs, CADSS=cadss, Patients=patients)))
+    roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
+    assert roles["MADRS Baseline"] == roles["CADSS Post"] == "(wide measure)" and roles["Sex"] == "sex"
+    assert "a sheet per instrument: 'MADRS', 'CADSS' read together" in _all_text(at)
+    k1 = data.assessments[data.assessments["patient_id"] == "K1"]
+    assert k1[["instrument", "score"]].values.tolist() == [["CADSS", 0], ["CADSS", 12], ["MADRS", 32], ["MADRS", 18]]
+    assert data.patients.set_index("patient_id").loc["K2", "sex"] == "M"
+    at = upload_page()
+    bad = cadss.assign(Post=[30, "x"])
+    at.file_uploader(key="upload_files").upload("clinic.xlsx", _sheets(MADRS=madrs, CADSS=bad)).run()
+    no_exception(at)
+    shown = problems(at)
+    assert shown.loc[shown["message"] == "score 'x' is not a number.", "column"].tolist() == ["CADSS Post"]
+    assert "row 2 of sheet 'CADSS' of clinic.xlsx (spreadsheet row 3; patient K1)" in _all_text(at)
+
+
 def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
     from tests.analysis.test_calendar import WIDE_DATED
 

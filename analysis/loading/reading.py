@@ -254,7 +254,8 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
         if mapping is None:
             mapping = suggest_for_frame(combined.ratings.frame, hints=dict(hints))
         infusions = combined.infusions
-        data = _load_mapped(combined.ratings, apply_hints(mapping, hints), allow_identifiers, infusions)
+        data = _load_mapped(combined.ratings, apply_hints(mapping, hints), allow_identifiers, infusions,
+                            combined.problems)
         return _by_origins(data, combined.ratings.origins, None if infusions is None else infusions.origins)
     raw = _pick_sheet(raw, sheet)
     layout = (mapping.layout if mapping is not None else None) or hints.get("layout") or \
@@ -277,9 +278,11 @@ def _load_source(source: Any, mapping: Mapping | None, allow_identifiers: bool, 
     return _load_mapped(raw, mapping, allow_identifiers, infusions)
 
 
-def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool,
-                 infusions: RawTable | None = None) -> OutcomeData:
-    report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps)
+def _load_mapped(raw: RawTable, mapping: Mapping, allow_identifiers: bool, infusions: RawTable | None = None,
+                 problems: tuple[dict, ...] = ()) -> OutcomeData:
+    """``raw`` read through ``mapping`` and validated; ``problems`` found before (validation's form)
+    are reported with validation's."""
+    report = v._Report(allow_identifiers=allow_identifiers, value_maps=mapping.value_maps, problems=list(problems))
     mapped = apply_mapping(report, raw, mapping)
     if report.problems and not len(mapped.raw.frame):  # the mapping left no row (said why): nothing to check
         raise v._error(report, raw)

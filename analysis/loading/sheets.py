@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.contract import CONTRACT, DataError, problems_frame
+from analysis.contract import CONTRACT
 from analysis.instruments import resolve_instrument_names
 from analysis.loading import validation as v
 from analysis.loading.suggest import suggest_for_frame
 from analysis.loading.wide import parse_wide_header
-from analysis.origins import RowOrigins
+from analysis.origins import RowOrigins, describe_row
 from analysis.readers import RawTable, converted_table, sheet_table
 
 __all__ = ["INFUSION_SHEETS", "PATIENT_SHEETS", "Combined", "combine_sheets", "instrument_sheets"]
@@ -45,20 +45,17 @@ INFUSION_SHEETS = frozenset({"infusions", "infusion", "sessions", "session log",
 @dataclass(frozen=True)
 class Combined:
     """The instrument sheets stacked (``ratings``: a row per sheet row, named by its ``origins``)
-    and the infusions sheet when there is one (its own origins)."""
+    and the infusions sheet when there is one (its own origins), with the problems found combining
+    them (reported with validation's)."""
 
     ratings: RawTable
     infusions: RawTable | None
+    problems: tuple[dict, ...] = ()  # found while combining (a patient's value differing between sheets)
 
 
 def instrument_sheets(names: list[str]) -> dict[str, str]:
     """Sheet name -> the instrument it names ('MADRS', 'phq9' -> 'PHQ-9'), for the sheets that name one."""
     return {name: scale for name, scale in resolve_instrument_names([str(n) for n in names]).items() if scale}
-
-
-def _sheet_error(message: str) -> DataError:
-    return DataError(problems_frame([{"table": "file", "row": pd.NA, "column": "", "value": "", "message": message}]),
-                     headline="The workbook's sheets cannot be read together.")
 
 
 def _id_column(table: RawTable) -> str | None:
@@ -84,44 +81,60 @@ def _with_id(frame: pd.DataFrame, id_column: str, id_name: str, sheet: str) -> p
     return frame.rename(columns={**clash, id_column: id_name})
 
 
-def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
-                    origin: RowOrigins) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """The stacked ``frame`` with the patients sheet's columns on its patients' rows, where each
-    value was read (:data:`analysis.origins.VALUE_ORIGIN_COLUMNS`, columns by their names in
-    validation) and a note naming the sheet's patients without ratings. A value an instrument sheet
-    also gives must agree (``origin`` names the stacked rows in the error)."""
+@dataclass(frozen=True)
+class _PatientSheet:
+    """What a patients sheet adds: the stacked frame with its columns, where each value was read
+    (:data:`analysis.origins.VALUE_ORIGIN_COLUMNS`), notes, and problems (validation's form)."""
+
+    frame: pd.DataFrame
+    origins: pd.DataFrame | None
+    notes: list[str]
+    problems: list[dict]
+
+
+def _problem(message: str, row: int, column: str, location: str, value: object = "") -> dict:
+    return {"table": "patients", "row": row, "column": column, "value": v._show(value), "message": message,
+            "location": location}
+
+
+def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str, origin: RowOrigins) -> _PatientSheet:
+    """The stacked ``frame`` with the patients sheet's columns on its patients' rows. A patient
+    listed twice, or a value an instrument sheet gives differently, is a problem (``origin`` names
+    the stacked rows); a sheet without an id column is not read, and said."""
     id_column = _id_column(patients)
     if id_column is None:
-        raise _sheet_error(f"{patients.name} has no patient id column: add one (e.g. 'Patient') so its rows can be "
-                           "matched to the ratings.")
+        return _PatientSheet(frame, None, [f"{patients.name} has no patient id column to match its rows to the "
+                                           "ratings: not read (add one, e.g. 'Patient')"], [])
     table = _with_id(patients.frame, id_column, id_name, patients.name)
     ids = table[id_name].astype("string").str.strip().replace("", pd.NA)
     notes = [f"{int(ids.isna().sum())} row(s) of {patients.name} without a patient id were not read (rows "
              f"{', '.join(map(str, table.loc[ids.isna(), 'source_row'][:10]))})"] if ids.isna().any() else []
     table, ids = table[ids.notna().to_numpy()], ids.dropna()
-    repeated = ids[ids.duplicated(keep=False) & ids.notna()]
-    if len(repeated):
-        rows = table.loc[ids == repeated.iloc[0], "source_row"].tolist()
-        raise _sheet_error(f"{patients.name} lists patient {repeated.iloc[0]} on rows {', '.join(map(str, rows))}: a "
-                           "patients sheet has one row per patient.")
+    problems = [_problem(f"patient {pid} is listed again on {patients.name} (first on row {int(first)}): a patients "
+                         "sheet has one row per patient.", int(row), id_name,
+                         describe_row(patients.name, int(row), f"patient {pid}"))
+                for pid, row, first in zip(ids[ids.duplicated()], table.loc[ids.duplicated().to_numpy(), "source_row"],
+                                           table.groupby(ids.to_numpy())["source_row"].transform("first")
+                                           [ids.duplicated().to_numpy()], strict=True)][:v.MAX_ROWS_PER_CHECK]
+    table, ids = table[~ids.duplicated().to_numpy()], ids.drop_duplicates()
     columns = [c for c in table.columns if c not in {id_name, "source_row"}]
-    by_id = table.assign(**{id_name: ids}).set_index(id_name)
+    by_id = table.assign(**{id_name: ids.to_numpy()}).set_index(id_name)
     keys = frame[id_name].astype("string").str.strip()
-    conflicts = []
     for column in columns:
         values = pd.Series(by_id[column].reindex(keys).to_numpy(), index=frame.index)
         if column in frame:
             both = np.flatnonzero(frame[column].notna().to_numpy() & values.notna().to_numpy())
             own, given = frame[column].iloc[both].map(v._show), values.iloc[both].map(v._show)
-            for position in both[(own != given).to_numpy()][:1]:
+            differ = both[(own != given).to_numpy()]
+            for position in differ[np.unique(keys.iloc[differ], return_index=True)[1]][:v.MAX_ROWS_PER_CHECK]:
                 row = int(by_id.loc[keys.iloc[position], "source_row"])
-                conflicts.append(f"patient {keys.iloc[position]}'s {column!r} is {own[position]} in "
-                                 f"{origin.describe(int(position))} but {given[position]} in row {row} of "
-                                 f"{patients.name}")
-            values = frame[column].where(frame[column].notna(), values)
+                problems.append(_problem(
+                    f"patient {keys.iloc[position]}'s {column!r} is {own[position]} here but {given[position]} on "
+                    f"{patients.name} (row {row}): give each patient one value, or leave one of them empty.",
+                    int(origin.rows[position]), column, origin.describe(int(position)), own[position]))
+            # (patients whose sheets disagree keep their instrument sheets' value: reported once, above)
+            values = frame[column].where(frame[column].notna() | keys.isin(keys.iloc[differ]), values)
         frame[column] = values.to_numpy()
-    if conflicts:
-        raise _sheet_error("; ".join(conflicts) + ": give each patient one value (or leave one of them empty).")
     unrated = by_id.index.difference(pd.Index(keys.dropna().unique()))
     if len(unrated):
         notes.append(f"{len(unrated)} patient(s) of {patients.name} have no ratings on the instrument sheets: "
@@ -131,7 +144,7 @@ def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str,
         "patient_id": by_id.index.to_numpy(dtype=object)[given[:, 0]],
         "column": [v._SINGLE_MAP.get(v._key(c), c) for c in np.asarray(columns, dtype=object)[given[:, 1]]],
         "file": patients.name, "row": by_id["source_row"].to_numpy()[given[:, 0]], "line": pd.NA})
-    return frame, origins, notes
+    return _PatientSheet(frame, origins, notes, problems)
 
 
 def _sheet_of(raw: RawTable, names: frozenset[str]) -> str | None:
@@ -160,11 +173,11 @@ def combine_sheets(raw: RawTable) -> Combined | None:
     files = pd.Categorical(np.repeat(names, [len(f) for f in frames]), categories=names)
     rows = np.concatenate([f["source_row"].to_numpy(dtype=np.int64) for f in frames])
     patients_sheet, infusions_sheet = _sheet_of(raw, PATIENT_SHEETS), _sheet_of(raw, INFUSION_SHEETS)
-    values, notes = None, []
-    if patients_sheet is not None:
-        stacked, values, notes = _patient_values(stacked, sheet_table(raw, patients_sheet, "patients"), id_name,
-                                                 RowOrigins(files, rows, stacked[id_name]))
-    ratings = converted_table(stacked, "file", raw.name, RowOrigins(files, rows, stacked[id_name], values=values))
+    added = _PatientSheet(stacked, None, [], []) if patients_sheet is None else _patient_values(
+        stacked, sheet_table(raw, patients_sheet, "patients"), id_name, RowOrigins(files, rows, stacked[id_name]))
+    stacked, notes = added.frame, added.notes
+    ratings = converted_table(stacked, "file", raw.name, RowOrigins(files, rows, stacked[id_name],
+                                                                    values=added.origins))
     infusions, infusion_renames = _infusion_table(sheet_table(raw, infusions_sheet, "infusions")) \
         if infusions_sheet is not None else (None, {})
     unread = tuple(str(s) for s in raw.sheets if s not in {*scales, patients_sheet, infusions_sheet})
@@ -181,7 +194,7 @@ def combine_sheets(raw: RawTable) -> Combined | None:
         + (f"; not read: {', '.join(map(repr, unread))} (read a sheet alone with sheet=...)" if unread else ""),
         *(note for table in tables.values() for note in table.notes), *notes]
     ratings.frame.attrs["sheets"] = ratings.notes[0]  # said by the mapping too (Mapping.describe)
-    return Combined(ratings, infusions)
+    return Combined(ratings, infusions, tuple(added.problems))
 
 
 _INFUSION_NAMES = frozenset(s.name for s in CONTRACT if s.table == "infusions")

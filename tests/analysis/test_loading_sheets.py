@@ -80,18 +80,32 @@ def test_problems_name_the_sheet_its_spreadsheet_row_and_column(tmp_path):
     assert "a sheet's row N is spreadsheet row N + 1" in str(raised.value)
 
 
-def test_a_value_given_on_two_sheets_must_agree(tmp_path):
-    patients = pd.DataFrame({"Patient": ["K1", "K2", "K3"], "Age": [35, 51, 47]})
+def test_a_value_given_on_two_sheets_must_agree_and_is_reported_with_the_other_problems(tmp_path):
+    patients = pd.DataFrame({"Patient": ["K1", "K2", "K3"], "Age": [35, 51, 47], "Diagnosis": ["TRD", "Schizo", "MDD"]})
     with pytest.raises(DataError) as raised:
         analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=patients))
-    assert "patient K1's 'Age' is 34 in row 1 of sheet 'MADRS' of clinic.xlsx (spreadsheet row 2; patient K1) but " \
-           "35 in row 1 of sheet 'Patients' of clinic.xlsx" in str(raised.value)
+    problems = raised.value.problems
+    assert problems["message"].tolist() == [
+        "patient K1's 'Age' is 34 here but 35 on sheet 'Patients' of clinic.xlsx (row 1): give each patient one "
+        "value, or leave one of them empty.",
+        "Unknown diagnosis 'Schizo' in 1 row(s) (sheet 'MADRS' of clinic.xlsx row 2). Allowed: MDD, TRD, bipolar, PTSD, "
+        "other; to read it as one of them, pass value_maps={'diagnosis': {'Schizo': '...'}} to analysis.load."]
+    assert problems["location"].tolist() == ["row 1 of sheet 'MADRS' of clinic.xlsx (spreadsheet row 2; patient K1)",
+                                             "row 2 of sheet 'Patients' of clinic.xlsx (spreadsheet row 3; patient K2)"]
+    # the mapping step still works: the editor reads the sheets whatever their problems
+    assert "read together" in analysis.suggest_mapping(tmp_path / "clinic.xlsx").describe()[1]
 
 
-def test_a_patients_sheet_lists_each_patient_once(tmp_path):
+def test_a_patients_sheet_lists_each_patient_once_and_needs_ids(tmp_path):
     patients = pd.DataFrame({"Patient": ["K1", "K2", "K1"], "Sex": ["F", "M", "M"]})
-    with pytest.raises(DataError, match="lists patient K1 on rows 1, 3: a patients sheet has one row per patient"):
+    with pytest.raises(DataError) as raised:
         analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=patients))
+    assert raised.value.problems[["row", "message"]].values.tolist() == [
+        [3, "patient K1 is listed again on sheet 'Patients' of clinic.xlsx (first on row 1): a patients sheet has one "
+            "row per patient."]]
+    data = analysis.load(clinic_workbook(tmp_path / "clinic.xlsx", patients=pd.DataFrame({"Sex": ["F", "M"]})))
+    assert "sheet 'Patients' of clinic.xlsx has no patient id column to match its rows to the ratings: not read" in \
+        " ".join(w.message for w in data.warnings)
 
 
 def test_identifying_columns_on_a_patients_sheet_are_refused(tmp_path):

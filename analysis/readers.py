@@ -361,6 +361,14 @@ def _finish(raw: RawTable, table: str) -> RawTable:
     frame.columns = names
     if len(frame.columns) == 0:
         raise _fail(f"{raw.name} has no columns.", table, raw.name)
+    merged = [names[i] for i in frame.attrs.pop("merged_columns", []) if i < len(names)]
+    if merged:
+        raw.notes.append(f"cells merged down the column(s) {', '.join(map(repr, merged))} (a value written once over "
+                         "several rows) read on every row they span, as the spreadsheet shows them")
+    # A column with neither a name nor a value (an empty column A beside the table) holds no data.
+    empty = [c for c in frame.columns if (not c or c.startswith("Unnamed:")) and frame[c].isna().all()]
+    if empty and len(empty) < len(frame.columns):
+        frame = raw.frame = frame.drop(columns=empty)
     # Title lines above the column names (an export's report title) shift the rows, so that the
     # line and spreadsheet row numbers in messages stay those of the file.
     titles = int(frame.attrs.pop("title_rows", 0))
@@ -586,9 +594,13 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
     except Exception as error:  # openpyxl raises many types for damaged workbooks
         raise _fail(f"{name} is an Excel workbook that cannot be read ({type(error).__name__}).",
                     table, name) from None
+    merged = _merged_down(content)
     if not isinstance(sheets, dict):
-        return RawTable(_below_titles(sheets), name, "xlsx")
-    sheets = {key: _below_titles(frame) for key, frame in sheets.items()}
+        names = list(merged)
+        key = sheet if isinstance(sheet, str) else names[sheet] if isinstance(sheet, int) and sheet < len(names) \
+            else None
+        return RawTable(_below_titles(_fill_merged(sheets, merged.get(key, []))), name, "xlsx")
+    sheets = {key: _below_titles(_fill_merged(frame, merged.get(key, []))) for key, frame in sheets.items()}
     if not sheets:
         raise _fail(f"{name} has no worksheets.", table, name)
     first = next(iter(sheets))
@@ -597,6 +609,63 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
         notes.append(f"{name} has {len(sheets)} sheets; read the first, {first!r} (choose another with "
                      "sheet=..., or name the sheets assessments, infusions and patients)")
     return RawTable(sheets[first], name, "xlsx", notes=notes, sheets=dict(sheets))
+
+
+_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+def _merged_down(content: bytes) -> dict[str, list[tuple[int, int, int]]]:
+    """Per sheet name, its cells merged down a column (a patient's id written once over the rows of
+    their block): (first row, last row, column), 0-based as the sheet's grid. Read from the sheets'
+    XML (the merges follow the cells: a 17 MB sheet is scanned in 0.04 s; calamine's own list
+    parses the whole sheet again)."""
+    from xml.etree import ElementTree
+
+    relation = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        try:
+            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            links = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        except (KeyError, ElementTree.ParseError):
+            return {}
+        targets = {link.get("Id"): link.get("Target", "").lstrip("/") for link in links}
+        found = {}
+        for sheet in book.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"):
+            target = targets.get(sheet.get(relation), "")
+            member = target if target.startswith("xl/") else f"xl/{target}"
+            if member not in archive.namelist():
+                continue
+            xml = archive.read(member)
+            refs = _MERGE_REF.findall(xml, max(xml.rfind(b"</sheetData>"), 0))
+            found[sheet.get("name")] = [(int(r0) - 1, int(r1) - 1, _column_index(c0)) for c0, r0, c1, r1 in refs
+                                        if c0 == c1 and int(r1) > int(r0)]
+    return found
+
+
+def _fill_merged(frame: pd.DataFrame, merged: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """``frame`` (read with the sheet's first row as its header) with each cell merged down a
+    column holding its value on every row it spans, as the spreadsheet shows it. Only merges that
+    start on a row holding a number (a data row: a merged cell in the column names' rows, 'Patient'
+    over two header rows, is a name, joined by :func:`_joined_header`)."""
+    if not merged:
+        return frame
+    frame, filled = frame.copy(), []
+    for first, last, column in merged:
+        top = first - 1  # the sheet's row 0 holds the column names
+        if top < 0 or column >= frame.shape[1] or not any(_is_number(x) for x in frame.iloc[top]):
+            continue
+        frame.iloc[top + 1:last, column] = frame.iat[top, column]
+        filled.append(column)
+    if filled:
+        frame.attrs["merged_columns"] = sorted(set(filled))  # positions: the names may be below a title
+    return frame
 
 
 def converted_table(frame: pd.DataFrame, table: str, name: str, origins: RowOrigins) -> RawTable:

@@ -505,8 +505,13 @@ def _patient_ids(report: _Report, t: _Table) -> pd.Categorical:
     """The table's patient_id column as text; empty ids reported (every table needs them)."""
     patient = _text(t.frame["patient_id"])
     empty = np.flatnonzero(patient.codes < 0)
+    # Ids written once over each patient's rows (merged cells, read as such from Excel; a CSV keeps
+    # only the first): said, since filling them down is the fix.
+    blocks = bool(len(empty)) and patient.codes[0] >= 0 and t.raw.kind == "csv"
+    hint = " (if each id is written once over its patient's rows, as merged cells are, fill the ids down, or " \
+           "load the Excel file: merged cells are read there)" if blocks else ""
     report.add_rows(t.raw, t.name, "patient_id", _source_rows(t.frame)[empty], [""] * len(empty),
-                    lambda _: "patient_id is empty.", "patient_id is empty")
+                    lambda _: f"patient_id is empty{hint}.", "patient_id is empty")
     return patient
 
 

@@ -6,6 +6,7 @@ text, observation numbers by pyreadstat, duplicates by the frames written.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -125,3 +126,43 @@ def test_a_patient_level_value_is_named_by_its_dm_observation(tmp_path: Path):
     assert "150" in problem["message"] and problem["table"] == "patients"
     assert problem["row"] == 2
     assert problem["location"] == f"dm.xpt row 2 (USUBJID {patient})"
+
+
+def _merged_workbook(path, title: bool = False):
+    """A long sheet whose patient ids are merged over each patient's rows, as clinics keep them;
+    optionally below a title and beside an empty column A."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    top, left = (4, 2) if title else (1, 1)
+    if title:
+        sheet["A1"] = "Ketamine clinic ratings"
+    rows = [["Patient", "Visit", "MADRS"], ["K1", "Baseline", 30], [None, "Day 1", 20], [None, "Day 7", 12],
+            ["K2", "Baseline", 28], [None, "Day 1", 25]]
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            sheet.cell(row=top + i, column=left + j, value=value)
+    column = openpyxl.utils.get_column_letter(left)
+    sheet.merge_cells(f"{column}{top + 1}:{column}{top + 3}")
+    sheet.merge_cells(f"{column}{top + 4}:{column}{top + 5}")
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("title", [False, True])
+def test_patient_ids_merged_over_their_rows_are_read_on_every_row(tmp_path, title):
+    """Refused before: 'patient_id is empty' for every row but a patient's first."""
+    data = analysis.load(_merged_workbook(tmp_path / "clinic.xlsx", title))
+    got = data.assessments[["patient_id", "score", "source_row"]].astype(str).values.tolist()
+    first = 4 if title else 1  # data rows as numbered in the sheet (spreadsheet row - 1)
+    assert got == [["K1", "30.0", str(first)], ["K1", "20.0", str(first + 1)], ["K1", "12.0", str(first + 2)],
+                   ["K2", "28.0", str(first + 3)], ["K2", "25.0", str(first + 4)]]
+    assert any("merged down the column(s) 'Patient'" in w.message for w in data.warnings)
+    assert list(data.patients.columns) == ["patient_id", "age", "sex", "diagnosis"]  # no empty column A kept
+
+
+def test_ids_written_once_per_block_in_a_csv_are_explained():
+    text = "Patient,Visit,MADRS\nK1,Baseline,30\n,Day 1,20\nK2,Baseline,28\n"
+    with pytest.raises(DataError, match="written once over its patient's rows, as merged cells are, fill the ids"):
+        analysis.load(io.BytesIO(text.encode()))

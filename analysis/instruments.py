@@ -21,6 +21,7 @@ __all__ = [
     "get_instrument",
     "instrument_names",
     "register_instrument",
+    "instrument_named_by",
     "resolve_instrument_names",
 ]
 
@@ -147,3 +148,26 @@ def closest_instrument(name: str) -> str | None:
 def resolve_instrument_names(names: list[str] | tuple[str, ...]) -> dict[str, str | None]:
     """Map each distinct spelling to its canonical name (None when unknown)."""
     return {n: _ALIASES.get(_key(n)) for n in dict.fromkeys(names)}
+
+
+# Words a title may add to an instrument's name: what the sheet holds, or what the scale measures.
+_TITLE_WORDS = frozenset({"score", "scores", "rating", "ratings", "total", "totals", "result", "results", "data",
+                          "self", "report", "self-report", "clinician", "clinician-rated", "rated", "form", "items",
+                          "depression", "dissociation", "anxiety", "suicidality", "ptsd", "sheet"})
+
+
+def instrument_named_by(title: str) -> str | None:
+    """The instrument a sheet's or table's title names: 'MADRS', 'PHQ9', and with words about
+    what it holds, 'MADRS scores', 'Dissociation (CADSS)', 'PHQ-9 self-report'; None for any other
+    title ('Sheet1', 'Patients', 'MADRS notes')."""
+    exact = _ALIASES.get(_key(title))
+    if exact is not None:
+        return exact
+    words = [w for w in re.split(r"[\s()\[\]:,/]+", str(title)) if w]
+    for size in range(len(words), 0, -1):
+        for start in range(len(words) - size + 1):
+            found = _ALIASES.get(_key(" ".join(words[start:start + size])))
+            rest = words[:start] + words[start + size:]
+            if found is not None and all(w.lower() in _TITLE_WORDS for w in rest):
+                return found
+    return None

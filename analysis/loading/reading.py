@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import DataError, OutcomeData, problems_frame
-from analysis.instruments import resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.layouts import apply_mapping, recognised_columns
-from analysis.loading.sheets import combine_sheets
+from analysis.loading.sheets import combine_sheets, instrument_sheets
 from analysis.loading.suggest import apply_hints, detect_layout, suggest_for_frame
 from analysis.mapping import Mapping, standard_suggester
 from analysis.origins import RowOrigins
@@ -49,7 +48,7 @@ def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
         return raw
     scores = {name: recognised_columns(frame.columns) for name, frame in raw.sheets.items()}
     best = max(scores, key=lambda n: (scores[n], -list(raw.sheets).index(n)))
-    scales = [name for name, scale in resolve_instrument_names([str(n) for n in raw.sheets]).items() if scale]
+    scales = list(instrument_sheets([str(n) for n in raw.sheets]))
     # A sheet per instrument whose sheets cannot be combined (analysis.loading.sheets): one is read.
     per_scale = [f"{raw.name} has a sheet per instrument ({', '.join(map(repr, scales[:6]))}), but not two with a "
                  f"patient id column to match their ratings by: only {best!r} was read; load each with sheet=..."

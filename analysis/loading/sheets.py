@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract import CONTRACT
-from analysis.instruments import resolve_instrument_names
+from analysis.instruments import instrument_named_by
 from analysis.loading import validation as v
 from analysis.loading.suggest import suggest_for_frame
 from analysis.loading.wide import parse_wide_header
@@ -54,8 +54,9 @@ class Combined:
 
 
 def instrument_sheets(names: list[str]) -> dict[str, str]:
-    """Sheet name -> the instrument it names ('MADRS', 'phq9' -> 'PHQ-9'), for the sheets that name one."""
-    return {name: scale for name, scale in resolve_instrument_names([str(n) for n in names]).items() if scale}
+    """Sheet name -> the instrument it names ('MADRS', 'phq9' -> 'PHQ-9', 'CADSS ratings' ->
+    'CADSS': :func:`analysis.instruments.instrument_named_by`), for the sheets that name one."""
+    return {name: scale for name in names if (scale := instrument_named_by(str(name))) is not None}
 
 
 def _id_column(table: RawTable) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.contract import CONTRACT
-from analysis.instruments import resolve_instrument_names
+from analysis.instruments import instrument_named_by, resolve_instrument_names
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key
 from analysis.loading.wide import (
@@ -120,7 +120,7 @@ def _scale_of_table(frame: pd.DataFrame, hints: dict[str, Any]) -> str | None:
     if hints.get("instrument"):
         return resolve_instrument_names([hints["instrument"]]).get(hints["instrument"]) or hints["instrument"]
     sheet = frame.attrs.get("sheet")
-    return resolve_instrument_names([sheet]).get(sheet) if sheet else None
+    return instrument_named_by(sheet) if sheet else None
 
 
 def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,

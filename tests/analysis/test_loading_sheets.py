@@ -68,6 +68,20 @@ def test_a_sheet_per_instrument_with_patients_and_infusions_sheets_loads_as_one_
     assert "read together" in data.mapping.describe()[1]
 
 
+def test_sheets_named_with_words_about_their_scale(tmp_path):
+    """'MADRS scores', 'Dissociation (CADSS)' name their instrument ('MADRS notes' does not)."""
+    path = tmp_path / "clinic.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Patient": ["K1"], "Baseline": [30], "Day 1": [18]}).to_excel(writer, sheet_name="MADRS scores", index=False)
+        pd.DataFrame({"Patient": ["K1"], "Post": [12]}).to_excel(writer, sheet_name="Dissociation (CADSS)", index=False)
+        pd.DataFrame({"Patient": ["K1"], "Day 1": ["slept badly"]}).to_excel(writer, sheet_name="MADRS notes", index=False)
+    data = analysis.load(path)
+    assert data.assessments[["instrument", "score"]].values.tolist() == [["CADSS", 12], ["MADRS", 30], ["MADRS", 18]]
+    assert "not read: 'MADRS notes'" in " ".join(w.message for w in data.warnings)
+    phq = analysis.load(path, sheet="MADRS scores").assessments
+    assert phq["instrument"].tolist() == ["MADRS", "MADRS"]
+
+
 def test_problems_name_the_sheet_its_spreadsheet_row_and_column(tmp_path):
     cadss = pd.DataFrame({"ID": ["K2", "K1", "K3"], "Pre": [2, 0, 1], "Post": [30, "x", 118]})
     with pytest.raises(DataError) as raised:

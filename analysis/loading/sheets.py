@@ -31,6 +31,7 @@ from analysis.instruments import instrument_named_by
 from analysis.loading import validation as v
 from analysis.loading.suggest import suggest_for_frame
 from analysis.loading.wide import parse_wide_header
+from analysis.mapping import Mapping
 from analysis.origins import RowOrigins, describe_row
 from analysis.readers import RawTable, converted_table, sheet_table
 
@@ -63,23 +64,34 @@ def _id_column(table: RawTable) -> str | None:
     return suggest_for_frame(table.frame.drop(columns="source_row")).columns.get("patient_id")
 
 
-def _instrument_frame(table: RawTable, sheet: str, scale: str, id_name: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    """One instrument sheet with its time-only columns named after the sheet and its id column
-    called ``id_name``; the columns renamed."""
+def _suggestion(table: RawTable, sheet: str) -> Mapping:
+    """How one instrument sheet reads on its own (its name names the instrument of its columns)."""
+    table.frame.attrs["sheet"] = sheet
+    return suggest_for_frame(table.frame.drop(columns="source_row"))
+
+
+def _instrument_frame(table: RawTable, sheet: str, scale: str, mapping: Mapping,
+                      names: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One instrument sheet as its rows will be stacked: a column per role named as on the first
+    sheet (``names``: role -> column, the id, visit, score ...), its time-only columns named after
+    the sheet ('Baseline' -> 'MADRS Baseline'), and in a sheet of a row per rating, its instrument
+    in a column. Returns the frame and the time-only columns renamed."""
     frame = table.frame
-    frame.attrs["sheet"] = sheet
-    mapping = suggest_for_frame(frame.drop(columns="source_row"))
-    id_column = mapping.columns["patient_id"]
     renames = {column: f"{scale} {column}" for column, spec in mapping.wide_columns.items()
                if spec[0] == scale and parse_wide_header(column) is None and f"{scale} {column}" not in frame}
-    return _with_id(frame.rename(columns=renames), id_column, id_name, sheet), renames
+    roles = {column: names[role] for role, column in mapping.columns.items() if role in names}
+    frame = _renamed(frame.rename(columns=renames), roles, sheet)
+    if "score" in mapping.columns and "instrument" not in mapping.columns:
+        frame[names["instrument"]] = scale
+    return frame, renames
 
 
-def _with_id(frame: pd.DataFrame, id_column: str, id_name: str, sheet: str) -> pd.DataFrame:
-    """``frame`` with its id column called ``id_name`` (the first sheet's); a column already so
-    called keeps its data under ``'<name> (<sheet>)'``."""
-    clash = {id_name: f"{id_name} ({sheet})"} if id_name != id_column and id_name in frame else {}
-    return frame.rename(columns={**clash, id_column: id_name})
+def _renamed(frame: pd.DataFrame, renames: dict[str, str], sheet: str) -> pd.DataFrame:
+    """``frame`` with ``renames``; a column already called as one of the new names keeps its data
+    under ``'<name> (<sheet>)'``."""
+    renames = {old: new for old, new in renames.items() if old != new}
+    clashes = {new: f"{new} ({sheet})" for new in renames.values() if new in frame and new not in renames}
+    return frame.rename(columns={**clashes, **renames})
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str, origi
     if id_column is None:
         return _PatientSheet(frame, None, [f"{patients.name} has no patient id column to match its rows to the "
                                            "ratings: not read (add one, e.g. 'Patient')"], [])
-    table = _with_id(patients.frame, id_column, id_name, patients.name)
+    table = _renamed(patients.frame, {id_column: id_name}, patients.name)
     ids = table[id_name].astype("string").str.strip().replace("", pd.NA)
     notes = [f"{int(ids.isna().sum())} row(s) of {patients.name} without a patient id were not read (rows "
              f"{', '.join(map(str, table.loc[ids.isna(), 'source_row'][:10]))})"] if ids.isna().any() else []
@@ -159,14 +171,22 @@ def combine_sheets(raw: RawTable) -> Combined | None:
     if len(scales) < 2:
         return None
     tables = {sheet: sheet_table(raw, sheet, "file") for sheet in scales}
-    ids = {sheet: _id_column(table) for sheet, table in tables.items()}
-    # A sheet without patient ids (a scoring key, a chart) cannot be matched to patients: not read.
-    scales = {sheet: scale for sheet, scale in scales.items() if ids[sheet] is not None}
+    mappings = {sheet: _suggestion(table, sheet) for sheet, table in tables.items()}
+    # A sheet without patient ids (a scoring key, a chart) cannot be matched to patients; one of a
+    # row per rating beside sheets of a column per visit (or the reverse) is read alone: not read.
+    usable = [sheet for sheet in scales if "patient_id" in mappings[sheet].columns]
+    long = {sheet: "score" in mappings[sheet].columns for sheet in usable}
+    scales = {sheet: scales[sheet] for sheet in usable if long[sheet] == long[usable[0]]} if usable else {}
     if len(scales) < 2:
         return None
+    # Each role's column named as on the first sheet that has it ('Patient' for 'ID', 'Score' for 'Total').
+    names: dict[str, str] = {"instrument": "Instrument"}
+    for sheet in scales:
+        for role, column in mappings[sheet].columns.items():
+            names.setdefault(role, column)
+    id_name = names["patient_id"]
     tables = {sheet: tables[sheet] for sheet in scales}
-    id_name = ids[next(iter(scales))]
-    read = [_instrument_frame(tables[sheet], sheet, scale, id_name) for sheet, scale in scales.items()]
+    read = [_instrument_frame(tables[sheet], sheet, scale, mappings[sheet], names) for sheet, scale in scales.items()]
     frames = [frame for frame, _ in read]
     stacked = pd.concat([f.drop(columns="source_row") for f in frames], ignore_index=True, sort=False)
     stacked.attrs = {}  # (a sheet's name there would name the instrument of every column)
@@ -181,13 +201,19 @@ def combine_sheets(raw: RawTable) -> Combined | None:
                                                                     values=added.origins))
     infusions, infusion_renames = _infusion_table(sheet_table(raw, infusions_sheet, "infusions")) \
         if infusions_sheet is not None else (None, {})
-    unread = tuple(str(s) for s in raw.sheets if s not in {*scales, patients_sheet, infusions_sheet})
+    first_long = long[next(iter(scales))]
+    left_out = [f"{s!r} ({'no patient id column' if s not in long else 'a column per visit' if first_long else 'a row per rating'})"
+                for s in instrument_sheets(list(raw.sheets)) if s not in scales]
+    unread = tuple(str(s) for s in raw.sheets if s not in {*instrument_sheets(list(raw.sheets)), patients_sheet,
+                                                           infusions_sheet})
     example = next(((sheet, old, new) for sheet, (_, renames) in zip(scales, read, strict=True)
                     for old, new in renames.items()), None)
     ratings.notes[:0] = [
         f"{raw.name} has a sheet per instrument: {', '.join(map(repr, scales))} read together"
         + (f" (the columns named by a time alone are ratings of their sheet's instrument: {example[1]!r} of sheet "
-           f"{example[0]!r} read as {example[2]!r})" if example else "")
+           f"{example[0]!r} read as {example[2]!r})" if example else
+           " (a row per rating on each: the instrument is the sheet's)" if first_long else "")
+        + (f"; not read with them: {', '.join(left_out)} (read each alone with sheet=...)" if left_out else "")
         + (f"; sheet {patients_sheet!r} read as the patients' columns" if patients_sheet else "")
         + (f"; sheet {infusions_sheet!r} as the infusions"
            + (f" ({', '.join(f'{a!r} as {b}' for a, b in infusion_renames.items())})" if infusion_renames else "")

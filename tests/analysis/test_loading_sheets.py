@@ -82,6 +82,24 @@ def test_sheets_named_with_words_about_their_scale(tmp_path):
     assert phq["instrument"].tolist() == ["MADRS", "MADRS"]
 
 
+def test_sheets_of_a_row_per_rating_are_read_together_by_their_roles(tmp_path):
+    """'MADRS': Patient, Visit, Score; 'CADSS ratings': ID, Timepoint, Total. Refused before
+    ('instrument' missing): each sheet's instrument is its name, its columns matched by role."""
+    path = tmp_path / "clinic.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Patient": ["K1", "K1", "K2"], "Visit": ["Baseline", "Day 1", "Baseline"],
+                      "Score": [32, 18, 28]}).to_excel(writer, sheet_name="MADRS", index=False)
+        pd.DataFrame({"ID": ["K1", "K2"], "Timepoint": ["Post", "Post"], "Total": [12, 30]}).to_excel(
+            writer, sheet_name="CADSS ratings", index=False)
+        pd.DataFrame({"Patient": ["K1"], "Baseline": [12], "Week 1": [8]}).to_excel(writer, sheet_name="QIDS",
+                                                                                   index=False)
+    data = analysis.load(path)
+    got = data.assessments[["patient_id", "instrument", "score", "time_hours"]].values.tolist()
+    assert got == [["K1", "CADSS", 12, pytest.approx(40 / 60)], ["K1", "MADRS", 32, 0], ["K1", "MADRS", 18, 24],
+                   ["K2", "CADSS", 30, pytest.approx(40 / 60)], ["K2", "MADRS", 28, 0]]
+    assert "not read with them: 'QIDS' (a column per visit)" in " ".join(w.message for w in data.warnings)
+
+
 def test_problems_name_the_sheet_its_spreadsheet_row_and_column(tmp_path):
     cadss = pd.DataFrame({"ID": ["K2", "K1", "K3"], "Pre": [2, 0, 1], "Post": [30, "x", 118]})
     with pytest.raises(DataError) as raised:
@@ -137,7 +155,8 @@ def test_one_sheet_alone_with_sheet_and_a_sheet_without_ids_left_out(tmp_path):
     assert set(alone.assessments["instrument"]) == {"CADSS"} and len(alone.assessments) == 6
     together = analysis.load(path)
     assert set(together.assessments["instrument"]) == {"MADRS", "CADSS"}
-    assert "not read: 'Notes', 'PHQ9'" in " ".join(w.message for w in together.warnings)
+    said = " ".join(w.message for w in together.warnings)
+    assert "not read with them: 'PHQ9' (no patient id column)" in said and "not read: 'Notes'" in said
 
 
 def test_the_mapping_saved_for_one_workbook_reads_next_months(tmp_path):

@@ -4,14 +4,16 @@ Clinics that keep their ratings by hand often give each scale its own sheet: 'MA
 Baseline, 4h, Day 1, Day 7), 'CADSS' (ID, Pre, Post), perhaps with a 'Patients' sheet (age, sex,
 diagnosis) and an 'Infusions' sheet (a row per infusion). :func:`combine_sheets` reads them together:
 
-- each sheet named by an instrument (through the registry's aliases) is read as a wide table of
-  that instrument: its columns named by a time alone are renamed after the sheet ('Baseline' ->
-  'MADRS Baseline'), its patient id column takes the first sheet's name; the sheets are stacked,
-  a row per sheet row, so every rating keeps the sheet and row it was read from
-  (:class:`analysis.origins.RowOrigins`: messages say "spreadsheet row 4 of sheet 'CADSS' of
-  clinic.xlsx");
+- each sheet named by an instrument ('MADRS', 'CADSS ratings':
+  :func:`analysis.instruments.instrument_named_by`) is read as a table of that instrument: its
+  columns named by a time alone are renamed after the sheet ('Baseline' -> 'MADRS Baseline'), or,
+  kept as a row per rating (Patient, Visit, Score), it gets its instrument in a column; each
+  role's column (id, visit, score ...) takes the first sheet's name for it; the sheets are
+  stacked, a row per sheet row, so every rating keeps the sheet and row it was read from
+  (:class:`analysis.origins.RowOrigins`: "row 2 of sheet 'CADSS' of clinic.xlsx (spreadsheet
+  row 3)"). Sheets without ids, or of the other form than the first, are left out, and said;
 - a sheet named like a patients table ('Patients', 'Demographics') adds its columns to its
-  patients' rows (one row per patient; a value already on an instrument sheet is kept);
+  patients' rows (one row per patient; a value an instrument sheet gives too must agree);
 - a sheet named like an infusions table ('Infusions', 'Sessions', 'Dosing') is the infusions table;
 - any other sheet is not read, and said.
 
@@ -190,8 +192,8 @@ def combine_sheets(raw: RawTable) -> Combined | None:
     frames = [frame for frame, _ in read]
     stacked = pd.concat([f.drop(columns="source_row") for f in frames], ignore_index=True, sort=False)
     stacked.attrs = {}  # (a sheet's name there would name the instrument of every column)
-    names = [tables[s].name for s in scales]
-    files = pd.Categorical(np.repeat(names, [len(f) for f in frames]), categories=names)
+    labels = [tables[s].name for s in scales]  # "sheet 'MADRS' of clinic.xlsx"
+    files = pd.Categorical(np.repeat(labels, [len(f) for f in frames]), categories=labels)
     rows = np.concatenate([f["source_row"].to_numpy(dtype=np.int64) for f in frames])
     patients_sheet, infusions_sheet = _sheet_of(raw, PATIENT_SHEETS), _sheet_of(raw, INFUSION_SHEETS)
     added = _PatientSheet(stacked, None, [], []) if patients_sheet is None else _patient_values(
@@ -202,22 +204,21 @@ def combine_sheets(raw: RawTable) -> Combined | None:
     infusions, infusion_renames = _infusion_table(sheet_table(raw, infusions_sheet, "infusions")) \
         if infusions_sheet is not None else (None, {})
     first_long = long[next(iter(scales))]
+    named = instrument_sheets(list(raw.sheets))
     left_out = [f"{s!r} ({'no patient id column' if s not in long else 'a column per visit' if first_long else 'a row per rating'})"
-                for s in instrument_sheets(list(raw.sheets)) if s not in scales]
-    unread = tuple(str(s) for s in raw.sheets if s not in {*instrument_sheets(list(raw.sheets)), patients_sheet,
-                                                           infusions_sheet})
+                for s in named if s not in scales]
+    unread = [str(s) for s in raw.sheets if s not in {*named, patients_sheet, infusions_sheet}]
     example = next(((sheet, old, new) for sheet, (_, renames) in zip(scales, read, strict=True)
                     for old, new in renames.items()), None)
-    ratings.notes[:0] = [
-        f"{raw.name} has a sheet per instrument: {', '.join(map(repr, scales))} read together"
-        + (f" (the columns named by a time alone are ratings of their sheet's instrument: {example[1]!r} of sheet "
+    how = (f" (the columns named by a time alone are ratings of their sheet's instrument: {example[1]!r} of sheet "
            f"{example[0]!r} read as {example[2]!r})" if example else
            " (a row per rating on each: the instrument is the sheet's)" if first_long else "")
+    infusions_how = f" ({', '.join(f'{a!r} as {b}' for a, b in infusion_renames.items())})" if infusion_renames else ""
+    ratings.notes[:0] = [
+        f"{raw.name} has a sheet per instrument: {', '.join(map(repr, scales))} read together{how}"
         + (f"; not read with them: {', '.join(left_out)} (read each alone with sheet=...)" if left_out else "")
         + (f"; sheet {patients_sheet!r} read as the patients' columns" if patients_sheet else "")
-        + (f"; sheet {infusions_sheet!r} as the infusions"
-           + (f" ({', '.join(f'{a!r} as {b}' for a, b in infusion_renames.items())})" if infusion_renames else "")
-           if infusions_sheet else "")
+        + (f"; sheet {infusions_sheet!r} as the infusions{infusions_how}" if infusions_sheet else "")
         + (f"; not read: {', '.join(map(repr, unread))} (read a sheet alone with sheet=...)" if unread else ""),
         *(note for table in tables.values() for note in table.notes), *notes]
     ratings.frame.attrs["sheets"] = ratings.notes[0]  # said by the mapping too (Mapping.describe)

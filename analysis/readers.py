@@ -71,6 +71,7 @@ class RawTable:
     value_labels : column -> {code: label} (SPSS and Stata value labels, SAS formats).
     table : the table it is read as, in messages ("file" for a single file; "assessments",
         "infusions", ... in the table form).
+    sources : contract column -> the file's column it was read from, when renamed.
     """
 
     frame: pd.DataFrame
@@ -85,6 +86,9 @@ class RawTable:
     # the rating's position + 1, unique across the files; see analysis.origins).
     origins: RowOrigins | None = field(default=None, repr=False)
     table: str = "file"
+    # contract column -> the file's column it was read from, when named otherwise ('score' <- 'Total'):
+    # messages about a rating's value name the file's column
+    sources: dict[str, str] = field(default_factory=dict, repr=False)
 
     def locate(self, row: int, table: str = "", column: str = "") -> str:
         """Where data row ``row`` is, in words; for a converted source, the file and row it was read

@@ -451,7 +451,8 @@ def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
         out = out.reset_index(drop=True)  # only after rows were added or removed: a copy
     mapped = RawTable(out, raw.name, raw.kind, decimal_comma=raw.decimal_comma,
-                      notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins, table=raw.table)
+                      notes=list(raw.notes) + joined, labels=raw.labels, origins=raw.origins, table=raw.table,
+                      sources={role: column for column, role in rename.items()})
     return Mapped(mapped, events, has_clock_time, wide_infusions)
 
 

@@ -188,10 +188,13 @@ class _Report:
                                          patient_ids=tuple(str(p) for p in patient_ids)))
 
 
-def _cells(cells: np.ndarray | None, where: np.ndarray) -> list[str] | None:
-    """The source columns (:data:`CELL_COLUMN`) of the ratings at positions ``where`` that a
-    message lists; None when the ratings were not read from wide columns."""
-    return None if cells is None else [str(c) for c in cells[where[:MAX_ROWS_PER_CHECK]]]
+def _cells(cells: np.ndarray | None, where: np.ndarray, column: str | None = None) -> list[str] | None:
+    """The file's columns of the ratings at positions ``where`` that a message lists: a wide
+    sheet's (:data:`CELL_COLUMN`), else ``column`` (the file's name of the value's column, when
+    renamed: :attr:`RawTable.sources`); None when neither is known."""
+    if cells is not None:
+        return [str(c) for c in cells[where[:MAX_ROWS_PER_CHECK]]]
+    return None if column is None else [column] * min(len(where), MAX_ROWS_PER_CHECK)
 
 
 def _show(value: Any) -> str:
@@ -558,7 +561,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         score, bad = _number(frame["score"], raw.decimal_comma)
         remarked = _remarked_scores(frame["score"], score, bad, raw.decimal_comma) if bad.any() else []
         if len(remarked):
-            columns = _cells(cells, remarked) or [None] * MAX_ROWS_PER_CHECK
+            columns = _cells(cells, remarked, raw.sources.get("score")) or [None] * MAX_ROWS_PER_CHECK
             shown = [raw.rows_text(rows[[p]]) + (f" ({c!r})" if c else "")
                      for p, c in zip(remarked[:MAX_ROWS_PER_CHECK], columns, strict=False)]
             report.warn("score_remarks", f"{raw.name}: {len(remarked)} score(s) written with a remark or a mark after "
@@ -568,7 +571,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         where = np.flatnonzero(bad)
         report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
                         lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers",
-                        _cells(cells, where))
+                        _cells(cells, where, raw.sources.get("score")))
         out["score"] = score
         out["score_bad"] = bad
         out["score_markers"] = _missing_markers(frame["score"]) if np.isnan(score).any() else []
@@ -730,7 +733,7 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
                     lambda v: (f"score {_show(v[0])} is outside the {v[1]} "
                                + (f"item range {_show(v[2])}-{_show(v[3])} (item {_show(v[4])})."
                                   if not np.isnan(v[4]) else f"total score range {_show(v[2])}-{_show(v[3])}.")),
-                    "scores outside the instrument's range", _cells(cols["cells"], where))
+                    "scores outside the instrument's range", _cells(cols["cells"], where, t.raw.sources.get("score")))
     del slot
     fractional = np.flatnonzero(score != np.round(score))  # NaN included, removed next (few rows)
     cols["scores_whole"] = not len(fractional)
@@ -738,12 +741,12 @@ def _check_scores(report: _Report, t: _Table, cols: dict[str, Any]) -> None:
     where = np.setdiff1d(fractional, where, assume_unique=True)
     report.add_rows(t.raw, t.name, "score", rows[where], score[where],
                     lambda v: f"score {v} is not a whole number (scores are sums of item ratings).",
-                    "scores that are not whole numbers", _cells(cols["cells"], where))
+                    "scores that are not whole numbers", _cells(cols["cells"], where, t.raw.sources.get("score")))
     where = np.flatnonzero(item > n_items[index])  # NaN items (totals) and unknown counts compare False
     report.add_rows(t.raw, t.name, "item", rows[where],
                     [(item[i], labels[index[i]], n_items[index[i]]) for i in where[:MAX_ROWS_PER_CHECK]],
                     lambda v: f"item {_show(v[0])} does not exist: {v[1]} has {_show(v[2])} items.",
-                    "item numbers beyond the instrument's items", _cells(cols["cells"], where))
+                    "item numbers beyond the instrument's items", _cells(cols["cells"], where, t.raw.sources.get("item")))
 
 
 def _infusions(report: _Report, t: _Table) -> dict[str, Any]:
@@ -938,7 +941,8 @@ def _three_tables(report: _Report, raws: dict[str, RawTable]) -> tuple[_Table, _
 
 def _prepare(report: _Report, raw: RawTable, name: str, mapping: dict[str, str], known: set[str],
              date_columns: set[str]) -> _Table:
-    frame, _ = _rename(raw.frame, mapping)
+    frame, renamed = _rename(raw.frame, mapping)
+    raw.sources = {**renamed, **raw.sources}
     frame = _screen_identifiers(report, raw, name, frame, known | set(PATIENT_COLUMNS), date_columns,
                                 {"instrument", "route", "diagnosis", "sex"})
     return _Table(frame, raw, name)
@@ -1065,7 +1069,8 @@ def _split_single(report: _Report, raw: RawTable, rename: bool = True,
     """Split the single-file form into its tables; ``rename`` accepts the contract's other
     spellings (off when a mapping has already named every column); ``infusion_columns`` off: the
     infusions come as a table of their own, so a column such as ``weight_kg`` is a covariate."""
-    frame = _rename(raw.frame, _SINGLE_MAP)[0] if rename else raw.frame
+    frame, renamed = _rename(raw.frame, _SINGLE_MAP) if rename else (raw.frame, {})
+    raw.sources = {**renamed, **raw.sources}
     known = _ASSESSMENT_LEVEL | _PATIENT_LEVEL | (_INFUSION_LEVEL if infusion_columns else set())
     frame = _screen_identifiers(report, raw, "file", frame, known, {"assessment_date", "infusion_date"},
                                 {"instrument", "route", "diagnosis", "sex"})

@@ -582,3 +582,20 @@ def test_events_from_folder_argument_and_single_file(tmp_path):
     assert data.events[["patient_id", "event"]].values.tolist() == [["P001", "rescue"]]
     assert len(data.assessments) == len(long)
     assert list(analysis.load_sample().events.columns) == ["patient_id", "time_hours", "event", "detail"]
+
+
+def test_problems_about_a_score_name_the_files_column_when_it_has_another_name():
+    """'column score' named a column the file does not have ('Total', or 'depression' given by
+    columns=...)."""
+    text = b"pid,instrument,Total,hours\nK1,MADRS,30,0\nK1,MADRS,x,24\nK2,MADRS,70,0\n"
+    with pytest.raises(DataError) as raised:
+        analysis.load(io.BytesIO(text))
+    assert raised.value.problems["column"].tolist() == ["Total", "Total"]
+    frame = pd.DataFrame({"pid": ["K1"], "scale": ["MADRS"], "depression": [61], "week": [0]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(frame, columns={"score": "depression"})
+    assert raised.value.problems["column"].tolist() == ["depression"]
+    with pytest.raises(DataError) as raised:  # the table form
+        analysis.load(assessments=frame.rename(columns={"pid": "patient_id", "scale": "instrument",
+                                                        "depression": "total_score", "week": "time_weeks"}))
+    assert raised.value.problems["column"].tolist() == ["total_score"]

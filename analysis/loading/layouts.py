@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.identifiers import find_identifier_columns
+from analysis.identifiers import find_identifier_columns, looks_identifying
 from analysis.loading import calendar
 from analysis.loading import validation as v
 from analysis.loading.suggest import role_aliases
@@ -227,9 +227,11 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
     unknown = [] if _mark_relative(long, times.astype(object), untimed) else sorted(untimed)
     if unknown:
         fix = ", ".join(f"{t!r}: ..." for t in unknown[:4])
-        report.add(raw, raw.table, f"the wide column(s) with time label(s) {', '.join(map(repr, unknown[:8]))} say no "
-                   f"time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}}).",
-                   column=next(c for c, s in wide.items() if s[1] in unknown))
+        how = "name dates, which identify people: name them by their time since the first infusion ('MADRS Day " \
+              "7', 'MADRS Week 2')" if any(looks_identifying(t) for t in unknown) else \
+              f"say no time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}})"
+        report.add(raw, raw.table, f"the wide column(s) with time label(s) {v._quoted(unknown[:8])} {how}.",
+                   column=v._show(next(c for c, s in wide.items() if s[1] in unknown)))
     long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
     long[v.CELL_COLUMN] = column.astype("category")  # named in messages about the rating
     return long
@@ -480,9 +482,9 @@ def _times_from_visits(report: v._Report, raw: RawTable, out: pd.DataFrame, mapp
                         f"{' ...' if len(hours) > 6 else ''}).", len(out), table=raw.table)
             return out.drop(columns=["visit_number"], errors="ignore"), True
         if "visit_number" not in out.columns:
-            fix = ", ".join(f"{lab!r}: ..." for lab in unknown[:4])
+            fix = ", ".join(f"{v._quoted([lab])}: ..." for lab in unknown[:4])
             report.add(raw, raw.table, f"{raw.name} has no time column and the visit label(s) "
-                       f"{', '.join(map(repr, unknown[:10]))}{' ...' if len(unknown) > 10 else ''} say no time. Give "
+                       f"{v._quoted(unknown[:10])}{' ...' if len(unknown) > 10 else ''} say no time. Give "
                        f"their hours since the first infusion: analysis.load(path, visit_times={{{fix}}}), or name a "
                        "visit-number column with columns={'visit_number': ...} to load by visit only.",
                        column=roles.get("visit", "visit"))

@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.contract import CONTRACT
 from analysis.instruments import instrument_named_by, resolve_instrument_names
 from analysis.loading.times import parse_infusion_label, parse_visit_label
+from analysis.loading.validation import _quoted
 from analysis.loading.vocabularies import key
 from analysis.loading.wide import (
     derived_from_ratings,
@@ -249,7 +250,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                                       f"{' ...' if len(dated) > 4 else ''} read as the dates of the ratings their "
                                       f"headers name ({use})")
         if untimed_labels:
-            ambiguities.append(f"time label(s) {', '.join(map(repr, untimed_labels[:8]))} in the headers say no "
+            ambiguities.append(f"time label(s) {_quoted(untimed_labels[:8])} in the headers say no "
                                "time: give them with visit_times={label: hours}")
         months = sorted(c for c in wide if _says_m_months(c))
         if months:
@@ -284,7 +285,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         unparsed = [lab for lab in labels if parse_visit_label(lab) is None and parse_infusion_label(lab) is None
                     and lab not in hints.get("visit_times", {})]
         if len(unparsed) and len(unparsed) < len(labels):
-            ambiguities.append(f"visit labels {', '.join(map(repr, unparsed[:8]))} say no time: give them with "
+            ambiguities.append(f"visit labels {_quoted(unparsed[:8])} say no time: give them with "
                                "visit_times={label: hours}")
         reasons["visit_times"] = (f"times read from the visit labels in {columns['visit']!r}" if not len(unparsed)
                                   else f"visit labels in {columns['visit']!r} give the times where they say it")

@@ -197,6 +197,12 @@ def _cells(cells: np.ndarray | None, where: np.ndarray, column: str | None = Non
     return None if column is None else [column] * min(len(where), MAX_ROWS_PER_CHECK)
 
 
+def _quoted(values: Iterable[Any]) -> str:
+    """Values for a message, quoted and separated by commas, each as :func:`_show` shows it (a
+    date or an e-mail address masked)."""
+    return ", ".join(repr(_show(value)) for value in values)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, tuple):  # (value shown, details for the message)
         value = value[0]

@@ -599,3 +599,13 @@ def test_problems_about_a_score_name_the_files_column_when_it_has_another_name()
         analysis.load(assessments=frame.rename(columns={"pid": "patient_id", "scale": "instrument",
                                                         "depression": "total_score", "week": "time_weeks"}))
     assert raised.value.problems["column"].tolist() == ["total_score"]
+
+
+def test_dates_in_column_names_are_refused_without_being_shown():
+    """'MADRS 2024-03-04' was echoed by the message asking for its time (and offered as a
+    visit_times key)."""
+    frame = pd.DataFrame({"Patient": ["K1", "K2"], "MADRS 2024-03-04": [30, 28], "MADRS 2024-03-11": [20, 25]})
+    with pytest.raises(DataError) as raised:
+        analysis.load(frame)
+    assert "name dates, which identify people" in str(raised.value) and "2024-03" not in str(raised.value)
+    assert not any("2024-03" in a for a in analysis.suggest_mapping(frame).ambiguities)

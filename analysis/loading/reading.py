@@ -91,7 +91,9 @@ def load(path_or_buffer: Any = None, *, mapping: Mapping | str | Path | None = N
         point, instrument or item), CDISC (SDTM/ADaM ``.xpt``) or REDCap - or a folder: the
         three-table form (``assessments.*``, optional ``infusions.*``, ``patients.*``,
         ``events.*``) or a folder of CDISC datasets. An Excel workbook with sheets named
-        assessments, infusions (and patients, events) is the three-table form.
+        assessments, infusions (and patients, events) is the three-table form; one with a sheet
+        per instrument ('MADRS', 'CADSS ratings', with 'Patients' and 'Infusions' sheets) is read
+        as one table (:mod:`analysis.loading.sheets`).
     mapping : how to read the source (:class:`analysis.Mapping`, its JSON text or a path to its
         JSON file); default :func:`analysis.suggest_mapping` of the source with ``hints``.
     assessments, infusions, patients, events : the table form, each a path, buffer or DataFrame;

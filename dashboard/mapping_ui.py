@@ -23,6 +23,7 @@ import streamlit as st
 
 from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
 from analysis.instruments import instrument_names
+from analysis.loading.sheets import instrument_sheets
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.vocabularies import key as comparison_key
@@ -526,9 +527,14 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     upload_prefix = f"map_{upload.digest[:10]}_{_digest(saved or b'')}"
     sheet: str | int | None = None
     if len(sheets) > 1:
-        choice = st.selectbox("Sheet", ["(found automatically)", *sheets], key=f"{upload_prefix}_sheet",
-                              help="The worksheet holding the data.")
-        sheet = None if choice == "(found automatically)" else choice
+        # a sheet per instrument is read together (analysis.loading.sheets); one sheet can still be chosen
+        together = len(instrument_sheets(sheets)) > 1
+        automatic = "(the instrument sheets together)" if together else "(found automatically)"
+        choice = st.selectbox("Sheet", [automatic, *sheets], key=f"{upload_prefix}_sheet",
+                              help="The sheets per instrument ('MADRS', 'CADSS ratings') read as one table, with a "
+                                   "'Patients' and an 'Infusions' sheet; or one sheet alone." if together else
+                                   "The worksheet holding the data.")
+        sheet = None if choice == automatic else choice
     base = _base(upload, saved, sheet)
     if isinstance(base, DataError):
         show_problems(base, "mapping_problems", "The file could not be read")

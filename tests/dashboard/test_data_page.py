@@ -150,6 +150,11 @@ def test_a_workbook_with_a_sheet_per_instrument_is_mapped_and_loaded_as_one_data
     roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
     assert roles["MADRS Baseline"] == roles["CADSS Post"] == "(wide measure)" and roles["Sex"] == "sex"
     assert "a sheet per instrument: 'MADRS', 'CADSS' read together" in _all_text(at)
+    sheet_box = next(b for b in at.selectbox if b.label == "Sheet")
+    assert sheet_box.options == ["(the instrument sheets together)", "MADRS", "CADSS", "Patients"]
+    sheet_box.select("CADSS").run()  # one sheet alone
+    no_exception(at)
+    assert set(_previews(at)[0]["instrument"]) == {"CADSS"}
     k1 = data.assessments[data.assessments["patient_id"] == "K1"]
     assert k1[["instrument", "score"]].values.tolist() == [["CADSS", 0], ["CADSS", 12], ["MADRS", 32], ["MADRS", 18]]
     assert data.patients.set_index("patient_id").loc["K2", "sex"] == "M"

@@ -369,6 +369,11 @@ def _finish(raw: RawTable, table: str) -> RawTable:
     if merged:
         raw.notes.append(f"cells merged down the column(s) {', '.join(map(repr, merged))} (a value written once over "
                          "several rows) read on every row they span, as the spreadsheet shows them")
+    errors = frame.attrs.pop("excel_errors", [])
+    if errors:
+        shown = ", ".join(f"{error} in {ref}" for ref, error in errors[:6]) + (" ..." if len(errors) > 6 else "")
+        raw.notes.append(f"{raw.name}: {len(errors)} cell(s) hold Excel errors ({shown}: a formula that could not "
+                         "be computed) and were read as empty")
     # A column with neither a name nor a value (an empty column A beside the table) holds no data.
     empty = [c for c in frame.columns if (not c or c.startswith("Unnamed:")) and frame[c].isna().all()]
     if empty and len(empty) < len(frame.columns):
@@ -598,13 +603,13 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
     except Exception as error:  # openpyxl raises many types for damaged workbooks
         raise _fail(f"{name} is an Excel workbook that cannot be read ({type(error).__name__}).",
                     table, name) from None
-    merged = _merged_down(content)
+    cells = _sheet_cells(content)
     if not isinstance(sheets, dict):
-        names = list(merged)
+        names = list(cells)
         key = sheet if isinstance(sheet, str) else names[sheet] if isinstance(sheet, int) and sheet < len(names) \
             else None
-        return RawTable(_below_titles(_fill_merged(sheets, merged.get(key, []))), name, "xlsx")
-    sheets = {key: _below_titles(_fill_merged(frame, merged.get(key, []))) for key, frame in sheets.items()}
+        return RawTable(_below_titles(_marked(sheets, cells.get(key))), name, "xlsx")
+    sheets = {key: _below_titles(_marked(frame, cells.get(key))) for key, frame in sheets.items()}
     if not sheets:
         raise _fail(f"{name} has no worksheets.", table, name)
     first = next(iter(sheets))
@@ -616,6 +621,8 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
 
 
 _MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+# A cell holding an Excel error (a formula's #DIV/0!, #N/A): its reference and the error.
+_ERROR_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>([^<]*)</v>', re.S)
 
 
 def _column_index(letters: bytes) -> int:
@@ -625,11 +632,20 @@ def _column_index(letters: bytes) -> int:
     return index - 1
 
 
-def _merged_down(content: bytes) -> dict[str, list[tuple[int, int, int]]]:
-    """Per sheet name, its cells merged down a column (a patient's id written once over the rows of
-    their block): (first row, last row, column), 0-based as the sheet's grid. Read from the sheets'
-    XML (the merges follow the cells: a 17 MB sheet is scanned in 0.04 s; calamine's own list
-    parses the whole sheet again)."""
+@dataclass(frozen=True)
+class _SheetCells:
+    """What a sheet's XML says beyond its values: cells merged down a column (first row, last row,
+    column; 0-based as the sheet's grid) and cells holding Excel errors (reference, error)."""
+
+    merged: tuple[tuple[int, int, int], ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+def _sheet_cells(content: bytes) -> dict[str, _SheetCells]:
+    """Per sheet name, its merged cells and error cells, read from the sheets' XML: the merges
+    follow the cells (a 17 MB sheet is scanned in 0.04 s; calamine's own list parses the whole sheet
+    again), and errors, which the reader gives as empty cells, are looked for only in a sheet that
+    has one."""
     from xml.etree import ElementTree
 
     relation = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -640,17 +656,32 @@ def _merged_down(content: bytes) -> dict[str, list[tuple[int, int, int]]]:
         except (KeyError, ElementTree.ParseError):
             return {}
         targets = {link.get("Id"): link.get("Target", "").lstrip("/") for link in links}
+        members = set(archive.namelist())
         found = {}
         for sheet in book.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"):
             target = targets.get(sheet.get(relation), "")
             member = target if target.startswith("xl/") else f"xl/{target}"
-            if member not in archive.namelist():
+            if member not in members:
                 continue
             xml = archive.read(member)
             refs = _MERGE_REF.findall(xml, max(xml.rfind(b"</sheetData>"), 0))
-            found[sheet.get("name")] = [(int(r0) - 1, int(r1) - 1, _column_index(c0)) for c0, r0, c1, r1 in refs
-                                        if c0 == c1 and int(r1) > int(r0)]
+            errors = _ERROR_CELL.findall(xml) if b't="e"' in xml else []
+            found[sheet.get("name")] = _SheetCells(
+                tuple((int(r0) - 1, int(r1) - 1, _column_index(c0)) for c0, r0, c1, r1 in refs
+                      if c0 == c1 and int(r1) > int(r0)),
+                tuple((ref.decode(), error.decode(errors="replace")) for ref, error in errors))
     return found
+
+
+def _marked(frame: pd.DataFrame, cells: _SheetCells | None) -> pd.DataFrame:
+    """``frame`` with its merged cells filled (:func:`_fill_merged`) and its error cells in
+    ``attrs["excel_errors"]`` (said when the table is read)."""
+    if cells is None:
+        return frame
+    frame = _fill_merged(frame, cells.merged)
+    if cells.errors:
+        frame.attrs["excel_errors"] = list(cells.errors)
+    return frame
 
 
 def _fill_merged(frame: pd.DataFrame, merged: list[tuple[int, int, int]]) -> pd.DataFrame:

@@ -166,3 +166,20 @@ def test_ids_written_once_per_block_in_a_csv_are_explained():
     text = "Patient,Visit,MADRS\nK1,Baseline,30\n,Day 1,20\nK2,Baseline,28\n"
     with pytest.raises(DataError, match="written once over its patient's rows, as merged cells are, fill the ids"):
         analysis.load(io.BytesIO(text.encode()))
+
+
+def test_excel_error_cells_are_read_as_empty_and_said_by_their_cell(tmp_path):
+    """A formula's #DIV/0! or #N/A came through as an empty cell without a word."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["Patient", "MADRS Baseline", "MADRS Day 1"], ["K1", 30, 20], ["K2", 28, None], ["K3", 25, None]):
+        sheet.append(row)
+    for ref, error in (("C3", "#DIV/0!"), ("C4", "#N/A")):
+        sheet[ref].value, sheet[ref].data_type = error, "e"
+    book.save(tmp_path / "clinic.xlsx")
+    data = analysis.load(tmp_path / "clinic.xlsx")
+    assert len(data.assessments) == 4
+    assert "clinic.xlsx: 2 cell(s) hold Excel errors (#DIV/0! in C3, #N/A in C4: a formula that could not be " \
+           "computed) and were read as empty" in " ".join(w.message for w in data.warnings)

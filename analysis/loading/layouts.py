@@ -232,6 +232,7 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
               f"say no time. Give each its hours since the first infusion: analysis.load(path, visit_times={{{fix}}})"
         report.add(raw, raw.table, f"the wide column(s) with time label(s) {v._quoted(unknown[:8])} {how}.",
                    column=v._show(next(c for c, s in wide.items() if s[1] in unknown)))
+        report.times_explained = True  # (not again for each rating without a time)
     long["wide_visit"] = column.map(labels) if len(long) else pd.Series([], dtype=object)
     long[v.CELL_COLUMN] = column.astype("category")  # named in messages about the rating
     return long

@@ -74,6 +74,16 @@ def _squash(label: str) -> str:
     return re.sub(r"[\s_.\-/()]+", "", label.lower())
 
 
+_REMARK = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
+
+
+def without_remark(label: str) -> str:
+    """``label`` without a remark in brackets at its end ('Day 7 (3/11)' -> 'Day 7'; a remark can
+    hold a date, which identifies, and is not kept); a label that is all remark stays as it is."""
+    plain = _REMARK.sub("", label)
+    return plain if plain.strip() else label
+
+
 def parse_visit_label(label: object) -> tuple[float, str] | None:
     """(hours since the first infusion, how it was read) for a label that says its time, else None.
 
@@ -87,6 +97,9 @@ def parse_visit_label(label: object) -> tuple[float, str] | None:
     text = str(label).strip()
     if not text:
         return None
+    plain = without_remark(text)
+    if plain != text:  # 'Day 7 (3/11)', 'Week 2 [phone]': the time is the label's before its remark
+        return parse_visit_label(plain)
     squashed = _squash(text)
     if squashed in _BASELINE_WORDS:
         return BASELINE_HOURS, "baseline (before the first infusion)"

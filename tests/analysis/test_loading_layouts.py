@@ -609,3 +609,15 @@ def test_dates_in_column_names_are_refused_without_being_shown():
         analysis.load(frame)
     assert "name dates, which identify people" in str(raised.value) and "2024-03" not in str(raised.value)
     assert not any("2024-03" in a for a in analysis.suggest_mapping(frame).ambiguities)
+
+
+def test_time_labels_with_a_remark_in_brackets_and_one_message_for_labels_without_time():
+    """'MADRS Day 7 (3/11)' said no time (the remark, here a date, is not kept in the visit);
+    labels that say no time were followed by a 'time_hours is empty' problem for every rating."""
+    frame = pd.DataFrame({"Patient": ["K1", "K2"], "MADRS Day 0 (3/4)": [30, 28], "MADRS Day 7 (3/11)": [20, 25]})
+    data = analysis.load(frame)
+    assert data.assessments[["time_hours", "visit"]].values.tolist() == [[0, "Day 0"], [168, "Day 7"]] * 2
+    assert parse_visit_label("Week 2 [phone]") == (336.0, "2 weeks")
+    with pytest.raises(DataError) as raised:
+        analysis.load(pd.DataFrame({"Patient": ["K1", "K2"], "MADRS Screening": [30, 28], "MADRS V2": [20, 25]}))
+    assert len(raised.value.problems) == 1 and "visit_times={'Screening': ..., 'V2': ...}" in str(raised.value)

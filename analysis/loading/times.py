@@ -27,6 +27,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from analysis.loading.vocabularies import split_remark
+
 __all__ = ["HOURS_PER", "BASELINE_HOURS", "POST_INFUSION_HOURS", "PRE_INFUSION_HOURS", "TIME_ROLES", "iso_duration_hours",
            "parse_infusion_label", "parse_visit_label", "placement_hours", "study_day_hours", "unit_of_role",
            "within_infusion_hours"]
@@ -74,16 +76,6 @@ def _squash(label: str) -> str:
     return re.sub(r"[\s_.\-/()]+", "", label.lower())
 
 
-_REMARK = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
-
-
-def without_remark(label: str) -> str:
-    """``label`` without a remark in brackets at its end ('Day 7 (3/11)' -> 'Day 7'; a remark can
-    hold a date, which identifies, and is not kept); a label that is all remark stays as it is."""
-    plain = _REMARK.sub("", label)
-    return plain if plain.strip() else label
-
-
 def parse_visit_label(label: object) -> tuple[float, str] | None:
     """(hours since the first infusion, how it was read) for a label that says its time, else None.
 
@@ -97,8 +89,8 @@ def parse_visit_label(label: object) -> tuple[float, str] | None:
     text = str(label).strip()
     if not text:
         return None
-    plain = without_remark(text)
-    if plain != text:  # 'Day 7 (3/11)', 'Week 2 [phone]': the time is the label's before its remark
+    plain, remark = split_remark(text)
+    if remark is not None:  # 'Day 7 (3/11)', 'Week 2 [phone]': the time is the label's before its remark
         return parse_visit_label(plain)
     squashed = _squash(text)
     if squashed in _BASELINE_WORDS:

@@ -94,6 +94,7 @@ from analysis.loading.vocabularies import (
     key,
     route_of,
     sex_of,
+    split_remark,
 )
 from analysis.readers import RawTable
 
@@ -358,20 +359,27 @@ def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndar
     return values, bad
 
 
-# A score followed by a remark without digits or a mark: '32 (moderate)', '18*', '24 [phone]'.
-_REMARKED_SCORE = re.compile(r"\s*(?P<number>[-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+))\s*(?:[(\[][^()\[\]\d]*[)\]]|[*\u2020\u2021]+)\s*")
+_MARKS = "*\u2020\u2021"  # footnote marks after a number: '18*', '24†'
 
 
 def _remarked_scores(series: pd.Series, score: np.ndarray, bad: np.ndarray, decimal_comma: bool) -> np.ndarray:
-    """Scores written with a remark or a mark after the number ('32 (moderate)', '18*') read as
-    the number, in place in ``score`` and ``bad``; returns their positions. A remark holding a
-    number ('12 (16 corrected)') stays unreadable: which number is the score is not for us to say."""
+    """Scores written with a remark or a mark after the number ('32 (moderate)', '24 [by phone]',
+    '18*') read as the number, in place in ``score`` and ``bad``; returns their positions. A remark
+    holding a number ('12 (16 corrected)') stays unreadable: which number is the score is not for
+    us to say."""
     where = np.flatnonzero(bad)
-    texts = series.iloc[where].astype(str).to_numpy(dtype=object)
-    found = [(i, m.group("number")) for i, text in zip(where, texts, strict=True)
-             if (m := _REMARKED_SCORE.fullmatch(text)) is not None]
-    read = np.array([i for i, _ in found], dtype=np.int64)
-    score[read] = [_parse_number(number, decimal_comma) for _, number in found]
+    read, values = [], []
+    for i, text in zip(where, series.iloc[where].astype(str).to_numpy(dtype=object), strict=True):
+        plain, remark = split_remark(text)
+        if remark is None:
+            plain = text.strip().rstrip(_MARKS)
+        elif any(ch.isdigit() for ch in remark):
+            continue
+        if plain != text.strip() and np.isfinite(number := _parse_number(plain, decimal_comma)):
+            read.append(i)
+            values.append(number)
+    read = np.array(read, dtype=np.int64)
+    score[read] = values
     bad[read] = False
     return read
 

@@ -11,7 +11,7 @@ import re
 
 from analysis.contract import DIAGNOSES, ROUTES
 
-__all__ = ["closest_word", "diagnosis_of", "dose_of", "key", "route_of", "sex_of"]
+__all__ = ["closest_word", "diagnosis_of", "dose_of", "key", "route_of", "sex_of", "split_remark"]
 
 
 def key(name: object) -> str:
@@ -95,7 +95,17 @@ def sex_of(label: str) -> str | None:
 
 _DOSE = re.compile(r"(?P<number>\d+(?:[.,]\d+)?|[.,]\d+)\s*(?P<unit>mg\s*/\s*kg|mg\s*per\s*kg|mg\s*kg(?:-1|⁻¹)|"
                    r"mg/kg/(?:dose|infusion)|mg)?", re.I)
-_REMARK = re.compile(r"(?P<outer>[^()\[\]]+?)\s*[(\[](?P<inner>[^()\[\]]*)[)\]]\s*")  # a dose, then a remark
+_REMARK = re.compile(r"(?P<value>.*?)\s*[(\[](?P<remark>[^()\[\]]*)[)\]]\s*", re.S)
+
+
+def split_remark(text: str) -> tuple[str, str | None]:
+    """(the value, its remark) of a label with a remark in brackets at its end: '56 mg (Spravato)'
+    -> ('56 mg', 'Spravato'), 'Day 7 (3/11)' -> ('Day 7', '3/11'); (text, None) without one, or
+    when the brackets are all there is."""
+    match = _REMARK.fullmatch(str(text))
+    if match is None or not match.group("value").strip():
+        return str(text), None
+    return match.group("value").strip(), match.group("remark")
 _PLACEBO = re.compile(r"placebo|saline|sham|vehicle|^0\s*mg", re.I)
 
 
@@ -106,9 +116,9 @@ def dose_of(label: str) -> tuple[float, str] | None:
     if _PLACEBO.search(text):
         return 0.0, "placebo"
     match = _DOSE.fullmatch(text.replace("\u00a0", " "))
-    remark = _REMARK.fullmatch(text)
+    value, remark = split_remark(text)
     if match is None and remark is not None:  # "56 mg (Spravato)", "40 mg (0.5 mg/kg)": mg/kg first
-        inner, outer = dose_of(remark.group("inner")), dose_of(remark.group("outer"))
+        inner, outer = dose_of(remark), dose_of(value)
         return inner if inner is not None and inner[1] == "mg/kg" else outer
     if match is None:
         return None

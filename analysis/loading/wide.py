@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.instruments import get_instrument, resolve_instrument_names
-from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label, without_remark
-from analysis.loading.vocabularies import key
+from analysis.loading.times import PRE_INFUSION_HOURS, parse_infusion_label, parse_visit_label
+from analysis.loading.vocabularies import key, split_remark
 
 __all__ = ["WideHeader", "derived_from_ratings", "infusion_columns", "is_name_digits", "melt_wide",
            "parse_wide_header", "session_numbers", "unknown_scale", "visit_date_columns"]
@@ -115,8 +115,8 @@ def parse_wide_header(header: str) -> WideHeader | None:
         return WideHeader(instrument, None, None, None)
     n_items = get_instrument(instrument).n_items
     whole = parse_visit_label(" ".join(rest))
-    if whole is not None:  # (the label kept without a remark: 'Day 7 (3/11)' is visit 'Day 7')
-        return WideHeader(instrument, without_remark(" ".join(rest)), whole[0], None)
+    if whole is not None:  # (the label kept without a remark, which can hold a date: 'Day 7 (3/11)' is 'Day 7')
+        return WideHeader(instrument, split_remark(" ".join(rest))[0], whole[0], None)
     for position, token in enumerate(rest):
         match = _ITEM.fullmatch(token)
         if not match or not 1 <= int(match.group(1)) <= n_items:

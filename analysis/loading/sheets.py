@@ -62,12 +62,8 @@ def instrument_sheets(names: list[str]) -> dict[str, str]:
     return {name: scale for name in names if (scale := instrument_named_by(str(name))) is not None}
 
 
-def _id_column(table: RawTable) -> str | None:
-    return suggest_for_frame(table.frame.drop(columns="source_row")).columns.get("patient_id")
-
-
 def _suggestion(table: RawTable, sheet: str) -> Mapping:
-    """How one instrument sheet reads on its own (its name names the instrument of its columns)."""
+    """How one sheet reads on its own (a sheet named by an instrument names that of its columns)."""
     table.frame.attrs["sheet"] = sheet
     return suggest_for_frame(table.frame.drop(columns="source_row"))
 
@@ -112,11 +108,12 @@ def _problem(message: str, row: int, column: str, location: str, value: object =
             "location": location}
 
 
-def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str, origin: RowOrigins) -> _PatientSheet:
+def _patient_values(frame: pd.DataFrame, patients: RawTable, sheet: str, id_name: str,
+                    origin: RowOrigins) -> _PatientSheet:
     """The stacked ``frame`` with the patients sheet's columns on its patients' rows. A patient
     listed twice, or a value an instrument sheet gives differently, is a problem (``origin`` names
     the stacked rows); a sheet without an id column is not read, and said."""
-    id_column = _id_column(patients)
+    id_column = _suggestion(patients, sheet).columns.get("patient_id")
     if id_column is None:
         return _PatientSheet(frame, None, [f"{patients.name} has no patient id column to match its rows to the "
                                            "ratings: not read (add one, e.g. 'Patient')"], [])
@@ -125,13 +122,13 @@ def _patient_values(frame: pd.DataFrame, patients: RawTable, id_name: str, origi
     notes = [f"{int(ids.isna().sum())} row(s) of {patients.name} without a patient id were not read (rows "
              f"{', '.join(map(str, table.loc[ids.isna(), 'source_row'][:10]))})"] if ids.isna().any() else []
     table, ids = table[ids.notna().to_numpy()], ids.dropna()
-    problems = [_problem(f"patient {pid} is listed again on {patients.name} (first on row {int(first)}): a patients "
-                         "sheet has one row per patient.", int(row), id_name,
-                         describe_row(patients.name, int(row), f"patient {pid}"))
-                for pid, row, first in zip(ids[ids.duplicated()], table.loc[ids.duplicated().to_numpy(), "source_row"],
-                                           table.groupby(ids.to_numpy())["source_row"].transform("first")
-                                           [ids.duplicated().to_numpy()], strict=True)][:v.MAX_ROWS_PER_CHECK]
-    table, ids = table[~ids.duplicated().to_numpy()], ids.drop_duplicates()
+    again = ids.duplicated().to_numpy()
+    first_rows = table.groupby(ids.to_numpy())["source_row"].transform("first").to_numpy()
+    problems = [_problem(f"patient {pid} is listed again on {patients.name} (first on row {first}): a patients "
+                         "sheet has one row per patient.", row, id_name, describe_row(patients.name, row, f"patient {pid}"))
+                for pid, row, first in zip(ids[again], table["source_row"].to_numpy()[again].tolist(),
+                                           first_rows[again].tolist(), strict=True)][:v.MAX_ROWS_PER_CHECK]
+    table, ids = table[~again], ids[~again]
     columns = [c for c in table.columns if c not in {id_name, "source_row"}]
     by_id = table.assign(**{id_name: ids.to_numpy()}).set_index(id_name)
     keys = frame[id_name].astype("string").str.strip()
@@ -169,7 +166,8 @@ def _sheet_of(raw: RawTable, names: frozenset[str]) -> str | None:
 def combine_sheets(raw: RawTable) -> Combined | None:
     """The workbook ``raw`` (all its sheets read) as one table when two or more sheets are named
     by an instrument (see the module); None otherwise."""
-    scales = instrument_sheets(list(raw.sheets))
+    named = instrument_sheets(list(raw.sheets))
+    scales = dict(named)
     if len(scales) < 2:
         return None
     tables = {sheet: sheet_table(raw, sheet, "file") for sheet in scales}
@@ -197,14 +195,14 @@ def combine_sheets(raw: RawTable) -> Combined | None:
     rows = np.concatenate([f["source_row"].to_numpy(dtype=np.int64) for f in frames])
     patients_sheet, infusions_sheet = _sheet_of(raw, PATIENT_SHEETS), _sheet_of(raw, INFUSION_SHEETS)
     added = _PatientSheet(stacked, None, [], []) if patients_sheet is None else _patient_values(
-        stacked, sheet_table(raw, patients_sheet, "patients"), id_name, RowOrigins(files, rows, stacked[id_name]))
+        stacked, sheet_table(raw, patients_sheet, "patients"), patients_sheet, id_name,
+        RowOrigins(files, rows, stacked[id_name]))
     stacked, notes = added.frame, added.notes
     ratings = converted_table(stacked, "file", raw.name, RowOrigins(files, rows, stacked[id_name],
                                                                     values=added.origins))
     infusions, infusion_renames = _infusion_table(sheet_table(raw, infusions_sheet, "infusions")) \
         if infusions_sheet is not None else (None, {})
     first_long = long[next(iter(scales))]
-    named = instrument_sheets(list(raw.sheets))
     left_out = [f"{s!r} ({'no patient id column' if s not in long else 'a column per visit' if first_long else 'a row per rating'})"
                 for s in named if s not in scales]
     unread = [str(s) for s in raw.sheets if s not in {*named, patients_sheet, infusions_sheet}]

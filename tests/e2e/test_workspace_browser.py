@@ -120,6 +120,8 @@ def test_upload_share_open_save_refresh_restart_reopen(local_server: LocalServer
         other.get_by_role("button", name="Save view").click()
         _idle(other)
         other.wait_for_selector("text=By sex, 40% response", timeout=TIMEOUT_MS)
+        # the view's name and its link are two elements of one run: the link can arrive a moment later
+        other.locator('[data-testid="stCode"]', has_text="view=").first.wait_for(timeout=TIMEOUT_MS)
         [view_link] = [v for v in _links(other) if "view=" in v]
 
         # a refresh keeps the page, its settings and the data

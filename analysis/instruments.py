@@ -15,6 +15,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "Instrument",
     "UnknownInstrumentError",
@@ -43,6 +45,8 @@ class Instrument:
     domain : "depression", "dissociation", "anxiety", "PTSD" or "global change".
     aliases : other spellings accepted in data (matched case-insensitively, ignoring
         spaces, hyphens, underscores and dots).
+    domains : groups of items of which only the highest counts towards the total (QIDS-SR16's
+        sleep, appetite/weight and psychomotor items); every other item counts as itself.
     """
 
     name: str
@@ -57,6 +61,19 @@ class Instrument:
     suicidality_item: int | None = None
     domain: str = "depression"
     aliases: tuple[str, ...] = ()
+    domains: tuple[tuple[int, ...], ...] = ()
+
+    def total_of(self, items: np.ndarray) -> np.ndarray:
+        """Total scores of complete item sets: ``items`` has one row per rating and one column
+        per item (item 1 first); the sum of the items, or with :attr:`domains` the sum of each
+        domain's highest item and the other items."""
+        items = np.asarray(items, dtype=float)
+        grouped = {i for domain in self.domains for i in domain}
+        alone = [i - 1 for i in range(1, self.n_items + 1) if i not in grouped]
+        total = items[:, alone].sum(axis=1)
+        for domain in self.domains:
+            total += items[:, [i - 1 for i in domain]].max(axis=1)
+        return total
 
 
 class UnknownInstrumentError(KeyError):
@@ -78,8 +95,11 @@ _BUILT_IN = (
     Instrument("HAM-D17", "Hamilton Depression Rating Scale, 17 items", 0, 52, 17, 0, 4,
                remission_max=7, suicidality_item=3,
                aliases=("HAMD", "HAM-D", "HAMD17", "HDRS", "HDRS17", "HRSD", "HRSD17", "HAMDTL17")),
+    # QIDS-SR16 total: the highest of the sleep items (1-4), item 5, the highest of the appetite and
+    # weight items (6-9), items 10-14, the highest of the psychomotor items (15-16) (Rush et al. 2003).
     Instrument("QIDS-SR16", "Quick Inventory of Depressive Symptomatology, self-report", 0, 27, 16, 0, 3,
-               remission_max=5, suicidality_item=12, aliases=("QIDS", "QIDS-SR", "QIDSSR", "QIDS16")),
+               remission_max=5, suicidality_item=12, aliases=("QIDS", "QIDS-SR", "QIDSSR", "QIDS16"),
+               domains=((1, 2, 3, 4), (6, 7, 8, 9), (15, 16))),
     Instrument("PHQ-9", "Patient Health Questionnaire, 9 items", 0, 27, 9, 0, 3,
                remission_max=4, suicidality_item=9, aliases=("PHQ9", "PHQ")),
     Instrument("BDI-II", "Beck Depression Inventory, second edition", 0, 63, 21, 0, 3,

@@ -45,7 +45,9 @@ rows, patient_ids and, for data read from several files, each row's file): ``emp
 ``assumed_route``, ``dose_missing``, ``dates_converted``, ``dates_dropped``, ``extra_columns``,
 ``infusion_numbers_derived``, ``one_infusion_per_patient``, ``infusion_times_assumed``, ``patients_without_infusions``,
 ``patients_without_assessments``, ``time_columns_ignored``, ``identifiers_allowed``, ``score_remarks``
-(scores written with a remark, '32 (moderate)', read as the number), ``reading``
+(scores written with a remark, '32 (moderate)', read as the number), ``totals_derived`` (a
+rating given as items only gets its total by the scale's rule, :mod:`analysis.loading.totals`),
+``items_without_total`` (some items missing: no total), ``reading``
 (encoding, sheet chosen, blank rows skipped).
 
 **Why the checks are written out rather than a pandera schema.** Messages must name rows as the
@@ -84,7 +86,7 @@ from analysis.contract import (
 )
 from analysis.identifiers import find_identifier_columns, free_text_columns, looks_identifying, mask_value
 from analysis.instruments import closest_instrument, get_instrument, resolve_instrument_names
-from analysis.loading import calendar
+from analysis.loading import calendar, totals
 from analysis.loading.times import HOURS_PER, placement_hours
 from analysis.loading.vocabularies import (
     SEX_CODES,
@@ -1445,6 +1447,10 @@ def _validate(report: _Report, a_table: _Table, i_table: _Table | None, p_table:
     patients_out = patients_out[list(PATIENT_COLUMNS) + [c for c in patients_out.columns
                                                          if c not in PATIENT_COLUMNS]]
 
+    assessments, reordered = totals.derive_totals(report, assessments, s_patient_codes, s_instrument,
+                                                  instrument_names, s_time, s_item)
+    if reordered is not None:
+        s_patient_codes, s_instrument, s_time, s_item = reordered
     _baseline_warnings(report, s_patient_codes, patient_ids, s_instrument, instrument_names, s_time, s_item)
     return OutcomeData(assessments=assessments, infusions=infusions_out.reset_index(drop=True),
                        patients=patients_out.sort_values("patient_id", kind="stable").reset_index(drop=True),

@@ -73,6 +73,10 @@ class Mapping:
     wide_columns : for the wide layout, source column -> (instrument, time, item): time in hours
         (a number), a visit label (text, timed by ``visit_times`` or its own words) or None
         (the row's time column); item None for a total score.
+    dropped : source columns removed, after the record filters, before anything else is read or
+        screened: a survey tool's own
+        bookkeeping (who answered and from where: ``IPAddress``, ``RecipientEmail``, ``Email
+        Address``; the timestamps other than the one read). They are never shown or kept.
     reasons : role (or "layout", "wide", "time_unit", ...) -> the sentence saying why, shown by
         :meth:`describe`.
     ambiguities : what could be read more than one way, in words (never resolved silently).
@@ -87,6 +91,7 @@ class Mapping:
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     record_filters: tuple[tuple[str, str, Any], ...] = ()
     wide_columns: dict[str, tuple[str, Any, int | None]] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
     ambiguities: tuple[str, ...] = ()
 
@@ -99,6 +104,7 @@ class Mapping:
                                   for k, v in dict(self.value_maps).items()})
         set_(self, "record_filters", _filters(self.record_filters))
         set_(self, "wide_columns", {str(k): _wide_spec(v) for k, v in dict(self.wide_columns).items()})
+        set_(self, "dropped", tuple(str(c) for c in self.dropped))
         set_(self, "reasons", {str(k): str(v) for k, v in dict(self.reasons).items()})
         set_(self, "ambiguities", tuple(str(a) for a in self.ambiguities))
         problems = []
@@ -133,7 +139,7 @@ class Mapping:
                 "record_filters": [list(f) if not isinstance(f[2], tuple) else [f[0], f[1], list(f[2])]
                                    for f in self.record_filters],
                 "wide_columns": {k: list(v) for k, v in self.wide_columns.items()},
-                "reasons": dict(self.reasons), "ambiguities": list(self.ambiguities)}
+                "dropped": list(self.dropped), "reasons": dict(self.reasons), "ambiguities": list(self.ambiguities)}
 
     def to_json(self, indent: int | None = 2) -> str:
         """The mapping as JSON text; :meth:`from_json` reads it back to an equal Mapping."""
@@ -222,6 +228,9 @@ class Mapping:
         for column, values in self.value_maps.items():
             shown = ", ".join(f"{a!r} -> {b!r}" for a, b in list(values.items())[:6])
             sentences.append(f"values of {column!r} mapped: {shown}")
+        if self.dropped and "dropped" not in self.reasons:
+            sentences.append(f"column(s) {', '.join(map(repr, self.dropped[:6]))}{' ...' if len(self.dropped) > 6 else ''}"
+                             " dropped unread")
         for column, op, value in self.record_filters:
             sentences.append(f"only rows where {column!r} {op}{'' if op in {'empty', 'not empty'} else ' ' + repr(value)}")
         sentences.extend(f"ambiguous: {a}" for a in self.ambiguities)

@@ -354,9 +354,34 @@ def _joined_header(frame: pd.DataFrame) -> pd.DataFrame:
     return body
 
 
+_IMPORT_ID = re.compile(r'^\s*\{\s*"ImportId"\s*:\s*"([^"]*)"')
+
+
+def _qualtrics_header(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Qualtrics export's three header rows (question ids, question text, ``{"ImportId": ...}``)
+    read as one: a question's column is named by its text (``Q1_1`` -> "Over the last 2 weeks ...
+    - Little interest or pleasure in doing things"), so its wording says what it asks; the other
+    columns keep their names (``StartDate``, ``ResponseId``). ``attrs["header_rows"]`` is then 3.
+    Any other frame is returned as it is."""
+    if len(frame) < 2:
+        return frame
+    ids = [_IMPORT_ID.match(str(v)) if not pd.isna(v) else None for v in frame.iloc[1]]
+    if sum(m is not None for m in ids) < max(2, len(ids) // 2):
+        return frame
+    texts = [None if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
+    columns = [text if m is not None and m.group(1).startswith("QID") and text else str(name)
+               for name, m, text in zip(frame.columns, ids, texts, strict=True)]
+    if len(set(columns)) < len(columns):  # two questions worded alike keep their ids
+        columns = [c if columns.count(c) == 1 else str(n) for c, n in zip(columns, frame.columns, strict=True)]
+    body = frame.iloc[2:].reset_index(drop=True)
+    body.columns = columns
+    body.attrs = {**frame.attrs, "header_rows": 3}
+    return body
+
+
 def _finish(raw: RawTable, table: str) -> RawTable:
     raw.table = table
-    frame = raw.frame = _joined_header(raw.frame)
+    frame = raw.frame = _joined_header(_qualtrics_header(raw.frame))
     names = [str(c).strip() for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -383,9 +408,13 @@ def _finish(raw: RawTable, table: str) -> RawTable:
     titles = int(frame.attrs.pop("title_rows", 0))
     if titles:
         raw.notes.append(f"{titles} line(s) above the column names skipped (a title, not read)")
-    if frame.attrs.pop("header_rows", 1) == 2:
+    header_rows = frame.attrs.pop("header_rows", 1)
+    if header_rows == 2:
         raw.notes.append(f"column names read from two header rows (e.g. {names[-1]!r})")
-        titles += 1
+    elif header_rows == 3:
+        raw.notes.append("a Qualtrics export: its questions' columns named by their text (the second header row); "
+                         "the other two header rows (question ids, import ids) are not data")
+    titles += header_rows - 1
     frame["source_row"] = np.arange(1 + titles, len(frame) + 1 + titles, dtype="int64")
     # Rows with nothing in them (blank lines, empty spreadsheet rows) are not data.
     blank = np.ones(len(frame), dtype=bool)

@@ -23,6 +23,7 @@ import streamlit as st
 
 from analysis.contract import DIAGNOSES, ROUTES, DataError, OutcomeData, problems_frame
 from analysis.instruments import instrument_names
+from analysis.loading.reading import ratings_file
 from analysis.loading.sheets import instrument_sheets
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_infusion_label, parse_visit_label
@@ -46,6 +47,7 @@ __all__ = ["collect_checked", "read_upload_once", "reading_step", "show_problems
 
 BY_NAME = "(by its name)"  # a column the mapping does not name: read by its own name or kept
 WIDE = "(wide measure)"
+DROPPED = "(dropped unread)"  # removed before anything is read or shown (Mapping.dropped)
 NOT_SET = "(not set)"
 VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M")}
 _DATE_ROLES = {"assessment_date", "infusion_date"}
@@ -191,7 +193,8 @@ def _identifier_problems(outlines: dict[str, TableOutline], mapping: Mapping) ->
             dates |= set(visit_date_columns(others, mapping.wide_columns))
         labels = {c for c in known if role_of.get(c) in _LABEL_ROLES}
         for finding in identifier_findings(table, known, dates, labels):
-            if standard and finding.column != mapping.columns.get("visit"):
+            if standard and finding.column != mapping.columns.get("visit") \
+                    or name in mapped and finding.column in mapping.dropped:  # never read: never judged
                 continue
             records.append({"table": name, "row": pd.NA, "column": finding.column, "value": finding.example,
                             "message": f"Column {finding.column!r} {finding.describe()}. Identifying "
@@ -238,26 +241,36 @@ def _settings(base: Mapping, prefix: str) -> dict[str, Any]:
     return changes
 
 
-def _roles(base: Mapping, columns: list[str], layout: str, prefix: str) -> tuple[dict[str, str | None], list[str],
-                                                                                 list[str]]:
+def _column_label(column: str, size: int = 80) -> str:
+    """A column's name as a box's label: long names (a survey's question after its stem) keep
+    their start and their end, where questions differ."""
+    if len(column) <= size:
+        return column
+    return f"{column[:24].rstrip()} … {column[-(size - 27):].lstrip()}"
+
+
+def _roles(base: Mapping, columns: list[str], layout: str,
+           prefix: str) -> tuple[dict[str, str | None], list[str], list[str], tuple[str, ...]]:
     """One select box per source column. Returns (role changes for Mapping.replace, columns
-    chosen as wide measures, problems in words)."""
+    chosen as wide measures, problems in words, columns dropped unread)."""
     current = {column: role for role, column in base.columns.items()}
-    options = [BY_NAME, *ROLES] + ([WIDE] if layout == "wide" else [])
+    options = [BY_NAME, *ROLES, DROPPED] + ([WIDE] if layout == "wide" else [])
     chosen: dict[str, str] = {}
     grid = st.container(horizontal=True)  # boxes of a fixed width wrap to the screen's width
     for position, column in enumerate(columns):
-        value = current.get(column) or (WIDE if column in base.wide_columns and layout == "wide" else BY_NAME)
+        value = current.get(column) or (WIDE if column in base.wide_columns and layout == "wide" else
+                                        DROPPED if column in base.dropped else BY_NAME)
         chosen[column] = grid.selectbox(
-            md(column, limit=80), options, index=_index(options, value), key=f"{prefix}_role_{position}",
-            width=_BOX_PX,
+            md(_column_label(column), limit=90), options, index=_index(options, value),
+            key=f"{prefix}_role_{position}", width=_BOX_PX,
             help="The contract column this source column holds (see the data dictionary below). "
                  f"'{BY_NAME}': read by its own name when it is a contract name, else kept as a covariate "
-                 "or an extra column; 'ignore': not read.")
+                 f"or an extra column; 'ignore': not read; '{DROPPED}': removed before anything is read, "
+                 "checked or shown (e.g. a survey tool's IP address or e-mail columns).")
     problems = []
     by_role: dict[str, list[str]] = {}
     for column, role in chosen.items():
-        if role not in (BY_NAME, WIDE):
+        if role not in (BY_NAME, WIDE, DROPPED):
             by_role.setdefault(role, []).append(column)
     for role, given in by_role.items():
         if len(given) > 1:
@@ -271,7 +284,8 @@ def _roles(base: Mapping, columns: list[str], layout: str, prefix: str) -> tuple
     # Roles whose column this file does not have stay: the reading then says so in words.
     changes.update({role: None for role, column in base.columns.items() if role not in wanted and column in chosen})
     wide = [column for column, role in chosen.items() if role == WIDE]
-    return changes, wide, problems
+    dropped = tuple(column for column, role in chosen.items() if role == DROPPED)
+    return changes, wide, problems, dropped
 
 
 _REDCAP_ROLE_LABELS = {"score": "Total score", "assessment_date": "Date of the ratings",
@@ -307,6 +321,8 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
     from analysis.loading.wide import parse_wide_header
 
     rows, original = [], {}
+    labels = [_column_label(c) for c in wide]
+    shown_as = {c: (label if labels.count(label) == 1 else c) for c, label in zip(wide, labels, strict=True)}
     for column in wide:
         spec = base.wide_columns.get(column)
         if spec is None:
@@ -314,10 +330,10 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
             spec = (parsed.instrument, parsed.hours if parsed.hours is not None else parsed.time_label,
                     parsed.item) if parsed is not None else (base.instrument or "", None, None)
         instrument, time, item = spec
-        rows.append({"column": column, "instrument": instrument,
+        rows.append({"column": shown_as[column], "instrument": instrument,
                      "time": "" if time is None else (f"{time:.4g}" if isinstance(time, float) else str(time)),
                      "item": item})
-        original[column] = (spec, rows[-1])
+        original[shown_as[column]] = (spec, rows[-1], column)
     table = pd.DataFrame(rows, columns=["column", "instrument", "time", "item"]).astype({"item": "Int64"})
     st.markdown("**Wide columns**")
     edited = st.data_editor(
@@ -334,17 +350,17 @@ def _wide_table(base: Mapping, wide: list[str], prefix: str) -> dict[str, tuple[
         })
     specs = {}
     for row in edited.itertuples(index=False):
-        spec, shown = original[str(row.column)]
+        spec, shown, column = original[str(row.column)]
         item = None if pd.isna(row.item) else int(row.item)
         if (row.instrument, row.time, item) == (shown["instrument"], shown["time"], shown["item"]):
-            specs[str(row.column)] = spec  # unchanged: the exact value, not its rounded display
+            specs[column] = spec  # unchanged: the exact value, not its rounded display
             continue
         text = str(row.time).strip() if isinstance(row.time, str) else ""
         try:
             time: Any = float(text) if text else None
         except ValueError:
             time = text
-        specs[str(row.column)] = (str(row.instrument or ""), time, item)
+        specs[column] = (str(row.instrument or ""), time, item)
     return specs
 
 
@@ -481,13 +497,16 @@ def _base(upload: Upload, saved: bytes | None, sheet: str | int | None) -> Mappi
 def _table_names(upload: Upload) -> Upload:
     """Several files: which table each one is (by its name unless chosen here)."""
     choices = [BY_NAME, *TABLE_ROLES]
+    ratings = ratings_file(upload.names)  # e.g. a survey export beside infusions.csv
     with st.expander("Which table is each file?", expanded=not any(f.stem in TABLE_ROLES for f in upload.files),
                      icon=":material/folder_open:"):
         st.caption("For the table form (assessments required; infusions, patients and events optional). Files "
-                   "named assessments, infusions, patients or events are read as those tables; CDISC datasets "
-                   "and REDCap exports are read by their own names.")
+                   "named assessments, infusions, patients or events are read as those tables, and the one other "
+                   "file beside them as the assessments; CDISC datasets and REDCap exports are read by their own "
+                   "names.")
         grid = st.container(horizontal=True)
         tables = {file.name: grid.selectbox(md(file.name, limit=80), choices, width=_BOX_PX,
+                                            index=choices.index("assessments") if file.name == ratings else 0,
                                             key=f"tables_{upload.digest[:10]}_{i}")
                   for i, file in enumerate(upload.files)}
     chosen = {name: table for name, table in tables.items() if table != BY_NAME}
@@ -560,7 +579,9 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     if table is not None and layout in ("long", "wide"):
         columns = list(table.columns)
         with st.expander(f"Column roles ({len(columns)} columns)", expanded=True, icon=":material/view_column:"):
-            roles, wide, role_problems = _roles(base, columns, layout, prefix)
+            roles, wide, role_problems, dropped = _roles(base, columns, layout, prefix)
+            if set(dropped) != set(base.dropped):
+                changes["dropped"] = dropped
             if wide:
                 changes["wide_columns"] = _wide_table(base, wide, prefix)
             elif base.wide_columns and layout == "wide":

@@ -89,8 +89,9 @@ class Dates:
 
 
 def parse_dates(values: pd.Series, dayfirst: bool = False) -> Dates:
-    """Dates as written (text, or a spreadsheet's datetimes; time zones converted to UTC and
-    dropped). Each distinct text is parsed once."""
+    """Dates as written (text, or a spreadsheet's datetimes; ISO offsets converted to UTC and
+    dropped, a zone in words after the time dropped: :data:`_ZONE_WORDS`). Each distinct text is
+    parsed once."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.to_datetime(values)
         if parsed.dt.tz is not None:
@@ -106,8 +107,15 @@ def parse_dates(values: pd.Series, dayfirst: bool = False) -> Dates:
     return Dates(when, has_time[codes], unreadable[codes])
 
 
+# A zone written in words after the time, as survey tools write their timestamps ("2026/03/02
+# 9:10:00 AM GMT-5", "... EST"): the local time is kept. Those tools write the local time of the
+# clinic's account, the time its infusion log is kept in (and the parser reads "GMT-5" as UTC+5).
+_ZONE_WORDS = re.compile(r"\s+(?:(?:GMT|UTC)\s*(?:[+-]\s*\d{1,2}(?::?\d{2})?)?|[ECMP][SD]T|BST|CES?T)\s*$", re.I)
+
+
 def _parse_text(text: pd.Series, dayfirst: bool) -> np.ndarray:
     """Distinct date texts -> datetime64[ns] (NaT where unreadable)."""
+    text = text.str.replace(_ZONE_WORDS, "", regex=True)
     try:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):  # e.g. mixed time zones

@@ -349,11 +349,17 @@ def _visit_dates(report: v._Report, raw: RawTable, long: pd.DataFrame, column: p
 
 def apply_mapping(report: v._Report, raw: RawTable, mapping: Mapping) -> Mapped:
     """Rewrite ``raw`` into the long single-file form described by ``mapping`` (see the module)."""
-    frame = _summary_rows(report, raw, _filter_rows(report, raw, raw.frame, mapping), mapping)
+    frame = _filter_rows(report, raw, raw.frame, mapping)
+    # Columns dropped unread (a survey tool's bookkeeping) are never screened or shown; a record
+    # filter may use one (Qualtrics' Status).
+    dropped_unread = [c for c in mapping.dropped if c in frame.columns]
+    frame = _summary_rows(report, raw, frame.drop(columns=dropped_unread) if dropped_unread else frame, mapping)
     # A date and its time of day in two columns (EMR exports) become one date-time column.
     frame, joined = calendar.join_times_of_day(frame, {c for r, c in mapping.columns.items()
                                                        if r not in {"assessment_date", "infusion_date"}}
                                                | set(mapping.wide_columns))
+    if dropped_unread:
+        joined.append(f"column(s) {', '.join(map(repr, dropped_unread))} dropped unread, as the mapping says")
     roles = {role: column for role, column in mapping.columns.items() if column in frame.columns}
     absent = {role: column for role, column in mapping.columns.items() if column not in frame.columns}
     for role, column in absent.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -202,12 +202,28 @@ def _name_files(data: OutcomeData, files_of: Callable[[Any], list[str]]) -> Outc
                                         for w in data.warnings), _fingerprint=[])
 
 
+def ratings_file(names: list[str]) -> str | None:
+    """The file read as the assessments table when no file is named so: the one table file not
+    named by a table, beside files that are ('PHQ-9 (Responses).csv' with 'infusions.csv'); None
+    otherwise (no other file named by a table, or several candidates)."""
+    tables = [n for n in names if PurePosixPath(n).suffix.lower() in _TABLE_SUFFIXES]
+    stems = {PurePosixPath(n).stem.lower() for n in tables}
+    if "assessments" in stems or not stems & set(_TABLE_NAMES):
+        return None
+    others = [n for n in tables if PurePosixPath(n).stem.lower() not in _TABLE_NAMES]
+    return others[0] if len(others) == 1 else None
+
+
 def _find_tables(directory: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for path in sorted(directory.iterdir()):
+    paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    for path in paths:
         stem = path.stem.lower()
         if stem in _TABLE_NAMES and path.suffix.lower() in _TABLE_SUFFIXES:
             found.setdefault(stem, path)
+    ratings = ratings_file([p.name for p in paths])
+    if ratings is not None:
+        found["assessments"] = directory / ratings
     return found
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.contract import CONTRACT
 from analysis.instruments import instrument_named_by, resolve_instrument_names
+from analysis.loading.surveys import answer_scores, bookkeeping, survey_columns
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.validation import _quoted
 from analysis.loading.vocabularies import key
@@ -39,6 +40,8 @@ _CDISC_KEYS = {"usubjid", "studyid", "domain", "paramcd", "aval", "avisit", "avi
                "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute",
                # ADSL (subject level): read as CDISC, so a lone ADSL says it holds no ratings.
                "subjid", "siteid", "trt01p", "saffl", "ittfl", "rfstdtc"}
+# Qualtrics' Status of a response that no patient gave (as exported in words, and as codes).
+_NOT_ANSWERS = frozenset({"Survey Preview", "Survey Test", "Spam", "Preview Spam", "1", "2", "8", "9"})
 _REDCAP_KEYS = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
                 "redcap_data_access_group", "variable_field_name", "field_type", "choices_calculations_or_slider_labels"}
 
@@ -96,6 +99,10 @@ def apply_hints(mapping: Mapping, hints: dict[str, Any]) -> Mapping:
     if not hints:
         return mapping
     changes = {k: v for k, v in hints.items() if k != "columns"}
+    if hints.get("value_maps"):  # maps given by hand add to (and win over) the suggested ones
+        given = hints["value_maps"]
+        changes["value_maps"] = {**mapping.value_maps, **{role: {**mapping.value_maps.get(role, {}), **labels}
+                                                          for role, labels in given.items()}}
     columns = hints.get("columns") or {}
     if "time_unit" in hints and hints["time_unit"]:
         # A time unit given by hand re-labels the time column the suggestion found.
@@ -163,6 +170,24 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         if header is not None:
             time = header.hours if header.hours is not None else header.time_label
             wide[column] = (header.instrument, time, header.item)
+    survey, difficulty = survey_columns([c for c in source_columns if c not in taken and c not in wide])
+    wide.update({column: (instrument, None, item) for column, (instrument, item) in survey.items()})
+    score_map: dict[str, str] = {}
+    dropped: list[str] = []
+    if survey:
+        answered, dropped = bookkeeping(c for c in source_columns if c not in wide)
+        if answered is not None and answered not in taken and not any(
+                r in columns for r in (*_TIME_ROLE_ORDER, "assessment_date")):
+            claim("assessment_date", answered, "when the survey was answered")
+        dropped = [c for c in dropped if c not in taken]
+        survey_reason, unread, score_map = _survey_reason(frame, survey, difficulty)
+        if dropped:
+            reasons["dropped"] = (f"the survey tool's column(s) {', '.join(map(repr, dropped[:6]))}"
+                                  f"{' ...' if len(dropped) > 6 else ''} (who answered, from where, when else, the "
+                                  "response's status) dropped unread: identifying, or not outcome data")
+        if unread:
+            ambiguities.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be "
+                               "scored: give their scores with value_maps={'score': {answer: score}}")
     scale = _scale_of_table(frame, hints)
     if scale is not None and "score" not in columns and "instrument" not in columns:
         # Columns named by their time alone ('Baseline', 'Day 1', 'Week 2') hold ratings of the
@@ -172,7 +197,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                 wide[column] = (scale, parsed[0], None)
     for column, (instrument, time, item) in list(wide.items()):
         # "PHQ_9" alone is the PHQ-9 total; among phq_1 ... phq_8 it is item 9.
-        if item is not None and is_name_digits(column, parse_wide_header(column)) and not any(
+        if item is not None and column not in survey and is_name_digits(column, parse_wide_header(column)) and not any(
                 v[0] == instrument and v[2] is not None and c != column for c, v in wide.items()):
             wide[column] = (instrument, time, None)
     is_wide = bool(wide) and "score" not in columns and layout != "cdisc"
@@ -199,12 +224,22 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         layout = "wide"
         timed = {c for c, v in wide.items() if v[1] is not None}
         untimed_labels = sorted({str(v[1]) for v in wide.values() if isinstance(v[1], str)})
-        layout_reason = None
+        layout_reason = "layout wide: a survey export, one row per response and a column per question" \
+            if survey else None
         if len(timed) < len(wide) and not any(r in columns for r in (*_TIME_ROLE_ORDER, "visit", "visit_number",
                                                                      "assessment_date")):
             ambiguities.append(f"{len(wide) - len(timed)} wide column(s) name no time and the rows have no time "
                                "column: add one, or give the columns' times in wide_columns")
-        reasons["wide"] = _wide_reason(wide)
+        others = {c: v for c, v in wide.items() if c not in survey}
+        reasons["wide"] = survey_reason if survey and not others else _wide_reason(others or wide)
+        if survey and others:
+            reasons["survey"] = survey_reason
+        if survey and "Status" in frame.columns:  # Qualtrics: previews, tests and spam are not answers
+            flagged = [s for s in pd.unique(frame["Status"].dropna().astype(str)) if s in _NOT_ANSWERS]
+            if flagged:
+                hints.setdefault("record_filters", (("Status", "not in", tuple(flagged)),))
+                reasons["status"] = (f"responses with 'Status' {_quoted(flagged)} left out (a preview or test of the "
+                                     "survey, or flagged as spam, not a patient's answers)")
         if "infusion_number" in columns and "patient_id" in columns and session_numbers(
                 frame[columns["patient_id"]], frame[columns["infusion_number"]]) is not None:
             reasons["sessions"] = (f"a row per infusion ({columns['infusion_number']!r}): the times in the headers "
@@ -300,8 +335,46 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
     if frame.attrs.get("sheets"):  # a workbook's sheets read as one table (analysis.loading.sheets)
         reasons["sheet"] = frame.attrs["sheets"]
     return Mapping(layout=layout, columns=columns, reasons=reasons, wide_columns=wide if layout == "wide" else {},
-                   ambiguities=tuple(ambiguities),
-                   record_filters=hints.get("record_filters", ()) if layout == "cdisc" else ())
+                   ambiguities=tuple(ambiguities), value_maps={"score": score_map} if score_map else {},
+                   dropped=tuple(dropped),
+                   record_filters=hints.get("record_filters", ()) if layout == "cdisc" or survey else ())
+
+
+def _survey_reason(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
+                   difficulty: list[str]) -> tuple[str, list[str], dict[str, str]]:
+    """The sentence saying which question columns were read as which items, the answers that
+    could not be scored, and the answers' scores (``value_maps["score"]``)."""
+    scores, unread, parts = {}, [], []
+    for instrument in dict.fromkeys(v[0] for v in survey.values()):
+        mine = [c for c, v in survey.items() if v[0] == instrument]
+        items = sorted(survey[c][1] for c in mine)
+        answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str))
+        read, bad = answer_scores(answers, instrument)
+        scores.update(read)
+        unread += bad
+        parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
+                     f"text (e.g. {_shortened(mine[0])!r})")
+    answered = ", ".join(f"{a!r} = {s}" for a, s in list(scores.items())[:5]) + (" ..." if len(scores) > 5 else "")
+    sentence = "a survey export: " + "; ".join(parts) + (f"; answers scored by each scale: {answered}" if scores else "")
+    if difficulty:
+        sentence += (f"; {_shortened(difficulty[0])!r} is the questionnaire's closing question on difficulty, not an "
+                     "item: kept as written")
+    return sentence, unread, scores
+
+
+def _ranges(numbers: list[int]) -> str:
+    """'1-9', '1-4, 6': runs of consecutive numbers."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def _shortened(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[:size - 3].rstrip() + "..."
 
 
 def _says_m_months(column: str) -> bool:

@@ -361,6 +361,20 @@ def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndar
     return values, bad
 
 
+def _scored_answers(series: pd.Series, answers: dict[str, str]) -> pd.Series:
+    """``series`` with answers written in words replaced by their scores (``value_maps["score"]``:
+    a survey's "Several days" -> "1"), matched as written, else ignoring case and punctuation."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    by_key = {_key(a): score for a, score in answers.items()}
+    found = {u: answers.get(str(u).strip(), by_key.get(_key(str(u)))) for u in pd.unique(series.dropna())}
+    found = {u: score for u, score in found.items() if score is not None}
+    if not found:
+        return series
+    plain = series.astype(object)
+    return plain.map(found).fillna(plain)
+
+
 _MARKS = "*\u2020\u2021"  # footnote marks after a number: '18*', '24†'
 
 
@@ -574,7 +588,9 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         out["instrument"] = (codes, pd.Index(names, dtype=object))
 
     if "score" not in missing:
-        score, bad = _number(frame["score"], raw.decimal_comma)
+        answers = report.value_maps.get("score", {})
+        scores = _scored_answers(frame["score"], answers) if answers else frame["score"]
+        score, bad = _number(scores, raw.decimal_comma)
         remarked = _remarked_scores(frame["score"], score, bad, raw.decimal_comma) if bad.any() else []
         if len(remarked):
             columns = _cells(cells, remarked, raw.sources.get("score")) or [None] * MAX_ROWS_PER_CHECK
@@ -585,8 +601,11 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
                         f"(free text is not read): {'; '.join(shown)}{' ...' if len(remarked) > len(shown) else ''}.",
                         len(remarked), table=name, rows=rows[remarked])
         where = np.flatnonzero(bad)
+        scored = ", ".join(f"{a!r} = {s}" for a, s in list(answers.items())[:6]) + (" ..." if len(answers) > 6 else "")
         report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
-                        lambda v: f"score {_show(v)!r} is not a number.", "scores that are not numbers",
+                        (lambda v: f"answer {_show(v)!r} is neither a number nor one of the answers scored ({scored}); "
+                                   "give its score in value_maps={'score': {answer: score}}.") if answers
+                        else (lambda v: f"score {_show(v)!r} is not a number."), "scores that are not numbers",
                         _cells(cells, where, raw.sources.get("score")))
         out["score"] = score
         out["score_bad"] = bad

@@ -167,6 +167,25 @@ def test_a_workbook_with_a_sheet_per_instrument_is_mapped_and_loaded_as_one_data
     assert "row 2 of sheet 'CADSS' of clinic.xlsx (spreadsheet row 3; patient K1)" in _all_text(at)
 
 
+def test_a_qualtrics_export_beside_its_infusion_log_loads_and_shows_none_of_its_bookkeeping(tmp_path):
+    """The survey file is read as the assessments (the one file not named by a table), its
+    tool's IP address, e-mail and location columns dropped unread (no identifier refusal, no value
+    shown), its questions labelled by their wording's end, its totals those of the answers."""
+    from tests.analysis.test_loading_surveys import expected, infusions_csv, qualtrics_csv, responses, totals
+
+    given = responses(seed=8)
+    survey, infusions = qualtrics_csv(tmp_path, given), infusions_csv(tmp_path)
+    at, data = _uploaded_and_loaded((survey.name, survey.read_bytes()), ("infusions.csv", infusions.read_bytes()))
+    assert totals(data) == expected(given)
+    roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
+    assert roles["IPAddress"] == roles["RecipientEmail"] == "(dropped unread)" and roles["EndDate"] == "assessment_date"
+    assert roles["Over the last 2 weeks, h … oblems? - Little interest or pleasure in doing things"] == "(wide measure)"
+    text = _all_text(at)
+    assert "Identifiers found" not in text and "a survey export: 9 column(s) read as PHQ-9 item(s) 1-9" in text
+    for identifying in ("203.0.113.7", "pat.one@example.org", "39.7392"):
+        assert identifying not in text
+
+
 def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
     from tests.analysis.test_calendar import WIDE_DATED
 

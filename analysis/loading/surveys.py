@@ -1,0 +1,210 @@
+"""Survey exports: questionnaires filled in on a form (Google Forms, Qualtrics, Microsoft Forms,
+SurveyMonkey), exported with the question's text as the column name and the answer in words.
+
+A column is read as an item when its name holds the item's wording: the question alone
+("Little interest or pleasure in doing things"), numbered ("1. Feeling down, depressed, or
+hopeless"), or after the questionnaire's stem as the export writes a grid ("Over the last 2 weeks,
+how often have you been bothered by any of the following problems? [Trouble relaxing]", or
+Qualtrics' "... - Trouble relaxing"). Wording is compared without case and punctuation, and
+closely enough to allow another edition's wording; the longest match wins (PCL-5's "Trouble
+falling or staying asleep" is part of PHQ-9 item 3's wording).
+
+Answers are read by the instrument's response scale ("Several days" = 1 on the PHQ-9 and GAD-7,
+"Quite a bit" = 3 on the PCL-5), or by the number written with them ("2 - More than half the
+days", "Nearly every day (3)"). The wording is that of the public-domain instruments: PHQ-9 and
+GAD-7 (Kroenke et al. 2001; Spitzer et al. 2006; Pfizer, free to use), PCL-5 (Weathers et al. 2013,
+National Center for PTSD) and QIDS-SR16's item titles (Rush et al. 2003), whose answers differ
+by item and are read by their numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+__all__ = ["ANSWERS", "ITEM_WORDING", "answer_scores", "bookkeeping", "question_item", "survey_columns"]
+
+ITEM_WORDING: dict[str, tuple[str, ...]] = {
+    "PHQ-9": (
+        "Little interest or pleasure in doing things",
+        "Feeling down, depressed, or hopeless",
+        "Trouble falling or staying asleep, or sleeping too much",
+        "Feeling tired or having little energy",
+        "Poor appetite or overeating",
+        "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+        "Moving or speaking so slowly that other people could have noticed, or the opposite, being so "
+        "fidgety or restless that you have been moving around a lot more than usual",
+        "Thoughts that you would be better off dead, or of hurting yourself in some way",
+    ),
+    "GAD-7": (
+        "Feeling nervous, anxious, or on edge",
+        "Not being able to stop or control worrying",
+        "Worrying too much about different things",
+        "Trouble relaxing",
+        "Being so restless that it is hard to sit still",
+        "Becoming easily annoyed or irritable",
+        "Feeling afraid, as if something awful might happen",
+    ),
+    "PCL-5": (
+        "Repeated, disturbing, and unwanted memories of the stressful experience",
+        "Repeated, disturbing dreams of the stressful experience",
+        "Suddenly feeling or acting as if the stressful experience were actually happening again",
+        "Feeling very upset when something reminded you of the stressful experience",
+        "Having strong physical reactions when something reminded you of the stressful experience",
+        "Avoiding memories, thoughts, or feelings related to the stressful experience",
+        "Avoiding external reminders of the stressful experience",
+        "Trouble remembering important parts of the stressful experience",
+        "Having strong negative beliefs about yourself, other people, or the world",
+        "Blaming yourself or someone else for the stressful experience or what happened after it",
+        "Having strong negative feelings such as fear, horror, anger, guilt, or shame",
+        "Loss of interest in activities that you used to enjoy",
+        "Feeling distant or cut off from other people",
+        "Trouble experiencing positive feelings",
+        "Irritable behavior, angry outbursts, or acting aggressively",
+        "Taking too many risks or doing things that could cause you harm",
+        "Being superalert or watchful or on guard",
+        "Feeling jumpy or easily startled",
+        "Having difficulty concentrating",
+        "Trouble falling or staying asleep",
+    ),
+    "QIDS-SR16": (
+        "Falling asleep", "Sleep during the night", "Waking up too early", "Sleeping too much", "Feeling sad",
+        "Decreased appetite", "Increased appetite", "Decreased weight", "Increased weight",
+        "Concentration/decision making", "View of myself", "Thoughts of death or suicide", "General interest",
+        "Energy level", "Feeling slowed down", "Feeling restless",
+    ),
+}
+
+_FREQUENCY = {"not at all": 0, "several days": 1, "more than half the days": 2, "nearly every day": 3}
+ANSWERS: dict[str, dict[str, int]] = {
+    "PHQ-9": _FREQUENCY,
+    "GAD-7": _FREQUENCY,
+    "PCL-5": {"not at all": 0, "a little bit": 1, "moderately": 2, "quite a bit": 3, "extremely": 4},
+    "QIDS-SR16": {},  # each item has its own answers: read by their numbers
+}
+
+# The PHQ-9's and GAD-7's closing question on how difficult the problems made life: not an item.
+_DIFFICULTY = "how difficult have these problems made it"
+_SHORT_WORDS = 4  # wordings shorter than this are matched whole, never inside a longer header
+_FEWEST_ITEMS = 3  # an instrument is read from a survey that asks at least this many of its items
+_CLOSE_ENOUGH = 0.86  # difflib ratio of another edition's wording ("falling/staying asleep")
+_WORDS = re.compile(r"[^0-9a-z]+")
+
+
+def _words(text: object) -> str:
+    return " ".join(_WORDS.split(str(text).lower().replace("super-alert", "superalert"))).strip()
+
+
+_WORDED = {(instrument, item): _words(text) for instrument, texts in ITEM_WORDING.items()
+           for item, text in enumerate(texts, start=1)}
+
+
+def _question_part(header: str) -> str:
+    """The part of a grid header naming the row: in [brackets] after the stem (Google Forms),
+    after the last ' - ' (Qualtrics) or ': ' ("GAD-7: Trouble relaxing"), else the whole header."""
+    bracket = re.search(r"\[([^\]]+)\]\s*$", header)
+    if bracket:
+        return bracket.group(1)
+    return re.split(r" - |:\s", header)[-1]
+
+
+def _likeness(a: str, b: str) -> float:
+    """difflib's ratio of two wordings, 0 when its cheap upper bounds already fall short."""
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < _CLOSE_ENOUGH or matcher.quick_ratio() < _CLOSE_ENOUGH:
+        return 0.0
+    return matcher.ratio()
+
+
+def question_item(header: object) -> tuple[str, int] | None:
+    """(instrument, item number) of a column named by an item's wording, else None."""
+    text = str(header)
+    words = f" {_words(text)} "
+    if len(words) < 10 or _DIFFICULTY in words:
+        return None
+    part = _words(re.sub(r"^\s*(?:q(?:uestion)?\s*)?\d{1,2}\s*[.):]\s*", "", _question_part(text), flags=re.I))
+    # Short wordings (QIDS' "Energy level") must be the whole question, longer ones may sit in it.
+    contained = [(len(w), k) for k, w in _WORDED.items()
+                 if (f" {w} " in words if w.count(" ") >= _SHORT_WORDS - 1 else w == part)]
+    if contained:
+        return max(contained)[1]
+    scored = sorted(((_likeness(part, w), k) for k, w in _WORDED.items()), reverse=True)
+    if scored and scored[0][0] >= _CLOSE_ENOUGH and (len(scored) < 2 or scored[1][0] < scored[0][0] - 0.05):
+        return scored[0][1]
+    return None
+
+
+def survey_columns(headers: Iterable[object]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+    """The columns read as items (header -> (instrument, item)), and the difficulty questions
+    (not items). An item asked twice keeps its first column; an instrument with fewer than three
+    items asked is not read (one column called "Energy level" is not a QIDS)."""
+    items: dict[str, tuple[str, int]] = {}
+    difficulty = []
+    for header in headers:
+        found = question_item(header)
+        if found is not None and found not in items.values():
+            items[str(header)] = found
+        elif found is None and _DIFFICULTY in f" {_words(header)} ":
+            difficulty.append(str(header))
+    asked = pd.Series([instrument for instrument, _ in items.values()]).value_counts()
+    enough = {i for i, n in asked.items() if n >= _FEWEST_ITEMS}
+    return {h: v for h, v in items.items() if v[0] in enough}, difficulty
+
+
+_NUMBERED = (re.compile(r"^\s*(\d{1,2})\s*(?:[-=:.)]|\s)\s*(.*)$"), re.compile(r"^(.*?)\s*[(\[]\s*(\d{1,2})\s*[)\]]\s*$"))
+
+
+def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str, str], list[str]]:
+    """The answers as written -> their score (as text, for ``value_maps["score"]``), and the
+    answers that could not be read, each with why. A number alone is left as it is (read as a
+    score); a number with words that the scale scores otherwise is not guessed."""
+    scale = ANSWERS.get(instrument, {})
+    scores, unread = {}, []
+    for answer in dict.fromkeys(str(a).strip() for a in answers if not pd.isna(a)):
+        if not answer or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
+            continue
+        words = _words(answer)
+        number = None
+        for pattern in _NUMBERED:
+            match = pattern.match(answer)
+            if match:
+                groups = match.groups()
+                number, words = (groups[0], _words(groups[1])) if groups[0].isdigit() else (groups[1], _words(groups[0]))
+                break
+        said = scale.get(words)
+        if number is not None and said is not None and int(number) != said:
+            unread.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")
+        elif number is not None:
+            scores[answer] = str(int(number))
+        elif said is not None:
+            scores[answer] = str(said)
+        else:
+            known = ", ".join(f"{w[:1].upper()}{w[1:]} = {s}" for w, s in scale.items()) or "answers with their number"
+            unread.append(f"{answer!r} (not one of the {instrument} answers: {known})")
+    return scores, unread
+
+
+# The survey tools' own columns on who answered, from where and when (Qualtrics, Google Forms,
+# Microsoft Forms, SurveyMonkey), compared by their words; the first of _ANSWERED_AT present
+# times the answers, the others are dropped unread.
+_ANSWERED_AT = ("end date", "enddate", "completion time", "timestamp", "recorded date", "recordeddate",
+                "submitted at", "date submitted", "start time", "start date", "startdate")
+_WHO_AND_WHERE = frozenset({"ipaddress", "ip address", "recipientlastname", "recipientfirstname", "recipientemail",
+                            "recipient last name", "recipient first name", "recipient email", "locationlatitude",
+                            "locationlongitude", "location latitude", "location longitude", "email address", "email",
+                            "name", "first name", "last name", "respondent email", "last modified time",
+                            "status", "response type"})
+
+
+def bookkeeping(headers: Iterable[object]) -> tuple[str | None, list[str]]:
+    """In a survey export: the column giving when the answers were given (None: none), and the
+    tool's other bookkeeping columns, to drop unread (identifying, and not outcome data)."""
+    by_words = {_words(h): str(h) for h in headers}
+    answered = next((by_words[w] for w in map(_words, _ANSWERED_AT) if w in by_words), None)
+    others = [h for w, h in by_words.items() if h != answered and (w in _WHO_AND_WHERE or w in map(_words, _ANSWERED_AT))]
+    return answered, others
+

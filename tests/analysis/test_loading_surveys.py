@@ -1,0 +1,201 @@
+"""Survey exports (Google Forms, Qualtrics) load as exported: questions read by their wording,
+answers by the scale's words, the tool's bookkeeping dropped unread.
+
+References: each file is written here from answers drawn with a fixed seed; the expected totals
+are the sums of those answers' scores by the PHQ-9's published response scale (Kroenke et al.
+2001: not at all 0, several days 1, more than half the days 2, nearly every day 3) and the
+expected times the hours between the timestamps written and the infusion dates written, computed
+with ``datetime`` (no code of the loader).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+from analysis import DataError, Mapping
+from analysis.loading.surveys import question_item, survey_columns
+
+PHQ9 = ["Little interest or pleasure in doing things", "Feeling down, depressed, or hopeless",
+        "Trouble falling or staying asleep, or sleeping too much", "Feeling tired or having little energy",
+        "Poor appetite or overeating",
+        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so fidgety "
+        "or restless that you have been moving around a lot more than usual",
+        "Thoughts that you would be better off dead or of hurting yourself in some way"]
+ANSWERS = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
+STEM = "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+DIFFICULTY = ("If you checked off any problems, how difficult have these problems made it for you to do your "
+              "work, take care of things at home, or get along with other people?")
+FIRST_INFUSION = {f"KC{p:03d}": datetime(2026, 3, 2 + p, 10, 0) for p in range(1, 6)}
+DAYS = [0, 1, 7]
+
+
+def infusions_csv(folder: Path) -> Path:
+    rows = [{"patient_id": p, "infusion_number": n + 1, "infusion_date": (start + pd.Timedelta(days=2 * n))
+             .strftime("%Y-%m-%d %H:%M"), "dose_mg_per_kg": 0.5, "route": "IV"}
+            for p, start in FIRST_INFUSION.items() for n in range(3)]
+    path = folder / "infusions.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def responses(seed: int = 4) -> list[dict]:
+    """One PHQ-9 a patient answers 50 min before the first infusion, then on days 1 and 7."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for patient, start in FIRST_INFUSION.items():
+        for day in DAYS:
+            when = start + pd.Timedelta(days=day, minutes=-50 + 7 * day)
+            out.append({"patient": patient, "when": when, "answers": rng.integers(0, 4, 9).tolist()})
+    return out
+
+
+def expected(given: list[dict]) -> dict[tuple[str, float], float]:
+    """(patient, hours since the first infusion) -> total, from the drawn answers' scores."""
+    return {(r["patient"], round((r["when"] - FIRST_INFUSION[r["patient"]]).total_seconds() / 3600, 6)):
+            float(sum(r["answers"])) for r in given}
+
+
+def totals(data: analysis.OutcomeData) -> dict[tuple[str, float], float]:
+    a = data.assessments[data.assessments["item"].isna()]
+    return {(p, round(t, 6)): s for p, t, s in zip(a["patient_id"], a["time_hours"], a["score"], strict=True)}
+
+
+def google_forms_csv(folder: Path, given: list[dict]) -> Path:
+    rows = [{"Timestamp": r["when"].strftime("%Y/%m/%d %-I:%M:%S %p") + " GMT-5", "Patient ID": r["patient"],
+             **{f"{STEM} [{q}]": ANSWERS[a] for q, a in zip(PHQ9, r["answers"], strict=True)},
+             DIFFICULTY: "Somewhat difficult"} for r in given]
+    path = folder / "PHQ-9 (Responses) - Form Responses 1.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+QUALTRICS_META = [("StartDate", "Start Date", "startDate"), ("EndDate", "End Date", "endDate"),
+                  ("Status", "Response Type", "status"), ("IPAddress", "IP Address", "ipAddress"),
+                  ("Progress", "Progress", "progress"), ("Finished", "Finished", "finished"),
+                  ("RecordedDate", "Recorded Date", "recordedDate"), ("ResponseId", "Response ID", "_recordId"),
+                  ("RecipientEmail", "Recipient Email", "recipientEmail"),
+                  ("LocationLatitude", "Location Latitude", "locationLatitude"),
+                  ("pid", "Participant ID", "QID10_TEXT")]
+
+
+def qualtrics_csv(folder: Path, given: list[dict], preview: bool = True) -> Path:
+    columns = QUALTRICS_META + [(f"Q1_{i}", f"{STEM} - {q}", f"QID1_{i}") for i, q in enumerate(PHQ9, start=1)]
+    path = folder / "Ketamine_PHQ9_December+3,+2026_10.15.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([c[0] for c in columns])
+        writer.writerow([c[1] for c in columns])
+        writer.writerow([json.dumps({"ImportId": c[2]}) for c in columns])
+        extra = [{"patient": "KC001", "when": datetime(2026, 3, 1, 8, 0), "answers": [3] * 9}] if preview else []
+        for k, r in enumerate(given + extra):
+            end = r["when"].strftime("%Y-%m-%d %H:%M:%S")
+            meta = [end, end, "Survey Preview" if r in extra else "IP Address", "203.0.113.7", "100", "True", end,
+                    f"R_{k:04d}xYz", "pat.one@example.org", "39.7392", r["patient"]]
+            writer.writerow(meta + [ANSWERS[a] for a in r["answers"]])
+    return path
+
+
+def test_a_google_forms_export_loads_with_its_infusion_log(tmp_path: Path):
+    given = responses()
+    survey = google_forms_csv(tmp_path, given)
+    mapping = analysis.suggest_mapping(survey)
+    said = " ".join(mapping.describe())
+    assert "9 column(s) read as PHQ-9 item(s) 1-9 by their question text" in said
+    assert "'Several days' = 1" in said and "closing question on difficulty" in said
+    data = analysis.load(assessments=survey, infusions=infusions_csv(tmp_path))
+    assert totals(data) == expected(given)  # "GMT-5" written by the form: its local time is kept
+    assert data.n_patients == 5 and data.summary().loc["PHQ-9", "ratings"] == 15
+    assert (data.assessments[DIFFICULTY] == "Somewhat difficult").all()  # kept as written, not an item
+    assert {"totals_derived", "dates_converted"} <= {w.code for w in data.warnings}
+
+
+def test_a_qualtrics_export_drops_its_bookkeeping_unread_and_leaves_previews_out(tmp_path: Path):
+    given = responses(seed=5)
+    survey = qualtrics_csv(tmp_path, given)
+    mapping = analysis.suggest_mapping(survey)
+    assert mapping.columns["patient_id"] == "Participant ID" and mapping.columns["assessment_date"] == "EndDate"
+    assert {"StartDate", "RecordedDate", "IPAddress", "RecipientEmail", "LocationLatitude"} <= set(mapping.dropped)
+    assert mapping.record_filters == (("Status", "not in", ("Survey Preview",)),)
+    data = analysis.load(assessments=survey, infusions=infusions_csv(tmp_path))
+    assert totals(data) == expected(given)  # the preview (KC001, 1 March, all 3s) is not a rating
+    shown = " ".join([*mapping.describe(), *(w.message for w in data.warnings)]) \
+        + " ".join(data.assessments.astype(str).to_numpy().ravel()) + mapping.to_json()
+    for identifying in ("203.0.113.7", "pat.one@example.org", "39.7392"):
+        assert identifying not in shown
+    assert any("a Qualtrics export" in w.message for w in data.warnings)
+    # rows as the file numbers them: the first response is line 4, under three header rows
+    assert data.assessments["source_row"].min() == 3
+
+
+def test_an_answer_the_scale_does_not_have_is_named_with_its_row_column_and_the_answers(tmp_path: Path):
+    given = responses()
+    survey = google_forms_csv(tmp_path, given)
+    frame = pd.read_csv(survey)
+    frame.loc[1, f"{STEM} [{PHQ9[3]}]"] = "Sometimes"
+    frame.to_csv(survey, index=False)
+    with pytest.raises(DataError) as caught:
+        analysis.load(assessments=survey, infusions=infusions_csv(tmp_path))
+    problems = caught.value.problems
+    assert len(problems) == 1
+    problem = problems.iloc[0]
+    assert problem["row"] == 2 and problem["column"] == f"{STEM} [{PHQ9[3]}]" and problem["value"] == "Sometimes"
+    assert "'Sometimes' is neither a number nor one of the answers scored" in problem["message"]
+    assert "'Several days' = 1" in problem["message"] and "value_maps" in problem["message"]
+    assert "line 3" in problem["location"]
+    # its score given by hand, the file loads
+    data = analysis.load(assessments=survey, infusions=infusions_csv(tmp_path), value_maps={"score": {"Sometimes": "1"}})
+    assert len(totals(data)) == 15
+
+
+def test_numbered_answers_and_a_saved_mapping_read_next_months_export(tmp_path: Path):
+    given = responses(seed=6)
+    survey = google_forms_csv(tmp_path, given)
+    frame = pd.read_csv(survey).replace({a: f"{k} - {a}" for k, a in enumerate(ANSWERS)})
+    frame.to_csv(survey, index=False)
+    mapping = analysis.suggest_mapping(survey)
+    saved = Mapping.from_json(mapping.to_json())
+    assert saved == mapping and saved.value_maps["score"]["2 - More than half the days"] == "2"
+    later = responses(seed=7)
+    (tmp_path / "next").mkdir()
+    next_month = google_forms_csv(tmp_path / "next", later)
+    pd.read_csv(next_month).replace({a: f"{k} - {a}" for k, a in enumerate(ANSWERS)}).to_csv(next_month, index=False)
+    data = analysis.load(assessments=next_month, infusions=infusions_csv(tmp_path), mapping=saved)
+    assert totals(data) == expected(later)
+
+
+def test_questions_are_known_by_their_wording_in_the_forms_exports_write():
+    assert question_item("1. Little interest or pleasure in doing things?") == ("PHQ-9", 1)
+    assert question_item(f"{STEM} - Feeling bad about yourself - or that you are a failure") is None  # cut short
+    assert question_item("Trouble falling/staying asleep, sleeping too much") == ("PHQ-9", 3)  # older wording
+    assert question_item("Trouble falling or staying asleep?") == ("PCL-5", 20)  # PCL-5's, not PHQ-9's
+    assert question_item("In the past month, how much were you bothered by: - Being \"superalert\" or watchful "
+                         "or on guard?") == ("PCL-5", 17)
+    assert question_item("GAD-7: Trouble relaxing") == ("GAD-7", 4)
+    assert question_item("During the past 7 days [Falling asleep]") == ("QIDS-SR16", 1)
+    assert question_item("Notes about sleeping too much") is None  # a short wording only as the whole question
+    assert question_item(DIFFICULTY) is None and question_item("Patient ID") is None
+    # a lone column worded like a QIDS item is not a survey
+    assert survey_columns(["Patient", "Energy level", "Weight"]) == ({}, [])
+
+
+def test_a_folder_of_a_survey_export_and_the_infusion_log_reads_the_export_as_the_ratings(tmp_path: Path):
+    given = responses(seed=9)
+    qualtrics_csv(tmp_path, given, preview=False)
+    infusions_csv(tmp_path)
+    data = analysis.load(tmp_path)
+    assert totals(data) == expected(given) and len(data.infusions) == 15
+    saved = Mapping.from_json(analysis.suggest_mapping(next(tmp_path.glob("Ketamine*"))).to_json())
+    assert "IPAddress" in saved.dropped  # kept by the saved mapping
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")  # two candidates: none is guessed
+    with pytest.raises(DataError, match="has no assessments file"):
+        analysis.load(tmp_path)

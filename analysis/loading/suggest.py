@@ -40,6 +40,9 @@ _CDISC_KEYS = {"usubjid", "studyid", "domain", "paramcd", "aval", "avisit", "avi
                "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute",
                # ADSL (subject level): read as CDISC, so a lone ADSL says it holds no ratings.
                "subjid", "siteid", "trt01p", "saffl", "ittfl", "rfstdtc"}
+# Survey tools' numbers of a response (Microsoft Forms' ID, Qualtrics' ResponseId, SurveyMonkey's
+# Respondent ID): never a patient's id.
+_RESPONSE_NUMBERS = frozenset({"id", "responseid", "response_id", "respondent_id", "respondentid", "collector_id"})
 # Qualtrics' Status of a response that no patient gave (as exported in words, and as codes).
 _NOT_ANSWERS = frozenset({"Survey Preview", "Survey Test", "Spam", "Preview Spam", "1", "2", "8", "9"})
 _REDCAP_KEYS = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
@@ -180,6 +183,13 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                 r in columns for r in (*_TIME_ROLE_ORDER, "assessment_date")):
             claim("assessment_date", answered, "when the survey was answered")
         dropped = [c for c in dropped if c not in taken]
+        if key(columns.get("patient_id", "")) in _RESPONSE_NUMBERS:
+            response = columns.pop("patient_id")
+            reasons.pop("patient_id", None)
+            taken.discard(response)
+            ambiguities.append(f"{response!r} numbers the survey's responses, not patients: no column names the "
+                               "patient (ask for the study id in the form, or name its column: "
+                               "columns={'patient_id': ...})")
         survey_reason, unread, score_map = _survey_reason(frame, survey, difficulty)
         if dropped:
             reasons["dropped"] = (f"the survey tool's column(s) {', '.join(map(repr, dropped[:6]))}"
@@ -297,7 +307,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             label = next((h.time_label for h in [parse_wide_header(posts[0])] if h is not None), posts[0])
             ambiguities.append(f"{', '.join(map(repr, posts[:3]))}: 'post' taken as the end of a 40-minute "
                                f"infusion (0.67 h); set visit_times={{{label!r}: hours}} otherwise")
-        if "patient_id" not in columns:
+        if "patient_id" not in columns and not survey:
             ambiguities.append("no patient id column: patients are numbered by row (row 1 = patient R1)")
     else:
         layout = layout or "long"

@@ -199,3 +199,13 @@ def test_a_folder_of_a_survey_export_and_the_infusion_log_reads_the_export_as_th
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")  # two candidates: none is guessed
     with pytest.raises(DataError, match="has no assessments file"):
         analysis.load(tmp_path)
+
+
+def test_a_forms_response_number_is_not_taken_for_the_patient():
+    frame = pd.DataFrame({"ID": [1, 2], "Start time": "3/2/26 9:01:02", "Completion time": "3/2/26 9:04:10",
+                          "Email": "anonymous", **{f"{k}. {q}": ["Not at all", "Several days"]
+                                                   for k, q in enumerate(PHQ9, start=1)}})
+    mapping = analysis.suggest_mapping(frame)
+    assert "patient_id" not in mapping.columns and mapping.columns["assessment_date"] == "Completion time"
+    assert any("'ID' numbers the survey's responses, not patients" in a for a in mapping.ambiguities)
+    assert {"Start time", "Email"} <= set(mapping.dropped)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.contract import CONTRACT
-from analysis.instruments import instrument_named_by, resolve_instrument_names
+from analysis.instruments import get_instrument, instrument_named_by, resolve_instrument_names
 from analysis.loading.surveys import answer_scores, bookkeeping, survey_columns
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.validation import _quoted
@@ -190,14 +190,12 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{response!r} numbers the survey's responses, not patients: no column names the "
                                "patient (ask for the study id in the form, or name its column: "
                                "columns={'patient_id': ...})")
-        survey_reason, unread, score_map = _survey_reason(frame, survey, difficulty)
+        survey_reason, survey_doubts, score_map = _survey_reason(frame, survey, difficulty)
+        ambiguities.extend(survey_doubts)
         if dropped:
             reasons["dropped"] = (f"the survey tool's column(s) {', '.join(map(repr, dropped[:6]))}"
                                   f"{' ...' if len(dropped) > 6 else ''} (who answered, from where, when else, the "
                                   "response's status) dropped unread: identifying, or not outcome data")
-        if unread:
-            ambiguities.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be "
-                               "scored: give their scores with value_maps={'score': {answer: score}}")
     scale = _scale_of_table(frame, hints)
     if scale is not None and "score" not in columns and "instrument" not in columns:
         # Columns named by their time alone ('Baseline', 'Day 1', 'Week 2') hold ratings of the
@@ -352,16 +350,24 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
 
 def _survey_reason(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
                    difficulty: list[str]) -> tuple[str, list[str], dict[str, str]]:
-    """The sentence saying which question columns were read as which items, the answers that
-    could not be scored, and the answers' scores (``value_maps["score"]``)."""
-    scores, unread, parts = {}, [], []
+    """The sentence saying which question columns were read as which items, what is doubtful
+    (answers that could not be scored, answers coded from 1), and the answers' scores
+    (``value_maps["score"]``)."""
+    scores, unread, parts, doubts = {}, [], [], []
     for instrument in dict.fromkeys(v[0] for v in survey.values()):
         mine = [c for c, v in survey.items() if v[0] == instrument]
         items = sorted(survey[c][1] for c in mine)
-        answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str))
+        answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str).str.strip())
         read, bad = answer_scores(answers, instrument)
         scores.update(read)
         unread += bad
+        codes = pd.to_numeric(pd.Series(answers), errors="coerce")
+        top = get_instrument(instrument).item_max
+        if len(answers) and codes.notna().all() and codes.min() >= 1 and codes.max() == top + 1:
+            shifted = ", ".join(f"'{k}': '{k - 1}'" for k in range(1, int(top) + 2))
+            doubts.append(f"the {instrument} answers are numbered 1-{int(top) + 1}, a survey tool's default coding, "
+                          f"but {instrument} items score 0-{int(top)}: recode them in the tool, or give "
+                          f"value_maps={{'score': {{{shifted}}}}}")
         parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
                      f"text (e.g. {_shortened(mine[0])!r})")
     answered = ", ".join(f"{a!r} = {s}" for a, s in list(scores.items())[:5]) + (" ..." if len(scores) > 5 else "")
@@ -369,7 +375,10 @@ def _survey_reason(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
     if difficulty:
         sentence += (f"; {_shortened(difficulty[0])!r} is the questionnaire's closing question on difficulty, not an "
                      "item: kept as written")
-    return sentence, unread, scores
+    if unread:
+        doubts.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be scored: "
+                      "give their scores with value_maps={'score': {answer: score}}")
+    return sentence, doubts, scores
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -365,7 +365,9 @@ def _scored_answers(series: pd.Series, answers: dict[str, str]) -> pd.Series:
     """``series`` with answers written in words replaced by their scores (``value_maps["score"]``:
     a survey's "Several days" -> "1"), matched as written, else ignoring case and punctuation."""
     if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
-        return series
+        numbers = {number: score for a, score in answers.items()
+                   if np.isfinite(number := _parse_number(a, decimal_comma=False))}  # codes 1-4 -> 0-3
+        return series.map(numbers).fillna(series.astype(object)) if numbers and series.isin(numbers).any() else series
     by_key = {_key(a): score for a, score in answers.items()}
     found = {u: answers.get(str(u).strip(), by_key.get(_key(str(u)))) for u in pd.unique(series.dropna())}
     found = {u: score for u, score in found.items() if score is not None}

@@ -209,3 +209,13 @@ def test_a_forms_response_number_is_not_taken_for_the_patient():
     assert "patient_id" not in mapping.columns and mapping.columns["assessment_date"] == "Completion time"
     assert any("'ID' numbers the survey's responses, not patients" in a for a in mapping.ambiguities)
     assert {"Start time", "Email"} <= set(mapping.dropped)
+
+
+def test_answers_coded_from_one_are_flagged_and_recoded_by_a_value_map():
+    coded = [[1, 2, 3, 4, 1, 2, 3, 4, 4], [4, 4, 4, 4, 4, 4, 4, 4, 4]]  # a tool's default codes 1-4
+    frame = pd.DataFrame({"Patient ID": ["A", "A"], "Visit": ["baseline", "day 1"],
+                          **{q: [row[k] for row in coded] for k, q in enumerate(PHQ9)}})
+    mapping = analysis.suggest_mapping(frame)
+    assert any("PHQ-9 answers are numbered 1-4" in a and "'4': '3'" in a for a in mapping.ambiguities)
+    data = analysis.load(frame, value_maps={"score": {"1": "0", "2": "1", "3": "2", "4": "3"}})
+    assert data.assessments[data.assessments["item"].isna()]["score"].tolist() == [15.0, 27.0]  # sums of code - 1

@@ -89,6 +89,12 @@ class RawTable:
     # contract column -> the file's column it was read from, when named otherwise ('score' <- 'Total'):
     # messages about a rating's value name the file's column
     sources: dict[str, str] = field(default_factory=dict, repr=False)
+    hidden_sheets: tuple[str, ...] = ()  # a workbook's hidden sheets, not read (hidden_note)
+
+    def hidden_note(self) -> list[str]:
+        """The sentence saying which hidden sheets were not read (none: an empty list)."""
+        return [f"{self.name}: hidden sheet(s) {', '.join(map(repr, self.hidden_sheets))} not read (choose one "
+                "with sheet=...)"] if self.hidden_sheets else []
 
     def locate(self, row: int, table: str = "", column: str = "") -> str:
         """Where data row ``row`` is, in words; for a converted source, the file and row it was read
@@ -638,6 +644,11 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
         key = sheet if isinstance(sheet, str) else names[sheet] if isinstance(sheet, int) and sheet < len(names) \
             else None
         return RawTable(_below_titles(_marked(sheets, cells.get(key))), name, "xlsx")
+    hidden = tuple(key for key in sheets if key in cells and cells[key].hidden)
+    if hidden and len(hidden) < len(sheets):  # what the clinic does not see is not its data
+        sheets = {key: frame for key, frame in sheets.items() if key not in hidden}
+    else:
+        hidden = ()
     sheets = {key: _below_titles(_marked(frame, cells.get(key))) for key, frame in sheets.items()}
     if not sheets:
         raise _fail(f"{name} has no worksheets.", table, name)
@@ -646,7 +657,9 @@ def _read_xlsx(content: bytes, name: str, table: str, sheet: str | int | None) -
     if len(sheets) > 1:
         notes.append(f"{name} has {len(sheets)} sheets; read the first, {first!r} (choose another with "
                      "sheet=..., or name the sheets assessments, infusions and patients)")
-    return RawTable(sheets[first], name, "xlsx", notes=notes, sheets=dict(sheets))
+    raw = RawTable(sheets[first], name, "xlsx", notes=notes, sheets=dict(sheets), hidden_sheets=hidden)
+    raw.notes[:0] = raw.hidden_note()
+    return raw
 
 
 _MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
@@ -668,6 +681,7 @@ class _SheetCells:
 
     merged: tuple[tuple[int, int, int], ...] = ()
     errors: tuple[tuple[str, str], ...] = ()
+    hidden: bool = False  # hidden in the workbook (a dropdown's list of choices, an old copy)
 
 
 def _sheet_cells(content: bytes) -> dict[str, _SheetCells]:
@@ -698,7 +712,8 @@ def _sheet_cells(content: bytes) -> dict[str, _SheetCells]:
             found[sheet.get("name")] = _SheetCells(
                 tuple((int(r0) - 1, int(r1) - 1, _column_index(c0)) for c0, r0, c1, r1 in refs
                       if c0 == c1 and int(r1) > int(r0)),
-                tuple((ref.decode(), error.decode(errors="replace")) for ref, error in errors))
+                tuple((ref.decode(), error.decode(errors="replace")) for ref, error in errors),
+                hidden=sheet.get("state") in {"hidden", "veryHidden"})
     return found
 
 

@@ -59,8 +59,8 @@ def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
         return raw
     chosen = sheet_table(raw, best, "file")
     chosen.name = raw.name
-    chosen.notes = [f"{raw.name} has {len(raw.sheets)} sheets; read {best!r}, the one holding the data "
-                    f"({scores[best]} recognised columns; choose another with sheet=...)", *per_scale]
+    chosen.notes = [*raw.hidden_note(), f"{raw.name} has {len(raw.sheets)} sheets; read {best!r}, the one holding "
+                    f"the data ({scores[best]} recognised columns; choose another with sheet=...)", *per_scale]
     chosen.sheets = raw.sheets
     chosen.frame.attrs["sheet"] = str(best)
     return chosen

@@ -218,7 +218,7 @@ def combine_sheets(raw: RawTable) -> Combined | None:
         + (f"; sheet {patients_sheet!r} read as the patients' columns" if patients_sheet else "")
         + (f"; sheet {infusions_sheet!r} as the infusions{infusions_how}" if infusions_sheet else "")
         + (f"; not read: {', '.join(map(repr, unread))} (read a sheet alone with sheet=...)" if unread else ""),
-        *(note for table in tables.values() for note in table.notes), *notes]
+        *raw.hidden_note(), *(note for table in tables.values() for note in table.notes), *notes]
     ratings.frame.attrs["sheets"] = ratings.notes[0]  # said by the mapping too (Mapping.describe)
     return Combined(ratings, infusions, tuple(added.problems))
 

@@ -207,3 +207,37 @@ def test_random_workbooks_load_or_raise_data_error(sheets):
         return
     assert isinstance(data, analysis.OutcomeData) and data.assessments["score"].notna().all()
     assert not any("a@b.org" in w.message for w in data.warnings)
+
+
+def _hide(path, *sheets):
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    for name in sheets:
+        book[name].sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+def test_hidden_sheets_are_not_read(tmp_path):
+    """A hidden old copy of an instrument sheet and a hidden list of dropdown choices: the clinic
+    does not see them, so they are not its data (said; sheet= still reads one)."""
+    old_copy = pd.DataFrame({"Patient": ["K1", "K2"], "Baseline": [20, 21], "Day 1": [19, 18]})
+    lists = pd.DataFrame({"Diagnosis": ["MDD", "TRD", "PTSD"]})
+    path = _hide(clinic_workbook(tmp_path / "clinic.xlsx", extra_sheets={"PHQ9": old_copy, "Lists": lists}),
+                 "PHQ9", "Lists")
+    data = analysis.load(path)
+    assert set(data.assessments["instrument"]) == {"MADRS", "CADSS"} and len(data.assessments) == 18
+    said = " ".join(w.message for w in data.warnings)
+    assert "hidden sheet(s) 'PHQ9', 'Lists' not read" in said and "not read: 'Notes' (read a sheet alone" in said
+    alone = analysis.load(path, sheet="PHQ9")
+    assert alone.assessments["score"].tolist() == [20, 19, 21, 18]
+    # a workbook of one visible data sheet and a hidden list
+    single = tmp_path / "single.xlsx"
+    with pd.ExcelWriter(single) as writer:
+        pd.DataFrame({"patient_id": ["A", "A"], "instrument": "MADRS", "time_hours": [0, 24],
+                      "score": [30, 14]}).to_excel(writer, sheet_name="Data", index=False)
+        lists.to_excel(writer, sheet_name="Lists", index=False)
+    data = analysis.load(_hide(single, "Lists"))
+    assert data.assessments["score"].tolist() == [30, 14]
+    assert any("hidden sheet(s) 'Lists' not read" in w.message for w in data.warnings)

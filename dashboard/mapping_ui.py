@@ -124,7 +124,8 @@ def _outlines(upload: Upload, sheet: str | int | None) -> dict[str, TableOutline
 
 
 def _sheet_names(upload: Upload) -> list[str]:
-    """Worksheet names of a single uploaded workbook (empty for anything else)."""
+    """Names of the visible worksheets of a single uploaded workbook (empty for anything else;
+    hidden sheets are not read, as in the library)."""
     if len(upload.files) != 1 or not upload.files[0].content.startswith(b"PK"):
         return []
     import io
@@ -132,7 +133,8 @@ def _sheet_names(upload: Upload) -> list[str]:
     from openpyxl import load_workbook
 
     try:
-        return list(load_workbook(io.BytesIO(upload.files[0].content), read_only=True).sheetnames)
+        book = load_workbook(io.BytesIO(upload.files[0].content), read_only=True)
+        return [sheet.title for sheet in book.worksheets if sheet.sheet_state == "visible"]
     except Exception:  # not a workbook: the reader says what it is
         return []
 

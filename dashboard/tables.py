@@ -454,11 +454,18 @@ def show_problems_table(problems: pd.DataFrame, key: str | None = None) -> None:
     """DataError.problems as a table that a person reads at 800 px: the message first, wrapped (never
     cut), rows as numbered in the user's file, nothing shown as None."""
     frame = problems.reset_index(drop=True)
-    order = [c for c in ("message", "table", "row", "column", "value") if c in frame.columns]
+    # The location in words ("row 2 of sheet 'CADSS' of clinic.xlsx (spreadsheet row 3; patient
+    # K1)") beside the message, wide enough to read without scrolling.
+    order = [c for c in ("message", "location", "table", "row", "column", "value") if c in frame.columns]
     frame = frame[order + [c for c in frame.columns if c not in order]]
     options = display_options(frame)
     options["column_order"] = list(frame.columns)
     options["column_config"]["message"] = st.column_config.Column(COLUMN_LABELS["message"], width="large")
+    if "location" in frame.columns:
+        options["column_config"]["location"] = st.column_config.Column("Where in the file", width="medium")
+        for column in ("table", "row", "column"):  # said by the location: not pinned before the message
+            if column in options["column_config"]:
+                options["column_config"][column] = {**options["column_config"][column], "pinned": False}
     longest = int(frame["message"].astype(str).str.len().max()) if "message" in frame and len(frame) else 0
     if longest:  # the message column is ~half the table at 800 px: wrap at fewer characters
         lines = math.ceil(longest / (WRAP_CHARACTERS - 5))

@@ -159,11 +159,11 @@ _NUMBERED = (re.compile(r"^\s*(\d{1,2})\s*(?:[-=:.)]|\s)\s*(.*)$"), re.compile(r
 
 
 def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str, str], list[str]]:
-    """The answers as written -> their score (as text, for ``value_maps["score"]``), and the
-    answers that could not be read, each with why. A number alone is left as it is (read as a
-    score); a number with words that the scale scores otherwise is not guessed."""
+    """The answers as written -> their score (as text, for ``value_maps["score"]``), and what
+    could not be read, in words. A number alone is left as it is (read as a score); a number with
+    words that the scale scores otherwise is not guessed."""
     scale = ANSWERS.get(instrument, {})
-    scores, unread = {}, []
+    scores, unknown, conflicting = {}, [], []
     for answer in dict.fromkeys(str(a).strip() for a in answers if not pd.isna(a)):
         if not answer or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
             continue
@@ -177,14 +177,19 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
                 break
         said = scale.get(words)
         if number is not None and said is not None and int(number) != said:
-            unread.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")
+            conflicting.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")
         elif number is not None:
             scores[answer] = str(int(number))
         elif said is not None:
             scores[answer] = str(said)
         else:
-            known = ", ".join(f"{w[:1].upper()}{w[1:]} = {s}" for w, s in scale.items()) or "answers with their number"
-            unread.append(f"{answer!r} (not one of the {instrument} answers: {known})")
+            unknown.append(repr(answer))
+    unread = conflicting
+    if unknown:
+        known = ", ".join(f"{w[:1].upper()}{w[1:]} = {s}" for w, s in scale.items())
+        unread = [f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''} "
+                  + (f"(not {instrument} answers: {known})" if known else
+                     f"({instrument}'s answers differ by item: give them with their number, '2 - ...')"), *conflicting]
     return scores, unread
 
 

@@ -81,12 +81,7 @@ from analysis.identifiers import find_identifier_columns
 from analysis.instruments import get_instrument, resolve_instrument_names
 from analysis.loading import calendar
 from analysis.loading.attached import attach_infusions
-from analysis.loading.times import (
-    PRE_INFUSION_HOURS,
-    parse_infusion_label,
-    parse_visit_label,
-    within_infusion_hours,
-)
+from analysis.loading.times import PRE_INFUSION_HOURS, parse_visit_label, placement_hours
 from analysis.loading.vocabularies import key
 from analysis.origins import VALUE_ORIGIN_COLUMNS, describe_row
 
@@ -745,12 +740,10 @@ def _time_ratings(long_frame: pd.DataFrame, timing: _Timing, dates: dict[str, ca
 def _offset_in_event(label: object) -> float:
     """Hours after its infusion's start of a rating in an infusion's event: as the event says
     ("Infusion 2 post": 40 min after), else one minute before the start (a rating at an infusion
-    visit is taken before the infusion)."""
-    relative = parse_infusion_label(label)
-    if relative is not None:
-        return relative[1]
-    within = within_infusion_hours(label)
-    return within if within is not None and within < 24 else PRE_INFUSION_HOURS
+    visit is taken before the infusion): the label's place within an infusion day
+    (:func:`~analysis.loading.times.placement_hours`), when it names one."""
+    hours = placement_hours(label)
+    return hours if hours < 24 else PRE_INFUSION_HOURS  # (NaN: the label names no time)
 
 
 def _time_at_infusions(long_frame: pd.DataFrame, infusions: pd.DataFrame, notes: list[str]) -> pd.DataFrame:

@@ -173,7 +173,9 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         if header is not None:
             time = header.hours if header.hours is not None else header.time_label
             wide[column] = (header.instrument, time, header.item)
-    survey, difficulty = survey_columns([c for c in source_columns if c not in taken and c not in wide])
+    # An item's wording wins over a wide header's reading ('GAD-7 [Trouble relaxing]' is item 4,
+    # not GAD-7 at a time '[Trouble relaxing]').
+    survey, difficulty = survey_columns([c for c in source_columns if c not in taken])
     wide.update({column: (instrument, None, item) for column, (instrument, item) in survey.items()})
     score_map: dict[str, str] = {}
     dropped: list[str] = []

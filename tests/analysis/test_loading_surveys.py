@@ -219,3 +219,19 @@ def test_answers_coded_from_one_are_flagged_and_recoded_by_a_value_map():
     assert any("PHQ-9 answers are numbered 1-4" in a and "'4': '3'" in a for a in mapping.ambiguities)
     data = analysis.load(frame, value_maps={"score": {"1": "0", "2": "1", "3": "2", "4": "3"}})
     assert data.assessments[data.assessments["item"].isna()]["score"].tolist() == [15.0, 27.0]  # sums of code - 1
+
+
+def test_a_form_asking_phq9_and_gad7_reads_both_even_with_the_scale_named_in_the_header():
+    from analysis.loading.surveys import ITEM_WORDING
+
+    rng = np.random.default_rng(11)
+    rows, sums = [], {}
+    for p in range(4):
+        phq, gad = rng.integers(0, 4, 9), rng.integers(0, 4, 7)
+        rows.append({"Patient ID": f"P{p}", "Visit": "baseline",
+                     **{q: ANSWERS[a] for q, a in zip(ITEM_WORDING["PHQ-9"], phq, strict=True)},
+                     **{f"GAD-7 [{q}]": ANSWERS[a] for q, a in zip(ITEM_WORDING["GAD-7"], gad, strict=True)}})
+        sums[(f"P{p}", "PHQ-9")], sums[(f"P{p}", "GAD-7")] = float(phq.sum()), float(gad.sum())
+    a = analysis.load(pd.DataFrame(rows)).assessments
+    a = a[a["item"].isna()]
+    assert dict(zip(zip(a["patient_id"], a["instrument"], strict=True), a["score"], strict=True)) == sums

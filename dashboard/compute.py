@@ -590,18 +590,18 @@ def user_covariates(data: OutcomeData) -> list[str]:
 
 
 def outcome_instruments(data: OutcomeData) -> list[str]:
-    """Instruments that can define response (all but dissociation scales), MADRS first."""
+    """Instruments that can define response (all but dissociation scales): MADRS first, then the
+    other depression scales (a survey's PHQ-9 before its GAD-7), then the rest, each by name."""
     from analysis.instruments import get_instrument
 
-    names = []
+    domains = {}
     for name in data.instruments:
         try:
-            domain = get_instrument(name).domain
+            domains[str(name)] = get_instrument(name).domain
         except Exception:
-            domain = "other"
-        if domain != "dissociation":
-            names.append(str(name))
-    names.sort(key=lambda n: (n != "MADRS", n))
+            domains[str(name)] = "other"
+    names = [n for n, domain in domains.items() if domain != "dissociation"]
+    names.sort(key=lambda n: (n != "MADRS", domains[n] != "depression", n))
     return names or ["MADRS"]
 
 

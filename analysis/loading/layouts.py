@@ -213,7 +213,10 @@ def _melt(report: v._Report, raw: RawTable, frame: pd.DataFrame, mapping: Mappin
                             for t in distinct], dtype=float)
     long["wide_hours"] = time_values[pd.Index(distinct).get_indexer(times.astype(object))] if len(long) else \
         np.array([], dtype=float)
-    labels = {c: (h.time_label if (h := parse_wide_header(c)) is not None else None) for c in wide}
+    # A column's visit label is its header's time label; none when its time comes from the row (a
+    # survey's 'GAD-7 [Trouble relaxing]' names an item, not a visit).
+    labels = {c: (h.time_label if spec[1] is not None and (h := parse_wide_header(c)) is not None else None)
+              for c, spec in wide.items()}
     # visit_times win over a header's own time ('CADSS Post' is 40 min unless visit_times={'Post': 1}).
     given = {c: mapping.visit_times[label] for c in wide if (label := labels[c] or c) in mapping.visit_times}
     if given and len(long):

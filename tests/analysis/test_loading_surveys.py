@@ -233,5 +233,6 @@ def test_a_form_asking_phq9_and_gad7_reads_both_even_with_the_scale_named_in_the
                      **{f"GAD-7 [{q}]": ANSWERS[a] for q, a in zip(ITEM_WORDING["GAD-7"], gad, strict=True)}})
         sums[(f"P{p}", "PHQ-9")], sums[(f"P{p}", "GAD-7")] = float(phq.sum()), float(gad.sum())
     a = analysis.load(pd.DataFrame(rows)).assessments
+    assert (a["visit"] == "baseline").all()  # the row's visit, not '[Trouble relaxing]' from the header
     a = a[a["item"].isna()]
     assert dict(zip(zip(a["patient_id"], a["instrument"], strict=True), a["score"], strict=True)) == sums

@@ -60,3 +60,13 @@ def test_the_sidebar_counts_patients_once_per_dataset_and_filters():
     other = _Counted(80)  # other filters: counted anew
     assert compute.patient_count(Settings(dataset="sample-count-test", sex=("F",)), other) == 80
     assert other.counted == 1
+
+
+def test_the_instrument_choice_puts_depression_scales_first():
+    from types import SimpleNamespace
+
+    from dashboard.compute import outcome_instruments
+
+    survey = SimpleNamespace(instruments=["GAD-7", "PCL-5", "PHQ-9", "CADSS"])
+    assert outcome_instruments(survey) == ["PHQ-9", "GAD-7", "PCL-5"]  # a PHQ-9 + GAD-7 form opens on PHQ-9
+    assert outcome_instruments(SimpleNamespace(instruments=["QIDS-SR16", "MADRS", "CADSS"])) == ["MADRS", "QIDS-SR16"]

@@ -1115,6 +1115,12 @@ DEFAULT_KNOTS_DAYS: tuple[float, ...] = (1.0, 7.0)
 DEFAULT_SPLINE_DF = 4
 
 
+def _times_text(times: np.ndarray, shown: int = 6) -> str:
+    """The distinct times of ratings, rounded, in words ('1.97, 3.97, 6.97 ...')."""
+    distinct = np.unique(np.round(times, 2))
+    return ", ".join(f"{x:g}" for x in distinct[:shown]) + (" ..." if len(distinct) > shown else "")
+
+
 def knot_column(t: str, knot: float) -> str:
     """Name of the piecewise term ``max(t - knot, 0)``, e.g. ``time_days_after_7``."""
     return f"{t}_after_{knot:g}".replace(".", "_").replace("-", "m")
@@ -1278,6 +1284,16 @@ def fit_trajectory(
         if empty:
             raise AnalysisError("No rating after the knot(s) " + ", ".join(f"{k:g}" for k in empty)
                                 + f" {time_unit}: choose knots inside the follow-up.")
+        # each knot's slope before it needs a rating in its segment (else the design is singular)
+        times = frame[t].to_numpy(dtype=float)
+        for low, knot in zip((-np.inf, *knots[:-1]), knots, strict=True):
+            if not ((times > low) & (times <= knot)).any():
+                since = "the start" if np.isinf(low) else f"{low:g} {time_unit}"
+                at = f"{knot:g} {time_unit[:-1] if knot == 1 else time_unit}"
+                raise AnalysisError(
+                    f"No rating between {since} and the knot at {at} (the ratings after baseline "
+                    f"are at {_times_text(times)} {time_unit}): the slope before that knot cannot be estimated. "
+                    "Choose knots between the rating times, or the natural spline or the straight line.")
     terms = [*shape, "baseline_score"]
     if by is not None:
         if by in covariates:

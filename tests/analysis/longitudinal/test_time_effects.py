@@ -31,6 +31,8 @@ Printed (lme4 warned max|grad| = 0.0035 > tol 0.002; our REML criterion is lower
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,6 +135,12 @@ def test_spline_and_knots_in_hours_and_errors(course):
                                                                           rel=1e-4)
     with pytest.raises(ValueError, match="No rating after the knot"):
         fit_trajectory(course, time_effect="piecewise", knots=[100.0])
+    # no rating before a knot (ratings from day 2 on, knot at day 1): said, not "rank deficient"
+    kept = (course.assessments["time_hours"] <= 0) | (course.assessments["time_hours"] >= 48)
+    later = dataclasses.replace(course, assessments=course.assessments[kept], _fingerprint=[])
+    with pytest.raises(ValueError, match=r"No rating between the start and the knot at 1 day \(the ratings after "
+                                         r"baseline are at 2, "):
+        fit_trajectory(later, time_effect="piecewise")
     with pytest.raises(ValueError, match="time_effect"):
         fit_trajectory(course, time_effect="quadratic")
 

@@ -315,6 +315,19 @@ class SuicidalityResult:
         return self.resolution[self.resolution["measure"] != "at_time_point"].set_index(["group", "measure"])[
             ["n", "count", "proportion", "lower", "upper"]]
 
+    def summary_gap(self) -> str | None:
+        """Why :meth:`summary` has no rows, in words (None when it has some)."""
+        if len(self.summary()):
+            return None
+        s, p = self.settings, self.patients
+        eligible = int(p["eligible"].sum())
+        if not eligible:
+            return (f"No patient had suicidal ideation at baseline ({s['instrument']} item {s['item']} >= "
+                    f"{s['present_min']:g}), so its resolution is not assessed.")
+        return (f"None of the {eligible} patient(s) with ideation at baseline was rated within {s['by_hours']:g} h "
+                f"after the first infusion, so resolution by {s['by_hours']:g} h is not assessed (the course over "
+                "time is shown above).")
+
     def describe(self) -> list[str]:
         s = self.settings
         return [

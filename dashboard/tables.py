@@ -245,10 +245,12 @@ def ci_label(label: str) -> str:
 def _with_ci(values: pd.DataFrame, estimate: str, lower: str, upper: str) -> pd.Series:
     """'0.62 (0.41–0.93)' per row from the display texts of an estimate and its bounds; 'to' where
     a bound is negative ('-7.94 (-8.63 to -7.25)', not '-8.63--7.25')."""
-    negative = values[lower].str.startswith("-") | values[upper].str.startswith("-")
-    bounds = values[lower] + np.where(negative, " to ", "–") + values[upper]
-    missing = (values[lower] == MISSING) & (values[upper] == MISSING)
-    return values[estimate].where(missing, values[estimate] + " (" + bounds + ")")
+    # (as text: the columns of a table without rows hold no strings)
+    low, high, middle = (values[c].astype(str) for c in (lower, upper, estimate))
+    negative = low.str.startswith("-") | high.str.startswith("-")
+    bounds = low + np.where(negative, " to ", "–") + high
+    missing = (low == MISSING) & (high == MISSING)
+    return middle.where(missing, middle + " (" + bounds + ")")
 
 
 def _width(label: str, longest_value: int, widest: int = 180) -> int:
@@ -442,7 +444,7 @@ def _layout(frame: pd.DataFrame, help_text: Mapping[str, str] | None,
             label = ci_label(column_label(estimate))
             tip = (help_text or {}).get(estimate, f"{estimate} ({', '.join(pairs[estimate])})")
             config[combined[estimate]] = st.column_config.Column(
-                label, help=tip, width=_width(label, max(len(t) for t in texts[combined[estimate]])))
+                label, help=tip, width=_width(label, max((len(t) for t in texts[combined[estimate]]), default=0)))
     proportion_rows = None
     if styled and in_proportion is not None and in_proportion.any():
         proportion_rows = (in_proportion.to_numpy(), [c for c in ("estimate", "lower", "upper") if c in names])

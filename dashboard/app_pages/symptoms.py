@@ -16,6 +16,7 @@ from dashboard.components import (
     suppressed,
 )
 from dashboard.context import current
+from dashboard.security import md
 
 # scatter points per panel: every marker is an SVG element the browser styles one by one (3 panels
 # of 2,000 took 1-2 s to draw at 20,000 patients); 500 show the cloud's shape as well
@@ -54,8 +55,12 @@ with page_guard("the suicidality analysis"):
                     notes=["Mean item score (95% CI) per day bin, drawn at the mean time of the ratings in the bin; "
                            "the axis starts at 0, the item's lowest score.",
                            f"Time points with fewer than {k} patients are not drawn."])
-        show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
-                   keep_columns=["group", "measure"])
+        gap = result.summary_gap()
+        if gap is None:
+            show_table(report, result.summary().reset_index(), "Resolution of suicidal ideation", count_column="n",
+                       keep_columns=["group", "measure"])
+        else:
+            st.info(md(gap), icon=":material/info:")
     calls.code_expander(ctx, suicidality)
 
 st.subheader("Dissociation and improvement")

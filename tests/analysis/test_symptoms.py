@@ -166,6 +166,11 @@ def test_suicidality_course_and_resolution_by_hand():
     assert summary.loc[("all", "by_24h"), "lower"] == pytest.approx(analysis_wilson(3, 4)[0])
     at = result.resolution[result.resolution["measure"] == "at_time_point"].set_index("time_point")
     assert tuple(at.loc["(0, 12] h", ["count", "n"]]) == (2, 4)  # p1 (1), p4 (0) resolved at 4 h
+    assert result.summary_gap() is None
+    # rated from 48 h on (a survey two days after the infusion): no resolution by 24 h, said why
+    later = make_data([r for r in SUICIDALITY if not 0 < r[3] <= 24])
+    gap = suicidality_course(later, time="hours", bins=[0, 48, 200]).summary_gap()
+    assert gap.startswith("None of the 4 patient(s) with ideation at baseline was rated within 24 h")
 
 
 def analysis_wilson(count, n):

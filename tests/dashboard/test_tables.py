@@ -33,3 +33,12 @@ def test_a_negative_interval_reads_with_to_and_a_named_index_gets_a_header_in_wo
     positive = display_options(pd.DataFrame({"hr": [0.62], "hr_lower": [0.41], "hr_upper": [0.93]}))
     data = positive["data"].data if hasattr(positive["data"], "data") else positive["data"]
     assert data["hr (95% CI)"].iloc[0] == "0.62 (0.41–0.93)"
+
+
+def test_a_table_without_rows_is_laid_out_like_one_with_rows():
+    # the Symptoms page's resolution table of a survey rated from day 2 on: no row; it crashed the page
+    empty = pd.DataFrame({"measure": pd.Series([], dtype=object), "n": pd.Series([], dtype="int64"),
+                          "proportion": pd.Series([], dtype=float), "lower": pd.Series([], dtype=float),
+                          "upper": pd.Series([], dtype=float)})
+    options = display_options(empty)
+    assert "proportion (95% CI)" in options["column_order"]

@@ -80,8 +80,11 @@ options = settings.endpoint_options()
 k = settings.min_cell_size
 with page_guard("the trajectories"):
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        time = st.segmented_control("Time axis", TIMES, default="visit", key="traj_time",
-                                    bind="query-params", required=True) or "visit"
+        # data without visit labels (a survey's dated responses) is drawn on days, the visit axis not offered
+        has_visits = bool(ctx.data.assessments["visit"].notna().any())
+        times = TIMES if has_visits else tuple(t for t in TIMES if t != "visit")
+        time = st.segmented_control("Time axis", times, default="visit" if has_visits else "days", key="traj_time",
+                                    bind="query-params", required=True) or ("visit" if has_visits else "days")
         value = VALUES[st.segmented_control("Value", list(VALUES), default="score", key="traj_value",
                                             bind="query-params", required=True) or "score"]
         since = "first infusion"

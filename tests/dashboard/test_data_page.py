@@ -184,6 +184,15 @@ def test_a_qualtrics_export_beside_its_infusion_log_loads_and_shows_none_of_its_
     assert "Identifiers found" not in text and "a survey export: 9 column(s) read as PHQ-9 item(s) 1-9" in text
     for identifying in ("203.0.113.7", "pat.one@example.org", "39.7392"):
         assert identifying not in text
+    # dated responses without visit labels: Trajectories on days (no visit axis offered), Symptoms in words
+    open_page("trajectories", at)
+    no_exception(at)
+    axis = next(c for c in at.get("segmented_control") if c.proto.label == "Time axis")
+    assert [o.content for o in axis.proto.options] == ["hours", "days"] and axis.value == "days"
+    assert not at.error, [e.value for e in at.error]
+    open_page("symptoms", at)
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
 
 
 def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():

@@ -190,7 +190,7 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
         unread = [f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''} "
                   + (f"(not {instrument} answers: {known})" if known else
                      f"({instrument}'s answers differ by item: give them with their number, '2 - ...')"), *conflicting]
-    return scores, unread
+    return dict(sorted(scores.items(), key=lambda pair: int(pair[1]))), unread  # in the scale's order
 
 
 # The survey tools' own columns on who answered, from where and when (Qualtrics, Google Forms,

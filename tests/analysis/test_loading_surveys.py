@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import analysis
 from analysis import DataError, Mapping
@@ -236,3 +238,39 @@ def test_a_form_asking_phq9_and_gad7_reads_both_even_with_the_scale_named_in_the
     assert (a["visit"] == "baseline").all()  # the row's visit, not '[Trouble relaxing]' from the header
     a = a[a["item"].isna()]
     assert dict(zip(zip(a["patient_id"], a["instrument"], strict=True), a["score"], strict=True)) == sums
+
+
+_FORMS = [lambda q: q, lambda q: f"{STEM} [{q}]", lambda q: f"{STEM} - {q}", lambda q: f"3. {q}?"]
+_ANSWER_CELLS = st.sampled_from([*ANSWERS, "", "Sometimes", "2 - More than half the days", "1"])
+_BOOKKEEPING = {"IPAddress": "198.51.100.4", "Email Address": "ann@clinic.org", "RecipientEmail": "bo@clinic.org"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 8), min_size=1, max_size=9, unique=True), st.sampled_from(range(len(_FORMS))),
+       st.lists(st.lists(_ANSWER_CELLS, min_size=9, max_size=9), min_size=1, max_size=4),
+       st.lists(st.sampled_from(list(_BOOKKEEPING)), unique=True), st.booleans())
+def test_random_survey_exports_load_with_the_sums_of_their_answers_or_say_why(asked, form, answers, tool, with_id):
+    """Any subset of PHQ-9 questions in any of the forms exports write them, answers known, unknown
+    or missing, the tools' identifying columns: loaded with each complete rating's total = the sum
+    of its answers' scores, or a DataError; no identifying value in any message."""
+    score = {**{a: k for k, a in enumerate(ANSWERS)}, "2 - More than half the days": 2, "1": 1}
+    rows = []
+    for k, cells in enumerate(answers):
+        row = {"Patient ID": f"K{k % 2}"} if with_id else {}
+        row.update({"Timestamp": f"2026-03-0{k + 2} 09:00", **{c: v for c, v in _BOOKKEEPING.items() if c in tool}})
+        row.update({_FORMS[form](PHQ9[i]): cells[i] for i in asked})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    infusions = pd.DataFrame({"patient_id": ["K0", "K1"], "infusion_number": 1, "infusion_date": "2026-03-02 10:00"})
+    try:
+        data = analysis.load(assessments=frame, infusions=infusions)
+    except DataError as error:
+        text = str(error) + " ".join(error.problems.astype(str).to_numpy().ravel())
+        assert not any(v in text for v in _BOOKKEEPING.values())
+        return
+    said = " ".join(w.message for w in data.warnings) + " ".join(data.mapping.describe())
+    assert not any(v in said for v in _BOOKKEEPING.values())
+    a = data.assessments
+    got = a[a["item"].isna() & (a["instrument"] == "PHQ-9")]["score"].tolist()
+    complete = [sum(score[c[i]] for i in range(9)) for c in answers if len(asked) == 9 and all(c[i] in score for i in range(9))]
+    assert got == complete

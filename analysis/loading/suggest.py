@@ -185,6 +185,11 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                 r in columns for r in (*_TIME_ROLE_ORDER, "assessment_date")):
             claim("assessment_date", answered, "when the survey was answered")
         dropped = [c for c in dropped if c not in taken]
+        if key(columns.get("event", "")) == "event_name" and "visit" not in columns:
+            # a REDCap export with labels ('Record ID', 'Event Name'): its events are the visits
+            event = columns.pop("event")
+            reasons.pop("event", None)
+            claim("visit", event, "the REDCap event of a survey export ('Baseline (Arm 1: Arm A)' is 'Baseline')")
         if key(columns.get("patient_id", "")) in _RESPONSE_NUMBERS:
             response = columns.pop("patient_id")
             reasons.pop("patient_id", None)

@@ -194,9 +194,9 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
 
 
 # The survey tools' own columns on who answered, from where and when (Qualtrics, Google Forms,
-# Microsoft Forms, SurveyMonkey), compared by their words; the first of _ANSWERED_AT present
+# Microsoft Forms, SurveyMonkey, REDCap's labels export), compared by their words; the first of _ANSWERED_AT present
 # times the answers, the others are dropped unread.
-_ANSWERED_AT = ("end date", "enddate", "completion time", "timestamp", "recorded date", "recordeddate",
+_ANSWERED_AT = ("end date", "enddate", "completion time", "timestamp", "survey timestamp", "recorded date", "recordeddate",
                 "submitted at", "date submitted", "start time", "start date", "startdate")
 _WHO_AND_WHERE = frozenset({"ipaddress", "ip address", "recipientlastname", "recipientfirstname", "recipientemail",
                             "recipient last name", "recipient first name", "recipient email", "locationlatitude",

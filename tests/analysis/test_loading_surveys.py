@@ -274,3 +274,22 @@ def test_random_survey_exports_load_with_the_sums_of_their_answers_or_say_why(as
     got = a[a["item"].isna() & (a["instrument"] == "PHQ-9")]["score"].tolist()
     complete = [sum(score[c[i]] for i in range(9)) for c in answers if len(asked) == 9 and all(c[i] in score for i in range(9))]
     assert got == complete
+
+
+def test_a_redcap_labels_export_of_a_survey_reads_its_events_as_visits_and_its_survey_timestamp():
+    given = responses(seed=12)
+    events = dict(zip(DAYS, ["Baseline (Arm 1: Arm A)", "Day 1 (Arm 1: Arm A)", "Week 1 (Arm 1: Arm A)"], strict=True))
+    day = {id(r): round((r["when"] - FIRST_INFUSION[r["patient"]]).total_seconds() / 86400) for r in given}
+    rows = [{"Record ID": r["patient"], "Event Name": events[day[id(r)]],
+             "Survey Identifier": "", "Survey Timestamp": r["when"].strftime("%Y-%m-%d %H:%M"),
+             **{f"{k}. {q}": ANSWERS[a] for k, (q, a) in enumerate(zip(PHQ9, r["answers"], strict=True), start=1)},
+             "Complete?": "Complete"} for r in given]
+    frame = pd.DataFrame(rows)
+    mapping = analysis.suggest_mapping(frame)
+    assert mapping.columns["visit"] == "Event Name" and mapping.columns["assessment_date"] == "Survey Timestamp"
+    assert "event" not in mapping.columns  # REDCap's events are visits, not intercurrent events
+    infusions = pd.DataFrame({"patient_id": list(FIRST_INFUSION), "infusion_number": 1,
+                              "infusion_date": [d.strftime("%Y-%m-%d %H:%M") for d in FIRST_INFUSION.values()]})
+    data = analysis.load(assessments=frame, infusions=infusions)
+    assert totals(data) == expected(given)
+    assert set(data.assessments["visit"]) == set(events.values())

@@ -40,6 +40,28 @@ def _items_text(numbers: np.ndarray) -> str:
     return f"item {shown}" if len(numbers) == 1 else f"items {shown}"
 
 
+def _warn_incomplete(report: Any, assessments: pd.DataFrame, incomplete: list, first: np.ndarray,
+                     time: np.ndarray) -> None:
+    """Warn about the ratings with some items missing (``incomplete``: (scale, ratings, item
+    matrix) per instrument; ``first``: each rating's first item row), naming the first ones."""
+    patient_ids = assessments["patient_id"]
+    lacking = sum(len(r) for _, r, _ in incomplete)
+    if not lacking:
+        return
+    listed = []
+    for scale, ratings, matrix in incomplete:
+        for r, values in zip(ratings[:_LISTED - len(listed)], matrix[:_LISTED], strict=False):
+            missing = np.flatnonzero(np.isnan(values)) + 1
+            row = first[r]
+            listed.append(f"{_place(patient_ids.iat[row], time[row], assessments['visit'].iat[row])} "
+                          f"({scale.name} {_items_text(missing)} missing)")
+    rows = [first[r] for _, ratings, _ in incomplete for r in ratings]
+    report.warn("items_without_total", f"{lacking} rating(s) have some items but not all and no total score, so "
+                f"they have no total (a total is derived only from every item): {'; '.join(listed)}"
+                f"{' ...' if lacking > len(listed) else ''}. Their items are kept.", lacking,
+                rows=assessments["source_row"].to_numpy()[rows], patient_ids=pd.unique(patient_ids.iloc[rows]))
+
+
 def derive_totals(report: Any, assessments: pd.DataFrame, patient: np.ndarray, instrument: np.ndarray,
                   instrument_names: pd.Index, time: np.ndarray, item: np.ndarray) -> tuple[pd.DataFrame, tuple | None]:
     """``assessments`` (in rating order: patient, instrument, time, item, the total first) with a
@@ -92,21 +114,7 @@ def derive_totals(report: Any, assessments: pd.DataFrame, patient: np.ndarray, i
         added.append((scale, ratings[complete], scale.total_of(matrix[complete])))
         incomplete.append((scale, ratings[~complete], matrix[~complete]))
 
-    patient_ids = assessments["patient_id"]
-    lacking = sum(len(r) for _, r, _ in incomplete)
-    if lacking:
-        listed = []
-        for scale, ratings, matrix in incomplete:
-            for r, values in zip(ratings[:_LISTED - len(listed)], matrix[:_LISTED], strict=False):
-                missing = np.flatnonzero(np.isnan(values)) + 1
-                row = first[r]
-                listed.append(f"{_place(patient_ids.iat[row], time[row], assessments['visit'].iat[row])} "
-                              f"({scale.name} {_items_text(missing)} missing)")
-        report.warn("items_without_total", f"{lacking} rating(s) have some items but not all and no total score, so "
-                    f"they have no total (a total is derived only from every item): {'; '.join(listed)}"
-                    f"{' ...' if lacking > len(listed) else ''}. Their items are kept.", lacking,
-                    rows=assessments["source_row"].to_numpy()[[first[r] for _, rs, _ in incomplete for r in rs]],
-                    patient_ids=pd.unique(patient_ids.iloc[[first[r] for _, rs, _ in incomplete for r in rs]]))
+    _warn_incomplete(report, assessments, incomplete, first, time)
     ratings = np.concatenate([r for _, r, _ in added]) if added else np.empty(0, dtype=np.int64)
     if not len(ratings):
         return assessments, None

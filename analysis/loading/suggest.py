@@ -14,8 +14,14 @@ from typing import Any
 import pandas as pd
 
 from analysis.contract import CONTRACT
-from analysis.instruments import get_instrument, instrument_named_by, resolve_instrument_names
-from analysis.loading.surveys import answer_scores, bookkeeping, survey_columns
+from analysis.instruments import instrument_named_by, resolve_instrument_names
+from analysis.loading.surveys import (
+    NOT_ANSWERS,
+    RESPONSE_NUMBERS,
+    bookkeeping,
+    describe_survey,
+    survey_columns,
+)
 from analysis.loading.times import parse_infusion_label, parse_visit_label
 from analysis.loading.validation import _quoted
 from analysis.loading.vocabularies import key
@@ -40,11 +46,6 @@ _CDISC_KEYS = {"usubjid", "studyid", "domain", "paramcd", "aval", "avisit", "avi
                "qsorres", "qsstresn", "rstestcd", "dtype", "ablfl", "exdose", "exroute",
                # ADSL (subject level): read as CDISC, so a lone ADSL says it holds no ratings.
                "subjid", "siteid", "trt01p", "saffl", "ittfl", "rfstdtc"}
-# Survey tools' numbers of a response (Microsoft Forms' ID, Qualtrics' ResponseId, SurveyMonkey's
-# Respondent ID): never a patient's id.
-_RESPONSE_NUMBERS = frozenset({"id", "responseid", "response_id", "respondent_id", "respondentid", "collector_id"})
-# Qualtrics' Status of a response that no patient gave (as exported in words, and as codes).
-_NOT_ANSWERS = frozenset({"Survey Preview", "Survey Test", "Spam", "Preview Spam", "1", "2", "8", "9"})
 _REDCAP_KEYS = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
                 "redcap_data_access_group", "variable_field_name", "field_type", "choices_calculations_or_slider_labels"}
 
@@ -190,14 +191,14 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             event = columns.pop("event")
             reasons.pop("event", None)
             claim("visit", event, "the REDCap event of a survey export ('Baseline (Arm 1: Arm A)' is 'Baseline')")
-        if key(columns.get("patient_id", "")) in _RESPONSE_NUMBERS:
+        if key(columns.get("patient_id", "")) in RESPONSE_NUMBERS:
             response = columns.pop("patient_id")
             reasons.pop("patient_id", None)
             taken.discard(response)
             ambiguities.append(f"{response!r} numbers the survey's responses, not patients: no column names the "
                                "patient (ask for the study id in the form, or name its column: "
                                "columns={'patient_id': ...})")
-        survey_reason, survey_doubts, score_map = _survey_reason(frame, survey, difficulty)
+        survey_reason, survey_doubts, score_map = describe_survey(frame, survey, difficulty)
         ambiguities.extend(survey_doubts)
         if dropped:
             reasons["dropped"] = (f"the survey tool's column(s) {', '.join(map(repr, dropped[:6]))}"
@@ -250,7 +251,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
         if survey and others:
             reasons["survey"] = survey_reason
         if survey and "Status" in frame.columns:  # Qualtrics: previews, tests and spam are not answers
-            flagged = [s for s in pd.unique(frame["Status"].dropna().astype(str)) if s in _NOT_ANSWERS]
+            flagged = [s for s in pd.unique(frame["Status"].dropna().astype(str)) if s in NOT_ANSWERS]
             if flagged:
                 hints.setdefault("record_filters", (("Status", "not in", tuple(flagged)),))
                 reasons["status"] = (f"responses with 'Status' {_quoted(flagged)} left out (a preview or test of the "
@@ -353,54 +354,6 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
                    ambiguities=tuple(ambiguities), value_maps={"score": score_map} if score_map else {},
                    dropped=tuple(dropped),
                    record_filters=hints.get("record_filters", ()) if layout == "cdisc" or survey else ())
-
-
-def _survey_reason(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
-                   difficulty: list[str]) -> tuple[str, list[str], dict[str, str]]:
-    """The sentence saying which question columns were read as which items, what is doubtful
-    (answers that could not be scored, answers coded from 1), and the answers' scores
-    (``value_maps["score"]``)."""
-    scores, unread, parts, doubts = {}, [], [], []
-    for instrument in dict.fromkeys(v[0] for v in survey.values()):
-        mine = [c for c, v in survey.items() if v[0] == instrument]
-        items = sorted(survey[c][1] for c in mine)
-        answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str).str.strip())
-        read, bad = answer_scores(answers, instrument)
-        scores.update(read)
-        unread += bad
-        codes = pd.to_numeric(pd.Series(answers), errors="coerce")
-        top = get_instrument(instrument).item_max
-        if len(answers) and codes.notna().all() and codes.min() >= 1 and codes.max() == top + 1:
-            shifted = ", ".join(f"'{k}': '{k - 1}'" for k in range(1, int(top) + 2))
-            doubts.append(f"the {instrument} answers are numbered 1-{int(top) + 1}, a survey tool's default coding, "
-                          f"but {instrument} items score 0-{int(top)}: recode them in the tool, or give "
-                          f"value_maps={{'score': {{{shifted}}}}}")
-        parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
-                     f"text (e.g. {_shortened(mine[0])!r})")
-    answered = ", ".join(f"{a!r} = {s}" for a, s in list(scores.items())[:5]) + (" ..." if len(scores) > 5 else "")
-    sentence = "a survey export: " + "; ".join(parts) + (f"; answers scored by each scale: {answered}" if scores else "")
-    if difficulty:
-        sentence += (f"; {_shortened(difficulty[0])!r} is the questionnaire's closing question on difficulty, not an "
-                     "item: kept as written")
-    if unread:
-        doubts.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be scored: "
-                      "give their scores with value_maps={'score': {answer: score}}")
-    return sentence, doubts, scores
-
-
-def _ranges(numbers: list[int]) -> str:
-    """'1-9', '1-4, 6': runs of consecutive numbers."""
-    runs: list[list[int]] = []
-    for n in numbers:
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-
-
-def _shortened(text: str, size: int = 60) -> str:
-    return text if len(text) <= size else text[:size - 3].rstrip() + "..."
 
 
 def _says_m_months(column: str) -> bool:

@@ -25,7 +25,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["ANSWERS", "ITEM_WORDING", "answer_scores", "bookkeeping", "question_item", "survey_columns"]
+from analysis.instruments import get_instrument
+
+__all__ = ["ANSWERS", "ITEM_WORDING", "NOT_ANSWERS", "RESPONSE_NUMBERS", "answer_scores", "bookkeeping",
+           "describe_survey", "question_item", "survey_columns"]
 
 ITEM_WORDING: dict[str, tuple[str, ...]] = {
     "PHQ-9": (
@@ -213,3 +216,57 @@ def bookkeeping(headers: Iterable[object]) -> tuple[str | None, list[str]]:
     others = [h for w, h in by_words.items() if h != answered and (w in _WHO_AND_WHERE or w in map(_words, _ANSWERED_AT))]
     return answered, others
 
+
+# Survey tools' numbers of a response (Microsoft Forms' ID, Qualtrics' ResponseId, SurveyMonkey's
+# Respondent ID; as analysis.loading.vocabularies.key writes them): never a patient's id.
+RESPONSE_NUMBERS = frozenset({"id", "responseid", "response_id", "respondent_id", "respondentid", "collector_id"})
+# Qualtrics' Status of a response that no patient gave (as exported in words, and as codes).
+NOT_ANSWERS = frozenset({"Survey Preview", "Survey Test", "Spam", "Preview Spam", "1", "2", "8", "9"})
+
+
+def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
+                   difficulty: list[str]) -> tuple[str, list[str], dict[str, str]]:
+    """For a mapping: the sentence saying which question columns (``survey``, from
+    :func:`survey_columns`) were read as which items, what is doubtful in words (answers that
+    could not be scored, answers coded from 1), and the answers' scores (``value_maps["score"]``)."""
+    scores, unread, parts, doubts = {}, [], [], []
+    for instrument in dict.fromkeys(v[0] for v in survey.values()):
+        mine = [c for c, v in survey.items() if v[0] == instrument]
+        items = sorted(survey[c][1] for c in mine)
+        answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str).str.strip())
+        read, bad = answer_scores(answers, instrument)
+        scores.update(read)
+        unread += bad
+        codes = pd.to_numeric(pd.Series(answers), errors="coerce")
+        top = get_instrument(instrument).item_max
+        if len(answers) and codes.notna().all() and codes.min() >= 1 and codes.max() == top + 1:
+            shifted = ", ".join(f"'{k}': '{k - 1}'" for k in range(1, int(top) + 2))
+            doubts.append(f"the {instrument} answers are numbered 1-{int(top) + 1}, a survey tool's default coding, "
+                          f"but {instrument} items score 0-{int(top)}: recode them in the tool, or give "
+                          f"value_maps={{'score': {{{shifted}}}}}")
+        parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
+                     f"text (e.g. {_shortened(mine[0])!r})")
+    answered = ", ".join(f"{a!r} = {s}" for a, s in list(scores.items())[:5]) + (" ..." if len(scores) > 5 else "")
+    sentence = "a survey export: " + "; ".join(parts) + (f"; answers scored by each scale: {answered}" if scores else "")
+    if difficulty:
+        sentence += (f"; {_shortened(difficulty[0])!r} is the questionnaire's closing question on difficulty, not an "
+                     "item: kept as written")
+    if unread:
+        doubts.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be scored: "
+                      "give their scores with value_maps={'score': {answer: score}}")
+    return sentence, doubts, scores
+
+
+def _ranges(numbers: list[int]) -> str:
+    """'1-9', '1-4, 6': runs of consecutive numbers."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def _shortened(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[:size - 3].rstrip() + "..."

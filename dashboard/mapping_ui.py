@@ -27,6 +27,7 @@ from analysis.loading.reading import ratings_file
 from analysis.loading.sheets import instrument_sheets
 from analysis.loading.suggest import role_aliases
 from analysis.loading.times import parse_infusion_label, parse_visit_label
+from analysis.loading.validation import UNSCORED_ANSWER
 from analysis.loading.vocabularies import key as comparison_key
 from analysis.loading.wide import infusion_columns, visit_date_columns
 from analysis.mapping import LAYOUTS, ROLES, TIME_UNITS, Mapping
@@ -49,7 +50,9 @@ BY_NAME = "(by its name)"  # a column the mapping does not name: read by its own
 WIDE = "(wide measure)"
 DROPPED = "(dropped unread)"  # removed before anything is read or shown (Mapping.dropped)
 NOT_SET = "(not set)"
-VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M")}
+# (a survey's answers: an item's score, 0 up to the highest item of any scale, MADRS' 6)
+VALUE_CHOICES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSES, "route": ROUTES, "sex": ("F", "M"),
+                                             "score": tuple(str(k) for k in range(7))}
 _DATE_ROLES = {"assessment_date", "infusion_date"}
 _LABEL_ROLES = {"instrument", "route", "diagnosis", "sex", "visit", "event"}
 _STANDARD_LAYOUTS = {"cdisc", "redcap"}  # read by the standard's reader, which applies its own identifier rules
@@ -416,10 +419,12 @@ def _unknown_labels(error: DataError) -> list[tuple[str, str]]:
     problems = error.problems
     if problems.empty:
         return []
-    wanted = problems["column"].isin(list(VALUE_CHOICES)) & problems["message"].astype(str).str.startswith("Unknown")
+    messages = problems["message"].astype(str)
+    answers = messages.str.contains(UNSCORED_ANSWER, regex=False)  # in the question's column: role score
+    wanted = (problems["column"].isin(list(VALUE_CHOICES)) & messages.str.startswith("Unknown")) | answers
     wanted &= problems["value"].astype(str).str.strip() != ""
-    return list(dict.fromkeys(zip(problems.loc[wanted, "column"].astype(str),
-                                  problems.loc[wanted, "value"].astype(str), strict=True)))
+    roles = problems["column"].astype(str).where(~answers, "score")
+    return list(dict.fromkeys(zip(roles[wanted], problems.loc[wanted, "value"].astype(str), strict=True)))
 
 
 def _value_key(prefix: str, role: str, label: str) -> str:

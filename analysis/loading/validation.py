@@ -361,6 +361,10 @@ def _number(series: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, np.ndar
     return values, bad
 
 
+# How a problem says that an answer in words has no score (the Data page offers a box for it).
+UNSCORED_ANSWER = "is neither a number nor one of the answers scored"
+
+
 def _scored_answers(series: pd.Series, answers: dict[str, str]) -> pd.Series:
     """``series`` with answers written in words replaced by their scores (``value_maps["score"]``:
     a survey's "Several days" -> "1"), matched as written, else ignoring case and punctuation."""
@@ -605,7 +609,7 @@ def _assessments(report: _Report, t: _Table) -> dict[str, Any] | None:
         where = np.flatnonzero(bad)
         scored = ", ".join(f"{a!r} = {s}" for a, s in list(answers.items())[:6]) + (" ..." if len(answers) > 6 else "")
         report.add_rows(raw, name, "score", rows[where], _raw_values(frame["score"], where),
-                        (lambda v: f"answer {_show(v)!r} is neither a number nor one of the answers scored ({scored}); "
+                        (lambda v: f"answer {_show(v)!r} {UNSCORED_ANSWER} ({scored}); "
                                    "give its score in value_maps={'score': {answer: score}}.") if answers
                         else (lambda v: f"score {_show(v)!r} is not a number."), "scores that are not numbers",
                         _cells(cells, where, raw.sources.get("score")))

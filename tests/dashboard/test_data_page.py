@@ -195,6 +195,42 @@ def test_a_qualtrics_export_beside_its_infusion_log_loads_and_shows_none_of_its_
     assert not at.error, [e.value for e in at.error]
 
 
+def test_an_answer_the_scale_does_not_have_gets_a_box_for_its_score(tmp_path):
+    from tests.analysis.test_loading_surveys import (
+        PHQ9,
+        STEM,
+        expected,
+        google_forms_csv,
+        infusions_csv,
+        responses,
+    )
+
+    given = responses(seed=13)
+    survey = google_forms_csv(tmp_path, given)
+    frame = pd.read_csv(survey)
+    column = f"{STEM} [{PHQ9[0]}]"
+    original = frame.loc[0, column]
+    frame.loc[0, column] = "Hardly ever"
+    frame.to_csv(survey, index=False)
+    at = upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    uploader.upload(survey.name, survey.read_bytes())
+    uploader.upload("infusions.csv", infusions_csv(tmp_path).read_bytes())
+    uploader.run()
+    no_exception(at)
+    assert "'Hardly ever' is neither a number nor one of the answers scored" in " ".join(problems(at)["message"])
+    _value_box(at, "score: Hardly ever").select(str(["Not at all", "Several days", "More than half the days",
+                                                      "Nearly every day"].index(original))).run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    load_button(at).click().run()
+    no_exception(at)
+    from tests.analysis.test_loading_surveys import totals
+
+    assert totals(at.session_state["context"].full) == expected(given)
+    assert '"Hardly ever"' in _mapping_json(at)  # saved with the mapping
+
+
 def test_a_wide_sheet_with_a_date_per_visit_loads_timed_by_its_dates_and_shows_no_date():
     from tests.analysis.test_calendar import WIDE_DATED
 

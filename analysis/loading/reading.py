@@ -93,7 +93,11 @@ def load(path_or_buffer: Any = None, *, mapping: Mapping | str | Path | None = N
         ``events.*``) or a folder of CDISC datasets. An Excel workbook with sheets named
         assessments, infusions (and patients, events) is the three-table form; one with a sheet
         per instrument ('MADRS', 'CADSS ratings', with 'Patients' and 'Infusions' sheets) is read
-        as one table (:mod:`analysis.loading.sheets`).
+        as one table (:mod:`analysis.loading.sheets`). A survey export (Google Forms, Qualtrics,
+        Microsoft Forms, REDCap labels: questions as column names, answers in words) is read by
+        the items' wording (:mod:`analysis.loading.surveys`); in a folder, the one file beside
+        tables named infusions, patients or events is the assessments. Ratings given as items
+        only get their total (:mod:`analysis.loading.totals`).
     mapping : how to read the source (:class:`analysis.Mapping`, its JSON text or a path to its
         JSON file); default :func:`analysis.suggest_mapping` of the source with ``hints``.
     assessments, infusions, patients, events : the table form, each a path, buffer or DataFrame;

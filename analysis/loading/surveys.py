@@ -26,6 +26,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from analysis.instruments import get_instrument
+from analysis.loading.vocabularies import split_remark
 
 __all__ = ["ANSWERS", "ITEM_WORDING", "NOT_ANSWERS", "RESPONSE_NUMBERS", "answer_scores", "bookkeeping",
            "describe_survey", "question_item", "survey_columns"]
@@ -158,7 +159,17 @@ def survey_columns(headers: Iterable[object]) -> tuple[dict[str, tuple[str, int]
     return {h: v for h, v in items.items() if v[0] in enough}, difficulty
 
 
-_NUMBERED = (re.compile(r"^\s*(\d{1,2})\s*(?:[-=:.)]|\s)\s*(.*)$"), re.compile(r"^(.*?)\s*[(\[]\s*(\d{1,2})\s*[)\]]\s*$"))
+_LEADING_NUMBER = re.compile(r"^\s*(\d{1,2})\s*(?:[-=:.)]|\s)\s*(.*)$")  # '2 - More than half the days'
+
+
+def _numbered(answer: str) -> tuple[str | None, str]:
+    """(the number written with an answer, its words): '2 - More than half the days' and
+    'Nearly every day (3)' (the number as a remark in brackets, vocabularies.split_remark)."""
+    leading = _LEADING_NUMBER.match(answer)
+    if leading:
+        return leading.group(1), leading.group(2)
+    words, remark = split_remark(answer)
+    return (remark.strip(), words) if remark is not None and remark.strip().isdigit() else (None, answer)
 
 
 def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str, str], list[str]]:
@@ -170,14 +181,8 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
     for answer in dict.fromkeys(str(a).strip() for a in answers if not pd.isna(a)):
         if not answer or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
             continue
-        words = _words(answer)
-        number = None
-        for pattern in _NUMBERED:
-            match = pattern.match(answer)
-            if match:
-                groups = match.groups()
-                number, words = (groups[0], _words(groups[1])) if groups[0].isdigit() else (groups[1], _words(groups[0]))
-                break
+        number, written = _numbered(answer)
+        words = _words(written)
         said = scale.get(words)
         if number is not None and said is not None and int(number) != said:
             conflicting.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")

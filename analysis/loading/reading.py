@@ -67,8 +67,15 @@ def _pick_sheet(raw: RawTable, sheet: Any) -> RawTable:
 
 
 def read_source_frames(source: Any, sheet: Any = None) -> dict[str, pd.DataFrame]:
-    """The tables of a source as read (name -> frame with ``source_row``), for suggesting a mapping."""
+    """The tables of a source as read (name -> frame with ``source_row``), for suggesting a mapping.
+
+    A folder in the table form gives its tables by role, the assessments first (the file a
+    mapping reads: 'survey.csv' beside 'infusions.csv'); any other folder, its files by stem."""
     if isinstance(source, (str, Path)) and Path(source).is_dir():
+        tables = _find_tables(Path(source))
+        if "assessments" in tables:
+            return {t: read_table(tables[t], t, number_columns=v._NUMBER_READ).frame
+                    for t in _TABLE_NAMES if t in tables}
         files = [p for p in sorted(Path(source).iterdir()) if p.suffix.lower() in _TABLE_SUFFIXES]
         if not files:
             raise _headline_error(f"{source} holds no table files (CSV, Excel, Parquet, SAS, SPSS, Stata).",

@@ -203,6 +203,16 @@ def test_a_folder_of_a_survey_export_and_the_infusion_log_reads_the_export_as_th
         analysis.load(tmp_path)
 
 
+def test_a_folders_mapping_is_suggested_from_the_ratings_whatever_the_file_names_order(tmp_path: Path):
+    given = responses(seed=11)
+    google_forms_csv(tmp_path, given).rename(tmp_path / "survey.csv")  # sorts after infusions.csv
+    infusions_csv(tmp_path)
+    suggested = analysis.suggest_mapping(tmp_path)
+    assert suggested.layout == "wide" and "Timestamp" in suggested.columns.values()
+    data = analysis.load(tmp_path, mapping=suggested)
+    assert totals(data) == expected(given)
+
+
 def test_a_forms_response_number_is_not_taken_for_the_patient():
     frame = pd.DataFrame({"ID": [1, 2], "Start time": "3/2/26 9:01:02", "Completion time": "3/2/26 9:04:10",
                           "Email": "anonymous", **{f"{k}. {q}": ["Not at all", "Several days"]

@@ -70,9 +70,15 @@ def _pairs(upload: Upload) -> list[tuple[str, bytes]]:
     return [(file.name, file.content) for file in upload.files]
 
 
+def _chosen_tables(upload: Upload) -> dict[str, str]:
+    """File name -> the table the user chose to read it as (the worker's ``tables``)."""
+    return {file.name: file.table for file in upload.files if file.table}
+
+
 def _load(upload: Upload, mapping: Mapping | None) -> OutcomeData:
     """analysis.load in the limited worker process (dashboard.upload_worker)."""
-    return read_upload(_pairs(upload), mapping.to_json() if mapping is not None else None)
+    return read_upload(_pairs(upload), mapping.to_json() if mapping is not None else None,
+                       tables=_chosen_tables(upload))
 
 
 def collect_checked(uploaded: list[Any]) -> Upload:
@@ -116,14 +122,17 @@ def read_upload_once(upload: Upload, mapping: Mapping | None) -> OutcomeData | D
 def _suggested(upload: Upload, sheet: str | int | None) -> Mapping | DataError:
     def suggest() -> Mapping:
         hints = {"sheet": sheet} if sheet is not None else None
-        return Mapping.from_json(suggest_upload_mapping(_pairs(upload), hints))
+        return Mapping.from_json(suggest_upload_mapping(_pairs(upload), hints, tables=_chosen_tables(upload)))
 
     return _remember("_suggested_mappings", (upload.digest, sheet), suggest)
 
 
 def _outlines(upload: Upload, sheet: str | int | None) -> dict[str, TableOutline] | DataError:
     """The tables' columns, first labels and identifier verdicts, read in the limited worker."""
-    return _remember("_source_outlines", (upload.digest, sheet), lambda: outline_upload(_pairs(upload), sheet))
+    def outline() -> dict[str, TableOutline]:
+        return outline_upload(_pairs(upload), sheet, tables=_chosen_tables(upload))
+
+    return _remember("_source_outlines", (upload.digest, sheet), outline)
 
 
 def _sheet_names(upload: Upload) -> list[str]:
@@ -518,8 +527,8 @@ def _table_names(upload: Upload) -> Upload:
                   for i, file in enumerate(upload.files)}
     chosen = {name: table for name, table in tables.items() if table != BY_NAME}
     renamed = upload.with_table_names(chosen) if chosen else upload
-    stems = [f.stem for f in renamed.files if f.stem in TABLE_ROLES]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
+    roles = [f.role for f in renamed.files if f.role is not None]
+    twice = sorted({r for r in roles if roles.count(r) > 1})
     if twice:
         raise DataError(problems_frame([{"table": t, "row": pd.NA, "column": "", "value": "",
                                          "message": f"More than one file would be read as the {t} table; choose "
@@ -543,7 +552,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
         except DataError as error:
             show_problems(error, "table_problems", "The files cannot be read together")
             return None
-    table_form = len(upload.files) > 1 and any(f.stem == "assessments" for f in upload.files)
+    table_form = bool(upload.table_form)
     if table_form:
         st.info("Read as the table form: assessments, with infusions, patients and events when given. The "
                 "assessments table's columns are read as set below; the other tables by the column names of "

@@ -355,7 +355,7 @@ def _load(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, 
     if mapping_json:
         options["mapping"] = analysis.Mapping.from_json(mapping_json)
     with as_source(_collect(files, tables, limits)) as source:
-        return analysis.load(source, **options)
+        return analysis.load(**source, **options) if isinstance(source, dict) else analysis.load(source, **options)
 
 
 def _suggest(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, mapping_json: str | None,
@@ -364,7 +364,8 @@ def _suggest(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | Non
     from dashboard.uploads import as_source
 
     with as_source(_collect(files, tables, limits)) as source:
-        return analysis.suggest_mapping(source, **dict(hints)).to_json()
+        ratings = source["assessments"] if isinstance(source, dict) else source  # the table form's mapping reads them
+        return analysis.suggest_mapping(ratings, **dict(hints)).to_json()
 
 
 def _outline(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | None, mapping_json: str | None,
@@ -374,7 +375,11 @@ def _outline(files: Sequence[tuple[str, bytes]], tables: Mapping[str, str] | Non
     from dashboard.uploads import as_source
 
     with as_source(_collect(files, tables, limits)) as source:
-        frames = read_source_frames(source, sheet=hints.get("sheet"))
+        if isinstance(source, dict):  # the table form: each table's file
+            frames = {table: read_source_frames(file, sheet=hints.get("sheet"))["file"]
+                      for table, file in source.items()}
+        else:
+            frames = read_source_frames(source, sheet=hints.get("sheet"))
     return {name: outline_table(frame) for name, frame in frames.items()}
 
 
@@ -494,7 +499,7 @@ def read_upload(files: Sequence[tuple[str, bytes]], mapping_json: str | None = N
     files : ``(file name, content)`` pairs as uploaded (``(f.name, f.getvalue())`` of each
         ``st.file_uploader`` result), zip archives included: the worker unpacks them with
         ``dashboard.uploads.collect`` and reads the result as ``dashboard.uploads.as_source``
-        gives it to the loader (one file, or a folder of files).
+        gives it to the loader (one file, the table form's files by table, or a folder of files).
     mapping_json : a saved ``analysis.Mapping`` as JSON (``Mapping.to_json()``), or None to let
         ``analysis.load`` suggest one.
     hints : keyword hints of ``analysis.load`` (``instrument="MADRS"``, ``time_unit="weeks"``,

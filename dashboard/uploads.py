@@ -2,8 +2,8 @@
 
 No Streamlit here: the Data page hands over what ``st.file_uploader`` returned (objects with
 ``.name`` and ``.getvalue()``), gets back an :class:`Upload` (names and bytes, zip archives
-unpacked) and reads it through :func:`as_source`, which gives the loader one file-like object
-or a temporary folder holding the files.
+unpacked) and reads it through :func:`as_source`, which gives the loader one file-like object,
+the table form's files by table, or a temporary folder holding the files.
 
 Zip archives are unpacked in memory with bounds (number of members, total unpacked size, no
 nested archives), so that a small archive cannot expand into gigabytes. File names are shown
@@ -42,10 +42,16 @@ class UploadedTable:
 
     name: str
     content: bytes
+    table: str | None = None  # the table form's table the user chose to read it as
 
     @property
     def stem(self) -> str:
         return PurePosixPath(self.name).stem.lower()
+
+    @property
+    def role(self) -> str | None:
+        """The table form's table it is read as: the one chosen, else the one its name says."""
+        return self.table or (self.stem if self.stem in TABLE_ROLES else None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Upload:
         digest = hashlib.sha256()
         for file in self.files:
             digest.update(file.name.encode("utf-8", errors="replace"))
+            digest.update(f"\0{file.table or ''}\0".encode())
             digest.update(len(file.content).to_bytes(8, "little"))
             digest.update(file.content)
         return digest.hexdigest()
@@ -70,17 +77,18 @@ class Upload:
         return [file.name for file in self.files]
 
     def with_table_names(self, tables: dict[str, str]) -> Upload:
-        """The same files, some renamed to ``assessments``/``infusions``/``patients``/``events``
-        (keeping their extension) so that a folder of differently named files reads as the table
-        form."""
-        renamed = []
-        for file in self.files:
-            role = tables.get(file.name)
-            if role in TABLE_ROLES:
-                renamed.append(UploadedTable(role + PurePosixPath(file.name).suffix.lower(), file.content))
-            else:
-                renamed.append(file)
-        return Upload(tuple(renamed), self.notes)
+        """The same files, some to be read as the table form's ``assessments``/``infusions``/
+        ``patients``/``events`` (file name -> table), so that differently named files read as the
+        table form; they keep their names, which the loader's messages give."""
+        return Upload(tuple(UploadedTable(f.name, f.content, tables[f.name]) if tables.get(f.name) in TABLE_ROLES
+                            else f for f in self.files), self.notes)
+
+    @property
+    def table_form(self) -> dict[str, UploadedTable]:
+        """Table -> file, when several files are read as the table form (one of them is the
+        assessments table, by its name or by choice); else empty."""
+        tables = {f.role: f for f in self.files if f.role is not None}
+        return tables if len(self.files) > 1 and "assessments" in tables else {}
 
 
 def _problem(message: str, headline: str) -> DataError:
@@ -182,11 +190,15 @@ class _NamedBytes(io.BytesIO):
 
 @contextmanager
 def as_source(upload: Upload) -> Iterator[Any]:
-    """What to pass to ``analysis.load``/``suggest_mapping``: the file itself when there is one,
-    otherwise a temporary folder holding all files (removed afterwards)."""
+    """What the loader reads: the file itself when there is one; for the table form, table ->
+    file (``analysis.load(**source)``: each file keeps its name in messages); otherwise a temporary
+    folder holding all files (removed afterwards)."""
     if len(upload.files) == 1:
         only = upload.files[0]
         yield _NamedBytes(only.content, only.name)
+        return
+    if upload.table_form:
+        yield {table: _NamedBytes(file.content, file.name) for table, file in upload.table_form.items()}
         return
     with tempfile.TemporaryDirectory(prefix="upload-") as folder:
         for file in upload.files:

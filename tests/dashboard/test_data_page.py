@@ -400,6 +400,23 @@ def test_several_files_with_their_own_names_are_read_as_the_tables_chosen():
     assert at.session_state["context"].full.fingerprint == three_tables.fingerprint
 
 
+def test_a_problem_in_a_file_read_as_a_chosen_table_names_the_file_as_uploaded():
+    at = upload_page()
+    uploader = at.file_uploader(key="upload_files")
+    uploader.upload("march_export.csv", b"patient_id,instrument,score,time_hours\nK1,MADRS,30,-1\nK1,MADRS,x,24\n")
+    uploader.upload("doses.csv", b"patient_id,infusion_number,time_hours\nK1,1,0\n")
+    uploader.run()
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["march_export.csv"].select("assessments").run()
+    boxes = {box.label.replace("\\", ""): box for box in at.selectbox if str(box.key).startswith("tables_")}
+    boxes["doses.csv"].select("infusions").run()
+    no_exception(at)
+    shown = problems(at)
+    assert shown["message"].str.contains("'x' is not a number").any()
+    text = _all_text(at)
+    assert "row 2 (line 3 of march_export.csv)" in text and "assessments.csv" not in text
+
+
 def test_ratings_labelled_by_infusion_of_a_series_load_timed_from_each_infusion():
     """A clinic's two sheets: infusions with their start times, ratings labelled 'Infusion 2 post'."""
     _, data = _uploaded_and_loaded(

@@ -1121,6 +1121,29 @@ def _times_text(times: np.ndarray, shown: int = 6) -> str:
     return ", ".join(f"{x:g}" for x in distinct[:shown]) + (" ..." if len(distinct) > shown else "")
 
 
+def fitting_default_knots(times: np.ndarray, unit: str) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """The default knots (:data:`DEFAULT_KNOTS_DAYS`, in ``unit``) that the rating ``times`` (post
+    baseline, in ``unit``) can carry: each with a rating after it and one between it and the knot
+    kept before it (else its slope cannot be estimated), and the sentences saying which were left
+    out and why (none when all fit). No knot left: a straight line, said."""
+    scale = 24.0 if unit == "hours" else 1.0
+    kept: list[float] = []
+    left_out: list[str] = []
+    for knot in (k * scale for k in DEFAULT_KNOTS_DAYS):
+        low = kept[-1] if kept else -np.inf
+        if not (times > knot).any():
+            left_out.append(f"{knot:g} (no rating after it)")
+        elif not ((times > low) & (times <= knot)).any():
+            left_out.append(f"{knot:g} (no rating before it" + (f" since {low:g}" if kept else "") + ")")
+        else:
+            kept.append(knot)
+    if not left_out:
+        return tuple(kept), ()
+    shape = (f"knots at {', '.join(f'{k:g}' for k in kept)} {unit}" if kept else "a straight line")
+    return tuple(kept), (f"the default knot(s) at {', '.join(left_out)} {unit} left out, the ratings after "
+                         f"baseline being at {_times_text(times)} {unit}: {shape}",)
+
+
 def knot_column(t: str, knot: float) -> str:
     """Name of the piecewise term ``max(t - knot, 0)``, e.g. ``time_days_after_7``."""
     return f"{t}_after_{knot:g}".replace(".", "_").replace("-", "m")
@@ -1243,7 +1266,10 @@ def fit_trajectory(
     time_effect : {"linear", "piecewise", "spline"}
         Shape of the time effect (see above).
     knots : list of float, optional
-        Knots in ``time_unit`` (piecewise default: 1 and 7 days = 24 and 168 hours).
+        Knots in ``time_unit``, used as given. Piecewise default: 1 and 7 days (24 and 168
+        hours), those the ratings' times can carry: a default knot with no rating after it, or
+        none between it and the knot before, is left out and said in the notes (ratings from day 2
+        on: the knot at day 7 only; none left: a straight line).
 
     Returns
     -------
@@ -1259,10 +1285,8 @@ def fit_trajectory(
         raise AnalysisError("random must be '~time' (random intercept and slope) or '~1' (intercept only).")
     if time_effect not in TIME_EFFECTS:
         raise AnalysisError(f"time_effect must be one of {TIME_EFFECTS}, not {time_effect!r}.")
-    if knots is None:
-        knots = (tuple(k * (24.0 if time_unit == "hours" else 1.0) for k in DEFAULT_KNOTS_DAYS)
-                 if time_effect == "piecewise" else ())
-    knots = tuple(float(k) for k in knots)
+    default_knots = knots is None
+    knots = tuple(float(k) for k in knots) if knots is not None else ()
     if len(set(knots)) != len(knots) or any(np.diff(knots) <= 0) if knots else False:
         raise AnalysisError("knots must be distinct and increasing.")
     endpoints = resolve_endpoints(data, instrument, endpoint_options)
@@ -1277,6 +1301,11 @@ def fit_trajectory(
     if frame.empty:
         raise AnalysisError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
+    if default_knots and time_effect == "piecewise":
+        knots, knot_notes = fitting_default_knots(frame[t].to_numpy(dtype=float), time_unit)
+        notes = tuple(notes) + knot_notes
+        if not knots:
+            time_effect = "linear"
     frame = add_time_terms(frame, t, time_effect, knots)
     shape = time_terms(t, time_effect, knots)
     if time_effect == "piecewise":

@@ -179,7 +179,8 @@ with page_guard("the mixed model"):
             "Time effect", list(SHAPES), default=list(SHAPES)[0], key="lmm_shape", bind="query-params",
             required=True,
             help="piecewise: a straight line between knots at day 1 and day 7 (the fall after an infusion, "
-                 "the early course, then the drift or relapse); natural spline: a smooth curve (patsy cr, "
+                 "the early course, then the drift or relapse; a knot with no rating before or after it "
+                 "is left out, and the caption says so); natural spline: a smooth curve (patsy cr, "
                  "4 degrees of freedom); straight line: one slope over the whole follow-up.") or list(SHAPES)[0]
         choice = st.segmented_control("Random effects per patient", ["intercept and slope", "intercept"],
                                       default="intercept and slope", key="lmm_random",

@@ -140,9 +140,37 @@ def test_spline_and_knots_in_hours_and_errors(course):
     later = dataclasses.replace(course, assessments=course.assessments[kept], _fingerprint=[])
     with pytest.raises(ValueError, match=r"No rating between the start and the knot at 1 day \(the ratings after "
                                          r"baseline are at 2, "):
-        fit_trajectory(later, time_effect="piecewise")
+        fit_trajectory(later, time_effect="piecewise", knots=[1, 7])
     with pytest.raises(ValueError, match="time_effect"):
         fit_trajectory(course, time_effect="quadratic")
+
+
+def test_default_knots_follow_the_rating_times_and_say_which_were_left_out(course):
+    # a clinic rating from day 2 on: the default knot at day 1 has no rating before it
+    kept = (course.assessments["time_hours"] <= 0) | (course.assessments["time_hours"] >= 48)
+    later = dataclasses.replace(course, assessments=course.assessments[kept], _fingerprint=[])
+    fit = fit_trajectory(later, time_effect="piecewise")
+    assert fit.settings["knots"] == (7.0,) and "time_days_after_7" in fit.formula
+    assert "time_days_after_1" not in fit.formula
+    note = next(line for line in fit.describe() if "default knot" in line)
+    assert "1 (no rating before it)" in note and "knots at 7 days" in note
+    # the same model as the knot at 7 given by hand
+    given = fit_trajectory(later, time_effect="piecewise", knots=[7])
+    pd.testing.assert_frame_equal(fit.fixed, given.fixed)
+    # follow-up ending before day 7 (ratings to day 3): the knot at 7 has no rating after it
+    early = course.assessments["time_hours"] <= 72
+    short = dataclasses.replace(course, assessments=course.assessments[early], _fingerprint=[])
+    fit = fit_trajectory(short, time_effect="piecewise")
+    assert fit.settings["knots"] == (1.0,)
+    assert any("7 (no rating after it)" in line for line in fit.describe())
+    # ratings only after day 7: no default knot fits, a straight line, said
+    late = (course.assessments["time_hours"] <= 0) | (course.assessments["time_hours"] > 7 * 24)
+    straight = fit_trajectory(dataclasses.replace(course, assessments=course.assessments[late], _fingerprint=[]),
+                              time_effect="piecewise")
+    assert straight.settings["time_effect"] == "linear" and straight.settings["knots"] == ()
+    assert any("a straight line" in line for line in straight.describe())
+    # every default knot fits the full follow-up: no note
+    assert not any("default knot" in line for line in fit_trajectory(course, time_effect="piecewise").describe())
 
 
 def test_fitted_curve_follows_the_observed_means(course):

@@ -1127,21 +1127,25 @@ def fitting_default_knots(times: np.ndarray, unit: str) -> tuple[tuple[float, ..
     kept before it (else its slope cannot be estimated), and the sentences saying which were left
     out and why (none when all fit). No knot left: a straight line, said."""
     scale = 24.0 if unit == "hours" else 1.0
+
+    def at(knot: float) -> str:
+        return f"day {knot:g}" if unit == "days" else f"{knot:g} hours"
+
     kept: list[float] = []
     left_out: list[str] = []
     for knot in (k * scale for k in DEFAULT_KNOTS_DAYS):
         low = kept[-1] if kept else -np.inf
         if not (times > knot).any():
-            left_out.append(f"{knot:g} (no rating after it)")
+            left_out.append(f"{at(knot)} (no rating after it)")
         elif not ((times > low) & (times <= knot)).any():
-            left_out.append(f"{knot:g} (no rating before it" + (f" since {low:g}" if kept else "") + ")")
+            left_out.append(f"{at(knot)} (no rating before it" + (f" since {at(low)}" if kept else "") + ")")
         else:
             kept.append(knot)
     if not left_out:
         return tuple(kept), ()
-    shape = (f"knots at {', '.join(f'{k:g}' for k in kept)} {unit}" if kept else "a straight line")
-    return tuple(kept), (f"the default knot(s) at {', '.join(left_out)} {unit} left out, the ratings after "
-                         f"baseline being at {_times_text(times)} {unit}: {shape}",)
+    shape = "knots at " + ", ".join(at(k) for k in kept) if kept else "a straight line"
+    return tuple(kept), (f"the default knot{'s' if len(left_out) > 1 else ''} at {', '.join(left_out)} left out "
+                         f"(the ratings after baseline are at {_times_text(times)} {unit}): {shape}",)
 
 
 def knot_column(t: str, knot: float) -> str:

@@ -210,6 +210,8 @@ with page_guard("the mixed model"):
         words = model.describe()
         st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
                    "estimates in score points (slopes per day).")
+        for note in (line for line in words if line.startswith("Note: ")):  # e.g. a default knot left out
+            st.caption(md(note, 1000))
         # the fitted mean over the observed means on the same clock: does the model follow the curve?
         observed = observed.table
         observed = observed[(observed["n"] >= k) & (observed["time_point"] != "baseline")]

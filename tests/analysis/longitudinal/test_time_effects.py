@@ -153,7 +153,7 @@ def test_default_knots_follow_the_rating_times_and_say_which_were_left_out(cours
     assert fit.settings["knots"] == (7.0,) and "time_days_after_7" in fit.formula
     assert "time_days_after_1" not in fit.formula
     note = next(line for line in fit.describe() if "default knot" in line)
-    assert "1 (no rating before it)" in note and "knots at 7 days" in note
+    assert "knot at day 1 (no rating before it) left out" in note and note.endswith(": knots at day 7.")
     # the same model as the knot at 7 given by hand
     given = fit_trajectory(later, time_effect="piecewise", knots=[7])
     pd.testing.assert_frame_equal(fit.fixed, given.fixed)
@@ -162,13 +162,14 @@ def test_default_knots_follow_the_rating_times_and_say_which_were_left_out(cours
     short = dataclasses.replace(course, assessments=course.assessments[early], _fingerprint=[])
     fit = fit_trajectory(short, time_effect="piecewise")
     assert fit.settings["knots"] == (1.0,)
-    assert any("7 (no rating after it)" in line for line in fit.describe())
+    assert any("day 7 (no rating after it)" in line for line in fit.describe())
     # ratings only after day 7: no default knot fits, a straight line, said
     late = (course.assessments["time_hours"] <= 0) | (course.assessments["time_hours"] > 7 * 24)
     straight = fit_trajectory(dataclasses.replace(course, assessments=course.assessments[late], _fingerprint=[]),
                               time_effect="piecewise")
     assert straight.settings["time_effect"] == "linear" and straight.settings["knots"] == ()
-    assert any("a straight line" in line for line in straight.describe())
+    assert ("Note: the default knots at day 1 (no rating before it), day 7 (no rating before it) left out (the ratings "
+            "after baseline are at 14, 21, 28 days): a straight line.") in straight.describe()
     # every default knot fits the full follow-up: no note
     assert not any("default knot" in line for line in fit_trajectory(course, time_effect="piecewise").describe())
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import compute, security
+from dashboard import calls, compute, security
 from dashboard.state import render_sidebar
 from dashboard.workspace import session as workspace
 from dashboard.workspace.panels import saved_views_panel
@@ -61,5 +61,6 @@ for note in context.url_notes:  # markdown-safe: the values are escaped by dashb
 try:
     with compute.page_slot(context.full):
         page.run()
+    calls.prefetch_next(context, page.url_path)  # the next page's slow default, in the background
 finally:  # between runs the session refers to shared datasets only weakly (memory stays bounded)
     st.session_state["context"] = context.detached()

@@ -21,7 +21,11 @@ the snippet shown for the call is the call that produced it. Rules:
 - a job nobody has asked about for ABANDON_S seconds (a waiting page asks every POLL_S) stops at
   its next step, or before it takes a slot; the next page that wants the result starts it again;
 - an error is kept with its job for ERROR_KEEP_S seconds and raised to the pages that ask (which
-  show it in words, as for any computation), then the result may be tried again.
+  show it in words, as for any computation), then the result may be tried again;
+- ``prefetch`` starts a job nobody has asked for yet (a page's likely next result, e.g. the
+  Trajectories summary once a large dataset is loaded), behind every job a page asked for; a page
+  computing that result itself first joins the job if it is computing (``join``), and the job
+  skips a result a page has stored meanwhile.
 
 The thread calls the analysis function only (never Streamlit): the page draws.
 """
@@ -82,6 +86,7 @@ class _Job:
     done: int = 0
     total: int = 0
     running: bool = True
+    computing: bool = False  # holds a compute slot for its first step or later ones
     kept: bool = False  # the value is held here: the store could not hold it
     value: Any = None
     error: Exception | None = None
@@ -126,6 +131,31 @@ def result_or_progress(ctx: Context, call: Call, report: Report | None = None, *
             return job.progress()
         value = job.value
     return value
+
+
+def prefetch(ctx: Context, call: Call) -> None:
+    """Start ``call``'s job unless its result is cached or a job for it exists: the job takes a
+    compute slot after every job a page has asked for (it was asked at time 0) and stops unasked
+    after ABANDON_S, as any job."""
+    key = compute.run_key(ctx, call.function, dict(call.arguments))
+    store = compute.result_store(ctx.settings.dataset)
+    with _LOCK:
+        if key in store or key in _JOBS:
+            return
+        job = _JOBS[key] = _Job(key, asked=0.0)
+        job.thread = _thread(ctx, call, key, store, job)
+
+
+def join(ctx: Context, call: Call) -> None:
+    """Wait for ``call``'s job when it is computing (a prefetched result the page is about to compute
+    itself: computed once); a job still waiting for a slot is left to find the page's result."""
+    key = compute.run_key(ctx, call.function, dict(call.arguments))
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is None or not (job.running and job.computing) or job.thread is None:
+            return
+        job.wanted = job.asked = time.monotonic()
+    job.thread.join()
 
 
 def fetch(ctx: Context, call: Call, label: str, report: Report | None = None) -> Any:
@@ -223,6 +253,9 @@ def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedS
     def work() -> None:
         try:
             take_slot()
+            if key in store:  # computed by a page meanwhile (a prefetched result the page did not wait for)
+                return
+            job.computing = True
             make = workspace.shared_result(dataset, key, lambda: function(data, **arguments, **steps))
             value = make()
             store.put(key, value)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from analysis.export import SnippetStep, python_script
-from dashboard import compute
+from dashboard import background, compute
 
 if TYPE_CHECKING:
     from dashboard.report import Report
@@ -54,7 +54,9 @@ class Call:
 
 def run(ctx: Context, call: Call, label: str, report: Report | None = None) -> Any:
     """Execute ``call`` on ``ctx.data`` through compute.run (same cache keys as before), and note
-    it on ``report`` so that the results added next carry its snippet."""
+    it on ``report`` so that the results added next carry its snippet. A background job computing
+    the same result (``prefetch_next``) is waited for instead of computing it twice."""
+    background.join(ctx, call)
     result = compute.run(ctx, call.function, label, **dict(call.arguments))
     if report is not None:
         report.note_call(call)
@@ -98,3 +100,29 @@ def _code_fragment(ctx: Context, calls: Sequence[Call], key: str) -> None:
             st.caption("Reproduces this result from the same data and settings with the analysis API "
                        "(runs from any folder with the project's Python: `make run` installs the package).")
             st.code(snippet(ctx, calls), language="python")
+
+
+def trajectory_time(ctx: Context) -> str:
+    """The Trajectories page's default time axis: visits when the ratings have visit labels, else days
+    (a survey's dated responses)."""
+    return "visit" if bool(ctx.data.assessments["visit"].notna().any()) else "days"
+
+
+def trajectory_call(ctx: Context, time: str, value: str = "score", time_origin: str = "first_infusion") -> Call:
+    """The Trajectories page's summary (analysis.trajectory) by the sidebar's grouping and endpoint
+    options; ``time_origin`` applies to hours and days only."""
+    arguments = {"by": ctx.settings.by, "time": time, "value": value}
+    if time != "visit" and time_origin != "first_infusion":
+        arguments["time_origin"] = time_origin
+    return Call("trajectory", {**arguments, **ctx.settings.endpoint_options()}, prints=("table",))
+
+
+def prefetch_next(ctx: Context, page: str) -> None:
+    """After a page of a large dataset as loaded (no filters) is drawn, the Trajectories page's
+    default summary is started in the background, behind everything a page asked for (about half a
+    second at 20,000 patients, the most of that page's first render), so that its first visit finds
+    it. Not on the Trajectories page (it computes its own) nor on filtered data (a filter change
+    would start one job per state)."""
+    if ctx.data is None or page == "trajectories" or not compute.is_large(ctx.data) or ctx.settings.filters():
+        return
+    background.prefetch(ctx, trajectory_call(ctx, trajectory_time(ctx)))

@@ -81,10 +81,10 @@ k = settings.min_cell_size
 with page_guard("the trajectories"):
     with st.container(horizontal=True, vertical_alignment="bottom"):
         # data without visit labels (a survey's dated responses) is drawn on days, the visit axis not offered
-        has_visits = bool(ctx.data.assessments["visit"].notna().any())
-        times = TIMES if has_visits else tuple(t for t in TIMES if t != "visit")
-        time = st.segmented_control("Time axis", times, default="visit" if has_visits else "days", key="traj_time",
-                                    bind="query-params", required=True) or ("visit" if has_visits else "days")
+        default_time = calls.trajectory_time(ctx)
+        times = TIMES if default_time == "visit" else tuple(t for t in TIMES if t != "visit")
+        time = st.segmented_control("Time axis", times, default=default_time, key="traj_time",
+                                    bind="query-params", required=True) or default_time
         value = VALUES[st.segmented_control("Value", list(VALUES), default="score", key="traj_value",
                                             bind="query-params", required=True) or "score"]
         since = "first infusion"
@@ -102,10 +102,7 @@ with page_guard("the trajectories"):
                               bind="query-params", disabled=not ctx.row_level,
                               help=None if ctx.row_level else "Viewers of a shared dataset see aggregates only.")
         spaghetti = spaghetti and ctx.row_level
-    arguments = {"by": settings.by, "time": time, "value": value}
-    if time != "visit" and ORIGINS[since] != "first_infusion":
-        arguments["time_origin"] = ORIGINS[since]
-    trajectory = Call("trajectory", {**arguments, **options}, prints=("table",))
+    trajectory = calls.trajectory_call(ctx, time, value, ORIGINS[since])
     result = calls.run(ctx, trajectory, "Summarising trajectories...", report)
     table = result.table
     definitions = list(result.settings.describe())
@@ -198,9 +195,7 @@ with page_guard("the mixed model"):
                  prints=("fixed_in_words()", "random_effects()"))
     # on a large dataset the model and the observed means it is drawn over are computed in the
     # background (seconds at 20,000 patients): the section says so and is drawn when they are ready
-    observed_call = Call("trajectory", {"by": settings.by, "time": "days",
-                                        **({"time_origin": time_origin} if time_origin != "first_infusion" else {}),
-                                        **options}, prints=("table",))
+    observed_call = calls.trajectory_call(ctx, "days", "score", time_origin)
     model = background.fetch(ctx, mixed, "Fitting the mixed model...", report)
     observed = background.fetch(ctx, observed_call, "Summarising trajectories...", report)
     pending = [r for r in (model, observed) if isinstance(r, background.Progress)]

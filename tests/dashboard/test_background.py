@@ -11,6 +11,7 @@ import threading
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import analysis
@@ -287,3 +288,111 @@ def test_a_job_nobody_waits_for_stops_before_it_takes_the_slot(sample, monkeypat
         assert background.wait(progress.key, 60), "the job stopped while the slot was still held"
         assert progress.key not in background._JOBS and progress.key not in compute._RESULTS
     _forget_results()
+
+
+# --- the Trajectories summary prefetched once a large dataset is drawn (calls.prefetch_next) --------
+
+@pytest.fixture
+def counted_trajectories(monkeypatch):
+    """analysis.trajectory recording the ``time`` of every call (page and background alike)."""
+    times: list[str] = []
+    real = analysis.trajectory
+
+    @functools.wraps(real)
+    def trajectory(*args, **kwargs):
+        times.append(kwargs.get("time", "visit"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "trajectory", trajectory)
+    return times
+
+
+def _trajectory_key(ctx) -> tuple:
+    from dashboard import calls
+
+    call = calls.trajectory_call(ctx, "visit")
+    return compute.run_key(ctx, call.function, dict(call.arguments))
+
+
+def test_the_data_page_prefetches_the_trajectory_the_trajectories_page_then_finds(sample, large,
+                                                                                 counted_trajectories):
+    clean_page("data")
+    ctx = _context(sample)
+    key = _trajectory_key(ctx)
+    assert background.wait(key, 300)
+    stored = compute._RESULTS.get(key)
+    assert stored is not None, "the Data page's run started the Trajectories summary"
+    direct = analysis.trajectory(sample, time="visit", value="score", **Settings().endpoint_options())
+    pd.testing.assert_frame_equal(stored.table, direct.table)
+    counted_trajectories.clear()
+    at = clean_page("trajectories")
+    assert plotted(at)
+    assert "visit" not in counted_trajectories, "the page computed the prefetched summary again"
+
+
+def test_no_prefetch_for_small_or_filtered_data_nor_on_the_trajectories_page(sample, monkeypatch):
+    from dashboard import calls
+
+    started: list[Call] = []
+    monkeypatch.setattr(background, "prefetch", lambda ctx, call: started.append(call))
+    ctx = _context(sample)
+    calls.prefetch_next(ctx, "overview")  # the sample is not large
+    monkeypatch.setattr(compute, "LARGE_DATASET_RATINGS", 0)
+    calls.prefetch_next(ctx, "trajectories")
+    calls.prefetch_next(SimpleNamespace(settings=Settings(dataset="sample", diagnosis=("TRD",)), data=sample),
+                        "overview")
+    calls.prefetch_next(SimpleNamespace(settings=Settings(dataset="sample"), data=None), "")
+    assert not started
+    calls.prefetch_next(ctx, "overview")
+    assert [c.function for c in started] == ["trajectory"] and started[0].arguments["time"] == "visit"
+
+
+@pytest.fixture
+def gated_trajectory(monkeypatch):
+    """analysis.trajectory waiting for ``gate`` before it computes; its calls counted."""
+    gate, calls_made = threading.Event(), []
+    real = analysis.trajectory
+
+    @functools.wraps(real)
+    def trajectory(*args, **kwargs):
+        calls_made.append(kwargs.get("time"))
+        assert gate.wait(120), "the test did not open the gate"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "trajectory", trajectory)
+    return gate, calls_made
+
+
+def test_a_page_joins_the_prefetch_computing_its_result(sample, large, gated_trajectory):
+    from dashboard import calls
+
+    gate, calls_made = gated_trajectory
+    ctx = _context(sample)
+    call = calls.trajectory_call(ctx, "visit")
+    background.prefetch(ctx, call)
+    key = _trajectory_key(ctx)
+    while not calls_made:  # the job is computing
+        threading.Event().wait(0.01)
+    got: list = []
+    page = threading.Thread(target=lambda: got.append(calls.run(ctx, call, "...")))
+    page.start()
+    page.join(0.5)
+    assert page.is_alive(), "the page waits for the job instead of computing the result itself"
+    gate.set()
+    page.join(120)
+    assert got and got[0] is compute._RESULTS.get(key)
+    assert calls_made == ["visit"], "computed once"
+
+
+def test_a_prefetch_left_waiting_skips_the_result_a_page_stored(sample, large, gated_trajectory):
+    from dashboard import calls
+
+    gate, calls_made = gated_trajectory
+    gate.set()
+    ctx = _context(sample)
+    key = _trajectory_key(ctx)
+    with compute.compute_slots():  # the slot is busy: the prefetch waits for it
+        background.prefetch(ctx, calls.trajectory_call(ctx, "visit"))
+        compute._RESULTS.put(key, "stored by a page")
+    assert background.wait(key, 60)
+    assert compute._RESULTS.get(key) == "stored by a page" and not calls_made

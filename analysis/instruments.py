@@ -102,6 +102,10 @@ _BUILT_IN = (
                domains=((1, 2, 3, 4), (6, 7, 8, 9), (15, 16))),
     Instrument("PHQ-9", "Patient Health Questionnaire, 9 items", 0, 27, 9, 0, 3,
                remission_max=4, suicidality_item=9, aliases=("PHQ9", "PHQ")),
+    # The PHQ-9 without item 9 (thoughts of death or self-harm), for surveys that cannot act on it;
+    # the same items 1-8 and cut-offs (Kroenke et al. 2009, J Affect Disord 114:163-73).
+    Instrument("PHQ-8", "Patient Health Questionnaire, 8 items", 0, 24, 8, 0, 3,
+               remission_max=4, aliases=("PHQ8",)),
     Instrument("BDI-II", "Beck Depression Inventory, second edition", 0, 63, 21, 0, 3,
                remission_max=13, suicidality_item=9, aliases=("BDI2", "BDI", "BDIII")),
     Instrument("CADSS", "Clinician-Administered Dissociative States Scale", 0, 92, 23, 0, 4,

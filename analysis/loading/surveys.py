@@ -86,6 +86,7 @@ ITEM_WORDING: dict[str, tuple[str, ...]] = {
 _FREQUENCY = {"not at all": 0, "several days": 1, "more than half the days": 2, "nearly every day": 3}
 ANSWERS: dict[str, dict[str, int]] = {
     "PHQ-9": _FREQUENCY,
+    "PHQ-8": _FREQUENCY,
     "GAD-7": _FREQUENCY,
     "PCL-5": {"not at all": 0, "a little bit": 1, "moderately": 2, "quite a bit": 3, "extremely": 4},
     "QIDS-SR16": {},  # each item has its own answers: read by their numbers
@@ -145,7 +146,8 @@ def question_item(header: object) -> tuple[str, int] | None:
 def survey_columns(headers: Iterable[object]) -> tuple[dict[str, tuple[str, int]], list[str]]:
     """The columns read as items (header -> (instrument, item)), and the difficulty questions
     (not items). An item asked twice keeps its first column; an instrument with fewer than three
-    items asked is not read (one column called "Energy level" is not a QIDS)."""
+    items asked is not read (one column called "Energy level" is not a QIDS); the PHQ-9's items
+    1-8 asked without item 9 are the PHQ-8."""
     items: dict[str, tuple[str, int]] = {}
     difficulty = []
     for header in headers:
@@ -154,6 +156,9 @@ def survey_columns(headers: Iterable[object]) -> tuple[dict[str, tuple[str, int]
             items[str(header)] = found
         elif found is None and _DIFFICULTY in f" {_words(header)} ":
             difficulty.append(str(header))
+    if {n for i, n in items.values() if i == "PHQ-9"} == set(range(1, 9)):
+        # the PHQ-9's items 1-8 without item 9 (thoughts of death or self-harm): the PHQ-8
+        items = {h: ("PHQ-8", n) if i == "PHQ-9" else (i, n) for h, (i, n) in items.items()}
     asked = pd.Series([instrument for instrument, _ in items.values()]).value_counts()
     enough = {i for i, n in asked.items() if n >= _FEWEST_ITEMS}
     return {h: v for h, v in items.items() if v[0] in enough}, difficulty

@@ -121,6 +121,24 @@ def test_a_google_forms_export_loads_with_its_infusion_log(tmp_path: Path):
     assert {"totals_derived", "dates_converted"} <= {w.code for w in data.warnings}
 
 
+def test_a_phq8_form_the_phq9_without_item_9_loads_as_the_phq8_with_its_totals(tmp_path: Path):
+    # the PHQ-8 (Kroenke et al. 2009): items 1-8 of the PHQ-9, total 0-24
+    given = [{**r, "answers": r["answers"][:8]} for r in responses(seed=8)]
+    rows = [{"Timestamp": r["when"].strftime("%Y/%m/%d %-I:%M:%S %p"), "Patient ID": r["patient"],
+             **{f"{STEM} [{q}]": ANSWERS[a] for q, a in zip(PHQ9[:8], r["answers"], strict=True)}} for r in given]
+    survey = tmp_path / "PHQ-8 (Responses).csv"
+    pd.DataFrame(rows).to_csv(survey, index=False)
+    assert "8 column(s) read as PHQ-8 item(s) 1-8 by their question text" in " ".join(
+        analysis.suggest_mapping(survey).describe())
+    data = analysis.load(assessments=survey, infusions=infusions_csv(tmp_path))
+    assert totals(data) == expected(given)
+    assert data.instruments == ["PHQ-8"] and "items_without_total" not in {w.code for w in data.warnings}
+    assert analysis.get_instrument("PHQ8").max_score == 24
+    # a PHQ-9 form with one item left unanswered stays a PHQ-9 (and that rating gets no total)
+    assert {v[0] for v in survey_columns([f"{STEM} [{q}]" for q in PHQ9])[0].values()} == {"PHQ-9"}
+    assert {v[0] for v in survey_columns([f"{STEM} [{q}]" for q in PHQ9[:7]])[0].values()} == {"PHQ-9"}
+
+
 def test_a_qualtrics_export_drops_its_bookkeeping_unread_and_leaves_previews_out(tmp_path: Path):
     given = responses(seed=5)
     survey = qualtrics_csv(tmp_path, given)

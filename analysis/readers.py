@@ -315,6 +315,7 @@ def _read_statistical(content: bytes, name: str, table: str, kind: str) -> RawTa
         if label_set in (meta.value_labels or {}):
             value_labels[column] = dict(meta.value_labels[label_set])
     frame.attrs["labels"] = labels
+    frame.attrs["value_labels"] = value_labels  # a survey's coded answers (1 = 'Not at all') for the suggestion
     return RawTable(frame, name, kind, labels=labels, value_labels=value_labels)
 
 

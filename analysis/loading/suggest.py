@@ -176,7 +176,7 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             wide[column] = (header.instrument, time, header.item)
     # An item's wording wins over a wide header's reading ('GAD-7 [Trouble relaxing]' is item 4,
     # not GAD-7 at a time '[Trouble relaxing]').
-    survey, difficulty = survey_columns([c for c in source_columns if c not in taken])
+    survey, difficulty = survey_columns([c for c in source_columns if c not in taken], frame.attrs.get("labels"))
     wide.update({column: (instrument, None, item) for column, (instrument, item) in survey.items()})
     score_map: dict[str, str] = {}
     dropped: list[str] = []
@@ -198,7 +198,8 @@ def suggest_for_frame(frame: pd.DataFrame, *, layout: str | None = None,
             ambiguities.append(f"{response!r} numbers the survey's responses, not patients: no column names the "
                                "patient (ask for the study id in the form, or name its column: "
                                "columns={'patient_id': ...})")
-        survey_reason, survey_doubts, score_map = describe_survey(frame, survey, difficulty)
+        survey_reason, survey_doubts, score_map = describe_survey(frame, survey, difficulty,
+                                                                  frame.attrs.get("value_labels"))
         ambiguities.extend(survey_doubts)
         if dropped:
             reasons["dropped"] = (f"the survey tool's column(s) {', '.join(map(repr, dropped[:6]))}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -143,18 +144,24 @@ def question_item(header: object) -> tuple[str, int] | None:
     return None
 
 
-def survey_columns(headers: Iterable[object]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+def survey_columns(headers: Iterable[object], labels: dict[str, str] | None = None
+                   ) -> tuple[dict[str, tuple[str, int]], list[str]]:
     """The columns read as items (header -> (instrument, item)), and the difficulty questions
     (not items). An item asked twice keeps its first column; an instrument with fewer than three
     items asked is not read (one column called "Energy level" is not a QIDS); the PHQ-9's items
-    1-8 asked without item 9 are the PHQ-8."""
+    1-8 asked without item 9 are the PHQ-8. ``labels``: column -> variable label (an SPSS or Stata
+    export's question text, its columns named Q1_1 ...), read when the name says nothing."""
+    labels = labels or {}
     items: dict[str, tuple[str, int]] = {}
     difficulty = []
     for header in headers:
         found = question_item(header)
+        text = labels.get(str(header)) if found is None else None
+        if text:
+            found = question_item(text)
         if found is not None and found not in items.values():
             items[str(header)] = found
-        elif found is None and _DIFFICULTY in f" {_words(header)} ":
+        elif found is None and _DIFFICULTY in f" {_words(text or header)} ":
             difficulty.append(str(header))
     if {n for i, n in items.values() if i == "PHQ-9"} == set(range(1, 9)):
         # the PHQ-9's items 1-8 without item 9 (thoughts of death or self-harm): the PHQ-8
@@ -234,15 +241,36 @@ RESPONSE_NUMBERS = frozenset({"id", "responseid", "response_id", "respondent_id"
 NOT_ANSWERS = frozenset({"Survey Preview", "Survey Test", "Spam", "Preview Spam", "1", "2", "8", "9"})
 
 
-def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
-                   difficulty: list[str]) -> tuple[str, list[str], dict[str, str]]:
+def coded_answers(value_labels: dict[Any, str], instrument: str) -> dict[str, str] | None:
+    """An SPSS or Stata column's codes -> scores through its value labels (1 = 'Not at all' -> '0'
+    on the PHQ-9), or None when a label is not one of the scale's answers."""
+    read, bad = answer_scores([str(label) for label in value_labels.values()], instrument)
+    if bad or not read:
+        return None
+    return {f"{code:g}" if isinstance(code, float) else str(code): read[str(label).strip()]
+            for code, label in value_labels.items()}
+
+
+def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]], difficulty: list[str],
+                    value_labels: dict[str, dict[Any, str]] | None = None) -> tuple[str, list[str], dict[str, str]]:
     """For a mapping: the sentence saying which question columns (``survey``, from
     :func:`survey_columns`) were read as which items, what is doubtful in words (answers that
-    could not be scored, answers coded from 1), and the answers' scores (``value_maps["score"]``)."""
+    could not be scored, answers coded from 1), and the answers' scores (``value_maps["score"]``).
+    Columns with ``value_labels`` (SPSS, Stata) are scored by their labels: code -> score."""
+    value_labels = value_labels or {}
     scores, unread, parts, doubts = {}, [], [], []
     for instrument in dict.fromkeys(v[0] for v in survey.values()):
         mine = [c for c, v in survey.items() if v[0] == instrument]
         items = sorted(survey[c][1] for c in mine)
+        coded = [coded_answers(value_labels[c], instrument) if value_labels.get(c) else None for c in mine]
+        if coded and all(coded) and all(c == coded[0] for c in coded) and \
+                all(scores.get(k, v) == v for k, v in coded[0].items()):
+            scores.update(coded[0])
+            parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
+                         f"text (e.g. {_shortened(mine[0])!r}), answers coded by the file's value labels ("
+                         + ", ".join(f"{k} {value_labels[mine[0]][_code_of(value_labels[mine[0]], k)]!r} = {v}"
+                                     for k, v in list(coded[0].items())[:4]) + ")")
+            continue
         answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str).str.strip())
         read, bad = answer_scores(answers, instrument)
         scores.update(read)
@@ -265,6 +293,11 @@ def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]],
         doubts.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be scored: "
                       "give their scores with value_maps={'score': {answer: score}}")
     return sentence, doubts, scores
+
+
+def _code_of(value_labels: dict[Any, str], written: str) -> Any:
+    """The value label's code written as ``written`` ('1' for the code 1.0)."""
+    return next(c for c in value_labels if (f"{c:g}" if isinstance(c, float) else str(c)) == written)
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -368,12 +368,14 @@ UNSCORED_ANSWER = "is neither a number nor one of the answers scored"
 def _scored_answers(series: pd.Series, answers: dict[str, str]) -> pd.Series:
     """``series`` with answers written in words replaced by their scores (``value_maps["score"]``:
     a survey's "Several days" -> "1"), matched as written, else ignoring case and punctuation."""
+    numbers = {number: score for a, score in answers.items()
+               if np.isfinite(number := _parse_number(a, decimal_comma=False))}  # codes 1-4 -> 0-3
     if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
-        numbers = {number: score for a, score in answers.items()
-                   if np.isfinite(number := _parse_number(a, decimal_comma=False))}  # codes 1-4 -> 0-3
         return series.map(numbers).fillna(series.astype(object)) if numbers and series.isin(numbers).any() else series
     by_key = {_key(a): score for a, score in answers.items()}
-    found = {u: answers.get(str(u).strip(), by_key.get(_key(str(u)))) for u in pd.unique(series.dropna())}
+    # codes held as numbers among text (a statistical file's coded answers melted with other columns)
+    found = {u: numbers.get(float(u)) if isinstance(u, int | float | np.number) and not isinstance(u, bool)
+             else answers.get(str(u).strip(), by_key.get(_key(str(u)))) for u in pd.unique(series.dropna())}
     found = {u: score for u, score in found.items() if score is not None}
     if not found:
         return series

@@ -139,6 +139,32 @@ def test_a_phq8_form_the_phq9_without_item_9_loads_as_the_phq8_with_its_totals(t
     assert {v[0] for v in survey_columns([f"{STEM} [{q}]" for q in PHQ9[:7]])[0].values()} == {"PHQ-9"}
 
 
+def qualtrics_sav(folder: Path, given: list[dict]) -> Path:
+    """Qualtrics' SPSS export: columns Q1_1 ..., the question text as variable labels, the answers
+    coded 1-4 with value labels (1 = 'Not at all', which the PHQ-9 scores 0)."""
+    import pyreadstat
+
+    frame = pd.DataFrame({"EndDate": [r["when"] for r in given], "pid": [r["patient"] for r in given],
+                          **{f"Q1_{i}": [float(r["answers"][i - 1] + 1) for r in given] for i in range(1, 10)}})
+    path = folder / "Ketamine_PHQ9.sav"
+    pyreadstat.write_sav(frame, str(path), column_labels=["End Date", "Participant ID"]
+                         + [f"{STEM} - {q}" for q in PHQ9],
+                         variable_value_labels={f"Q1_{i}": {k + 1.0: a for k, a in enumerate(ANSWERS)}
+                                                for i in range(1, 10)})
+    return path
+
+
+def test_a_qualtrics_spss_export_reads_its_questions_and_coded_answers_from_the_labels(tmp_path: Path):
+    given = responses(seed=9)
+    path = qualtrics_sav(tmp_path, given)
+    said = " ".join(analysis.suggest_mapping(path).describe())
+    assert "9 column(s) read as PHQ-9 item(s) 1-9 by their question text" in said
+    assert "answers coded by the file's value labels (1 'Not at all' = 0, 2 'Several days' = 1" in said
+    assert "numbered 1-4" not in said  # the labels say how the codes score: no doubt left
+    data = analysis.load(assessments=path, infusions=infusions_csv(tmp_path), columns={"patient_id": "pid"})
+    assert totals(data) == expected(given)
+
+
 def test_a_qualtrics_export_drops_its_bookkeeping_unread_and_leaves_previews_out(tmp_path: Path):
     given = responses(seed=5)
     survey = qualtrics_csv(tmp_path, given)

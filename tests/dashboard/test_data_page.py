@@ -195,6 +195,18 @@ def test_a_qualtrics_export_beside_its_infusion_log_loads_and_shows_none_of_its_
     assert not at.error, [e.value for e in at.error]
 
 
+def test_a_qualtrics_spss_export_uploaded_reads_its_question_labels_and_coded_answers(tmp_path):
+    from tests.analysis.test_loading_surveys import expected, infusions_csv, qualtrics_sav, responses, totals
+
+    given = responses(seed=10)
+    survey, infusions = qualtrics_sav(tmp_path, given), infusions_csv(tmp_path)
+    at, data = _uploaded_and_loaded((survey.name, survey.read_bytes()), ("infusions.csv", infusions.read_bytes()))
+    assert totals(data) == expected(given)
+    text = _all_text(at)
+    assert "9 column(s) read as PHQ-9 item(s) 1-9 by their question text" in text
+    assert "answers coded by the file's value labels" in text
+
+
 def test_an_answer_the_scale_does_not_have_gets_a_box_for_its_score(tmp_path):
     from tests.analysis.test_loading_surveys import (
         PHQ9,

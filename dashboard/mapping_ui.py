@@ -263,10 +263,11 @@ def _column_label(column: str, size: int = 80) -> str:
     return f"{column[:24].rstrip()} … {column[-(size - 27):].lstrip()}"
 
 
-def _roles(base: Mapping, columns: list[str], layout: str,
-           prefix: str) -> tuple[dict[str, str | None], list[str], list[str], tuple[str, ...]]:
-    """One select box per source column. Returns (role changes for Mapping.replace, columns
-    chosen as wide measures, problems in words, columns dropped unread)."""
+def _roles(base: Mapping, columns: list[str], layout: str, prefix: str, variable_labels: dict[str, str]
+           ) -> tuple[dict[str, str | None], list[str], list[str], tuple[str, ...]]:
+    """One select box per source column, labelled with its name and, from a statistical file, its
+    variable label ('Q1_1: ... Little interest or pleasure'). Returns (role changes for
+    Mapping.replace, columns chosen as wide measures, problems in words, columns dropped unread)."""
     current = {column: role for role, column in base.columns.items()}
     options = [BY_NAME, *ROLES, DROPPED] + ([WIDE] if layout == "wide" else [])
     chosen: dict[str, str] = {}
@@ -275,7 +276,8 @@ def _roles(base: Mapping, columns: list[str], layout: str,
         value = current.get(column) or (WIDE if column in base.wide_columns and layout == "wide" else
                                         DROPPED if column in base.dropped else BY_NAME)
         chosen[column] = grid.selectbox(
-            md(_column_label(column), limit=90), options, index=_index(options, value),
+            md(_column_label(f"{column}: {variable_labels[column]}" if variable_labels.get(column) else column),
+               limit=90), options, index=_index(options, value),
             key=f"{prefix}_role_{position}", width=_BOX_PX,
             help="The contract column this source column holds (see the data dictionary below). "
                  f"'{BY_NAME}': read by its own name when it is a contract name, else kept as a covariate "
@@ -595,7 +597,7 @@ def reading_step(upload: Upload, saved: bytes | None = None) -> OutcomeData | No
     if table is not None and layout in ("long", "wide"):
         columns = list(table.columns)
         with st.expander(f"Column roles ({len(columns)} columns)", expanded=True, icon=":material/view_column:"):
-            roles, wide, role_problems, dropped = _roles(base, columns, layout, prefix)
+            roles, wide, role_problems, dropped = _roles(base, columns, layout, prefix, table.variable_labels)
             if set(dropped) != set(base.dropped):
                 changes["dropped"] = dropped
             if wide:

@@ -5,7 +5,7 @@ identifier screen's verdict on each column under each way a mapping can read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -20,12 +20,13 @@ READINGS = ("free", "known", "label")
 @dataclass(frozen=True)
 class TableOutline:
     """One table as read: ``columns`` (without ``source_row``), ``labels`` (column -> its first
-    distinct non-empty values as text) and ``findings`` (column -> reading -> the identifier
-    finding, or None)."""
+    distinct non-empty values as text), ``findings`` (column -> reading -> the identifier
+    finding, or None) and a statistical file's ``variable_labels`` (a survey's question texts)."""
 
     columns: tuple[str, ...]
     labels: dict[str, tuple[str, ...]]
     findings: dict[str, dict[str, IdentifierFinding | None]]
+    variable_labels: dict[str, str] = field(default_factory=dict)  # SPSS/Stata/SAS: column -> its label
 
 
 def _first_labels(column: pd.Series) -> tuple[str, ...]:
@@ -36,6 +37,8 @@ def _first_labels(column: pd.Series) -> tuple[str, ...]:
 def outline_table(frame: pd.DataFrame) -> TableOutline:
     """The outline of one table as ``analysis.loading.reading.read_source_frames`` gives it."""
     columns = tuple(str(c) for c in frame.columns if c != "source_row")
+    variable_labels = {str(c): str(label) for c, label in (frame.attrs.get("labels") or {}).items()
+                       if str(c) in columns and label}
     frame = frame[list(columns)]
     everything = frozenset(columns)
     found = {
@@ -48,6 +51,7 @@ def outline_table(frame: pd.DataFrame) -> TableOutline:
         columns=columns,
         labels={c: _first_labels(frame[c]) for c in columns},
         findings={c: {reading: by_reading[reading].get(c) for reading in READINGS} for c in columns},
+        variable_labels=variable_labels,
     )
 
 

@@ -205,6 +205,10 @@ def test_a_qualtrics_spss_export_uploaded_reads_its_question_labels_and_coded_an
     text = _all_text(at)
     assert "9 column(s) read as PHQ-9 item(s) 1-9 by their question text" in text
     assert "answers coded by the file's value labels" in text
+    # each role box names the column and its question (the variable label)
+    roles = {box.label.replace("\\", ""): box.value for box in at.selectbox if "_role_" in str(box.key)}
+    assert roles["Q1_1: Over the last 2 we … oblems? - Little interest or pleasure in doing things"] == "(wide measure)"
+    assert roles["pid: Participant ID"] == "patient_id"
 
 
 def test_an_answer_the_scale_does_not_have_gets_a_box_for_its_score(tmp_path):

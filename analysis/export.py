@@ -125,7 +125,12 @@ def suppress_small_groups(
     if not small.any():
         return out, None
     blank = [c for c in out.columns if c not in set(keep_columns) | {"suppressed"}]
-    out[blank] = out[blank].astype(object)
+    for column in blank:  # each column keeps its kind, able to hold a missing value: numbers stay numbers
+        dtype = out[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype(object)
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[column] = out[column].astype("Int64")
     out.loc[small, blank] = np.nan
     if keep_columns:
         names = out[list(keep_columns)].astype(str).agg(" / ".join, axis=1).to_numpy()

@@ -42,3 +42,21 @@ def test_a_table_without_rows_is_laid_out_like_one_with_rows():
                           "upper": pd.Series([], dtype=float)})
     options = display_options(empty)
     assert "proportion (95% CI)" in options["column_order"]
+
+
+def test_a_table_with_a_suppressed_group_is_still_rounded_and_reads_mean_with_its_ci():
+    """The Trajectories summary of the sample suppresses two booster cells (fewer than 5 patients):
+    every other column had turned to text, so the page showed '49.004651162790694' hours and the
+    mean without its interval."""
+    from analysis.export import suppress_small_groups
+
+    table = pd.DataFrame({"group": ["all", "all"], "time_point": ["day 2", "booster3 pre"],
+                          "time_hours": [49.004651162790694, 700.25], "n": [86, 3], "mean": [19.0930232, 30.0],
+                          "lower": [17.5, 20.0], "upper": [20.7, 40.0]})
+    shown, note = suppress_small_groups(table, "n", 5, keep_columns=["group", "time_point"])
+    assert note and shown["time_hours"].dtype == float and pd.api.types.is_integer_dtype(shown["n"])
+    options = display_options(shown.drop(columns="suppressed"))
+    assert "mean (95% CI)" in options["column_order"]
+    assert options["data"].data["mean (95% CI)"].iloc[0] == "19.09 (17.50–20.70)"
+    html = options["data"].to_html()  # the Styler's texts, as the page shows them
+    assert ">49.0<" in html and "49.00465" not in html and ">86<" in html

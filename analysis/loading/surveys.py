@@ -247,8 +247,12 @@ def coded_answers(value_labels: dict[Any, str], instrument: str) -> dict[str, st
     read, bad = answer_scores([str(label) for label in value_labels.values()], instrument)
     if bad or not read:
         return None
-    return {f"{code:g}" if isinstance(code, float) else str(code): read[str(label).strip()]
-            for code, label in value_labels.items()}
+    return {_code_text(code): read[str(label).strip()] for code, label in value_labels.items()}
+
+
+def _code_text(code: Any) -> str:
+    """A value label's code as a value map writes it ('1' for the code 1.0)."""
+    return f"{code:g}" if isinstance(code, float) else str(code)
 
 
 def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]], difficulty: list[str],
@@ -268,8 +272,8 @@ def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]], dif
             scores.update(coded[0])
             parts.append(f"{len(items)} column(s) read as {instrument} item(s) {_ranges(items)} by their question "
                          f"text (e.g. {_shortened(mine[0])!r}), answers coded by the file's value labels ("
-                         + ", ".join(f"{k} {value_labels[mine[0]][_code_of(value_labels[mine[0]], k)]!r} = {v}"
-                                     for k, v in list(coded[0].items())[:4]) + ")")
+                         + ", ".join(f"{_code_text(code)} {label!r} = {coded[0][_code_text(code)]}"
+                                     for code, label in list(value_labels[mine[0]].items())[:4]) + ")")
             continue
         answers = pd.unique(pd.concat([frame[c] for c in mine]).dropna().astype(str).str.strip())
         read, bad = answer_scores(answers, instrument)
@@ -293,11 +297,6 @@ def describe_survey(frame: pd.DataFrame, survey: dict[str, tuple[str, int]], dif
         doubts.append(f"answer(s) {'; '.join(unread[:4])}{' ...' if len(unread) > 4 else ''} could not be scored: "
                       "give their scores with value_maps={'score': {answer: score}}")
     return sentence, doubts, scores
-
-
-def _code_of(value_labels: dict[Any, str], written: str) -> Any:
-    """The value label's code written as ``written`` ('1' for the code 1.0)."""
-    return next(c for c in value_labels if (f"{c:g}" if isinstance(c, float) else str(c)) == written)
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -1138,6 +1138,17 @@ def _times_text(times: np.ndarray, shown: int = 6) -> str:
     return ", ".join(f"{x:g}" for x in distinct[:shown]) + (" ..." if len(distinct) > shown else "")
 
 
+def knot_gap(times: np.ndarray, low: float, knot: float) -> str | None:
+    """Why a piecewise knot at ``knot`` (the knot before it at ``low``, -inf for the first) cannot be
+    estimated from the rating ``times``: "after" (no rating after it), "before" (none between
+    ``low`` and it: the slope before the knot is singular), or None when it can."""
+    if not (times > knot).any():
+        return "after"
+    if not ((times > low) & (times <= knot)).any():
+        return "before"
+    return None
+
+
 def fitting_default_knots(times: np.ndarray, unit: str) -> tuple[tuple[float, ...], tuple[str, ...]]:
     """The default knots (:data:`DEFAULT_KNOTS_DAYS`, in ``unit``) that the rating ``times`` (post
     baseline, in ``unit``) can carry: each with a rating after it and one between it and the knot
@@ -1152,9 +1163,10 @@ def fitting_default_knots(times: np.ndarray, unit: str) -> tuple[tuple[float, ..
     left_out: list[str] = []
     for knot in (k * scale for k in DEFAULT_KNOTS_DAYS):
         low = kept[-1] if kept else -np.inf
-        if not (times > knot).any():
+        gap = knot_gap(times, low, knot)
+        if gap == "after":
             left_out.append(f"{at(knot)} (no rating after it)")
-        elif not ((times > low) & (times <= knot)).any():
+        elif gap == "before":
             left_out.append(f"{at(knot)} (no rating before it" + (f" since {at(low)}" if kept else "") + ")")
         else:
             kept.append(knot)
@@ -1330,14 +1342,14 @@ def fit_trajectory(
     frame = add_time_terms(frame, t, time_effect, knots)
     shape = time_terms(t, time_effect, knots)
     if time_effect == "piecewise":
-        empty = [k for k in knots if not (frame[t] > k).any()]
+        times = frame[t].to_numpy(dtype=float)
+        gaps = [(low, knot, knot_gap(times, low, knot)) for low, knot in zip((-np.inf, *knots[:-1]), knots, strict=True)]
+        empty = [knot for _, knot, gap in gaps if gap == "after"]
         if empty:
             raise AnalysisError("No rating after the knot(s) " + ", ".join(f"{k:g}" for k in empty)
                                 + f" {time_unit}: choose knots inside the follow-up.")
-        # each knot's slope before it needs a rating in its segment (else the design is singular)
-        times = frame[t].to_numpy(dtype=float)
-        for low, knot in zip((-np.inf, *knots[:-1]), knots, strict=True):
-            if not ((times > low) & (times <= knot)).any():
+        for low, knot, gap in gaps:
+            if gap == "before":
                 since = "the start" if np.isinf(low) else f"{low:g} {time_unit}"
                 at = f"{knot:g} {time_unit[:-1] if knot == 1 else time_unit}"
                 raise AnalysisError(

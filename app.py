@@ -4,13 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import calls, compute, security
+from dashboard import calls, compute, security, server_process
 from dashboard.state import render_sidebar
 from dashboard.workspace import session as workspace
 from dashboard.workspace.panels import saved_views_panel
 
 ICON = Path(__file__).parent / "dashboard" / "icon.svg"  # served by the app: no request to a font CDN
 
+server_process.share_interpreter()
 security.install_log_redaction()
 security.install_app_logger()
 security.start_retention_sweeper()

@@ -1,0 +1,50 @@
+"""The server process shares the interpreter with its event loop: the frontend's files are sent in
+one read (not 64 KB pieces, one worker-thread hop each) and the loop gets its turn sooner. The
+effect on serving beside a busy thread is measured in benchmarks/bench_static.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import anyio
+import streamlit
+from starlette.responses import FileResponse
+
+from dashboard import server_process
+from tests.dashboard.apptest import new_server_process, start
+
+STATIC_JS = Path(streamlit.__file__).parent / "static" / "static" / "js"
+
+
+def _bodies(path: Path) -> list[bytes]:
+    """The body messages of a FileResponse of ``path`` as the ASGI server receives them."""
+    messages: list[dict] = []
+
+    async def receive() -> dict:  # the client never disconnects
+        await anyio.sleep_forever()
+        return {}
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    anyio.run(FileResponse(path), scope, receive, send)
+    return [m["body"] for m in messages if m["type"] == "http.response.body" and m["body"]]
+
+
+def test_the_frontends_largest_file_is_sent_in_one_read():
+    largest = max(STATIC_JS.glob("*.js"), key=lambda p: p.stat().st_size)  # plotly's chunk, 4.7 MB
+    assert largest.stat().st_size > 1 << 20
+    server_process.share_interpreter()
+    bodies = _bodies(largest)
+    assert len(bodies) == 1
+    assert bodies[0] == largest.read_bytes()
+
+
+def test_the_app_shares_the_interpreter_when_it_starts():
+    new_server_process()
+    sys.setswitchinterval(0.005)  # CPython's default
+    start()
+    assert sys.getswitchinterval() == server_process.SWITCH_INTERVAL_S
+    assert FileResponse.chunk_size >= server_process.STATIC_READ_BYTES

@@ -14,7 +14,9 @@ the snippet shown for the call is the call that produced it. Rules:
   function without ``progress=`` is one step), so a page's own computation waits at most one step
   behind it;
 - pages first: before each step a job waits while page runs are in progress (``compute.pages_drawing``;
-  a thread of the same process competes with them for the interpreter), at most GIVE_WAY_S per step;
+  a thread of the same process competes with them for the interpreter), at most GIVE_WAY_S per step,
+  and its first step also until compute.BROWSER_DRAW_S after the latest page run ended (the browser
+  fetching and drawing that page is served by the same process);
 - the newest first: jobs waiting for a slot take it in the order of the latest page run that asked
   for them (a job nobody has polled for LIVE_S comes after those still polled), so the page in view
   is not queued behind the work of pages left;
@@ -220,8 +222,10 @@ def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedS
     slots = compute.compute_slots()
     holding = [False]
 
-    def take_slot() -> None:
-        """Wait for the pages and for jobs asked for more recently, then hold a slot."""
+    def take_slot(drawn_s: float = 0.0) -> None:
+        """Wait for the pages (and for ``drawn_s`` seconds after the latest page run ended: the
+        first step, while the browser draws the page that asked) and for jobs asked for more
+        recently, then hold a slot."""
         waited = 0.0
         with _LOCK:
             _WAITING.add(job)
@@ -229,7 +233,7 @@ def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedS
             while True:
                 if time.monotonic() - job.wanted > ABANDON_S:
                     raise _Abandoned
-                if (not compute.pages_drawing() or waited >= GIVE_WAY_S) and _first_in_line(job) \
+                if (not compute.pages_drawing(drawn_s) or waited >= GIVE_WAY_S) and _first_in_line(job) \
                         and slots.acquire(blocking=False):
                     holding[0] = True
                     return
@@ -252,7 +256,7 @@ def _thread(ctx: Context, call: Call, key: Hashable, store: compute.ByteBoundedS
 
     def work() -> None:
         try:
-            take_slot()
+            take_slot(compute.BROWSER_DRAW_S)
             if key in store:  # computed by a page meanwhile (a prefetched result the page did not wait for)
                 return
             job.computing = True

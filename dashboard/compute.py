@@ -275,13 +275,20 @@ _COMPUTE_SLOTS = threading.BoundedSemaphore(COMPUTE_SLOTS)
 _PAGE_SLOTS = threading.BoundedSemaphore(LARGE_PAGE_SLOTS)
 
 
+# After a page run, its browser fetches the frontend's code for the elements new to it (plotly's is
+# 4.7 MB) and draws them: 0.5-1 s on a first visit at 20,000 patients. A computing thread makes the
+# server answer those requests several times slower (dashboard.server_process), so a background
+# job starts no sooner than this after the latest page run ended (background.take_slot).
+BROWSER_DRAW_S = 1.0
 _PAGES_DRAWN = [0]  # page runs in progress (background jobs give way to them between steps)
+_LAST_PAGE_END = [float("-inf")]  # time.monotonic() when the latest page run ended
 _PAGES_DRAWN_LOCK = threading.Lock()
 
 
-def pages_drawing() -> int:
-    """How many page runs are in progress in this process (``page_slot`` counts them)."""
-    return _PAGES_DRAWN[0]
+def pages_drawing(since_s: float = 0.0) -> bool:
+    """Whether a page run is in progress in this process (``page_slot`` counts them) or one ended
+    less than ``since_s`` seconds ago (its browser is still drawing it)."""
+    return _PAGES_DRAWN[0] > 0 or time.monotonic() - _LAST_PAGE_END[0] < since_s
 
 
 def is_large(data: OutcomeData | None) -> bool:
@@ -311,6 +318,7 @@ def page_slot(data: OutcomeData | None) -> Iterator[None]:
             _PAGE_SLOTS.release()
         with _PAGES_DRAWN_LOCK:
             _PAGES_DRAWN[0] -= 1
+            _LAST_PAGE_END[0] = time.monotonic()
 
 
 def parse_dataset(name: str) -> tuple[str, int, int]:

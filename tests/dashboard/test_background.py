@@ -176,10 +176,31 @@ def test_the_job_waits_between_replicates_while_a_page_is_drawn(sample, monkeypa
     ctx = _context(sample)
     call = Call("fit_response_state", {"n_bootstrap": 20, "seed": 6}, name="state")
     with compute.page_slot(None):  # a page run in progress
-        assert compute.pages_drawing() >= 1
+        assert compute.pages_drawing()
         progress = background.result_or_progress(ctx, call)
         assert not background.wait(progress.key, 3.0)
         assert background.progress(progress.key).done <= 1  # the first replicate, then it gives way
+    assert background.wait(progress.key, 300)
+    assert compute._RESULTS.get(progress.key) is not None
+    _forget_results()
+
+
+def test_a_job_starts_once_the_browser_has_had_time_to_draw_the_page(sample, monkeypatch):
+    """A page run that just ended is still being drawn by its browser (served by this process): a
+    job asked for then waits before its first step; only page runs in progress hold back its later
+    steps."""
+    _forget_results()
+    monkeypatch.setattr(compute, "BROWSER_DRAW_S", 600.0)
+    monkeypatch.setattr(background, "GIVE_WAY_S", 600.0)
+    ctx = _context(sample)
+    with compute.page_slot(None):
+        pass
+    assert compute.pages_drawing(compute.BROWSER_DRAW_S) and not compute.pages_drawing()
+    call = Call("fit_response_state", {"n_bootstrap": 20, "seed": 7}, name="state")
+    progress = background.result_or_progress(ctx, call)
+    assert not background.wait(progress.key, 3.0)
+    assert background.progress(progress.key).done == 0
+    monkeypatch.setattr(compute, "_LAST_PAGE_END", [float("-inf")])  # the page drawn long ago
     assert background.wait(progress.key, 300)
     assert compute._RESULTS.get(progress.key) is not None
     _forget_results()

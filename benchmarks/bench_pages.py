@@ -14,6 +14,11 @@ kept" shown. A background job's "computing" note is a drawn state: the page does
 - warm context: the same URL in a new browser context (a new user: nothing cached in the browser);
 - rerun: back to the page from the Data page within that session (the in-app navigation).
 
+Before the cold visit, the warm tab and the warm context, the benchmark waits for the server to be
+idle (under a tenth of a core for a second): the background jobs started by the previous visit (a
+page's slow fits, the Data page's prefetch) have ended, so a cold visit competes only with the jobs
+it starts itself, and a warm visit finds the page's results computed.
+
 Beside each, in brackets, the server's script time of the page's run: from the websocket message
 asking for it (BackMsg rerun_script without a fragment id) to the server's script_finished message
 for a full run (not FINISHED_FRAGMENT_RUN_SUCCESSFULLY), both timestamped by Chromium's network
@@ -291,6 +296,27 @@ def _load() -> str:
     return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+def _cpu_s(pid: int) -> float:
+    """The process's CPU seconds so far (user + system, /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_server_idle(pid: int, quiet_s: float = 1.0, timeout_s: float = 120.0) -> float:
+    """Until the server has used under a tenth of a core for ``quiet_s`` seconds: the background
+    jobs of the previous measurement (a page's slow fits, a prefetch) have ended, so each page's
+    cold visit competes only with its own jobs and a warm visit finds every result cached. Seconds
+    waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        before = _cpu_s(pid)
+        time.sleep(quiet_s)
+        if _cpu_s(pid) - before < 0.1 * quiet_s:
+            break
+    return time.monotonic() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="simulated-20000-1")
@@ -326,12 +352,15 @@ def main() -> None:
             rows: dict[str, tuple[Timing, Timing, Timing, Timing]] = {}
             for name in [p for p in args.pages.split(",") if p]:
                 url = f"{server.url}/{name}{query}"
+                wait_server_idle(server.process.pid)
                 context = browser.new_context(viewport=VIEWPORT)
                 page, _, cold = _open(context, url)
                 problems = _errors(page)
                 page.close()  # as a returning user's (a tab left open shares the renderer process)
+                wait_server_idle(server.process.pid)
                 _, _, warm_tab = _open(context, url)
                 context.close()
+                wait_server_idle(server.process.pid)
                 context = browser.new_context(viewport=VIEWPORT)
                 page, probe, warm_context = _open(context, url)
                 figures = list(probe.figures)

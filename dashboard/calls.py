@@ -105,7 +105,10 @@ def _code_fragment(ctx: Context, calls: Sequence[Call], key: str) -> None:
 def trajectory_time(ctx: Context) -> str:
     """The Trajectories page's default time axis: visits when the ratings have visit labels, else days
     (a survey's dated responses)."""
-    return "visit" if bool(ctx.data.assessments["visit"].notna().any()) else "days"
+    visits = ctx.data.assessments["visit"]
+    # the first ratings answer for nearly every dataset (a scan of every rating: 50 ms at 20,000
+    # patients, on every page run of a large dataset through prefetch_next)
+    return "visit" if bool(visits.head(1000).notna().any() or visits.notna().any()) else "days"
 
 
 def trajectory_call(ctx: Context, time: str, value: str = "score", time_origin: str = "first_infusion") -> Call:

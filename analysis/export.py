@@ -165,6 +165,7 @@ _kaleido_lock = threading.Lock()
 _kaleido_started = False
 _chromium_checked: str | None = None
 _chromium_failed: tuple[float, str] | None = None  # (when, why)
+_chromium_lock = threading.Lock()  # callers at the same time share one check
 _NO_CHROMIUM = ("Figure export (PNG, SVG) needs the Chromium browser on the server, and {what}. Install it "
                 "(Debian: apt-get install chromium, or make system-deps) or set BROWSER_PATH to it; the "
                 "figures on screen and the CSV and HTML exports work without it.")
@@ -173,6 +174,13 @@ _NO_CHROMIUM = ("Figure export (PNG, SVG) needs the Chromium browser on the serv
 def _check_chromium() -> None:
     """Raise AnalysisError unless a Chromium that kaleido would use exists and starts (a success
     is remembered; a failure is checked again after a minute)."""
+    if _chromium_checked is not None:
+        return
+    with _chromium_lock:
+        _check_chromium_once()
+
+
+def _check_chromium_once() -> None:
     global _chromium_checked, _chromium_failed
     if _chromium_checked is not None:
         return

@@ -166,8 +166,9 @@ def test_pdf_without_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
     import analysis.export as export
     from analysis.errors import AnalysisError
 
-    monkeypatch.setattr(export, "_chromium_checked", None)
-    monkeypatch.setattr(export, "_chromium_failed", None)
+    with export._chromium_lock:  # a check in flight (the app's start-up thread) has ended
+        monkeypatch.setattr(export, "_chromium_checked", None)
+        monkeypatch.setattr(export, "_chromium_failed", None)
     monkeypatch.setattr("choreographer.browsers.chromium.Chromium.find_browser",
                         classmethod(lambda cls, **kw: None))
     started = time.perf_counter()

@@ -5,6 +5,7 @@ effect on serving beside a busy thread is measured in benchmarks/bench_static.py
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -29,7 +30,10 @@ def _bodies(path: Path) -> list[bytes]:
         messages.append(message)
 
     scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
-    anyio.run(FileResponse(path), scope, receive, send)
+    # in a thread of its own: an earlier test of this process may have left an event loop running
+    # in this one (Playwright's sync API)
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(anyio.run, FileResponse(path), scope, receive, send).result()
     return [m["body"] for m in messages if m["type"] == "http.response.body" and m["body"]]
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import calls, compute, report, security, server_process
+from dashboard import calls, compute, security, server_process
 from dashboard.state import render_sidebar
 from dashboard.workspace import session as workspace
 from dashboard.workspace.panels import saved_views_panel
@@ -15,7 +15,7 @@ server_process.share_interpreter()
 security.install_log_redaction()
 security.install_app_logger()
 security.start_retention_sweeper()
-report.start_export_check()
+server_process.start_warm_up()
 cleared = security.bind_session_to_browser()  # before anything of the session is read
 
 st.set_page_config(page_title="Infusion Outcomes", page_icon=str(ICON), layout="wide")

@@ -26,7 +26,6 @@ import io
 import json
 import logging
 import re
-import threading
 import uuid
 import weakref
 import zlib
@@ -509,21 +508,6 @@ class Report:
                   on_click=add_to_report, icon=":material/playlist_add:", type="tertiary",
                   help="Collect this result, with its definitions, filters, dataset fingerprint and Python "
                        "code, in the report you can order, annotate and export on the Report page.")
-
-
-_export_check: threading.Thread | None = None
-_EXPORT_CHECK_LOCK = threading.Lock()
-
-
-def start_export_check() -> None:
-    """Find out once per server process, in a thread at start-up, whether figures can be exported
-    as images (Chromium found and starting: 0.2 s), so the first figure a visitor opens does not
-    wait for it (show_figure asks ``image_export_problem``). Idempotent."""
-    global _export_check
-    with _EXPORT_CHECK_LOCK:
-        if _export_check is None:
-            _export_check = threading.Thread(target=image_export_problem, name="export-check", daemon=True)
-            _export_check.start()
 
 
 def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] = ()) -> None:

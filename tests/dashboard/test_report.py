@@ -178,19 +178,6 @@ def test_pdf_without_chromium_is_said_in_a_sentence_within_seconds(monkeypatch):
     assert "needs the Chromium browser" in image_export_problem()
 
 
-def test_whether_figures_can_be_exported_is_found_out_when_the_app_starts(monkeypatch):
-    """The Chromium check (0.2 s) runs in a thread at start-up, not in the first page showing a figure."""
-    from analysis import export
-
-    monkeypatch.setattr(export, "_chromium_checked", None)
-    monkeypatch.setattr(export, "_chromium_failed", None)
-    monkeypatch.setattr(report, "_export_check", None)
-    start()  # the Data page: no figure shown
-    assert report._export_check is not None
-    report._export_check.join(60)
-    assert export._chromium_checked is not None or export._chromium_failed is not None
-
-
 # ---------------------------------------------------------------------------------------------
 # Cards belong to their owner (here: a browser), not to the session
 

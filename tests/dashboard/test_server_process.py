@@ -52,3 +52,17 @@ def test_the_app_shares_the_interpreter_when_it_starts():
     start()
     assert sys.getswitchinterval() == server_process.SWITCH_INTERVAL_S
     assert FileResponse.chunk_size >= server_process.STATIC_READ_BYTES
+
+
+def test_the_start_up_thread_finds_out_whether_figures_can_be_exported(monkeypatch):
+    """The Chromium check (0.2 s) runs in the start-up thread, not in the first page showing a figure."""
+    from analysis import export
+
+    with export._chromium_lock:
+        monkeypatch.setattr(export, "_chromium_checked", None)
+        monkeypatch.setattr(export, "_chromium_failed", None)
+    monkeypatch.setattr(server_process, "_warm_up", None)
+    start()  # the Data page: no figure shown
+    assert server_process._warm_up is not None
+    server_process._warm_up.join(60)
+    assert export._chromium_checked is not None or export._chromium_failed is not None

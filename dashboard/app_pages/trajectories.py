@@ -21,6 +21,7 @@ from dashboard.components import (
 )
 from dashboard.context import current
 from dashboard.security import md
+from dashboard.state import Settings
 
 TIMES = ("visit", "hours", "days")
 VALUES = {"score": "score", "change": "change", "% change": "pct_change"}  # option -> analysis value
@@ -68,6 +69,14 @@ def x_title(time: str, since: str, log_x: bool = False) -> str:
     if time == "visit":
         return "Visit (each schedule in its own order)"
     return f"{time.capitalize()} since the {since}" + (" (log scale)" if log_x else "")
+
+
+def mmrm_call(settings: Settings, covariance: str, visits: list[str] | None = None) -> Call:
+    """The MMRM section's fit_mmrm call by the sidebar's grouping and endpoint options, at ``visits``
+    (None: the library's default visits, which are the visit schedule's defaults)."""
+    arguments = {"by": settings.by, "covariance": covariance} | ({} if visits is None else {"visits": visits})
+    return Call("fit_mmrm", {**arguments, **settings.endpoint_options()},
+                prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed_in_words()",))
 
 
 ctx = current()
@@ -199,8 +208,8 @@ with page_guard("the mixed model"):
     model = background.fetch(ctx, mixed, "Fitting the mixed model...", report)
     observed = background.fetch(ctx, observed_call, "Summarising trajectories...", report)
     pending = [r for r in (model, observed) if isinstance(r, background.Progress)]
-    for job in pending:
-        background.progress_note(job.key, "Mixed model" if job is model else "Observed means by day")
+    if pending:  # one note (asking every second) for the section: the page draws again once it has its result
+        background.progress_note(pending[0].key, "Mixed model" if pending[0] is model else "Observed means by day")
     if not pending:
         words = model.describe()
         st.caption(f"{md(words[0], 1500)} {model.n_patients} patients, {model.n_ratings} post-baseline ratings; "
@@ -260,6 +269,11 @@ with page_guard("the MMRM"):
     schedule = background.fetch(ctx, schedule_call, "Listing the visits...")
     if isinstance(schedule, background.Progress):
         background.progress_note(schedule.key, "Visit schedule")
+        # the fit at the default visits needs no schedule: started now, behind it, so that it is
+        # ready (or under way) when the schedule is, not only once a later run of the page asks
+        if "mmrm_visits" not in st.session_state:
+            label = st.session_state.get("mmrm_cov") or st.query_params.get("mmrm_cov") or "unstructured"
+            background.prefetch(ctx, mmrm_call(settings, COVARIANCES.get(label, "unstructured")))
     else:
         labels = schedule["visit"].tolist()
         defaults = schedule.loc[schedule["default"], "visit"].tolist()
@@ -278,11 +292,7 @@ with page_guard("the MMRM"):
                      "with visit distance; Toeplitz: one correlation per visit distance.") or "unstructured"
         covariance = COVARIANCES[structure]
         chosen = [v for v in labels if v in set(chosen)]  # schedule order
-        mmrm_arguments = {"by": settings.by, "covariance": covariance}
-        if chosen != defaults:
-            mmrm_arguments["visits"] = chosen
-        mmrm = Call("fit_mmrm", {**mmrm_arguments, **options},
-                    prints=("lsmeans()",) + (("lsmean_differences()",) if settings.by else ()) + ("fixed_in_words()",))
+        mmrm = mmrm_call(settings, covariance, None if chosen == defaults else chosen)
         fit = background.fetch(ctx, mmrm, "Fitting the MMRM...", report)
         if isinstance(fit, background.Progress):
             background.progress_note(fit.key, "MMRM")

@@ -266,6 +266,22 @@ def test_trajectories_draws_the_models_later_with_the_direct_calls_numbers(sampl
     assert f"{direct.n_patients} patients" in captions
 
 
+def test_trajectories_starts_the_default_mmrm_while_the_visit_schedule_is_computing(sample, large):
+    # a visitor who leaves before the schedule is listed (the page's next run would ask for the fit)
+    # leaves the fit under way for the next one: the default visits need no schedule
+    at = clean_page("trajectories")
+    assert any("Visit schedule: computing" in c.value for c in at.caption)
+    ctx = _context(sample)
+    key = compute.run_key(ctx, "fit_mmrm", {"by": None, "covariance": "unstructured", **Settings().endpoint_options()})
+    assert key in background._JOBS or compute._RESULTS.get(key) is not None, "no job for the default MMRM"
+    assert background.wait(key, 300)
+    stored = compute._RESULTS.get(key)
+    direct = analysis.fit_mmrm(sample, covariance="unstructured", **Settings().endpoint_options())
+    pd.testing.assert_frame_equal(stored.lsmeans(), direct.lsmeans())
+    _until_drawn(at, "Visit schedule")
+    assert not any("MMRM: computing" in c.value for c in at.caption), "the page fitted the MMRM again"
+
+
 def test_overview_durability_cards_wait_for_the_fit(sample, large):
     at = clean_page("overview")
     assert "computing..." in [m.value for m in at.metric]

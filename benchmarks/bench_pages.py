@@ -30,11 +30,14 @@ The machine's floor is measured in the same run: a one-chart Streamlit app (benc
 in a new context and a new tab; subtract it to see what a page adds. Then, per chart of each page
 (the figures the server sent, read from the websocket), traces, points and JSON size, and the
 milliseconds plotly.js (the plotly Python package's bundle) takes to draw it on its own, the least
-of 3. Then filter changes (the diagnosis filter toggled on one page, Overview by default, each
-state visited once to warm it). Last, a summary per page against the targets of issue 10 at 20,000
-patients: first render (cold, warm tab and warm context) < 3 s, warm re-render (rerun) < 1 s;
-filter changes < 1 s at 10,000. The machine's load average is printed with the figures (other work
-shares the cores).
+of 3, and the browser's main thread in the warm context visit: its long tasks (over 50 ms: the
+frontend's and plotly.js's script evaluation, drawing) and how many times each chart was drawn
+(Streamlit's chart draws a figure, then again in full once its theme effect hands plotly.js a copy
+with a new layout.template object, which plotly.js compares by identity). Then filter changes (the
+diagnosis filter toggled on one page, Overview by default, each state visited once to warm it).
+Last, a summary per page against the targets of issue 10 at 20,000 patients: first render (cold,
+warm tab and warm context) < 3 s, warm re-render (rerun) < 1 s; filter changes < 1 s at 10,000.
+The machine's load average is printed with the figures (other work shares the cores).
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_pages.py [--dataset simulated-20000-1]
      [--pages overview,trajectories,...] [--group course] [--filters 3] [--no-charts] [--no-floor]
@@ -97,6 +100,23 @@ DRAW_JS = """async ([spec, repeats]) => {
   }
   return best;
 }"""
+# the browser's main thread from the first byte of the document: its long tasks (over 50 ms: script
+# evaluation, drawing) and each plotly chart's draws (plotly_afterplot per chart div)
+BROWSER_JS = """
+window.__longTasks = [];
+new PerformanceObserver(list => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
+  .observe({type: 'longtask', buffered: true});
+window.__draws = [];
+const drawnCharts = new WeakSet();
+new MutationObserver(() => {
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    if (drawnCharts.has(chart) || !chart.on) continue;
+    drawnCharts.add(chart);
+    const index = window.__draws.push(1) - 1;  // the draw that made it a plot
+    chart.on('plotly_afterplot', () => { window.__draws[index] += 1; });
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+"""
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 TIMEOUT_S = 600.0
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -203,6 +223,15 @@ def _open(context, url: str, floor: bool = False) -> tuple[object, Probe, Timing
     page = context.new_page()
     probe = Probe.attach(context, page)
     return page, probe, timed_goto(page, url, probe, floor)
+
+
+def browser_line(page) -> str:
+    """The main thread's long tasks and the charts' draws of ``page`` (a context with BROWSER_JS)."""
+    tasks = page.evaluate("window.__longTasks")
+    draws = page.evaluate("window.__draws")
+    return (f"    browser (warm context): main thread busy {sum(tasks) / 1000:.2f} s in {len(tasks)} long tasks "
+            f"(longest {max(tasks, default=0) / 1000:.2f} s); {len(draws)} charts drawn "
+            f"{', '.join(map(str, draws)) or '0'} times")
 
 
 def _errors(page) -> str:
@@ -362,14 +391,17 @@ def main() -> None:
                 context.close()
                 wait_server_idle(server.process.pid)
                 context = browser.new_context(viewport=VIEWPORT)
+                context.add_init_script(BROWSER_JS)
                 page, probe, warm_context = _open(context, url)
                 figures = list(probe.figures)
+                busy = browser_line(page)
                 _switch(page, "Data", probe)
                 rerun = _switch(page, name.capitalize(), probe)
                 context.close()
                 rows[name] = (cold, warm_tab, warm_context, rerun)
                 print(f"{name:13s} {cold!s:>15s} {warm_tab!s:>15s} {warm_context!s:>15s} {rerun!s:>15s}  {_load()}"
                       + (f"  errors: {problems}" if problems else ""), flush=True)
+                print(busy, flush=True)
                 if draw_page is not None:
                     print("\n".join(chart_lines(draw_page, figures)), flush=True)
             if args.filters:

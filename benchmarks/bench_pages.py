@@ -112,7 +112,8 @@ new MutationObserver(() => {
   for (const chart of document.querySelectorAll('.js-plotly-plot')) {
     if (drawnCharts.has(chart) || !chart.on) continue;
     drawnCharts.add(chart);
-    const index = window.__draws.push(1) - 1;  // the draw that made it a plot
+    // seen when plotly.js makes it a plot, before that first draw ends (its plotly_afterplot)
+    const index = window.__draws.push(0) - 1;
     chart.on('plotly_afterplot', () => { window.__draws[index] += 1; });
   }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});

@@ -10,11 +10,13 @@ closely enough to allow another edition's wording; the longest match wins (PCL-5
 falling or staying asleep" is part of PHQ-9 item 3's wording).
 
 Answers are read by the instrument's response scale ("Several days" = 1 on the PHQ-9 and GAD-7,
-"Quite a bit" = 3 on the PCL-5), or by the number written with them ("2 - More than half the
-days", "Nearly every day (3)"). The wording is that of the public-domain instruments: PHQ-9 and
-GAD-7 (Kroenke et al. 2001; Spitzer et al. 2006; Pfizer, free to use), PCL-5 (Weathers et al. 2013,
-National Center for PTSD) and QIDS-SR16's item titles (Rush et al. 2003), whose answers differ
-by item and are read by their numbers.
+"Quite a bit" = 3 on the PCL-5; each QIDS-SR16 item's four statements, "I feel sad less than half
+the time" = 1), or by the number written with them ("2 - More than half the days", "Nearly every
+day (3)"); an answer of four words or more may be another edition's wording, read as the scale's
+when it is close enough to one answer alone. The wording is that of the public-domain
+instruments: PHQ-9 and GAD-7 (Kroenke et al. 2001; Spitzer et al. 2006; Pfizer, free to use),
+PCL-5 (Weathers et al. 2013, National Center for PTSD) and QIDS-SR16 (Rush et al. 2003; UT
+Southwestern, free to use).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pandas as pd
 from analysis.instruments import get_instrument
 from analysis.loading.vocabularies import split_remark
 
-__all__ = ["ANSWERS", "ITEM_WORDING", "NOT_ANSWERS", "RESPONSE_NUMBERS", "answer_scores", "bookkeeping",
+__all__ = ["ANSWERS", "ITEM_WORDING", "NOT_ANSWERS", "QIDS_ANSWERS", "RESPONSE_NUMBERS", "answer_scores", "bookkeeping",
            "describe_survey", "question_item", "survey_columns"]
 
 ITEM_WORDING: dict[str, tuple[str, ...]] = {
@@ -84,14 +86,63 @@ ITEM_WORDING: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# QIDS-SR16's answers, item by item (ITEM_WORDING's order), each item's four statements scored 0-3
+QIDS_ANSWERS: tuple[tuple[str, str, str, str], ...] = (
+    ("I never take longer than 30 minutes to fall asleep.",
+     "I take at least 30 minutes to fall asleep, less than half the time.",
+     "I take at least 30 minutes to fall asleep, more than half the time.",
+     "I take more than 60 minutes to fall asleep, more than half the time."),
+    ("I do not wake up at night.", "I have a restless, light sleep with a few brief awakenings each night.",
+     "I wake up at least once a night, but I go back to sleep easily.",
+     "I awaken more than once a night and stay awake for 20 minutes or more, more than half the time."),
+    ("Most of the time, I awaken no more than 30 minutes before I need to get up.",
+     "More than half the time, I awaken more than 30 minutes before I need to get up.",
+     "I almost always awaken at least one hour or so before I need to, but I go back to sleep eventually.",
+     "I awaken at least one hour before I need to, and can't go back to sleep."),
+    ("I sleep no longer than 7-8 hours/night, without napping during the day.",
+     "I sleep no longer than 10 hours in a 24-hour period including naps.",
+     "I sleep no longer than 12 hours in a 24-hour period including naps.",
+     "I sleep longer than 12 hours in a 24-hour period including naps."),
+    ("I do not feel sad.", "I feel sad less than half the time.", "I feel sad more than half the time.",
+     "I feel sad nearly all of the time."),
+    ("There is no change in my usual appetite.", "I eat somewhat less often or lesser amounts of food than usual.",
+     "I eat much less than usual and only with personal effort.",
+     "I rarely eat within a 24-hour period, and only with extreme personal effort or when others persuade me to eat."),
+    ("There is no change from my usual appetite.", "I feel a need to eat more frequently than usual.",
+     "I regularly eat more often and/or greater amounts of food than usual.",
+     "I feel driven to overeat both at mealtime and between meals."),
+    ("I have not had a change in my weight.", "I feel as if I've had a slight weight loss.",
+     "I have lost 2 pounds or more.", "I have lost 5 pounds or more."),
+    ("I have not had a change in my weight.", "I feel as if I've had a slight weight gain.",
+     "I have gained 2 pounds or more.", "I have gained 5 pounds or more."),
+    ("There is no change in my usual capacity to concentrate or make decisions.",
+     "I occasionally feel indecisive or find that my attention wanders.",
+     "Most of the time, I struggle to focus my attention or to make decisions.",
+     "I cannot concentrate well enough to read or cannot make even minor decisions."),
+    ("I see myself as equally worthwhile and deserving as other people.", "I am more self-blaming than usual.",
+     "I largely believe that I cause problems for others.",
+     "I think almost constantly about major and minor defects in myself."),
+    ("I do not think of suicide or death.", "I feel that life is empty or wonder if it's worth living.",
+     "I think of suicide or death several times a week for several minutes.",
+     "I think of suicide or death several times a day in some detail, or I have made specific plans for suicide "
+     "or have actually tried to take my life."),
+    ("There is no change from usual in how interested I am in other people or activities.",
+     "I notice that I am less interested in people or activities.",
+     "I find I have interest in only one or two of my formerly pursued activities.",
+     "I have virtually no interest in formerly pursued activities."),
+    ("There is no change in my usual level of energy.", "I get tired more easily than usual.",
+     "I have to make a big effort to start or finish my usual daily activities (for example, shopping, homework, "
+     "cooking or going to work).",
+     "I really cannot carry out most of my usual daily activities because I just don't have the energy."),
+    ("I think, speak, and move at my usual rate of speed.",
+     "I find that my thinking is slowed down or my voice sounds dull or flat.",
+     "It takes me several seconds to respond to most questions and I'm sure my thinking is slowed.",
+     "I am often unable to respond to questions without extreme effort."),
+    ("I do not feel restless.", "I'm often fidgety, wringing my hands, or need to shift how I am sitting.",
+     "I have impulses to move about and am quite restless.",
+     "At times, I am unable to stay seated and need to pace around."),
+)
 _FREQUENCY = {"not at all": 0, "several days": 1, "more than half the days": 2, "nearly every day": 3}
-ANSWERS: dict[str, dict[str, int]] = {
-    "PHQ-9": _FREQUENCY,
-    "PHQ-8": _FREQUENCY,
-    "GAD-7": _FREQUENCY,
-    "PCL-5": {"not at all": 0, "a little bit": 1, "moderately": 2, "quite a bit": 3, "extremely": 4},
-    "QIDS-SR16": {},  # each item has its own answers: read by their numbers
-}
 
 # The PHQ-9's and GAD-7's closing question on how difficult the problems made life: not an item.
 _DIFFICULTY = "how difficult have these problems made it"
@@ -107,6 +158,15 @@ def _words(text: object) -> str:
 
 _WORDED = {(instrument, item): _words(text) for instrument, texts in ITEM_WORDING.items()
            for item, text in enumerate(texts, start=1)}
+# each scale's answers as compared (their words) -> score; a QIDS statement is one item's alone
+ANSWERS: dict[str, dict[str, int]] = {
+    "PHQ-9": _FREQUENCY,
+    "PHQ-8": _FREQUENCY,
+    "GAD-7": _FREQUENCY,
+    "PCL-5": {"not at all": 0, "a little bit": 1, "moderately": 2, "quite a bit": 3, "extremely": 4},
+    "QIDS-SR16": {_words(text): score for item in QIDS_ANSWERS for score, text in enumerate(item)},
+}
+_SHOWN_ANSWERS = 5  # answers of a scale named in a message
 
 
 def _question_part(header: str) -> str:
@@ -132,10 +192,14 @@ def question_item(header: object) -> tuple[str, int] | None:
     words = f" {_words(text)} "
     if len(words) < 10 or _DIFFICULTY in words:
         return None
-    part = _words(re.sub(r"^\s*(?:q(?:uestion)?\s*)?\d{1,2}\s*[.):]\s*", "", _question_part(text), flags=re.I))
-    # Short wordings (QIDS' "Energy level") must be the whole question, longer ones may sit in it.
+    asked = re.sub(r"^\s*(?:q(?:uestion)?\s*)?\d{1,2}\s*[.):]\s*", "", _question_part(text), flags=re.I)
+    part = _words(asked)
+    # Short wordings (QIDS' "Energy level") must be the whole question, or the question before a
+    # remark in brackets ("Decreased Weight (Within the Last Two Weeks):", as the QIDS prints it);
+    # longer ones may sit in it.
+    bare = _words(split_remark(asked.strip().rstrip(":?").strip())[0])
     contained = [(len(w), k) for k, w in _WORDED.items()
-                 if (f" {w} " in words if w.count(" ") >= _SHORT_WORDS - 1 else w == part)]
+                 if (f" {w} " in words if w.count(" ") >= _SHORT_WORDS - 1 else w in (part, bare))]
     if contained:
         return max(contained)[1]
     scored = sorted(((_likeness(part, w), k) for k, w in _WORDED.items()), reverse=True)
@@ -195,7 +259,7 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
             continue
         number, written = _numbered(answer)
         words = _words(written)
-        said = scale.get(words)
+        said = scale.get(words, _closest_answer(words, scale))
         if number is not None and said is not None and int(number) != said:
             conflicting.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")
         elif number is not None:
@@ -206,11 +270,27 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
             unknown.append(repr(answer))
     unread = conflicting
     if unknown:
-        known = ", ".join(f"{w[:1].upper()}{w[1:]} = {s}" for w, s in scale.items())
-        unread = [f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''} "
-                  + (f"(not {instrument} answers: {known})" if known else
-                     f"({instrument}'s answers differ by item: give them with their number, '2 - ...')"), *conflicting]
+        known = ", ".join(f"{w[:1].upper()}{w[1:]} = {s}" for w, s in list(scale.items())[:_SHOWN_ANSWERS])
+        if len(scale) > _SHOWN_ANSWERS:  # QIDS-SR16: four statements an item
+            known += " ... (each item's own statements); or give them with their number, '2 - ...'"
+        unread = [f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''} (not {instrument} answers: {known})",
+                  *conflicting]
     return dict(sorted(scores.items(), key=lambda pair: int(pair[1]))), unread  # in the scale's order
+
+
+def _closest_answer(words: str, scale: dict[str, int]) -> int | None:
+    """The score of the one answer of ``scale`` that an answer of four words or more (``words``)
+    is close enough to (another edition's wording: "but go back to sleep easily"), else None;
+    answers nearly as close with another score (QIDS' "2 pounds" and "5 pounds") are not guessed
+    between."""
+    if words.count(" ") < _SHORT_WORDS - 1:
+        return None
+    scored = [(_likeness(words, answer), score) for answer, score in scale.items()]
+    best = max(scored, default=(0.0, None))
+    if best[0] < _CLOSE_ENOUGH:
+        return None
+    rivals = {score for likeness, score in scored if likeness >= best[0] - 0.05}
+    return best[1] if len(rivals) == 1 else None
 
 
 # The survey tools' own columns on who answered, from where and when (Qualtrics, Google Forms,

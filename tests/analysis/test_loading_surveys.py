@@ -347,3 +347,60 @@ def test_a_redcap_labels_export_of_a_survey_reads_its_events_as_visits_and_its_s
     data = analysis.load(assessments=frame, infusions=infusions)
     assert totals(data) == expected(given)
     assert set(data.assessments["visit"]) == set(events.values())
+
+
+QIDS_TITLES = ["Falling Asleep", "Sleep During the Night", "Waking Up Too Early", "Sleeping Too Much", "Feeling Sad",
+               "Decreased Appetite", "Increased Appetite", "Decreased Weight (Within the Last Two Weeks)",
+               "Increased Weight (Within the Last Two Weeks)", "Concentration/Decision Making", "View of Myself",
+               "Thoughts of Death or Suicide", "General Interest", "Energy Level", "Feeling slowed down",
+               "Feeling restless"]
+
+
+def qids_total(answers: list[int]) -> float:
+    """QIDS-SR16's total by its published rule (Rush et al. 2003): the highest of the sleep items
+    1-4, item 5, the highest of the appetite and weight items 6-9, items 10-14, the highest of 15-16."""
+    a = answers
+    return float(max(a[0:4]) + a[4] + max(a[5:9]) + sum(a[9:14]) + max(a[14:16]))
+
+
+def test_a_qids_form_with_its_answers_in_words_loads_with_the_qids_totals(tmp_path: Path):
+    # the form shows each item's four statements (the QIDS-SR16 as printed) and exports the one chosen
+    from analysis.loading.surveys import QIDS_ANSWERS
+
+    rng = np.random.default_rng(12)
+    rows, want = [], {}
+    for k, (patient, start) in enumerate(FIRST_INFUSION.items()):
+        answers = rng.integers(0, 4, 16).tolist()
+        when = start - pd.Timedelta(minutes=40)
+        cells = {f"{n}. {title}:": QIDS_ANSWERS[n - 1][a] for n, (title, a) in enumerate(zip(QIDS_TITLES, answers,
+                                                                                                strict=True), start=1)}
+        if k == 0:  # another edition's wording of item 2's third statement
+            answers[1] = 2
+            cells["2. Sleep During the Night:"] = "I wake up at least once a night, but go back to sleep easily"
+        rows.append({"Timestamp": when.strftime("%Y-%m-%d %H:%M:%S"), "Patient ID": patient, **cells})
+        want[patient] = qids_total(answers)
+    survey = tmp_path / "QIDS-SR16 (Responses).csv"
+    pd.DataFrame(rows).to_csv(survey, index=False)
+    said = " ".join(analysis.suggest_mapping(survey).describe())
+    assert "16 column(s) read as QIDS-SR16 item(s) 1-16 by their question text" in said
+    data = analysis.load(assessments=survey, infusions=infusions_csv(tmp_path))
+    a = data.assessments[data.assessments["item"].isna()]
+    assert set(a["instrument"]) == {"QIDS-SR16"}
+    assert dict(zip(a["patient_id"], a["score"], strict=True)) == want
+
+
+def test_a_qids_answer_between_two_statements_is_not_guessed(tmp_path: Path):
+    from analysis.loading.surveys import QIDS_ANSWERS
+
+    rows = [{"Patient ID": f"KC00{p}", "Visit": "baseline",
+             **{f"{n}. {title}:": QIDS_ANSWERS[n - 1][1] for n, title in enumerate(QIDS_TITLES, start=1)}}
+            for p in (1, 2)]
+    rows[1]["8. Decreased Weight (Within the Last Two Weeks):"] = "I have lost two pounds or more."  # 2 or 5 pounds?
+    frame = pd.DataFrame(rows)
+    said = " ".join(analysis.suggest_mapping(frame).describe())
+    assert "'I have lost two pounds or more.'" in said and "each item's own statements" in said
+    with pytest.raises(DataError) as caught:
+        analysis.load(frame)
+    problem = caught.value.problems.iloc[0]
+    assert len(caught.value.problems) == 1 and problem["value"] == "I have lost two pounds or more."
+    assert "value_maps" in problem["message"]

@@ -186,6 +186,18 @@ def _likeness(a: str, b: str) -> float:
     return matcher.ratio()
 
 
+def _closest(words: str, choices: Iterable[tuple[str, Any]]) -> Any:
+    """The value of the wording of ``choices`` ((wording, value) pairs) that ``words`` is close
+    enough to (another edition's wording), else None: never when a wording nearly as close (within
+    0.05) has another value (QIDS' "2 pounds" and "5 pounds")."""
+    scored = [(_likeness(words, wording), value) for wording, value in choices]
+    best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    if best[0] < _CLOSE_ENOUGH:
+        return None
+    rivals = {value for likeness, value in scored if likeness >= best[0] - 0.05}
+    return best[1] if len(rivals) == 1 else None
+
+
 def question_item(header: object) -> tuple[str, int] | None:
     """(instrument, item number) of a column named by an item's wording, else None."""
     text = str(header)
@@ -202,10 +214,7 @@ def question_item(header: object) -> tuple[str, int] | None:
                  if (f" {w} " in words if w.count(" ") >= _SHORT_WORDS - 1 else w in (part, bare))]
     if contained:
         return max(contained)[1]
-    scored = sorted(((_likeness(part, w), k) for k, w in _WORDED.items()), reverse=True)
-    if scored and scored[0][0] >= _CLOSE_ENOUGH and (len(scored) < 2 or scored[1][0] < scored[0][0] - 0.05):
-        return scored[0][1]
-    return None
+    return _closest(part, ((w, k) for k, w in _WORDED.items()))
 
 
 def survey_columns(headers: Iterable[object], labels: dict[str, str] | None = None
@@ -259,7 +268,9 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
             continue
         number, written = _numbered(answer)
         words = _words(written)
-        said = scale.get(words, _closest_answer(words, scale))
+        said = scale.get(words)
+        if said is None and words.count(" ") >= _SHORT_WORDS - 1:  # another edition's wording of a sentence
+            said = _closest(words, scale.items())
         if number is not None and said is not None and int(number) != said:
             conflicting.append(f"{answer!r} (its number is not the score {instrument} gives {words!r}, {said})")
         elif number is not None:
@@ -276,21 +287,6 @@ def answer_scores(answers: Iterable[object], instrument: str) -> tuple[dict[str,
         unread = [f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''} (not {instrument} answers: {known})",
                   *conflicting]
     return dict(sorted(scores.items(), key=lambda pair: int(pair[1]))), unread  # in the scale's order
-
-
-def _closest_answer(words: str, scale: dict[str, int]) -> int | None:
-    """The score of the one answer of ``scale`` that an answer of four words or more (``words``)
-    is close enough to (another edition's wording: "but go back to sleep easily"), else None;
-    answers nearly as close with another score (QIDS' "2 pounds" and "5 pounds") are not guessed
-    between."""
-    if words.count(" ") < _SHORT_WORDS - 1:
-        return None
-    scored = [(_likeness(words, answer), score) for answer, score in scale.items()]
-    best = max(scored, default=(0.0, None))
-    if best[0] < _CLOSE_ENOUGH:
-        return None
-    rivals = {score for likeness, score in scored if likeness >= best[0] - 0.05}
-    return best[1] if len(rivals) == 1 else None
 
 
 # The survey tools' own columns on who answered, from where and when (Qualtrics, Google Forms,

@@ -1013,8 +1013,8 @@ class TrajectoryModel:
         per = unit.removesuffix("s")
         t = f"time_{unit}"
         knots = tuple(self.settings.get("knots") or ()) if self.settings.get("time_effect") == "piecewise" else ()
-        named = {t: f"slope to {per} {knots[0]:g}" if knots else "slope"}
-        named.update({knot_column(t, k): f"change in slope after {per} {k:g}" for k in knots})
+        named = {t: f"slope to {knot_words(knots[0], unit)}" if knots else "slope"}
+        named.update({knot_column(t, k): f"change in slope after {knot_words(k, unit)}" for k in knots})
         spline = re.fullmatch(rf"cr\({t},.*\)\[(\d+)\]", term)
         if term == "baseline_score":
             return "Baseline score (points per point of baseline)"
@@ -1126,9 +1126,10 @@ def trajectory_frame(
 
 _MODEL_COLUMNS = ("patient_id", "score", "change", "visit", "baseline_score", "time_days", "time_hours")
 TIME_EFFECTS = ("linear", "piecewise", "spline")
-# Default knots of the piecewise-linear time effect, in days since the time origin: the fall
-# within the first day after an infusion, the early course to day 7, and the drift after it.
-DEFAULT_KNOTS_DAYS: tuple[float, ...] = (1.0, 7.0)
+# Default knots of the piecewise-linear and spline time effects, in days since the time origin:
+# response visible by 4 hours after an infusion, the peak effect around 24 hours (Murrough et al.
+# 2013; DOMAIN.md "Onset"), the first week, then the drift or relapse after it.
+DEFAULT_KNOTS_DAYS: tuple[float, ...] = (4 / 24, 1.0, 7.0)
 DEFAULT_SPLINE_DF = 4
 
 
@@ -1138,48 +1139,86 @@ def _times_text(times: np.ndarray, shown: int = 6) -> str:
     return ", ".join(f"{x:g}" for x in distinct[:shown]) + (" ..." if len(distinct) > shown else "")
 
 
-def knot_gap(times: np.ndarray, low: float, knot: float) -> str | None:
-    """Why a piecewise knot at ``knot`` (the knot before it at ``low``, -inf for the first) cannot be
-    estimated from the rating ``times``: "after" (no rating after it), "before" (none between
-    ``low`` and it: the slope before the knot is singular), or None when it can."""
-    if not (times > knot).any():
+def knot_words(knot: float, unit: str) -> str:
+    """A knot in words: '4 h', 'day 1' (time in days), '4 hours' (time in hours)."""
+    if unit == "hours":
+        return f"{knot:g} hours"
+    return f"{round(knot * 24, 2):g} h" if knot < 1 else f"day {knot:g}"
+
+
+def _knots_list(knots: Sequence[float], unit: str) -> str:
+    """'4 h, day 1 and day 7'."""
+    words = [knot_words(k, unit) for k in knots]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def time_terms_estimable(times: np.ndarray, time_effect: str, knots: Sequence[float]) -> bool:
+    """Whether a time effect with ``knots`` can be estimated from ratings at ``times`` (distinct,
+    post baseline, in the knots' unit): its terms with an intercept have full column rank over
+    those times (a piecewise knot needs ratings before and after it, beyond what the other
+    knots use; a spline knot, ratings on both sides)."""
+    from patsy import PatsyError, dmatrix
+
+    frame = add_time_terms(pd.DataFrame({"t": times}), "t", time_effect, knots)
+    try:
+        design = np.asarray(dmatrix(" + ".join(time_terms("t", time_effect, knots)), frame))
+    except (PatsyError, ValueError):  # a spline knot outside the ratings' range
+        return False
+    return len(times) >= design.shape[1] and np.linalg.matrix_rank(design) == design.shape[1]
+
+
+def knot_gap(times: Sequence[np.ndarray], kept: Sequence[float], knot: float, time_effect: str) -> str | None:
+    """Why ``knot`` cannot be added to the ``kept`` knots (those before it) of the time effect,
+    from the distinct rating ``times`` of each set of ratings that needs its own curve (all, or
+    each group's): "after" (no rating after it in one of them), "before" (the terms cannot be
+    estimated and no rating lies between it and the knot before), "few" (they cannot, with ratings
+    on both sides: too few distinct times), or None when they can."""
+    if any(not (t > knot).any() for t in times):
         return "after"
-    if not ((times > low) & (times <= knot)).any():
+    low = kept[-1] if kept else -np.inf
+    none_before = any(not ((t > low) & (t < knot)).any() for t in times)
+    if time_effect == "spline" and any(not (t < knot).any() for t in times):  # inside the ratings' range
         return "before"
-    return None
+    if all(time_terms_estimable(t, time_effect, (*kept, knot)) for t in times):
+        return None
+    return "before" if none_before else "few"
 
 
-def fitting_default_knots(times: np.ndarray, unit: str) -> tuple[tuple[float, ...], tuple[str, ...]]:
+def fitting_default_knots(times: Sequence[np.ndarray], unit: str,
+                          time_effect: str = "piecewise") -> tuple[tuple[float, ...], tuple[str, ...]]:
     """The default knots (:data:`DEFAULT_KNOTS_DAYS`, in ``unit``) that the rating ``times`` (post
-    baseline, in ``unit``) can carry: each with a rating after it and one between it and the knot
-    kept before it (else its slope cannot be estimated), and the sentences saying which were left
-    out and why (none when all fit). No knot left: a straight line, said."""
+    baseline, in ``unit``: one array, or one per group when each group has its own curve) can
+    carry, each kept only if the time effect with it can be estimated (:func:`knot_gap`), and the
+    sentences saying which were left out and why (none when all fit). No knot left: a straight
+    line (piecewise) or a spline with knots at quantiles (spline), said."""
+    times = [np.unique(t) for t in ([times] if isinstance(times, np.ndarray) else times)]
     scale = 24.0 if unit == "hours" else 1.0
-
-    def at(knot: float) -> str:
-        return f"day {knot:g}" if unit == "days" else f"{knot:g} hours"
-
     kept: list[float] = []
     left_out: list[str] = []
     for knot in (k * scale for k in DEFAULT_KNOTS_DAYS):
-        low = kept[-1] if kept else -np.inf
-        gap = knot_gap(times, low, knot)
+        gap = knot_gap(times, kept, knot, time_effect)
         if gap == "after":
-            left_out.append(f"{at(knot)} (no rating after it)")
-        elif gap == "before":
-            left_out.append(f"{at(knot)} (no rating before it" + (f" since {at(low)}" if kept else "") + ")")
+            left_out.append(f"{knot_words(knot, unit)} (no rating after it)")
+        elif gap is not None:
+            since = f" since {knot_words(kept[-1], unit)}" if kept else ""
+            why = "no rating before it" if gap == "before" else "too few rating times around it"
+            left_out.append(f"{knot_words(knot, unit)} ({why}{since})")
         else:
             kept.append(knot)
     if not left_out:
         return tuple(kept), ()
-    shape = "knots at " + ", ".join(at(k) for k in kept) if kept else "a straight line"
+    fallback = "a straight line" if time_effect == "piecewise" else \
+        f"a spline with {DEFAULT_SPLINE_DF} degrees of freedom at quantiles of the rating times"
+    shape = "knots at " + _knots_list(kept, unit) if kept else fallback
     return tuple(kept), (f"the default knot{'s' if len(left_out) > 1 else ''} at {', '.join(left_out)} left out "
-                         f"(the ratings after baseline are at {_times_text(times)} {unit}): {shape}",)
+                         f"(the ratings after baseline are at {_times_text(np.concatenate(times))} {unit}): {shape}",)
 
 
 def knot_column(t: str, knot: float) -> str:
-    """Name of the piecewise term ``max(t - knot, 0)``, e.g. ``time_days_after_7``."""
-    return f"{t}_after_{knot:g}".replace(".", "_").replace("-", "m")
+    """Name of the piecewise term ``max(t - knot, 0)``, e.g. ``time_days_after_7``,
+    ``time_days_after_4h`` (a knot within the first day, time in days)."""
+    label = f"{round(knot * 24, 2):g}h" if t == "time_days" and 0 < knot < 1 else f"{knot:g}"
+    return f"{t}_after_{label}".replace(".", "_").replace("-", "m")
 
 
 def add_time_terms(frame: pd.DataFrame, t: str, time_effect: str, knots: Sequence[float]) -> pd.DataFrame:
@@ -1205,12 +1244,12 @@ def time_effect_words(time_effect: str, knots: Sequence[float], unit: str) -> st
     if time_effect == "linear":
         return "time as a straight line"
     if time_effect == "piecewise":
-        return ("piecewise-linear time with knots at " + ", ".join(f"{k:g}" for k in knots) + f" {unit}: "
+        return (f"piecewise-linear time with knots at {_knots_list(knots, unit)}: "
                 "a separate slope before the first knot, between knots and after the last")
     return (f"time as a natural cubic regression spline (patsy cr, {DEFAULT_SPLINE_DF} degrees of freedom, "
             "knots at quantiles of the rating times; linear beyond the boundary knots)" if not knots else
-            "time as a natural cubic regression spline (patsy cr) with interior knots at "
-            + ", ".join(f"{k:g}" for k in knots) + f" {unit}")
+            f"time as a natural cubic regression spline (patsy cr) with interior knots at {_knots_list(knots, unit)} "
+            "(boundary knots at the first and last rating; linear beyond them)")
 
 
 def residual_bins(residuals: pd.DataFrame, n_bins: int = 10, alpha: float = 0.05) -> pd.DataFrame:
@@ -1262,11 +1301,11 @@ def fit_trajectory(
     Post-baseline ratings only (the baseline enters as a covariate, the usual ANCOVA-style
     adjustment). ``time_effect`` gives the shape of ``t``: a straight line (``"linear"``), a
     piecewise-linear curve ``t + max(t - k1, 0) + max(t - k2, 0) ...`` (``"piecewise"``, knots
-    ``k`` in the time unit; default day 1 and day 7, :data:`DEFAULT_KNOTS_DAYS`: the fall within
-    a day of an infusion, the early course to day 7 and the drift, e.g. relapse, after it; each
-    knot term's coefficient is the CHANGE of slope at the knot) or a natural cubic regression
-    spline (``"spline"``, patsy ``cr``, linear beyond the boundary knots; ``knots`` = interior
-    knots, default 4 degrees of freedom at quantiles). A group's interaction applies to every
+    ``k`` in the time unit; each knot term's coefficient is the CHANGE of slope at the knot) or a
+    natural cubic regression spline (``"spline"``, patsy ``cr``, ``knots`` = interior knots,
+    boundary knots at the first and last rating, linear beyond them). Both default to knots at
+    4 hours, day 1 and day 7 (:data:`DEFAULT_KNOTS_DAYS`: response visible by 4 h, the peak effect
+    around 24 h, the first week, then the drift or relapse). A group's interaction applies to every
     time term. The random slope (``random="~time"``) is on ``t`` itself. Check the fit with
     ``.residual_check()`` or ``.residuals()`` (residual against fitted).
 
@@ -1299,10 +1338,11 @@ def fit_trajectory(
     time_effect : {"linear", "piecewise", "spline"}
         Shape of the time effect (see above).
     knots : list of float, optional
-        Knots in ``time_unit``, used as given. Piecewise default: 1 and 7 days (24 and 168
-        hours), those the ratings' times can carry: a default knot with no rating after it, or
-        none between it and the knot before, is left out and said in the notes (ratings from day 2
-        on: the knot at day 7 only; none left: a straight line).
+        Knots in ``time_unit``, used as given. Default: 4 hours, day 1 and day 7 (4, 24 and 168
+        hours), those the ratings' times can carry (overall and in each group): a default knot with
+        no rating after it, or too few rating times before it for its slope or curve, is left out
+        and said in the notes (ratings from day 1 on: the knot at day 7 only; none left: a straight
+        line, or for the spline 4 degrees of freedom at quantiles of the rating times).
 
     Returns
     -------
@@ -1334,28 +1374,31 @@ def fit_trajectory(
     if frame.empty:
         raise AnalysisError("No post-baseline ratings with complete covariates to model.")
     t = f"time_{time_unit}"
-    if default_knots and time_effect == "piecewise":
-        knots, knot_notes = fitting_default_knots(frame[t].to_numpy(dtype=float), time_unit)
+    # each group has its own curve (the group-by-time interaction): its ratings must carry the knots
+    times = [np.unique(frame[t].to_numpy(dtype=float))] if by is None else \
+        [np.unique(g[t].to_numpy(dtype=float)) for _, g in frame.groupby(group_column(by), observed=True)]
+    if default_knots and time_effect != "linear":
+        knots, knot_notes = fitting_default_knots(times, time_unit, time_effect)
         notes = tuple(notes) + knot_notes
-        if not knots:
+        if not knots and time_effect == "piecewise":
             time_effect = "linear"
+    kept: list[float] = []
+    for knot in knots if time_effect != "linear" else ():
+        gap = knot_gap(times, kept, knot, time_effect)
+        where = f" {knot_words(knot, time_unit)}" + ("" if by is None else f" in every group of {by!r}")
+        if gap == "after":
+            raise AnalysisError(f"No rating after the knot at{where}: choose knots inside the follow-up.")
+        if gap is not None:
+            since = "the start" if not kept else knot_words(kept[-1], time_unit)
+            raise AnalysisError(
+                ("No rating" if gap == "before" else "Too few rating times")
+                + f" between {since} and the knot at{where} (the ratings after baseline are at "
+                f"{_times_text(np.concatenate(times))} {time_unit}): the "
+                + ("slope before that knot" if time_effect == "piecewise" else "spline there")
+                + " cannot be estimated. Choose knots between the rating times, or another time effect.")
+        kept.append(knot)
     frame = add_time_terms(frame, t, time_effect, knots)
     shape = time_terms(t, time_effect, knots)
-    if time_effect == "piecewise":
-        times = frame[t].to_numpy(dtype=float)
-        gaps = [(low, knot, knot_gap(times, low, knot)) for low, knot in zip((-np.inf, *knots[:-1]), knots, strict=True)]
-        empty = [knot for _, knot, gap in gaps if gap == "after"]
-        if empty:
-            raise AnalysisError("No rating after the knot(s) " + ", ".join(f"{k:g}" for k in empty)
-                                + f" {time_unit}: choose knots inside the follow-up.")
-        for low, knot, gap in gaps:
-            if gap == "before":
-                since = "the start" if np.isinf(low) else f"{low:g} {time_unit}"
-                at = f"{knot:g} {time_unit[:-1] if knot == 1 else time_unit}"
-                raise AnalysisError(
-                    f"No rating between {since} and the knot at {at} (the ratings after baseline "
-                    f"are at {_times_text(times)} {time_unit}): the slope before that knot cannot be estimated. "
-                    "Choose knots between the rating times, or the natural spline or the straight line.")
     terms = [*shape, "baseline_score"]
     if by is not None:
         if by in covariates:

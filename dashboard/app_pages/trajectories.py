@@ -26,7 +26,7 @@ from dashboard.state import Settings
 TIMES = ("visit", "hours", "days")
 VALUES = {"score": "score", "change": "change", "% change": "pct_change"}  # option -> analysis value
 ORIGINS = {"first infusion": "first_infusion", "most recent infusion": "last_infusion"}  # -> time_origin
-SHAPES = {"piecewise (knots day 1, 7)": "piecewise", "natural spline": "spline",
+SHAPES = {"piecewise (knots 4 h, day 1, day 7)": "piecewise", "natural spline": "spline",
           "straight line": "linear"}  # option -> fit_trajectory(time_effect=)
 COVARIANCES = {"unstructured": "unstructured", "compound symmetry": "compound_symmetry",
                "AR(1)": "ar1", "Toeplitz": "toeplitz"}  # option (URL value) -> analysis.fit_mmrm
@@ -184,10 +184,11 @@ with page_guard("the mixed model"):
         shape_label = st.segmented_control(
             "Time effect", list(SHAPES), default=list(SHAPES)[0], key="lmm_shape", bind="query-params",
             required=True,
-            help="piecewise: a straight line between knots at day 1 and day 7 (the fall after an infusion, "
-                 "the early course, then the drift or relapse; a knot with no rating before or after it "
-                 "is left out, and the caption says so); natural spline: a smooth curve (patsy cr, "
-                 "4 degrees of freedom); straight line: one slope over the whole follow-up.") or list(SHAPES)[0]
+            help="piecewise: straight lines between knots at 4 h, day 1 and day 7 (the response visible by 4 h, "
+                 "the peak around day 1, the first week, then the drift or relapse); natural spline: a smooth "
+                 "curve (patsy cr) with its interior knots at the same times; a knot the rating times cannot "
+                 "carry is left out, and the caption says so; straight line: one slope over the whole "
+                 "follow-up.") or list(SHAPES)[0]
         choice = st.segmented_control("Random effects per patient", ["intercept and slope", "intercept"],
                                       default="intercept and slope", key="lmm_random",
                                       bind="query-params", required=True)

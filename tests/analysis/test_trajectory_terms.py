@@ -19,8 +19,11 @@ def test_piecewise_terms_with_a_group_read_as_slopes_and_differences(sample):
     assert words == {
         "Intercept": "Intercept (points)",
         "C(course)[T.series]": "Course: series vs single (points)",
-        "time_days": "Slope to day 1 (points per day)",
-        "C(course)[T.series]:time_days": "Course: series vs single, slope to day 1 (points per day)",
+        "time_days": "Slope to 4 h (points per day)",
+        "C(course)[T.series]:time_days": "Course: series vs single, slope to 4 h (points per day)",
+        "time_days_after_4h": "Change in slope after 4 h (points per day)",
+        "C(course)[T.series]:time_days_after_4h":
+            "Course: series vs single, change in slope after 4 h (points per day)",
         "time_days_after_1": "Change in slope after day 1 (points per day)",
         "C(course)[T.series]:time_days_after_1":
             "Course: series vs single, change in slope after day 1 (points per day)",
@@ -34,7 +37,8 @@ def test_piecewise_terms_with_a_group_read_as_slopes_and_differences(sample):
 def test_hours_linear_and_spline_terms(sample):
     hours = analysis.fit_trajectory(sample, time_unit="hours", time_effect="piecewise", knots=[24])
     assert hours.fixed_in_words()["label"].tolist()[:3] == [
-        "Intercept (points)", "Slope to hour 24 (points per hour)", "Change in slope after hour 24 (points per hour)"]
+        "Intercept (points)", "Slope to 24 hours (points per hour)",
+        "Change in slope after 24 hours (points per hour)"]
     assert analysis.fit_trajectory(sample).fixed_in_words()["label"].tolist() == [
         "Intercept (points)", "Slope (points per day)", "Baseline score (points per point of baseline)"]
     spline = analysis.fit_trajectory(sample, time_effect="spline").fixed_in_words()["label"]

@@ -145,14 +145,14 @@ def test_timeline_one_patient():
 
 
 def test_mixed_model_on_a_clinic_rating_from_day_2_fits_and_says_which_knot_was_left_out():
-    # no MADRS rating in the first two days after the first infusion: the default knot at day 1
-    # cannot be estimated (before: an error in place of the mixed model)
+    # no MADRS rating in the first two days after the first infusion: the default knots at 4 h and
+    # day 1 cannot be estimated (before: an error in place of the mixed model)
     frame = pd.read_csv(ROOT / "data" / "sample" / "single_file.csv")
     early = (frame["instrument"] == "MADRS") & (frame["time_hours"] > 0) & (frame["time_hours"] < 48)
     at = open_page("trajectories", uploaded("from_day_2.csv", frame[~early].to_csv(index=False).encode()))
     clean(at)
     assert not at.error, [e.value for e in at.error]
     captions = " ".join(c.value for c in at.caption)
-    assert "knots at 7 days" in captions
-    assert "the default knot at day 1 (no rating before it) left out" in captions
+    assert "knots at day 7:" in captions
+    assert "the default knots at 4 h (no rating before it), day 1 (no rating before it) left out" in captions
     assert "Mixed model against the observed means" in [f["layout"]["title"]["text"] for f in plotted(at)]

@@ -95,8 +95,10 @@ def test_piecewise_mixed_model_matches_lme4(course):
     assert fit.model.minus2_loglik <= R_REML_CRITERION + 1e-6
     assert fit.model.random.loc["Intercept", "Intercept"] == pytest.approx(R_VARIANCES["Intercept"], rel=1e-3)
     assert fit.model.residual_variance == pytest.approx(R_VARIANCES["residual"], rel=1e-3)
-    # the knots and their terms are stated
-    assert "knots at 1, 7 days" in fit.describe()[0]
+    # the knots and their terms are stated; the default knot at 4 h has no rating before it here
+    # (the first rating is at 4 h): left out, said
+    assert "knots at day 1 and day 7" in fit.describe()[0]
+    assert "Note: the default knot at 4 h (no rating before it) left out" in fit.describe()[-1]
 
 
 def test_piecewise_recovers_the_simulated_slopes(course):
@@ -125,7 +127,8 @@ def test_residual_check_flags_a_straight_line_and_passes_the_piecewise_curve(cou
 def test_spline_and_knots_in_hours_and_errors(course):
     spline = fit_trajectory(course, time_effect="spline", reml=False)
     linear = fit_trajectory(course, reml=False)
-    assert spline.formula.startswith("score ~ cr(time_days, df=4")
+    # the default interior knots (4 h has no rating before it here): day 1 and day 7
+    assert spline.formula.startswith("score ~ cr(time_days, knots=(1, 7,)")
     assert spline.model.loglik > linear.model.loglik + 50  # ML: nested in nothing, but far better
     hours = fit_trajectory(course, time_effect="piecewise", time_unit="hours")
     assert "time_hours_after_24" in hours.frame.columns and "time_hours_after_168" in hours.frame.columns
@@ -138,7 +141,7 @@ def test_spline_and_knots_in_hours_and_errors(course):
     # no rating before a knot (ratings from day 2 on, knot at day 1): said, not "rank deficient"
     kept = (course.assessments["time_hours"] <= 0) | (course.assessments["time_hours"] >= 48)
     later = dataclasses.replace(course, assessments=course.assessments[kept], _fingerprint=[])
-    with pytest.raises(ValueError, match=r"No rating between the start and the knot at 1 day \(the ratings after "
+    with pytest.raises(ValueError, match=r"No rating between the start and the knot at day 1 \(the ratings after "
                                          r"baseline are at 2, "):
         fit_trajectory(later, time_effect="piecewise", knots=[1, 7])
     with pytest.raises(ValueError, match="time_effect"):
@@ -153,7 +156,8 @@ def test_default_knots_follow_the_rating_times_and_say_which_were_left_out(cours
     assert fit.settings["knots"] == (7.0,) and "time_days_after_7" in fit.formula
     assert "time_days_after_1" not in fit.formula
     note = next(line for line in fit.describe() if "default knot" in line)
-    assert "knot at day 1 (no rating before it) left out" in note and note.endswith(": knots at day 7.")
+    assert "knots at 4 h (no rating before it), day 1 (no rating before it) left out" in note
+    assert note.endswith(": knots at day 7.")
     # the same model as the knot at 7 given by hand
     given = fit_trajectory(later, time_effect="piecewise", knots=[7])
     pd.testing.assert_frame_equal(fit.fixed, given.fixed)
@@ -168,10 +172,9 @@ def test_default_knots_follow_the_rating_times_and_say_which_were_left_out(cours
     straight = fit_trajectory(dataclasses.replace(course, assessments=course.assessments[late], _fingerprint=[]),
                               time_effect="piecewise")
     assert straight.settings["time_effect"] == "linear" and straight.settings["knots"] == ()
-    assert ("Note: the default knots at day 1 (no rating before it), day 7 (no rating before it) left out (the ratings "
-            "after baseline are at 14, 21, 28 days): a straight line.") in straight.describe()
-    # every default knot fits the full follow-up: no note
-    assert not any("default knot" in line for line in fit_trajectory(course, time_effect="piecewise").describe())
+    assert ("Note: the default knots at 4 h (no rating before it), day 1 (no rating before it), day 7 (no rating "
+            "before it) left out (the ratings after baseline are at 14, 21, 28 days): a straight line.") \
+        in straight.describe()
 
 
 def test_fitted_curve_follows_the_observed_means(course):
@@ -182,3 +185,85 @@ def test_fitted_curve_follows_the_observed_means(course):
     at = np.interp(observed["time_days"], curve["time_days"], curve["fitted"])
     # the population curve at the mean baseline passes within 1 point of every visit's mean
     np.testing.assert_array_less(np.abs(at - observed["mean"].to_numpy()), 1.0)
+
+
+# an infusion at 0 h with the response visible by 4 h: -30 points a day (-5 in the first 4 h), then
+# -6 a day to the peak at day 1 (-5 more), +0.6 a day to day 7, +0.25 a day after (relapse);
+# ratings at 40 min, 4 h, days 1, 2, 3, 7, 14, 21, 28 (the schedule of DOMAIN.md, "Others")
+FAST_SLOPES = (-30.0, -6.0, 0.6, 0.25)  # points per day before 4 h, 4 h-day 1, day 1-7, after day 7
+FAST_VISIT_HOURS = (40 / 60, 4.0, 24.0, 48.0, 72.0, 168.0, 336.0, 504.0, 672.0)
+
+
+def fast_onset_mean(base: float, days: float) -> float:
+    """The true mean score at ``days`` after the infusion (before the patient's random intercept)."""
+    knots = (0.0, 4 / 24, 1.0, 7.0, np.inf)
+    return 0.8 * base + sum(slope * max(min(days, high) - low, 0.0)
+                            for slope, low, high in zip(FAST_SLOPES, knots[:-1], knots[1:], strict=True))
+
+
+def fast_onset_course(n: int, seed: int, hours: tuple[float, ...] = FAST_VISIT_HOURS) -> object:
+    """OutcomeData of ``n`` patients on the fast-onset curve, random intercept SD 3, residual SD 2,
+    rated at ``hours``; half of them (odd numbers) in the 'series' course, the others 'single'."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        base = float(rng.integers(24, 42))
+        shift = rng.normal(0, 3.0)
+        rows.append((f"p{i:03d}", -2.0, base, "baseline"))
+        rows += [(f"p{i:03d}", h, float(np.clip(np.round(fast_onset_mean(base, h / 24) + shift + rng.normal(0, 2.0)),
+                                                0, 60)), f"h{h:g}") for h in hours]
+    return make_data(rows)
+
+
+@pytest.fixture(scope="module")
+def fast_course():
+    return fast_onset_course(120, seed=11)
+
+
+def test_default_knots_recover_a_response_visible_by_four_hours(fast_course):
+    fit = fit_trajectory(fast_course, time_effect="piecewise")
+    assert fit.settings["knots"] == pytest.approx((4 / 24, 1.0, 7.0))
+    assert "knots at 4 h, day 1 and day 7" in fit.describe()[0]
+    assert not any("default knot" in line for line in fit.describe())  # every default knot fits
+    fixed, se = fit.fixed["estimate"], fit.fixed["se"]
+    terms = ["time_days", "time_days_after_4h", "time_days_after_1", "time_days_after_7"]
+    slopes = np.cumsum([fixed[t] for t in terms])
+    slope_se = np.sqrt(np.cumsum([se[t] ** 2 for t in terms]))  # a bound: the terms' covariances left out
+    assert (np.abs(slopes - FAST_SLOPES) < 4 * slope_se).all(), slopes
+    # the residual check passes the default and flags the former default knots (day 1 and day 7),
+    # whose straight line over the first day misses the 4-hour response
+    default = fit.residual_check(9, against="time")
+    former = fit_trajectory(fast_course, time_effect="piecewise", knots=[1, 7]).residual_check(9, against="time")
+    assert (default["mean_residual"].abs() < 0.5).all()
+    assert former["mean_residual"].abs().max() > 1.5
+
+
+def test_default_spline_knots_follow_the_fast_onset_curve(fast_course):
+    spline = fit_trajectory(fast_course, time_effect="spline", reml=False)
+    assert spline.formula.startswith("score ~ cr(time_days, knots=(0.166667, 1, 7,)")
+    assert "interior knots at 4 h, day 1 and day 7" in spline.describe()[0]
+    quantiles = fit_trajectory(fast_course, time_effect="spline", knots=None, reml=False)
+    assert quantiles.formula == spline.formula  # None is the default
+    # the mean curve at the mean baseline against the truth, at the rating times up to day 28
+    curve = spline.curve(400)
+    base = float(spline.frame["baseline_score"].mean())
+    for days in (4 / 24, 1.0, 3.0, 7.0, 14.0, 28.0):
+        fitted = np.interp(days, curve["time_days"], curve["fitted"])
+        assert fitted == pytest.approx(fast_onset_mean(base, days), abs=1.0), days
+
+
+def test_default_knots_without_ratings_before_them_are_left_out_not_a_rank_error():
+    # a clinic rating on day 1 exactly (24 h), then days 2-28: no rating before 4 h or day 1
+    data = fast_onset_course(60, seed=3, hours=FAST_VISIT_HOURS[2:])
+    fit = fit_trajectory(data, time_effect="piecewise")
+    assert fit.settings["knots"] == (7.0,)
+    assert ("the default knots at 4 h (no rating before it), day 1 (no rating before it) left out (the ratings "
+            "after baseline are at 1, 2, 3, 7, 14, 21 ...") in fit.describe()[-1]
+    # given by hand, the knot at day 1 is refused in words (it was "rank deficient (4 < 5 columns)")
+    with pytest.raises(ValueError, match=r"^No rating between the start and the knot at day 1 \(the ratings after "
+                                         r"baseline are at 1, 2, 3, 7, 14, 21 \.\.\. days\)"):
+        fit_trajectory(data, time_effect="piecewise", knots=[1, 7])
+    # three rating times (4 h, day 3, day 14) for four terms: ratings on both sides of day 7, too few
+    sparse = fast_onset_course(60, seed=4, hours=(4.0, 72.0, 336.0))
+    with pytest.raises(ValueError, match=r"^Too few rating times between day 1 and the knot at day 7"):
+        fit_trajectory(sparse, time_effect="piecewise", knots=[1, 7])

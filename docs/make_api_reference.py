@@ -1,6 +1,7 @@
 """Write docs/api.md: every public name of ``analysis`` with its signature and docstring summary.
 
-Run from the repository root: ``.venv/bin/python docs/make_api_reference.py``.
+Run from the repository root: ``.venv/bin/python docs/make_api_reference.py``; ``--check`` writes
+nothing and exits 1 when docs/api.md is out of date (a test runs it).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def format_signature(signature: inspect.Signature) -> str:
     return "(" + ", ".join(parts) + ")" + arrow
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     groups = list(GROUPS)
     listed = {name for _, names in groups for name in names}
     others = sorted(set(analysis._API) - listed)
@@ -85,10 +86,15 @@ def main() -> int:
             lines += [f"### `{name}`", "", f"In `{analysis._API[name]}`.", "", "```text", *wrapped, "```",
                       "", summary, ""]
     out = ROOT / "docs" / "api.md"
-    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    text = "\n".join(lines).rstrip() + "\n"
+    if "--check" in argv:
+        current = out.read_text(encoding="utf-8") == text
+        print(f"{out.relative_to(ROOT)} is " + ("up to date" if current else "out of date: run docs/make_api_reference.py"))
+        return 0 if current else 1
+    out.write_text(text, encoding="utf-8")
     print(f"wrote {out.relative_to(ROOT)} ({sum(len(n) for _, n in groups)} names)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

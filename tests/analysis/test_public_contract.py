@@ -297,6 +297,19 @@ def test_readme_data_dictionary_is_generated_from_the_contract():
     assert check.returncode == 0, "README.md's data dictionary is out of date: run docs/make_data_dictionary.py"
 
 
+def test_api_reference_is_generated_from_the_public_names():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # docs/api.md lagged the signatures twice before this test: a changed signature or docstring
+    # summary now fails until the page is regenerated
+    root = Path(__file__).resolve().parents[2]
+    check = subprocess.run([sys.executable, str(root / "docs" / "make_api_reference.py"), "--check"], cwd=root,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_loaded_data_carries_mapping_events_and_clock_time():
     data = analysis.load_sample("single")
     assert isinstance(data.mapping, analysis.Mapping) and data.mapping.describe()

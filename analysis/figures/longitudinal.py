@@ -338,34 +338,44 @@ def residual_figure(
     bins: pd.DataFrame,
     *,
     residuals: pd.DataFrame | None = None,
+    x: str = "fitted",
+    log_x: bool = False,
     x_title: str = "Fitted value (points)",
     max_points: int = 500,
     definitions: Sequence[str] = (),
     title: str = "Residuals against fitted values",
 ) -> go.Figure:
-    """Residual check: the mean residual (95% CI) per bin of the fitted values (``bins`` from
-    ``residual_check()``: low, high, mean_residual, lower, upper) at each bin's mid-point, a
-    zero line, and optionally the residuals themselves (``residuals`` with fitted and residual;
-    at most ``max_points``, a fixed random subset, seed 0, its size in the legend) in grey. A
-    model that fits has the binned means on the zero line, without a trend. Every marker is an
-    SVG element the browser styles one by one (2,000 take about 0.5 s to draw, 500 about 0.1 s):
-    the binned means carry the check, the points only show the spread."""
+    """Residual check: the mean residual (95% CI) per bin (``bins`` from ``residual_check()``:
+    low, high, mean_residual, lower, upper, in the unit of what the residuals are checked against)
+    at each bin's mid-point, a zero line, and optionally the residuals themselves (``residuals``
+    with the ``x`` column, ``fitted`` or a time, and ``residual``; at most ``max_points``, a fixed
+    random subset, seed 0, its size in the legend) in grey. ``log_x``: a logarithmic axis (time
+    in hours or days: minutes and weeks both readable), the bins at their geometric mid-points and
+    values not above 0 left out. A model that fits has the binned means on the zero line, without
+    a trend. Every marker is an SVG element the browser styles one by one (2,000 take about 0.5 s
+    to draw, 500 about 0.1 s): the binned means carry the check, the points only show the spread."""
     figure = go.Figure()
+    if residuals is not None and log_x:
+        residuals = residuals[residuals[x] > 0]
     if residuals is not None and not residuals.empty:
         shown, name = residuals, "Ratings"
         if len(shown) > max_points:
             shown = shown.iloc[np.sort(np.random.default_rng(0).choice(len(shown), max_points, replace=False))]
             name = f"Ratings ({max_points:,} of {len(residuals):,}, a random subset)"
-        figure.add_trace(go.Scatter(x=shown["fitted"], y=shown["residual"], mode="markers", name=name,
+        figure.add_trace(go.Scatter(x=shown[x], y=shown["residual"], mode="markers", name=name,
                                     marker=dict(color="rgba(128,128,128,0.35)", size=4), hoverinfo="skip"))
-    middle = (bins["low"] + bins["high"]) / 2
+    if log_x:
+        bins = bins[bins["high"] > 0]
+        middle = np.sqrt(np.maximum(bins["low"], bins["high"] / 10) * bins["high"])  # a bin from 0: a decade wide
+    else:
+        middle = (bins["low"] + bins["high"]) / 2
     figure.add_trace(go.Scatter(
         x=middle, y=bins["mean_residual"], mode="lines+markers", name="Mean residual per bin (95% CI)",
         line=dict(color=OKABE_ITO[0], width=2.5),
         error_y=dict(type="data", symmetric=False, array=bins["upper"] - bins["mean_residual"],
                      arrayminus=bins["mean_residual"] - bins["lower"], color=OKABE_ITO[0], thickness=1.2)))
     figure.add_hline(y=0, line=dict(color="rgba(128,128,128,0.9)", width=1, dash="dot"))
-    figure.update_xaxes(title=x_title)
+    figure.update_xaxes(title=x_title, type="log" if log_x else None)
     figure.update_yaxes(title="Residual: observed - fitted (points)")
     figure.update_layout(title=title, height=420)
     return with_definitions(figure, definitions)

@@ -260,6 +260,19 @@ with page_guard("the mixed model"):
                     "tenth of the fitted values with 95% CI. Means on the dotted zero line without a trend: the time "
                     "effect fits; a U or a slope: try another time effect."
                     + ("" if ctx.row_level else " Individual residuals are not shown to viewers of a shared dataset.")])
+                # the same residuals in time order: where in the course the time effect misses the curve
+                time_bins = compute.call(ctx, "trajectory_residuals_time", "Checking residuals...",
+                                         model.residual_check, against="time",
+                                         key=(repr(settings), random, time_origin, time_effect))
+                time_fig = compute.cached_figure(
+                    ctx, "trajectory_residuals_time", figures.residual_figure, time_bins,
+                    key=(random, time_origin, time_effect, ctx.row_level), residuals=residuals, x="time_days",
+                    log_x=True, x_title=x_title("days", lmm_since, log_x=True),
+                    title="Mixed model: residuals against time")
+                show_figure(report, time_fig, "Mixed model residual check by time", notes=[
+                    "The same residuals, mean per tenth of the ratings in time order (95% CI), on a log axis: "
+                    "minutes after an infusion and weeks of follow-up both readable. Means off the zero line "
+                    "at some times: the time effect misses the curve there (e.g. the first hours: a knot at 4 h)."])
     calls.code_expander(ctx, mixed)
 
 st.subheader("MMRM")

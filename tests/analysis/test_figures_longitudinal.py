@@ -176,6 +176,16 @@ def test_model_curve_overlay_and_residual_figure(sample):
     np.testing.assert_allclose(means.y, bins["mean_residual"])
     np.testing.assert_allclose(means.x, (bins["low"] + bins["high"]) / 2)
     assert residual.layout.shapes[0].y0 == 0  # the zero line
+    # against time on a log axis: each bin at its geometric mid-point, inside its own range
+    by_time = model.residual_check(against="time")
+    timed = figures.residual_figure(by_time, residuals=model.residuals(), x="time_days", log_x=True)
+    cloud, means = timed.data
+    assert timed.layout.xaxis.type == "log" and (np.asarray(cloud.x) > 0).all()
+    shown = by_time[by_time["high"] > 0]
+    np.testing.assert_allclose(means.y, shown["mean_residual"])
+    x = np.asarray(means.x)
+    assert (np.diff(x) > 0).all() and (x <= shown["high"].to_numpy()).all()
+    assert (x >= np.minimum(shown["low"], shown["high"] / 10).to_numpy()).all()
 
 
 def test_scatter_thinned_per_panel():

@@ -12,8 +12,9 @@ from analysis.longitudinal.trajectories import TrajectoryModel
 from dashboard import report
 from tests.dashboard.apptest import clean, new_server_process, open_page, plotted
 
-RESIDUAL_CHARTS = ("Mixed model: residuals against fitted values", "MMRM: residuals against fitted values")
-RESIDUAL_SECTIONS = ("Mixed model residual check", "MMRM residual check")
+RESIDUAL_CHARTS = ("Mixed model: residuals against fitted values", "Mixed model: residuals against time",
+                   "MMRM: residuals against fitted values")
+RESIDUAL_SECTIONS = ("Mixed model residual check", "Mixed model residual check by time", "MMRM residual check")
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_opened_residual_checks_are_drawn_and_reported(residual_calls, page_repo
                                            "TrajectoryModel.residual_check", "TrajectoryModel.residuals"]
     titles = _titles(at)
     assert all(any(chart in t for t in titles) for chart in RESIDUAL_CHARTS), titles
-    assert len(titles) == 4
+    assert len(titles) == 5
     captions = " ".join(c.value for c in at.caption)
     assert "Residual = observed score - fitted" in captions and "Residual = observed change" in captions
     assert not any(c.value.startswith("Open to compute and draw the residuals") for c in at.caption)
@@ -77,4 +78,5 @@ def test_opening_one_residual_check_computes_only_its_model(residual_calls):
     clean(at)
     assert set(residual_calls) == {"ChangeModel.residual_check", "ChangeModel.residuals"}
     titles = _titles(at)
-    assert any(RESIDUAL_CHARTS[1] in t for t in titles) and not any(RESIDUAL_CHARTS[0] in t for t in titles)
+    assert any(RESIDUAL_CHARTS[2] in t for t in titles)
+    assert not any(c in t for t in titles for c in RESIDUAL_CHARTS[:2])

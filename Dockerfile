@@ -26,6 +26,8 @@ COPY --chown=app:app app.py pyproject.toml README.md ./
 # the package itself, editable (paths stay in /app: the bundled sample is found), so a "Python
 # code" snippet runs in the container from any folder
 RUN pip install --no-deps -e .
+# plotly.js's basic bundle, which draws the charts (dashboard/chart.py), into /app/static
+RUN python -m dashboard.chart && mkdir -p static && chown -R app:app static
 
 USER app
 EXPOSE 8501

@@ -13,15 +13,20 @@ $(BIN)/python:
 # The package itself is installed editable (pyproject.toml), so a "Python code" snippet saved
 # anywhere runs with $(BIN)/python; reinstalled only when pyproject.toml changes.
 EDITABLE := $(BIN)/pip install --quiet --no-deps -e .
+# plotly.js's basic bundle, which draws the dashboard's charts (dashboard/chart.py), from the npm
+# registry into static/ (checked against its pinned sha512); without it the charts still draw.
+BUNDLE := $(BIN)/python -m dashboard.chart
 
 $(VENV)/.stamp-run: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(EDITABLE)
+	$(BUNDLE)
 	touch $@
 
 $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(EDITABLE)
+	$(BUNDLE)
 	touch $@ $(VENV)/.stamp-run
 
 # Debian's Chromium: figure export (kaleido) and the browser tests (Playwright, never

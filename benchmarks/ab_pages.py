@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import dashboard.serve as serve
 from benchmarks.bench_pages import PAGES, VIEWPORT, Probe, timed_goto
 from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, start_server
 
@@ -56,8 +57,19 @@ def without_copy(tree: Path, element: str, folder: Path) -> Path:
     source = app.read_text()
     names = WITHOUT.get(element, (element,))
     line = " = ".join(f"st.{name}" for name in names) + " = lambda *args, **kwargs: None  # ab_pages --without\n"
+    if element == "plotly_chart":  # the dashboard's charts are drawn by dashboard.chart
+        line += "import dashboard.chart\ndashboard.chart.plotly_chart = lambda *args, **kwargs: None\n"
     app.write_text(source.replace("import streamlit as st\n", "import streamlit as st\n" + line, 1))
     return copy
+
+
+def with_bundle(tree: Path) -> Path:
+    """``tree`` with this checkout's plotly.js bundle (static/, not in git: a ``git archive`` lacks
+    it), so that every tree draws its charts as the app does."""
+    static = serve.ROOT / "static"
+    if static.is_dir() and not (tree / "static").exists():
+        shutil.copytree(static, tree / "static")
+    return tree
 
 
 def main() -> None:
@@ -71,12 +83,10 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    import dashboard.serve as serve
-
     folder = Path(tempfile.mkdtemp(prefix="ab_pages_"))
     servers = {}
     root = serve.ROOT
-    trees = list(args.trees) + [without_copy(args.trees[0].resolve(), element, folder)
+    trees = [with_bundle(tree) for tree in args.trees] + [without_copy(args.trees[0].resolve(), element, folder)
                                 for element in args.without.split(",") if element]
     try:
         for tree in trees:

@@ -32,8 +32,8 @@ in a new context and a new tab; subtract it to see what a page adds. Then, per c
 milliseconds plotly.js (the plotly Python package's bundle) takes to draw it on its own, the least
 of 3, and the browser's main thread in the warm context visit: its long tasks (over 50 ms: the
 frontend's and plotly.js's script evaluation, drawing) and how many times each chart was drawn
-(Streamlit's chart draws a figure, then again in full once its theme effect hands plotly.js a copy
-with a new layout.template object, which plotly.js compares by identity). Then filter changes (the
+(dashboard.chart draws each figure once; st.plotly_chart, without the bundle, draws it again in full
+once its theme effect hands plotly.js a copy with a new layout.template object). Then filter changes (the
 diagnosis filter toggled on one page, Overview by default, each state visited once to warm it).
 Last, a summary per page against the targets of issue 10 at 20,000 patients: first render (cold,
 warm tab and warm context) < 3 s, warm re-render (rerun) < 1 s; filter changes < 1 s at 10,000.
@@ -49,6 +49,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -61,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_dashboard import _toggle_trd as toggle_trd
 from dashboard.serve import (
+    CHART_SELECTOR,
     CHARTS_DRAWN_JS,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -79,7 +81,7 @@ DRAWN_JS = f"""() => {{
   return !document.querySelector('[data-stale="true"]') && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})();
 }}"""
 # the floor app has no sidebar: drawn when its one chart is
-FLOOR_DRAWN_JS = f"""() => document.querySelector('[data-testid="stPlotlyChart"]') !== null
+FLOOR_DRAWN_JS = f"""() => document.querySelector({CHART_SELECTOR!r}) !== null
   && !document.querySelector('[data-stale="true"]') && ({SKELETONS_GONE_JS})() && ({CHARTS_DRAWN_JS})()"""
 KEPT_JS = """() => (document.querySelector('[data-testid="stSidebar"]').innerText
   .match(/([\\d,]+) of ([\\d,]+) patients kept/) || [null, ''])[1]"""
@@ -164,9 +166,13 @@ class Probe:
         if kind == "script_finished":
             if message.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
                 self.finished.append((event["timestamp"], message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN))
-        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element" \
-                and message.delta.new_element.WhichOneof("type") == "plotly_chart":
-            self.figures.append(message.delta.new_element.plotly_chart.spec)
+        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+            element = message.delta.new_element
+            if element.WhichOneof("type") == "plotly_chart":
+                self.figures.append(element.plotly_chart.spec)
+            elif element.WhichOneof("type") == "bidi_component" \
+                    and element.bidi_component.component_name == "infusion_outcomes_chart":  # dashboard.chart
+                self.figures.append(json.loads(element.bidi_component.json)["spec"])
 
     def mark(self) -> tuple[int, int]:
         return len(self.requested), len(self.finished)
@@ -291,8 +297,14 @@ def chart_lines(draw_page, figures: list[str]) -> list[str]:
 
 def measure_floor(browser, log_path: Path) -> str:
     """The one-chart app: a new context (first visit; its cold run, then a warm one) and a new tab."""
-    # PYTHONPATH: the floor app imports the project's figure template from a script in benchmarks/
-    floor = start_server(log_path, app="benchmarks/floor_app.py", env={"PYTHONPATH": str(ROOT)})
+    # beside its copy, the bundle (static serving reads the folder beside the app's script); PYTHONPATH:
+    # the floor app imports the project's figure template and chart renderer
+    app = log_path.parent / "floor" / "floor_app.py"
+    app.parent.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "benchmarks" / "floor_app.py", app)
+    if (ROOT / "static").is_dir():
+        shutil.copytree(ROOT / "static", app.parent / "static", dirs_exist_ok=True)
+    floor = start_server(log_path, app=str(app), env={"PYTHONPATH": str(ROOT)})
     try:
         context = browser.new_context(viewport=VIEWPORT)
         page, _, first = _open(context, floor.url, floor=True)

@@ -40,6 +40,7 @@ import streamlit as st
 import analysis
 from analysis.cohort import describe_filters
 from analysis.export import ReportSection, figure_to_image, html_report, image_export_problem, pdf_report
+from dashboard import chart
 from dashboard.security import md
 from dashboard.workspace import session as workspace
 from dashboard.workspace.store import Principal, ReportCardRow, WorkspaceError, WorkspaceUnavailable, allows
@@ -518,8 +519,8 @@ def show_figure(report: Report, figure: Any, name: str, *, notes: Sequence[str] 
     # the toolbar's camera makes a PNG in the browser, which the server cannot audit: an audited
     # dataset's images come from the PNG and SVG buttons only
     toolbar = {"modeBarButtonsToRemove": ["toImage"]} if workspace.is_workspace(dataset) else {}
-    st.plotly_chart(shown_in_app(figure), key=f"chart_{slug(name)}", alt=name,
-                    config={"displaylogo": False, "toImageButtonOptions": {"filename": slug(name)}, **toolbar})
+    chart.plotly_chart(shown_in_app(figure), key=f"chart_{slug(name)}", alt=name,
+                       config={"displaylogo": False, "toImageButtonOptions": {"filename": slug(name)}, **toolbar})
     for note in notes:
         st.caption(md(note, 2000))
     # without a working Chromium the buttons would fail on click with no reason: say it here

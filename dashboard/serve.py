@@ -113,9 +113,13 @@ APP_IDLE_JS = """() => {
   return !document.querySelector('[data-stale="true"]');
 }"""
 
+# A chart of the page: the element of a chart's key ("chart_<name>", "report_chart_<card>_<n>"), there
+# as soon as the page's run sent it, whether dashboard/chart.py's renderer has mounted (a skeleton
+# until its script is loaded) and drawn it or not (st.plotly_chart without the bundle: the same keys).
+CHART_SELECTOR = '[class*="st-key-chart_"], [class*="st-key-report_chart_"]'
 # JavaScript predicate: every plotly chart on the page has been drawn.
-CHARTS_DRAWN_JS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-  .every(chart => chart.querySelector('.main-svg'))"""
+CHARTS_DRAWN_JS = """() => Array.from(document.querySelectorAll(CHARTS))
+  .every(chart => chart.querySelector('.main-svg'))""".replace("CHARTS", repr(CHART_SELECTOR))
 
 # JavaScript predicate: no lazily loaded element is still shown as a loading placeholder.
 SKELETONS_GONE_JS = """() => !document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')"""

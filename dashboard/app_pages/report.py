@@ -4,7 +4,7 @@ and export as one self-contained HTML file or a PDF."""
 import streamlit as st
 
 from analysis.export import ReportSection
-from dashboard import report
+from dashboard import chart, report
 from dashboard.security import md
 from dashboard.tables import MISSING
 
@@ -30,7 +30,8 @@ st.caption(f"{len(held)} of at most {report.MAX_CARDS} results. {report.kept_whe
 
 def _preview(section: ReportSection, card_id: str) -> None:
     for index, figure in enumerate(section.figures):
-        st.plotly_chart(report.shown_in_app(figure), key=f"report_chart_{card_id}_{index}", config={"displaylogo": False})
+        chart.plotly_chart(report.shown_in_app(figure), key=f"report_chart_{card_id}_{index}",
+                           config={"displaylogo": False})
     for name, frame in section.tables:
         st.markdown(f"**{md(name)}**")
         st.dataframe(frame, hide_index=True, key=f"report_table_{card_id}_{report.slug(name)}", placeholder=MISSING)

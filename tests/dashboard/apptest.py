@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,34 @@ def decoded(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A chart of the run as the browser receives it: its key, the figure's JSON and plotly config."""
+
+    key: str | None
+    spec: str
+    config: dict[str, Any]
+
+    @property
+    def figure(self) -> dict:
+        return json.loads(self.spec)
+
+
+def charts(at: AppTest) -> list[Chart]:
+    """Every chart of the run: drawn by dashboard.chart's renderer (a components-v2 element whose
+    id ends in its key), or by st.plotly_chart when the renderer's bundle is not installed."""
+    drawn = []
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == "infusion_outcomes_chart":
+            data = json.loads(element.proto.json)
+            drawn.append(Chart(element.proto.id.split("-", 2)[2] or None, data["spec"], data["config"]))
+    drawn += [Chart(chart.key, chart.proto.spec, json.loads(chart.proto.config)) for chart in at.get("plotly_chart")]
+    return drawn
+
+
 def plotted(at: AppTest) -> list[dict]:
     """Every plotly chart of the run, as the figure's JSON with plain lists for arrays."""
-    return [decoded(json.loads(chart.proto.spec)) for chart in at.get("plotly_chart")]
+    return [decoded(chart.figure) for chart in charts(at)]
 
 
 def kept(at: AppTest) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from tests.dashboard.apptest import (
     PAGES,
     ROOT,
     TIMEOUT,
+    charts,
     clean,
     kept,
     load_button,
@@ -47,7 +48,7 @@ def test_every_page_renders_on_the_sample(page, sample):
         assert "Add to report" in " ".join(m.value for m in [*at.markdown, *at.info, *at.caption])
     elif page != "data":
         # the pages draw real results on the sample, not only notices
-        assert at.get("plotly_chart") or at.dataframe or at.metric, f"{page} shows nothing"
+        assert charts(at) or at.dataframe or at.metric, f"{page} shows nothing"
 
 
 @pytest.mark.parametrize("page", ["overview", "onset", "durability", "compare", "series", "symptoms",

@@ -14,7 +14,6 @@ output below).
 from __future__ import annotations
 
 import io
-import json
 import re
 import warnings
 from pathlib import Path
@@ -26,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 import analysis
 from analysis.figures.survival import groups_tested_text
+from tests.dashboard.apptest import charts
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -126,7 +126,7 @@ def _page(at: AppTest, page: str) -> AppTest:
 
 
 def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [chart.figure for chart in charts(at)]
 
 
 def _annotations(chart: dict) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.figures import THEME_TEXT
 from dashboard import report
-from tests.dashboard.apptest import clean, clean_page, open_page, plotted
+from tests.dashboard.apptest import charts, clean, clean_page, open_page, plotted
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_hover_labels_in_the_theme_text_colour_in_the_app_only(symptoms):
     # the Report page previews the card as the app draws it
     at = open_page("report", symptoms)
     clean(at)
-    previews = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key.startswith("report_chart_")]
+    previews = [c.figure for c in charts(at) if c.key and c.key.startswith("report_chart_")]
     assert previews
     for figure in previews:
         assert figure["layout"]["hoverlabel"]["font"]["color"] == THEME_TEXT

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import analysis
-from tests.dashboard.apptest import ROOT, clean, open_page, plotted, uploaded
+from tests.dashboard.apptest import ROOT, charts, clean, open_page, plotted, uploaded
 from tests.dashboard.snippets import shown_snippets
 
 
@@ -127,7 +127,7 @@ def test_timeline_not_shown_to_viewers():
     with patch("dashboard.workspace.session.row_level", return_value=False):
         at = open_page("timeline")
     assert not at.exception
-    assert not at.get("plotly_chart") and not at.dataframe
+    assert not charts(at) and not at.dataframe
     assert any("not shown to viewers" in i.value for i in at.info)
 
 

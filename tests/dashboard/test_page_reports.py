@@ -11,7 +11,7 @@ import pytest
 
 from analysis.export import html_report
 from dashboard import report
-from tests.dashboard.apptest import no_exception, open_page
+from tests.dashboard.apptest import charts, no_exception, open_page
 
 PAGES = ["overview", "trajectories", "onset", "durability", "compare", "series", "symptoms", "timeline"]
 
@@ -23,13 +23,13 @@ def test_the_page_report_holds_every_result_the_page_shows(page: str, page_repor
     no_exception(at)
     assert built, f"the {page} page offers no HTML report"
     sections = built[-1].sections
-    charts = [c for c in at.get("plotly_chart") if not c.key or not c.key.startswith("report_chart_")]
-    assert len(charts) == sum(len(s.figures) for s in sections), \
-        f"{page}: {len(charts)} figures shown, {sum(len(s.figures) for s in sections)} in its report"
+    shown = [c for c in charts(at) if not c.key or not c.key.startswith("report_chart_")]
+    assert len(shown) == sum(len(s.figures) for s in sections), \
+        f"{page}: {len(shown)} figures shown, {sum(len(s.figures) for s in sections)} in its report"
     shown_tables = [d for d in at.dataframe if d.key is None or str(d.key).startswith("table_")]
     assert len(shown_tables) == sum(len(s.tables) for s in sections), \
         f"{page}: {len(shown_tables)} tables shown, {sum(len(s.tables) for s in sections)} in its report"
-    print(f"{page}: {len(charts)} figures, {len(shown_tables)} tables, {len(sections)} results in its report")
+    print(f"{page}: {len(shown)} figures, {len(shown_tables)} tables, {len(sections)} results in its report")
     # every result with an "Add to report" button is a section, and no section lacks its button
     buttons = sorted(b.key for b in at.button if b.label == "Add to report")
     assert buttons == sorted(f"add_{'figure' if s.figures else 'table'}_{report.slug(built[-1].title)}_"
@@ -39,4 +39,4 @@ def test_the_page_report_holds_every_result_the_page_shows(page: str, page_repor
         assert f"<h2>{html.escape(section.title)}</h2>" in text
         for name, _ in section.tables:
             assert f"<h3>{html.escape(name)}</h3>" in text
-    assert text.count("class='figure'") == len(charts)
+    assert text.count("class='figure'") == len(shown)

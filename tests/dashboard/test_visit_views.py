@@ -5,13 +5,13 @@ point."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import analysis
+from tests.dashboard.apptest import charts
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
@@ -36,7 +36,7 @@ def sample() -> analysis.OutcomeData:
 
 def test_trajectories_visit_panels_hold_no_rescue_visit(sample):
     at = _page("trajectories", group="course")
-    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    chart = charts(at)[0].figure
     categories = {str(x) for trace in chart["data"] for x in (trace.get("x") or []) if isinstance(x, str)}
     assert "day 1" in categories and "follow-up day 7" in categories  # the two schedules are drawn
     assert "rescue" not in categories

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dashboard.serve import APP_IDLE_JS, CHARTS_DRAWN_JS, start_server
+from dashboard.serve import APP_IDLE_JS, CHART_SELECTOR, CHARTS_DRAWN_JS, start_server
 from tests.security.proxy import NginxMissing, app_env, nginx_path, start_proxy
 
 # Recorded from the first byte of every document: the browser's own report of each violation.
@@ -50,14 +50,15 @@ def page(browser, proxied_url: str):
         context.close()
 
 
-SOME_CHART_DRAWN_JS = "() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg') !== null"
+SOME_CHART_DRAWN_JS = (f"() => Array.from(document.querySelectorAll({CHART_SELECTOR!r}))"
+                       ".some(chart => chart.querySelector('.main-svg'))")
 
 
 def _open(page, url: str, *, charts: bool = False) -> list[dict]:
     page.goto(url, wait_until="domcontentloaded", timeout=90_000)
     page.wait_for_function(APP_IDLE_JS, timeout=120_000)
     if charts:  # plotly.js drew under the policy (charts draw once scrolled into view)
-        page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed(timeout=120_000)
+        page.locator(CHART_SELECTOR).first.scroll_into_view_if_needed(timeout=120_000)
         page.wait_for_function(SOME_CHART_DRAWN_JS, timeout=120_000)
         page.wait_for_function(CHARTS_DRAWN_JS, timeout=120_000)
     return page.evaluate("window.__violations")

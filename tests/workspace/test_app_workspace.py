@@ -29,6 +29,7 @@ from dashboard.workspace import (
 from dashboard.workspace.models import Dataset
 from tests.dashboard.apptest import (
     ROOT,
+    charts,
     clean,
     load_button,
     new_server_process,
@@ -132,8 +133,8 @@ def test_a_viewer_sees_aggregates_only(team: dict) -> None:
     assert not ctx.row_level and ctx.settings.min_cell_size >= 5
     assert viewer.toggle(key="traj_individual").disabled
     assert not [m for m in viewer.multiselect if m.key == "traj_highlight"]  # no patient ids offered
-    figure = viewer.get("plotly_chart")[0].proto.spec
-    owner_figure = owner.get("plotly_chart")[0].proto.spec
+    figure = charts(viewer)[0].spec
+    owner_figure = charts(owner)[0].spec
     assert owner_figure.count('"name":"patient') > 0 or len(owner_figure) > len(figure)
     symptoms = open_page("symptoms", dataset=dataset)
     clean(symptoms)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 import analysis
 from dashboard.workspace import Principal, Workspace, WorkspaceConfig, WorkspaceUnavailable, session
-from tests.dashboard.apptest import APP, TIMEOUT, new_server_process, no_exception, open_page
+from tests.dashboard.apptest import APP, TIMEOUT, charts, new_server_process, no_exception, open_page
 
 OWNER = Principal("owner@clinic.org")
 COLLEAGUE = Principal("colleague@clinic.org")
@@ -159,7 +158,7 @@ def test_a_figure_export_is_audited_and_checked_again(team: Workspace, clicks: d
 
 def _toolbars(at: AppTest) -> list[dict[str, Any]]:
     """The plotly config of every chart the run drew."""
-    return [json.loads(chart.proto.config) for chart in at.get("plotly_chart")]
+    return [chart.config for chart in charts(at)]
 
 
 def test_the_browsers_camera_is_off_for_an_audited_dataset_only(team: Workspace) -> None:

@@ -5,17 +5,16 @@ with plotly.js's basic bundle would save: the figures a dashboard page sends, dr
 - streamlit: ``st.plotly_chart`` (what the dashboard does): Streamlit's chart chunk, 4.7 MB with
   the whole of plotly.js, and each figure drawn twice (its theme effect hands plotly.js a copy with
   a new ``layout.template``, which plotly.js compares by identity);
-- basic: an ``st.components.v2`` component that loads plotly.js-basic-dist-min (scatter, bar and
-  pie, 1.2 MB: every trace type the dashboard draws is a scatter or a bar), each figure drawn once;
-- full: the same component with the plotly Python package's whole plotly.min.js (4.8 MB), which
+- basic: dashboard.chart's renderer (an ``st.components.v2`` element) with plotly.js-basic-dist-min
+  (scatter, bar and pie, 1.2 MB: every trace type the dashboard draws is a scatter or a bar), each
+  figure drawn once: what the dashboard does;
+- full: the same renderer with the plotly Python package's whole plotly.min.js (4.8 MB), which
   separates the bundle's size from the second draw.
 
 Per way, the median of seconds from the navigation to every chart drawn, of the main thread's long
-tasks (over 50 ms) and the draws per page (plotly_afterplot events). The component applies no
-theme (Streamlit's placeholder colours are left in): a measurement, not a renderer to ship.
+tasks (over 50 ms) and the draws per page (plotly_afterplot events).
 
-The basic bundle is fetched from the npm registry (version pinned, checked against the registry's
-sha512) into a temporary folder.
+The basic bundle is the app's (static/, fetched by make: dashboard.chart.fetch_bundle).
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_chart_bundle.py [--pages trajectories,series]
      [--repeats 5] [--dataset simulated-20000-1]
@@ -24,24 +23,20 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_chart_bundle.py [--pages tra
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import io
 import json
+import shutil
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_pages import PLOTLY_JS, VIEWPORT, Probe, timed_goto, wait_server_idle
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, start_server
+from dashboard import chart
+from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server
 
-BASIC_PACKAGE, BASIC_VERSION = "plotly.js-basic-dist-min", "4.1.2"
 WAYS = ("streamlit", "basic", "full")
 
 APP = '''"""Figures of a dashboard page (figures.json beside this file) drawn one of three ways (?way=)."""
@@ -50,27 +45,8 @@ from pathlib import Path
 
 import streamlit as st
 
-JS = """
-const loading = {};
-function plotly(src) {
-  loading[src] = loading[src] || new Promise((done, failed) => {
-    const script = document.createElement('script');
-    script.src = src;
-    script.onload = () => done(window.Plotly);
-    script.onerror = failed;
-    document.head.appendChild(script);
-  });
-  return loading[src];
-}
-export default function ({ parentElement, data }) {
-  const chart = parentElement.querySelector('.chart');
-  if (chart.__spec === data.spec) return;
-  chart.__spec = data.spec;
-  const figure = JSON.parse(data.spec);
-  plotly(data.src).then(Plotly => Plotly.react(chart, figure.data, figure.layout, {displaylogo: false}));
-}
-"""
-chart = st.components.v2.component("bench_chart", html="<div class='chart'></div>", js=JS, isolate_styles=False)
+from dashboard import chart
+
 way = st.query_params.get("way", "streamlit")
 st.title(f"Figures drawn by {way}")
 st.write("A paragraph of text, as a page has. " * 20)
@@ -78,7 +54,8 @@ for index, spec in enumerate(json.loads((Path(__file__).parent / "figures.json")
     if way == "streamlit":
         st.plotly_chart(json.loads(spec), key=f"chart_{index}")
     else:
-        chart(data={"spec": spec, "src": f"/app/static/{way}.min.js"}, key=f"chart_{index}")
+        chart.renderer()(data={"spec": spec, "config": {}, "src": f"/app/static/{way}.min.js", "alt": None},
+                         key=f"chart_{index}")
 '''
 
 # every chart of the page drawn: as many plotly plots as figures, each with its SVG and layout
@@ -90,19 +67,6 @@ new PerformanceObserver(list => { for (const e of list.getEntries()) window.__lo
 new MutationObserver(() => { for (const plot of document.querySelectorAll('.js-plotly-plot'))
   if (plot.on && !plot.__watched) { plot.__watched = true; plot.on('plotly_afterplot', () => window.__draws++); } })
   .observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});"""
-
-
-def basic_bundle() -> bytes:
-    """plotly-basic.min.js of BASIC_PACKAGE at BASIC_VERSION, checked against the registry's sha512."""
-    with urllib.request.urlopen(f"https://registry.npmjs.org/{BASIC_PACKAGE}/{BASIC_VERSION}", timeout=60) as answer:
-        dist = json.load(answer)["dist"]
-    with urllib.request.urlopen(dist["tarball"], timeout=120) as answer:
-        tarball = answer.read()
-    algorithm, expected = dist["integrity"].split("-", 1)
-    if base64.b64encode(hashlib.new(algorithm, tarball).digest()).decode() != expected:
-        raise RuntimeError(f"{dist['tarball']} does not match the registry's {algorithm}")
-    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
-        return archive.extractfile("package/plotly-basic.min.js").read()
 
 
 def page_figures(browser, dataset: str, page: str) -> list[str]:
@@ -150,7 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         app = Path(folder)
         (app / "static").mkdir()
-        (app / "static" / "basic.min.js").write_bytes(basic_bundle())
+        shutil.copy(chart.fetch_bundle(), app / "static" / "basic.min.js")
         (app / "static" / "full.min.js").write_bytes(PLOTLY_JS.read_bytes())
         (app / "app.py").write_text(APP)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -160,7 +124,7 @@ def main() -> None:
             figures = page_figures(browser, args.dataset, page)
             (app / "figures.json").write_text(json.dumps(figures))
             server = start_server(app / "bench.log", app=str(app / "app.py"),
-                                  env={"STREAMLIT_SERVER_ENABLE_STATIC_SERVING": "true"})
+                                  env={"STREAMLIT_SERVER_ENABLE_STATIC_SERVING": "true", "PYTHONPATH": str(ROOT)})
             try:
                 runs: dict[str, list[tuple[float, float, int]]] = {way: [] for way in WAYS}
                 for repeat in range(args.repeats + 1):  # the first round warms the server

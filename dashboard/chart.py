@@ -59,7 +59,8 @@ def _bundle_src() -> str:
     return f"/{base}/app/static/{BUNDLE_NAME}" if base else f"/app/static/{BUNDLE_NAME}"
 
 
-def _component() -> Any:
+def renderer() -> Any:
+    """The components-v2 element that draws a figure (registered once per process)."""
     global _renderer
     if _renderer is None:
         _renderer = st.components.v2.component(
@@ -83,7 +84,7 @@ def plotly_chart(figure: Any, *, key: str, alt: str | None = None, config: dict[
         return
     import plotly.io as pio
 
-    _component()(data={"spec": pio.to_json(figure, validate=False), "config": config or {},
+    renderer()(data={"spec": pio.to_json(figure, validate=False), "config": config or {},
                        "src": _bundle_src(), "alt": alt}, key=key)
 
 

@@ -24,13 +24,19 @@ function plotly(src) {
   return bundles[src];
 }
 
-function luminance(colour) {
-  const probe = document.createElement('canvas').getContext('2d');
-  probe.fillStyle = colour;
-  const hex = probe.fillStyle.replace('#', '');
-  const [r, g, b] = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16) / 255);
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+let colourProbe = null;
+
+// a CSS colour ('#171614', 'rgb(23, 22, 20)', 'black') as [red, green, blue], 0-255
+function rgb(colour) {
+  colourProbe = colourProbe || document.createElement('canvas').getContext('2d');
+  colourProbe.fillStyle = '#000000';
+  colourProbe.fillStyle = colour;
+  const value = colourProbe.fillStyle;
+  if (value.startsWith('#')) return [1, 3, 5].map(i => parseInt(value.slice(i, i + 2), 16));
+  return value.match(/[\d.]+/g).slice(0, 3).map(Number);
 }
+
+const luminance = colour => rgb(colour).reduce((sum, c, i) => sum + [0.2126, 0.7152, 0.0722][i] * c / 255, 0);
 
 // a CSS font list as Streamlit's theme writes it: '"Source Sans", sans-serif'
 const font = list => (list || 'sans-serif').split(',').map(name => name.trim()).join(', ');
@@ -51,13 +57,7 @@ function theme(element) {
   };
 }
 
-function fadedText05(text) {
-  const probe = document.createElement('canvas').getContext('2d');
-  probe.fillStyle = text;
-  const hex = probe.fillStyle.replace('#', '');
-  const [r, g, b] = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16));
-  return `rgba(${r}, ${g}, ${b}, 0.1)`;
-}
+const fadedText05 = text => `rgba(${rgb(text).join(', ')}, 0.1)`;
 
 // the placeholder colours of Streamlit's plotly template (#000001 to #000040) in this theme
 function withColours(spec, t) {
@@ -135,7 +135,8 @@ export default function ({ parentElement, data }) {
     const t = theme(container);
     if (plot.__spec === data.spec && plot.__theme === t.key) return;
     const figure = themedFigure(data.spec, t);
-    plot.style.height = `${figure.layout.height || 450}px`;
+    plot.__height = figure.layout.height || 450;  // px
+    if (document.fullscreenElement !== container) plot.style.height = `${plot.__height}px`;
     // a new figure is drawn from scratch: its layout.datarevision (compute.cached_figure) would make
     // Plotly.react take its new arrays as unchanged; new theme colours only are restyled
     const draws = plot.__spec === data.spec ? Plotly.react : Plotly.newPlot;
@@ -151,7 +152,13 @@ export default function ({ parentElement, data }) {
   for (let node = container; node; node = node.parentElement) {
     themeWatch.observe(node, {attributes: true, attributeFilter: ['style', 'class']});
   }
-  const resize = () => Plotly && plot._fullLayout && Plotly.Plots.resize(plot);
+  // full screen: the chart takes the screen's height; back to the figure's height after
+  const resize = () => {
+    if (!Plotly || !plot._fullLayout) return;
+    const height = document.fullscreenElement === container ? window.innerHeight - 32 : plot.__height;
+    plot.style.height = `${height}px`;
+    Plotly.relayout(plot, {height, width: null}).then(() => Plotly.Plots.resize(plot));
+  };
   document.addEventListener('fullscreenchange', resize);
   return () => {
     themeWatch.disconnect();

@@ -638,11 +638,11 @@ def remission_default(instrument: str | None) -> str:
 def cached_figure(ctx: Context, name: str, builder: Any, *args: Any, key: Hashable, **kwargs: Any) -> Any:
     """A figure built once per (settings, ``key``): ``key`` must hold every page option the
     figure depends on besides the sidebar settings. It carries a fixed ``layout.datarevision``
-    (set before it is cached, so no other session sees it change): Streamlit's chart hands
-    plotly.js a second, equal copy of the figure once it is mounted (its theme effect), which
-    plotly.js otherwise computes and draws again from scratch (new arrays: changed data) and with
-    a datarevision takes as unchanged. A figure that changes is a new chart element (its id
-    hashes the figure), drawn anew."""
+    (set before it is cached, so no other session sees it change): a copy of the same figure
+    handed to plotly.js again (dashboard.chart's renderer when the theme changes; st.plotly_chart,
+    without the renderer's bundle, once it is mounted) is taken as unchanged data instead of being
+    computed and drawn again from scratch. A figure that changes is drawn anew (the renderer
+    draws a new figure with Plotly.newPlot; st.plotly_chart's element id hashes the figure)."""
     def build(*args: Any, **kwargs: Any) -> Any:
         return builder(*args, **kwargs).update_layout(datarevision=1)
 

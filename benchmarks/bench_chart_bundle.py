@@ -1,5 +1,5 @@
-"""What plotly.js costs a page in a new browser context, and how much a chart renderer of our own
-with plotly.js's basic bundle would save: the figures a dashboard page sends, drawn by a bare app
+"""What plotly.js costs a page in a new browser context, and what the dashboard's chart renderer
+with plotly.js's basic bundle (dashboard.chart) saves: the figures a dashboard page sends, drawn by a bare app
 (a title, a paragraph, the figures) in three ways, visited in turn in new contexts of one Chromium:
 
 - streamlit: ``st.plotly_chart`` (what the dashboard does): Streamlit's chart chunk, 4.7 MB with
@@ -39,7 +39,8 @@ from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server
 
 WAYS = ("streamlit", "basic", "full")
 
-APP = '''"""Figures of a dashboard page (figures.json beside this file) drawn one of three ways (?way=)."""
+APP = '''"""Figures of a dashboard page (figures_<page>.json beside this file, ?page=) drawn one of three
+ways (?way=)."""
 import json
 from pathlib import Path
 
@@ -50,7 +51,8 @@ from dashboard import chart
 way = st.query_params.get("way", "streamlit")
 st.title(f"Figures drawn by {way}")
 st.write("A paragraph of text, as a page has. " * 20)
-for index, spec in enumerate(json.loads((Path(__file__).parent / "figures.json").read_text())):
+page = st.query_params.get("page", "trajectories")
+for index, spec in enumerate(json.loads((Path(__file__).parent / f"figures_{page}.json").read_text())):
     if way == "streamlit":
         st.plotly_chart(json.loads(spec), key=f"chart_{index}")
     else:
@@ -69,19 +71,21 @@ new MutationObserver(() => { for (const plot of document.querySelectorAll('.js-p
   .observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});"""
 
 
-def page_figures(browser, dataset: str, page: str) -> list[str]:
-    """The figures the dashboard's ``page`` sends on a warm visit (read from the websocket)."""
+def page_figures(browser, dataset: str, pages: list[str]) -> dict[str, list[str]]:
+    """The figures each dashboard page sends on a warm visit (read from the websocket), one server."""
+    figures = {}
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(Path(folder) / "dashboard.log")
         try:
-            for _ in range(2):  # the first visit computes (and may show "computing" notes)
-                wait_server_idle(server.process.pid)
-                context = browser.new_context(viewport=VIEWPORT)
-                tab = context.new_page()
-                probe = Probe.attach(context, tab)
-                timed_goto(tab, f"{server.url}/{page}?dataset={dataset}", probe)
-                figures = list(probe.figures)
-                context.close()
+            for page in pages:
+                for _ in range(2):  # the first visit computes (and may show "computing" notes)
+                    wait_server_idle(server.process.pid)
+                    context = browser.new_context(viewport=VIEWPORT)
+                    tab = context.new_page()
+                    probe = Probe.attach(context, tab)
+                    timed_goto(tab, f"{server.url}/{page}?dataset={dataset}", probe)
+                    figures[page] = list(probe.figures)
+                    context.close()
         finally:
             server.stop()
     return figures
@@ -120,23 +124,25 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         print(f"median of {args.repeats} visits in a new context: seconds to every chart drawn "
               f"[main thread long tasks, s] (draws per page)")
-        for page in args.pages.split(","):
-            figures = page_figures(browser, args.dataset, page)
-            (app / "figures.json").write_text(json.dumps(figures))
-            server = start_server(app / "bench.log", app=str(app / "app.py"),
-                                  env={"STREAMLIT_SERVER_ENABLE_STATIC_SERVING": "true", "PYTHONPATH": str(ROOT)})
-            try:
+        pages = args.pages.split(",")
+        for page, figures in page_figures(browser, args.dataset, pages).items():
+            (app / f"figures_{page}.json").write_text(json.dumps(figures))
+        server = start_server(app / "bench.log", app=str(app / "app.py"),
+                              env={"STREAMLIT_SERVER_ENABLE_STATIC_SERVING": "true", "PYTHONPATH": str(ROOT)})
+        try:
+            for page in pages:
+                charts = len(json.loads((app / f"figures_{page}.json").read_text()))
                 runs: dict[str, list[tuple[float, float, int]]] = {way: [] for way in WAYS}
                 for repeat in range(args.repeats + 1):  # the first round warms the server
                     for way in WAYS:
-                        result = visit(browser, f"{server.url}/?way={way}", len(figures))
+                        result = visit(browser, f"{server.url}/?way={way}&page={page}", charts)
                         if repeat:
                             runs[way].append(result)
-            finally:
-                server.stop()
-            cells = [f"{way} {statistics.median(r[0] for r in runs[way]):5.2f} "
-                     f"[{statistics.median(r[1] for r in runs[way]):4.2f}] ({runs[way][-1][2]})" for way in WAYS]
-            print(f"{page:13s} {len(figures)} figures   " + "   ".join(cells), flush=True)
+                cells = [f"{way} {statistics.median(r[0] for r in runs[way]):5.2f} "
+                         f"[{statistics.median(r[1] for r in runs[way]):4.2f}] ({runs[way][-1][2]})" for way in WAYS]
+                print(f"{page:13s} {charts} figures   " + "   ".join(cells), flush=True)
+        finally:
+            server.stop()
         browser.close()
 
 

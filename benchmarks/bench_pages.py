@@ -61,6 +61,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_dashboard import _toggle_trd as toggle_trd
+from dashboard import chart
 from dashboard.serve import (
     CHART_SELECTOR,
     CHARTS_DRAWN_JS,
@@ -171,7 +172,7 @@ class Probe:
             if element.WhichOneof("type") == "plotly_chart":
                 self.figures.append(element.plotly_chart.spec)
             elif element.WhichOneof("type") == "bidi_component" \
-                    and element.bidi_component.component_name == "infusion_outcomes_chart":  # dashboard.chart
+                    and element.bidi_component.component_name == chart.COMPONENT_NAME:
                 self.figures.append(json.loads(element.bidi_component.json)["spec"])
 
     def mark(self) -> tuple[int, int]:

@@ -12,9 +12,9 @@ Streamlit's static file serving at ``app/static/``); without it, figures are dra
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
-import logging
 import sys
 import tarfile
 import urllib.request
@@ -30,8 +30,8 @@ BUNDLE_NAME = f"plotly-basic-{BUNDLE_VERSION}.min.js"
 # Streamlit serves the folder "static" beside the app's main script (app.py) at app/static/
 BUNDLE_PATH = Path(__file__).resolve().parent.parent / "static" / BUNDLE_NAME
 
-_LOG = logging.getLogger(__name__)
-_renderer: Any = None
+# the components-v2 element's name (tests and benchmarks find the charts of a run by it)
+COMPONENT_NAME = "infusion_outcomes_chart"
 
 
 def fetch_bundle(path: Path = BUNDLE_PATH) -> Path:
@@ -59,16 +59,14 @@ def _bundle_src() -> str:
     return f"/{base}/app/static/{BUNDLE_NAME}" if base else f"/app/static/{BUNDLE_NAME}"
 
 
+@functools.cache
 def renderer() -> Any:
     """The components-v2 element that draws a figure (registered once per process)."""
-    global _renderer
-    if _renderer is None:
-        _renderer = st.components.v2.component(
-            "infusion_outcomes_chart", html="<div class='io-chart' role='figure'><div class='io-chart-plot'></div></div>",
-            css=".io-chart { width: 100%; } .io-chart:fullscreen { background: var(--st-background-color); "
-                "padding: 1rem; } .io-chart-plot { width: 100%; }",
-            js=(Path(__file__).with_name("chart.js")).read_text(), isolate_styles=False)
-    return _renderer
+    return st.components.v2.component(
+        COMPONENT_NAME, html="<div class='io-chart' role='figure'><div class='io-chart-plot'></div></div>",
+        css=".io-chart { width: 100%; } .io-chart:fullscreen { background: var(--st-background-color); "
+            "padding: 1rem; } .io-chart-plot { width: 100%; }",
+        js=Path(__file__).with_name("chart.js").read_text(), isolate_styles=False)
 
 
 def uses_bundle() -> bool:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from dashboard import chart
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TIMEOUT = 300  # the machine is shared: a first run imports statsmodels and fits on the sample
@@ -118,7 +120,7 @@ def charts(at: AppTest) -> list[Chart]:
     id ends in its key), or by st.plotly_chart when the renderer's bundle is not installed."""
     drawn = []
     for element in at.get("bidi_component"):
-        if element.proto.component_name == "infusion_outcomes_chart":
+        if element.proto.component_name == chart.COMPONENT_NAME:
             data = json.loads(element.proto.json)
             drawn.append(Chart(element.proto.id.split("-", 2)[2] or None, data["spec"], data["config"]))
     drawn += [Chart(chart.key, chart.proto.spec, json.loads(chart.proto.config)) for chart in at.get("plotly_chart")]
